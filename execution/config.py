@@ -1,0 +1,14 @@
+"""Execution settings of a bot, validated from YAML."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ExecutionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fee_rate: Annotated[float, Field(ge=0, lt=0.1, description="fee on the filled notional, e.g. 0.001 = 0.1%")] = 0.001
+    slippage_bps: Annotated[float, Field(ge=0, le=1000, description="price moved against market and stop fills")] = 0.0

@@ -1,0 +1,71 @@
+"""Orders and fills: created once per trade decision, so slotted frozen dataclasses suffice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+
+
+@dataclass(slots=True, frozen=True)
+class Order:
+    """An order as the bot sends it.
+
+    Size is either `quantity` (base currency) or, for market buys, `quote_amount` (quote currency
+    to spend; the filled quantity is `quote_amount / fill_price`). `stop_loss_pct` and
+    `take_profit_pct` attach protective exits to an entry: once it fills, the engine rests a stop
+    at `fill_price * (1 - stop_loss_pct)` and a limit at `fill_price * (1 + take_profit_pct)`,
+    one cancelling the other.
+    """
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType = OrderType.MARKET
+    quantity: float | None = None
+    quote_amount: float | None = None
+    price: float | None = None
+    stop_price: float | None = None
+    reason: str = ""
+    created_ts_ms: int = 0
+    stop_loss_pct: float | None = None
+    take_profit_pct: float | None = None
+    oco_group: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.quantity is None) == (self.quote_amount is None):
+            raise ValueError(f"order {self.client_order_id}: give exactly one of quantity and quote_amount")
+        if self.quote_amount is not None and (self.side is not Side.BUY or self.type is not OrderType.MARKET):
+            raise ValueError(f"order {self.client_order_id}: quote_amount sizes market buys only")
+        if self.type is OrderType.LIMIT and self.price is None:
+            raise ValueError(f"order {self.client_order_id}: a limit order needs a price")
+        if self.type is OrderType.STOP and self.stop_price is None:
+            raise ValueError(f"order {self.client_order_id}: a stop order needs a stop_price")
+
+
+@dataclass(slots=True, frozen=True)
+class Fill:
+    """A (possibly partial) execution of an order. `fee` is in quote currency."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: float
+    price: float
+    fee: float
+    ts_ms: int
+    reason: str = ""
+
+    @property
+    def signed_quantity(self) -> float:
+        return self.quantity if self.side is Side.BUY else -self.quantity

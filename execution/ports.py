@@ -1,0 +1,27 @@
+"""The surface the runner needs from an execution engine. Sim, paper and live implement it."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from execution.models import Fill, Order
+from market.models import Candle
+
+
+class ExecutionEngine(Protocol):
+    """Places and cancels one bot's orders, and reports their fills.
+
+    `execute_signal` returns the fills known when it returns (none, in sim: a market order decided
+    on candle t fills at the open of candle t+1). `on_candle` is called once per closed candle,
+    before the strategy sees it, and returns the fills of resting orders that candle reached.
+    """
+
+    async def execute_signal(self, order: Order) -> list[Fill]: ...
+
+    async def on_candle(self, candle: Candle) -> Sequence[Fill]: ...
+
+    async def cancel_all(self) -> list[Order]: ...
+
+    def open_orders(self) -> list[Order]: ...
+
+    async def aclose(self) -> None: ...

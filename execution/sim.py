@@ -1,0 +1,123 @@
+"""The sim fill model: fills orders against the candles that follow them, never the current one.
+
+- A market order submitted after candle t closed fills at the open of candle t+1.
+- A limit order fills when a later candle trades through its price: at the price, or at the
+  open if the candle opens beyond it (a better price).
+- A stop order triggers when a later candle reaches it: at the stop, or at the open if the candle
+  gaps through it (a worse price).
+- Slippage (bps) moves market and stop fills against the trader; limits fill at their price.
+- The fee is `fee_rate` times the filled notional, in quote currency.
+- An entry carrying `stop_loss_pct` / `take_profit_pct` rests a stop and a take-profit limit as
+  soon as it fills, one cancelling the other; they can fill within the same candle, after its
+  open, because the entry filled at that open.
+- When one candle reaches both a stop and a take-profit, the stop is assumed to fill first: the
+  candle does not say which came first, and the cautious answer is the one to report.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from execution.models import Fill, Order, OrderType, Side
+from market.models import Candle
+
+_NO_FILLS: tuple[Fill, ...] = ()
+
+
+class SimExecution:
+    def __init__(self, *, fee_rate: float = 0.001, slippage_bps: float = 0.0) -> None:
+        self._fee_rate = fee_rate
+        self._slippage = slippage_bps / 10_000
+        self._pending: list[Order] = []
+
+    async def execute_signal(self, order: Order) -> list[Fill]:
+        self._pending.append(order)
+        return []
+
+    async def on_candle(self, candle: Candle) -> Sequence[Fill]:
+        if not self._pending:
+            return _NO_FILLS
+        return self.fill_pending(candle)
+
+    async def cancel_all(self) -> list[Order]:
+        cancelled, self._pending = self._pending, []
+        return cancelled
+
+    def open_orders(self) -> list[Order]:
+        return list(self._pending)
+
+    async def aclose(self) -> None:
+        self._pending.clear()
+
+    def fill_pending(self, candle: Candle) -> list[Fill]:
+        """Fill what `candle` reaches: market orders at its open, then resting orders in its range."""
+        fills: list[Fill] = []
+        resting: list[Order] = []
+        for order in self._pending:
+            if order.type is OrderType.MARKET:
+                fill = self._fill(order, self._slipped(order.side, candle.open), candle.ts_ms)
+                fills.append(fill)
+                resting.extend(self._protective_orders(order, fill))
+            else:
+                resting.append(order)
+        # Stops before limits: see the module docstring on a candle reaching both.
+        resting.sort(key=lambda o: o.type is not OrderType.STOP)
+        self._pending = []
+        filled_groups: set[str] = set()
+        for order in resting:
+            if order.oco_group is not None and order.oco_group in filled_groups:
+                continue
+            price = self._trigger_price(order, candle)
+            if price is None:
+                self._pending.append(order)
+                continue
+            fills.append(self._fill(order, price, candle.ts_ms))
+            if order.oco_group is not None:
+                filled_groups.add(order.oco_group)
+        if filled_groups:
+            self._pending = [o for o in self._pending if o.oco_group not in filled_groups]
+        return fills
+
+    def _trigger_price(self, order: Order, candle: Candle) -> float | None:
+        if order.type is OrderType.LIMIT:
+            limit = order.price
+            if order.side is Side.BUY:
+                return min(candle.open, limit) if candle.low <= limit else None
+            return max(candle.open, limit) if candle.high >= limit else None
+        stop = order.stop_price
+        if order.side is Side.SELL:
+            return self._slipped(Side.SELL, min(candle.open, stop)) if candle.low <= stop else None
+        return self._slipped(Side.BUY, max(candle.open, stop)) if candle.high >= stop else None
+
+    def _slipped(self, side: Side, price: float) -> float:
+        return price * (1 + self._slippage) if side is Side.BUY else price * (1 - self._slippage)
+
+    def _fill(self, order: Order, price: float, ts_ms: int) -> Fill:
+        if order.quote_amount is not None:
+            notional = order.quote_amount
+            quantity = notional / price
+        else:
+            quantity = order.quantity
+            notional = quantity * price
+        return Fill(order.client_order_id, order.symbol, order.side, quantity, price,
+                    notional * self._fee_rate, ts_ms, order.reason)
+
+    @staticmethod
+    def _protective_orders(entry: Order, fill: Fill) -> list[Order]:
+        if entry.stop_loss_pct is None and entry.take_profit_pct is None:
+            return []
+        exit_side = Side.SELL if entry.side is Side.BUY else Side.BUY
+        direction = 1.0 if entry.side is Side.BUY else -1.0
+        group = entry.client_order_id
+        orders = []
+        if entry.stop_loss_pct is not None:
+            orders.append(Order(
+                f"{group}-sl", entry.symbol, exit_side, OrderType.STOP, quantity=fill.quantity,
+                stop_price=fill.price * (1 - direction * entry.stop_loss_pct), reason="stop_loss",
+                created_ts_ms=fill.ts_ms, oco_group=group))
+        if entry.take_profit_pct is not None:
+            orders.append(Order(
+                f"{group}-tp", entry.symbol, exit_side, OrderType.LIMIT, quantity=fill.quantity,
+                price=fill.price * (1 + direction * entry.take_profit_pct), reason="take_profit",
+                created_ts_ms=fill.ts_ms, oco_group=group))
+        return orders

@@ -1,0 +1,80 @@
+"""Where a bot's candles come from: the `market:` block of a bot config.
+
+```yaml
+market: {source: csv, path: ../shared/data/BTC_USD-1m-2022-01.csv, start: 2022-01-10}
+market: {source: json, path: data/btc-1m.json}
+market: {source: synthetic, seed: 7, bars: 45000, start_price: 30000}
+```
+
+Paths stay as written; `market.factory` resolves a relative one against the working directory
+when it loads, so a config checked on one machine means the same file when run from the same
+place. Naive datetimes are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    # Comparing a naive and an aware datetime raises, so both become aware here.
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+class _FileSource(BaseModel):
+    """A candle file, optionally cut to [start, end)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str  # narrowed to one Literal by each subclass; declared here so it prints first
+    path: Path
+    start: UtcDatetime | None = None
+    end: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> Self:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end.isoformat()}) must be after start ({self.start.isoformat()})")
+        return self
+
+
+class CsvSource(_FileSource):
+    """A CSV file with header timestamp,open,high,low,close,volume (see `market.files`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Literal["csv"]
+
+
+class JsonSource(_FileSource):
+    """A JSON file holding ccxt's OHLCV list, [[ms, open, high, low, close, volume], ...]."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Literal["json"]
+
+
+class SyntheticSource(BaseModel):
+    """Seeded random-walk candles with regime changes (see `market.synthetic`); same seed, same
+    candles. Candles are one bot timeframe apart from `start`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Literal["synthetic"]
+    seed: int = 42
+    bars: Annotated[int, Field(gt=0, le=10_000_000)] = 45_000
+    start_price: Annotated[float, Field(gt=0)] = 100.0
+    volatility: Annotated[float, Field(gt=0, lt=0.5, description="std dev of one candle's log return")] = 0.002
+    start: UtcDatetime = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+MarketConfig = Annotated[CsvSource | JsonSource | SyntheticSource, Field(discriminator="source")]

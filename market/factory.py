@@ -1,0 +1,71 @@
+"""Turn a bot's `market:` config into its candles."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from market.config import CsvSource, JsonSource, MarketConfig, SyntheticSource
+from market.errors import MarketDataError
+from market.files import load_candles
+from market.models import Candle, timeframe_ms
+from market.synthetic import generate_candles
+
+
+def load_market(
+    config: MarketConfig,
+    *,
+    symbol: str,
+    timeframe: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    path_override: Path | None = None,
+) -> list[Candle]:
+    """The candles `config` names for a bot trading `symbol` on `timeframe`, within [start, end).
+
+    `start`, `end` and `path_override` (say, from the command line) win over the config's; the
+    override's extension picks its format, whatever the config's source says. A relative path
+    is taken from the current working directory. Synthetic candles are
+    `timeframe` apart, from `start` or else the config's start, and stop before `end`.
+
+    Raises MarketDataError when the data is unusable as a whole (see `market.files`).
+    """
+    if path_override is not None:
+        return _from_file(path_override, timeframe, start, end)
+    if isinstance(config, SyntheticSource):
+        return _synthetic(config, timeframe, start, end)
+    suffix = {CsvSource: ".csv", JsonSource: ".json"}[type(config)]
+    if Path(config.path).suffix.lower() != suffix:
+        raise MarketDataError(f"{_absolute(config.path)}: the market source is {config.source!r}, "
+                              f"so expected a {suffix} file")
+    return _from_file(config.path, timeframe, start or config.start, end or config.end)
+
+
+def _from_file(path: Path, timeframe: str, start: datetime | None, end: datetime | None) -> list[Candle]:
+    # `symbol` is not checked against the file: candle files do not say what they hold.
+    return load_candles(_absolute(path), start=start, end=end, timeframe=timeframe).candles
+
+
+def _absolute(path: Path) -> Path:
+    # abspath, not resolve(): messages show the path as configured, minus the "..", not
+    # wherever symlinks lead.
+    return Path(os.path.abspath(path))
+
+
+def _synthetic(config: SyntheticSource, timeframe: str,
+               start: datetime | None, end: datetime | None) -> list[Candle]:
+    first_ms = _ms(start or config.start)
+    bars = config.bars
+    if end is not None:
+        bars = min(bars, -(-(_ms(end) - first_ms) // timeframe_ms(timeframe)))
+        if bars <= 0:
+            raise MarketDataError(f"synthetic market: end {end} is not after start {start or config.start}")
+    return generate_candles(count=bars, seed=config.seed, timeframe=timeframe, start_ms=first_ms,
+                            start_price=config.start_price, volatility=config.volatility)
+
+
+def _ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)

@@ -1,0 +1,254 @@
+"""Read candle files into checked candles: CSV with a header, or ccxt's OHLCV JSON.
+
+CSV: header `timestamp,open,high,low,close,volume` (any order, any case, extra columns
+ignored); timestamps are ISO 8601 (`2022-01-01T00:00:00Z`; no offset means UTC) or epoch
+milliseconds, whichever most of the first rows hold. A file without a header is read only
+in the ccxt (6 columns) or Binance kline (12 columns) layout, whose first six columns are ours.
+JSON: ccxt's `fetch_ohlcv` result, `[[ms, open, high, low, close, volume], ...]`.
+
+pandas' C parser reads the 45,000-row month of 1m candles in about 30 ms, where the csv module
+with per-value conversion takes about 130 ms. `low_memory=False` makes pandas type each
+column once for the whole file, so one bad value deep in a big file cannot set off a
+DtypeWarning. pandas ignores the extra fields of a row that has too many, so field counts are
+checked on the raw bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from loguru import logger
+
+from market.errors import MarketDataError
+from market.models import iso_utc
+from market.models import timeframe_ms as timeframe_to_ms
+from market.validation import CleanResult, clean_arrays
+
+COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+_EXPECTED_CSV = f"expected a header line {','.join(COLUMNS)} and one candle per line"
+_EXPECTED_JSON = "expected ccxt OHLCV: a list of [timestamp_ms, open, high, low, close, volume] lists"
+_EPOCH = re.compile(r"\s*\d+(\.0*)?\s*")
+_EPOCH_ZERO = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class _Table:
+    """A file's rows as columns, before any checks. `numbers[i]` is row i's line or item number."""
+
+    columns: list[np.ndarray]  # ts_ms (float64, NaN if unreadable), open, high, low, close, volume
+    numbers: np.ndarray
+    row_name: str  # "line" or "item"
+    malformed: np.ndarray  # rows with the wrong number of fields or items
+
+
+def load_candles(
+    path: Path | str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    timeframe: str | None = None,
+) -> CleanResult:
+    """The checked candles of a `.csv` or `.json` file whose open time is in [start, end).
+
+    Naive datetimes are UTC. `timeframe` ("1m") is the spacing gaps are measured against;
+    None infers it from the data. Bad rows are dropped with a warning naming the line (CSV) or
+    item (JSON); see `market.validation.clean_arrays`.
+
+    Raises MarketDataError, its message starting with `path`, when the file cannot be read,
+    lacks columns, has an unknown extension, or has no candles left in the range.
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise MarketDataError(f"{path}: unknown file type {path.suffix!r}; expected .csv or .json")
+    start_ms, end_ms = _ms_or_none(start), _ms_or_none(end)
+    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
+        raise MarketDataError(f"{path}: end {end} is not after start {start}")
+
+    table = reader(path)
+    ts = table.columns[0]
+    if not len(ts):
+        expected = _EXPECTED_JSON if table.row_name == "item" else _EXPECTED_CSV
+        raise MarketDataError(f"{path}: no candles; {expected}")
+    keep = np.ones(len(ts), dtype=bool)
+    with np.errstate(invalid="ignore"):  # NaN timestamps stay in, to be reported as bad rows
+        if start_ms is not None:
+            keep &= ~(ts < start_ms)
+        if end_ms is not None:
+            keep &= ~(ts >= end_ms)
+    numbers = table.numbers[keep]
+    result = clean_arrays(
+        *(column[keep] for column in table.columns),
+        source=str(path),
+        label=lambda i: f"{table.row_name} {numbers[i]}",
+        timeframe_ms=timeframe_to_ms(timeframe) if timeframe else None,
+        flagged={"malformed": table.malformed[keep]},
+    )
+    if not result.candles:
+        raise MarketDataError(_nothing_left(path, ts, keep, result, start, end))
+    first, last = result.candles[0].ts_ms, result.candles[-1].ts_ms
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    logger.info("Loaded {} candles from {} ({} .. {}), {} rows skipped, in {:.0f} ms", len(result.candles), path,
+                iso_utc(first), iso_utc(last), sum(result.rejected.values()), elapsed_ms)
+    return result
+
+
+def _read_csv(path: Path) -> _Table:
+    raw = _read_bytes(path)
+    first_line = raw.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    names = [name.strip().lower() for name in next(csv.reader([first_line]), [])]
+    if not any(names):
+        raise MarketDataError(f"{path}: the first line is empty; {_EXPECTED_CSV}")
+    if _EPOCH.fullmatch(names[0]):
+        if len(names) not in (6, 12):
+            raise MarketDataError(f"{path}: no header line and {len(names)} columns; {_EXPECTED_CSV}")
+        logger.info("{}: no header line; reading the first six of {} columns as {}",
+                    path, len(names), ",".join(COLUMNS))
+        positions, header_lines = list(range(6)), 0
+    else:
+        missing = [name for name in COLUMNS if name not in names]
+        if missing:
+            raise MarketDataError(f"{path}: missing columns {missing}; expected {','.join(COLUMNS)}")
+        positions, header_lines = [names.index(name) for name in COLUMNS], 1
+    try:
+        # `names` fixes the column count, which pandas would otherwise take from the first row.
+        frame = pd.read_csv(io.BytesIO(raw), header=None, names=list(range(len(names))), usecols=positions,
+                            skiprows=header_lines, skip_blank_lines=False, encoding="utf-8", low_memory=False)
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame(columns=positions)
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise MarketDataError(f"{path}: cannot read as CSV ({exc}); {_EXPECTED_CSV}") from None
+
+    malformed = _wrong_field_counts(raw, len(names), header_lines, len(frame))
+    filled = frame.notna().any(axis=1).to_numpy()  # blank lines come through as all-NaN rows
+    frame = frame[filled]
+    columns = [_timestamps_ms(path, frame[positions[0]])]
+    columns += [pd.to_numeric(frame[p], errors="coerce").to_numpy(np.float64) for p in positions[1:]]
+    numbers = np.flatnonzero(filled) + header_lines + 1
+    return _Table(columns, numbers, "line", malformed[filled])
+
+
+def _read_json(path: Path) -> _Table:
+    try:
+        data = json.loads(_read_bytes(path))
+    except UnicodeDecodeError as exc:
+        raise MarketDataError(f"{path}: not UTF-8 text ({exc}); {_EXPECTED_JSON}") from None
+    except json.JSONDecodeError as exc:
+        where = f"{exc.msg} at line {exc.lineno}"
+        raise MarketDataError(f"{path}: not valid JSON ({where}); {_EXPECTED_JSON}") from None
+    if not isinstance(data, list) or (data and not any(isinstance(item, list) for item in data)):
+        got = f"an object with keys {list(data)[:3]}" if isinstance(data, dict) else _json_kind(data)
+        raise MarketDataError(f"{path}: got {got}; {_EXPECTED_JSON}")
+    try:  # the fast path: every item a list of at least six numbers
+        array = np.array(data, dtype=np.float64).reshape(len(data), -1)
+        usable = array.shape[1] >= 6
+    except (TypeError, ValueError):
+        usable = False
+    if usable:
+        columns, malformed = list(array[:, :6].T), np.zeros(len(data), dtype=bool)
+    else:  # one by one, so a bad item is a rejected row rather than a failed file
+        malformed = np.array([not (isinstance(item, list) and len(item) >= 6) for item in data], dtype=bool)
+        rows = [[None] * 6 if bad else item[:6] for item, bad in zip(data, malformed)]
+        columns = [np.array([_number(value) for value in column], dtype=np.float64) for column in zip(*rows)]
+        columns = columns or [np.empty(0)] * 6
+    _check_epoch_unit(path, columns[0])
+    return _Table(columns, np.arange(len(data)), "item", malformed)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise MarketDataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise MarketDataError(f"{path}: is a directory; expected a candle file") from None
+    except OSError as exc:
+        raise MarketDataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _timestamps_ms(path: Path, column: pd.Series) -> np.ndarray:
+    """Epoch ms as float64, NaN where unreadable. The format is decided once per file."""
+    sample = column.dropna().head(100).astype(str)
+    if pd.api.types.is_numeric_dtype(column) or (len(sample) and sample.str.fullmatch(_EPOCH).mean() > 0.5):
+        ms = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)
+        _check_epoch_unit(path, ms)
+        return ms
+    parsed = pd.to_datetime(column, format="ISO8601", utc=True, errors="coerce")
+    return ((parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(milliseconds=1)).to_numpy(np.float64)
+
+
+def _check_epoch_unit(path: Path, ts: np.ndarray) -> None:
+    """Epoch seconds or microseconds read as milliseconds would land in 1970 or year 50,000."""
+    finite = ts[np.isfinite(ts)]
+    if not len(finite):
+        return
+    typical = float(np.median(finite))
+    unit = "seconds" if typical < 1e11 else "microseconds" if typical >= 1e14 else None
+    if unit:
+        raise MarketDataError(f"{path}: timestamps such as {typical:.0f} look like epoch {unit}; "
+                              "expected epoch milliseconds or ISO 8601")
+
+
+def _wrong_field_counts(raw: bytes, expected: int, header_lines: int, rows: int) -> np.ndarray:
+    """Mask of data rows with other than `expected` fields, by counting commas per line.
+
+    Skipped (all False) when the file quotes fields, as a quoted field may hold commas."""
+    if b'"' in raw:
+        return np.zeros(rows, dtype=bool)
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(buf == ord("\n"))
+    if len(buf) and buf[-1] != ord("\n"):
+        ends = np.append(ends, len(buf))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    commas = np.flatnonzero(buf == ord(","))
+    fields = np.searchsorted(commas, ends) - np.searchsorted(commas, starts) + 1
+    wrong = fields[header_lines:] != expected
+    return wrong if len(wrong) == rows else np.zeros(rows, dtype=bool)
+
+
+def _nothing_left(path: Path, ts: np.ndarray, keep: np.ndarray, result: CleanResult,
+                  start: datetime | None, end: datetime | None) -> str:
+    if keep.any() and result.rejected:
+        counts = ", ".join(f"{name} {count}" for name, count in result.rejected.items())
+        return f"{path}: all {int(keep.sum())} rows were rejected ({counts}); expected valid candles"
+    finite = ts[np.isfinite(ts)]
+    if len(finite):
+        covers = f"the file covers {iso_utc(int(finite.min()))} .. {iso_utc(int(finite.max()))}"
+    else:
+        covers = "no row has a readable timestamp"
+    return f"{path}: no candles from {start or 'the start'} to {end or 'the end'}; {covers}"
+
+
+def _ms_or_none(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH_ZERO) // timedelta(milliseconds=1)
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _json_kind(data: Any) -> str:
+    if isinstance(data, list):
+        return f"a list of {type(data[0]).__name__}"
+    return f"a JSON {type(data).__name__}"
+
+
+_READERS: dict[str, Callable[[Path], _Table]] = {".csv": _read_csv, ".json": _read_json}

@@ -1,0 +1,175 @@
+"""One bot's ledger for one symbol: cash, position, PnL, fees, equity and drawdown.
+
+`apply_fill` is the only way the ledger changes, and it is deterministic: replaying the same
+fills from empty (`Portfolio.replay`) gives the same state. `mark` only moves the price the
+position is valued at, and the equity peak and drawdown that follow from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from execution.models import Fill
+from portfolio.trades import Trade
+
+
+class Portfolio:
+    __slots__ = (
+        "symbol", "initial_capital", "cash", "quantity", "avg_entry_price", "realized_pnl",
+        "fees_paid", "last_price", "peak_equity", "max_drawdown", "fill_count", "trades",
+        "_trade_entry_ts", "_trade_peak_qty", "_trade_pnl", "_trade_fees", "_trade_exit_value",
+        "_trade_exit_qty",
+    )
+
+    def __init__(self, symbol: str, initial_capital: float) -> None:
+        if initial_capital <= 0:
+            raise ValueError(f"initial capital must be > 0, got {initial_capital}")
+        self.symbol = symbol
+        self.initial_capital = float(initial_capital)
+        self.cash = float(initial_capital)
+        self.quantity = 0.0
+        self.avg_entry_price = 0.0
+        self.realized_pnl = 0.0          # gross of fees; fees are in `fees_paid`
+        self.fees_paid = 0.0
+        self.last_price = 0.0
+        self.peak_equity = float(initial_capital)
+        self.max_drawdown = 0.0          # worst peak-to-trough fall seen, a fraction of the peak
+        self.fill_count = 0
+        self.trades: list[Trade] = []
+        self._reset_open_trade()
+
+    # -- state changes -----------------------------------------------------------------------
+
+    def apply_fill(self, fill: Fill) -> None:
+        """Book one fill: cash, position, average entry, realized PnL, fees, round trips."""
+        signed = fill.signed_quantity
+        price = fill.price
+        position = self.quantity
+        self.cash -= signed * price + fill.fee
+        self.fees_paid += fill.fee
+        self.fill_count += 1
+        if position == 0.0:
+            self._trade_entry_ts = fill.ts_ms
+        self._trade_fees += fill.fee
+
+        if position == 0.0 or (position > 0) == (signed > 0):
+            new_position = position + signed
+            self.avg_entry_price = (self.avg_entry_price * abs(position) + price * abs(signed)) / abs(new_position)
+            self.quantity = new_position
+        else:
+            closed = min(abs(signed), abs(position))
+            direction = 1.0 if position > 0 else -1.0
+            pnl = closed * (price - self.avg_entry_price) * direction
+            self.realized_pnl += pnl
+            self._trade_pnl += pnl
+            self._trade_exit_value += closed * price
+            self._trade_exit_qty += closed
+            new_position = position + signed
+            if abs(new_position) < 1e-12 * max(abs(position), 1.0):
+                new_position = 0.0       # float dust left by selling "everything"
+            if new_position == 0.0 or (new_position > 0) != (position > 0):
+                self._close_trade(fill)
+                if new_position != 0.0:  # reversed through zero: the rest opens a new trade
+                    self._trade_entry_ts = fill.ts_ms
+                    self.avg_entry_price = price
+                else:
+                    self.avg_entry_price = 0.0
+            self.quantity = new_position
+        if abs(self.quantity) > abs(self._trade_peak_qty):
+            self._trade_peak_qty = self.quantity
+
+    def mark(self, price: float) -> float:
+        """Value the position at `price`; update peak equity and drawdown. Returns equity."""
+        self.last_price = price
+        equity = self.cash + self.quantity * price
+        if equity > self.peak_equity:
+            self.peak_equity = equity
+        else:
+            drawdown = 1.0 - equity / self.peak_equity
+            if drawdown > self.max_drawdown:
+                self.max_drawdown = drawdown
+        return equity
+
+    # -- derived values ----------------------------------------------------------------------
+
+    @property
+    def equity(self) -> float:
+        return self.cash + self.quantity * self.last_price
+
+    @property
+    def unrealized_pnl(self) -> float:
+        return self.quantity * (self.last_price - self.avg_entry_price) if self.quantity else 0.0
+
+    @property
+    def drawdown(self) -> float:
+        """Current fall from the equity peak, as a fraction of the peak."""
+        return max(0.0, 1.0 - self.equity / self.peak_equity)
+
+    @property
+    def position_value(self) -> float:
+        return self.quantity * self.last_price
+
+    @property
+    def is_flat(self) -> bool:
+        return self.quantity == 0.0
+
+    # -- replay and snapshots ----------------------------------------------------------------
+
+    @classmethod
+    def replay(cls, symbol: str, initial_capital: float, fills: Iterable[Fill]) -> Portfolio:
+        portfolio = cls(symbol, initial_capital)
+        for fill in fills:
+            portfolio.apply_fill(fill)
+        return portfolio
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to rebuild this ledger, as JSON-ready values."""
+        return {
+            "symbol": self.symbol, "initial_capital": self.initial_capital, "cash": self.cash,
+            "quantity": self.quantity, "avg_entry_price": self.avg_entry_price,
+            "realized_pnl": self.realized_pnl, "fees_paid": self.fees_paid,
+            "last_price": self.last_price, "peak_equity": self.peak_equity,
+            "max_drawdown": self.max_drawdown, "fill_count": self.fill_count,
+            "trades": [t.to_dict() for t in self.trades],
+            "open_trade": {
+                "entry_ts_ms": self._trade_entry_ts, "peak_qty": self._trade_peak_qty,
+                "pnl": self._trade_pnl, "fees": self._trade_fees,
+                "exit_value": self._trade_exit_value, "exit_qty": self._trade_exit_qty,
+            },
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> Portfolio:
+        portfolio = cls(data["symbol"], data["initial_capital"])
+        for name in ("cash", "quantity", "avg_entry_price", "realized_pnl", "fees_paid",
+                     "last_price", "peak_equity", "max_drawdown", "fill_count"):
+            setattr(portfolio, name, data[name])
+        portfolio.trades = [Trade(**t) for t in data["trades"]]
+        open_trade = data["open_trade"]
+        portfolio._trade_entry_ts = open_trade["entry_ts_ms"]
+        portfolio._trade_peak_qty = open_trade["peak_qty"]
+        portfolio._trade_pnl = open_trade["pnl"]
+        portfolio._trade_fees = open_trade["fees"]
+        portfolio._trade_exit_value = open_trade["exit_value"]
+        portfolio._trade_exit_qty = open_trade["exit_qty"]
+        return portfolio
+
+    # -- round trips -------------------------------------------------------------------------
+
+    def _close_trade(self, fill: Fill) -> None:
+        exit_price = self._trade_exit_value / self._trade_exit_qty
+        entry_price = self.avg_entry_price
+        self.trades.append(Trade(
+            entry_ts_ms=self._trade_entry_ts, exit_ts_ms=fill.ts_ms, quantity=self._trade_peak_qty,
+            entry_price=entry_price, exit_price=exit_price,
+            pnl=self._trade_pnl - self._trade_fees, fees=self._trade_fees, exit_reason=fill.reason,
+        ))
+        self._reset_open_trade()
+
+    def _reset_open_trade(self) -> None:
+        self._trade_entry_ts = 0
+        self._trade_peak_qty = 0.0
+        self._trade_pnl = 0.0
+        self._trade_fees = 0.0
+        self._trade_exit_value = 0.0
+        self._trade_exit_qty = 0.0

@@ -1,0 +1,27 @@
+"""Closed round trips: a position opened from flat and brought back to flat (or reversed)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class Trade:
+    """One round trip. `pnl` is net of the fees of every fill in it; `quantity` is the largest
+    absolute position reached, signed by direction (negative for a short)."""
+
+    entry_ts_ms: int
+    exit_ts_ms: int
+    quantity: float
+    entry_price: float
+    exit_price: float
+    pnl: float
+    fees: float
+    exit_reason: str
+
+    @property
+    def is_win(self) -> bool:
+        return self.pnl > 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,25 @@
+"""The surface the runner needs from a risk engine."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from market.view import MarketView
+from portfolio.portfolio import Portfolio
+from risk.decision import RiskDecision
+from strategies.signal import Signal
+
+
+class RiskEngine(Protocol):
+    def check_all(self, signal: Signal, portfolio: Portfolio, market_data: MarketView,
+                  *, orders_pending: bool = False) -> RiskDecision:
+        """Approve (sized), reject, or ask to kill, for one signal."""
+        ...
+
+    def check_kill(self, ts_ms: int, equity: float, peak_equity: float) -> str | None:
+        """Called once per candle after marking: why the kill switch must trip, or None."""
+        ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def restore(self, data: dict[str, Any]) -> None: ...

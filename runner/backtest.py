@@ -1,0 +1,114 @@
+"""Run one bot in sim mode over historical candles, at full speed, and measure the result."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from market.models import timeframe_ms
+from portfolio.trades import Trade
+from runner.build import build_sim_runner, load_bot_candles
+from runner.config import BotConfig
+from runner.journal import MemoryJournal
+from runner.runner import StrategyRunner
+
+_YEAR_MS = 365 * 86_400_000
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    bot: str
+    symbol: str
+    timeframe: str
+    strategy: str
+    state: str
+    stop_reason: str
+    bars: int
+    first_ts_ms: int
+    last_ts_ms: int
+    initial_capital: float
+    final_equity: float
+    fees: float
+    max_drawdown_pct: float
+    sharpe: float
+    elapsed_s: float
+    trades: list[Trade] = field(repr=False)
+    equity_curve: list[float] = field(repr=False)
+    timestamps_ms: list[int] = field(repr=False)
+
+    @property
+    def return_pct(self) -> float:
+        return (self.final_equity / self.initial_capital - 1.0) * 100.0
+
+    @property
+    def win_rate_pct(self) -> float:
+        return 100.0 * sum(t.is_win for t in self.trades) / len(self.trades) if self.trades else 0.0
+
+    @property
+    def bars_per_sec(self) -> float:
+        return self.bars / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """The figures of `backtest --json`."""
+        return {
+            "bot": self.bot, "symbol": self.symbol, "timeframe": self.timeframe,
+            "strategy": self.strategy, "state": self.state, "stop_reason": self.stop_reason,
+            "bars": self.bars, "trades": len(self.trades),
+            "win_rate_pct": round(self.win_rate_pct, 4),
+            "initial_capital": self.initial_capital, "final_equity": self.final_equity,
+            "return_pct": self.return_pct, "max_drawdown_pct": self.max_drawdown_pct * 100.0,
+            "sharpe": self.sharpe, "fees": self.fees,
+            "elapsed_s": self.elapsed_s, "bars_per_sec": self.bars_per_sec,
+        }
+
+
+async def run_backtest(
+    config: BotConfig,
+    *,
+    data_path: Path | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> BacktestResult:
+    """Load the candles (not timed), run the bot over them (timed), and sum up."""
+    candles = load_bot_candles(config, data_path=data_path, start=start, end=end)
+    runner = build_sim_runner(config, candles, journal=MemoryJournal(), record_equity=True)
+    started = time.perf_counter()
+    await runner.run()
+    elapsed_s = time.perf_counter() - started
+    return summarize(runner, config, [c.ts_ms for c in candles[:runner.bars]], elapsed_s)
+
+
+def summarize(runner: StrategyRunner, config: BotConfig, timestamps_ms: list[int], elapsed_s: float) -> BacktestResult:
+    portfolio = runner.portfolio
+    curve = runner.equity_curve or []
+    return BacktestResult(
+        bot=runner.bot_id, symbol=config.symbol, timeframe=config.timeframe,
+        strategy=config.strategy.name, state=runner.state.value,
+        stop_reason=runner.kill_switch.reason or runner.last_error,
+        bars=runner.bars, first_ts_ms=timestamps_ms[0] if timestamps_ms else 0,
+        last_ts_ms=timestamps_ms[-1] if timestamps_ms else 0,
+        initial_capital=portfolio.initial_capital,
+        final_equity=curve[-1] if curve else portfolio.initial_capital,
+        fees=portfolio.fees_paid, max_drawdown_pct=portfolio.max_drawdown,
+        sharpe=sharpe_ratio(curve, timeframe_ms(config.timeframe), portfolio.initial_capital),
+        elapsed_s=elapsed_s, trades=list(portfolio.trades), equity_curve=curve,
+        timestamps_ms=timestamps_ms,
+    )
+
+
+def sharpe_ratio(equity_curve: list[float], bar_ms: int, initial_capital: float) -> float:
+    """Annualized Sharpe ratio of per-bar returns (risk-free rate 0); 0 when returns are flat."""
+    if len(equity_curve) < 2:
+        return 0.0
+    import numpy as np
+
+    equity = np.asarray([initial_capital, *equity_curve], dtype=float)
+    returns = np.diff(equity) / equity[:-1]
+    std = returns.std(ddof=1)
+    if not std > 0:
+        return 0.0
+    return float(returns.mean() / std * math.sqrt(_YEAR_MS / bar_ms))

@@ -1,0 +1,122 @@
+"""A bot's YAML config: the schema, and a loader that reports every problem at once.
+
+```yaml
+id: btc-sma-cross
+mode: sim
+symbol: BTC/USD
+timeframe: 1m
+capital: 100000
+market: {source: csv, path: ../shared/data/BTC_USD-1m-2022-01.csv}
+strategy: {name: sma_cross, params: {fast: 10, slow: 30}}
+risk: {stake_pct: 0.99, stop_loss_pct: 0.05}
+execution: {fee_rate: 0.001, slippage_bps: 0}
+```
+
+`load_bot_config(path)` raises `ConfigError` whose `problems` are lines like
+`configs/bots/x.yaml: risk.stake_pct: must be > 0 and <= 1, got 1.5`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from execution.config import ExecutionConfig
+from market.config import MarketConfig, SyntheticSource
+from risk.config import RiskConfig
+from runner.config_errors import describe_errors
+from strategies.registry import strategy_class
+
+Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "1w"]
+
+
+class StrategyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    params: dict[str, Any] = {}     # checked by the strategy's own Params model
+
+
+class BotConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
+                             description="lower-case letters, digits, '-' and '_', up to 63 characters")]
+    mode: Literal["sim"] = "sim"
+    enabled: bool = True
+    symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$",
+                                 description="BASE/QUOTE in capitals, e.g. BTC/USDT")]
+    timeframe: Timeframe = "1m"
+    capital: Annotated[float, Field(gt=0)]
+    market: MarketConfig = SyntheticSource(source="synthetic")
+    strategy: StrategyConfig
+    risk: RiskConfig = RiskConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+
+
+class ConfigError(Exception):
+    """A config file is wrong; `problems` holds one line per problem, each naming the file."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_bot_config(path: Path | str) -> BotConfig:
+    """Read and validate one bot config file, strategy params included."""
+    path = Path(path)
+    raw = read_yaml_mapping(path)
+    problems: list[str] = []
+    config: BotConfig | None = None
+    try:
+        config = BotConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(f"{path}: {line}" for line in describe_errors(exc, BotConfig))
+    problems.extend(f"{path}: {line}" for line in _strategy_problems(raw.get("strategy")))
+    if problems:
+        raise ConfigError(problems)
+    assert config is not None
+    return config
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file's top-level mapping, or ConfigError saying why there is none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}: invalid YAML{where}: {problem}"]) from None
+    if raw is None:
+        raise ConfigError([f"{path}: the file is empty; expected a mapping of fields such as id, symbol, strategy"])
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path}: expected a mapping of fields at the top level, got {type(raw).__name__}"])
+    return raw
+
+
+def _strategy_problems(raw_strategy: Any) -> list[str]:
+    """Check a strategy's name and params. The shape of `strategy` itself is BotConfig's job."""
+    if not isinstance(raw_strategy, dict) or not isinstance(raw_strategy.get("name"), str):
+        return []
+    try:
+        cls = strategy_class(raw_strategy["name"])
+    except KeyError as exc:
+        return [f"strategy.name: {exc.args[0]}"]
+    params = raw_strategy.get("params") or {}
+    if not isinstance(params, dict):
+        return []
+    try:
+        cls.Params.model_validate(params)
+    except ValidationError as exc:
+        return describe_errors(exc, cls.Params, prefix=("strategy", "params"))
+    return []

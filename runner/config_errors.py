@@ -1,0 +1,140 @@
+"""Turn pydantic's validation errors into one plain line per problem.
+
+pydantic says `Input should be less than or equal to 1`; a person editing YAML wants the field
+path, the whole allowed range and what they wrote: `risk.stake_pct: must be > 0 and <= 1, got
+1.5`. The range is read from the field's own constraints, so the message cannot drift from the
+schema.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Literal, Union
+
+import annotated_types as at
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+_BOUND_TEXT = ((at.Gt, "gt", ">"), (at.Ge, "ge", ">="), (at.Lt, "lt", "<"), (at.Le, "le", "<="))
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+_NUMBER_ERRORS = {"float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"}
+
+
+def describe_errors(exc: ValidationError, model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[str]:
+    """One `field.path: what is wrong, got X` line per error in `exc` (raised validating `model`)."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        path, field, parent = _resolve(model, error["loc"])
+        where = ".".join((*prefix, *path)) or "(top level)"
+        lines.append(f"{where}: {_message(error, field, parent)}")
+    return lines
+
+
+def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str], FieldInfo | None, Any]:
+    """Walk `loc` through the model: the printable path (discriminator tags and pydantic's
+    internal steps dropped), the FieldInfo at the end, and the model that holds it."""
+    path: list[str] = []
+    current: Any = model
+    parent: Any = model
+    field: FieldInfo | None = None
+    for part in loc:
+        if isinstance(part, int):
+            if path:
+                path[-1] += f"[{part}]"
+            continue
+        if isinstance(current, list):  # a union of models: this part is the tag that chose one
+            chosen = _member_with_tag(current, part)
+            if chosen is not None:
+                current = chosen
+                continue
+        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            parent = current
+            field = current.model_fields[part]
+            path.append(part)
+            current = _models_in(field.annotation)
+            continue
+        parent = current
+        field = None
+        path.append(str(part))
+        current = None
+    return path, field, parent
+
+
+def _models_in(annotation: Any) -> Any:
+    """The model class an annotation holds, a list of them for a union, or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(members) == 1:
+            return members[0]
+        return members or None
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _models_in(typing.get_args(annotation)[0])
+    return None
+
+
+def _member_with_tag(members: list[type[BaseModel]], tag: str) -> type[BaseModel] | None:
+    for member in members:
+        for info in member.model_fields.values():
+            if typing.get_origin(info.annotation) is Literal and tag in typing.get_args(info.annotation):
+                return member
+    return None
+
+
+def _message(error: dict[str, Any], field: FieldInfo | None, parent: Any) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    got = f", got {_show(error.get('input'))}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        allowed = sorted(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
+        return "unknown field" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    if kind in _RANGE_ERRORS:
+        return f"must be {_range_text(field, ctx)}{got}"
+    if kind in _NUMBER_ERRORS:
+        return f"must be {'a whole number' if kind.startswith('int') else 'a number'}{got}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}{got}"
+    if kind == "string_pattern_mismatch":
+        rule = field.description if field is not None and field.description else f"must match {ctx.get('pattern')}"
+        return f"{rule}{got}"
+    if kind == "union_tag_invalid":
+        name = str(ctx.get("discriminator")).strip("'")     # pydantic quotes it
+        return f"{name} must be one of {ctx.get('expected_tags')}, got {_show(ctx.get('tag'))}"
+    if kind == "union_tag_not_found":
+        name = str(ctx.get("discriminator")).strip("'")
+        return f"needs {name} to say which kind it is"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"must be a mapping of fields{got}"
+    if kind == "value_error":
+        return str(ctx.get("error") or error["msg"].removeprefix("Value error, "))
+    return f"{error['msg']}{got}"
+
+
+def _range_text(field: FieldInfo | None, ctx: dict[str, Any]) -> str:
+    bounds = _bounds(field) if field is not None else []
+    if not bounds:  # fall back on the one bound pydantic reports
+        bounds = [f"{sym} {ctx[key]}" for _, key, sym in _BOUND_TEXT if key in ctx]
+    return " and ".join(bounds)
+
+
+def _bounds(field: FieldInfo) -> list[str]:
+    """The field's numeric bounds, also from inside `Annotated[...] | None`."""
+    metadata = list(field.metadata)
+    for arg in typing.get_args(field.annotation):
+        if typing.get_origin(arg) is typing.Annotated:
+            for extra in typing.get_args(arg)[1:]:
+                metadata.extend(getattr(extra, "metadata", [extra]))
+    texts = []
+    for cls, key, symbol in _BOUND_TEXT:
+        for item in metadata:
+            if isinstance(item, cls):
+                texts.append(f"{symbol} {getattr(item, key)}")
+    return texts
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

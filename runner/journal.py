@@ -1,0 +1,140 @@
+"""Where a bot's events go: order intents, fills, cancels, kill-switch trips, lifecycle changes.
+
+The runner writes one event per order, fill or state change (never per candle). Two journals:
+
+- `MemoryJournal` keeps them in a list: all a backtest needs.
+- `SqliteJournal` appends them to an embedded SQLite database (WAL), shared by every bot of a
+  daemon. Trading events carry a deterministic `key` (the client order id, the fill id), and a
+  key is written once: when a bot re-runs candles after a crash, the events it writes again are
+  checked against the ones already there instead of being stored twice. A difference means the
+  re-run is not the run that was journalled, and `JournalConflict` stops the bot.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(slots=True, frozen=True)
+class JournalEvent:
+    bot_id: str
+    kind: str          # "order", "fill", "cancel", "kill", "resume", "lifecycle", "error"
+    ts_ms: int         # candle close time for trading events, clock time for the others
+    data: dict[str, Any]
+    key: str | None = None   # unique per bot and kind when set; see the module docstring
+    bar: int = -1            # index of the candle in the bot's stream, -1 when not tied to one
+    seq: int = 0             # position in the journal, set when read back
+
+
+class Journal(Protocol):
+    def record(self, event: JournalEvent) -> int:
+        """Append `event`; return its sequence number (0 where the journal has none)."""
+        ...
+
+
+class JournalConflict(Exception):
+    """An event re-written under an existing key differs from what the journal holds."""
+
+
+class MemoryJournal:
+    def __init__(self) -> None:
+        self.events: list[JournalEvent] = []
+
+    def record(self, event: JournalEvent) -> int:
+        self.events.append(event)
+        return len(self.events)
+
+    def of_kind(self, kind: str) -> list[JournalEvent]:
+        return [e for e in self.events if e.kind == kind]
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    bot_id  TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    key     TEXT,
+    bar     INTEGER NOT NULL,
+    ts_ms   INTEGER NOT NULL,
+    data    TEXT NOT NULL,
+    UNIQUE (bot_id, kind, key)
+);
+CREATE INDEX IF NOT EXISTS events_by_bot ON events (bot_id, seq);
+"""
+
+
+class SqliteJournal:
+    """The daemon's journal: one SQLite file in WAL mode, one row per event.
+
+    Each `record` is its own transaction. With `synchronous=NORMAL` a commit survives the
+    process being killed (the WAL is in the OS cache); `durable=True` also fsyncs each commit,
+    for surviving a power cut at the cost of a disk flush per event.
+    """
+
+    def __init__(self, path: Path | str, *, durable: bool = False) -> None:
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self._db.executescript(_SCHEMA)
+
+    def record(self, event: JournalEvent) -> int:
+        data = json.dumps(event.data, sort_keys=True, separators=(",", ":"))
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO events (bot_id, kind, key, bar, ts_ms, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (event.bot_id, event.kind, event.key, event.bar, event.ts_ms, data))
+        if cursor.rowcount:
+            return cursor.lastrowid
+        seq, stored = self._db.execute(
+            "SELECT seq, data FROM events WHERE bot_id = ? AND kind = ? AND key = ?",
+            (event.bot_id, event.kind, event.key)).fetchone()
+        if stored != data:
+            raise JournalConflict(
+                f"journal already holds {event.kind} {event.key} of bot {event.bot_id} with other values: "
+                f"journalled {stored}, now {data}. The data or the bot's code changed since it was written; "
+                f"move the bot's state away to start it afresh.")
+        return seq
+
+    def for_bot(self, bot_id: str) -> BotJournal:
+        return BotJournal(self, bot_id)
+
+    def events(self, bot_id: str, *, after_seq: int = 0, kinds: tuple[str, ...] | None = None,
+               limit: int | None = None) -> list[JournalEvent]:
+        sql = "SELECT seq, bot_id, kind, key, bar, ts_ms, data FROM events WHERE bot_id = ? AND seq > ?"
+        args: list[Any] = [bot_id, after_seq]
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args.extend(kinds)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [JournalEvent(bot, kind, ts, json.loads(data), key, bar, seq)
+                for seq, bot, kind, key, bar, ts, data in self._db.execute(sql, args)]
+
+    def last_seq(self, bot_id: str) -> int:
+        row = self._db.execute("SELECT MAX(seq) FROM events WHERE bot_id = ?", (bot_id,)).fetchone()
+        return row[0] or 0
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class BotJournal:
+    """One bot's view of the shared journal; remembers the last sequence number it wrote."""
+
+    __slots__ = ("_journal", "bot_id", "last_seq")
+
+    def __init__(self, journal: SqliteJournal, bot_id: str) -> None:
+        self._journal = journal
+        self.bot_id = bot_id
+        self.last_seq = journal.last_seq(bot_id)
+
+    def record(self, event: JournalEvent) -> int:
+        seq = self._journal.record(event)
+        self.last_seq = max(self.last_seq, seq)
+        return seq

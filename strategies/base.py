@@ -1,0 +1,42 @@
+"""The strategy contract: closed candles in, a signal (or nothing) out.
+
+A strategy is pure: no network, no files, no clock reads. It is called exactly once per closed
+candle, in time order, so it may keep incremental indicator state between calls; that state is
+rebuilt by replaying history (warm-up), never persisted.
+
+To add one: subclass `Strategy`, declare a `Params` model and a `name`, implement
+`generate_signal`, and decorate the class with `@register` (see `strategies/sma_cross.py`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from market.view import MarketView
+from strategies.signal import Signal
+
+
+class StrategyParams(BaseModel):
+    """Base for a strategy's parameters: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Strategy(ABC):
+    name: ClassVar[str]
+    Params: ClassVar[type[StrategyParams]] = StrategyParams
+
+    def __init__(self, params: StrategyParams) -> None:
+        self.params = params
+
+    @property
+    def warmup_bars(self) -> int:
+        """Closed candles needed before the first signal can be given."""
+        return 0
+
+    @abstractmethod
+    def generate_signal(self, market_data: MarketView) -> Signal | None:
+        """The position wanted after `market_data.candle` closed, or None for no change."""

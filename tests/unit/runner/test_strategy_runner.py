@@ -1,0 +1,161 @@
+"""The loop as a whole, with the real sim parts and a scripted strategy."""
+
+import pytest
+
+from execution.sim import SimExecution
+from market.models import Candle
+from market.replay import ReplayProvider
+from portfolio.portfolio import Portfolio
+from risk.config import RiskConfig
+from risk.engine import RuleRiskEngine
+from runner.errors import StrategyError
+from runner.journal import MemoryJournal
+from runner.runner import RunnerState, StrategyRunner
+from strategies.base import Strategy
+from strategies.signal import GO_FLAT, GO_LONG
+
+MIN = 60_000
+
+
+class Scripted(Strategy):
+    """Gives the signals it is told to, at the bar indexes it is told to."""
+
+    name = "scripted"
+
+    def __init__(self, script=None, fail_at=None):
+        super().__init__(Strategy.Params())
+        self.script = script or {}
+        self.fail_at = fail_at
+        self.seen = []
+
+    def generate_signal(self, market_data):
+        self.seen.append(market_data.candle.ts_ms)
+        if market_data.bar_index == self.fail_at:
+            raise ZeroDivisionError("division by zero in generate_signal")
+        return self.script.get(market_data.bar_index)
+
+
+def candles_from(closes, start_open=None):
+    """Candles whose open is the previous close and whose range spans both."""
+    out, prev = [], start_open if start_open is not None else closes[0]
+    for i, close in enumerate(closes):
+        out.append(Candle(i * MIN, prev, max(prev, close), min(prev, close), close, 1.0))
+        prev = close
+    return out
+
+
+def make_runner(candles, strategy, risk=None, fee_rate=0.0, capital=1_000.0, journal=None):
+    return StrategyRunner(
+        "bot-a", feed=ReplayProvider("BTC/USD", "1m", candles, batch_size=7), strategy=strategy,
+        risk=RuleRiskEngine.from_config(risk or RiskConfig(stake_pct=1.0)),
+        execution=SimExecution(fee_rate=fee_rate), portfolio=Portfolio("BTC/USD", capital),
+        journal=journal or MemoryJournal(), record_equity=True)
+
+
+async def test_signal_at_a_close_fills_at_the_next_open_and_the_exit_likewise():
+    candles = candles_from([100, 101, 102, 103, 104, 105, 106])
+    journal = MemoryJournal()
+    runner = make_runner(candles, Scripted({1: GO_LONG, 4: GO_FLAT}), journal=journal)
+    assert await runner.run() is RunnerState.FINISHED
+    buy, sell = journal.of_kind("fill")
+    assert (buy.data["price"], buy.data["fill_ts_ms"]) == (101.0, 2 * MIN)   # open of bar 2
+    assert (sell.data["price"], sell.data["fill_ts_ms"]) == (104.0, 5 * MIN)
+    [trade] = runner.portfolio.trades
+    assert trade.pnl == pytest.approx(1_000 / 101 * 104 - 1_000)
+    assert runner.bars == 7 and len(runner.equity_curve) == 7
+
+
+async def test_the_strategy_sees_every_candle_once_in_order():
+    candles = candles_from([float(x) for x in range(100, 130)])
+    strategy = Scripted()
+    await make_runner(candles, strategy).run()
+    assert strategy.seen == [c.ts_ms for c in candles]
+
+
+async def test_the_order_intent_is_journalled_before_its_fill():
+    journal = MemoryJournal()
+    await make_runner(candles_from([100, 101, 102]), Scripted({0: GO_LONG}), journal=journal).run()
+    kinds = [e.kind for e in journal.events if e.kind in ("order", "fill")]
+    assert kinds == ["order", "fill"]
+    assert journal.of_kind("order")[0].data["order_id"] == "bot-a-1"
+
+
+async def test_drawdown_kill_switch_flattens_at_the_next_open_and_stops():
+    closes = [100, 100, 100, 90, 70, 60, 50, 40, 30]
+    journal = MemoryJournal()
+    runner = make_runner(candles_from(closes), Scripted({0: GO_LONG}),
+                         risk=RiskConfig(stake_pct=1.0, max_drawdown_pct=0.25), journal=journal)
+    assert await runner.run() is RunnerState.KILLED
+    assert runner.portfolio.is_flat
+    assert "drawdown" in runner.kill_switch.reason
+    # Bought at 100 (bar 1 open); bar 4 closes at 70 (-30%), so the flatten fills at bar 5's open.
+    flatten = journal.of_kind("fill")[-1]
+    assert (flatten.data["reason"], flatten.data["price"]) == ("kill_switch", 70.0)
+    assert runner.bars == 6                     # stopped: the last three candles were never read
+    assert journal.of_kind("kill")[0].data["reason"] == runner.kill_switch.reason
+
+
+async def test_kill_by_hand_while_flat_stops_at_the_next_candle_with_the_reason():
+    candles = candles_from([100.0 + i for i in range(20)])
+    runner = make_runner(candles, Scripted({0: GO_LONG}))
+    runner.request_kill("operator says stop")
+    assert await runner.run() is RunnerState.KILLED
+    assert runner.kill_switch.reason == "operator says stop"
+    assert runner.bars == 1 and runner.orders == 0
+
+
+async def test_kill_while_long_sells_everything_and_cancels_the_protective_orders():
+    candles = candles_from([100.0 + i for i in range(20)])
+    journal = MemoryJournal()
+    runner = make_runner(candles, Scripted({0: GO_LONG}), journal=journal,
+                         risk=RiskConfig(stake_pct=1.0, stop_loss_pct=0.5, take_profit_pct=1.0))
+
+    class KillAfterEntry(Scripted):
+        def generate_signal(self, market_data):
+            if market_data.bar_index == 3:
+                runner.request_kill("manual")
+            return super().generate_signal(market_data)
+
+    runner.strategy = KillAfterEntry({0: GO_LONG})
+    assert await runner.run() is RunnerState.KILLED
+    assert runner.portfolio.is_flat
+    assert runner.execution.open_orders() == []
+    assert {e.data["why"] for e in journal.of_kind("cancel")} == {"kill switch"}
+    assert journal.of_kind("fill")[-1].data["reason"] == "kill_switch"
+
+
+async def test_stop_loss_exits_inside_the_candle_that_reaches_it():
+    closes = [100, 100, 100, 99, 80, 85]
+    journal = MemoryJournal()
+    runner = make_runner(candles_from(closes), Scripted({1: GO_LONG}), journal=journal,
+                         risk=RiskConfig(stake_pct=1.0, stop_loss_pct=0.1))
+    await runner.run()
+    entry, stop = journal.of_kind("fill")
+    assert entry.data["price"] == 100.0
+    assert (stop.data["reason"], stop.data["price"], stop.data["fill_ts_ms"]) == ("stop_loss", 90.0, 4 * MIN)
+    assert runner.portfolio.trades[0].exit_reason == "stop_loss"
+
+
+async def test_a_strategy_that_raises_fails_the_bot_with_the_candle_named():
+    runner = make_runner(candles_from([100.0] * 10), Scripted(fail_at=4))
+    with pytest.raises(StrategyError, match=r"raised on the candle of 1970-01-01T00:04:00Z: ZeroDivisionError"):
+        await runner.run()
+    assert runner.state is RunnerState.FAILED
+    assert "ZeroDivisionError" in runner.last_error
+
+
+async def test_stop_request_finishes_the_current_candle_and_stops():
+    runner = make_runner(candles_from([100.0] * 10), Scripted())
+    runner.request_stop()
+    assert await runner.run() is RunnerState.STOPPED
+    assert runner.bars == 1
+
+
+async def test_snapshot_holds_portfolio_risk_kill_switch_and_open_orders():
+    runner = make_runner(candles_from([100, 101, 102]), Scripted({2: GO_LONG}))
+    await runner.run()
+    snap = runner.snapshot()
+    assert snap["state"] == "finished" and snap["bars"] == 3 and snap["order_seq"] == 1
+    assert [o["order_id"] for o in snap["open_orders"]] == ["bot-a-1"]   # decided on the last close
+    assert snap["kill_switch"]["tripped"] is False
+    assert snap["portfolio"]["cash"] == 1_000.0
