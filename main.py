@@ -2,6 +2,10 @@
 
     botrunner backtest [CONFIG] [--data PATH] [--from DATE] [--to DATE] [--json]
     botrunner validate PATH...
+    botrunner run [CONFIG_DIR] [--state-dir DIR] [--log-json]      the daemon
+    botrunner journal BOT [--state-dir DIR] [--limit N] [--kind KIND] [--json]
+    botrunner status [BOT] [--json]         botrunner start|stop|resume BOT
+    botrunner kill (BOT | --all) --reason TEXT     botrunner reload
 
 With no CONFIG, `backtest` runs the embedded default bot (sim mode, synthetic candles).
 Bad input (a config or data file that is wrong) exits with code 2 and one line per problem.
@@ -20,16 +24,15 @@ import typer
 from loguru import logger
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Run crypto trading bots: backtest, validate configs, and (soon) the daemon.")
+                  help="Run crypto trading bots: the daemon, its control commands, backtests and config checks.")
 
 EXIT_BAD_INPUT = 2
 
 
-def setup_logging(level: str = "INFO") -> None:
-    """The only place sinks are configured; every line carries the bot id it concerns."""
-    logger.remove()
-    logger.configure(extra={"bot": "-"})
-    logger.add(sys.stderr, level=level, format="{time:HH:mm:ss.SSS} {level:<7} [{extra[bot]}] {message}")
+def setup_logging(level: str = "INFO", **options) -> None:
+    from runner.logging_setup import setup_logging as configure
+
+    configure(level=level, **options)
 
 
 def _fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> None:
@@ -115,6 +118,168 @@ def validate(
             typer.echo(f"ok  {file}  ({bot.id}: {bot.strategy.name} on {bot.symbol} {bot.timeframe}, {bot.mode})")
     if problems:
         _fail(problems)
+
+
+@app.command()
+def run(
+    config_dir: Annotated[Optional[Path], typer.Argument(
+        help="Folder with daemon.yaml (optional) and bots/*.yaml; omit for the embedded demo bot.")] = None,
+    state_dir: Annotated[Optional[Path], typer.Option(
+        "--state-dir", help="Snapshots, journal and control socket (default: daemon.yaml's state_dir, ./state).")] = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines instead of text.")] = False,
+    log_level: Annotated[Optional[str], typer.Option("--log-level", help="Overrides daemon.yaml's log.level.")] = None,
+) -> None:
+    """Run the daemon: every enabled bot of CONFIG_DIR, until they are all done or SIGTERM/SIGINT."""
+    from runner.config import ConfigError
+    from runner.control_api import ControlSocketInUse
+    from runner.daemon import format_summary, plan_daemon, run_daemon
+
+    try:
+        plan = plan_daemon(config_dir, state_dir)
+    except ConfigError as exc:
+        _fail(exc.problems)
+    log = plan.daemon.log
+    setup_logging(level=log_level or log.level, json_lines=log_json or log.json_lines, file=log.file,
+                  rotation=log.rotation, retention=log.retention)
+    try:
+        statuses = asyncio.run(run_daemon(plan))
+    except (ControlSocketInUse, ValueError) as exc:
+        _fail([str(exc)], code=1)
+    typer.echo(format_summary(statuses))
+
+
+@app.command()
+def journal(
+    bot: Annotated[str, typer.Argument(help="The bot's id.")],
+    state_dir: Annotated[Path, typer.Option("--state-dir", help="The daemon's state folder.")] = Path("state"),
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show the last N events.")] = 50,
+    kind: Annotated[Optional[list[str]], typer.Option("--kind", help="Only these kinds: order, fill, cancel, kill, resume, lifecycle, error.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Print a bot's journal (orders, fills, kill switch, lifecycle); works with or without the daemon."""
+    from market.models import iso_utc
+    from runner.daemon import JOURNAL_FILE
+    from runner.journal import SqliteJournal
+
+    path = state_dir / JOURNAL_FILE
+    if not path.exists():
+        _fail([f"no journal at {path}; is --state-dir the daemon's state folder?"], code=1)
+    store = SqliteJournal(path)
+    try:
+        events = store.events(bot, kinds=tuple(kind) if kind else None)[-limit:]
+    finally:
+        store.close()
+    if not events:
+        _fail([f"no journal events for bot {bot!r} in {path}"], code=1)
+    for e in events:
+        if as_json:
+            typer.echo(json.dumps({"seq": e.seq, "ts_ms": e.ts_ms, "kind": e.kind, "key": e.key, "bar": e.bar, "data": e.data}))
+        else:
+            detail = " ".join(f"{k}={v}" for k, v in e.data.items() if v is not None)
+            typer.echo(f"{e.seq:>7} {iso_utc(e.ts_ms)} {e.kind:<9} {e.key or '-':<16} {detail}")
+
+
+# --- Control commands: talk to a running daemon (`botrunner run`) over its control socket. ---
+
+StateDirOption = Annotated[Path, typer.Option(
+    "--state-dir", help="The daemon's state folder; its control socket is <DIR>/botrunner.sock.")]
+UrlOption = Annotated[Optional[str], typer.Option(
+    "--url", help="Reach the daemon on loopback TCP instead, e.g. http://127.0.0.1:8765 (token from BOTRUNNER_TOKEN).")]
+DEFAULT_STATE_DIR = Path("state")
+
+
+def _control(state_dir: Path, url: Optional[str], call):
+    """Run `call(client)` against the daemon; any failure prints its message and exits (1, or 2
+    when the request itself was bad: an empty reason, a config folder with problems)."""
+    import os
+
+    from runner.control_client import ControlClient, ControlClientError, ControlRequestFailed, socket_path
+
+    setup_logging("WARNING")
+
+    async def run():
+        async with ControlClient(None if url else socket_path(state_dir), url=url,
+                                 token=os.environ.get("BOTRUNNER_TOKEN")) as client:
+            return await call(client)
+
+    try:
+        return asyncio.run(run())
+    except ControlRequestFailed as exc:
+        _fail([exc.message, *exc.problems], code=EXIT_BAD_INPUT if exc.status in (400, 422) else 1)
+    except ControlClientError as exc:
+        _fail([str(exc)], code=1)
+
+
+def _echo_outcomes(statuses) -> None:
+    from runner.status_table import format_outcome
+
+    for bot_status in statuses if isinstance(statuses, list) else [statuses]:
+        typer.echo(format_outcome(bot_status))
+
+
+@app.command()
+def status(
+    bot: Annotated[Optional[str], typer.Argument(help="One bot's id; omit for every bot.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")] = False,
+    state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    url: UrlOption = None,
+) -> None:
+    """Show the running daemon's bots: state, position, equity, pnl, kill reason or last error."""
+    from runner.status_table import format_status_table
+
+    found = _control(state_dir, url, lambda client: client.bot(bot) if bot else client.bots())
+    statuses = found if isinstance(found, list) else [found]
+    if as_json:
+        payload = [s.model_dump(mode="json") for s in statuses]
+        typer.echo(json.dumps(payload if bot is None else payload[0], indent=2))
+    else:
+        typer.echo(format_status_table(statuses))
+
+
+@app.command()
+def start(bot: Annotated[str, typer.Argument(help="The bot's id.")],
+          state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
+    """Start a stopped bot in the running daemon (a killed bot needs `resume` first)."""
+    _echo_outcomes(_control(state_dir, url, lambda client: client.start(bot)))
+
+
+@app.command()
+def stop(bot: Annotated[str, typer.Argument(help="The bot's id.")],
+         state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
+    """Stop a running bot after its current step; `start` runs it again."""
+    _echo_outcomes(_control(state_dir, url, lambda client: client.stop(bot)))
+
+
+@app.command()
+def kill(
+    bot: Annotated[Optional[str], typer.Argument(help="The bot's id; or use --all.")] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why: logged and shown by `status`.")] = ...,
+    all_bots: Annotated[bool, typer.Option("--all", help="Kill every bot.")] = False,
+    state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    url: UrlOption = None,
+) -> None:
+    """Pull a bot's kill switch (or every bot's, with --all); it stays killed until `resume`."""
+    if (bot is None) != all_bots:
+        _fail(["kill: give either a BOT id or --all, not both" if bot else "kill: give a BOT id, or --all"])
+    if all_bots:
+        _echo_outcomes(_control(state_dir, url, lambda client: client.kill_all(reason)))
+    else:
+        _echo_outcomes(_control(state_dir, url, lambda client: client.kill(bot, reason)))
+
+
+@app.command()
+def resume(bot: Annotated[str, typer.Argument(help="The bot's id.")],
+           state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
+    """Release a killed bot's kill switch and start it again."""
+    _echo_outcomes(_control(state_dir, url, lambda client: client.resume(bot)))
+
+
+@app.command()
+def reload(state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
+    """Re-read the daemon's config folder: add, remove and restart changed bots (exit 2 on problems)."""
+    from runner.status_table import format_reload
+
+    typer.echo(format_reload(_control(state_dir, url, lambda client: client.reload())))
 
 
 if __name__ == "__main__":

@@ -69,3 +69,23 @@ class Fill:
     @property
     def signed_quantity(self) -> float:
         return self.quantity if self.side is Side.BUY else -self.quantity
+
+
+def order_to_dict(order: Order) -> dict:
+    """JSON-ready fields of an order, for the journal and snapshots."""
+    return {
+        "order_id": order.client_order_id, "symbol": order.symbol, "side": order.side.value,
+        "type": order.type.value, "quantity": order.quantity, "quote_amount": order.quote_amount,
+        "price": order.price, "stop_price": order.stop_price, "reason": order.reason,
+        "created_ts_ms": order.created_ts_ms, "stop_loss_pct": order.stop_loss_pct,
+        "take_profit_pct": order.take_profit_pct, "oco_group": order.oco_group,
+    }
+
+
+def order_from_dict(data: dict) -> Order:
+    return Order(
+        data["order_id"], data["symbol"], Side(data["side"]), OrderType(data["type"]),
+        quantity=data["quantity"], quote_amount=data["quote_amount"], price=data["price"],
+        stop_price=data["stop_price"], reason=data["reason"], created_ts_ms=data["created_ts_ms"],
+        stop_loss_pct=data["stop_loss_pct"], take_profit_pct=data["take_profit_pct"],
+        oco_group=data["oco_group"])

@@ -46,6 +46,9 @@ class SimExecution:
     def open_orders(self) -> list[Order]:
         return list(self._pending)
 
+    def restore_orders(self, orders: list[Order]) -> None:
+        self._pending = list(orders)
+
     async def aclose(self) -> None:
         self._pending.clear()
 

@@ -138,3 +138,7 @@ class BotJournal:
         seq = self._journal.record(event)
         self.last_seq = max(self.last_seq, seq)
         return seq
+
+    def events(self, *, after_seq: int = 0, kinds: tuple[str, ...] | None = None,
+               limit: int | None = None) -> list[JournalEvent]:
+        return self._journal.events(self.bot_id, after_seq=after_seq, kinds=kinds, limit=limit)

@@ -18,11 +18,12 @@ there is an order.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Sequence
+import time
+from typing import Any, Callable, Sequence
 
 from loguru import logger
 
-from execution.models import Fill, Order, OrderType, Side
+from execution.models import Fill, Order, OrderType, Side, order_from_dict, order_to_dict
 from execution.ports import ExecutionEngine
 from market.models import Candle, iso_utc, timeframe_ms
 from market.ports import MarketDataProvider
@@ -33,6 +34,7 @@ from risk.ports import RiskEngine
 from runner.clock import SYSTEM_CLOCK, Clock
 from runner.errors import StrategyError
 from runner.journal import Journal, JournalEvent, MemoryJournal
+from runner.latency import Histogram
 from strategies.base import Strategy
 from strategies.signal import Signal
 
@@ -65,6 +67,9 @@ class StrategyRunner:
         journal: Journal | None = None,
         clock: Clock = SYSTEM_CLOCK,
         record_equity: bool = False,
+        warmup_bars: int | None = None,
+        on_checkpoint: Callable[[StrategyRunner], None] | None = None,
+        checkpoint_interval_secs: float = 5.0,
     ) -> None:
         self.bot_id = bot_id
         self.symbol = feed.symbol
@@ -86,19 +91,50 @@ class StrategyRunner:
         self.orders = 0
         self.fills = 0
         self.equity_curve: list[float] | None = [] if record_equity else None
+        self.step_latency = Histogram()
+        self._warmup_bars = warmup_bars
+        self._on_checkpoint = on_checkpoint
+        self._checkpoint_interval_secs = checkpoint_interval_secs
+        self._last_checkpoint = time.monotonic()
+        self._filled = False                             # a fill since the last checkpoint
         self._bar_ms = timeframe_ms(feed.timeframe)
-        self._interrupt: tuple[str, str] | None = None   # (what, reason): set by stop() / kill()
+        self._interrupt: tuple[str, str] | None = None   # (what, reason): see "control" below
+        self._busy = False
+        self._scheduled_kills: dict[int, str] = {}       # bar -> reason, replayed after a restart
 
     # -- control -----------------------------------------------------------------------------
+    #
+    # Stop and kill act between candles: before the next candle's fills, never inside a step.
+    # A kill between candles b-1 and b is journalled with bar b, so a bot that re-runs candles
+    # after a crash trips it again at exactly the same place.
+
+    @property
+    def busy(self) -> bool:
+        """True while a batch of candles is being processed (False while waiting for one)."""
+        return self._busy
 
     def request_stop(self) -> None:
-        """Finish the current candle, then stop (state STOPPED)."""
-        if self._interrupt is None:
+        """Stop before the next candle (state STOPPED); that candle stays unread."""
+        if self._interrupt is None or self._interrupt[0] == "scheduled":
             self._interrupt = ("stop", "")
 
     def request_kill(self, reason: str) -> None:
-        """Trip the kill switch by hand: at the next candle cancel orders, flatten, stop."""
+        """Trip the kill switch before the next candle: cancel orders, flatten, stop."""
         self._interrupt = ("kill", reason or "killed by hand")
+
+    async def kill_now(self, reason: str) -> None:
+        """Trip the kill switch at once. Only between candles (`busy` is False): the flatten
+        order goes out now instead of when the next candle arrives."""
+        if self._busy:
+            raise RuntimeError("kill_now() while a candle is being processed; use request_kill()")
+        await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms, source="manual")
+
+    def schedule_kill(self, bar: int, reason: str) -> None:
+        """Trip the kill switch before candle `bar`: a kill by hand that the journal holds past
+        the last snapshot happens again at the same candle when the bot re-runs."""
+        self._scheduled_kills[bar] = reason
+        if self._interrupt is None:
+            self._interrupt = ("scheduled", "")
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -110,19 +146,30 @@ class StrategyRunner:
         self._record("lifecycle", self.clock.now_ms(), {"state": "running"})
         try:
             await self._warm_up()
-            if self.kill_switch.tripped:
-                await self._flatten_on_kill(self.last_candle_ts_ms)
+            if self.kill_switch.tripped:     # latched before this run: finish the flattening
+                if not any(o.reason == "kill_switch" for o in self.execution.open_orders()):
+                    await self._flatten_on_kill(self.last_candle_ts_ms + self._bar_ms)
+                if self.portfolio.quantity == 0.0:
+                    if self.state is not RunnerState.KILLED:
+                        self._finish(RunnerState.KILLED, self.kill_switch.reason)
+                    return self.state
             await self._loop()
         except StrategyError as exc:
             self._finish(RunnerState.FAILED, str(exc))
             raise
         if self.state is RunnerState.RUNNING:
-            self._finish(RunnerState.FINISHED, "end of data")
+            if self.kill_switch.tripped:
+                self._finish(RunnerState.KILLED, f"{self.kill_switch.reason}; the data ended "
+                                                 "before the flattening order could fill")
+            elif self._interrupt is not None and self._interrupt[0] == "stop":
+                self._finish(RunnerState.STOPPED, "stop requested")   # woken by a closed feed
+            else:
+                self._finish(RunnerState.FINISHED, "end of data")
         return self.state
 
     async def _warm_up(self) -> None:
         """Feed the strategy history so its indicators are ready; signals are ignored."""
-        needed = self.strategy.warmup_bars
+        needed = self.strategy.warmup_bars if self._warmup_bars is None else self._warmup_bars
         if needed <= 0:
             return
         for candle in await self.feed.history(needed):
@@ -130,41 +177,56 @@ class StrategyRunner:
             self._generate(candle)
 
     async def _loop(self) -> None:
-        # Locals, not attribute lookups, for what is touched on every candle.
-        execution, portfolio, risk, view = self.execution, self.portfolio, self.risk, self.view
-        on_candle, mark, check_kill = execution.on_candle, portfolio.mark, risk.check_kill
-        push, generate = view.push, self._generate
-        equity_curve = self.equity_curve
-        kill_switch = self.kill_switch
-        bar_ms = self._bar_ms
+        step = self._step
+        checkpoint = self._on_checkpoint
+        observe = self.step_latency.observe
+        clock = time.perf_counter
         async for batch in self.feed.stream():
-            for candle in batch:
-                close_ms = candle.ts_ms + bar_ms
-                fills = await on_candle(candle)
-                if fills:
-                    self._apply_fills(fills, close_ms)
-                equity = mark(candle.close)
-                if equity_curve is not None:
-                    equity_curve.append(equity)
-                self.bars += 1
-                self.last_candle_ts_ms = candle.ts_ms
-                if self._interrupt is not None and await self._handle_interrupt(close_ms):
-                    return
-                if kill_switch.tripped:
-                    if portfolio.quantity == 0.0:
-                        self._finish(RunnerState.KILLED, kill_switch.reason)
+            started = clock()
+            self._busy = True
+            try:
+                for candle in batch:
+                    done = await step(candle)
+                    if self._filled and checkpoint is not None:
+                        self.checkpoint()
+                    if done:
                         return
-                    continue
-                reason = check_kill(candle.ts_ms, equity, portfolio.peak_equity)
-                if reason is not None:
-                    await self._trip(reason, close_ms)
-                    if self.state is RunnerState.KILLED:
-                        return
-                    continue
-                push(candle)
-                signal = generate(candle)
-                if signal is not None:
-                    await self._act(signal, close_ms)
+            finally:
+                self._busy = False
+            observe(clock() - started)
+            if checkpoint is not None and time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_secs:
+                self.checkpoint()
+
+    async def _step(self, candle: Candle) -> bool:
+        """One closed candle through the pipeline; True when the bot must stop after it.
+        This is the hot path: locals over attribute chains, work per order only on orders."""
+        if self._interrupt is not None and await self._handle_interrupt():
+            return True
+        close_ms = candle.ts_ms + self._bar_ms
+        fills = await self.execution.on_candle(candle)
+        if fills:
+            self._apply_fills(fills, close_ms)
+        portfolio = self.portfolio
+        equity = portfolio.mark(candle.close)
+        if self.equity_curve is not None:
+            self.equity_curve.append(equity)
+        self.bars += 1
+        self.last_candle_ts_ms = candle.ts_ms
+        kill_switch = self.kill_switch
+        if kill_switch.tripped:
+            if portfolio.quantity == 0.0:
+                self._finish(RunnerState.KILLED, kill_switch.reason)
+                return True
+            return False
+        reason = self.risk.check_kill(candle.ts_ms, equity, portfolio.peak_equity)
+        if reason is not None:
+            await self._trip(reason, close_ms)
+            return self.state is RunnerState.KILLED
+        self.view.push(candle)
+        signal = self._generate(candle)
+        if signal is not None:
+            await self._act(signal, close_ms)
+        return False
 
     def _generate(self, candle: Candle) -> Signal | None:
         try:
@@ -174,14 +236,21 @@ class StrategyRunner:
                 f"strategy {self.strategy.name!r} raised on the candle of {iso_utc(candle.ts_ms)}: "
                 f"{type(exc).__name__}: {exc}") from exc
 
-    async def _handle_interrupt(self, now_ms: int) -> bool:
-        """Act on stop() or kill(); True when the loop must end now."""
+    async def _handle_interrupt(self) -> bool:
+        """Act on a stop or kill before the next candle; True when the loop must end now."""
         what, reason = self._interrupt
         self._interrupt = None
+        if what == "scheduled":
+            if self.bars not in self._scheduled_kills:
+                self._interrupt = ("scheduled", "")     # keep watching until the bar comes
+                return False
+            what, reason = "kill", self._scheduled_kills.pop(self.bars)
+            if self._scheduled_kills:
+                self._interrupt = ("scheduled", "")
         if what == "stop":
             self._finish(RunnerState.STOPPED, "stop requested")
             return True
-        await self._trip(reason, now_ms)
+        await self._trip(reason, self.last_candle_ts_ms + self._bar_ms, source="manual")
         return self.state is RunnerState.KILLED
 
     # -- orders and fills --------------------------------------------------------------------
@@ -209,17 +278,18 @@ class StrategyRunner:
     async def _submit(self, order: Order, now_ms: int) -> None:
         self.orders += 1
         # The intent is journalled before the order leaves, so a crash cannot lose it.
-        self._record("order", now_ms, _order_data(order))
+        self._record("order", now_ms, order_to_dict(order), key=order.client_order_id)
         fills = await self.execution.execute_signal(order)
         if fills:
             self._apply_fills(fills, now_ms)
 
     def _apply_fills(self, fills: Sequence[Fill], now_ms: int) -> None:
         portfolio = self.portfolio
+        self._filled = True
         for fill in fills:
             portfolio.apply_fill(fill)
             self.fills += 1
-            self._record("fill", now_ms, {
+            self._record("fill", now_ms, key=fill.client_order_id, data={
                 "order_id": fill.client_order_id, "side": fill.side.value, "quantity": fill.quantity,
                 "price": fill.price, "fee": fill.fee, "fill_ts_ms": fill.ts_ms, "reason": fill.reason,
                 "cash": portfolio.cash, "position": portfolio.quantity,
@@ -227,7 +297,8 @@ class StrategyRunner:
 
     async def _cancel_all(self, now_ms: int, why: str) -> None:
         for order in await self.execution.cancel_all():
-            self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": why})
+            self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": why},
+                         key=order.client_order_id)
 
     def _next_order_id(self) -> str:
         self.order_seq += 1
@@ -235,11 +306,14 @@ class StrategyRunner:
 
     # -- kill switch -------------------------------------------------------------------------
 
-    async def _trip(self, reason: str, now_ms: int) -> None:
+    async def _trip(self, reason: str, now_ms: int, *, source: str = "rule") -> None:
         if not self.kill_switch.trip(reason, now_ms):
             return
         logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
-        self._record("kill", now_ms, {"reason": reason})
+        # Key: the candles read so far. A rule trips while reading candle n-1 and a kill by
+        # hand before candle n, so the two never share a key (and the latch allows one anyway).
+        self._record("kill", now_ms, {"reason": reason, "source": source, "bars": self.bars},
+                     key=str(self.bars))
         await self._flatten_on_kill(now_ms)
 
     async def _flatten_on_kill(self, now_ms: int) -> None:
@@ -263,8 +337,8 @@ class StrategyRunner:
             self.last_error = detail
         self._record("lifecycle", self.clock.now_ms(), {"state": state.value, "detail": detail})
 
-    def _record(self, kind: str, ts_ms: int, data: dict[str, Any]) -> None:
-        self.journal.record(JournalEvent(self.bot_id, kind, ts_ms, data))
+    def _record(self, kind: str, ts_ms: int, data: dict[str, Any], key: str | None = None) -> None:
+        self.journal.record(JournalEvent(self.bot_id, kind, ts_ms, data, key, self.bars - 1))
 
     def snapshot(self) -> dict[str, Any]:
         """The bot's whole state as JSON-ready values."""
@@ -279,16 +353,27 @@ class StrategyRunner:
             "portfolio": self.portfolio.snapshot(),
             "risk": self.risk.snapshot(),
             "kill_switch": self.kill_switch.snapshot(),
-            "open_orders": [_order_data(o) for o in self.execution.open_orders()],
+            "open_orders": [order_to_dict(o) for o in self.execution.open_orders()],
         }
 
+    def checkpoint(self) -> None:
+        """Hand the current state to `on_checkpoint` (the daemon writes it to disk). Called at
+        candle boundaries only, so a snapshot never holds half a candle's work."""
+        self._filled = False
+        self._last_checkpoint = time.monotonic()
+        if self._on_checkpoint is not None:
+            self._on_checkpoint(self)
 
-def _order_data(order: Order) -> dict[str, Any]:
-    return {
-        "order_id": order.client_order_id, "symbol": order.symbol, "side": order.side.value,
-        "type": order.type.value, "quantity": order.quantity, "quote_amount": order.quote_amount,
-        "price": order.price, "stop_price": order.stop_price, "reason": order.reason,
-        "stop_loss_pct": order.stop_loss_pct, "take_profit_pct": order.take_profit_pct,
-        "oco_group": order.oco_group,
-    }
-
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders and
+        the position in the candle stream. Call before `run()`."""
+        self.portfolio = Portfolio.restore(state["portfolio"])
+        self.risk.restore(state["risk"])
+        self.kill_switch.restore(state["kill_switch"])
+        self.execution.restore_orders([order_from_dict(o) for o in state["open_orders"]])
+        self.bars = state["bars"]
+        self.last_candle_ts_ms = state["last_candle_ts_ms"]
+        self.order_seq = state["order_seq"]
+        counters = state["counters"]
+        self.signals, self.orders, self.fills = counters["signals"], counters["orders"], counters["fills"]
+        self.last_error = state.get("last_error", "")

@@ -95,13 +95,16 @@ async def test_drawdown_kill_switch_flattens_at_the_next_open_and_stops():
     assert journal.of_kind("kill")[0].data["reason"] == runner.kill_switch.reason
 
 
-async def test_kill_by_hand_while_flat_stops_at_the_next_candle_with_the_reason():
+async def test_kill_by_hand_while_flat_stops_before_the_next_candle_with_the_reason():
     candles = candles_from([100.0 + i for i in range(20)])
-    runner = make_runner(candles, Scripted({0: GO_LONG}))
+    journal = MemoryJournal()
+    runner = make_runner(candles, Scripted({0: GO_LONG}), journal=journal)
     runner.request_kill("operator says stop")
     assert await runner.run() is RunnerState.KILLED
     assert runner.kill_switch.reason == "operator says stop"
-    assert runner.bars == 1 and runner.orders == 0
+    assert runner.bars == 0 and runner.orders == 0
+    [kill] = journal.of_kind("kill")
+    assert (kill.key, kill.data["source"]) == ("0", "manual")
 
 
 async def test_kill_while_long_sells_everything_and_cancels_the_protective_orders():
@@ -144,11 +147,48 @@ async def test_a_strategy_that_raises_fails_the_bot_with_the_candle_named():
     assert "ZeroDivisionError" in runner.last_error
 
 
-async def test_stop_request_finishes_the_current_candle_and_stops():
+async def test_stop_request_finishes_the_current_candle_and_reads_no_more():
     runner = make_runner(candles_from([100.0] * 10), Scripted())
-    runner.request_stop()
+
+    class StopAtBar3(Scripted):
+        def generate_signal(self, market_data):
+            if market_data.bar_index == 3:
+                runner.request_stop()
+            return None
+
+    runner.strategy = StopAtBar3()
     assert await runner.run() is RunnerState.STOPPED
-    assert runner.bars == 1
+    assert runner.bars == 4        # candle 3 finished; candle 4 is left for the next start
+
+
+async def test_scheduled_kill_trips_before_the_named_candle():
+    candles = candles_from([100.0 + i for i in range(20)])
+    journal = MemoryJournal()
+    runner = make_runner(candles, Scripted({0: GO_LONG}), journal=journal)
+    runner.schedule_kill(6, "replayed kill")
+    assert await runner.run() is RunnerState.KILLED
+    flatten = journal.of_kind("fill")[-1]
+    assert (flatten.data["reason"], flatten.data["fill_ts_ms"]) == ("kill_switch", 6 * MIN)
+    assert journal.of_kind("kill")[0].key == "6"
+
+
+async def test_restored_runner_continues_exactly_like_an_uninterrupted_one():
+    candles = candles_from([100.0 + (i * 7919 % 13) - 6 for i in range(60)])
+    script = {3: GO_LONG, 11: GO_FLAT, 20: GO_LONG, 41: GO_FLAT, 50: GO_LONG}
+    whole = make_runner(candles, Scripted(script), risk=RiskConfig(stake_pct=0.9, stop_loss_pct=0.04))
+    await whole.run()
+
+    first = make_runner(candles[:25], Scripted(script), risk=RiskConfig(stake_pct=0.9, stop_loss_pct=0.04))
+    await first.run()
+    second = StrategyRunner(
+        "bot-a", feed=ReplayProvider("BTC/USD", "1m", candles, warmup=25), strategy=Scripted(script),
+        risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=0.9, stop_loss_pct=0.04)),
+        execution=SimExecution(fee_rate=0.0), portfolio=Portfolio("BTC/USD", 1.0), warmup_bars=25)
+    second.restore(first.snapshot())
+    await second.run()
+    expected, got = whole.snapshot(), second.snapshot()
+    assert got["portfolio"] == expected["portfolio"]
+    assert (got["bars"], got["order_seq"], got["counters"]) == (expected["bars"], expected["order_seq"], expected["counters"])
 
 
 async def test_snapshot_holds_portfolio_risk_kill_switch_and_open_orders():

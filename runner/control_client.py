@@ -1,0 +1,206 @@
+"""Talks to a running daemon's control API: what `botrunner status`, `start`, `kill`... call.
+
+    async with ControlClient(socket_path(Path("state"))) as client:
+        for bot in await client.bots():
+            print(bot.id, bot.state)
+
+ControlClientError ─┬─ DaemonNotRunning        nothing listens: start one with `botrunner run`
+                    ├─ DaemonNotResponding     it listens but did not answer in time
+                    └─ ControlRequestFailed    it answered with an error (status, message, problems)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+from pydantic import BaseModel, ValidationError
+
+from runner.status import BotStatus, ReloadResult
+
+M = TypeVar("M", bound=BaseModel)
+
+SOCKET_NAME = "botrunner.sock"
+DEFAULT_TIMEOUT_SECS = 10.0
+# sockaddr_un.sun_path is 108 bytes on Linux, one of them the terminating NUL.
+MAX_SOCKET_PATH_BYTES = 107
+
+
+def socket_path(state_dir: Path) -> Path:
+    """Where the daemon listens and clients look: `<state-dir>/botrunner.sock`."""
+    return state_dir / SOCKET_NAME
+
+
+def check_socket_path_length(path: Path) -> None:
+    """Raise ValueError for a path too long to bind or connect to, naming the fix; otherwise the
+    kernel's "AF_UNIX path too long" would surface as a daemon that seems not to be running."""
+    size = len(os.fsencode(path))
+    if size > MAX_SOCKET_PATH_BYTES:
+        raise ValueError(f"control socket path {path} is {size} bytes; AF_UNIX allows "
+                         f"{MAX_SOCKET_PATH_BYTES}: use a shorter --state-dir")
+
+
+class ControlClientError(Exception):
+    """A control request got no useful answer; the message is for the operator."""
+
+
+class DaemonNotRunning(ControlClientError):
+    """Nothing listens where the daemon should (no socket file, a stale one, or a refused port)."""
+
+
+class DaemonNotResponding(ControlClientError):
+    """The daemon accepted the connection but did not answer within the timeout."""
+
+
+class ControlRequestFailed(ControlClientError):
+    """The daemon answered with an error: 404 unknown bot, 409 wrong state, 422 bad config..."""
+
+    def __init__(self, status: int, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.problems = problems or []
+
+
+class ControlClient:
+    """One daemon's control API, over its Unix socket (no token) or a loopback URL (token).
+
+    Every request is bounded by `timeout_secs`. Use as an async context manager, or call
+    `aclose()`. Raises the `ControlClientError` subclasses above.
+    """
+
+    def __init__(self, socket_path: Path | None = None, *, url: str | None = None,
+                 token: str | None = None, timeout_secs: float = DEFAULT_TIMEOUT_SECS) -> None:
+        if (socket_path is None) == (url is None):
+            raise ValueError("give exactly one of socket_path and url")
+        self._socket_path = socket_path
+        self._base_url = url.rstrip("/") if url else "http://botrunner"
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_secs)
+        self._timeout_secs = timeout_secs
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> ControlClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def health(self) -> dict[str, Any]:
+        return await self._request("GET", "/health")
+
+    async def bots(self) -> list[BotStatus]:
+        return [_parse(BotStatus, item) for item in await self._request("GET", "/bots")]
+
+    async def bot(self, bot_id: str) -> BotStatus:
+        return _parse(BotStatus, await self._request("GET", _bot_path(bot_id)))
+
+    async def start(self, bot_id: str) -> BotStatus:
+        return _parse(BotStatus, await self._request("POST", _bot_path(bot_id, "start")))
+
+    async def stop(self, bot_id: str) -> BotStatus:
+        return _parse(BotStatus, await self._request("POST", _bot_path(bot_id, "stop")))
+
+    async def kill(self, bot_id: str, reason: str) -> BotStatus:
+        return _parse(BotStatus, await self._request("POST", _bot_path(bot_id, "kill"), {"reason": reason}))
+
+    async def kill_all(self, reason: str) -> list[BotStatus]:
+        return [_parse(BotStatus, item) for item in await self._request("POST", "/kill", {"reason": reason})]
+
+    async def resume(self, bot_id: str) -> BotStatus:
+        return _parse(BotStatus, await self._request("POST", _bot_path(bot_id, "resume")))
+
+    async def reload(self) -> ReloadResult:
+        return _parse(ReloadResult, await self._request("POST", "/reload"))
+
+    async def metrics(self) -> str:
+        return await self._request("GET", "/metrics", expect_json=False)
+
+    @property
+    def _target(self) -> str:
+        return str(self._socket_path) if self._socket_path is not None else self._base_url
+
+    def _not_running(self) -> DaemonNotRunning:
+        where = (f"no control socket at {self._socket_path}" if self._socket_path is not None
+                 else f"nothing answers at {self._base_url}")
+        return DaemonNotRunning(f"no botrunner daemon is running ({where}); start one with: botrunner run")
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            if self._socket_path is not None:
+                connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=str(self._socket_path))
+            else:
+                connector = aiohttp.TCPConnector()
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
+                                                  headers=self._headers)
+        return self._session
+
+    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                       expect_json: bool = True) -> Any:
+        if self._socket_path is not None:
+            try:
+                check_socket_path_length(self._socket_path)
+            except ValueError as exc:
+                raise ControlClientError(str(exc)) from None
+            if not self._socket_path.exists():
+                raise self._not_running()
+        session = self._open_session()
+        try:
+            async with session.request(method, self._base_url + path, json=body) as response:
+                text = await response.text()
+                if response.status >= 400:
+                    raise _failure(response.status, text)
+                if not expect_json:
+                    return text
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ControlRequestFailed(response.status, f"the daemon sent a reply that is not JSON: "
+                                                                f"{text[:200]!r}") from None
+        except aiohttp.ClientConnectorError as exc:
+            # Refused: the socket file outlived its daemon (a crash, or kill -9), or no one is on the port.
+            if isinstance(exc.os_error, ConnectionRefusedError | FileNotFoundError):
+                raise self._not_running() from exc
+            # PermissionError, most often: the daemon runs as another user.
+            raise ControlClientError(f"cannot reach the botrunner daemon at {self._target}: {exc.os_error}") from exc
+        except TimeoutError as exc:
+            raise DaemonNotResponding(f"the botrunner daemon at {self._target} did not answer {method} {path} "
+                                      f"within {self._timeout_secs:g}s") from exc
+        except aiohttp.ClientError as exc:
+            raise ControlClientError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _bot_path(bot_id: str, action: str | None = None) -> str:
+    path = f"/bots/{quote(bot_id, safe='')}"
+    return f"{path}/{action}" if action else path
+
+
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ControlClientError(f"the daemon's reply does not fit this botrunner's {model.__name__} "
+                                 f"(is the daemon another version?): {exc}") from None
+
+
+def _failure(status: int, text: str) -> ControlRequestFailed:
+    """The daemon's `{"error": ..., "problems": [...]}`, or the raw text if something else answered."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and isinstance(payload.get("error"), str):
+        problems = payload.get("problems")
+        return ControlRequestFailed(status, payload["error"], problems if isinstance(problems, list) else None)
+    return ControlRequestFailed(status, f"HTTP {status}: {text[:200] or 'no body'}")

@@ -1,0 +1,125 @@
+"""`botrunner run`: the composition root of the daemon, and its life from start to exit.
+
+Start in dependency order (state folder, journal, feeds, bots, control socket, then tell systemd
+we are ready) and stop in reverse. SIGTERM and SIGINT only set an event; the manager then
+stops every bot at a candle boundary within the grace period, snapshots are written, the
+journal is closed, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+
+from market.shared import FeedHub
+from runner import systemd
+from runner.config import BotConfig, ConfigError
+from runner.control_api import serve_control
+from runner.daemon_config import DaemonConfig, load_config_dir
+from runner.defaults import DEFAULT_BOT
+from runner.journal import SqliteJournal
+from runner.manager import BotManager, DaemonServices
+from runner.snapshots import SnapshotStore
+from runner.status import BotStatus
+
+JOURNAL_FILE = "journal.sqlite3"
+SNAPSHOT_FOLDER = "bots"
+
+
+@dataclass(slots=True, frozen=True)
+class DaemonPlan:
+    """Everything `run` needs, validated before anything starts."""
+
+    daemon: DaemonConfig
+    bots: list[BotConfig]
+    config_dir: Path | None
+    state_dir: Path
+    token: str | None
+
+
+def plan_daemon(config_dir: Path | None, state_dir: Path | None) -> DaemonPlan:
+    """Read and check the config folder (or take the embedded demo bot when there is none).
+    Raises ConfigError with every problem found."""
+    if config_dir is None:
+        daemon, bots = DaemonConfig(), [DEFAULT_BOT]
+    else:
+        daemon, bots = load_config_dir(config_dir)
+    token = None
+    if daemon.control.tcp is not None:
+        token = os.environ.get(daemon.control.tcp.token_env)
+        if not token:
+            where = config_dir / "daemon.yaml" if config_dir else "daemon.yaml"
+            raise ConfigError([f"{where}: control.tcp: set the token in the environment variable "
+                               f"{daemon.control.tcp.token_env} (the TCP control API needs one)"])
+    return DaemonPlan(daemon, bots, config_dir, state_dir or daemon.state_dir, token)
+
+
+async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None) -> list[BotStatus]:
+    """Run until every bot is done or a stop signal arrives; return the bots' final statuses."""
+    stop = stop or asyncio.Event()
+    daemon = plan.daemon
+    state_dir = plan.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    socket_path = daemon.control.socket or state_dir / "botrunner.sock"
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _on_signal, signum, stop)
+
+    async with AsyncExitStack() as stack:
+        journal = SqliteJournal(state_dir / JOURNAL_FILE)
+        stack.callback(journal.close)
+        hub = FeedHub()
+        stack.push_async_callback(hub.aclose)
+        services = DaemonServices(hub=hub, journal=journal, snapshots=SnapshotStore(state_dir / SNAPSHOT_FOLDER))
+        stack.callback(services.close)
+        reload_configs = (lambda: load_config_dir(plan.config_dir)[1]) if plan.config_dir else None
+        manager = BotManager(plan.bots, services, supervisor=daemon.supervisor,
+                             stop_grace_secs=daemon.stop_grace_secs,
+                             snapshot_interval_secs=daemon.snapshot_interval_secs,
+                             reload_configs=reload_configs)
+        tcp = (daemon.control.tcp.host, daemon.control.tcp.port) if daemon.control.tcp else None
+        await stack.enter_async_context(await serve_control(manager, socket_path=socket_path, tcp=tcp, token=plan.token))
+        logger.info("Daemon up: {} bots, state in {}, control socket {}", len(plan.bots), state_dir, socket_path)
+        systemd.notify_ready()
+        watchdog = _start_watchdog()
+        try:
+            await manager.run(stop)
+        finally:
+            systemd.notify_stopping()
+            if watchdog is not None:
+                watchdog.cancel()
+        statuses = manager.statuses()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+    logger.info("Daemon stopped")
+    await logger.complete()
+    return statuses
+
+
+def _on_signal(signum: int, stop: asyncio.Event) -> None:
+    logger.info("{} received: stopping every bot at its next candle boundary", signal.Signals(signum).name)
+    stop.set()
+
+
+def _start_watchdog() -> asyncio.Task | None:
+    interval = systemd.watchdog_interval_secs()
+    if interval is None:
+        return None
+    # The event loop answering at all is the health that matters: a bot stuck in a CPU loop
+    # would stop these pings, and systemd restarts us.
+    return asyncio.create_task(systemd.watchdog_loop(interval, lambda: True), name="systemd:watchdog")
+
+
+def format_summary(statuses: list[BotStatus]) -> str:
+    """The table printed when the daemon exits."""
+    lines = [f"{'bot':<28} {'state':<10} {'candles':>9} {'trades':>7} {'equity':>14} {'pnl':>12}  note"]
+    for s in statuses:
+        note = s.kill_reason or s.last_error
+        lines.append(f"{s.id:<28} {s.state:<10} {s.bars:>9,} {s.trades:>7,} {s.equity:>14,.2f} {s.pnl:>12,.2f}  {note}")
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""The one place loguru sinks are configured: human lines or JSON lines on stderr, and a file.
+
+Every line carries `extra["bot"]`: the bot it concerns (set by the supervisor's
+`logger.contextualize(bot=...)`), or "-" for the daemon itself.
+
+    setup_logging(level="INFO", json_lines=True, file=Path("/var/log/botrunner/botrunner.log"))
+    ...
+    await logger.complete()   # at shutdown: flush the file sink's queue
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from loguru import logger
+
+HUMAN_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level:<7} [{extra[bot]}] {message}"
+
+
+def setup_logging(
+    *,
+    level: str = "INFO",
+    json_lines: bool = False,
+    file: Path | None = None,
+    rotation: str = "50 MB",
+    retention: int | str = 10,
+) -> None:
+    """Replace all sinks: stderr at `level`, human-readable (tracebacks included) or JSON lines,
+    plus, with `file`, the same lines in a file rotated at `rotation` keeping `retention` old
+    files (a count, or a loguru duration like "30 days").
+
+    Raises ValueError for an unknown level. Call it again to reconfigure; it starts from scratch.
+    """
+    logger.remove()
+    logger.configure(extra={"bot": "-"})
+    # diagnose=False on every sink: loguru's default prints local variables in tracebacks, and
+    # those can hold API keys and account data.
+    #
+    # stderr is written synchronously (no enqueue). Under systemd it goes to journald, which is
+    # fast; in exchange the last lines before a hard death (the watchdog's SIGABRT, os._exit, a
+    # crash in C) are not lost in a queue, they keep their order with Python's own crash output,
+    # and tests can capture them without waiting on a thread.
+    logger.add(sys.stderr, level=level, format=HUMAN_FORMAT, serialize=json_lines,
+               backtrace=False, diagnose=False)
+    if file is not None:
+        # enqueue=True: a file write can stall on a slow disk, and rotation renames files inside
+        # the write; a worker thread keeps both off the event loop that all bots share.
+        # `await logger.complete()` (or `logger.remove()`) flushes it.
+        logger.add(file, level=level, format=HUMAN_FORMAT, serialize=json_lines, rotation=rotation,
+                   retention=retention, enqueue=True, encoding="utf-8", backtrace=False, diagnose=False)

@@ -1,0 +1,402 @@
+"""`BotManager`: many bots in one process, each supervised on its own.
+
+Each bot runs in its own task under `_supervise`, tagged `bot=<id>` in every log line. A bot
+that raises is logged once with its traceback and rebuilt from its persisted state (snapshot
+plus journal, see `runner.recovery`) after a backoff; after `max_restarts` crashes within
+`window_secs` it stays `failed`, with the reason. Nothing one bot does (raise, stall, run out
+of data) reaches another: the only shared parts are the candle streams, which never wait for a
+bot, and the journal.
+
+Control requests (`start`, `stop`, `kill`, `resume`, `reload`) come from the control API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable
+
+from loguru import logger
+
+from execution.sim import SimExecution
+from market.factory import load_market
+from market.models import iso_utc
+from market.shared import FeedHub, feed_key_for
+from portfolio.portfolio import Portfolio
+from risk.engine import RuleRiskEngine
+from runner.clock import SYSTEM_CLOCK, Clock
+from runner.config import BotConfig
+from runner.daemon_config import SupervisorConfig
+from runner.errors import BotStateError, UnknownBot
+from runner.journal import BotJournal, JournalConflict, JournalEvent, SqliteJournal
+from runner.recovery import RecoveryError, recover
+from runner.runner import RunnerState, StrategyRunner
+from runner.snapshots import SnapshotStore, SnapshotWriter
+from runner.status import BotStatus, LatencySummary, ReloadResult
+from strategies.registry import create_strategy
+
+# States in which a bot will not go on by itself; the daemon exits when every bot is in one.
+DONE_STATES = frozenset({"finished", "failed", "killed", "disabled"})
+
+
+@dataclass
+class DaemonServices:
+    """What every bot of a daemon shares. `close()` flushes and stops the snapshot writer."""
+
+    hub: FeedHub
+    journal: SqliteJournal
+    snapshots: SnapshotStore
+    clock: Clock = SYSTEM_CLOCK
+    writer: SnapshotWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = SnapshotWriter(self.snapshots)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class BotSlot:
+    """One configured bot: its config, its current runner and task, and its crash record."""
+
+    def __init__(self, config: BotConfig, journal: BotJournal) -> None:
+        self.config = config
+        self.journal = journal
+        self.runner: StrategyRunner | None = None
+        self.task: asyncio.Task | None = None
+        self.state = "created" if config.enabled else "disabled"
+        self.crash_times: deque[float] = deque()
+        self.errors = 0
+        self.restarts = 0
+        self.last_error = ""
+        self.kill_on_start: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def alive(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+
+class BotManager:
+    def __init__(
+        self,
+        configs: list[BotConfig],
+        services: DaemonServices,
+        *,
+        supervisor: SupervisorConfig = SupervisorConfig(),
+        stop_grace_secs: float = 10.0,
+        snapshot_interval_secs: float = 5.0,
+        reload_configs: Callable[[], list[BotConfig]] | None = None,
+        exit_when_done: bool = True,
+    ) -> None:
+        self._services = services
+        self._supervisor = supervisor
+        self._stop_grace_secs = stop_grace_secs
+        self._snapshot_interval_secs = snapshot_interval_secs
+        self._reload_configs = reload_configs
+        self._exit_when_done = exit_when_done
+        self._slots: dict[str, BotSlot] = {c.id: self._new_slot(c) for c in configs}
+        self._changed = asyncio.Event()
+        self._stopping = False
+
+    # -- the daemon's life -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start every enabled bot; return after `stop` is set (all bots stopped within the
+        grace period) or, with `exit_when_done`, once every bot is done."""
+        for slot in self._slots.values():
+            if slot.config.enabled:
+                self._launch(slot)
+        stop_waiter = asyncio.create_task(stop.wait(), name="manager:stop")
+        try:
+            while not stop.is_set() and not (self._exit_when_done and self.all_done()):
+                self._changed.clear()
+                changed = asyncio.create_task(self._changed.wait(), name="manager:changed")
+                await asyncio.wait({stop_waiter, changed}, return_when=asyncio.FIRST_COMPLETED)
+                changed.cancel()
+        finally:
+            stop_waiter.cancel()
+            await self.shutdown()
+            await self._services.writer.aflush()
+
+    def all_done(self) -> bool:
+        return all(s.state in DONE_STATES and not s.alive for s in self._slots.values())
+
+    async def shutdown(self) -> None:
+        """Stop every bot at its next candle boundary; cancel, by name, any still busy after
+        the grace period. Each bot that stops writes its snapshot on the way out."""
+        self._stopping = True
+        tasks = [s.task for s in self._slots.values() if s.alive]
+        for slot in self._slots.values():
+            if slot.alive:
+                await self._ask_to_stop(slot)
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=self._stop_grace_secs)
+        for task in late:
+            logger.warning("{} still busy after {}s; cancelling it", task.get_name(), self._stop_grace_secs)
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- supervision -------------------------------------------------------------------------
+
+    def _new_slot(self, config: BotConfig) -> BotSlot:
+        return BotSlot(config, self._services.journal.for_bot(config.id))
+
+    def _launch(self, slot: BotSlot) -> None:
+        slot.state = "starting"
+        slot.task = asyncio.create_task(self._supervise(slot), name=f"bot:{slot.id}")
+        slot.task.add_done_callback(lambda _: self._changed.set())
+
+    async def _supervise(self, slot: BotSlot) -> None:
+        with logger.contextualize(bot=slot.id):
+            while True:
+                try:
+                    runner = await self._build(slot)
+                    slot.runner, slot.state = runner, "running"
+                    if slot.kill_on_start is not None:
+                        reason, slot.kill_on_start = slot.kill_on_start, None
+                        await runner.kill_now(reason)
+                    logger.info("Bot running: {} on {} {} from candle {}", slot.config.strategy.name,
+                                slot.config.symbol, slot.config.timeframe, runner.bars)
+                    final = await runner.run()
+                    self._write_snapshot(runner)
+                    slot.state = final.value
+                    logger.info("Bot {}: {}", final.value, runner.kill_switch.reason or
+                                f"{runner.bars} candles, equity {runner.portfolio.equity:.2f}")
+                    return
+                except (RecoveryError, JournalConflict) as exc:
+                    self._fail(slot, str(exc))
+                    logger.error("Bot cannot start safely: {}", exc)
+                    return
+                except Exception as exc:            # CancelledError is a BaseException: it passes
+                    if not await self._crashed(slot, exc):
+                        return
+
+    async def _crashed(self, slot: BotSlot, exc: Exception) -> bool:
+        """Log a crash once and wait out the backoff; False when the bot must stay down."""
+        logger.exception("Bot crashed: {}; the other bots keep running", exc)
+        now = time.monotonic()
+        slot.errors += 1
+        slot.crash_times.append(now)
+        window = self._supervisor.window_secs
+        while slot.crash_times and now - slot.crash_times[0] > window:
+            slot.crash_times.popleft()
+        slot.journal.record(JournalEvent(slot.id, "error", self._services.clock.now_ms(),
+                                         {"error": f"{type(exc).__name__}: {exc}"}))
+        crashes = len(slot.crash_times)
+        if crashes > self._supervisor.max_restarts:
+            self._fail(slot, f"crashed {crashes} times within {window:g}s; last: {type(exc).__name__}: {exc}")
+            logger.error("Bot stays failed: {}", slot.last_error)
+            return False
+        slot.state, slot.last_error = "restarting", f"{type(exc).__name__}: {exc}"
+        backoff = min(self._supervisor.backoff_initial_secs * 2 ** (crashes - 1), self._supervisor.backoff_max_secs)
+        logger.warning("Restarting the bot from its last state in {:.1f}s (crash {} of {} allowed in {:g}s)",
+                       backoff, crashes, self._supervisor.max_restarts, window)
+        await asyncio.sleep(backoff)
+        if self._stopping:
+            slot.state = "stopped"
+            return False
+        slot.restarts += 1
+        return True
+
+    def _fail(self, slot: BotSlot, reason: str) -> None:
+        slot.state, slot.last_error = "failed", reason
+
+    async def _build(self, slot: BotSlot) -> StrategyRunner:
+        """A runner for `slot`, restored from its snapshot and journal, on a shared feed."""
+        config = slot.config
+        await self._services.writer.aflush()       # read what the bot last handed over
+        recovered = recover(config.id, self._services.snapshots, slot.journal)
+        key = feed_key_for(config.market, config.symbol, config.timeframe, config.speed)
+        load = partial(load_market, config.market, symbol=config.symbol, timeframe=config.timeframe)
+        cursor = await self._services.hub.subscribe(key, load, start_index=recovered.position, speed=config.speed)
+        if recovered.state is not None and recovered.position:
+            before = await cursor.history(1)
+            expected = recovered.state["last_candle_ts_ms"]
+            if not before or before[-1].ts_ms != expected or len(await cursor.history(recovered.position)) != recovered.position:
+                await cursor.aclose()
+                found = iso_utc(before[-1].ts_ms) if before else "nothing"
+                raise RecoveryError(
+                    f"the bot's candles changed since its snapshot: candle {recovered.position - 1} was "
+                    f"{iso_utc(expected)}, the data now has {found} there. Point the bot back at its "
+                    f"data, or move its state away to start afresh.")
+        runner = StrategyRunner(
+            config.id, feed=cursor,
+            strategy=create_strategy(config.strategy.name, config.strategy.params),
+            risk=RuleRiskEngine.from_config(config.risk),
+            execution=SimExecution(fee_rate=config.execution.fee_rate, slippage_bps=config.execution.slippage_bps),
+            portfolio=Portfolio(config.symbol, config.capital),
+            journal=slot.journal, clock=self._services.clock,
+            warmup_bars=recovered.position,        # sim: replay everything seen, so indicators match
+            on_checkpoint=self._write_snapshot,
+            checkpoint_interval_secs=self._snapshot_interval_secs)
+        if recovered.state is not None:
+            runner.restore(recovered.state)
+            if recovered.source == "snapshot":
+                logger.info("Restored from snapshot at candle {}", recovered.position)
+        for bar, reason in recovered.kills_to_replay.items():
+            runner.schedule_kill(bar, reason)
+        return runner
+
+    def _write_snapshot(self, runner: StrategyRunner) -> None:
+        state = runner.snapshot()
+        state["journal_seq"] = runner.journal.last_seq
+        self._services.writer.submit(runner.bot_id, state)
+
+    async def _ask_to_stop(self, slot: BotSlot) -> None:
+        runner = slot.runner
+        if slot.state in ("restarting", "starting") or runner is None:
+            slot.task.cancel()
+            return
+        runner.request_stop()
+        if not runner.busy:       # waiting for a candle that may be a long way off: wake it
+            await runner.feed.aclose()
+
+    # -- control -----------------------------------------------------------------------------
+
+    def statuses(self) -> list[BotStatus]:
+        return [self._status(s) for s in sorted(self._slots.values(), key=lambda s: s.id)]
+
+    def status(self, bot_id: str) -> BotStatus:
+        return self._status(self._slot(bot_id))
+
+    async def start(self, bot_id: str) -> BotStatus:
+        slot = self._slot(bot_id)
+        if slot.alive:
+            raise BotStateError(f"bot {bot_id} is already {slot.state}")
+        if slot.state == "killed" or (slot.runner is not None and slot.runner.kill_switch.tripped):
+            reason = slot.runner.kill_switch.reason if slot.runner else ""
+            raise BotStateError(f"bot {bot_id} is killed ({reason}); the kill switch stays latched "
+                                f"until: botrunner resume {bot_id}")
+        slot.crash_times.clear()
+        self._launch(slot)
+        logger.info("Bot {} started by request", bot_id)
+        return self._status(slot)
+
+    async def stop(self, bot_id: str) -> BotStatus:
+        slot = self._slot(bot_id)
+        if not slot.alive:
+            raise BotStateError(f"bot {bot_id} is not running (it is {slot.state})")
+        await self._ask_to_stop(slot)
+        await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
+        if slot.alive:
+            slot.task.cancel()
+            await asyncio.gather(slot.task, return_exceptions=True)
+        if slot.state != "failed":
+            slot.state = "stopped"
+        return self._status(slot)
+
+    async def kill(self, bot_id: str, reason: str) -> BotStatus:
+        """Trip the bot's kill switch: cancel its orders, flatten, stop; latched until resumed."""
+        slot = self._slot(bot_id)
+        runner = slot.runner
+        if slot.state == "disabled":
+            raise BotStateError(f"bot {bot_id} is disabled in its config")
+        if runner is not None and runner.kill_switch.tripped:
+            return self._status(slot)
+        if slot.alive and slot.state == "running" and runner is not None:
+            if runner.busy:
+                runner.request_kill(reason)
+            else:
+                await runner.kill_now(reason)
+                if runner.state is RunnerState.KILLED:
+                    await runner.feed.aclose()       # flat already: nothing left to wait for
+        else:
+            if slot.alive:                           # starting or backing off: let it settle first
+                slot.task.cancel()
+                await asyncio.gather(slot.task, return_exceptions=True)
+            slot.kill_on_start = reason              # flattens from its saved state, then stops
+            self._launch(slot)
+        await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
+        return self._status(slot)
+
+    async def kill_all(self, reason: str) -> list[BotStatus]:
+        targets = [s.id for s in self._slots.values() if s.state not in ("disabled", "killed")]
+        await asyncio.gather(*(self.kill(bot_id, reason) for bot_id in targets))
+        return self.statuses()
+
+    async def resume(self, bot_id: str) -> BotStatus:
+        slot = self._slot(bot_id)
+        runner = slot.runner
+        if runner is None or not runner.kill_switch.tripped or slot.alive:
+            raise BotStateError(f"bot {bot_id} is not killed (it is {slot.state}); nothing to resume")
+        reason = runner.kill_switch.reason
+        slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(),
+                                         {"cleared": reason}))
+        runner.kill_switch.reset()
+        self._write_snapshot(runner)
+        logger.info("Kill switch of {} cleared (was: {}); starting it", bot_id, reason)
+        slot.crash_times.clear()
+        self._launch(slot)
+        return self._status(slot)
+
+    async def reload(self) -> ReloadResult:
+        """Re-read the config folder: add new bots, stop removed ones, restart changed ones.
+        ConfigError (the folder is invalid) leaves everything as it was."""
+        if self._reload_configs is None:
+            raise BotStateError("this daemon was started without a config folder to reload")
+        configs = {c.id: c for c in self._reload_configs()}
+        result = ReloadResult()
+        for bot_id in sorted(set(self._slots) - set(configs)):
+            slot = self._slots.pop(bot_id)
+            if slot.alive:
+                await self._ask_to_stop(slot)
+                await asyncio.gather(slot.task, return_exceptions=True)
+            result.removed.append(bot_id)
+        for bot_id, config in sorted(configs.items()):
+            slot = self._slots.get(bot_id)
+            if slot is None:
+                slot = self._slots[bot_id] = self._new_slot(config)
+                if config.enabled:
+                    self._launch(slot)
+                result.added.append(bot_id)
+            elif slot.config != config:
+                if slot.alive:
+                    await self._ask_to_stop(slot)
+                    await asyncio.gather(slot.task, return_exceptions=True)
+                slot.config = config
+                slot.state = "created" if config.enabled else "disabled"
+                if config.enabled and slot.state != "killed":
+                    self._launch(slot)
+                result.restarted.append(bot_id)
+            else:
+                result.unchanged.append(bot_id)
+        self._changed.set()
+        logger.info("Reloaded: {} added, {} removed, {} restarted, {} unchanged", len(result.added),
+                    len(result.removed), len(result.restarted), len(result.unchanged))
+        return result
+
+    # -- status ------------------------------------------------------------------------------
+
+    def _slot(self, bot_id: str) -> BotSlot:
+        try:
+            return self._slots[bot_id]
+        except KeyError:
+            raise UnknownBot(f"no bot {bot_id!r}; bots: {', '.join(sorted(self._slots)) or 'none'}") from None
+
+    def _status(self, slot: BotSlot) -> BotStatus:
+        config, runner = slot.config, slot.runner
+        portfolio = runner.portfolio if runner else Portfolio(config.symbol, config.capital)
+        latency = runner.step_latency if runner else None
+        return BotStatus(
+            id=slot.id, state=slot.state, enabled=config.enabled, mode=config.mode, symbol=config.symbol,
+            timeframe=config.timeframe, strategy=config.strategy.name, equity=portfolio.equity,
+            pnl=portfolio.equity - portfolio.initial_capital, realized_pnl=portfolio.realized_pnl,
+            unrealized_pnl=portfolio.unrealized_pnl, cash=portfolio.cash, position=portfolio.quantity,
+            fees=portfolio.fees_paid, bars=runner.bars if runner else 0,
+            last_candle_time=iso_utc(runner.last_candle_ts_ms) if runner and runner.bars else None,
+            orders=runner.orders if runner else 0, fills=runner.fills if runner else 0,
+            trades=len(portfolio.trades), errors=slot.errors, restarts=slot.restarts,
+            kill_switch=bool(runner and runner.kill_switch.tripped),
+            kill_reason=runner.kill_switch.reason if runner else "",
+            last_error=slot.last_error or (runner.last_error if runner else ""),
+            latency=LatencySummary(buckets=latency.cumulative(), sum_s=latency.sum, count=latency.count)
+            if latency else LatencySummary(buckets=[], sum_s=0.0, count=0),
+        )

@@ -1,0 +1,103 @@
+"""Bot statuses as Prometheus text (exposition format 0.0.4), for `GET /metrics`.
+
+Written by hand rather than with `prometheus_client`: the numbers already live in `BotStatus`,
+so a registry of live metric objects would only copy them, and the format is a few lines.
+Every family is written whole (HELP, TYPE, then one sample per bot), as the format requires.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+from runner.status import BotStatus
+
+CONTENT_TYPE = "text/plain; version=0.0.4"
+
+# Every state the runner reports. `botrunner_bot_state` writes one series per state (1 for the
+# current one, 0 for the others), so `botrunner_bot_state{state="failed"} == 1` keeps working as
+# an alert when a bot leaves and re-enters a state, instead of the series appearing and vanishing.
+KNOWN_STATES = ("created", "running", "restarting", "finished", "stopped", "killed", "failed")
+
+_GAUGES: tuple[tuple[str, str, Callable[[BotStatus], float]], ...] = (
+    ("botrunner_equity", "Cash plus open position at the last price, in quote currency.", lambda s: s.equity),
+    ("botrunner_pnl", "Equity minus starting capital, in quote currency.", lambda s: s.pnl),
+    ("botrunner_realized_pnl", "Profit and loss of closed trades, in quote currency.", lambda s: s.realized_pnl),
+    ("botrunner_position", "Open position size, in base currency (negative when short).", lambda s: s.position),
+    ("botrunner_kill_switch", "1 while the bot's kill switch is latched.", lambda s: s.kill_switch),
+    ("botrunner_bot_up", "1 while the bot is running.", lambda s: s.state == "running"),
+)
+
+_COUNTERS: tuple[tuple[str, str, Callable[[BotStatus], float]], ...] = (
+    ("botrunner_candles_total", "Candles processed.", lambda s: s.bars),
+    ("botrunner_orders_total", "Orders placed.", lambda s: s.orders),
+    ("botrunner_fills_total", "Order fills.", lambda s: s.fills),
+    ("botrunner_errors_total", "Bot crashes since the daemon started.", lambda s: s.errors),
+    ("botrunner_restarts_total", "Bot restarts since the daemon started.", lambda s: s.restarts),
+)
+
+_LATENCY = "botrunner_loop_latency_seconds"
+
+
+def render_prometheus(statuses: list[BotStatus]) -> str:
+    """The text a Prometheus server scrapes: gauges, counters and the loop latency histogram,
+    one `bot="<id>"` series per bot. Ends with a newline, as the format requires."""
+    lines: list[str] = []
+    for name, help_text, value in _GAUGES:
+        lines += _family(name, "gauge", help_text, (_sample(name, {"bot": s.id}, value(s)) for s in statuses))
+    lines += _family("botrunner_bot_state", "gauge", "1 for the bot's current state, 0 for the others.",
+                     _state_samples(statuses))
+    for name, help_text, value in _COUNTERS:
+        lines += _family(name, "counter", help_text, (_sample(name, {"bot": s.id}, value(s)) for s in statuses))
+    lines += _family(_LATENCY, "histogram", "Time to process one batch of candles, in seconds.",
+                     _latency_samples(statuses))
+    return "\n".join(lines) + "\n"
+
+
+def _family(name: str, kind: str, help_text: str, samples: Iterator[str]) -> list[str]:
+    return [f"# HELP {name} {_escape_help(help_text)}", f"# TYPE {name} {kind}", *samples]
+
+
+def _state_samples(statuses: list[BotStatus]) -> Iterator[str]:
+    for status in statuses:
+        states = KNOWN_STATES if status.state in KNOWN_STATES else (*KNOWN_STATES, status.state)
+        for state in states:
+            yield _sample("botrunner_bot_state", {"bot": status.id, "state": state}, state == status.state)
+
+
+def _latency_samples(statuses: list[BotStatus]) -> Iterator[str]:
+    for status in statuses:
+        latency = status.latency
+        buckets = list(latency.buckets)
+        # Prometheus needs a +Inf bucket equal to the count; a summary without one still scrapes.
+        if not buckets or buckets[-1][0] != "+Inf":
+            buckets.append(("+Inf", latency.count))
+        for bound, cumulative in buckets:
+            yield _sample(f"{_LATENCY}_bucket", {"bot": status.id, "le": bound}, cumulative)
+        yield _sample(f"{_LATENCY}_sum", {"bot": status.id}, latency.sum_s)
+        yield _sample(f"{_LATENCY}_count", {"bot": status.id}, latency.count)
+
+
+def _sample(name: str, labels: dict[str, str], value: float) -> str:
+    rendered = ",".join(f'{key}="{_escape_label(val)}"' for key, val in labels.items())
+    return f"{name}{{{rendered}}} {_number(value)}"
+
+
+def _number(value: float) -> str:
+    if isinstance(value, bool | int):
+        return str(int(value))
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def _escape_label(value: str) -> str:
+    """Label values escape backslash, double quote and newline (format 0.0.4)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _escape_help(text: str) -> str:
+    """HELP text escapes only backslash and newline."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")

@@ -1,0 +1,79 @@
+"""Where a bot restarts from: its snapshot plus the journal past it.
+
+The snapshot holds the bot's whole state at a candle boundary and the journal sequence number
+it reflects. What the journal holds past that number happened after the snapshot and before the
+crash. A sim bot is deterministic, so it re-runs the candles from the snapshot's position: the
+orders and fills it makes again are checked against the journalled ones (same keys, same
+values; see `runner.journal`) and booked once. Kills by hand are not deterministic, so those
+past the snapshot are scheduled to trip again before the same candle, and a resume past the
+snapshot clears the latch.
+
+A snapshot that is damaged is moved aside (kept for a person to look at) and the bot re-runs
+from the start against the whole journal. With neither a snapshot nor journalled trades the
+bot starts fresh; with a damaged snapshot and nothing in the journal to rebuild from, it
+refuses to start.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+
+from runner.journal import BotJournal
+from runner.snapshots import CorruptSnapshot, SnapshotStore
+
+
+class RecoveryError(Exception):
+    """The bot's state cannot be restored safely; a person must look. The message says why."""
+
+
+@dataclass(slots=True)
+class RecoveredState:
+    state: dict[str, Any] | None          # None: start from the first candle
+    kills_to_replay: dict[int, str] = field(default_factory=dict)   # bar -> reason
+    source: str = "fresh"                 # "fresh", "snapshot" or "journal"
+
+    @property
+    def position(self) -> int:
+        return self.state["bars"] if self.state else 0
+
+
+def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> RecoveredState:
+    """Read the bot's snapshot and the journal past it; see the module docstring."""
+    try:
+        state = snapshots.read(bot_id)
+    except CorruptSnapshot as exc:
+        state = _after_corrupt_snapshot(bot_id, snapshots, journal, exc)
+        source = "journal"
+    else:
+        source = "snapshot" if state is not None else "fresh"
+    after_seq = state.get("journal_seq", 0) if state else 0
+    recovered = RecoveredState(state, source=source)
+    for event in journal.events(after_seq=after_seq, kinds=("kill", "resume")):
+        if event.kind == "resume":
+            recovered.kills_to_replay.clear()
+            if recovered.state is not None:
+                recovered.state["kill_switch"] = {"tripped": False, "reason": "", "ts_ms": 0}
+        elif event.data.get("source") == "manual":
+            recovered.kills_to_replay[event.data["bars"]] = event.data["reason"]
+    if source == "fresh" and journal.events(kinds=("fill",), limit=1):
+        raise RecoveryError(
+            f"bot {bot_id} has journalled fills but no snapshot at {snapshots.path(bot_id)}; "
+            "starting empty would forget its position. Restore the snapshot, or move the state "
+            "folder away to start the bot afresh.")
+    return recovered
+
+
+def _after_corrupt_snapshot(bot_id: str, snapshots: SnapshotStore, journal: BotJournal,
+                            exc: CorruptSnapshot) -> None:
+    path = snapshots.path(bot_id)
+    if not journal.events(limit=1):
+        raise RecoveryError(f"{exc}; and the journal holds nothing for bot {bot_id} to rebuild it "
+                            "from. Refusing to start it empty; restore the file or remove it.") from exc
+    kept = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    path.rename(kept)
+    logger.warning("{}; moved it to {} and rebuilding the bot from the journal", exc, kept.name)
+    return None

@@ -1,0 +1,156 @@
+"""Per-bot JSON snapshots, written so that a crash never leaves a half-written one behind.
+
+A snapshot is written to a temporary file, flushed to disk (fsync), then renamed over the old
+one, and the folder is fsynced so the rename itself is durable. The file carries a SHA-256 of
+its state, so a snapshot damaged after the fact (a truncated copy, a disk error, an edit) is
+detected on load rather than trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+SNAPSHOT_VERSION = 1
+
+
+class CorruptSnapshot(Exception):
+    """A snapshot file exists but cannot be trusted; the message says which and why."""
+
+
+class _SnapshotFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+    bot_id: str
+    sha256: str
+    state: dict[str, Any]
+
+
+class SnapshotStore:
+    """Snapshots of every bot in one folder: `<folder>/<bot_id>.json`."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, bot_id: str) -> Path:
+        return self.folder / f"{bot_id}.json"
+
+    def write(self, bot_id: str, state: dict[str, Any]) -> None:
+        body = _canonical(state)
+        document = json.dumps({"version": SNAPSHOT_VERSION, "bot_id": bot_id,
+                               "sha256": hashlib.sha256(body.encode()).hexdigest(), "state": state},
+                              separators=(",", ":"))
+        path = self.path(bot_id)
+        tmp = path.with_suffix(".json.tmp")
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(document)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(self.folder)
+
+    def read(self, bot_id: str) -> dict[str, Any] | None:
+        """The bot's last state, None if it never had one; CorruptSnapshot if it is damaged."""
+        path = self.path(bot_id)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            document = _SnapshotFile.model_validate_json(raw)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            raise CorruptSnapshot(f"{path}: not a valid snapshot ({len(raw)} bytes): {first['msg']}") from None
+        if document.bot_id != bot_id:
+            raise CorruptSnapshot(f"{path}: holds bot {document.bot_id!r}, expected {bot_id!r}")
+        if document.version != SNAPSHOT_VERSION:
+            raise CorruptSnapshot(f"{path}: snapshot version {document.version}, this botrunner reads {SNAPSHOT_VERSION}")
+        if hashlib.sha256(_canonical(document.state).encode()).hexdigest() != document.sha256:
+            raise CorruptSnapshot(f"{path}: checksum mismatch; the file was changed or damaged after it was written")
+        return document.state
+
+    def remove(self, bot_id: str) -> None:
+        self.path(bot_id).unlink(missing_ok=True)
+
+
+def _canonical(state: dict[str, Any]) -> str:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"))
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SnapshotWriter:
+    """Writes snapshots on a background thread, so a disk flush never stalls the event loop.
+
+    `submit` replaces the bot's pending state with the newer one: when a bot checkpoints faster
+    than the disk flushes, only its latest state is written (each written file is complete and
+    atomic; skipping an intermediate one loses nothing, because recovery re-runs from whichever
+    snapshot is on disk, checked against the journal). `flush` waits until everything submitted
+    so far is on disk; `close` flushes and stops the thread.
+    """
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self.store = store
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._writing = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="snapshot-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, bot_id: str, state: dict[str, Any]) -> None:
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("SnapshotWriter is closed")
+            self._pending[bot_id] = state
+            self._cond.notify_all()
+
+    def flush(self, timeout_secs: float | None = None) -> bool:
+        """Block until all submitted snapshots are written; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self._writing, timeout_secs)
+
+    async def aflush(self) -> None:
+        await asyncio.to_thread(self.flush)
+
+    def close(self) -> None:
+        self.flush()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closed)
+                if not self._pending:
+                    return
+                bot_id, state = self._pending.popitem()
+                self._writing += 1
+            try:
+                self.store.write(bot_id, state)
+            except OSError as exc:
+                # Logged here and retried at the bot's next checkpoint; the last good snapshot
+                # on disk and the journal still describe the bot.
+                logger.error("Snapshot of {} not written: {}", bot_id, exc)
+            finally:
+                with self._cond:
+                    self._writing -= 1
+                    self._cond.notify_all()

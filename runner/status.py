@@ -1,0 +1,48 @@
+"""What the control API says about a bot: a pydantic model, built only when someone asks."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class LatencySummary(BaseModel):
+    """The runner's step latency histogram (seconds per candle batch), cumulative buckets."""
+
+    buckets: list[tuple[str, int]]   # ("0.001", count <= 1 ms), ..., ("+Inf", count)
+    sum_s: float
+    count: int
+
+
+class BotStatus(BaseModel):
+    id: str
+    state: str              # created, running, restarting, finished, stopped, killed, failed
+    enabled: bool
+    mode: str
+    symbol: str
+    timeframe: str
+    strategy: str
+    equity: float
+    pnl: float              # equity - capital
+    realized_pnl: float
+    unrealized_pnl: float
+    cash: float
+    position: float
+    fees: float
+    bars: int               # candles processed
+    last_candle_time: str | None
+    orders: int
+    fills: int
+    trades: int
+    errors: int             # crashes since the daemon started
+    restarts: int
+    kill_switch: bool
+    kill_reason: str
+    last_error: str
+    latency: LatencySummary
+
+
+class ReloadResult(BaseModel):
+    added: list[str] = []
+    removed: list[str] = []
+    restarted: list[str] = []
+    unchanged: list[str] = []

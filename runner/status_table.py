@@ -1,0 +1,73 @@
+"""Bot statuses as text for a terminal: the `botrunner status` table and one-line outcomes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from runner.status import BotStatus, ReloadResult
+
+_NOTE_MAX_CHARS = 60
+# (header, right-aligned?) in the order printed; NOTE is added only when some bot has one.
+_COLUMNS = (("ID", False), ("STATE", False), ("MODE", False), ("SYMBOL", False), ("POSITION", True),
+            ("EQUITY", True), ("PNL", True), ("LAST CANDLE", False))
+
+
+def format_status_table(statuses: list[BotStatus]) -> str:
+    """An aligned table, one row per bot; a NOTE column shows the kill reason or last error."""
+    if not statuses:
+        return "no bots configured"
+    rows = [_row(s) for s in statuses]
+    notes = [_note(s) for s in statuses]
+    columns = list(_COLUMNS)
+    if any(notes):
+        columns.append(("NOTE", False))
+        rows = [row + [note] for row, note in zip(rows, notes)]
+    headers = [name for name, _ in columns]
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows)]
+    lines = []
+    for cells in (headers, *rows):
+        padded = [cell.rjust(width) if right else cell.ljust(width)
+                  for cell, width, (_, right) in zip(cells, widths, columns)]
+        lines.append("  ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def format_outcome(status: BotStatus) -> str:
+    """One line after start, stop, kill or resume: `btc-ema: killed (flash crash)`."""
+    note = _note(status)
+    return f"{status.id}: {status.state}" + (f" ({note})" if note else "")
+
+
+def format_reload(result: ReloadResult) -> str:
+    """What `reload` changed, one line per kind: `added:     eth-rsi, sol-ema`."""
+    kinds = (("added", result.added), ("removed", result.removed),
+             ("restarted", result.restarted), ("unchanged", result.unchanged))
+    return "\n".join(f"{kind + ':':<11}{', '.join(ids) or '-'}" for kind, ids in kinds)
+
+
+def _row(status: BotStatus) -> list[str]:
+    return [status.id, status.state, status.mode, status.symbol, f"{status.position:.8g}",
+            f"{status.equity:,.2f}", f"{status.pnl:+,.2f}", _candle_time(status.last_candle_time)]
+
+
+def _note(status: BotStatus) -> str:
+    if status.kill_reason:
+        text = f"reason: {status.kill_reason}"
+    elif status.last_error:
+        text = f"error: {status.last_error}"
+    else:
+        return ""
+    text = " ".join(text.split())          # a traceback or multi-line message stays on its row
+    return text if len(text) <= _NOTE_MAX_CHARS else text[:_NOTE_MAX_CHARS - 3] + "..."
+
+
+def _candle_time(value: str | None) -> str:
+    if not value:
+        return "-"
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc)
+    return parsed.strftime("%Y-%m-%d %H:%M")

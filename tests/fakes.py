@@ -1,0 +1,84 @@
+"""Test doubles shared by unit and integration tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.config import ConfigError
+from runner.errors import BotStateError, UnknownBot
+from runner.status import BotStatus, LatencySummary, ReloadResult
+
+
+def make_status(bot_id: str, state: str = "stopped", **changes: Any) -> BotStatus:
+    """A plausible BotStatus; pass any field to change it."""
+    fields: dict[str, Any] = dict(
+        id=bot_id, state=state, enabled=True, mode="paper", symbol="BTC/USDT", timeframe="1m",
+        strategy="ema_cross", equity=1000.0, pnl=0.0, realized_pnl=0.0, unrealized_pnl=0.0,
+        cash=1000.0, position=0.0, fees=0.0, bars=0, last_candle_time=None, orders=0, fills=0,
+        trades=0, errors=0, restarts=0, kill_switch=False, kill_reason="", last_error="",
+        latency=LatencySummary(buckets=[("0.001", 0), ("0.01", 0), ("+Inf", 0)], sum_s=0.0, count=0),
+    )
+    fields.update(changes)
+    return BotStatus(**fields)
+
+
+class FakeManager:
+    """BotManager's control interface in memory: states change and errors are raised as the
+    real one does, and every call is recorded in `calls`."""
+
+    def __init__(self, statuses: list[BotStatus], *, reload_result: ReloadResult | None = None,
+                 reload_problems: list[str] | None = None) -> None:
+        self.bots = {s.id: s for s in statuses}
+        self.reload_result = reload_result or ReloadResult(unchanged=sorted(self.bots))
+        self.reload_problems = reload_problems
+        self.calls: list[tuple[str, ...]] = []
+
+    def statuses(self) -> list[BotStatus]:
+        return [self.bots[bot_id] for bot_id in sorted(self.bots)]
+
+    def status(self, bot_id: str) -> BotStatus:
+        if bot_id not in self.bots:
+            raise UnknownBot(f"no bot has the id {bot_id!r}; known: {', '.join(sorted(self.bots))}")
+        return self.bots[bot_id]
+
+    async def start(self, bot_id: str) -> BotStatus:
+        self.calls.append(("start", bot_id))
+        bot = self.status(bot_id)
+        if bot.kill_switch:
+            raise BotStateError(f"bot {bot_id} is killed ({bot.kill_reason}); resume it first")
+        if bot.state == "running":
+            raise BotStateError(f"bot {bot_id} is already running")
+        return self._set(bot_id, state="running")
+
+    async def stop(self, bot_id: str) -> BotStatus:
+        self.calls.append(("stop", bot_id))
+        if self.status(bot_id).state != "running":
+            raise BotStateError(f"bot {bot_id} is not running (it is {self.bots[bot_id].state})")
+        return self._set(bot_id, state="stopped")
+
+    async def kill(self, bot_id: str, reason: str) -> BotStatus:
+        self.calls.append(("kill", bot_id, reason))
+        self.status(bot_id)
+        return self._set(bot_id, state="killed", kill_switch=True, kill_reason=reason)
+
+    async def kill_all(self, reason: str) -> list[BotStatus]:
+        self.calls.append(("kill_all", reason))
+        for bot_id in self.bots:
+            self._set(bot_id, state="killed", kill_switch=True, kill_reason=reason)
+        return self.statuses()
+
+    async def resume(self, bot_id: str) -> BotStatus:
+        self.calls.append(("resume", bot_id))
+        if not self.status(bot_id).kill_switch:
+            raise BotStateError(f"bot {bot_id} is not killed (it is {self.bots[bot_id].state}); nothing to resume")
+        return self._set(bot_id, state="running", kill_switch=False, kill_reason="")
+
+    async def reload(self) -> ReloadResult:
+        self.calls.append(("reload",))
+        if self.reload_problems:
+            raise ConfigError(self.reload_problems)
+        return self.reload_result
+
+    def _set(self, bot_id: str, **changes: Any) -> BotStatus:
+        self.bots[bot_id] = self.bots[bot_id].model_copy(update=changes)
+        return self.bots[bot_id]

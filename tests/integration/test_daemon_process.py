@@ -1,0 +1,137 @@
+"""The daemon as a process: SIGTERM exits cleanly, SIGKILL loses nothing and doubles nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from market.synthetic import generate_candles
+from runner.build import build_sim_runner
+from runner.config import load_bot_config
+
+PROJECT = Path(__file__).resolve().parents[2]
+BARS = 4_000
+SEEDS = (21, 22, 23)
+
+BOT = """\
+id: {id}
+symbol: BTC/USD
+timeframe: 1m
+capital: 10000
+market: {{source: synthetic, seed: {seed}, bars: {bars}, start_price: 25000}}
+strategy: {{name: {strategy}, params: {params}}}
+risk: {{stake_pct: 0.9, stop_loss_pct: 0.01}}
+speed: {speed}
+"""
+
+
+def write_config_dir(root: Path, speed: float) -> Path:
+    config_dir = root / "config"
+    (config_dir / "bots").mkdir(parents=True)
+    (config_dir / "daemon.yaml").write_text("snapshot_interval_secs: 0.05\nstop_grace_secs: 5\n")
+    for i, seed in enumerate(SEEDS):
+        strategy, params = [("sma_cross", "{fast: 5, slow: 20}"), ("ema_cross", "{fast: 5, slow: 20}"),
+                            ("rsi_reversion", "{period: 10}")][i]
+        (config_dir / "bots" / f"bot-{i}.yaml").write_text(
+            BOT.format(id=f"bot-{i}", seed=seed, bars=BARS, strategy=strategy, params=params, speed=speed))
+    return config_dir
+
+
+def start_daemon(config_dir: Path, state_dir: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(PROJECT / "main.py"), "run", str(config_dir),
+                             "--state-dir", str(state_dir)], cwd=PROJECT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+def snapshot_state(state_dir: Path, bot_id: str) -> dict:
+    return json.loads((state_dir / "bots" / f"{bot_id}.json").read_text())["state"]
+
+
+def uninterrupted(config_dir: Path, bot_id: str, bars: int | None = None) -> dict:
+    """The bot run in-process without interruption over its first `bars` candles."""
+    config = load_bot_config(config_dir / "bots" / f"{bot_id}.yaml")
+    candles = generate_candles(count=BARS, seed=config.market.seed, start_price=25_000, timeframe="1m")
+    runner = build_sim_runner(config, candles[:bars])
+    asyncio.run(runner.run())
+    return runner.snapshot()
+
+
+def assert_same_ledger(got: dict, expected: dict) -> None:
+    portfolio, want = got["portfolio"], expected["portfolio"]
+    for field in ("cash", "quantity", "realized_pnl", "fees_paid", "fill_count"):
+        assert portfolio[field] == want[field], field
+    assert len(portfolio["trades"]) == len(want["trades"])
+    assert got["order_seq"] == expected["order_seq"]
+
+
+def test_sigterm_stops_every_bot_writes_snapshots_and_exits_0(tmp_path):
+    config_dir = write_config_dir(tmp_path, speed=6_000)       # 100 candles/s: a 40 s run
+    state_dir = tmp_path / "state"
+    daemon = start_daemon(config_dir, state_dir)
+    try:
+        wait_for(lambda: all((state_dir / "bots" / f"bot-{i}.json").exists() for i in range(3)))
+        daemon.send_signal(signal.SIGTERM)
+        out, err = daemon.communicate(timeout=20)
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 0, err
+    assert "SIGTERM received" in err
+    for i in range(3):
+        state = snapshot_state(state_dir, f"bot-{i}")
+        assert state["state"] == "stopped" and 0 < state["bars"] < BARS
+        assert_same_ledger(state, uninterrupted(config_dir, f"bot-{i}", state["bars"]))
+    assert "bot-0" in out                                       # the exit summary
+
+
+def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path):
+    seed = int(os.environ.get("BOTRUNNER_KILL_SEED", random.randrange(1 << 30)))
+    rng = random.Random(seed)
+    config_dir = write_config_dir(tmp_path, speed=120_000)     # 2,000 candles/s: about 2 s a run
+    state_dir = tmp_path / "state"
+    for attempt in range(4):
+        daemon = start_daemon(config_dir, state_dir)
+        time.sleep(rng.uniform(0.3, 1.5))                        # a random moment, not a condition
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=10)
+        daemon.stdout.close()
+        daemon.stderr.close()
+        for i in range(3):
+            path = state_dir / "bots" / f"bot-{i}.json"
+            if path.exists():
+                # What survives a kill -9 is a state some uninterrupted run also had.
+                state = snapshot_state(state_dir, f"bot-{i}")
+                assert_same_ledger(state, uninterrupted(config_dir, f"bot-{i}", state["bars"])), f"seed {seed}"
+
+    final = start_daemon(config_dir, state_dir)
+    out, err = final.communicate(timeout=60)
+    assert final.returncode == 0, f"seed {seed}: {err[-3000:]}"
+    with sqlite3.connect(state_dir / "journal.sqlite3") as db:
+        for i in range(3):
+            bot_id = f"bot-{i}"
+            state = snapshot_state(state_dir, bot_id)
+            expected = uninterrupted(config_dir, bot_id)
+            assert state["state"] == "finished" and state["bars"] == BARS, f"seed {seed}"
+            assert_same_ledger(state, expected)
+            fills = db.execute("SELECT key FROM events WHERE bot_id = ? AND kind = 'fill' ORDER BY seq",
+                               (bot_id,)).fetchall()
+            assert len(fills) == expected["portfolio"]["fill_count"], f"seed {seed}: a fill lost or doubled"
+            orders = db.execute("SELECT COUNT(*) FROM events WHERE bot_id = ? AND kind = 'order'", (bot_id,)).fetchone()
+            assert orders[0] == expected["order_seq"], f"seed {seed}: an order lost or sent twice"
