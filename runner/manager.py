@@ -38,8 +38,9 @@ from runner.snapshots import SnapshotStore, SnapshotWriter
 from runner.status import BotStatus, LatencySummary, ReloadResult
 from strategies.registry import create_strategy
 
-# States in which a bot will not go on by itself; the daemon exits when every bot is in one.
-DONE_STATES = frozenset({"finished", "failed", "killed", "disabled"})
+# States in which a bot is done for good; the daemon exits when every bot is in one. A killed
+# bot is not done: it waits, latched, for someone to resume it through this daemon.
+DONE_STATES = frozenset({"finished", "failed", "disabled"})
 
 
 @dataclass

@@ -168,9 +168,13 @@ async def test_killed_bot_stays_killed_across_a_restart(services):
     await asyncio.wait_for(running, 10)
 
     second = BotManager([config], services())
-    await asyncio.wait_for(second.run(asyncio.Event()), 10)
-    status = second.status("latched")
-    assert status.state == "killed" and status.kill_reason == "by hand"
+    stop = asyncio.Event()
+    running = asyncio.create_task(second.run(stop))
+    await eventually(lambda: second.status("latched").state == "killed")
+    assert second.status("latched").kill_reason == "by hand"
+    assert not running.done()                   # a killed bot waits for resume; the daemon stays
+    stop.set()
+    await asyncio.wait_for(running, 10)
 
 
 async def test_corrupt_snapshot_is_rebuilt_from_the_journal(services, log_records):
