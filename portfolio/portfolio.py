@@ -12,11 +12,14 @@ from typing import Any, Iterable
 from execution.models import Fill
 from portfolio.trades import Trade
 
+RECENT_TRADES = 20
+
 
 class Portfolio:
     __slots__ = (
         "symbol", "initial_capital", "cash", "quantity", "avg_entry_price", "realized_pnl",
         "fees_paid", "last_price", "peak_equity", "max_drawdown", "fill_count", "trades",
+        "trade_count", "winning_trades",
         "_trade_entry_ts", "_trade_peak_qty", "_trade_pnl", "_trade_fees", "_trade_exit_value",
         "_trade_exit_qty",
     )
@@ -35,7 +38,11 @@ class Portfolio:
         self.peak_equity = float(initial_capital)
         self.max_drawdown = 0.0          # worst peak-to-trough fall seen, a fraction of the peak
         self.fill_count = 0
+        # Every round trip closed since this object was built (all of a backtest's); after a
+        # restore, the snapshot's last few. The counters always cover the bot's whole life.
         self.trades: list[Trade] = []
+        self.trade_count = 0
+        self.winning_trades = 0
         self._reset_open_trade()
 
     # -- state changes -----------------------------------------------------------------------
@@ -130,7 +137,10 @@ class Portfolio:
             "realized_pnl": self.realized_pnl, "fees_paid": self.fees_paid,
             "last_price": self.last_price, "peak_equity": self.peak_equity,
             "max_drawdown": self.max_drawdown, "fill_count": self.fill_count,
-            "trades": [t.to_dict() for t in self.trades],
+            # Only the last few trades: a snapshot is written after every fill, so it must not
+            # grow with the bot's age. The journal holds every fill of every trade.
+            "trade_count": self.trade_count, "winning_trades": self.winning_trades,
+            "recent_trades": [t.to_dict() for t in self.trades[-RECENT_TRADES:]],
             "open_trade": {
                 "entry_ts_ms": self._trade_entry_ts, "peak_qty": self._trade_peak_qty,
                 "pnl": self._trade_pnl, "fees": self._trade_fees,
@@ -144,7 +154,9 @@ class Portfolio:
         for name in ("cash", "quantity", "avg_entry_price", "realized_pnl", "fees_paid",
                      "last_price", "peak_equity", "max_drawdown", "fill_count"):
             setattr(portfolio, name, data[name])
-        portfolio.trades = [Trade(**t) for t in data["trades"]]
+        portfolio.trades = [Trade(**t) for t in data["recent_trades"]]
+        portfolio.trade_count = data["trade_count"]
+        portfolio.winning_trades = data["winning_trades"]
         open_trade = data["open_trade"]
         portfolio._trade_entry_ts = open_trade["entry_ts_ms"]
         portfolio._trade_peak_qty = open_trade["peak_qty"]
@@ -159,11 +171,14 @@ class Portfolio:
     def _close_trade(self, fill: Fill) -> None:
         exit_price = self._trade_exit_value / self._trade_exit_qty
         entry_price = self.avg_entry_price
-        self.trades.append(Trade(
+        trade = Trade(
             entry_ts_ms=self._trade_entry_ts, exit_ts_ms=fill.ts_ms, quantity=self._trade_peak_qty,
             entry_price=entry_price, exit_price=exit_price,
             pnl=self._trade_pnl - self._trade_fees, fees=self._trade_fees, exit_reason=fill.reason,
-        ))
+        )
+        self.trades.append(trade)
+        self.trade_count += 1
+        self.winning_trades += trade.is_win
         self._reset_open_trade()
 
     def _reset_open_trade(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(slots=True, frozen=True)
@@ -24,4 +24,7 @@ class Trade:
         return self.pnl > 0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies every field and is ~30x slower.
+        return {"entry_ts_ms": self.entry_ts_ms, "exit_ts_ms": self.exit_ts_ms, "quantity": self.quantity,
+                "entry_price": self.entry_price, "exit_price": self.exit_price, "pnl": self.pnl,
+                "fees": self.fees, "exit_reason": self.exit_reason}

@@ -35,6 +35,10 @@ class Journal(Protocol):
         """Append `event`; return its sequence number (0 where the journal has none)."""
         ...
 
+    def commit(self) -> None:
+        """Make everything recorded so far durable."""
+        ...
+
 
 class JournalConflict(Exception):
     """An event re-written under an existing key differs from what the journal holds."""
@@ -47,6 +51,9 @@ class MemoryJournal:
     def record(self, event: JournalEvent) -> int:
         self.events.append(event)
         return len(self.events)
+
+    def commit(self) -> None:
+        pass
 
     def of_kind(self, kind: str) -> list[JournalEvent]:
         return [e for e in self.events if e.kind == kind]
@@ -70,9 +77,12 @@ CREATE INDEX IF NOT EXISTS events_by_bot ON events (bot_id, seq);
 class SqliteJournal:
     """The daemon's journal: one SQLite file in WAL mode, one row per event.
 
-    Each `record` is its own transaction. With `synchronous=NORMAL` a commit survives the
-    process being killed (the WAL is in the OS cache); `durable=True` also fsyncs each commit,
-    for surviving a power cut at the cost of a disk flush per event.
+    Events are written into an open transaction and made durable by `commit()`, which the
+    daemon calls before every snapshot it writes (so a snapshot is never ahead of the journal)
+    and a live bot calls before an order leaves. A commit per event would cost ~150 us each;
+    in a transaction a row costs a few. With `synchronous=NORMAL` a commit survives the process
+    being killed (the WAL is in the OS cache); `durable=True` also fsyncs each commit, for
+    surviving a power cut. Other processes (`botrunner journal`) see committed events.
     """
 
     def __init__(self, path: Path | str, *, durable: bool = False) -> None:
@@ -84,6 +94,8 @@ class SqliteJournal:
 
     def record(self, event: JournalEvent) -> int:
         data = json.dumps(event.data, sort_keys=True, separators=(",", ":"))
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO events (bot_id, kind, key, bar, ts_ms, data) VALUES (?, ?, ?, ?, ?, ?)",
             (event.bot_id, event.kind, event.key, event.bar, event.ts_ms, data))
@@ -98,6 +110,10 @@ class SqliteJournal:
                 f"journalled {stored}, now {data}. The data or the bot's code changed since it was written; "
                 f"move the bot's state away to start it afresh.")
         return seq
+
+    def commit(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
 
     def for_bot(self, bot_id: str) -> BotJournal:
         return BotJournal(self, bot_id)
@@ -121,6 +137,7 @@ class SqliteJournal:
         return row[0] or 0
 
     def close(self) -> None:
+        self.commit()
         self._db.close()
 
 
@@ -138,6 +155,9 @@ class BotJournal:
         seq = self._journal.record(event)
         self.last_seq = max(self.last_seq, seq)
         return seq
+
+    def commit(self) -> None:
+        self._journal.commit()
 
     def events(self, *, after_seq: int = 0, kinds: tuple[str, ...] | None = None,
                limit: int | None = None) -> list[JournalEvent]:

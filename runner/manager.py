@@ -247,6 +247,7 @@ class BotManager:
         return runner
 
     def _write_snapshot(self, runner: StrategyRunner) -> None:
+        runner.journal.commit()      # the snapshot must never be ahead of the journal
         state = runner.snapshot()
         state["journal_seq"] = runner.journal.last_seq
         self._services.writer.submit(runner.bot_id, state)
@@ -394,7 +395,7 @@ class BotManager:
             fees=portfolio.fees_paid, bars=runner.bars if runner else 0,
             last_candle_time=iso_utc(runner.last_candle_ts_ms) if runner and runner.bars else None,
             orders=runner.orders if runner else 0, fills=runner.fills if runner else 0,
-            trades=len(portfolio.trades), errors=slot.errors, restarts=slot.restarts,
+            trades=portfolio.trade_count, errors=slot.errors, restarts=slot.restarts,
             kill_switch=bool(runner and runner.kill_switch.tripped),
             kill_reason=runner.kill_switch.reason if runner else "",
             last_error=slot.last_error or (runner.last_error if runner else ""),

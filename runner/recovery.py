@@ -9,9 +9,8 @@ past the snapshot are scheduled to trip again before the same candle, and a resu
 snapshot clears the latch.
 
 A snapshot that is damaged is moved aside (kept for a person to look at) and the bot re-runs
-from the start against the whole journal. With neither a snapshot nor journalled trades the
-bot starts fresh; with a damaged snapshot and nothing in the journal to rebuild from, it
-refuses to start.
+from the start against the whole journal; so does a bot that crashed before its first snapshot.
+With a damaged snapshot and nothing in the journal to rebuild from, it refuses to start.
 """
 
 from __future__ import annotations
@@ -59,11 +58,11 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> Recov
                 recovered.state["kill_switch"] = {"tripped": False, "reason": "", "ts_ms": 0}
         elif event.data.get("source") == "manual":
             recovered.kills_to_replay[event.data["bars"]] = event.data["reason"]
-    if source == "fresh" and journal.events(kinds=("fill",), limit=1):
-        raise RecoveryError(
-            f"bot {bot_id} has journalled fills but no snapshot at {snapshots.path(bot_id)}; "
-            "starting empty would forget its position. Restore the snapshot, or move the state "
-            "folder away to start the bot afresh.")
+    if source == "fresh" and journal.events(kinds=("order", "fill"), limit=1):
+        # Crashed before its first snapshot: re-run from the first candle, checked against what
+        # the journal holds, which is a rebuild from the journal, not an empty start.
+        recovered.source = "journal"
+        logger.info("No snapshot yet; re-running from the first candle against the journal")
     return recovered
 
 

@@ -128,6 +128,7 @@ class StrategyRunner:
         if self._busy:
             raise RuntimeError("kill_now() while a candle is being processed; use request_kill()")
         await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms, source="manual")
+        self.checkpoint()                 # between candles: persist the latch now
 
     def schedule_kill(self, bar: int, reason: str) -> None:
         """Trip the kill switch before candle `bar`: a kill by hand that the journal holds past
@@ -186,15 +187,16 @@ class StrategyRunner:
             self._busy = True
             try:
                 for candle in batch:
-                    done = await step(candle)
-                    if self._filled and checkpoint is not None:
-                        self.checkpoint()
-                    if done:
+                    if await step(candle):
                         return
             finally:
                 self._busy = False
             observe(clock() - started)
-            if checkpoint is not None and time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_secs:
+            # After every batch with a fill: live and paced feeds deliver one candle per batch,
+            # so that is after every fill; a full-speed replay coalesces a batch's fills into
+            # one snapshot instead of writing thousands that the next one supersedes.
+            if checkpoint is not None and (
+                    self._filled or time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_secs):
                 self.checkpoint()
 
     async def _step(self, candle: Candle) -> bool:
@@ -310,6 +312,7 @@ class StrategyRunner:
         if not self.kill_switch.trip(reason, now_ms):
             return
         logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
+        self._filled = True               # checkpoint at the end of this candle: the latch persists
         # Key: the candles read so far. A rule trips while reading candle n-1 and a kill by
         # hand before candle n, so the two never share a key (and the latch allows one anyway).
         self._record("kill", now_ms, {"reason": reason, "source": source, "bars": self.bars},

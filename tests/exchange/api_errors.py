@@ -1,0 +1,120 @@
+"""Binance's error replies: an HTTP status plus the JSON body `{"code": -NNNN, "msg": "..."}`.
+
+Copies the codes, messages and statuses of Binance's spot error list
+(developers.binance.com/docs/binance-spot-api-docs/errors) word for word, because ccxt maps
+some errors by the text of `msg` (insufficient balance) and the rest by `code`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BinanceApiError(Exception):
+    """A request Binance refuses. The stand-in turns it into the HTTP reply Binance sends."""
+
+    def __init__(self, code: int, msg: str, *, http_status: int = 400) -> None:
+        super().__init__(f"{code}: {msg}")
+        self.code = code
+        self.msg = msg
+        self.http_status = http_status
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "msg": self.msg}
+
+
+def mandatory_param(name: str) -> BinanceApiError:
+    return BinanceApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+def illegal_number(name: str) -> BinanceApiError:
+    return BinanceApiError(
+        -1100, f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.")
+
+
+def unread_params(read: int, sent: int) -> BinanceApiError:
+    return BinanceApiError(-1104, f"Not all sent parameters were read; read '{read}' parameter(s) but was sent '{sent}'.")
+
+
+def both_quantities_missing() -> BinanceApiError:
+    return BinanceApiError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
+
+
+def invalid_symbol() -> BinanceApiError:
+    return BinanceApiError(-1121, "Invalid symbol.")
+
+
+def invalid_interval(detail: str = "") -> BinanceApiError:
+    return BinanceApiError(-1120, "Invalid interval." + (f" ({detail})" if detail else ""))
+
+
+def invalid_side() -> BinanceApiError:
+    return BinanceApiError(-1117, "Invalid side.")
+
+
+def invalid_order_type() -> BinanceApiError:
+    return BinanceApiError(-1116, "Invalid orderType.")
+
+
+def invalid_time_in_force() -> BinanceApiError:
+    return BinanceApiError(-1115, "Invalid timeInForce.")
+
+
+def filter_failure(filter_type: str) -> BinanceApiError:
+    return BinanceApiError(-1013, f"Filter failure: {filter_type}")
+
+
+def duplicate_order() -> BinanceApiError:
+    return BinanceApiError(-2010, "Duplicate order sent.")
+
+
+def insufficient_balance() -> BinanceApiError:
+    return BinanceApiError(-2010, "Account has insufficient balance for requested action.")
+
+
+def would_take() -> BinanceApiError:
+    return BinanceApiError(-2010, "Order would immediately match and take.")
+
+
+def order_does_not_exist() -> BinanceApiError:
+    return BinanceApiError(-2013, "Order does not exist.")
+
+
+def unknown_order_sent() -> BinanceApiError:
+    return BinanceApiError(-2011, "Unknown order sent.")
+
+
+def api_key_format_invalid() -> BinanceApiError:
+    return BinanceApiError(-2014, "API-key format invalid.", http_status=401)
+
+
+def invalid_api_key() -> BinanceApiError:
+    return BinanceApiError(-2015, "Invalid API-key, IP, or permissions for action.", http_status=401)
+
+
+def bad_signature() -> BinanceApiError:
+    return BinanceApiError(-1022, "Signature for this request is not valid.")
+
+
+def timestamp_outside_recv_window() -> BinanceApiError:
+    return BinanceApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+
+def timestamp_ahead() -> BinanceApiError:
+    return BinanceApiError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+
+
+def bad_recv_window() -> BinanceApiError:
+    return BinanceApiError(-1131, "recvWindow must be less than 60000")
+
+
+def too_many_requests() -> BinanceApiError:
+    return BinanceApiError(
+        -1003, "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute. "
+        "Please use WebSocket Streams for live updates to avoid polling the API.", http_status=429)
+
+
+def ip_banned(until_ms: int) -> BinanceApiError:
+    return BinanceApiError(
+        -1003, f"Way too many requests; IP(127.0.0.1) banned until {until_ms}. "
+        "Please use WebSocket Streams for live updates to avoid bans.", http_status=418)

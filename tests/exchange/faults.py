@@ -1,0 +1,81 @@
+"""Faults a test arms on the stand-in, one-shot or counted, per endpoint pattern.
+
+Each copies a failure a real Binance client meets:
+
+- `status`: a 5xx from Binance or its CDN edge, by default an HTML page (what CloudFront sends)
+  or, given `code`/`msg`, Binance's JSON error. The request is not processed.
+- `rate_limit` / `ban`: HTTP 429 / 418 with a `Retry-After` header and the -1003 body.
+- `delay`: the reply comes `delay_secs` late (the request is then processed as usual), so a
+  client timeout fires first.
+- `drop`: the connection closes without a reply; the request is not processed.
+- `lose_response`: the request is processed (an order is booked, maybe filled), then the
+  connection closes without a reply: the client cannot know the outcome.
+
+A pattern is `"METHOD /path"` or `"/path"` (any method); the path may use `fnmatch` wildcards,
+e.g. `"GET /api/v3/ticker/*"`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Literal
+
+FaultKind = Literal["status", "rate_limit", "ban", "delay", "drop", "lose_response"]
+_METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
+
+
+@dataclass
+class Fault:
+    """One armed fault; `remaining` counts the requests it will still hit."""
+
+    pattern: str
+    kind: FaultKind
+    remaining: int = 1
+    status: int = 500
+    code: int | None = None
+    msg: str | None = None
+    retry_after_secs: int = 1
+    delay_secs: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.remaining < 1:
+            raise ValueError(f"fault {self.kind} on {self.pattern!r}: times must be >= 1, got {self.remaining}")
+        method, _, path = self.pattern.partition(" ")
+        if not path:
+            method, path = "", method
+        if method and method.upper() not in _METHODS:
+            raise ValueError(f"bad fault pattern {self.pattern!r}: expected 'METHOD /path' or '/path'")
+        if not path.startswith("/"):
+            raise ValueError(f"bad fault pattern {self.pattern!r}: the path must start with '/'")
+        self._method, self._path = method.upper(), path
+
+    def matches(self, method: str, path: str) -> bool:
+        return (not self._method or self._method == method.upper()) and fnmatch.fnmatchcase(path, self._path)
+
+
+class FaultPlan:
+    """The armed faults, oldest first. `take` fires the oldest one matching a request."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self.fired: list[tuple[str, str, FaultKind]] = []
+
+    def arm(self, fault: Fault) -> Fault:
+        self._faults.append(fault)
+        return fault
+
+    def take(self, method: str, path: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.matches(method, path):
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self._faults.remove(fault)
+                self.fired.append((method, path, fault.kind))
+                return fault
+        return None
+
+    @property
+    def pending(self) -> list[Fault]:
+        """Faults armed but not (fully) fired: a test can assert this is empty at the end."""
+        return list(self._faults)

@@ -1,0 +1,286 @@
+"""A small spot matching engine for one symbol: balances, orders and trades as Binance keeps them.
+
+Copied behaviour:
+
+- MARKET orders take the best ask (buy) or bid (sell) at once. `quoteOrderQty` buys or sells
+  the quantity worth that much, rounded down to the step size. A market order that cannot be
+  filled whole ends EXPIRED with what it got (the `partial_fill_next` hook stands in for a thin book).
+- LIMIT orders priced through the book fill at once at the best price (taker); others rest and fill
+  at their limit price (maker) when a later candle trades through it: `low <= price` for a buy,
+  `high >= price` for a sell. GTC rests, IOC/FOK expire, LIMIT_MAKER that would take is refused.
+- Resting orders lock funds: a buy locks `qty * price` (plus the fee when fees are paid in the quote
+  asset), a sell locks `qty`. Checks for a new order run in Binance's order: parameters, filters,
+  duplicate `newClientOrderId` among open orders (-2010), then balance (-2010).
+- Each fill is a trade with its own id, charged `fee_rate` of what was received, in the quote asset
+  (`fee_asset="quote"`) or, as Binance does without BNB, in the asset received (`"received"`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from . import api_errors
+from .exchange_info import SpotSymbol, fmt
+from .market_data import Bar, Quote
+
+OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
+FeeAsset = Literal["quote", "received"]
+_EIGHT_PLACES = Decimal("0.00000001")
+
+
+@dataclass
+class Balance:
+    free: Decimal
+    locked: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One fill, as `GET /api/v3/myTrades` lists it."""
+
+    id: int
+    order_id: int
+    symbol: str
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time_ms: int
+    is_buyer: bool
+    is_maker: bool
+
+    def fill_view(self) -> dict[str, Any]:
+        return {"price": fmt(self.price), "qty": fmt(self.qty), "commission": fmt(self.commission),
+                "commissionAsset": self.commission_asset, "tradeId": self.id}
+
+    def my_trade_view(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "id": self.id, "orderId": self.order_id, "orderListId": -1,
+                "price": fmt(self.price), "qty": fmt(self.qty), "quoteQty": fmt(self.quote_qty),
+                "commission": fmt(self.commission), "commissionAsset": self.commission_asset,
+                "time": self.time_ms, "isBuyer": self.is_buyer, "isMaker": self.is_maker, "isBestMatch": True}
+
+
+@dataclass
+class Order:
+    """An accepted order and its state. `price` is 0 for market orders, as Binance shows it."""
+
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: Literal["BUY", "SELL"]
+    type: str
+    time_in_force: str
+    price: Decimal
+    orig_qty: Decimal
+    orig_quote_qty: Decimal
+    time_ms: int
+    status: str = "NEW"
+    executed_qty: Decimal = Decimal(0)
+    cum_quote_qty: Decimal = Decimal(0)
+    update_time_ms: int = 0
+    locked: Decimal = Decimal(0)
+    trades: list[Trade] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def remaining_qty(self) -> Decimal:
+        return self.orig_qty - self.executed_qty
+
+    def _common(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
+                "clientOrderId": self.client_order_id, "price": fmt(self.price), "origQty": fmt(self.orig_qty),
+                "executedQty": fmt(self.executed_qty), "origQuoteOrderQty": fmt(self.orig_quote_qty),
+                "cummulativeQuoteQty": fmt(self.cum_quote_qty), "status": self.status,
+                "timeInForce": self.time_in_force, "type": self.type, "side": self.side}
+
+    def new_order_view(self, resp_type: str) -> dict[str, Any]:
+        """The reply to `POST /api/v3/order` for `newOrderRespType` ACK, RESULT or FULL."""
+        if resp_type == "ACK":
+            return {"symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
+                    "clientOrderId": self.client_order_id, "transactTime": self.time_ms}
+        view = {**self._common(), "transactTime": self.time_ms, "workingTime": self.time_ms,
+                "selfTradePreventionMode": "NONE"}
+        if resp_type == "FULL":                 # called right after submit: these are the immediate fills
+            view["fills"] = [t.fill_view() for t in self.trades]
+        return view
+
+    def query_view(self) -> dict[str, Any]:
+        """The reply to `GET /api/v3/order` and one row of `GET /api/v3/openOrders`."""
+        return {**self._common(), "stopPrice": fmt(Decimal(0)), "icebergQty": fmt(Decimal(0)),
+                "time": self.time_ms, "updateTime": self.update_time_ms, "isWorking": True,
+                "workingTime": self.time_ms, "selfTradePreventionMode": "NONE"}
+
+    def cancel_view(self, cancel_client_order_id: str, now_ms: int) -> dict[str, Any]:
+        """The reply to `DELETE /api/v3/order`: `clientOrderId` is the *cancel's* id, the order's own
+        id is in `origClientOrderId`."""
+        return {**self._common(), "origClientOrderId": self.client_order_id,
+                "clientOrderId": cancel_client_order_id, "transactTime": now_ms, "selfTradePreventionMode": "NONE"}
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """A validated `POST /api/v3/order` request."""
+
+    side: Literal["BUY", "SELL"]
+    type: str
+    client_order_id: str
+    quantity: Decimal | None = None
+    quote_order_qty: Decimal | None = None
+    price: Decimal | None = None
+    time_in_force: str | None = None
+
+
+class MatchingEngine:
+    """Orders, trades and balances of one account trading one symbol."""
+
+    def __init__(self, symbol: SpotSymbol, balances: dict[str, Decimal], *, fee_rate: Decimal,
+                 fee_asset: FeeAsset = "quote") -> None:
+        self.symbol = symbol
+        self.fee_rate = fee_rate
+        self.fee_asset = fee_asset
+        self.balances = {asset: Balance(Decimal(amount)) for asset, amount in balances.items()}
+        for asset in (symbol.base, symbol.quote):
+            self.balances.setdefault(asset, Balance(Decimal(0)))
+        self.orders: list[Order] = []
+        self.trades: list[Trade] = []
+        self._order_ids = itertools.count(1001)
+        self._trade_ids = itertools.count(5001)
+        self._partial_fractions: list[Decimal] = []
+
+    def partial_fill_next(self, fraction: Decimal) -> None:
+        if not 0 < fraction < 1:
+            raise ValueError(f"partial fill fraction must be between 0 and 1, got {fraction}")
+        self._partial_fractions.append(fraction)
+
+    def find(self, *, order_id: int | None = None, client_order_id: str | None = None) -> Order | None:
+        """An order by id, or the latest with this client order id (open orders first)."""
+        if order_id is not None:
+            return next((o for o in self.orders if o.order_id == order_id), None)
+        matches = [o for o in self.orders if o.client_order_id == client_order_id]
+        return next((o for o in reversed(matches) if o.is_open), matches[-1] if matches else None)
+
+    def open_orders(self) -> list[Order]:
+        return [o for o in self.orders if o.is_open]
+
+    # -- placing -------------------------------------------------------------------------------
+
+    def submit(self, req: NewOrder, *, quote: Quote, now_ms: int) -> Order:
+        """Accept `req` and fill what it can now, or raise the BinanceApiError Binance would send."""
+        sym, is_buy = self.symbol, req.side == "BUY"
+        taker_price = quote.ask if is_buy else quote.bid
+        if req.type == "MARKET":
+            qty = req.quantity if req.quantity is not None else sym.floor_to_step(req.quote_order_qty / taker_price)
+            sym.check_quantity(qty)
+            sym.check_notional(qty * taker_price, is_market=True)
+            price, marketable = Decimal(0), True
+        else:
+            qty, price = req.quantity, req.price
+            sym.check_price(price)
+            sym.check_quantity(qty)
+            sym.check_notional(qty * price, is_market=False)
+            marketable = price >= quote.ask if is_buy else price <= quote.bid
+            if req.type == "LIMIT_MAKER" and marketable:
+                raise api_errors.would_take()
+            if len(self.open_orders()) >= sym.rules.max_num_orders:
+                raise api_errors.filter_failure("MAX_NUM_ORDERS")
+        if any(o.client_order_id == req.client_order_id for o in self.open_orders()):
+            raise api_errors.duplicate_order()
+        self._check_funds(is_buy, qty, price if req.type != "MARKET" else taker_price)
+
+        order = Order(next(self._order_ids), req.client_order_id, sym.id, req.side, req.type,
+                      req.time_in_force or "GTC", price, qty, req.quote_order_qty or Decimal(0), now_ms,
+                      update_time_ms=now_ms)
+        self.orders.append(order)
+        if req.type != "MARKET":
+            order.locked = self._lock_amount(is_buy, qty, price)
+            self._move(self._locked_asset(is_buy), order.locked, to_locked=True)
+        if marketable:
+            fill_qty = self._next_fill_qty(order)
+            if req.time_in_force == "FOK" and fill_qty < order.remaining_qty:
+                fill_qty = Decimal(0)
+            if fill_qty:
+                self._fill(order, fill_qty, taker_price, now_ms, is_maker=False)
+        if order.is_open and (req.type == "MARKET" or req.time_in_force in ("IOC", "FOK")):
+            self._close(order, "EXPIRED", now_ms)
+        return order
+
+    def cancel(self, order: Order, now_ms: int) -> None:
+        if not order.is_open:
+            raise api_errors.unknown_order_sent()
+        self._close(order, "CANCELED", now_ms)
+
+    def on_bar(self, bar: Bar) -> None:
+        """Fill resting limit orders that `bar` traded through, oldest order first."""
+        for order in self.open_orders():
+            crossed = bar.low <= order.price if order.side == "BUY" else bar.high >= order.price
+            if crossed:
+                self._fill(order, self._next_fill_qty(order), order.price, max(bar.ts_ms, order.time_ms),
+                           is_maker=True)
+
+    # -- money ---------------------------------------------------------------------------------
+
+    def _fee_in_quote(self, is_buy: bool) -> bool:
+        return self.fee_asset == "quote" or not is_buy
+
+    def _lock_amount(self, is_buy: bool, qty: Decimal, price: Decimal) -> Decimal:
+        if not is_buy:
+            return qty
+        return qty * price * ((1 + self.fee_rate) if self._fee_in_quote(True) else 1)
+
+    def _locked_asset(self, is_buy: bool) -> str:
+        return self.symbol.quote if is_buy else self.symbol.base
+
+    def _check_funds(self, is_buy: bool, qty: Decimal, price: Decimal) -> None:
+        if self._lock_amount(is_buy, qty, price) > self.balances[self._locked_asset(is_buy)].free:
+            raise api_errors.insufficient_balance()
+
+    def _move(self, asset: str, amount: Decimal, *, to_locked: bool) -> None:
+        balance = self.balances[asset]
+        sign = 1 if to_locked else -1
+        balance.free -= sign * amount
+        balance.locked += sign * amount
+
+    def _next_fill_qty(self, order: Order) -> Decimal:
+        if not self._partial_fractions:
+            return order.remaining_qty
+        share = self.symbol.floor_to_step(order.remaining_qty * self._partial_fractions.pop(0))
+        return min(max(share, self.symbol.rules.step_size), order.remaining_qty)
+
+    def _fill(self, order: Order, qty: Decimal, price: Decimal, now_ms: int, *, is_maker: bool) -> None:
+        sym, is_buy = self.symbol, order.side == "BUY"
+        quote_qty = qty * price
+        in_quote = self._fee_in_quote(is_buy)
+        commission = ((quote_qty if in_quote else qty) * self.fee_rate).quantize(_EIGHT_PLACES)
+        if order.type != "MARKET":
+            release = order.locked if qty == order.remaining_qty else self._lock_amount(is_buy, qty, order.price)
+            self._move(self._locked_asset(is_buy), release, to_locked=False)
+            order.locked -= release
+        quote_fee, base_fee = (commission, Decimal(0)) if in_quote else (Decimal(0), commission)
+        if is_buy:
+            self.balances[sym.quote].free -= quote_qty + quote_fee
+            self.balances[sym.base].free += qty - base_fee
+        else:
+            self.balances[sym.base].free -= qty
+            self.balances[sym.quote].free += quote_qty - quote_fee
+        trade = Trade(next(self._trade_ids), order.order_id, sym.id, price, qty, quote_qty, commission,
+                      sym.quote if in_quote else sym.base, now_ms, is_buyer=is_buy, is_maker=is_maker)
+        self.trades.append(trade)
+        order.trades.append(trade)
+        order.executed_qty += qty
+        order.cum_quote_qty += quote_qty
+        order.status = "FILLED" if order.remaining_qty == 0 else "PARTIALLY_FILLED"
+        order.update_time_ms = now_ms
+
+    def _close(self, order: Order, status: str, now_ms: int) -> None:
+        if order.locked:
+            self._move(self._locked_asset(order.side == "BUY"), order.locked, to_locked=False)
+            order.locked = Decimal(0)
+        order.status = status
+        order.update_time_ms = now_ms

@@ -1,0 +1,286 @@
+"""The Binance spot REST endpoints the stand-in serves: parameters in, Binance's JSON shapes out.
+
+Copied behaviour, per endpoint (paths, parameter names, defaults and limits as Binance documents
+them): an unknown parameter is refused with -1104, as Binance does, so a parameter that ccxt sends
+and the stand-in does not understand shows up as a test failure instead of being ignored.
+`symbol` must name the replayed symbol (else -1121). Numbers come back as 8-decimal strings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from . import api_errors
+from .exchange_info import SpotSymbol, exchange_info, fmt
+from .market_data import CandleTape, Quote, depth, quote_from, ticker_24hr
+from .matching import MatchingEngine, NewOrder
+
+Params = dict[str, str]
+_NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+_CLIENT_ORDER_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_SIGNED_EXTRAS = frozenset({"timestamp", "recvWindow", "signature"})
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint: its handler, whether it is SIGNED, the parameters it reads, its request weight."""
+
+    handler: Callable[[Params], Any]
+    signed: bool
+    params: frozenset[str]
+    weight: int = 1
+
+    def check_params(self, params: Params) -> None:
+        known = self.params | _SIGNED_EXTRAS if self.signed else self.params
+        if unknown := set(params) - known:
+            raise api_errors.unread_params(len(params) - len(unknown), len(params))
+
+
+class SpotApi:
+    """One account trading one replayed symbol, behind Binance's spot endpoints.
+
+    `now_ms` is the exchange clock; `advance_to` moves it and lets resting orders fill.
+    """
+
+    def __init__(self, tape: CandleTape, engine: MatchingEngine, *, start_ms: int, spread_bps: Decimal,
+                 book_level_qty: Decimal) -> None:
+        self.tape = tape
+        self.engine = engine
+        self.symbol: SpotSymbol = engine.symbol
+        self.now_ms = start_ms
+        self.spread_bps = spread_bps
+        self.book_level_qty = book_level_qty
+        self._generated_ids = itertools.count(1)
+        self._update_ids = itertools.count(1_000_000)
+        p = frozenset
+        self.routes: dict[tuple[str, str], Route] = {
+            ("GET", "/api/v3/ping"): Route(lambda _: {}, False, p()),
+            ("GET", "/api/v3/time"): Route(lambda _: {"serverTime": self.now_ms}, False, p()),
+            ("GET", "/api/v3/exchangeInfo"): Route(
+                self.exchange_info, False, p({"symbol", "symbols", "permissions", "showPermissionSets",
+                                              "symbolStatus"}), 20),
+            ("GET", "/api/v3/klines"): Route(
+                self.klines, False, p({"symbol", "interval", "startTime", "endTime", "timeZone", "limit"}), 2),
+            ("GET", "/api/v3/depth"): Route(self.depth, False, p({"symbol", "limit", "symbolStatus"}), 5),
+            ("GET", "/api/v3/ticker/24hr"): Route(
+                self.ticker_24hr, False, p({"symbol", "symbols", "type", "symbolStatus"}), 2),
+            ("GET", "/api/v3/ticker/bookTicker"): Route(
+                self.book_ticker, False, p({"symbol", "symbols", "symbolStatus"}), 2),
+            ("GET", "/api/v3/ticker/price"): Route(self.price_ticker, False, p({"symbol", "symbols", "symbolStatus"}), 2),
+            ("GET", "/api/v3/account"): Route(self.account, True, p({"omitZeroBalances"}), 20),
+            ("POST", "/api/v3/order"): Route(self.new_order, True, p({
+                "symbol", "side", "type", "timeInForce", "quantity", "quoteOrderQty", "price", "newClientOrderId",
+                "newOrderRespType", "selfTradePreventionMode", "strategyId", "strategyType"})),
+            ("GET", "/api/v3/order"): Route(self.query_order, True, p({"symbol", "orderId", "origClientOrderId"}), 4),
+            ("DELETE", "/api/v3/order"): Route(self.cancel_order, True, p({
+                "symbol", "orderId", "origClientOrderId", "newClientOrderId", "cancelRestrictions"})),
+            ("GET", "/api/v3/openOrders"): Route(self.open_orders, True, p({"symbol"}), 6),
+            ("DELETE", "/api/v3/openOrders"): Route(self.cancel_open_orders, True, p({"symbol"})),
+            ("GET", "/api/v3/myTrades"): Route(self.my_trades, True, p({
+                "symbol", "orderId", "startTime", "endTime", "fromId", "limit"}), 20),
+        }
+
+    # -- clock and book ------------------------------------------------------------------------
+
+    def advance_to(self, ts_ms: int) -> None:
+        if ts_ms < self.now_ms:
+            raise ValueError(f"the stand-in clock only moves forward: now {self.now_ms}, asked {ts_ms}")
+        for bar in self.tape.opened_between(self.now_ms, ts_ms):
+            self.engine.on_bar(bar)
+        self.now_ms = ts_ms
+
+    def quote(self) -> Quote:
+        return quote_from(self.tape.current(self.now_ms).close, spread_bps=self.spread_bps,
+                          tick=self.symbol.rules.tick_size, level_qty=self.book_level_qty)
+
+    # -- parameters ----------------------------------------------------------------------------
+
+    def _symbol(self, params: Params, *, required: bool = True) -> str | None:
+        symbol = params.get("symbol")
+        if symbol is None and required:
+            raise api_errors.mandatory_param("symbol")
+        if symbol is not None and symbol != self.symbol.id:
+            raise api_errors.invalid_symbol()
+        return symbol
+
+    def _symbols(self, params: Params) -> bool:
+        """True when one `symbol` is asked for (reply with an object), False for a list."""
+        if "symbol" in params:
+            self._symbol(params)
+            return True
+        if "symbols" in params:
+            try:
+                asked = json.loads(params["symbols"])
+            except ValueError:
+                raise api_errors.illegal_number("symbols") from None
+            if asked != [self.symbol.id]:
+                raise api_errors.invalid_symbol()
+        return False
+
+    @staticmethod
+    def _decimal(params: Params, name: str) -> Decimal | None:
+        value = params.get(name)
+        if value is None or value == "":
+            return None
+        if not _NUMBER.match(value):
+            raise api_errors.illegal_number(name)
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise api_errors.illegal_number(name) from None
+
+    @staticmethod
+    def _int(params: Params, name: str, default: int | None = None) -> int | None:
+        value = params.get(name)
+        if value is None or value == "":
+            return default
+        if not value.isdigit():
+            raise api_errors.illegal_number(name)
+        return int(value)
+
+    def _find_order(self, params: Params):
+        order_id, client_id = self._int(params, "orderId"), params.get("origClientOrderId")
+        if order_id is None and not client_id:
+            raise api_errors.BinanceApiError(
+                -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        return self.engine.find(order_id=order_id, client_order_id=client_id)
+
+    # -- public endpoints ----------------------------------------------------------------------
+
+    def exchange_info(self, params: Params) -> Any:
+        self._symbols(params)
+        return exchange_info([self.symbol], self.now_ms)
+
+    def klines(self, params: Params) -> Any:
+        self._symbol(params)
+        if not params.get("interval"):
+            raise api_errors.mandatory_param("interval")
+        limit = min(self._int(params, "limit", 500), 1000)
+        return self.tape.klines(params["interval"], now_ms=self.now_ms, start_ms=self._int(params, "startTime"),
+                                end_ms=self._int(params, "endTime"), limit=limit)
+
+    def depth(self, params: Params) -> Any:
+        self._symbol(params)
+        limit = self._int(params, "limit", 100)
+        return depth(self.quote(), tick=self.symbol.rules.tick_size, limit=limit, update_id=next(self._update_ids))
+
+    def ticker_24hr(self, params: Params) -> Any:
+        one = self._symbols(params)
+        ticker = ticker_24hr(self.symbol, self.tape.last_24h(self.now_ms), self.quote(), now_ms=self.now_ms)
+        return ticker if one else [ticker]
+
+    def book_ticker(self, params: Params) -> Any:
+        one, q = self._symbols(params), self.quote()
+        ticker = {"symbol": self.symbol.id, "bidPrice": fmt(q.bid), "bidQty": fmt(q.level_qty),
+                  "askPrice": fmt(q.ask), "askQty": fmt(q.level_qty)}
+        return ticker if one else [ticker]
+
+    def price_ticker(self, params: Params) -> Any:
+        one = self._symbols(params)
+        ticker = {"symbol": self.symbol.id, "price": fmt(self.tape.current(self.now_ms).close)}
+        return ticker if one else [ticker]
+
+    # -- signed endpoints ----------------------------------------------------------------------
+
+    def account(self, params: Params) -> Any:
+        omit_zero = params.get("omitZeroBalances", "false").lower() == "true"
+        rate = fmt(self.engine.fee_rate)
+        return {
+            "makerCommission": int(self.engine.fee_rate * 10_000), "takerCommission": int(self.engine.fee_rate * 10_000),
+            "buyerCommission": 0, "sellerCommission": 0,
+            "commissionRates": {"maker": rate, "taker": rate, "buyer": fmt(Decimal(0)), "seller": fmt(Decimal(0))},
+            "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
+            "requireSelfTradePrevention": False, "preventSor": False, "updateTime": self.now_ms,
+            "accountType": "SPOT",
+            "balances": [{"asset": asset, "free": fmt(b.free), "locked": fmt(b.locked)}
+                         for asset, b in sorted(self.engine.balances.items())
+                         if not (omit_zero and b.free == 0 and b.locked == 0)],
+            "permissions": ["SPOT"], "uid": 100_000_001,
+        }
+
+    def new_order(self, params: Params) -> Any:
+        self._symbol(params)
+        side, order_type = params.get("side", ""), params.get("type", "")
+        if not side:
+            raise api_errors.mandatory_param("side")
+        if side not in ("BUY", "SELL"):
+            raise api_errors.invalid_side()
+        if not order_type:
+            raise api_errors.mandatory_param("type")
+        if order_type not in ("LIMIT", "LIMIT_MAKER", "MARKET"):
+            raise api_errors.invalid_order_type()
+        qty, quote_qty = self._decimal(params, "quantity"), self._decimal(params, "quoteOrderQty")
+        price, tif = self._decimal(params, "price"), params.get("timeInForce")
+        if order_type == "MARKET":
+            if qty is None and quote_qty is None:
+                raise api_errors.both_quantities_missing()
+            if qty is not None and quote_qty is not None:
+                raise api_errors.BinanceApiError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
+            if price is not None:
+                raise api_errors.BinanceApiError(-1106, "Parameter 'price' sent when not required.")
+        else:
+            for name, value in (("quantity", qty), ("price", price)):
+                if value is None:
+                    raise api_errors.mandatory_param(name)
+            if order_type == "LIMIT" and not tif:
+                raise api_errors.mandatory_param("timeInForce")
+            if order_type == "LIMIT" and tif not in ("GTC", "IOC", "FOK"):
+                raise api_errors.invalid_time_in_force()
+        client_id = params.get("newClientOrderId") or f"standin{next(self._generated_ids):015d}"
+        if not _CLIENT_ORDER_ID.match(client_id):
+            raise api_errors.BinanceApiError(
+                -1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is "
+                "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
+        resp_type = params.get("newOrderRespType", "FULL")
+        if resp_type not in ("ACK", "RESULT", "FULL"):
+            raise api_errors.BinanceApiError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
+        order = self.engine.submit(
+            NewOrder(side, order_type, client_id, qty, quote_qty, price, tif if order_type == "LIMIT" else None),
+            quote=self.quote(), now_ms=self.now_ms)
+        return order.new_order_view(resp_type)
+
+    def query_order(self, params: Params) -> Any:
+        self._symbol(params)
+        order = self._find_order(params)
+        if order is None:
+            raise api_errors.order_does_not_exist()
+        return order.query_view()
+
+    def cancel_order(self, params: Params) -> Any:
+        self._symbol(params)
+        order = self._find_order(params)
+        if order is None:
+            raise api_errors.unknown_order_sent()
+        self.engine.cancel(order, self.now_ms)
+        cancel_id = params.get("newClientOrderId") or f"standincancel{next(self._generated_ids):09d}"
+        return order.cancel_view(cancel_id, self.now_ms)
+
+    def open_orders(self, params: Params) -> Any:
+        self._symbol(params, required=False)
+        return [o.query_view() for o in self.engine.open_orders()]
+
+    def cancel_open_orders(self, params: Params) -> Any:
+        self._symbol(params)
+        orders = self.engine.open_orders()
+        if not orders:
+            raise api_errors.unknown_order_sent()
+        for order in orders:
+            self.engine.cancel(order, self.now_ms)
+        return [o.cancel_view(f"standincancel{next(self._generated_ids):09d}", self.now_ms) for o in orders]
+
+    def my_trades(self, params: Params) -> Any:
+        self._symbol(params)
+        order_id, from_id = self._int(params, "orderId"), self._int(params, "fromId")
+        start, end = self._int(params, "startTime"), self._int(params, "endTime")
+        limit = min(self._int(params, "limit", 500), 1000)
+        trades = [t for t in self.engine.trades
+                  if (order_id is None or t.order_id == order_id) and (from_id is None or t.id >= from_id)
+                  and (start is None or t.time_ms >= start) and (end is None or t.time_ms <= end)]
+        trades = trades[:limit] if from_id is not None or start is not None else trades[-limit:]
+        return [t.my_trade_view() for t in trades]
