@@ -128,16 +128,19 @@ def run(
         "--state-dir", help="Snapshots, journal and control socket (default: daemon.yaml's state_dir, ./state).")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines instead of text.")] = False,
     log_level: Annotated[Optional[str], typer.Option("--log-level", help="Overrides daemon.yaml's log.level.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Allow mode: live bots (also needs I_UNDERSTAND_LIVE_TRADING=true).")] = False,
 ) -> None:
     """Run the daemon: every enabled bot of CONFIG_DIR, until they are all done or SIGTERM/SIGINT."""
     from runner.config import ConfigError
     from runner.control_api import ControlSocketInUse
-    from runner.daemon import format_summary, plan_daemon, run_daemon
+    from runner.daemon import LiveTradingNotAllowed, format_summary, plan_daemon, run_daemon
 
     try:
-        plan = plan_daemon(config_dir, state_dir)
+        plan = plan_daemon(config_dir, state_dir, live_flag=live)
     except ConfigError as exc:
         _fail(exc.problems)
+    except LiveTradingNotAllowed as exc:
+        _fail([str(exc)])
     log = plan.daemon.log
     setup_logging(level=log_level or log.level, json_lines=log_json or log.json_lines, file=log.file,
                   rotation=log.rotation, retention=log.retention)

@@ -19,12 +19,13 @@ execution: {fee_rate: 0.001, slippage_bps: 0}
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from execution.config import ExecutionConfig
+from execution.exchange_config import ExchangeConfig
 from market.config import MarketConfig, SyntheticSource
 from risk.config import RiskConfig
 from runner.config_errors import describe_errors
@@ -43,12 +44,19 @@ class StrategyConfig(BaseModel):
     params: dict[str, Any] = {}     # checked by the strategy's own Params model
 
 
+class SafeMode(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    size_multiplier: Annotated[float, Field(gt=0, le=1)] = 0.1
+    symbols: list[str] = []
+
+
 class BotConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
                              description="lower-case letters, digits, '-' and '_', up to 63 characters")]
-    mode: Literal["sim"] = "sim"
+    mode: Literal["sim", "paper", "live"] = "sim"
     enabled: bool = True
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$",
                                  description="BASE/QUOTE in capitals, e.g. BTC/USDT")]
@@ -61,6 +69,29 @@ class BotConfig(BaseModel):
     strategy: StrategyConfig
     risk: RiskConfig = RiskConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    exchange: ExchangeConfig | None = None
+    """Paper and live: the exchange account whose prices (and, live, orders) the bot uses."""
+    on_restart: Literal["resume", "flatten", "halt"] = "halt"
+    """Live: what to do when the exchange disagrees with the bot's state on start."""
+    safe_mode: SafeMode | None = None
+    """Live: trade a fraction of the computed size, and only listed symbols."""
+
+    @model_validator(mode="after")
+    def _mode_has_what_it_needs(self) -> Self:
+        if self.mode == "sim":
+            if self.exchange is not None and self.exchange.api_key_env:
+                raise ValueError("a sim bot sends no orders: remove exchange.api_key_env")
+            return self
+        if self.exchange is None:
+            raise ValueError(f"a {self.mode} bot needs an exchange block, e.g. exchange: {{id: binance}}")
+        if "market" in self.model_fields_set:
+            raise ValueError(f"a {self.mode} bot reads candles from its exchange: remove the market block")
+        if self.mode == "live" and not (self.exchange.api_key_env and self.exchange.secret_env):
+            raise ValueError("a live bot needs exchange.api_key_env and exchange.secret_env "
+                             "(the names of the environment variables holding its key and secret)")
+        if self.safe_mode is not None and self.safe_mode.symbols and self.symbol not in self.safe_mode.symbols:
+            raise ValueError(f"safe_mode.symbols does not allow {self.symbol}")
+        return self
 
 
 class ConfigError(Exception):

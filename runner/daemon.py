@@ -43,13 +43,40 @@ class DaemonPlan:
     token: str | None
 
 
-def plan_daemon(config_dir: Path | None, state_dir: Path | None) -> DaemonPlan:
+LIVE_ENV = "I_UNDERSTAND_LIVE_TRADING"
+
+
+class LiveTradingNotAllowed(Exception):
+    """Live bots are configured but the two safety gates are not both open."""
+
+
+def check_live_gates(bots: list[BotConfig], *, live_flag: bool, environ: dict[str, str]) -> None:
+    """Live mode needs both `--live` and I_UNDERSTAND_LIVE_TRADING=true; say which is missing."""
+    live = sorted(b.id for b in bots if b.mode == "live" and b.enabled)
+    if not live:
+        return
+    missing = []
+    if not live_flag:
+        missing.append("--live on the command line")
+    if environ.get(LIVE_ENV, "").lower() != "true":
+        missing.append(f"{LIVE_ENV}=true in the environment")
+    if missing:
+        raise LiveTradingNotAllowed(
+            f"refusing to start: {', '.join(live)} trade real money (mode: live). Live trading needs "
+            f"both --live on the command line and {LIVE_ENV}=true in the environment; missing: "
+            f"{' and '.join(missing)}. Use mode: paper to trade on live prices without orders.")
+
+
+def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: bool = False,
+                environ: dict[str, str] | None = None) -> DaemonPlan:
     """Read and check the config folder (or take the embedded demo bot when there is none).
-    Raises ConfigError with every problem found."""
+    Raises ConfigError with every problem found, LiveTradingNotAllowed when live bots are
+    configured without both safety gates."""
     if config_dir is None:
         daemon, bots = DaemonConfig(), [DEFAULT_BOT]
     else:
         daemon, bots = load_config_dir(config_dir)
+    check_live_gates(bots, live_flag=live_flag, environ=dict(os.environ) if environ is None else environ)
     token = None
     if daemon.control.tcp is not None:
         token = os.environ.get(daemon.control.tcp.token_env)

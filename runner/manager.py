@@ -213,6 +213,8 @@ class BotManager:
     async def _build(self, slot: BotSlot) -> StrategyRunner:
         """A runner for `slot`, restored from its snapshot and journal, on a shared feed."""
         config = slot.config
+        if config.mode != "sim":
+            raise RecoveryError(f"mode {config.mode} is not wired into the daemon yet; run it as mode: sim")
         await self._services.writer.aflush()       # read what the bot last handed over
         recovered = recover(config.id, self._services.snapshots, slot.journal)
         key = feed_key_for(config.market, config.symbol, config.timeframe, config.speed)

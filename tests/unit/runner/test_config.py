@@ -52,7 +52,7 @@ def test_optional_field_range_is_reported_in_full(tmp_path):
 def test_unknown_keys_are_rejected_with_the_allowed_ones(tmp_path):
     path = write(tmp_path, GOOD + "leverage: 10\n")
     [problem] = problems_of(path)
-    assert problem.startswith(f"{path}: leverage: unknown field; allowed: capital, enabled, execution, id")
+    assert problem.startswith(f"{path}: leverage: unknown field; allowed: capital, enabled, exchange, execution, id")
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
@@ -112,3 +112,16 @@ def test_a_missing_file_is_named(tmp_path):
 @pytest.mark.parametrize("path", sorted((PROJECT / "configs" / "bots").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_example_configs_are_valid(path):
     load_bot_config(path)
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("mode: paper\n", "a paper bot needs an exchange block"),
+    ("mode: live\nexchange: {id: binance}\n", "a live bot needs exchange.api_key_env and exchange.secret_env"),
+    ("mode: paper\nexchange: {id: binance}\nmarket: {source: synthetic}\n", "reads candles from its exchange: remove the market block"),
+    ("mode: paper\nexchange: {id: nosuchx}\n", "exchange.id: unknown exchange 'nosuchx'"),
+    ("mode: live\nexchange: {id: binance, api_key: abc}\n", "exchange.api_key: unknown field"),
+])
+def test_paper_and_live_bots_need_an_exchange_and_keys_only_by_name(tmp_path, extra, expected):
+    text = GOOD.replace("market: {source: synthetic, seed: 3, bars: 500}\n", "") + extra
+    problems = problems_of(write(tmp_path, text))
+    assert any(expected in p for p in problems), problems

@@ -1,0 +1,51 @@
+"""Which exchange account a paper or live bot uses, validated from YAML.
+
+Keys never appear here: the config names the environment variables that hold them.
+
+```yaml
+exchange:
+  id: binance                     # a ccxt exchange id
+  account: main                   # bots on the same (id, account) share one client and rate limit
+  api_key_env: BINANCE_MAIN_KEY   # live only: the variables holding the key and secret
+  secret_env: BINANCE_MAIN_SECRET
+  base_url: null                  # e.g. a testnet's REST root; replaces the exchange's API URLs
+```
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import ccxt
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$",
+                               description="an environment variable name in capitals, e.g. BINANCE_KEY")]
+
+
+class ExchangeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    account: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")] = "default"
+    api_key_env: EnvName | None = None
+    secret_env: EnvName | None = None
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", description="an http(s) URL")] | None = None
+    timeout_secs: Annotated[float, Field(gt=0, le=120)] = 10.0
+    poll_delay_secs: Annotated[float, Field(ge=0, le=60)] = 1.0
+    """Ask for a closed candle this long after the timeframe boundary (exchanges publish late)."""
+    stale_after_bars: Annotated[int, Field(ge=2, le=1000)] = 3
+    """No new candle for this many timeframes: the feed is stale (a risk rule can kill on it)."""
+    options: dict[str, Any] = {}
+    """Extra ccxt options for this account (never keys)."""
+
+    @field_validator("id")
+    @classmethod
+    def _known_exchange(cls, value: str) -> str:
+        if value not in ccxt.exchanges:
+            raise ValueError(f"unknown exchange {value!r}; ccxt knows {len(ccxt.exchanges)}, e.g. binance, kraken, okx")
+        return value
+
+    @property
+    def account_key(self) -> tuple[str, str]:
+        return (self.id, self.account)
