@@ -65,6 +65,12 @@ class Fill:
     fee: float
     ts_ms: int
     reason: str = ""
+    fill_id: str = ""   # the exchange's trade id; unique per fill, also for partial fills
+
+    @property
+    def key(self) -> str:
+        """The fill's journal key: its trade id, or its order's id where an order fills once (sim)."""
+        return self.fill_id or self.client_order_id
 
     @property
     def signed_quantity(self) -> float:
@@ -89,3 +95,22 @@ def order_from_dict(data: dict) -> Order:
         stop_price=data["stop_price"], reason=data["reason"], created_ts_ms=data["created_ts_ms"],
         stop_loss_pct=data["stop_loss_pct"], take_profit_pct=data["take_profit_pct"],
         oco_group=data["oco_group"])
+
+
+def fill_to_dict(fill: Fill) -> dict:
+    return {"order_id": fill.client_order_id, "symbol": fill.symbol, "side": fill.side.value,
+            "quantity": fill.quantity, "price": fill.price, "fee": fill.fee, "fill_ts_ms": fill.ts_ms,
+            "reason": fill.reason, "fill_id": fill.fill_id}
+
+
+def fill_from_dict(data: dict) -> Fill:
+    return Fill(data["order_id"], data["symbol"], Side(data["side"]), data["quantity"], data["price"],
+                data["fee"], data["fill_ts_ms"], data.get("reason", ""), data.get("fill_id", ""))
+
+
+def client_order_prefix(bot_id: str) -> str:
+    """A short, stable client-order-id prefix for a bot: exchanges cap ids (Binance at 36
+    characters) and bot ids may be 63. `br` + 8 hex of the id's SHA-1 + `-`."""
+    import hashlib
+
+    return f"br{hashlib.sha1(bot_id.encode()).hexdigest()[:8]}-"

@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 
 from loguru import logger
 
-from execution.models import Fill, Order, OrderType, Side, order_from_dict, order_to_dict
+from execution.models import Fill, Order, OrderType, Side, fill_to_dict, order_from_dict, order_to_dict
 from execution.ports import ExecutionEngine
 from market.models import Candle, iso_utc, timeframe_ms
 from market.ports import MarketDataProvider
@@ -68,6 +68,8 @@ class StrategyRunner:
         clock: Clock = SYSTEM_CLOCK,
         record_equity: bool = False,
         warmup_bars: int | None = None,
+        order_id_prefix: str | None = None,
+        commit_intents: bool = False,
         on_checkpoint: Callable[[StrategyRunner], None] | None = None,
         checkpoint_interval_secs: float = 5.0,
     ) -> None:
@@ -93,6 +95,10 @@ class StrategyRunner:
         self.equity_curve: list[float] | None = [] if record_equity else None
         self.step_latency = Histogram()
         self._warmup_bars = warmup_bars
+        # Client order ids are `<prefix><seq>`: deterministic, and they survive restarts (the
+        # sequence is in the snapshot). Live bots get a short prefix: exchanges cap the length.
+        self.order_id_prefix = order_id_prefix if order_id_prefix is not None else f"{bot_id}-"
+        self._commit_intents = commit_intents
         self._on_checkpoint = on_checkpoint
         self._checkpoint_interval_secs = checkpoint_interval_secs
         self._last_checkpoint = time.monotonic()
@@ -281,6 +287,8 @@ class StrategyRunner:
         self.orders += 1
         # The intent is journalled before the order leaves, so a crash cannot lose it.
         self._record("order", now_ms, order_to_dict(order), key=order.client_order_id)
+        if self._commit_intents:
+            self.journal.commit()         # an order that reaches an exchange is journalled first
         fills = await self.execution.execute_signal(order)
         if fills:
             self._apply_fills(fills, now_ms)
@@ -291,11 +299,8 @@ class StrategyRunner:
         for fill in fills:
             portfolio.apply_fill(fill)
             self.fills += 1
-            self._record("fill", now_ms, key=fill.client_order_id, data={
-                "order_id": fill.client_order_id, "side": fill.side.value, "quantity": fill.quantity,
-                "price": fill.price, "fee": fill.fee, "fill_ts_ms": fill.ts_ms, "reason": fill.reason,
-                "cash": portfolio.cash, "position": portfolio.quantity,
-            })
+            self._record("fill", now_ms, key=fill.key,
+                         data={**fill_to_dict(fill), "cash": portfolio.cash, "position": portfolio.quantity})
 
     async def _cancel_all(self, now_ms: int, why: str) -> None:
         for order in await self.execution.cancel_all():
@@ -304,7 +309,7 @@ class StrategyRunner:
 
     def _next_order_id(self) -> str:
         self.order_seq += 1
-        return f"{self.bot_id}-{self.order_seq}"
+        return f"{self.order_id_prefix}{self.order_seq}"
 
     # -- kill switch -------------------------------------------------------------------------
 

@@ -1,6 +1,11 @@
 """A Binance spot stand-in for tests: a local aiohttp server that the real ccxt client talks to.
 
-Import from here: `from tests.exchange import BinanceStandIn, make_ccxt_client`.
+Use it from any test file as `from tests.exchange import BinanceStandIn, make_ccxt_client`, like
+`tests.fakes`: with `--import-mode=importlib`, pytest imports `tests/conftest.py` as
+`tests.conftest` and registers `tests` as a namespace package rooted at the repository, so
+`tests.exchange` (a regular package, this file) resolves from any working directory.
+`tests/unit/exchange_standin/conftest.py` shows fixtures that start one and close its clients.
+
 Modules: `binance_standin` (server, faults, introspection), `routes` (endpoints), `matching`
 (orders, fills, balances), `market_data` (klines, book, tickers), `exchange_info` (symbol and
 filters), `signing` (SIGNED request checks), `faults`, `api_errors`, `ccxt_client`.

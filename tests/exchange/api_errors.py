@@ -28,12 +28,13 @@ def mandatory_param(name: str) -> BinanceApiError:
 
 
 def illegal_number(name: str) -> BinanceApiError:
-    return BinanceApiError(
-        -1100, f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.")
+    legal = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
+    return BinanceApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{legal}'.")
 
 
 def unread_params(read: int, sent: int) -> BinanceApiError:
-    return BinanceApiError(-1104, f"Not all sent parameters were read; read '{read}' parameter(s) but was sent '{sent}'.")
+    return BinanceApiError(
+        -1104, f"Not all sent parameters were read; read '{read}' parameter(s) but was sent '{sent}'.")
 
 
 def both_quantities_missing() -> BinanceApiError:

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
+import json
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ from .market_data import CandleTape
 from .matching import Balance, FeeAsset, MatchingEngine, Order, Trade
 from .routes import SpotApi
 
+_compact_json = functools.partial(json.dumps, separators=(",", ":"))   # Binance sends no spaces
 _REDACTED_HEADERS = frozenset({"x-mbx-apikey", "authorization", "cookie"})
 _GATEWAY_PAGE = "<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center></body></html>"
 _REASONS = {500: "500 Internal Server Error", 502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable",
@@ -235,9 +238,9 @@ class BinanceStandIn:
                 signing.check_signed_request(api_key=api_key, params=params, raw_query=raw_query, raw_body=raw_body,
                                              known_keys=self._keys, server_ms=signing.wall_clock_ms())
             route.check_params(params)
-            return web.json_response(route.handler(params), headers=headers)
+            return _json_reply(route.handler(params), headers=headers)
         except api_errors.BinanceApiError as exc:
-            return web.json_response(exc.body(), status=exc.http_status, headers=headers)
+            return _json_reply(exc.body(), status=exc.http_status, headers=headers)
 
     def _fault_reply(self, fault: Fault) -> web.Response:
         if fault.kind == "rate_limit":
@@ -245,11 +248,11 @@ class BinanceStandIn:
         elif fault.kind == "ban":
             error = api_errors.ip_banned(signing.wall_clock_ms() + fault.retry_after_secs * 1000)
         elif fault.code is not None:
-            return web.json_response({"code": fault.code, "msg": fault.msg or ""}, status=fault.status)
+            return _json_reply({"code": fault.code, "msg": fault.msg or ""}, status=fault.status)
         else:
             reason = _REASONS.get(fault.status, f"{fault.status} Error")
             return web.Response(status=fault.status, text=_GATEWAY_PAGE.format(reason), content_type="text/html")
-        return web.json_response(error.body(), status=error.http_status,
+        return _json_reply(error.body(), status=error.http_status,
                                  headers={"Retry-After": str(fault.retry_after_secs)})
 
     def _weight_headers(self, weight: int, *, is_order: bool) -> dict[str, str]:
@@ -279,3 +282,7 @@ class BinanceStandIn:
         if request.transport is not None:
             request.transport.close()
         return web.Response(status=204)
+
+
+def _json_reply(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.json_response(data, status=status, headers=headers, dumps=_compact_json)

@@ -33,7 +33,7 @@ def fmt(value: Decimal, places: int = 8) -> str:
 
 @dataclass(frozen=True)
 class SymbolRules:
-    """Filter values; the defaults are BTCUSDT's in 2025."""
+    """Filter values (Decimal, or str/float converted to Decimal); the defaults are BTCUSDT's in 2025."""
 
     tick_size: Decimal = Decimal("0.01")
     min_price: Decimal = Decimal("0.01")
@@ -45,6 +45,12 @@ class SymbolRules:
     max_notional: Decimal = Decimal("9000000")
     notional_filter: Literal["NOTIONAL", "MIN_NOTIONAL"] = "NOTIONAL"
     max_num_orders: int = 200
+
+    def __post_init__(self) -> None:
+        # Accept "0.1" or 0.1 too; the filters need exact decimals (0.1 as a float is not).
+        for name in ("tick_size", "min_price", "max_price", "step_size", "min_qty", "max_qty", "min_notional",
+                     "max_notional"):
+            object.__setattr__(self, name, Decimal(str(getattr(self, name))))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 from . import api_errors
 from .exchange_info import SpotSymbol, exchange_info, fmt
 from .market_data import CandleTape, Quote, depth, quote_from, ticker_24hr
-from .matching import MatchingEngine, NewOrder
+from .matching import MatchingEngine, NewOrder, Order
 
 Params = dict[str, str]
 _NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
@@ -72,7 +72,8 @@ class SpotApi:
                 self.ticker_24hr, False, p({"symbol", "symbols", "type", "symbolStatus"}), 2),
             ("GET", "/api/v3/ticker/bookTicker"): Route(
                 self.book_ticker, False, p({"symbol", "symbols", "symbolStatus"}), 2),
-            ("GET", "/api/v3/ticker/price"): Route(self.price_ticker, False, p({"symbol", "symbols", "symbolStatus"}), 2),
+            ("GET", "/api/v3/ticker/price"): Route(
+                self.price_ticker, False, p({"symbol", "symbols", "symbolStatus"}), 2),
             ("GET", "/api/v3/account"): Route(self.account, True, p({"omitZeroBalances"}), 20),
             ("POST", "/api/v3/order"): Route(self.new_order, True, p({
                 "symbol", "side", "type", "timeInForce", "quantity", "quoteOrderQty", "price", "newClientOrderId",
@@ -144,7 +145,7 @@ class SpotApi:
             raise api_errors.illegal_number(name)
         return int(value)
 
-    def _find_order(self, params: Params):
+    def _find_order(self, params: Params) -> Order | None:
         order_id, client_id = self._int(params, "orderId"), params.get("origClientOrderId")
         if order_id is None and not client_id:
             raise api_errors.BinanceApiError(
@@ -190,9 +191,9 @@ class SpotApi:
 
     def account(self, params: Params) -> Any:
         omit_zero = params.get("omitZeroBalances", "false").lower() == "true"
-        rate = fmt(self.engine.fee_rate)
+        rate, bps = fmt(self.engine.fee_rate), int(self.engine.fee_rate * 10_000)
         return {
-            "makerCommission": int(self.engine.fee_rate * 10_000), "takerCommission": int(self.engine.fee_rate * 10_000),
+            "makerCommission": bps, "takerCommission": bps,
             "buyerCommission": 0, "sellerCommission": 0,
             "commissionRates": {"maker": rate, "taker": rate, "buyer": fmt(Decimal(0)), "seller": fmt(Decimal(0))},
             "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
