@@ -12,29 +12,18 @@ one gives no value before `slow` closes.
 
 from __future__ import annotations
 
-from pydantic import ValidationInfo, field_validator
-
 from market.view import MarketView
-from strategies.base import Strategy, StrategyParams
+from strategies.base import Strategy
+from strategies.crossing import LineCross
 from strategies.indicators import EMA
-from strategies.params import Period
+from strategies.params import FastSlowParams, Period
 from strategies.registry import register
-from strategies.signal import GO_FLAT, GO_LONG, Signal
+from strategies.signal import Signal
 
 
-class EmaCrossParams(StrategyParams):
+class EmaCrossParams(FastSlowParams):
     fast: Period = 12
     slow: Period = 26
-
-    # A field validator rather than a model validator: it runs alongside the other field checks,
-    # so a config with an unknown key *and* fast >= slow gets both problems reported at once.
-    @field_validator("slow")
-    @classmethod
-    def _slow_is_longer_than_fast(cls, slow: int, info: ValidationInfo) -> int:
-        fast = info.data.get("fast")  # absent if fast itself was invalid: reported already
-        if fast is not None and fast >= slow:
-            raise ValueError(f"fast ({fast}) must be shorter than slow ({slow})")
-        return slow
 
 
 @register
@@ -46,9 +35,9 @@ class EmaCross(Strategy):
 
     def __init__(self, params: EmaCrossParams) -> None:
         super().__init__(params)
-        self._fast = EMA(params.fast)
-        self._slow = EMA(params.slow)
-        self._side: int | None = None  # sign of fast - slow at the previous candle
+        self._fast = EMA(params.fast).update
+        self._slow = EMA(params.slow).update
+        self._cross = LineCross().update
 
     @property
     def warmup_bars(self) -> int:
@@ -56,16 +45,8 @@ class EmaCross(Strategy):
 
     def generate_signal(self, market_data: MarketView) -> Signal | None:
         close = market_data.candle.close
-        fast = self._fast.update(close)
-        slow = self._slow.update(close)
-        if slow is None:
+        fast = self._fast(close)
+        slow = self._slow(close)
+        if slow is None:  # the fast line is ready first, so this covers both
             return None
-        side = (fast > slow) - (fast < slow)
-        before, self._side = self._side, side
-        if before is None or side == before:
-            return None
-        if side > 0:
-            return GO_LONG
-        if side < 0:
-            return GO_FLAT
-        return None
+        return self._cross(fast, slow)

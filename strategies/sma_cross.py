@@ -12,34 +12,23 @@ counts as crossing to whichever side it goes, so below, equal, below gives a sec
 (no change for a position that is already flat).
 
 This is the hot path of backtests (hundreds of thousands of candles per second), hence the
-locals, the sign kept as an int, and the shared `GO_LONG`/`GO_FLAT` signals.
+bound methods kept instead of the indicator objects.
 """
 
 from __future__ import annotations
 
-from pydantic import ValidationInfo, field_validator
-
 from market.view import MarketView
-from strategies.base import Strategy, StrategyParams
+from strategies.base import Strategy
+from strategies.crossing import LineCross
 from strategies.indicators import SMA
-from strategies.params import Period
+from strategies.params import FastSlowParams, Period
 from strategies.registry import register
-from strategies.signal import GO_FLAT, GO_LONG, Signal
+from strategies.signal import Signal
 
 
-class SmaCrossParams(StrategyParams):
+class SmaCrossParams(FastSlowParams):
     fast: Period = 10
     slow: Period = 30
-
-    # A field validator rather than a model validator: it runs alongside the other field checks,
-    # so a config with an unknown key *and* fast >= slow gets both problems reported at once.
-    @field_validator("slow")
-    @classmethod
-    def _slow_is_longer_than_fast(cls, slow: int, info: ValidationInfo) -> int:
-        fast = info.data.get("fast")  # absent if fast itself was invalid: reported already
-        if fast is not None and fast >= slow:
-            raise ValueError(f"fast ({fast}) must be shorter than slow ({slow})")
-        return slow
 
 
 @register
@@ -54,7 +43,7 @@ class SmaCross(Strategy):
         # Bound methods, kept rather than the SMAs: two attribute look-ups fewer per candle.
         self._fast = SMA(params.fast).update
         self._slow = SMA(params.slow).update
-        self._side: int | None = None  # sign of fast - slow at the previous candle
+        self._cross = LineCross().update
 
     @property
     def warmup_bars(self) -> int:
@@ -64,22 +53,6 @@ class SmaCross(Strategy):
         close = market_data.candle.close
         fast = self._fast(close)
         slow = self._slow(close)
-        if slow is None:  # the fast SMA is ready first, so this covers both
+        if slow is None:  # the fast line is ready first, so this covers both
             return None
-        if fast > slow:
-            side = 1
-        elif fast < slow:
-            side = -1
-        else:
-            side = 0
-        before = self._side
-        if side == before:  # the common case: no change since the last candle
-            return None
-        self._side = side
-        if before is None:  # first candle with both SMAs: nothing to cross from
-            return None
-        if side > 0:
-            return GO_LONG  # before was 0 or -1: fast[t-1] <= slow[t-1]
-        if side < 0:
-            return GO_FLAT  # before was 0 or 1: fast[t-1] >= slow[t-1]
-        return None
+        return self._cross(fast, slow)
