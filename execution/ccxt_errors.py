@@ -65,8 +65,8 @@ class Disposition:
 _Temporary, _Unknown = TemporaryExchangeError, UnknownOrderOutcome
 _Fatal, _Auth = FatalExchangeError, AuthenticationFailed
 
-_ORDER_MAY_EXIST = ("An error ccxt did not classify: a person should read this. If it was an order, it may have "
-                    "been placed: check the exchange before the bot trades again.")
+_ORDER_MAY_EXIST = ("An error ccxt could not narrow down: a person should read this. If it was an order, it may "
+                    "have been placed: check the exchange before the bot trades again.")
 
 CCXT_ERROR_TABLE: dict[type[ccxt.BaseError], Disposition] = {
     # ---- ccxt's roots, raised bare where ccxt did not classify the failure

@@ -1,13 +1,15 @@
 """Errors a live gateway raises, grouped by what the caller does with them.
 
 ```text
-ExchangeError ─┬─ TemporaryExchangeError ── RateLimited     retry reads with backoff and jitter
-               │                                              └ back off the whole account first
+ExchangeError ─┬─ TemporaryExchangeError                    retry reads with backoff and jitter
+               │    └─ RateLimited                          first back off the whole account
                ├─ UnknownOrderOutcome                       look the order up by client order id; never resend
-               ├─ OrderRejected ─┬─ InsufficientFunds       drop this order, never retry it
-               │                 └─ InvalidOrder
+               ├─ OrderRejected                             drop this order, never retry it
+               │    ├─ InsufficientFunds
+               │    └─ InvalidOrder
                ├─ OrderNotFound                             an answer: the exchange has no such order
-               └─ FatalExchangeError ── AuthenticationFailed   stop the bot, a person looks
+               └─ FatalExchangeError                        stop the bot, a person looks
+                    └─ AuthenticationFailed
 ```
 
 `UnknownOrderOutcome` is deliberately not a `TemporaryExchangeError`: a caller that retries
@@ -20,7 +22,7 @@ caller fetches its fills; `except OrderRejected: drop` around a cancel would los
 `execution.ccxt_errors` turns ccxt's exceptions into these, once, at the gateway. Messages name
 the action, the symbol and a fix, and pass through `redact`, so they never carry a key or a
 signature:
-`create_order BTC/USDT failed (InsufficientFunds): binance {"code":-2010,...}. Dropped this order; ...`.
+`create_order BTC/USDT failed (InsufficientFunds): binance {"code":-2010,...}. Nothing was placed; ...`.
 """
 
 from __future__ import annotations

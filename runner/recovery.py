@@ -34,6 +34,10 @@ class RecoveredState:
     state: dict[str, Any] | None          # None: start from the first candle
     kills_to_replay: dict[int, str] = field(default_factory=dict)   # bar -> reason
     source: str = "fresh"                 # "fresh", "snapshot" or "journal"
+    # Past the snapshot, for bots that cannot re-run their candles (paper, live): the fills to
+    # book, and the order intents whose outcome the exchange must be asked about.
+    fills_after: list[dict[str, Any]] = field(default_factory=list)
+    orders_after: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def position(self) -> int:
@@ -51,8 +55,14 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> Recov
         source = "snapshot" if state is not None else "fresh"
     after_seq = state.get("journal_seq", 0) if state else 0
     recovered = RecoveredState(state, source=source)
-    for event in journal.events(after_seq=after_seq, kinds=("kill", "resume")):
-        if event.kind == "resume":
+    for event in journal.events(after_seq=after_seq, kinds=("kill", "resume", "order", "fill", "cancel")):
+        if event.kind == "order":
+            recovered.orders_after.append(event.data)
+        elif event.kind == "fill":
+            recovered.fills_after.append(event.data)
+        elif event.kind == "cancel":
+            recovered.orders_after = [o for o in recovered.orders_after if o["order_id"] != event.key]
+        elif event.kind == "resume":
             recovered.kills_to_replay.clear()
             if recovered.state is not None:
                 recovered.state["kill_switch"] = {"tripped": False, "reason": "", "ts_ms": 0}
