@@ -1,0 +1,164 @@
+"""Paper trading: the exchange's live prices, simulated fills, no orders sent, no API keys.
+
+The fill rules are sim's (`execution.sim`), applied to a different price:
+
+- A market order fills when it is placed, at the live best ask (buys) or bid (sells), moved
+  against the trader by `slippage_bps`; sim fills it at the next candle's open instead.
+- A limit or stop order that the live quote already crosses fills at once, as sim would fill it
+  at a candle opening at the quote: a limit at the quote (never worse than its price), a stop at
+  the quote plus slippage. Otherwise it rests, and each closed candle fills it by sim's range
+  rule (`on_candle`): at its price, or at the open when the candle gaps through it.
+- Entries with `stop_loss_pct` / `take_profit_pct` rest a stop and a take-profit limit, one
+  cancelling the other, priced off the paper fill; the stop wins a candle that reaches both.
+- The fee is `fee_rate` times the notional, in quote currency. Every fill is the whole order,
+  with `fill_id` = its client order id.
+
+When the quote cannot be read (network trouble, a timeout, a rate limit), a market order stays
+pending: `open_orders()` shows it, so the runner makes no new decision, and the next `on_candle`
+tries again and fills it once, at the quote of that moment. Errors that retrying cannot fix
+(`FatalExchangeError`: an unknown symbol, say) propagate and stop the bot.
+
+Sim and paper share the code, not a copy of it: a `SimExecution` holds the resting orders, and
+an order filled at a quote goes through a throwaway `SimExecution` that sees the quote as a
+candle with a single price. A change to sim's rules is a change to paper's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import Callable, Sequence
+
+from loguru import logger
+
+from execution.ccxt_errors import ccxt_errors
+from execution.errors import TemporaryExchangeError
+from execution.models import Fill, Order, OrderType, Side
+from execution.quotes import QuoteSource
+from execution.sim import SimExecution
+from market.models import Candle, iso_utc
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class PaperExecution:
+    """The `ExecutionEngine` of a paper bot on `symbol`; see the module docstring for the rules.
+
+    `quotes` is borrowed, not closed by `aclose()`. `now_ms` stamps fills made at a quote (pass
+    the runner clock's `now_ms`); `quote_timeout_secs` bounds one quote read.
+
+        paper = PaperExecution(CcxtQuotes(exchange), "BTC/USDT", fee_rate=0.001, slippage_bps=5)
+        fills = await paper.execute_signal(order)     # [] while the exchange cannot be read
+
+    `execute_signal` raises ValueError for an order on another symbol or with the id of an order
+    still open, and `FatalExchangeError` (`execution.errors`) when the quote source fails in a
+    way a retry cannot fix.
+    """
+
+    def __init__(self, quotes: QuoteSource, symbol: str, *, fee_rate: float = 0.001, slippage_bps: float = 0.0,
+                 quote_timeout_secs: float = 10.0, now_ms: Callable[[], int] = _wall_clock_ms) -> None:
+        self.symbol = symbol
+        self._quotes = quotes
+        self._fee_rate = fee_rate
+        self._slippage_bps = slippage_bps
+        self._quote_timeout_secs = quote_timeout_secs
+        self._now_ms = now_ms
+        self._book = SimExecution(fee_rate=fee_rate, slippage_bps=slippage_bps)   # resting orders
+        self._unfilled: list[Order] = []     # market orders still waiting for a quote, oldest first
+
+    async def execute_signal(self, order: Order) -> list[Fill]:
+        if order.symbol != self.symbol:
+            raise ValueError(f"paper execution for {self.symbol} got order {order.client_order_id} "
+                             f"on {order.symbol}; each bot trades one symbol")
+        if any(o.client_order_id == order.client_order_id for o in self.open_orders()):
+            raise ValueError(f"order {order.client_order_id} is already open; an intent is placed once")
+        quote = await self._quote(f"order {order.client_order_id}")
+        if quote is None:
+            if order.type is OrderType.MARKET:
+                logger.warning("Paper order {} stays pending; it fills at the next candle's quote",
+                               order.client_order_id)
+                self._unfilled.append(order)
+            else:
+                self._rest([order])          # the candles will check it
+            return []
+        return self._fill_at(quote, order)
+
+    async def on_candle(self, candle: Candle) -> Sequence[Fill]:
+        """Fill resting orders the candle reached, then pending market orders at the live quote
+        (their protective orders rest from now on: the candle was over before they filled)."""
+        fills = await self._book.on_candle(candle)
+        if fills:
+            fills = [_with_fill_id(f) for f in fills]
+            for fill in fills:
+                _log_fill(fill, f"the candle of {iso_utc(candle.ts_ms)} reached it")
+        if not self._unfilled:
+            return fills
+        quote = await self._quote(f"{len(self._unfilled)} pending order(s)")
+        if quote is None:
+            return fills
+        # Taken after the await: an order cancelled while the quote was in flight stays cancelled.
+        pending, self._unfilled = self._unfilled, []
+        retried = [fill for order in pending for fill in self._fill_at(quote, order)]
+        return [*fills, *retried]
+
+    async def cancel_all(self) -> list[Order]:
+        cancelled, self._unfilled = self._unfilled, []
+        return cancelled + await self._book.cancel_all()
+
+    def open_orders(self) -> list[Order]:
+        return self._unfilled + self._book.open_orders()
+
+    def restore_orders(self, orders: list[Order]) -> None:
+        self._unfilled = [o for o in orders if o.type is OrderType.MARKET]
+        self._book.restore_orders([o for o in orders if o.type is not OrderType.MARKET])
+
+    async def aclose(self) -> None:
+        self._unfilled.clear()
+        await self._book.aclose()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    async def _quote(self, what: str) -> tuple[float, float] | None:
+        """(bid, ask) now, or None when the read failed in a way that may pass."""
+        started = time.perf_counter()
+        try:
+            with ccxt_errors("best_bid_ask", self.symbol):
+                async with asyncio.timeout(self._quote_timeout_secs):
+                    bid, ask = await self._quotes.best_bid_ask(self.symbol)
+        except TemporaryExchangeError as exc:
+            logger.warning("No quote for {} ({}): {}", what, self.symbol, exc)
+            return None
+        logger.debug("Quote {} bid {} ask {} in {:.0f}ms", self.symbol, bid, ask,
+                     (time.perf_counter() - started) * 1000)
+        return bid, ask
+
+    def _fill_at(self, quote: tuple[float, float], order: Order) -> list[Fill]:
+        """Fill `order` as sim would at a candle that opens, and stays, at the quote's side for
+        it; whatever that does not fill (a limit not crossed, protective exits) rests."""
+        bid, ask = quote
+        price = ask if order.side is Side.BUY else bid
+        at_quote = SimExecution(fee_rate=self._fee_rate, slippage_bps=self._slippage_bps)
+        at_quote.restore_orders([order])
+        single_price = Candle(self._now_ms(), price, price, price, price, 0.0)
+        fills = [_with_fill_id(f) for f in at_quote.fill_pending(single_price)]
+        self._rest(at_quote.open_orders())
+        for fill in fills:
+            _log_fill(fill, f"bid {bid} ask {ask}")
+        return fills
+
+    def _rest(self, orders: list[Order]) -> None:
+        if orders:
+            self._book.restore_orders(self._book.open_orders() + orders)
+
+
+def _log_fill(fill: Fill, why: str) -> None:
+    logger.info("Paper order {} {} {:.8g} @ {:.8g} ({}) -> filled: {}", fill.client_order_id, fill.side.value,
+                fill.quantity, fill.price, fill.reason or "-", why)
+
+
+def _with_fill_id(fill: Fill) -> Fill:
+    # One fill per order, so the order's id identifies the fill, as a trade id would.
+    return dataclasses.replace(fill, fill_id=fill.client_order_id)
