@@ -1,0 +1,409 @@
+"""`ExchangeAccount`: one ccxt async client per exchange account, shared by every bot trading on it.
+
+Every request of every bot on the account goes through `ExchangeAccount.call`, which
+
+- waits while the account is backing off (a 429/418 seen by any bot holds back all of them:
+  they share the exchange's limit, and Binance turns repeated 429s into an IP ban);
+- translates ccxt's exceptions once, via `execution.ccxt_errors`;
+- retries reads, lookups and cancels after a temporary failure (`retry_delay_secs`), never an
+  order submission: its network failure is an `UnknownOrderOutcome`, looked up, not resent;
+- runs each attempt under `asyncio.timeout`.
+
+```python
+accounts = ExchangeAccounts()
+account = accounts.get(bot_config.exchange)         # the same object for every bot on (id, account)
+await account.load_markets()
+balance = await account.call("fetch_balance", None, account.client.fetch_balance)
+await accounts.aclose()
+```
+
+Keys come from the environment variables the config names and go into the ccxt client only;
+no message, log line or repr here carries them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import ccxt
+import ccxt.async_support as ccxt_async
+from loguru import logger
+
+from execution.ccxt_errors import ccxt_errors, retry_delay_secs
+from execution.errors import AuthenticationFailed, ExchangeError, RateLimited, TemporaryExchangeError
+from execution.exchange_config import ExchangeConfig
+
+__all__ = ["SYSTEM_CLOCK", "ClientFactory", "Clock", "ExchangeAccount", "ExchangeAccounts", "MissingCredentials",
+           "default_client_factory"]
+
+T = TypeVar("T")
+
+# Keep ccxt on the spot endpoints: by default it also loads futures markets, margin pairs and
+# currencies (sapi), which a spot bot never needs and which cost request weight at every start.
+_BINANCE_OPTIONS: dict[str, Any] = {
+    "defaultType": "spot",
+    "fetchMarkets": {"types": ["spot"]},
+    "fetchCurrencies": False,
+    "fetchMargins": False,
+}
+_BACKOFF_BASE_SECS = 1.0        # first back-off after a rate limit without Retry-After
+_BACKOFF_CAP_SECS = 60.0
+_WINDOW_MS = 60_000             # `requests_last_minute`
+_DEADLINE_MARGIN_SECS = 1.0     # asyncio.timeout over ccxt's own timeout: catches what ccxt does not
+
+
+class Clock(Protocol):
+    """What the account needs from a clock; `runner.clock`'s clocks fit it. Declared here, not
+    imported, because dependencies point from runner to execution, never back."""
+
+    def now_ms(self) -> int: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class _WallClock:
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+SYSTEM_CLOCK: Clock = _WallClock()
+
+ClientFactory = Callable[[str, dict[str, Any]], ccxt_async.Exchange]
+"""`(exchange id, ccxt constructor settings) -> client`; tests pass one to change e.g. `rateLimit`."""
+
+
+def default_client_factory(exchange_id: str, settings: dict[str, Any]) -> ccxt_async.Exchange:
+    return getattr(ccxt_async, exchange_id)(settings)
+
+
+class MissingCredentials(AuthenticationFailed):
+    """An environment variable the config names for the API key or secret is unset or empty."""
+
+    fix = "Set the variable in the daemon's environment (e.g. its systemd EnvironmentFile) and restart it."
+
+
+class ExchangeAccount:
+    """One exchange account: its ccxt client, its markets, its request rate and its back-off.
+
+    `environ` is where the key and secret are read (the variables `config.api_key_env` and
+    `config.secret_env` name); a config naming neither makes a keyless, public-data client.
+    `clock` times back-offs and retries (tests pass one they control). `max_read_attempts`
+    bounds how often one read is tried. Raises `MissingCredentials` naming an unset variable.
+    """
+
+    def __init__(self, config: ExchangeConfig, *, environ: Mapping[str, str] = os.environ,
+                 client_factory: ClientFactory | None = None, clock: Clock = SYSTEM_CLOCK,
+                 max_read_attempts: int = 4, rng: Callable[[], float] = random.random) -> None:
+        if max_read_attempts < 1:
+            raise ValueError(f"max_read_attempts must be >= 1, got {max_read_attempts}")
+        self.config = config
+        self._clock = clock
+        self._max_read_attempts = max_read_attempts
+        self._rng = rng
+        self._timeout_secs = config.timeout_secs
+        self._client = (client_factory or default_client_factory)(config.id, self._settings(config, environ))
+        if config.base_url is not None:
+            self._client.urls["api"] = _rebase(self._client.urls["api"], config.base_url.rstrip("/"))
+        self._markets_lock = asyncio.Lock()
+        self._markets_loaded = False
+        self._backoff_until_ms = 0
+        self._rate_limit_streak = 0
+        self._conversion_cache: dict[tuple[str, str], tuple[int, float]] = {}
+        self.requests_total = 0
+        self._request_times_ms: deque[int] = deque()
+
+    def __repr__(self) -> str:
+        return f"ExchangeAccount({self.config.id}/{self.config.account})"
+
+    @property
+    def name(self) -> str:
+        return f"{self.config.id}/{self.config.account}"
+
+    @property
+    def client(self) -> ccxt_async.Exchange:
+        """The shared ccxt client. Call its methods through `call`, never directly."""
+        return self._client
+
+    @staticmethod
+    def _settings(config: ExchangeConfig, environ: Mapping[str, str]) -> dict[str, Any]:
+        options = {**(_BINANCE_OPTIONS if config.id == "binance" else {}), **config.options}
+        # Never ccxt's own retries: it would resend a POST whose first attempt may have landed.
+        options["maxRetriesOnFailure"] = 0
+        settings: dict[str, Any] = {
+            "enableRateLimit": True,
+            "timeout": int(config.timeout_secs * 1000),
+            "options": options,
+        }
+        for field, ccxt_name in (("api_key_env", "apiKey"), ("secret_env", "secret")):
+            variable = getattr(config, field)
+            if variable is None:
+                continue
+            value = environ.get(variable)
+            if not value:
+                raise MissingCredentials(
+                    "load credentials", None,
+                    f"exchange account {config.id}/{config.account}: the environment variable {variable} "
+                    f"(exchange.{field}) is not set or empty")
+            settings[ccxt_name] = value
+        return settings
+
+    # -- markets -----------------------------------------------------------------------------
+
+    async def load_markets(self) -> None:
+        """Load the markets once; concurrent callers wait for the same load. A failed load
+        raises to every waiter and the next call tries again."""
+        if self._markets_loaded:
+            return
+        async with self._markets_lock:
+            if not self._markets_loaded:
+                await self.call("load_markets", None, self._client.load_markets)
+                self._markets_loaded = True
+
+    def market(self, symbol: str) -> dict[str, Any]:
+        """ccxt's market structure; raises RuntimeError before `load_markets`."""
+        if not self._markets_loaded:
+            raise RuntimeError(f"{self.name}: call `await load_markets()` before using market {symbol}")
+        return self._client.market(symbol)
+
+    def round_amount(self, symbol: str, amount: float) -> float:
+        """`amount` rounded DOWN to the market's step (0.0 when less than one step)."""
+        self.market(symbol)
+        try:
+            return float(self._client.amount_to_precision(symbol, amount))
+        except ccxt.InvalidOrder:           # ccxt refuses an amount that rounds to zero
+            return 0.0
+
+    def round_price(self, symbol: str, price: float) -> float:
+        """`price` rounded to the market's tick."""
+        self.market(symbol)
+        return float(self._client.price_to_precision(symbol, price))
+
+    def check_order(self, symbol: str, amount: float | None, price: float | None, *,
+                    cost: float | None = None) -> str | None:
+        """Why the exchange would refuse an order of `amount` (base) at `price`, or of `cost`
+        (quote, a market buy by cost), or None when it passes the market's minimums. A check
+        needing a number not given (the notional of a market order with no price) is skipped."""
+        market = self.market(symbol)
+        limits, base, quote = market.get("limits") or {}, market["base"], market["quote"]
+        min_amount = (limits.get("amount") or {}).get("min")
+        min_cost = (limits.get("cost") or {}).get("min")
+        if amount is not None:
+            if amount <= 0 or (min_amount is not None and amount < min_amount):
+                return (f"order of {_num(amount)} {base} is below the minimum amount {_num(min_amount or 0)} "
+                        f"for {symbol}")
+            if cost is None and price is not None:
+                cost = amount * price
+        if cost is not None and min_cost is not None and cost < min_cost:
+            size = f"{_num(amount)} {base} at {_num(price)} ({_num(cost)} {quote})" if amount is not None \
+                else f"{_num(cost)} {quote}"
+            return f"order of {size} is below the minimum notional {_num(min_cost)} {quote} for {symbol}"
+        return None
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def call(self, action: str, symbol: str | None, fn: Callable[..., Awaitable[T]], *args: Any,
+                   order_submission: bool = False, **kwargs: Any) -> T:
+        """`await fn(*args, **kwargs)`, a method of `client`, with the account's rules.
+
+        `action` and `symbol` name the call in error messages. Raises the domain errors of
+        `execution.errors`. A read that fails temporarily (or is rate limited) is tried up to
+        `max_read_attempts` times; `order_submission=True` sends once, ever: a rate limit or a
+        back-off longer than the timeout raises `RateLimited` (nothing was sent or placed), and
+        a network failure raises `UnknownOrderOutcome`.
+        """
+        attempt = 0
+        while True:
+            if order_submission:
+                remaining_secs = (self._backoff_until_ms - self._clock.now_ms()) / 1000
+                if remaining_secs > self._timeout_secs:
+                    # A signal sent minutes late is stale; refuse it before sending anything.
+                    raise RateLimited(action, symbol, f"not sent: {self.name} is backing off for another "
+                                      f"{remaining_secs:.1f}s", retry_after_secs=remaining_secs)
+            await self._wait_for_backoff()
+            self._count_request()
+            try:
+                with ccxt_errors(action, symbol, order_submission=order_submission, exchange=self._client):
+                    async with asyncio.timeout(self._timeout_secs + _DEADLINE_MARGIN_SECS):
+                        result = await fn(*args, **kwargs)
+            except RateLimited as exc:
+                self._back_off(exc)
+                if order_submission or attempt + 1 >= self._max_read_attempts:
+                    raise
+            except TemporaryExchangeError as exc:
+                if order_submission or attempt + 1 >= self._max_read_attempts:
+                    raise
+                delay = retry_delay_secs(attempt, rng=self._rng)
+                logger.debug("{} retrying {} in {:.2f}s after: {}", self.name, action, delay, exc)
+                await self._clock.sleep(delay)
+            else:
+                self._rate_limit_streak = 0
+                return result
+            attempt += 1
+
+    def _back_off(self, exc: RateLimited) -> None:
+        if exc.retry_after_secs is not None:
+            secs = exc.retry_after_secs
+        else:
+            secs = min(_BACKOFF_CAP_SECS, _BACKOFF_BASE_SECS * 2 ** min(self._rate_limit_streak, 16))
+        self._rate_limit_streak += 1
+        until_ms = self._clock.now_ms() + int(secs * 1000)
+        if until_ms > self._backoff_until_ms:
+            self._backoff_until_ms = until_ms
+            logger.warning("{} rate limited ({} {}); every bot on this account waits {:.1f}s",
+                           self.name, exc.action, exc.symbol or "", secs)
+
+    async def _wait_for_backoff(self) -> None:
+        while (remaining_ms := self._backoff_until_ms - self._clock.now_ms()) > 0:
+            await self._clock.sleep(remaining_ms / 1000)
+
+    @property
+    def backing_off_until_ms(self) -> int:
+        """Clock time until which every request waits (in the past when not backing off)."""
+        return self._backoff_until_ms
+
+    def _count_request(self) -> None:
+        now = self._clock.now_ms()
+        self.requests_total += 1
+        self._request_times_ms.append(now)
+        self._prune(now)
+
+    def requests_last_minute(self) -> int:
+        """Requests sent through `call` in the last 60 s of the account's clock."""
+        self._prune(self._clock.now_ms())
+        return len(self._request_times_ms)
+
+    def _prune(self, now_ms: int) -> None:
+        times = self._request_times_ms
+        while times and times[0] <= now_ms - _WINDOW_MS:
+            times.popleft()
+
+    # -- helpers shared by live execution and reconciliation ---------------------------------
+
+    async def exchange_time_ms(self) -> int:
+        """The exchange's clock (one light request), or the account's clock where ccxt cannot
+        ask for it."""
+        if self._client.has.get("fetchTime"):
+            return int(await self.call("fetch_time", None, self._client.fetch_time))
+        return self._clock.now_ms()
+
+    async def fee_in_quote(self, symbol: str, trade: Mapping[str, Any]) -> float:
+        """The fees of a ccxt trade structure, in `symbol`'s quote currency: as is when charged in
+        the quote, times the trade's price when in the base, at the last price of a conversion
+        market otherwise (BNB). A fee that cannot be converted counts 0, with a WARNING."""
+        market = self.market(symbol)
+        base, quote = market["base"], market["quote"]
+        fees = trade.get("fees") or ([trade["fee"]] if trade.get("fee") else [])
+        total = 0.0
+        for fee in fees:
+            cost, currency = fee.get("cost"), fee.get("currency")
+            if not cost:
+                continue
+            if currency in (None, quote):
+                total += float(cost)
+            elif currency == base:
+                total += float(cost) * float(trade["price"])
+            else:
+                total += float(cost) * await self._conversion_rate(currency, quote, symbol)
+        return total
+
+    async def _conversion_rate(self, currency: str, quote: str, symbol: str) -> float:
+        now = self._clock.now_ms()
+        cached = self._conversion_cache.get((currency, quote))
+        if cached is not None and now - cached[0] < _WINDOW_MS:
+            return cached[1]
+        markets = self._client.markets or {}
+        rate = 0.0
+        try:
+            if f"{currency}/{quote}" in markets:
+                ticker = await self.call("fetch_ticker", f"{currency}/{quote}", self._client.fetch_ticker,
+                                         f"{currency}/{quote}")
+                rate = float(ticker.get("last") or 0.0)
+            elif f"{quote}/{currency}" in markets:
+                ticker = await self.call("fetch_ticker", f"{quote}/{currency}", self._client.fetch_ticker,
+                                         f"{quote}/{currency}")
+                last = float(ticker.get("last") or 0.0)
+                rate = 1 / last if last else 0.0
+        except ExchangeError as exc:
+            logger.warning("{}: cannot price a fee in {} for {} ({}); counting it as 0", self.name, currency,
+                           symbol, exc)
+            return 0.0
+        if not rate:
+            logger.warning("{}: no market converts fees in {} to {} for {}; counting them as 0", self.name,
+                           currency, quote, symbol)
+        self._conversion_cache[(currency, quote)] = (now, rate)
+        return rate
+
+    async def aclose(self) -> None:
+        """Close the ccxt client (its HTTP session)."""
+        await self._client.close()
+
+
+class ExchangeAccounts:
+    """The process's accounts, one `ExchangeAccount` per (exchange id, account) however many bots
+    name it. The first config seen for a key makes the account; a later one naming other keys,
+    URL or options for the same key is refused (two bots cannot share a client they disagree on).
+    """
+
+    def __init__(self, *, environ: Mapping[str, str] = os.environ, client_factory: ClientFactory | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
+        self._environ = environ
+        self._client_factory = client_factory
+        self._clock = clock
+        self._accounts: dict[tuple[str, str], ExchangeAccount] = {}
+
+    def get(self, config: ExchangeConfig) -> ExchangeAccount:
+        account = self._accounts.get(config.account_key)
+        if account is None:
+            account = ExchangeAccount(config, environ=self._environ, client_factory=self._client_factory,
+                                      clock=self._clock)
+            self._accounts[config.account_key] = account
+        elif _client_fields(account.config) != _client_fields(config):
+            raise ValueError(
+                f"exchange account {config.id}/{config.account} is configured twice with different keys, "
+                "base_url or options; give the bots one config or different `account` names")
+        return account
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    async def aclose(self) -> None:
+        """Close every client, even when one fails to close."""
+        accounts, self._accounts = list(self._accounts.values()), {}
+        for account in accounts:
+            try:
+                await account.aclose()
+            except Exception:
+                logger.exception("Closing the client of {} failed", account.name)
+
+
+def _client_fields(config: ExchangeConfig) -> tuple[Any, ...]:
+    return (config.api_key_env, config.secret_env, config.base_url, config.options)
+
+
+def _rebase(urls: Any, base_url: str) -> Any:
+    """ccxt's `urls['api']` (a URL, or a dict of them, maybe nested) with every URL's origin
+    replaced by `base_url`: the path stays, so `/api/v3` and `/sapi/v1` keep apart."""
+    if isinstance(urls, str):
+        return base_url + urlsplit(urls).path
+    if isinstance(urls, dict):
+        return {name: _rebase(url, base_url) for name, url in urls.items()}
+    return urls
+
+
+def _num(value: float | None) -> str:
+    """A number for a message without float noise or exponents: 1e-05 -> "0.00001"."""
+    if value is None:
+        return "?"
+    text = format(Decimal(repr(float(value))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

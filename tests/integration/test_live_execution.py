@@ -1,0 +1,455 @@
+"""`LiveExecution` and `reconcile` against the Binance stand-in, through the real ccxt client.
+
+The market: the stand-in's clock starts at candle 60 (close 30600; bid 30596.94, ask 30603.06);
+after it closes fall by 20 a candle and lows sit 25 under the body, so a buy limit at 30500 is
+first reached by candle 64. Every test ends by checking that the fills the bot was given are
+exactly the stand-in's trades of the bot's orders: none lost, none twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+import ccxt.async_support as ccxt_async
+import pytest
+
+from execution.errors import AuthenticationFailed
+from execution.exchange import ExchangeAccount, ExchangeAccounts
+from execution.exchange_config import ExchangeConfig
+from execution.live import LiveExecution
+from execution.models import Fill, Order, OrderType, Side
+from execution.reconcile import reconcile
+from market.models import Candle
+from runner.clock import ManualClock
+from tests.exchange import BinanceStandIn
+
+T0_MS = 1_704_067_200_000
+STEP_MS = 60_000
+NOW_INDEX = 60
+SYMBOL = "BTC/USDT"
+ASK, BID = 30_603.06, 30_596.94
+PREFIX = "brtest0001-"
+KEY_ENV, SECRET_ENV = "BR_LIVE_KEY", "BR_LIVE_SECRET"
+
+
+def close_at(i: int) -> float:
+    return 30_000.0 + 10 * i if i <= NOW_INDEX else 30_600.0 - 20 * (i - NOW_INDEX)
+
+
+def make_candles(count: int = 120) -> list[tuple[int, float, float, float, float, float]]:
+    candles = []
+    for i in range(count):
+        o, c = close_at(i - 1) if i else 30_000.0, close_at(i)
+        candles.append((T0_MS + i * STEP_MS, o, max(o, c) + 25, min(o, c) - 25, c, 1 + i / 100))
+    return candles
+
+
+CANDLES = make_candles()
+
+
+def candle(i: int) -> Candle:
+    return Candle(*CANDLES[i])
+
+
+def candle_ms(i: int) -> int:
+    return T0_MS + i * STEP_MS
+
+
+def fast_client(exchange_id: str, settings: dict[str, Any]) -> ccxt_async.Exchange:
+    return getattr(ccxt_async, exchange_id)({**settings, "rateLimit": 1, "timeout_on_exit": 0})
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 3.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[BinanceStandIn]:
+    async with BinanceStandIn(CANDLES, balances={"USDT": 10_000, "BTC": 0}, start_ms=candle_ms(NOW_INDEX),
+                              fee_rate=0.001, spread_bps=2) as running:
+        yield running
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_700_000_000_000)
+
+
+@pytest.fixture
+async def accounts(standin, clock) -> AsyncIterator[Callable[..., ExchangeAccount]]:
+    """Factory: `accounts(secret=..., timeout_secs=...)` -> an ExchangeAccount on the stand-in."""
+    registry: list[ExchangeAccounts] = []
+
+    def make(*, secret: str | None = None, **changes: Any) -> ExchangeAccount:
+        environ = {KEY_ENV: standin.api_key, SECRET_ENV: standin.secret if secret is None else secret}
+        registry.append(ExchangeAccounts(environ=environ, client_factory=fast_client, clock=clock))
+        fields = dict(id="binance", account="main", api_key_env=KEY_ENV, secret_env=SECRET_ENV,
+                      base_url=standin.base_url, timeout_secs=5)
+        return registry[-1].get(ExchangeConfig(**(fields | changes)))
+
+    yield make
+    for accounts_ in registry:
+        await accounts_.aclose()
+    assert standin.unserved == []          # nothing outside the spot endpoints it serves
+
+
+@pytest.fixture
+def account(accounts) -> ExchangeAccount:
+    return accounts()
+
+
+@pytest.fixture
+def engine(account, clock) -> LiveExecution:
+    return LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock)
+
+
+def buy(seq: int, **fields: Any) -> Order:
+    return Order(f"{PREFIX}{seq}", SYMBOL, Side.BUY, **fields)
+
+
+def sell(seq: int, **fields: Any) -> Order:
+    return Order(f"{PREFIX}{seq}", SYMBOL, Side.SELL, **fields)
+
+
+def assert_ledger_matches(fills: Iterable[Fill], standin: BinanceStandIn, prefix: str = PREFIX) -> None:
+    """The bot's fills are the stand-in's trades of the bot's orders, each exactly once."""
+    fills = list(fills)
+    client_ids = {o.order_id: o.client_order_id for o in standin.orders}
+    expected = sorted((str(t.id), client_ids[t.order_id], float(t.qty), float(t.price), float(t.commission))
+                      for t in standin.trades if client_ids[t.order_id].startswith(prefix))
+    got = sorted((f.fill_id, f.client_order_id, f.quantity, f.price, f.fee) for f in fills)
+    assert got == expected
+    assert len({f.fill_id for f in fills}) == len(fills)
+
+
+def warnings_in(log_records) -> list[str]:
+    return [r["message"] for r in log_records if r["level"].name == "WARNING"]
+
+
+# -- orders that go through ------------------------------------------------------------------
+
+
+async def test_market_buy_by_cost_and_sell_by_quantity_fill_with_the_exchanges_fills(engine, standin):
+    [bought] = await engine.execute_signal(buy(1, quote_amount=100.0, reason="entry"))
+    [sold] = await engine.execute_signal(sell(2, quantity=bought.quantity, reason="exit"))
+
+    assert (bought.quantity, bought.price, bought.fee) == (0.00326, ASK, pytest.approx(0.09976598))
+    assert bought.fill_id == str(standin.trades[0].id) and bought.reason == "entry"
+    assert bought.ts_ms == candle_ms(NOW_INDEX) and bought.side is Side.BUY
+    assert (sold.quantity, sold.price, sold.side, sold.reason) == (0.00326, BID, Side.SELL, "exit")
+    assert [r.params.get("quoteOrderQty") for r in standin.requests if r.method == "POST"] == ["100", None]
+    assert standin.order_submissions == {f"{PREFIX}1": 1, f"{PREFIX}2": 1}
+    assert engine.open_orders() == [] and await engine.on_candle(candle(60)) == ()
+    assert_ledger_matches([bought, sold], standin)
+
+
+async def test_quantities_are_rounded_down_before_sending(engine, standin):
+    [fill] = await engine.execute_signal(buy(1, quantity=0.0123456))
+
+    assert fill.quantity == 0.01234
+    assert [r.params["quantity"] for r in standin.requests if r.method == "POST"] == ["0.01234"]
+    assert_ledger_matches([fill], standin)
+
+
+async def test_a_limit_order_rests_then_its_fill_arrives_with_the_candle_that_reaches_it(engine, standin):
+    order = buy(1, type=OrderType.LIMIT, quantity=0.01, price=30_500.0)
+
+    assert await engine.execute_signal(order) == []
+    assert engine.open_orders() == [order]
+    standin.advance_to(candle_ms(63))
+    assert await engine.on_candle(candle(62)) == []
+
+    standin.advance_to(candle_ms(64))
+    [fill] = await engine.on_candle(candle(63))
+
+    assert (fill.price, fill.quantity, fill.ts_ms, fill.client_order_id) == (30_500.0, 0.01, candle_ms(64), order.client_order_id)
+    assert engine.open_orders() == []
+    assert await engine.on_candle(candle(64)) == ()
+    assert_ledger_matches([fill], standin)
+
+
+async def test_a_partial_fill_keeps_the_order_open_until_the_rest_fills(engine, standin):
+    order = buy(1, type=OrderType.LIMIT, quantity=0.01, price=30_500.0)
+    await engine.execute_signal(order)
+    standin.partial_fill_next(0.5)
+
+    standin.advance_to(candle_ms(64))
+    first = await engine.on_candle(candle(63))
+    assert [f.quantity for f in first] == [0.005] and engine.open_orders() == [order]
+    assert await engine.on_candle(candle(63)) == []                 # polled again: nothing new
+
+    standin.advance_to(candle_ms(65))
+    second = await engine.on_candle(candle(64))
+
+    assert [f.quantity for f in second] == [0.005] and engine.open_orders() == []
+    assert_ledger_matches(first + second, standin)
+
+
+async def test_fees_charged_in_the_base_asset_are_reported_in_quote(clock):
+    async with BinanceStandIn(CANDLES, balances={"USDT": 1_000}, fee_asset="received",
+                              start_ms=candle_ms(NOW_INDEX)) as standin:
+        accounts = ExchangeAccounts(environ={KEY_ENV: standin.api_key, SECRET_ENV: standin.secret},
+                                    client_factory=fast_client, clock=clock)
+        try:
+            account = accounts.get(ExchangeConfig(id="binance", api_key_env=KEY_ENV, secret_env=SECRET_ENV,
+                                                  base_url=standin.base_url))
+            engine = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock)
+            [fill] = await engine.execute_signal(buy(1, quantity=0.01))
+        finally:
+            await accounts.aclose()
+
+    trade = standin.trades[0]
+    assert trade.commission_asset == "BTC"
+    assert fill.fee == pytest.approx(float(trade.commission) * ASK)
+    assert (fill.fill_id, fill.quantity, fill.price) == (str(trade.id), 0.01, ASK)
+
+
+# -- unknown outcomes ------------------------------------------------------------------------
+
+
+async def test_a_lost_reply_is_not_resent_and_the_order_is_found_by_its_client_id(engine, standin, log_records):
+    standin.lose_response_next("POST /api/v3/order")
+    order = buy(1, quantity=0.01)
+
+    fills = await engine.execute_signal(order)
+
+    assert standin.order_submissions[order.client_order_id] == 1
+    assert [(f.client_order_id, f.quantity, f.price) for f in fills] == [(order.client_order_id, 0.01, ASK)]
+    assert engine.open_orders() == []
+    assert await engine.on_candle(candle(60)) == ()             # the fill is reported once
+    lookups = [r for r in standin.requests if (r.method, r.path) == ("GET", "/api/v3/order")]
+    assert [r.params["origClientOrderId"] for r in lookups] == [order.client_order_id]
+    assert any("outcome unknown" in m for m in warnings_in(log_records))
+    assert_ledger_matches(fills, standin)
+
+
+async def test_a_found_order_whose_trades_cannot_be_read_yet_reports_them_at_the_next_candle(engine, standin):
+    standin.lose_response_next("POST /api/v3/order")
+    standin.fail_next("GET /api/v3/myTrades", status=503, times=4)       # every attempt of one read
+    order = buy(1, quantity=0.01)
+
+    assert await engine.execute_signal(order) == []
+    assert engine.open_orders() == [order]                   # found, filled, but its fills not read yet
+
+    fills = await engine.on_candle(candle(60))
+
+    assert [(f.client_order_id, f.quantity) for f in fills] == [(order.client_order_id, 0.01)]
+    assert engine.open_orders() == [] and standin.order_submissions[order.client_order_id] == 1
+    assert_ledger_matches(fills, standin)
+
+
+async def test_a_5xx_on_submit_is_looked_up_found_absent_and_dropped_never_resent(engine, standin, log_records):
+    standin.fail_next("POST /api/v3/order", status=503)
+    order = buy(1, quantity=0.01)
+
+    assert await engine.execute_signal(order) == []
+    assert engine.open_orders() == [order]                        # pending: the runner decides nothing new
+    assert await engine.on_candle(candle(60)) == []               # not found twice, but the exchange's
+    assert engine.open_orders() == [order]                        # clock has not moved past the send yet
+
+    standin.advance_to(candle_ms(61))
+    assert await engine.on_candle(candle(60)) == []
+
+    assert engine.open_orders() == []
+    assert standin.order_submissions[order.client_order_id] == 1 and standin.orders == []
+    assert len([r for r in standin.requests if r.method == "POST"]) == 1
+    assert any("never reached the exchange" in m for m in warnings_in(log_records))
+    assert await engine.execute_signal(order) == [] and standin.order_submissions[order.client_order_id] == 1
+    assert_ledger_matches([], standin)
+
+
+async def test_a_timed_out_submit_is_resolved_by_lookup_once_the_exchange_books_it(accounts, clock, standin):
+    engine = LiveExecution(accounts(timeout_secs=0.2), SYMBOL, order_id_prefix=PREFIX, clock=clock)
+    standin.delay_next("POST /api/v3/order", secs=1.0)       # booked 0.8 s after the client gave up
+    order = buy(1, quantity=0.01)
+
+    assert await engine.execute_signal(order) == []
+    assert engine.open_orders() == [order]
+    await eventually(lambda: standin.order_by_client_id(order.client_order_id) is not None)
+
+    fills = await engine.on_candle(candle(60))
+
+    assert [(f.client_order_id, f.quantity) for f in fills] == [(order.client_order_id, 0.01)]
+    assert engine.open_orders() == [] and standin.order_submissions[order.client_order_id] == 1
+    assert_ledger_matches(fills, standin)
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+
+async def test_insufficient_funds_drops_the_order_without_raising(engine, standin, log_records):
+    standin.set_balance("USDT", 10)
+
+    assert await engine.execute_signal(buy(1, quantity=0.01)) == []
+
+    assert engine.open_orders() == [] and standin.orders == []
+    assert any("refused" in m and "InsufficientFunds" in m for m in warnings_in(log_records))
+    assert_ledger_matches([], standin)
+
+
+async def test_an_order_under_the_minimum_notional_is_never_sent(engine, standin, log_records):
+    assert await engine.execute_signal(buy(1, quote_amount=4.0)) == []
+
+    assert standin.order_submissions == {} and engine.open_orders() == []
+    assert any("below the minimum notional 5 USDT" in m for m in warnings_in(log_records))
+    assert_ledger_matches([], standin)
+
+
+async def test_a_bad_secret_raises_the_fatal_error(accounts, clock, standin):
+    engine = LiveExecution(accounts(secret="not-the-secret"), SYMBOL, order_id_prefix=PREFIX, clock=clock)
+
+    with pytest.raises(AuthenticationFailed) as caught:
+        await engine.execute_signal(buy(1, quantity=0.01))
+
+    assert "not-the-secret" not in str(caught.value)
+    assert standin.orders == []
+    assert_ledger_matches([], standin)
+
+
+# -- polling under a rate limit, cancelling --------------------------------------------------
+
+
+async def test_a_rate_limit_while_polling_backs_off_then_the_fill_arrives(engine, account, clock, standin):
+    order = buy(1, type=OrderType.LIMIT, quantity=0.01, price=30_500.0)
+    await engine.execute_signal(order)
+    standin.advance_to(candle_ms(64))
+    standin.rate_limit_next("GET /api/v3/order", retry_after_secs=2)
+    before_ms = clock.now_ms()
+
+    fills = await engine.on_candle(candle(63))
+
+    assert [f.quantity for f in fills] == [0.01]
+    assert account.backing_off_until_ms == before_ms + 2_000 and clock.now_ms() >= before_ms + 2_000
+    polls = [r for r in standin.requests if (r.method, r.path) == ("GET", "/api/v3/order")]
+    assert len(polls) == 2
+    assert_ledger_matches(fills, standin)
+
+
+async def test_cancel_all_cancels_only_this_bots_orders_and_picks_up_earlier_fills(account, clock, standin):
+    other = LiveExecution(account, SYMBOL, order_id_prefix="brother001-", clock=clock)
+    mine = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock)
+    resting = buy(1, type=OrderType.LIMIT, quantity=0.01, price=30_500.0)
+    await mine.execute_signal(resting)
+    await other.execute_signal(Order("brother001-1", SYMBOL, Side.BUY, OrderType.LIMIT, quantity=0.01,
+                                     price=29_000.0))
+    await account.call("create_order", SYMBOL, account.client.create_order, SYMBOL, "limit", "buy", 0.01, 29_000,
+                       {"clientOrderId": "by-hand-1"}, order_submission=True)
+    await account.call("create_order", SYMBOL, account.client.create_order, SYMBOL, "limit", "buy", 0.001, 29_500,
+                       {"clientOrderId": f"{PREFIX}99"}, order_submission=True)      # ours, unknown to the bot
+    standin.partial_fill_next(0.5)
+    standin.advance_to(candle_ms(64))                                # half of `resting` fills
+
+    cancelled = await mine.cancel_all()
+
+    assert sorted(o.client_order_id for o in cancelled) == [f"{PREFIX}1", f"{PREFIX}99"]
+    statuses = {o.client_order_id: o.status for o in standin.orders}
+    assert statuses == {f"{PREFIX}1": "CANCELED", "brother001-1": "NEW", "by-hand-1": "NEW",
+                        f"{PREFIX}99": "CANCELED"}
+    assert mine.open_orders() == [] and len(other.open_orders()) == 1
+    fills = await mine.on_candle(candle(64))
+    assert [(f.client_order_id, f.quantity) for f in fills] == [(f"{PREFIX}1", 0.005)]
+    assert_ledger_matches(fills, standin)
+
+
+# -- protective exits, restarts, reconciliation ----------------------------------------------
+
+
+async def test_a_stop_loss_sends_a_market_exit_with_a_deterministic_id(engine, standin):
+    entry = buy(1, quantity=0.01, stop_loss_pct=0.002, take_profit_pct=0.05, reason="entry")
+    [bought] = await engine.execute_signal(entry)
+    stop, target = engine.open_orders()
+    assert (stop.client_order_id, stop.type, stop.oco_group) == (f"{PREFIX}1-sl", OrderType.STOP, entry.client_order_id)
+    assert stop.stop_price == pytest.approx(ASK * 0.998) and target.price == pytest.approx(ASK * 1.05)
+
+    assert await engine.on_candle(candle(61)) == []                # low 30555: above the stop (30541.85)
+    standin.advance_to(candle_ms(63))
+    [sold] = await engine.on_candle(candle(62))                     # low 30535: stop reached
+
+    assert (sold.client_order_id, sold.side, sold.quantity, sold.reason) == (f"{PREFIX}1-sl", Side.SELL, 0.01,
+                                                                             "stop_loss")
+    assert engine.open_orders() == []
+    assert standin.order_submissions[f"{PREFIX}1-sl"] == 1 and f"{PREFIX}1-tp" not in standin.order_submissions
+    assert_ledger_matches([bought, sold], standin)
+
+
+async def test_protective_exits_survive_a_restart_through_the_snapshot(account, clock, standin):
+    before = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock)
+    bought = await before.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002))
+
+    after = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock)     # a restart
+    after.restore_orders(before.open_orders(), fill_ids={f.fill_id for f in bought})
+    assert after.open_orders() == before.open_orders()
+    standin.advance_to(candle_ms(63))
+    sold = await after.on_candle(candle(62))
+
+    assert [(f.client_order_id, f.side) for f in sold] == [(f"{PREFIX}1-sl", Side.SELL)]
+    assert [r.path for r in standin.requests if r.method == "GET" and "order" in r.path.lower()] == []
+    assert_ledger_matches(bought + sold, standin)
+
+
+async def test_a_restored_order_reports_only_fills_not_booked_before_the_restart(accounts, clock, standin):
+    before = LiveExecution(accounts(), SYMBOL, order_id_prefix=PREFIX, clock=clock)
+    order = buy(1, type=OrderType.LIMIT, quantity=0.01, price=30_500.0)
+    await before.execute_signal(order)
+    standin.partial_fill_next(0.5)
+    standin.advance_to(candle_ms(64))
+    booked = await before.on_candle(candle(63))
+
+    after = LiveExecution(accounts(), SYMBOL, order_id_prefix=PREFIX, clock=clock)  # a restart: new process
+    after.restore_orders(before.open_orders(), fill_ids={f.fill_id for f in booked})
+    standin.advance_to(candle_ms(65))
+    later = await after.on_candle(candle(64))
+
+    assert [f.quantity for f in booked] == [0.005] and [f.quantity for f in later] == [0.005]
+    assert after.open_orders() == [] and standin.order_submissions[order.client_order_id] == 1
+    assert_ledger_matches(booked + later, standin)
+
+
+async def test_reconcile_finds_a_fill_the_bot_missed_and_orders_it_does_not_know(account, engine, standin):
+    journalled = await engine.execute_signal(buy(1, quantity=0.01))
+    resting = buy(2, type=OrderType.LIMIT, quantity=0.01, price=29_000.0)
+    await engine.execute_signal(resting)
+    await account.call("cancel_order", SYMBOL, account.client.cancel_order,
+                       standin.order_by_client_id(resting.client_order_id).order_id, SYMBOL)   # by hand
+    # The reply of order 3 is lost and the process dies before journalling what the lookup found.
+    standin.lose_response_next("POST /api/v3/order")
+    crashed = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX)
+    lost = await crashed.execute_signal(buy(3, quantity=0.02))
+    # Before the crash, an order with the bot's prefix that the snapshot never saw; and another bot's trade.
+    await account.call("create_order", SYMBOL, account.client.create_order, SYMBOL, "limit", "buy", 0.001, 29_500,
+                       {"clientOrderId": f"{PREFIX}4"}, order_submission=True)
+    await account.call("create_order", SYMBOL, account.client.create_order, SYMBOL, "market", "buy", 0.001, None,
+                       {"clientOrderId": "brother001-1"}, order_submission=True)
+
+    report = await reconcile(account, SYMBOL, prefix=PREFIX, known_open_orders=[resting],
+                             journal_fill_ids={f.fill_id for f in journalled}, since_ms=candle_ms(NOW_INDEX))
+
+    assert [o.client_order_id for o in report.unknown_open_orders] == [f"{PREFIX}4"]
+    assert (report.unknown_open_orders[0].price, report.unknown_open_orders[0].quantity) == (29_500.0, 0.001)
+    assert report.vanished_orders == [resting]
+    [missing] = report.missing_fills
+    assert [(missing.client_order_id, missing.quantity, missing.fill_id)] == [
+        (f.client_order_id, f.quantity, f.fill_id) for f in lost]
+    assert missing.fee == pytest.approx(lost[0].fee) and missing.ts_ms == lost[0].ts_ms
+    assert report.exchange_base_balance == pytest.approx(float(standin.balances["BTC"].free
+                                                               + standin.balances["BTC"].locked))
+    assert not report.clean
+    assert_ledger_matches(journalled + report.missing_fills, standin)
+
+
+async def test_reconcile_of_a_bot_in_step_with_the_exchange_is_clean(account, engine, standin):
+    fills = await engine.execute_signal(buy(1, quantity=0.01))
+    resting = buy(2, type=OrderType.LIMIT, quantity=0.01, price=29_000.0)
+    await engine.execute_signal(resting)
+
+    report = await reconcile(account, SYMBOL, prefix=PREFIX, known_open_orders=engine.open_orders(),
+                             journal_fill_ids={f.fill_id for f in fills}, since_ms=candle_ms(NOW_INDEX))
+
+    assert report.clean and report.exchange_base_balance == pytest.approx(0.01)
+    assert Decimal(str(report.exchange_base_free)) == standin.balances["BTC"].free
+    assert_ledger_matches(fills, standin)
