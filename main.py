@@ -182,6 +182,46 @@ def journal(
             typer.echo(f"{e.seq:>7} {iso_utc(e.ts_ms)} {e.kind:<9} {e.key or '-':<16} {detail}")
 
 
+@app.command("download-data")
+def download_data(
+    exchange: Annotated[str, typer.Option("--exchange", help="ccxt exchange id, e.g. binance, kraken.")],
+    symbol: Annotated[str, typer.Option("--symbol", help="Market as ccxt writes it, e.g. BTC/USDT.")],
+    timeframe: Annotated[str, typer.Option("--timeframe", help="Candle length: 1m, 5m, 1h, 1d ...")],
+    since: Annotated[str, typer.Option("--since", help="First candle time (inclusive), ISO date.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write; an existing one is continued.")],
+    until: Annotated[Optional[str], typer.Option("--until", help="End time (exclusive), ISO date; default: now.")] = None,
+    base_url: Annotated[Optional[str], typer.Option(
+        "--base-url", help="Send the requests here instead, e.g. a testnet: https://testnet.binance.vision")] = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "WARNING",
+) -> None:
+    """Download past candles (public data, no keys) into a CSV file for backtests; run it again to resume."""
+    from market.download import DownloadFailed, DownloadInputError, run_download
+
+    setup_logging(log_level)
+    start, end = _parse_date(since, "--since"), _parse_date(until, "--until")
+    show_progress = sys.stderr.isatty()
+
+    def progress(done_ms: int, total_ms: int, written: int) -> None:
+        if show_progress:
+            filled = round(30 * done_ms / total_ms)
+            sys.stderr.write(f"\r{symbol} {timeframe} [{'#' * filled}{'.' * (30 - filled)}] "
+                             f"{100 * done_ms / total_ms:3.0f}%  {written} candles")
+            sys.stderr.flush()
+
+    try:
+        summary = asyncio.run(run_download(
+            exchange, symbol, timeframe, out, since_ms=round(start.timestamp() * 1000),
+            until_ms=round(end.timestamp() * 1000) if end else None, base_url=base_url, progress=progress))
+    except DownloadInputError as exc:
+        _fail([str(exc)])
+    except DownloadFailed as exc:
+        _fail([str(exc)], code=1)
+    finally:
+        if show_progress:
+            sys.stderr.write("\n")
+    typer.echo(summary.describe())
+
+
 # --- Control commands: talk to a running daemon (`botrunner run`) over its control socket. ---
 
 StateDirOption = Annotated[Path, typer.Option(

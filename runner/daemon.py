@@ -104,7 +104,7 @@ async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None) -> 
         hub = FeedHub()
         stack.push_async_callback(hub.aclose)
         services = DaemonServices(hub=hub, journal=journal, snapshots=SnapshotStore(state_dir / SNAPSHOT_FOLDER))
-        stack.callback(services.close)
+        stack.push_async_callback(services.aclose)
         reload_configs = (lambda: load_config_dir(plan.config_dir)[1]) if plan.config_dir else None
         manager = BotManager(plan.bots, services, supervisor=daemon.supervisor,
                              stop_grace_secs=daemon.stop_grace_secs,

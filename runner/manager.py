@@ -21,6 +21,8 @@ from typing import Callable
 
 from loguru import logger
 
+from execution.errors import FatalExchangeError
+from execution.exchange import ExchangeAccounts
 from execution.sim import SimExecution
 from market.factory import load_market
 from market.models import iso_utc
@@ -31,6 +33,7 @@ from runner.clock import SYSTEM_CLOCK, Clock
 from runner.config import BotConfig
 from runner.daemon_config import SupervisorConfig
 from runner.errors import BotStateError, UnknownBot
+from runner.exchange_bots import build_exchange_runner
 from runner.journal import BotJournal, JournalConflict, JournalEvent, SqliteJournal
 from runner.recovery import RecoveryError, recover
 from runner.runner import RunnerState, StrategyRunner
@@ -51,6 +54,7 @@ class DaemonServices:
     journal: SqliteJournal
     snapshots: SnapshotStore
     clock: Clock = SYSTEM_CLOCK
+    accounts: ExchangeAccounts = field(default_factory=ExchangeAccounts)
     writer: SnapshotWriter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +62,11 @@ class DaemonServices:
 
     def close(self) -> None:
         self.writer.close()
+
+    async def aclose(self) -> None:
+        """Close the exchange clients, then flush and stop the snapshot writer."""
+        await self.accounts.aclose()
+        self.close()
 
 
 class BotSlot:
@@ -172,7 +181,7 @@ class BotManager:
                     logger.info("Bot {}: {}", final.value, runner.kill_switch.reason or
                                 f"{runner.bars} candles, equity {runner.portfolio.equity:.2f}")
                     return
-                except (RecoveryError, JournalConflict) as exc:
+                except (RecoveryError, JournalConflict, FatalExchangeError) as exc:
                     self._fail(slot, str(exc))
                     logger.error("Bot cannot start safely: {}", exc)
                     return
@@ -213,10 +222,13 @@ class BotManager:
     async def _build(self, slot: BotSlot) -> StrategyRunner:
         """A runner for `slot`, restored from its snapshot and journal, on a shared feed."""
         config = slot.config
-        if config.mode != "sim":
-            raise RecoveryError(f"mode {config.mode} is not wired into the daemon yet; run it as mode: sim")
         await self._services.writer.aflush()       # read what the bot last handed over
         recovered = recover(config.id, self._services.snapshots, slot.journal)
+        if config.mode != "sim":
+            return await build_exchange_runner(
+                config, recovered, hub=self._services.hub, accounts=self._services.accounts,
+                journal=slot.journal, clock=self._services.clock, on_checkpoint=self._write_snapshot,
+                checkpoint_interval_secs=self._snapshot_interval_secs)
         key = feed_key_for(config.market, config.symbol, config.timeframe, config.speed)
         load = partial(load_market, config.market, symbol=config.symbol, timeframe=config.timeframe)
         cursor = await self._services.hub.subscribe(key, load, start_index=recovered.position, speed=config.speed)

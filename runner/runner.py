@@ -325,17 +325,22 @@ class StrategyRunner:
         await self._flatten_on_kill(now_ms)
 
     async def _flatten_on_kill(self, now_ms: int) -> None:
-        await self._cancel_all(now_ms, "kill switch")
+        await self.close_position("kill_switch", now_ms=now_ms, cancel_why="kill switch")
+        if self.portfolio.quantity == 0.0:
+            self._finish(RunnerState.KILLED, self.kill_switch.reason)
+
+    async def close_position(self, reason: str, *, now_ms: int | None = None,
+                             cancel_why: str | None = None) -> None:
+        """Cancel the bot's orders and close its position with a market order (tagged
+        `reason`). Between candles only; the kill switch and `on_restart: flatten` use it."""
+        now_ms = self.last_candle_ts_ms + self._bar_ms if now_ms is None else now_ms
+        await self._cancel_all(now_ms, cancel_why or reason)
         position = self.portfolio.quantity
         if position == 0.0:
-            self._finish(RunnerState.KILLED, self.kill_switch.reason)
             return
         side = Side.SELL if position > 0 else Side.BUY
         await self._submit(Order(self._next_order_id(), self.symbol, side, OrderType.MARKET,
-                                 quantity=abs(position), reason="kill_switch", created_ts_ms=now_ms),
-                           now_ms)
-        if self.portfolio.quantity == 0.0:
-            self._finish(RunnerState.KILLED, self.kill_switch.reason)
+                                 quantity=abs(position), reason=reason, created_ts_ms=now_ms), now_ms)
 
     # -- state -------------------------------------------------------------------------------
 

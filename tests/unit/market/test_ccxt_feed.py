@@ -1,0 +1,318 @@
+"""CcxtCandleFeed against the Binance stand-in: the real ccxt client, time moved by the test.
+
+The stand-in replays 1m candles; its clock starts one second after candle 60 opened, so 60 is
+forming and 0..59 have closed. `ExchangeClock` is the feed's clock and moves with the
+stand-in's, so no test waits on wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt
+import ccxt.pro
+import pytest
+
+from market.ccxt_feed import CcxtCandleFeed
+from market.models import Candle
+from tests.exchange import STANDIN_OPTIONS, BinanceStandIn, make_ccxt_client
+
+T0_MS = 1_704_067_200_000           # 2024-01-01T00:00:00Z
+STEP_MS = 60_000
+NOW_INDEX = 60
+KLINES = "GET /api/v3/klines"
+
+
+def candle_ms(i: int) -> int:
+    return T0_MS + i * STEP_MS
+
+
+def make_rows(count: int = 120) -> list[tuple[int, float, float, float, float, float]]:
+    """1m candles whose numbers are exact in binary, so what ccxt parses equals them exactly."""
+    rows = []
+    for i in range(count):
+        o, c = 30_000.0 + 10 * (i - 1), 30_000.0 + 10 * i
+        rows.append((candle_ms(i), o, c + 25, o - 25, c, 1.5 + i))
+    return rows
+
+
+ROWS = make_rows()
+
+
+def candles(first: int, last: int) -> list[Candle]:
+    """Candles first..last, inclusive."""
+    return [Candle(*ROWS[i]) for i in range(first, last + 1)]
+
+
+class ExchangeClock:
+    """The feed's clock, tied to the stand-in's: `advance` moves both (or only this one, with
+    `exchange=False`: an exchange whose candles stopped), and `sleep` returns only once the
+    test has advanced past its end."""
+
+    def __init__(self, standin: BinanceStandIn) -> None:
+        self.standin = standin
+        self._now_ms = standin.now_ms
+        self._moved = asyncio.Event()
+        self._wake_times: list[float] = []
+
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    async def sleep(self, seconds: float) -> None:
+        until = self._now_ms + seconds * 1000
+        self._wake_times.append(until)
+        try:
+            while self._now_ms < until:
+                await self._moved.wait()
+        finally:
+            self._wake_times.remove(until)
+
+    def advance(self, ms: int, *, exchange: bool = True) -> None:
+        self._now_ms += ms
+        if exchange:
+            self.standin.advance_to(self._now_ms)
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    async def settle(self) -> None:
+        """Wait until everything on this clock sleeps until a time still ahead: the feed has
+        done all it can at this time (fetched, yielded, been read) and waits for the next."""
+        async with asyncio.timeout(5):
+            while not (self._wake_times and all(t > self._now_ms for t in self._wake_times)):
+                await asyncio.sleep(0)
+
+    async def step(self, ms: int, *, exchange: bool = True) -> None:
+        self.advance(ms, exchange=exchange)
+        await self.settle()
+
+
+class Reader:
+    """Reads a feed's stream in a task, keeping each batch."""
+
+    def __init__(self, feed: CcxtCandleFeed) -> None:
+        self.batches: list[list[Candle]] = []
+        self.task = asyncio.create_task(self._read(feed))
+
+    async def _read(self, feed: CcxtCandleFeed) -> None:
+        async for batch in feed.stream():
+            self.batches.append(list(batch))
+
+    @property
+    def candles(self) -> list[Candle]:
+        return [c for batch in self.batches for c in batch]
+
+
+def klines_requests(standin: BinanceStandIn) -> list[dict[str, str]]:
+    return [r.params for r in standin.requests if r.path == "/api/v3/klines"]
+
+
+@pytest.fixture
+async def standin():
+    async with BinanceStandIn(ROWS, start_ms=candle_ms(NOW_INDEX) + 1_000) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(standin):
+    exchange = make_ccxt_client(standin)
+    yield exchange
+    await exchange.close()
+
+
+@pytest.fixture
+def clock(standin) -> ExchangeClock:
+    return ExchangeClock(standin)
+
+
+@pytest.fixture
+async def make_feed(client, clock):
+    """Build feeds on the stand-in; each is closed, and its reader finished, after the test."""
+    made: list[tuple[CcxtCandleFeed, list[Reader]]] = []
+
+    def make(**kwargs: Any) -> CcxtCandleFeed:
+        made.append((CcxtCandleFeed(client, "BTC/USDT", "1m", clock=clock, **kwargs), []))
+        return made[-1][0]
+
+    yield make
+    for feed, _ in made:
+        await feed.aclose()
+
+
+async def read(feed: CcxtCandleFeed, clock: ExchangeClock) -> Reader:
+    reader = Reader(feed)
+    await clock.settle()
+    return reader
+
+
+async def finish(feed: CcxtCandleFeed, reader: Reader) -> None:
+    await feed.aclose()
+    await asyncio.wait_for(reader.task, timeout=1)
+
+
+async def test_yields_each_closed_candle_once_in_order_as_the_clock_moves(make_feed, clock, client, standin):
+    feed = make_feed()
+    reader = await read(feed, clock)
+
+    for _ in range(5):
+        await clock.step(STEP_MS)
+        forming = (await client.fetch_ohlcv("BTC/USDT", "1m", limit=1))[0][0]
+        assert reader.candles[-1].ts_ms == forming - STEP_MS   # the exchange shows the next one forming
+
+    assert reader.batches == [[c] for c in candles(60, 64)]
+    assert len([p for p in klines_requests(standin) if "startTime" in p]) == 5   # one poll per candle
+    await finish(feed, reader)
+
+
+async def test_never_yields_the_candle_still_forming_even_at_the_boundary(make_feed, clock):
+    feed = make_feed(poll_delay_secs=0)
+    reader = await read(feed, clock)
+
+    await clock.step(candle_ms(61) - clock.now_ms())   # candle 61 opens now: the stand-in serves it
+
+    assert reader.candles == candles(60, 60)
+    await finish(feed, reader)
+
+
+async def test_history_gives_the_warm_up_and_the_stream_goes_on_right_after_it(make_feed, clock):
+    feed = make_feed()
+
+    warm = await feed.history(10)
+    reader = await read(feed, clock)
+    await clock.step(STEP_MS)
+    await clock.step(STEP_MS)
+
+    assert warm == candles(50, 59)
+    assert reader.candles == candles(60, 61)
+    await finish(feed, reader)
+
+
+async def test_history_longer_than_a_page_is_fetched_page_by_page(make_feed, standin):
+    feed = make_feed(limit=10)
+
+    warm = await feed.history(25)
+
+    assert warm == candles(35, 59)
+    assert len(klines_requests(standin)) == 3
+
+
+async def test_catches_up_after_a_gap_page_by_page(make_feed, clock, standin):
+    feed = make_feed(limit=3)
+    await feed.history(2)
+    reader = await read(feed, clock)
+
+    await clock.step(6 * STEP_MS)            # candles 60..65 closed while nothing was asked
+
+    assert reader.candles == candles(60, 65)
+    assert [len(b) for b in reader.batches] == [3, 3]
+    # The second page ends with 65, and 66 is still forming: no third request.
+    assert [p["startTime"] for p in klines_requests(standin)[1:]] == [str(candle_ms(60)), str(candle_ms(63))]
+    await finish(feed, reader)
+
+
+@pytest.mark.parametrize(("arm", "failures"), [
+    (lambda s: s.fail_next(KLINES, status=500, times=3), 3),
+    (lambda s: s.drop_next(KLINES, times=2), 1),     # aiohttp resends a dropped GET once by itself
+    (lambda s: s.rate_limit_next(KLINES, retry_after_secs=1), 1),
+], ids=["500-three-times", "dropped-connection", "429"])
+async def test_survives_a_failing_exchange_and_then_yields_the_candles(make_feed, clock, standin, log_records,
+                                                                        arm, failures):
+    feed = make_feed(retry_initial_secs=1)
+    await feed.history(1)
+    reader = await read(feed, clock)
+    arm(standin)
+
+    await clock.step(STEP_MS)
+    for attempt in range(failures):
+        assert reader.candles == []
+        await clock.step(1000 * 2 ** attempt)       # the backoff: 1 s, 2 s, 4 s
+
+    assert reader.candles == candles(60, 60)
+    assert standin.pending_faults == [] and not reader.task.done()
+    warnings = [r["message"] for r in log_records if r["level"].name == "WARNING"]
+    assert len(warnings) == 1 and "fetching candles failed" in warnings[0]
+    assert any("fetched again after" in r["message"] for r in log_records if r["level"].name == "INFO")
+    await finish(feed, reader)
+
+
+async def test_an_authentication_error_ends_the_stream(make_feed, clock, standin):
+    feed = make_feed()
+    reader = await read(feed, clock)
+    standin.fail_next(KLINES, status=401, code=-2015, msg="Invalid API-key, IP, or permissions for action.")
+
+    clock.advance(STEP_MS)
+
+    with pytest.raises(ccxt.AuthenticationError):
+        await asyncio.wait_for(reader.task, timeout=5)
+
+
+async def test_goes_stale_when_candles_stop_and_recovers_when_they_come_back(make_feed, clock, standin,
+                                                                             log_records):
+    seen: list[bool] = []
+    feed = make_feed(stale_after_bars=3, on_stale=seen.append)
+    await feed.history(1)
+    reader = await read(feed, clock)
+    await clock.step(STEP_MS)
+    assert reader.candles == candles(60, 60) and not feed.stale
+
+    # The exchange stops at candle 61: it still shows 61, which closes at the feed's time.
+    steps = 0
+    while not feed.stale and steps < 6:
+        await clock.step(STEP_MS, exchange=False)
+        steps += 1
+
+    assert feed.stale and seen == [True]
+    assert steps == 4 and feed.last_candle_age_secs >= 180   # 61 closed at 62; 3m later, at 65
+    warnings = [r["message"] for r in log_records if r["level"].name == "WARNING"]
+    assert len(warnings) == 1 and warnings[0].startswith("no new BTC/USDT 1m candle from binance for 3m")
+
+    standin.advance_to(clock.now_ms())                        # the exchange is back
+    await clock.step(STEP_MS)
+
+    assert not feed.stale and seen == [True, False]
+    assert reader.candles == candles(60, 65)
+    assert feed.last_candle_age_secs < 60
+    await finish(feed, reader)
+
+
+async def test_aclose_ends_a_waiting_stream_and_leaves_the_client_open(make_feed, clock, client):
+    feed = make_feed()
+    reader = await read(feed, clock)
+
+    await finish(feed, reader)
+
+    assert reader.batches == []
+    assert (await client.fetch_time()) == clock.now_ms()
+
+
+async def test_a_timeframe_the_exchange_does_not_offer_is_refused(client, clock):
+    with pytest.raises(ValueError, match="binance has no 7m candles"):
+        CcxtCandleFeed(client, "BTC/USDT", "7m", clock=clock)
+
+
+def _on_standin(urls: Any, http: str, ws: str) -> Any:
+    if isinstance(urls, dict):
+        return {name: _on_standin(url, http, ws) for name, url in urls.items()}
+    parts = urlsplit(urls)
+    return (ws if parts.scheme in ("ws", "wss") else http) + parts.path
+
+
+async def test_a_websocket_client_falls_back_to_polling_when_the_websocket_fails(clock, standin, log_records):
+    # Every URL, websocket ones included, points at the stand-in, which answers the upgrade with 404.
+    pro = ccxt.pro.binance({"options": dict(STANDIN_OPTIONS), "timeout_on_exit": 0, "timeout": 5_000})
+    pro.urls["api"] = _on_standin(pro.urls["api"], standin.base_url, standin.base_url.replace("http", "ws", 1))
+    feed = CcxtCandleFeed(pro, "BTC/USDT", "1m", clock=clock)
+    try:
+        await feed.history(1)
+        reader = Reader(feed)
+        await clock.step(STEP_MS)
+        await clock.step(STEP_MS)
+
+        assert reader.candles == candles(60, 61)
+        assert any(r.headers.get("Upgrade") == "websocket" for r in standin.requests)
+        assert any("polling REST from now on" in r["message"] for r in log_records)
+        await finish(feed, reader)
+    finally:
+        await feed.aclose()
+        await pro.close()
