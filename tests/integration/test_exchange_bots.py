@@ -1,0 +1,179 @@
+"""Paper and live bots under the BotManager, against the Binance stand-in through real ccxt.
+
+Time: the stand-in's clock is the exchange's, and the bots' clock reads it; a bot "sleeping"
+until the next candle closes moves it forward, so an hour of 1m candles passes in a second.
+A crash is simulated in-process: the bots' tasks are cancelled without a clean stop, the
+journal's uncommitted rows are rolled back, and a new manager starts on the same state folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+from market.shared import FeedHub
+from execution.exchange import ExchangeAccounts
+from execution.models import client_order_prefix
+from runner.config import BotConfig
+from runner.journal import SqliteJournal
+from runner.manager import BotManager, DaemonServices
+from runner.snapshots import SnapshotStore
+from tests.exchange import BinanceStandIn
+
+T0_MS = 1_704_067_200_000
+MIN = 60_000
+KEYS = {"BR_KEY": "test-key", "BR_SECRET": "test-secret"}
+
+
+def wavy_candles(count: int = 600):
+    """1m candles whose closes swing, so a short crossover trades every few dozen candles."""
+    out, prev = [], 30_000.0
+    for i in range(count):
+        close = 30_000.0 + 400 * math.sin(i / 9) + 150 * math.sin(i / 2.3)
+        out.append((T0_MS + i * MIN, prev, max(prev, close) + 10, min(prev, close) - 10, close, 5.0))
+        prev = close
+    return out
+
+
+class StandInClock:
+    """The exchange's clock: sleeping moves the stand-in's time forward."""
+
+    def __init__(self, standin: BinanceStandIn) -> None:
+        self._standin = standin
+
+    def now_ms(self) -> int:
+        return self._standin.now_ms
+
+    async def sleep(self, seconds: float) -> None:
+        self._standin.advance(max(1, int(seconds * 1000)))
+        await asyncio.sleep(0)
+
+
+def bot(bot_id: str, mode: str, base_url: str, **extra) -> BotConfig:
+    exchange = {"id": "binance", "base_url": base_url, "poll_delay_secs": 0.5,
+                "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}}
+    if mode == "live":
+        exchange |= {"api_key_env": "BR_KEY", "secret_env": "BR_SECRET"}
+    return BotConfig.model_validate({
+        "id": bot_id, "mode": mode, "symbol": "BTC/USDT", "timeframe": "1m", "capital": 5_000,
+        "exchange": exchange, "strategy": {"name": "sma_cross", "params": {"fast": 3, "slow": 8}},
+        "risk": {"stake_pct": 0.5}, **extra,
+    })
+
+
+def services_for(tmp_path, clock) -> DaemonServices:
+    return DaemonServices(hub=FeedHub(clock=clock), journal=SqliteJournal(tmp_path / "journal.sqlite3"),
+                          snapshots=SnapshotStore(tmp_path / "bots"), clock=clock,
+                          accounts=ExchangeAccounts(environ=KEYS, clock=clock))
+
+
+async def until(condition, timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def standin():
+    async with BinanceStandIn(wavy_candles(), balances={"USDT": 10_000, "BTC": 0}, start_ms=T0_MS + 60 * MIN) as s:
+        yield s
+
+
+async def crash(manager: BotManager, services: DaemonServices) -> None:
+    """Lose everything in memory: no clean stop, no final snapshot, uncommitted journal rows gone."""
+    for slot in manager._slots.values():
+        if slot.task is not None:
+            slot.task.cancel()
+    await asyncio.gather(*(s.task for s in manager._slots.values() if s.task), return_exceptions=True)
+    services.journal._db.rollback()
+    services.journal._db.close()
+    await services.hub.aclose()
+    await services.accounts.aclose()
+    services.writer.close()
+
+
+def bot_trades(standin: BinanceStandIn, bot_id: str):
+    prefix = client_order_prefix(bot_id)
+    ours = {o.order_id for o in standin.orders if o.client_order_id.startswith(prefix)}
+    return [t for t in standin.trades if t.order_id in ours]
+
+
+async def test_paper_bot_trades_on_exchange_prices_and_sends_no_order(tmp_path, standin):
+    clock = StandInClock(standin)
+    services = services_for(tmp_path, clock)
+    manager = BotManager([bot("paper-1", "paper", standin.base_url)], services, exit_when_done=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    await until(lambda: manager.status("paper-1").fills >= 4)
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    await services.aclose()
+    services.journal.close()
+    assert manager.status("paper-1").state == "stopped"
+    assert not [r for r in standin.requests if r.method == "POST"]
+
+
+async def test_live_bot_ledger_equals_the_exchange_and_survives_a_crash(tmp_path, standin):
+    clock = StandInClock(standin)
+    config = bot("live-1", "live", standin.base_url, on_restart="resume")
+    services = services_for(tmp_path, clock)
+    manager = BotManager([config], services, exit_when_done=False)
+    running = asyncio.create_task(manager.run(asyncio.Event()))
+    await until(lambda: manager.status("live-1").fills >= 3)
+    # The next order reaches the exchange but its answer is lost, and the process dies
+    # before it learns the outcome.
+    standin.lose_response_next("POST /api/v3/order")
+    orders_before = len(standin.orders)
+    await until(lambda: len(standin.orders) > orders_before)
+    await crash(manager, services)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+
+    services = services_for(tmp_path, clock)
+    manager = BotManager([config], services, exit_when_done=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    await until(lambda: manager.status("live-1").state == "running" and manager.status("live-1").fills >= 6)
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    await services.aclose()
+    services.journal.close()
+
+    status = manager.status("live-1")
+    trades = bot_trades(standin, "live-1")
+    bought = sum(float(t.qty) for t in trades if t.is_buyer)
+    sold = sum(float(t.qty) for t in trades if not t.is_buyer)
+    assert status.position == pytest.approx(bought - sold, abs=1e-12)
+    assert status.position == pytest.approx(float(standin.balances["BTC"].free + standin.balances["BTC"].locked), abs=1e-12)
+    assert status.fills == len(trades)
+    assert max(standin.order_submissions.values()) == 1          # no order sent twice
+
+
+async def test_live_bot_with_on_restart_halt_refuses_to_trade_past_a_difference(tmp_path, standin):
+    clock = StandInClock(standin)
+    config = bot("live-2", "live", standin.base_url, on_restart="halt")
+    services = services_for(tmp_path, clock)
+    manager = BotManager([config], services, exit_when_done=False)
+    running = asyncio.create_task(manager.run(asyncio.Event()))
+    await until(lambda: manager.status("live-2").fills >= 1)
+    standin.lose_response_next("POST /api/v3/order")
+    orders_before = len(standin.orders)
+    await until(lambda: len(standin.orders) > orders_before)
+    await crash(manager, services)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+
+    services = services_for(tmp_path, clock)
+    manager = BotManager([config], services, exit_when_done=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    await until(lambda: manager.status("live-2").state == "failed")
+    orders_at_halt = len(standin.orders)
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    await services.aclose()
+    services.journal.close()
+    assert "on_restart is halt" in manager.status("live-2").last_error
+    assert len(standin.orders) == orders_at_halt == orders_before + 1
