@@ -542,6 +542,11 @@ class LiveCursor(StreamCursor):
 
     _warmup: list[Candle] | None = None
 
+    @property
+    def stale(self) -> bool:
+        """The upstream has had no new candle for several timeframes (see `CcxtCandleFeed`)."""
+        return bool(getattr(self._source.upstream, "stale", False))
+
     async def history(self, limit: int) -> list[Candle]:
         if self._warmup is None:
             return await super().history(limit)

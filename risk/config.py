@@ -25,3 +25,6 @@ class RiskConfig(BaseModel):
     """Trip the kill switch when equity falls this far below the start of the UTC day."""
     max_drawdown_pct: OpenFraction | None = None
     """Trip the kill switch when equity falls this far below its peak."""
+    kill_on_stale_data: bool = False
+    """Paper and live: trip the kill switch when the exchange sends no new candle for
+    `exchange.stale_after_bars` timeframes."""

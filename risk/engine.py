@@ -35,9 +35,10 @@ class RuleRiskEngine:
         self.rejections = 0
 
     @classmethod
-    def from_config(cls, config: RiskConfig) -> RuleRiskEngine:
+    def from_config(cls, config: RiskConfig, *, size_multiplier: float = 1.0) -> RuleRiskEngine:
+        """`size_multiplier` (live safe mode) scales every entry down, e.g. 0.1 for a tenth."""
         return cls(
-            PositionSizing(config.stake_pct),
+            PositionSizing(config.stake_pct * size_multiplier),
             MaxPosition(config.max_position_pct),
             ProtectiveExits(config.stop_loss_pct, config.take_profit_pct),
             DailyMaxLoss(config.daily_max_loss_pct) if config.daily_max_loss_pct else None,

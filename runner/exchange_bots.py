@@ -71,7 +71,8 @@ async def build_exchange_runner(
         execution = PaperExecution(CcxtQuotes(account.client), config.symbol, fee_rate=config.execution.fee_rate,
                                    slippage_bps=config.execution.slippage_bps, now_ms=clock.now_ms)
     runner = StrategyRunner(
-        config.id, feed=cursor, strategy=strategy, risk=RuleRiskEngine.from_config(config.risk),
+        config.id, feed=cursor, strategy=strategy,
+        risk=RuleRiskEngine.from_config(config.risk, size_multiplier=_size_multiplier(config)),
         execution=execution, portfolio=Portfolio(config.symbol, config.capital), journal=journal,
         clock=clock, order_id_prefix=prefix, commit_intents=live, on_checkpoint=on_checkpoint,
         checkpoint_interval_secs=checkpoint_interval_secs)
@@ -128,6 +129,12 @@ async def _reconcile_on_start(runner: StrategyRunner, config: BotConfig, account
     if config.on_restart == "flatten":
         await runner.close_position("on_restart: flatten")
     journal.commit()
+
+
+def _size_multiplier(config: BotConfig) -> float:
+    if config.mode == "live" and config.safe_mode is not None:
+        return config.safe_mode.size_multiplier
+    return 1.0
 
 
 def _describe(report: ReconcileReport) -> str:

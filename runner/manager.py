@@ -124,6 +124,7 @@ class BotManager:
             if slot.config.enabled:
                 self._launch(slot)
         stop_waiter = asyncio.create_task(stop.wait(), name="manager:stop")
+        stale_watch = asyncio.create_task(self._watch_stale_data(), name="manager:stale-data")
         try:
             while not stop.is_set() and not (self._exit_when_done and self.all_done()):
                 self._changed.clear()
@@ -132,8 +133,24 @@ class BotManager:
                 changed.cancel()
         finally:
             stop_waiter.cancel()
+            stale_watch.cancel()
             await self.shutdown()
             await self._services.writer.aflush()
+
+    async def _watch_stale_data(self, interval_secs: float = 1.0) -> None:
+        """Kill-switch rule on stale data: a bot whose feed went quiet cannot manage its risk.
+        It lives here, not in the runner, because a bot waiting for a candle runs no code."""
+        while True:
+            await asyncio.sleep(interval_secs)
+            for slot in list(self._slots.values()):
+                runner = slot.runner
+                if (slot.state == "running" and runner is not None and slot.config.risk.kill_on_stale_data
+                        and getattr(runner.feed, "stale", False) and not runner.kill_switch.tripped):
+                    tf = slot.config.timeframe
+                    stale_bars = slot.config.exchange.stale_after_bars if slot.config.exchange else 0
+                    with logger.contextualize(bot=slot.id):
+                        await self.kill(slot.id, f"stale data: no new {slot.config.symbol} {tf} candle "
+                                                 f"for {stale_bars} timeframes")
 
     def all_done(self) -> bool:
         return all(s.state in DONE_STATES and not s.alive for s in self._slots.values())

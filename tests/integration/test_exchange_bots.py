@@ -177,3 +177,22 @@ async def test_live_bot_with_on_restart_halt_refuses_to_trade_past_a_difference(
     services.journal.close()
     assert "on_restart is halt" in manager.status("live-2").last_error
     assert len(standin.orders) == orders_at_halt == orders_before + 1
+
+
+async def test_stale_data_trips_the_kill_switch_when_the_risk_rule_asks(tmp_path):
+    candles = wavy_candles(90)
+    async with BinanceStandIn(candles, balances={"USDT": 10_000, "BTC": 0}, start_ms=T0_MS + 60 * MIN) as standin:
+        clock = StandInClock(standin)
+        services = services_for(tmp_path, clock)
+        config = bot("paper-stale", "paper", standin.base_url, risk={"stake_pct": 0.5, "kill_on_stale_data": True})
+        manager = BotManager([config], services, exit_when_done=False)
+        stop = asyncio.Event()
+        running = asyncio.create_task(manager.run(stop))
+        await until(lambda: manager.status("paper-stale").state == "killed")   # the tape runs out
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await services.aclose()
+        services.journal.close()
+    status = manager.status("paper-stale")
+    assert status.kill_reason.startswith("stale data: no new BTC/USDT 1m candle")
+    assert status.position == 0.0

@@ -112,3 +112,9 @@ def test_kill_switch_latches_the_first_reason():
     assert (switch.tripped, switch.reason, switch.ts_ms) == (True, "drawdown", 5)
     switch.reset()
     assert not switch.tripped
+
+
+def test_safe_mode_size_multiplier_scales_every_entry_down():
+    engine = RuleRiskEngine.from_config(RiskConfig(stake_pct=0.8), size_multiplier=0.1)
+    decision = engine.check_all(LONG, Portfolio("BTC/USD", 10_000), VIEW)
+    assert decision.quote_amount == pytest.approx(800.0)
