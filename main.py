@@ -4,6 +4,7 @@
     botrunner validate PATH...
     botrunner run [CONFIG_DIR] [--state-dir DIR] [--log-json]      the daemon
     botrunner journal BOT [--state-dir DIR] [--limit N] [--kind KIND] [--json]
+    botrunner download-data --exchange ID --symbol SYM --timeframe TF --since DATE [--until DATE] --out FILE
     botrunner status [BOT] [--json]         botrunner start|stop|resume BOT
     botrunner kill (BOT | --all) --reason TEXT     botrunner reload
 

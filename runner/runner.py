@@ -269,7 +269,7 @@ class StrategyRunner:
         decision = self.risk.check_all(signal, self.portfolio, self.view, orders_pending=pending)
         if not decision.approved:
             return
-        if decision.quantity is not None:
+        if decision.quantity is not None and self.execution.open_orders():
             # An exit replaces whatever protects the position it closes.
             await self._cancel_all(now_ms, "replaced by an exit")
         order = Order(
