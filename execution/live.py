@@ -58,7 +58,7 @@ from execution.errors import (
 )
 from execution.exchange import SYSTEM_CLOCK, Clock, ExchangeAccount
 from execution.models import Fill, Order, OrderType, Side
-from execution.reconcile import order_from_ccxt
+from execution.reconcile import order_from_ccxt, reconcile
 from market.models import Candle
 
 __all__ = ["LiveExecution"]
@@ -85,6 +85,9 @@ class _Tracked:
     fill_ids: set[str] = field(default_factory=set)
 
 
+_RECONCILE_LOOKBACK_MS = 86_400_000
+
+
 class LiveExecution:
     """Real orders for one bot (client order ids starting with `order_id_prefix`) on `symbol`.
 
@@ -94,7 +97,8 @@ class LiveExecution:
     """
 
     def __init__(self, account: ExchangeAccount, symbol: str, *, order_id_prefix: str,
-                 clock: Clock = SYSTEM_CLOCK, unknown_grace_secs: float | None = None) -> None:
+                 clock: Clock = SYSTEM_CLOCK, unknown_grace_secs: float | None = None,
+                 reconcile_every_candles: int = 60) -> None:
         if not order_id_prefix:
             raise ValueError("LiveExecution needs an order_id_prefix: it tells this bot's orders from others'")
         self.symbol = symbol
@@ -113,6 +117,8 @@ class LiveExecution:
         self._seen_fill_ids: set[str] = set()
         self._unreported: list[Fill] = []
         self._last_price: float | None = None
+        self._reconcile_every = reconcile_every_candles
+        self._candles_since_reconcile = 0
 
     # -- the ExecutionEngine surface ---------------------------------------------------------
 
@@ -133,6 +139,9 @@ class LiveExecution:
         """Resolve unknown outcomes first, then poll open orders, then check protective exits
         against `candle`; return the new fills in exchange time order."""
         self._last_price = candle.close
+        self._candles_since_reconcile += 1
+        if self._reconcile_every and self._candles_since_reconcile >= self._reconcile_every:
+            await self._reconcile()
         if not self._orders and not self._protective and not self._unreported:
             return _NO_FILLS
         if not await self._markets_ready():
@@ -148,6 +157,28 @@ class LiveExecution:
         if protective:
             await self._check_protection(candle, protective)
         return self._drain()
+
+    async def _reconcile(self) -> None:
+        """Every `reconcile_every_candles`: trades of this bot's orders it has not reported, and
+        open orders with its prefix it does not track (say, left by an earlier run), are
+        adopted; the runner books the fills like any others. A failure waits for the next turn."""
+        self._candles_since_reconcile = 0
+        if any(t.state == _UNKNOWN for t in self._orders.values()):
+            return                    # the outcome comes first; reconcile on a later candle
+        try:
+            report = await reconcile(self._account, self.symbol, prefix=self._prefix,
+                                     known_open_orders=self.open_orders(), journal_fill_ids=self._seen_fill_ids,
+                                     since_ms=self._clock.now_ms() - _RECONCILE_LOOKBACK_MS)
+        except TemporaryExchangeError as exc:
+            logger.warning("Periodic reconciliation of {} failed ({}); trying again later", self.symbol, exc)
+            return
+        for order in report.unknown_open_orders:
+            self._sent.add(order.client_order_id)
+            self._orders.setdefault(order.client_order_id, _Tracked(order, _UNKNOWN))   # looked up next
+        for fill in report.missing_fills:
+            if fill.fill_id not in self._seen_fill_ids:
+                self._seen_fill_ids.add(fill.fill_id)
+                self._unreported.append(fill)
 
     async def cancel_all(self) -> list[Order]:
         """Cancel this bot's open orders on the exchange (those with its prefix, known or not)

@@ -453,3 +453,20 @@ async def test_reconcile_of_a_bot_in_step_with_the_exchange_is_clean(account, en
     assert report.clean and report.exchange_base_balance == pytest.approx(0.01)
     assert Decimal(str(report.exchange_base_free)) == standin.balances["BTC"].free
     assert_ledger_matches(fills, standin)
+
+
+async def test_periodic_reconciliation_reports_a_fill_and_adopts_an_order_made_behind_its_back(account, standin, clock):
+    engine = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock, reconcile_every_candles=3)
+    clock.advance_to(candle_ms(NOW_INDEX))
+    fills = list(await engine.execute_signal(buy(1, quantity=0.01)))
+    # Someone (an earlier run of this bot, say) trades and rests an order under its prefix.
+    await account.call("create_order", SYMBOL, account.client.create_order, SYMBOL, "market", "buy", 0.002, None,
+                       {"clientOrderId": f"{PREFIX}7"}, order_submission=True)
+    await account.call("create_order", SYMBOL, account.client.create_order, SYMBOL, "limit", "buy", 0.001, 29_000,
+                       {"clientOrderId": f"{PREFIX}8"}, order_submission=True)
+    for i in range(NOW_INDEX, NOW_INDEX + 2):
+        assert await engine.on_candle(candle(i)) == ()           # not yet its turn
+    fills += await engine.on_candle(candle(NOW_INDEX + 2))
+    assert [f.client_order_id for f in fills] == [f"{PREFIX}1", f"{PREFIX}7"]
+    assert f"{PREFIX}8" in {o.client_order_id for o in engine.open_orders()}
+    assert_ledger_matches(fills, standin)
