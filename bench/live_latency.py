@@ -36,7 +36,7 @@ from runner.config import BotConfig  # noqa: E402
 from runner.journal import SqliteJournal  # noqa: E402
 from runner.manager import BotManager, DaemonServices  # noqa: E402
 from runner.snapshots import SnapshotStore  # noqa: E402
-from tests.exchange import BinanceStandIn  # noqa: E402
+from tests.exchange import BinanceStandIn, StandInClock  # noqa: E402
 
 T0_MS = 1_704_067_200_000
 MIN = 60_000
@@ -50,18 +50,6 @@ def wavy_candles(count: int):
         out.append((T0_MS + i * MIN, prev, max(prev, close) + 10, min(prev, close) - 10, close, 5.0))
         prev = close
     return out
-
-
-class StandInClock:
-    def __init__(self, standin: BinanceStandIn) -> None:
-        self._standin = standin
-
-    def now_ms(self) -> int:
-        return self._standin.now_ms
-
-    async def sleep(self, seconds: float) -> None:
-        self._standin.advance(max(1, int(seconds * 1000)))
-        await asyncio.sleep(0)
 
 
 def bot_config(i: int, base_url: str) -> BotConfig:

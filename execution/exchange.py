@@ -26,11 +26,10 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import ccxt
@@ -40,6 +39,7 @@ from loguru import logger
 from execution.ccxt_errors import ccxt_errors, retry_delay_secs
 from execution.errors import AuthenticationFailed, ExchangeError, RateLimited, TemporaryExchangeError
 from execution.exchange_config import ExchangeConfig
+from market.clock import SYSTEM_CLOCK, Clock
 
 __all__ = ["SYSTEM_CLOCK", "ClientFactory", "Clock", "ExchangeAccount", "ExchangeAccounts", "MissingCredentials",
            "default_client_factory"]
@@ -59,25 +59,6 @@ _BACKOFF_CAP_SECS = 60.0
 _WINDOW_MS = 60_000             # `requests_last_minute`
 _DEADLINE_MARGIN_SECS = 1.0     # asyncio.timeout over ccxt's own timeout: catches what ccxt does not
 
-
-class Clock(Protocol):
-    """What the account needs from a clock; `runner.clock`'s clocks fit it. Declared here, not
-    imported, because dependencies point from runner to execution, never back."""
-
-    def now_ms(self) -> int: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class _WallClock:
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-SYSTEM_CLOCK: Clock = _WallClock()
 
 ClientFactory = Callable[[str, dict[str, Any]], ccxt_async.Exchange]
 """`(exchange id, ccxt constructor settings) -> client`; tests pass one to change e.g. `rateLimit`."""

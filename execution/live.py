@@ -56,9 +56,10 @@ from execution.errors import (
     ExchangeError, FatalExchangeError, OrderNotFound, OrderRejected, RateLimited, TemporaryExchangeError,
     UnknownOrderOutcome,
 )
-from execution.exchange import SYSTEM_CLOCK, Clock, ExchangeAccount
+from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order, OrderType, Side
 from execution.reconcile import order_from_ccxt, reconcile
+from market.clock import SYSTEM_CLOCK, Clock
 from market.models import Candle
 
 __all__ = ["LiveExecution"]

@@ -33,7 +33,7 @@ import ccxt
 from loguru import logger
 
 from market.models import Candle, iso_utc, timeframe_ms
-from market.shared import Clock
+from market.clock import Clock
 from market.validation import clean_candles
 
 # Errors no retry can fix. Everything else ccxt raises while fetching is taken as temporary.

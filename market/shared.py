@@ -37,36 +37,17 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import AsyncIterator, Callable, Protocol, Sequence
+from typing import AsyncIterator, Callable, Sequence
 
 from loguru import logger
 
 from market.config import MarketConfig, SyntheticSource
+from market.clock import SYSTEM_CLOCK, Clock
 from market.models import Candle, iso_utc
 from market.ports import MarketDataProvider
 
 DEFAULT_BATCH_SIZE = 4096
 MAX_LATENCIES = 100_000
-
-
-class Clock(Protocol):
-    """What pacing needs from a clock; `runner.clock`'s clocks fit it. Declared here, not
-    imported, because dependencies point from runner to market, never back."""
-
-    def now_ms(self) -> int: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class _WallClock:
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-SYSTEM_CLOCK: Clock = _WallClock()
 
 
 class _Release:

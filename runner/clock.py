@@ -7,24 +7,10 @@ candles agree); a clock stamps lifecycle events and measures latency, and paces 
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Protocol
 
+from market.clock import SYSTEM_CLOCK, Clock, SystemClock
 
-class Clock(Protocol):
-    def now_ms(self) -> int: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """Wall-clock time."""
-
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+__all__ = ["Clock", "ManualClock", "SYSTEM_CLOCK", "SystemClock"]
 
 
 class ManualClock:
@@ -45,5 +31,3 @@ class ManualClock:
         self._now_ms += int(seconds * 1000)
         await asyncio.sleep(0)
 
-
-SYSTEM_CLOCK = SystemClock()

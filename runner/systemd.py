@@ -11,7 +11,6 @@ The protocol is one datagram of `KEY=value` lines to the AF_UNIX socket named in
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 from typing import Callable

@@ -8,11 +8,13 @@ Use it from any test file as `from tests.exchange import BinanceStandIn, make_cc
 
 Modules: `binance_standin` (server, faults, introspection), `routes` (endpoints), `matching`
 (orders, fills, balances), `market_data` (klines, book, tickers), `exchange_info` (symbol and
-filters), `signing` (SIGNED request checks), `faults`, `api_errors`, `ccxt_client`.
+filters), `signing` (SIGNED request checks), `faults`, `api_errors`, `ccxt_client`, `clock` (the
+stand-in's time as a bot's clock).
 """
 
 from .binance_standin import BinanceStandIn, RecordedRequest
 from .ccxt_client import STANDIN_OPTIONS, make_ccxt_client
+from .clock import StandInClock
 from .exchange_info import SymbolRules
 
-__all__ = ["STANDIN_OPTIONS", "BinanceStandIn", "RecordedRequest", "SymbolRules", "make_ccxt_client"]
+__all__ = ["STANDIN_OPTIONS", "BinanceStandIn", "RecordedRequest", "StandInClock", "SymbolRules", "make_ccxt_client"]

@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from market.synthetic import generate_candles
 from runner.build import build_sim_runner

@@ -20,7 +20,7 @@ from runner.config import BotConfig
 from runner.journal import SqliteJournal
 from runner.manager import BotManager, DaemonServices
 from runner.snapshots import SnapshotStore
-from tests.exchange import BinanceStandIn
+from tests.exchange import BinanceStandIn, StandInClock
 
 T0_MS = 1_704_067_200_000
 MIN = 60_000
@@ -35,20 +35,6 @@ def wavy_candles(count: int = 600):
         out.append((T0_MS + i * MIN, prev, max(prev, close) + 10, min(prev, close) - 10, close, 5.0))
         prev = close
     return out
-
-
-class StandInClock:
-    """The exchange's clock: sleeping moves the stand-in's time forward."""
-
-    def __init__(self, standin: BinanceStandIn) -> None:
-        self._standin = standin
-
-    def now_ms(self) -> int:
-        return self._standin.now_ms
-
-    async def sleep(self, seconds: float) -> None:
-        self._standin.advance(max(1, int(seconds * 1000)))
-        await asyncio.sleep(0)
 
 
 def bot(bot_id: str, mode: str, base_url: str, **extra) -> BotConfig:
