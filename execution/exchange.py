@@ -58,6 +58,7 @@ _BACKOFF_BASE_SECS = 1.0        # first back-off after a rate limit without Retr
 _BACKOFF_CAP_SECS = 60.0
 _WINDOW_MS = 60_000             # `requests_last_minute`
 _DEADLINE_MARGIN_SECS = 1.0     # asyncio.timeout over ccxt's own timeout: catches what ccxt does not
+_READ_DEADLINE_FACTOR = 6       # reads also wait in ccxt's rate limiter: see `_deadline_secs`
 
 
 ClientFactory = Callable[[str, dict[str, Any]], ccxt_async.Exchange]
@@ -215,7 +216,7 @@ class ExchangeAccount:
             self._count_request()
             try:
                 with ccxt_errors(action, symbol, order_submission=order_submission, exchange=self._client):
-                    async with asyncio.timeout(self._timeout_secs + _DEADLINE_MARGIN_SECS):
+                    async with asyncio.timeout(self._deadline_secs(order_submission)):
                         result = await fn(*args, **kwargs)
             except RateLimited as exc:
                 self._back_off(exc)
@@ -231,6 +232,15 @@ class ExchangeAccount:
                 self._rate_limit_streak = 0
                 return result
             attempt += 1
+
+    def _deadline_secs(self, order_submission: bool) -> float:
+        # The deadline also covers the wait in ccxt's rate limiter, which a busy account (a
+        # hundred bots reconciling at start) makes long; reads get room for it. An order keeps
+        # the tight one: a signal that waited that long is stale, and a deadline hit before it
+        # left is looked up like any unknown outcome.
+        if order_submission:
+            return self._timeout_secs + _DEADLINE_MARGIN_SECS
+        return self._timeout_secs * _READ_DEADLINE_FACTOR + _DEADLINE_MARGIN_SECS
 
     def _back_off(self, exc: RateLimited) -> None:
         if exc.retry_after_secs is not None:
