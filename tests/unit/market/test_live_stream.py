@@ -12,7 +12,7 @@ import pytest
 
 from market.ccxt_feed import CcxtCandleFeed
 from market.models import Candle
-from market.shared import FeedHub, LiveCandleStream, SharedCandleStream, StreamCursor, live_feed_key
+from market.shared import FeedHub, LiveCandleStream, StreamCursor, live_feed_key
 from market.synthetic import generate_candles
 from tests.exchange import BinanceStandIn, make_ccxt_client
 
@@ -49,7 +49,7 @@ async def live():
     made: list[LiveCandleStream] = []
 
     def make(**kwargs: Any) -> LiveCandleStream:
-        made.append(SharedCandleStream.live("BTC/USDT", "1m", **kwargs))
+        made.append(LiveCandleStream("BTC/USDT", "1m", **kwargs))
         return made[-1]
 
     yield make
