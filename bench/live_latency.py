@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import statistics
 import sys
 import tempfile
@@ -36,20 +35,12 @@ from runner.config import BotConfig  # noqa: E402
 from runner.journal import SqliteJournal  # noqa: E402
 from runner.manager import BotManager, DaemonServices  # noqa: E402
 from runner.snapshots import SnapshotStore  # noqa: E402
-from tests.exchange import BinanceStandIn, StandInClock  # noqa: E402
+from tests.exchange import BinanceStandIn, StandInClock
+from tests.exchange.tapes import wavy_candles  # noqa: E402
 
 T0_MS = 1_704_067_200_000
 MIN = 60_000
 KEYS = {"BENCH_KEY": "test-key", "BENCH_SECRET": "test-secret"}
-
-
-def wavy_candles(count: int):
-    out, prev = [], 30_000.0
-    for i in range(count):
-        close = 30_000.0 + 400 * math.sin(i / 9) + 150 * math.sin(i / 2.3)
-        out.append((T0_MS + i * MIN, prev, max(prev, close) + 10, min(prev, close) - 10, close, 5.0))
-        prev = close
-    return out
 
 
 def bot_config(i: int, base_url: str) -> BotConfig:

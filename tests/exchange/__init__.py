@@ -9,7 +9,7 @@ Use it from any test file as `from tests.exchange import BinanceStandIn, make_cc
 Modules: `binance_standin` (server, faults, introspection), `routes` (endpoints), `matching`
 (orders, fills, balances), `market_data` (klines, book, tickers), `exchange_info` (symbol and
 filters), `signing` (SIGNED request checks), `faults`, `api_errors`, `ccxt_client`, `clock` (the
-stand-in's time as a bot's clock).
+stand-in's time as a bot's clock), `tapes` (candles to replay).
 """
 
 from .binance_standin import BinanceStandIn, RecordedRequest

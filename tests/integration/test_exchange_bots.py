@@ -9,7 +9,6 @@ journal's uncommitted rows are rolled back, and a new manager starts on the same
 from __future__ import annotations
 
 import asyncio
-import math
 
 import pytest
 
@@ -21,20 +20,11 @@ from runner.journal import SqliteJournal
 from runner.manager import BotManager, DaemonServices
 from runner.snapshots import SnapshotStore
 from tests.exchange import BinanceStandIn, StandInClock
+from tests.exchange.tapes import wavy_candles
 
 T0_MS = 1_704_067_200_000
 MIN = 60_000
 KEYS = {"BR_KEY": "test-key", "BR_SECRET": "test-secret"}
-
-
-def wavy_candles(count: int = 600):
-    """1m candles whose closes swing, so a short crossover trades every few dozen candles."""
-    out, prev = [], 30_000.0
-    for i in range(count):
-        close = 30_000.0 + 400 * math.sin(i / 9) + 150 * math.sin(i / 2.3)
-        out.append((T0_MS + i * MIN, prev, max(prev, close) + 10, min(prev, close) - 10, close, 5.0))
-        prev = close
-    return out
 
 
 def bot(bot_id: str, mode: str, base_url: str, **extra) -> BotConfig:
@@ -63,7 +53,7 @@ async def until(condition, timeout: float = 20.0) -> None:
 
 @pytest.fixture
 async def standin():
-    async with BinanceStandIn(wavy_candles(), balances={"USDT": 10_000, "BTC": 0}, start_ms=T0_MS + 60 * MIN) as s:
+    async with BinanceStandIn(wavy_candles(600), balances={"USDT": 10_000, "BTC": 0}, start_ms=T0_MS + 60 * MIN) as s:
         yield s
 
 
@@ -101,31 +91,42 @@ async def test_paper_bot_trades_on_exchange_prices_and_sends_no_order(tmp_path, 
     assert not [r for r in standin.requests if r.method == "POST"]
 
 
-async def test_live_bot_ledger_equals_the_exchange_and_survives_a_crash(tmp_path, standin):
+async def crash_with_an_order_in_flight(tmp_path, standin, config: BotConfig, *, fills_first: int) -> int:
+    """Run the bot until it has `fills_first` fills; then its next order reaches the exchange
+    but the answer is lost, and the process dies before it learns the outcome. Returns how
+    many orders the exchange had then."""
     clock = StandInClock(standin)
-    config = bot("live-1", "live", standin.base_url, on_restart="resume")
     services = services_for(tmp_path, clock)
     manager = BotManager([config], services, exit_when_done=False)
     running = asyncio.create_task(manager.run(asyncio.Event()))
-    await until(lambda: manager.status("live-1").fills >= 3)
-    # The next order reaches the exchange but its answer is lost, and the process dies
-    # before it learns the outcome.
+    await until(lambda: manager.status(config.id).fills >= fills_first)
     standin.lose_response_next("POST /api/v3/order")
     orders_before = len(standin.orders)
     await until(lambda: len(standin.orders) > orders_before)
     await crash(manager, services)
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
+    return len(standin.orders)
 
-    services = services_for(tmp_path, clock)
+
+async def restart_until(tmp_path, standin, config: BotConfig, condition) -> BotManager:
+    """A new manager on the same state folder, run until `condition(status)`, then stopped."""
+    services = services_for(tmp_path, StandInClock(standin))
     manager = BotManager([config], services, exit_when_done=False)
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
-    await until(lambda: manager.status("live-1").state == "running" and manager.status("live-1").fills >= 6)
+    await until(lambda: condition(manager.status(config.id)))
     stop.set()
     await asyncio.wait_for(running, 10)
     await services.aclose()
     services.journal.close()
+    return manager
+
+
+async def test_live_bot_ledger_equals_the_exchange_and_survives_a_crash(tmp_path, standin):
+    config = bot("live-1", "live", standin.base_url, on_restart="resume")
+    await crash_with_an_order_in_flight(tmp_path, standin, config, fills_first=3)
+    manager = await restart_until(tmp_path, standin, config, lambda s: s.state == "running" and s.fills >= 6)
 
     status = manager.status("live-1")
     trades = bot_trades(standin, "live-1")
@@ -138,31 +139,11 @@ async def test_live_bot_ledger_equals_the_exchange_and_survives_a_crash(tmp_path
 
 
 async def test_live_bot_with_on_restart_halt_refuses_to_trade_past_a_difference(tmp_path, standin):
-    clock = StandInClock(standin)
     config = bot("live-2", "live", standin.base_url, on_restart="halt")
-    services = services_for(tmp_path, clock)
-    manager = BotManager([config], services, exit_when_done=False)
-    running = asyncio.create_task(manager.run(asyncio.Event()))
-    await until(lambda: manager.status("live-2").fills >= 1)
-    standin.lose_response_next("POST /api/v3/order")
-    orders_before = len(standin.orders)
-    await until(lambda: len(standin.orders) > orders_before)
-    await crash(manager, services)
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
-
-    services = services_for(tmp_path, clock)
-    manager = BotManager([config], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    await until(lambda: manager.status("live-2").state == "failed")
-    orders_at_halt = len(standin.orders)
-    stop.set()
-    await asyncio.wait_for(running, 10)
-    await services.aclose()
-    services.journal.close()
+    orders_at_crash = await crash_with_an_order_in_flight(tmp_path, standin, config, fills_first=1)
+    manager = await restart_until(tmp_path, standin, config, lambda s: s.state == "failed")
     assert "on_restart is halt" in manager.status("live-2").last_error
-    assert len(standin.orders) == orders_at_halt == orders_before + 1
+    assert len(standin.orders) == orders_at_crash          # nothing sent after the restart
 
 
 async def test_stale_data_trips_the_kill_switch_when_the_risk_rule_asks(tmp_path):
