@@ -104,6 +104,10 @@ class ExchangeAccount:
         self._conversion_cache: dict[tuple[str, str], tuple[int, float]] = {}
         self.requests_total = 0
         self._request_times_ms: deque[int] = deque()
+        # Exchange order id -> client order id, learnt from any bot's orders. Binance's trade
+        # list names orders only by exchange id: without this, every reconciliation of every
+        # bot on the account would look up every order of the account again.
+        self.client_order_ids: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"ExchangeAccount({self.config.id}/{self.config.account})"

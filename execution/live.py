@@ -45,7 +45,9 @@ account holds the fee less than the portfolio does.
 
 from __future__ import annotations
 
+import asyncio
 import time
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,7 +121,11 @@ class LiveExecution:
         self._unreported: list[Fill] = []
         self._last_price: float | None = None
         self._reconcile_every = reconcile_every_candles
-        self._candles_since_reconcile = 0
+        # Each bot starts at its own point in the cycle (from its prefix, so it is stable), so
+        # a hundred bots on one account do not all reconcile on the same candle.
+        self._candles_since_reconcile = (
+            zlib.crc32(order_id_prefix.encode()) % reconcile_every_candles if reconcile_every_candles else 0)
+        self._reconciling: asyncio.Task[None] | None = None
 
     # -- the ExecutionEngine surface ---------------------------------------------------------
 
@@ -142,7 +148,12 @@ class LiveExecution:
         self._last_price = candle.close
         self._candles_since_reconcile += 1
         if self._reconcile_every and self._candles_since_reconcile >= self._reconcile_every:
-            await self._reconcile()
+            # In the background: its requests wait in the account's rate limiter, and the
+            # strategy's decision on this candle must not wait with them. What it finds is
+            # handed over by a later call.
+            if self._reconciling is None or self._reconciling.done():
+                self._candles_since_reconcile = 0
+                self._reconciling = asyncio.create_task(self._reconcile(), name=f"reconcile:{self._prefix}")
         if not self._orders and not self._protective and not self._unreported:
             return _NO_FILLS
         if not await self._markets_ready():
@@ -159,11 +170,15 @@ class LiveExecution:
             await self._check_protection(candle, protective)
         return self._drain()
 
+    @property
+    def reconciling(self) -> bool:
+        """A periodic reconciliation is under way in the background."""
+        return self._reconciling is not None and not self._reconciling.done()
+
     async def _reconcile(self) -> None:
         """Every `reconcile_every_candles`: trades of this bot's orders it has not reported, and
         open orders with its prefix it does not track (say, left by an earlier run), are
         adopted; the runner books the fills like any others. A failure waits for the next turn."""
-        self._candles_since_reconcile = 0
         if any(t.state == _UNKNOWN for t in self._orders.values()):
             return                    # the outcome comes first; reconcile on a later candle
         try:
@@ -250,6 +265,9 @@ class LiveExecution:
 
     async def aclose(self) -> None:
         """The account (shared) is closed by its owner; orders stay as they are on the exchange."""
+        if self._reconciling is not None:
+            self._reconciling.cancel()
+            await asyncio.gather(self._reconciling, return_exceptions=True)
         if self._orders:
             logger.info("Leaving {} order(s) of {} on the exchange: {}", len(self._orders), self.symbol,
                         ", ".join(self._orders))
@@ -387,6 +405,7 @@ class LiveExecution:
     async def _absorb(self, tracked: _Tracked, raw: dict[str, Any]) -> None:
         """Take the exchange's view of `tracked`: its new fills, and whether it is done."""
         tracked.exchange_id = str(raw["id"])
+        self._account.client_order_ids[tracked.exchange_id] = tracked.order.client_order_id
         filled = float(raw.get("filled") or 0.0)
         fallback_ts = int(raw.get("lastTradeTimestamp") or raw.get("timestamp") or self._clock.now_ms())
         if raw.get("trades"):

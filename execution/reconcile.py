@@ -119,7 +119,8 @@ def _order_ids(orders: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
 async def _bot_trades(account: ExchangeAccount, symbol: str, prefix: str, since_ms: int,
                       client_ids: dict[str, str]) -> list[tuple[dict[str, Any], str]]:
     """(trade, client order id) for every trade since `since_ms` of an order with `prefix`.
-    `client_ids` (exchange order id -> client order id) is extended by lookups as needed."""
+    `client_ids` (exchange order id -> client order id) and the account's shared map spare
+    lookups; what a lookup learns goes into the shared map."""
     client = account.client
     trades: list[dict[str, Any]] = []
     page = await account.call("fetch_my_trades", symbol, client.fetch_my_trades, symbol, since_ms, _PAGE)
@@ -134,18 +135,20 @@ async def _bot_trades(account: ExchangeAccount, symbol: str, prefix: str, since_
     else:
         logger.warning("Reconcile {}: stopped after {} trades; reconcile from a later since_ms", symbol,
                        len(trades))
+    known = account.client_order_ids
+    known.update(client_ids)
     found = []
     for trade in trades:
         order_id = str(trade["order"])
-        if order_id not in client_ids:
+        if order_id not in known:
             try:
                 raw = await account.call("fetch_order", symbol, client.fetch_order, order_id, symbol)
-                client_ids[order_id] = _client_id(raw)
+                known[order_id] = _client_id(raw)
             except OrderNotFound:
                 logger.warning("Reconcile {}: trade {} names order {}, which the exchange no longer finds",
                                symbol, trade["id"], order_id)
-                client_ids[order_id] = ""
-        cid = client_ids[order_id]
+                known[order_id] = ""
+        cid = known[order_id]
         if cid.startswith(prefix) and cid:
             found.append((trade, cid))
     return found

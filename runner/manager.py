@@ -184,6 +184,7 @@ class BotManager:
     async def _supervise(self, slot: BotSlot) -> None:
         with logger.contextualize(bot=slot.id):
             while True:
+                runner = None
                 try:
                     runner = await self._build(slot)
                     slot.runner, slot.state = runner, "running"
@@ -205,6 +206,10 @@ class BotManager:
                 except Exception as exc:            # CancelledError is a BaseException: it passes
                     if not await self._crashed(slot, exc):
                         return
+                finally:
+                    if runner is not None:          # its feed cursor and engine, never the shared parts
+                        await runner.feed.aclose()
+                        await runner.execution.aclose()
 
     async def _crashed(self, slot: BotSlot, exc: Exception) -> bool:
         """Log a crash once and wait out the backoff; False when the bot must stay down."""

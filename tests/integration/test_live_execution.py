@@ -9,6 +9,7 @@ exactly the stand-in's trades of the bot's orders: none lost, none twice.
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -464,9 +465,14 @@ async def test_periodic_reconciliation_reports_a_fill_and_adopts_an_order_made_b
                        {"clientOrderId": f"{PREFIX}7"}, order_submission=True)
     await account.call("create_order", SYMBOL, account.client.create_order, SYMBOL, "limit", "buy", 0.001, 29_000,
                        {"clientOrderId": f"{PREFIX}8"}, order_submission=True)
-    for i in range(NOW_INDEX, NOW_INDEX + 2):
-        assert await engine.on_candle(candle(i)) == ()           # not yet its turn
-    fills += await engine.on_candle(candle(NOW_INDEX + 2))
+    # Bots start at different points of the cycle (from their prefix): this one's turn is
+    # `turn` candles away.
+    # It runs in the background, so what it finds comes with the candle after.
+    turn = 3 - zlib.crc32(PREFIX.encode()) % 3
+    for i in range(NOW_INDEX, NOW_INDEX + turn):
+        assert await engine.on_candle(candle(i)) == ()           # not found yet
+    await eventually(lambda: not engine.reconciling)
+    fills += await engine.on_candle(candle(NOW_INDEX + turn))
     assert [f.client_order_id for f in fills] == [f"{PREFIX}1", f"{PREFIX}7"]
     assert f"{PREFIX}8" in {o.client_order_id for o in engine.open_orders()}
     assert_ledger_matches(fills, standin)
