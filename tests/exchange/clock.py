@@ -21,3 +21,49 @@ class StandInClock:
     async def sleep(self, seconds: float) -> None:
         self._standin.advance(max(1, int(seconds * 1000)))
         await asyncio.sleep(0)
+
+
+class SteppedExchangeClock:
+    """A feed's clock tied to the stand-in's, moved only by the test: `advance` moves both (or
+    only this one, with `exchange=False`: an exchange whose candles stopped), and `sleep`
+    returns only once the test has advanced past its end. `step` advances, then waits until
+    everything on the clock sleeps again (the feed has done all it can at this time)."""
+
+    def __init__(self, standin: BinanceStandIn) -> None:
+        self.standin = standin
+        self._now_ms = standin.now_ms
+        self._moved = asyncio.Event()
+        self._wake_times: list[float] = []
+
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    @property
+    def sleeping(self) -> bool:
+        """Something waits on this clock."""
+        return bool(self._wake_times)
+
+    async def sleep(self, seconds: float) -> None:
+        until = self._now_ms + seconds * 1000
+        self._wake_times.append(until)
+        try:
+            while self._now_ms < until:
+                await self._moved.wait()
+        finally:
+            self._wake_times.remove(until)
+
+    def advance(self, ms: int, *, exchange: bool = True) -> None:
+        self._now_ms += ms
+        if exchange:
+            self.standin.advance_to(self._now_ms)
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    async def settle(self) -> None:
+        async with asyncio.timeout(5):
+            while not (self._wake_times and all(t > self._now_ms for t in self._wake_times)):
+                await asyncio.sleep(0)
+
+    async def step(self, ms: int, *, exchange: bool = True) -> None:
+        self.advance(ms, exchange=exchange)
+        await self.settle()

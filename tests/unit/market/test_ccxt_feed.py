@@ -1,7 +1,7 @@
 """CcxtCandleFeed against the Binance stand-in: the real ccxt client, time moved by the test.
 
 The stand-in replays 1m candles; its clock starts one second after candle 60 opened, so 60 is
-forming and 0..59 have closed. `ExchangeClock` is the feed's clock and moves with the
+forming and 0..59 have closed. `SteppedExchangeClock` is the feed's clock and moves with the
 stand-in's, so no test waits on wall time.
 """
 
@@ -17,7 +17,7 @@ import pytest
 
 from market.ccxt_feed import CcxtCandleFeed
 from market.models import Candle
-from tests.exchange import STANDIN_OPTIONS, BinanceStandIn, make_ccxt_client
+from tests.exchange import STANDIN_OPTIONS, BinanceStandIn, SteppedExchangeClock, make_ccxt_client
 
 T0_MS = 1_704_067_200_000           # 2024-01-01T00:00:00Z
 STEP_MS = 60_000
@@ -44,48 +44,6 @@ ROWS = make_rows()
 def candles(first: int, last: int) -> list[Candle]:
     """Candles first..last, inclusive."""
     return [Candle(*ROWS[i]) for i in range(first, last + 1)]
-
-
-class ExchangeClock:
-    """The feed's clock, tied to the stand-in's: `advance` moves both (or only this one, with
-    `exchange=False`: an exchange whose candles stopped), and `sleep` returns only once the
-    test has advanced past its end."""
-
-    def __init__(self, standin: BinanceStandIn) -> None:
-        self.standin = standin
-        self._now_ms = standin.now_ms
-        self._moved = asyncio.Event()
-        self._wake_times: list[float] = []
-
-    def now_ms(self) -> int:
-        return self._now_ms
-
-    async def sleep(self, seconds: float) -> None:
-        until = self._now_ms + seconds * 1000
-        self._wake_times.append(until)
-        try:
-            while self._now_ms < until:
-                await self._moved.wait()
-        finally:
-            self._wake_times.remove(until)
-
-    def advance(self, ms: int, *, exchange: bool = True) -> None:
-        self._now_ms += ms
-        if exchange:
-            self.standin.advance_to(self._now_ms)
-        self._moved.set()
-        self._moved = asyncio.Event()
-
-    async def settle(self) -> None:
-        """Wait until everything on this clock sleeps until a time still ahead: the feed has
-        done all it can at this time (fetched, yielded, been read) and waits for the next."""
-        async with asyncio.timeout(5):
-            while not (self._wake_times and all(t > self._now_ms for t in self._wake_times)):
-                await asyncio.sleep(0)
-
-    async def step(self, ms: int, *, exchange: bool = True) -> None:
-        self.advance(ms, exchange=exchange)
-        await self.settle()
 
 
 class Reader:
@@ -122,8 +80,8 @@ async def client(standin):
 
 
 @pytest.fixture
-def clock(standin) -> ExchangeClock:
-    return ExchangeClock(standin)
+def clock(standin) -> SteppedExchangeClock:
+    return SteppedExchangeClock(standin)
 
 
 @pytest.fixture
@@ -140,7 +98,7 @@ async def make_feed(client, clock):
         await feed.aclose()
 
 
-async def read(feed: CcxtCandleFeed, clock: ExchangeClock) -> Reader:
+async def read(feed: CcxtCandleFeed, clock: SteppedExchangeClock) -> Reader:
     reader = Reader(feed)
     await clock.settle()
     return reader

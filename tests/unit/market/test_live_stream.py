@@ -14,7 +14,7 @@ from market.ccxt_feed import CcxtCandleFeed
 from market.models import Candle
 from market.shared import FeedHub, LiveCandleStream, StreamCursor, live_feed_key
 from market.synthetic import generate_candles
-from tests.exchange import BinanceStandIn, make_ccxt_client
+from tests.exchange import BinanceStandIn, SteppedExchangeClock, make_ccxt_client
 
 CANDLES = generate_candles(count=40)
 T0_MS = 1_704_067_200_000
@@ -155,36 +155,6 @@ def candles(first: int, last: int) -> list[Candle]:
     return [Candle(*ROWS[i]) for i in range(first, last + 1)]
 
 
-class ExchangeClock:
-    """The feeds' clock, moving with the stand-in's; `sleep` returns once the test moved past it."""
-
-    def __init__(self, standin: BinanceStandIn) -> None:
-        self.standin = standin
-        self._now_ms = standin.now_ms
-        self._moved = asyncio.Event()
-        self.wake_times: list[float] = []
-
-    def now_ms(self) -> int:
-        return self._now_ms
-
-    async def sleep(self, seconds: float) -> None:
-        until = self._now_ms + seconds * 1000
-        self.wake_times.append(until)
-        try:
-            while self._now_ms < until:
-                await self._moved.wait()
-        finally:
-            self.wake_times.remove(until)
-
-    async def step(self, ms: int) -> None:
-        """Move both clocks, then wait until every feed sleeps again."""
-        self._now_ms += ms
-        self.standin.advance_to(self._now_ms)
-        self._moved.set()
-        self._moved = asyncio.Event()
-        await eventually(lambda: bool(self.wake_times) and all(t > self._now_ms for t in self.wake_times))
-
-
 @pytest.fixture
 async def standin():
     async with BinanceStandIn(ROWS, start_ms=T0_MS + NOW_INDEX * STEP_MS + 1_000) as running:
@@ -208,7 +178,7 @@ async def hub():
 class FeedFactory:
     """`make_feed` for `subscribe_live`: CcxtCandleFeeds on the stand-in, all on one clock."""
 
-    def __init__(self, client: Any, clock: ExchangeClock) -> None:
+    def __init__(self, client: Any, clock: SteppedExchangeClock) -> None:
         self.client, self.clock = client, clock
         self.feeds: list[CcxtCandleFeed] = []
 
@@ -219,7 +189,7 @@ class FeedFactory:
 
 @pytest.fixture
 def make_feed(client, standin) -> FeedFactory:
-    return FeedFactory(client, ExchangeClock(standin))
+    return FeedFactory(client, SteppedExchangeClock(standin))
 
 
 def klines(standin: BinanceStandIn) -> int:
@@ -230,7 +200,7 @@ async def test_two_bots_on_one_key_share_one_upstream(hub, make_feed, standin):
     first = await hub.subscribe_live(KEY, make_feed, warmup=5)
     second = await hub.subscribe_live(KEY, make_feed, warmup=5)
     readers = [Reader(first), Reader(second)]
-    await eventually(lambda: bool(make_feed.clock.wake_times))
+    await eventually(lambda: make_feed.clock.sleeping)
 
     for _ in range(3):
         await make_feed.clock.step(STEP_MS)
@@ -246,7 +216,7 @@ async def test_two_bots_on_one_key_share_one_upstream(hub, make_feed, standin):
 async def test_a_bot_joining_later_starts_at_the_next_candle_without_overlap(hub, make_feed):
     first = await hub.subscribe_live(KEY, make_feed, warmup=5)
     early = Reader(first)
-    await eventually(lambda: bool(make_feed.clock.wake_times))
+    await eventually(lambda: make_feed.clock.sleeping)
     await make_feed.clock.step(STEP_MS)
     await make_feed.clock.step(STEP_MS)
     await eventually(lambda: len(early.candles) == 2)
