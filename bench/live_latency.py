@@ -2,31 +2,40 @@
 
     python bench/live_latency.py [--bots 100] [--candles 240]
 
-Starts the stand-in (tests/exchange) on 127.0.0.1 and a BotManager with `--bots` live bots on
-one exchange account and one symbol (so one shared candle subscription), with sma_cross at
-mixed lengths so their signals spread over many candles. Time is the stand-in's: a bot
-waiting for the next close moves it on, so the run is bounded by `--candles`.
+Starts the stand-in (tests/exchange) in a process of its own on 127.0.0.1, so the exchange's
+work (signature checks, matching, replies) stays out of the event loop being measured, and a
+BotManager with `--bots` live bots on one exchange account and one symbol (so one shared candle
+subscription), with sma_cross at mixed lengths so their signals spread over many candles.
+Time is the stand-in's: a bot waiting for the next close moves it on, so the run is bounded by
+`--candles`.
 
-Measured in this process, with two probes outside the code under test:
+Measured in this process, with three probes outside the code under test:
 - arrival: when the shared live stream receives a closed candle from the feed;
-- leaving: when a bot's order reaches the ccxt client's `create_order` (the request is built
-  and sent from there);
-the figure is leaving minus the arrival of the candle it was decided on, per order (p50, p99,
-max). Also the account's requests per minute of exchange time, and orders sent twice (0).
+- decided: when a bot's order reaches the ccxt client's `create_order`;
+- on the wire: when ccxt hands the signed order request to its HTTP session, past ccxt's rate
+  limiter (ccxt's `fetch`);
+the figure is on-the-wire minus the arrival of the candle the order was decided on, per order
+(p50, p99, max), with the decided figure and the wait in the rate limiter beside it. Also the
+account's requests per minute (of exchange time and of wall time), and orders sent twice (0).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
+import aiohttp  # noqa: E402
 from loguru import logger  # noqa: E402
 
 from execution.exchange import ExchangeAccounts  # noqa: E402
@@ -35,12 +44,11 @@ from runner.config import BotConfig  # noqa: E402
 from runner.journal import SqliteJournal  # noqa: E402
 from runner.manager import BotManager, DaemonServices  # noqa: E402
 from runner.snapshots import SnapshotStore  # noqa: E402
-from tests.exchange import BinanceStandIn, StandInClock
-from tests.exchange.tapes import wavy_candles  # noqa: E402
+from tests.exchange import RemoteStandInClock  # noqa: E402
+from tests.exchange.tapes import MINUTE_MS, T0_MS  # noqa: E402
 
-T0_MS = 1_704_067_200_000
-MIN = 60_000
 KEYS = {"BENCH_KEY": "test-key", "BENCH_SECRET": "test-secret"}
+WARM = 60
 
 
 def bot_config(i: int, base_url: str) -> BotConfig:
@@ -56,50 +64,67 @@ def bot_config(i: int, base_url: str) -> BotConfig:
 
 
 def pct(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bots", type=int, default=100)
-    parser.add_argument("--candles", type=int, default=240, help="closed candles to trade over")
-    args = parser.parse_args()
-    logger.remove()
-    logger.add(sys.stderr, level="ERROR")
+def ms(values: list[float]) -> str:
+    return (f"p50 {pct(values, 0.5) * 1000:7.3f} ms   p99 {pct(values, 0.99) * 1000:7.3f} ms   "
+            f"max {max(values, default=float('nan')) * 1000:7.3f} ms")
 
-    warm = 60
-    candles = wavy_candles(warm + args.candles + 5)
-    end_ms = T0_MS + (warm + args.candles) * MIN
-    latencies: list[float] = []
-    arrivals: list[float] = [0.0]
-    async with BinanceStandIn(candles, balances={"USDT": 1_000 * args.bots * 2, "BTC": 0},
-                              start_ms=T0_MS + warm * MIN) as standin:
-        clock = StandInClock(standin)
-        original_append = LiveCandleStream.append
 
-        def timed_append(self, batch):             # probe: a closed candle arrives
-            arrivals[0] = time.perf_counter()
-            return original_append(self, batch)
+def client_order_id(url: str, body: str | None) -> str:
+    params = dict(parse_qsl(urlsplit(url).query))
+    params.update(parse_qsl(body or ""))
+    return params.get("newClientOrderId", "")
 
+
+async def run(bots: int, candles: int, base_url: str) -> None:
+    end_ms = T0_MS + (WARM + candles) * MINUTE_MS
+    arrived = [0.0]
+    decided: dict[str, tuple[float, float]] = {}      # client order id -> (candle arrival, create_order)
+    wire: list[float] = []
+    decide: list[float] = []
+    throttled: list[float] = []
+
+    original_append = LiveCandleStream.append
+
+    def timed_append(self, batch):                    # probe: a closed candle arrives
+        arrived[0] = time.perf_counter()
+        return original_append(self, batch)
+
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base_url}/_standin/stats") as reply:
+            clock = RemoteStandInClock(base_url, (await reply.json())["now_ms"])
         LiveCandleStream.append = timed_append
         with tempfile.TemporaryDirectory() as tmp:
             accounts = ExchangeAccounts(environ=KEYS, clock=clock)
             services = DaemonServices(hub=FeedHub(clock=clock), journal=SqliteJournal(Path(tmp) / "j.sqlite3"),
                                       snapshots=SnapshotStore(Path(tmp) / "bots"), clock=clock, accounts=accounts)
-            configs = [bot_config(i, standin.base_url) for i in range(args.bots)]
+            configs = [bot_config(i, base_url) for i in range(bots)]
+            client = accounts.get(configs[0].exchange).client
+            create_order, fetch = client.create_order, client.fetch
+
+            async def timed_create_order(symbol, type, side, amount, price=None, params={}):  # probe: decided
+                now = time.perf_counter()
+                decided[params.get("clientOrderId", "")] = (arrived[0], now)
+                decide.append(now - arrived[0])
+                return await create_order(symbol, type, side, amount, price, params)
+
+            async def timed_fetch(url, method="GET", headers=None, body=None):   # probe: on the wire
+                if method == "POST" and urlsplit(url).path.endswith("/order"):
+                    now = time.perf_counter()
+                    arrival, at_create = decided.get(client_order_id(url, body), (arrived[0], now))
+                    wire.append(now - arrival)
+                    throttled.append(now - at_create)
+                return await fetch(url, method, headers, body)
+
+            client.create_order, client.fetch = timed_create_order, timed_fetch
             account = accounts.get(configs[0].exchange)
-            create_order = account.client.create_order
-
-            async def timed_create_order(*a, **kw):  # probe: an order leaves
-                latencies.append(time.perf_counter() - arrivals[0])
-                return await create_order(*a, **kw)
-
-            account.client.create_order = timed_create_order
             manager = BotManager(configs, services, exit_when_done=False)
             stop = asyncio.Event()
             started_wall = time.perf_counter()
             running = asyncio.create_task(manager.run(stop))
-            while standin.now_ms < end_ms:
+            while clock.now_ms() < end_ms:
                 await asyncio.sleep(0.05)
             stop.set()
             await running
@@ -107,23 +132,44 @@ async def main() -> None:
             requests = account.requests_total
             await services.aclose()
             services.journal.close()
+            await clock.aclose()
         LiveCandleStream.append = original_append
-        twice = sum(1 for n in standin.order_submissions.values() if n > 1)
-        paths = __import__("collections").Counter(f"{r.method} {r.path}" for r in standin.requests)
-        orders = len(standin.orders)
+        async with session.get(f"{base_url}/_standin/stats") as reply:
+            stats = await reply.json()
 
-    latencies.sort()
-    exchange_minutes = args.candles
-    print(f"{args.bots} live bots, one account, one shared BTC/USDT 1m feed, {args.candles} candles "
-          f"({wall:.1f} s of wall time)")
-    print(f"  orders sent                 {orders:>8}   sent twice: {twice}")
-    print(f"  candle arrival -> order out  p50 {pct(latencies, 0.5) * 1000:7.3f} ms   "
-          f"p99 {pct(latencies, 0.99) * 1000:7.3f} ms   max {max(latencies, default=float('nan')) * 1000:7.3f} ms")
-    print(f"  account requests            {requests:>8}   {requests / exchange_minutes:,.0f} per minute of exchange time")
-    print("  requests by endpoint        " + ", ".join(f"{p} {n}" for p, n in paths.most_common()))
-    if latencies:
-        print(f"  mean                        {statistics.mean(latencies) * 1000:7.3f} ms over {len(latencies)} orders")
+    print(f"{bots} live bots, one account, one shared BTC/USDT 1m feed, {candles} candles "
+          f"({wall:.1f} s of wall time); the stand-in in its own process")
+    print(f"  orders sent                 {stats['orders']:>8}   sent twice: {stats['sent_twice']}")
+    print(f"  candle arrival -> order on the wire   {ms(wire)}")
+    print(f"  candle arrival -> create_order        {ms(decide)}")
+    print(f"  waited in ccxt's rate limiter         {ms(throttled)}")
+    if wire:
+        print(f"  mean arrival -> wire        {statistics.mean(wire) * 1000:7.3f} ms over {len(wire)} orders")
+    print(f"  account requests            {requests:>8}   {requests / candles:,.1f} per minute of exchange time, "
+          f"{requests / wall * 60:,.0f} per minute of wall time")
+    print("  requests by endpoint        " + ", ".join(f"{p} {n}" for p, n in stats["requests_by_endpoint"].items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bots", type=int, default=100)
+    parser.add_argument("--candles", type=int, default=240, help="closed candles to trade over")
+    args = parser.parse_args()
+    logger.remove()
+    logger.add(sys.stderr, level="ERROR")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.exchange.serve", "--candles", str(WARM + args.candles + 5),
+         "--start-bar", str(WARM), "--balance", f"USDT={1_000 * args.bots * 2}", "--balance", "BTC=0"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = server.stdout.readline().strip()
+        if not base_url.startswith("http://127.0.0.1:"):
+            raise SystemExit(f"the stand-in did not start (said {base_url!r})")
+        asyncio.run(run(args.bots, args.candles, base_url))
+    finally:
+        server.stdin.close()               # the stand-in exits at EOF
+        server.wait(timeout=10)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

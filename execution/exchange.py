@@ -36,6 +36,7 @@ import ccxt
 import ccxt.async_support as ccxt_async
 from loguru import logger
 
+from execution import rate_limit
 from execution.ccxt_errors import ccxt_errors, retry_delay_secs
 from execution.errors import AuthenticationFailed, ExchangeError, RateLimited, TemporaryExchangeError
 from execution.exchange_config import ExchangeConfig
@@ -54,6 +55,9 @@ _BINANCE_OPTIONS: dict[str, Any] = {
     "fetchCurrencies": False,
     "fetchMargins": False,
 }
+# Exchanges whose limits are a budget per minute, which ccxt's rolling window models (see
+# `ExchangeConfig.rate_limit_window_secs`); elsewhere ccxt's leaky bucket stays the default.
+_PER_MINUTE_LIMITS = frozenset({"binance", "binanceus"})
 _BACKOFF_BASE_SECS = 1.0        # first back-off after a rate limit without Retry-After
 _BACKOFF_CAP_SECS = 60.0
 _WINDOW_MS = 60_000             # `requests_last_minute`
@@ -97,6 +101,7 @@ class ExchangeAccount:
         self._client = (client_factory or default_client_factory)(config.id, self._settings(config, environ))
         if config.base_url is not None:
             self._client.urls["api"] = _rebase(self._client.urls["api"], config.base_url.rstrip("/"))
+        rate_limit.install(self._client)
         self._markets_lock = asyncio.Lock()
         self._markets_loaded = False
         self._backoff_until_ms = 0
@@ -108,6 +113,7 @@ class ExchangeAccount:
         # list names orders only by exchange id: without this, every reconciliation of every
         # bot on the account would look up every order of the account again.
         self.client_order_ids: dict[str, str] = {}
+        self._in_flight: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
 
     def __repr__(self) -> str:
         return f"ExchangeAccount({self.config.id}/{self.config.account})"
@@ -131,6 +137,12 @@ class ExchangeAccount:
             "timeout": int(config.timeout_secs * 1000),
             "options": options,
         }
+        window_secs = config.rate_limit_window_secs
+        if window_secs is None:
+            window_secs = 60.0 if config.id in _PER_MINUTE_LIMITS else 0.0
+        if window_secs > 0:
+            settings["rateLimiterAlgorithm"] = "rollingWindow"
+            settings["rollingWindowSize"] = window_secs * 1000
         for field, ccxt_name in (("api_key_env", "apiKey"), ("secret_env", "secret")):
             variable = getattr(config, field)
             if variable is None:
@@ -236,6 +248,26 @@ class ExchangeAccount:
                 self._rate_limit_streak = 0
                 return result
             attempt += 1
+
+    async def shared_read(self, action: str, symbol: str | None, fn: Callable[..., Awaitable[T]],
+                          *args: Any) -> T:
+        """`call` for a read that many bots on the account make at the same moment (they
+        reconcile on the same candle): while one is in flight, a caller with the same method and
+        arguments waits for its answer instead of sending another request. The answer is shared:
+        read it, never change it. A caller cancelled while waiting leaves the request to the others."""
+        key = (action, symbol, getattr(fn, "__name__", fn), repr(args))
+        task = self._in_flight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self.call(action, symbol, fn, *args))
+            self._in_flight[key] = task
+            task.add_done_callback(lambda done: self._forget(key, done))
+        return await asyncio.shield(task)
+
+    def _forget(self, key: tuple[Any, ...], done: asyncio.Task[Any]) -> None:
+        if self._in_flight.get(key) is done:
+            del self._in_flight[key]
+        if not done.cancelled():
+            done.exception()            # retrieved here: every waiter may have gone
 
     def _deadline_secs(self, order_submission: bool) -> float:
         # The deadline also covers the wait in ccxt's rate limiter, which a busy account (a
@@ -383,7 +415,7 @@ class ExchangeAccounts:
 
 
 def _client_fields(config: ExchangeConfig) -> tuple[Any, ...]:
-    return (config.api_key_env, config.secret_env, config.base_url, config.options)
+    return (config.api_key_env, config.secret_env, config.base_url, config.rate_limit_window_secs, config.options)
 
 
 def _rebase(urls: Any, base_url: str) -> Any:

@@ -9,6 +9,7 @@ exchange:
   api_key_env: BINANCE_MAIN_KEY   # live only: the variables holding the key and secret
   secret_env: BINANCE_MAIN_SECRET
   base_url: null                  # e.g. a testnet's REST root; replaces the exchange's API URLs
+  rate_limit_window_secs: null    # ccxt's limiter: 60 = a per-minute budget, 0 = one request per rateLimit
 ```
 """
 
@@ -36,6 +37,13 @@ class ExchangeConfig(BaseModel):
     """Ask for a closed candle this long after the timeframe boundary (exchanges publish late)."""
     stale_after_bars: Annotated[int, Field(ge=2, le=1000)] = 3
     """No new candle for this many timeframes: the feed is stale (a risk rule can kill on it)."""
+    rate_limit_window_secs: Annotated[float, Field(ge=0, le=3600)] | None = None
+    """ccxt's rate limiter for the account. Above 0: ccxt's rolling window, where requests may
+    spend the exchange's whole budget for a window of this many seconds at once, so the orders
+    of many bots at one candle close go out together. 0: ccxt's leaky bucket, one request per
+    `rateLimit` ms, which queues the twentieth order a second behind the first. Unset: 60 on
+    binance (its limits are weight per minute, and ccxt's costs are fractions of that budget),
+    0 elsewhere."""
     options: dict[str, Any] = {}
     """Extra ccxt options for this account (never keys)."""
 

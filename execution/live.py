@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,7 +61,7 @@ from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order, OrderType, Side
 from execution.reconcile import order_from_ccxt, reconcile
 from market.clock import SYSTEM_CLOCK, Clock
-from market.models import Candle
+from market.models import Candle, timeframe_ms
 
 __all__ = ["LiveExecution"]
 
@@ -97,11 +96,13 @@ class LiveExecution:
     Implements the `ExecutionEngine` surface; see the module docstring for the rules.
     `clock` stamps fills whose exchange time is missing. `unknown_grace_secs` overrides the
     exchange-time grace before an unknown order that is not found counts as never placed.
+    Every `reconcile_every_candles` candles of `timeframe` (0: never) it reconciles in the
+    background (see `_reconcile`).
     """
 
     def __init__(self, account: ExchangeAccount, symbol: str, *, order_id_prefix: str,
                  clock: Clock = SYSTEM_CLOCK, unknown_grace_secs: float | None = None,
-                 reconcile_every_candles: int = 60) -> None:
+                 reconcile_every_candles: int = 60, timeframe: str = "1m") -> None:
         if not order_id_prefix:
             raise ValueError("LiveExecution needs an order_id_prefix: it tells this bot's orders from others'")
         self.symbol = symbol
@@ -121,10 +122,7 @@ class LiveExecution:
         self._unreported: list[Fill] = []
         self._last_price: float | None = None
         self._reconcile_every = reconcile_every_candles
-        # Each bot starts at its own point in the cycle (from its prefix, so it is stable), so
-        # a hundred bots on one account do not all reconcile on the same candle.
-        self._candles_since_reconcile = (
-            zlib.crc32(order_id_prefix.encode()) % reconcile_every_candles if reconcile_every_candles else 0)
+        self._bar_ms = timeframe_ms(timeframe)
         self._reconciling: asyncio.Task[None] | None = None
 
     # -- the ExecutionEngine surface ---------------------------------------------------------
@@ -146,13 +144,12 @@ class LiveExecution:
         """Resolve unknown outcomes first, then poll open orders, then check protective exits
         against `candle`; return the new fills in exchange time order."""
         self._last_price = candle.close
-        self._candles_since_reconcile += 1
-        if self._reconcile_every and self._candles_since_reconcile >= self._reconcile_every:
-            # In the background: its requests wait in the account's rate limiter, and the
-            # strategy's decision on this candle must not wait with them. What it finds is
-            # handed over by a later call.
+        # Every bot on the symbol's timeframe turns on the same candles (counted from the epoch),
+        # so the bots of one account reconcile together and share one set of requests (see
+        # `execution.reconcile`). In the background: the strategy's decision on this candle
+        # must not wait for it. What it finds is handed over by a later call.
+        if self._reconcile_every and (candle.ts_ms // self._bar_ms) % self._reconcile_every == 0:
             if self._reconciling is None or self._reconciling.done():
-                self._candles_since_reconcile = 0
                 self._reconciling = asyncio.create_task(self._reconcile(), name=f"reconcile:{self._prefix}")
         if not self._orders and not self._protective and not self._unreported:
             return _NO_FILLS
@@ -185,7 +182,9 @@ class LiveExecution:
             report = await reconcile(self._account, self.symbol, prefix=self._prefix,
                                      known_open_orders=self.open_orders(), journal_fill_ids=self._seen_fill_ids,
                                      since_ms=self._clock.now_ms() - _RECONCILE_LOOKBACK_MS)
-        except TemporaryExchangeError as exc:
+        except ExchangeError as exc:
+            # Nothing is lost by skipping a turn; a fatal error (keys revoked) stops the bot at
+            # its next order or lookup, where it is raised.
             logger.warning("Periodic reconciliation of {} failed ({}); trying again later", self.symbol, exc)
             return
         for order in report.unknown_open_orders:

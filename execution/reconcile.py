@@ -13,6 +13,10 @@ before a paper or live bot trades again (DESIGN.md, "State that survives a crash
 A bot's orders are recognised by their client order id prefix (`client_order_prefix(bot_id)`).
 Binance's trade list carries the exchange order id only, so each order that traded since
 `since_ms` is looked up once to learn its client order id.
+
+Every read goes through `ExchangeAccount.shared_read`, and `since_ms` is rounded down to the
+hour: a hundred bots on one account reconciling at the same candle send one set of requests
+between them, not a hundred.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ __all__ = ["ReconcileReport", "order_from_ccxt", "reconcile"]
 
 _PAGE = 1000            # Binance's largest myTrades page
 _MAX_PAGES = 100        # 100,000 trades: a `since_ms` this far back is a caller's mistake
+_SINCE_STEP_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +72,8 @@ async def reconcile(account: ExchangeAccount, symbol: str, *, prefix: str, known
     """
     await account.load_markets()
     client = account.client
-    raw_open = await account.call("fetch_open_orders", symbol, client.fetch_open_orders, symbol)
+    since_ms -= since_ms % _SINCE_STEP_MS        # reading a little further back is harmless, and shared
+    raw_open = await account.shared_read("fetch_open_orders", symbol, client.fetch_open_orders, symbol)
     mine_open = {cid: raw for raw in raw_open if (cid := _client_id(raw)).startswith(prefix)}
     real_known = [o for o in known_open_orders if o.oco_group is None]
     known_ids = {o.client_order_id for o in real_known}
@@ -86,7 +92,7 @@ async def reconcile(account: ExchangeAccount, symbol: str, *, prefix: str, known
             reasons.get(cid, "reconciled"), str(trade["id"])))
     missing.sort(key=lambda f: f.ts_ms)
 
-    balance = await account.call("fetch_balance", None, client.fetch_balance)
+    balance = await account.shared_read("fetch_balance", None, client.fetch_balance)
     base = account.market(symbol)["base"]
     report = ReconcileReport(symbol, unknown, vanished, missing,
                              float((balance.get("total") or {}).get(base) or 0.0),
@@ -123,15 +129,15 @@ async def _bot_trades(account: ExchangeAccount, symbol: str, prefix: str, since_
     lookups; what a lookup learns goes into the shared map."""
     client = account.client
     trades: list[dict[str, Any]] = []
-    page = await account.call("fetch_my_trades", symbol, client.fetch_my_trades, symbol, since_ms, _PAGE)
+    page = await account.shared_read("fetch_my_trades", symbol, client.fetch_my_trades, symbol, since_ms, _PAGE)
     for _ in range(_MAX_PAGES):
         trades.extend(page)
         if len(page) < _PAGE:
             break
         # Binance: fromId cannot go with startTime, so later pages continue by trade id.
         last_id = max(int(t["id"]) for t in page)
-        page = await account.call("fetch_my_trades", symbol, client.fetch_my_trades, symbol, None, _PAGE,
-                                  {"fromId": last_id + 1})
+        page = await account.shared_read("fetch_my_trades", symbol, client.fetch_my_trades, symbol, None, _PAGE,
+                                         {"fromId": last_id + 1})
     else:
         logger.warning("Reconcile {}: stopped after {} trades; reconcile from a later since_ms", symbol,
                        len(trades))
@@ -142,7 +148,7 @@ async def _bot_trades(account: ExchangeAccount, symbol: str, prefix: str, since_
         order_id = str(trade["order"])
         if order_id not in known:
             try:
-                raw = await account.call("fetch_order", symbol, client.fetch_order, order_id, symbol)
+                raw = await account.shared_read("fetch_order", symbol, client.fetch_order, order_id, symbol)
                 known[order_id] = _client_id(raw)
             except OrderNotFound:
                 logger.warning("Reconcile {}: trade {} names order {}, which the exchange no longer finds",

@@ -66,7 +66,8 @@ async def build_exchange_runner(
     prefix = client_order_prefix(config.id)
     live = config.mode == "live"
     if live:
-        execution: Any = LiveExecution(account, config.symbol, order_id_prefix=prefix, clock=clock)
+        execution: Any = LiveExecution(account, config.symbol, order_id_prefix=prefix, clock=clock,
+                                       timeframe=config.timeframe)
     else:
         execution = PaperExecution(CcxtQuotes(account.client), config.symbol, fee_rate=config.execution.fee_rate,
                                    slippage_bps=config.execution.slippage_bps, now_ms=clock.now_ms)

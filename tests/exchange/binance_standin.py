@@ -103,9 +103,13 @@ class BinanceStandIn:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def start(self) -> None:
-        """Listen on 127.0.0.1 on a free port; `base_url` tells where."""
+    async def start(self, *, control_routes: bool = False) -> None:
+        """Listen on 127.0.0.1 on a free port; `base_url` tells where. `control_routes` adds the
+        test-only `/_standin/` routes another process uses (see `tests.exchange.serve`)."""
         app = web.Application()
+        if control_routes:
+            app.router.add_post("/_standin/advance", self._control_advance)
+            app.router.add_get("/_standin/stats", self._control_stats)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -194,6 +198,19 @@ class BinanceStandIn:
 
     def order_by_client_id(self, client_order_id: str) -> Order | None:
         return self.api.engine.find(client_order_id=client_order_id)
+
+    # -- control routes (another process drives this one) -------------------------------------
+
+    async def _control_advance(self, request: web.Request) -> web.Response:
+        self.advance(int(request.query["ms"]))
+        return web.json_response({"now_ms": self.now_ms})
+
+    async def _control_stats(self, request: web.Request) -> web.Response:
+        by_endpoint = collections.Counter(f"{r.method} {r.path}" for r in self.requests)
+        return web.json_response({
+            "now_ms": self.now_ms, "orders": len(self.api.engine.orders),
+            "sent_twice": sum(1 for n in self.order_submissions.values() if n > 1),
+            "requests_by_endpoint": dict(by_endpoint.most_common())})
 
     # -- HTTP ----------------------------------------------------------------------------------
 

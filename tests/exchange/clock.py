@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
+
 from .binance_standin import BinanceStandIn
 
 
@@ -67,3 +69,28 @@ class SteppedExchangeClock:
     async def step(self, ms: int, *, exchange: bool = True) -> None:
         self.advance(ms, exchange=exchange)
         await self.settle()
+
+
+class RemoteStandInClock:
+    """`StandInClock` for a stand-in in another process (`tests.exchange.serve`): sleeping asks
+    it to move its clock on (`POST /_standin/advance`). Only this clock moves that stand-in's
+    time, so `now_ms` is the last time it answered, read without a request."""
+
+    def __init__(self, base_url: str, now_ms: int) -> None:
+        self._url = f"{base_url}/_standin/advance"
+        self._now_ms = now_ms
+        self._session: aiohttp.ClientSession | None = None
+
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    async def sleep(self, seconds: float) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        async with self._session.post(self._url, params={"ms": str(max(1, int(seconds * 1000)))}) as reply:
+            reply.raise_for_status()
+            self._now_ms = max(self._now_ms, (await reply.json())["now_ms"])
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()

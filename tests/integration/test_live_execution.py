@@ -9,7 +9,7 @@ exactly the stand-in's trades of the bot's orders: none lost, none twice.
 from __future__ import annotations
 
 import asyncio
-import zlib
+import collections
 from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -465,10 +465,9 @@ async def test_periodic_reconciliation_reports_a_fill_and_adopts_an_order_made_b
                        {"clientOrderId": f"{PREFIX}7"}, order_submission=True)
     await account.call("create_order", SYMBOL, account.client.create_order, SYMBOL, "limit", "buy", 0.001, 29_000,
                        {"clientOrderId": f"{PREFIX}8"}, order_submission=True)
-    # Bots start at different points of the cycle (from their prefix): this one's turn is
-    # `turn` candles away.
-    # It runs in the background, so what it finds comes with the candle after.
-    turn = 3 - zlib.crc32(PREFIX.encode()) % 3
+    # Every bot's turn is a candle whose number since the epoch is a multiple of 3; it runs in
+    # the background, so what it finds comes with the candle after.
+    turn = next(n for n in range(1, 4) if (candle(NOW_INDEX + n - 1).ts_ms // 60_000) % 3 == 0)
     for i in range(NOW_INDEX, NOW_INDEX + turn):
         assert await engine.on_candle(candle(i)) == ()           # not found yet
     await eventually(lambda: not engine.reconciling)
@@ -476,3 +475,21 @@ async def test_periodic_reconciliation_reports_a_fill_and_adopts_an_order_made_b
     assert [f.client_order_id for f in fills] == [f"{PREFIX}1", f"{PREFIX}7"]
     assert f"{PREFIX}8" in {o.client_order_id for o in engine.open_orders()}
     assert_ledger_matches(fills, standin)
+
+
+async def test_bots_on_one_account_reconciling_at_once_send_one_set_of_requests(account, standin, clock):
+    prefixes = [f"brbot{i:05d}-" for i in range(20)]
+    engines = [LiveExecution(account, SYMBOL, order_id_prefix=p, clock=clock) for p in prefixes]
+    clock.advance_to(candle_ms(NOW_INDEX))
+    fills = {p: list(await e.execute_signal(Order(f"{p}1", SYMBOL, Side.BUY, quantity=0.001)))
+             for p, e in zip(prefixes, engines)}
+    before = len(standin.requests)
+
+    reports = await asyncio.gather(*(
+        reconcile(account, SYMBOL, prefix=p, known_open_orders=[], journal_fill_ids={f.fill_id for f in fills[p]},
+                  since_ms=clock.now_ms() - 1_800_000 - i * 1000)      # snapshots a few seconds apart
+        for i, p in enumerate(prefixes)))
+
+    sent = collections.Counter(r.path for r in standin.requests[before:])
+    assert sent == {"/api/v3/openOrders": 1, "/api/v3/myTrades": 1, "/api/v3/account": 1}
+    assert all(r.clean for r in reports)

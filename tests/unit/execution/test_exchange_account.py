@@ -350,3 +350,26 @@ async def test_fees_in_the_base_asset_are_converted_at_the_trade_price(account):
 
     assert await account.fee_in_quote("BTC/USDT", trade) == pytest.approx(0.3 + 0.5)
     assert Decimal(str(await account.fee_in_quote("BTC/USDT", {"price": 1.0, "fee": None}))) == 0
+
+
+# -- shared reads ----------------------------------------------------------------------------
+
+
+async def test_bots_making_the_same_read_at_once_share_one_request(account, standin):
+    await account.load_markets()
+    read = account.client.fetch_open_orders
+    answers = await asyncio.gather(*(account.shared_read("fetch_open_orders", "BTC/USDT", read, "BTC/USDT")
+                                     for _ in range(10)))
+    assert len(requests_to(standin, "GET", "/api/v3/openOrders")) == 1
+    assert all(a is answers[0] for a in answers)
+    await account.shared_read("fetch_open_orders", "BTC/USDT", read, "BTC/USDT")   # none in flight: a new one
+    assert len(requests_to(standin, "GET", "/api/v3/openOrders")) == 2
+
+
+async def test_a_shared_read_that_fails_raises_to_every_waiter_and_the_next_one_asks_again(account, standin):
+    await account.load_markets()
+    standin.fail_next("GET /api/v3/account", status=401, code=-2015, msg="Invalid API-key, IP, or permissions for action.")
+    outcomes = await asyncio.gather(*(account.shared_read("fetch_balance", None, account.client.fetch_balance)
+                                      for _ in range(3)), return_exceptions=True)
+    assert [type(o) for o in outcomes] == [AuthenticationFailed] * 3
+    assert (await account.shared_read("fetch_balance", None, account.client.fetch_balance))["total"]["USDT"] == 10_000
