@@ -6,8 +6,9 @@ Starts the stand-in (tests/exchange) in a process of its own on 127.0.0.1, so th
 work (signature checks, matching, replies) stays out of the event loop being measured, and a
 BotManager with `--bots` live bots on one exchange account and one symbol (so one shared candle
 subscription), with sma_cross at mixed lengths so their signals spread over many candles.
-Time is the stand-in's: a bot waiting for the next close moves it on, so the run is bounded by
-`--candles`.
+Time is the stand-in's, moved on by a discrete-event clock: the next candle closes once no
+request is in flight (the daemon is done with the last candle, background work included, as it
+is long before the next close in a real run); the run is bounded by `--candles`.
 
 Measured in this process, with three probes outside the code under test:
 - arrival: when the shared live stream receives a closed candle from the feed;
@@ -44,7 +45,7 @@ from runner.config import BotConfig  # noqa: E402
 from runner.journal import SqliteJournal  # noqa: E402
 from runner.manager import BotManager, DaemonServices  # noqa: E402
 from runner.snapshots import SnapshotStore  # noqa: E402
-from tests.exchange import RemoteStandInClock  # noqa: E402
+from tests.exchange import VirtualStandInClock  # noqa: E402
 from tests.exchange.tapes import MINUTE_MS, T0_MS  # noqa: E402
 
 KEYS = {"BENCH_KEY": "test-key", "BENCH_SECRET": "test-secret"}
@@ -85,6 +86,7 @@ async def run(bots: int, candles: int, base_url: str) -> None:
     wire: list[float] = []
     decide: list[float] = []
     throttled: list[float] = []
+    in_flight = [0]
 
     original_append = LiveCandleStream.append
 
@@ -94,7 +96,9 @@ async def run(bots: int, candles: int, base_url: str) -> None:
 
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base_url}/_standin/stats") as reply:
-            clock = RemoteStandInClock(base_url, (await reply.json())["now_ms"])
+            # The next candle closes once no request is in flight: the daemon is done with the
+            # last one, its housekeeping included, as it is a minute later in a real run.
+            clock = VirtualStandInClock(base_url, (await reply.json())["now_ms"], quiet=lambda: in_flight[0] == 0)
         LiveCandleStream.append = timed_append
         with tempfile.TemporaryDirectory() as tmp:
             accounts = ExchangeAccounts(environ=KEYS, clock=clock)
@@ -116,7 +120,11 @@ async def run(bots: int, candles: int, base_url: str) -> None:
                     arrival, at_create = decided.get(client_order_id(url, body), (arrived[0], now))
                     wire.append(now - arrival)
                     throttled.append(now - at_create)
-                return await fetch(url, method, headers, body)
+                in_flight[0] += 1
+                try:
+                    return await fetch(url, method, headers, body)
+                finally:
+                    in_flight[0] -= 1
 
             client.create_order, client.fetch = timed_create_order, timed_fetch
             account = accounts.get(configs[0].exchange)

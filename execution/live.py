@@ -146,8 +146,9 @@ class LiveExecution:
         self._last_price = candle.close
         # Every bot on the symbol's timeframe turns on the same candles (counted from the epoch),
         # so the bots of one account reconcile together and share one set of requests (see
-        # `execution.reconcile`). In the background: the strategy's decision on this candle
-        # must not wait for it. What it finds is handed over by a later call.
+        # `execution.reconcile`). In the background, and half a candle later: its replies
+        # (a trade list can take tens of ms to parse) must not land among this candle's orders.
+        # What it finds is handed over by a later call.
         if self._reconcile_every and (candle.ts_ms // self._bar_ms) % self._reconcile_every == 0:
             if self._reconciling is None or self._reconciling.done():
                 self._reconciling = asyncio.create_task(self._reconcile(), name=f"reconcile:{self._prefix}")
@@ -173,9 +174,10 @@ class LiveExecution:
         return self._reconciling is not None and not self._reconciling.done()
 
     async def _reconcile(self) -> None:
-        """Every `reconcile_every_candles`: trades of this bot's orders it has not reported, and
+        """Every `reconcile_every_candles`, half a candle after the close: trades of this bot's orders it has not reported, and
         open orders with its prefix it does not track (say, left by an earlier run), are
         adopted; the runner books the fills like any others. A failure waits for the next turn."""
+        await self._clock.sleep(self._bar_ms / 2000)
         if any(t.state == _UNKNOWN for t in self._orders.values()):
             return                    # the outcome comes first; reconcile on a later candle
         try:

@@ -288,7 +288,7 @@ class StrategyRunner:
         # The intent is journalled before the order leaves, so a crash cannot lose it.
         self._record("order", now_ms, order_to_dict(order), key=order.client_order_id)
         if self._commit_intents:
-            self.journal.commit()         # an order that reaches an exchange is journalled first
+            await self.journal.group_commit()   # an order that reaches an exchange is journalled first
         fills = await self.execution.execute_signal(order)
         if fills:
             self._apply_fills(fills, now_ms)

@@ -46,13 +46,14 @@ class SnapshotStore:
         return self.folder / f"{bot_id}.json"
 
     def write(self, bot_id: str, state: dict[str, Any]) -> None:
-        body = _canonical(state)
-        document = json.dumps({"version": SNAPSHOT_VERSION, "bot_id": bot_id,
-                               "sha256": hashlib.sha256(body.encode()).hexdigest(), "state": state},
-                              separators=(",", ":"))
+        self.write_encoded(bot_id, encode(bot_id, state))
+
+    def write_encoded(self, bot_id: str, document: bytes) -> None:
+        """Write `encode(bot_id, state)`'s output atomically. Only file I/O: a thread calling
+        it holds the GIL for nothing, so it never steals time from the event loop."""
         path = self.path(bot_id)
         tmp = path.with_suffix(".json.tmp")
-        with open(tmp, "w", encoding="utf-8") as out:
+        with open(tmp, "wb") as out:
             out.write(document)
             out.flush()
             os.fsync(out.fileno())
@@ -83,8 +84,20 @@ class SnapshotStore:
         self.path(bot_id).unlink(missing_ok=True)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def _canonical(state: dict[str, Any]) -> str:
-    return json.dumps(state, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL.encode(state)
+
+
+def encode(bot_id: str, state: dict[str, Any]) -> bytes:
+    """The snapshot file's bytes: the state once in canonical form (sorted keys) and its SHA-256.
+    The state is encoded once and spliced in, so what is hashed is exactly what is written."""
+    body = _canonical(state)
+    head = json.dumps({"version": SNAPSHOT_VERSION, "bot_id": bot_id,
+                       "sha256": hashlib.sha256(body.encode()).hexdigest()}, separators=(",", ":"))
+    return f'{head[:-1]},"state":{body}}}'.encode()
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -97,6 +110,8 @@ def _fsync_dir(folder: Path) -> None:
 
 class SnapshotWriter:
     """Writes snapshots on a background thread, so a disk flush never stalls the event loop.
+    `submit` encodes the state on the caller's thread (JSON is CPU work, which on another thread
+    would fight the event loop for the GIL); the thread only writes, fsyncs and renames.
 
     `submit` replaces the bot's pending state with the newer one: when a bot checkpoints faster
     than the disk flushes, only its latest state is written (each written file is complete and
@@ -107,7 +122,7 @@ class SnapshotWriter:
 
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
-        self._pending: dict[str, dict[str, Any]] = {}
+        self._pending: dict[str, bytes] = {}
         self._writing = 0
         self._cond = threading.Condition()
         self._closed = False
@@ -115,10 +130,11 @@ class SnapshotWriter:
         self._thread.start()
 
     def submit(self, bot_id: str, state: dict[str, Any]) -> None:
+        document = encode(bot_id, state)
         with self._cond:
             if self._closed:
                 raise RuntimeError("SnapshotWriter is closed")
-            self._pending[bot_id] = state
+            self._pending[bot_id] = document
             self._cond.notify_all()
 
     def flush(self, timeout_secs: float | None = None) -> bool:
@@ -142,10 +158,10 @@ class SnapshotWriter:
                 self._cond.wait_for(lambda: self._pending or self._closed)
                 if not self._pending:
                     return
-                bot_id, state = self._pending.popitem()
+                bot_id, document = self._pending.popitem()
                 self._writing += 1
             try:
-                self.store.write(bot_id, state)
+                self.store.write_encoded(bot_id, document)
             except OSError as exc:
                 # Logged here and retried at the bot's next checkpoint; the last good snapshot
                 # on disk and the journal still describe the bot.

@@ -14,7 +14,7 @@ stand-in's time as a bot's clock), `tapes` (candles to replay).
 
 from .binance_standin import BinanceStandIn, RecordedRequest
 from .ccxt_client import STANDIN_OPTIONS, make_ccxt_client
-from .clock import RemoteStandInClock, StandInClock, SteppedExchangeClock
+from .clock import VirtualStandInClock, StandInClock, SteppedExchangeClock
 from .exchange_info import SymbolRules
 
-__all__ = ["STANDIN_OPTIONS", "BinanceStandIn", "RecordedRequest", "RemoteStandInClock", "StandInClock", "SteppedExchangeClock", "SymbolRules", "make_ccxt_client"]
+__all__ = ["STANDIN_OPTIONS", "BinanceStandIn", "RecordedRequest", "VirtualStandInClock", "StandInClock", "SteppedExchangeClock", "SymbolRules", "make_ccxt_client"]

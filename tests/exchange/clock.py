@@ -7,6 +7,9 @@ it come at once: an hour of 1m candles passes in about a second of wall time.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+from collections.abc import Callable
 
 import aiohttp
 
@@ -71,26 +74,62 @@ class SteppedExchangeClock:
         await self.settle()
 
 
-class RemoteStandInClock:
-    """`StandInClock` for a stand-in in another process (`tests.exchange.serve`): sleeping asks
-    it to move its clock on (`POST /_standin/advance`). Only this clock moves that stand-in's
-    time, so `now_ms` is the last time it answered, read without a request."""
+class VirtualStandInClock:
+    """The time of a stand-in in another process (`tests.exchange.serve`), as a discrete-event
+    clock: a sleeper waits for its deadline, and time moves on to the earliest deadline only
+    once the process has been quiet (`quiet()` true at two checks `settle_secs` apart, e.g. no
+    request in flight), when the stand-in is told (`POST /_standin/advance`). So the next candle
+    closes only after the daemon is done with the last one, background work included, as in a
+    real run where candles are a minute apart. `now_ms` is the last time the stand-in answered."""
 
-    def __init__(self, base_url: str, now_ms: int) -> None:
+    def __init__(self, base_url: str, now_ms: int, *, quiet: Callable[[], bool] = lambda: True,
+                 settle_secs: float = 0.005) -> None:
         self._url = f"{base_url}/_standin/advance"
         self._now_ms = now_ms
+        self._quiet = quiet
+        self._settle_secs = settle_secs
+        self._sleepers: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._ids = itertools.count()
+        self._driver: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def now_ms(self) -> int:
         return self._now_ms
 
     async def sleep(self, seconds: float) -> None:
+        ms = int(seconds * 1000)
+        if ms <= 0:
+            await asyncio.sleep(0)
+            return
+        wake = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now_ms + ms, next(self._ids), wake))
+        if self._driver is None or self._driver.done():
+            self._driver = asyncio.create_task(self._drive(), name="virtual-clock")
+        await wake
+
+    async def _drive(self) -> None:
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        async with self._session.post(self._url, params={"ms": str(max(1, int(seconds * 1000)))}) as reply:
-            reply.raise_for_status()
-            self._now_ms = max(self._now_ms, (await reply.json())["now_ms"])
+        quiet_checks = 0
+        while self._sleepers:
+            await asyncio.sleep(self._settle_secs)
+            quiet_checks = quiet_checks + 1 if self._quiet() else 0
+            if quiet_checks < 2:
+                continue
+            quiet_checks = 0
+            deadline = self._sleepers[0][0]
+            if deadline > self._now_ms:
+                async with self._session.post(self._url, params={"ms": str(deadline - self._now_ms)}) as reply:
+                    reply.raise_for_status()
+                    self._now_ms = max(self._now_ms, (await reply.json())["now_ms"])
+            while self._sleepers and self._sleepers[0][0] <= self._now_ms:
+                _, _, wake = heapq.heappop(self._sleepers)
+                if not wake.done():
+                    wake.set_result(None)
 
     async def aclose(self) -> None:
+        if self._driver is not None:
+            self._driver.cancel()
+            await asyncio.gather(self._driver, return_exceptions=True)
         if self._session is not None:
             await self._session.close()

@@ -7,7 +7,7 @@ It replays `tapes.wavy_candles(--candles)`, prints its base URL on one line once
 and runs until its standard input closes (so it never outlives the process that started it).
 Besides Binance's routes it serves two test-only ones: `POST /_standin/advance?ms=N` (moves the
 clock, answers `{"now_ms"}`) and `GET /_standin/stats` (orders, orders sent twice, requests by
-endpoint). `tests.exchange.clock.RemoteStandInClock` drives the first.
+endpoint). `tests.exchange.clock.VirtualStandInClock` drives the first.
 """
 
 from __future__ import annotations

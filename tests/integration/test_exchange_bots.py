@@ -101,9 +101,9 @@ async def crash_with_an_order_in_flight(tmp_path, standin, config: BotConfig, *,
     running = asyncio.create_task(manager.run(asyncio.Event()))
     await until(lambda: manager.status(config.id).fills >= fills_first)
     standin.lose_response_next("POST /api/v3/order")
-    standin.delay_next("GET /api/v3/order", 60)       # its lookup hangs until the crash
+    lookup = standin.delay_next("GET /api/v3/order", 60)      # its lookup hangs until the crash
     orders_before = len(standin.orders)
-    await until(lambda: len(standin.orders) > orders_before)
+    await until(lambda: len(standin.orders) > orders_before and lookup not in standin.pending_faults)
     await crash(manager, services)
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
