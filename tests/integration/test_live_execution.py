@@ -25,7 +25,7 @@ from execution.models import Fill, Order, OrderType, Side
 from execution.reconcile import reconcile
 from market.models import Candle
 from runner.clock import ManualClock
-from tests.exchange import BinanceStandIn
+from tests.exchange import BinanceStandIn, SteppedExchangeClock
 
 T0_MS = 1_704_067_200_000
 STEP_MS = 60_000
@@ -493,3 +493,20 @@ async def test_bots_on_one_account_reconciling_at_once_send_one_set_of_requests(
     sent = collections.Counter(r.path for r in standin.requests[before:])
     assert sent == {"/api/v3/openOrders": 1, "/api/v3/myTrades": 1, "/api/v3/account": 1}
     assert all(r.clean for r in reports)
+
+
+async def test_periodic_reconciliation_waits_half_a_candle_so_it_never_competes_with_the_candles_orders(account, standin):
+    clock = SteppedExchangeClock(standin)
+    engine = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock, reconcile_every_candles=3)
+    turn = next(i for i in range(NOW_INDEX, NOW_INDEX + 3) if (candle(i).ts_ms // 60_000) % 3 == 0)
+    await engine.on_candle(candle(turn))
+    fills = list(await engine.execute_signal(buy(1, quantity=0.01)))     # this candle's decision
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert engine.reconciling and not [r for r in standin.requests if r.path == "/api/v3/openOrders"]
+
+    clock.advance(30_000)                                    # half a 1m candle later
+    await eventually(lambda: not engine.reconciling)
+    assert [r.path for r in standin.requests if r.path in ("/api/v3/order", "/api/v3/openOrders")] == [
+        "/api/v3/order", "/api/v3/openOrders"]
+    assert_ledger_matches(fills, standin)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 
 import pytest
 
@@ -100,3 +102,24 @@ def test_snapshot_file_is_plain_json_with_a_checksum(tmp_path):
     store.write("bot-a", {"bars": 1})
     document = json.loads(store.path("bot-a").read_text())
     assert set(document) == {"version", "bot_id", "sha256", "state"}
+
+
+async def test_intents_journalled_in_one_loop_turn_share_one_commit_and_are_durable_before_it_returns(tmp_path):
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    commits = []
+    journal._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+
+    async def bot(i: int) -> int:
+        journal.record(JournalEvent(f"bot-{i}", "order", 1_000, {"i": i}, key=f"b{i}-1"))
+        await journal.group_commit()
+        # Another process (the next daemon after a crash, `botrunner journal`) sees it now.
+        reader = sqlite3.connect(tmp_path / "journal.sqlite3")
+        try:
+            return reader.execute("SELECT COUNT(*) FROM events WHERE bot_id = ?", (f"bot-{i}",)).fetchone()[0]
+        finally:
+            reader.close()
+
+    seen = await asyncio.gather(*(bot(i) for i in range(40)))
+    assert seen == [1] * 40
+    assert commits == ["COMMIT"]
+    journal.close()
