@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
 class Candle(NamedTuple):
@@ -26,11 +26,11 @@ class Candle(NamedTuple):
 def timeframe_ms(timeframe: str) -> int:
     """Length of a ccxt-style timeframe in milliseconds: `timeframe_ms("15m") == 900_000`.
 
-    Raises ValueError for anything that is not a positive count followed by m, h, d or w.
+    Raises ValueError for anything that is not a positive count followed by s, m, h, d or w.
     """
     count, unit = timeframe[:-1], timeframe[-1:]
     if unit not in _UNIT_MS or not count.isdigit() or int(count) <= 0:
-        raise ValueError(f"bad timeframe {timeframe!r}: expected a count and a unit (m, h, d, w), e.g. '1m', '4h'")
+        raise ValueError(f"bad timeframe {timeframe!r}: expected a count and a unit (s, m, h, d, w), e.g. '1m', '4h'")
     return int(count) * _UNIT_MS[unit]
 
 

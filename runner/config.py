@@ -34,7 +34,8 @@ from strategies.registry import strategy_class
 # libyaml's loader when pyyaml was built with it: a daemon may read a thousand bot files at start.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "1w"]
+# 1s: Binance spot serves one-second klines (ccxt refuses it where an exchange does not).
+Timeframe = Literal["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "1w"]
 
 
 class StrategyConfig(BaseModel):

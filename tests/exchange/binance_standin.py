@@ -67,6 +67,9 @@ class BinanceStandIn:
     test calls `advance_to`/`advance`. `fee_rate` is a fraction (0.001 = 0.1%), `spread_bps` the
     full bid-ask spread around the last close in basis points. Fees are charged in the quote asset
     unless `fee_asset="received"` (Binance's own rule without BNB: a buy pays in the base asset).
+    With `real_time=True` the clock follows the wall clock instead: each request first moves it
+    to the current time, so a daemon in another process, on its own system clock, can trade
+    against it (give candles around the current time, e.g. 1s ones).
     """
 
     def __init__(self, candles: Iterable[Sequence[Any]], *, symbol: str = "BTC/USDT",
@@ -74,7 +77,7 @@ class BinanceStandIn:
                  secret: str = "test-secret", fee_rate: float | str = 0.001, fee_asset: FeeAsset = "quote",
                  spread_bps: float | str = 2.0, book_level_qty: float | str = 5.0,
                  rules: SymbolRules = SymbolRules(), timeframe_ms: int | None = None,
-                 start_ms: int | None = None) -> None:
+                 start_ms: int | None = None, real_time: bool = False) -> None:
         tape = CandleTape(candles, timeframe_ms=timeframe_ms)
         engine = MatchingEngine(SpotSymbol.parse(symbol, rules),
                                 {a: Decimal(str(v)) for a, v in (balances or {}).items()},
@@ -87,6 +90,7 @@ class BinanceStandIn:
         self.unserved: list[RecordedRequest] = []
         self.order_submissions: collections.Counter[str] = collections.Counter()
         self._keys = {api_key: secret}
+        self._real_time = real_time
         self._faults = FaultPlan()
         self._weights: collections.deque[tuple[int, int]] = collections.deque()
         self._order_times_ms: list[int] = []
@@ -215,6 +219,8 @@ class BinanceStandIn:
     # -- HTTP ----------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self._real_time and (wall_ms := signing.wall_clock_ms()) > self.now_ms:
+            self.advance_to(wall_ms)
         raw_query = request.rel_url.raw_query_string
         raw_body = await request.text() if request.can_read_body else ""
         params = dict(parse_qsl(raw_query, keep_blank_values=True))

@@ -1,0 +1,163 @@
+"""A live daemon as a real process, SIGKILLed and restarted, against the Binance stand-in.
+
+The stand-in runs in this test's event loop in real time (its clock follows the wall clock)
+and replays one-second candles, so `botrunner run --live` on its own system clock trades on it
+every few seconds. The daemon is killed with SIGKILL twice: once with an order whose answer was
+lost (the exchange has it; the daemon's lookup is held back until the kill), once at a random
+moment. After each restart it reconciles; at the end the bot's position, fills and orders are
+the exchange's, and no client order id reached the exchange twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from execution.models import client_order_prefix
+from tests.exchange import BinanceStandIn
+from tests.exchange.tapes import quick_swings
+
+PROJECT = Path(__file__).resolve().parents[2]
+BOT_ID = "btc-live"
+PREFIX = client_order_prefix(BOT_ID)
+WARM_CANDLES = 20
+
+BOT = """\
+id: {bot_id}
+mode: live
+symbol: BTC/USDT
+timeframe: 1s
+capital: 5000
+exchange:
+  id: binance
+  base_url: {base_url}
+  api_key_env: BR_PROC_KEY
+  secret_env: BR_PROC_SECRET
+  poll_delay_secs: 0.1
+  stale_after_bars: 30
+  options: {{fetchMarkets: {{types: [spot]}}, fetchCurrencies: false, fetchMargins: false}}
+strategy: {{name: sma_cross, params: {{fast: 2, slow: 4}}}}
+risk: {{stake_pct: 0.5}}
+on_restart: resume
+"""
+
+
+def write_config(root: Path, base_url: str) -> Path:
+    config_dir = root / "config"
+    (config_dir / "bots").mkdir(parents=True)
+    (config_dir / "daemon.yaml").write_text("snapshot_interval_secs: 0.2\nstop_grace_secs: 5\n")
+    (config_dir / "bots" / f"{BOT_ID}.yaml").write_text(BOT.format(bot_id=BOT_ID, base_url=base_url))
+    return config_dir
+
+
+def start_daemon(config_dir: Path, state_dir: Path, standin: BinanceStandIn, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "I_UNDERSTAND_LIVE_TRADING": "true",
+           "BR_PROC_KEY": standin.api_key, "BR_PROC_SECRET": standin.secret}
+    with open(log, "a") as out:
+        return subprocess.Popen([sys.executable, str(PROJECT / "main.py"), "run", str(config_dir),
+                                 "--state-dir", str(state_dir), "--live"],
+                                cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+
+async def until(condition, what: str, log: Path, timeout: float = 45.0) -> None:
+    """Poll without blocking the loop: the stand-in answers the daemon from this loop."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s; daemon log:\n{log.read_text()[-4000:]}")
+        await asyncio.sleep(0.02)
+
+
+def bot_orders(standin: BinanceStandIn) -> list:
+    return [o for o in standin.orders if o.client_order_id.startswith(PREFIX)]
+
+
+def bot_trades(standin: BinanceStandIn) -> list:
+    ours = {o.order_id for o in bot_orders(standin)}
+    return [t for t in standin.trades if t.order_id in ours]
+
+
+async def wait_exit(daemon: subprocess.Popen, timeout: float = 20.0) -> int:
+    deadline = time.monotonic() + timeout
+    while daemon.poll() is None:
+        if time.monotonic() > deadline:
+            daemon.kill()
+            raise AssertionError("the daemon did not exit after SIGTERM")
+        await asyncio.sleep(0.05)
+    return daemon.returncode
+
+
+def kill(daemon: subprocess.Popen) -> None:
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait(timeout=10)
+
+
+async def test_live_daemon_killed_twice_comes_back_with_the_exchanges_position_and_no_order_sent_twice(tmp_path):
+    now_ms = time.time_ns() // 1_000_000
+    start_ms = now_ms - now_ms % 1000 - WARM_CANDLES * 1000
+    tape = quick_swings(WARM_CANDLES + 600, start_ms=start_ms)           # ten minutes of 1s candles
+    log = tmp_path / "daemon.log"
+    async with BinanceStandIn(tape, balances={"USDT": 10_000, "BTC": 0}, start_ms=now_ms, real_time=True,
+                              timeframe_ms=1000) as standin:
+        config_dir, state_dir = write_config(tmp_path, standin.base_url), tmp_path / "state"
+
+        # 1. Trade, then lose the answer to an order and die before learning its outcome.
+        daemon = start_daemon(config_dir, state_dir, standin, log)
+        try:
+            await until(lambda: len(bot_trades(standin)) >= 2, "first fills", log)
+            standin.lose_response_next("POST /api/v3/order")
+            lookup = standin.delay_next("GET /api/v3/order", 60)     # held until the kill
+            before = len(bot_orders(standin))
+            await until(lambda: len(bot_orders(standin)) > before and lookup not in standin.pending_faults,
+                        "an order placed, its answer lost, its lookup under way", log)
+        finally:
+            kill(daemon)
+        lost = bot_orders(standin)[-1].client_order_id
+
+        # 2. Restart: the lost order is looked up, not resent; trade on, then die at a random moment.
+        daemon = start_daemon(config_dir, state_dir, standin, log)
+        try:
+            count = len(bot_orders(standin))
+            await until(lambda: len(bot_orders(standin)) >= count + 2, "orders after the first restart", log)
+            await asyncio.sleep(random.uniform(0.0, 1.5))
+        finally:
+            kill(daemon)
+
+        # 3. Restart again, trade on, then stop cleanly.
+        daemon = start_daemon(config_dir, state_dir, standin, log)
+        count = len(bot_orders(standin))
+        try:
+            await until(lambda: len(bot_orders(standin)) >= count + 2, "orders after the second restart", log)
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+        assert await wait_exit(daemon) == 0, log.read_text()[-4000:]
+
+        trades = bot_trades(standin)
+        submissions = dict(standin.order_submissions)
+        held = float(standin.balances["BTC"].free + standin.balances["BTC"].locked)
+
+    state = json.loads((state_dir / "bots" / f"{BOT_ID}.json").read_text())["state"]
+    bought = sum(float(t.qty) for t in trades if t.is_buyer)
+    sold = sum(float(t.qty) for t in trades if not t.is_buyer)
+    assert abs(state["portfolio"]["quantity"] - (bought - sold)) < 1e-9
+    assert abs(state["portfolio"]["quantity"] - held) < 1e-9        # the only bot on the account
+    assert max(submissions.values()) == 1                           # no client order id sent twice
+
+    journal = sqlite3.connect(state_dir / "journal.sqlite3")
+    try:
+        fill_keys = [k for (k,) in journal.execute("SELECT key FROM events WHERE bot_id = ? AND kind = 'fill'",
+                                                   (BOT_ID,))]
+        orders_with_fills = {json.loads(d)["order_id"] for (d,) in journal.execute(
+            "SELECT data FROM events WHERE bot_id = ? AND kind = 'fill'", (BOT_ID,))}
+    finally:
+        journal.close()
+    assert sorted(fill_keys) == sorted(str(t.id) for t in trades)   # every fill once, none lost
+    assert lost in orders_with_fills                                      # the lost order was found, booked
