@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import ccxt
 import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
 from loguru import logger
 
 from execution import rate_limit
@@ -69,7 +70,12 @@ ClientFactory = Callable[[str, dict[str, Any]], ccxt_async.Exchange]
 """`(exchange id, ccxt constructor settings) -> client`; tests pass one to change e.g. `rateLimit`."""
 
 
-def default_client_factory(exchange_id: str, settings: dict[str, Any]) -> ccxt_async.Exchange:
+def default_client_factory(exchange_id: str, settings: dict[str, Any], *,
+                           websocket: bool = False) -> ccxt_async.Exchange:
+    """ccxt.pro's class (REST and websockets) with `websocket` where ccxt has one, else the
+    async REST class."""
+    if websocket and hasattr(ccxt_pro, exchange_id):
+        return getattr(ccxt_pro, exchange_id)(settings)
     return getattr(ccxt_async, exchange_id)(settings)
 
 
@@ -98,9 +104,18 @@ class ExchangeAccount:
         self._max_read_attempts = max_read_attempts
         self._rng = rng
         self._timeout_secs = config.timeout_secs
-        self._client = (client_factory or default_client_factory)(config.id, self._settings(config, environ))
-        if config.base_url is not None:
-            self._client.urls["api"] = _rebase(self._client.urls["api"], config.base_url.rstrip("/"))
+        # Websockets only where their URL is known: a base_url without ws_url points REST at a
+        # testnet (or the tests' stand-in) and would leave the streams on the real exchange.
+        wants_websocket = config.websocket and (config.base_url is None or config.ws_url is not None)
+        settings = self._settings(config, environ)
+        if client_factory is None:
+            self._client = default_client_factory(config.id, settings, websocket=wants_websocket)
+        else:
+            self._client = client_factory(config.id, settings)
+        self.websocket = wants_websocket and bool(self._client.has.get("watchOHLCV"))
+        """Candles come by websocket on this account (the client is ccxt.pro's and has watch_ohlcv)."""
+        if config.base_url is not None or config.ws_url is not None:
+            self._client.urls["api"] = _rebase(self._client.urls["api"], http=config.base_url, ws=config.ws_url)
         rate_limit.install(self._client)
         self._markets_lock = asyncio.Lock()
         self._markets_loaded = False
@@ -415,16 +430,20 @@ class ExchangeAccounts:
 
 
 def _client_fields(config: ExchangeConfig) -> tuple[Any, ...]:
-    return (config.api_key_env, config.secret_env, config.base_url, config.rate_limit_window_secs, config.options)
+    return (config.api_key_env, config.secret_env, config.base_url, config.ws_url, config.websocket,
+            config.rate_limit_window_secs, config.options)
 
 
-def _rebase(urls: Any, base_url: str) -> Any:
-    """ccxt's `urls['api']` (a URL, or a dict of them, maybe nested) with every URL's origin
-    replaced by `base_url`: the path stays, so `/api/v3` and `/sapi/v1` keep apart."""
+def _rebase(urls: Any, *, http: str | None, ws: str | None) -> Any:
+    """ccxt's `urls['api']` (a URL, or a dict of them, maybe nested) with each http(s) URL's
+    origin replaced by `http` and each ws(s) URL's by `ws` (where given): the path stays, so
+    `/api/v3` and `/sapi/v1` keep apart."""
     if isinstance(urls, str):
-        return base_url + urlsplit(urls).path
+        parts = urlsplit(urls)
+        root = ws if parts.scheme in ("ws", "wss") else http
+        return urls if root is None else root.rstrip("/") + parts.path
     if isinstance(urls, dict):
-        return {name: _rebase(url, base_url) for name, url in urls.items()}
+        return {name: _rebase(url, http=http, ws=ws) for name, url in urls.items()}
     return urls
 
 

@@ -9,6 +9,8 @@ exchange:
   api_key_env: BINANCE_MAIN_KEY   # live only: the variables holding the key and secret
   secret_env: BINANCE_MAIN_SECRET
   base_url: null                  # e.g. a testnet's REST root; replaces the exchange's API URLs
+  websocket: true                 # candles by websocket (ccxt.pro watch_ohlcv) where the exchange has them
+  ws_url: null                    # the websockets' root with base_url, e.g. wss://stream.testnet.binance.vision
   rate_limit_window_secs: null    # ccxt's limiter: 60 = a per-minute budget, 0 = one request per rateLimit
 ```
 """
@@ -32,6 +34,12 @@ class ExchangeConfig(BaseModel):
     api_key_env: EnvName | None = None
     secret_env: EnvName | None = None
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", description="an http(s) URL")] | None = None
+    websocket: bool = True
+    """Read candles by websocket (ccxt.pro's `watch_ohlcv`) where ccxt has one for the exchange;
+    REST polling otherwise, and after a websocket error."""
+    ws_url: Annotated[str, Field(pattern=r"^wss?://[^\s]+$", description="a ws(s) URL")] | None = None
+    """Replaces the origin of the exchange's websocket URLs (their paths stay). With `base_url`
+    set and this unset, candles are polled: a REST root says nothing about where streams are."""
     timeout_secs: Annotated[float, Field(gt=0, le=120)] = 10.0
     poll_delay_secs: Annotated[float, Field(ge=0, le=60)] = 1.0
     """Ask for a closed candle this long after the timeframe boundary (exchanges publish late)."""

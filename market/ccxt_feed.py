@@ -15,8 +15,9 @@ Errors, by what the feed does with them:
       (NetworkError, RateLimitExceeded, a 5xx ...)       per failure streak, one INFO when it ends
       and a request that outlives `request_timeout_secs`
 
-A ccxt.pro client whose exchange has `watchOHLCV` is read by websocket first; at the websocket's
-first error the feed logs one warning and polls from then on.
+A ccxt.pro client whose exchange has `watchOHLCV` is read by websocket; at a websocket error the
+feed logs one warning, polls, and tries the websocket again ten timeframes later (at most ten
+minutes). Candles missed in between are fetched by REST, so none is lost or given twice.
 
     feed = CcxtCandleFeed(exchange, "BTC/USDT", "1m", clock=SYSTEM_CLOCK)
     warm = await feed.history(200)            # the stream goes on right after these
@@ -100,6 +101,9 @@ class CcxtCandleFeed:
         self._retry_max_secs = retry_max_secs
         self._request_timeout_secs = request_timeout_secs
         self._websocket = websocket and bool(client.has.get("watchOHLCV"))
+        # After a websocket error the feed polls, and tries the websocket again this much later.
+        self._websocket_pause_ms = max(self._tf_ms, min(10 * self._tf_ms, 600_000))
+        self._websocket_retry_ms = 0
         self._source = f"{self.exchange} {symbol} {timeframe}"
         # Open time of the last candle given out (by history or stream). `_aligned` is False while
         # it is only a guess made at the stream's start, not a candle the exchange sent.
@@ -153,10 +157,13 @@ class CcxtCandleFeed:
             # No history: start with the candle forming now. Its open time is in (now - tf, now],
             # whatever the exchange aligns candles to.
             self._after_ms, self._aligned = self._clock.now_ms() - self._tf_ms, False
-        if self._websocket:
-            async for batch in self._watch():
-                yield batch
-        while await self._sleep_until(self._next_poll_ms()):
+        while not self._closed:
+            if self._websocket and self._clock.now_ms() >= self._websocket_retry_ms:
+                async for batch in self._watch():
+                    yield batch
+                self._websocket_retry_ms = self._clock.now_ms() + self._websocket_pause_ms
+            if not await self._sleep_until(self._next_poll_ms()):
+                return
             found = False
             async for batch in self._pages(self._next_since(), after_ms=self._after_ms):
                 found = True
@@ -277,12 +284,14 @@ class CcxtCandleFeed:
         while not self._closed:
             try:
                 async with asyncio.timeout(quiet_secs):
-                    rows = await self._client.watch_ohlcv(self.symbol, self.timeframe)
+                    rows = await self._watch_once()
+                if rows is None:                  # closed meanwhile
+                    return
             except _FATAL:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: polling is the fallback
-                logger.warning("{}: websocket candles stopped ({}); polling REST from now on", self._source,
-                               _describe(exc))
+                logger.warning("{}: websocket candles stopped ({}); polling REST, and trying the websocket "
+                               "again in {}", self._source, _describe(exc), _duration(self._websocket_pause_ms))
                 return
             now = self._clock.now_ms()
             if self._aligned and rows and rows[0][0] > self._after_ms + self._tf_ms:
@@ -292,6 +301,18 @@ class CcxtCandleFeed:
             elif new := self._take_new(rows, now, self._after_ms):
                 yield new
             self._check_stale(now)
+
+    async def _watch_once(self) -> list[list[Any]] | None:
+        """The next `watch_ohlcv` answer, or None once `aclose()` is called meanwhile."""
+        watch = asyncio.ensure_future(self._client.watch_ohlcv(self.symbol, self.timeframe))
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            await asyncio.wait({watch, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            if not watch.done():
+                watch.cancel()
+        return None if self._closed else watch.result()
 
     # -- time and staleness --------------------------------------------------------------------
 

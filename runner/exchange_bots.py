@@ -61,7 +61,8 @@ async def build_exchange_runner(
     key = live_feed_key(exchange.id, exchange.account, config.symbol, config.timeframe)
     cursor = await hub.subscribe_live(key, lambda: CcxtCandleFeed(
         account.client, config.symbol, config.timeframe, clock=clock,
-        poll_delay_secs=exchange.poll_delay_secs, stale_after_bars=exchange.stale_after_bars),
+        poll_delay_secs=exchange.poll_delay_secs, stale_after_bars=exchange.stale_after_bars,
+        websocket=account.websocket),
         warmup=strategy.warmup_bars)
     prefix = client_order_prefix(config.id)
     live = config.mode == "live"

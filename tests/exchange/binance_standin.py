@@ -40,6 +40,7 @@ from .faults import Fault, FaultPlan
 from .market_data import CandleTape
 from .matching import Balance, FeeAsset, MatchingEngine, Order, Trade
 from .routes import SpotApi
+from .streams import KlineStreams
 
 _compact_json = functools.partial(json.dumps, separators=(",", ":"))   # Binance sends no spaces
 _REDACTED_HEADERS = frozenset({"x-mbx-apikey", "authorization", "cookie"})
@@ -91,6 +92,9 @@ class BinanceStandIn:
         self.order_submissions: collections.Counter[str] = collections.Counter()
         self._keys = {api_key: secret}
         self._real_time = real_time
+        self._ticker: asyncio.Task[None] | None = None
+        self.streams = KlineStreams(tape, engine.symbol.id)
+        """The websocket market streams (`/ws`): kline events as the clock moves."""
         self._faults = FaultPlan()
         self._weights: collections.deque[tuple[int, int]] = collections.deque()
         self._order_times_ms: list[int] = []
@@ -114,6 +118,8 @@ class BinanceStandIn:
         if control_routes:
             app.router.add_post("/_standin/advance", self._control_advance)
             app.router.add_get("/_standin/stats", self._control_stats)
+        app.router.add_get("/ws", self.streams.handle)
+        app.router.add_get("/ws/{tail:.*}", self.streams.handle)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -121,10 +127,16 @@ class BinanceStandIn:
         sock.bind(("127.0.0.1", 0))
         self._port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
+        if self._real_time:
+            self._ticker = asyncio.create_task(self._follow_wall_clock(), name="standin-clock")
 
     async def aclose(self) -> None:
         """Stop listening. Delayed replies still pending are dropped."""
         self._closing.set()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+        await self.streams.drop_all()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -142,11 +154,25 @@ class BinanceStandIn:
         return self.api.now_ms
 
     def advance_to(self, ts_ms: int) -> None:
-        """Move the clock to `ts_ms`; every candle opening on the way may fill resting orders."""
+        """Move the clock to `ts_ms`; every candle opening on the way may fill resting orders,
+        and every candle closing on the way is pushed to the kline streams subscribed to it."""
+        before = self.api.now_ms
         self.api.advance_to(ts_ms)
+        if ts_ms > before:
+            self.streams.clock_moved(before, ts_ms)
 
     def advance(self, ms: int) -> None:
-        self.api.advance_to(self.api.now_ms + ms)
+        self.advance_to(self.api.now_ms + ms)
+
+    async def _follow_wall_clock(self, every_secs: float = 0.02) -> None:
+        while True:
+            if (wall_ms := signing.wall_clock_ms()) > self.now_ms:
+                self.advance_to(wall_ms)
+            await asyncio.sleep(every_secs)
+
+    async def drop_websockets(self) -> None:
+        """Close every websocket connection (clients see their stream end)."""
+        await self.streams.drop_all()
 
     # -- test hooks ----------------------------------------------------------------------------
 

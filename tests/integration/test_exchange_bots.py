@@ -9,27 +9,30 @@ journal's uncommitted rows are rolled back, and a new manager starts on the same
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
 from market.shared import FeedHub
 from execution.exchange import ExchangeAccounts
 from execution.models import client_order_prefix
+from runner.clock import SYSTEM_CLOCK
 from runner.config import BotConfig
 from runner.journal import SqliteJournal
 from runner.manager import BotManager, DaemonServices
 from runner.snapshots import SnapshotStore
 from tests.exchange import BinanceStandIn, StandInClock
-from tests.exchange.tapes import wavy_candles
+from tests.exchange.tapes import quick_swings, wavy_candles
 
 T0_MS = 1_704_067_200_000
 MIN = 60_000
 KEYS = {"BR_KEY": "test-key", "BR_SECRET": "test-secret"}
 
 
-def bot(bot_id: str, mode: str, base_url: str, **extra) -> BotConfig:
+def bot(bot_id: str, mode: str, base_url: str, *, exchange_extra: dict | None = None, **extra) -> BotConfig:
     exchange = {"id": "binance", "base_url": base_url, "poll_delay_secs": 0.5,
-                "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False}}
+                "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False, "fetchMargins": False},
+                **(exchange_extra or {})}
     if mode == "live":
         exchange |= {"api_key_env": "BR_KEY", "secret_env": "BR_SECRET"}
     return BotConfig.model_validate({
@@ -164,3 +167,31 @@ async def test_stale_data_trips_the_kill_switch_when_the_risk_rule_asks(tmp_path
     status = manager.status("paper-stale")
     assert status.kill_reason.startswith("stale data: no new BTC/USDT 1m candle")
     assert status.position == 0.0
+
+
+async def test_a_bot_on_an_account_with_a_websocket_url_takes_its_candles_from_the_kline_stream(tmp_path):
+    # Real time: nothing sleeps on a clock while candles come by websocket, so the stand-in
+    # follows the wall clock and replays one-second candles around now.
+    now_ms = time.time_ns() // 1_000_000
+    tape = quick_swings(200, start_ms=now_ms - now_ms % 1000 - 20_000)
+    async with BinanceStandIn(tape, balances={"USDT": 10_000, "BTC": 0}, start_ms=now_ms, real_time=True,
+                              timeframe_ms=1000) as standin:
+        clock = SYSTEM_CLOCK
+        services = services_for(tmp_path, clock)
+        config = bot("paper-ws", "paper", standin.base_url, timeframe="1s",
+                     strategy={"name": "sma_cross", "params": {"fast": 2, "slow": 4}},
+                     exchange_extra={"ws_url": standin.base_url.replace("http", "ws", 1)})
+        manager = BotManager([config], services, exit_when_done=False)
+        stop = asyncio.Event()
+        running = asyncio.create_task(manager.run(stop))
+        await until(lambda: manager.status("paper-ws").bars >= 2)
+        polled = len([r for r in standin.requests if r.path == "/api/v3/klines"])
+        await until(lambda: manager.status("paper-ws").bars >= 5)
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await services.aclose()
+        services.journal.close()
+        assert standin.streams.subscribe_messages[0]["params"] == ["btcusdt@kline_1s"]
+        assert len([r for r in standin.requests if r.path == "/api/v3/klines"]) == polled   # no polling
+    status = manager.status("paper-ws")
+    assert status.state == "stopped" and status.last_error == ""

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import ccxt.async_support as ccxt_async
+import ccxt.pro
 import pytest
 
 from execution.errors import AuthenticationFailed, RateLimited, TemporaryExchangeError, UnknownOrderOutcome
@@ -373,3 +374,35 @@ async def test_a_shared_read_that_fails_raises_to_every_waiter_and_the_next_one_
                                       for _ in range(3)), return_exceptions=True)
     assert [type(o) for o in outcomes] == [AuthenticationFailed] * 3
     assert (await account.shared_read("fetch_balance", None, account.client.fetch_balance))["total"]["USDT"] == 10_000
+
+
+# -- websockets ------------------------------------------------------------------------------
+
+
+async def test_an_account_reads_candles_by_websocket_where_ccxt_pro_has_them():
+    account = ExchangeAccount(ExchangeConfig(id="binance"), environ={})
+    try:
+        assert account.websocket and isinstance(account.client, ccxt.pro.binance)
+    finally:
+        await account.aclose()
+
+
+async def test_a_rest_url_alone_turns_websockets_off_so_no_stream_reaches_the_real_exchange():
+    account = ExchangeAccount(ExchangeConfig(id="binance", base_url="http://127.0.0.1:9"), environ={})
+    try:
+        assert not account.websocket and not isinstance(account.client, ccxt.pro.binance)
+        assert account.client.urls["api"]["public"] == "http://127.0.0.1:9/api/v3"
+    finally:
+        await account.aclose()
+
+
+async def test_a_ws_url_points_the_streams_at_it_and_keeps_their_paths():
+    account = ExchangeAccount(ExchangeConfig(id="binance", base_url="https://testnet.binance.vision",
+                                             ws_url="wss://stream.testnet.binance.vision"), environ={})
+    try:
+        urls = account.client.urls["api"]
+        assert account.websocket
+        assert urls["ws"]["spot"] == "wss://stream.testnet.binance.vision/ws"
+        assert urls["public"] == "https://testnet.binance.vision/api/v3"
+    finally:
+        await account.aclose()

@@ -256,21 +256,64 @@ def _on_standin(urls: Any, http: str, ws: str) -> Any:
     return (ws if parts.scheme in ("ws", "wss") else http) + parts.path
 
 
-async def test_a_websocket_client_falls_back_to_polling_when_the_websocket_fails(clock, standin, log_records):
-    # Every URL, websocket ones included, points at the stand-in, which answers the upgrade with 404.
+@pytest.fixture
+async def pro_client(standin):
+    """ccxt.pro's binance (REST and websockets), every URL on the stand-in."""
     pro = ccxt.pro.binance({"options": dict(STANDIN_OPTIONS), "timeout_on_exit": 0, "timeout": 5_000})
     pro.urls["api"] = _on_standin(pro.urls["api"], standin.base_url, standin.base_url.replace("http", "ws", 1))
-    feed = CcxtCandleFeed(pro, "BTC/USDT", "1m", clock=clock)
+    yield pro
+    await pro.close()
+
+
+async def eventually(condition, timeout: float = 3.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_a_websocket_client_takes_closed_candles_from_the_kline_stream_not_from_polling(
+        clock, standin, pro_client):
+    feed = CcxtCandleFeed(pro_client, "BTC/USDT", "1m", clock=clock)
+    assert await feed.history(1) == candles(59, 59)
+    polled = len(klines_requests(standin))
+    reader = Reader(feed)
+    await eventually(lambda: standin.streams.connections == 1)
+    for _ in range(3):
+        clock.advance(STEP_MS)                        # a close: the stream pushes the candle
+    await eventually(lambda: len(reader.candles) == 3)
+
+    assert reader.candles == candles(60, 62)          # each once, in order, exactly as served
+    assert len(klines_requests(standin)) == polled    # nothing polled
+    assert standin.streams.subscribe_messages[0]["params"] == ["btcusdt@kline_1m"]
+    await finish(feed, reader)
+
+
+async def test_a_websocket_client_polls_while_the_websocket_is_down_and_goes_back_to_it_later(
+        clock, standin, pro_client, log_records):
+    feed = CcxtCandleFeed(pro_client, "BTC/USDT", "1m", clock=clock)
     try:
         await feed.history(1)
         reader = Reader(feed)
+        await eventually(lambda: standin.streams.connections == 1)
+        clock.advance(STEP_MS)
+        await eventually(lambda: len(reader.candles) == 1)
+        await standin.drop_websockets()                   # the exchange restarts its stream servers
+        await eventually(lambda: any("polling REST, and trying the websocket again in 10m" in r["message"]
+                                     for r in log_records))
         await clock.step(STEP_MS)
         await clock.step(STEP_MS)
+        assert reader.candles == candles(60, 62)          # none lost or doubled across the switch
+        assert klines_requests(standin)[-1]["startTime"] == str(candle_ms(62))
 
-        assert reader.candles == candles(60, 61)
-        assert any(r.headers.get("Upgrade") == "websocket" for r in standin.requests)
-        assert any("polling REST from now on" in r["message"] for r in log_records)
+        for _ in range(7):
+            await clock.step(STEP_MS)
+        clock.advance(STEP_MS)                            # ten minutes after the failure
+        await eventually(lambda: standin.streams.connections == 1)
+        polled = len(klines_requests(standin))
+        clock.advance(STEP_MS)
+        await eventually(lambda: len(reader.candles) == 12)
+        assert reader.candles == candles(60, 71)
+        assert len(klines_requests(standin)) == polled    # by websocket again
         await finish(feed, reader)
     finally:
         await feed.aclose()
-        await pro.close()
