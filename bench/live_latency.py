@@ -82,6 +82,8 @@ def client_order_id(url: str, body: str | None) -> str:
 async def run(bots: int, candles: int, base_url: str) -> None:
     end_ms = T0_MS + (WARM + candles) * MINUTE_MS
     arrived = [0.0]
+    candle_seq = [0]
+    by_candle: dict[int, list[float]] = {}            # candle -> its orders' arrival -> wire
     decided: dict[str, tuple[float, float]] = {}      # client order id -> (candle arrival, create_order)
     wire: list[float] = []
     decide: list[float] = []
@@ -92,6 +94,7 @@ async def run(bots: int, candles: int, base_url: str) -> None:
 
     def timed_append(self, batch):                    # probe: a closed candle arrives
         arrived[0] = time.perf_counter()
+        candle_seq[0] += 1
         return original_append(self, batch)
 
     async with aiohttp.ClientSession() as session:
@@ -110,16 +113,17 @@ async def run(bots: int, candles: int, base_url: str) -> None:
 
             async def timed_create_order(symbol, type, side, amount, price=None, params={}):  # probe: decided
                 now = time.perf_counter()
-                decided[params.get("clientOrderId", "")] = (arrived[0], now)
+                decided[params.get("clientOrderId", "")] = (arrived[0], now, candle_seq[0])
                 decide.append(now - arrived[0])
                 return await create_order(symbol, type, side, amount, price, params)
 
             async def timed_fetch(url, method="GET", headers=None, body=None):   # probe: on the wire
                 if method == "POST" and urlsplit(url).path.endswith("/order"):
                     now = time.perf_counter()
-                    arrival, at_create = decided.get(client_order_id(url, body), (arrived[0], now))
+                    arrival, at_create, candle = decided.get(client_order_id(url, body), (arrived[0], now, 0))
                     wire.append(now - arrival)
                     throttled.append(now - at_create)
+                    by_candle.setdefault(candle, []).append(now - arrival)
                 in_flight[0] += 1
                 try:
                     return await fetch(url, method, headers, body)
@@ -153,9 +157,29 @@ async def run(bots: int, candles: int, base_url: str) -> None:
     print(f"  waited in ccxt's rate limiter         {ms(throttled)}")
     if wire:
         print(f"  mean arrival -> wire        {statistics.mean(wire) * 1000:7.3f} ms over {len(wire)} orders")
+    print_by_burst(by_candle)
     print(f"  account requests            {requests:>8}   {requests / candles:,.1f} per minute of exchange time, "
           f"{requests / wall * 60:,.0f} per minute of wall time")
     print("  requests by endpoint        " + ", ".join(f"{p} {n}" for p, n in stats["requests_by_endpoint"].items()))
+
+
+def print_by_burst(by_candle: dict[int, list[float]]) -> None:
+    """The last order of each candle, by how many orders that candle made: the orders of one
+    candle leave one after another, so the last one's wait grows with their number."""
+    groups: dict[int, list[tuple[int, float]]] = {}
+    for latencies in by_candle.values():
+        n = len(latencies)
+        groups.setdefault(min((n - 1) // 10, 4), []).append((n, max(latencies)))
+    print("  last order of a candle, by orders on that candle:")
+    for group, rows in sorted(groups.items()):
+        label = f"{group * 10 + 1}-{group * 10 + 10}" if group < 4 else "41+"
+        lasts = [last for _, last in rows]
+        print(f"    {label:>6} orders  {len(rows):>4} candles   last order on the wire: "
+              f"p50 {pct(lasts, 0.5) * 1000:6.2f} ms   max {max(lasts) * 1000:6.2f} ms")
+    big = [(n, last) for rows in groups.values() for n, last in rows if n >= 10]
+    if len(big) >= 2:
+        slope = statistics.linear_regression([n for n, _ in big], [last for _, last in big]).slope
+        print(f"    each further order on a candle adds {slope * 1e6:.0f} us (least squares, candles of 10+)")
 
 
 def main() -> None:
