@@ -436,11 +436,13 @@ def _client_fields(config: ExchangeConfig) -> tuple[Any, ...]:
 
 def _rebase(urls: Any, *, http: str | None, ws: str | None) -> Any:
     """ccxt's `urls['api']` (a URL, or a dict of them, maybe nested) with each http(s) URL's
-    origin replaced by `http` and each ws(s) URL's by `ws` (where given): the path stays, so
-    `/api/v3` and `/sapi/v1` keep apart."""
+    origin replaced by `http` and each ws(s) URL's by `ws` (where given; else by `http`): the
+    path stays, so `/api/v3` and `/sapi/v1` keep apart."""
     if isinstance(urls, str):
         parts = urlsplit(urls)
-        root = ws if parts.scheme in ("ws", "wss") else http
+        # Without `ws`, streams point at `http`'s host too: unused (websockets are off then),
+        # but nothing configured for a testnet or the tests can reach the real exchange.
+        root = (ws or http) if parts.scheme in ("ws", "wss") else http
         return urls if root is None else root.rstrip("/") + parts.path
     if isinstance(urls, dict):
         return {name: _rebase(url, http=http, ws=ws) for name, url in urls.items()}

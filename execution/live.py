@@ -174,9 +174,10 @@ class LiveExecution:
         return self._reconciling is not None and not self._reconciling.done()
 
     async def _reconcile(self) -> None:
-        """Every `reconcile_every_candles`, half a candle after the close: trades of this bot's orders it has not reported, and
-        open orders with its prefix it does not track (say, left by an earlier run), are
-        adopted; the runner books the fills like any others. A failure waits for the next turn."""
+        """Every `reconcile_every_candles`, half a candle after the close: trades of this bot's
+        orders it has not reported, and open orders with its prefix it does not track (say,
+        left by an earlier run), are adopted; the runner books the fills like any others. A
+        failure waits for the next turn."""
         await self._clock.sleep(self._bar_ms / 2000)
         if any(t.state == _UNKNOWN for t in self._orders.values()):
             return                    # the outcome comes first; reconcile on a later candle
