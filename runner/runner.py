@@ -110,7 +110,9 @@ class StrategyRunner:
 
     # -- control -----------------------------------------------------------------------------
     #
-    # Stop and kill act between candles: before the next candle's fills, never inside a step.
+    # Stop and kill act between candles, never inside a step: asked for while a batch is being
+    # worked on, right after it; asked for between batches, at once (`kill_now`) or before the
+    # next candle.
     # A kill between candles b-1 and b is journalled with bar b, so a bot that re-runs candles
     # after a crash trips it again at exactly the same place.
 
@@ -120,12 +122,14 @@ class StrategyRunner:
         return self._busy
 
     def request_stop(self) -> None:
-        """Stop before the next candle (state STOPPED); that candle stays unread."""
+        """Stop after the candle being worked on, if any, or before the next one (state
+        STOPPED); the next candle stays unread."""
         if self._interrupt is None or self._interrupt[0] == "scheduled":
             self._interrupt = ("stop", "")
 
     def request_kill(self, reason: str) -> None:
-        """Trip the kill switch before the next candle: cancel orders, flatten, stop."""
+        """Trip the kill switch after the batch being worked on, or before the next candle:
+        cancel orders, flatten, stop."""
         self._interrupt = ("kill", reason or "killed by hand")
 
     async def kill_now(self, reason: str) -> None:
@@ -195,6 +199,11 @@ class StrategyRunner:
                 for candle in batch:
                     if await step(candle):
                         return
+                # A stop or kill asked for while this batch was worked on (a slow exchange
+                # answer, say) acts now, not when the next candle comes: an hour for a 1h bot.
+                interrupt = self._interrupt
+                if interrupt is not None and interrupt[0] != "scheduled" and await self._handle_interrupt():
+                    return
             finally:
                 self._busy = False
             observe(clock() - started)

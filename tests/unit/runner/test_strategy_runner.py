@@ -1,5 +1,7 @@
 """The loop as a whole, with the real sim parts and a scripted strategy."""
 
+import asyncio
+
 import pytest
 
 from execution.sim import SimExecution
@@ -199,3 +201,55 @@ async def test_snapshot_holds_portfolio_risk_kill_switch_and_open_orders():
     assert [o["order_id"] for o in snap["open_orders"]] == ["bot-a-1"]   # decided on the last close
     assert snap["kill_switch"]["tripped"] is False
     assert snap["portfolio"]["cash"] == 1_000.0
+
+
+class LiveLikeFeed:
+    """One candle per batch, then nothing more until closed: the next candle is far away."""
+
+    symbol, timeframe = "BTC/USD", "1m"
+
+    def __init__(self, candles):
+        self._candles = candles
+        self._closed = asyncio.Event()
+
+    async def history(self, limit):
+        return []
+
+    async def stream(self):
+        for candle in self._candles:
+            yield [candle]
+        await self._closed.wait()
+
+    async def aclose(self):
+        self._closed.set()
+
+
+class SlowExchange(SimExecution):
+    """Sim fills, but the answer about candle `slow_at` takes until the test releases it."""
+
+    def __init__(self, slow_at):
+        super().__init__()
+        self.slow_at, self.waiting, self.release = slow_at, asyncio.Event(), asyncio.Event()
+
+    async def on_candle(self, candle):
+        if candle.ts_ms == self.slow_at * MIN:
+            self.waiting.set()
+            await self.release.wait()
+        return await super().on_candle(candle)
+
+
+async def test_a_kill_asked_for_while_a_candle_waits_on_the_exchange_acts_right_after_that_candle():
+    candles = candles_from([100.0, 101.0, 102.0])
+    journal, exchange, feed = MemoryJournal(), SlowExchange(slow_at=2), LiveLikeFeed(candles)
+    runner = StrategyRunner("bot-a", feed=feed, strategy=Scripted(), execution=exchange,
+                            risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=1.0)),
+                            portfolio=Portfolio("BTC/USD", 1_000.0), journal=journal)
+    running = asyncio.create_task(runner.run())
+    await asyncio.wait_for(exchange.waiting.wait(), 1)
+    assert runner.busy
+    runner.request_kill("operator says stop")
+    exchange.release.set()
+
+    assert await asyncio.wait_for(running, 1) is RunnerState.KILLED      # no next candle needed
+    assert runner.bars == 3 and journal.of_kind("kill")[0].key == "3"
+    await feed.aclose()
