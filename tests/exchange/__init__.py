@@ -8,13 +8,15 @@ Use it from any test file as `from tests.exchange import BinanceStandIn, make_cc
 
 Modules: `binance_standin` (server, faults, introspection), `routes` (endpoints), `matching`
 (orders, fills, balances), `market_data` (klines, book, tickers), `exchange_info` (symbol and
-filters), `signing` (SIGNED request checks), `faults`, `api_errors`, `ccxt_client`, `clock` (the
-stand-in's time as a bot's clock), `tapes` (candles to replay).
+filters), `streams` (kline websocket streams), `signing` (SIGNED request checks), `faults`,
+`api_errors`, `ccxt_client`, `clock` (the stand-in's time as a bot's clock), `tapes` (candles to
+replay), `serve` (a stand-in in a process of its own, for benchmarks).
 """
 
 from .binance_standin import BinanceStandIn, RecordedRequest
 from .ccxt_client import STANDIN_OPTIONS, make_ccxt_client
-from .clock import VirtualStandInClock, StandInClock, SteppedExchangeClock
+from .clock import StandInClock, SteppedExchangeClock, VirtualStandInClock
 from .exchange_info import SymbolRules
 
-__all__ = ["STANDIN_OPTIONS", "BinanceStandIn", "RecordedRequest", "VirtualStandInClock", "StandInClock", "SteppedExchangeClock", "SymbolRules", "make_ccxt_client"]
+__all__ = ["STANDIN_OPTIONS", "BinanceStandIn", "RecordedRequest", "StandInClock", "SteppedExchangeClock",
+           "SymbolRules", "VirtualStandInClock", "make_ccxt_client"]
