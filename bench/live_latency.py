@@ -148,6 +148,8 @@ async def run(bots: int, candles: int, base_url: str) -> None:
         LiveCandleStream.append = original_append
         async with session.get(f"{base_url}/_standin/stats") as reply:
             stats = await reply.json()
+        burst = max((len(v) for v in by_candle.values()), default=0)
+        floor = await ccxt_alone(configs[0], burst) if burst else []
 
     print(f"{bots} live bots, one account, one shared BTC/USDT 1m feed, {candles} candles "
           f"({wall:.1f} s of wall time); the stand-in in its own process")
@@ -158,9 +160,39 @@ async def run(bots: int, candles: int, base_url: str) -> None:
     if wire:
         print(f"  mean arrival -> wire        {statistics.mean(wire) * 1000:7.3f} ms over {len(wire)} orders")
     print_by_burst(by_candle)
+    if floor:
+        print(f"  the same {len(floor)} orders straight through ccxt, no bot code: last on the wire after "
+              f"{max(floor) * 1000:.2f} ms ({max(floor) / len(floor) * 1e6:.0f} us an order: ccxt's create_order, "
+              "signing and aiohttp)")
     print(f"  account requests            {requests:>8}   {requests / candles:,.1f} per minute of exchange time, "
           f"{requests / wall * 60:,.0f} per minute of wall time")
     print("  requests by endpoint        " + ", ".join(f"{p} {n}" for p, n in stats["requests_by_endpoint"].items()))
+
+
+async def ccxt_alone(config: BotConfig, orders: int) -> list[float]:
+    """Seconds from one moment to each of `orders` market buys reaching ccxt's `fetch`, when they
+    are all asked of a client like the bots' at once: the part of the figure that is ccxt's."""
+    accounts = ExchangeAccounts(environ=KEYS)
+    account = accounts.get(config.exchange)
+    client, leaving = account.client, []
+    fetch = client.fetch
+
+    async def timed_fetch(url, method="GET", headers=None, body=None):
+        if method == "POST":
+            leaving.append(time.perf_counter() - started)
+        return await fetch(url, method, headers, body)
+
+    client.fetch = timed_fetch
+    try:
+        await account.load_markets()
+        for burst in ("warm", "timed"):            # the first opens the pooled connections
+            leaving.clear()
+            started = time.perf_counter()
+            await asyncio.gather(*(client.create_market_buy_order_with_cost(
+                "BTC/USDT", 20, {"clientOrderId": f"floor-{burst}-{i}"}) for i in range(orders)))
+    finally:
+        await accounts.aclose()
+    return leaving
 
 
 def print_by_burst(by_candle: dict[int, list[float]]) -> None:
