@@ -42,6 +42,7 @@ from loguru import logger  # noqa: E402
 from execution.exchange import ExchangeAccounts  # noqa: E402
 from market.shared import FeedHub, LiveCandleStream  # noqa: E402
 from runner.config import BotConfig  # noqa: E402
+from runner.daemon import freeze_startup_heap  # noqa: E402
 from runner.journal import SqliteJournal  # noqa: E402
 from runner.manager import BotManager, DaemonServices  # noqa: E402
 from runner.snapshots import SnapshotStore  # noqa: E402
@@ -136,10 +137,12 @@ async def run(bots: int, candles: int, base_url: str) -> None:
             stop = asyncio.Event()
             started_wall = time.perf_counter()
             running = asyncio.create_task(manager.run(stop))
+            freeze = asyncio.create_task(freeze_startup_heap(manager))     # as the daemon does
             while clock.now_ms() < end_ms:
                 await asyncio.sleep(0.05)
             stop.set()
             await running
+            freeze.cancel()
             wall = time.perf_counter() - started_wall
             requests = account.requests_total
             await services.aclose()

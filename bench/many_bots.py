@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loguru import logger  # noqa: E402
 
 from market.shared import FeedHub  # noqa: E402
+from runner.daemon import freeze_startup_heap  # noqa: E402
 from runner.daemon_config import load_config_dir  # noqa: E402
 from runner.journal import SqliteJournal  # noqa: E402
 from runner.manager import BotManager, DaemonServices  # noqa: E402
@@ -72,11 +73,13 @@ async def phase(folder: Path, state: Path, *, paced: bool) -> dict:
     stop = asyncio.Event()
     run_started = time.perf_counter()
     running = asyncio.create_task(manager.run(stop))
+    freeze = asyncio.create_task(freeze_startup_heap(manager))          # as the daemon does
     while not all(s.state in ("running", "finished") for s in manager.statuses()):
         await asyncio.sleep(0.01)
     startup_s = time.perf_counter() - started
     rss_running = rss_mb()
     await running
+    freeze.cancel()
     elapsed = time.perf_counter() - run_started
     statuses = manager.statuses()
     latencies = sorted(x for stream in services.hub.streams().values() for x in stream.release_latencies)

@@ -88,6 +88,7 @@ class _Tracked:
 
 
 _RECONCILE_LOOKBACK_MS = 86_400_000
+_RECONCILE_EVERY_MS = 3_600_000
 
 
 class LiveExecution:
@@ -96,13 +97,13 @@ class LiveExecution:
     Implements the `ExecutionEngine` surface; see the module docstring for the rules.
     `clock` stamps fills whose exchange time is missing. `unknown_grace_secs` overrides the
     exchange-time grace before an unknown order that is not found counts as never placed.
-    Every `reconcile_every_candles` candles of `timeframe` (0: never) it reconciles in the
-    background (see `_reconcile`).
+    Every `reconcile_every_candles` candles of `timeframe` (by default an hour's worth, at least
+    one; 0: never) it reconciles in the background (see `_reconcile`).
     """
 
     def __init__(self, account: ExchangeAccount, symbol: str, *, order_id_prefix: str,
                  clock: Clock = SYSTEM_CLOCK, unknown_grace_secs: float | None = None,
-                 reconcile_every_candles: int = 60, timeframe: str = "1m") -> None:
+                 reconcile_every_candles: int | None = None, timeframe: str = "1m") -> None:
         if not order_id_prefix:
             raise ValueError("LiveExecution needs an order_id_prefix: it tells this bot's orders from others'")
         self.symbol = symbol
@@ -121,8 +122,9 @@ class LiveExecution:
         self._seen_fill_ids: set[str] = set()
         self._unreported: list[Fill] = []
         self._last_price: float | None = None
-        self._reconcile_every = reconcile_every_candles
         self._bar_ms = timeframe_ms(timeframe)
+        self._reconcile_every = (max(1, _RECONCILE_EVERY_MS // self._bar_ms) if reconcile_every_candles is None
+                                 else reconcile_every_candles)
         self._reconciling: asyncio.Task[None] | None = None
 
     # -- the ExecutionEngine surface ---------------------------------------------------------

@@ -9,6 +9,7 @@ journal is closed, and the process exits 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 from contextlib import AsyncExitStack
@@ -115,10 +116,12 @@ async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None) -> 
         logger.info("Daemon up: {} bots, state in {}, control socket {}", len(plan.bots), state_dir, socket_path)
         systemd.notify_ready()
         watchdog = _start_watchdog()
+        freeze = asyncio.create_task(freeze_startup_heap(manager), name="daemon:gc-freeze")
         try:
             await manager.run(stop)
         finally:
             systemd.notify_stopping()
+            freeze.cancel()
             if watchdog is not None:
                 watchdog.cancel()
         statuses = manager.statuses()
@@ -127,6 +130,18 @@ async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None) -> 
     logger.info("Daemon stopped")
     await logger.complete()
     return statuses
+
+
+async def freeze_startup_heap(manager: BotManager) -> None:
+    """Once every bot has started, move what start-up allocated (modules, markets, configs,
+    warm-up candles) out of the garbage collector's reach (`gc.freeze`). A full collection
+    otherwise walks all of it: measured 57 ms with a hundred live bots, a pause that lands on
+    whatever candle close it meets. Objects allocated later are collected as before. Process
+    wide, so the daemon does it, not the manager."""
+    await manager.wait_started()
+    gc.collect()                  # what start-up already dropped is freed, not kept forever
+    gc.freeze()
+    logger.debug("Start-up heap frozen: {} objects the collector no longer scans", gc.get_freeze_count())
 
 
 def _on_signal(signum: int, stop: asyncio.Event) -> None:

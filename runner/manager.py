@@ -13,7 +13,6 @@ Control requests (`start`, `stop`, `kill`, `resume`, `reload`) come from the con
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -126,7 +125,6 @@ class BotManager:
                 self._launch(slot)
         stop_waiter = asyncio.create_task(stop.wait(), name="manager:stop")
         stale_watch = asyncio.create_task(self._watch_stale_data(), name="manager:stale-data")
-        freeze = asyncio.create_task(self._freeze_startup_heap(), name="manager:gc-freeze")
         try:
             while not stop.is_set() and not (self._exit_when_done and self.all_done()):
                 self._changed.clear()
@@ -136,20 +134,13 @@ class BotManager:
         finally:
             stop_waiter.cancel()
             stale_watch.cancel()
-            freeze.cancel()
             await self.shutdown()
             await self._services.writer.aflush()
 
-    async def _freeze_startup_heap(self, poll_secs: float = 0.05) -> None:
-        """Once every bot has started, move what start-up allocated (modules, markets, configs,
-        warm-up candles) out of the garbage collector's reach (`gc.freeze`). A full collection
-        otherwise walks all of it: measured 57 ms with a hundred live bots, a pause that lands
-        on whatever candle close it meets. Objects allocated later are collected as before."""
+    async def wait_started(self, poll_secs: float = 0.05) -> None:
+        """Return once no bot is starting any more (each is running, done, or failed)."""
         while any(s.state == "starting" for s in self._slots.values()):
             await asyncio.sleep(poll_secs)
-        gc.collect()              # what start-up already dropped is freed, not kept forever
-        gc.freeze()
-        logger.debug("Start-up heap frozen: {} objects the collector no longer scans", gc.get_freeze_count())
 
     async def _watch_stale_data(self, interval_secs: float = 1.0) -> None:
         """Kill-switch rule on stale data: a bot whose feed went quiet cannot manage its risk.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from market.shared import FeedHub
 from market.synthetic import generate_candles
 from runner.build import build_sim_runner
 from runner.config import BotConfig
+from runner.daemon import freeze_startup_heap
 from runner.daemon_config import SupervisorConfig
 from runner.errors import BotStateError, UnknownBot
 from runner.journal import SqliteJournal
@@ -218,3 +220,16 @@ async def test_reload_adds_removes_and_restarts_only_what_changed(services):
     await eventually(lambda: manager.status("added").state == "running")
     stop.set()
     await asyncio.wait_for(running, 10)
+
+
+async def test_the_daemon_freezes_the_start_up_heap_once_every_bot_has_started(services):
+    manager, stop = BotManager([bot("a", speed=60_000), bot("b", seed=5, speed=60_000)], services()), asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    try:
+        await asyncio.wait_for(freeze_startup_heap(manager), 10)
+        assert all(s.state == "running" for s in manager.statuses())
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()                 # the rest of the test session collects as usual
+        stop.set()
+        await asyncio.wait_for(running, 10)
