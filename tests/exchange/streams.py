@@ -40,6 +40,12 @@ class KlineStreams:
     def connections(self) -> int:
         return len(self._connections)
 
+    @property
+    def subscriptions(self) -> int:
+        """Streams subscribed to, over all connections: what a test waits for before moving the
+        clock, since an event pushed before the SUBSCRIBE arrives reaches nobody."""
+        return sum(len(streams) for streams in self._connections.values())
+
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)

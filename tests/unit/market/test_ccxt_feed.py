@@ -277,7 +277,7 @@ async def test_a_websocket_client_takes_closed_candles_from_the_kline_stream_not
     assert await feed.history(1) == candles(59, 59)
     polled = len(klines_requests(standin))
     reader = Reader(feed)
-    await eventually(lambda: standin.streams.connections == 1)
+    await eventually(lambda: standin.streams.subscriptions == 1)
     for _ in range(3):
         clock.advance(STEP_MS)                        # a close: the stream pushes the candle
     await eventually(lambda: len(reader.candles) == 3)
@@ -294,7 +294,7 @@ async def test_a_websocket_client_polls_while_the_websocket_is_down_and_goes_bac
     try:
         await feed.history(1)
         reader = Reader(feed)
-        await eventually(lambda: standin.streams.connections == 1)
+        await eventually(lambda: standin.streams.subscriptions == 1)
         clock.advance(STEP_MS)
         await eventually(lambda: len(reader.candles) == 1)
         await standin.drop_websockets()                   # the exchange restarts its stream servers
@@ -308,7 +308,7 @@ async def test_a_websocket_client_polls_while_the_websocket_is_down_and_goes_bac
         for _ in range(7):
             await clock.step(STEP_MS)
         clock.advance(STEP_MS)                            # ten minutes after the failure
-        await eventually(lambda: standin.streams.connections == 1)
+        await eventually(lambda: standin.streams.subscriptions == 1)
         polled = len(klines_requests(standin))
         clock.advance(STEP_MS)
         await eventually(lambda: len(reader.candles) == 12)
