@@ -4,14 +4,15 @@ ccxt's own `Throttler.rolling_window_loop` yields to the event loop after each r
 through. When forty bots on one account decide at the same candle close, their forty orders
 then leave one loop turn apart, and every reply, log line and snapshot that lands meanwhile
 runs between them: the fortieth order leaves tens of milliseconds late although the budget had
-room for all of them. This subclass keeps ccxt's algorithm, window and costs (same queue, same
-`timestamps` bookkeeping) and differs only there: one pass lets through, in order, every queued
-request that fits, then yields once. A request that does not fit still waits, first in line.
+room for all of them. This subclass keeps ccxt's algorithm, window, costs and queue, and differs
+there: one pass lets through, in order, every queued request that fits, then yields once. A
+request that does not fit still waits, first in line.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from time import time
 from typing import Any
 
@@ -19,24 +20,39 @@ from ccxt.async_support.base.throttler import Throttler
 
 
 class BurstThrottler(Throttler):
-    """Drop-in for `client.throttler` (see `install`); leaky-bucket clients are left to ccxt."""
+    """Drop-in for `client.throttler` (see `install`); leaky-bucket clients are left to ccxt.
+
+    The window is a deque of (granted at ms, cost) with a running total, so a pass costs what
+    leaves and enters the window, not a walk over a minute of requests."""
+
+    def __init__(self, config: dict[str, Any], loop: Any = None) -> None:
+        super().__init__(config, loop)
+        self._window: deque[tuple[float, float]] = deque()
+        self._spent = 0.0
+
+    @property
+    def spent(self) -> float:
+        """Cost let through within the window, as of the last pass."""
+        return self._spent
 
     async def rolling_window_loop(self) -> None:
-        config = self.config
+        config, window = self.config, self._window
+        size_ms, budget = config["windowSize"], config["maxWeight"]
         while self.running:
             now = time() * 1000
-            cutoff = now - config["windowSize"]
-            self.timestamps = [t for t in self.timestamps if t["timestamp"] > cutoff]
-            spent = sum(t["cost"] for t in self.timestamps)
+            while window and window[0][0] <= now - size_ms:
+                self._spent -= window.popleft()[1]
+            if not window:
+                self._spent = 0.0              # no float drift left over from a busy minute
             while self.queue:
                 future, cost = self.queue[0]
                 cost = config["cost"] if cost is None else cost
                 # An empty window lets any request through, even one above the whole budget
                 # (ccxt's loop would wait for it forever).
-                if self.timestamps and spent + cost > config["maxWeight"]:
+                if window and self._spent + cost > budget:
                     break
-                spent += cost
-                self.timestamps.append({"timestamp": now, "cost": cost})
+                self._spent += cost
+                window.append((now, cost))
                 self.queue.popleft()
                 if not future.done():
                     future.set_result(None)
@@ -44,7 +60,7 @@ class BurstThrottler(Throttler):
                 self.running = False
                 return
             # Full: wait until the oldest request in the window leaves it.
-            await asyncio.sleep(max(1.0, self.timestamps[0]["timestamp"] + config["windowSize"] - now) / 1000)
+            await asyncio.sleep(max(1.0, window[0][0] + size_ms - now) / 1000)
 
 
 def install(client: Any) -> None:

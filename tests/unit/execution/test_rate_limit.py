@@ -30,7 +30,7 @@ async def test_requests_past_the_budget_wait_in_order_until_the_window_frees():
     await asyncio.sleep(0)
     assert [g.done() for g in grants] == [True] * 4 + [False] * 2
     await asyncio.wait_for(asyncio.gather(*grants), timeout=5)
-    assert len(limiter.timestamps) == 2                   # the first four have left the window
+    assert limiter.spent == 2                             # the first four have left the window
 
 
 async def test_a_request_above_the_whole_budget_goes_alone_when_the_window_is_empty():
@@ -57,8 +57,8 @@ async def test_binance_accounts_spend_a_per_minute_budget_and_others_keep_ccxts_
 
 
 def test_the_throttler_subclass_still_matches_ccxts_constructor():
-    # A guard for ccxt upgrades: the subclass relies on Throttler's config, queue and timestamps.
+    # A guard for ccxt upgrades: the subclass relies on Throttler's config, queue and running flag.
     client = ccxt_async.binance({"rateLimiterAlgorithm": "rollingWindow", "rollingWindowSize": 60_000})
     limiter = BurstThrottler(client.tokenBucket, None)
     assert {"windowSize", "maxWeight", "cost"} <= set(limiter.config)
-    assert hasattr(limiter, "queue") and hasattr(limiter, "timestamps")
+    assert hasattr(limiter, "queue") and hasattr(limiter, "running")
