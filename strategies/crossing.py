@@ -1,4 +1,5 @@
-"""When one line crosses another: the rule every crossover strategy here shares.
+"""When one line crosses another: the rule every crossover strategy here shares, and
+`AverageCross`, the strategy on two moving averages that `sma_cross` and `ema_cross` are.
 
 Up at candle t:   a[t] > b[t] and a[t-1] <= b[t-1]  -> GO_LONG
 Down at candle t: a[t] < b[t] and a[t-1] >= b[t-1]  -> GO_FLAT
@@ -9,6 +10,11 @@ and the first candle with both lines gives nothing (there is no t-1 to cross fro
 
 from __future__ import annotations
 
+from typing import Any, Callable, ClassVar
+
+from market.view import MarketView
+from strategies.base import Strategy
+from strategies.params import FastSlowParams
 from strategies.signal import GO_FLAT, GO_LONG, Signal
 
 
@@ -28,3 +34,32 @@ class LineCross:
         if before is None or side == 0:
             return None
         return GO_LONG if side > 0 else GO_FLAT
+
+
+class AverageCross(Strategy):
+    """Long while the fast moving average of the close is above the slow one: `sma_cross` and
+    `ema_cross`, which differ only in their `average` (an indicator class taking a period,
+    whose `update(close)` gives its value, or None until it has one)."""
+
+    average: ClassVar[Callable[[int], Any]]
+    params: FastSlowParams
+
+    def __init__(self, params: FastSlowParams) -> None:
+        super().__init__(params)
+        # Bound methods, kept rather than the averages: two attribute look-ups fewer per candle
+        # on the hot path of backtests.
+        self._fast = self.average(params.fast).update
+        self._slow = self.average(params.slow).update
+        self._cross = LineCross().update
+
+    @property
+    def warmup_bars(self) -> int:
+        return self.params.slow + 1
+
+    def generate_signal(self, market_data: MarketView) -> Signal | None:
+        close = market_data.candle.close
+        fast = self._fast(close)
+        slow = self._slow(close)
+        if slow is None:  # the fast line is ready first, so this covers both
+            return None
+        return self._cross(fast, slow)

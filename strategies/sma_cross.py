@@ -17,13 +17,10 @@ bound methods kept instead of the indicator objects.
 
 from __future__ import annotations
 
-from market.view import MarketView
-from strategies.base import Strategy
-from strategies.crossing import LineCross
+from strategies.crossing import AverageCross
 from strategies.indicators import SMA
 from strategies.params import FastSlowParams, Period
 from strategies.registry import register
-from strategies.signal import Signal
 
 
 class SmaCrossParams(FastSlowParams):
@@ -32,27 +29,9 @@ class SmaCrossParams(FastSlowParams):
 
 
 @register
-class SmaCross(Strategy):
+class SmaCross(AverageCross):
     """Long while the fast SMA of the close is above the slow one; see the module docstring."""
 
     name = "sma_cross"
     Params = SmaCrossParams
-
-    def __init__(self, params: SmaCrossParams) -> None:
-        super().__init__(params)
-        # Bound methods, kept rather than the SMAs: two attribute look-ups fewer per candle.
-        self._fast = SMA(params.fast).update
-        self._slow = SMA(params.slow).update
-        self._cross = LineCross().update
-
-    @property
-    def warmup_bars(self) -> int:
-        return self.params.slow + 1
-
-    def generate_signal(self, market_data: MarketView) -> Signal | None:
-        close = market_data.candle.close
-        fast = self._fast(close)
-        slow = self._slow(close)
-        if slow is None:  # the fast line is ready first, so this covers both
-            return None
-        return self._cross(fast, slow)
+    average = SMA
