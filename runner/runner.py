@@ -17,6 +17,7 @@ there is an order.
 
 from __future__ import annotations
 
+import asyncio
 from enum import StrEnum
 import time
 from typing import Any, Callable, Sequence
@@ -106,6 +107,7 @@ class StrategyRunner:
         self._bar_ms = timeframe_ms(feed.timeframe)
         self._interrupt: tuple[str, str] | None = None   # (what, reason): see "control" below
         self._busy = False
+        self._turn = asyncio.Lock()        # a batch of candles, or a kill by hand: one at a time
         self._scheduled_kills: dict[int, str] = {}       # bar -> reason, replayed after a restart
 
     # -- control -----------------------------------------------------------------------------
@@ -137,8 +139,11 @@ class StrategyRunner:
         order goes out now instead of when the next candle arrives."""
         if self._busy:
             raise RuntimeError("kill_now() while a candle is being processed; use request_kill()")
-        await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms, source="manual")
-        self.checkpoint()                 # between candles: persist the latch now
+        # The turn is held while the orders are cancelled and the position closed: a candle
+        # arriving meanwhile waits, so its protective exits cannot sell what the flatten sells.
+        async with self._turn:
+            await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms, source="manual")
+            self.checkpoint()             # between candles: persist the latch now
 
     def schedule_kill(self, bar: int, reason: str) -> None:
         """Trip the kill switch before candle `bar`: a kill by hand that the journal holds past
@@ -192,20 +197,24 @@ class StrategyRunner:
         checkpoint = self._on_checkpoint
         observe = self.step_latency.observe
         clock = time.perf_counter
+        turn = self._turn
         async for batch in self.feed.stream():
-            started = clock()
-            self._busy = True
-            try:
-                for candle in batch:
-                    if await step(candle):
+            async with turn:
+                if self.state is not RunnerState.RUNNING:
+                    return                 # killed by hand (`kill_now`) while the batch waited
+                started = clock()
+                self._busy = True
+                try:
+                    for candle in batch:
+                        if await step(candle):
+                            return
+                    # A stop or kill asked for while this batch was worked on (a slow exchange
+                    # answer, say) acts now, not when the next candle comes: an hour for a 1h bot.
+                    interrupt = self._interrupt
+                    if interrupt is not None and interrupt[0] != "scheduled" and await self._handle_interrupt():
                         return
-                # A stop or kill asked for while this batch was worked on (a slow exchange
-                # answer, say) acts now, not when the next candle comes: an hour for a 1h bot.
-                interrupt = self._interrupt
-                if interrupt is not None and interrupt[0] != "scheduled" and await self._handle_interrupt():
-                    return
-            finally:
-                self._busy = False
+                finally:
+                    self._busy = False
             observe(clock() - started)
             # After every batch with a fill: live and paced feeds deliver one candle per batch,
             # so that is after every fill; a full-speed replay coalesces a batch's fills into

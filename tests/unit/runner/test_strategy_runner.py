@@ -253,3 +253,60 @@ async def test_a_kill_asked_for_while_a_candle_waits_on_the_exchange_acts_right_
     assert await asyncio.wait_for(running, 1) is RunnerState.KILLED      # no next candle needed
     assert runner.bars == 3 and journal.of_kind("kill")[0].key == "3"
     await feed.aclose()
+
+
+class QueuedFeed:
+    """Hands out the candles the test puts in, one per batch, as a live feed does."""
+
+    symbol, timeframe = "BTC/USD", "1m"
+
+    def __init__(self):
+        self.queue: asyncio.Queue = asyncio.Queue()
+
+    async def history(self, limit):
+        return []
+
+    async def stream(self):
+        while (candle := await self.queue.get()) is not None:
+            yield [candle]
+
+    async def aclose(self):
+        self.queue.put_nowait(None)
+
+
+class SlowCancel(SimExecution):
+    """Sim fills, but cancelling takes until the test releases it (a slow exchange)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cancelling, self.release = asyncio.Event(), asyncio.Event()
+
+    async def cancel_all(self):
+        self.cancelling.set()
+        await self.release.wait()
+        return await super().cancel_all()
+
+
+async def test_a_candle_that_arrives_during_a_kill_by_hand_waits_until_the_flattening_is_done():
+    candles = candles_from([100.0, 101.0, 102.0, 103.0])
+    feed, exchange, journal = QueuedFeed(), SlowCancel(), MemoryJournal()
+    runner = StrategyRunner("bot-a", feed=feed, strategy=Scripted({0: GO_LONG}), execution=exchange,
+                            risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=1.0)),
+                            portfolio=Portfolio("BTC/USD", 1_000.0), journal=journal)
+    running = asyncio.create_task(runner.run())
+    for candle in candles[:2]:                          # long from candle 1's open
+        feed.queue.put_nowait(candle)
+    while runner.bars < 2 or runner.busy:
+        await asyncio.sleep(0)
+    killing = asyncio.create_task(runner.kill_now("operator says stop"))
+    await asyncio.wait_for(exchange.cancelling.wait(), 1)
+    feed.queue.put_nowait(candles[2])                   # a candle closes mid-kill
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert runner.bars == 2                             # it waits for the kill
+    exchange.release.set()
+    await asyncio.wait_for(killing, 1)
+    await asyncio.wait_for(running, 1)                  # the waiting candle fills the flatten order
+    assert runner.state is RunnerState.KILLED and runner.portfolio.is_flat
+    assert [f.data["reason"] for f in journal.of_kind("fill")][-1] == "kill_switch"
+    await feed.aclose()
