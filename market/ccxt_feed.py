@@ -28,7 +28,7 @@ minutes). Candles missed in between are fetched by REST, so none is lost or give
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 import ccxt
 from loguru import logger
@@ -304,15 +304,8 @@ class CcxtCandleFeed:
 
     async def _watch_once(self) -> list[list[Any]] | None:
         """The next `watch_ohlcv` answer, or None once `aclose()` is called meanwhile."""
-        watch = asyncio.ensure_future(self._client.watch_ohlcv(self.symbol, self.timeframe))
-        closing = asyncio.ensure_future(self._closing.wait())
-        try:
-            await asyncio.wait({watch, closing}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closing.cancel()
-            if not watch.done():
-                watch.cancel()
-        return None if self._closed else watch.result()
+        watched = await self._unless_closed(self._client.watch_ohlcv(self.symbol, self.timeframe))
+        return None if watched is None else watched.result()
 
     # -- time and staleness --------------------------------------------------------------------
 
@@ -327,14 +320,20 @@ class CcxtCandleFeed:
         """Sleep on the clock, cut short by `aclose()`; False when closed."""
         if self._closed:
             return False
-        sleeper = asyncio.ensure_future(self._clock.sleep(seconds))
+        return await self._unless_closed(self._clock.sleep(seconds)) is not None
+
+    async def _unless_closed(self, awaitable: Awaitable[Any]) -> asyncio.Future[Any] | None:
+        """Run `awaitable` until it is done or `aclose()` is called: its finished future, or None
+        when the feed was closed first (then it is cancelled)."""
+        task = asyncio.ensure_future(awaitable)
         closing = asyncio.ensure_future(self._closing.wait())
         try:
-            await asyncio.wait({sleeper, closing}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            sleeper.cancel()
             closing.cancel()
-        return not self._closed
+            if not task.done():
+                task.cancel()
+        return None if self._closed else task
 
     def _check_stale(self, now: int) -> None:
         if self._stale or self._after_ms is None:

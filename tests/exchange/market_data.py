@@ -80,7 +80,8 @@ class CandleTape:
         """Candles whose open time is in `(after_ms, until_ms]`: what the clock just passed."""
         return self.bars[bisect.bisect_right(self._starts, after_ms):bisect.bisect_right(self._starts, until_ms)]
 
-    def _bars_for(self, interval: str, now_ms: int) -> tuple[list[Bar], int]:
+    def bars_for(self, interval: str, now_ms: int) -> tuple[list[Bar], int]:
+        """The candles of `interval` opened by `now_ms` (built from the replayed ones), and its length."""
         interval_ms = INTERVAL_MS.get(interval)
         if interval_ms is None:
             raise api_errors.invalid_interval()
@@ -103,7 +104,7 @@ class CandleTape:
 
     def klines(self, interval: str, *, now_ms: int, start_ms: int | None, end_ms: int | None,
                limit: int) -> list[list[Any]]:
-        bars, interval_ms = self._bars_for(interval, now_ms)
+        bars, interval_ms = self.bars_for(interval, now_ms)
         if start_ms is not None:
             bars = [b for b in bars if b.ts_ms >= start_ms]
         if end_ms is not None:

@@ -35,6 +35,7 @@ class KlineStreams:
         self._market_id = market_id                 # "BTCUSDT"
         self._connections: dict[web.WebSocketResponse, set[str]] = {}
         self.subscribe_messages: list[dict[str, Any]] = []
+        self._sending: set[asyncio.Task[None]] = set()    # held: the loop keeps only weak references
 
     @property
     def connections(self) -> int:
@@ -78,7 +79,9 @@ class KlineStreams:
         for ws, streams in list(self._connections.items()):
             for stream in streams:
                 for event in self._kline_events(stream, before_ms, now_ms):
-                    asyncio.ensure_future(_send(ws, event))
+                    task = asyncio.ensure_future(_send(ws, event))
+                    self._sending.add(task)
+                    task.add_done_callback(self._sending.discard)
 
     def _kline_events(self, stream: str, before_ms: int, now_ms: int) -> list[dict[str, Any]]:
         market, _, kind = stream.partition("@")
@@ -86,7 +89,7 @@ class KlineStreams:
         interval_ms = INTERVAL_MS.get(interval)
         if market != self._market_id.lower() or not kind.startswith("kline_") or interval_ms is None:
             return []
-        bars, _ = self._tape._bars_for(interval, now_ms)
+        bars, _ = self._tape.bars_for(interval, now_ms)
         closed = [b for b in bars if before_ms < b.ts_ms + interval_ms <= now_ms]
         events = [self._event(b, interval, interval_ms, closed=True, event_ms=b.ts_ms + interval_ms) for b in closed]
         if bars and bars[-1].ts_ms + interval_ms > now_ms:
