@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,15 @@ def log_records():
     logger.remove(sink_id)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """`../shared/data`, or skip the test where it is absent (it is not part of the project)."""
+    """`../shared/data`, or skip the test where it is absent (it is not part of the project).
+
+    On CI (`$CI` set) the folder is always there, so its absence means a broken path: the test
+    fails instead of turning into a skip in a green run."""
     if not SHARED_DATA.is_dir():
-        pytest.skip("../shared/data is not present")
+        missing = f"../shared/data is not present (looked for {SHARED_DATA})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{missing}; CI is set, where the folder must exist", pytrace=False)
+        pytest.skip(missing)
     return SHARED_DATA

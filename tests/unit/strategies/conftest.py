@@ -19,10 +19,6 @@ from market.view import MarketView
 from strategies.base import Strategy
 from strategies.signal import Signal
 
-# Real candles live beside the project (../shared/data from its root) and are never copied in.
-SHARED_DATA_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
-
-
 def random_closes(n: int = 4_000, *, seed: int = 7, flat_stretches: int = 6) -> list[float]:
     """A seeded random walk around 100, in cents like a real quote (so full 53-bit mantissas
     and many equal values), with flat stretches longer than any default period: there, moving
@@ -65,11 +61,10 @@ def closes() -> list[float]:
 
 
 @pytest.fixture(scope="session")
-def btc_closes() -> list[float]:
-    """Closes of 45,031 real one-minute BTC/USD candles (January 2022); skips without them."""
-    path = SHARED_DATA_DIR / "BTC_USD-1m-2022-01.csv"
-    if not path.is_file():
-        pytest.skip(f"shared candle data not found at {path}")
+def btc_closes(shared_data: Path) -> list[float]:
+    """Closes of 45,031 real one-minute BTC/USD candles (January 2022), from `../shared/data`
+    (the `shared_data` fixture: skipped without it, failed on CI)."""
+    path = shared_data / "BTC_USD-1m-2022-01.csv"
     return pd.read_csv(path, usecols=["close"])["close"].astype(float).tolist()
 
 
