@@ -35,7 +35,11 @@ async def test_requests_past_the_budget_wait_in_order_until_the_window_frees():
 
 async def test_a_request_above_the_whole_budget_goes_alone_when_the_window_is_empty():
     limiter = throttler(window_ms=100, rate_limit_ms=50)  # a budget of 2
-    await asyncio.wait_for(limiter(5), timeout=1)
+    big, small = limiter(5), limiter(1)
+    await asyncio.sleep(0)
+    assert (big.done(), small.done(), limiter.spent) == (True, False, 5)   # in at once, and alone
+    await asyncio.wait_for(small, timeout=5)              # the next goes once the window frees
+    assert limiter.spent == 1
 
 
 def account_for(exchange_id: str, **changes) -> ExchangeAccount:

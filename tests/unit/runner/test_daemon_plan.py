@@ -1,16 +1,20 @@
 """The daemon's plan: live mode only behind both safety gates."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from runner.config import BotConfig
-from runner.daemon import LiveTradingNotAllowed, check_live_gates
+from runner.daemon import LiveTradingNotAllowed, check_live_gates, plan_daemon
 
-LIVE = BotConfig.model_validate({
+LIVE_FILE = {
     "id": "real-money", "mode": "live", "symbol": "BTC/USDT", "capital": 100,
     "exchange": {"id": "binance", "api_key_env": "BK", "secret_env": "BS"},
     "strategy": {"name": "sma_cross"},
-})
-SIM = BotConfig.model_validate({"id": "sim", "symbol": "BTC/USDT", "capital": 100, "strategy": {"name": "sma_cross"}})
+}
+SIM_FILE = {"id": "sim", "symbol": "BTC/USDT", "capital": 100, "strategy": {"name": "sma_cross"}}
+LIVE, SIM = BotConfig.model_validate(LIVE_FILE), BotConfig.model_validate(SIM_FILE)
 
 
 @pytest.mark.parametrize("flag, env, missing", [
@@ -25,6 +29,22 @@ def test_live_bots_need_both_gates_and_the_message_names_what_is_missing(flag, e
     assert "real-money" in str(refused.value) and missing in str(refused.value)
 
 
-def test_both_gates_open_or_no_live_bot_lets_the_daemon_start():
-    check_live_gates([SIM, LIVE], live_flag=True, environ={"I_UNDERSTAND_LIVE_TRADING": "true"})
-    check_live_gates([SIM], live_flag=False, environ={})
+def config_folder(root: Path, *bot_files: dict) -> Path:
+    (root / "bots").mkdir(parents=True)
+    for bot in bot_files:
+        (root / "bots" / f"{bot['id']}.yaml").write_text(yaml.safe_dump(bot))
+    return root
+
+
+@pytest.mark.parametrize("bot_files, flag, env", [
+    pytest.param([SIM_FILE, LIVE_FILE], True, {"I_UNDERSTAND_LIVE_TRADING": "true"}, id="both-gates-open"),
+    pytest.param([SIM_FILE, LIVE_FILE], True, {"I_UNDERSTAND_LIVE_TRADING": "TRUE"}, id="gate-value-any-case"),
+    pytest.param([SIM_FILE], False, {}, id="no-live-bot"),
+    pytest.param([SIM_FILE, {**LIVE_FILE, "enabled": False}], False, {}, id="live-bot-disabled"),
+])
+def test_both_gates_open_or_no_enabled_live_bot_lets_the_daemon_plan_every_bot(tmp_path, bot_files, flag, env):
+    plan = plan_daemon(config_folder(tmp_path / "etc", *bot_files), tmp_path / "state", live_flag=flag, environ=env)
+
+    assert sorted((b.id, b.mode, b.enabled) for b in plan.bots) == sorted(
+        (b["id"], b.get("mode", "sim"), b.get("enabled", True)) for b in bot_files)
+    assert plan.state_dir == tmp_path / "state"

@@ -99,16 +99,30 @@ def test_watchdog_interval_is_half_the_timeout_when_the_watchdog_is_ours(monkeyp
     assert systemd.watchdog_interval_secs() == expected
 
 
-async def test_the_watchdog_is_pinged_every_interval_while_healthy(systemd_socket):
-    clock = ManualClock()
+class SteppedClock(ManualClock):
+    """A ManualClock that notes, at each sleep, the time and the messages sent since the last one."""
+
+    def __init__(self, received: Callable[[], list[str]]) -> None:
+        super().__init__()
+        self._received = received
+        self.ticks: list[tuple[int, list[str]]] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.ticks.append((self.now_ms(), self._received()))
+        await super().sleep(seconds)
+
+
+async def test_the_watchdog_is_pinged_once_every_interval_while_healthy(systemd_socket):
+    clock = SteppedClock(systemd_socket)
     pinging = asyncio.create_task(systemd.watchdog_loop(15, lambda: True, clock=clock))
 
-    await eventually(lambda: clock.now_ms() >= 45_000)
+    await eventually(lambda: len(clock.ticks) >= 4)
     pinging.cancel()
     await asyncio.wait({pinging})
 
-    pings = systemd_socket()
-    assert len(pings) >= 3 and set(pings) == {"WATCHDOG=1"}
+    # One ping at start, then one per 15 s of the clock: never twice in a step, never a step skipped.
+    assert clock.ticks[:4] == [(0, ["WATCHDOG=1"]), (15_000, ["WATCHDOG=1"]), (30_000, ["WATCHDOG=1"]),
+                               (45_000, ["WATCHDOG=1"])]
 
 
 async def test_the_watchdog_is_not_pinged_while_unhealthy(systemd_socket, log_records):
