@@ -29,10 +29,8 @@ from execution.exchange_config import ExchangeConfig
 from market.config import MarketConfig, SyntheticSource
 from risk.config import RiskConfig
 from runner.config_errors import describe_errors
+from runner.yaml_loader import StrictSafeLoader
 from strategies.registry import strategy_class
-
-# libyaml's loader when pyyaml was built with it: a daemon may read a thousand bot files at start.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # 1s: Binance spot serves one-second klines (ccxt refuses it where an exchange does not).
 Timeframe = Literal["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "1w"]
@@ -125,8 +123,9 @@ def bot_config_problems(path: Path, raw: dict[str, Any]) -> tuple[BotConfig | No
     return (None if problems else config), problems
 
 
-def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """A YAML file's top-level mapping, or ConfigError saying why there is none."""
+def read_yaml_mapping(path: Path, *, empty_is_defaults: bool = False) -> dict[str, Any]:
+    """A YAML file's top-level mapping, or ConfigError saying why there is none. An empty file
+    is an error, or with `empty_is_defaults` an empty mapping (a file whose every key is optional)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -134,12 +133,16 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
     try:
-        raw = yaml.load(text, Loader=_SAFE_LOADER)
+        raw = yaml.load(text, Loader=StrictSafeLoader)
+    except RecursionError:
+        raise ConfigError([f"{path}: invalid YAML: nested too deeply"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"{path}: invalid YAML{where}: {problem}"]) from None
+    if raw is None and empty_is_defaults:
+        return {}
     if raw is None:
         raise ConfigError([f"{path}: the file is empty; expected a mapping of fields such as id, symbol, strategy"])
     if not isinstance(raw, dict):

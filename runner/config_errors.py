@@ -8,6 +8,7 @@ schema.
 
 from __future__ import annotations
 
+import reprlib
 import types
 import typing
 from typing import Any, Literal, Union
@@ -135,6 +136,11 @@ def _bounds(field: FieldInfo) -> list[str]:
     return texts
 
 
+# A bounded view: `repr` of a deeply nested or huge value walks all of it before it is cut.
+_BOUNDED = reprlib.Repr()     # keyword arguments only from Python 3.12
+_BOUNDED.maxlevel, _BOUNDED.maxstring, _BOUNDED.maxother = 3, 60, 60
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    text = _BOUNDED.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -83,7 +83,7 @@ def load_config_dir(config_dir: Path | str) -> tuple[DaemonConfig, list[BotConfi
     daemon_file = config_dir / "daemon.yaml"
     if daemon_file.exists():
         try:
-            daemon = DaemonConfig.model_validate(read_yaml_mapping(daemon_file))
+            daemon = DaemonConfig.model_validate(read_yaml_mapping(daemon_file, empty_is_defaults=True))
         except ConfigError as exc:
             problems.extend(exc.problems)
         except ValidationError as exc:

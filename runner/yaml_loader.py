@@ -1,0 +1,95 @@
+"""The YAML loader for config files: yaml's safe loader, made strict about two things.
+
+- **Aliases that expand beyond a bound.** Anchors and aliases share nodes, so a 770-byte file of
+  nested aliases (the "billion laughs") reads as a small graph, but anything that walks the value
+  (pydantic, `repr` in an error message) walks the expansion: 10^9 nodes, minutes and gigabytes,
+  and a daemon's `reload` freezes every bot meanwhile. The node graph is measured as it would
+  expand, before anything is built, and refused past `MAX_EXPANDED_NODES`.
+- **Duplicate keys.** yaml keeps the last of `capital: 100` and `capital: 1000` silently; a
+  config where the same field is set twice is refused, naming the key and its line. Keys brought
+  in by a merge (`<<: *defaults`) may be overridden, as merging is meant for that.
+
+`StrictSafeLoader` raises `yaml.constructor.ConstructorError`, whose marks give the line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+# A bot file is some fifty nodes and a daemon file fewer; a thousand-bot folder reads each file
+# alone. Ten thousand leaves room for long parameter lists and still takes milliseconds to walk.
+MAX_EXPANDED_NODES = 10_000
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# libyaml's parser when pyyaml was built with it: a daemon may read a thousand bot files at start.
+_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class StrictSafeLoader(_BASE):  # type: ignore[misc, valid-type]
+    """`yaml.safe_load`'s loader, refusing oversized alias expansions and duplicate keys."""
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node)
+        return self.construct_document(node)
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, MappingNode):
+            self._refuse_duplicate_keys(node)
+        return super().construct_mapping(node, deep=deep)
+
+    def _refuse_duplicate_keys(self, node: MappingNode) -> None:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+            except TypeError:       # an unhashable key: the base class reports it
+                continue
+            if repeated:
+                raise ConstructorError("while constructing a mapping", node.start_mark,
+                                       f"duplicate key {key!r} (each field may be set once)",
+                                       key_node.start_mark)
+            seen.add(key)
+
+
+def _check_expanded_size(root: Node) -> None:
+    """Refuse a node graph whose expansion (every alias copied out) exceeds the bound, or that
+    refers to itself (`&a [*a]`), which expands without end."""
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+
+    def size(node: Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in on_path:
+            raise ConstructorError(None, None, "an alias refers to the value that contains it", node.start_mark)
+        total = 1
+        if isinstance(node, (MappingNode, SequenceNode)):
+            on_path.add(id(node))
+            for child in _children(node):
+                total += size(child)
+                if total > MAX_EXPANDED_NODES:
+                    raise ConstructorError(
+                        None, None, f"aliases expand to more than {MAX_EXPANDED_NODES:,} values "
+                        "(nested anchors, a 'billion laughs'?); write the values out instead", node.start_mark)
+            on_path.discard(id(node))
+        sizes[id(node)] = total
+        return total
+
+    size(root)
+
+
+def _children(node: MappingNode | SequenceNode) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value)

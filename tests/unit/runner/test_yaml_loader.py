@@ -1,0 +1,88 @@
+"""Config files are read by a loader that refuses alias bombs and keys set twice."""
+
+import time
+
+import pytest
+
+from runner.config import ConfigError, load_bot_config
+from runner.config_errors import _show
+from runner.daemon_config import load_config_dir
+
+GOOD = """\
+id: btc-sma
+symbol: BTC/USD
+capital: 1000
+market: {source: synthetic, seed: 3, bars: 500}
+strategy: {name: sma_cross, params: {fast: 5, slow: 20}}
+"""
+
+# The "billion laughs": nine levels of ten aliases each expand to 10^9 strings.
+BILLION_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{name}: &{name} [{','.join(['*' + prev] * 9)}]\n"
+    for prev, name in zip("abcdefgh", "bcdefghi")) + "capital: *i\n"
+
+
+def problems_of(path):
+    with pytest.raises(ConfigError) as info:
+        load_bot_config(path)
+    return info.value.problems
+
+
+def test_nested_aliases_are_refused_quickly_without_expanding(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BILLION_LAUGHS)
+    assert len(BILLION_LAUGHS) < 1000
+    started = time.perf_counter()
+    problems = problems_of(path)
+    assert time.perf_counter() - started < 1.0
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}: invalid YAML at line")
+    assert "aliases expand to more than" in problems[0]
+
+
+def test_a_few_aliases_are_still_fine(tmp_path):
+    path = tmp_path / "bot.yaml"
+    path.write_text(GOOD + "risk: {stake_pct: &half 0.5, max_position_pct: *half}\n")
+    assert load_bot_config(path).risk.max_position_pct == 0.5
+
+
+def test_an_alias_that_contains_itself_is_refused(tmp_path):
+    path = tmp_path / "loop.yaml"
+    path.write_text(GOOD + "extra: &x [*x]\n")
+    assert "refers to the value that contains it" in problems_of(path)[0]
+
+
+def test_the_got_text_of_an_error_is_built_from_a_bounded_view():
+    laughs = ["lol"] * 10
+    for _ in range(8):                  # shared lists, as yaml builds aliases: 10^9 strings
+        laughs = [laughs] * 10
+    started = time.perf_counter()
+    assert len(_show(laughs)) <= 60
+    assert time.perf_counter() - started < 0.1
+
+
+def test_a_key_set_twice_is_refused_naming_the_key_and_line(tmp_path):
+    path = tmp_path / "bot.yaml"
+    path.write_text(GOOD + "capital: 5000\n")
+    problems = problems_of(path)
+    assert problems == [f"{path}: invalid YAML at line 6, column 1: duplicate key 'capital' (each field may be set once)"]
+
+
+def test_a_nested_key_set_twice_is_refused(tmp_path):
+    path = tmp_path / "bot.yaml"
+    path.write_text(GOOD + "risk: {stake_pct: 0.5, stake_pct: 0.9}\n")
+    assert "duplicate key 'stake_pct'" in problems_of(path)[0]
+
+
+def test_keys_brought_in_by_a_merge_may_be_overridden(tmp_path):
+    path = tmp_path / "bot.yaml"
+    path.write_text(GOOD + "risk:\n  <<: {stake_pct: 0.5, max_position_pct: 0.5}\n  stake_pct: 0.25\n")
+    assert load_bot_config(path).risk.stake_pct == 0.25
+
+
+def test_an_empty_daemon_file_means_every_default(tmp_path):
+    (tmp_path / "daemon.yaml").write_text("")
+    (tmp_path / "bots").mkdir()
+    (tmp_path / "bots" / "bot.yaml").write_text(GOOD)
+    daemon, bots = load_config_dir(tmp_path)
+    assert daemon.snapshot_interval_secs == 5.0 and [b.id for b in bots] == ["btc-sma"]
