@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from market.synthetic import generate_candles
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +50,84 @@ def test_backtest_json_has_the_promised_fields(tmp_path):
     trade_rows = (tmp_path / "trades.csv").read_text().splitlines()
     assert len(trade_rows) == summary["trades"] + 1
     assert len((tmp_path / "eq.csv").read_text().splitlines()) == 3001
+
+
+def write_candles_ending_in_a_fall(path: Path) -> int:
+    """3,000 synthetic candles, then 100 falling 0.3% each: the bot ends flat, every fee in a trade."""
+    candles = generate_candles(count=3_000, seed=5, timeframe="1m")
+    rows = [(c.ts_ms, c.open, c.high, c.low, c.close, c.volume) for c in candles]
+    ts, close = rows[-1][0], rows[-1][4]
+    for _ in range(100):
+        ts, opened, close = ts + 60_000, close, close * 0.997
+        rows.append((ts, opened, opened, close, close, 1.0))
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["timestamp", "open", "high", "low", "close", "volume"])
+        writer.writerows(rows)
+    return len(rows)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_backtest_json_values_match_the_trades_and_equity_curve_it_writes(tmp_path):
+    (tmp_path / "bot.yaml").write_text(BOT)
+    bars = write_candles_ending_in_a_fall(tmp_path / "candles.csv")
+    result = botrunner("backtest", str(tmp_path / "bot.yaml"), "--data", str(tmp_path / "candles.csv"), "--json",
+                       "--trades-out", str(tmp_path / "trades.csv"), "--equity-out", str(tmp_path / "eq.csv"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    equity = [float(row["equity"]) for row in read_csv(tmp_path / "eq.csv")]
+    trades = read_csv(tmp_path / "trades.csv")
+    assert summary["bars"] == len(equity) == bars and len(trades) >= 10
+    assert equity[-1] == equity[-2], "the bot should end flat (equity no longer moving with the price)"
+
+    # Return and drawdown from the equity curve, the peak starting at the capital.
+    assert summary["final_equity"] == equity[-1]
+    assert summary["return_pct"] == pytest.approx((equity[-1] / 1000 - 1) * 100, rel=1e-12)
+    peak, worst = 1000.0, 0.0
+    for value in equity:
+        peak = max(peak, value)
+        worst = max(worst, 1 - value / peak)
+    assert summary["max_drawdown_pct"] == pytest.approx(worst * 100, rel=1e-12) and worst > 0
+
+    # Sharpe: per-candle returns (the first from the capital), annualized over 525,600 minutes.
+    values = [1000.0, *equity]
+    returns = [b / a - 1 for a, b in zip(values, values[1:])]
+    expected_sharpe = statistics.mean(returns) / statistics.stdev(returns) * math.sqrt(365 * 24 * 60)
+    assert summary["sharpe"] == pytest.approx(expected_sharpe, rel=1e-6)
+
+    # Fees: 0.1% (the default fee_rate) of the notional bought and sold in each round trip.
+    for trade in trades:
+        quantity, entry, exit_ = (float(trade[k]) for k in ("quantity", "entry_price", "exit_price"))
+        assert float(trade["fees"]) == pytest.approx(0.001 * quantity * (entry + exit_), rel=1e-9)
+        assert float(trade["pnl"]) == pytest.approx(quantity * (exit_ - entry) - float(trade["fees"]), rel=1e-9, abs=1e-9)
+    assert summary["fees"] == pytest.approx(sum(float(t["fees"]) for t in trades), rel=1e-12)
+    assert summary["win_rate_pct"] == pytest.approx(100 * sum(float(t["pnl"]) > 0 for t in trades) / len(trades), abs=1e-4)
+    assert summary["final_equity"] == pytest.approx(1000 + sum(float(t["pnl"]) for t in trades), rel=1e-9)
+
+
+def test_the_same_backtest_twice_gives_the_same_report_trades_and_equity_byte_for_byte(tmp_path):
+    (tmp_path / "bot.yaml").write_text(BOT.replace("{name: sma_cross, params: {fast: 5, slow: 20}}",
+                                                   "{name: sma_cross, params: {fast: 5, slow: 20}}\n"
+                                                   "risk: {stake_pct: 0.9, stop_loss_pct: 0.01, take_profit_pct: 0.02}\n"
+                                                   "execution: {slippage_bps: 3}"))
+    outputs = []
+    for run in ("first", "second"):
+        result = botrunner("backtest", str(tmp_path / "bot.yaml"), "--json",
+                           "--trades-out", str(tmp_path / f"{run}-trades.csv"),
+                           "--equity-out", str(tmp_path / f"{run}-equity.csv"))
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        timing = (summary.pop("elapsed_s"), summary.pop("bars_per_sec"))
+        assert all(t > 0 for t in timing)
+        outputs.append((json.dumps(summary), (tmp_path / f"{run}-trades.csv").read_bytes(),
+                        (tmp_path / f"{run}-equity.csv").read_bytes()))
+
+    assert outputs[0] == outputs[1]
+    assert json.loads(outputs[0][0])["trades"] >= 10 and outputs[0][1].count(b"stop_loss") >= 1
 
 
 def test_backtest_date_range_limits_the_candles(tmp_path):
