@@ -6,9 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from market.limits import Number
+
 
 class ExecutionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    fee_rate: Annotated[float, Field(ge=0, lt=0.1, description="fee on the filled notional, e.g. 0.001 = 0.1%")] = 0.001
-    slippage_bps: Annotated[float, Field(ge=0, le=1000, description="price moved against market and stop fills")] = 0.0
+    fee_rate: Annotated[Number, Field(ge=0, lt=0.1, description="fee on the filled notional, e.g. 0.001 = 0.1%")] = 0.001
+    slippage_bps: Annotated[Number, Field(ge=0, le=1000, description="price moved against market and stop fills")] = 0.0

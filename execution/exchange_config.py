@@ -22,6 +22,8 @@ from typing import Annotated, Any
 import ccxt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from market.limits import Number, WholeNumber
+
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$",
                                description="an environment variable name in capitals, e.g. BINANCE_KEY")]
 
@@ -40,12 +42,12 @@ class ExchangeConfig(BaseModel):
     ws_url: Annotated[str, Field(pattern=r"^wss?://[^\s]+$", description="a ws(s) URL")] | None = None
     """Replaces the origin of the exchange's websocket URLs (their paths stay). With `base_url`
     set and this unset, candles are polled: a REST root says nothing about where streams are."""
-    timeout_secs: Annotated[float, Field(gt=0, le=120)] = 10.0
-    poll_delay_secs: Annotated[float, Field(ge=0, le=60)] = 1.0
+    timeout_secs: Annotated[Number, Field(gt=0, le=120)] = 10.0
+    poll_delay_secs: Annotated[Number, Field(ge=0, le=60)] = 1.0
     """Ask for a closed candle this long after the timeframe boundary (exchanges publish late)."""
-    stale_after_bars: Annotated[int, Field(ge=2, le=1000)] = 3
+    stale_after_bars: Annotated[WholeNumber, Field(ge=2, le=1000)] = 3
     """No new candle for this many timeframes: the feed is stale (a risk rule can kill on it)."""
-    rate_limit_window_secs: Annotated[float, Field(ge=0, le=3600)] | None = None
+    rate_limit_window_secs: Annotated[Number, Field(ge=0, le=3600)] | None = None
     """ccxt's rate limiter for the account. Above 0: ccxt's rolling window, where requests may
     spend the exchange's whole budget for a window of this many seconds at once, so the orders
     of many bots at one candle close go out together. 0: ccxt's leaky bucket, one request per

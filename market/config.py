@@ -19,6 +19,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from market.limits import MAX_PRICE, MIN_PRICE, Number, WholeNumber
+
 
 def _as_utc(moment: datetime | None) -> datetime | None:
     # Comparing a naive and an aware datetime raises, so both become aware here.
@@ -70,10 +72,10 @@ class SyntheticSource(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     source: Literal["synthetic"]
-    seed: int = 42
-    bars: Annotated[int, Field(gt=0, le=10_000_000)] = 45_000
-    start_price: Annotated[float, Field(gt=0)] = 100.0
-    volatility: Annotated[float, Field(gt=0, lt=0.5, description="std dev of one candle's log return")] = 0.002
+    seed: Annotated[WholeNumber, Field(ge=0, le=2**63 - 1)] = 42     # numpy refuses negative seeds
+    bars: Annotated[WholeNumber, Field(gt=0, le=10_000_000)] = 45_000
+    start_price: Annotated[Number, Field(ge=MIN_PRICE, le=MAX_PRICE)] = 100.0
+    volatility: Annotated[Number, Field(gt=0, lt=0.5, description="std dev of one candle's log return")] = 0.002
     start: UtcDatetime = datetime(2024, 1, 1, tzinfo=UTC)
 
 

@@ -6,8 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Fraction = Annotated[float, Field(gt=0, le=1)]
-OpenFraction = Annotated[float, Field(gt=0, lt=1)]
+from market.limits import Number
+
+Fraction = Annotated[Number, Field(gt=0, le=1)]
+OpenFraction = Annotated[Number, Field(gt=0, lt=1)]
 
 
 class RiskConfig(BaseModel):
@@ -19,7 +21,7 @@ class RiskConfig(BaseModel):
     """Largest position value allowed, as a share of equity at entry."""
     stop_loss_pct: OpenFraction | None = None
     """Exit when price falls this far below the entry (rises above it, for a short)."""
-    take_profit_pct: Annotated[float, Field(gt=0, le=100)] | None = None
+    take_profit_pct: Annotated[Number, Field(gt=0, le=100)] | None = None
     """Exit when price rises this far above the entry."""
     daily_max_loss_pct: OpenFraction | None = None
     """Trip the kill switch when equity falls this far below the start of the UTC day."""

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from execution.config import ExecutionConfig
 from execution.exchange_config import ExchangeConfig
 from market.config import MarketConfig, SyntheticSource
+from market.limits import MAX_CAPITAL, Number
 from risk.config import RiskConfig
 from runner.config_errors import describe_errors
 from runner.yaml_loader import StrictSafeLoader
@@ -46,7 +47,7 @@ class StrategyConfig(BaseModel):
 class SafeMode(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    size_multiplier: Annotated[float, Field(gt=0, le=1)] = 0.1
+    size_multiplier: Annotated[Number, Field(gt=0, le=1)] = 0.1
     symbols: list[str] = []
 
 
@@ -60,9 +61,9 @@ class BotConfig(BaseModel):
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$",
                                  description="BASE/QUOTE in capitals, e.g. BTC/USDT")]
     timeframe: Timeframe = "1m"
-    capital: Annotated[float, Field(gt=0)]
+    capital: Annotated[Number, Field(gt=0, le=MAX_CAPITAL)]
     market: MarketConfig = SyntheticSource(source="synthetic")
-    speed: Annotated[float, Field(gt=0, le=1e9)] | None = None
+    speed: Annotated[Number, Field(gt=0, le=1e9)] | None = None
     """Sim under the daemon: replay pace, 1 = real time, 60 = a 1m candle per second; unset =
     as fast as the CPU allows. Ignored by `backtest`, which always runs at full speed."""
     strategy: StrategyConfig

@@ -96,6 +96,8 @@ def _message(error: dict[str, Any], field: FieldInfo | None, parent: Any) -> str
         return f"must be {_range_text(field, ctx)}{got}"
     if kind in _NUMBER_ERRORS:
         return f"must be {'a whole number' if kind.startswith('int') else 'a number'}{got}"
+    if kind == "finite_number":
+        return f"must be a finite number{got}"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}{got}"
     if kind == "string_pattern_mismatch":
@@ -132,8 +134,13 @@ def _bounds(field: FieldInfo) -> list[str]:
     for cls, key, symbol in _BOUND_TEXT:
         for item in metadata:
             if isinstance(item, cls):
-                texts.append(f"{symbol} {getattr(item, key)}")
+                texts.append(f"{symbol} {_bound_text(getattr(item, key))}")
     return texts
+
+
+def _bound_text(bound: Any) -> str:
+    # 1e+15 rather than 1000000000000000.0 (small floats print short already: 1e-12)
+    return f"{bound:g}" if isinstance(bound, float) and abs(bound) >= 1e6 else str(bound)
 
 
 # A bounded view: `repr` of a deeply nested or huge value walks all of it before it is cut.

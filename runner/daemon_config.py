@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from market.limits import Number, WholeNumber
 from runner.config import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config_errors import describe_errors
 
@@ -36,7 +37,7 @@ class _Strict(BaseModel):
 
 class TcpControl(_Strict):
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)]
+    port: Annotated[WholeNumber, Field(ge=1, le=65535)]
     token_env: str = "BOTRUNNER_TOKEN"
 
 
@@ -50,24 +51,40 @@ class LogConfig(_Strict):
     json_lines: Annotated[bool, Field(alias="json")] = False
     file: Path | None = None
     rotation: str = "50 MB"
-    retention: Annotated[int, Field(ge=1)] = 10
+    retention: Annotated[WholeNumber, Field(ge=1)] = 10
 
 
 class SupervisorConfig(_Strict):
-    max_restarts: Annotated[int, Field(ge=0, le=1000)] = 5
-    window_secs: Annotated[float, Field(gt=0)] = 300.0
-    backoff_initial_secs: Annotated[float, Field(ge=0)] = 1.0
-    backoff_max_secs: Annotated[float, Field(ge=0)] = 60.0
+    max_restarts: Annotated[WholeNumber, Field(ge=0, le=1000)] = 5
+    window_secs: Annotated[Number, Field(gt=0, le=86_400)] = 300.0
+    backoff_initial_secs: Annotated[Number, Field(ge=0, le=3600)] = 1.0
+    backoff_max_secs: Annotated[Number, Field(ge=0, le=3600)] = 60.0
+
+    @model_validator(mode="after")
+    def _backoff_grows_to_its_max(self) -> Self:
+        if self.backoff_initial_secs > self.backoff_max_secs:
+            raise ValueError(f"backoff_initial_secs ({self.backoff_initial_secs:g}) must not be "
+                             f"above backoff_max_secs ({self.backoff_max_secs:g})")
+        return self
 
 
 class DaemonConfig(_Strict):
     state_dir: Path = Path("state")
     control: ControlConfig = ControlConfig()
     log: LogConfig = LogConfig()
-    stop_grace_secs: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    snapshot_interval_secs: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    stop_grace_secs: Annotated[Number, Field(gt=0, le=3600)] = 10.0
+    # At least 0.1 s: a snapshot is a file write and an fsync per bot; 1e-9 would do nothing else.
+    snapshot_interval_secs: Annotated[Number, Field(ge=0.1, le=3600)] = 5.0
     supervisor: SupervisorConfig = SupervisorConfig()
     bot_defaults: dict[str, Any] = {}
+
+    @field_validator("state_dir", mode="before")
+    @classmethod
+    def _state_dir_is_named(cls, value: Any) -> Any:
+        # Checked before conversion: Path("") is ".", the folder the daemon was started in.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must name a folder, e.g. state or /var/lib/botrunner")
+        return value
 
     def socket_path(self) -> Path:
         return self.control.socket or self.state_dir / "botrunner.sock"

@@ -61,7 +61,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     problems = problems_of(write(tmp_path, text))
     joined = "\n".join(problems)
     assert len(problems) == 4, joined
-    assert "capital: must be > 0, got -5" in joined
+    assert "capital: must be > 0 and <= 1e+15, got -5" in joined
     assert "timeframe: must be one of" in joined and "got '2m'" in joined
     assert "strategy.params.speed: unknown field" in joined
     assert "strategy.params: fast must be smaller than slow" in joined or "fast" in joined

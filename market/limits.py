@@ -1,0 +1,42 @@
+"""Bounds on the numbers that enter the process: config values and candle prices.
+
+Every number is checked where it comes in (YAML, candle files, the exchange), so the per-candle
+code can trust it. Unbounded, floats go wrong quietly: a price of 1e-318 is positive but an
+order sized from it overflows to infinity; a capital of 1e308 makes equity NaN at the first
+fill; `true` in YAML is 1.0 to a lax float. The bounds are far outside any real market
+(Bitcoin in satoshis of a cent is still above MIN_PRICE), and inside them a position's value,
+cash and fees stay exact enough for float arithmetic: MAX_CAPITAL / MIN_PRICE is 1e27 units.
+
+It lives in `market`, the package every other one imports, so config models and checks of all
+packages share one set of bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from pydantic import Field, Strict
+
+MIN_PRICE = 1e-12
+"""Lowest price a candle may carry (also synthetic `start_price`), in quote currency."""
+MAX_PRICE = 1e12
+"""Highest price a candle may carry."""
+MAX_CAPITAL = 1e15
+"""Largest `capital` a bot may be given, in quote currency."""
+
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+"""A config float: a finite number, written as a number. Ints are taken (`capital: 1000`);
+`true`, strings ('1e400'), NaN and infinity (`.inf`, `1.0e+309`) are refused."""
+WholeNumber = Annotated[int, Strict()]
+"""A config int, written as a whole number: `true` and `5.0` are refused."""
+
+
+def require_positive_finite(what: str, **values: float | None) -> None:
+    """Raise ValueError naming `what` and the field when a given value is NaN, infinite or <= 0.
+
+    The last check before an order goes out or a fill is booked: cheap enough for every order
+    (`math.isfinite`, no pydantic), and loud, because such a value is a bug upstream."""
+    for name, value in values.items():
+        if value is not None and not (math.isfinite(value) and value > 0.0):
+            raise ValueError(f"{what}: {name} must be a finite number > 0, got {value!r}")

@@ -1,0 +1,78 @@
+"""Config numbers are numbers: finite, within bounds, never a boolean; daemon settings agree."""
+
+import pytest
+
+from runner.config import ConfigError, load_bot_config
+from runner.daemon_config import load_config_dir
+
+GOOD = """\
+id: btc-sma
+symbol: BTC/USD
+capital: 1000
+market: {source: synthetic, seed: 3, bars: 500}
+strategy: {name: sma_cross, params: {fast: 5, slow: 20}}
+"""
+
+
+def bot_problems(tmp_path, extra):
+    path = tmp_path / "bot.yaml"
+    base = GOOD.replace("capital: 1000\n", "")
+    if "market:" in extra:
+        base = base.replace("market: {source: synthetic, seed: 3, bars: 500}\n", "")
+    path.write_text(base + extra)
+    with pytest.raises(ConfigError) as info:
+        load_bot_config(path)
+    return [line.removeprefix(f"{path}: ") for line in info.value.problems]
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("capital: true\n", "capital: must be a number, got True"),
+    ("capital: 1000\nspeed: true\n", "speed: must be a number, got True"),
+    ("capital: 1000\nrisk: {stake_pct: true}\n", "risk.stake_pct: must be a number, got True"),
+    ("capital: 1000\nrisk: {max_position_pct: true}\n", "risk.max_position_pct: must be a number, got True"),
+    ("capital: 1000\nrisk: {take_profit_pct: true}\n", "risk.take_profit_pct: must be a number, got True"),
+    ("capital: 1000\nexecution: {slippage_bps: true}\n", "execution.slippage_bps: must be a number, got True"),
+])
+def test_true_is_not_taken_for_one(tmp_path, extra, expected):
+    assert bot_problems(tmp_path, extra) == [expected]
+
+
+@pytest.mark.parametrize("capital, expected", [
+    (".inf", "capital: must be a finite number, got inf"),
+    ("1.0e+309", "capital: must be a finite number, got inf"),
+    ("'1e400'", "capital: must be a number, got '1e400'"),
+    (".nan", "capital: must be a finite number, got nan"),
+    ("1.0e+308", "capital: must be > 0 and <= 1e+15, got 1e+308"),
+])
+def test_capital_must_be_finite_and_bounded(tmp_path, capital, expected):
+    assert bot_problems(tmp_path, f"capital: {capital}\n") == [expected]
+
+
+@pytest.mark.parametrize("market, expected", [
+    ("{source: synthetic, start_price: 1.0e-320}", "market.start_price: must be >= 1e-12 and <= 1e+12, got 1e-320"),
+    ("{source: synthetic, seed: -1}", "market.seed: must be >= 0 and <= 9223372036854775807, got -1"),
+    ("{source: synthetic, bars: true}", "market.bars: must be a whole number, got True"),
+])
+def test_synthetic_market_numbers_are_bounded(tmp_path, market, expected):
+    assert bot_problems(tmp_path, f"capital: 1000\nmarket: {market}\n") == [expected]
+
+
+def daemon_problems(tmp_path, daemon_yaml):
+    (tmp_path / "daemon.yaml").write_text(daemon_yaml)
+    (tmp_path / "bots").mkdir(exist_ok=True)
+    (tmp_path / "bots" / "bot.yaml").write_text(GOOD)
+    with pytest.raises(ConfigError) as info:
+        load_config_dir(tmp_path)
+    return [line.removeprefix(f"{tmp_path / 'daemon.yaml'}: ") for line in info.value.problems]
+
+
+@pytest.mark.parametrize("daemon_yaml, expected", [
+    ("supervisor: {backoff_initial_secs: 60, backoff_max_secs: 1}\n",
+     "supervisor: backoff_initial_secs (60) must not be above backoff_max_secs (1)"),
+    ("supervisor: {backoff_max_secs: .inf}\n", "supervisor.backoff_max_secs: must be a finite number, got inf"),
+    ("snapshot_interval_secs: 1.0e-9\n", "snapshot_interval_secs: must be >= 0.1 and <= 3600, got 1e-09"),
+    ("state_dir: ''\n", "state_dir: must name a folder, e.g. state or /var/lib/botrunner"),
+    ("supervisor: {max_restarts: true}\n", "supervisor.max_restarts: must be a whole number, got True"),
+])
+def test_daemon_settings_that_cannot_work_are_refused(tmp_path, daemon_yaml, expected):
+    assert daemon_problems(tmp_path, daemon_yaml) == [expected]
