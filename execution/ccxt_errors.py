@@ -11,6 +11,12 @@ on; anything else is `UnknownOrderOutcome`, or `FatalExchangeError` when we cann
 happened. Binance's own table shows why: -1006 "execution status unknown" arrives as
 `ccxt.OperationFailed`, and -1007 as `ccxt.RequestTimeout`.
 
+Binance's error payload (`{"code": -NNNN, "msg": "..."}`, which ccxt puts in the message) can say
+more than ccxt's class, so for Binance the class is first corrected from it (`binance_class`):
+by `BINANCE_ERRORS` (code and message), then by ccxt's own spot-only table, which ccxt applies
+only when the URL is `https://api.binance.com/` (not through a proxy, an other host name or the
+tests' stand-in), so the bot means the same by an error wherever its client points.
+
 ```python
 with ccxt_errors("create_order", order.symbol, order_submission=True, exchange=self._exchange):
     async with asyncio.timeout(self._timeout_secs):
@@ -20,8 +26,11 @@ with ccxt_errors("create_order", order.symbol, order_submission=True, exchange=s
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import random
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,8 +44,8 @@ from execution.errors import (
 )
 
 __all__ = [
-    "CCXT_ERROR_TABLE", "Disposition", "UnplacedCcxtError", "ccxt_errors", "retry_after_secs_from",
-    "retry_delay_secs", "translate",
+    "BINANCE_ERRORS", "CCXT_ERROR_TABLE", "Disposition", "UnplacedCcxtError", "binance_class", "ccxt_errors",
+    "retry_after_secs_from", "retry_delay_secs", "translate",
 ]
 
 
@@ -172,6 +181,40 @@ CCXT_ERROR_TABLE: dict[type[ccxt.BaseError], Disposition] = {
     ccxt.UnsubscribeError: Disposition(_Temporary, _Fatal),
 }
 
+# Binance (code, msg) -> the ccxt class whose row says what it means; msg None: any message.
+BINANCE_ERRORS: dict[tuple[int, str | None], type[ccxt.BaseError]] = {
+    # -2010 NEW_ORDER_REJECTED, which ccxt maps to InvalidOrder whatever the message. This message
+    # means an open order already has this client order id: most likely our own earlier send
+    # that landed, so the order is looked up, never taken as refused (and forgotten).
+    (-2010, "Duplicate order sent."): ccxt.DuplicateOrderId,
+}
+_BINANCE_PAYLOAD = re.compile(r"^binance\w* (\{.*\})\s*$", re.DOTALL)
+
+
+def binance_class(exc: ccxt.BaseError) -> type[ccxt.BaseError]:
+    """The ccxt class that `exc` stands for: `type(exc)`, or for a Binance error payload the class
+    `BINANCE_ERRORS` or ccxt's binance spot-only table gives its code."""
+    match = _BINANCE_PAYLOAD.match(str(exc.args[0]) if exc.args else "")
+    if match is None:
+        return type(exc)
+    try:
+        payload = json.loads(match.group(1))
+        code, msg = int(payload["code"]), str(payload.get("msg", ""))
+    except (ValueError, TypeError, KeyError):
+        return type(exc)
+    for key in ((code, msg), (code, None)):
+        if key in BINANCE_ERRORS:
+            return BINANCE_ERRORS[key]
+    return _binance_spot_codes().get(str(code), type(exc))
+
+
+@functools.cache
+def _binance_spot_codes() -> dict[str, type[ccxt.BaseError]]:
+    # ccxt's table for api.binance.com only (e.g. -1008 SERVER_BUSY -> OperationFailed,
+    # -1131 bad recvWindow -> BadRequest); elsewhere ccxt leaves those a bare ExchangeError.
+    return dict(ccxt.binance().exceptions["spot"]["exact"])
+
+
 # `asyncio.timeout()` around a ccxt call (STYLE §4) ends it with the builtin TimeoutError, which
 # means the same as ccxt.RequestTimeout: for an order, the request may have gone out.
 _DEADLINE = Disposition(_Temporary, _Unknown)
@@ -200,16 +243,20 @@ def translate(exc: ccxt.BaseError, *, action: str, symbol: str | None, order_sub
     exception, so the caller reads them (see `retry_after_secs_from`). The chained ccxt
     exceptions are redacted in place, since a logged traceback prints them too.
 
-    Raises `UnplacedCcxtError` when `type(exc)` has no row.
+    A Binance error payload in the message may correct the class first (see `binance_class`);
+    the error then names the corrected class.
+
+    Raises `UnplacedCcxtError` when the class has no row.
     """
+    cls = binance_class(exc)
     try:
-        disposition = CCXT_ERROR_TABLE[type(exc)]
+        disposition = CCXT_ERROR_TABLE[cls]
     except KeyError:
         raise UnplacedCcxtError(
-            f"{type(exc).__module__}.{type(exc).__qualname__} has no row in CCXT_ERROR_TABLE; add one in "
+            f"{cls.__module__}.{cls.__qualname__} has no row in CCXT_ERROR_TABLE; add one in "
             "execution/ccxt_errors.py, saying what the bot does about it") from None
     _redact_ccxt_chain(exc)
-    return _build(disposition, detail=str(exc), ccxt_class=type(exc).__name__, action=action, symbol=symbol,
+    return _build(disposition, detail=str(exc), ccxt_class=cls.__name__, action=action, symbol=symbol,
                   order_submission=order_submission, retry_after_secs=retry_after_secs)
 
 
