@@ -87,7 +87,7 @@ def backtest(
         write_trades_csv(result, trades_out)
     if equity_out:
         write_equity_csv(result, equity_out)
-    typer.echo(json.dumps(result.summary()) if as_json else format_report(result))
+    typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_report(result))   # standard JSON only
 
 
 @app.command()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from market.limits import require_positive_finite
+
 
 class Side(StrEnum):
     BUY = "buy"
@@ -51,6 +53,10 @@ class Order:
             raise ValueError(f"order {self.client_order_id}: a limit order needs a price")
         if self.type is OrderType.STOP and self.stop_price is None:
             raise ValueError(f"order {self.client_order_id}: a stop order needs a stop_price")
+        # The last gate before an order is journalled and sent: a NaN or infinite size (a price
+        # that slipped past the checks, a division by zero) must stop here, not reach the exchange.
+        require_positive_finite(f"order {self.client_order_id}", quantity=self.quantity,
+                                quote_amount=self.quote_amount, price=self.price, stop_price=self.stop_price)
 
 
 @dataclass(slots=True, frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 from loguru import logger
 
 from market.errors import MarketDataError
+from market.limits import MAX_PRICE, MIN_PRICE
 from market.models import Candle, iso_utc
 
 MAX_ROW_WARNINGS = 10
@@ -28,6 +29,7 @@ _REASON_TEXT = {
     "bad_timestamp": "timestamp is missing or not a date",
     "not_finite": "{field} is missing, not a number or infinite",
     "non_positive_price": "{field} is {value}; prices must be > 0",
+    "price_out_of_range": f"{{field}} is {{value}}; prices must be within [{MIN_PRICE:g}, {MAX_PRICE:g}]",
     "negative_volume": "volume is {value}; it must be >= 0",
     "high_below_low": "high {high} is below low {low}",
     "open_outside_range": "open {open} is outside [low, high] = [{low}, {high}]",
@@ -96,7 +98,8 @@ def clean_arrays(
     `label(i)` names row i in warnings. `flagged` maps a reason of the caller's own (say
     "malformed") to a mask of rows it already knows are bad; those reasons are checked first.
 
-    Rejected: a bad timestamp, NaN/inf values, prices <= 0, volume < 0, high < low, open or close
+    Rejected: a bad timestamp, NaN/inf values, prices <= 0 or outside [MIN_PRICE, MAX_PRICE]
+    (`market.limits`), volume < 0, high < low, open or close
     outside [low, high], a repeated timestamp (the first is kept) and a timestamp older than the
     last accepted one. Gaps are found with `timeframe_ms`, or, when None, with the most common
     spacing of the accepted candles, and reported in one warning.
@@ -146,6 +149,8 @@ def _value_checks(ts_ms, open_, high, low, close, volume) -> list[tuple[str, np.
         ("bad_timestamp", ~np.isfinite(ts_ms)),
         ("not_finite", ~finite),
         ("non_positive_price", np.minimum.reduce(prices) <= 0),
+        # 1e-318 is positive, but an order sized from it overflows to infinity.
+        ("price_out_of_range", (np.minimum.reduce(prices) < MIN_PRICE) | (np.maximum.reduce(prices) > MAX_PRICE)),
         ("negative_volume", volume < 0),
         ("high_below_low", high < low),
         ("open_outside_range", (open_ < low) | (open_ > high)),
@@ -168,6 +173,9 @@ class _RowContext:
             return text.format(field=next(f for f, v in named.items() if not np.isfinite(v)))
         if name == "non_positive_price":
             bad = next(f for f in _FIELDS[:4] if named[f] <= 0)
+            return text.format(field=bad, value=named[bad])
+        if name == "price_out_of_range":
+            bad = next(f for f in _FIELDS[:4] if not MIN_PRICE <= named[f] <= MAX_PRICE)
             return text.format(field=bad, value=named[bad])
         if name == "duplicate":
             accepted_ts = self.columns[0][self.accepted]

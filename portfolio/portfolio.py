@@ -7,9 +7,11 @@ position is valued at, and the equity peak and drawdown that follow from it.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
 from execution.models import Fill
+from market.limits import require_positive_finite
 from portfolio.trades import Trade
 
 RECENT_TRADES = 20
@@ -49,6 +51,7 @@ class Portfolio:
 
     def apply_fill(self, fill: Fill) -> None:
         """Book one fill: cash, position, average entry, realized PnL, fees, round trips."""
+        _check_bookable(fill)
         signed = fill.signed_quantity
         price = fill.price
         position = self.quantity
@@ -188,3 +191,11 @@ class Portfolio:
         self._trade_fees = 0.0
         self._trade_exit_value = 0.0
         self._trade_exit_qty = 0.0
+
+
+def _check_bookable(fill: Fill) -> None:
+    """Refuse a fill that would make the ledger NaN or infinite: once cash is NaN, every equity,
+    drawdown and order after it is too, and a snapshot carries it across restarts."""
+    require_positive_finite(f"fill of {fill.client_order_id}", quantity=fill.quantity, price=fill.price)
+    if not math.isfinite(fill.fee):
+        raise ValueError(f"fill of {fill.client_order_id}: fee must be a finite number, got {fill.fee!r}")

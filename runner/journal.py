@@ -68,7 +68,7 @@ class MemoryJournal:
         return [e for e in self.events if e.kind == kind]
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))   # one encoder: dumps() builds one per call
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)   # one encoder: dumps() builds one per call; NaN is a bug, not data
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

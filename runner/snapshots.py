@@ -84,7 +84,7 @@ class SnapshotStore:
         self.path(bot_id).unlink(missing_ok=True)
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)   # NaN is not JSON
 
 
 def _canonical(state: dict[str, Any]) -> str:

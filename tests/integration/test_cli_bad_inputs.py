@@ -1,0 +1,59 @@
+"""Bad input as a user meets it: a one-line message naming the file and field (or path), exit 2,
+never a traceback, never NaN in the output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+T0 = 1_640_995_200_000
+
+BOT = """\
+id: cli-bot
+symbol: BTC/USD
+timeframe: 1m
+capital: 1000
+market: {source: synthetic, seed: 5, bars: 300}
+strategy: {name: sma_cross, params: {fast: 5, slow: 20}}
+"""
+
+
+def botrunner(*args: str, cwd: Path = PROJECT, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr and "─" not in result.stderr, result.stderr[-2000:]
+    for fragment in fragments:
+        assert fragment in result.stderr, result.stderr[-2000:]
+
+
+def strict_json(text: str) -> object:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"non-standard JSON constant {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def csv_rows(count: int, price: float = 100.0, step_ms: int = 60_000) -> list[str]:
+    return [f"{T0 + i * step_ms},{price},{price * 1.01},{price * 0.99},{price},5" for i in range(count)]
+
+
+def test_prices_too_small_to_size_an_order_are_refused_not_traded(tmp_path):
+    data = tmp_path / "tiny.csv"
+    data.write_text("timestamp,open,high,low,close,volume\n" + "\n".join(csv_rows(300, price=1e-318)) + "\n")
+    (tmp_path / "bot.yaml").write_text(BOT)
+    result = botrunner("backtest", str(tmp_path / "bot.yaml"), "--data", str(data), "--json")
+    assert_one_clear_line(result, str(data), "price_out_of_range 300")
+    assert "nan" not in result.stdout.lower() and "infinity" not in result.stdout.lower()
+
+
+def test_backtest_json_is_standard_json(tmp_path):
+    (tmp_path / "bot.yaml").write_text(BOT)
+    result = botrunner("backtest", str(tmp_path / "bot.yaml"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert strict_json(result.stdout)["bars"] == 300
