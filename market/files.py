@@ -106,6 +106,8 @@ def load_candles(
 
 def _read_csv(path: Path) -> _Table:
     raw = _read_bytes(path)
+    if b"\r" in raw and b"\n" not in raw:    # old Mac line ends, CR only: one line to every parser
+        raw = raw.replace(b"\r", b"\n")
     first_line = raw.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
     names = [name.strip().lower() for name in next(csv.reader([first_line]), [])]
     if not any(names):
@@ -142,6 +144,8 @@ def _read_csv(path: Path) -> _Table:
 def _read_json(path: Path) -> _Table:
     try:
         data = json.loads(_read_bytes(path))
+    except RecursionError:
+        raise MarketDataError(f"{path}: JSON nested too deeply; {_EXPECTED_JSON}") from None
     except UnicodeDecodeError as exc:
         raise MarketDataError(f"{path}: not UTF-8 text ({exc}); {_EXPECTED_JSON}") from None
     except json.JSONDecodeError as exc:
@@ -184,8 +188,22 @@ def _timestamps_ms(path: Path, column: pd.Series) -> np.ndarray:
         ms = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)
         _check_epoch_unit(path, ms)
         return ms
-    parsed = pd.to_datetime(column, format="ISO8601", utc=True, errors="coerce")
-    return ((parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(milliseconds=1)).to_numpy(np.float64)
+    try:
+        parsed = pd.to_datetime(column, format="ISO8601", utc=True, errors="coerce")
+        return ((parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(milliseconds=1)).to_numpy(np.float64)
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        # pandas' nanoseconds end in 2262, and `coerce` does not cover that: year 9998 raises.
+        return column.map(_iso_ms).to_numpy(np.float64)
+
+
+def _iso_ms(value: Any) -> float:
+    """One ISO 8601 timestamp as epoch ms, NaN if unreadable (the slow path, for far dates)."""
+    try:
+        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return float("nan")
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH_ZERO) / timedelta(milliseconds=1)
 
 
 def _check_epoch_unit(path: Path, ts: np.ndarray) -> None:

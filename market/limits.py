@@ -22,6 +22,10 @@ MIN_PRICE = 1e-12
 """Lowest price a candle may carry (also synthetic `start_price`), in quote currency."""
 MAX_PRICE = 1e12
 """Highest price a candle may carry."""
+MIN_TS_MS = 0
+"""Earliest candle time: 1970-01-01 UTC, in epoch milliseconds."""
+MAX_TS_MS = 7_258_118_400_000
+"""Candles open before 2200-01-01 UTC: a year-9998 or 1e30 timestamp is a broken row, not data."""
 MAX_CAPITAL = 1e15
 """Largest `capital` a bot may be given, in quote currency."""
 

@@ -18,7 +18,7 @@ import numpy as np
 from loguru import logger
 
 from market.errors import MarketDataError
-from market.limits import MAX_PRICE, MIN_PRICE
+from market.limits import MAX_PRICE, MAX_TS_MS, MIN_PRICE, MIN_TS_MS
 from market.models import Candle, iso_utc
 
 MAX_ROW_WARNINGS = 10
@@ -26,7 +26,7 @@ MAX_ROW_WARNINGS = 10
 # Reason -> what the warning about a row says. A row is rejected for the first reason that
 # applies, in the order of `_value_checks`, then duplicate, then out_of_order.
 _REASON_TEXT = {
-    "bad_timestamp": "timestamp is missing or not a date",
+    "bad_timestamp": f"timestamp is missing, not a date or outside {iso_utc(MIN_TS_MS)[:4]}..{iso_utc(MAX_TS_MS)[:4]}",
     "not_finite": "{field} is missing, not a number or infinite",
     "non_positive_price": "{field} is {value}; prices must be > 0",
     "price_out_of_range": f"{{field}} is {{value}}; prices must be within [{MIN_PRICE:g}, {MAX_PRICE:g}]",
@@ -146,7 +146,7 @@ def _value_checks(ts_ms, open_, high, low, close, volume) -> list[tuple[str, np.
     prices = (open_, high, low, close)
     finite = np.isfinite(open_) & np.isfinite(high) & np.isfinite(low) & np.isfinite(close) & np.isfinite(volume)
     return [
-        ("bad_timestamp", ~np.isfinite(ts_ms)),
+        ("bad_timestamp", ~((ts_ms >= MIN_TS_MS) & (ts_ms < MAX_TS_MS))),   # NaN fails both
         ("not_finite", ~finite),
         ("non_positive_price", np.minimum.reduce(prices) <= 0),
         # 1e-318 is positive, but an order sized from it overflows to infinity.

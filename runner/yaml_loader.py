@@ -8,6 +8,8 @@
 - **Duplicate keys.** yaml keeps the last of `capital: 100` and `capital: 1000` silently; a
   config where the same field is set twice is refused, naming the key and its line. Keys brought
   in by a merge (`<<: *defaults`) may be overridden, as merging is meant for that.
+- **Impossible dates.** `start: 2022-13-45` makes yaml raise a bare ValueError; it stays the
+  text it was instead, so the config's own validation names the field.
 
 `StrictSafeLoader` raises `yaml.constructor.ConstructorError`, whose marks give the line.
 """
@@ -59,6 +61,15 @@ class StrictSafeLoader(_BASE):  # type: ignore[misc, valid-type]
                                        f"duplicate key {key!r} (each field may be set once)",
                                        key_node.start_mark)
             seen.add(key)
+
+    def construct_yaml_timestamp(self, node: Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+
+StrictSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictSafeLoader.construct_yaml_timestamp)
 
 
 def _check_expanded_size(root: Node) -> None:

@@ -57,3 +57,45 @@ def test_backtest_json_is_standard_json(tmp_path):
     result = botrunner("backtest", str(tmp_path / "bot.yaml"), "--json")
     assert result.returncode == 0, result.stderr
     assert strict_json(result.stdout)["bars"] == 300
+
+
+def bot_with_data(tmp_path: Path, name: str, content: str | bytes) -> tuple[Path, Path]:
+    data = tmp_path / name
+    data.write_bytes(content if isinstance(content, bytes) else content.encode())
+    (tmp_path / "bot.yaml").write_text(BOT)
+    return tmp_path / "bot.yaml", data
+
+
+def test_an_impossible_start_date_names_the_field(tmp_path):
+    (tmp_path / "bot.yaml").write_text(BOT.replace("seed: 5, bars: 300", "seed: 5, bars: 300, start: 2022-13-45"))
+    result = botrunner("validate", str(tmp_path / "bot.yaml"))
+    assert_one_clear_line(result, f"{tmp_path / 'bot.yaml'}: market.start:", "'2022-13-45'")
+
+
+def test_a_negative_synthetic_seed_fails_validate_not_backtest(tmp_path):
+    (tmp_path / "bot.yaml").write_text(BOT.replace("seed: 5", "seed: -1"))
+    assert_one_clear_line(botrunner("validate", str(tmp_path / "bot.yaml")), "market.seed: must be >= 0")
+
+
+def test_a_csv_with_cr_only_line_ends_is_read(tmp_path):
+    header = "timestamp,open,high,low,close,volume"
+    bot, data = bot_with_data(tmp_path, "cr.csv", "\r".join([header, *csv_rows(300)]) + "\r")
+    result = botrunner("backtest", str(bot), "--data", str(data), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert strict_json(result.stdout)["bars"] == 300
+
+
+def test_timestamps_in_year_9998_are_bad_rows(tmp_path):
+    rows = [f"9998-01-01T00:{i:02d}:00Z,1,1,1,1,1" for i in range(50)]
+    bot, data = bot_with_data(tmp_path, "far.csv", "\n".join(["timestamp,open,high,low,close,volume", *rows]))
+    assert_one_clear_line(botrunner("backtest", str(bot), "--data", str(data)), str(data), "bad_timestamp 50")
+
+
+def test_a_json_timestamp_of_1e30_is_a_clear_error(tmp_path):
+    bot, data = bot_with_data(tmp_path, "big.json", "[[1e30,1,1,1,1,1],[1e30,1,1,1,1,1]]")
+    assert_one_clear_line(botrunner("backtest", str(bot), "--data", str(data)), str(data))
+
+
+def test_json_nested_100000_deep_is_a_clear_error(tmp_path):
+    bot, data = bot_with_data(tmp_path, "deep.json", "[" * 100_000 + "]" * 100_000)
+    assert_one_clear_line(botrunner("backtest", str(bot), "--data", str(data)), str(data), "nested too deeply")
