@@ -61,6 +61,14 @@ def invalid_time_in_force() -> BinanceApiError:
     return BinanceApiError(-1115, "Invalid timeInForce.")
 
 
+def more_than_24_hours() -> BinanceApiError:
+    return BinanceApiError(-1127, "More than 24 hours between startTime and endTime.")
+
+
+def bad_param_combination() -> BinanceApiError:
+    return BinanceApiError(-1128, "Combination of optional parameters invalid.")
+
+
 def filter_failure(filter_type: str) -> BinanceApiError:
     return BinanceApiError(-1013, f"Filter failure: {filter_type}")
 
@@ -109,6 +117,42 @@ def bad_recv_window() -> BinanceApiError:
     return BinanceApiError(-1131, "recvWindow must be less than 60000")
 
 
+# Server-side failures (10xx), as a test injects them with `fail_next(..., code=...)` or
+# `fail_after_processing_next`: HTTP 5xx, and for -1006/-1007 the execution status is unknown.
+
+def unknown_error() -> BinanceApiError:
+    return BinanceApiError(-1000, "An unknown error occurred while processing the request.", http_status=500)
+
+
+def internal_error() -> BinanceApiError:
+    return BinanceApiError(-1001, "Internal error; unable to process your request. Please try again.",
+                           http_status=500)
+
+
+def unexpected_response() -> BinanceApiError:
+    return BinanceApiError(
+        -1006, "An unexpected response was received from the message bus. Execution status unknown.", http_status=503)
+
+
+def backend_timeout() -> BinanceApiError:
+    return BinanceApiError(
+        -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+        http_status=503)
+
+
+def server_busy() -> BinanceApiError:
+    return BinanceApiError(
+        -1008, "Server is currently overloaded with other requests. Please try again in a few minutes.", http_status=503)
+
+
+def server_error(code: int) -> BinanceApiError:
+    """The 10xx server error with Binance's message for `code` (-1000, -1001, -1006, -1007 or -1008)."""
+    for factory in (unknown_error, internal_error, unexpected_response, backend_timeout, server_busy):
+        if (error := factory()).code == code:
+            return error
+    raise ValueError(f"no server error {code} is copied here; give its msg too")
+
+
 def too_many_requests() -> BinanceApiError:
     return BinanceApiError(
         -1003, "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute. "
@@ -119,3 +163,20 @@ def ip_banned(until_ms: int) -> BinanceApiError:
     return BinanceApiError(
         -1003, f"Way too many requests; IP(127.0.0.1) banned until {until_ms}. "
         "Please use WebSocket Streams for live updates to avoid bans.", http_status=418)
+
+
+def catalogue() -> list[BinanceApiError]:
+    """Every error the stand-in sends or a test may inject (`fail_next(code=...)` refuses others),
+    with sample arguments: the guard test checks that ccxt and the bot read each one as they
+    would from Binance itself."""
+    return [
+        mandatory_param("symbol"), illegal_number("quantity"), unread_params(5, 6), both_quantities_missing(),
+        invalid_symbol(), invalid_interval(), invalid_side(), invalid_order_type(), invalid_time_in_force(),
+        more_than_24_hours(), bad_param_combination(),
+        *(filter_failure(f) for f in ("PRICE_FILTER", "PERCENT_PRICE_BY_SIDE", "LOT_SIZE", "MARKET_LOT_SIZE",
+                                      "NOTIONAL", "MIN_NOTIONAL", "MAX_NUM_ORDERS")),
+        duplicate_order(), insufficient_balance(), would_take(), order_does_not_exist(), unknown_order_sent(),
+        api_key_format_invalid(), invalid_api_key(), bad_signature(), timestamp_outside_recv_window(),
+        timestamp_ahead(), bad_recv_window(), too_many_requests(), ip_banned(1_700_000_000_000),
+        unknown_error(), internal_error(), unexpected_response(), backend_timeout(), server_busy(),
+    ]

@@ -71,6 +71,14 @@ class BinanceStandIn:
     With `real_time=True` the clock follows the wall clock instead: each request first moves it
     to the current time, so a daemon in another process, on its own system clock, can trade
     against it (give candles around the current time, e.g. 1s ones).
+
+    `clock_offset_ms` (or `drift_clock`) makes the server's clock run that far ahead of the host's
+    (negative: behind). It is one clock, as on Binance: `GET /api/v3/time` tells it, and a SIGNED
+    request's `timestamp` is checked against it with `recvWindow` (-1021 outside). With
+    `real_time=True` both are the host clock plus the offset; with the stepped replay clock,
+    `/api/v3/time` is the replay clock plus the offset while signatures are checked against the
+    host clock plus the offset (ccxt signs with the host's clock, and the replay clock jumps), so
+    a drift shows the same in both.
     """
 
     def __init__(self, candles: Iterable[Sequence[Any]], *, symbol: str = "BTC/USDT",
@@ -78,13 +86,14 @@ class BinanceStandIn:
                  secret: str = "test-secret", fee_rate: float | str = 0.001, fee_asset: FeeAsset = "quote",
                  spread_bps: float | str = 2.0, book_level_qty: float | str = 5.0,
                  rules: SymbolRules = SymbolRules(), timeframe_ms: int | None = None,
-                 start_ms: int | None = None, real_time: bool = False) -> None:
+                 start_ms: int | None = None, real_time: bool = False, clock_offset_ms: int = 0) -> None:
         tape = CandleTape(candles, timeframe_ms=timeframe_ms)
         engine = MatchingEngine(SpotSymbol.parse(symbol, rules),
                                 {a: Decimal(str(v)) for a, v in (balances or {}).items()},
                                 fee_rate=Decimal(str(fee_rate)), fee_asset=fee_asset)
         self.api = SpotApi(tape, engine, start_ms=tape.bars[0].ts_ms if start_ms is None else start_ms,
-                           spread_bps=Decimal(str(spread_bps)), book_level_qty=Decimal(str(book_level_qty)))
+                           spread_bps=Decimal(str(spread_bps)), book_level_qty=Decimal(str(book_level_qty)),
+                           clock_offset_ms=clock_offset_ms)
         self.api_key = api_key
         self.secret = secret
         self.requests: list[RecordedRequest] = []
@@ -164,6 +173,19 @@ class BinanceStandIn:
     def advance(self, ms: int) -> None:
         self.advance_to(self.api.now_ms + ms)
 
+    @property
+    def server_ms(self) -> int:
+        """What `GET /api/v3/time` answers now."""
+        return self.api.server_ms
+
+    def drift_clock(self, offset_ms: int) -> None:
+        """From now on the server's clock runs `offset_ms` ahead of the host's (negative: behind):
+        `/api/v3/time` and the recvWindow check of SIGNED requests both move (see the class)."""
+        self.api.clock_offset_ms = offset_ms
+
+    def _signing_clock_ms(self) -> int:
+        return signing.wall_clock_ms() + self.api.clock_offset_ms
+
     async def _follow_wall_clock(self, every_secs: float = 0.02) -> None:
         while True:
             if (wall_ms := signing.wall_clock_ms()) > self.now_ms:
@@ -178,7 +200,12 @@ class BinanceStandIn:
 
     def fail_next(self, pattern: str, status: int = 500, times: int = 1, *, code: int | None = None,
                   msg: str | None = None) -> Fault:
-        """Answer `status` without processing: an HTML gateway page, or Binance JSON with `code`/`msg`."""
+        """Answer `status` without processing: an HTML gateway page, or Binance JSON with `code`/`msg`
+        (`msg` defaults to Binance's for a 10xx server error, see `api_errors.server_error`). The
+        code must be one `api_errors.catalogue()` lists, so the guard test has checked it."""
+        if code is not None and code not in {e.code for e in api_errors.catalogue()}:
+            raise ValueError(f"fail_next: code {code} is not in tests.exchange.api_errors.catalogue(); add it "
+                             "there with Binance's message so the guard test covers it")
         return self._faults.arm(Fault(pattern, "status", times, status=status, code=code, msg=msg))
 
     def rate_limit_next(self, pattern: str, retry_after_secs: int = 1, times: int = 1) -> Fault:
@@ -198,6 +225,33 @@ class BinanceStandIn:
     def lose_response_next(self, pattern: str = "POST /api/v3/order", times: int = 1) -> Fault:
         """Process the request, then close the connection without a reply."""
         return self._faults.arm(Fault(pattern, "lose_response", times))
+
+    def fail_after_processing_next(self, pattern: str = "POST /api/v3/order", *, status: int = 503,
+                                   code: int = -1007, msg: str | None = None, times: int = 1) -> Fault:
+        """Process the request (book the order, fill what it can), then answer `status` with
+        Binance's `code`/`msg` instead of the result: by default the 503 -1007 "Send status
+        unknown; execution status unknown." that Binance sends when its backend was too slow."""
+        msg = api_errors.server_error(code).msg if msg is None else msg
+        return self._faults.arm(Fault(pattern, "status_after", times, status=status, code=code, msg=msg))
+
+    def fill_during_cancel_next(self, times: int = 1) -> None:
+        """The next `times` cancels of a resting order arrive after a trade filled it: the order
+        fills (whole, at its price, as a maker) and the cancel answers -2011 "Unknown order sent.",
+        as Binance answers a cancel of an order that is no longer open."""
+        self.api.fills_during_cancel += times
+
+    def lag_trades_next(self, requests: int) -> None:
+        """The trades of the next order placed are missing from `GET /api/v3/myTrades` for the
+        next `requests` requests that would list them, while `GET /api/v3/order` already counts
+        them (Binance's trade list is written after the order's state)."""
+        if requests < 1:
+            raise ValueError(f"lag_trades_next: requests must be >= 1, got {requests}")
+        self.api.lagging_trades_requests = requests
+
+    def split_next_fill(self, parts: int) -> None:
+        """The next fill (of any order) is booked as `parts` trades, as when a taker order meets
+        `parts` resting orders: one order, many trades."""
+        self.api.engine.split_next_fill(parts)
 
     def partial_fill_next(self, fraction: float | str) -> None:
         """The next fill (of any order) takes only `fraction` of what remains, at least one step."""
@@ -261,7 +315,7 @@ class BinanceStandIn:
             self.order_submissions[params.get("newClientOrderId", "")] += 1
 
         fault = self._faults.take(method, path)
-        if fault is not None and fault.kind != "lose_response":
+        if fault is not None and fault.kind not in ("lose_response", "status_after"):
             if fault.kind == "delay":
                 if await self._closing_within(fault.delay_secs):
                     return self._drop(request)
@@ -273,6 +327,8 @@ class BinanceStandIn:
                                recorded)
         if fault is not None and fault.kind == "lose_response":
             return self._drop(request)
+        if fault is not None and fault.kind == "status_after":
+            return self._fault_reply(fault)
         return response
 
     def _reply(self, method: str, path: str, params: dict[str, str], raw_query: str, raw_body: str,
@@ -285,7 +341,7 @@ class BinanceStandIn:
         try:
             if route.signed:
                 signing.check_signed_request(api_key=api_key, params=params, raw_query=raw_query, raw_body=raw_body,
-                                             known_keys=self._keys, server_ms=signing.wall_clock_ms())
+                                             known_keys=self._keys, server_ms=self._signing_clock_ms())
             route.check_params(params)
             return _json_reply(route.handler(params), headers=headers)
         except api_errors.BinanceApiError as exc:
@@ -297,7 +353,8 @@ class BinanceStandIn:
         elif fault.kind == "ban":
             error = api_errors.ip_banned(signing.wall_clock_ms() + fault.retry_after_secs * 1000)
         elif fault.code is not None:
-            return _json_reply({"code": fault.code, "msg": fault.msg or ""}, status=fault.status)
+            msg = fault.msg if fault.msg is not None else api_errors.server_error(fault.code).msg
+            return _json_reply({"code": fault.code, "msg": msg}, status=fault.status)
         else:
             reason = _REASONS.get(fault.status, f"{fault.status} Error")
             return web.Response(status=fault.status, text=_GATEWAY_PAGE.format(reason), content_type="text/html")

@@ -7,12 +7,20 @@ are checked like Binance does:
 
 - PRICE_FILTER: `minPrice <= price <= maxPrice` and `price` a multiple of `tickSize`;
 - LOT_SIZE: `minQty <= qty <= maxQty` and `(qty - minQty)` a multiple of `stepSize`;
+- MARKET_LOT_SIZE: the same rules, for MARKET orders only (on top of LOT_SIZE); a rule whose
+  value is 0 is off, as Binance lists it for BTCUSDT (`minQty` 0, `stepSize` 0, `maxQty` a few
+  hundred coins: a market order larger than that is refused);
+- PERCENT_PRICE_BY_SIDE: a LIMIT/LIMIT_MAKER buy's price must lie within
+  `[avg * bidMultiplierDown, avg * bidMultiplierUp]`, a sell's within
+  `[avg * askMultiplierDown, avg * askMultiplierUp]`, where `avg` is the volume-weighted average
+  price of the last `avgPriceMins` minutes (the last price when 0); market orders have no price
+  and are not checked;
 - NOTIONAL (or the older MIN_NOTIONAL): `price * qty >= minNotional` (and `<= maxNotional` for
   limit orders); market orders are checked at the current price;
 - MAX_NUM_ORDERS: at most this many open orders on the symbol.
 
 A failure is -1013 "Filter failure: <FILTER>". Other filters are not enforced, so they are not
-listed either.
+listed either. Source: developers.binance.com/docs/binance-spot-api-docs/filters.
 """
 
 from __future__ import annotations
@@ -45,11 +53,20 @@ class SymbolRules:
     max_notional: Decimal = Decimal("9000000")
     notional_filter: Literal["NOTIONAL", "MIN_NOTIONAL"] = "NOTIONAL"
     max_num_orders: int = 200
+    market_min_qty: Decimal = Decimal("0")
+    market_max_qty: Decimal = Decimal("120")
+    market_step_size: Decimal = Decimal("0")
+    bid_multiplier_up: Decimal = Decimal("5")
+    bid_multiplier_down: Decimal = Decimal("0.2")
+    ask_multiplier_up: Decimal = Decimal("5")
+    ask_multiplier_down: Decimal = Decimal("0.2")
+    avg_price_mins: int = 5
 
     def __post_init__(self) -> None:
         # Accept "0.1" or 0.1 too; the filters need exact decimals (0.1 as a float is not).
         for name in ("tick_size", "min_price", "max_price", "step_size", "min_qty", "max_qty", "min_notional",
-                     "max_notional"):
+                     "max_notional", "market_min_qty", "market_max_qty", "market_step_size", "bid_multiplier_up",
+                     "bid_multiplier_down", "ask_multiplier_up", "ask_multiplier_down"):
             object.__setattr__(self, name, Decimal(str(getattr(self, name))))
 
 
@@ -96,6 +113,11 @@ class SpotSymbol:
                  "tickSize": fmt(r.tick_size)},
                 {"filterType": "LOT_SIZE", "minQty": fmt(r.min_qty), "maxQty": fmt(r.max_qty),
                  "stepSize": fmt(r.step_size)},
+                {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": fmt(r.bid_multiplier_up, 2),
+                 "bidMultiplierDown": fmt(r.bid_multiplier_down, 2), "askMultiplierUp": fmt(r.ask_multiplier_up, 2),
+                 "askMultiplierDown": fmt(r.ask_multiplier_down, 2), "avgPriceMins": r.avg_price_mins},
+                {"filterType": "MARKET_LOT_SIZE", "minQty": fmt(r.market_min_qty), "maxQty": fmt(r.market_max_qty),
+                 "stepSize": fmt(r.market_step_size)},
                 notional,
                 {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": r.max_num_orders},
             ],
@@ -114,6 +136,21 @@ class SpotSymbol:
         r = self.rules
         if not r.min_qty <= qty <= r.max_qty or (qty - r.min_qty) % r.step_size != 0:
             raise api_errors.filter_failure("LOT_SIZE")
+
+    def check_market_quantity(self, qty: Decimal) -> None:
+        r = self.rules
+        too_small = qty < r.market_min_qty
+        too_big = r.market_max_qty != 0 and qty > r.market_max_qty
+        off_step = r.market_step_size != 0 and (qty - r.market_min_qty) % r.market_step_size != 0
+        if too_small or too_big or off_step:
+            raise api_errors.filter_failure("MARKET_LOT_SIZE")
+
+    def check_percent_price(self, price: Decimal, *, is_buy: bool, avg_price: Decimal) -> None:
+        r = self.rules
+        low, high = ((r.bid_multiplier_down, r.bid_multiplier_up) if is_buy
+                     else (r.ask_multiplier_down, r.ask_multiplier_up))
+        if not avg_price * low <= price <= avg_price * high:
+            raise api_errors.filter_failure("PERCENT_PRICE_BY_SIDE")
 
     def check_notional(self, notional: Decimal, *, is_market: bool) -> None:
         r = self.rules

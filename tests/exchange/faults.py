@@ -10,6 +10,9 @@ Each copies a failure a real Binance client meets:
 - `drop`: the connection closes without a reply; the request is not processed.
 - `lose_response`: the request is processed (an order is booked, maybe filled), then the
   connection closes without a reply: the client cannot know the outcome.
+- `status_after`: the request is processed, then answered like `status` (by default Binance's
+  503 -1007 "Timeout waiting for response from backend server. Send status unknown; execution
+  status unknown.": the backend booked the order but the API gave up waiting for it).
 
 A pattern is `"METHOD /path"` or `"/path"` (any method); the path may use `fnmatch` wildcards,
 e.g. `"GET /api/v3/ticker/*"`.
@@ -21,7 +24,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Literal
 
-FaultKind = Literal["status", "rate_limit", "ban", "delay", "drop", "lose_response"]
+FaultKind = Literal["status", "rate_limit", "ban", "delay", "drop", "lose_response", "status_after"]
 _METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 
 

@@ -112,6 +112,17 @@ class CandleTape:
         bars = bars[:limit] if start_ms is not None else bars[-limit:]
         return [_kline_row(b, interval_ms) for b in bars]
 
+    def average_price(self, now_ms: int, minutes: int) -> Decimal:
+        """Binance's average price (`GET /api/v3/avgPrice`, what PERCENT_PRICE_BY_SIDE compares
+        with): volume-weighted over the candles opened in the last `minutes`, the current candle
+        when none did; the last close when `minutes` is 0 or nothing traded."""
+        seen = self.bars[:self.visible_count(now_ms)] or self.bars[:1]
+        recent = ([b for b in seen if b.ts_ms > now_ms - minutes * 60_000] or seen[-1:]) if minutes else []
+        volume = sum((b.volume for b in recent), Decimal(0))
+        if not volume:
+            return seen[-1].close
+        return sum((b.close * b.volume for b in recent), Decimal(0)) / volume
+
     def last_24h(self, now_ms: int) -> list[Bar]:
         seen = self.bars[:self.visible_count(now_ms)]
         return [b for b in seen if b.ts_ms > now_ms - DAY_MS] or seen[-1:] or self.bars[:1]

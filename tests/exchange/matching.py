@@ -12,7 +12,11 @@ Copied behaviour:
   asset), a sell locks `qty`. Checks for a new order run in Binance's order: parameters, filters,
   duplicate `newClientOrderId` among open orders (-2010), then balance (-2010).
 - Each fill is a trade with its own id, charged `fee_rate` of what was received, in the quote asset
-  (`fee_asset="quote"`) or, as Binance does without BNB, in the asset received (`"received"`).
+  (`fee_asset="quote"`) or, as Binance does without BNB, in the asset received (`"received"`:
+  the base asset on a buy, the quote asset on a sell). The balances, `myTrades`'
+  `commission`/`commissionAsset` and a FULL reply's `fills` all show the same charge.
+- `split_next_fill(n)` books the next fill as `n` trades at the same price, as a taker order
+  that meets `n` resting orders does on Binance (a FULL reply then lists `n` fills).
 """
 
 from __future__ import annotations
@@ -153,6 +157,12 @@ class MatchingEngine:
         self._order_ids = itertools.count(1001)
         self._trade_ids = itertools.count(5001)
         self._partial_fractions: list[Decimal] = []
+        self._split_parts: list[int] = []
+
+    def split_next_fill(self, parts: int) -> None:
+        if parts < 1:
+            raise ValueError(f"a fill splits into at least 1 trade, got {parts}")
+        self._split_parts.append(parts)
 
     def partial_fill_next(self, fraction: Decimal) -> None:
         if not 0 < fraction < 1:
@@ -171,18 +181,21 @@ class MatchingEngine:
 
     # -- placing -------------------------------------------------------------------------------
 
-    def submit(self, req: NewOrder, *, quote: Quote, now_ms: int) -> Order:
-        """Accept `req` and fill what it can now, or raise the BinanceApiError Binance would send."""
+    def submit(self, req: NewOrder, *, quote: Quote, now_ms: int, avg_price: Decimal) -> Order:
+        """Accept `req` and fill what it can now, or raise the BinanceApiError Binance would send.
+        `avg_price` is the symbol's average price (see `CandleTape.average_price`)."""
         sym, is_buy = self.symbol, req.side == "BUY"
         taker_price = quote.ask if is_buy else quote.bid
         if req.type == "MARKET":
             qty = req.quantity if req.quantity is not None else sym.floor_to_step(req.quote_order_qty / taker_price)
             sym.check_quantity(qty)
+            sym.check_market_quantity(qty)
             sym.check_notional(qty * taker_price, is_market=True)
             price, marketable = Decimal(0), True
         else:
             qty, price = req.quantity, req.price
             sym.check_price(price)
+            sym.check_percent_price(price, is_buy=is_buy, avg_price=avg_price)
             sym.check_quantity(qty)
             sym.check_notional(qty * price, is_market=False)
             marketable = price >= quote.ask if is_buy else price <= quote.bid
@@ -210,6 +223,13 @@ class MatchingEngine:
         if order.is_open and (req.type == "MARKET" or req.time_in_force in ("IOC", "FOK")):
             self._close(order, "EXPIRED", now_ms)
         return order
+
+    def fill_resting(self, order: Order, now_ms: int) -> None:
+        """Fill what remains of the open limit order `order` at its price, as a maker (a trade
+        that reached it first)."""
+        if not order.is_open or order.type == "MARKET":
+            raise ValueError(f"order {order.client_order_id} is not a resting order")
+        self._fill(order, order.remaining_qty, order.price, max(now_ms, order.time_ms), is_maker=True)
 
     def cancel(self, order: Order, now_ms: int) -> None:
         if not order.is_open:
@@ -254,6 +274,17 @@ class MatchingEngine:
         return min(max(share, self.symbol.rules.step_size), order.remaining_qty)
 
     def _fill(self, order: Order, qty: Decimal, price: Decimal, now_ms: int, *, is_maker: bool) -> None:
+        parts = self._split_parts.pop(0) if self._split_parts else 1
+        step = self.symbol.rules.step_size
+        steps = int(qty / step)
+        if parts > steps:
+            raise ValueError(f"cannot split a fill of {qty} into {parts} trades of at least one step ({step})")
+        chunk = (steps // parts) * step
+        for i in range(parts):
+            self._book_trade(order, chunk if i < parts - 1 else qty - chunk * (parts - 1), price, now_ms,
+                             is_maker=is_maker)
+
+    def _book_trade(self, order: Order, qty: Decimal, price: Decimal, now_ms: int, *, is_maker: bool) -> None:
         sym, is_buy = self.symbol, order.side == "BUY"
         quote_qty = qty * price
         in_quote = self._fee_in_quote(is_buy)

@@ -4,6 +4,18 @@ Copied behaviour, per endpoint (paths, parameter names, defaults and limits as B
 them): an unknown parameter is refused with -1104, as Binance does, so a parameter that ccxt sends
 and the stand-in does not understand shows up as a test failure instead of being ignored.
 `symbol` must name the replayed symbol (else -1121). Numbers come back as 8-decimal strings.
+
+`GET /api/v3/myTrades` keeps Binance's rules (spot REST docs, "Account trade list"): `limit`
+defaults to 500, at most 1000; the supported combinations are symbol, symbol + orderId,
+symbol + startTime, symbol + endTime, symbol + fromId, symbol + startTime + endTime and
+symbol + orderId + fromId (others: -1128); "the time between startTime and endTime can't be
+longer than 24 hours" (-1127); with startTime alone the window is the 24 hours from it, with
+endTime alone the 24 hours up to it (both ends inclusive); `fromId` gives trades with id >= fromId, oldest
+first; a window gives its oldest trades first; with neither, the most recent trades.
+
+Test hooks reach in here: `lag_trades_next` (an order's trades missing from myTrades for a few
+requests while the order already shows them) and `fill_during_cancel_next` (an order that fills
+while its cancel is on the way, so the cancel answers -2011).
 """
 
 from __future__ import annotations
@@ -19,12 +31,13 @@ from typing import Any
 from . import api_errors
 from .exchange_info import SpotSymbol, exchange_info, fmt
 from .market_data import CandleTape, Quote, depth, quote_from, ticker_24hr
-from .matching import MatchingEngine, NewOrder, Order
+from .matching import MatchingEngine, NewOrder, Order, Trade
 
 Params = dict[str, str]
 _NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _CLIENT_ORDER_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _SIGNED_EXTRAS = frozenset({"timestamp", "recvWindow", "signature"})
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,7 @@ class SpotApi:
     """
 
     def __init__(self, tape: CandleTape, engine: MatchingEngine, *, start_ms: int, spread_bps: Decimal,
-                 book_level_qty: Decimal) -> None:
+                 book_level_qty: Decimal, clock_offset_ms: int = 0) -> None:
         self.tape = tape
         self.engine = engine
         self.symbol: SpotSymbol = engine.symbol
@@ -58,10 +71,15 @@ class SpotApi:
         self.book_level_qty = book_level_qty
         self._generated_ids = itertools.count(1)
         self._update_ids = itertools.count(1_000_000)
+        self.clock_offset_ms = clock_offset_ms
+        """How far the server's clock runs ahead of the test's (negative: behind); see `server_ms`."""
+        self.lagging_trades_requests = 0          # armed by `lag_trades_next`, taken by the next order
+        self._lagging_orders: dict[int, int] = {}    # order id -> myTrades requests still missing its trades
+        self.fills_during_cancel = 0
         p = frozenset
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "/api/v3/ping"): Route(lambda _: {}, False, p()),
-            ("GET", "/api/v3/time"): Route(lambda _: {"serverTime": self.now_ms}, False, p()),
+            ("GET", "/api/v3/time"): Route(lambda _: {"serverTime": self.server_ms}, False, p()),
             ("GET", "/api/v3/exchangeInfo"): Route(
                 self.exchange_info, False, p({"symbol", "symbols", "permissions", "showPermissionSets",
                                               "symbolStatus"}), 20),
@@ -88,6 +106,11 @@ class SpotApi:
         }
 
     # -- clock and book ------------------------------------------------------------------------
+
+    @property
+    def server_ms(self) -> int:
+        """The exchange's clock as `GET /api/v3/time` tells it: the replay clock plus the drift."""
+        return self.now_ms + self.clock_offset_ms
 
     def advance_to(self, ts_ms: int) -> None:
         if ts_ms < self.now_ms:
@@ -243,7 +266,11 @@ class SpotApi:
             raise api_errors.BinanceApiError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
         order = self.engine.submit(
             NewOrder(side, order_type, client_id, qty, quote_qty, price, tif if order_type == "LIMIT" else None),
-            quote=self.quote(), now_ms=self.now_ms)
+            quote=self.quote(), now_ms=self.now_ms,
+            avg_price=self.tape.average_price(self.now_ms, self.symbol.rules.avg_price_mins))
+        if self.lagging_trades_requests:
+            self._lagging_orders[order.order_id] = self.lagging_trades_requests
+            self.lagging_trades_requests = 0
         return order.new_order_view(resp_type)
 
     def query_order(self, params: Params) -> Any:
@@ -258,7 +285,10 @@ class SpotApi:
         order = self._find_order(params)
         if order is None:
             raise api_errors.unknown_order_sent()
-        self.engine.cancel(order, self.now_ms)
+        if self.fills_during_cancel and order.is_open and order.type != "MARKET":
+            self.fills_during_cancel -= 1
+            self.engine.fill_resting(order, self.now_ms)       # a trade reached it first
+        self.engine.cancel(order, self.now_ms)                  # -2011 Unknown order sent. once filled
         cancel_id = params.get("newClientOrderId") or f"standincancel{next(self._generated_ids):09d}"
         return order.cancel_view(cancel_id, self.now_ms)
 
@@ -280,8 +310,26 @@ class SpotApi:
         order_id, from_id = self._int(params, "orderId"), self._int(params, "fromId")
         start, end = self._int(params, "startTime"), self._int(params, "endTime")
         limit = min(self._int(params, "limit", 500), 1000)
+        timed = start is not None or end is not None
+        if (from_id is not None or order_id is not None) and timed:
+            raise api_errors.bad_param_combination()
+        if start is not None and end is not None and end - start > DAY_MS:
+            raise api_errors.more_than_24_hours()
+        if timed:
+            start = end - DAY_MS + 1 if start is None else start      # 24 hours of milliseconds
+            end = start + DAY_MS - 1 if end is None else end
         trades = [t for t in self.engine.trades
                   if (order_id is None or t.order_id == order_id) and (from_id is None or t.id >= from_id)
-                  and (start is None or t.time_ms >= start) and (end is None or t.time_ms <= end)]
-        trades = trades[:limit] if from_id is not None or start is not None else trades[-limit:]
+                  and (start is None or start <= t.time_ms <= end)]
+        trades = self._without_lagging(trades)
+        if params.get("endTime") is not None and params.get("startTime") is None:
+            trades = trades[-limit:]            # the most recent ones until endTime
+        else:
+            trades = trades[:limit] if from_id is not None or timed or order_id is not None else trades[-limit:]
         return [t.my_trade_view() for t in trades]
+
+    def _without_lagging(self, trades: list[Trade]) -> list[Trade]:
+        lagging = {t.order_id for t in trades if self._lagging_orders.get(t.order_id)}
+        for order_id in lagging:
+            self._lagging_orders[order_id] -= 1
+        return [t for t in trades if t.order_id not in lagging]

@@ -11,8 +11,10 @@ Copied behaviour (Binance spot REST docs, "SIGNED endpoint security"):
   `timestamp < server_ms + 1000` and `server_ms - timestamp <= recvWindow` (default 5000,
   at most 60000, else -1131).
 
-The server clock used here is the host's wall clock, not the stand-in's replay clock: ccxt's
-`nonce()` is wall-clock time (with `adjustForTimeDifference` off), and the replay clock jumps.
+The server clock used here is the host's wall clock plus the stand-in's drift
+(`BinanceStandIn.drift_clock`), not the replay clock: ccxt's `nonce()` is wall-clock time (with
+`adjustForTimeDifference` off, or that minus the difference it measured from `/api/v3/time`),
+and the replay clock jumps.
 """
 
 from __future__ import annotations
