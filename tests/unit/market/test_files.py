@@ -128,7 +128,7 @@ def test_unparsable_timestamp_and_number_are_rejected_rows_named_by_line(write_f
     assert result.rejected == {"bad_timestamp": 1, "not_finite": 1}
     path = str(write_file("bad.csv", text))
     assert warnings_logged()[:2] == [
-        f"{path} line 3: timestamp is missing or not a date; row skipped",
+        f"{path} line 3: timestamp is missing, not a date or outside 1970..2200; row skipped",
         f"{path} line 5: close is missing, not a number or infinite; row skipped",
     ]
 
