@@ -16,7 +16,8 @@ Binance's trade list carries the exchange order id only, so each order that trad
 
 Every read goes through `ExchangeAccount.shared_read`, and `since_ms` is rounded down to the
 hour: a hundred bots on one account reconciling at the same candle send one set of requests
-between them, not a hundred.
+between them, not a hundred. The trade history is paged as Binance allows (see `_trades_since`):
+a look-back longer than a day is read a day at a time.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from execution.models import Fill, Order, OrderType, Side
 __all__ = ["ReconcileReport", "order_from_ccxt", "reconcile"]
 
 _PAGE = 1000            # Binance's largest myTrades page
-_MAX_PAGES = 100        # 100,000 trades: a `since_ms` this far back is a caller's mistake
+_MAX_PAGES = 200        # requests for trades: 100 days of windows, or about 200,000 trades
+_WINDOW_MS = 86_400_000 # Binance: "The time between startTime and endTime can't be longer than 24 hours."
 _SINCE_STEP_MS = 3_600_000
 
 
@@ -128,19 +130,7 @@ async def _bot_trades(account: ExchangeAccount, symbol: str, prefix: str, since_
     `client_ids` (exchange order id -> client order id) and the account's shared map spare
     lookups; what a lookup learns goes into the shared map."""
     client = account.client
-    trades: list[dict[str, Any]] = []
-    page = await account.shared_read("fetch_my_trades", symbol, client.fetch_my_trades, symbol, since_ms, _PAGE)
-    for _ in range(_MAX_PAGES):
-        trades.extend(page)
-        if len(page) < _PAGE:
-            break
-        # Binance: fromId cannot go with startTime, so later pages continue by trade id.
-        last_id = max(int(t["id"]) for t in page)
-        page = await account.shared_read("fetch_my_trades", symbol, client.fetch_my_trades, symbol, None, _PAGE,
-                                         {"fromId": last_id + 1})
-    else:
-        logger.warning("Reconcile {}: stopped after {} trades; reconcile from a later since_ms", symbol,
-                       len(trades))
+    trades = await _trades_since(account, symbol, since_ms)
     known = account.client_order_ids
     known.update(client_ids)
     found = []
@@ -158,3 +148,51 @@ async def _bot_trades(account: ExchangeAccount, symbol: str, prefix: str, since_
         if cid.startswith(prefix) and cid:
             found.append((trade, cid))
     return found
+
+
+async def _trades_since(account: ExchangeAccount, symbol: str, since_ms: int) -> list[dict[str, Any]]:
+    """Every trade of the account on `symbol` since `since_ms`, oldest first, read as Binance
+    allows: at most 1000 trades a request, a time range of at most 24 hours, and `fromId` (trades
+    from that id on) never with a time.
+
+    First the newest trades (no time, no `fromId`: Binance's most recent ones). When they are
+    fewer than a page, or reach back to `since_ms`, that is all. Otherwise the look-back is read
+    forward from `since_ms` in 24-hour windows (`startTime` + `endTime`), and a window that fills
+    a page is read on by `fromId`, until the newest trades are reached.
+    """
+    client = account.client
+
+    async def read(since: int | None, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return await account.shared_read("fetch_my_trades", symbol, client.fetch_my_trades, symbol, since, _PAGE,
+                                         params)
+
+    newest = await read(None, {})
+    if len(newest) < _PAGE or min(_ts(t) for t in newest) <= since_ms:
+        return sorted((t for t in newest if _ts(t) >= since_ms), key=_trade_id)
+    newest_first_ms, newest_first_id = min(_ts(t) for t in newest), min(_trade_id(t) for t in newest)
+    by_id = {_trade_id(t): t for t in newest}
+    requests, start = 1, since_ms
+    while start <= newest_first_ms and requests < _MAX_PAGES:
+        end = start + _WINDOW_MS - 1
+        page = await read(start, {"until": end})
+        requests += 1
+        by_id.update((_trade_id(t), t) for t in page)
+        # A full window goes on by id (fromId cannot go with a time) until it passes the window's end.
+        while (len(page) == _PAGE and max(_trade_id(t) for t in page) < newest_first_id
+               and max(_ts(t) for t in page) <= end and requests < _MAX_PAGES):
+            page = await read(None, {"fromId": max(_trade_id(t) for t in page) + 1})
+            requests += 1
+            by_id.update((_trade_id(t), t) for t in page)
+        start = end + 1
+    if start <= newest_first_ms:
+        logger.warning("Reconcile {}: stopped after {} requests for trades ({} found); reconcile from a later "
+                       "since_ms", symbol, requests, len(by_id))
+    return sorted((t for t in by_id.values() if _ts(t) >= since_ms), key=_trade_id)
+
+
+def _ts(trade: Mapping[str, Any]) -> int:
+    return int(trade.get("timestamp") or 0)
+
+
+def _trade_id(trade: Mapping[str, Any]) -> int:
+    return int(trade["id"])
