@@ -1,0 +1,158 @@
+"""`LiveExecution` against the Binance stand-in's races: an order that fills while its cancel is
+on the way, a trade list that lags the order's status, a 5xx after the order was booked, and a
+client order id sent again while its order is open.
+
+The market (as in test_live_execution): the clock starts at candle 60 (close 30600; bid
+30596.94, ask 30603.06); closes then fall by 20 a candle and lows sit 25 under the body, so a buy
+limit at 30500 is first reached by candle 64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import ccxt.async_support as ccxt_async
+import pytest
+
+from execution.exchange import ExchangeAccount, ExchangeAccounts
+from execution.exchange_config import ExchangeConfig
+from execution.live import LiveExecution
+from execution.models import Fill, Order, OrderType, Side
+from market.models import Candle
+from runner.clock import ManualClock
+from tests.exchange import BinanceStandIn
+
+T0_MS, STEP_MS, NOW_INDEX = 1_704_067_200_000, 60_000, 60
+SYMBOL, PREFIX = "BTC/USDT", "brrace0001-"
+KEY_ENV, SECRET_ENV = "BR_RACE_KEY", "BR_RACE_SECRET"
+
+
+def close_at(i: int) -> float:
+    return 30_000.0 + 10 * i if i <= NOW_INDEX else 30_600.0 - 20 * (i - NOW_INDEX)
+
+
+CANDLES = [(T0_MS + i * STEP_MS, close_at(i - 1) if i else 30_000.0,
+            max(close_at(i - 1) if i else 30_000.0, close_at(i)) + 25,
+            min(close_at(i - 1) if i else 30_000.0, close_at(i)) - 25, close_at(i), 1 + i / 100) for i in range(120)]
+
+
+def candle(i: int) -> Candle:
+    return Candle(*CANDLES[i])
+
+
+def candle_ms(i: int) -> int:
+    return T0_MS + i * STEP_MS
+
+
+def fast_client(exchange_id: str, settings: dict[str, Any]) -> ccxt_async.Exchange:
+    return getattr(ccxt_async, exchange_id)({**settings, "rateLimit": 1, "timeout_on_exit": 0})
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[BinanceStandIn]:
+    async with BinanceStandIn(CANDLES, balances={"USDT": 10_000, "BTC": 0}, start_ms=candle_ms(NOW_INDEX),
+                              fee_rate=0.001, spread_bps=2) as running:
+        yield running
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(candle_ms(NOW_INDEX))
+
+
+@pytest.fixture
+async def account(standin, clock) -> AsyncIterator[ExchangeAccount]:
+    accounts = ExchangeAccounts(environ={KEY_ENV: standin.api_key, SECRET_ENV: standin.secret},
+                                client_factory=fast_client, clock=clock)
+    try:
+        yield accounts.get(ExchangeConfig(id="binance", account="main", api_key_env=KEY_ENV, secret_env=SECRET_ENV,
+                                          base_url=standin.base_url, timeout_secs=5))
+    finally:
+        await accounts.aclose()
+    assert standin.unserved == []
+
+
+@pytest.fixture
+def engine(account, clock) -> LiveExecution:
+    return LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock, reconcile_every_candles=0)
+
+
+def limit_buy(seq: int, price: float, quantity: float = 0.01) -> Order:
+    return Order(f"{PREFIX}{seq}", SYMBOL, Side.BUY, OrderType.LIMIT, quantity=quantity, price=price)
+
+
+def assert_ledger_matches(fills: Iterable[Fill], standin: BinanceStandIn) -> None:
+    """The bot's fills are the stand-in's trades of the bot's orders, each exactly once."""
+    client_ids = {o.order_id: o.client_order_id for o in standin.orders}
+    expected = sorted((str(t.id), client_ids[t.order_id], float(t.qty), float(t.price)) for t in standin.trades
+                      if client_ids[t.order_id].startswith(PREFIX))
+    assert sorted((f.fill_id, f.client_order_id, f.quantity, f.price) for f in fills) == expected
+
+
+async def cancel_all_and_its_fills(engine: LiveExecution, i: int) -> tuple[list[Order], list[Fill]]:
+    """`cancel_all`, then the fills it found: handed over with its result or by the next candle."""
+    result = await engine.cancel_all()
+    cancelled, fills = result if isinstance(result, tuple) else (result, [])
+    return list(cancelled), list(fills) + list(await engine.on_candle(candle(i)))
+
+
+async def test_an_order_that_fills_while_its_cancel_is_on_the_way_is_reported_filled_not_cancelled(
+        engine, standin, log_records):
+    order = limit_buy(1, 30_000.0)
+    assert await engine.execute_signal(order) == []
+    standin.fill_during_cancel_next()
+
+    cancelled, fills = await cancel_all_and_its_fills(engine, NOW_INDEX)
+
+    assert cancelled == [] and engine.open_orders() == []
+    assert [(f.client_order_id, f.quantity, f.price) for f in fills] == [(order.client_order_id, 0.01, 30_000.0)]
+    assert [o.status for o in standin.orders] == ["FILLED"]
+    assert not [r for r in log_records if r["level"].name in ("ERROR", "CRITICAL")]
+    assert_ledger_matches(fills, standin)
+
+
+async def test_an_order_whose_trades_lag_its_status_stays_followed_until_they_show(engine, standin):
+    order = limit_buy(1, 30_500.0)
+    standin.lag_trades_next(requests=1)
+    assert await engine.execute_signal(order) == []
+    standin.advance_to(candle_ms(64))                        # the order fills on the exchange
+
+    first = await engine.on_candle(candle(64))               # FILLED, but myTrades does not list it yet
+
+    assert list(first) == [] and engine.open_orders() == [order]
+    second = await engine.on_candle(candle(65))
+    assert [(f.client_order_id, f.quantity) for f in second] == [(order.client_order_id, 0.01)]
+    assert engine.open_orders() == []
+    assert_ledger_matches(list(first) + list(second), standin)
+
+
+async def test_an_order_booked_before_a_5xx_is_looked_up_and_its_fill_reported_never_resent(engine, standin):
+    standin.fail_after_processing_next()                     # 503 -1007 "execution status unknown"
+    order = Order(f"{PREFIX}1", SYMBOL, Side.BUY, quantity=0.01)
+
+    fills = await engine.execute_signal(order)
+
+    assert [(f.client_order_id, f.quantity) for f in fills] == [(order.client_order_id, 0.01)]
+    assert engine.open_orders() == [] and standin.order_submissions[order.client_order_id] == 1
+    assert_ledger_matches(fills, standin)
+
+
+async def test_a_client_order_id_sent_again_while_its_order_is_open_is_looked_up_not_forgotten(
+        account, clock, standin, log_records):
+    # An earlier run placed the order; this one (its snapshot lost the order) decides it again.
+    earlier = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock, reconcile_every_candles=0)
+    order = limit_buy(1, 30_500.0)
+    assert await earlier.execute_signal(order) == []
+    engine = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock, reconcile_every_candles=0)
+
+    assert await engine.execute_signal(order) == []
+
+    assert standin.order_submissions[order.client_order_id] == 2 and len(standin.orders) == 1
+    assert [o.client_order_id for o in engine.open_orders()] == [order.client_order_id]   # followed, pending
+    assert not any("refused" in r["message"] for r in log_records if r["level"].name == "WARNING")
+    standin.advance_to(candle_ms(64))
+    fills = await engine.on_candle(candle(64))
+    assert [(f.client_order_id, f.quantity) for f in fills] == [(order.client_order_id, 0.01)]
+    assert engine.open_orders() == []
+    assert_ledger_matches(fills, standin)
