@@ -164,7 +164,8 @@ async def test_an_order_that_fills_while_its_cancel_is_on_the_way_answers_unknow
 
     assert type(error) is ccxt.OrderNotFound and '{"code":-2011,"msg":"Unknown order sent."}' in str(error)
     assert [(o.status, o.executed_qty) for o in standin.orders] == [("FILLED", Decimal("0.001"))]
-    assert standin.balances["BTC"].free == Decimal("0.001") and standin.balances["USDT"].locked == 0
+    base_fee = sum((t.commission for t in standin.trades if t.commission_asset == "BTC"), Decimal(0))
+    assert standin.balances["BTC"].free == Decimal("0.001") - base_fee and standin.balances["USDT"].locked == 0
 
 
 async def test_a_lagging_trade_list_misses_an_orders_trades_for_that_many_requests(exchange, standin):
