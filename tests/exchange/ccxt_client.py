@@ -10,8 +10,9 @@ Nothing in ccxt is patched. Two things are changed, both public configuration:
 
 One difference from production remains: ccxt picks its per-market error table from the URL
 (`get_exceptions_by_url` looks for `https://api.binance.com/`), so against the stand-in only its
-general table applies. None of the codes the stand-in sends is in the spot-only table
-(`test_ccxt_maps_stand_in_errors_as_in_production` checks that).
+general table applies. Two codes the stand-in can send are in the spot-only table (-1008, -1131);
+`execution.ccxt_errors.binance_class` reads them by code, so the bot means the same by them here
+as in production (`test_every_error_the_stand_in_sends_means_to_the_bot_what_binances_own_does`).
 """
 
 from __future__ import annotations
