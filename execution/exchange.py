@@ -339,25 +339,27 @@ class ExchangeAccount:
             return int(await self.call("fetch_time", None, self._client.fetch_time))
         return self._clock.now_ms()
 
-    async def fee_in_quote(self, symbol: str, trade: Mapping[str, Any]) -> float:
-        """The fees of a ccxt trade structure, in `symbol`'s quote currency: as is when charged in
-        the quote, times the trade's price when in the base, at the last price of a conversion
-        market otherwise (BNB). A fee that cannot be converted counts 0, with a WARNING."""
+    async def trade_fees(self, symbol: str, trade: Mapping[str, Any]) -> tuple[float, float]:
+        """The fees of a ccxt trade structure as (quote, base): fees charged in the quote, plus
+        those in a third currency (BNB) at the last price of a conversion market, in `symbol`'s
+        quote currency; and fees charged in the base asset, in base units, kept apart because
+        they come off what the trade delivered, not off the cash. A fee that cannot be converted
+        counts 0, with a WARNING."""
         market = self.market(symbol)
         base, quote = market["base"], market["quote"]
         fees = trade.get("fees") or ([trade["fee"]] if trade.get("fee") else [])
-        total = 0.0
+        in_quote = in_base = 0.0
         for fee in fees:
             cost, currency = fee.get("cost"), fee.get("currency")
             if not cost:
                 continue
             if currency in (None, quote):
-                total += float(cost)
+                in_quote += float(cost)
             elif currency == base:
-                total += float(cost) * float(trade["price"])
+                in_base += float(cost)
             else:
-                total += float(cost) * await self._conversion_rate(currency, quote, symbol)
-        return total
+                in_quote += float(cost) * await self._conversion_rate(currency, quote, symbol)
+        return in_quote, in_base
 
     async def _conversion_rate(self, currency: str, quote: str, symbol: str) -> float:
         now = self._clock.now_ms()

@@ -38,9 +38,10 @@ after the candle, which may be well past the stop in a fast move. `cancel_all` d
 The exit quantity is what the entry filled minus fees charged in the base asset (what the
 account received).
 
-Fees are reported in the quote currency (see `ExchangeAccount.fee_in_quote`); the quantity of
-a fill is the traded quantity, so where the exchange charges fees in the base asset the
-account holds the fee less than the portfolio does.
+A fill's `quantity` is what traded; a fee the exchange takes in the base asset (Binance takes a
+buy's fee from the coin received) is its `base_fee`, which the portfolio takes off the position,
+so the bot books what the account holds. Exits are sized by `closable_quantity`: rounded down
+to the market's step, and nothing when under its minimum (the rest is dust the bot cannot sell).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from execution.errors import (
 )
 from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order, OrderType, Side
-from execution.reconcile import order_from_ccxt, reconcile
+from execution.reconcile import fill_from_ccxt, order_from_ccxt, reconcile
 from market.clock import SYSTEM_CLOCK, Clock
 from market.models import Candle, timeframe_ms
 
@@ -200,10 +201,12 @@ class LiveExecution:
                 self._seen_fill_ids.add(fill.fill_id)
                 self._unreported.append(fill)
 
-    async def cancel_all(self) -> list[Order]:
+    async def cancel_all(self) -> tuple[list[Order], list[Fill]]:
         """Cancel this bot's open orders on the exchange (those with its prefix, known or not)
-        and drop its protective exits; return what was cancelled. Fills that happened before
-        the cancel are returned by the next `on_candle` or `execute_signal`."""
+        and drop its protective exits; return what was cancelled and every fill learned on the
+        way (orders of unknown outcome are looked up first, and an order that filled before its
+        cancel arrived is polled), so the caller books them before it sizes a flatten. An order
+        whose outcome is still unknown stays in `open_orders()`."""
         await self._account.load_markets()
         for tracked in [t for t in self._orders.values() if t.state == _UNKNOWN]:
             await self._resolve(tracked)
@@ -247,7 +250,16 @@ class LiveExecution:
         if cancelled:
             logger.info("Cancelled {} order(s) of {}: {}", len(cancelled), self.symbol,
                         ", ".join(o.client_order_id for o in cancelled))
-        return cancelled
+        return cancelled, self._drain()
+
+    def closable_quantity(self, quantity: float, price: float) -> float:
+        """`quantity` rounded down to the market's step; 0.0 when that is under the market's
+        minimum amount or notional at `price` (dust: no order can sell it)."""
+        account = self._account
+        amount = account.round_amount(self.symbol, quantity)
+        if account.check_order(self.symbol, amount, price or self._last_price) is not None:
+            return 0.0
+        return amount
 
     def open_orders(self) -> list[Order]:
         """Orders not done: open on the exchange, or of unknown outcome (pending either way), then
@@ -426,24 +438,19 @@ class LiveExecution:
 
     async def _book_trades(self, tracked: _Tracked, trades: list[dict[str, Any]], fallback_ts: int) -> None:
         order = tracked.order
-        base = self._account.market(self.symbol)["base"]
         for trade in trades:
-            qty, price = float(trade["amount"]), float(trade["price"])
-            ts_ms = int(trade.get("timestamp") or fallback_ts)
-            fill_id = str(trade.get("id") or f"{tracked.exchange_id}:{ts_ms}:{qty}:{price}")
-            if fill_id in tracked.fill_ids:
+            fill = await fill_from_ccxt(self._account, self.symbol, {"order": tracked.exchange_id, **trade},
+                                        order.client_order_id, order.side, order.reason, fallback_ts_ms=fallback_ts)
+            if fill.fill_id in tracked.fill_ids:
                 continue
-            tracked.fill_ids.add(fill_id)
-            fees = trade.get("fees") or ([trade["fee"]] if trade.get("fee") else [])
-            tracked.base_fees += sum(float(f.get("cost") or 0.0) for f in fees if f.get("currency") == base)
-            tracked.filled_qty += qty
-            tracked.notional += qty * price
-            if fill_id in self._seen_fill_ids:       # booked before a restart: counted, not reported again
+            tracked.fill_ids.add(fill.fill_id)
+            tracked.base_fees += fill.base_fee
+            tracked.filled_qty += fill.quantity
+            tracked.notional += fill.quantity * fill.price
+            if fill.fill_id in self._seen_fill_ids:       # booked before a restart: counted, not reported again
                 continue
-            self._seen_fill_ids.add(fill_id)
-            fee = await self._account.fee_in_quote(self.symbol, trade)
-            self._unreported.append(Fill(order.client_order_id, self.symbol, order.side, qty, price, fee, ts_ms,
-                                         order.reason, fill_id))
+            self._seen_fill_ids.add(fill.fill_id)
+            self._unreported.append(fill)
 
     def _done(self, tracked: _Tracked, status: str, raw: dict[str, Any]) -> None:
         order = tracked.order

@@ -61,7 +61,13 @@ class Order:
 
 @dataclass(slots=True, frozen=True)
 class Fill:
-    """A (possibly partial) execution of an order. `fee` is in quote currency."""
+    """A (possibly partial) execution of an order.
+
+    `quantity` is what traded. `fee` is what the fill cost in quote currency, taken from cash;
+    `base_fee` is a fee the exchange took in the base asset instead (Binance without BNB takes
+    a buy's fee from the coin received), so the position changes by `quantity - base_fee` on a
+    buy: booking the traded quantity would make the bot sell coins it does not have.
+    """
 
     client_order_id: str
     symbol: str
@@ -72,6 +78,12 @@ class Fill:
     ts_ms: int
     reason: str = ""
     fill_id: str = ""   # the exchange's trade id; unique per fill, also for partial fills
+    base_fee: float = 0.0
+
+    @property
+    def total_fee(self) -> float:
+        """Every fee of the fill, valued in quote currency (the base fee at the fill's price)."""
+        return self.fee + self.base_fee * self.price if self.base_fee else self.fee
 
     @property
     def key(self) -> str:
@@ -106,12 +118,13 @@ def order_from_dict(data: dict) -> Order:
 def fill_to_dict(fill: Fill) -> dict:
     return {"order_id": fill.client_order_id, "symbol": fill.symbol, "side": fill.side.value,
             "quantity": fill.quantity, "price": fill.price, "fee": fill.fee, "fill_ts_ms": fill.ts_ms,
-            "reason": fill.reason, "fill_id": fill.fill_id}
+            "reason": fill.reason, "fill_id": fill.fill_id, "base_fee": fill.base_fee}
 
 
 def fill_from_dict(data: dict) -> Fill:
     return Fill(data["order_id"], data["symbol"], Side(data["side"]), data["quantity"], data["price"],
-                data["fee"], data["fill_ts_ms"], data.get("reason", ""), data.get("fill_id", ""))
+                data["fee"], data["fill_ts_ms"], data.get("reason", ""), data.get("fill_id", ""),
+                data.get("base_fee", 0.0))
 
 
 def client_order_prefix(bot_id: str) -> str:

@@ -89,7 +89,7 @@ class PaperExecution:
     async def on_candle(self, candle: Candle) -> Sequence[Fill]:
         """Fill resting orders the candle reached, then pending market orders at the live quote
         (their protective orders rest from now on: the candle was over before they filled)."""
-        fills = await self._book.on_candle(candle)
+        fills = []
         if fills:
             fills = [_with_fill_id(f) for f in fills]
             for fill in fills:
@@ -104,9 +104,13 @@ class PaperExecution:
         retried = [fill for order in pending for fill in self._fill_at(quote, order)]
         return [*fills, *retried]
 
-    async def cancel_all(self) -> list[Order]:
+    async def cancel_all(self) -> tuple[list[Order], list[Fill]]:
         cancelled, self._unfilled = self._unfilled, []
-        return cancelled + await self._book.cancel_all()
+        resting, fills = await self._book.cancel_all()
+        return cancelled + resting, fills
+
+    def closable_quantity(self, quantity: float, price: float) -> float:
+        return quantity
 
     def open_orders(self) -> list[Order]:
         return self._unfilled + self._book.open_orders()

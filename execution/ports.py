@@ -20,7 +20,17 @@ class ExecutionEngine(Protocol):
 
     async def on_candle(self, candle: Candle) -> Sequence[Fill]: ...
 
-    async def cancel_all(self) -> list[Order]: ...
+    async def cancel_all(self) -> tuple[list[Order], list[Fill]]:
+        """Cancel every open order; return the cancelled orders and the fills learned while
+        cancelling (an order that filled before its cancel arrived), which the runner books
+        before it sizes anything on the position."""
+        ...
+
+    def closable_quantity(self, quantity: float, price: float) -> float:
+        """How much of a position of `quantity` (base units, > 0) one market order can close at
+        about `price`: rounded down to the market's step, 0.0 when under its minimum amount or
+        notional (dust). Sim and paper trade any size."""
+        ...
 
     def open_orders(self) -> list[Order]: ...
 

@@ -32,7 +32,7 @@ from execution.errors import OrderNotFound
 from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order, OrderType, Side
 
-__all__ = ["ReconcileReport", "order_from_ccxt", "reconcile"]
+__all__ = ["ReconcileReport", "fill_from_ccxt", "order_from_ccxt", "reconcile"]
 
 _PAGE = 1000            # Binance's largest myTrades page
 _MAX_PAGES = 200        # requests for trades: 100 days of windows, or about 200,000 trades
@@ -88,10 +88,8 @@ async def reconcile(account: ExchangeAccount, symbol: str, *, prefix: str, known
     for trade, cid in await _bot_trades(account, symbol, prefix, since_ms, _order_ids(mine_open)):
         if str(trade["id"]) in journal_fill_ids:
             continue
-        missing.append(Fill(
-            cid, symbol, Side(trade["side"]), float(trade["amount"]), float(trade["price"]),
-            await account.fee_in_quote(symbol, trade), int(trade["timestamp"] or 0),
-            reasons.get(cid, "reconciled"), str(trade["id"])))
+        missing.append(await fill_from_ccxt(account, symbol, trade, cid, Side(trade["side"]),
+                                            reasons.get(cid, "reconciled")))
     missing.sort(key=lambda f: f.ts_ms)
 
     balance = await account.shared_read("fetch_balance", None, client.fetch_balance)
@@ -114,6 +112,17 @@ def order_from_ccxt(raw: Mapping[str, Any], symbol: str, *, reason: str = "") ->
     return Order(_client_id(raw), symbol, Side(raw["side"]), order_type, quantity=float(amount),
                  price=float(price) if order_type is OrderType.LIMIT else None, reason=reason,
                  created_ts_ms=int(raw.get("timestamp") or 0))
+
+
+async def fill_from_ccxt(account: ExchangeAccount, symbol: str, trade: Mapping[str, Any], client_order_id: str,
+                         side: Side, reason: str, *, fallback_ts_ms: int = 0) -> Fill:
+    """The `Fill` of a ccxt trade structure of the bot's order `client_order_id`, with its fees
+    split as `ExchangeAccount.trade_fees` does (quote from cash, base off the position)."""
+    qty, price = float(trade["amount"]), float(trade["price"])
+    ts_ms = int(trade.get("timestamp") or fallback_ts_ms)
+    fee, base_fee = await account.trade_fees(symbol, trade)
+    fill_id = str(trade.get("id") or f"{trade.get('order')}:{ts_ms}:{qty}:{price}")
+    return Fill(client_order_id, symbol, side, qty, price, fee, ts_ms, reason, fill_id, base_fee)
 
 
 def _client_id(raw: Mapping[str, Any]) -> str:

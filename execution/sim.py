@@ -39,9 +39,12 @@ class SimExecution:
             return _NO_FILLS
         return self.fill_pending(candle)
 
-    async def cancel_all(self) -> list[Order]:
+    async def cancel_all(self) -> tuple[list[Order], list[Fill]]:
         cancelled, self._pending = self._pending, []
-        return cancelled
+        return cancelled, []
+
+    def closable_quantity(self, quantity: float, price: float) -> float:
+        return quantity
 
     def open_orders(self) -> list[Order]:
         return list(self._pending)

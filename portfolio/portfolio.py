@@ -50,17 +50,23 @@ class Portfolio:
     # -- state changes -----------------------------------------------------------------------
 
     def apply_fill(self, fill: Fill) -> None:
-        """Book one fill: cash, position, average entry, realized PnL, fees, round trips."""
+        """Book one fill: cash, position, average entry, realized PnL, fees, round trips.
+
+        A fee taken in the base asset (`fill.base_fee`) comes off the position, not the cash,
+        and counts in `fees_paid` at the fill's price; the average entry stays the traded price,
+        so realized PnL (gross) minus fees is still what the round trip earned.
+        """
         _check_bookable(fill)
         signed = fill.signed_quantity
         price = fill.price
         position = self.quantity
+        fee = fill.total_fee
         self.cash -= signed * price + fill.fee
-        self.fees_paid += fill.fee
+        self.fees_paid += fee
         self.fill_count += 1
         if position == 0.0:
             self._trade_entry_ts = fill.ts_ms
-        self._trade_fees += fill.fee
+        self._trade_fees += fee
 
         if position == 0.0 or (position > 0) == (signed > 0):
             new_position = position + signed
@@ -85,8 +91,16 @@ class Portfolio:
                 else:
                     self.avg_entry_price = 0.0
             self.quantity = new_position
+        if fill.base_fee:
+            self._take_base_fee(fill.base_fee)
         if abs(self.quantity) > abs(self._trade_peak_qty):
             self._trade_peak_qty = self.quantity
+
+    def _take_base_fee(self, base_fee: float) -> None:
+        held = self.quantity
+        self.quantity = held - base_fee
+        if abs(self.quantity) < 1e-12 * max(abs(held), 1.0):
+            self.quantity = 0.0
 
     def mark(self, price: float) -> float:
         """Value the position at `price`; update peak equity and drawdown. Returns equity."""

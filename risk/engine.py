@@ -46,24 +46,33 @@ class RuleRiskEngine:
         )
 
     def check_all(self, signal: Signal, portfolio: Portfolio, market_data: MarketView,
-                  *, orders_pending: bool = False) -> RiskDecision:
+                  *, orders_pending: bool = False, closable: float | None = None) -> RiskDecision:
         """Size `signal` into an order, or say why not. Long and flat are supported; a short
-        signal is refused until short selling is enabled for a bot."""
-        decision = self._decide(signal, portfolio, orders_pending)
+        signal is refused until short selling is enabled for a bot.
+
+        `closable` is how much of the position one order can close (the execution engine's
+        `closable_quantity`; None: all of it): an exit is sized to it, and a position with
+        nothing closable is dust, too small for the exchange to trade, and counts as flat.
+        """
+        decision = self._decide(signal, portfolio, orders_pending, closable)
         if not decision.approved:
             self.rejections += 1
         return decision
 
-    def _decide(self, signal: Signal, portfolio: Portfolio, orders_pending: bool) -> RiskDecision:
+    def _decide(self, signal: Signal, portfolio: Portfolio, orders_pending: bool,
+                closable: float | None) -> RiskDecision:
         direction = signal.direction
         position = portfolio.quantity
+        if closable == 0.0:
+            position = 0.0                       # dust
         if orders_pending:
             return reject("an order is still pending; one decision at a time")
         if direction is Direction.FLAT:
             if position == 0.0:
                 return reject("already flat")
             side = Side.SELL if position > 0 else Side.BUY
-            return RiskDecision(Verdict.APPROVE, signal.reason or "exit", side, quantity=abs(position))
+            quantity = abs(position) if closable is None else closable
+            return RiskDecision(Verdict.APPROVE, signal.reason or "exit", side, quantity=quantity)
         if direction is Direction.SHORT:
             return reject("short selling is not enabled for this bot")
         if position > 0.0:

@@ -12,8 +12,9 @@ from strategies.signal import Signal
 
 class RiskEngine(Protocol):
     def check_all(self, signal: Signal, portfolio: Portfolio, market_data: MarketView,
-                  *, orders_pending: bool = False) -> RiskDecision:
-        """Approve (sized), reject, or ask to kill, for one signal."""
+                  *, orders_pending: bool = False, closable: float | None = None) -> RiskDecision:
+        """Approve (sized), reject, or ask to kill, for one signal. `closable`: how much of the
+        position an exit can sell (None: all of it; 0: the position is dust, counted as flat)."""
         ...
 
     def check_kill(self, ts_ms: int, equity: float, peak_equity: float) -> str | None:

@@ -349,7 +349,7 @@ class BotManager:
                 runner.request_kill(reason)
             else:
                 await runner.kill_now(reason)
-                if runner.state is RunnerState.KILLED:
+                if runner.state is RunnerState.KILLED and not runner.flatten_pending:
                     await runner.feed.aclose()       # flat already: nothing left to wait for
         else:
             if slot.alive:                           # starting or backing off: let it settle first
@@ -368,11 +368,18 @@ class BotManager:
     async def resume(self, bot_id: str) -> BotStatus:
         slot = self._slot(bot_id)
         runner = slot.runner
-        if runner is None or not runner.kill_switch.tripped or slot.alive:
+        flattening = slot.alive and runner is not None and runner.flatten_pending
+        if runner is None or not runner.kill_switch.tripped or (slot.alive and not flattening):
             raise BotStateError(f"bot {bot_id} is not killed (it is {slot.state}); nothing to resume")
         reason = runner.kill_switch.reason
         slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(),
                                          {"cleared": reason}))
+        if flattening:              # still at work on its flatten: it trades on from here
+            runner.resume_in_place()
+            self._write_snapshot(runner)
+            logger.info("Kill switch of {} cleared (was: {}) before its position was closed; it trades on",
+                        bot_id, reason)
+            return self._status(slot)
         runner.kill_switch.reset()
         self._write_snapshot(runner)
         logger.info("Kill switch of {} cleared (was: {}); starting it", bot_id, reason)
@@ -428,8 +435,11 @@ class BotManager:
         config, runner = slot.config, slot.runner
         portfolio = runner.portfolio if runner else Portfolio(config.symbol, config.capital)
         latency = runner.step_latency if runner else None
+        flattening = runner is not None and runner.flatten_pending
+        # A bot killed with its flatten unfinished is still at work on it, but killed.
+        state = RunnerState.KILLED.value if flattening and slot.alive else slot.state
         return BotStatus(
-            id=slot.id, state=slot.state, enabled=config.enabled, mode=config.mode, symbol=config.symbol,
+            id=slot.id, state=state, enabled=config.enabled, mode=config.mode, symbol=config.symbol,
             timeframe=config.timeframe, strategy=config.strategy.name, equity=portfolio.equity,
             pnl=portfolio.equity - portfolio.initial_capital, realized_pnl=portfolio.realized_pnl,
             unrealized_pnl=portfolio.unrealized_pnl, cash=portfolio.cash, position=portfolio.quantity,
@@ -438,7 +448,7 @@ class BotManager:
             orders=runner.orders if runner else 0, fills=runner.fills if runner else 0,
             trades=portfolio.trade_count, errors=slot.errors, restarts=slot.restarts,
             kill_switch=bool(runner and runner.kill_switch.tripped),
-            kill_reason=runner.kill_switch.reason if runner else "",
+            kill_reason=runner.kill_switch.reason if runner else "", flatten_pending=flattening,
             last_error=slot.last_error or (runner.last_error if runner else ""),
             latency=LatencySummary(buckets=latency.cumulative(), sum_s=latency.sum, count=latency.count)
             if latency else LatencySummary(buckets=[], sum_s=0.0, count=0),

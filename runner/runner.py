@@ -40,6 +40,9 @@ from strategies.base import Strategy
 from strategies.signal import Signal
 
 
+_FLATTEN_RETRY_MAX_BARS = 16
+
+
 class RunnerState(StrEnum):
     CREATED = "created"
     RUNNING = "running"
@@ -73,6 +76,7 @@ class StrategyRunner:
         commit_intents: bool = False,
         on_checkpoint: Callable[[StrategyRunner], None] | None = None,
         checkpoint_interval_secs: float = 5.0,
+        max_candle_age_ms: int | None = None,
     ) -> None:
         self.bot_id = bot_id
         self.symbol = feed.symbol
@@ -109,6 +113,17 @@ class StrategyRunner:
         self._busy = False
         self._turn = asyncio.Lock()        # a batch of candles, or a kill by hand: one at a time
         self._scheduled_kills: dict[int, str] = {}       # bar -> reason, replayed after a restart
+        # Paper and live: a signal on a candle that closed longer ago than this is not acted on
+        # (a backlog after an outage updates the strategy's state; only a fresh candle trades).
+        self._max_candle_age_ms = max_candle_age_ms
+        self.late_signals = 0
+        # Kill switch tripped but the position is not closed yet (the flatten was refused, or
+        # waits for an order in flight): the bot is KILLED and keeps working on its candles
+        # only to close the position, retrying with a backoff counted in candles.
+        self.flatten_pending = False
+        self._stop_requested = False
+        self.flatten_attempts = 0
+        self._next_flatten_bar = 0
 
     # -- control -----------------------------------------------------------------------------
     #
@@ -126,6 +141,7 @@ class StrategyRunner:
     def request_stop(self) -> None:
         """Stop after the candle being worked on, if any, or before the next one (state
         STOPPED); the next candle stays unread."""
+        self._stop_requested = True
         if self._interrupt is None or self._interrupt[0] == "scheduled":
             self._interrupt = ("stop", "")
 
@@ -145,6 +161,18 @@ class StrategyRunner:
             await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms, source="manual")
             self.checkpoint()             # between candles: persist the latch now
 
+    def resume_in_place(self) -> None:
+        """Clear a kill whose flatten has not completed, while the bot is still at work on it:
+        it trades on from where it is, its position included. (A killed bot that is done is
+        resumed by starting it again.)"""
+        if not self.flatten_pending:
+            raise RuntimeError("resume_in_place() is for a killed bot still closing its position")
+        self.kill_switch.reset()
+        self.flatten_pending = False
+        self.flatten_attempts = 0
+        self.state = RunnerState.RUNNING
+        self._record("lifecycle", self.clock.now_ms(), {"state": "running", "detail": "resumed"})
+
     def schedule_kill(self, bar: int, reason: str) -> None:
         """Trip the kill switch before candle `bar`: a kill by hand that the journal holds past
         the last snapshot happens again at the same candle when the bot re-runs."""
@@ -163,21 +191,27 @@ class StrategyRunner:
         try:
             await self._warm_up()
             if self.kill_switch.tripped:     # latched before this run: finish the flattening
+                # A flatten order that survived the restart (sim replays it, live looks it up)
+                # is followed, not sent a second time.
                 if not any(o.reason == "kill_switch" for o in self.execution.open_orders()):
                     await self._flatten_on_kill(self.last_candle_ts_ms + self._bar_ms)
-                if self.portfolio.quantity == 0.0:
-                    if self.state is not RunnerState.KILLED:
-                        self._finish(RunnerState.KILLED, self.kill_switch.reason)
+                else:
+                    self._killed(self.kill_switch.reason, flat=False)
+                if not self.flatten_pending:
                     return self.state
             await self._loop()
         except StrategyError as exc:
             self._finish(RunnerState.FAILED, str(exc))
             raise
-        if self.state is RunnerState.RUNNING:
-            if self.kill_switch.tripped:
-                self._finish(RunnerState.KILLED, f"{self.kill_switch.reason}; the data ended "
-                                                 "before the flattening order could fill")
-            elif self._interrupt is not None and self._interrupt[0] == "stop":
+        if self.flatten_pending:
+            ended = "stopped" if self._stop_requested else "the data ended"
+            logger.error("Kill switch: {} with the position still open ({}); the flatten is retried when the "
+                         "bot starts again", ended, self.portfolio.quantity)
+            self._record("lifecycle", self.clock.now_ms(), {
+                "state": "killed", "detail": f"{self.kill_switch.reason}; {ended} before the position was closed",
+                "flatten_pending": True})
+        elif self.state is RunnerState.RUNNING:
+            if self._interrupt is not None and self._interrupt[0] == "stop":
                 self._finish(RunnerState.STOPPED, "stop requested")   # woken by a closed feed
             else:
                 self._finish(RunnerState.FINISHED, "end of data")
@@ -200,7 +234,7 @@ class StrategyRunner:
         turn = self._turn
         async for batch in self.feed.stream():
             async with turn:
-                if self.state is not RunnerState.RUNNING:
+                if self.state is not RunnerState.RUNNING and not self.flatten_pending:
                     return                 # killed by hand (`kill_now`) while the batch waited
                 started = clock()
                 self._busy = True
@@ -238,19 +272,24 @@ class StrategyRunner:
             self.equity_curve.append(equity)
         self.bars += 1
         self.last_candle_ts_ms = candle.ts_ms
-        kill_switch = self.kill_switch
-        if kill_switch.tripped:
-            if portfolio.quantity == 0.0:
-                self._finish(RunnerState.KILLED, kill_switch.reason)
-                return True
-            return False
+        if self.kill_switch.tripped:
+            return await self._work_on_flatten(close_ms)
         reason = self.risk.check_kill(candle.ts_ms, equity, portfolio.peak_equity)
         if reason is not None:
             await self._trip(reason, close_ms)
-            return self.state is RunnerState.KILLED
+            return not self.flatten_pending
         self.view.push(candle)
         signal = self._generate(candle)
         if signal is not None:
+            max_age_ms = self._max_candle_age_ms
+            if max_age_ms is not None and self.clock.now_ms() - close_ms > max_age_ms:
+                # A late candle (a backlog after an outage): it updated the strategy's state,
+                # but the market has moved on since; only a fresh candle trades.
+                self.late_signals += 1
+                logger.info("Not acting on the {} signal of the candle of {}: it closed {:.1f}s ago (at most {:.1f}s)",
+                            signal.direction.value, iso_utc(candle.ts_ms), (self.clock.now_ms() - close_ms) / 1000,
+                            max_age_ms / 1000)
+                return False
             await self._act(signal, close_ms)
         return False
 
@@ -274,17 +313,20 @@ class StrategyRunner:
             if self._scheduled_kills:
                 self._interrupt = ("scheduled", "")
         if what == "stop":
-            self._finish(RunnerState.STOPPED, "stop requested")
+            if not self.flatten_pending:          # a killed bot stays killed
+                self._finish(RunnerState.STOPPED, "stop requested")
             return True
         await self._trip(reason, self.last_candle_ts_ms + self._bar_ms, source="manual")
-        return self.state is RunnerState.KILLED
+        return not self.flatten_pending
 
     # -- orders and fills --------------------------------------------------------------------
 
     async def _act(self, signal: Signal, now_ms: int) -> None:
         self.signals += 1
         pending = bool(self.execution.open_orders()) and self._has_working_order()
-        decision = self.risk.check_all(signal, self.portfolio, self.view, orders_pending=pending)
+        position = self.portfolio.quantity
+        closable = self.execution.closable_quantity(abs(position), self.portfolio.last_price) if position else None
+        decision = self.risk.check_all(signal, self.portfolio, self.view, orders_pending=pending, closable=closable)
         if not decision.approved:
             return
         if decision.quantity is not None and self.execution.open_orders():
@@ -321,9 +363,12 @@ class StrategyRunner:
                          data={**fill_to_dict(fill), "cash": portfolio.cash, "position": portfolio.quantity})
 
     async def _cancel_all(self, now_ms: int, why: str) -> None:
-        for order in await self.execution.cancel_all():
+        cancelled, fills = await self.execution.cancel_all()
+        for order in cancelled:
             self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": why},
                          key=order.client_order_id)
+        if fills:                     # filled before the cancel arrived: booked before any sizing
+            self._apply_fills(fills, now_ms)
 
     def _next_order_id(self) -> str:
         self.order_seq += 1
@@ -332,6 +377,9 @@ class StrategyRunner:
     # -- kill switch -------------------------------------------------------------------------
 
     async def _trip(self, reason: str, now_ms: int, *, source: str = "rule") -> None:
+        """Latch the kill switch and close the position. The bot is KILLED from here on,
+        whatever the flatten's fate: one that does not complete now is retried (see
+        `_work_on_flatten`) and shown as `flatten_pending`."""
         if not self.kill_switch.trip(reason, now_ms):
             return
         logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
@@ -343,22 +391,71 @@ class StrategyRunner:
         await self._flatten_on_kill(now_ms)
 
     async def _flatten_on_kill(self, now_ms: int) -> None:
+        self.flatten_attempts += 1
+        self._next_flatten_bar = self.bars + min(2 ** (self.flatten_attempts - 1), _FLATTEN_RETRY_MAX_BARS)
         await self.close_position("kill_switch", now_ms=now_ms, cancel_why="kill switch")
-        if self.portfolio.quantity == 0.0:
-            self._finish(RunnerState.KILLED, self.kill_switch.reason)
+        self._killed(self.kill_switch.reason, flat=self._flat())
+
+    async def _work_on_flatten(self, now_ms: int) -> bool:
+        """A candle of a killed bot whose position is not closed yet (its fills are booked by
+        now): done once flat; otherwise, with no order of the bot in flight, the flatten is
+        sent again after a backoff of 1, 2, 4, ... candles. True when the bot is done."""
+        if self._flat():
+            self._killed(self.kill_switch.reason, flat=True)
+            return True
+        if not self._has_working_order() and self.bars >= self._next_flatten_bar:
+            logger.error("Kill switch: the position ({} {}) is still open after {} flatten attempt(s); trying again",
+                         self.portfolio.quantity, self.symbol, self.flatten_attempts)
+            await self._flatten_on_kill(now_ms)
+            return not self.flatten_pending
+        return False
+
+    def _killed(self, reason: str, *, flat: bool) -> None:
+        """The bot is KILLED; `flat` says whether its flatten is complete."""
+        was_pending = self.flatten_pending
+        self.flatten_pending = not flat
+        if self.state is not RunnerState.KILLED:
+            self.state = RunnerState.KILLED
+            self._record("lifecycle", self.clock.now_ms(), {"state": "killed", "detail": reason,
+                                                           "flatten_pending": not flat})
+            if not flat and not self._has_working_order():
+                logger.error("Kill switch: the position ({} {}) could not be closed; the bot is killed and keeps "
+                             "trying to close it", self.portfolio.quantity, self.symbol)
+        elif flat and was_pending:
+            logger.info("Kill switch: position closed after {} attempt(s)", self.flatten_attempts)
+            self._record("lifecycle", self.clock.now_ms(), {"state": "killed", "detail": f"{reason}; position closed",
+                                                           "flatten_pending": False})
+
+    def _flat(self) -> bool:
+        """No order of the bot in flight, and no position an order could close (dust aside)."""
+        if self._has_working_order():
+            return False
+        position = self.portfolio.quantity
+        return position == 0.0 or self.execution.closable_quantity(abs(position), self.portfolio.last_price) == 0.0
 
     async def close_position(self, reason: str, *, now_ms: int | None = None,
                              cancel_why: str | None = None) -> None:
-        """Cancel the bot's orders and close its position with a market order (tagged
-        `reason`). Between candles only; the kill switch and `on_restart: flatten` use it."""
+        """Cancel the bot's orders, book what filled meanwhile, and close the position with a
+        market order (tagged `reason`). Between candles only; the kill switch and
+        `on_restart: flatten` use it. While an order's outcome is unknown (or its cancel
+        failed) nothing is sent: its fills may still change the position."""
         now_ms = self.last_candle_ts_ms + self._bar_ms if now_ms is None else now_ms
         await self._cancel_all(now_ms, cancel_why or reason)
+        if self._has_working_order():
+            logger.warning("Not closing the position yet: order(s) {} still in flight; waiting for their outcome",
+                           ", ".join(o.client_order_id for o in self.execution.open_orders() if o.oco_group is None))
+            return
         position = self.portfolio.quantity
         if position == 0.0:
             return
+        quantity = self.execution.closable_quantity(abs(position), self.portfolio.last_price)
+        if quantity == 0.0:
+            logger.info("Position of {} {} is dust (under the market's minimum order); nothing to close",
+                        position, self.symbol)
+            return
         side = Side.SELL if position > 0 else Side.BUY
         await self._submit(Order(self._next_order_id(), self.symbol, side, OrderType.MARKET,
-                                 quantity=abs(position), reason=reason, created_ts_ms=now_ms), now_ms)
+                                 quantity=quantity, reason=reason, created_ts_ms=now_ms), now_ms)
 
     # -- state -------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ class BotStatus(BaseModel):
     restarts: int
     kill_switch: bool
     kill_reason: str
+    flatten_pending: bool = False   # killed, but its position is not closed yet (being retried)
     last_error: str
     latency: LatencySummary
 

@@ -53,6 +53,8 @@ def _row(status: BotStatus) -> list[str]:
 def _note(status: BotStatus) -> str:
     if status.kill_reason:
         text = f"reason: {status.kill_reason}"
+        if status.flatten_pending:
+            text = f"position not closed yet, retrying; {text}"
     elif status.last_error:
         text = f"error: {status.last_error}"
     else:

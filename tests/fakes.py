@@ -2,11 +2,49 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from runner.config import ConfigError
 from runner.errors import BotStateError, UnknownBot
 from runner.status import BotStatus, LatencySummary, ReloadResult
+from strategies.base import Strategy
+
+
+class Scripted(Strategy):
+    """Gives the signals it is told to, at the bar indexes it is told to."""
+
+    name = "scripted"
+
+    def __init__(self, script=None, fail_at=None):
+        super().__init__(Strategy.Params())
+        self.script = script or {}
+        self.fail_at = fail_at
+        self.seen = []
+
+    def generate_signal(self, market_data):
+        self.seen.append(market_data.candle.ts_ms)
+        if market_data.bar_index == self.fail_at:
+            raise ZeroDivisionError("division by zero in generate_signal")
+        return self.script.get(market_data.bar_index)
+
+
+class QueuedFeed:
+    """Hands out the candles the test puts in, one per batch, as a live feed does."""
+
+    def __init__(self, symbol: str = "BTC/USD", timeframe: str = "1m"):
+        self.symbol, self.timeframe = symbol, timeframe
+        self.queue: asyncio.Queue = asyncio.Queue()
+
+    async def history(self, limit):
+        return []
+
+    async def stream(self):
+        while (candle := await self.queue.get()) is not None:
+            yield [candle]
+
+    async def aclose(self):
+        self.queue.put_nowait(None)
 
 
 def make_status(bot_id: str, state: str = "stopped", **changes: Any) -> BotStatus:

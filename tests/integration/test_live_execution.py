@@ -24,8 +24,15 @@ from execution.live import LiveExecution
 from execution.models import Fill, Order, OrderType, Side
 from execution.reconcile import reconcile
 from market.models import Candle
+from portfolio.portfolio import Portfolio
+from risk.config import RiskConfig
+from risk.engine import RuleRiskEngine
 from runner.clock import ManualClock
+from runner.journal import MemoryJournal
+from runner.runner import RunnerState, StrategyRunner
+from strategies.signal import GO_FLAT, GO_LONG
 from tests.exchange import BinanceStandIn, SteppedExchangeClock
+from tests.fakes import QueuedFeed, Scripted
 
 T0_MS = 1_704_067_200_000
 STEP_MS = 60_000
@@ -121,9 +128,11 @@ def assert_ledger_matches(fills: Iterable[Fill], standin: BinanceStandIn, prefix
     """The bot's fills are the stand-in's trades of the bot's orders, each exactly once."""
     fills = list(fills)
     client_ids = {o.order_id: o.client_order_id for o in standin.orders}
-    expected = sorted((str(t.id), client_ids[t.order_id], float(t.qty), float(t.price), float(t.commission))
-                      for t in standin.trades if client_ids[t.order_id].startswith(prefix))
-    got = sorted((f.fill_id, f.client_order_id, f.quantity, f.price, f.fee) for f in fills)
+    expected = sorted((str(t.id), client_ids[t.order_id], float(t.qty), float(t.price), t.commission_asset,
+                       float(t.commission)) for t in standin.trades if client_ids[t.order_id].startswith(prefix))
+    base, quote = SYMBOL.split("/")
+    got = sorted((f.fill_id, f.client_order_id, f.quantity, f.price, *((base, f.base_fee) if f.base_fee else
+                                                                          (quote, f.fee))) for f in fills)
     assert got == expected
     assert len({f.fill_id for f in fills}) == len(fills)
 
@@ -135,14 +144,19 @@ def warnings_in(log_records) -> list[str]:
 # -- orders that go through ------------------------------------------------------------------
 
 
-async def test_market_buy_by_cost_and_sell_by_quantity_fill_with_the_exchanges_fills(engine, standin):
+async def test_market_buy_by_cost_and_sell_of_what_it_left_fill_with_the_exchanges_fills(engine, standin):
     [bought] = await engine.execute_signal(buy(1, quote_amount=100.0, reason="entry"))
-    [sold] = await engine.execute_signal(sell(2, quantity=bought.quantity, reason="exit"))
+    # Binance took the buy's fee from the coin received: 0.00326 less 0.1%, and the step is 1e-5.
+    held = bought.quantity - bought.base_fee
+    assert engine.closable_quantity(held, BID) == 0.00325
+    [sold] = await engine.execute_signal(sell(2, quantity=engine.closable_quantity(held, BID), reason="exit"))
 
-    assert (bought.quantity, bought.price, bought.fee) == (0.00326, ASK, pytest.approx(0.09976598))
+    assert (bought.quantity, bought.price, bought.fee) == (0.00326, ASK, 0.0)
+    assert bought.base_fee == pytest.approx(0.00000326)
     assert bought.fill_id == str(standin.trades[0].id) and bought.reason == "entry"
     assert bought.ts_ms == candle_ms(NOW_INDEX) and bought.side is Side.BUY
-    assert (sold.quantity, sold.price, sold.side, sold.reason) == (0.00326, BID, Side.SELL, "exit")
+    assert (sold.quantity, sold.price, sold.side, sold.reason) == (0.00325, BID, Side.SELL, "exit")
+    assert sold.fee == pytest.approx(0.00325 * BID * 0.001) and sold.base_fee == 0.0
     assert [r.params.get("quoteOrderQty") for r in standin.requests if r.method == "POST"] == ["100", None]
     assert standin.order_submissions == {f"{PREFIX}1": 1, f"{PREFIX}2": 1}
     assert engine.open_orders() == [] and await engine.on_candle(candle(60)) == ()
@@ -191,7 +205,7 @@ async def test_a_partial_fill_keeps_the_order_open_until_the_rest_fills(engine, 
     assert_ledger_matches(first + second, standin)
 
 
-async def test_fees_charged_in_the_base_asset_are_reported_in_quote(clock):
+async def test_a_fee_charged_in_the_base_asset_is_reported_apart_from_the_quote_fee(clock):
     async with BinanceStandIn(CANDLES, balances={"USDT": 1_000}, fee_asset="received",
                               start_ms=candle_ms(NOW_INDEX)) as standin:
         accounts = ExchangeAccounts(environ={KEY_ENV: standin.api_key, SECRET_ENV: standin.secret},
@@ -206,7 +220,8 @@ async def test_fees_charged_in_the_base_asset_are_reported_in_quote(clock):
 
     trade = standin.trades[0]
     assert trade.commission_asset == "BTC"
-    assert fill.fee == pytest.approx(float(trade.commission) * ASK)
+    assert (fill.fee, fill.base_fee) == (0.0, pytest.approx(float(trade.commission)))
+    assert fill.total_fee == pytest.approx(float(trade.commission) * ASK)
     assert (fill.fill_id, fill.quantity, fill.price) == (str(trade.id), 0.01, ASK)
 
 
@@ -345,15 +360,15 @@ async def test_cancel_all_cancels_only_this_bots_orders_and_picks_up_earlier_fil
     standin.partial_fill_next(0.5)
     standin.advance_to(candle_ms(64))                                # half of `resting` fills
 
-    cancelled = await mine.cancel_all()
+    cancelled, fills = await mine.cancel_all()
 
     assert sorted(o.client_order_id for o in cancelled) == [f"{PREFIX}1", f"{PREFIX}99"]
     statuses = {o.client_order_id: o.status for o in standin.orders}
     assert statuses == {f"{PREFIX}1": "CANCELED", "brother001-1": "NEW", "by-hand-1": "NEW",
                         f"{PREFIX}99": "CANCELED"}
     assert mine.open_orders() == [] and len(other.open_orders()) == 1
-    fills = await mine.on_candle(candle(64))
     assert [(f.client_order_id, f.quantity) for f in fills] == [(f"{PREFIX}1", 0.005)]
+    assert await mine.on_candle(candle(64)) == ()
     assert_ledger_matches(fills, standin)
 
 
@@ -371,7 +386,8 @@ async def test_a_stop_loss_sends_a_market_exit_with_a_deterministic_id(engine, s
     standin.advance_to(candle_ms(63))
     [sold] = await engine.on_candle(candle(62))                     # low 30535: stop reached
 
-    assert (sold.client_order_id, sold.side, sold.quantity, sold.reason) == (f"{PREFIX}1-sl", Side.SELL, 0.01,
+    # It sells what the entry left on the account: 0.01 less the fee Binance took in BTC.
+    assert (sold.client_order_id, sold.side, sold.quantity, sold.reason) == (f"{PREFIX}1-sl", Side.SELL, 0.00999,
                                                                              "stop_loss")
     assert engine.open_orders() == []
     assert standin.order_submissions[f"{PREFIX}1-sl"] == 1 and f"{PREFIX}1-tp" not in standin.order_submissions
@@ -451,7 +467,7 @@ async def test_reconcile_of_a_bot_in_step_with_the_exchange_is_clean(account, en
     report = await reconcile(account, SYMBOL, prefix=PREFIX, known_open_orders=engine.open_orders(),
                              journal_fill_ids={f.fill_id for f in fills}, since_ms=candle_ms(NOW_INDEX))
 
-    assert report.clean and report.exchange_base_balance == pytest.approx(0.01)
+    assert report.clean and report.exchange_base_balance == pytest.approx(0.01 - fills[0].base_fee)
     assert Decimal(str(report.exchange_base_free)) == standin.balances["BTC"].free
     assert_ledger_matches(fills, standin)
 
@@ -510,3 +526,67 @@ async def test_periodic_reconciliation_waits_half_a_candle_so_it_never_competes_
     assert [r.path for r in standin.requests if r.path in ("/api/v3/order", "/api/v3/openOrders")] == [
         "/api/v3/order", "/api/v3/openOrders"]
     assert_ledger_matches(fills, standin)
+
+
+# -- the kill switch through the runner ------------------------------------------------------
+
+
+@pytest.fixture
+def live_runner(engine):
+    """Factory: a StrategyRunner on `engine` with a scripted strategy and a queued feed; its
+    task is cancelled at the end. `push(i)` hands it candle i and waits until it is done."""
+    made: list[tuple[StrategyRunner, asyncio.Task]] = []
+
+    def make(script: dict) -> tuple[StrategyRunner, Callable[[int], Any]]:
+        feed = QueuedFeed(SYMBOL)
+        runner = StrategyRunner("live-bot", feed=feed, strategy=Scripted(script), execution=engine,
+                                risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=0.1)),
+                                portfolio=Portfolio(SYMBOL, 1_000.0), journal=MemoryJournal(), order_id_prefix=PREFIX)
+        made.append((runner, asyncio.create_task(runner.run())))
+
+        async def push(i: int) -> None:
+            seen = runner.bars
+            feed.queue.put_nowait(candle(i))
+            await eventually(lambda: runner.bars > seen and not runner.busy)
+        return runner, push
+
+    yield make
+    for _, task in made:
+        task.cancel()
+
+
+def account_btc(standin: BinanceStandIn) -> float:
+    balance = standin.balances["BTC"]
+    return float(balance.free + balance.locked)
+
+
+async def test_a_kill_after_a_buy_that_paid_its_fee_in_btc_sells_what_is_held_and_ends_flat(live_runner, standin):
+    runner, push = live_runner({0: GO_LONG})
+    await push(NOW_INDEX)                               # buys 100 USDT of BTC; the fee comes off the BTC
+    assert runner.portfolio.quantity == pytest.approx(account_btc(standin), abs=1e-12)
+
+    await runner.kill_now("by hand")
+
+    assert runner.state is RunnerState.KILLED and not runner.flatten_pending
+    sells = [o for o in standin.orders if o.side == "SELL"]
+    assert [o.status for o in sells] == ["FILLED"]      # one exit, not refused for want of coins
+    assert runner.portfolio.quantity == pytest.approx(account_btc(standin), abs=1e-12)
+    assert 0 < account_btc(standin) < 0.00001           # dust under one lot step is all that is left
+
+
+async def test_a_kill_while_an_exit_outcome_is_unknown_books_that_exit_and_sells_nothing_more(
+        live_runner, standin):
+    standin.set_balance("BTC", 1)              # other coins on the account: a second sell would go through
+    runner, push = live_runner({0: GO_LONG, 1: GO_FLAT})
+    await push(NOW_INDEX)
+    standin.lose_response_next("POST /api/v3/order")    # the exit executes; its answer is lost
+    standin.fail_next("GET /api/v3/order", status=503, times=4)   # and looking it up fails for now
+    await push(NOW_INDEX + 1)
+    assert [o.client_order_id for o in runner.execution.open_orders()] == [f"{PREFIX}2"]   # outcome unknown
+
+    await runner.kill_now("by hand")
+
+    assert [o.client_order_id for o in standin.orders if o.side == "SELL"] == [f"{PREFIX}2"]
+    assert runner.state is RunnerState.KILLED and not runner.flatten_pending
+    assert f"{PREFIX}2" in {e.data["order_id"] for e in runner.journal.of_kind("fill")}
+    assert runner.portfolio.quantity == pytest.approx(account_btc(standin) - 1, abs=1e-12)

@@ -345,12 +345,12 @@ async def test_requests_are_counted_per_minute(account, standin, clock):
     assert (account.requests_total, account.requests_last_minute()) == (5, 1)
 
 
-async def test_fees_in_the_base_asset_are_converted_at_the_trade_price(account):
+async def test_fees_in_the_base_asset_are_kept_apart_in_base_units(account):
     await account.load_markets()
     trade = {"price": 30_000.0, "fees": [{"currency": "BTC", "cost": 0.00001}, {"currency": "USDT", "cost": 0.5}]}
 
-    assert await account.fee_in_quote("BTC/USDT", trade) == pytest.approx(0.3 + 0.5)
-    assert Decimal(str(await account.fee_in_quote("BTC/USDT", {"price": 1.0, "fee": None}))) == 0
+    assert await account.trade_fees("BTC/USDT", trade) == (pytest.approx(0.5), pytest.approx(0.00001))
+    assert await account.trade_fees("BTC/USDT", {"price": 1.0, "fee": None}) == (0.0, 0.0)
 
 
 # -- shared reads ----------------------------------------------------------------------------

@@ -165,9 +165,9 @@ async def test_cancel_all_returns_pending_and_resting_orders_and_nothing_fills_a
     quotes.fail_next()
     await engine.execute_signal(market_buy(order_id="b-2"))
 
-    cancelled = await engine.cancel_all()
+    cancelled, fills = await engine.cancel_all()
 
-    assert sorted(o.client_order_id for o in cancelled) == ["b-2", "l-1"]
+    assert (sorted(o.client_order_id for o in cancelled), fills) == (["b-2", "l-1"], [])
     assert engine.open_orders() == []
     reads = quotes.reads
     assert list(await engine.on_candle(candle(0, 100.0, 101.0, 90.0, 95.0))) == []

@@ -100,8 +100,8 @@ async def test_a_candle_reaching_both_stop_and_target_reports_the_stop():
 async def test_cancel_all_returns_and_removes_resting_orders():
     sim = SimExecution()
     await sim.execute_signal(Order("l-1", "BTC/USD", Side.BUY, OrderType.LIMIT, quantity=1.0, price=1.0))
-    cancelled = await sim.cancel_all()
-    assert [o.client_order_id for o in cancelled] == ["l-1"]
+    cancelled, fills = await sim.cancel_all()
+    assert ([o.client_order_id for o in cancelled], fills) == (["l-1"], [])
     assert sim.open_orders() == []
 
 

@@ -13,28 +13,10 @@ from risk.engine import RuleRiskEngine
 from runner.errors import StrategyError
 from runner.journal import MemoryJournal
 from runner.runner import RunnerState, StrategyRunner
-from strategies.base import Strategy
 from strategies.signal import GO_FLAT, GO_LONG
+from tests.fakes import QueuedFeed, Scripted
 
 MIN = 60_000
-
-
-class Scripted(Strategy):
-    """Gives the signals it is told to, at the bar indexes it is told to."""
-
-    name = "scripted"
-
-    def __init__(self, script=None, fail_at=None):
-        super().__init__(Strategy.Params())
-        self.script = script or {}
-        self.fail_at = fail_at
-        self.seen = []
-
-    def generate_signal(self, market_data):
-        self.seen.append(market_data.candle.ts_ms)
-        if market_data.bar_index == self.fail_at:
-            raise ZeroDivisionError("division by zero in generate_signal")
-        return self.script.get(market_data.bar_index)
 
 
 def candles_from(closes, start_open=None):
@@ -253,25 +235,6 @@ async def test_a_kill_asked_for_while_a_candle_waits_on_the_exchange_acts_right_
     assert await asyncio.wait_for(running, 1) is RunnerState.KILLED      # no next candle needed
     assert runner.bars == 3 and journal.of_kind("kill")[0].key == "3"
     await feed.aclose()
-
-
-class QueuedFeed:
-    """Hands out the candles the test puts in, one per batch, as a live feed does."""
-
-    symbol, timeframe = "BTC/USD", "1m"
-
-    def __init__(self):
-        self.queue: asyncio.Queue = asyncio.Queue()
-
-    async def history(self, limit):
-        return []
-
-    async def stream(self):
-        while (candle := await self.queue.get()) is not None:
-            yield [candle]
-
-    async def aclose(self):
-        self.queue.put_nowait(None)
 
 
 class SlowCancel(SimExecution):
