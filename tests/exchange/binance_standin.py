@@ -66,8 +66,8 @@ class BinanceStandIn:
 
     The clock starts at `start_ms` (default: the first candle's open time) and moves only when the
     test calls `advance_to`/`advance`. `fee_rate` is a fraction (0.001 = 0.1%), `spread_bps` the
-    full bid-ask spread around the last close in basis points. Fees are charged in the quote asset
-    unless `fee_asset="received"` (Binance's own rule without BNB: a buy pays in the base asset).
+    full bid-ask spread around the last close in basis points. Fees are charged as Binance
+    does without BNB, in the asset received (a buy pays in the base asset), unless `fee_asset="quote"`.
     With `real_time=True` the clock follows the wall clock instead: each request first moves it
     to the current time, so a daemon in another process, on its own system clock, can trade
     against it (give candles around the current time, e.g. 1s ones).
@@ -83,7 +83,7 @@ class BinanceStandIn:
 
     def __init__(self, candles: Iterable[Sequence[Any]], *, symbol: str = "BTC/USDT",
                  balances: Mapping[str, float | int | str] | None = None, api_key: str = "test-key",
-                 secret: str = "test-secret", fee_rate: float | str = 0.001, fee_asset: FeeAsset = "quote",
+                 secret: str = "test-secret", fee_rate: float | str = 0.001, fee_asset: FeeAsset = "received",
                  spread_bps: float | str = 2.0, book_level_qty: float | str = 5.0,
                  rules: SymbolRules = SymbolRules(), timeframe_ms: int | None = None,
                  start_ms: int | None = None, real_time: bool = False, clock_offset_ms: int = 0) -> None:

@@ -11,9 +11,9 @@ Copied behaviour:
 - Resting orders lock funds: a buy locks `qty * price` (plus the fee when fees are paid in the quote
   asset), a sell locks `qty`. Checks for a new order run in Binance's order: parameters, filters,
   duplicate `newClientOrderId` among open orders (-2010), then balance (-2010).
-- Each fill is a trade with its own id, charged `fee_rate` of what was received, in the quote asset
-  (`fee_asset="quote"`) or, as Binance does without BNB, in the asset received (`"received"`:
-  the base asset on a buy, the quote asset on a sell). The balances, `myTrades`'
+- Each fill is a trade with its own id, charged `fee_rate` of what was received: by default as
+  Binance does without BNB, in the asset received (`"received"`: the base asset on a buy, the
+  quote asset on a sell), or always in the quote asset (`fee_asset="quote"`). The balances, `myTrades`'
   `commission`/`commissionAsset` and a FULL reply's `fills` all show the same charge.
 - `split_next_fill(n)` books the next fill as `n` trades at the same price, as a taker order
   that meets `n` resting orders does on Binance (a FULL reply then lists `n` fills).
@@ -145,7 +145,7 @@ class MatchingEngine:
     """Orders, trades and balances of one account trading one symbol."""
 
     def __init__(self, symbol: SpotSymbol, balances: dict[str, Decimal], *, fee_rate: Decimal,
-                 fee_asset: FeeAsset = "quote") -> None:
+                 fee_asset: FeeAsset = "received") -> None:
         self.symbol = symbol
         self.fee_rate = fee_rate
         self.fee_asset = fee_asset
