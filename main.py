@@ -133,8 +133,10 @@ def run(
 ) -> None:
     """Run the daemon: every enabled bot of CONFIG_DIR, until they are all done or SIGTERM/SIGINT."""
     from runner.config import ConfigError
-    from runner.control_api import ControlSocketInUse
+    from runner.control_api import ControlEndpointUnusable, ControlSocketInUse
     from runner.daemon import LiveTradingNotAllowed, format_summary, plan_daemon, run_daemon
+    from runner.logging_setup import LogSetupError
+    from runner.state_dir import StartupError
 
     try:
         plan = plan_daemon(config_dir, state_dir, live_flag=live)
@@ -143,10 +145,18 @@ def run(
     except LiveTradingNotAllowed as exc:
         _fail([str(exc)])
     log = plan.daemon.log
-    setup_logging(level=log_level or log.level, json_lines=log_json or log.json_lines, file=log.file,
-                  rotation=log.rotation, retention=log.retention)
+    daemon_file = f"{config_dir / 'daemon.yaml'}: " if config_dir else ""
+    try:
+        setup_logging(level=log_level or log.level, json_lines=log_json or log.json_lines, file=log.file,
+                      rotation=log.rotation, retention=log.retention)
+    except LogSetupError as exc:
+        _fail([f"{daemon_file}{exc}"])
     try:
         statuses = asyncio.run(run_daemon(plan))
+    except StartupError as exc:             # names --state-dir or daemon.yaml's state_dir itself
+        _fail([str(exc)])
+    except ControlEndpointUnusable as exc:
+        _fail([f"{daemon_file}{exc}"])
     except (ControlSocketInUse, ValueError) as exc:
         _fail([str(exc)], code=1)
     typer.echo(format_summary(statuses))

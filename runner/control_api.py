@@ -79,14 +79,19 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 )
 
 _MANAGER = web.AppKey("manager", BotControl)
+_HEALTH_PROBLEMS = web.AppKey("health_problems", Callable[[], list[str]])
 
 
-def build_control_app(manager: BotControl, *, token: str | None = None) -> web.Application:
+def build_control_app(manager: BotControl, *, token: str | None = None,
+                      health_problems: Callable[[], list[str]] = list) -> web.Application:
     """The aiohttp application for `manager`. With `token`, every request must carry
-    `Authorization: Bearer <token>`; without, anyone who can connect is trusted (the Unix socket)."""
+    `Authorization: Bearer <token>`; without, anyone who can connect is trusted (the Unix socket).
+    `health_problems()` lists what is wrong with the daemon itself (its journal deleted, say);
+    `/health` reports them, with `ok: false`."""
     middlewares = [_json_errors] + ([_bearer_auth(token)] if token else [])
     app = web.Application(middlewares=middlewares)
     app[_MANAGER] = manager
+    app[_HEALTH_PROBLEMS] = health_problems
     app.add_routes([
         web.get("/health", _health),
         web.get("/bots", _list_bots),
@@ -154,13 +159,20 @@ class ControlServer:
             raise
 
 
+class ControlEndpointUnusable(ValueError):
+    """The socket or TCP port cannot be listened on (a file in the way, the port taken); the
+    message names the setting and the path or address."""
+
+
 async def serve_control(manager: BotControl, *, socket_path: Path | None,
-                        tcp: tuple[str, int] | None = None, token: str | None = None) -> ControlServer:
+                        tcp: tuple[str, int] | None = None, token: str | None = None,
+                        health_problems: Callable[[], list[str]] = list) -> ControlServer:
     """Start the control API on `socket_path` (created 0600) and/or loopback `tcp` (needs `token`).
 
     A stale socket file (no process answers on it) is replaced. Raises ControlSocketInUse when
     another daemon answers there, and ValueError for a non-loopback host, TCP without a token,
-    or a socket path too long for AF_UNIX. Port 0 picks a free port: see `ControlServer.url`.
+    or a socket path too long for AF_UNIX, ControlEndpointUnusable when the socket cannot be
+    made or the port is taken. Port 0 picks a free port: see `ControlServer.url`.
 
         async with await serve_control(manager, socket_path=Path("state/botrunner.sock")):
             await stop.wait()
@@ -176,13 +188,17 @@ async def serve_control(manager: BotControl, *, socket_path: Path | None,
         if socket_path is not None:
             sock = await _bind_unix(socket_path)
             server.socket_path, server._socket_inode = socket_path, os.stat(socket_path).st_ino
-            await server._serve(build_control_app(manager), sock)
+            await server._serve(build_control_app(manager, health_problems=health_problems), sock)
             logger.info("Control API listening on {}", socket_path)
         if tcp is not None:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.create_server((host, tcp[1]), family=family)
+            try:
+                sock = socket.create_server((host, tcp[1]), family=family)
+            except OSError as exc:
+                raise ControlEndpointUnusable(
+                    f"control.tcp: cannot listen on {host}:{tcp[1]}: {exc.strerror or exc}") from None
             server.tcp_address = sock.getsockname()[:2]
-            await server._serve(build_control_app(manager, token=token), sock)
+            await server._serve(build_control_app(manager, token=token, health_problems=health_problems), sock)
             logger.info("Control API listening on {} (token required)", server.url)
     except BaseException:
         await server.aclose()
@@ -209,6 +225,8 @@ async def _bind_unix(path: Path) -> socket.socket:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         mode = None
+    except OSError as exc:          # a file where a folder of the path should be
+        raise ControlEndpointUnusable(f"control.socket: cannot use {path}: {exc.strerror or exc}") from None
     if mode is not None:
         if not stat.S_ISSOCK(mode):
             raise ControlSocketInUse(f"{path} exists and is not a socket; refusing to replace it")
@@ -217,13 +235,21 @@ async def _bind_unix(path: Path) -> socket.socket:
                                      f"stop it first, or give this one another --state-dir")
         logger.info("Removing stale control socket {} (no daemon answers on it)", path)
         path.unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ControlEndpointUnusable(f"control.socket: cannot create the folder of {path}: "
+                                      f"{exc.strerror or exc}") from None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # The umask, not a chmod after bind: between bind and chmod another local user could connect.
     # umask is process-wide, so this stays one synchronous syscall with no await inside.
     previous = os.umask(0o177)
     try:
         sock.bind(str(path))
+    except OSError as exc:
+        sock.close()
+        raise ControlEndpointUnusable(f"control.socket: cannot create a socket at {path}: "
+                                      f"{exc.strerror or exc}") from None
     except BaseException:
         sock.close()
         raise
@@ -335,7 +361,9 @@ def _state(status: BotStatus) -> str:
 
 
 async def _health(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, "bots": len(request.app[_MANAGER].statuses())})
+    problems = request.app[_HEALTH_PROBLEMS]()
+    return web.json_response({"ok": not problems, "bots": len(request.app[_MANAGER].statuses()),
+                              **({"problems": problems} if problems else {})})
 
 
 async def _list_bots(request: web.Request) -> web.Response:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import os
 import signal
+import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +29,12 @@ from runner.defaults import DEFAULT_BOT
 from runner.journal import SqliteJournal
 from runner.manager import BotManager, DaemonServices
 from runner.snapshots import SnapshotStore
+from runner.state_dir import StateDirLock, private_file
 from runner.status import BotStatus
 
 JOURNAL_FILE = "journal.sqlite3"
 SNAPSHOT_FOLDER = "bots"
+JOURNAL_CHECK_SECS = 5.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -42,6 +46,8 @@ class DaemonPlan:
     config_dir: Path | None
     state_dir: Path
     token: str | None
+    state_dir_setting: str = "state_dir"
+    """How the state folder was given, for messages: `--state-dir` or `<dir>/daemon.yaml: state_dir`."""
 
 
 LIVE_ENV = "I_UNDERSTAND_LIVE_TRADING"
@@ -85,23 +91,38 @@ def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: b
             where = config_dir / "daemon.yaml" if config_dir else "daemon.yaml"
             raise ConfigError([f"{where}: control.tcp: set the token in the environment variable "
                                f"{daemon.control.tcp.token_env} (the TCP control API needs one)"])
-    return DaemonPlan(daemon, bots, config_dir, state_dir or daemon.state_dir, token)
+    if state_dir is not None:
+        setting = "--state-dir"
+    else:
+        setting = f"{config_dir / 'daemon.yaml'}: state_dir" if config_dir else "state_dir"
+    return DaemonPlan(daemon, bots, config_dir, state_dir or daemon.state_dir, token, setting)
 
 
 async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None) -> list[BotStatus]:
-    """Run until every bot is done or a stop signal arrives; return the bots' final statuses."""
+    """Run until every bot is done or a stop signal arrives; return the bots' final statuses.
+
+    Raises StartupError (`runner.state_dir`) when the state folder is unusable or another daemon
+    holds it, ControlEndpointUnusable when the control socket or port cannot be listened on."""
     stop = stop or asyncio.Event()
-    daemon = plan.daemon
-    state_dir = plan.state_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_lock = StateDirLock.acquire(plan.state_dir, setting=plan.state_dir_setting)
+    try:
+        return await _run_locked(plan, stop)
+    finally:
+        state_lock.release()
+
+
+async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
+    daemon, state_dir = plan.daemon, plan.state_dir
     socket_path = daemon.control.socket or state_dir / "botrunner.sock"
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, _on_signal, signum, stop)
 
     async with AsyncExitStack() as stack:
+        private_file(state_dir / JOURNAL_FILE)    # SQLite gives its -wal and -shm files this mode too
         journal = SqliteJournal(state_dir / JOURNAL_FILE)
         stack.callback(journal.close)
+        journal_watch = JournalWatch(journal.path)
         hub = FeedHub()
         stack.push_async_callback(hub.aclose)
         services = DaemonServices(hub=hub, journal=journal, snapshots=SnapshotStore(state_dir / SNAPSHOT_FOLDER))
@@ -112,16 +133,19 @@ async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None) -> 
                              snapshot_interval_secs=daemon.snapshot_interval_secs,
                              reload_configs=reload_configs)
         tcp = (daemon.control.tcp.host, daemon.control.tcp.port) if daemon.control.tcp else None
-        await stack.enter_async_context(await serve_control(manager, socket_path=socket_path, tcp=tcp, token=plan.token))
+        await stack.enter_async_context(await serve_control(manager, socket_path=socket_path, tcp=tcp, token=plan.token,
+                                                            health_problems=journal_watch.problems))
         logger.info("Daemon up: {} bots, state in {}, control socket {}", len(plan.bots), state_dir, socket_path)
         systemd.notify_ready()
         watchdog = _start_watchdog()
         freeze = asyncio.create_task(freeze_startup_heap(manager), name="daemon:gc-freeze")
+        watch = asyncio.create_task(journal_watch.run(), name="daemon:journal-watch")
         try:
             await manager.run(stop)
         finally:
             systemd.notify_stopping()
             freeze.cancel()
+            watch.cancel()
             if watchdog is not None:
                 watchdog.cancel()
         statuses = manager.statuses()
@@ -142,6 +166,40 @@ async def freeze_startup_heap(manager: BotManager) -> None:
     gc.collect()                  # what start-up already dropped is freed, not kept forever
     gc.freeze()
     logger.debug("Start-up heap frozen: {} objects the collector no longer scans", gc.get_freeze_count())
+
+
+class JournalWatch:
+    """Notices the journal file being deleted or replaced under the running daemon.
+
+    SQLite keeps writing to the open, unlinked file, so nothing fails: every event after that is
+    lost at the next restart. Checked every JOURNAL_CHECK_SECS by comparing the path's inode with
+    the one opened; while it differs, an ERROR line every minute and `/health` says so."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._inode = os.stat(path).st_ino
+        self.lost = False
+
+    def check(self) -> bool:
+        """True while the journal file is gone from its path or replaced by another."""
+        try:
+            lost = os.stat(self.path).st_ino != self._inode
+        except FileNotFoundError:
+            lost = True
+        self.lost = lost
+        return lost
+
+    def problems(self) -> list[str]:
+        return [f"the journal {self.path} was deleted or replaced while the daemon runs; events "
+                "written since are lost at the next restart. Stop the daemon and restore it"] if self.lost else []
+
+    async def run(self) -> None:
+        reported_at = -math.inf
+        while True:
+            await asyncio.sleep(JOURNAL_CHECK_SECS)
+            if self.check() and time.monotonic() - reported_at >= 60.0:
+                reported_at = time.monotonic()
+                logger.error("{}", self.problems()[0])
 
 
 def _on_signal(signum: int, stop: asyncio.Event) -> None:

@@ -30,7 +30,9 @@ def setup_logging(
     plus, with `file`, the same lines in a file rotated at `rotation` keeping `retention` old
     files (a count, or a loguru duration like "30 days").
 
-    Raises ValueError for an unknown level. Call it again to reconfigure; it starts from scratch.
+    Raises ValueError for an unknown level, LogSetupError (naming the setting) for a log file
+    that cannot be written or a rotation loguru cannot read. Call it again to reconfigure; it
+    starts from scratch.
     """
     logger.remove()
     logger.configure(extra={"bot": "-"})
@@ -44,8 +46,29 @@ def setup_logging(
     logger.add(sys.stderr, level=level, format=HUMAN_FORMAT, serialize=json_lines,
                backtrace=False, diagnose=False)
     if file is not None:
+        _check_writable(file)
         # enqueue=True: a file write can stall on a slow disk, and rotation renames files inside
         # the write; a worker thread keeps both off the event loop that all bots share.
         # `await logger.complete()` (or `logger.remove()`) flushes it.
-        logger.add(file, level=level, format=HUMAN_FORMAT, serialize=json_lines, rotation=rotation,
-                   retention=retention, enqueue=True, encoding="utf-8", backtrace=False, diagnose=False)
+        try:
+            logger.add(file, level=level, format=HUMAN_FORMAT, serialize=json_lines, rotation=rotation,
+                       retention=retention, enqueue=True, encoding="utf-8", backtrace=False, diagnose=False)
+        except (ValueError, TypeError) as exc:
+            setting = "log.retention" if "retention" in str(exc) else "log.rotation"
+            raise LogSetupError(f"{setting}: {exc}; e.g. rotation: 50 MB, 1 day or 00:00") from None
+
+
+class LogSetupError(Exception):
+    """A log setting the daemon cannot use; the message names the setting and the path."""
+
+
+def _check_writable(file: Path) -> None:
+    """Open the log file once up front: loguru would raise from deep inside with a traceback."""
+    if file.is_dir():
+        raise LogSetupError(f"log.file: {file} is a folder; name a file in it, e.g. {file / 'botrunner.log'}")
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with open(file, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise LogSetupError(f"log.file: cannot write {file}: {exc.strerror or exc}") from None

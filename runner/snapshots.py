@@ -40,7 +40,7 @@ class SnapshotStore:
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)   # snapshots hold balances
 
     def path(self, bot_id: str) -> Path:
         return self.folder / f"{bot_id}.json"
@@ -53,7 +53,8 @@ class SnapshotStore:
         it holds the GIL for nothing, so it never steals time from the event loop."""
         path = self.path(bot_id)
         tmp = path.with_suffix(".json.tmp")
-        with open(tmp, "wb") as out:
+        # 0600 from the start: the temp file becomes the snapshot, and rename keeps the mode.
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
             out.write(document)
             out.flush()
             os.fsync(out.fileno())
