@@ -16,6 +16,7 @@ checked on the raw bytes.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
@@ -69,14 +70,15 @@ def load_candles(
     """
     started = time.perf_counter()
     path = Path(path)
-    reader = _READERS.get(path.suffix.lower())
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    reader = _READERS.get(suffixes[-2] if suffixes[-1:] == [".gz"] and len(suffixes) == 2 else path.suffix.lower())
     if reader is None:
-        raise MarketDataError(f"{path}: unknown file type {path.suffix!r}; expected .csv or .json")
+        raise MarketDataError(f"{path}: unknown file type {path.suffix!r}; expected .csv or .json (or .csv.gz, .json.gz)")
     start_ms, end_ms = _ms_or_none(start), _ms_or_none(end)
     if start_ms is not None and end_ms is not None and end_ms <= start_ms:
         raise MarketDataError(f"{path}: end {end} is not after start {start}")
 
-    table = reader(path)
+    table = _oldest_first(path, reader(path))
     ts = table.columns[0]
     if not len(ts):
         expected = _EXPECTED_JSON if table.row_name == "item" else _EXPECTED_CSV
@@ -97,6 +99,11 @@ def load_candles(
     )
     if not result.candles:
         raise MarketDataError(_nothing_left(path, ts, keep, result, start, end))
+    dropped = sum(result.rejected.values())
+    if dropped > len(result.candles):   # a file that loses most of its rows is not the data it claims
+        counts = ", ".join(f"{name} {count}" for name, count in result.rejected.items())
+        raise MarketDataError(f"{path}: {dropped} of {dropped + len(result.candles)} rows were rejected ({counts}); "
+                              "more than half: fix the file rather than trade on what is left")
     first, last = result.candles[0].ts_ms, result.candles[-1].ts_ms
     elapsed_ms = (time.perf_counter() - started) * 1000
     logger.info("Loaded {} candles from {} ({} .. {}), {} rows skipped, in {:.0f} ms", len(result.candles), path,
@@ -170,7 +177,35 @@ def _read_json(path: Path) -> _Table:
     return _Table(columns, np.arange(len(data)), "item", malformed)
 
 
+def _oldest_first(path: Path, table: _Table) -> _Table:
+    """A file written newest first (most steps go back in time) is sorted, with a warning;
+    otherwise every row after the first would be dropped as out of order."""
+    steps = np.diff(table.columns[0])
+    steps = steps[np.isfinite(steps)]
+    if not len(steps) or (steps < 0).sum() <= len(steps) // 2:
+        return table
+    logger.warning("{}: candles are newest first; sorted them oldest first", path)
+    order = np.argsort(table.columns[0], kind="stable")
+    return _Table([column[order] for column in table.columns], table.numbers[order], table.row_name,
+                  table.malformed[order])
+
+
 def _read_bytes(path: Path) -> bytes:
+    raw = _read_raw(path)
+    if raw[:2] == b"\x1f\x8b":
+        if path.suffix.lower() != ".gz":
+            raise MarketDataError(f"{path}: the file is gzip-compressed, not text; name it {path.name}.gz "
+                                  "to have it read, or decompress it")
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise MarketDataError(f"{path}: cannot decompress ({exc})") from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise MarketDataError(f"{path}: the file is UTF-16 text; save it as UTF-8 (CSV or JSON)")
+    return raw
+
+
+def _read_raw(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:

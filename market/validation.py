@@ -118,12 +118,17 @@ def clean_arrays(
 
         # A row is in order when it is newer than every accepted row before it. Rows rejected
         # for their values do not count: a row of garbage must not push the rest out of order.
+        # One far-future row would make every row after it "older than the one before": it is
+        # the row that is out of order, newer than its successor while its neighbours agree.
+        valid = np.flatnonzero(reason == 0)
+        reasons.append("out_of_order")
+        reason[valid[_spikes(ts_ms[valid])]] = len(reasons)
         valid = np.flatnonzero(reason == 0)
         valid_ts = ts_ms[valid]
         previous = np.concatenate(([-np.inf], np.maximum.accumulate(valid_ts)))[:-1]
-        for name, mask in (("duplicate", valid_ts == previous), ("out_of_order", valid_ts < previous)):
-            reasons.append(name)
-            reason[valid[mask]] = len(reasons)
+        reasons.append("duplicate")
+        reason[valid[valid_ts == previous]] = len(reasons)
+        reason[valid[valid_ts < previous]] = reasons.index("out_of_order") + 1
 
     accepted = np.flatnonzero(reason == 0)
     counts = np.bincount(reason, minlength=len(reasons) + 1)[1:]
@@ -138,6 +143,16 @@ def clean_arrays(
     candles = list(map(Candle._make, zip(ts_int.tolist(), *values)))
     gaps = _find_gaps(source, ts_int, timeframe_ms)
     return CleanResult(candles, rejected, gaps)
+
+
+def _spikes(ts: np.ndarray) -> np.ndarray:
+    """Rows newer than the two rows after them while the rows either side of them are in order.
+    (Two swapped neighbours are not a spike: the later one is the row out of order, as before.)"""
+    spike = np.zeros(len(ts), dtype=bool)
+    if len(ts) >= 3:
+        before = np.concatenate(([-np.inf], ts[:-3]))
+        spike[:-2] = (ts[:-2] > ts[1:-1]) & (ts[:-2] > ts[2:]) & (before < ts[1:-1])
+    return spike
 
 
 def _value_checks(ts_ms, open_, high, low, close, volume) -> list[tuple[str, np.ndarray]]:
@@ -208,7 +223,7 @@ def _find_gaps(source: str, ts: np.ndarray, timeframe_ms: int | None) -> list[tu
     usual = int(spacings[np.argmax(counts)])  # ties go to the smaller spacing
     if timeframe_ms is None:
         timeframe_ms = usual
-    elif len(steps) >= 2 and not (steps == timeframe_ms).any():
+    elif len(steps) >= 2 and usual != timeframe_ms:   # the usual step, not any one: 1m data has 5m gaps
         raise MarketDataError(
             f"{source}: candles are {_duration(usual)} apart, not {_duration(timeframe_ms)}; "
             f"expected {_duration(timeframe_ms)} candles (is this file for another timeframe?)")
