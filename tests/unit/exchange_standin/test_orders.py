@@ -22,15 +22,15 @@ async def test_fetch_balance_shows_the_starting_balances(exchange):
     assert balance["BTC"]["total"] == 0.0
 
 
-async def test_market_buy_fills_at_the_ask_and_pays_the_fee_in_quote(exchange, standin):
+async def test_market_buy_fills_at_the_ask_and_pays_the_fee_in_the_coin_received(exchange, standin):
     order = await exchange.create_order("BTC/USDT", "market", "buy", 0.01, params={"newClientOrderId": "buy-1"})
 
     assert (order["status"], order["clientOrderId"], order["filled"]) == ("closed", "buy-1", 0.01)
     assert order["average"] == float(ASK)
-    assert order["fee"] == {"currency": "USDT", "cost": 0.3060306}
+    assert order["fee"] == {"currency": "BTC", "cost": 0.00001}          # Binance without BNB
     cost = ASK * Decimal("0.01")
-    assert standin.balances["USDT"].free == 10_000 - cost - Decimal("0.30603060")
-    assert standin.balances["BTC"].free == Decimal("0.01")
+    assert standin.balances["USDT"].free == 10_000 - cost
+    assert standin.balances["BTC"].free == Decimal("0.00999")
     assert standin.order_submissions == {"buy-1": 1}
     trades = await exchange.fetch_my_trades("BTC/USDT")
     assert [(t["id"], t["order"], t["takerOrMaker"], t["price"]) for t in trades] == [
@@ -60,7 +60,7 @@ async def test_ccxt_sends_a_market_order_with_a_price_or_cost_as_quote_order_qty
 async def test_limit_order_rests_then_fills_when_a_later_candle_trades_through_it(exchange, standin):
     placed = await exchange.create_order("BTC/USDT", "limit", "buy", 0.01, 30_500,
                                          params={"newClientOrderId": "dip-1"})
-    locked = Decimal("305") * Decimal("1.001")
+    locked = Decimal("305")                 # the fee is paid in the BTC received, not locked in USDT
 
     assert placed["status"] == "open" and placed["clientOrderId"] == "dip-1"
     assert [o["id"] for o in await exchange.fetch_open_orders("BTC/USDT")] == [placed["id"]]
