@@ -45,6 +45,11 @@ class ExchangeConfig(BaseModel):
     timeout_secs: Annotated[Number, Field(gt=0, le=120)] = 10.0
     poll_delay_secs: Annotated[Number, Field(ge=0, le=60)] = 1.0
     """Ask for a closed candle this long after the timeframe boundary (exchanges publish late)."""
+    max_candle_age_secs: Annotated[Number, Field(gt=0, le=604_800)] | None = None
+    """A signal on a candle that closed longer ago than this is not acted on: after an outage
+    the backlog of candles updates the strategy, and only a fresh candle trades (a round trip
+    decided on minutes-old prices pays fees for nothing). Unset: `poll_delay_secs` plus half
+    the bot's timeframe."""
     stale_after_bars: Annotated[WholeNumber, Field(ge=2, le=1000)] = 3
     """No new candle for this many timeframes: the feed is stale (a risk rule can kill on it)."""
     rate_limit_window_secs: Annotated[Number, Field(ge=0, le=3600)] | None = None
@@ -63,6 +68,12 @@ class ExchangeConfig(BaseModel):
         if value not in ccxt.exchanges:
             raise ValueError(f"unknown exchange {value!r}; ccxt knows {len(ccxt.exchanges)}, e.g. binance, kraken, okx")
         return value
+
+    def max_candle_age_ms(self, timeframe_ms: int) -> int:
+        """`max_candle_age_secs`, or its default for a bot of `timeframe_ms`, in ms."""
+        if self.max_candle_age_secs is not None:
+            return int(self.max_candle_age_secs * 1000)
+        return int(self.poll_delay_secs * 1000) + timeframe_ms // 2
 
     @property
     def account_key(self) -> tuple[str, str]:

@@ -27,6 +27,7 @@ from execution.paper import PaperExecution
 from execution.quotes import CcxtQuotes
 from execution.reconcile import ReconcileReport, reconcile
 from market.ccxt_feed import CcxtCandleFeed
+from market.models import timeframe_ms
 from market.shared import FeedHub, live_feed_key
 from portfolio.portfolio import Portfolio
 from risk.engine import RuleRiskEngine
@@ -77,7 +78,8 @@ async def build_exchange_runner(
         risk=RuleRiskEngine.from_config(config.risk, size_multiplier=_size_multiplier(config)),
         execution=execution, portfolio=Portfolio(config.symbol, config.capital), journal=journal,
         clock=clock, order_id_prefix=prefix, commit_intents=live, on_checkpoint=on_checkpoint,
-        checkpoint_interval_secs=checkpoint_interval_secs)
+        checkpoint_interval_secs=checkpoint_interval_secs,
+        max_candle_age_ms=exchange.max_candle_age_ms(timeframe_ms(config.timeframe)))
     _restore(runner, recovered, journal)
     if live:
         await _reconcile_on_start(runner, config, account, journal, clock)

@@ -11,6 +11,13 @@ from runner.status import BotStatus, LatencySummary, ReloadResult
 from strategies.base import Strategy
 
 
+async def eventually(condition, timeout_secs: float = 2.0) -> None:
+    """Wait until `condition()` holds, yielding to the loop in between; fail after the timeout."""
+    async with asyncio.timeout(timeout_secs):
+        while not condition():
+            await asyncio.sleep(0)
+
+
 class Scripted(Strategy):
     """Gives the signals it is told to, at the bar indexes it is told to."""
 

@@ -194,3 +194,30 @@ async def test_a_bot_on_an_account_with_a_websocket_url_takes_its_candles_from_t
         assert len([r for r in standin.requests if r.path == "/api/v3/klines"]) == polled   # no polling
     status = manager.status("paper-ws")
     assert status.state == "stopped" and status.last_error == ""
+
+
+async def test_a_kill_whose_flatten_is_refused_shows_killed_and_retries_until_flat(tmp_path, standin):
+    clock = StandInClock(standin)
+    services = services_for(tmp_path, clock)
+    manager = BotManager([bot("live-k", "live", standin.base_url)], services, exit_when_done=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    await until(lambda: manager.status("live-k").position > 0)
+    standin.fail_next("POST /api/v3/order", status=400, code=-2010,
+                      msg="Account has insufficient balance for requested action.")
+
+    killed = await manager.kill("live-k", "by hand")
+
+    assert (killed.state, killed.kill_switch) == ("killed", True)
+    await until(lambda: not manager.status("live-k").flatten_pending)     # retried at a later candle
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    await services.aclose()
+    lifecycle = [e.data for e in services.journal.for_bot("live-k").events(kinds=("lifecycle",))]
+    services.journal.close()
+    assert [(d["state"], d.get("flatten_pending")) for d in lifecycle if d["state"] == "killed"] == [
+        ("killed", True), ("killed", False)]                              # killed at once, flat later
+    status = manager.status("live-k")
+    assert status.state == "killed" and status.position == pytest.approx(
+        float(standin.balances["BTC"].free + standin.balances["BTC"].locked), abs=1e-12)
+    assert status.position < 0.00001                                      # dust under one lot step

@@ -14,7 +14,7 @@ from runner.errors import StrategyError
 from runner.journal import MemoryJournal
 from runner.runner import RunnerState, StrategyRunner
 from strategies.signal import GO_FLAT, GO_LONG
-from tests.fakes import QueuedFeed, Scripted
+from tests.fakes import QueuedFeed, Scripted, eventually
 
 MIN = 60_000
 
@@ -273,3 +273,94 @@ async def test_a_candle_that_arrives_during_a_kill_by_hand_waits_until_the_flatt
     assert runner.state is RunnerState.KILLED and runner.portfolio.is_flat
     assert [f.data["reason"] for f in journal.of_kind("fill")][-1] == "kill_switch"
     await feed.aclose()
+
+
+# -- late candles and unfinished flattens (paper and live behaviour, with sim parts) ----------
+
+
+async def test_a_signal_on_a_candle_older_than_the_age_limit_updates_the_strategy_but_sends_nothing():
+    from runner.clock import ManualClock
+
+    candles = candles_from([100.0 + i for i in range(10)])
+    clock = ManualClock(candles[2].ts_ms + MIN + 5 * MIN)       # the backlog arrives 5 minutes late
+    feed, strategy = QueuedFeed(), Scripted({0: GO_LONG, 1: GO_FLAT, 2: GO_LONG, 3: GO_LONG})
+    runner = StrategyRunner("bot-a", feed=feed, strategy=strategy, execution=SimExecution(),
+                            risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=1.0)),
+                            portfolio=Portfolio("BTC/USD", 1_000.0), journal=MemoryJournal(), clock=clock,
+                            max_candle_age_ms=30_000)
+    running = asyncio.create_task(runner.run())
+    for c in candles[:3]:
+        feed.queue.put_nowait(c)
+    await eventually(lambda: runner.bars == 3)
+    assert (len(strategy.seen), runner.orders, runner.late_signals) == (3, 0, 3)
+
+    clock.advance_to(candles[9].ts_ms + MIN + 1_000)            # a fresh candle: one second after its close
+    feed.queue.put_nowait(candles[9])
+    await eventually(lambda: runner.bars == 4)
+    assert runner.orders == 1 and runner.late_signals == 3
+    await feed.aclose()
+    await running
+
+
+class RefusingExits(SimExecution):
+    """Sim fills, but the exchange refuses the first `refusals` exits (dropped, as live does)."""
+
+    def __init__(self, refusals: int):
+        super().__init__()
+        self.refusals = refusals
+        self.exit_attempts_at: list[int] = []
+
+    async def execute_signal(self, order):
+        if order.side.value == "sell":
+            self.exit_attempts_at.append(order.created_ts_ms)
+            if self.refusals:
+                self.refusals -= 1
+                return []
+        return await super().execute_signal(order)
+
+
+async def test_a_kill_whose_flatten_is_refused_is_killed_at_once_and_retried_with_a_backoff():
+    candles = candles_from([100.0 + i for i in range(12)])
+    feed, exchange, journal = QueuedFeed(), RefusingExits(refusals=3), MemoryJournal()
+    runner = StrategyRunner("bot-a", feed=feed, strategy=Scripted({0: GO_LONG}), execution=exchange,
+                            risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=1.0)),
+                            portfolio=Portfolio("BTC/USD", 1_000.0), journal=journal)
+    running = asyncio.create_task(runner.run())
+    for c in candles[:2]:
+        feed.queue.put_nowait(c)
+    await eventually(lambda: runner.bars == 2 and runner.portfolio.quantity > 0)
+
+    await runner.kill_now("by hand")
+    assert runner.state is RunnerState.KILLED and runner.flatten_pending   # refused: killed all the same
+
+    for c in candles[2:9]:
+        feed.queue.put_nowait(c)
+    await eventually(lambda: runner.bars == 9)
+    # Sent at the kill (after candle 1), then after candles 2, 4 and 8: waits of 1, 2 and 4 candles.
+    assert [ts // MIN - 1 for ts in exchange.exit_attempts_at] == [1, 2, 4, 8]
+    assert runner.flatten_pending and runner.portfolio.quantity > 0     # the fourth fills at the next open
+    feed.queue.put_nowait(candles[9])
+    assert await asyncio.wait_for(running, 1) is RunnerState.KILLED
+    assert not runner.flatten_pending and runner.portfolio.quantity == 0.0
+    details = [e.data.get("detail") for e in journal.of_kind("lifecycle")]
+    assert details[-2:] == ["by hand", "by hand; position closed"]
+
+
+async def test_a_bot_stopped_before_its_flatten_completed_stays_killed_and_says_why():
+    candles = candles_from([100.0, 101.0, 102.0])
+    feed, journal = QueuedFeed(), MemoryJournal()
+    runner = StrategyRunner("bot-a", feed=feed, strategy=Scripted({0: GO_LONG}), execution=RefusingExits(99),
+                            risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=1.0)),
+                            portfolio=Portfolio("BTC/USD", 1_000.0), journal=journal)
+    running = asyncio.create_task(runner.run())
+    for c in candles[:2]:
+        feed.queue.put_nowait(c)
+    await eventually(lambda: runner.bars == 2)
+    await runner.kill_now("by hand")
+
+    runner.request_stop()
+    await feed.aclose()
+
+    assert await running is RunnerState.KILLED and runner.flatten_pending
+    last = journal.of_kind("lifecycle")[-1].data
+    assert last["detail"] == "by hand; stopped before the position was closed" and last["flatten_pending"]
