@@ -221,3 +221,32 @@ async def test_a_kill_whose_flatten_is_refused_shows_killed_and_retries_until_fl
     assert status.state == "killed" and status.position == pytest.approx(
         float(standin.balances["BTC"].free + standin.balances["BTC"].locked), abs=1e-12)
     assert status.position < 0.00001                                      # dust under one lot step
+
+
+async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sells_nothing_more(tmp_path, standin):
+    standin.set_balance("BTC", 1)            # other coins on the account: a second sell would go through
+    config = bot("live-f", "live", standin.base_url, on_restart="flatten")
+    clock = StandInClock(standin)
+    services = services_for(tmp_path, clock)
+    manager = BotManager([config], services, exit_when_done=False)
+    running = asyncio.create_task(manager.run(asyncio.Event()))
+    await until(lambda: manager.status("live-f").fills >= 1)
+    # The exit reaches the exchange and fills, its answer is lost, its lookup hangs, the
+    # process dies; and after the restart the trade list lags the order for one request.
+    standin.lose_response_next("POST /api/v3/order")
+    standin.lag_trades_next(requests=1)
+    lookup = standin.delay_next("GET /api/v3/order", 60)
+    orders_before = len(standin.orders)
+    await until(lambda: len(standin.orders) > orders_before and lookup not in standin.pending_faults)
+    await crash(manager, services)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    [exit_order] = standin.orders[orders_before:]
+    assert (exit_order.side, exit_order.status) == ("SELL", "FILLED")
+
+    manager = await restart_until(tmp_path, standin, config, lambda s: s.state == "running" and s.bars >= 2)
+
+    sells = [o for o in standin.orders if o.side == "SELL" and o.client_order_id.startswith(client_order_prefix("live-f"))]
+    assert sells == [exit_order]                                          # no flatten sell on top of it
+    status = manager.status("live-f")
+    assert status.position == pytest.approx(base_moved(bot_trades(standin, "live-f")), abs=1e-12)
