@@ -20,9 +20,10 @@ from typing import Any, Callable
 
 from loguru import logger
 
+from execution.errors import OrderNotFound, TemporaryExchangeError
 from execution.exchange import ExchangeAccount, ExchangeAccounts
 from execution.live import LiveExecution
-from execution.models import client_order_prefix, fill_from_dict, fill_to_dict, order_from_dict
+from execution.models import Order, client_order_prefix, fill_from_dict, fill_to_dict, order_from_dict
 from execution.paper import PaperExecution
 from execution.quotes import CcxtQuotes
 from execution.reconcile import ReconcileReport, reconcile
@@ -82,7 +83,13 @@ async def build_exchange_runner(
         max_candle_age_ms=exchange.max_candle_age_ms(timeframe_ms(config.timeframe)))
     _restore(runner, recovered, journal)
     if live:
-        await _reconcile_on_start(runner, config, account, journal, clock)
+        try:
+            await _reconcile_on_start(runner, config, account, journal, clock)
+        except RecoveryError as exc:
+            await cursor.aclose()
+            await execution.aclose()
+            exc.restored = runner          # the status shows its restored state, not an empty one
+            raise
     return runner
 
 
@@ -113,10 +120,19 @@ async def _reconcile_on_start(runner: StrategyRunner, config: BotConfig, account
     report = await reconcile(account, config.symbol, prefix=runner.order_id_prefix,
                              known_open_orders=runner.execution.open_orders(), journal_fill_ids=booked,
                              since_ms=clock.now_ms() - RECONCILE_LOOKBACK_MS)
-    if report.clean:
-        logger.info("Reconciled with {}: nothing to adopt", account.name)
+    # An order the bot holds open that the exchange does not list either never reached it (an
+    # intent journalled before a crash) or is done, its fills among the missing ones. Only one
+    # the exchange knows is a difference; one it does not know stays with the engine, which
+    # looks it up again and drops it once it cannot land any more.
+    vanished = [o for o in report.vanished_orders if await _exchange_knows(account, config.symbol, o)]
+    if not (report.missing_fills or report.unknown_open_orders or vanished):
+        if report.vanished_orders:
+            logger.info("Reconciled with {}: order(s) {} never reached the exchange; looked up again at the "
+                        "next candle", account.name, ", ".join(o.client_order_id for o in report.vanished_orders))
+        else:
+            logger.info("Reconciled with {}: nothing to adopt", account.name)
         return
-    summary = _describe(report)
+    summary = _describe(report, vanished)
     if config.on_restart == "halt":
         raise RecoveryError(f"the exchange disagrees with the bot's state ({summary}); on_restart is halt, "
                             "so it waits for a person. Set on_restart: resume to adopt the exchange's view.")
@@ -127,9 +143,8 @@ async def _reconcile_on_start(runner: StrategyRunner, config: BotConfig, account
         runner.fills += 1
         journal.record(JournalEvent(config.id, "fill", now_ms, {**fill_to_dict(fill), "adopted": True},
                                     key=fill.key, bar=runner.bars - 1))
-    execution = runner.execution
-    execution.restore_orders([*execution.open_orders(), *report.unknown_open_orders],
-                             fill_ids={*booked, *(f.key for f in report.missing_fills)})
+    runner.execution.restore_orders(report.unknown_open_orders,
+                                    fill_ids={*booked, *(f.key for f in report.missing_fills)})
     if config.on_restart == "flatten":
         await runner.close_position("on_restart: flatten")
     journal.commit()
@@ -141,14 +156,26 @@ def _size_multiplier(config: BotConfig) -> float:
     return 1.0
 
 
-def _describe(report: ReconcileReport) -> str:
+async def _exchange_knows(account: ExchangeAccount, symbol: str, order: Order) -> bool:
+    """Whether the exchange finds `order` by its client order id (a failed lookup: assume so)."""
+    try:
+        await account.call("fetch_order", symbol, account.client.fetch_order, None, symbol,
+                           {"origClientOrderId": order.client_order_id})
+    except OrderNotFound:
+        return False
+    except TemporaryExchangeError:
+        return True
+    return True
+
+
+def _describe(report: ReconcileReport, vanished: list[Order]) -> str:
     parts = []
     if report.missing_fills:
         parts.append(f"{len(report.missing_fills)} trades not in the journal")
     if report.unknown_open_orders:
         parts.append(f"{len(report.unknown_open_orders)} open orders the bot does not know")
-    if report.vanished_orders:
-        parts.append(f"{len(report.vanished_orders)} orders no longer open on the exchange")
+    if vanished:
+        parts.append(f"{len(vanished)} orders no longer open on the exchange")
     return ", ".join(parts)
 
 

@@ -205,6 +205,8 @@ class BotManager:
                                 f"{runner.bars} candles, equity {runner.portfolio.equity:.2f}")
                     return
                 except (RecoveryError, JournalConflict, FatalExchangeError) as exc:
+                    if isinstance(exc, RecoveryError) and exc.restored is not None:
+                        slot.runner = exc.restored      # halted: its status shows its restored state
                     self._fail(slot, str(exc))
                     logger.error("Bot cannot start safely: {}", exc)
                     return

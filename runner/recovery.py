@@ -26,7 +26,10 @@ from runner.snapshots import CorruptSnapshot, SnapshotStore
 
 
 class RecoveryError(Exception):
-    """The bot's state cannot be restored safely; a person must look. The message says why."""
+    """The bot's state cannot be restored safely; a person must look. The message says why.
+    `restored` is the bot as far as it was restored (shown in its status), when there is one."""
+
+    restored: object | None = None
 
 
 @dataclass(slots=True)

@@ -145,8 +145,33 @@ async def test_live_bot_with_on_restart_halt_refuses_to_trade_past_a_difference(
     config = bot("live-2", "live", standin.base_url, on_restart="halt")
     orders_at_crash = await crash_with_an_order_in_flight(tmp_path, standin, config, fills_first=1)
     manager = await restart_until(tmp_path, standin, config, lambda s: s.state == "failed")
-    assert "on_restart is halt" in manager.status("live-2").last_error
+    status = manager.status("live-2")
+    assert "on_restart is halt" in status.last_error
     assert len(standin.orders) == orders_at_crash          # nothing sent after the restart
+    # Its status shows the state it was restored to, not a bot that never ran.
+    assert status.bars > 0 and status.fills == 1 and status.position > 0
+
+
+async def test_on_restart_halt_starts_when_the_only_difference_is_an_order_that_never_reached_the_exchange(
+        tmp_path, standin):
+    config = bot("live-3", "live", standin.base_url, on_restart="halt")
+    clock = StandInClock(standin)
+    services = services_for(tmp_path, clock)
+    manager = BotManager([config], services, exit_when_done=False)
+    running = asyncio.create_task(manager.run(asyncio.Event()))
+    await until(lambda: manager.status("live-3").fills >= 1)
+    standin.drop_next("POST /api/v3/order")                 # the connection drops before the exchange sees it
+    lookup = standin.delay_next("GET /api/v3/order", 60)    # its lookup hangs until the crash
+    await until(lambda: lookup not in standin.pending_faults)    # the lookup is under way
+    orders_at_crash = len(standin.orders)
+    await crash(manager, services)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+
+    manager = await restart_until(tmp_path, standin, config, lambda s: s.state == "running" and s.bars >= 3)
+
+    assert manager.status("live-3").last_error == ""
+    assert orders_at_crash == len(bot_trades(standin, "live-3")) == 1
 
 
 async def test_stale_data_trips_the_kill_switch_when_the_risk_rule_asks(tmp_path):
