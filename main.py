@@ -160,6 +160,11 @@ def run(
     except (ControlSocketInUse, ValueError) as exc:
         _fail([str(exc)], code=1)
     typer.echo(format_summary(statuses))
+    enabled = [s for s in statuses if s.enabled]
+    if enabled and not any(s.started for s in enabled):
+        # systemd reads exit 0 as a clean stop: a daemon none of whose bots could run is not one.
+        typer.echo("no bot could start (see the notes above)", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -124,9 +124,11 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         stack.callback(journal.close)
         journal_watch = JournalWatch(journal.path)
         hub = FeedHub()
-        stack.push_async_callback(hub.aclose)
         services = DaemonServices(hub=hub, journal=journal, snapshots=SnapshotStore(state_dir / SNAPSHOT_FOLDER))
         stack.push_async_callback(services.aclose)
+        # The shared feeds close before the exchange clients they read from (callbacks run in
+        # reverse): a live feed polling a closed client logged an ERROR at every shutdown.
+        stack.push_async_callback(hub.aclose)
         reload_configs = (lambda: load_config_dir(plan.config_dir)[1]) if plan.config_dir else None
         manager = BotManager(plan.bots, services, supervisor=daemon.supervisor,
                              stop_grace_secs=daemon.stop_grace_secs,

@@ -30,6 +30,7 @@ from execution.reconcile import ReconcileReport, reconcile
 from market.ccxt_feed import CcxtCandleFeed
 from market.models import timeframe_ms
 from market.shared import FeedHub, live_feed_key
+from market.stream import StreamCursor
 from portfolio.portfolio import Portfolio
 from risk.engine import RuleRiskEngine
 from runner.clock import Clock
@@ -37,6 +38,7 @@ from runner.config import BotConfig
 from runner.journal import BotJournal, JournalEvent
 from runner.recovery import RecoveredState, RecoveryError
 from runner.runner import StrategyRunner
+from strategies.base import Strategy
 from strategies.registry import create_strategy
 
 _DAY_MS = 86_400_000
@@ -66,6 +68,21 @@ async def build_exchange_runner(
         poll_delay_secs=exchange.poll_delay_secs, stale_after_bars=exchange.stale_after_bars,
         websocket=account.websocket),
         warmup=strategy.warmup_bars)
+    try:
+        return await _assemble(config, recovered, cursor, account, strategy, journal=journal, clock=clock,
+                               on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs)
+    except BaseException:
+        # A bot that cannot start must not hold the shared feed open: its upstream would poll on
+        # for nobody, and at shutdown outlive the exchange client it reads from.
+        await cursor.aclose()
+        raise
+
+
+async def _assemble(config: BotConfig, recovered: RecoveredState, cursor: StreamCursor, account: ExchangeAccount,
+                    strategy: Strategy, *,
+                    journal: BotJournal, clock: Clock, on_checkpoint: Callable[[StrategyRunner], None],
+                    checkpoint_interval_secs: float) -> StrategyRunner:
+    exchange = config.exchange
     prefix = client_order_prefix(config.id)
     live = config.mode == "live"
     if live:
@@ -81,15 +98,15 @@ async def build_exchange_runner(
         clock=clock, order_id_prefix=prefix, commit_intents=live, on_checkpoint=on_checkpoint,
         checkpoint_interval_secs=checkpoint_interval_secs,
         max_candle_age_ms=exchange.max_candle_age_ms(timeframe_ms(config.timeframe)))
-    _restore(runner, recovered, journal)
-    if live:
-        try:
+    try:
+        _restore(runner, recovered, journal)
+        if live:
             await _reconcile_on_start(runner, config, account, journal, clock)
-        except RecoveryError as exc:
-            await cursor.aclose()
-            await execution.aclose()
+    except BaseException as exc:
+        await execution.aclose()
+        if isinstance(exc, RecoveryError):
             exc.restored = runner          # the status shows its restored state, not an empty one
-            raise
+        raise
     return runner
 
 

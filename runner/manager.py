@@ -83,6 +83,7 @@ class BotSlot:
         self.restarts = 0
         self.last_error = ""
         self.kill_on_start: str | None = None
+        self.started = False            # built and running at least once in this daemon's life
 
     @property
     def id(self) -> str:
@@ -192,7 +193,7 @@ class BotManager:
                 runner = None
                 try:
                     runner = await self._build(slot)
-                    slot.runner, slot.state = runner, "running"
+                    slot.runner, slot.state, slot.started = runner, "running", True
                     if slot.kill_on_start is not None:
                         reason, slot.kill_on_start = slot.kill_on_start, None
                         await runner.kill_now(reason)
@@ -451,6 +452,7 @@ class BotManager:
             trades=portfolio.trade_count, errors=slot.errors, restarts=slot.restarts,
             kill_switch=bool(runner and runner.kill_switch.tripped),
             kill_reason=runner.kill_switch.reason if runner else "", flatten_pending=flattening,
+            started=slot.started,
             last_error=slot.last_error or (runner.last_error if runner else ""),
             latency=LatencySummary(buckets=latency.cumulative(), sum_s=latency.sum, count=latency.count)
             if latency else LatencySummary(buckets=[], sum_s=0.0, count=0),

@@ -38,6 +38,7 @@ class BotStatus(BaseModel):
     kill_switch: bool
     kill_reason: str
     flatten_pending: bool = False   # killed, but its position is not closed yet (being retried)
+    started: bool = False           # reached running at least once in this daemon's life
     last_error: str
     latency: LatencySummary
 

@@ -114,13 +114,16 @@ async def crash_with_an_order_in_flight(tmp_path, standin, config: BotConfig, *,
     return len(standin.orders)
 
 
-async def restart_until(tmp_path, standin, config: BotConfig, condition) -> BotManager:
-    """A new manager on the same state folder, run until `condition(status)`, then stopped."""
+async def restart_until(tmp_path, standin, config: BotConfig, condition, *, before_stop=None) -> BotManager:
+    """A new manager on the same state folder, run until `condition(status)`, then stopped
+    (after `before_stop(services)`, when given)."""
     services = services_for(tmp_path, StandInClock(standin))
     manager = BotManager([config], services, exit_when_done=False)
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
     await until(lambda: condition(manager.status(config.id)))
+    if before_stop is not None:
+        before_stop(services)
     stop.set()
     await asyncio.wait_for(running, 10)
     await services.aclose()
@@ -144,12 +147,17 @@ async def test_live_bot_ledger_equals_the_exchange_and_survives_a_crash(tmp_path
 async def test_live_bot_with_on_restart_halt_refuses_to_trade_past_a_difference(tmp_path, standin):
     config = bot("live-2", "live", standin.base_url, on_restart="halt")
     orders_at_crash = await crash_with_an_order_in_flight(tmp_path, standin, config, fills_first=1)
-    manager = await restart_until(tmp_path, standin, config, lambda s: s.state == "failed")
+    subscribers = []
+    manager = await restart_until(tmp_path, standin, config, lambda s: s.state == "failed", before_stop=lambda
+                                  services: subscribers.extend(s.subscribers for s in services.hub.streams().values()))
     status = manager.status("live-2")
     assert "on_restart is halt" in status.last_error
     assert len(standin.orders) == orders_at_crash          # nothing sent after the restart
     # Its status shows the state it was restored to, not a bot that never ran.
     assert status.bars > 0 and status.fills == 1 and status.position > 0
+    # And it let go of the shared candle feed: nothing polls on for nobody (at shutdown such a
+    # feed outlived the exchange client it read from, an ERROR and a traceback every time).
+    assert not any(subscribers)
 
 
 async def test_on_restart_halt_starts_when_the_only_difference_is_an_order_that_never_reached_the_exchange(

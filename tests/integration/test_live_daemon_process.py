@@ -30,6 +30,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 BOT_ID = "btc-live"
 PREFIX = client_order_prefix(BOT_ID)
 WARM_CANDLES = 20
+KILL_SEED = 20261201            # the second kill lands a seeded random time after the orders it waits for
 
 BOT = """\
 id: {bot_id}
@@ -128,11 +129,12 @@ async def test_live_daemon_killed_twice_comes_back_with_the_exchanges_position_a
         try:
             count = len(bot_orders(standin))
             await until(lambda: len(bot_orders(standin)) >= count + 2, "orders after the first restart", log)
-            await asyncio.sleep(random.uniform(0.0, 1.5))
+            await asyncio.sleep(random.Random(KILL_SEED).uniform(0.0, 1.5))
         finally:
             kill(daemon)
 
         # 3. Restart again, trade on, then stop cleanly.
+        log_offset = log.stat().st_size
         daemon = start_daemon(config_dir, state_dir, standin, log)
         count = len(bot_orders(standin))
         try:
@@ -140,6 +142,10 @@ async def test_live_daemon_killed_twice_comes_back_with_the_exchanges_position_a
         finally:
             daemon.send_signal(signal.SIGTERM)
         assert await wait_exit(daemon) == 0, log.read_text()[-4000:]
+        last_run = log.read_text()[log_offset:]
+        # A clean stop: the shared feeds close before the exchange client they read from.
+        print("LASTRUN", last_run[-3000:])
+        assert "ERROR" not in last_run and "Traceback" not in last_run, last_run[-4000:]
 
         trades = bot_trades(standin)
         submissions = dict(standin.order_submissions)
