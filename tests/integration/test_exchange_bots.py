@@ -283,3 +283,29 @@ async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sell
     assert sells == [exit_order]                                          # no flatten sell on top of it
     status = manager.status("live-f")
     assert status.position == pytest.approx(base_moved(bot_trades(standin, "live-f")), abs=1e-12)
+
+
+async def test_a_bot_killed_with_its_flatten_unfinished_can_be_resumed_and_trades_on(tmp_path, standin):
+    clock = StandInClock(standin)
+    services = services_for(tmp_path, clock)
+    manager = BotManager([bot("live-r", "live", standin.base_url)], services, exit_when_done=False,
+                         stop_grace_secs=0.2)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    await until(lambda: manager.status("live-r").position > 0)
+    standin.fail_next("POST /api/v3/order", status=400, code=-2010, times=1_000,
+                                 msg="Account has insufficient balance for requested action.")
+    killed = await manager.kill("live-r", "by hand")
+    assert (killed.state, killed.flatten_pending) == ("killed", True)
+
+    resumed = await manager.resume("live-r")
+
+    assert (resumed.state, resumed.kill_switch, resumed.flatten_pending) == ("running", False, False)
+    assert resumed.position == killed.position                 # the position stays; the strategy has it
+    bars = resumed.bars
+    await until(lambda: manager.status("live-r").bars >= bars + 2)
+    assert manager.status("live-r").state == "running"
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    await services.aclose()
+    services.journal.close()

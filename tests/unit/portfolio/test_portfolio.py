@@ -17,6 +17,20 @@ def test_buy_moves_cash_into_a_position_and_pays_the_fee():
     assert p.fees_paid == pytest.approx(0.2)
 
 
+def test_a_fee_taken_in_the_base_asset_comes_off_the_position_not_the_cash():
+    p = Portfolio("BTC/USD", 10_000)
+    p.apply_fill(Fill("o", "BTC/USD", Side.BUY, 2.0, 100.0, 0.0, 1, "entry", "t1", base_fee=0.002))
+
+    assert p.quantity == pytest.approx(1.998)          # what the account received
+    assert p.cash == pytest.approx(10_000 - 200)
+    assert p.fees_paid == pytest.approx(0.2)           # valued at the fill's price
+    p.apply_fill(fill(Side.SELL, 1.998, 110.0, fee=0.2198, ts=2, reason="exit"))
+    assert p.quantity == 0.0
+    [trade] = p.trades
+    assert trade.pnl == pytest.approx(p.cash - 10_000)  # the round trip's net equals the cash it made
+    assert trade.fees == pytest.approx(0.2 + 0.2198)
+
+
 def test_adding_to_a_position_averages_the_entry_price():
     p = Portfolio("BTC/USD", 10_000)
     p.apply_fill(fill(Side.BUY, 1.0, 100.0))

@@ -70,6 +70,21 @@ def test_exit_sells_the_whole_position():
     assert (decision.verdict, decision.side, decision.quantity) == (Verdict.APPROVE, Side.SELL, 2.5)
 
 
+def test_exit_sells_what_one_order_can_close():
+    engine = RuleRiskEngine.from_config(RiskConfig())
+    decision = engine.check_all(FLAT, long_portfolio(qty=0.00634365), VIEW, closable=0.00634)
+    assert (decision.verdict, decision.side, decision.quantity) == (Verdict.APPROVE, Side.SELL, 0.00634)
+
+
+def test_a_position_no_order_can_close_is_dust_and_counts_as_flat():
+    engine = RuleRiskEngine.from_config(RiskConfig(stake_pct=0.5))
+    dust = long_portfolio(qty=0.00000365)
+
+    assert engine.check_all(FLAT, dust, VIEW, closable=0.0).reason == "already flat"
+    entry = engine.check_all(LONG, dust, VIEW, closable=0.0)
+    assert (entry.verdict, entry.side) == (Verdict.APPROVE, Side.BUY)
+
+
 @pytest.mark.parametrize("signal, portfolio, reason", [
     (FLAT, Portfolio("BTC/USD", 1_000), "already flat"),
     (LONG, long_portfolio(), "already long"),
