@@ -74,6 +74,15 @@ async def crash(manager: BotManager, services: DaemonServices) -> None:
     services.writer.close()
 
 
+def journalled(tmp_path, bot_id: str, kind: str) -> list[dict]:
+    """The data of the bot's journal events of `kind`, read from the file as a restart would."""
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    try:
+        return [e.data for e in journal.for_bot(bot_id).events(kinds=(kind,))]
+    finally:
+        journal.close()
+
+
 def bot_trades(standin: BinanceStandIn, bot_id: str):
     prefix = client_order_prefix(bot_id)
     ours = {o.order_id for o in standin.orders if o.client_order_id.startswith(prefix)}
@@ -141,7 +150,13 @@ async def test_live_bot_ledger_equals_the_exchange_and_survives_a_crash(tmp_path
     assert status.position == pytest.approx(base_moved(trades), abs=1e-12)   # fees in BTC taken off
     assert status.position == pytest.approx(float(standin.balances["BTC"].free + standin.balances["BTC"].locked), abs=1e-12)
     assert status.fills == len(trades)
-    assert max(standin.order_submissions.values()) == 1          # no order sent twice
+    assert max(standin.order_submissions.values()) == 1          # no client order id sent twice
+    # and no decision sent twice under another id: the exchange's orders are the journalled ones,
+    # at most one per candle and side
+    decisions = journalled(tmp_path, "live-1", "order")
+    assert sorted(o.client_order_id for o in standin.orders) == sorted(d["order_id"] for d in decisions)
+    decided_on = [(d["created_ts_ms"], d["side"]) for d in decisions]
+    assert len(set(decided_on)) == len(decided_on)
 
 
 async def test_live_bot_with_on_restart_halt_refuses_to_trade_past_a_difference(tmp_path, standin):

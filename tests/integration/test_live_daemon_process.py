@@ -149,6 +149,7 @@ async def test_live_daemon_killed_twice_comes_back_with_the_exchanges_position_a
 
         trades = bot_trades(standin)
         submissions = dict(standin.order_submissions)
+        exchange_ids = [o.client_order_id for o in bot_orders(standin)]
         held = float(standin.balances["BTC"].free + standin.balances["BTC"].locked)
 
     state = json.loads((state_dir / "bots" / f"{BOT_ID}.json").read_text())["state"]
@@ -162,7 +163,14 @@ async def test_live_daemon_killed_twice_comes_back_with_the_exchanges_position_a
                                                    (BOT_ID,))]
         orders_with_fills = {json.loads(d)["order_id"] for (d,) in journal.execute(
             "SELECT data FROM events WHERE bot_id = ? AND kind = 'fill'", (BOT_ID,))}
+        decisions = [json.loads(d) for (d,) in journal.execute(
+            "SELECT data FROM events WHERE bot_id = ? AND kind = 'order'", (BOT_ID,))]
     finally:
         journal.close()
+    # The exchange's orders are the journalled decisions, and no decision was made twice: a
+    # decision re-sent under a new id after a restart would be a second intent for its candle.
+    assert sorted(exchange_ids) == sorted(d["order_id"] for d in decisions)
+    decided_on = [(d["created_ts_ms"], d["side"]) for d in decisions]
+    assert len(set(decided_on)) == len(decided_on), decided_on
     assert sorted(fill_keys) == sorted(str(t.id) for t in trades)   # every fill once, none lost
     assert lost in orders_with_fills                                      # the lost order was found, booked
