@@ -20,17 +20,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import ccxt
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from market.limits import Number, WholeNumber
+from market.strict import StrictModel
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$",
                                description="an environment variable name in capitals, e.g. BINANCE_KEY")]
 
 
-class ExchangeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class ExchangeConfig(StrictModel):
     id: str
     account: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")] = "default"
     api_key_env: EnvName | None = None

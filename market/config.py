@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from market.limits import MAX_PRICE, MIN_PRICE, Number, WholeNumber
+from market.strict import StrictModel
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:
@@ -32,10 +33,8 @@ def _as_utc(moment: datetime | None) -> datetime | None:
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
-class _FileSource(BaseModel):
+class _FileSource(StrictModel):
     """A candle file, optionally cut to [start, end)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     source: str  # narrowed to one Literal by each subclass; declared here so it prints first
     path: Path
@@ -52,24 +51,18 @@ class _FileSource(BaseModel):
 class CsvSource(_FileSource):
     """A CSV file with header timestamp,open,high,low,close,volume (see `market.files`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     source: Literal["csv"]
 
 
 class JsonSource(_FileSource):
     """A JSON file holding ccxt's OHLCV list, [[ms, open, high, low, close, volume], ...]."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     source: Literal["json"]
 
 
-class SyntheticSource(BaseModel):
+class SyntheticSource(StrictModel):
     """Seeded random-walk candles with regime changes (see `market.synthetic`); same seed, same
     candles. Candles are one bot timeframe apart from `start`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     source: Literal["synthetic"]
     seed: Annotated[WholeNumber, Field(ge=0, le=2**63 - 1)] = 42     # numpy refuses negative seeds

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from market.limits import Number
+from market.strict import StrictModel
 
 Fraction = Annotated[Number, Field(gt=0, le=1)]
 OpenFraction = Annotated[Number, Field(gt=0, lt=1)]
 
 
-class RiskConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class RiskConfig(StrictModel):
     stake_pct: Fraction = 0.95
     """Share of available cash an entry spends; its fee is paid on top."""
     max_position_pct: Fraction = 1.0

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from execution.config import ExecutionConfig
 from execution.exchange_config import ExchangeConfig
 from market.config import MarketConfig, SyntheticSource
 from market.limits import MAX_CAPITAL, Number
+from market.strict import StrictModel
 from risk.config import RiskConfig
 from runner.config_errors import describe_errors
 from runner.yaml_loader import StrictSafeLoader
@@ -37,23 +38,17 @@ from strategies.registry import strategy_class
 Timeframe = Literal["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "1w"]
 
 
-class StrategyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class StrategyConfig(StrictModel):
     name: str
     params: dict[str, Any] = {}     # checked by the strategy's own Params model
 
 
-class SafeMode(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SafeMode(StrictModel):
     size_multiplier: Annotated[Number, Field(gt=0, le=1)] = 0.1
     symbols: list[str] = []
 
 
-class BotConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class BotConfig(StrictModel):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
                              description="lower-case letters, digits, '-' and '_', up to 63 characters")]
     mode: Literal["sim", "paper", "live"] = "sim"

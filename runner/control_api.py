@@ -29,8 +29,9 @@ from typing import Annotated, Any, Protocol, TypeVar
 
 from aiohttp import web
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, StringConstraints, ValidationError
 
+from market.strict import StrictModel
 from runner.config import ConfigError
 from runner.control_client import check_socket_path_length
 from runner.errors import BotStateError, ControlError, UnknownBot
@@ -63,10 +64,10 @@ class ControlSocketInUse(RuntimeError):
     """Another daemon answers on the control socket (or the path is not a socket): not ours to delete."""
 
 
-class KillRequest(BaseModel):
+class KillRequest(StrictModel):
     """Body of the kill endpoints: the reason is logged and shown by `botrunner status`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 

@@ -24,29 +24,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from market.limits import Number, WholeNumber
+from market.strict import StrictModel
 from runner.config import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config_errors import describe_errors
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TcpControl(_Strict):
+class TcpControl(StrictModel):
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
     port: Annotated[WholeNumber, Field(ge=1, le=65535)]
     token_env: str = "BOTRUNNER_TOKEN"
 
 
-class ControlConfig(_Strict):
+class ControlConfig(StrictModel):
     socket: Path | None = None
     tcp: TcpControl | None = None
 
 
-class LogConfig(_Strict):
+class LogConfig(StrictModel):
     level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
     json_lines: Annotated[bool, Field(alias="json")] = False
     file: Path | None = None
@@ -54,7 +51,7 @@ class LogConfig(_Strict):
     retention: Annotated[WholeNumber, Field(ge=1)] = 10
 
 
-class SupervisorConfig(_Strict):
+class SupervisorConfig(StrictModel):
     max_restarts: Annotated[WholeNumber, Field(ge=0, le=1000)] = 5
     window_secs: Annotated[Number, Field(gt=0, le=86_400)] = 300.0
     backoff_initial_secs: Annotated[Number, Field(ge=0, le=3600)] = 1.0
@@ -68,7 +65,7 @@ class SupervisorConfig(_Strict):
         return self
 
 
-class DaemonConfig(_Strict):
+class DaemonConfig(StrictModel):
     state_dir: Path = Path("state")
     control: ControlConfig = ControlConfig()
     log: LogConfig = LogConfig()

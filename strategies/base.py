@@ -13,16 +13,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
+from market.strict import StrictModel
 from market.view import MarketView
 from strategies.signal import Signal
 
 
-class StrategyParams(BaseModel):
+class StrategyParams(StrictModel):
     """Base for a strategy's parameters: frozen, unknown keys rejected."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Strategy(ABC):
