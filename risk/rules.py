@@ -1,4 +1,5 @@
-"""The risk rules, one job each, so each can be tested alone. `RiskEngine` composes them.
+"""The risk rules, one job each, so each can be tested alone. `risk.engine.RuleRiskEngine`
+composes them into the `RiskEngine` port.
 
 Sizing rules turn an entry into an amount; limit rules cap or refuse it; kill rules watch the
 marked equity once per candle and name a reason when the bot must stop.

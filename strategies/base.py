@@ -5,7 +5,7 @@ candle, in time order, so it may keep incremental indicator state between calls;
 rebuilt by replaying history (warm-up), never persisted.
 
 To add one: subclass `Strategy`, declare a `Params` model and a `name`, implement
-`generate_signal`, and decorate the class with `@register` (see `strategies/sma_cross.py`).
+`generate_signal`, and decorate the class with `@register` (see `strategies/rsi_reversion.py`).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class RsiReversionParams(StrategyParams):
     oversold: RsiLevel = 30.0
     overbought: RsiLevel = 70.0
 
-    # A field validator, so it is reported together with any other problem (see sma_cross).
+    # A field validator, so it is reported together with any other problem (see `strategies.params.FastSlowParams`).
     @field_validator("overbought")
     @classmethod
     def _overbought_is_above_oversold(cls, overbought: float, info: ValidationInfo) -> float:

@@ -11,8 +11,8 @@ same number, so the strategy sees a tie, not a crossing made of rounding noise. 
 counts as crossing to whichever side it goes, so below, equal, below gives a second GO_FLAT
 (no change for a position that is already flat).
 
-This is the hot path of backtests (hundreds of thousands of candles per second), hence the
-bound methods kept instead of the indicator objects.
+The rule and its fast path are `strategies.crossing.AverageCross`, shared with `ema_cross`;
+this module only picks the average and the default periods.
 """
 
 from __future__ import annotations

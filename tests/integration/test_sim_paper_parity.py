@@ -1,11 +1,12 @@
 """Sim and paper, the same bot on the same candles: the same decisions, fills that differ only by rule.
 
-The sim run is `build_sim_runner`. The paper run is the same config wired by hand (there is no
-ccxt candle feed yet): a `ReplayProvider` over the same candles, one per batch, whose `pace` hook
-moves the Binance stand-in's clock to the last millisecond of each candle before the runner sees
-it, and `PaperExecution` reading quotes with `CcxtQuotes` through a real ccxt client from the
-stand-in. The stand-in quotes half its spread either side of that candle's close, rounded
-outwards to the tick: the book as it stands when the candle closes.
+The sim run is `build_sim_runner`. The paper run is the same config wired by hand, with a
+`ReplayProvider` in place of the daemon's `CcxtCandleFeed` (which waits on a clock for each candle
+to close; this test steps the stand-in's clock itself): the same candles, one per batch, whose
+`pace` hook moves the Binance stand-in's clock to the last millisecond of each candle before the
+runner sees it, and `PaperExecution` reading quotes with `CcxtQuotes` through a real ccxt
+client from the stand-in. The stand-in quotes half its spread either side of that candle's
+close, rounded outwards to the tick: the book as it stands when the candle closes.
 
 Equal in both runs: every order intent (client order id, side, type, reason, protective
 percentages, and the candle it was decided on), and the fills, order by order.
