@@ -11,11 +11,13 @@ from runner.status import BotStatus, LatencySummary, ReloadResult
 from strategies.base import Strategy
 
 
-async def eventually(condition, timeout_secs: float = 2.0) -> None:
-    """Wait until `condition()` holds, yielding to the loop in between; fail after the timeout."""
+async def eventually(condition, timeout_secs: float = 2.0, *, poll_secs: float = 0.0) -> None:
+    """Wait until `condition()` holds, checking it every `poll_secs` (0: at every turn of the
+    event loop); raise TimeoutError after `timeout_secs`. A test that waits for busy code (many
+    bots, a real socket) polls less often, so that its checks do not take the loop from that work."""
     async with asyncio.timeout(timeout_secs):
         while not condition():
-            await asyncio.sleep(0)
+            await asyncio.sleep(poll_secs)
 
 
 class Scripted(Strategy):

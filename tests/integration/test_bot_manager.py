@@ -20,6 +20,7 @@ from runner.manager import BotManager, DaemonServices
 from runner.snapshots import SnapshotStore
 from strategies.registry import register
 from strategies.sma_cross import SmaCross
+from tests.fakes import eventually
 
 BARS = 3_000
 
@@ -68,12 +69,6 @@ def services(tmp_path):
     journal.close()
 
 
-async def eventually(condition, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
-
-
 def same_ledger(a: dict, b: dict) -> None:
     assert a["portfolio"] == b["portfolio"]
     assert (a["bars"], a["order_seq"]) == (b["bars"], b["order_seq"])
@@ -112,7 +107,7 @@ async def test_stop_start_kill_resume_through_the_manager(services):
     manager = BotManager(configs, services(), exit_when_done=False)
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
-    await eventually(lambda: manager.status("paced").bars > 100)
+    await eventually(lambda: manager.status("paced").bars > 100, timeout_secs=10, poll_secs=0.005)
 
     stopped = await manager.stop("paced")
     assert stopped.state == "stopped"
@@ -121,10 +116,10 @@ async def test_stop_start_kill_resume_through_the_manager(services):
     bars_at_stop = stopped.bars
     started = await manager.start("paced")
     assert started.state in ("starting", "running")
-    await eventually(lambda: manager.status("paced").bars > bars_at_stop + 50)
+    await eventually(lambda: manager.status("paced").bars > bars_at_stop + 50, timeout_secs=10, poll_secs=0.005)
 
     killed = await manager.kill("paced", "operator: exchange looks wrong")
-    await eventually(lambda: manager.status("paced").state == "killed")
+    await eventually(lambda: manager.status("paced").state == "killed", timeout_secs=10, poll_secs=0.005)
     killed = manager.status("paced")
     assert killed.kill_switch and killed.kill_reason == "operator: exchange looks wrong"
     assert killed.position == 0.0
@@ -133,7 +128,7 @@ async def test_stop_start_kill_resume_through_the_manager(services):
     assert manager.status("other").state == "running"      # untouched by all of this
 
     await manager.resume("paced")
-    await eventually(lambda: manager.status("paced").state == "running")
+    await eventually(lambda: manager.status("paced").state == "running", timeout_secs=10, poll_secs=0.005)
     assert not manager.status("paced").kill_switch
     with pytest.raises(UnknownBot):
         manager.status("nope")
@@ -147,7 +142,7 @@ async def test_a_restarted_manager_continues_from_the_snapshots_like_an_uninterr
     first = BotManager([config], services(), exit_when_done=False)
     stop = asyncio.Event()
     running = asyncio.create_task(first.run(stop))
-    await eventually(lambda: first.status("restartable").bars > 800)
+    await eventually(lambda: first.status("restartable").bars > 800, timeout_secs=10, poll_secs=0.005)
     stop.set()
     await asyncio.wait_for(running, 10)
     assert 800 < first.status("restartable").bars < BARS
@@ -164,7 +159,7 @@ async def test_killed_bot_stays_killed_across_a_restart(services):
     first = BotManager([config], services(), exit_when_done=False)
     stop = asyncio.Event()
     running = asyncio.create_task(first.run(stop))
-    await eventually(lambda: first.status("latched").bars > 50)
+    await eventually(lambda: first.status("latched").bars > 50, timeout_secs=10, poll_secs=0.005)
     await first.kill("latched", "by hand")
     stop.set()
     await asyncio.wait_for(running, 10)
@@ -172,7 +167,7 @@ async def test_killed_bot_stays_killed_across_a_restart(services):
     second = BotManager([config], services())
     stop = asyncio.Event()
     running = asyncio.create_task(second.run(stop))
-    await eventually(lambda: second.status("latched").state == "killed")
+    await eventually(lambda: second.status("latched").state == "killed", timeout_secs=10, poll_secs=0.005)
     assert second.status("latched").kill_reason == "by hand"
     assert not running.done()                   # a killed bot waits for resume; the daemon stays
     stop.set()
@@ -211,13 +206,13 @@ async def test_reload_adds_removes_and_restarts_only_what_changed(services):
     manager = BotManager(configs, services(), reload_configs=lambda: new, exit_when_done=False)
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
-    await eventually(lambda: all(s.state == "running" for s in manager.statuses()))
+    await eventually(lambda: all(s.state == "running" for s in manager.statuses()), timeout_secs=10, poll_secs=0.005)
     keep_task = manager._slots["keep"].task
     result = await manager.reload()
     assert (result.added, result.removed, result.restarted, result.unchanged) == (["added"], ["drop"], ["change"], ["keep"])
     assert manager._slots["keep"].task is keep_task                # left running
     assert [s.id for s in manager.statuses()] == ["added", "change", "keep"]
-    await eventually(lambda: manager.status("added").state == "running")
+    await eventually(lambda: manager.status("added").state == "running", timeout_secs=10, poll_secs=0.005)
     stop.set()
     await asyncio.wait_for(running, 10)
 

@@ -18,6 +18,7 @@ import pytest
 from market.ccxt_feed import CcxtCandleFeed
 from market.models import Candle
 from tests.exchange import STANDIN_OPTIONS, BinanceStandIn, SteppedExchangeClock, make_ccxt_client
+from tests.fakes import eventually
 
 T0_MS = 1_704_067_200_000           # 2024-01-01T00:00:00Z
 STEP_MS = 60_000
@@ -265,22 +266,16 @@ async def pro_client(standin):
     await pro.close()
 
 
-async def eventually(condition, timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
-
-
 async def test_a_websocket_client_takes_closed_candles_from_the_kline_stream_not_from_polling(
         clock, standin, pro_client):
     feed = CcxtCandleFeed(pro_client, "BTC/USDT", "1m", clock=clock)
     assert await feed.history(1) == candles(59, 59)
     polled = len(klines_requests(standin))
     reader = Reader(feed)
-    await eventually(lambda: standin.streams.subscriptions == 1)
+    await eventually(lambda: standin.streams.subscriptions == 1, timeout_secs=3, poll_secs=0.005)
     for _ in range(3):
         clock.advance(STEP_MS)                        # a close: the stream pushes the candle
-    await eventually(lambda: len(reader.candles) == 3)
+    await eventually(lambda: len(reader.candles) == 3, timeout_secs=3, poll_secs=0.005)
 
     assert reader.candles == candles(60, 62)          # each once, in order, exactly as served
     assert len(klines_requests(standin)) == polled    # nothing polled
@@ -294,12 +289,12 @@ async def test_a_websocket_client_polls_while_the_websocket_is_down_and_goes_bac
     try:
         await feed.history(1)
         reader = Reader(feed)
-        await eventually(lambda: standin.streams.subscriptions == 1)
+        await eventually(lambda: standin.streams.subscriptions == 1, timeout_secs=3, poll_secs=0.005)
         clock.advance(STEP_MS)
-        await eventually(lambda: len(reader.candles) == 1)
+        await eventually(lambda: len(reader.candles) == 1, timeout_secs=3, poll_secs=0.005)
         await standin.drop_websockets()                   # the exchange restarts its stream servers
         await eventually(lambda: any("polling REST, and trying the websocket again in 10m" in r["message"]
-                                     for r in log_records))
+                                     for r in log_records), timeout_secs=3, poll_secs=0.005)
         await clock.step(STEP_MS)
         await clock.step(STEP_MS)
         assert reader.candles == candles(60, 62)          # none lost or doubled across the switch
@@ -308,10 +303,10 @@ async def test_a_websocket_client_polls_while_the_websocket_is_down_and_goes_bac
         for _ in range(7):
             await clock.step(STEP_MS)
         clock.advance(STEP_MS)                            # ten minutes after the failure
-        await eventually(lambda: standin.streams.subscriptions == 1)
+        await eventually(lambda: standin.streams.subscriptions == 1, timeout_secs=3, poll_secs=0.005)
         polled = len(klines_requests(standin))
         clock.advance(STEP_MS)
-        await eventually(lambda: len(reader.candles) == 12)
+        await eventually(lambda: len(reader.candles) == 12, timeout_secs=3, poll_secs=0.005)
         assert reader.candles == candles(60, 71)
         assert len(klines_requests(standin)) == polled    # by websocket again
         await finish(feed, reader)

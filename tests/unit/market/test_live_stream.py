@@ -5,7 +5,7 @@ Binance stand-in."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import Any
 
 import ccxt
 import pytest
@@ -15,18 +15,13 @@ from market.models import Candle
 from market.shared import FeedHub, LiveCandleStream, StreamCursor, live_feed_key
 from market.synthetic import generate_candles
 from tests.exchange import BinanceStandIn, SteppedExchangeClock, make_ccxt_client
+from tests.fakes import eventually
 
 CANDLES = generate_candles(count=40)
 T0_MS = 1_704_067_200_000
 STEP_MS = 60_000
 NOW_INDEX = 60
 KEY = live_feed_key("binance", "main", "BTC/USDT", "1m")
-
-
-async def eventually(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(5):
-        while not condition():
-            await asyncio.sleep(0)
 
 
 class Reader:
@@ -112,7 +107,7 @@ async def test_each_append_read_by_every_cursor_is_measured(live):
 
     for candle in CANDLES[:4]:
         stream.append([candle])
-        await eventually(lambda: all(len(r.candles) == stream.released for r in readers))
+        await eventually(lambda: all(len(r.candles) == stream.released for r in readers), timeout_secs=5)
     stream.end()
     await asyncio.wait_for(asyncio.gather(*(r.task for r in readers)), timeout=1)
 
@@ -127,7 +122,7 @@ async def test_memory_holds_the_warm_up_and_what_a_slow_cursor_has_not_read(live
 
     for candle in generate_candles(count=300):
         stream.append([candle])
-    await eventually(lambda: len(fast.candles) == 300)
+    await eventually(lambda: len(fast.candles) == 300, timeout_secs=5)
 
     assert stream.held == 300                       # the slow cursor has read nothing yet
     reading = slow.stream()
@@ -200,11 +195,11 @@ async def test_two_bots_on_one_key_share_one_upstream(hub, make_feed, standin):
     first = await hub.subscribe_live(KEY, make_feed, warmup=5)
     second = await hub.subscribe_live(KEY, make_feed, warmup=5)
     readers = [Reader(first), Reader(second)]
-    await eventually(lambda: make_feed.clock.sleeping)
+    await eventually(lambda: make_feed.clock.sleeping, timeout_secs=5)
 
     for _ in range(3):
         await make_feed.clock.step(STEP_MS)
-    await eventually(lambda: all(len(r.candles) == 3 for r in readers))
+    await eventually(lambda: all(len(r.candles) == 3 for r in readers), timeout_secs=5)
 
     assert len(make_feed.feeds) == 1
     assert klines(standin) == 1 + 3                 # the warm-up, then one poll per candle: not doubled
@@ -216,15 +211,15 @@ async def test_two_bots_on_one_key_share_one_upstream(hub, make_feed, standin):
 async def test_a_bot_joining_later_starts_at_the_next_candle_without_overlap(hub, make_feed):
     first = await hub.subscribe_live(KEY, make_feed, warmup=5)
     early = Reader(first)
-    await eventually(lambda: make_feed.clock.sleeping)
+    await eventually(lambda: make_feed.clock.sleeping, timeout_secs=5)
     await make_feed.clock.step(STEP_MS)
     await make_feed.clock.step(STEP_MS)
-    await eventually(lambda: len(early.candles) == 2)
+    await eventually(lambda: len(early.candles) == 2, timeout_secs=5)
 
     second = await hub.subscribe_live(KEY, make_feed, warmup=5)
     late = Reader(second)
     await make_feed.clock.step(STEP_MS)
-    await eventually(lambda: len(late.candles) == 1)
+    await eventually(lambda: len(late.candles) == 1, timeout_secs=5)
 
     assert await second.history(5) == candles(57, 61)
     assert late.candles == candles(62, 62)
@@ -247,7 +242,7 @@ async def test_the_upstream_stops_with_its_last_bot_and_the_next_bot_starts_a_ne
     stream = hub.streams()[KEY]
 
     await cursor.aclose()
-    await eventually(lambda: make_feed.feeds[0].closed)
+    await eventually(lambda: make_feed.feeds[0].closed, timeout_secs=5)
 
     assert stream.finished
     again = await hub.subscribe_live(KEY, make_feed, warmup=2)

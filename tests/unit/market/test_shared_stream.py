@@ -13,6 +13,7 @@ from market.config import CsvSource, SyntheticSource
 from market.models import Candle
 from market.shared import FeedHub, SharedCandleStream, StreamCursor, feed_key_for
 from market.synthetic import generate_candles
+from tests.fakes import eventually
 
 CANDLES = generate_candles(count=10)
 
@@ -42,12 +43,6 @@ class SteppedClock:
         self._now_ms += ms
         self._moved.set()
         self._moved = asyncio.Event()
-
-
-async def eventually(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(1):
-        while not condition():
-            await asyncio.sleep(0)
 
 
 async def collect(cursor: StreamCursor) -> list[list[Candle]]:

@@ -15,6 +15,7 @@ import pytest
 
 from runner import systemd
 from runner.clock import ManualClock
+from tests.fakes import eventually
 
 
 @pytest.fixture
@@ -37,12 +38,6 @@ def _drain(sock: socket.socket) -> list[str]:
             messages.append(sock.recv(4096).decode())
         except BlockingIOError:
             return messages
-
-
-async def eventually(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(1):
-        while not condition():
-            await asyncio.sleep(0)
 
 
 def test_lifecycle_messages_reach_systemd(systemd_socket):
