@@ -15,8 +15,8 @@ replay), `serve` (a stand-in in a process of its own, for benchmarks).
 
 from .binance_standin import BinanceStandIn, RecordedRequest
 from .ccxt_client import STANDIN_OPTIONS, make_ccxt_client
-from .clock import StandInClock, SteppedExchangeClock, VirtualStandInClock
+from .clock import FastForwardClock, SteppedExchangeClock, VirtualStandInClock
 from .exchange_info import SymbolRules
 
-__all__ = ["STANDIN_OPTIONS", "BinanceStandIn", "RecordedRequest", "StandInClock", "SteppedExchangeClock",
+__all__ = ["STANDIN_OPTIONS", "BinanceStandIn", "FastForwardClock", "RecordedRequest", "SteppedExchangeClock",
            "SymbolRules", "VirtualStandInClock", "make_ccxt_client"]

@@ -1,4 +1,4 @@
-"""`StandInClock`: the exchange's clock as a bot's injected clock.
+"""`FastForwardClock`: the exchange's clock as a bot's injected clock.
 
 Sleeping moves the stand-in's time forward, so a bot waiting for the next candle close makes
 it come at once: an hour of 1m candles passes in about a second of wall time.
@@ -16,7 +16,9 @@ import aiohttp
 from .binance_standin import BinanceStandIn
 
 
-class StandInClock:
+class FastForwardClock:
+    """The stand-in's time: `sleep` moves it forward by that much at once."""
+
     def __init__(self, standin: BinanceStandIn) -> None:
         self._standin = standin
 

@@ -21,7 +21,7 @@ from runner.config import BotConfig
 from runner.journal import SqliteJournal
 from runner.manager import BotManager, DaemonServices
 from runner.snapshots import SnapshotStore
-from tests.exchange import BinanceStandIn, StandInClock
+from tests.exchange import BinanceStandIn, FastForwardClock
 from tests.exchange.ledger import base_moved
 from tests.exchange.tapes import quick_swings, wavy_candles
 
@@ -90,7 +90,7 @@ def bot_trades(standin: BinanceStandIn, bot_id: str):
 
 
 async def test_paper_bot_trades_on_exchange_prices_and_sends_no_order(tmp_path, standin):
-    clock = StandInClock(standin)
+    clock = FastForwardClock(standin)
     services = services_for(tmp_path, clock)
     manager = BotManager([bot("paper-1", "paper", standin.base_url)], services, exit_when_done=False)
     stop = asyncio.Event()
@@ -108,7 +108,7 @@ async def crash_with_an_order_in_flight(tmp_path, standin, config: BotConfig, *,
     """Run the bot until it has `fills_first` fills; then its next order reaches the exchange
     but the answer is lost, and the process dies before it learns the outcome. Returns how
     many orders the exchange had then."""
-    clock = StandInClock(standin)
+    clock = FastForwardClock(standin)
     services = services_for(tmp_path, clock)
     manager = BotManager([config], services, exit_when_done=False)
     running = asyncio.create_task(manager.run(asyncio.Event()))
@@ -126,7 +126,7 @@ async def crash_with_an_order_in_flight(tmp_path, standin, config: BotConfig, *,
 async def restart_until(tmp_path, standin, config: BotConfig, condition, *, before_stop=None) -> BotManager:
     """A new manager on the same state folder, run until `condition(status)`, then stopped
     (after `before_stop(services)`, when given)."""
-    services = services_for(tmp_path, StandInClock(standin))
+    services = services_for(tmp_path, FastForwardClock(standin))
     manager = BotManager([config], services, exit_when_done=False)
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
@@ -178,7 +178,7 @@ async def test_live_bot_with_on_restart_halt_refuses_to_trade_past_a_difference(
 async def test_on_restart_halt_starts_when_the_only_difference_is_an_order_that_never_reached_the_exchange(
         tmp_path, standin):
     config = bot("live-3", "live", standin.base_url, on_restart="halt")
-    clock = StandInClock(standin)
+    clock = FastForwardClock(standin)
     services = services_for(tmp_path, clock)
     manager = BotManager([config], services, exit_when_done=False)
     running = asyncio.create_task(manager.run(asyncio.Event()))
@@ -200,7 +200,7 @@ async def test_on_restart_halt_starts_when_the_only_difference_is_an_order_that_
 async def test_stale_data_trips_the_kill_switch_when_the_risk_rule_asks(tmp_path):
     candles = wavy_candles(90)
     async with BinanceStandIn(candles, balances={"USDT": 10_000, "BTC": 0}, start_ms=T0_MS + 60 * MIN) as standin:
-        clock = StandInClock(standin)
+        clock = FastForwardClock(standin)
         services = services_for(tmp_path, clock)
         config = bot("paper-stale", "paper", standin.base_url, risk={"stake_pct": 0.5, "kill_on_stale_data": True})
         manager = BotManager([config], services, exit_when_done=False)
@@ -245,7 +245,7 @@ async def test_a_bot_on_an_account_with_a_websocket_url_takes_its_candles_from_t
 
 
 async def test_a_kill_whose_flatten_is_refused_shows_killed_and_retries_until_flat(tmp_path, standin):
-    clock = StandInClock(standin)
+    clock = FastForwardClock(standin)
     services = services_for(tmp_path, clock)
     manager = BotManager([bot("live-k", "live", standin.base_url)], services, exit_when_done=False)
     stop = asyncio.Event()
@@ -274,7 +274,7 @@ async def test_a_kill_whose_flatten_is_refused_shows_killed_and_retries_until_fl
 async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sells_nothing_more(tmp_path, standin):
     standin.set_balance("BTC", 1)            # other coins on the account: a second sell would go through
     config = bot("live-f", "live", standin.base_url, on_restart="flatten")
-    clock = StandInClock(standin)
+    clock = FastForwardClock(standin)
     services = services_for(tmp_path, clock)
     manager = BotManager([config], services, exit_when_done=False)
     running = asyncio.create_task(manager.run(asyncio.Event()))
@@ -301,7 +301,7 @@ async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sell
 
 
 async def test_a_bot_killed_with_its_flatten_unfinished_can_be_resumed_and_trades_on(tmp_path, standin):
-    clock = StandInClock(standin)
+    clock = FastForwardClock(standin)
     services = services_for(tmp_path, clock)
     manager = BotManager([bot("live-r", "live", standin.base_url)], services, exit_when_done=False,
                          stop_grace_secs=0.2)

@@ -31,7 +31,7 @@ def make_candles(count: int = 120) -> list[tuple[int, float, float, float, float
             for i in range(count)]
 
 
-class StandInClock:
+class SleepRecordingClock:
     """The stand-in's clock: `sleep` moves it forward at once and records the sleep."""
 
     def __init__(self, standin: BinanceStandIn) -> None:
@@ -51,8 +51,8 @@ class StandInClock:
             self.standin.advance_to(target_ms)
 
 
-class GatedClock(StandInClock):
-    """A StandInClock whose sleepers wait until the test calls `release()`."""
+class GatedClock(SleepRecordingClock):
+    """A SleepRecordingClock whose sleepers wait until the test calls `release()`."""
 
     def __init__(self, standin: BinanceStandIn) -> None:
         super().__init__(standin)
@@ -84,8 +84,8 @@ async def standin() -> AsyncIterator[BinanceStandIn]:
 
 
 @pytest.fixture
-def clock(standin: BinanceStandIn) -> StandInClock:
-    return StandInClock(standin)
+def clock(standin: BinanceStandIn) -> SleepRecordingClock:
+    return SleepRecordingClock(standin)
 
 
 @pytest.fixture
