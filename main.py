@@ -31,7 +31,7 @@ EXIT_BAD_INPUT = 2
 
 
 def setup_logging(level: str = "INFO", **options) -> None:
-    from runner.logging_setup import setup_logging as configure
+    from runner.daemon.logging_setup import setup_logging as configure
 
     configure(level=level, **options)
 
@@ -65,11 +65,11 @@ def backtest(
 ) -> None:
     """Run one bot in sim mode over historical candles, as fast as the CPU allows."""
     from market.errors import MarketDataError
-    from runner.backtest import run_backtest
-    from runner.config import ConfigError, load_bot_config
-    from runner.defaults import DEFAULT_BOT
-    from runner.errors import BotError
-    from runner.report import format_report, write_equity_csv, write_trades_csv
+    from runner.backtest.run import run_backtest
+    from runner.config.bot import ConfigError, load_bot_config
+    from runner.config.defaults import DEFAULT_BOT
+    from runner.bot.errors import BotError
+    from runner.backtest.report import format_report, write_equity_csv, write_trades_csv
 
     setup_logging(log_level)
     start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
@@ -95,7 +95,7 @@ def validate(
     paths: Annotated[list[Path], typer.Argument(help="Bot config files, or folders of *.yaml files.")],
 ) -> None:
     """Check bot configs without running anything. Exit 0 when all are valid, 2 otherwise."""
-    from runner.config import ConfigError, load_bot_config
+    from runner.config.bot import ConfigError, load_bot_config
 
     setup_logging("WARNING")
     files: list[Path] = []
@@ -132,11 +132,11 @@ def run(
     live: Annotated[bool, typer.Option("--live", help="Allow mode: live bots (also needs I_UNDERSTAND_LIVE_TRADING=true).")] = False,
 ) -> None:
     """Run the daemon: every enabled bot of CONFIG_DIR, until they are all done or SIGTERM/SIGINT."""
-    from runner.config import ConfigError
-    from runner.control_api import ControlEndpointUnusable, ControlSocketInUse
-    from runner.daemon import LiveTradingNotAllowed, format_summary, plan_daemon, run_daemon
-    from runner.logging_setup import LogSetupError
-    from runner.state_dir import StartupError
+    from runner.config.bot import ConfigError
+    from runner.control.api import ControlEndpointUnusable, ControlSocketInUse
+    from runner.daemon.process import LiveTradingNotAllowed, format_summary, plan_daemon, run_daemon
+    from runner.daemon.logging_setup import LogSetupError
+    from runner.state.state_dir import StartupError
 
     try:
         plan = plan_daemon(config_dir, state_dir, live_flag=live)
@@ -177,8 +177,8 @@ def journal(
 ) -> None:
     """Print a bot's journal (orders, fills, kill switch, lifecycle); works with or without the daemon."""
     from market.models import iso_utc
-    from runner.daemon import JOURNAL_FILE
-    from runner.journal import SqliteJournal
+    from runner.daemon.process import JOURNAL_FILE
+    from runner.state.journal import SqliteJournal
 
     path = state_dir / JOURNAL_FILE
     if not path.exists():
@@ -252,7 +252,7 @@ def _control(state_dir: Path, url: Optional[str], call):
     when the request itself was bad: an empty reason, a config folder with problems)."""
     import os
 
-    from runner.control_client import ControlClient, ControlClientError, ControlRequestFailed, socket_path
+    from runner.control.client import ControlClient, ControlClientError, ControlRequestFailed, socket_path
 
     setup_logging("WARNING")
 
@@ -270,7 +270,7 @@ def _control(state_dir: Path, url: Optional[str], call):
 
 
 def _echo_outcomes(statuses) -> None:
-    from runner.status_table import format_outcome
+    from runner.control.status_table import format_outcome
 
     for bot_status in statuses if isinstance(statuses, list) else [statuses]:
         typer.echo(format_outcome(bot_status))
@@ -284,7 +284,7 @@ def status(
     url: UrlOption = None,
 ) -> None:
     """Show the running daemon's bots: state, position, equity, pnl, kill reason or last error."""
-    from runner.status_table import format_status_table
+    from runner.control.status_table import format_status_table
 
     found = _control(state_dir, url, lambda client: client.bot(bot) if bot else client.bots())
     statuses = found if isinstance(found, list) else [found]
@@ -336,7 +336,7 @@ def resume(bot: Annotated[str, typer.Argument(help="The bot's id.")],
 @app.command()
 def reload(state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
     """Re-read the daemon's config folder: add, remove and restart changed bots (exit 2 on problems)."""
-    from runner.status_table import format_reload
+    from runner.control.status_table import format_reload
 
     typer.echo(format_reload(_control(state_dir, url, lambda client: client.reload())))
 

@@ -43,11 +43,11 @@ from loguru import logger  # noqa: E402
 
 from execution.exchange import ExchangeAccounts  # noqa: E402
 from market.shared import FeedHub, LiveCandleStream  # noqa: E402
-from runner.config import BotConfig  # noqa: E402
-from runner.daemon import freeze_startup_heap  # noqa: E402
-from runner.journal import SqliteJournal  # noqa: E402
-from runner.manager import BotManager, DaemonServices  # noqa: E402
-from runner.snapshots import SnapshotStore  # noqa: E402
+from runner.config.bot import BotConfig  # noqa: E402
+from runner.daemon.process import freeze_startup_heap  # noqa: E402
+from runner.state.journal import SqliteJournal  # noqa: E402
+from runner.daemon.manager import BotManager, DaemonServices  # noqa: E402
+from runner.state.snapshots import SnapshotStore  # noqa: E402
 from tests.exchange import VirtualStandInClock  # noqa: E402
 from tests.exchange.tapes import MINUTE_MS, T0_MS  # noqa: E402
 

@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loguru import logger  # noqa: E402
 
 from market.shared import FeedHub  # noqa: E402
-from runner.daemon import freeze_startup_heap  # noqa: E402
-from runner.daemon_config import load_config_dir  # noqa: E402
-from runner.journal import SqliteJournal  # noqa: E402
-from runner.manager import BotManager, DaemonServices  # noqa: E402
-from runner.snapshots import SnapshotStore  # noqa: E402
+from runner.daemon.process import freeze_startup_heap  # noqa: E402
+from runner.config.daemon import load_config_dir  # noqa: E402
+from runner.state.journal import SqliteJournal  # noqa: E402
+from runner.daemon.manager import BotManager, DaemonServices  # noqa: E402
+from runner.state.snapshots import SnapshotStore  # noqa: E402
 
 STRATEGIES = [
     ("sma_cross", "{fast: 10, slow: 30}"),

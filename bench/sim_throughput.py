@@ -23,8 +23,8 @@ from loguru import logger  # noqa: E402
 
 from market.files import load_candles  # noqa: E402
 from market.synthetic import generate_candles  # noqa: E402
-from runner.build import build_sim_runner  # noqa: E402
-from runner.config import BotConfig  # noqa: E402
+from runner.assembly.compose import sim_runner  # noqa: E402
+from runner.config.bot import BotConfig  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "BTC_USD-1m-2022-01.csv"
 PARAMS = {"sma_cross": {"fast": 10, "slow": 30}, "ema_cross": {"fast": 12, "slow": 26},
@@ -83,7 +83,7 @@ def main() -> None:
     trades = []
 
     def pipeline() -> None:
-        runner = build_sim_runner(config, candles, record_equity=True)
+        runner = sim_runner(config, candles, record_equity=True)
         asyncio.run(runner.run())
         trades.append(len(runner.portfolio.trades))
 

@@ -127,11 +127,20 @@ class ExchangeAccount:
         # Exchange order id -> client order id, learnt from any bot's orders. Binance's trade
         # list names orders only by exchange id: without this, every reconciliation of every
         # bot on the account would look up every order of the account again.
-        self.client_order_ids: dict[str, str] = {}
+        self._client_order_ids: dict[str, str] = {}
         self._in_flight: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
 
     def __repr__(self) -> str:
         return f"ExchangeAccount({self.config.id}/{self.config.account})"
+
+    def remember_order(self, exchange_id: str, client_order_id: str) -> None:
+        """Learn that the account's order `exchange_id` has `client_order_id` ("" for an order
+        the exchange no longer finds). Any bot may tell; every bot's reconciliation reads it."""
+        self._client_order_ids[exchange_id] = client_order_id
+
+    def client_order_id_of(self, exchange_id: str) -> str | None:
+        """The client order id learnt for `exchange_id`, or None when nothing is known yet."""
+        return self._client_order_ids.get(exchange_id)
 
     @property
     def name(self) -> str:

@@ -50,6 +50,7 @@ import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from loguru import logger
@@ -60,13 +61,19 @@ from execution.errors import (
 )
 from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order, OrderType, Side
+from execution.order_ids import protective_id, protective_kind
 from execution.reconcile import fill_from_ccxt, order_from_ccxt, reconcile
 from market.clock import SYSTEM_CLOCK, Clock
 from market.models import Candle, timeframe_ms
 
 __all__ = ["LiveExecution"]
 
-_OPEN, _UNKNOWN = "open", "unknown"
+class _OrderState(Enum):
+    OPEN = "open"           # the exchange has it; `exchange_id` known
+    UNKNOWN = "unknown"     # its outcome is not known: looked up by client order id
+
+
+_OPEN, _UNKNOWN = _OrderState.OPEN, _OrderState.UNKNOWN
 _DONE_STATUSES = frozenset({"closed", "canceled", "cancelled", "expired", "rejected"})
 _NOT_FOUND_ANSWERS = 2          # "not found" answers before an unknown order counts as never placed
 _NO_FILLS: tuple[Fill, ...] = ()
@@ -78,7 +85,7 @@ class _Tracked:
     `exchange_id` known) or _UNKNOWN (to be looked up by client order id)."""
 
     order: Order
-    state: str
+    state: _OrderState
     exchange_id: str | None = None
     filled_qty: float = 0.0          # from the trades seen so far (`fill_ids`)
     notional: float = 0.0
@@ -161,10 +168,10 @@ class LiveExecution:
             return self._drain()
         protective = list(self._protective)       # only exits that existed before this candle
         looked_up = set()
-        for tracked in [t for t in self._orders.values() if t.state == _UNKNOWN]:
+        for tracked in [t for t in self._orders.values() if t.state is _UNKNOWN]:
             looked_up.add(tracked.order.client_order_id)
             await self._resolve(tracked)
-        for tracked in [t for t in self._orders.values() if t.state == _OPEN]:
+        for tracked in [t for t in self._orders.values() if t.state is _OPEN]:
             if tracked.order.client_order_id not in looked_up:
                 await self._poll(tracked)
         if protective:
@@ -182,7 +189,7 @@ class LiveExecution:
         left by an earlier run), are adopted; the runner books the fills like any others. A
         failure waits for the next turn."""
         await self._clock.sleep(self._bar_ms / 2000)
-        if any(t.state == _UNKNOWN for t in self._orders.values()):
+        if any(t.state is _UNKNOWN for t in self._orders.values()):
             return                    # the outcome comes first; reconcile on a later candle
         try:
             report = await reconcile(self._account, self.symbol, prefix=self._prefix,
@@ -208,7 +215,7 @@ class LiveExecution:
         cancel arrived is polled), so the caller books them before it sizes a flatten. An order
         whose outcome is still unknown stays in `open_orders()`."""
         await self._account.load_markets()
-        for tracked in [t for t in self._orders.values() if t.state == _UNKNOWN]:
+        for tracked in [t for t in self._orders.values() if t.state is _UNKNOWN]:
             await self._resolve(tracked)
         client = self._account.client
         targets: dict[str, str] = {}
@@ -226,11 +233,11 @@ class LiveExecution:
                     self._sent.add(cid)
                     self._orders[cid] = _Tracked(order_from_ccxt(raw, self.symbol, reason="adopted"), _OPEN,
                                                  exchange_id=str(raw["id"]))
-                elif tracked.state == _UNKNOWN:         # its lookup failed just now; the listing found it
+                elif tracked.state is _UNKNOWN:         # its lookup failed just now; the listing found it
                     tracked.state, tracked.exchange_id = _OPEN, str(raw["id"])
         except TemporaryExchangeError as exc:
             logger.warning("Cannot list open orders of {} ({}); cancelling the ones this bot knows", self.symbol, exc)
-            targets = {cid: t.exchange_id for cid, t in self._orders.items() if t.state == _OPEN and t.exchange_id}
+            targets = {cid: t.exchange_id for cid, t in self._orders.items() if t.state is _OPEN and t.exchange_id}
         cancelled: list[Order] = []
         for cid, exchange_id in targets.items():
             try:
@@ -243,7 +250,7 @@ class LiveExecution:
                 continue
             else:
                 cancelled.append(self._orders[cid].order)
-        for tracked in [t for t in self._orders.values() if t.state == _OPEN]:
+        for tracked in [t for t in self._orders.values() if t.state is _OPEN]:
             await self._poll(tracked)
         cancelled.extend(self._protective)
         self._protective = []
@@ -267,13 +274,16 @@ class LiveExecution:
         return [t.order for t in self._orders.values()] + self._protective
 
     def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
-        """Adopt the open orders of a snapshot: protective exits are kept as they are, the others
-        are looked up by client order id at the next `on_candle` (as unknown outcomes). Pass the
-        trade ids the bot has already booked as `fill_ids`, so their fills are not reported again."""
+        """Adopt orders to follow (a snapshot's, journalled intents, or found on the exchange):
+        protective exits are kept as they are, the others are looked up by client order id at
+        the next `on_candle` (as unknown outcomes); one already followed is left as it is. Pass
+        the trade ids the bot has already booked as `fill_ids`, so their fills are not reported again."""
         self._seen_fill_ids.update(fill_ids)
+        known = {o.client_order_id for o in self.open_orders()}
         for order in orders:
-            group = order.oco_group
-            if group is not None and order.client_order_id in (f"{group}-sl", f"{group}-tp"):
+            if order.client_order_id in known:
+                continue
+            if protective_kind(order.client_order_id, order.oco_group) is not None:
                 self._protective.append(order)
             else:
                 self._sent.add(order.client_order_id)
@@ -421,7 +431,7 @@ class LiveExecution:
     async def _absorb(self, tracked: _Tracked, raw: dict[str, Any]) -> None:
         """Take the exchange's view of `tracked`: its new fills, and whether it is done."""
         tracked.exchange_id = str(raw["id"])
-        self._account.client_order_ids[tracked.exchange_id] = tracked.order.client_order_id
+        self._account.remember_order(tracked.exchange_id, tracked.order.client_order_id)
         filled = float(raw.get("filled") or 0.0)
         fallback_ts = int(raw.get("lastTradeTimestamp") or raw.get("timestamp") or self._clock.now_ms())
         if raw.get("trades"):
@@ -471,12 +481,12 @@ class LiveExecution:
         group = entry.client_order_id
         if entry.stop_loss_pct is not None:
             self._protective.append(Order(
-                f"{group}-sl", self.symbol, exit_side, OrderType.STOP, quantity=held,
+                protective_id(group, "sl"), self.symbol, exit_side, OrderType.STOP, quantity=held,
                 stop_price=avg_price * (1 - direction * entry.stop_loss_pct), reason="stop_loss",
                 created_ts_ms=ts_ms, oco_group=group))
         if entry.take_profit_pct is not None:
             self._protective.append(Order(
-                f"{group}-tp", self.symbol, exit_side, OrderType.LIMIT, quantity=held,
+                protective_id(group, "tp"), self.symbol, exit_side, OrderType.LIMIT, quantity=held,
                 price=avg_price * (1 + direction * entry.take_profit_pct), reason="take_profit",
                 created_ts_ms=ts_ms, oco_group=group))
         logger.info("Order {}: protective exits armed (bot-managed): {}", group, ", ".join(

@@ -125,11 +125,3 @@ def fill_from_dict(data: dict) -> Fill:
     return Fill(data["order_id"], data["symbol"], Side(data["side"]), data["quantity"], data["price"],
                 data["fee"], data["fill_ts_ms"], data.get("reason", ""), data.get("fill_id", ""),
                 data.get("base_fee", 0.0))
-
-
-def client_order_prefix(bot_id: str) -> str:
-    """A short, stable client-order-id prefix for a bot: exchanges cap ids (Binance at 36
-    characters) and bot ids may be 63. `br` + 8 hex of the id's SHA-1 + `-`."""
-    import hashlib
-
-    return f"br{hashlib.sha1(bot_id.encode()).hexdigest()[:8]}-"

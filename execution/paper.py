@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from loguru import logger
 
@@ -89,7 +89,7 @@ class PaperExecution:
     async def on_candle(self, candle: Candle) -> Sequence[Fill]:
         """Fill resting orders the candle reached, then pending market orders at the live quote
         (their protective orders rest from now on: the candle was over before they filled)."""
-        fills = []
+        fills = await self._book.on_candle(candle)
         if fills:
             fills = [_with_fill_id(f) for f in fills]
             for fill in fills:
@@ -115,9 +115,11 @@ class PaperExecution:
     def open_orders(self) -> list[Order]:
         return self._unfilled + self._book.open_orders()
 
-    def restore_orders(self, orders: list[Order]) -> None:
-        self._unfilled = [o for o in orders if o.type is OrderType.MARKET]
-        self._book.restore_orders([o for o in orders if o.type is not OrderType.MARKET])
+    def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
+        known = {o.client_order_id for o in self.open_orders()}
+        fresh = [o for o in orders if o.client_order_id not in known]
+        self._unfilled.extend(o for o in fresh if o.type is OrderType.MARKET)
+        self._book.restore_orders([o for o in fresh if o.type is not OrderType.MARKET])
 
     async def aclose(self) -> None:
         self._unfilled.clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Iterable, Protocol, Sequence
 
 from execution.models import Fill, Order
 from market.models import Candle
@@ -34,8 +34,10 @@ class ExecutionEngine(Protocol):
 
     def open_orders(self) -> list[Order]: ...
 
-    def restore_orders(self, orders: list[Order]) -> None:
-        """Take back the open orders of a snapshot, after a restart (sim and paper)."""
+    def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
+        """Follow `orders` again after a restart (a snapshot's open orders, intents journalled
+        past it, orders found on the exchange); an order already followed is not added twice.
+        `fill_ids`: trade ids the bot has booked, never to be reported again (live)."""
         ...
 
     async def aclose(self) -> None: ...

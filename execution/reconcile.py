@@ -10,7 +10,7 @@ before a paper or live bot trades again (DESIGN.md, "State that survives a crash
   bots on the account hold;
 - `halt`: refuse to start when the report is not `clean`, and show it to a person.
 
-A bot's orders are recognised by their client order id prefix (`client_order_prefix(bot_id)`).
+A bot's orders are recognised by their client order id prefix (`execution.order_ids`).
 Binance's trade list carries the exchange order id only, so each order that traded since
 `since_ms` is looked up once to learn its client order id.
 
@@ -140,21 +140,22 @@ async def _bot_trades(account: ExchangeAccount, symbol: str, prefix: str, since_
     lookups; what a lookup learns goes into the shared map."""
     client = account.client
     trades = await _trades_since(account, symbol, since_ms)
-    known = account.client_order_ids
-    known.update(client_ids)
+    for exchange_id, cid in client_ids.items():
+        account.remember_order(exchange_id, cid)
     found = []
     for trade in trades:
         order_id = str(trade["order"])
-        if order_id not in known:
+        cid = account.client_order_id_of(order_id)
+        if cid is None:
             try:
                 raw = await account.shared_read("fetch_order", symbol, client.fetch_order, order_id, symbol)
-                known[order_id] = _client_id(raw)
+                cid = _client_id(raw)
             except OrderNotFound:
                 logger.warning("Reconcile {}: trade {} names order {}, which the exchange no longer finds",
                                symbol, trade["id"], order_id)
-                known[order_id] = ""
-        cid = known[order_id]
-        if cid.startswith(prefix) and cid:
+                cid = ""
+            account.remember_order(order_id, cid)
+        if cid and cid.startswith(prefix):
             found.append((trade, cid))
     return found
 

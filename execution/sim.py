@@ -16,9 +16,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from execution.models import Fill, Order, OrderType, Side
+from execution.order_ids import protective_id
 from market.models import Candle
 
 _NO_FILLS: tuple[Fill, ...] = ()
@@ -49,8 +50,10 @@ class SimExecution:
     def open_orders(self) -> list[Order]:
         return list(self._pending)
 
-    def restore_orders(self, orders: list[Order]) -> None:
-        self._pending = list(orders)
+    def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
+        # Sim fills are keyed by their order's id, so `fill_ids` names nothing to skip.
+        known = {o.client_order_id for o in self._pending}
+        self._pending.extend(o for o in orders if o.client_order_id not in known)
 
     async def aclose(self) -> None:
         self._pending.clear()
@@ -118,12 +121,12 @@ class SimExecution:
         orders = []
         if entry.stop_loss_pct is not None:
             orders.append(Order(
-                f"{group}-sl", entry.symbol, exit_side, OrderType.STOP, quantity=fill.quantity,
+                protective_id(group, "sl"), entry.symbol, exit_side, OrderType.STOP, quantity=fill.quantity,
                 stop_price=fill.price * (1 - direction * entry.stop_loss_pct), reason="stop_loss",
                 created_ts_ms=fill.ts_ms, oco_group=group))
         if entry.take_profit_pct is not None:
             orders.append(Order(
-                f"{group}-tp", entry.symbol, exit_side, OrderType.LIMIT, quantity=fill.quantity,
+                protective_id(group, "tp"), entry.symbol, exit_side, OrderType.LIMIT, quantity=fill.quantity,
                 price=fill.price * (1 + direction * entry.take_profit_pct), reason="take_profit",
                 created_ts_ms=fill.ts_ms, oco_group=group))
         return orders

@@ -2,7 +2,7 @@
 
 It lives in `market/`, the lowest package that needs it, so that `market/` and `execution/`
 can take one without importing `runner/` (dependencies point from runner outwards).
-`runner.clock` adds the `ManualClock` tests and sims use.
+`runner.bot.clock` adds the `ManualClock` tests and sims use.
 """
 
 from __future__ import annotations

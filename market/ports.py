@@ -18,6 +18,12 @@ class MarketDataProvider(Protocol):
     symbol: str
     timeframe: str
 
+    @property
+    def stale(self) -> bool:
+        """True while no new candle has come for several timeframes (a live feed's upstream
+        stopped); always False for replayed data."""
+        ...
+
     def stream(self) -> AsyncIterator[Sequence[Candle]]: ...
 
     async def history(self, limit: int) -> list[Candle]:

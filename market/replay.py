@@ -32,6 +32,8 @@ class ReplayProvider:
             ...
     """
 
+    stale = False           # replayed candles are never late
+
     def __init__(
         self,
         symbol: str,

@@ -231,6 +231,8 @@ class StreamCursor:
     tells the stream the previous one is processed (see `release_latencies`).
     """
 
+    stale = False           # replayed candles are never late; `LiveCursor` says when they are
+
     def __init__(self, source: SharedCandleStream, start_index: int, batch_size: int) -> None:
         self.symbol = source.symbol
         self.timeframe = source.timeframe

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from runner.config import ConfigError
-from runner.errors import BotStateError, UnknownBot
-from runner.status import BotStatus, LatencySummary, ReloadResult
+from runner.config.bot import ConfigError
+from runner.control.errors import BotStateError, UnknownBot
+from runner.control.status import BotStatus, LatencySummary, ReloadResult
 from strategies.base import Strategy
 
 
@@ -40,6 +40,8 @@ class Scripted(Strategy):
 
 class QueuedFeed:
     """Hands out the candles the test puts in, one per batch, as a live feed does."""
+
+    stale = False
 
     def __init__(self, symbol: str = "BTC/USD", timeframe: str = "1m"):
         self.symbol, self.timeframe = symbol, timeframe

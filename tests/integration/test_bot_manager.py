@@ -10,14 +10,14 @@ import pytest
 
 from market.shared import FeedHub
 from market.synthetic import generate_candles
-from runner.build import build_sim_runner
-from runner.config import BotConfig
-from runner.daemon import freeze_startup_heap
-from runner.daemon_config import SupervisorConfig
-from runner.errors import BotStateError, UnknownBot
-from runner.journal import SqliteJournal
-from runner.manager import BotManager, DaemonServices
-from runner.snapshots import SnapshotStore
+from runner.assembly.compose import sim_runner
+from runner.config.bot import BotConfig
+from runner.daemon.process import freeze_startup_heap
+from runner.config.daemon import SupervisorConfig
+from runner.control.errors import BotStateError, UnknownBot
+from runner.state.journal import SqliteJournal
+from runner.daemon.manager import BotManager, DaemonServices
+from runner.state.snapshots import SnapshotStore
 from strategies.registry import register
 from strategies.sma_cross import SmaCross
 from tests.fakes import eventually
@@ -48,7 +48,7 @@ def bot(bot_id: str, *, seed: int = 3, strategy: str = "sma_cross", speed: float
 
 async def run_alone(config: BotConfig) -> dict:
     candles = generate_candles(count=BARS, seed=config.market.seed, start_price=20_000, timeframe="1m")
-    runner = build_sim_runner(config, candles)
+    runner = sim_runner(config, candles)
     await runner.run()
     return runner.snapshot()
 

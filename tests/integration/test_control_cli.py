@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.control_api import serve_control
-from runner.status import ReloadResult
+from runner.control.api import serve_control
+from runner.control.status import ReloadResult
 from tests.fakes import FakeManager, make_status
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.control_client import ControlClient, ControlRequestFailed, DaemonNotRunning
+from runner.control.client import ControlClient, ControlRequestFailed, DaemonNotRunning
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 
 from market.synthetic import generate_candles
-from runner.build import build_sim_runner
-from runner.config import load_bot_config
+from runner.assembly.compose import sim_runner
+from runner.config.bot import load_bot_config
 
 PROJECT = Path(__file__).resolve().parents[2]
 BARS = 4_000
@@ -68,7 +68,7 @@ def uninterrupted(config_dir: Path, bot_id: str, bars: int | None = None) -> dic
     """The bot run in-process without interruption over its first `bars` candles."""
     config = load_bot_config(config_dir / "bots" / f"{bot_id}.yaml")
     candles = generate_candles(count=BARS, seed=config.market.seed, start_price=25_000, timeframe="1m")
-    runner = build_sim_runner(config, candles[:bars])
+    runner = sim_runner(config, candles[:bars])
     asyncio.run(runner.run())
     return runner.snapshot()
 

@@ -15,12 +15,12 @@ import pytest
 
 from market.shared import FeedHub
 from execution.exchange import ExchangeAccounts
-from execution.models import client_order_prefix
-from runner.clock import SYSTEM_CLOCK
-from runner.config import BotConfig
-from runner.journal import SqliteJournal
-from runner.manager import BotManager, DaemonServices
-from runner.snapshots import SnapshotStore
+from execution.order_ids import order_id_prefix
+from runner.bot.clock import SYSTEM_CLOCK
+from runner.config.bot import BotConfig
+from runner.state.journal import SqliteJournal
+from runner.daemon.manager import BotManager, DaemonServices
+from runner.state.snapshots import SnapshotStore
 from tests.exchange import BinanceStandIn, FastForwardClock
 from tests.exchange.ledger import base_moved
 from tests.exchange.tapes import quick_swings, wavy_candles
@@ -84,7 +84,7 @@ def journalled(tmp_path, bot_id: str, kind: str) -> list[dict]:
 
 
 def bot_trades(standin: BinanceStandIn, bot_id: str):
-    prefix = client_order_prefix(bot_id)
+    prefix = order_id_prefix(bot_id)
     ours = {o.order_id for o in standin.orders if o.client_order_id.startswith(prefix)}
     return [t for t in standin.trades if t.order_id in ours]
 
@@ -294,7 +294,7 @@ async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sell
 
     manager = await restart_until(tmp_path, standin, config, lambda s: s.state == "running" and s.bars >= 2)
 
-    sells = [o for o in standin.orders if o.side == "SELL" and o.client_order_id.startswith(client_order_prefix("live-f"))]
+    sells = [o for o in standin.orders if o.side == "SELL" and o.client_order_id.startswith(order_id_prefix("live-f"))]
     assert sells == [exit_order]                                          # no flatten sell on top of it
     status = manager.status("live-f")
     assert status.position == pytest.approx(base_moved(bot_trades(standin, "live-f")), abs=1e-12)

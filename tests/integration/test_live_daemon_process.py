@@ -21,14 +21,14 @@ import sys
 import time
 from pathlib import Path
 
-from execution.models import client_order_prefix
+from execution.order_ids import order_id_prefix
 from tests.exchange import BinanceStandIn
 from tests.exchange.ledger import base_moved
 from tests.exchange.tapes import quick_swings
 
 PROJECT = Path(__file__).resolve().parents[2]
 BOT_ID = "btc-live"
-PREFIX = client_order_prefix(BOT_ID)
+PREFIX = order_id_prefix(BOT_ID)
 WARM_CANDLES = 20
 KILL_SEED = 20261201            # the second kill lands a seeded random time after the orders it waits for
 

@@ -20,7 +20,7 @@ from execution.exchange_config import ExchangeConfig
 from execution.live import LiveExecution
 from execution.models import Fill, Order, OrderType, Side
 from market.models import Candle
-from runner.clock import ManualClock
+from runner.bot.clock import ManualClock
 from tests.exchange import BinanceStandIn
 
 T0_MS, STEP_MS, NOW_INDEX = 1_704_067_200_000, 60_000, 60

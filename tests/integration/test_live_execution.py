@@ -27,9 +27,9 @@ from market.models import Candle
 from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
 from risk.engine import RuleRiskEngine
-from runner.clock import ManualClock
-from runner.journal import MemoryJournal
-from runner.runner import RunnerState, StrategyRunner
+from runner.bot.clock import ManualClock
+from runner.state.journal import MemoryJournal
+from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from strategies.signal import GO_FLAT, GO_LONG
 from tests.exchange import BinanceStandIn, SteppedExchangeClock
 from tests.fakes import QueuedFeed, Scripted

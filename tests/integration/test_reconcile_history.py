@@ -16,7 +16,7 @@ import pytest
 from execution.exchange import ExchangeAccount, ExchangeAccounts
 from execution.exchange_config import ExchangeConfig
 from execution.reconcile import reconcile
-from runner.clock import ManualClock
+from runner.bot.clock import ManualClock
 from tests.exchange import BinanceStandIn
 
 T0_MS = 1_704_067_200_000

@@ -1,6 +1,6 @@
 """Sim and paper, the same bot on the same candles: the same decisions, fills that differ only by rule.
 
-The sim run is `build_sim_runner`. The paper run is the same config wired by hand, with a
+The sim run is `sim_runner`. The paper run is the same config wired by hand, with a
 `ReplayProvider` in place of the daemon's `CcxtCandleFeed` (which waits on a clock for each candle
 to close; this test steps the stand-in's clock itself): the same candles, one per batch, whose
 `pace` hook moves the Binance stand-in's clock to the last millisecond of each candle before the
@@ -46,10 +46,10 @@ from market.replay import ReplayProvider
 from market.synthetic import generate_candles
 from portfolio.portfolio import Portfolio
 from risk.engine import RuleRiskEngine
-from runner.build import build_sim_runner
-from runner.config import BotConfig
-from runner.journal import JournalEvent, MemoryJournal
-from runner.runner import RunnerState, StrategyRunner
+from runner.assembly.compose import sim_runner
+from runner.config.bot import BotConfig
+from runner.state.journal import JournalEvent, MemoryJournal
+from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from strategies.registry import create_strategy
 from tests.exchange import BinanceStandIn, make_ccxt_client
 from tests.exchange.market_data import quote_from
@@ -71,7 +71,7 @@ def bot_config(risk: dict[str, Any]) -> BotConfig:
 
 async def run_sim(config: BotConfig, candles: Sequence[Candle]) -> MemoryJournal:
     journal = MemoryJournal()
-    runner = build_sim_runner(config, candles, journal=journal)
+    runner = sim_runner(config, candles, journal=journal)
     assert await runner.run() is RunnerState.FINISHED
     return journal
 

@@ -16,8 +16,8 @@ import pytest
 
 from market.files import load_candles
 from market.synthetic import generate_candles
-from runner.build import build_sim_runner
-from runner.config import BotConfig
+from runner.assembly.compose import sim_runner
+from runner.config.bot import BotConfig
 
 FAST, SLOW, STAKE, FEE, CAPITAL = 10, 30, 0.99, 0.001, 100_000.0
 
@@ -62,7 +62,7 @@ def runner_trades(candles):
         "strategy": {"name": "sma_cross", "params": {"fast": FAST, "slow": SLOW}},
         "risk": {"stake_pct": STAKE}, "execution": {"fee_rate": FEE, "slippage_bps": 0},
     })
-    runner = build_sim_runner(config, candles)
+    runner = sim_runner(config, candles)
     asyncio.run(runner.run())
     trades = [(t.entry_ts_ms, t.exit_ts_ms, t.entry_price, t.exit_price, t.quantity, t.pnl)
               for t in runner.portfolio.trades]

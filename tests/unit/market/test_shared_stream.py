@@ -20,7 +20,7 @@ CANDLES = generate_candles(count=10)
 
 class SteppedClock:
     """Time that moves only when the test calls `advance`; `sleep` waits for it, as it would for
-    real time. (`runner.clock.ManualClock` jumps ahead on `sleep`, which a paced test cannot use.)"""
+    real time. (`runner.bot.clock.ManualClock` jumps ahead on `sleep`, which a paced test cannot use.)"""
 
     def __init__(self) -> None:
         self._now_ms = 0

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.config import ConfigError, load_bot_config
+from runner.config.bot import ConfigError, load_bot_config
 from strategies.registry import strategy_names
 
 PROJECT = Path(__file__).resolve().parents[3]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from runner.config import ConfigError, load_bot_config
-from runner.daemon_config import load_config_dir
+from runner.config.bot import ConfigError, load_bot_config
+from runner.config.daemon import load_config_dir
 
 GOOD = """\
 id: btc-sma

@@ -12,9 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from runner.control_api import ControlSocketInUse, serve_control
-from runner.control_client import ControlClient, ControlClientError, ControlRequestFailed, DaemonNotRunning
-from runner.status import LatencySummary, ReloadResult
+from runner.control.api import ControlSocketInUse, serve_control
+from runner.control.client import ControlClient, ControlClientError, ControlRequestFailed, DaemonNotRunning
+from runner.control.status import LatencySummary, ReloadResult
 from tests.fakes import FakeManager, make_status
 
 LATENCY = LatencySummary(buckets=[("0.001", 3), ("0.01", 7), ("0.1", 7), ("+Inf", 8)], sum_s=0.0425, count=8)

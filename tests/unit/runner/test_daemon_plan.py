@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner.config import BotConfig
-from runner.daemon import LiveTradingNotAllowed, check_live_gates, plan_daemon
+from runner.config.bot import BotConfig
+from runner.daemon.process import LiveTradingNotAllowed, check_live_gates, plan_daemon
 
 LIVE_FILE = {
     "id": "real-money", "mode": "live", "symbol": "BTC/USDT", "capital": 100,

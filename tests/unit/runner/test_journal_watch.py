@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runner.daemon import JournalWatch
-from runner.journal import SqliteJournal
+from runner.daemon.process import JournalWatch
+from runner.state.journal import SqliteJournal
 
 
 def test_a_deleted_journal_is_noticed_and_named_in_the_health_problems(tmp_path):

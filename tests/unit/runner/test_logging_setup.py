@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from runner.logging_setup import setup_logging
+from runner.daemon.logging_setup import setup_logging
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from runner.metrics import KNOWN_STATES, render_prometheus
-from runner.status import LatencySummary
+from runner.control.metrics import KNOWN_STATES, render_prometheus
+from runner.control.status import LatencySummary
 from tests.fakes import make_status
 
 # name{label="value",...} number   (label values may hold escaped \\, \" and \n)

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from runner.journal import JournalEvent, SqliteJournal
-from runner.snapshots import encode
+from runner.state.journal import JournalEvent, SqliteJournal
+from runner.state.snapshots import encode
 
 
 def test_the_journal_refuses_an_event_holding_nan(tmp_path):

@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
-from runner.journal import JournalConflict, JournalEvent, SqliteJournal
-from runner.snapshots import CorruptSnapshot, SnapshotStore
+from runner.state.journal import JournalConflict, JournalEvent, SqliteJournal
+from runner.state.snapshots import CorruptSnapshot, SnapshotStore
 
 
 @pytest.fixture

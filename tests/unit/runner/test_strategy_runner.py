@@ -10,9 +10,9 @@ from market.replay import ReplayProvider
 from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
 from risk.engine import RuleRiskEngine
-from runner.errors import StrategyError
-from runner.journal import MemoryJournal
-from runner.runner import RunnerState, StrategyRunner
+from runner.bot.errors import StrategyError
+from runner.state.journal import MemoryJournal
+from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from strategies.signal import GO_FLAT, GO_LONG
 from tests.fakes import QueuedFeed, Scripted, eventually
 
@@ -33,7 +33,7 @@ def make_runner(candles, strategy, risk=None, fee_rate=0.0, capital=1_000.0, jou
         "bot-a", feed=ReplayProvider("BTC/USD", "1m", candles, batch_size=7), strategy=strategy,
         risk=RuleRiskEngine.from_config(risk or RiskConfig(stake_pct=1.0)),
         execution=SimExecution(fee_rate=fee_rate), portfolio=Portfolio("BTC/USD", capital),
-        journal=journal or MemoryJournal(), record_equity=True)
+        journal=journal or MemoryJournal(), record_equity=True, order_id_prefix="bot-a-")
 
 
 async def test_signal_at_a_close_fills_at_the_next_open_and_the_exit_likewise():
@@ -279,7 +279,7 @@ async def test_a_candle_that_arrives_during_a_kill_by_hand_waits_until_the_flatt
 
 
 async def test_a_signal_on_a_candle_older_than_the_age_limit_updates_the_strategy_but_sends_nothing():
-    from runner.clock import ManualClock
+    from runner.bot.clock import ManualClock
 
     candles = candles_from([100.0 + i for i in range(10)])
     clock = ManualClock(candles[2].ts_ms + MIN + 5 * MIN)       # the backlog arrives 5 minutes late

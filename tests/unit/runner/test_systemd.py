@@ -13,8 +13,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from runner import systemd
-from runner.clock import ManualClock
+from runner.daemon import systemd
+from runner.bot.clock import ManualClock
 from tests.fakes import eventually
 
 

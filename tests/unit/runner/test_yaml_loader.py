@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from runner.config import ConfigError, load_bot_config
-from runner.config_errors import _show
-from runner.daemon_config import load_config_dir
+from runner.config.bot import ConfigError, load_bot_config
+from runner.config.errors import _show
+from runner.config.daemon import load_config_dir
 
 GOOD = """\
 id: btc-sma

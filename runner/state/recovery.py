@@ -4,7 +4,7 @@ The snapshot holds the bot's whole state at a candle boundary and the journal se
 it reflects. What the journal holds past that number happened after the snapshot and before the
 crash. A sim bot is deterministic, so it re-runs the candles from the snapshot's position: the
 orders and fills it makes again are checked against the journalled ones (same keys, same
-values; see `runner.journal`) and booked once. Kills by hand are not deterministic, so those
+values; see `runner.state.journal`) and booked once. Kills by hand are not deterministic, so those
 past the snapshot are scheduled to trip again before the same candle, and a resume past the
 snapshot clears the latch.
 
@@ -21,11 +21,12 @@ from typing import Any
 
 from loguru import logger
 
-from runner.journal import BotJournal
-from runner.snapshots import CorruptSnapshot, SnapshotStore
+from runner.bot.errors import BotMustStayDown
+from runner.state.journal import BotJournal
+from runner.state.snapshots import CorruptSnapshot, SnapshotStore
 
 
-class RecoveryError(Exception):
+class RecoveryError(BotMustStayDown):
     """The bot's state cannot be restored safely; a person must look. The message says why.
     `restored` is the bot as far as it was restored (shown in its status), when there is one."""
 

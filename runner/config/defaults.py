@@ -5,7 +5,7 @@ Sim mode on seeded synthetic candles, so it needs no data file, no exchange and 
 
 from __future__ import annotations
 
-from runner.config import BotConfig
+from runner.config.bot import BotConfig
 
 DEFAULT_BOT = BotConfig.model_validate({
     "id": "demo-sma-cross",

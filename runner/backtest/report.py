@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from market.models import iso_utc
-from runner.backtest import BacktestResult
+from runner.backtest.run import BacktestResult
 
 
 def format_report(result: BacktestResult) -> str:

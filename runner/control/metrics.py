@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
-from runner.status import BotStatus
+from runner.control.status import BotStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 from loguru import logger
 
-from runner.clock import SYSTEM_CLOCK, Clock
+from runner.bot.clock import SYSTEM_CLOCK, Clock
 
 _warned_addresses: set[str] = set()
 

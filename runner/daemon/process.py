@@ -21,16 +21,16 @@ from pathlib import Path
 from loguru import logger
 
 from market.shared import FeedHub
-from runner import systemd
-from runner.config import BotConfig, ConfigError
-from runner.control_api import serve_control
-from runner.daemon_config import DaemonConfig, load_config_dir
-from runner.defaults import DEFAULT_BOT
-from runner.journal import SqliteJournal
-from runner.manager import BotManager, DaemonServices
-from runner.snapshots import SnapshotStore
-from runner.state_dir import StateDirLock, private_file
-from runner.status import BotStatus
+from runner.daemon import systemd
+from runner.config.bot import BotConfig, ConfigError
+from runner.control.api import serve_control
+from runner.config.daemon import DaemonConfig, load_config_dir
+from runner.config.defaults import DEFAULT_BOT
+from runner.state.journal import SqliteJournal
+from runner.daemon.manager import BotManager, DaemonServices
+from runner.state.snapshots import SnapshotStore
+from runner.state.state_dir import StateDirLock, private_file
+from runner.control.status import BotStatus
 
 JOURNAL_FILE = "journal.sqlite3"
 SNAPSHOT_FOLDER = "bots"
@@ -101,7 +101,7 @@ def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: b
 async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None) -> list[BotStatus]:
     """Run until every bot is done or a stop signal arrives; return the bots' final statuses.
 
-    Raises StartupError (`runner.state_dir`) when the state folder is unusable or another daemon
+    Raises StartupError (`runner.state.state_dir`) when the state folder is unusable or another daemon
     holds it, ControlEndpointUnusable when the control socket or port cannot be listened on."""
     stop = stop or asyncio.Event()
     state_lock = StateDirLock.acquire(plan.state_dir, setting=plan.state_dir_setting)

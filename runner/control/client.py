@@ -21,7 +21,7 @@ from urllib.parse import quote
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
-from runner.status import BotStatus, ReloadResult
+from runner.control.status import BotStatus, ReloadResult
 
 M = TypeVar("M", bound=BaseModel)
 

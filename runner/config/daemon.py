@@ -28,8 +28,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from market.limits import Number, WholeNumber
 from market.strict import StrictModel
-from runner.config import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
-from runner.config_errors import describe_errors
+from runner.config.bot import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
+from runner.config.errors import describe_errors
 
 
 class TcpControl(StrictModel):

@@ -9,12 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from market.models import timeframe_ms
+from market.factory import load_market
+from market.models import Candle, timeframe_ms
 from portfolio.trades import Trade
-from runner.build import build_sim_runner, load_bot_candles
-from runner.config import BotConfig
-from runner.journal import MemoryJournal
-from runner.runner import StrategyRunner
+from runner.assembly.compose import sim_runner
+from runner.bot.strategy_runner import StrategyRunner
+from runner.config.bot import BotConfig
+from runner.state.journal import MemoryJournal
 
 _YEAR_MS = 365 * 86_400_000
 
@@ -75,11 +76,19 @@ async def run_backtest(
 ) -> BacktestResult:
     """Load the candles (not timed), run the bot over them (timed), and sum up."""
     candles = load_bot_candles(config, data_path=data_path, start=start, end=end)
-    runner = build_sim_runner(config, candles, journal=MemoryJournal(), record_equity=True)
+    runner = sim_runner(config, candles, journal=MemoryJournal(), record_equity=True)
     started = time.perf_counter()
     await runner.run()
     elapsed_s = time.perf_counter() - started
     return summarize(runner, config, [c.ts_ms for c in candles[:runner.bars]], elapsed_s)
+
+
+def load_bot_candles(config: BotConfig, *, data_path: Path | None = None, start: datetime | None = None,
+                     end: datetime | None = None) -> list[Candle]:
+    """The candles a sim bot's config names (or `data_path`), within [start, end).
+    Raises `market.errors.MarketDataError` when the data is unusable as a whole."""
+    return load_market(config.market, symbol=config.symbol, timeframe=config.timeframe,
+                       start=start, end=end, path_override=data_path)
 
 
 def summarize(runner: StrategyRunner, config: BotConfig, timestamps_ms: list[int], elapsed_s: float) -> BacktestResult:

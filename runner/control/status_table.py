@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from runner.status import BotStatus, ReloadResult
+from runner.control.status import BotStatus, ReloadResult
 
 _NOTE_MAX_CHARS = 60
 # (header, right-aligned?) in the order printed; NOTE is added only when some bot has one.

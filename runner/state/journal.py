@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from runner.bot.errors import BotMustStayDown
+
 
 @dataclass(slots=True, frozen=True)
 class JournalEvent:
@@ -46,7 +48,7 @@ class Journal(Protocol):
         ...
 
 
-class JournalConflict(Exception):
+class JournalConflict(BotMustStayDown):
     """An event re-written under an existing key differs from what the journal holds."""
 
 

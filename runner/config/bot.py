@@ -30,8 +30,8 @@ from market.config import MarketConfig, SyntheticSource
 from market.limits import MAX_CAPITAL, Number
 from market.strict import StrictModel
 from risk.config import RiskConfig
-from runner.config_errors import describe_errors
-from runner.yaml_loader import StrictSafeLoader
+from runner.config.errors import describe_errors
+from runner.config.yaml_loader import StrictSafeLoader
 from strategies.registry import strategy_class
 
 # 1s: Binance spot serves one-second klines (ccxt refuses it where an exchange does not).

@@ -32,12 +32,12 @@ from loguru import logger
 from pydantic import BaseModel, StringConstraints, ValidationError
 
 from market.strict import StrictModel
-from runner.config import ConfigError
-from runner.control_client import check_socket_path_length
-from runner.errors import BotStateError, ControlError, UnknownBot
-from runner.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from runner.metrics import render_prometheus
-from runner.status import BotStatus, ReloadResult
+from runner.config.bot import ConfigError
+from runner.control.client import check_socket_path_length
+from runner.control.errors import BotStateError, ControlError, UnknownBot
+from runner.control.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from runner.control.metrics import render_prometheus
+from runner.control.status import BotStatus, ReloadResult
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)

@@ -20,11 +20,14 @@ from __future__ import annotations
 import asyncio
 from enum import StrEnum
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from loguru import logger
 
+from execution.errors import FatalExchangeError
 from execution.models import Fill, Order, OrderType, Side, fill_to_dict, order_from_dict, order_to_dict
+from execution.order_ids import client_order_id, sequence_of
+from execution.order_ids import order_id_prefix as order_id_prefix_for
 from execution.ports import ExecutionEngine
 from market.models import Candle, iso_utc, timeframe_ms
 from market.ports import MarketDataProvider
@@ -32,10 +35,10 @@ from market.view import MarketView
 from portfolio.portfolio import Portfolio
 from risk.kill_switch import KillSwitch
 from risk.ports import RiskEngine
-from runner.clock import SYSTEM_CLOCK, Clock
-from runner.errors import StrategyError
-from runner.journal import Journal, JournalEvent, MemoryJournal
-from runner.latency import Histogram
+from runner.bot.clock import SYSTEM_CLOCK, Clock
+from runner.bot.errors import ExchangeRefusedBot, StrategyError
+from runner.state.journal import Journal, JournalEvent, MemoryJournal
+from runner.bot.latency import Histogram
 from strategies.base import Strategy
 from strategies.signal import Signal
 
@@ -100,9 +103,9 @@ class StrategyRunner:
         self.equity_curve: list[float] | None = [] if record_equity else None
         self.step_latency = Histogram()
         self._warmup_bars = warmup_bars
-        # Client order ids are `<prefix><seq>`: deterministic, and they survive restarts (the
-        # sequence is in the snapshot). Live bots get a short prefix: exchanges cap the length.
-        self.order_id_prefix = order_id_prefix if order_id_prefix is not None else f"{bot_id}-"
+        # Client order ids are `<prefix><seq>` (see `execution.order_ids`): deterministic, and
+        # they survive restarts (the sequence is in the snapshot).
+        self.order_id_prefix = order_id_prefix if order_id_prefix is not None else order_id_prefix_for(bot_id)
         self._commit_intents = commit_intents
         self._on_checkpoint = on_checkpoint
         self._checkpoint_interval_secs = checkpoint_interval_secs
@@ -132,6 +135,11 @@ class StrategyRunner:
     # next candle.
     # A kill between candles b-1 and b is journalled with bar b, so a bot that re-runs candles
     # after a crash trips it again at exactly the same place.
+
+    @property
+    def stale(self) -> bool:
+        """The bot's feed has had no new candle for several timeframes (paper and live)."""
+        return self.feed.stale
 
     @property
     def busy(self) -> bool:
@@ -203,6 +211,9 @@ class StrategyRunner:
         except StrategyError as exc:
             self._finish(RunnerState.FAILED, str(exc))
             raise
+        except FatalExchangeError as exc:
+            self._finish(RunnerState.FAILED, str(exc))
+            raise ExchangeRefusedBot(f"the exchange refuses the bot: {exc}") from exc
         if self.flatten_pending:
             ended = "stopped" if self._stop_requested else "the data ended"
             logger.error("Kill switch: {} with the position still open ({}); the flatten is retried when the "
@@ -372,7 +383,7 @@ class StrategyRunner:
 
     def _next_order_id(self) -> str:
         self.order_seq += 1
-        return f"{self.order_id_prefix}{self.order_seq}"
+        return client_order_id(self.order_id_prefix, self.order_seq)
 
     # -- kill switch -------------------------------------------------------------------------
 
@@ -491,6 +502,32 @@ class StrategyRunner:
         self._last_checkpoint = time.monotonic()
         if self._on_checkpoint is not None:
             self._on_checkpoint(self)
+
+    def book_journalled_fills(self, fills: Sequence[Fill]) -> None:
+        """Book fills the journal holds past the snapshot restored (they are journalled already)."""
+        for fill in fills:
+            self.portfolio.apply_fill(fill)
+            self.fills += 1
+
+    def adopt_fills(self, fills: Sequence[Fill], now_ms: int) -> None:
+        """Book and journal fills that reconciliation found on the exchange and the journal
+        lacks, before the strategy runs: a position the exchange holds is never bought twice."""
+        for fill in fills:
+            self.portfolio.apply_fill(fill)
+            self.fills += 1
+            self._record("fill", now_ms, {**fill_to_dict(fill), "adopted": True}, key=fill.key)
+        self._filled = self._filled or bool(fills)
+
+    def resume_order_sequence(self, order_ids: Iterable[str]) -> None:
+        """Go on after the highest sequence among `order_ids` (intents journalled past the
+        snapshot), so no client order id is made twice."""
+        for order_id in order_ids:
+            self.order_seq = max(self.order_seq, sequence_of(order_id, self.order_id_prefix))
+
+    def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
+        """Hand orders to follow (open in a snapshot, journalled, or found on the exchange) to
+        the execution engine, with the trade ids the bot has booked (`fill_ids`)."""
+        self.execution.restore_orders(orders, fill_ids=fill_ids)
 
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders and

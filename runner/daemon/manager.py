@@ -2,7 +2,7 @@
 
 Each bot runs in its own task under `_supervise`, tagged `bot=<id>` in every log line. A bot
 that raises is logged once with its traceback and rebuilt from its persisted state (snapshot
-plus journal, see `runner.recovery`) after a backoff; after `max_restarts` crashes within
+plus journal, see `runner.state.recovery`) after a backoff; after `max_restarts` crashes within
 `window_secs` it stays `failed`, with the reason. Nothing one bot does (raise, stall, run out
 of data) reaches another: the only shared parts are the candle streams, which never wait for a
 bot, and the journal.
@@ -15,58 +15,43 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from functools import partial
+from enum import StrEnum
 from typing import Callable
 
 from loguru import logger
 
-from execution.errors import FatalExchangeError
-from execution.exchange import ExchangeAccounts
-from execution.sim import SimExecution
-from market.factory import load_market
+from runner.assembly.daemon_bots import build_daemon_bot
+from runner.bot.errors import BotMustStayDown
+from runner.bot.strategy_runner import RunnerState, StrategyRunner
+from runner.config.bot import BotConfig
+from runner.config.daemon import SupervisorConfig
+from runner.control.errors import BotStateError, UnknownBot
+from runner.control.status import BotStatus, LatencySummary, ReloadResult
+from runner.daemon.services import DaemonServices
+from runner.state.journal import BotJournal, JournalEvent
+from runner.state.recovery import RecoveryError, recover
 from market.models import iso_utc
-from market.shared import FeedHub, feed_key_for
-from portfolio.portfolio import Portfolio
-from risk.engine import RuleRiskEngine
-from runner.clock import SYSTEM_CLOCK, Clock
-from runner.config import BotConfig
-from runner.daemon_config import SupervisorConfig
-from runner.errors import BotStateError, UnknownBot
-from runner.exchange_bots import build_exchange_runner
-from runner.journal import BotJournal, JournalConflict, JournalEvent, SqliteJournal
-from runner.recovery import RecoveryError, recover
-from runner.runner import RunnerState, StrategyRunner
-from runner.snapshots import SnapshotStore, SnapshotWriter
-from runner.status import BotStatus, LatencySummary, ReloadResult
-from strategies.registry import create_strategy
+
+__all__ = ["BotManager", "BotState", "DaemonServices"]
+
+
+class BotState(StrEnum):
+    """A configured bot's state in the daemon (its runner's `RunnerState`, plus the daemon's own)."""
+
+    CREATED = "created"
+    DISABLED = "disabled"          # enabled: false in its config
+    STARTING = "starting"          # being built and restored
+    RUNNING = "running"
+    RESTARTING = "restarting"      # crashed; waiting out the backoff
+    FINISHED = RunnerState.FINISHED.value
+    STOPPED = RunnerState.STOPPED.value
+    KILLED = RunnerState.KILLED.value
+    FAILED = RunnerState.FAILED.value
+
 
 # States in which a bot is done for good; the daemon exits when every bot is in one. A killed
 # bot is not done: it waits, latched, for someone to resume it through this daemon.
-DONE_STATES = frozenset({"finished", "failed", "disabled"})
-
-
-@dataclass
-class DaemonServices:
-    """What every bot of a daemon shares. `close()` flushes and stops the snapshot writer."""
-
-    hub: FeedHub
-    journal: SqliteJournal
-    snapshots: SnapshotStore
-    clock: Clock = SYSTEM_CLOCK
-    accounts: ExchangeAccounts = field(default_factory=ExchangeAccounts)
-    writer: SnapshotWriter = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.writer = SnapshotWriter(self.snapshots)
-
-    def close(self) -> None:
-        self.writer.close()
-
-    async def aclose(self) -> None:
-        """Close the exchange clients, then flush and stop the snapshot writer."""
-        await self.accounts.aclose()
-        self.close()
+DONE_STATES = frozenset({BotState.FINISHED, BotState.FAILED, BotState.DISABLED})
 
 
 class BotSlot:
@@ -77,7 +62,7 @@ class BotSlot:
         self.journal = journal
         self.runner: StrategyRunner | None = None
         self.task: asyncio.Task | None = None
-        self.state = "created" if config.enabled else "disabled"
+        self.state = BotState.CREATED if config.enabled else BotState.DISABLED
         self.crash_times: deque[float] = deque()
         self.errors = 0
         self.restarts = 0
@@ -140,7 +125,7 @@ class BotManager:
 
     async def wait_started(self, poll_secs: float = 0.05) -> None:
         """Return once no bot is starting any more (each is running, done, or failed)."""
-        while any(s.state == "starting" for s in self._slots.values()):
+        while any(s.state == BotState.STARTING for s in self._slots.values()):
             await asyncio.sleep(poll_secs)
 
     async def _watch_stale_data(self, interval_secs: float = 1.0) -> None:
@@ -150,8 +135,8 @@ class BotManager:
             await asyncio.sleep(interval_secs)
             for slot in list(self._slots.values()):
                 runner = slot.runner
-                if (slot.state == "running" and runner is not None and slot.config.risk.kill_on_stale_data
-                        and getattr(runner.feed, "stale", False) and not runner.kill_switch.tripped):
+                if (slot.state == BotState.RUNNING and runner is not None and slot.config.risk.kill_on_stale_data
+                        and runner.stale and not runner.kill_switch.tripped):
                     tf = slot.config.timeframe
                     stale_bars = slot.config.exchange.stale_after_bars if slot.config.exchange else 0
                     with logger.contextualize(bot=slot.id):
@@ -183,7 +168,7 @@ class BotManager:
         return BotSlot(config, self._services.journal.for_bot(config.id))
 
     def _launch(self, slot: BotSlot) -> None:
-        slot.state = "starting"
+        slot.state = BotState.STARTING
         slot.task = asyncio.create_task(self._supervise(slot), name=f"bot:{slot.id}")
         slot.task.add_done_callback(lambda _: self._changed.set())
 
@@ -193,7 +178,7 @@ class BotManager:
                 runner = None
                 try:
                     runner = await self._build(slot)
-                    slot.runner, slot.state, slot.started = runner, "running", True
+                    slot.runner, slot.state, slot.started = runner, BotState.RUNNING, True
                     if slot.kill_on_start is not None:
                         reason, slot.kill_on_start = slot.kill_on_start, None
                         await runner.kill_now(reason)
@@ -201,11 +186,11 @@ class BotManager:
                                 slot.config.symbol, slot.config.timeframe, runner.bars)
                     final = await runner.run()
                     self._write_snapshot(runner)
-                    slot.state = final.value
+                    slot.state = BotState(final.value)
                     logger.info("Bot {}: {}", final.value, runner.kill_switch.reason or
                                 f"{runner.bars} candles, equity {runner.portfolio.equity:.2f}")
                     return
-                except (RecoveryError, JournalConflict, FatalExchangeError) as exc:
+                except BotMustStayDown as exc:
                     if isinstance(exc, RecoveryError) and exc.restored is not None:
                         slot.runner = exc.restored      # halted: its status shows its restored state
                     self._fail(slot, str(exc))
@@ -235,60 +220,28 @@ class BotManager:
             self._fail(slot, f"crashed {crashes} times within {window:g}s; last: {type(exc).__name__}: {exc}")
             logger.error("Bot stays failed: {}", slot.last_error)
             return False
-        slot.state, slot.last_error = "restarting", f"{type(exc).__name__}: {exc}"
+        slot.state, slot.last_error = BotState.RESTARTING, f"{type(exc).__name__}: {exc}"
         backoff = min(self._supervisor.backoff_initial_secs * 2 ** (crashes - 1), self._supervisor.backoff_max_secs)
         logger.warning("Restarting the bot from its last state in {:.1f}s (crash {} of {} allowed in {:g}s)",
                        backoff, crashes, self._supervisor.max_restarts, window)
         await asyncio.sleep(backoff)
         if self._stopping:
-            slot.state = "stopped"
+            slot.state = BotState.STOPPED
             return False
         slot.restarts += 1
         return True
 
     def _fail(self, slot: BotSlot, reason: str) -> None:
-        slot.state, slot.last_error = "failed", reason
+        slot.state, slot.last_error = BotState.FAILED, reason
 
     async def _build(self, slot: BotSlot) -> StrategyRunner:
         """A runner for `slot`, restored from its snapshot and journal, on a shared feed."""
-        config = slot.config
         await self._services.writer.aflush()       # read what the bot last handed over
-        recovered = recover(config.id, self._services.snapshots, slot.journal)
-        if config.mode != "sim":
-            return await build_exchange_runner(
-                config, recovered, hub=self._services.hub, accounts=self._services.accounts,
-                journal=slot.journal, clock=self._services.clock, on_checkpoint=self._write_snapshot,
-                checkpoint_interval_secs=self._snapshot_interval_secs)
-        key = feed_key_for(config.market, config.symbol, config.timeframe, config.speed)
-        load = partial(load_market, config.market, symbol=config.symbol, timeframe=config.timeframe)
-        cursor = await self._services.hub.subscribe(key, load, start_index=recovered.position, speed=config.speed)
-        if recovered.state is not None and recovered.position:
-            before = await cursor.history(1)
-            expected = recovered.state["last_candle_ts_ms"]
-            if not before or before[-1].ts_ms != expected or len(await cursor.history(recovered.position)) != recovered.position:
-                await cursor.aclose()
-                found = iso_utc(before[-1].ts_ms) if before else "nothing"
-                raise RecoveryError(
-                    f"the bot's candles changed since its snapshot: candle {recovered.position - 1} was "
-                    f"{iso_utc(expected)}, the data now has {found} there. Point the bot back at its "
-                    f"data, or move its state away to start afresh.")
-        runner = StrategyRunner(
-            config.id, feed=cursor,
-            strategy=create_strategy(config.strategy.name, config.strategy.params),
-            risk=RuleRiskEngine.from_config(config.risk),
-            execution=SimExecution(fee_rate=config.execution.fee_rate, slippage_bps=config.execution.slippage_bps),
-            portfolio=Portfolio(config.symbol, config.capital),
-            journal=slot.journal, clock=self._services.clock,
-            warmup_bars=recovered.position,        # sim: replay everything seen, so indicators match
-            on_checkpoint=self._write_snapshot,
-            checkpoint_interval_secs=self._snapshot_interval_secs)
-        if recovered.state is not None:
-            runner.restore(recovered.state)
-            if recovered.source == "snapshot":
-                logger.info("Restored from snapshot at candle {}", recovered.position)
-        for bar, reason in recovered.kills_to_replay.items():
-            runner.schedule_kill(bar, reason)
-        return runner
+        services = self._services
+        return await build_daemon_bot(
+            slot.config, recover(slot.id, services.snapshots, slot.journal), hub=services.hub,
+            accounts=services.accounts, journal=slot.journal, clock=services.clock,
+            on_checkpoint=self._write_snapshot, checkpoint_interval_secs=self._snapshot_interval_secs)
 
     def _write_snapshot(self, runner: StrategyRunner) -> None:
         runner.journal.commit()      # the snapshot must never be ahead of the journal
@@ -298,7 +251,7 @@ class BotManager:
 
     async def _ask_to_stop(self, slot: BotSlot) -> None:
         runner = slot.runner
-        if slot.state in ("restarting", "starting") or runner is None:
+        if slot.state in (BotState.RESTARTING, BotState.STARTING) or runner is None:
             slot.task.cancel()
             return
         runner.request_stop()
@@ -317,7 +270,7 @@ class BotManager:
         slot = self._slot(bot_id)
         if slot.alive:
             raise BotStateError(f"bot {bot_id} is already {slot.state}")
-        if slot.state == "killed" or (slot.runner is not None and slot.runner.kill_switch.tripped):
+        if slot.state == BotState.KILLED or (slot.runner is not None and slot.runner.kill_switch.tripped):
             reason = slot.runner.kill_switch.reason if slot.runner else ""
             raise BotStateError(f"bot {bot_id} is killed ({reason}); the kill switch stays latched "
                                 f"until: botrunner resume {bot_id}")
@@ -335,19 +288,19 @@ class BotManager:
         if slot.alive:
             slot.task.cancel()
             await asyncio.gather(slot.task, return_exceptions=True)
-        if slot.state != "failed":
-            slot.state = "stopped"
+        if slot.state != BotState.FAILED:
+            slot.state = BotState.STOPPED
         return self._status(slot)
 
     async def kill(self, bot_id: str, reason: str) -> BotStatus:
         """Trip the bot's kill switch: cancel its orders, flatten, stop; latched until resumed."""
         slot = self._slot(bot_id)
         runner = slot.runner
-        if slot.state == "disabled":
+        if slot.state == BotState.DISABLED:
             raise BotStateError(f"bot {bot_id} is disabled in its config")
         if runner is not None and runner.kill_switch.tripped:
             return self._status(slot)
-        if slot.alive and slot.state == "running" and runner is not None:
+        if slot.alive and slot.state == BotState.RUNNING and runner is not None:
             if runner.busy:
                 runner.request_kill(reason)
             else:
@@ -364,7 +317,7 @@ class BotManager:
         return self._status(slot)
 
     async def kill_all(self, reason: str) -> list[BotStatus]:
-        targets = [s.id for s in self._slots.values() if s.state not in ("disabled", "killed")]
+        targets = [s.id for s in self._slots.values() if s.state not in (BotState.DISABLED, BotState.KILLED)]
         await asyncio.gather(*(self.kill(bot_id, reason) for bot_id in targets))
         return self.statuses()
 
@@ -415,8 +368,8 @@ class BotManager:
                     await self._ask_to_stop(slot)
                     await asyncio.gather(slot.task, return_exceptions=True)
                 slot.config = config
-                slot.state = "created" if config.enabled else "disabled"
-                if config.enabled and slot.state != "killed":
+                slot.state = BotState.CREATED if config.enabled else BotState.DISABLED
+                if config.enabled and slot.state != BotState.KILLED:
                     self._launch(slot)
                 result.restarted.append(bot_id)
             else:
@@ -436,20 +389,17 @@ class BotManager:
 
     def _status(self, slot: BotSlot) -> BotStatus:
         config, runner = slot.config, slot.runner
-        portfolio = runner.portfolio if runner else Portfolio(config.symbol, config.capital)
         latency = runner.step_latency if runner else None
         flattening = runner is not None and runner.flatten_pending
         # A bot killed with its flatten unfinished is still at work on it, but killed.
-        state = RunnerState.KILLED.value if flattening and slot.alive else slot.state
+        state = BotState.KILLED if flattening and slot.alive else slot.state
         return BotStatus(
             id=slot.id, state=state, enabled=config.enabled, mode=config.mode, symbol=config.symbol,
-            timeframe=config.timeframe, strategy=config.strategy.name, equity=portfolio.equity,
-            pnl=portfolio.equity - portfolio.initial_capital, realized_pnl=portfolio.realized_pnl,
-            unrealized_pnl=portfolio.unrealized_pnl, cash=portfolio.cash, position=portfolio.quantity,
-            fees=portfolio.fees_paid, bars=runner.bars if runner else 0,
+            timeframe=config.timeframe, strategy=config.strategy.name, **_ledger(runner, config.capital),
+            bars=runner.bars if runner else 0,
             last_candle_time=iso_utc(runner.last_candle_ts_ms) if runner and runner.bars else None,
             orders=runner.orders if runner else 0, fills=runner.fills if runner else 0,
-            trades=portfolio.trade_count, errors=slot.errors, restarts=slot.restarts,
+            errors=slot.errors, restarts=slot.restarts,
             kill_switch=bool(runner and runner.kill_switch.tripped),
             kill_reason=runner.kill_switch.reason if runner else "", flatten_pending=flattening,
             started=slot.started,
@@ -457,3 +407,14 @@ class BotManager:
             latency=LatencySummary(buckets=latency.cumulative(), sum_s=latency.sum, count=latency.count)
             if latency else LatencySummary(buckets=[], sum_s=0.0, count=0),
         )
+
+
+def _ledger(runner: StrategyRunner | None, capital: float) -> dict[str, float | int]:
+    """The status' ledger fields: the runner's portfolio, or a bot that never ran's capital."""
+    if runner is None:
+        return dict(equity=capital, pnl=0.0, realized_pnl=0.0, unrealized_pnl=0.0, cash=capital, position=0.0,
+                    fees=0.0, trades=0)
+    p = runner.portfolio
+    return dict(equity=p.equity, pnl=p.equity - p.initial_capital, realized_pnl=p.realized_pnl,
+                unrealized_pnl=p.unrealized_pnl, cash=p.cash, position=p.quantity, fees=p.fees_paid,
+                trades=p.trade_count)

@@ -1,0 +1,54 @@
+"""Client order ids: the one place that makes and reads them, for sim, paper and live alike.
+
+A bot's orders are `<prefix><seq>`: the prefix is `br` + 8 hex of the SHA-1 of the bot's id +
+`-` (exchanges cap ids, Binance at 36 characters, and bot ids may be 63), the sequence counts
+the bot's orders and survives restarts. A protective exit the engine derives from an entry
+is `<entry id>-sl` (stop-loss) or `<entry id>-tp` (take-profit), so it is as deterministic as
+its entry and names it. The ids are the orders' identity on the exchange and the journal's
+keys, which is why they are deterministic: a restarted bot makes the same ids again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal, NewType
+
+BotId = NewType("BotId", str)
+ClientOrderId = NewType("ClientOrderId", str)
+ProtectiveKind = Literal["sl", "tp"]
+
+__all__ = ["BotId", "ClientOrderId", "ProtectiveKind", "client_order_id", "order_id_prefix", "protective_id",
+           "protective_kind", "sequence_of"]
+
+
+def order_id_prefix(bot_id: str) -> str:
+    """The prefix of every client order id of `bot_id`: `br` + 8 hex of its SHA-1 + `-`."""
+    return f"br{hashlib.sha1(bot_id.encode()).hexdigest()[:8]}-"
+
+
+def client_order_id(prefix: str, seq: int) -> ClientOrderId:
+    """The id of a bot's `seq`-th order."""
+    return ClientOrderId(f"{prefix}{seq}")
+
+
+def sequence_of(order_id: str, prefix: str) -> int:
+    """The sequence number in `order_id` (of an entry, or of the entry a protective exit
+    belongs to); 0 when the id is not one of `prefix`'s."""
+    tail = order_id[len(prefix):] if order_id.startswith(prefix) else ""
+    head = tail.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def protective_id(entry_id: str, kind: ProtectiveKind) -> ClientOrderId:
+    """The id of the stop-loss (`"sl"`) or take-profit (`"tp"`) exit of the entry `entry_id`."""
+    return ClientOrderId(f"{entry_id}-{kind}")
+
+
+def protective_kind(order_id: str, entry_id: str | None) -> ProtectiveKind | None:
+    """`"sl"` or `"tp"` when `order_id` is a protective exit of the entry `entry_id`, else None."""
+    if entry_id is None:
+        return None
+    for kind in ("sl", "tp"):
+        if order_id == f"{entry_id}-{kind}":
+            return kind
+    return None

@@ -1,0 +1,94 @@
+"""The composition root: a bot's config, plus what the process shares, in; a wired runner out.
+
+Strategy, risk engine and portfolio come from the config alone. The execution engine comes from
+the mode: sim fills on candles, paper fills at the exchange's live quotes without sending
+orders, live sends them. Feeds are the caller's (a replay for a backtest, a shared stream in the
+daemon), so the same function serves both.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from execution.exchange import ExchangeAccount
+from execution.live import LiveExecution
+from execution.order_ids import order_id_prefix
+from execution.paper import PaperExecution
+from execution.ports import ExecutionEngine
+from execution.quotes import CcxtQuotes
+from execution.sim import SimExecution
+from market.models import Candle, timeframe_ms
+from market.ports import MarketDataProvider
+from market.replay import ReplayProvider
+from portfolio.portfolio import Portfolio
+from risk.engine import RuleRiskEngine
+from runner.bot.clock import SYSTEM_CLOCK, Clock
+from runner.bot.strategy_runner import StrategyRunner
+from runner.config.bot import BotConfig
+from runner.state.journal import Journal
+from strategies.base import Strategy
+from strategies.registry import create_strategy
+
+__all__ = ["compose_runner", "make_strategy", "sim_runner"]
+
+
+def make_strategy(config: BotConfig) -> Strategy:
+    """The bot's strategy with its checked params."""
+    return create_strategy(config.strategy.name, config.strategy.params)
+
+
+def compose_runner(
+    config: BotConfig,
+    feed: MarketDataProvider,
+    *,
+    account: ExchangeAccount | None = None,
+    strategy: Strategy | None = None,
+    journal: Journal | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    record_equity: bool = False,
+    warmup_bars: int | None = None,
+    on_checkpoint: Callable[[StrategyRunner], None] | None = None,
+    checkpoint_interval_secs: float = 5.0,
+) -> StrategyRunner:
+    """A runner for `config` on `feed`. Paper and live bots need their exchange `account`;
+    `strategy` is made from the config unless given (the daemon makes it first, to know its
+    warm-up). Client order ids use `execution.order_ids`' one rule in every mode."""
+    live = config.mode == "live"
+    return StrategyRunner(
+        config.id, feed=feed,
+        strategy=strategy if strategy is not None else make_strategy(config),
+        risk=RuleRiskEngine.from_config(config.risk, size_multiplier=_size_multiplier(config)),
+        execution=_make_execution(config, account, clock),
+        portfolio=Portfolio(config.symbol, config.capital),
+        journal=journal, clock=clock, record_equity=record_equity, warmup_bars=warmup_bars,
+        order_id_prefix=order_id_prefix(config.id),
+        commit_intents=live,            # a live order's intent is durable before it leaves
+        on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs,
+        max_candle_age_ms=(config.exchange.max_candle_age_ms(timeframe_ms(config.timeframe))
+                           if config.exchange is not None else None),
+    )
+
+
+def sim_runner(config: BotConfig, candles: Sequence[Candle], **options: Any) -> StrategyRunner:
+    """A sim bot trading `candles` at full speed, as `botrunner backtest` runs it; `options`
+    are `compose_runner`'s (journal, clock, record_equity...)."""
+    return compose_runner(config, ReplayProvider(config.symbol, config.timeframe, list(candles)), **options)
+
+
+def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: Clock) -> ExecutionEngine:
+    fees = config.execution
+    if config.mode == "sim":
+        return SimExecution(fee_rate=fees.fee_rate, slippage_bps=fees.slippage_bps)
+    if account is None:
+        raise ValueError(f"bot {config.id}: a {config.mode} bot needs its exchange account")
+    if config.mode == "paper":
+        return PaperExecution(CcxtQuotes(account.client), config.symbol, fee_rate=fees.fee_rate,
+                              slippage_bps=fees.slippage_bps, now_ms=clock.now_ms)
+    return LiveExecution(account, config.symbol, order_id_prefix=order_id_prefix(config.id), clock=clock,
+                         timeframe=config.timeframe)
+
+
+def _size_multiplier(config: BotConfig) -> float:
+    if config.mode == "live" and config.safe_mode is not None:
+        return config.safe_mode.size_multiplier
+    return 1.0

@@ -1,0 +1,130 @@
+"""A daemon's bot: its shared candle feed opened, the bot composed, and brought back to where it was.
+
+A sim bot comes back by re-running its candles (see `runner.state.recovery`): its feed starts
+at the start of its data and its strategy warms up on everything it saw, so indicators match.
+A paper or live bot cannot: its prices were the market's at that moment. It comes back from
+its snapshot plus the journal past it, and a live bot then reconciles with the exchange (see
+`reconcile_on_start`).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+from loguru import logger
+
+from execution.errors import FatalExchangeError
+from execution.exchange import ExchangeAccounts
+from market.ccxt_feed import CcxtCandleFeed
+from market.factory import load_market
+from market.models import iso_utc
+from market.ports import MarketDataProvider
+from market.shared import FeedHub, feed_key_for, live_feed_key
+from market.stream import StreamCursor
+from runner.assembly.compose import compose_runner, make_strategy
+from runner.assembly.reconcile_on_start import reconcile_on_start, restore_from_journal
+from runner.bot.clock import Clock
+from runner.bot.errors import ExchangeRefusedBot
+from runner.bot.strategy_runner import StrategyRunner
+from runner.config.bot import BotConfig
+from runner.state.journal import BotJournal
+from runner.state.recovery import RecoveredState, RecoveryError
+
+__all__ = ["build_daemon_bot"]
+
+
+async def build_daemon_bot(
+    config: BotConfig,
+    recovered: RecoveredState,
+    *,
+    hub: FeedHub,
+    accounts: ExchangeAccounts,
+    journal: BotJournal,
+    clock: Clock,
+    on_checkpoint: Callable[[StrategyRunner], None],
+    checkpoint_interval_secs: float,
+) -> StrategyRunner:
+    """A runner for `config` on its shared feed, restored from `recovered` (and, live, reconciled).
+
+    Raises `RecoveryError` (a `BotMustStayDown`) when the bot cannot start safely; its
+    `restored` is then the bot as far as it got, for its status. Whatever fails, the feed
+    subscription is closed: a bot that cannot start must not hold the shared feed open (its
+    upstream would poll on for nobody, and at shutdown outlive the exchange client it reads).
+    """
+    if config.mode == "sim":
+        return await _sim_bot(config, recovered, hub=hub, journal=journal, clock=clock,
+                              on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs)
+    try:
+        return await _exchange_bot(config, recovered, hub=hub, accounts=accounts, journal=journal, clock=clock,
+                                   on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs)
+    except FatalExchangeError as exc:          # keys missing or refused: a person must look
+        raise ExchangeRefusedBot(str(exc)) from exc
+
+
+async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub, accounts: ExchangeAccounts,
+                        journal: BotJournal, clock: Clock, on_checkpoint: Callable[[StrategyRunner], None],
+                        checkpoint_interval_secs: float) -> StrategyRunner:
+    exchange = config.exchange
+    assert exchange is not None            # BotConfig guarantees it for paper and live
+    account = accounts.get(exchange)
+    await account.load_markets()
+    strategy = make_strategy(config)
+    key = live_feed_key(exchange.id, exchange.account, config.symbol, config.timeframe)
+    cursor = await hub.subscribe_live(key, lambda: CcxtCandleFeed(
+        account.client, config.symbol, config.timeframe, clock=clock,
+        poll_delay_secs=exchange.poll_delay_secs, stale_after_bars=exchange.stale_after_bars,
+        websocket=account.websocket),
+        warmup=strategy.warmup_bars)
+    runner = None
+    try:
+        runner = compose_runner(config, cursor, account=account, strategy=strategy, journal=journal, clock=clock,
+                                on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs)
+        restore_from_journal(runner, recovered, journal)
+        if config.mode == "live":
+            await reconcile_on_start(runner, config, account, journal, clock)
+        return runner
+    except BaseException as exc:
+        await cursor.aclose()
+        if runner is not None:
+            await runner.execution.aclose()
+            if isinstance(exc, RecoveryError):
+                exc.restored = runner          # the status shows its restored state, not an empty one
+        raise
+
+
+async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub, journal: BotJournal, clock: Clock,
+                   on_checkpoint: Callable[[StrategyRunner], None],
+                   checkpoint_interval_secs: float) -> StrategyRunner:
+    key = feed_key_for(config.market, config.symbol, config.timeframe, config.speed)
+    load = partial(load_market, config.market, symbol=config.symbol, timeframe=config.timeframe)
+    cursor = await hub.subscribe(key, load, start_index=recovered.position, speed=config.speed)
+    try:
+        await _check_candles_unchanged(cursor, recovered)
+    except BaseException:
+        await cursor.aclose()
+        raise
+    runner = compose_runner(config, cursor, journal=journal, clock=clock,
+                            warmup_bars=recovered.position,   # sim: replay everything seen, so indicators match
+                            on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs)
+    if recovered.state is not None:
+        runner.restore(recovered.state)
+        if recovered.source == "snapshot":
+            logger.info("Restored from snapshot at candle {}", recovered.position)
+    for bar, reason in recovered.kills_to_replay.items():
+        runner.schedule_kill(bar, reason)
+    return runner
+
+
+async def _check_candles_unchanged(cursor: StreamCursor | MarketDataProvider, recovered: RecoveredState) -> None:
+    """A sim bot re-runs its candles: they must be the ones its snapshot saw."""
+    if recovered.state is None or not recovered.position:
+        return
+    before = await cursor.history(1)
+    expected = recovered.state["last_candle_ts_ms"]
+    if not before or before[-1].ts_ms != expected or len(await cursor.history(recovered.position)) != recovered.position:
+        found = iso_utc(before[-1].ts_ms) if before else "nothing"
+        raise RecoveryError(
+            f"the bot's candles changed since its snapshot: candle {recovered.position - 1} was "
+            f"{iso_utc(expected)}, the data now has {found} there. Point the bot back at its "
+            f"data, or move its state away to start afresh.")

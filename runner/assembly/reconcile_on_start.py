@@ -1,0 +1,105 @@
+"""Bringing a paper or live bot back after a restart: its journal, then (live) the exchange.
+
+The bot restores its snapshot, books the fills the journal holds past it, and follows the
+intents journalled past it (their outcome is asked for). A live bot then reconciles with the
+exchange: trades of its orders that the journal lacks, and open orders with its prefix that
+it does not know. Its `on_restart` policy says what to do with a difference:
+
+- `resume`: adopt what the exchange says (book the missing fills, track the unknown orders);
+- `flatten`: book the missing fills, cancel every order of the bot, close its position;
+- `halt`: refuse to start, with the differences in the reason, until a person looks.
+
+Either way a position the exchange holds for the bot is booked before the strategy runs, so
+it is never bought a second time.
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from execution.errors import OrderNotFound, TemporaryExchangeError
+from execution.exchange import ExchangeAccount
+from execution.models import Order, fill_from_dict, order_from_dict
+from execution.reconcile import ReconcileReport, reconcile
+from runner.bot.clock import Clock
+from runner.bot.strategy_runner import StrategyRunner
+from runner.config.bot import BotConfig
+from runner.state.journal import BotJournal
+from runner.state.recovery import RecoveredState, RecoveryError
+
+__all__ = ["RECONCILE_LOOKBACK_MS", "reconcile_on_start", "restore_from_journal"]
+
+_DAY_MS = 86_400_000
+RECONCILE_LOOKBACK_MS = 7 * _DAY_MS
+
+
+def restore_from_journal(runner: StrategyRunner, recovered: RecoveredState, journal: BotJournal) -> None:
+    """Snapshot, then the fills and intents the journal holds past it."""
+    if recovered.state is not None:
+        runner.restore(recovered.state)
+    runner.book_journalled_fills([fill_from_dict(data) for data in recovered.fills_after])
+    intents = [order_from_dict(data) for data in recovered.orders_after]
+    runner.resume_order_sequence(o.client_order_id for o in intents)
+    runner.restore_orders(intents, fill_ids=_booked_fill_ids(journal))
+    if recovered.fills_after or recovered.orders_after:
+        logger.info("Restored past the snapshot from the journal: {} fills booked, {} orders to look up",
+                    len(recovered.fills_after), len(recovered.orders_after))
+
+
+async def reconcile_on_start(runner: StrategyRunner, config: BotConfig, account: ExchangeAccount,
+                             journal: BotJournal, clock: Clock) -> None:
+    """Compare the bot with the exchange and apply its `on_restart` policy (see the module).
+    Raises `RecoveryError` when the policy is halt and the exchange disagrees."""
+    booked = _booked_fill_ids(journal)
+    report = await reconcile(account, config.symbol, prefix=runner.order_id_prefix,
+                             known_open_orders=runner.execution.open_orders(), journal_fill_ids=booked,
+                             since_ms=clock.now_ms() - RECONCILE_LOOKBACK_MS)
+    # An order the bot holds open that the exchange does not list either never reached it (an
+    # intent journalled before a crash) or is done, its fills among the missing ones. Only one
+    # the exchange knows is a difference; one it does not know stays with the engine, which
+    # looks it up again and drops it once it cannot land any more.
+    vanished = [o for o in report.vanished_orders if await _exchange_knows(account, config.symbol, o)]
+    if not (report.missing_fills or report.unknown_open_orders or vanished):
+        if report.vanished_orders:
+            logger.info("Reconciled with {}: order(s) {} never reached the exchange; looked up again at the "
+                        "next candle", account.name, ", ".join(o.client_order_id for o in report.vanished_orders))
+        else:
+            logger.info("Reconciled with {}: nothing to adopt", account.name)
+        return
+    summary = _describe(report, vanished)
+    if config.on_restart == "halt":
+        raise RecoveryError(f"the exchange disagrees with the bot's state ({summary}); on_restart is halt, "
+                            "so it waits for a person. Set on_restart: resume to adopt the exchange's view.")
+    logger.warning("The exchange disagrees with the bot's state: {}; on_restart: {}", summary, config.on_restart)
+    runner.adopt_fills(report.missing_fills, clock.now_ms())      # booked first: never bought twice
+    runner.restore_orders(report.unknown_open_orders, fill_ids={*booked, *(f.key for f in report.missing_fills)})
+    if config.on_restart == "flatten":
+        await runner.close_position("on_restart: flatten")
+    journal.commit()
+
+
+def _booked_fill_ids(journal: BotJournal) -> set[str]:
+    return {e.key for e in journal.events(kinds=("fill",)) if e.key}
+
+
+async def _exchange_knows(account: ExchangeAccount, symbol: str, order: Order) -> bool:
+    """Whether the exchange finds `order` by its client order id (a failed lookup: assume so)."""
+    try:
+        await account.call("fetch_order", symbol, account.client.fetch_order, None, symbol,
+                           {"origClientOrderId": order.client_order_id})
+    except OrderNotFound:
+        return False
+    except TemporaryExchangeError:
+        return True
+    return True
+
+
+def _describe(report: ReconcileReport, vanished: list[Order]) -> str:
+    parts = []
+    if report.missing_fills:
+        parts.append(f"{len(report.missing_fills)} trades not in the journal")
+    if report.unknown_open_orders:
+        parts.append(f"{len(report.unknown_open_orders)} open orders the bot does not know")
+    if vanished:
+        parts.append(f"{len(vanished)} orders no longer open on the exchange")
+    return ", ".join(parts)

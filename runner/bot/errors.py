@@ -1,0 +1,19 @@
+"""Errors a bot's runner raises, grouped by what its supervisor does with them."""
+
+
+class BotError(Exception):
+    """Something stopped one bot; the other bots are not affected."""
+
+
+class StrategyError(BotError):
+    """The strategy raised. Its traceback is chained (`__cause__`); the bot stops safely."""
+
+
+class BotMustStayDown(BotError):
+    """A person must look before the bot runs again, so its supervisor does not restart it:
+    its state cannot be restored safely, a re-run disagrees with its journal, or the exchange
+    refuses it (revoked keys, say). The message says why."""
+
+
+class ExchangeRefusedBot(BotMustStayDown):
+    """The exchange refused the bot for good (`execution.errors.FatalExchangeError`, chained)."""
