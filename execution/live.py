@@ -4,14 +4,15 @@ The runner journals and commits an order's intent (with its deterministic client
 before `execute_signal`, so the id is the order's identity on the exchange too: every order goes
 out with `clientOrderId`, is looked up by it, and is sent at most once per engine. Sizes are
 rounded to the market's step (down) and tick first; an order under the market's minimum amount
-or notional is dropped with a WARNING and never sent.
+or notional is dropped with a WARNING and never sent (see `execution.order_request`).
 
 What happens to an order, by the answer to its submission:
 
 - **accepted**: the fills in the reply (Binance's FULL reply lists them) are returned at once;
   a resting order is polled at each `on_candle` (fetch_order, then fetch_my_trades for its new
   trades) until it is filled, cancelled or expired. Fills are deduplicated by trade id, so a
-  partial fill is reported once and the order stays open for the rest.
+  partial fill is reported once and the order stays open for the rest (see
+  `execution.tracked_order` and `execution.unreported_fills`).
 - **refused** (`OrderRejected`, `InsufficientFunds`, `InvalidOrder`, or `RateLimited`, which
   Binance sends before matching): nothing was placed; dropped with a WARNING, [] returned.
 - **unknown outcome** (`UnknownOrderOutcome`: a timeout, a dropped connection, a 5xx after
@@ -26,17 +27,9 @@ What happens to an order, by the answer to its submission:
 - **fatal** (`FatalExchangeError`, e.g. bad credentials): raised, so the bot stops; the order
   is kept as unknown (it may exist) for reconciliation.
 
-Protective exits (`stop_loss_pct`, `take_profit_pct`) are bot-managed, not exchange orders: when
-an entry is done (filled, or closed with some fills), the engine keeps a STOP order at
-`avg_price * (1 - stop_loss_pct)` and a LIMIT order at `avg_price * (1 + take_profit_pct)` (mirrored
-for a sell entry), with `oco_group` = the entry's id, in `open_orders()` (so snapshots keep them
-and the runner does not count them as pending). At each `on_candle`, a candle whose low reaches
-the stop (or whose high reaches the target) makes the engine send a market exit with the
-deterministic id `<entry id>-sl` (or `-tp`) through the same path as any order; the stop is
-checked first, as in sim. They react to closed candles only, so an exit fills at the market
-after the candle, which may be well past the stop in a fast move. `cancel_all` drops them.
-The exit quantity is what the entry filled minus fees charged in the base asset (what the
-account received).
+Protective exits (`stop_loss_pct`, `take_profit_pct`) are bot-managed, not exchange orders: the
+engine arms them when an entry is done and sends a market exit when a candle reaches one; see
+`execution.protective`. They are listed in `open_orders()` and dropped by `cancel_all`.
 
 A fill's `quantity` is what traded; a fee the exchange takes in the base asset (Binance takes a
 buy's fee from the coin received) is its `base_fee`, which the portfolio takes off the position,
@@ -46,11 +39,8 @@ to the market's step, and nothing when under its minimum (the rest is dust the b
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from loguru import logger
@@ -60,43 +50,23 @@ from execution.errors import (
     UnknownOrderOutcome,
 )
 from execution.exchange import ExchangeAccount
-from execution.models import Fill, Order, OrderType, Side
-from execution.order_ids import protective_id, protective_kind
+from execution.models import Fill, Order
+from execution.order_ids import protective_kind
+from execution.order_request import order_call
+from execution.periodic_reconcile import PeriodicReconciliation
+from execution.protective import ProtectiveExits
 from execution.reconcile import fill_from_ccxt, order_from_ccxt, reconcile
+from execution.tracked_order import OrderState, TrackedOrder
+from execution.unreported_fills import UnreportedFills
 from market.clock import SYSTEM_CLOCK, Clock
-from market.models import Candle, timeframe_ms
+from market.models import Candle
 
 __all__ = ["LiveExecution"]
 
-class _OrderState(Enum):
-    OPEN = "open"           # the exchange has it; `exchange_id` known
-    UNKNOWN = "unknown"     # its outcome is not known: looked up by client order id
-
-
-_OPEN, _UNKNOWN = _OrderState.OPEN, _OrderState.UNKNOWN
-_DONE_STATUSES = frozenset({"closed", "canceled", "cancelled", "expired", "rejected"})
+_OPEN, _UNKNOWN = OrderState.OPEN, OrderState.UNKNOWN
 _NOT_FOUND_ANSWERS = 2          # "not found" answers before an unknown order counts as never placed
 _NO_FILLS: tuple[Fill, ...] = ()
-
-
-@dataclass(slots=True, eq=False)
-class _Tracked:
-    """An order the engine follows until it is done. `state` is _OPEN (the exchange has it,
-    `exchange_id` known) or _UNKNOWN (to be looked up by client order id)."""
-
-    order: Order
-    state: _OrderState
-    exchange_id: str | None = None
-    filled_qty: float = 0.0          # from the trades seen so far (`fill_ids`)
-    notional: float = 0.0
-    base_fees: float = 0.0
-    not_found: int = 0
-    settle_after_ms: int | None = None   # exchange time past which "not found" is final
-    fill_ids: set[str] = field(default_factory=set)
-
-
 _RECONCILE_LOOKBACK_MS = 86_400_000
-_RECONCILE_EVERY_MS = 3_600_000
 
 
 class LiveExecution:
@@ -123,17 +93,14 @@ class LiveExecution:
             self._grace_ms = int(recv_window_ms) + 1_000
         else:
             self._grace_ms = int(unknown_grace_secs * 1000)
-        self._orders: dict[str, _Tracked] = {}
-        self._protective: list[Order] = []
+        self._orders: dict[str, TrackedOrder] = {}
+        self._exits = ProtectiveExits(symbol)
         self._sent: set[str] = set()
-        # Every trade id reported (or booked before a restart): about 100 bytes per fill.
-        self._seen_fill_ids: set[str] = set()
-        self._unreported: list[Fill] = []
+        self._fills = UnreportedFills()
         self._last_price: float | None = None
-        self._bar_ms = timeframe_ms(timeframe)
-        self._reconcile_every = (max(1, _RECONCILE_EVERY_MS // self._bar_ms) if reconcile_every_candles is None
-                                 else reconcile_every_candles)
-        self._reconciling: asyncio.Task[None] | None = None
+        self._reconciliation = PeriodicReconciliation(self._reconcile, timeframe=timeframe, clock=clock,
+                                                      every_candles=reconcile_every_candles,
+                                                      name=f"reconcile:{order_id_prefix}")
 
     # -- the ExecutionEngine surface ---------------------------------------------------------
 
@@ -148,25 +115,18 @@ class LiveExecution:
         if not order.client_order_id.startswith(self._prefix):
             raise ValueError(f"order {order.client_order_id} lacks this bot's prefix {self._prefix!r}")
         await self._submit(order)
-        return self._drain()
+        return self._fills.drain()
 
     async def on_candle(self, candle: Candle) -> Sequence[Fill]:
         """Resolve unknown outcomes first, then poll open orders, then check protective exits
         against `candle`; return the new fills in exchange time order."""
         self._last_price = candle.close
-        # Every bot on the symbol's timeframe turns on the same candles (counted from the epoch),
-        # so the bots of one account reconcile together and share one set of requests (see
-        # `execution.reconcile`). In the background, and half a candle later: its replies
-        # (a trade list can take tens of ms to parse) must not land among this candle's orders.
-        # What it finds is handed over by a later call.
-        if self._reconcile_every and (candle.ts_ms // self._bar_ms) % self._reconcile_every == 0:
-            if self._reconciling is None or self._reconciling.done():
-                self._reconciling = asyncio.create_task(self._reconcile(), name=f"reconcile:{self._prefix}")
-        if not self._orders and not self._protective and not self._unreported:
+        self._reconciliation.on_candle(candle)       # in the background: see `execution.periodic_reconcile`
+        if not self._orders and not self._exits and not self._fills:
             return _NO_FILLS
         if not await self._markets_ready():
-            return self._drain()
-        protective = list(self._protective)       # only exits that existed before this candle
+            return self._fills.drain()
+        armed = self._exits.orders()       # only exits that existed before this candle
         looked_up = set()
         for tracked in [t for t in self._orders.values() if t.state is _UNKNOWN]:
             looked_up.add(tracked.order.client_order_id)
@@ -174,26 +134,27 @@ class LiveExecution:
         for tracked in [t for t in self._orders.values() if t.state is _OPEN]:
             if tracked.order.client_order_id not in looked_up:
                 await self._poll(tracked)
-        if protective:
-            await self._check_protection(candle, protective)
-        return self._drain()
+        for order in self._exits.take_reached(candle, among=armed):
+            logger.info("Order {}: {} reached by the candle of {} (low {}, high {}); sending a market exit",
+                        order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high)
+            await self._submit(self._exits.market_exit(order, candle))
+        return self._fills.drain()
 
     @property
     def reconciling(self) -> bool:
         """A periodic reconciliation is under way in the background."""
-        return self._reconciling is not None and not self._reconciling.done()
+        return self._reconciliation.running
 
     async def _reconcile(self) -> None:
         """Every `reconcile_every_candles`, half a candle after the close: trades of this bot's
         orders it has not reported, and open orders with its prefix it does not track (say,
         left by an earlier run), are adopted; the runner books the fills like any others. A
         failure waits for the next turn."""
-        await self._clock.sleep(self._bar_ms / 2000)
         if any(t.state is _UNKNOWN for t in self._orders.values()):
             return                    # the outcome comes first; reconcile on a later candle
         try:
             report = await reconcile(self._account, self.symbol, prefix=self._prefix,
-                                     known_open_orders=self.open_orders(), journal_fill_ids=self._seen_fill_ids,
+                                     known_open_orders=self.open_orders(), journal_fill_ids=self._fills.reported_ids,
                                      since_ms=self._clock.now_ms() - _RECONCILE_LOOKBACK_MS)
         except ExchangeError as exc:
             # Nothing is lost by skipping a turn; a fatal error (keys revoked) stops the bot at
@@ -202,11 +163,9 @@ class LiveExecution:
             return
         for order in report.unknown_open_orders:
             self._sent.add(order.client_order_id)
-            self._orders.setdefault(order.client_order_id, _Tracked(order, _UNKNOWN))   # looked up next
+            self._orders.setdefault(order.client_order_id, TrackedOrder(order, _UNKNOWN))   # looked up next
         for fill in report.missing_fills:
-            if fill.fill_id not in self._seen_fill_ids:
-                self._seen_fill_ids.add(fill.fill_id)
-                self._unreported.append(fill)
+            self._fills.add(fill)
 
     async def cancel_all(self) -> tuple[list[Order], list[Fill]]:
         """Cancel this bot's open orders on the exchange (those with its prefix, known or not)
@@ -231,7 +190,7 @@ class LiveExecution:
                     logger.warning("Order {} is open on the exchange but unknown to this bot; adopting it "
                                    "to cancel it", cid)
                     self._sent.add(cid)
-                    self._orders[cid] = _Tracked(order_from_ccxt(raw, self.symbol, reason="adopted"), _OPEN,
+                    self._orders[cid] = TrackedOrder(order_from_ccxt(raw, self.symbol, reason="adopted"), _OPEN,
                                                  exchange_id=str(raw["id"]))
                 elif tracked.state is _UNKNOWN:         # its lookup failed just now; the listing found it
                     tracked.state, tracked.exchange_id = _OPEN, str(raw["id"])
@@ -252,12 +211,11 @@ class LiveExecution:
                 cancelled.append(self._orders[cid].order)
         for tracked in [t for t in self._orders.values() if t.state is _OPEN]:
             await self._poll(tracked)
-        cancelled.extend(self._protective)
-        self._protective = []
+        cancelled.extend(self._exits.clear())
         if cancelled:
             logger.info("Cancelled {} order(s) of {}: {}", len(cancelled), self.symbol,
                         ", ".join(o.client_order_id for o in cancelled))
-        return cancelled, self._drain()
+        return cancelled, self._fills.drain()
 
     def closable_quantity(self, quantity: float, price: float) -> float:
         """`quantity` rounded down to the market's step; 0.0 when that is under the market's
@@ -271,29 +229,27 @@ class LiveExecution:
     def open_orders(self) -> list[Order]:
         """Orders not done: open on the exchange, or of unknown outcome (pending either way), then
         the bot-managed protective exits (with `oco_group`)."""
-        return [t.order for t in self._orders.values()] + self._protective
+        return [t.order for t in self._orders.values()] + self._exits.orders()
 
     def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
         """Adopt orders to follow (a snapshot's, journalled intents, or found on the exchange):
         protective exits are kept as they are, the others are looked up by client order id at
         the next `on_candle` (as unknown outcomes); one already followed is left as it is. Pass
         the trade ids the bot has already booked as `fill_ids`, so their fills are not reported again."""
-        self._seen_fill_ids.update(fill_ids)
+        self._fills.mark_booked(fill_ids)
         known = {o.client_order_id for o in self.open_orders()}
         for order in orders:
             if order.client_order_id in known:
                 continue
             if protective_kind(order.client_order_id, order.oco_group) is not None:
-                self._protective.append(order)
+                self._exits.restore(order)
             else:
                 self._sent.add(order.client_order_id)
-                self._orders[order.client_order_id] = _Tracked(order, _UNKNOWN)
+                self._orders[order.client_order_id] = TrackedOrder(order, _UNKNOWN)
 
     async def aclose(self) -> None:
         """The account (shared) is closed by its owner; orders stay as they are on the exchange."""
-        if self._reconciling is not None:
-            self._reconciling.cancel()
-            await asyncio.gather(self._reconciling, return_exceptions=True)
+        await self._reconciliation.aclose()
         if self._orders:
             logger.info("Leaving {} order(s) of {} on the exchange: {}", len(self._orders), self.symbol,
                         ", ".join(self._orders))
@@ -306,7 +262,7 @@ class LiveExecution:
             logger.warning("Order {} was sent before; not sending it again", cid)
             return
         await self._account.load_markets()
-        prepared = self._prepare(order)
+        prepared = order_call(self._account, self.symbol, order, last_price=self._last_price)
         if isinstance(prepared, str):
             logger.warning("Order {} {} {} dropped, not sent: {}", cid, order.side.value, self.symbol, prepared)
             return
@@ -325,16 +281,16 @@ class LiveExecution:
             logger.warning("Order {} dropped, the exchange refused it: {}", cid, exc)
             return
         except FatalExchangeError:
-            self._orders[cid] = _Tracked(order, _UNKNOWN)     # it may exist: reconcile before trading again
+            self._orders[cid] = TrackedOrder(order, _UNKNOWN)     # it may exist: reconcile before trading again
             raise
         except ExchangeError as exc:                          # none expected; the cautious reading
             await self._after_unknown_outcome(order, exc)
             return
         except BaseException:
             # Cancelled (shutdown) while the request was out: it may have reached the exchange.
-            self._orders[cid] = _Tracked(order, _UNKNOWN)
+            self._orders[cid] = TrackedOrder(order, _UNKNOWN)
             raise
-        tracked = _Tracked(order, _OPEN)
+        tracked = TrackedOrder(order, _OPEN)
         self._orders[cid] = tracked
         await self._absorb_or_retry_later(tracked, raw)
         logger.info("Order {} {} {} {} {} -> {} (filled {}) in {:.0f}ms", cid, order.side.value, size, self.symbol,
@@ -349,37 +305,16 @@ class LiveExecution:
             return False
         return True
 
-    def _prepare(self, order: Order) -> tuple[Any, tuple[Any, ...], str] | str:
-        """(ccxt method, its arguments, size for the log), or why the order must not be sent."""
-        account, client, symbol = self._account, self._account.client, self.symbol
-        params = {"clientOrderId": order.client_order_id}
-        if order.type is OrderType.STOP:
-            return "stop orders are not sent to the exchange; use stop_loss_pct (bot-managed exits)"
-        if order.quote_amount is not None:
-            cost = order.quote_amount
-            if refusal := account.check_order(symbol, None, None, cost=cost):
-                return refusal
-            market = account.market(symbol)
-            size = f"{cost:g} {market['quote']}"
-            if client.has.get("createMarketBuyOrderWithCost"):
-                return client.create_market_buy_order_with_cost, (symbol, cost, params), size
-            return client.create_order, (symbol, "market", "buy", cost, None, {**params, "cost": cost}), size
-        amount = account.round_amount(symbol, order.quantity)
-        price = account.round_price(symbol, order.price) if order.type is OrderType.LIMIT else None
-        if refusal := account.check_order(symbol, amount, price if price is not None else self._last_price):
-            return refusal
-        return client.create_order, (symbol, order.type.value, order.side.value, amount, price, params), f"{amount:g}"
-
     async def _after_unknown_outcome(self, order: Order, exc: ExchangeError) -> None:
         logger.warning("Order {}: outcome unknown ({}); looking it up by client order id, never resending it",
                        order.client_order_id, exc)
-        tracked = _Tracked(order, _UNKNOWN)
+        tracked = TrackedOrder(order, _UNKNOWN)
         self._orders[order.client_order_id] = tracked
         await self._resolve(tracked)
 
     # -- following orders --------------------------------------------------------------------
 
-    async def _resolve(self, tracked: _Tracked) -> None:
+    async def _resolve(self, tracked: TrackedOrder) -> None:
         """One lookup of an order of unknown outcome by its client order id."""
         cid, client = tracked.order.client_order_id, self._account.client
         try:
@@ -407,7 +342,7 @@ class LiveExecution:
         tracked.state = _OPEN
         await self._absorb_or_retry_later(tracked, raw)
 
-    async def _poll(self, tracked: _Tracked) -> None:
+    async def _poll(self, tracked: TrackedOrder) -> None:
         cid, client = tracked.order.client_order_id, self._account.client
         try:
             raw = await self._account.call("fetch_order", self.symbol, client.fetch_order, tracked.exchange_id,
@@ -420,7 +355,7 @@ class LiveExecution:
         except TemporaryExchangeError as exc:
             logger.warning("Polling order {} failed ({}); trying again at the next candle", cid, exc)
 
-    async def _absorb_or_retry_later(self, tracked: _Tracked, raw: dict[str, Any]) -> None:
+    async def _absorb_or_retry_later(self, tracked: TrackedOrder, raw: dict[str, Any]) -> None:
         try:
             await self._absorb(tracked, raw)
         except TemporaryExchangeError as exc:
@@ -428,7 +363,7 @@ class LiveExecution:
             logger.warning("Order {}: fetching its trades failed ({}); trying again at the next candle",
                            tracked.order.client_order_id, exc)
 
-    async def _absorb(self, tracked: _Tracked, raw: dict[str, Any]) -> None:
+    async def _absorb(self, tracked: TrackedOrder, raw: dict[str, Any]) -> None:
         """Take the exchange's view of `tracked`: its new fills, and whether it is done."""
         tracked.exchange_id = str(raw["id"])
         self._account.remember_order(tracked.exchange_id, tracked.order.client_order_id)
@@ -436,91 +371,26 @@ class LiveExecution:
         fallback_ts = int(raw.get("lastTradeTimestamp") or raw.get("timestamp") or self._clock.now_ms())
         if raw.get("trades"):
             await self._book_trades(tracked, raw["trades"], fallback_ts)
-        if filled > tracked.filled_qty + _tolerance(filled):
+        if tracked.lacks_trades(filled):
             trades = await self._account.call("fetch_my_trades", self.symbol, self._account.client.fetch_my_trades,
                                               self.symbol, None, None, {"orderId": tracked.exchange_id})
             await self._book_trades(tracked, trades, fallback_ts)
         status = raw.get("status")
-        # Done once the exchange says so and every trade it counts has been seen (the trade list
-        # can lag the order on a real exchange; the order is then polled again).
-        if status in _DONE_STATUSES and tracked.filled_qty + _tolerance(filled) >= filled:
+        if tracked.is_done(status, filled):       # else polled again: the trade list can lag the order
             self._done(tracked, status, raw)
 
-    async def _book_trades(self, tracked: _Tracked, trades: list[dict[str, Any]], fallback_ts: int) -> None:
+    async def _book_trades(self, tracked: TrackedOrder, trades: list[dict[str, Any]], fallback_ts: int) -> None:
         order = tracked.order
         for trade in trades:
             fill = await fill_from_ccxt(self._account, self.symbol, {"order": tracked.exchange_id, **trade},
                                         order.client_order_id, order.side, order.reason, fallback_ts_ms=fallback_ts)
-            if fill.fill_id in tracked.fill_ids:
-                continue
-            tracked.fill_ids.add(fill.fill_id)
-            tracked.base_fees += fill.base_fee
-            tracked.filled_qty += fill.quantity
-            tracked.notional += fill.quantity * fill.price
-            if fill.fill_id in self._seen_fill_ids:       # booked before a restart: counted, not reported again
-                continue
-            self._seen_fill_ids.add(fill.fill_id)
-            self._unreported.append(fill)
+            if tracked.count(fill):
+                self._fills.add(fill)       # one booked before a restart is counted, not reported again
 
-    def _done(self, tracked: _Tracked, status: str, raw: dict[str, Any]) -> None:
+    def _done(self, tracked: TrackedOrder, status: str, raw: dict[str, Any]) -> None:
         order = tracked.order
         del self._orders[order.client_order_id]
         if status != "closed":
             logger.info("Order {} {} with {} filled", order.client_order_id, status, tracked.filled_qty)
-        if tracked.filled_qty > 0 and (order.stop_loss_pct is not None or order.take_profit_pct is not None):
-            self._protect(tracked, int(raw.get("lastTradeTimestamp") or raw.get("timestamp") or 0))
-
-    # -- bot-managed protective exits --------------------------------------------------------
-
-    def _protect(self, tracked: _Tracked, ts_ms: int) -> None:
-        entry = tracked.order
-        avg_price = tracked.notional / tracked.filled_qty
-        held = tracked.filled_qty - (tracked.base_fees if entry.side is Side.BUY else 0.0)
-        exit_side = Side.SELL if entry.side is Side.BUY else Side.BUY
-        direction = 1.0 if entry.side is Side.BUY else -1.0
-        group = entry.client_order_id
-        if entry.stop_loss_pct is not None:
-            self._protective.append(Order(
-                protective_id(group, "sl"), self.symbol, exit_side, OrderType.STOP, quantity=held,
-                stop_price=avg_price * (1 - direction * entry.stop_loss_pct), reason="stop_loss",
-                created_ts_ms=ts_ms, oco_group=group))
-        if entry.take_profit_pct is not None:
-            self._protective.append(Order(
-                protective_id(group, "tp"), self.symbol, exit_side, OrderType.LIMIT, quantity=held,
-                price=avg_price * (1 + direction * entry.take_profit_pct), reason="take_profit",
-                created_ts_ms=ts_ms, oco_group=group))
-        logger.info("Order {}: protective exits armed (bot-managed): {}", group, ", ".join(
-            f"{o.reason} at {o.stop_price or o.price:.8g}" for o in self._protective if o.oco_group == group))
-
-    async def _check_protection(self, candle: Candle, protective: list[Order]) -> None:
-        reached: list[Order] = []
-        groups: set[str] = set()
-        # Stops before targets: a candle reaching both does not say which came first.
-        for order in sorted(protective, key=lambda o: o.type is not OrderType.STOP):
-            if order.oco_group in groups or not _reached(order, candle):
-                continue
-            groups.add(order.oco_group)
-            reached.append(order)
-        if not reached:
-            return
-        self._protective = [o for o in self._protective if o.oco_group not in groups]
-        for order in reached:
-            logger.info("Order {}: {} reached by the candle of {} (low {}, high {}); sending a market exit",
-                        order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high)
-            await self._submit(Order(order.client_order_id, self.symbol, order.side, OrderType.MARKET,
-                                     quantity=order.quantity, reason=order.reason, created_ts_ms=candle.ts_ms))
-
-    def _drain(self) -> list[Fill]:
-        fills, self._unreported = self._unreported, []
-        fills.sort(key=lambda f: f.ts_ms)
-        return fills
-
-
-def _reached(order: Order, candle: Candle) -> bool:
-    if order.type is OrderType.STOP:
-        return candle.low <= order.stop_price if order.side is Side.SELL else candle.high >= order.stop_price
-    return candle.high >= order.price if order.side is Side.SELL else candle.low <= order.price
-
-
-def _tolerance(quantity: float) -> float:
-    return 1e-9 * max(1.0, quantity)
+        self._exits.arm(order, filled_qty=tracked.filled_qty, notional=tracked.notional, base_fees=tracked.base_fees,
+                        ts_ms=int(raw.get("lastTradeTimestamp") or raw.get("timestamp") or 0))

@@ -1,0 +1,51 @@
+"""`order_call`: the ccxt call that places an `Order` on an exchange account, or why it must not be sent.
+
+Every order carries its client order id as `clientOrderId`. Its amount is rounded down to the
+market's step and a limit price to its tick; an order under the market's minimum amount or
+notional (at the limit price, else at the last price) is refused before any request. A market
+buy by cost (`quote_amount`) uses `create_market_buy_order_with_cost` where ccxt has it, else
+`create_order` with a `cost` param. STOP orders are never sent: stops are bot-managed (see
+`execution.protective`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from execution.exchange import ExchangeAccount
+from execution.models import Order, OrderType
+
+__all__ = ["OrderCall", "order_call"]
+
+
+class OrderCall(NamedTuple):
+    """A ccxt method of the account's client, its arguments, and the order's size for the log."""
+
+    method: Callable[..., Any]
+    args: tuple[Any, ...]
+    size: str
+
+
+def order_call(account: ExchangeAccount, symbol: str, order: Order, *, last_price: float | None) -> OrderCall | str:
+    """How to send `order` on `symbol` (markets loaded), or why it must not be sent.
+    `last_price` prices the minimum-notional check of an order without a price."""
+    client = account.client
+    params = {"clientOrderId": order.client_order_id}
+    if order.type is OrderType.STOP:
+        return "stop orders are not sent to the exchange; use stop_loss_pct (bot-managed exits)"
+    if order.quote_amount is not None:
+        cost = order.quote_amount
+        if refusal := account.check_order(symbol, None, None, cost=cost):
+            return refusal
+        market = account.market(symbol)
+        size = f"{cost:g} {market['quote']}"
+        if client.has.get("createMarketBuyOrderWithCost"):
+            return OrderCall(client.create_market_buy_order_with_cost, (symbol, cost, params), size)
+        return OrderCall(client.create_order, (symbol, "market", "buy", cost, None, {**params, "cost": cost}), size)
+    amount = account.round_amount(symbol, order.quantity)
+    price = account.round_price(symbol, order.price) if order.type is OrderType.LIMIT else None
+    if refusal := account.check_order(symbol, amount, price if price is not None else last_price):
+        return refusal
+    return OrderCall(client.create_order, (symbol, order.type.value, order.side.value, amount, price, params),
+                     f"{amount:g}")
