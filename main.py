@@ -133,7 +133,7 @@ def run(
 ) -> None:
     """Run the daemon: every enabled bot of CONFIG_DIR, until they are all done or SIGTERM/SIGINT."""
     from runner.config.bot import ConfigError
-    from runner.control.api import ControlEndpointUnusable, ControlSocketInUse
+    from runner.control.server import ControlEndpointUnusable, ControlSocketInUse
     from runner.daemon.process import LiveTradingNotAllowed, format_summary, plan_daemon, run_daemon
     from runner.daemon.logging_setup import LogSetupError
     from runner.state.state_dir import StartupError

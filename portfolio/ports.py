@@ -8,9 +8,13 @@ from execution.models import Fill
 
 
 class PortfolioManager(Protocol):
+    """One bot's ledger: the risk engine sizes and limits orders from it, the runner books fills
+    into it and marks it."""
+
     cash: float
     quantity: float
     peak_equity: float
+    last_price: float
 
     def apply_fill(self, fill: Fill) -> None: ...
 
@@ -18,5 +22,8 @@ class PortfolioManager(Protocol):
 
     @property
     def equity(self) -> float: ...
+
+    @property
+    def position_value(self) -> float: ...
 
     def snapshot(self) -> dict[str, Any]: ...

@@ -7,7 +7,7 @@ from typing import Any
 
 from execution.models import Side
 from market.view import MarketView
-from portfolio.portfolio import Portfolio
+from portfolio.ports import PortfolioManager
 from risk.config import RiskConfig
 from risk.decision import RiskDecision, Verdict, reject
 from risk.rules import DailyMaxLoss, MaxDrawdown, MaxPosition, PositionSizing, ProtectiveExits
@@ -45,7 +45,7 @@ class RuleRiskEngine:
             MaxDrawdown(config.max_drawdown_pct) if config.max_drawdown_pct else None,
         )
 
-    def check_all(self, signal: Signal, portfolio: Portfolio, market_data: MarketView,
+    def check_all(self, signal: Signal, portfolio: PortfolioManager, market_data: MarketView,
                   *, orders_pending: bool = False, closable: float | None = None) -> RiskDecision:
         """Size `signal` into an order, or say why not. Long and flat are supported; a short
         signal is refused until short selling is enabled for a bot.
@@ -59,7 +59,7 @@ class RuleRiskEngine:
             self.rejections += 1
         return decision
 
-    def _decide(self, signal: Signal, portfolio: Portfolio, orders_pending: bool,
+    def _decide(self, signal: Signal, portfolio: PortfolioManager, orders_pending: bool,
                 closable: float | None) -> RiskDecision:
         direction = signal.direction
         position = portfolio.quantity

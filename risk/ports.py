@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from market.view import MarketView
-from portfolio.portfolio import Portfolio
+from portfolio.ports import PortfolioManager
 from risk.decision import RiskDecision
 from strategies.signal import Signal
 
 
 class RiskEngine(Protocol):
-    def check_all(self, signal: Signal, portfolio: Portfolio, market_data: MarketView,
+    def check_all(self, signal: Signal, portfolio: PortfolioManager, market_data: MarketView,
                   *, orders_pending: bool = False, closable: float | None = None) -> RiskDecision:
         """Approve (sized), reject, or ask to kill, for one signal. `closable`: how much of the
         position an exit can sell (None: all of it; 0: the position is dust, counted as flat)."""

@@ -18,15 +18,14 @@ there is an order.
 from __future__ import annotations
 
 import asyncio
-from enum import StrEnum
 import time
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from loguru import logger
 
 from execution.errors import FatalExchangeError
-from execution.models import Fill, Order, OrderType, Side, fill_to_dict, order_from_dict, order_to_dict
-from execution.order_ids import client_order_id, sequence_of
+from execution.models import Fill, Order, OrderType, fill_to_dict, order_to_dict
+from execution.order_ids import client_order_id
 from execution.order_ids import order_id_prefix as order_id_prefix_for
 from execution.ports import ExecutionEngine
 from market.models import Candle, iso_utc, timeframe_ms
@@ -37,29 +36,24 @@ from risk.kill_switch import KillSwitch
 from risk.ports import RiskEngine
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.errors import ExchangeRefusedBot, StrategyError
-from runner.state.journal import Journal, JournalEvent, MemoryJournal
+from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
+from runner.bot.persistence import RunnerPersistence
+from runner.bot.states import RunnerState
+from runner.state.journal import Journal, JournalEvent, MemoryJournal
 from strategies.base import Strategy
 from strategies.signal import Signal
 
-
-_FLATTEN_RETRY_MAX_BARS = 16
-
-
-class RunnerState(StrEnum):
-    CREATED = "created"
-    RUNNING = "running"
-    FINISHED = "finished"      # the data ended
-    STOPPED = "stopped"        # asked to stop
-    KILLED = "killed"          # the kill switch tripped; stays latched
-    FAILED = "failed"          # raised; see `last_error`
+__all__ = ["RunnerState", "StrategyRunner"]
 
 
-class StrategyRunner:
+class StrategyRunner(KillSwitchFlow, RunnerPersistence):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
-    sim, paper and live differ only in what is passed here.
+    sim, paper and live differ only in what is passed here. The kill switch's flatten
+    (`runner.bot.kill_flow`) and the state in and out (`runner.bot.persistence`) are its
+    methods too, in modules of their own.
     """
 
     def __init__(
@@ -157,29 +151,6 @@ class StrategyRunner:
         """Trip the kill switch after the batch being worked on, or before the next candle:
         cancel orders, flatten, stop."""
         self._interrupt = ("kill", reason or "killed by hand")
-
-    async def kill_now(self, reason: str) -> None:
-        """Trip the kill switch at once. Only between candles (`busy` is False): the flatten
-        order goes out now instead of when the next candle arrives."""
-        if self._busy:
-            raise RuntimeError("kill_now() while a candle is being processed; use request_kill()")
-        # The turn is held while the orders are cancelled and the position closed: a candle
-        # arriving meanwhile waits, so its protective exits cannot sell what the flatten sells.
-        async with self._turn:
-            await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms, source="manual")
-            self.checkpoint()             # between candles: persist the latch now
-
-    def resume_in_place(self) -> None:
-        """Clear a kill whose flatten has not completed, while the bot is still at work on it:
-        it trades on from where it is, its position included. (A killed bot that is done is
-        resumed by starting it again.)"""
-        if not self.flatten_pending:
-            raise RuntimeError("resume_in_place() is for a killed bot still closing its position")
-        self.kill_switch.reset()
-        self.flatten_pending = False
-        self.flatten_attempts = 0
-        self.state = RunnerState.RUNNING
-        self._record("lifecycle", self.clock.now_ms(), {"state": "running", "detail": "resumed"})
 
     def schedule_kill(self, bar: int, reason: str) -> None:
         """Trip the kill switch before candle `bar`: a kill by hand that the journal holds past
@@ -385,89 +356,6 @@ class StrategyRunner:
         self.order_seq += 1
         return client_order_id(self.order_id_prefix, self.order_seq)
 
-    # -- kill switch -------------------------------------------------------------------------
-
-    async def _trip(self, reason: str, now_ms: int, *, source: str = "rule") -> None:
-        """Latch the kill switch and close the position. The bot is KILLED from here on,
-        whatever the flatten's fate: one that does not complete now is retried (see
-        `_work_on_flatten`) and shown as `flatten_pending`."""
-        if not self.kill_switch.trip(reason, now_ms):
-            return
-        logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
-        self._filled = True               # checkpoint at the end of this candle: the latch persists
-        # Key: the candles read so far. A rule trips while reading candle n-1 and a kill by
-        # hand before candle n, so the two never share a key (and the latch allows one anyway).
-        self._record("kill", now_ms, {"reason": reason, "source": source, "bars": self.bars},
-                     key=str(self.bars))
-        await self._flatten_on_kill(now_ms)
-
-    async def _flatten_on_kill(self, now_ms: int) -> None:
-        self.flatten_attempts += 1
-        self._next_flatten_bar = self.bars + min(2 ** (self.flatten_attempts - 1), _FLATTEN_RETRY_MAX_BARS)
-        await self.close_position("kill_switch", now_ms=now_ms, cancel_why="kill switch")
-        self._killed(self.kill_switch.reason, flat=self._flat())
-
-    async def _work_on_flatten(self, now_ms: int) -> bool:
-        """A candle of a killed bot whose position is not closed yet (its fills are booked by
-        now): done once flat; otherwise, with no order of the bot in flight, the flatten is
-        sent again after a backoff of 1, 2, 4, ... candles. True when the bot is done."""
-        if self._flat():
-            self._killed(self.kill_switch.reason, flat=True)
-            return True
-        if not self._has_working_order() and self.bars >= self._next_flatten_bar:
-            logger.error("Kill switch: the position ({} {}) is still open after {} flatten attempt(s); trying again",
-                         self.portfolio.quantity, self.symbol, self.flatten_attempts)
-            await self._flatten_on_kill(now_ms)
-            return not self.flatten_pending
-        return False
-
-    def _killed(self, reason: str, *, flat: bool) -> None:
-        """The bot is KILLED; `flat` says whether its flatten is complete."""
-        was_pending = self.flatten_pending
-        self.flatten_pending = not flat
-        if self.state is not RunnerState.KILLED:
-            self.state = RunnerState.KILLED
-            self._record("lifecycle", self.clock.now_ms(), {"state": "killed", "detail": reason,
-                                                           "flatten_pending": not flat})
-            if not flat and not self._has_working_order():
-                logger.error("Kill switch: the position ({} {}) could not be closed; the bot is killed and keeps "
-                             "trying to close it", self.portfolio.quantity, self.symbol)
-        elif flat and was_pending:
-            logger.info("Kill switch: position closed after {} attempt(s)", self.flatten_attempts)
-            self._record("lifecycle", self.clock.now_ms(), {"state": "killed", "detail": f"{reason}; position closed",
-                                                           "flatten_pending": False})
-
-    def _flat(self) -> bool:
-        """No order of the bot in flight, and no position an order could close (dust aside)."""
-        if self._has_working_order():
-            return False
-        position = self.portfolio.quantity
-        return position == 0.0 or self.execution.closable_quantity(abs(position), self.portfolio.last_price) == 0.0
-
-    async def close_position(self, reason: str, *, now_ms: int | None = None,
-                             cancel_why: str | None = None) -> None:
-        """Cancel the bot's orders, book what filled meanwhile, and close the position with a
-        market order (tagged `reason`). Between candles only; the kill switch and
-        `on_restart: flatten` use it. While an order's outcome is unknown (or its cancel
-        failed) nothing is sent: its fills may still change the position."""
-        now_ms = self.last_candle_ts_ms + self._bar_ms if now_ms is None else now_ms
-        await self._cancel_all(now_ms, cancel_why or reason)
-        if self._has_working_order():
-            logger.warning("Not closing the position yet: order(s) {} still in flight; waiting for their outcome",
-                           ", ".join(o.client_order_id for o in self.execution.open_orders() if o.oco_group is None))
-            return
-        position = self.portfolio.quantity
-        if position == 0.0:
-            return
-        quantity = self.execution.closable_quantity(abs(position), self.portfolio.last_price)
-        if quantity == 0.0:
-            logger.info("Position of {} {} is dust (under the market's minimum order); nothing to close",
-                        position, self.symbol)
-            return
-        side = Side.SELL if position > 0 else Side.BUY
-        await self._submit(Order(self._next_order_id(), self.symbol, side, OrderType.MARKET,
-                                 quantity=quantity, reason=reason, created_ts_ms=now_ms), now_ms)
-
     # -- state -------------------------------------------------------------------------------
 
     def _finish(self, state: RunnerState, detail: str) -> None:
@@ -478,67 +366,3 @@ class StrategyRunner:
 
     def _record(self, kind: str, ts_ms: int, data: dict[str, Any], key: str | None = None) -> None:
         self.journal.record(JournalEvent(self.bot_id, kind, ts_ms, data, key, self.bars - 1))
-
-    def snapshot(self) -> dict[str, Any]:
-        """The bot's whole state as JSON-ready values."""
-        return {
-            "bot_id": self.bot_id,
-            "state": self.state.value,
-            "last_error": self.last_error,
-            "bars": self.bars,
-            "last_candle_ts_ms": self.last_candle_ts_ms,
-            "order_seq": self.order_seq,
-            "counters": {"signals": self.signals, "orders": self.orders, "fills": self.fills},
-            "portfolio": self.portfolio.snapshot(),
-            "risk": self.risk.snapshot(),
-            "kill_switch": self.kill_switch.snapshot(),
-            "open_orders": [order_to_dict(o) for o in self.execution.open_orders()],
-        }
-
-    def checkpoint(self) -> None:
-        """Hand the current state to `on_checkpoint` (the daemon writes it to disk). Called at
-        candle boundaries only, so a snapshot never holds half a candle's work."""
-        self._filled = False
-        self._last_checkpoint = time.monotonic()
-        if self._on_checkpoint is not None:
-            self._on_checkpoint(self)
-
-    def book_journalled_fills(self, fills: Sequence[Fill]) -> None:
-        """Book fills the journal holds past the snapshot restored (they are journalled already)."""
-        for fill in fills:
-            self.portfolio.apply_fill(fill)
-            self.fills += 1
-
-    def adopt_fills(self, fills: Sequence[Fill], now_ms: int) -> None:
-        """Book and journal fills that reconciliation found on the exchange and the journal
-        lacks, before the strategy runs: a position the exchange holds is never bought twice."""
-        for fill in fills:
-            self.portfolio.apply_fill(fill)
-            self.fills += 1
-            self._record("fill", now_ms, {**fill_to_dict(fill), "adopted": True}, key=fill.key)
-        self._filled = self._filled or bool(fills)
-
-    def resume_order_sequence(self, order_ids: Iterable[str]) -> None:
-        """Go on after the highest sequence among `order_ids` (intents journalled past the
-        snapshot), so no client order id is made twice."""
-        for order_id in order_ids:
-            self.order_seq = max(self.order_seq, sequence_of(order_id, self.order_id_prefix))
-
-    def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
-        """Hand orders to follow (open in a snapshot, journalled, or found on the exchange) to
-        the execution engine, with the trade ids the bot has booked (`fill_ids`)."""
-        self.execution.restore_orders(orders, fill_ids=fill_ids)
-
-    def restore(self, state: dict[str, Any]) -> None:
-        """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders and
-        the position in the candle stream. Call before `run()`."""
-        self.portfolio = Portfolio.restore(state["portfolio"])
-        self.risk.restore(state["risk"])
-        self.kill_switch.restore(state["kill_switch"])
-        self.execution.restore_orders([order_from_dict(o) for o in state["open_orders"]])
-        self.bars = state["bars"]
-        self.last_candle_ts_ms = state["last_candle_ts_ms"]
-        self.order_seq = state["order_seq"]
-        counters = state["counters"]
-        self.signals, self.orders, self.fills = counters["signals"], counters["orders"], counters["fills"]
-        self.last_error = state.get("last_error", "")

@@ -11,20 +11,14 @@
 Errors are `{"error": "message"}`: 400 bad body, 401 token, 404 unknown bot, 409 wrong state.
 Whoever can open the socket file may trade, so the file is 0600 and needs no token; TCP is
 loopback only and needs the bearer token (an SSH tunnel or a local scraper, never the network).
+This module is the application (routes, auth, errors); `runner.control.server` listens.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import ipaddress
 import json
-import os
-import socket
-import stat
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from types import TracebackType
 from typing import Annotated, Any, Protocol, TypeVar
 
 from aiohttp import web
@@ -33,7 +27,6 @@ from pydantic import BaseModel, StringConstraints, ValidationError
 
 from market.strict import StrictModel
 from runner.config.bot import ConfigError
-from runner.control.client import check_socket_path_length
 from runner.control.errors import BotStateError, ControlError, UnknownBot
 from runner.control.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from runner.control.metrics import render_prometheus
@@ -41,10 +34,6 @@ from runner.control.status import BotStatus, ReloadResult
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-
-# Long enough for a stop or kill in flight to finish when the daemon shuts down.
-SHUTDOWN_GRACE_SECS = 5.0
-_PROBE_TIMEOUT_SECS = 1.0
 
 
 class BotControl(Protocol):
@@ -58,10 +47,6 @@ class BotControl(Protocol):
     async def kill_all(self, reason: str) -> list[BotStatus]: ...
     async def resume(self, bot_id: str) -> BotStatus: ...
     async def reload(self) -> ReloadResult: ...
-
-
-class ControlSocketInUse(RuntimeError):
-    """Another daemon answers on the control socket (or the path is not a socket): not ours to delete."""
 
 
 class KillRequest(StrictModel):
@@ -106,173 +91,6 @@ def build_control_app(manager: BotControl, *, token: str | None = None,
         web.get("/metrics", _metrics),
     ])
     return app
-
-
-class ControlServer:
-    """The listening control API; `aclose()` stops it and removes the socket file it created."""
-
-    def __init__(self) -> None:
-        self._runners: list[web.AppRunner] = []
-        self._socket_inode: int | None = None
-        self.socket_path: Path | None = None
-        self.tcp_address: tuple[str, int] | None = None
-
-    @property
-    def url(self) -> str | None:
-        """`http://host:port` of the TCP listener (the real port when 0 was asked), or None."""
-        if self.tcp_address is None:
-            return None
-        host, port = self.tcp_address
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-    async def __aenter__(self) -> ControlServer:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        while self._runners:
-            await self._runners.pop().cleanup()
-        if self.socket_path is not None and self._socket_inode is not None:
-            # Only our own file: after a restart another daemon may have bound the same path.
-            try:
-                if os.lstat(self.socket_path).st_ino == self._socket_inode:
-                    self.socket_path.unlink()
-            except FileNotFoundError:
-                pass
-            self._socket_inode = None
-
-    async def _serve(self, app: web.Application, sock: socket.socket) -> None:
-        try:
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECS)
-            await runner.setup()
-        except BaseException:
-            sock.close()
-            raise
-        self._runners.append(runner)
-        site = web.SockSite(runner, sock)
-        try:
-            await site.start()
-        except BaseException:
-            sock.close()
-            raise
-
-
-class ControlEndpointUnusable(ValueError):
-    """The socket or TCP port cannot be listened on (a file in the way, the port taken); the
-    message names the setting and the path or address."""
-
-
-async def serve_control(manager: BotControl, *, socket_path: Path | None,
-                        tcp: tuple[str, int] | None = None, token: str | None = None,
-                        health_problems: Callable[[], list[str]] = list) -> ControlServer:
-    """Start the control API on `socket_path` (created 0600) and/or loopback `tcp` (needs `token`).
-
-    A stale socket file (no process answers on it) is replaced. Raises ControlSocketInUse when
-    another daemon answers there, and ValueError for a non-loopback host, TCP without a token,
-    or a socket path too long for AF_UNIX, ControlEndpointUnusable when the socket cannot be
-    made or the port is taken. Port 0 picks a free port: see `ControlServer.url`.
-
-        async with await serve_control(manager, socket_path=Path("state/botrunner.sock")):
-            await stop.wait()
-    """
-    if socket_path is None and tcp is None:
-        raise ValueError("the control API needs a socket path or a TCP address to listen on")
-    if tcp is not None:
-        host = _loopback_host(tcp[0])
-        if not token:
-            raise ValueError("the control API on TCP needs a token (set BOTRUNNER_TOKEN)")
-    server = ControlServer()
-    try:
-        if socket_path is not None:
-            sock = await _bind_unix(socket_path)
-            server.socket_path, server._socket_inode = socket_path, os.stat(socket_path).st_ino
-            await server._serve(build_control_app(manager, health_problems=health_problems), sock)
-            logger.info("Control API listening on {}", socket_path)
-        if tcp is not None:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            try:
-                sock = socket.create_server((host, tcp[1]), family=family)
-            except OSError as exc:
-                raise ControlEndpointUnusable(
-                    f"control.tcp: cannot listen on {host}:{tcp[1]}: {exc.strerror or exc}") from None
-            server.tcp_address = sock.getsockname()[:2]
-            await server._serve(build_control_app(manager, token=token, health_problems=health_problems), sock)
-            logger.info("Control API listening on {} (token required)", server.url)
-    except BaseException:
-        await server.aclose()
-        raise
-    return server
-
-
-def _loopback_host(host: str) -> str:
-    if host == "localhost":
-        return "127.0.0.1"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is None or not address.is_loopback:
-        raise ValueError(f"the control API listens on loopback only (127.0.0.1, ::1 or localhost), "
-                         f"not {host!r}; reach it from elsewhere through an SSH tunnel")
-    return str(address)
-
-
-async def _bind_unix(path: Path) -> socket.socket:
-    check_socket_path_length(path)
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:          # a file where a folder of the path should be
-        raise ControlEndpointUnusable(f"control.socket: cannot use {path}: {exc.strerror or exc}") from None
-    if mode is not None:
-        if not stat.S_ISSOCK(mode):
-            raise ControlSocketInUse(f"{path} exists and is not a socket; refusing to replace it")
-        if await _answers(path):
-            raise ControlSocketInUse(f"another botrunner daemon is already listening on {path}; "
-                                     f"stop it first, or give this one another --state-dir")
-        logger.info("Removing stale control socket {} (no daemon answers on it)", path)
-        path.unlink(missing_ok=True)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ControlEndpointUnusable(f"control.socket: cannot create the folder of {path}: "
-                                      f"{exc.strerror or exc}") from None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    # The umask, not a chmod after bind: between bind and chmod another local user could connect.
-    # umask is process-wide, so this stays one synchronous syscall with no await inside.
-    previous = os.umask(0o177)
-    try:
-        sock.bind(str(path))
-    except OSError as exc:
-        sock.close()
-        raise ControlEndpointUnusable(f"control.socket: cannot create a socket at {path}: "
-                                      f"{exc.strerror or exc}") from None
-    except BaseException:
-        sock.close()
-        raise
-    finally:
-        os.umask(previous)
-    return sock
-
-
-async def _answers(path: Path) -> bool:
-    """Does a process accept connections on this socket file? Refused means a stale file."""
-    try:
-        async with asyncio.timeout(_PROBE_TIMEOUT_SECS):
-            _, writer = await asyncio.open_unix_connection(str(path))
-    except (ConnectionRefusedError, FileNotFoundError):
-        return False
-    except TimeoutError:
-        return True                  # it exists and is busy: still not ours to delete
-    except OSError as exc:
-        raise ControlSocketInUse(f"cannot tell whether a daemon listens on {path}: {exc}") from exc
-    writer.close()
-    await writer.wait_closed()
-    return True
 
 
 @web.middleware

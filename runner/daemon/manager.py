@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from enum import StrEnum
 from typing import Callable
 
 from loguru import logger
@@ -26,57 +24,13 @@ from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from runner.config.bot import BotConfig
 from runner.config.daemon import SupervisorConfig
 from runner.control.errors import BotStateError, UnknownBot
-from runner.control.status import BotStatus, LatencySummary, ReloadResult
+from runner.control.status import BotStatus, ReloadResult
 from runner.daemon.services import DaemonServices
-from runner.state.journal import BotJournal, JournalEvent
+from runner.daemon.slots import DONE_STATES, BotSlot, BotState
+from runner.state.journal import JournalEvent
 from runner.state.recovery import RecoveryError, recover
-from market.models import iso_utc
 
-__all__ = ["BotManager", "BotState", "DaemonServices"]
-
-
-class BotState(StrEnum):
-    """A configured bot's state in the daemon (its runner's `RunnerState`, plus the daemon's own)."""
-
-    CREATED = "created"
-    DISABLED = "disabled"          # enabled: false in its config
-    STARTING = "starting"          # being built and restored
-    RUNNING = "running"
-    RESTARTING = "restarting"      # crashed; waiting out the backoff
-    FINISHED = RunnerState.FINISHED.value
-    STOPPED = RunnerState.STOPPED.value
-    KILLED = RunnerState.KILLED.value
-    FAILED = RunnerState.FAILED.value
-
-
-# States in which a bot is done for good; the daemon exits when every bot is in one. A killed
-# bot is not done: it waits, latched, for someone to resume it through this daemon.
-DONE_STATES = frozenset({BotState.FINISHED, BotState.FAILED, BotState.DISABLED})
-
-
-class BotSlot:
-    """One configured bot: its config, its current runner and task, and its crash record."""
-
-    def __init__(self, config: BotConfig, journal: BotJournal) -> None:
-        self.config = config
-        self.journal = journal
-        self.runner: StrategyRunner | None = None
-        self.task: asyncio.Task | None = None
-        self.state = BotState.CREATED if config.enabled else BotState.DISABLED
-        self.crash_times: deque[float] = deque()
-        self.errors = 0
-        self.restarts = 0
-        self.last_error = ""
-        self.kill_on_start: str | None = None
-        self.started = False            # built and running at least once in this daemon's life
-
-    @property
-    def id(self) -> str:
-        return self.config.id
-
-    @property
-    def alive(self) -> bool:
-        return self.task is not None and not self.task.done()
+__all__ = ["BotManager", "DaemonServices"]
 
 
 class BotManager:
@@ -388,33 +342,4 @@ class BotManager:
             raise UnknownBot(f"no bot {bot_id!r}; bots: {', '.join(sorted(self._slots)) or 'none'}") from None
 
     def _status(self, slot: BotSlot) -> BotStatus:
-        config, runner = slot.config, slot.runner
-        latency = runner.step_latency if runner else None
-        flattening = runner is not None and runner.flatten_pending
-        # A bot killed with its flatten unfinished is still at work on it, but killed.
-        state = BotState.KILLED if flattening and slot.alive else slot.state
-        return BotStatus(
-            id=slot.id, state=state, enabled=config.enabled, mode=config.mode, symbol=config.symbol,
-            timeframe=config.timeframe, strategy=config.strategy.name, **_ledger(runner, config.capital),
-            bars=runner.bars if runner else 0,
-            last_candle_time=iso_utc(runner.last_candle_ts_ms) if runner and runner.bars else None,
-            orders=runner.orders if runner else 0, fills=runner.fills if runner else 0,
-            errors=slot.errors, restarts=slot.restarts,
-            kill_switch=bool(runner and runner.kill_switch.tripped),
-            kill_reason=runner.kill_switch.reason if runner else "", flatten_pending=flattening,
-            started=slot.started,
-            last_error=slot.last_error or (runner.last_error if runner else ""),
-            latency=LatencySummary(buckets=latency.cumulative(), sum_s=latency.sum, count=latency.count)
-            if latency else LatencySummary(buckets=[], sum_s=0.0, count=0),
-        )
-
-
-def _ledger(runner: StrategyRunner | None, capital: float) -> dict[str, float | int]:
-    """The status' ledger fields: the runner's portfolio, or a bot that never ran's capital."""
-    if runner is None:
-        return dict(equity=capital, pnl=0.0, realized_pnl=0.0, unrealized_pnl=0.0, cash=capital, position=0.0,
-                    fees=0.0, trades=0)
-    p = runner.portfolio
-    return dict(equity=p.equity, pnl=p.equity - p.initial_capital, realized_pnl=p.realized_pnl,
-                unrealized_pnl=p.unrealized_pnl, cash=p.cash, position=p.quantity, fees=p.fees_paid,
-                trades=p.trade_count)
+        return slot.status()

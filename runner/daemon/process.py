@@ -23,7 +23,7 @@ from loguru import logger
 from market.shared import FeedHub
 from runner.daemon import systemd
 from runner.config.bot import BotConfig, ConfigError
-from runner.control.api import serve_control
+from runner.control.server import serve_control
 from runner.config.daemon import DaemonConfig, load_config_dir
 from runner.config.defaults import DEFAULT_BOT
 from runner.state.journal import SqliteJournal

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.control.api import serve_control
+from runner.control.server import serve_control
 from runner.control.status import ReloadResult
 from tests.fakes import FakeManager, make_status
 

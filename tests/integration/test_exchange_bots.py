@@ -24,6 +24,7 @@ from runner.state.snapshots import SnapshotStore
 from tests.exchange import BinanceStandIn, FastForwardClock
 from tests.exchange.ledger import base_moved
 from tests.exchange.tapes import quick_swings, wavy_candles
+from tests.fakes import eventually
 
 T0_MS = 1_704_067_200_000
 MIN = 60_000
@@ -49,10 +50,9 @@ def services_for(tmp_path, clock) -> DaemonServices:
                           accounts=ExchangeAccounts(environ=KEYS, clock=clock))
 
 
-async def until(condition, timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
+def until(condition):
+    """`eventually`, polling every 10 ms for up to 20 s: a bot's candles run on the stand-in's clock."""
+    return eventually(condition, 20.0, poll_secs=0.01)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from runner.state.journal import MemoryJournal
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from strategies.signal import GO_FLAT, GO_LONG
 from tests.exchange import BinanceStandIn, SteppedExchangeClock
-from tests.fakes import QueuedFeed, Scripted
+from tests.fakes import QueuedFeed, Scripted, eventually
 
 T0_MS = 1_704_067_200_000
 STEP_MS = 60_000
@@ -70,10 +70,9 @@ def fast_client(exchange_id: str, settings: dict[str, Any]) -> ccxt_async.Exchan
     return getattr(ccxt_async, exchange_id)({**settings, "rateLimit": 1, "timeout_on_exit": 0})
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
+def settled(condition: Callable[[], bool]):
+    """`eventually`, polling every 10 ms for up to 3 s: the stand-in answers in the same loop."""
+    return eventually(condition, 3.0, poll_secs=0.01)
 
 
 @pytest.fixture
@@ -286,7 +285,7 @@ async def test_a_timed_out_submit_is_resolved_by_lookup_once_the_exchange_books_
 
     assert await engine.execute_signal(order) == []
     assert engine.open_orders() == [order]
-    await eventually(lambda: standin.order_by_client_id(order.client_order_id) is not None)
+    await settled(lambda: standin.order_by_client_id(order.client_order_id) is not None)
 
     fills = await engine.on_candle(candle(60))
 
@@ -486,7 +485,7 @@ async def test_periodic_reconciliation_reports_a_fill_and_adopts_an_order_made_b
     turn = next(n for n in range(1, 4) if (candle(NOW_INDEX + n - 1).ts_ms // 60_000) % 3 == 0)
     for i in range(NOW_INDEX, NOW_INDEX + turn):
         assert await engine.on_candle(candle(i)) == ()           # not found yet
-    await eventually(lambda: not engine.reconciling)
+    await settled(lambda: not engine.reconciling)
     fills += await engine.on_candle(candle(NOW_INDEX + turn))
     assert [f.client_order_id for f in fills] == [f"{PREFIX}1", f"{PREFIX}7"]
     assert f"{PREFIX}8" in {o.client_order_id for o in engine.open_orders()}
@@ -522,7 +521,7 @@ async def test_periodic_reconciliation_waits_half_a_candle_so_it_never_competes_
     assert engine.reconciling and not [r for r in standin.requests if r.path == "/api/v3/openOrders"]
 
     clock.advance(30_000)                                    # half a 1m candle later
-    await eventually(lambda: not engine.reconciling)
+    await settled(lambda: not engine.reconciling)
     assert [r.path for r in standin.requests if r.path in ("/api/v3/order", "/api/v3/openOrders")] == [
         "/api/v3/order", "/api/v3/openOrders"]
     assert_ledger_matches(fills, standin)
@@ -547,7 +546,7 @@ def live_runner(engine):
         async def push(i: int) -> None:
             seen = runner.bars
             feed.queue.put_nowait(candle(i))
-            await eventually(lambda: runner.bars > seen and not runner.busy)
+            await settled(lambda: runner.bars > seen and not runner.busy)
         return runner, push
 
     yield make

@@ -1,7 +1,7 @@
 """Sim and paper, the same bot on the same candles: the same decisions, fills that differ only by rule.
 
-The sim run is `sim_runner`. The paper run is the same config wired by hand, with a
-`ReplayProvider` in place of the daemon's `CcxtCandleFeed` (which waits on a clock for each candle
+The sim run is `sim_runner`. The paper run is the same config in paper mode, composed by the same
+`compose_runner` as the daemon's paper bots, with a `ReplayProvider` in place of the daemon's `CcxtCandleFeed` (which waits on a clock for each candle
 to close; this test steps the stand-in's clock itself): the same candles, one per batch, whose
 `pace` hook moves the Binance stand-in's clock to the last millisecond of each candle before the
 runner sees it, and `PaperExecution` reading quotes with `CcxtQuotes` through a real ccxt
@@ -38,20 +38,16 @@ from typing import Any, Sequence
 
 import pytest
 
+from execution.exchange import ExchangeAccounts
 from execution.models import Fill, fill_from_dict
-from execution.paper import PaperExecution
-from execution.quotes import CcxtQuotes
 from market.models import Candle, timeframe_ms
 from market.replay import ReplayProvider
 from market.synthetic import generate_candles
-from portfolio.portfolio import Portfolio
-from risk.engine import RuleRiskEngine
-from runner.assembly.compose import sim_runner
+from runner.assembly.compose import compose_runner, sim_runner
 from runner.config.bot import BotConfig
 from runner.state.journal import JournalEvent, MemoryJournal
-from runner.bot.strategy_runner import RunnerState, StrategyRunner
-from strategies.registry import create_strategy
-from tests.exchange import BinanceStandIn, make_ccxt_client
+from runner.bot.strategy_runner import RunnerState
+from tests.exchange import STANDIN_OPTIONS, BinanceStandIn, FastForwardClock
 from tests.exchange.market_data import quote_from
 
 SYMBOL, TIMEFRAME = "BTC/USDT", "1m"
@@ -79,27 +75,23 @@ async def run_sim(config: BotConfig, candles: Sequence[Candle]) -> MemoryJournal
 async def run_paper(config: BotConfig, candles: Sequence[Candle]) -> MemoryJournal:
     journal = MemoryJournal()
     async with BinanceStandIn(candles, symbol=SYMBOL, spread_bps=SPREAD_BPS) as standin:
-        client = make_ccxt_client(standin)
+        clock = FastForwardClock(standin)
+        accounts = ExchangeAccounts(environ={}, clock=clock)
+        paper = BotConfig.model_validate({**config.model_dump(exclude={"market"}), "mode": "paper", "exchange": {
+            "id": "binance", "base_url": standin.base_url, "options": STANDIN_OPTIONS}})
 
         async def to_the_close(batch: Sequence[Candle]) -> None:
             # One candle per batch: before the runner sees it, the stand-in reaches its close.
             standin.advance_to(batch[-1].ts_ms + BAR_MS - 1)
 
         try:
-            runner = StrategyRunner(
-                config.id,
-                feed=ReplayProvider(SYMBOL, TIMEFRAME, candles, batch_size=1, pace=to_the_close),
-                strategy=create_strategy(config.strategy.name, config.strategy.params),
-                risk=RuleRiskEngine.from_config(config.risk),
-                execution=PaperExecution(CcxtQuotes(client), SYMBOL, fee_rate=config.execution.fee_rate,
-                                         slippage_bps=config.execution.slippage_bps,
-                                         now_ms=lambda: standin.now_ms),
-                portfolio=Portfolio(SYMBOL, config.capital),
-                journal=journal,
-            )
+            # The daemon's paper bot, composed the same way, on a replay of the stand-in's candles:
+            # the test steps the stand-in's clock itself, which a live candle feed would not let it.
+            runner = compose_runner(paper, ReplayProvider(SYMBOL, TIMEFRAME, candles, batch_size=1, pace=to_the_close),
+                                    account=accounts.get(paper.exchange), journal=journal, clock=clock)
             assert await runner.run() is RunnerState.FINISHED
         finally:
-            await client.close()
+            await accounts.aclose()
         assert standin.unserved == [] and not any(r.method == "POST" for r in standin.requests)
     return journal
 

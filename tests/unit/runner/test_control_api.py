@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from runner.control.api import ControlSocketInUse, serve_control
+from runner.control.server import ControlSocketInUse, serve_control
 from runner.control.client import ControlClient, ControlClientError, ControlRequestFailed, DaemonNotRunning
 from runner.control.status import LatencySummary, ReloadResult
 from tests.fakes import FakeManager, make_status

@@ -1,0 +1,130 @@
+"""The kill switch's side of `StrategyRunner`: trip it, close the position, keep at it.
+
+A tripped kill switch latches (see `risk.kill_switch`), cancels the bot's orders, books what
+filled meanwhile and closes the position with a market order. The bot is KILLED from that
+moment, whatever the flatten's fate: a flatten that waits for an order in flight, or that the
+exchange refuses, leaves the bot `flatten_pending`, still at work on its candles to close the
+position, retried after 1, 2, 4 ... `FLATTEN_RETRY_MAX_BARS` candles.
+
+A mixin of `StrategyRunner` (it reads and writes the runner's own state), kept in its own
+module so that the loop in `strategy_runner.py` reads alone.
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from execution.models import Order, OrderType, Side
+from runner.bot.states import RunnerState
+
+__all__ = ["FLATTEN_RETRY_MAX_BARS", "KillSwitchFlow"]
+
+FLATTEN_RETRY_MAX_BARS = 16
+
+
+class KillSwitchFlow:
+    """Kill-switch methods of `StrategyRunner`; see the module docstring."""
+
+    async def kill_now(self, reason: str) -> None:
+        """Trip the kill switch at once. Only between candles (`busy` is False): the flatten
+        order goes out now instead of when the next candle arrives."""
+        if self._busy:
+            raise RuntimeError("kill_now() while a candle is being processed; use request_kill()")
+        # The turn is held while the orders are cancelled and the position closed: a candle
+        # arriving meanwhile waits, so its protective exits cannot sell what the flatten sells.
+        async with self._turn:
+            await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms, source="manual")
+            self.checkpoint()             # between candles: persist the latch now
+
+    def resume_in_place(self) -> None:
+        """Clear a kill whose flatten has not completed, while the bot is still at work on it:
+        it trades on from where it is, its position included. (A killed bot that is done is
+        resumed by starting it again.)"""
+        if not self.flatten_pending:
+            raise RuntimeError("resume_in_place() is for a killed bot still closing its position")
+        self.kill_switch.reset()
+        self.flatten_pending = False
+        self.flatten_attempts = 0
+        self.state = RunnerState.RUNNING
+        self._record("lifecycle", self.clock.now_ms(), {"state": "running", "detail": "resumed"})
+
+    async def _trip(self, reason: str, now_ms: int, *, source: str = "rule") -> None:
+        """Latch the kill switch and close the position. The bot is KILLED from here on,
+        whatever the flatten's fate: one that does not complete now is retried (see
+        `_work_on_flatten`) and shown as `flatten_pending`."""
+        if not self.kill_switch.trip(reason, now_ms):
+            return
+        logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
+        self._filled = True               # checkpoint at the end of this candle: the latch persists
+        # Key: the candles read so far. A rule trips while reading candle n-1 and a kill by
+        # hand before candle n, so the two never share a key (and the latch allows one anyway).
+        self._record("kill", now_ms, {"reason": reason, "source": source, "bars": self.bars},
+                     key=str(self.bars))
+        await self._flatten_on_kill(now_ms)
+
+    async def _flatten_on_kill(self, now_ms: int) -> None:
+        self.flatten_attempts += 1
+        self._next_flatten_bar = self.bars + min(2 ** (self.flatten_attempts - 1), FLATTEN_RETRY_MAX_BARS)
+        await self.close_position("kill_switch", now_ms=now_ms, cancel_why="kill switch")
+        self._killed(self.kill_switch.reason, flat=self._flat())
+
+    async def _work_on_flatten(self, now_ms: int) -> bool:
+        """A candle of a killed bot whose position is not closed yet (its fills are booked by
+        now): done once flat; otherwise, with no order of the bot in flight, the flatten is
+        sent again after a backoff of 1, 2, 4, ... candles. True when the bot is done."""
+        if self._flat():
+            self._killed(self.kill_switch.reason, flat=True)
+            return True
+        if not self._has_working_order() and self.bars >= self._next_flatten_bar:
+            logger.error("Kill switch: the position ({} {}) is still open after {} flatten attempt(s); trying again",
+                         self.portfolio.quantity, self.symbol, self.flatten_attempts)
+            await self._flatten_on_kill(now_ms)
+            return not self.flatten_pending
+        return False
+
+    def _killed(self, reason: str, *, flat: bool) -> None:
+        """The bot is KILLED; `flat` says whether its flatten is complete."""
+        was_pending = self.flatten_pending
+        self.flatten_pending = not flat
+        if self.state is not RunnerState.KILLED:
+            self.state = RunnerState.KILLED
+            self._record("lifecycle", self.clock.now_ms(), {"state": "killed", "detail": reason,
+                                                           "flatten_pending": not flat})
+            if not flat and not self._has_working_order():
+                logger.error("Kill switch: the position ({} {}) could not be closed; the bot is killed and keeps "
+                             "trying to close it", self.portfolio.quantity, self.symbol)
+        elif flat and was_pending:
+            logger.info("Kill switch: position closed after {} attempt(s)", self.flatten_attempts)
+            self._record("lifecycle", self.clock.now_ms(), {"state": "killed", "detail": f"{reason}; position closed",
+                                                           "flatten_pending": False})
+
+    def _flat(self) -> bool:
+        """No order of the bot in flight, and no position an order could close (dust aside)."""
+        if self._has_working_order():
+            return False
+        position = self.portfolio.quantity
+        return position == 0.0 or self.execution.closable_quantity(abs(position), self.portfolio.last_price) == 0.0
+
+    async def close_position(self, reason: str, *, now_ms: int | None = None,
+                             cancel_why: str | None = None) -> None:
+        """Cancel the bot's orders, book what filled meanwhile, and close the position with a
+        market order (tagged `reason`). Between candles only; the kill switch and
+        `on_restart: flatten` use it. While an order's outcome is unknown (or its cancel
+        failed) nothing is sent: its fills may still change the position."""
+        now_ms = self.last_candle_ts_ms + self._bar_ms if now_ms is None else now_ms
+        await self._cancel_all(now_ms, cancel_why or reason)
+        if self._has_working_order():
+            logger.warning("Not closing the position yet: order(s) {} still in flight; waiting for their outcome",
+                           ", ".join(o.client_order_id for o in self.execution.open_orders() if o.oco_group is None))
+            return
+        position = self.portfolio.quantity
+        if position == 0.0:
+            return
+        quantity = self.execution.closable_quantity(abs(position), self.portfolio.last_price)
+        if quantity == 0.0:
+            logger.info("Position of {} {} is dust (under the market's minimum order); nothing to close",
+                        position, self.symbol)
+            return
+        side = Side.SELL if position > 0 else Side.BUY
+        await self._submit(Order(self._next_order_id(), self.symbol, side, OrderType.MARKET,
+                                 quantity=quantity, reason=reason, created_ts_ms=now_ms), now_ms)

@@ -1,0 +1,86 @@
+"""The runner's state in and out: snapshots, checkpoints, and restoring after a restart.
+
+A mixin of `StrategyRunner`: the runner owns its state, so restoring a snapshot, booking the
+fills the journal holds past it, adopting fills that reconciliation found and resuming the
+order sequence are its methods, never writes to its attributes from outside. Kept in its own
+module so that the loop in `strategy_runner.py` reads alone.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Sequence
+
+from execution.models import Fill, Order, fill_to_dict, order_from_dict, order_to_dict
+from execution.order_ids import sequence_of
+from portfolio.portfolio import Portfolio
+
+__all__ = ["RunnerPersistence"]
+
+
+class RunnerPersistence:
+    """State methods of `StrategyRunner`; see the module docstring."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """The bot's whole state as JSON-ready values."""
+        return {
+            "bot_id": self.bot_id,
+            "state": self.state.value,
+            "last_error": self.last_error,
+            "bars": self.bars,
+            "last_candle_ts_ms": self.last_candle_ts_ms,
+            "order_seq": self.order_seq,
+            "counters": {"signals": self.signals, "orders": self.orders, "fills": self.fills},
+            "portfolio": self.portfolio.snapshot(),
+            "risk": self.risk.snapshot(),
+            "kill_switch": self.kill_switch.snapshot(),
+            "open_orders": [order_to_dict(o) for o in self.execution.open_orders()],
+        }
+
+    def checkpoint(self) -> None:
+        """Hand the current state to `on_checkpoint` (the daemon writes it to disk). Called at
+        candle boundaries only, so a snapshot never holds half a candle's work."""
+        self._filled = False
+        self._last_checkpoint = time.monotonic()
+        if self._on_checkpoint is not None:
+            self._on_checkpoint(self)
+
+    def book_journalled_fills(self, fills: Sequence[Fill]) -> None:
+        """Book fills the journal holds past the snapshot restored (they are journalled already)."""
+        for fill in fills:
+            self.portfolio.apply_fill(fill)
+            self.fills += 1
+
+    def adopt_fills(self, fills: Sequence[Fill], now_ms: int) -> None:
+        """Book and journal fills that reconciliation found on the exchange and the journal
+        lacks, before the strategy runs: a position the exchange holds is never bought twice."""
+        for fill in fills:
+            self.portfolio.apply_fill(fill)
+            self.fills += 1
+            self._record("fill", now_ms, {**fill_to_dict(fill), "adopted": True}, key=fill.key)
+        self._filled = self._filled or bool(fills)
+
+    def resume_order_sequence(self, order_ids: Iterable[str]) -> None:
+        """Go on after the highest sequence among `order_ids` (intents journalled past the
+        snapshot), so no client order id is made twice."""
+        for order_id in order_ids:
+            self.order_seq = max(self.order_seq, sequence_of(order_id, self.order_id_prefix))
+
+    def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
+        """Hand orders to follow (open in a snapshot, journalled, or found on the exchange) to
+        the execution engine, with the trade ids the bot has booked (`fill_ids`)."""
+        self.execution.restore_orders(orders, fill_ids=fill_ids)
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders and
+        the position in the candle stream. Call before `run()`."""
+        self.portfolio = Portfolio.restore(state["portfolio"])
+        self.risk.restore(state["risk"])
+        self.kill_switch.restore(state["kill_switch"])
+        self.execution.restore_orders([order_from_dict(o) for o in state["open_orders"]])
+        self.bars = state["bars"]
+        self.last_candle_ts_ms = state["last_candle_ts_ms"]
+        self.order_seq = state["order_seq"]
+        counters = state["counters"]
+        self.signals, self.orders, self.fills = counters["signals"], counters["orders"], counters["fills"]
+        self.last_error = state.get("last_error", "")
