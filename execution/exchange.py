@@ -17,8 +17,9 @@ balance = await account.call("fetch_balance", None, account.client.fetch_balance
 await accounts.aclose()
 ```
 
-Keys come from the environment variables the config names and go into the ccxt client only;
-no message, log line or repr here carries them.
+The client itself (its settings, keys from the environment, URLs moved to a testnet) is made
+by `execution.ccxt_client`; keys go into the ccxt client only, and no message, log line or
+repr here carries them.
 """
 
 from __future__ import annotations
@@ -30,59 +31,28 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import ccxt
 import ccxt.async_support as ccxt_async
-import ccxt.pro as ccxt_pro
 from loguru import logger
 
 from execution import rate_limit
+from execution.ccxt_client import ClientFactory, MissingCredentials, client_fields, make_client, websocket_wanted
 from execution.ccxt_errors import ccxt_errors, retry_delay_secs
-from execution.errors import AuthenticationFailed, ExchangeError, RateLimited, TemporaryExchangeError
+from execution.errors import ExchangeError, RateLimited, TemporaryExchangeError
 from execution.exchange_config import ExchangeConfig
 from market.clock import SYSTEM_CLOCK, Clock
 
-__all__ = ["SYSTEM_CLOCK", "ClientFactory", "Clock", "ExchangeAccount", "ExchangeAccounts", "MissingCredentials",
-           "default_client_factory"]
+# Re-exported: `ExchangeAccount(...)` raises `MissingCredentials`, and takes a `ClientFactory`.
+__all__ = ["SYSTEM_CLOCK", "ClientFactory", "Clock", "ExchangeAccount", "ExchangeAccounts", "MissingCredentials"]
 
 T = TypeVar("T")
 
-# Keep ccxt on the spot endpoints: by default it also loads futures markets, margin pairs and
-# currencies (sapi), which a spot bot never needs and which cost request weight at every start.
-_BINANCE_OPTIONS: dict[str, Any] = {
-    "defaultType": "spot",
-    "fetchMarkets": {"types": ["spot"]},
-    "fetchCurrencies": False,
-    "fetchMargins": False,
-}
-# Exchanges whose limits are a budget per minute, which ccxt's rolling window models (see
-# `ExchangeConfig.rate_limit_window_secs`); elsewhere ccxt's leaky bucket stays the default.
-_PER_MINUTE_LIMITS = frozenset({"binance", "binanceus"})
 _BACKOFF_BASE_SECS = 1.0        # first back-off after a rate limit without Retry-After
 _BACKOFF_CAP_SECS = 60.0
 _WINDOW_MS = 60_000             # `requests_last_minute`
 _DEADLINE_MARGIN_SECS = 1.0     # asyncio.timeout over ccxt's own timeout: catches what ccxt does not
 _READ_DEADLINE_FACTOR = 6       # reads also wait in ccxt's rate limiter: see `_deadline_secs`
-
-
-ClientFactory = Callable[[str, dict[str, Any]], ccxt_async.Exchange]
-"""`(exchange id, ccxt constructor settings) -> client`; tests pass one to change e.g. `rateLimit`."""
-
-
-def default_client_factory(exchange_id: str, settings: dict[str, Any], *,
-                           websocket: bool = False) -> ccxt_async.Exchange:
-    """ccxt.pro's class (REST and websockets) with `websocket` where ccxt has one, else the
-    async REST class."""
-    if websocket and hasattr(ccxt_pro, exchange_id):
-        return getattr(ccxt_pro, exchange_id)(settings)
-    return getattr(ccxt_async, exchange_id)(settings)
-
-
-class MissingCredentials(AuthenticationFailed):
-    """An environment variable the config names for the API key or secret is unset or empty."""
-
-    fix = "Set the variable in the daemon's environment (e.g. its systemd EnvironmentFile) and restart it."
 
 
 class ExchangeAccount:
@@ -91,7 +61,8 @@ class ExchangeAccount:
     `environ` is where the key and secret are read (the variables `config.api_key_env` and
     `config.secret_env` name); a config naming neither makes a keyless, public-data client.
     `clock` times back-offs and retries (tests pass one they control). `max_read_attempts`
-    bounds how often one read is tried. Raises `MissingCredentials` naming an unset variable.
+    bounds how often one read is tried. Raises `MissingCredentials` (`execution.ccxt_client`)
+    naming an unset variable.
     """
 
     def __init__(self, config: ExchangeConfig, *, environ: Mapping[str, str] = os.environ,
@@ -104,18 +75,9 @@ class ExchangeAccount:
         self._max_read_attempts = max_read_attempts
         self._rng = rng
         self._timeout_secs = config.timeout_secs
-        # Websockets only where their URL is known: a base_url without ws_url points REST at a
-        # testnet (or the tests' stand-in) and would leave the streams on the real exchange.
-        wants_websocket = config.websocket and (config.base_url is None or config.ws_url is not None)
-        settings = self._settings(config, environ)
-        if client_factory is None:
-            self._client = default_client_factory(config.id, settings, websocket=wants_websocket)
-        else:
-            self._client = client_factory(config.id, settings)
-        self.websocket = wants_websocket and bool(self._client.has.get("watchOHLCV"))
+        self._client = make_client(config, environ, client_factory)
+        self.websocket = websocket_wanted(config) and bool(self._client.has.get("watchOHLCV"))
         """Candles come by websocket on this account (the client is ccxt.pro's and has watch_ohlcv)."""
-        if config.base_url is not None or config.ws_url is not None:
-            self._client.urls["api"] = _rebase(self._client.urls["api"], http=config.base_url, ws=config.ws_url)
         rate_limit.install(self._client)
         self._markets_lock = asyncio.Lock()
         self._markets_loaded = False
@@ -150,35 +112,6 @@ class ExchangeAccount:
     def client(self) -> ccxt_async.Exchange:
         """The shared ccxt client. Call its methods through `call`, never directly."""
         return self._client
-
-    @staticmethod
-    def _settings(config: ExchangeConfig, environ: Mapping[str, str]) -> dict[str, Any]:
-        options = {**(_BINANCE_OPTIONS if config.id == "binance" else {}), **config.options}
-        # Never ccxt's own retries: it would resend a POST whose first attempt may have landed.
-        options["maxRetriesOnFailure"] = 0
-        settings: dict[str, Any] = {
-            "enableRateLimit": True,
-            "timeout": int(config.timeout_secs * 1000),
-            "options": options,
-        }
-        window_secs = config.rate_limit_window_secs
-        if window_secs is None:
-            window_secs = 60.0 if config.id in _PER_MINUTE_LIMITS else 0.0
-        if window_secs > 0:
-            settings["rateLimiterAlgorithm"] = "rollingWindow"
-            settings["rollingWindowSize"] = window_secs * 1000
-        for field, ccxt_name in (("api_key_env", "apiKey"), ("secret_env", "secret")):
-            variable = getattr(config, field)
-            if variable is None:
-                continue
-            value = environ.get(variable)
-            if not value:
-                raise MissingCredentials(
-                    "load credentials", None,
-                    f"exchange account {config.id}/{config.account}: the environment variable {variable} "
-                    f"(exchange.{field}) is not set or empty")
-            settings[ccxt_name] = value
-        return settings
 
     # -- markets -----------------------------------------------------------------------------
 
@@ -421,7 +354,7 @@ class ExchangeAccounts:
             account = ExchangeAccount(config, environ=self._environ, client_factory=self._client_factory,
                                       clock=self._clock)
             self._accounts[config.account_key] = account
-        elif _client_fields(account.config) != _client_fields(config):
+        elif client_fields(account.config) != client_fields(config):
             raise ValueError(
                 f"exchange account {config.id}/{config.account} is configured twice with different keys, "
                 "base_url or options; give the bots one config or different `account` names")
@@ -438,26 +371,6 @@ class ExchangeAccounts:
                 await account.aclose()
             except Exception:
                 logger.exception("Closing the client of {} failed", account.name)
-
-
-def _client_fields(config: ExchangeConfig) -> tuple[Any, ...]:
-    return (config.api_key_env, config.secret_env, config.base_url, config.ws_url, config.websocket,
-            config.rate_limit_window_secs, config.options)
-
-
-def _rebase(urls: Any, *, http: str | None, ws: str | None) -> Any:
-    """ccxt's `urls['api']` (a URL, or a dict of them, maybe nested) with each http(s) URL's
-    origin replaced by `http` and each ws(s) URL's by `ws` (where given; else by `http`): the
-    path stays, so `/api/v3` and `/sapi/v1` keep apart."""
-    if isinstance(urls, str):
-        parts = urlsplit(urls)
-        # Without `ws`, streams point at `http`'s host too: unused (websockets are off then),
-        # but nothing configured for a testnet or the tests can reach the real exchange.
-        root = (ws or http) if parts.scheme in ("ws", "wss") else http
-        return urls if root is None else root.rstrip("/") + parts.path
-    if isinstance(urls, dict):
-        return {name: _rebase(url, http=http, ws=ws) for name, url in urls.items()}
-    return urls
 
 
 def _num(value: float | None) -> str:
