@@ -2,7 +2,7 @@
 
     python bench/live_latency.py [--bots 100] [--candles 240]
 
-Starts the stand-in (tests/exchange) in a process of its own on 127.0.0.1, so the exchange's
+Starts the stand-in (execution/standin) in a process of its own on 127.0.0.1, so the exchange's
 work (signature checks, matching, replies) stays out of the event loop being measured, and a
 BotManager with `--bots` live bots on one exchange account and one symbol (so one shared candle
 subscription), with sma_cross at mixed lengths so their signals spread over many candles.
@@ -48,8 +48,8 @@ from runner.daemon.process import freeze_startup_heap  # noqa: E402
 from runner.state.journal import SqliteJournal  # noqa: E402
 from runner.daemon.manager import BotManager, DaemonServices  # noqa: E402
 from runner.state.snapshots import SnapshotStore  # noqa: E402
-from tests.exchange import VirtualStandInClock  # noqa: E402
-from tests.exchange.tapes import MINUTE_MS, T0_MS  # noqa: E402
+from execution.standin import VirtualStandInClock  # noqa: E402
+from execution.standin.tapes import MINUTE_MS, T0_MS  # noqa: E402
 
 KEYS = {"BENCH_KEY": "test-key", "BENCH_SECRET": "test-secret"}
 WARM = 60
@@ -227,7 +227,7 @@ def main() -> None:
     logger.remove()
     logger.add(sys.stderr, level="ERROR")
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.exchange.serve", "--candles", str(WARM + args.candles + 5),
+        [sys.executable, "-m", "execution.standin.serve", "--candles", str(WARM + args.candles + 5),
          "--start-bar", str(WARM), "--balance", f"USDT={1_000 * args.bots * 2}", "--balance", "BTC=0"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

@@ -14,7 +14,7 @@ import pytest
 from market.download import HEADER, DownloadInputError, download_candles
 from market.files import load_candles
 from market.models import Candle, iso_utc
-from tests.exchange import BinanceStandIn, make_ccxt_client
+from execution.standin import BinanceStandIn, make_ccxt_client
 
 PROJECT = Path(__file__).resolve().parents[2]
 T0_MS = 1_704_067_200_000           # 2024-01-01T00:00:00Z

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from execution.order_ids import order_id_prefix
-from tests.exchange import BinanceStandIn
-from tests.exchange.ledger import base_moved
-from tests.exchange.tapes import quick_swings
+from execution.standin import BinanceStandIn
+from execution.standin.ledger import base_moved
+from execution.standin.tapes import quick_swings
 
 PROJECT = Path(__file__).resolve().parents[2]
 BOT_ID = "btc-live"

@@ -21,7 +21,7 @@ from execution.live import LiveExecution
 from execution.models import Fill, Order, OrderType, Side
 from market.models import Candle
 from runner.bot.clock import ManualClock
-from tests.exchange import BinanceStandIn
+from execution.standin import BinanceStandIn
 
 T0_MS, STEP_MS, NOW_INDEX = 1_704_067_200_000, 60_000, 60
 SYMBOL, PREFIX = "BTC/USDT", "brrace0001-"

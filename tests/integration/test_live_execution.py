@@ -31,7 +31,7 @@ from runner.bot.clock import ManualClock
 from runner.state.journal import MemoryJournal
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from strategies.signal import GO_FLAT, GO_LONG
-from tests.exchange import BinanceStandIn, SteppedExchangeClock
+from execution.standin import BinanceStandIn, SteppedExchangeClock
 from tests.fakes import QueuedFeed, Scripted, eventually
 
 T0_MS = 1_704_067_200_000

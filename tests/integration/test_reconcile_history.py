@@ -17,7 +17,7 @@ from execution.exchange import ExchangeAccount, ExchangeAccounts
 from execution.exchange_config import ExchangeConfig
 from execution.reconcile import reconcile
 from runner.bot.clock import ManualClock
-from tests.exchange import BinanceStandIn
+from execution.standin import BinanceStandIn
 
 T0_MS = 1_704_067_200_000
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000

@@ -47,8 +47,8 @@ from runner.assembly.compose import compose_runner, sim_runner
 from runner.config.bot import BotConfig
 from runner.state.journal import JournalEvent, MemoryJournal
 from runner.bot.strategy_runner import RunnerState
-from tests.exchange import STANDIN_OPTIONS, BinanceStandIn, FastForwardClock
-from tests.exchange.market_data import quote_from
+from execution.standin import STANDIN_OPTIONS, BinanceStandIn, FastForwardClock
+from execution.standin.market_data import quote_from
 
 SYMBOL, TIMEFRAME = "BTC/USDT", "1m"
 BAR_MS = timeframe_ms(TIMEFRAME)

@@ -9,7 +9,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import pytest
 
-from tests.exchange import BinanceStandIn, make_ccxt_client
+from execution.standin import BinanceStandIn, make_ccxt_client
 
 from .sample_market import NOW_INDEX, candle_ms, make_candles
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 import ccxt
 import pytest
 
-from tests.exchange import BinanceStandIn, SymbolRules, make_ccxt_client
-from tests.exchange.signing import wall_clock_ms
+from execution.standin import BinanceStandIn, SymbolRules, make_ccxt_client
+from execution.standin.signing import wall_clock_ms
 
 from .sample_market import STEP_MS, candle_ms, make_candles
 

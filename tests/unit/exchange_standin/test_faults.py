@@ -11,7 +11,7 @@ import ccxt
 import pytest
 
 from execution.ccxt_errors import translate
-from tests.exchange import api_errors
+from execution.standin import api_errors
 
 ACCOUNT = "GET /api/v3/account"
 ORDER = "POST /api/v3/order"
@@ -164,5 +164,5 @@ def test_ccxt_alone_maps_only_these_stand_in_codes_differently_from_production()
 
 
 async def test_a_code_a_test_injects_must_be_in_the_catalogue(standin):
-    with pytest.raises(ValueError, match="not in tests.exchange.api_errors.catalogue"):
+    with pytest.raises(ValueError, match="not in execution.standin.api_errors.catalogue"):
         standin.fail_next(ACCOUNT, status=503, code=-1099, msg="Made up.")

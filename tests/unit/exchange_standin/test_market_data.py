@@ -5,7 +5,7 @@ from __future__ import annotations
 import ccxt
 import pytest
 
-from tests.exchange import BinanceStandIn, SymbolRules, make_ccxt_client
+from execution.standin import BinanceStandIn, SymbolRules, make_ccxt_client
 
 from .sample_market import NOW_INDEX, STEP_MS, T0_MS, candle_ms, close_at, make_candles
 

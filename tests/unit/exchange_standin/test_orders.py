@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.exchange import BinanceStandIn, make_ccxt_client
+from execution.standin import BinanceStandIn, make_ccxt_client
 
 from .sample_market import STEP_MS, candle_ms, make_candles
 

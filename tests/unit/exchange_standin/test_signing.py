@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.exchange import api_errors
-from tests.exchange.signing import check_signed_request, sign
+from execution.standin import api_errors
+from execution.standin.signing import check_signed_request, sign
 
 # "SIGNED Endpoint Examples for POST /api/v3/order" in Binance's spot REST docs.
 KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"

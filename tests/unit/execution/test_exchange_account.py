@@ -17,7 +17,7 @@ import pytest
 from execution.errors import AuthenticationFailed, RateLimited, TemporaryExchangeError, UnknownOrderOutcome
 from execution.exchange import ExchangeAccount, ExchangeAccounts, MissingCredentials
 from execution.exchange_config import ExchangeConfig
-from tests.exchange import BinanceStandIn, SymbolRules
+from execution.standin import BinanceStandIn, SymbolRules
 
 T0_MS = 1_704_067_200_000
 STEP_MS = 60_000

@@ -12,7 +12,7 @@ from execution.models import Order, OrderType, Side
 from execution.paper import PaperExecution
 from execution.quotes import CcxtQuotes
 from market.models import Candle
-from tests.exchange import BinanceStandIn, make_ccxt_client
+from execution.standin import BinanceStandIn, make_ccxt_client
 
 SYMBOL = "BTC/USDT"
 NOW_MS = 1_704_067_260_000

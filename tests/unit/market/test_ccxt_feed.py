@@ -17,7 +17,7 @@ import pytest
 
 from market.ccxt_feed import CcxtCandleFeed
 from market.models import Candle
-from tests.exchange import STANDIN_OPTIONS, BinanceStandIn, SteppedExchangeClock, make_ccxt_client
+from execution.standin import STANDIN_OPTIONS, BinanceStandIn, SteppedExchangeClock, make_ccxt_client
 from tests.fakes import eventually
 
 T0_MS = 1_704_067_200_000           # 2024-01-01T00:00:00Z

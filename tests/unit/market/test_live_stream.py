@@ -14,7 +14,7 @@ from market.ccxt_feed import CcxtCandleFeed
 from market.models import Candle
 from market.shared import FeedHub, LiveCandleStream, StreamCursor, live_feed_key
 from market.synthetic import generate_candles
-from tests.exchange import BinanceStandIn, SteppedExchangeClock, make_ccxt_client
+from execution.standin import BinanceStandIn, SteppedExchangeClock, make_ccxt_client
 from tests.fakes import eventually
 
 CANDLES = generate_candles(count=40)

@@ -77,7 +77,7 @@ class SteppedExchangeClock:
 
 
 class VirtualStandInClock:
-    """The time of a stand-in in another process (`tests.exchange.serve`), as a discrete-event
+    """The time of a stand-in in another process (`execution.standin.serve`), as a discrete-event
     clock: a sleeper waits for its deadline, and time moves on to the earliest deadline only
     once the process has been quiet (`quiet()` true at two checks `settle_secs` apart, e.g. no
     request in flight), when the stand-in is told (`POST /_standin/advance`). So the next candle

@@ -11,7 +11,7 @@ with Binance's HTTP statuses; replies carry `X-MBX-USED-WEIGHT(-1M)` headers, an
 Usage::
 
     async with BinanceStandIn(candles, balances={"USDT": 10_000}) as standin:
-        exchange = make_ccxt_client(standin)            # tests.exchange.ccxt_client
+        exchange = make_ccxt_client(standin)            # execution.standin.ccxt_client
         try:
             await exchange.create_order("BTC/USDT", "market", "buy", 0.01)
             standin.advance(60_000)                     # the next candle opens; resting orders may fill
@@ -122,7 +122,7 @@ class BinanceStandIn:
 
     async def start(self, *, control_routes: bool = False) -> None:
         """Listen on 127.0.0.1 on a free port; `base_url` tells where. `control_routes` adds the
-        test-only `/_standin/` routes another process uses (see `tests.exchange.serve`)."""
+        test-only `/_standin/` routes another process uses (see `execution.standin.serve`)."""
         app = web.Application()
         if control_routes:
             app.router.add_post("/_standin/advance", self._control_advance)
@@ -204,7 +204,7 @@ class BinanceStandIn:
         (`msg` defaults to Binance's for a 10xx server error, see `api_errors.server_error`). The
         code must be one `api_errors.catalogue()` lists, so the guard test has checked it."""
         if code is not None and code not in {e.code for e in api_errors.catalogue()}:
-            raise ValueError(f"fail_next: code {code} is not in tests.exchange.api_errors.catalogue(); add it "
+            raise ValueError(f"fail_next: code {code} is not in execution.standin.api_errors.catalogue(); add it "
                              "there with Binance's message so the guard test covers it")
         return self._faults.arm(Fault(pattern, "status", times, status=status, code=code, msg=msg))
 

@@ -1,13 +1,13 @@
 """Run a `BinanceStandIn` in a process of its own, for benchmarks: the exchange's work then
 stays out of the event loop being measured, as a real exchange's does.
 
-    python -m tests.exchange.serve --candles 400 --start-bar 60 --balance USDT=200000 --balance BTC=0
+    python -m execution.standin.serve --candles 400 --start-bar 60 --balance USDT=200000 --balance BTC=0
 
 It replays `tapes.wavy_candles(--candles)`, prints its base URL on one line once it listens,
 and runs until its standard input closes (so it never outlives the process that started it).
 Besides Binance's routes it serves two test-only ones: `POST /_standin/advance?ms=N` (moves the
 clock, answers `{"now_ms"}`) and `GET /_standin/stats` (orders, orders sent twice, requests by
-endpoint). `tests.exchange.clock.VirtualStandInClock` drives the first.
+endpoint). `execution.standin.clock.VirtualStandInClock` drives the first.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
-"""A Binance spot stand-in for tests: a local aiohttp server that the real ccxt client talks to.
-
-Use it from any test file as `from tests.exchange import BinanceStandIn, make_ccxt_client`, like
-`tests.fakes`: with `--import-mode=importlib`, pytest imports `tests/conftest.py` as
-`tests.conftest` and registers `tests` as a namespace package rooted at the repository, so
-`tests.exchange` (a regular package, this file) resolves from any working directory.
-`tests/unit/exchange_standin/conftest.py` shows fixtures that start one and close its clients.
+"""A Binance spot stand-in: a local aiohttp server, on 127.0.0.1, that the real ccxt client talks
+to with Binance's REST protocol (signed requests, real error payloads, Binance's fee, window and
+filter rules) and kline streams. The tests and the benches (`bench/live_latency.py`) use it; it
+lives in the package, beside the engines it stands in for, so both can. It never reaches the
+network. Faults (lost answers, 5xx, bans, fills during a cancel, lagging trade lists, a
+drifting clock) are armed by hooks.
 
 Modules: `binance_standin` (server, faults, introspection), `routes` (endpoints), `matching`
 (orders, fills, balances), `market_data` (klines, book, tickers), `exchange_info` (symbol and
