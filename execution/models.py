@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from execution.order_ids import ClientOrderId
 from market.limits import require_positive_finite
 
 
@@ -30,7 +31,7 @@ class Order:
     one cancelling the other.
     """
 
-    client_order_id: str
+    client_order_id: ClientOrderId
     symbol: str
     side: Side
     type: OrderType = OrderType.MARKET
@@ -69,7 +70,7 @@ class Fill:
     buy: booking the traded quantity would make the bot sell coins it does not have.
     """
 
-    client_order_id: str
+    client_order_id: ClientOrderId
     symbol: str
     side: Side
     quantity: float

@@ -21,7 +21,7 @@ __all__ = ["BotId", "ClientOrderId", "ProtectiveKind", "client_order_id", "order
            "protective_kind", "sequence_of"]
 
 
-def order_id_prefix(bot_id: str) -> str:
+def order_id_prefix(bot_id: BotId | str) -> str:
     """The prefix of every client order id of `bot_id`: `br` + 8 hex of its SHA-1 + `-`."""
     return f"br{hashlib.sha1(bot_id.encode()).hexdigest()[:8]}-"
 

@@ -25,7 +25,7 @@ from loguru import logger
 
 from execution.errors import FatalExchangeError
 from execution.models import Fill, Order, OrderType, fill_to_dict, order_to_dict
-from execution.order_ids import client_order_id
+from execution.order_ids import BotId, client_order_id
 from execution.order_ids import order_id_prefix as order_id_prefix_for
 from execution.ports import ExecutionEngine
 from market.models import Candle, iso_utc, timeframe_ms
@@ -58,7 +58,7 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
 
     def __init__(
         self,
-        bot_id: str,
+        bot_id: BotId | str,
         *,
         feed: MarketDataProvider,
         strategy: Strategy,
