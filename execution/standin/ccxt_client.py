@@ -17,12 +17,20 @@ as in production (`test_every_error_the_stand_in_sends_means_to_the_bot_what_bin
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt.async_support as ccxt_async
 
+from execution.exchange import ExchangeAccount, ExchangeAccounts
+from execution.exchange_config import ExchangeConfig
+from market.clock import Clock
+
 from .binance_standin import BinanceStandIn
+
+_KEY_ENV, _SECRET_ENV = "BR_STANDIN_KEY", "BR_STANDIN_SECRET"    # only ever in an ExchangeAccounts' own environ
 
 STANDIN_OPTIONS: dict[str, Any] = {
     "defaultType": "spot",
@@ -54,3 +62,25 @@ def make_ccxt_client(standin: BinanceStandIn, *, api_key: str | None = None, sec
     exchange.urls["api"] = {name: standin.base_url + urlsplit(url).path
                             for name, url in exchange.urls["api"].items()}
     return exchange
+
+
+def fast_client(exchange_id: str, settings: dict[str, Any]) -> ccxt_async.Exchange:
+    """An `ExchangeAccounts` client factory for tests: ccxt's own client with its rate limiter
+    set to 1 ms (the stand-in does not limit) and no wait on close."""
+    return getattr(ccxt_async, exchange_id)({**settings, "rateLimit": 1, "timeout_on_exit": 0})
+
+
+@asynccontextmanager
+async def standin_account(standin: BinanceStandIn, *, clock: Clock, secret: str | None = None,
+                          **changes: Any) -> AsyncIterator[ExchangeAccount]:
+    """An `ExchangeAccount` on `standin` with its keys (or another `secret`), closed after; `changes`
+    go into its `ExchangeConfig`. Checks on exit that ccxt asked for nothing the stand-in does not serve."""
+    environ = {_KEY_ENV: standin.api_key, _SECRET_ENV: standin.secret if secret is None else secret}
+    accounts = ExchangeAccounts(environ=environ, client_factory=fast_client, clock=clock)
+    fields = dict(id="binance", account="main", api_key_env=_KEY_ENV, secret_env=_SECRET_ENV,
+                  base_url=standin.base_url, timeout_secs=5)
+    try:
+        yield accounts.get(ExchangeConfig(**(fields | changes)))
+    finally:
+        await accounts.aclose()
+    assert standin.unserved == [], f"ccxt asked for endpoints the stand-in does not serve: {standin.unserved}"

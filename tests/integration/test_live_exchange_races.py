@@ -10,22 +10,19 @@ limit at 30500 is first reached by candle 64.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
 
-import ccxt.async_support as ccxt_async
 import pytest
 
-from execution.exchange import ExchangeAccount, ExchangeAccounts
-from execution.exchange_config import ExchangeConfig
+from execution.exchange import ExchangeAccount
 from execution.live import LiveExecution
 from execution.models import Fill, Order, OrderType, Side
 from market.models import Candle
 from runner.bot.clock import ManualClock
 from execution.standin import BinanceStandIn
+from execution.standin.ccxt_client import standin_account
 
 T0_MS, STEP_MS, NOW_INDEX = 1_704_067_200_000, 60_000, 60
 SYMBOL, PREFIX = "BTC/USDT", "brrace0001-"
-KEY_ENV, SECRET_ENV = "BR_RACE_KEY", "BR_RACE_SECRET"
 
 
 def close_at(i: int) -> float:
@@ -45,10 +42,6 @@ def candle_ms(i: int) -> int:
     return T0_MS + i * STEP_MS
 
 
-def fast_client(exchange_id: str, settings: dict[str, Any]) -> ccxt_async.Exchange:
-    return getattr(ccxt_async, exchange_id)({**settings, "rateLimit": 1, "timeout_on_exit": 0})
-
-
 @pytest.fixture
 async def standin() -> AsyncIterator[BinanceStandIn]:
     async with BinanceStandIn(CANDLES, balances={"USDT": 10_000, "BTC": 0}, start_ms=candle_ms(NOW_INDEX),
@@ -63,14 +56,8 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def account(standin, clock) -> AsyncIterator[ExchangeAccount]:
-    accounts = ExchangeAccounts(environ={KEY_ENV: standin.api_key, SECRET_ENV: standin.secret},
-                                client_factory=fast_client, clock=clock)
-    try:
-        yield accounts.get(ExchangeConfig(id="binance", account="main", api_key_env=KEY_ENV, secret_env=SECRET_ENV,
-                                          base_url=standin.base_url, timeout_secs=5))
-    finally:
-        await accounts.aclose()
-    assert standin.unserved == []
+    async with standin_account(standin, clock=clock) as account:
+        yield account
 
 
 @pytest.fixture

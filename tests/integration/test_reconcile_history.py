@@ -10,24 +10,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import ccxt.async_support as ccxt_async
 import pytest
 
-from execution.exchange import ExchangeAccount, ExchangeAccounts
-from execution.exchange_config import ExchangeConfig
+from execution.exchange import ExchangeAccount
 from execution.reconcile import reconcile
 from runner.bot.clock import ManualClock
 from execution.standin import BinanceStandIn
+from execution.standin.ccxt_client import standin_account
 
 T0_MS = 1_704_067_200_000
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 SYMBOL, PREFIX = "BTC/USDT", "brhist0001-"
-KEY_ENV, SECRET_ENV = "BR_HIST_KEY", "BR_HIST_SECRET"
+
 CANDLES = [(T0_MS + h * HOUR_MS, 30_000.0, 30_010.0, 29_990.0, 30_000.0, 50.0) for h in range(10 * 24)]
-
-
-def fast_client(exchange_id: str, settings: dict[str, Any]) -> ccxt_async.Exchange:
-    return getattr(ccxt_async, exchange_id)({**settings, "rateLimit": 1, "timeout_on_exit": 0})
 
 
 @pytest.fixture
@@ -38,14 +33,8 @@ async def standin() -> AsyncIterator[BinanceStandIn]:
 
 @pytest.fixture
 async def account(standin) -> AsyncIterator[ExchangeAccount]:
-    accounts = ExchangeAccounts(environ={KEY_ENV: standin.api_key, SECRET_ENV: standin.secret},
-                                client_factory=fast_client, clock=ManualClock(T0_MS))
-    try:
-        yield accounts.get(ExchangeConfig(id="binance", account="main", api_key_env=KEY_ENV, secret_env=SECRET_ENV,
-                                          base_url=standin.base_url, timeout_secs=5))
-    finally:
-        await accounts.aclose()
-    assert standin.unserved == []
+    async with standin_account(standin, clock=ManualClock(T0_MS)) as account:
+        yield account
 
 
 @pytest.fixture
