@@ -2,31 +2,35 @@
 
 One view per bot, updated in place by the runner (creating one per candle would cost more than
 the strategy). Strategies read it and must not keep references to `history()` lists across
-calls. Room for what comes next:
+calls. Beside the candles:
 
-- `features`: values from feature providers (a model's prediction, an agent's forecast) that the
-  runner awaits before calling the strategy; keyed by provider name.
-- `timeframes`: views of the same symbol on other timeframes, keyed like "1h"; each is a
-  `MarketView` that holds only that timeframe's closed candles.
+- `features`: the values of the features the strategy declares (`Strategy.features`, e.g.
+  `"ema:12"`, `"bb:20:2:upper"`), for this candle, computed once per stream and shared by
+  every bot that reads it (`strategies.features`); None while a feature is warming up.
+- `forecast`: the bot's latest model forecast (`market.forecast.Forecast`), or None when it
+  has none or its model is unavailable: a strategy then decides without the model's vote.
+- `timeframes`: views of the same symbol on other timeframes, keyed like "1h" (to come).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from collections.abc import Mapping
 
+from market.forecast import Forecast
 from market.models import Candle
 
 
 class MarketView:
-    __slots__ = ("symbol", "timeframe", "candle", "bar_index", "features", "timeframes", "_window")
+    __slots__ = ("symbol", "timeframe", "candle", "bar_index", "features", "forecast", "timeframes", "_window")
 
     def __init__(self, symbol: str, timeframe: str, *, window: int = 500) -> None:
         self.symbol = symbol
         self.timeframe = timeframe
         self.candle: Candle | None = None
         self.bar_index = -1
-        self.features: dict[str, Any] = {}
+        self.features: Mapping[str, float | None] = {}
+        self.forecast: Forecast | None = None
         self.timeframes: dict[str, MarketView] = {}
         self._window: deque[Candle] = deque(maxlen=window)
 

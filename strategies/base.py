@@ -34,6 +34,13 @@ class Strategy(ABC):
         """Closed candles needed before the first signal can be given."""
         return 0
 
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The features this strategy reads from `MarketView.features`, as spec strings
+        (`"ema:12"`, `"rsi:14"`, `"bb:20:2"`, `"vwap:day"`, ...; see `strategies.features`).
+        They are computed for it, once per stream, and shared with every bot on that stream."""
+        return ()
+
     @abstractmethod
     def generate_signal(self, market_data: MarketView) -> Signal | None:
         """The position wanted after `market_data.candle` closed, or None for no change."""
