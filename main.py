@@ -5,7 +5,7 @@
     botrunner run [CONFIG_DIR] [--state-dir DIR] [--log-json]      the daemon
     botrunner journal BOT [--state-dir DIR] [--limit N] [--kind KIND] [--json]
     botrunner download-data --exchange ID --symbol SYM --timeframe TF --since DATE [--until DATE] --out FILE
-    botrunner status [BOT] [--json]         botrunner start|stop|resume BOT
+    botrunner status [BOT] [--json]         botrunner start|stop|resume|trigger BOT
     botrunner kill (BOT | --all) --reason TEXT     botrunner reload
 
 With no CONFIG, `backtest` runs the embedded default bot (sim mode, synthetic candles).
@@ -331,6 +331,13 @@ def resume(bot: Annotated[str, typer.Argument(help="The bot's id.")],
            state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
     """Release a killed bot's kill switch and start it again."""
     _echo_outcomes(_control(state_dir, url, lambda client: client.resume(bot)))
+
+
+@app.command()
+def trigger(bot: Annotated[str, typer.Argument(help="The bot's id.")],
+            state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
+    """Ask a bot's prediction model at its next candle, whatever its triggers say."""
+    _echo_outcomes(_control(state_dir, url, lambda client: client.trigger(bot)))
 
 
 @app.command()

@@ -122,6 +122,10 @@ class FakeManager:
             raise BotStateError(f"bot {bot_id} is not killed (it is {self.bots[bot_id].state}); nothing to resume")
         return self._set(bot_id, state="running", kill_switch=False, kill_reason="")
 
+    async def trigger(self, bot_id: str) -> BotStatus:
+        self.calls.append(("trigger", bot_id))
+        return self.status(bot_id)
+
     async def reload(self) -> ReloadResult:
         self.calls.append(("reload",))
         if self.reload_problems:

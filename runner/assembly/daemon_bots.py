@@ -85,9 +85,10 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
             await reconcile_on_start(runner, config, account, journal, clock)
         return runner
     except BaseException as exc:
-        await cursor.aclose()
-        if runner is not None:
-            await runner.execution.aclose()
+        if runner is None:
+            await cursor.aclose()
+        else:
+            await runner.aclose()
             if isinstance(exc, RecoveryError):
                 exc.restored = runner          # the status shows its restored state, not an empty one
         raise

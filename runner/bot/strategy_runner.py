@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from loguru import logger
 
@@ -36,6 +36,7 @@ from risk.kill_switch import KillSwitch
 from risk.ports import RiskEngine
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.errors import ExchangeRefusedBot, StrategyError
+from runner.bot.forecasting import Forecasting
 from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
 from runner.bot.persistence import RunnerPersistence
@@ -43,6 +44,9 @@ from runner.bot.states import RunnerState
 from runner.state.journal import Journal, JournalEvent, MemoryJournal
 from strategies.base import Strategy
 from strategies.signal import Signal
+
+if TYPE_CHECKING:
+    from strategies.features import FeatureSource
 
 __all__ = ["RunnerState", "StrategyRunner"]
 
@@ -74,6 +78,9 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         on_checkpoint: Callable[[StrategyRunner], None] | None = None,
         checkpoint_interval_secs: float = 5.0,
         max_candle_age_ms: int | None = None,
+        features: FeatureSource | None = None,
+        forecasting: Forecasting | None = None,
+        decide_on_trigger: bool = False,
     ) -> None:
         self.bot_id = bot_id
         self.symbol = feed.symbol
@@ -97,6 +104,11 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         self.equity_curve: list[float] | None = [] if record_equity else None
         self.step_latency = Histogram()
         self._warmup_bars = warmup_bars
+        # Features the strategy reads (shared per stream), and the bot's model: None when the
+        # strategy declares none or the bot has no model, so a plain bot pays nothing for them.
+        self._features = features
+        self.forecasting = forecasting
+        self._decide_on_trigger = decide_on_trigger and forecasting is not None
         # Client order ids are `<prefix><seq>` (see `execution.order_ids`): deterministic, and
         # they survive restarts (the sequence is in the snapshot).
         self.order_id_prefix = order_id_prefix if order_id_prefix is not None else order_id_prefix_for(bot_id)
@@ -129,6 +141,21 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
     # next candle.
     # A kill between candles b-1 and b is journalled with bar b, so a bot that re-runs candles
     # after a crash trips it again at exactly the same place.
+
+    def request_forecast(self) -> None:
+        """Ask the bot's model at its next candle, whatever its triggers say. Raises
+        RuntimeError for a bot without a model."""
+        if self.forecasting is None:
+            raise RuntimeError(f"bot {self.bot_id} has no model to ask")
+        self.forecasting.request()
+
+    async def aclose(self) -> None:
+        """Close what the runner was given to use alone: its feed cursor, its execution engine
+        and its model client (never the shared parts behind them)."""
+        await self.feed.aclose()
+        await self.execution.aclose()
+        if self.forecasting is not None:
+            await self.forecasting.aclose()
 
     @property
     def stale(self) -> bool:
@@ -204,8 +231,13 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         needed = self.strategy.warmup_bars if self._warmup_bars is None else self._warmup_bars
         if needed <= 0:
             return
+        features, forecasting, bar_ms = self._features, self.forecasting, self._bar_ms
         for candle in await self.feed.history(needed):
             self.view.push(candle)
+            if features is not None:
+                self.view.features = features.values_for(candle)
+            if forecasting is not None:
+                forecasting.observe(candle, candle.ts_ms + bar_ms)
             self._generate(candle)
 
     async def _loop(self) -> None:
@@ -260,7 +292,14 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         if reason is not None:
             await self._trip(reason, close_ms)
             return not self.flatten_pending
-        self.view.push(candle)
+        view = self.view
+        view.push(candle)
+        if self._features is not None:
+            view.features = self._features.values_for(candle)
+        if self.forecasting is not None:
+            fired = await self.forecasting.on_candle(candle, close_ms, view)
+            if self._decide_on_trigger and not fired:
+                return False               # decides only when a trigger fired (and asked the model)
         signal = self._generate(candle)
         if signal is not None:
             max_age_ms = self._max_candle_age_ms

@@ -4,6 +4,7 @@
     GET  /bots                  [BotStatus, ...]                  GET /bots/{id}   BotStatus
     POST /bots/{id}/start       BotStatus                         POST /bots/{id}/stop    BotStatus
     POST /bots/{id}/kill        {"reason": "..."} -> BotStatus    POST /bots/{id}/resume  BotStatus
+    POST /bots/{id}/trigger     BotStatus (its model is asked at its next candle)
     POST /kill                  {"reason": "..."} -> [BotStatus, ...]   (every bot)
     POST /reload                ReloadResult, or 422 {"error": ..., "problems": [...]}
     GET  /metrics               Prometheus text 0.0.4
@@ -46,6 +47,7 @@ class BotControl(Protocol):
     async def kill(self, bot_id: str, reason: str) -> BotStatus: ...
     async def kill_all(self, reason: str) -> list[BotStatus]: ...
     async def resume(self, bot_id: str) -> BotStatus: ...
+    async def trigger(self, bot_id: str) -> BotStatus: ...
     async def reload(self) -> ReloadResult: ...
 
 
@@ -86,6 +88,7 @@ def build_control_app(manager: BotControl, *, token: str | None = None,
         web.post("/bots/{bot_id}/stop", _stop),
         web.post("/bots/{bot_id}/kill", _kill),
         web.post("/bots/{bot_id}/resume", _resume),
+        web.post("/bots/{bot_id}/trigger", _trigger),
         web.post("/kill", _kill_all),
         web.post("/reload", _reload),
         web.get("/metrics", _metrics),
@@ -206,6 +209,12 @@ async def _stop(request: web.Request) -> web.Response:
 async def _resume(request: web.Request) -> web.Response:
     bot_id = request.match_info["bot_id"]
     return _json(await _act("resume", bot_id, request.app[_MANAGER].resume(bot_id), _state))
+
+
+async def _trigger(request: web.Request) -> web.Response:
+    bot_id = request.match_info["bot_id"]
+    return _json(await _act("trigger", bot_id, request.app[_MANAGER].trigger(bot_id),
+                            lambda status: "its model is asked at its next candle"))
 
 
 async def _kill(request: web.Request) -> web.Response:

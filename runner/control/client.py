@@ -121,6 +121,9 @@ class ControlClient:
     async def resume(self, bot_id: str) -> BotStatus:
         return _parse(BotStatus, await self._request("POST", _bot_path(bot_id, "resume")))
 
+    async def trigger(self, bot_id: str) -> BotStatus:
+        return _parse(BotStatus, await self._request("POST", _bot_path(bot_id, "trigger")))
+
     async def reload(self) -> ReloadResult:
         return _parse(ReloadResult, await self._request("POST", "/reload"))
 

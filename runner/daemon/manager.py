@@ -154,9 +154,8 @@ class BotManager:
                     if not await self._crashed(slot, exc):
                         return
                 finally:
-                    if runner is not None:          # its feed cursor and engine, never the shared parts
-                        await runner.feed.aclose()
-                        await runner.execution.aclose()
+                    if runner is not None:          # its own parts, never the shared ones
+                        await runner.aclose()
 
     async def _crashed(self, slot: BotSlot, exc: Exception) -> bool:
         """Log a crash once and wait out the backoff; False when the bot must stay down."""
@@ -295,6 +294,19 @@ class BotManager:
         logger.info("Kill switch of {} cleared (was: {}); starting it", bot_id, reason)
         slot.crash_times.clear()
         self._launch(slot)
+        return self._status(slot)
+
+    async def trigger(self, bot_id: str) -> BotStatus:
+        """Ask the bot's model at its next candle (`botrunner trigger`)."""
+        slot = self._slot(bot_id)
+        runner = slot.runner
+        if not slot.alive or runner is None or slot.state != BotState.RUNNING:
+            raise BotStateError(f"bot {bot_id} is not running (it is {slot.state}); its model is asked by a running bot")
+        try:
+            runner.request_forecast()
+        except RuntimeError as exc:
+            raise BotStateError(f"{exc}; give it a model: block in its config") from None
+        logger.info("Bot {}: model asked by hand at its next candle", bot_id)
         return self._status(slot)
 
     async def reload(self) -> ReloadResult:
