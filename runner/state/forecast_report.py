@@ -166,7 +166,7 @@ def export_forecasts(source: ForecastSource, out_path: Path | str, *, bot: str |
         try:
             with partial.open("w", encoding="utf-8") as out:
                 for row in cursor:
-                    out.write(json.dumps(dict(zip(FORECAST_COLUMNS, row)), allow_nan=False))
+                    out.write(json.dumps(dict(zip(FORECAST_COLUMNS, row)), allow_nan=False, separators=(",", ":")))
                     out.write("\n")
                     lines += 1
             os.replace(partial, out_path)
