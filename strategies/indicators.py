@@ -262,3 +262,95 @@ def _pandas_ewm_weights(com: float) -> tuple[float, float, float]:
     alpha = 1.0 / (1.0 + com)
     decay = 1.0 - alpha
     return alpha, decay, decay + alpha
+
+
+class ATR:
+    """Average true range, Wilder's smoothing, like `ta.volatility.AverageTrueRange(h, l, c, period)`.
+
+    The true range is `max(high - low, |high - prev_close|, |low - prev_close|)`, and just
+    `high - low` on the first candle (ta's NaN previous close drops out of its row max). The
+    first ATR is the mean of the first `period` true ranges, after `period` candles; then
+    `atr = (atr * (period - 1) + tr) / period`, in ta's order of operations. Before that, None
+    (ta fills those rows with 0.0, which is not a value).
+    """
+
+    __slots__ = ("period", "value", "_prev_close", "_sum", "_missing")
+
+    def __init__(self, period: int) -> None:
+        if period < 1:
+            raise ValueError(f"ATR period must be >= 1, got {period}")
+        self.period = period
+        self.value: float | None = None
+        self._prev_close: float | None = None
+        self._sum = 0.0
+        self._missing = period
+
+    def update(self, high: float, low: float, close: float) -> float | None:
+        prev = self._prev_close
+        self._prev_close = close
+        tr = high - low
+        if prev is not None:
+            up, down = abs(high - prev), abs(low - prev)
+            if up > tr:
+                tr = up
+            if down > tr:
+                tr = down
+        if self._missing:
+            self._sum += tr
+            self._missing -= 1
+            if self._missing:
+                return None
+            atr = self._sum / self.period
+        else:
+            atr = (self.value * (self.period - 1) + tr) / self.period
+        self.value = atr
+        return atr
+
+
+class RollingStd:
+    """Standard deviation of the last `period` values, with `ddof` 1 (sample, pandas'
+    `rolling(period).std()`, the default) or 0 (population, as in `Bollinger`).
+
+    Exact like `Bollinger`: the window's sums of x and x*x are ints (x scaled by 2**K), the
+    variance `(n s2 - s**2) / (n (n - ddof) 4**K)` is rounded once, then square-rooted; so a
+    window of equal values has a std of exactly 0, and the result depends only on the window.
+    No value until `period` inputs.
+    """
+
+    __slots__ = ("period", "ddof", "value", "_window", "_pos", "_missing", "_sum", "_sum_sq", "_bits", "_scale")
+
+    def __init__(self, period: int, ddof: int = 1) -> None:
+        if ddof not in (0, 1) or period <= ddof:
+            raise ValueError(f"RollingStd needs ddof 0 or 1 and period > ddof, got period {period}, ddof {ddof}")
+        self.period = period
+        self.ddof = ddof
+        self.value: float | None = None
+        self._window = [0] * period
+        self._pos = 0
+        self._missing = period
+        self._sum = 0
+        self._sum_sq = 0
+        self._bits = 0
+        self._scale = 1.0
+
+    def update(self, value: float) -> float | None:
+        scaled = value * self._scale  # exact; see SMA.update
+        scaled = int(scaled) if scaled.is_integer() else self._scale_up(value)
+        pos = self._pos
+        old = self._window[pos]
+        self._window[pos] = scaled
+        self._sum += scaled - old
+        self._sum_sq += scaled * scaled - old * old
+        pos += 1
+        self._pos = 0 if pos == self.period else pos
+        if self._missing:
+            self._missing -= 1
+            if self._missing:
+                return None
+        n, total = self.period, self._sum
+        den = (n * (n - self.ddof)) << (2 * self._bits)
+        self.value = std = math.sqrt((n * self._sum_sq - total * total) / den)
+        return std
+
+    # The same slots as Bollinger's, so the same rescaling (of the window and both sums).
+    _scale_up = Bollinger._scale_up
