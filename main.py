@@ -7,6 +7,8 @@
     botrunner download-data --exchange ID --symbol SYM --timeframe TF --since DATE [--until DATE] --out FILE
     botrunner status [BOT] [--json]         botrunner start|stop|resume|trigger BOT
     botrunner kill (BOT | --all) --reason TEXT     botrunner reload
+    botrunner forecasts [--bot B] [--model M] [--symbol S] [--json] [--export PATH]
+    botrunner model serve [--port 8780]             the reference prediction model
 
 With no CONFIG, `backtest` runs the embedded default bot (sim mode, synthetic candles).
 Bad input (a config or data file that is wrong) exits with code 2 and one line per problem.
@@ -28,6 +30,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Run crypto trading bots: the daemon, its control commands, backtests and config checks.")
 
 EXIT_BAD_INPUT = 2
+
+
+def _add_forecast_commands() -> None:
+    from runner.forecast.commands import forecasts, model_app
+
+    app.command("forecasts")(forecasts)
+    app.add_typer(model_app, name="model")
 
 
 def setup_logging(level: str = "INFO", **options) -> None:
@@ -347,6 +356,8 @@ def reload(state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None)
 
     typer.echo(format_reload(_control(state_dir, url, lambda client: client.reload())))
 
+
+_add_forecast_commands()
 
 if __name__ == "__main__":
     app()

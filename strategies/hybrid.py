@@ -68,6 +68,11 @@ class HybridParams(StrategyParams):
         return overbought
 
 
+def _plain(number: float) -> str:
+    """2.0 -> "2", 2.5 -> "2.5", 1e-05 -> "0.00001": a decimal without an exponent, as feature specs have."""
+    return format(number, "f").rstrip("0").rstrip(".")
+
+
 @register
 class Hybrid(Strategy):
     """Weighted technical and model votes; see the module docstring for the rule."""
@@ -80,7 +85,7 @@ class Hybrid(Strategy):
         p = params
         self._ema_short, self._ema_long = f"ema:{p.ema_short_period}", f"ema:{p.ema_long_period}"
         self._rsi = f"rsi:{p.rsi_period}"
-        bb = f"bb:{p.bb_period}:{p.bb_dev:g}"
+        bb = f"bb:{p.bb_period}:{_plain(p.bb_dev)}"
         self._bb, self._bb_upper, self._bb_lower = bb, f"{bb}:upper", f"{bb}:lower"
         self._features = (self._ema_short, self._ema_long, self._rsi, bb, "vwap:day")
 

@@ -8,6 +8,7 @@ daemon), so the same function serves both.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, Callable, Sequence
 
 from execution.exchange import ExchangeAccount
@@ -23,10 +24,14 @@ from market.replay import ReplayProvider
 from portfolio.portfolio import Portfolio
 from risk.engine import RuleRiskEngine
 from runner.bot.clock import SYSTEM_CLOCK, Clock
+from runner.bot.forecasting import ForecastRecorder, Forecasting
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
+from runner.forecast.model_client import ModelClient
+from runner.forecast.triggers import Triggers
 from runner.state.journal import Journal
 from strategies.base import Strategy
+from strategies.features import FeatureHub, SharedFeatures
 from strategies.registry import create_strategy
 
 __all__ = ["compose_runner", "make_strategy", "sim_runner"]
@@ -49,14 +54,26 @@ def compose_runner(
     warmup_bars: int | None = None,
     on_checkpoint: Callable[[StrategyRunner], None] | None = None,
     checkpoint_interval_secs: float = 5.0,
+    feature_hub: FeatureHub | None = None,
+    stream_key: Hashable | None = None,
+    forecast_recorder: ForecastRecorder | None = None,
 ) -> StrategyRunner:
     """A runner for `config` on `feed`. Paper and live bots need their exchange `account`;
     `strategy` is made from the config unless given (the daemon makes it first, to know its
-    warm-up). Client order ids use `execution.order_ids`' one rule in every mode."""
+    warm-up). Client order ids use `execution.order_ids`' one rule in every mode.
+
+    The features the strategy declares come from `feature_hub`'s computation for `stream_key`
+    (shared by every bot on that stream), or from one of the bot's own without a hub (a
+    backtest). A bot with a `model` gets its client, its triggers, and `forecast_recorder`
+    (the daemon's forecast store) to record and score its forecasts.
+    """
     live = config.mode == "live"
+    strategy = strategy if strategy is not None else make_strategy(config)
     return StrategyRunner(
-        config.id, feed=feed,
-        strategy=strategy if strategy is not None else make_strategy(config),
+        config.id, feed=feed, strategy=strategy,
+        features=_features(strategy, feature_hub, stream_key),
+        forecasting=_forecasting(config, clock, forecast_recorder),
+        decide_on_trigger=config.run_strategy == "on_trigger",
         risk=RuleRiskEngine.from_config(config.risk, size_multiplier=_size_multiplier(config)),
         execution=_make_execution(config, account, clock),
         portfolio=Portfolio(config.symbol, config.capital),
@@ -86,6 +103,22 @@ def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: C
                               slippage_bps=fees.slippage_bps, now_ms=clock.now_ms)
     return LiveExecution(account, config.symbol, order_id_prefix=order_id_prefix(config.id), clock=clock,
                          timeframe=config.timeframe)
+
+
+def _features(strategy: Strategy, hub: FeatureHub | None, stream_key: Hashable | None) -> SharedFeatures | None:
+    if not strategy.features:
+        return None                        # a strategy without features pays nothing for them
+    if hub is None or stream_key is None:
+        return SharedFeatures(strategy.features)
+    return hub.shared(stream_key, strategy.features)
+
+
+def _forecasting(config: BotConfig, clock: Clock, recorder: ForecastRecorder | None) -> Forecasting | None:
+    if config.model is None:
+        return None
+    return Forecasting(config.id, ModelClient(config.model, clock=clock), Triggers(config.triggers),
+                       symbol=config.symbol, timeframe=config.timeframe, recorder=recorder,
+                       candles_sent=config.model.candles)
 
 
 def _size_multiplier(config: BotConfig) -> float:

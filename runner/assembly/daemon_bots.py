@@ -10,7 +10,7 @@ its snapshot plus the journal past it, and a live bot then reconciles with the e
 from __future__ import annotations
 
 from functools import partial
-from typing import Callable
+from typing import Any, Callable
 
 from loguru import logger
 
@@ -25,11 +25,13 @@ from market.stream import StreamCursor
 from runner.assembly.compose import compose_runner, make_strategy
 from runner.assembly.reconcile_on_start import reconcile_on_start, restore_from_journal
 from runner.bot.clock import Clock
+from runner.bot.forecasting import ForecastRecorder
 from runner.bot.errors import ExchangeRefusedBot
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
 from runner.state.journal import BotJournal
 from runner.state.recovery import RecoveredState, RecoveryError
+from strategies.features import FeatureHub
 
 __all__ = ["build_daemon_bot"]
 
@@ -44,27 +46,35 @@ async def build_daemon_bot(
     clock: Clock,
     on_checkpoint: Callable[[StrategyRunner], None],
     checkpoint_interval_secs: float,
+    feature_hub: FeatureHub | None = None,
+    forecast_recorder: ForecastRecorder | None = None,
 ) -> StrategyRunner:
     """A runner for `config` on its shared feed, restored from `recovered` (and, live, reconciled).
+
+    Paper and live bots on one exchange stream read its features from `feature_hub`, computed
+    once for all of them as each candle closes. A sim bot computes its own: bots on a replay
+    each run at their own pace (and a restarted one re-runs from the first candle), so they
+    are not at the same candle at the same time, which sharing needs.
 
     Raises `RecoveryError` (a `BotMustStayDown`) when the bot cannot start safely; its
     `restored` is then the bot as far as it got, for its status. Whatever fails, the feed
     subscription is closed: a bot that cannot start must not hold the shared feed open (its
     upstream would poll on for nobody, and at shutdown outlive the exchange client it reads).
     """
+    wiring = dict(journal=journal, clock=clock, on_checkpoint=on_checkpoint,
+                  checkpoint_interval_secs=checkpoint_interval_secs, forecast_recorder=forecast_recorder)
     if config.mode == "sim":
-        return await _sim_bot(config, recovered, hub=hub, journal=journal, clock=clock,
-                              on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs)
+        return await _sim_bot(config, recovered, hub=hub, wiring=wiring)
     try:
-        return await _exchange_bot(config, recovered, hub=hub, accounts=accounts, journal=journal, clock=clock,
-                                   on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs)
+        return await _exchange_bot(config, recovered, hub=hub, accounts=accounts, feature_hub=feature_hub,
+                                   wiring=wiring)
     except FatalExchangeError as exc:          # keys missing or refused: a person must look
         raise ExchangeRefusedBot(str(exc)) from exc
 
 
 async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub, accounts: ExchangeAccounts,
-                        journal: BotJournal, clock: Clock, on_checkpoint: Callable[[StrategyRunner], None],
-                        checkpoint_interval_secs: float) -> StrategyRunner:
+                        feature_hub: FeatureHub | None, wiring: dict[str, Any]) -> StrategyRunner:
+    journal, clock = wiring["journal"], wiring["clock"]
     exchange = config.exchange
     assert exchange is not None            # BotConfig guarantees it for paper and live
     account = accounts.get(exchange)
@@ -78,8 +88,8 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
         warmup=strategy.warmup_bars)
     runner = None
     try:
-        runner = compose_runner(config, cursor, account=account, strategy=strategy, journal=journal, clock=clock,
-                                on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs)
+        runner = compose_runner(config, cursor, account=account, strategy=strategy, feature_hub=feature_hub,
+                                stream_key=key, **wiring)
         restore_from_journal(runner, recovered, journal)
         if config.mode == "live":
             await reconcile_on_start(runner, config, account, journal, clock)
@@ -94,9 +104,8 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
         raise
 
 
-async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub, journal: BotJournal, clock: Clock,
-                   on_checkpoint: Callable[[StrategyRunner], None],
-                   checkpoint_interval_secs: float) -> StrategyRunner:
+async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub,
+                   wiring: dict[str, Any]) -> StrategyRunner:
     key = feed_key_for(config.market, config.symbol, config.timeframe, config.speed)
     load = partial(load_market, config.market, symbol=config.symbol, timeframe=config.timeframe)
     cursor = await hub.subscribe(key, load, start_index=recovered.position, speed=config.speed)
@@ -105,9 +114,8 @@ async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub
     except BaseException:
         await cursor.aclose()
         raise
-    runner = compose_runner(config, cursor, journal=journal, clock=clock,
-                            warmup_bars=recovered.position,   # sim: replay everything seen, so indicators match
-                            on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs)
+    runner = compose_runner(config, cursor, warmup_bars=recovered.position,   # sim: replay all seen, so indicators match
+                            **wiring)
     if recovered.state is not None:
         runner.restore(recovered.state)
         if recovered.source == "snapshot":

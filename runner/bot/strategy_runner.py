@@ -46,7 +46,7 @@ from strategies.base import Strategy
 from strategies.signal import Signal
 
 if TYPE_CHECKING:
-    from strategies.features import FeatureSource
+    from strategies.features import SharedFeatures
 
 __all__ = ["RunnerState", "StrategyRunner"]
 
@@ -78,7 +78,7 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         on_checkpoint: Callable[[StrategyRunner], None] | None = None,
         checkpoint_interval_secs: float = 5.0,
         max_candle_age_ms: int | None = None,
-        features: FeatureSource | None = None,
+        features: SharedFeatures | None = None,
         forecasting: Forecasting | None = None,
         decide_on_trigger: bool = False,
     ) -> None:

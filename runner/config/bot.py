@@ -32,6 +32,8 @@ from market.strict import StrictModel
 from risk.config import RiskConfig
 from runner.config.errors import describe_errors
 from runner.config.yaml_loader import StrictSafeLoader
+from runner.forecast.config import ModelConfig
+from runner.forecast.triggers import TriggerConfig
 from strategies.registry import strategy_class
 
 # 1s: Binance spot serves one-second klines (ccxt refuses it where an exchange does not).
@@ -70,6 +72,20 @@ class BotConfig(StrictModel):
     """Live: what to do when the exchange disagrees with the bot's state on start."""
     safe_mode: SafeMode | None = None
     """Live: trade a fraction of the computed size, and only listed symbols."""
+    model: ModelConfig | None = None
+    """A prediction model the bot asks (`runner.forecast`); its forecast reaches the strategy
+    as `MarketView.forecast`."""
+    triggers: list[TriggerConfig] = []
+    """When the model is asked; none: on every candle (`runner.forecast.triggers`)."""
+    run_strategy: Literal["every_candle", "on_trigger"] = "every_candle"
+    """`on_trigger`: the strategy runs only on the candles where a trigger fired."""
+
+    @model_validator(mode="after")
+    def _triggers_ask_a_model(self) -> Self:
+        if self.model is None and (self.triggers or self.run_strategy == "on_trigger"):
+            raise ValueError("triggers ask the bot's model: add a model block (e.g. model: {url: "
+                             "http://127.0.0.1:8780/forecast}) or remove triggers and run_strategy")
+        return self
 
     @model_validator(mode="after")
     def _mode_has_what_it_needs(self) -> Self:

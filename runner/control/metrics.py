@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
-from runner.control.status import BotStatus
+from runner.control.status import BotStatus, ModelStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -38,6 +38,20 @@ _COUNTERS: tuple[tuple[str, str, Callable[[BotStatus], float]], ...] = (
 
 _LATENCY = "botrunner_loop_latency_seconds"
 
+_MODEL_GAUGES: tuple[tuple[str, str, Callable[[ModelStatus], float]], ...] = (
+    ("botrunner_model_available", "1 while the bot's prediction model answers.", lambda m: m.available),
+    ("botrunner_model_hit_rate", "Share of the bot's scored forecasts whose direction was right.",
+     lambda m: math.nan if m.hit_rate is None else m.hit_rate),
+    ("botrunner_model_mean_abs_pct_error", "Mean |actual - predicted return| of the bot's scored forecasts.",
+     lambda m: math.nan if m.mean_abs_pct_error is None else m.mean_abs_pct_error),
+)
+_MODEL_COUNTERS: tuple[tuple[str, str, Callable[[ModelStatus], float]], ...] = (
+    ("botrunner_model_calls_total", "Requests sent to the bot's model.", lambda m: m.calls),
+    ("botrunner_model_failures_total", "Model calls that gave no forecast.", lambda m: m.failures),
+    ("botrunner_model_malformed_total", "Model answers refused as malformed.", lambda m: m.malformed),
+    ("botrunner_forecasts_scored_total", "The bot's forecasts scored once their horizon passed.", lambda m: m.scored),
+)
+
 
 def render_prometheus(statuses: list[BotStatus]) -> str:
     """The text a Prometheus server scrapes: gauges, counters and the loop latency histogram,
@@ -51,6 +65,11 @@ def render_prometheus(statuses: list[BotStatus]) -> str:
         lines += _family(name, "counter", help_text, (_sample(name, {"bot": s.id}, value(s)) for s in statuses))
     lines += _family(_LATENCY, "histogram", "Time to process one batch of candles, in seconds.",
                      _latency_samples(statuses))
+    with_model = [s for s in statuses if s.model is not None]
+    for families, kind in ((_MODEL_GAUGES, "gauge"), (_MODEL_COUNTERS, "counter")):
+        for name, help_text, value in families:
+            lines += _family(name, kind, help_text, (_sample(name, {"bot": s.id, "model": s.model.name},
+                                                             value(s.model)) for s in with_model))
     return "\n".join(lines) + "\n"
 
 

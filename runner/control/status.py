@@ -13,6 +13,23 @@ class LatencySummary(BaseModel):
     count: int
 
 
+class ModelStatus(BaseModel):
+    """A bot's prediction model: reachable or not, its calls, and how right it has been (the
+    forecasts of this bot scored so far, from the forecast store)."""
+
+    name: str
+    available: bool
+    breaker: str            # closed, open or half_open
+    calls: int              # requests sent since the bot started
+    failures: int           # of those, the ones that gave no forecast
+    malformed: int          # answers refused as malformed
+    forecasts: int          # forecasts the bot used since it started
+    scored: int             # all this bot's forecasts of this model scored so far
+    hit_rate: float | None  # of the scored ones with a direction
+    mean_abs_pct_error: float | None
+    mean_confidence: float | None
+
+
 class BotStatus(BaseModel):
     id: str
     state: str              # created, running, restarting, finished, stopped, killed, failed
@@ -39,6 +56,7 @@ class BotStatus(BaseModel):
     kill_reason: str
     flatten_pending: bool = False   # killed, but its position is not closed yet (being retried)
     started: bool = False           # reached running at least once in this daemon's life
+    model: ModelStatus | None = None
     last_error: str
     latency: LatencySummary
 

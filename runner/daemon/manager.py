@@ -194,10 +194,13 @@ class BotManager:
         return await build_daemon_bot(
             slot.config, recover(slot.id, services.snapshots, slot.journal), hub=services.hub,
             accounts=services.accounts, journal=slot.journal, clock=services.clock,
+            feature_hub=services.features, forecast_recorder=services.forecasts,
             on_checkpoint=self._write_snapshot, checkpoint_interval_secs=self._snapshot_interval_secs)
 
     def _write_snapshot(self, runner: StrategyRunner) -> None:
         runner.journal.commit()      # the snapshot must never be ahead of the journal
+        if self._services.forecasts is not None:
+            self._services.forecasts.commit()      # nor of the forecasts: a re-run does not ask again
         state = runner.snapshot()
         state["journal_seq"] = runner.journal.last_seq
         self._services.writer.submit(runner.bot_id, state)
@@ -354,4 +357,4 @@ class BotManager:
             raise UnknownBot(f"no bot {bot_id!r}; bots: {', '.join(sorted(self._slots)) or 'none'}") from None
 
     def _status(self, slot: BotSlot) -> BotStatus:
-        return slot.status()
+        return slot.status(self._services.forecasts)

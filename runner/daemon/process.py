@@ -26,6 +26,7 @@ from runner.config.bot import BotConfig, ConfigError
 from runner.control.server import serve_control
 from runner.config.daemon import DaemonConfig, load_config_dir
 from runner.config.defaults import DEFAULT_BOT
+from runner.state.forecasts import FORECASTS_FILE, ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.snapshots import SnapshotStore
@@ -124,7 +125,10 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         stack.callback(journal.close)
         journal_watch = JournalWatch(journal.path)
         hub = FeedHub()
-        services = DaemonServices(hub=hub, journal=journal, snapshots=SnapshotStore(state_dir / SNAPSHOT_FOLDER))
+        forecasts = ForecastStore(state_dir / FORECASTS_FILE)
+        stack.callback(forecasts.close)
+        services = DaemonServices(hub=hub, journal=journal, snapshots=SnapshotStore(state_dir / SNAPSHOT_FOLDER),
+                                  forecasts=forecasts)
         stack.push_async_callback(services.aclose)
         # The shared feeds close before the exchange clients they read from (callbacks run in
         # reverse): a live feed polling a closed client logged an ERROR at every shutdown.

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from execution.exchange import ExchangeAccounts
 from market.shared import FeedHub
 from runner.bot.clock import SYSTEM_CLOCK, Clock
+from runner.state.forecasts import ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore, SnapshotWriter
+from strategies.features import FeatureHub
 
 
 @dataclass
@@ -20,6 +22,8 @@ class DaemonServices:
     snapshots: SnapshotStore
     clock: Clock = SYSTEM_CLOCK
     accounts: ExchangeAccounts = field(default_factory=ExchangeAccounts)
+    forecasts: ForecastStore | None = None          # the models' forecasts, recorded and scored
+    features: FeatureHub = field(default_factory=FeatureHub)    # features computed once per stream
     writer: SnapshotWriter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -27,6 +31,8 @@ class DaemonServices:
 
     def close(self) -> None:
         self.writer.close()
+        if self.forecasts is not None:
+            self.forecasts.commit()        # closed by its owner, the daemon
 
     async def aclose(self) -> None:
         """Close the exchange clients, then flush and stop the snapshot writer."""

@@ -9,7 +9,9 @@ from enum import StrEnum
 from market.models import iso_utc
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from runner.config.bot import BotConfig
-from runner.control.status import BotStatus, LatencySummary
+from runner.control.status import BotStatus, LatencySummary, ModelStatus
+from runner.state.forecast_report import summarize
+from runner.state.forecasts import ForecastStore
 from runner.state.journal import BotJournal
 
 __all__ = ["BotSlot", "BotState", "DONE_STATES"]
@@ -58,8 +60,8 @@ class BotSlot:
     def alive(self) -> bool:
         return self.task is not None and not self.task.done()
 
-    def status(self) -> BotStatus:
-        """What the control API says about this bot."""
+    def status(self, forecasts: ForecastStore | None = None) -> BotStatus:
+        """What the control API says about this bot; its model's accuracy from `forecasts`."""
         slot = self
         config, runner = slot.config, slot.runner
         latency = runner.step_latency if runner else None
@@ -75,7 +77,7 @@ class BotSlot:
             errors=slot.errors, restarts=slot.restarts,
             kill_switch=bool(runner and runner.kill_switch.tripped),
             kill_reason=runner.kill_switch.reason if runner else "", flatten_pending=flattening,
-            started=slot.started,
+            started=slot.started, model=_model_status(runner, forecasts),
             last_error=slot.last_error or (runner.last_error if runner else ""),
             latency=LatencySummary(buckets=latency.cumulative(), sum_s=latency.sum, count=latency.count)
             if latency else LatencySummary(buckets=[], sum_s=0.0, count=0),
@@ -91,3 +93,21 @@ def _ledger(runner: StrategyRunner | None, capital: float) -> dict[str, float | 
     return dict(equity=p.equity, pnl=p.equity - p.initial_capital, realized_pnl=p.realized_pnl,
                 unrealized_pnl=p.unrealized_pnl, cash=p.cash, position=p.quantity, fees=p.fees_paid,
                 trades=p.trade_count)
+
+
+def _model_status(runner: StrategyRunner | None, forecasts: ForecastStore | None) -> ModelStatus | None:
+    forecasting = runner.forecasting if runner is not None else None
+    if forecasting is None:
+        return None
+    model = forecasting.model
+    scored = hits = directional = 0
+    mape = confidence = None
+    if forecasts is not None:
+        for summary in summarize(forecasts, bot=runner.bot_id, model=model.name):
+            scored, hits, directional = summary.scored, summary.hits, summary.directional
+            mape, confidence = summary.mape, summary.mean_confidence
+    return ModelStatus(name=model.name, available=model.available, breaker=model.breaker_state.value,
+                       calls=model.calls, failures=model.failures, malformed=model.malformed,
+                       forecasts=forecasting.forecasts, scored=scored,
+                       hit_rate=hits / directional if directional else None, mean_abs_pct_error=mape,
+                       mean_confidence=confidence)
