@@ -78,8 +78,11 @@ async def run_backtest(
     candles = load_bot_candles(config, data_path=data_path, start=start, end=end)
     runner = sim_runner(config, candles, journal=MemoryJournal(), record_equity=True)
     started = time.perf_counter()
-    await runner.run()
-    elapsed_s = time.perf_counter() - started
+    try:
+        await runner.run()
+    finally:
+        elapsed_s = time.perf_counter() - started
+        await runner.aclose()            # its model client, if it has one
     return summarize(runner, config, [c.ts_ms for c in candles[:runner.bars]], elapsed_s)
 
 

@@ -1,0 +1,111 @@
+"""Hybrid bots in the daemon with a model on 127.0.0.1: the reference model that ships, and a
+model that answers garbage. The bot records and scores its forecasts, keeps deciding when its
+model fails, and nothing a model says wrong reaches an order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from market.shared import FeedHub
+from runner.config.bot import BotConfig
+from runner.daemon.manager import BotManager, DaemonServices
+from runner.forecast.model_server import build_model_app
+from runner.state.forecast_report import summarize
+from runner.state.forecasts import ForecastStore
+from runner.state.journal import SqliteJournal
+from runner.state.snapshots import SnapshotStore
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}/forecast"
+
+
+@pytest.fixture
+async def reference_model() -> AsyncIterator[str]:
+    runner, url = await serve(build_model_app())
+    yield url
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def garbage_model() -> AsyncIterator[str]:
+    answers = iter(["<html><body>502 Bad Gateway</body></html>", '{"predicted_return": NaN, "direction": "up"}',
+                    '{"predicted_return": 0.01, "direction": "up", "confidence": 1.5}'] * 1000)
+
+    async def forecast(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text=next(answers), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/forecast", forecast)
+    runner, url = await serve(app)
+    yield url
+    await runner.cleanup()
+
+
+def hybrid_bot(bot_id: str, model_url: str | None) -> BotConfig:
+    fields = {"id": bot_id, "symbol": "BTC/USDT", "timeframe": "5m", "capital": 10_000,
+              "market": {"source": "synthetic", "seed": 7, "bars": 600, "start_price": 40_000},
+              "strategy": {"name": "hybrid", "params": {"model_threshold": 0.001}}}
+    if model_url is not None:
+        fields |= {"model": {"url": model_url, "horizon": "30m", "timeout_secs": 2, "retries": 0,
+                             "breaker_failures": 1_000},
+                   "triggers": [{"kind": "interval", "every": "30m"}]}
+    return BotConfig.model_validate(fields)
+
+
+async def run_to_the_end(tmp_path, configs: list[BotConfig]) -> tuple[BotManager, ForecastStore, SqliteJournal]:
+    store = ForecastStore(tmp_path / "forecasts.sqlite3")
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"),
+                              forecasts=store)
+    manager = BotManager(configs, services)
+    await asyncio.wait_for(manager.run(asyncio.Event()), 60)
+    await services.aclose()
+    return manager, store, journal
+
+
+def orders_of(journal: SqliteJournal, bot_id: str) -> list[tuple]:
+    return [(e.data["side"], e.data["created_ts_ms"], e.data["reason"])
+            for e in journal.for_bot(bot_id).events(kinds=("order",))]
+
+
+async def test_a_hybrid_bot_asks_the_reference_model_and_its_forecasts_are_recorded_and_scored(tmp_path,
+                                                                                               reference_model):
+    manager, store, journal = await run_to_the_end(tmp_path, [hybrid_bot("hybrid-ref", reference_model)])
+
+    status = manager.status("hybrid-ref")
+    assert status.state == "finished" and status.model is not None
+    # 600 five-minute candles: one forecast each 30 minutes, the first at the first candle.
+    assert status.model.calls == status.model.forecasts == 100 and status.model.failures == 0
+    assert status.model.available
+    [summary] = summarize(store, bot="hybrid-ref")
+    assert summary.count == 100 and summary.scored == 99          # the last one's horizon never passed
+    assert status.model.scored == 99 and status.model.hit_rate == pytest.approx(summary.hit_rate)
+    assert orders_of(journal, "hybrid-ref")
+    store.close()
+    journal.close()
+
+
+async def test_a_model_answering_garbage_leaves_the_bot_deciding_on_its_technical_votes_alone(tmp_path,
+                                                                                            garbage_model):
+    manager, store, journal = await run_to_the_end(
+        tmp_path, [hybrid_bot("hybrid-garbage", garbage_model), hybrid_bot("hybrid-alone", None)])
+
+    model = manager.status("hybrid-garbage").model
+    assert manager.status("hybrid-garbage").state == "finished"
+    assert model.malformed == model.calls == model.failures > 0 and model.forecasts == 0 and not model.available
+    assert summarize(store, bot="hybrid-garbage") == []                   # nothing invalid was recorded
+    # Every decision is the one the same bot makes with no model at all.
+    assert orders_of(journal, "hybrid-garbage") == orders_of(journal, "hybrid-alone") != []
+    store.close()
+    journal.close()
