@@ -36,15 +36,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Sequence
 
+import numpy as np
 import pytest
 
 from execution.exchange import ExchangeAccounts
 from execution.models import Fill, fill_from_dict
+from market.forecast import Forecast
 from market.models import Candle, timeframe_ms
 from market.replay import ReplayProvider
 from market.synthetic import generate_candles
 from runner.assembly.compose import compose_runner, sim_runner
 from runner.config.bot import BotConfig
+from runner.forecast.reference_model import ar_forecast
+from runner.forecast.replay import write_forecasts
 from runner.state.journal import JournalEvent, MemoryJournal
 from runner.bot.strategy_runner import RunnerState
 from execution.standin import STANDIN_OPTIONS, BinanceStandIn, FastForwardClock
@@ -231,3 +235,31 @@ async def test_sim_and_paper_make_the_same_orders_and_fills_that_differ_only_by_
         paper_exits = check_protective_fills(candles, paper_orders, checked, paper_fills, risk)
         if seed == 5:
             assert sim_exits == paper_exits >= 10, "the candles should reach stops and targets"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+async def test_a_hybrid_bot_with_a_replayed_model_decides_the_same_in_sim_and_paper(tmp_path, seed):
+    # The same feature engine, triggers and model client in both modes: the intents are equal
+    # (market orders only, so nothing but a bug can part the runs).
+    candles = generate_candles(count=600, seed=seed, timeframe=TIMEFRAME)
+    replay = tmp_path / "forecasts.jsonl"
+    closes = np.array([c.close for c in candles])
+    write_forecasts(replay, [
+        Forecast("ar5", SYMBOL, candles[i].ts_ms + BAR_MS, 10 * BAR_MS, candles[i].close, answer.predicted_return,
+                 answer.direction, answer.confidence, "interval")
+        for i in range(60, len(candles), 10) for answer in [ar_forecast(closes[i - 59:i + 1], steps=10)]])
+    config = BotConfig.model_validate({
+        "id": "parity-hybrid", "symbol": SYMBOL, "timeframe": TIMEFRAME, "capital": 10_000,
+        "strategy": {"name": "hybrid", "params": {"model_threshold": 0.0005, "ema_short_period": 5,
+                                                  "ema_long_period": 12}},
+        "risk": {"stake_pct": 0.95}, "execution": {"fee_rate": FEE_RATE, "slippage_bps": SLIPPAGE_BPS},
+        "model": {"replay": str(replay), "horizon": "10m"}, "triggers": [{"kind": "interval", "every": "10m"}],
+    })
+    sim, paper = await run_sim(config, candles), await run_paper(config, candles)
+
+    sim_intents = [intent(e) for e in sim.of_kind("order")]
+    assert len(sim_intents) >= 10, "the candles should make the bot trade"
+    assert [intent(e) for e in paper.of_kind("order")] == sim_intents
+    without_model = BotConfig.model_validate(config.model_dump(exclude={"model", "triggers"}))
+    assert [intent(e) for e in (await run_sim(without_model, candles)).of_kind("order")] != sim_intents, \
+        "the replayed forecasts should change some decisions"
