@@ -47,14 +47,14 @@ async def build_daemon_bot(
     on_checkpoint: Callable[[StrategyRunner], None],
     checkpoint_interval_secs: float,
     feature_hub: FeatureHub | None = None,
+    replay_feature_hub: FeatureHub | None = None,
     forecast_recorder: ForecastRecorder | None = None,
 ) -> StrategyRunner:
     """A runner for `config` on its shared feed, restored from `recovered` (and, live, reconciled).
 
-    Paper and live bots on one exchange stream read its features from `feature_hub`, computed
-    once for all of them as each candle closes. A sim bot computes its own: bots on a replay
-    each run at their own pace (and a restarted one re-runs from the first candle), so they
-    are not at the same candle at the same time, which sharing needs.
+    The bots on one stream read its features from one computation: `feature_hub` for paper and
+    live streams, `replay_feature_hub` for sim replays, which must keep the values of the whole
+    replay (its bots run at their own pace, and a restarted one re-runs from the first candle).
 
     Raises `RecoveryError` (a `BotMustStayDown`) when the bot cannot start safely; its
     `restored` is then the bot as far as it got, for its status. Whatever fails, the feed
@@ -64,7 +64,7 @@ async def build_daemon_bot(
     wiring = dict(journal=journal, clock=clock, on_checkpoint=on_checkpoint,
                   checkpoint_interval_secs=checkpoint_interval_secs, forecast_recorder=forecast_recorder)
     if config.mode == "sim":
-        return await _sim_bot(config, recovered, hub=hub, wiring=wiring)
+        return await _sim_bot(config, recovered, hub=hub, feature_hub=replay_feature_hub, wiring=wiring)
     try:
         return await _exchange_bot(config, recovered, hub=hub, accounts=accounts, feature_hub=feature_hub,
                                    wiring=wiring)
@@ -104,7 +104,7 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
         raise
 
 
-async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub,
+async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub, feature_hub: FeatureHub | None,
                    wiring: dict[str, Any]) -> StrategyRunner:
     key = feed_key_for(config.market, config.symbol, config.timeframe, config.speed)
     load = partial(load_market, config.market, symbol=config.symbol, timeframe=config.timeframe)
@@ -115,7 +115,7 @@ async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub
         await cursor.aclose()
         raise
     runner = compose_runner(config, cursor, warmup_bars=recovered.position,   # sim: replay all seen, so indicators match
-                            **wiring)
+                            feature_hub=feature_hub, stream_key=key, **wiring)
     if recovered.state is not None:
         runner.restore(recovered.state)
         if recovered.source == "snapshot":

@@ -194,7 +194,8 @@ class BotManager:
         return await build_daemon_bot(
             slot.config, recover(slot.id, services.snapshots, slot.journal), hub=services.hub,
             accounts=services.accounts, journal=slot.journal, clock=services.clock,
-            feature_hub=services.features, forecast_recorder=services.forecasts,
+            feature_hub=services.features, replay_feature_hub=services.replay_features,
+            forecast_recorder=services.forecasts,
             on_checkpoint=self._write_snapshot, checkpoint_interval_secs=self._snapshot_interval_secs)
 
     def _write_snapshot(self, runner: StrategyRunner) -> None:

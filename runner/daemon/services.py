@@ -12,6 +12,8 @@ from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore, SnapshotWriter
 from strategies.features import FeatureHub
 
+REPLAY_FEATURE_CANDLES = 1_000_000
+
 
 @dataclass
 class DaemonServices:
@@ -23,7 +25,10 @@ class DaemonServices:
     clock: Clock = SYSTEM_CLOCK
     accounts: ExchangeAccounts = field(default_factory=ExchangeAccounts)
     forecasts: ForecastStore | None = None          # the models' forecasts, recorded and scored
-    features: FeatureHub = field(default_factory=FeatureHub)    # features computed once per stream
+    features: FeatureHub = field(default_factory=FeatureHub)    # features computed once per live stream
+    # Bots on a replay run at their own pace (and a restarted one re-runs from the first candle),
+    # so a replay's features are kept for all of it, up to this many candles (~0.55 KB each).
+    replay_features: FeatureHub = field(default_factory=lambda: FeatureHub(max_candles=REPLAY_FEATURE_CANDLES))
     writer: SnapshotWriter = field(init=False)
 
     def __post_init__(self) -> None:

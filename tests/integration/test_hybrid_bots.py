@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from market.shared import FeedHub
+from market.factory import load_market
+from market.shared import FeedHub, feed_key_for
+from runner.assembly.compose import sim_runner
 from runner.config.bot import BotConfig
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.forecast.model_server import build_model_app
 from runner.state.forecast_report import summarize
 from runner.state.forecasts import ForecastStore
-from runner.state.journal import SqliteJournal
+from runner.state.journal import MemoryJournal, SqliteJournal
 from runner.state.snapshots import SnapshotStore
 
 
@@ -109,3 +111,31 @@ async def test_a_model_answering_garbage_leaves_the_bot_deciding_on_its_technica
     assert orders_of(journal, "hybrid-garbage") == orders_of(journal, "hybrid-alone") != []
     store.close()
     journal.close()
+
+
+async def test_hybrid_bots_on_one_replay_read_one_feature_computation_and_decide_as_alone(tmp_path):
+    configs = [hybrid_bot("hybrid-a", None), hybrid_bot("hybrid-b", None),
+               BotConfig.model_validate({**hybrid_bot("hybrid-c", None).model_dump(),
+                                         "strategy": {"name": "hybrid", "params": {"score_threshold": 2.0}}})]
+    store = ForecastStore(tmp_path / "forecasts.sqlite3")
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"),
+                              forecasts=store)
+    await asyncio.wait_for(BotManager(configs, services).run(asyncio.Event()), 60)
+    await services.aclose()
+
+    [shared] = [services.replay_features.shared(k, ["ema:12"]) for k in {*_stream_keys(configs)}]
+    assert shared.computed == 600 and shared.misses == 0        # once per candle, for all three bots
+    for config in configs:
+        alone = MemoryJournal()
+        runner = sim_runner(config, load_market(config.market, symbol=config.symbol, timeframe=config.timeframe),
+                            journal=alone)
+        await runner.run()
+        assert orders_of(journal, config.id) == [(e.data["side"], e.data["created_ts_ms"], e.data["reason"])
+                                                 for e in alone.of_kind("order")] != []
+    store.close()
+    journal.close()
+
+
+def _stream_keys(configs: list[BotConfig]):
+    return [feed_key_for(c.market, c.symbol, c.timeframe, c.speed) for c in configs]
