@@ -23,6 +23,7 @@ from market.ports import MarketDataProvider
 from market.replay import ReplayProvider
 from portfolio.portfolio import Portfolio
 from risk.engine import RuleRiskEngine
+from risk.group import RiskGroup
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.forecasting import ForecastRecorder, Forecasting
 from runner.bot.strategy_runner import StrategyRunner
@@ -57,6 +58,7 @@ def compose_runner(
     feature_hub: FeatureHub | None = None,
     stream_key: Hashable | None = None,
     forecast_recorder: ForecastRecorder | None = None,
+    risk_group: RiskGroup | None = None,
 ) -> StrategyRunner:
     """A runner for `config` on `feed`. Paper and live bots need their exchange `account`;
     `strategy` is made from the config unless given (the daemon makes it first, to know its
@@ -73,7 +75,7 @@ def compose_runner(
         config.id, feed=feed, strategy=strategy,
         features=_features(strategy, feature_hub, stream_key),
         forecasting=_forecasting(config, clock, forecast_recorder),
-        decide_on_trigger=config.run_strategy == "on_trigger",
+        decide_on_trigger=config.run_strategy == "on_trigger", risk_group=risk_group,
         risk=RuleRiskEngine.from_config(config.risk, size_multiplier=_size_multiplier(config)),
         execution=_make_execution(config, account, clock),
         portfolio=Portfolio(config.symbol, config.capital),

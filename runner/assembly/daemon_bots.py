@@ -31,6 +31,7 @@ from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
 from runner.state.journal import BotJournal
 from runner.state.recovery import RecoveredState, RecoveryError
+from risk.group import RiskGroup
 from strategies.features import FeatureHub
 
 __all__ = ["build_daemon_bot"]
@@ -49,6 +50,7 @@ async def build_daemon_bot(
     feature_hub: FeatureHub | None = None,
     replay_feature_hub: FeatureHub | None = None,
     forecast_recorder: ForecastRecorder | None = None,
+    risk_group: RiskGroup | None = None,
 ) -> StrategyRunner:
     """A runner for `config` on its shared feed, restored from `recovered` (and, live, reconciled).
 
@@ -62,7 +64,8 @@ async def build_daemon_bot(
     upstream would poll on for nobody, and at shutdown outlive the exchange client it reads).
     """
     wiring = dict(journal=journal, clock=clock, on_checkpoint=on_checkpoint,
-                  checkpoint_interval_secs=checkpoint_interval_secs, forecast_recorder=forecast_recorder)
+                  checkpoint_interval_secs=checkpoint_interval_secs, forecast_recorder=forecast_recorder,
+                  risk_group=risk_group)
     if config.mode == "sim":
         return await _sim_bot(config, recovered, hub=hub, feature_hub=replay_feature_hub, wiring=wiring)
     try:

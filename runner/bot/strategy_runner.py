@@ -35,23 +35,26 @@ from portfolio.portfolio import Portfolio
 from risk.kill_switch import KillSwitch
 from risk.ports import RiskEngine
 from runner.bot.clock import SYSTEM_CLOCK, Clock
+from runner.bot.control import RunnerControl
 from runner.bot.errors import ExchangeRefusedBot, StrategyError
 from runner.bot.forecasting import Forecasting
 from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
 from runner.bot.persistence import RunnerPersistence
+from runner.bot.risk_checks import RiskChecks
 from runner.bot.states import RunnerState
 from runner.state.journal import Journal, JournalEvent, MemoryJournal
 from strategies.base import Strategy
 from strategies.signal import Signal
 
 if TYPE_CHECKING:
+    from risk.group import RiskGroup
     from strategies.features import SharedFeatures
 
 __all__ = ["RunnerState", "StrategyRunner"]
 
 
-class StrategyRunner(KillSwitchFlow, RunnerPersistence):
+class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
@@ -81,6 +84,7 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         features: SharedFeatures | None = None,
         forecasting: Forecasting | None = None,
         decide_on_trigger: bool = False,
+        risk_group: RiskGroup | None = None,
     ) -> None:
         self.bot_id = bot_id
         self.symbol = feed.symbol
@@ -109,6 +113,9 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         self._features = features
         self.forecasting = forecasting
         self._decide_on_trigger = decide_on_trigger and forecasting is not None
+        # Bots sharing an account or a risk group: entries take room in it before they leave.
+        self.risk_group = risk_group
+        self.risk_blocks: dict[str, int] = {}           # rule -> signals it blocked or resized
         # Client order ids are `<prefix><seq>` (see `execution.order_ids`): deterministic, and
         # they survive restarts (the sequence is in the snapshot).
         self.order_id_prefix = order_id_prefix if order_id_prefix is not None else order_id_prefix_for(bot_id)
@@ -134,58 +141,6 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         self.flatten_attempts = 0
         self._next_flatten_bar = 0
 
-    # -- control -----------------------------------------------------------------------------
-    #
-    # Stop and kill act between candles, never inside a step: asked for while a batch is being
-    # worked on, right after it; asked for between batches, at once (`kill_now`) or before the
-    # next candle.
-    # A kill between candles b-1 and b is journalled with bar b, so a bot that re-runs candles
-    # after a crash trips it again at exactly the same place.
-
-    def request_forecast(self) -> None:
-        """Ask the bot's model at its next candle, whatever its triggers say. Raises
-        RuntimeError for a bot without a model."""
-        if self.forecasting is None:
-            raise RuntimeError(f"bot {self.bot_id} has no model to ask")
-        self.forecasting.request()
-
-    async def aclose(self) -> None:
-        """Close what the runner was given to use alone: its feed cursor, its execution engine
-        and its model client (never the shared parts behind them)."""
-        await self.feed.aclose()
-        await self.execution.aclose()
-        if self.forecasting is not None:
-            await self.forecasting.aclose()
-
-    @property
-    def stale(self) -> bool:
-        """The bot's feed has had no new candle for several timeframes (paper and live)."""
-        return self.feed.stale
-
-    @property
-    def busy(self) -> bool:
-        """True while a batch of candles is being processed (False while waiting for one)."""
-        return self._busy
-
-    def request_stop(self) -> None:
-        """Stop after the candle being worked on, if any, or before the next one (state
-        STOPPED); the next candle stays unread."""
-        self._stop_requested = True
-        if self._interrupt is None or self._interrupt[0] == "scheduled":
-            self._interrupt = ("stop", "")
-
-    def request_kill(self, reason: str) -> None:
-        """Trip the kill switch after the batch being worked on, or before the next candle:
-        cancel orders, flatten, stop."""
-        self._interrupt = ("kill", reason or "killed by hand")
-
-    def schedule_kill(self, bar: int, reason: str) -> None:
-        """Trip the kill switch before candle `bar`: a kill by hand that the journal holds past
-        the last snapshot happens again at the same candle when the bot re-runs."""
-        self._scheduled_kills[bar] = reason
-        if self._interrupt is None:
-            self._interrupt = ("scheduled", "")
-
     # -- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> RunnerState:
@@ -193,6 +148,8 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         bot. Returns the final state; a strategy that raises ends in FAILED and re-raises as
         `StrategyError`."""
         self.state = RunnerState.RUNNING
+        if self.risk_group is not None:      # after any restore: the group reads this portfolio
+            self.risk_group.join(self.bot_id, self.symbol, self.portfolio)
         self._record("lifecycle", self.clock.now_ms(), {"state": "running"})
         try:
             await self._warm_up()
@@ -280,6 +237,8 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         fills = await self.execution.on_candle(candle)
         if fills:
             self._apply_fills(fills, close_ms)
+            if self.risk_group is not None:
+                self._release_done_orders()
         portfolio = self.portfolio
         equity = portfolio.mark(candle.close)
         if self.equity_curve is not None:
@@ -322,24 +281,6 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
                 f"strategy {self.strategy.name!r} raised on the candle of {iso_utc(candle.ts_ms)}: "
                 f"{type(exc).__name__}: {exc}") from exc
 
-    async def _handle_interrupt(self) -> bool:
-        """Act on a stop or kill before the next candle; True when the loop must end now."""
-        what, reason = self._interrupt
-        self._interrupt = None
-        if what == "scheduled":
-            if self.bars not in self._scheduled_kills:
-                self._interrupt = ("scheduled", "")     # keep watching until the bar comes
-                return False
-            what, reason = "kill", self._scheduled_kills.pop(self.bars)
-            if self._scheduled_kills:
-                self._interrupt = ("scheduled", "")
-        if what == "stop":
-            if not self.flatten_pending:          # a killed bot stays killed
-                self._finish(RunnerState.STOPPED, "stop requested")
-            return True
-        await self._trip(reason, self.last_candle_ts_ms + self._bar_ms, source="manual")
-        return not self.flatten_pending
-
     # -- orders and fills --------------------------------------------------------------------
 
     async def _act(self, signal: Signal, now_ms: int) -> None:
@@ -348,17 +289,23 @@ class StrategyRunner(KillSwitchFlow, RunnerPersistence):
         position = self.portfolio.quantity
         closable = self.execution.closable_quantity(abs(position), self.portfolio.last_price) if position else None
         decision = self.risk.check_all(signal, self.portfolio, self.view, orders_pending=pending, closable=closable)
+        if decision.rule:
+            self._record_risk(decision.rule, decision.verdict.value, decision.reason, decision.inputs or {}, now_ms)
         if not decision.approved:
             return
         if decision.quantity is not None and self.execution.open_orders():
             # An exit replaces whatever protects the position it closes.
             await self._cancel_all(now_ms, "replaced by an exit")
+        if self.risk_group is not None and not self._group_room_for(decision, now_ms):
+            return
         order = Order(
             self._next_order_id(), self.symbol, decision.side, OrderType.MARKET,
             quantity=decision.quantity, quote_amount=decision.quote_amount, reason=decision.reason,
             created_ts_ms=now_ms, stop_loss_pct=decision.stop_loss_pct,
             take_profit_pct=decision.take_profit_pct)
         await self._submit(order, now_ms)
+        if self.risk_group is not None:
+            self._release_done_orders()
 
     def _has_working_order(self) -> bool:
         # Protective orders rest for as long as a position is open; they do not block a decision.

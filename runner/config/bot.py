@@ -77,6 +77,8 @@ class BotConfig(StrictModel):
     as `MarketView.forecast`."""
     triggers: list[TriggerConfig] = []
     """When the model is asked; none: on every candle (`runner.forecast.triggers`)."""
+    risk_group: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] | None = None
+    """A risk group of daemon.yaml's `risk_groups`: limits across the bots that name it."""
     run_strategy: Literal["every_candle", "on_trigger"] = "every_candle"
     """`on_trigger`: the strategy runs only on the candles where a trigger fired."""
 

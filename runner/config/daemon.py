@@ -12,6 +12,11 @@ snapshot_interval_secs: 5
 supervisor: {max_restarts: 5, window_secs: 300, backoff_initial_secs: 1, backoff_max_secs: 60}
 bot_defaults:                    # merged under every bot file; the bot file wins
   execution: {fee_rate: 0.001}
+risk_groups:                     # limits across the bots naming the group (risk_group: majors)
+  majors: {max_gross_exposure_pct: 0.8, max_symbol_exposure_pct: 0.5, max_open_positions: 3,
+           max_entries_per_candle: 2}
+account_limits:                  # limits across every paper/live bot of an exchange account
+  binance/main: {max_gross_exposure_pct: 0.9}
 ```
 
 `load_config_dir` validates the daemon file and every bot file before anything starts, and
@@ -28,6 +33,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from market.limits import Number, WholeNumber
 from market.strict import StrictModel
+from risk.group import RiskGroupLimits
 from runner.config.bot import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config.errors import describe_errors
 
@@ -65,6 +71,11 @@ class SupervisorConfig(StrictModel):
         return self
 
 
+GroupName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="lower-case letters, digits, - and _")]
+AccountName = Annotated[str, Field(pattern=r"^[a-z0-9]+/[a-z0-9][a-z0-9_-]{0,31}$",
+                                   description="exchange/account, e.g. binance/main")]
+
+
 class DaemonConfig(StrictModel):
     state_dir: Path = Path("state")
     control: ControlConfig = ControlConfig()
@@ -74,6 +85,11 @@ class DaemonConfig(StrictModel):
     snapshot_interval_secs: Annotated[Number, Field(ge=0.1, le=3600)] = 5.0
     supervisor: SupervisorConfig = SupervisorConfig()
     bot_defaults: dict[str, Any] = {}
+    risk_groups: dict[GroupName, RiskGroupLimits] = {}
+    """Limits across the bots that name the group (`risk_group:` in a bot file), in any mode."""
+    account_limits: dict[AccountName, RiskGroupLimits] = {}
+    """Limits across every paper or live bot of an exchange account, keyed `exchange/account`
+    (e.g. `binance/main`); a bot naming a `risk_group` is in that group instead."""
 
     @field_validator("state_dir", mode="before")
     @classmethod
@@ -104,6 +120,11 @@ def load_config_dir(config_dir: Path | str) -> tuple[DaemonConfig, list[BotConfi
             problems.extend(f"{daemon_file}: {line}" for line in describe_errors(exc, DaemonConfig))
     bots, bot_problems = load_bot_folder(config_dir / "bots", daemon.bot_defaults)
     problems.extend(bot_problems)
+    for bot in bots:
+        if bot.risk_group is not None and bot.risk_group not in daemon.risk_groups:
+            known = ", ".join(sorted(daemon.risk_groups)) or "none (add risk_groups to daemon.yaml)"
+            problems.append(f"{config_dir / 'bots'}: bot {bot.id}: risk_group: no group {bot.risk_group!r} in "
+                            f"daemon.yaml; groups: {known}")
     if problems:
         raise ConfigError(problems)
     return daemon, bots

@@ -29,6 +29,7 @@ from runner.config.defaults import DEFAULT_BOT
 from runner.state.forecasts import FORECASTS_FILE, ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.daemon.manager import BotManager, DaemonServices
+from runner.daemon.services import RiskGroups
 from runner.state.snapshots import SnapshotStore
 from runner.state.state_dir import StateDirLock, private_file
 from runner.control.status import BotStatus
@@ -128,7 +129,8 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         forecasts = ForecastStore(state_dir / FORECASTS_FILE)
         stack.callback(forecasts.close)
         services = DaemonServices(hub=hub, journal=journal, snapshots=SnapshotStore(state_dir / SNAPSHOT_FOLDER),
-                                  forecasts=forecasts)
+                                  forecasts=forecasts,
+                                  risk_groups=RiskGroups(daemon.risk_groups, daemon.account_limits))
         stack.push_async_callback(services.aclose)
         # The shared feeds close before the exchange clients they read from (callbacks run in
         # reverse): a live feed polling a closed client logged an ERROR at every shutdown.

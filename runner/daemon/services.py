@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from execution.exchange import ExchangeAccounts
 from market.shared import FeedHub
+from risk.group import RiskGroup, RiskGroupLimits
 from runner.bot.clock import SYSTEM_CLOCK, Clock
+from runner.config.bot import BotConfig
 from runner.state.forecasts import ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore, SnapshotWriter
 from strategies.features import FeatureHub
 
 REPLAY_FEATURE_CANDLES = 1_000_000
+
+
+class RiskGroups:
+    """The daemon's risk groups, made when a first bot joins: a bot's named `risk_group`, or
+    else the group of its exchange account when `daemon.yaml` has limits for that account."""
+
+    def __init__(self, groups: Mapping[str, RiskGroupLimits] | None = None,
+                 accounts: Mapping[str, RiskGroupLimits] | None = None) -> None:
+        self._limits = {**{f"account:{k}": v for k, v in (accounts or {}).items()}, **(groups or {})}
+        self._groups: dict[str, RiskGroup] = {}
+
+    def for_bot(self, config: BotConfig) -> RiskGroup | None:
+        name = config.risk_group
+        if name is None and config.exchange is not None:
+            name = f"account:{config.exchange.id}/{config.exchange.account}"
+        limits = self._limits.get(name) if name is not None else None
+        if limits is None:
+            return None
+        return self._groups.setdefault(name, RiskGroup(name, limits))
+
+    def groups(self) -> list[RiskGroup]:
+        return list(self._groups.values())
 
 
 @dataclass
@@ -29,6 +54,7 @@ class DaemonServices:
     # Bots on a replay run at their own pace (and a restarted one re-runs from the first candle),
     # so a replay's features are kept for all of it, up to this many candles (~0.55 KB each).
     replay_features: FeatureHub = field(default_factory=lambda: FeatureHub(max_candles=REPLAY_FEATURE_CANDLES))
+    risk_groups: RiskGroups = field(default_factory=RiskGroups)
     writer: SnapshotWriter = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,49 @@
+"""The runner's side of risk beyond one decision: the audit trail, and room in a risk group.
+
+- Every signal a rule blocked or resized is journalled as a `risk` event with the rule's
+  name, its inputs and its verdict (`botrunner journal BOT --kind risk`), and counted per rule.
+- A bot in a risk group (bots sharing an exchange account, or a group of the daemon's:
+  `risk.group`) reserves room for each entry just before it leaves, and gives it back once the
+  order is done.
+
+A mixin of `StrategyRunner` (it reads the runner's own state), kept in its own module so that
+the loop in `strategy_runner.py` reads alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from execution.order_ids import client_order_id
+from risk.decision import RiskDecision
+
+__all__ = ["RiskChecks"]
+
+
+class RiskChecks:
+    """Risk methods of `StrategyRunner`; see the module docstring."""
+
+    def _record_risk(self, rule: str, verdict: str, reason: str, inputs: dict[str, Any], now_ms: int) -> None:
+        self.risk_blocks[rule] = self.risk_blocks.get(rule, 0) + 1
+        self._record("risk", now_ms, {"rule": rule, "verdict": verdict, "reason": reason, "inputs": inputs})
+
+    def _group_room_for(self, decision: RiskDecision, now_ms: int) -> bool:
+        """Reserve room in the risk group for an entry (exits need none); False, journalled,
+        when it does not fit. Checked and reserved in one call with no await between: of two
+        bots deciding on one candle, the first the event loop runs takes the room."""
+        if decision.quote_amount is None:
+            return True
+        group = self.risk_group
+        next_id = client_order_id(self.order_id_prefix, self.order_seq + 1)
+        refusal = group.reserve(self.bot_id, next_id, self.symbol, decision.quote_amount, now_ms)
+        if refusal is None:
+            return True
+        self._record_risk(f"risk_group:{group.name}", "reject", refusal, {"notional": decision.quote_amount}, now_ms)
+        return False
+
+    def _release_done_orders(self) -> None:
+        """Give the group back the room of entries whose orders are done (filled and booked,
+        refused, cancelled): their fills are in the position now, or nothing happened."""
+        group = self.risk_group
+        if group is not None and group.has_reservations(self.bot_id):
+            group.release({o.client_order_id for o in self.execution.open_orders()}, bot_id=self.bot_id)
