@@ -1,4 +1,4 @@
-"""What the risk engine answers for one signal."""
+"""What the risk engine answers for one signal, and which rule, if any, shaped the answer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from execution.models import Side
 
 class Verdict(StrEnum):
     APPROVE = "approve"      # send the order as sized here
+    RESIZE = "resize"        # send the order as sized here, smaller than asked: `rule` capped it
     REJECT = "reject"        # send nothing; `reason` says why
     KILL = "kill"            # trip the kill switch; `reason` says why
 
@@ -20,6 +21,11 @@ class RiskDecision:
 
     Exactly one of `quantity` and `quote_amount` is set on an approval: exits sell a quantity,
     entries spend a quote amount (the fill price is not known until the order fills).
+
+    The audit record: when a rule refused the signal (REJECT) or shrank its entry (RESIZE),
+    `rule` is the rule's stable name ("daily_target", "var_limit", "max_order_notional", ...;
+    see `risk.engine`) and `inputs` the numbers it decided on. A decision no rule shaped (an
+    exit, an entry sized as asked, "already long") has `rule == ""` and `inputs is None`.
     """
 
     verdict: Verdict
@@ -29,11 +35,20 @@ class RiskDecision:
     quote_amount: float | None = None
     stop_loss_pct: float | None = None
     take_profit_pct: float | None = None
+    rule: str = ""
+    inputs: dict[str, float] | None = None
 
     @property
     def approved(self) -> bool:
-        return self.verdict is Verdict.APPROVE
+        verdict = self.verdict
+        return verdict is Verdict.APPROVE or verdict is Verdict.RESIZE
+
+    def record(self) -> dict[str, object]:
+        """The audit trail's view of a decision a rule shaped: rule, verdict, reason, inputs."""
+        return {"rule": self.rule, "verdict": self.verdict.value, "reason": self.reason,
+                "inputs": dict(self.inputs or {})}
 
 
-def reject(reason: str) -> RiskDecision:
-    return RiskDecision(Verdict.REJECT, reason)
+def reject(reason: str, rule: str = "", **inputs: float) -> RiskDecision:
+    """A refusal; with `rule`, one the audit trail records with `inputs`."""
+    return RiskDecision(Verdict.REJECT, reason, rule=rule, inputs=inputs if rule else None)

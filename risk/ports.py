@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from execution.models import Fill
+from market.models import Candle
 from market.view import MarketView
 from portfolio.ports import PortfolioManager
 from risk.decision import RiskDecision
@@ -13,12 +15,33 @@ from strategies.signal import Signal
 class RiskEngine(Protocol):
     def check_all(self, signal: Signal, portfolio: PortfolioManager, market_data: MarketView,
                   *, orders_pending: bool = False, closable: float | None = None) -> RiskDecision:
-        """Approve (sized), reject, or ask to kill, for one signal. `closable`: how much of the
-        position an exit can sell (None: all of it; 0: the position is dust, counted as flat)."""
+        """Approve (sized), resize, reject, or ask to kill, for one signal. `closable`: how much of
+        the position an exit can sell (None: all of it; 0: the position is dust, counted as flat)."""
         ...
 
     def check_kill(self, ts_ms: int, equity: float, peak_equity: float) -> str | None:
         """Called once per candle after marking: why the kill switch must trip, or None."""
+        ...
+
+    def on_candle(self, candle: Candle, equity: float, peak_equity: float | None = None) -> str | None:
+        """Once per candle after marking, in place of (with `peak_equity`) or beside `check_kill`:
+        the per-candle rules' kill-switch reason, or None."""
+        ...
+
+    def on_fill(self, fill: Fill) -> None:
+        """Every fill booked, in order."""
+        ...
+
+    def set_spread_bps(self, spread_bps: float) -> None:
+        """The latest best bid/ask spread, in basis points, when the caller has quotes."""
+        ...
+
+    def check_fill_price(self, fill_price: float, reference_price: float) -> str | None:
+        """A post-trade alert for a fill too far from its reference price, or None."""
+        ...
+
+    def figures(self) -> dict[str, float | None]:
+        """Current figures of the configured rules (VaR, ES, volatility, breakers), for status."""
         ...
 
     def snapshot(self) -> dict[str, Any]: ...

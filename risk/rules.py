@@ -2,10 +2,18 @@
 composes them into the `RiskEngine` port.
 
 Sizing rules turn an entry into an amount; limit rules cap or refuse it; kill rules watch the
-marked equity once per candle and name a reason when the bot must stop.
+marked equity once per candle and name a reason when the bot must stop. Gates (here the price
+collar and the daily target; breakers, VaR and protections have modules of their own) refuse
+new entries only, never exits, and name themselves by a stable `name` for the audit trail.
 """
 
 from __future__ import annotations
+
+import math
+
+from market.models import Candle
+from market.view import MarketView
+from risk.decision import RiskDecision, reject
 
 _DAY_MS = 86_400_000
 
@@ -74,3 +82,99 @@ class MaxDrawdown:
             return (f"drawdown {drawdown:.2%} reached the limit of {self.max_drawdown_pct:.2%} "
                     f"(peak equity {peak_equity:.2f}, now {equity:.2f})")
         return None
+
+
+class MaxOrderNotional:
+    """An entry spends at most `max_order_notional` (quote currency); a larger one is resized."""
+
+    name = "max_order_notional"
+
+    def __init__(self, max_order_notional: float) -> None:
+        self.max_order_notional = max_order_notional
+
+    def cap(self, amount: float) -> float:
+        return min(amount, self.max_order_notional)
+
+
+class PriceCollar:
+    """Refuses an entry when the last close is more than `pct` away from the mean of the `window`
+    closes before it: a bad tick or a fat-fingered price should not open a position.
+
+    The mean leaves the last close out, so one wild close cannot drag its own reference along.
+    Read from the bot's `MarketView` at the decision, so it costs nothing per candle; with fewer
+    than `window + 1` closes seen there is no reference yet and the collar lets the entry pass.
+    Exactly `pct` away passes: only "further than" refuses.
+    """
+
+    name = "price_collar"
+
+    def __init__(self, pct: float, window: int) -> None:
+        self.pct = pct
+        self.window = window
+
+    def refusal(self, market_data: MarketView) -> RiskDecision | None:
+        closes = market_data.closes(self.window + 1)
+        if len(closes) <= self.window:
+            return None
+        last = closes.pop()
+        mean = math.fsum(closes) / self.window
+        # Compared as a distance in price, not a ratio, for the reason given in DailyMaxLoss.
+        if abs(last - mean) > self.pct * mean:
+            return reject(f"price collar: last close {last:.8g} is {abs(last / mean - 1.0):.2%} from the "
+                          f"mean {mean:.8g} of the {self.window} closes before it (at most {self.pct:.2%})",
+                          self.name, close=last, mean=mean, pct=self.pct, window=float(self.window))
+        return None
+
+
+class DailyTarget:
+    """Once equity reaches `daily_target_pct` above its value at the first candle of the UTC day,
+    no new entries until the next day (exits stay allowed). Reaching it is enough: it holds for
+    the rest of the day even if equity falls back. Days are cut on candle time, like
+    `DailyMaxLoss`."""
+
+    name = "daily_target"
+
+    def __init__(self, daily_target_pct: float) -> None:
+        self.daily_target_pct = daily_target_pct
+        self.day = -1
+        self.day_start_equity = 0.0
+        self.reached_equity: float | None = None
+
+    def on_candle(self, candle: Candle, equity: float) -> None:
+        day = candle.ts_ms // _DAY_MS
+        if day != self.day:
+            self.day, self.day_start_equity, self.reached_equity = day, equity, None
+        elif self.reached_equity is None and equity >= self.day_start_equity * (1.0 + self.daily_target_pct):
+            self.reached_equity = equity
+
+    def refusal(self) -> RiskDecision | None:
+        if self.reached_equity is None:
+            return None
+        return reject(f"daily target of {self.daily_target_pct:.2%} reached (day start equity "
+                      f"{self.day_start_equity:.2f}, reached {self.reached_equity:.2f}): no new entries until "
+                      f"the next UTC day", self.name, day_start_equity=self.day_start_equity,
+                      reached_equity=self.reached_equity, target_pct=self.daily_target_pct)
+
+    def figures(self) -> dict[str, float | None]:
+        return {"daily_target_reached": 0.0 if self.reached_equity is None else 1.0}
+
+    def snapshot(self) -> dict:
+        return {"day": self.day, "day_start_equity": self.day_start_equity, "reached_equity": self.reached_equity}
+
+    def restore(self, data: dict) -> None:
+        self.day, self.day_start_equity, self.reached_equity = data["day"], data["day_start_equity"], data["reached_equity"]
+
+
+def fill_deviation(fill_price: float, reference_price: float, limit: float) -> str | None:
+    """Post-trade check: why a fill at `fill_price` is further than `limit` (a fraction) from
+    `reference_price` (the price the order was decided on), or None. Exactly at `limit` passes.
+
+    >>> fill_deviation(101.0, 100.0, 0.02) is None
+    True
+    >>> fill_deviation(97.0, 100.0, 0.02)
+    'fill price 97 is 3.00% from the reference 100 (at most 2.00%)'
+    """
+    if abs(fill_price - reference_price) > limit * reference_price:
+        return (f"fill price {fill_price:.8g} is {abs(fill_price / reference_price - 1.0):.2%} from the "
+                f"reference {reference_price:.8g} (at most {limit:.2%})")
+    return None
