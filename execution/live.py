@@ -27,9 +27,10 @@ What happens to an order, by the answer to its submission:
 - **fatal** (`FatalExchangeError`, e.g. bad credentials): raised, so the bot stops; the order
   is kept as unknown (it may exist) for reconciliation.
 
-Protective exits (`stop_loss_pct`, `take_profit_pct`) are bot-managed, not exchange orders: the
-engine arms them when an entry is done and sends a market exit when a candle reaches one; see
-`execution.protective`. They are listed in `open_orders()` and dropped by `cancel_all`.
+Protective exits (`stop_loss_pct`, `take_profit_pct`, `trailing_stop_pct` or
+`trailing_stop_distance`) are bot-managed, not exchange orders: the engine arms them when an entry
+is done, trails a trailing stop's level with the highs of closed candles, and sends a market exit
+when a candle reaches one; see `execution.protective`. They are listed in `open_orders()` and dropped by `cancel_all`.
 
 A fill's `quantity` is what traded; a fee the exchange takes in the base asset (Binance takes a
 buy's fee from the coin received) is its `base_fee`, which the portfolio takes off the position,

@@ -29,6 +29,13 @@ class Order:
     `take_profit_pct` attach protective exits to an entry: once it fills, the engine rests a stop
     at `fill_price * (1 - stop_loss_pct)` and a limit at `fill_price * (1 + take_profit_pct)`,
     one cancelling the other.
+
+    `trailing_stop_pct` (a fraction) or `trailing_stop_distance` (a price distance, say a multiple
+    of ATR at entry), at most one, attach a trailing stop to an entry: a stop that follows the
+    highest price since the entry filled at that fraction or distance below it (for a long), in
+    the same `oco_group`; see `execution.protective` for the rule. The trailing stop exit itself
+    (`<entry id>-ts`) carries the same field, which says how it trails, and its current level
+    as `stop_price`, so a snapshot of the order keeps the level it has trailed to.
     """
 
     client_order_id: ClientOrderId
@@ -44,6 +51,8 @@ class Order:
     stop_loss_pct: float | None = None
     take_profit_pct: float | None = None
     oco_group: str | None = None
+    trailing_stop_pct: float | None = None
+    trailing_stop_distance: float | None = None
 
     def __post_init__(self) -> None:
         if (self.quantity is None) == (self.quote_amount is None):
@@ -58,6 +67,19 @@ class Order:
         # that slipped past the checks, a division by zero) must stop here, not reach the exchange.
         require_positive_finite(f"order {self.client_order_id}", quantity=self.quantity,
                                 quote_amount=self.quote_amount, price=self.price, stop_price=self.stop_price)
+        if self.trailing_stop_pct is not None or self.trailing_stop_distance is not None:
+            self._check_trailing()
+
+    def _check_trailing(self) -> None:
+        if self.trailing_stop_pct is not None and self.trailing_stop_distance is not None:
+            raise ValueError(f"order {self.client_order_id}: give at most one of trailing_stop_pct and "
+                             f"trailing_stop_distance")
+        require_positive_finite(f"order {self.client_order_id}", trailing_stop_pct=self.trailing_stop_pct,
+                                trailing_stop_distance=self.trailing_stop_distance)
+        if self.trailing_stop_pct is not None and self.trailing_stop_pct >= 1.0:
+            # A long's stop at (1 - pct) of the high would sit at or below zero and never trigger.
+            raise ValueError(f"order {self.client_order_id}: trailing_stop_pct must be below 1 (a fraction), "
+                             f"got {self.trailing_stop_pct!r}")
 
 
 @dataclass(slots=True, frozen=True)
@@ -97,23 +119,34 @@ class Fill:
 
 
 def order_to_dict(order: Order) -> dict:
-    """JSON-ready fields of an order, for the journal and snapshots."""
-    return {
+    """JSON-ready fields of an order, for the journal and snapshots.
+
+    The trailing stop fields appear only when set: the journal checks an order re-made after a
+    restart against its journalled dict as written, so an order without a trailing stop must
+    encode exactly as it did before the fields existed."""
+    data = {
         "order_id": order.client_order_id, "symbol": order.symbol, "side": order.side.value,
         "type": order.type.value, "quantity": order.quantity, "quote_amount": order.quote_amount,
         "price": order.price, "stop_price": order.stop_price, "reason": order.reason,
         "created_ts_ms": order.created_ts_ms, "stop_loss_pct": order.stop_loss_pct,
         "take_profit_pct": order.take_profit_pct, "oco_group": order.oco_group,
     }
+    if order.trailing_stop_pct is not None:
+        data["trailing_stop_pct"] = order.trailing_stop_pct
+    if order.trailing_stop_distance is not None:
+        data["trailing_stop_distance"] = order.trailing_stop_distance
+    return data
 
 
 def order_from_dict(data: dict) -> Order:
+    """The order of an `order_to_dict` dict; one written before trailing stops existed reads without."""
     return Order(
         data["order_id"], data["symbol"], Side(data["side"]), OrderType(data["type"]),
         quantity=data["quantity"], quote_amount=data["quote_amount"], price=data["price"],
         stop_price=data["stop_price"], reason=data["reason"], created_ts_ms=data["created_ts_ms"],
         stop_loss_pct=data["stop_loss_pct"], take_profit_pct=data["take_profit_pct"],
-        oco_group=data["oco_group"])
+        oco_group=data["oco_group"], trailing_stop_pct=data.get("trailing_stop_pct"),
+        trailing_stop_distance=data.get("trailing_stop_distance"))
 
 
 def fill_to_dict(fill: Fill) -> dict:

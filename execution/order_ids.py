@@ -3,8 +3,8 @@
 A bot's orders are `<prefix><seq>`: the prefix is `br` + 8 hex of the SHA-1 of the bot's id +
 `-` (exchanges cap ids, Binance at 36 characters, and bot ids may be 63), the sequence counts
 the bot's orders and survives restarts. A protective exit the engine derives from an entry
-is `<entry id>-sl` (stop-loss) or `<entry id>-tp` (take-profit), so it is as deterministic as
-its entry and names it. The ids are the orders' identity on the exchange and the journal's
+is `<entry id>-sl` (stop-loss), `<entry id>-tp` (take-profit) or `<entry id>-ts` (trailing
+stop), so it is as deterministic as its entry and names it. The ids are the orders' identity on the exchange and the journal's
 keys, which is why they are deterministic: a restarted bot makes the same ids again.
 """
 
@@ -15,7 +15,8 @@ from typing import Literal, NewType
 
 BotId = NewType("BotId", str)
 ClientOrderId = NewType("ClientOrderId", str)
-ProtectiveKind = Literal["sl", "tp"]
+ProtectiveKind = Literal["sl", "tp", "ts"]
+_PROTECTIVE_KINDS: tuple[ProtectiveKind, ...] = ("sl", "tp", "ts")
 
 __all__ = ["BotId", "ClientOrderId", "ProtectiveKind", "client_order_id", "order_id_prefix", "protective_id",
            "protective_kind", "sequence_of"]
@@ -40,15 +41,16 @@ def sequence_of(order_id: str, prefix: str) -> int:
 
 
 def protective_id(entry_id: str, kind: ProtectiveKind) -> ClientOrderId:
-    """The id of the stop-loss (`"sl"`) or take-profit (`"tp"`) exit of the entry `entry_id`."""
+    """The id of the stop-loss (`"sl"`), take-profit (`"tp"`) or trailing stop (`"ts"`) exit of the
+    entry `entry_id`."""
     return ClientOrderId(f"{entry_id}-{kind}")
 
 
 def protective_kind(order_id: str, entry_id: str | None) -> ProtectiveKind | None:
-    """`"sl"` or `"tp"` when `order_id` is a protective exit of the entry `entry_id`, else None."""
+    """`"sl"`, `"tp"` or `"ts"` when `order_id` is a protective exit of the entry `entry_id`, else None."""
     if entry_id is None:
         return None
-    for kind in ("sl", "tp"):
+    for kind in _PROTECTIVE_KINDS:
         if order_id == f"{entry_id}-{kind}":
             return kind
     return None

@@ -9,7 +9,9 @@ The fill rules are sim's (`execution.sim`), applied to a different price:
   the quote plus slippage. Otherwise it rests, and each closed candle fills it by sim's range
   rule (`on_candle`): at its price, or at the open when the candle gaps through it.
 - Entries with `stop_loss_pct` / `take_profit_pct` rest a stop and a take-profit limit, one
-  cancelling the other, priced off the paper fill; the stop wins a candle that reaches both.
+  cancelling the other, priced off the paper fill; the stop wins a candle that reaches both. A
+  trailing stop (`trailing_stop_pct` / `trailing_stop_distance`) rests with them, starting off
+  the paper fill, and trails closed candles by sim's rule (checked, then raised by the high).
 - The fee is `fee_rate` times the notional, in quote currency. Every fill is the whole order,
   with `fill_id` = its client order id.
 

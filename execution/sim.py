@@ -12,6 +12,15 @@
   open, because the entry filled at that open.
 - When one candle reaches both a stop and a take-profit, the stop is assumed to fill first: the
   candle does not say which came first, and the cautious answer is the one to report.
+- An entry carrying `trailing_stop_pct` / `trailing_stop_distance` also rests a trailing stop
+  (`<entry id>-ts`, same group) from the fill on, starting off the fill price. Each candle is
+  first checked against its level as it stood before the candle (filled like any stop: at the
+  level less slippage, at the open on a gap; exactly at the level counts), and only then does
+  the candle's high raise the level for the next candle: the candle's own high does not move
+  the stop its low is checked against, since the candle does not say which came first. The
+  rule and its functions are `execution.protective`'s, shared with live. Of a fixed stop and a
+  trailing stop one candle both reaches, the higher (reached first on the way down) fills; so
+  while a trailing stop rests, stops are checked by level, highest sell stop first.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Iterable, Sequence
 
 from execution.models import Fill, Order, OrderType, Side
 from execution.order_ids import protective_id
+from execution.protective import by_level, is_trailing_stop, stops_first, trailed, trailing_stop
 from market.models import Candle
 
 _NO_FILLS: tuple[Fill, ...] = ()
@@ -30,6 +40,9 @@ class SimExecution:
         self._fee_rate = fee_rate
         self._slippage = slippage_bps / 10_000
         self._pending: list[Order] = []
+        # A trailing stop may rest: stops go by level and trailing stops trail. Kept as a flag so
+        # that a sim without one pays nothing for them per candle.
+        self._trailing = False
 
     async def execute_signal(self, order: Order) -> list[Fill]:
         self._pending.append(order)
@@ -42,6 +55,7 @@ class SimExecution:
 
     async def cancel_all(self) -> tuple[list[Order], list[Fill]]:
         cancelled, self._pending = self._pending, []
+        self._trailing = False
         return cancelled, []
 
     def closable_quantity(self, quantity: float, price: float) -> float:
@@ -53,10 +67,14 @@ class SimExecution:
     def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
         # Sim fills are keyed by their order's id, so `fill_ids` names nothing to skip.
         known = {o.client_order_id for o in self._pending}
-        self._pending.extend(o for o in orders if o.client_order_id not in known)
+        fresh = [o for o in orders if o.client_order_id not in known]
+        self._pending.extend(fresh)
+        if any(map(is_trailing_stop, fresh)):
+            self._trailing = True
 
     async def aclose(self) -> None:
         self._pending.clear()
+        self._trailing = False
 
     def fill_pending(self, candle: Candle) -> list[Fill]:
         """Fill what `candle` reaches: market orders at its open, then resting orders in its range."""
@@ -69,15 +87,19 @@ class SimExecution:
                 resting.extend(self._protective_orders(order, fill))
             else:
                 resting.append(order)
+        trailing = self._trailing
         # Stops before limits: see the module docstring on a candle reaching both.
-        resting.sort(key=lambda o: o.type is not OrderType.STOP)
+        resting.sort(key=by_level if trailing else stops_first)
         self._pending = []
         filled_groups: set[str] = set()
+        still_trailing = False
         for order in resting:
             if order.oco_group is not None and order.oco_group in filled_groups:
                 continue
             price = self._trigger_price(order, candle)
             if price is None:
+                if trailing and is_trailing_stop(order):
+                    order, still_trailing = trailed(order, candle), True   # checked first, then trailed
                 self._pending.append(order)
                 continue
             fills.append(self._fill(order, price, candle.ts_ms))
@@ -85,6 +107,9 @@ class SimExecution:
                 filled_groups.add(order.oco_group)
         if filled_groups:
             self._pending = [o for o in self._pending if o.oco_group not in filled_groups]
+            still_trailing = still_trailing and any(map(is_trailing_stop, self._pending))
+        if trailing:
+            self._trailing = still_trailing
         return fills
 
     def _trigger_price(self, order: Order, candle: Candle) -> float | None:
@@ -111,9 +136,9 @@ class SimExecution:
         return Fill(order.client_order_id, order.symbol, order.side, quantity, price,
                     notional * self._fee_rate, ts_ms, order.reason)
 
-    @staticmethod
-    def _protective_orders(entry: Order, fill: Fill) -> list[Order]:
-        if entry.stop_loss_pct is None and entry.take_profit_pct is None:
+    def _protective_orders(self, entry: Order, fill: Fill) -> list[Order]:
+        if (entry.stop_loss_pct is None and entry.take_profit_pct is None and entry.trailing_stop_pct is None
+                and entry.trailing_stop_distance is None):
             return []
         exit_side = Side.SELL if entry.side is Side.BUY else Side.BUY
         direction = 1.0 if entry.side is Side.BUY else -1.0
@@ -129,4 +154,8 @@ class SimExecution:
                 protective_id(group, "tp"), entry.symbol, exit_side, OrderType.LIMIT, quantity=fill.quantity,
                 price=fill.price * (1 + direction * entry.take_profit_pct), reason="take_profit",
                 created_ts_ms=fill.ts_ms, oco_group=group))
+        trailing = trailing_stop(entry, entry.symbol, quantity=fill.quantity, entry_price=fill.price, ts_ms=fill.ts_ms)
+        if trailing is not None:
+            orders.append(trailing)
+            self._trailing = True
         return orders
