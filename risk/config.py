@@ -103,6 +103,13 @@ class ProtectionsConfig(StrictModel):
         return self
 
 
+class TrailingStopAtr(StrictModel):
+    """A trailing stop `multiple` ATRs (of `period` candles, at the entry) below the highest price."""
+
+    multiple: Annotated[Number, Field(gt=0, le=100)]
+    period: Annotated[WholeNumber, Field(ge=1, le=1000)] = 14
+
+
 class RiskConfig(StrictModel):
     stake_pct: Fraction = 0.95
     """Share of available cash an entry spends; its fee is paid on top."""
@@ -112,6 +119,10 @@ class RiskConfig(StrictModel):
     """Exit when price falls this far below the entry (rises above it, for a short)."""
     take_profit_pct: Annotated[Number, Field(gt=0, le=100)] | None = None
     """Exit when price rises this far above the entry."""
+    trailing_stop_pct: OpenFraction | None = None
+    """Exit when price falls this far below its highest since the entry (the stop trails it)."""
+    trailing_stop_atr: TrailingStopAtr | None = None
+    """The same by a multiple of the ATR at the entry: `{multiple: 3, period: 14}`."""
     daily_max_loss_pct: OpenFraction | None = None
     """Trip the kill switch when equity falls this far below the start of the UTC day."""
     max_drawdown_pct: OpenFraction | None = None
@@ -135,6 +146,13 @@ class RiskConfig(StrictModel):
     spread_breaker: SpreadBreakerConfig | None = None
     var: VarConfig | None = None
     protections: ProtectionsConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_trailing_stop(self) -> Self:
+        if self.trailing_stop_pct is not None and self.trailing_stop_atr is not None:
+            raise ValueError("trailing_stop_pct and trailing_stop_atr are two ways to set one trailing stop: "
+                             "set one of them")
+        return self
 
     @model_validator(mode="after")
     def _pairs_are_complete(self) -> Self:

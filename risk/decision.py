@@ -35,6 +35,8 @@ class RiskDecision:
     quote_amount: float | None = None
     stop_loss_pct: float | None = None
     take_profit_pct: float | None = None
+    trailing_stop_pct: float | None = None
+    trailing_stop_distance: float | None = None      # a price distance (ATRs at the entry)
     rule: str = ""
     inputs: dict[str, float] | None = None
 

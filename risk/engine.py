@@ -30,7 +30,7 @@ from risk.config import RiskConfig
 from risk.decision import RiskDecision, Verdict, reject
 from risk.protections import CooldownAfterStop, LookbackDrawdown, LosingStreak
 from risk.rules import (DailyMaxLoss, DailyTarget, MaxDrawdown, MaxOrderNotional, MaxPosition, PositionSizing,
-                        PriceCollar, ProtectiveExits, fill_deviation)
+                        PriceCollar, ProtectiveExits, TrailingAtr, fill_deviation)
 from risk.var import ValueAtRisk
 from strategies.signal import Direction, Signal
 
@@ -97,6 +97,10 @@ class RuleRiskEngine:
                                        kill=spread.action == "kill"))
         if (var := config.var) is not None:
             gates.append(ValueAtRisk(var.window, var.confidence, var.method, var.limit_pct))
+        trailing_atr = None
+        if (trailing := config.trailing_stop_atr) is not None:
+            trailing_atr = TrailingAtr(trailing.multiple, trailing.period)
+            gates.append(trailing_atr)           # watches every candle; never refuses an entry
         if (protections := config.protections) is not None:
             if protections.cooldown_after_stop_candles is not None:
                 gates.append(CooldownAfterStop(protections.cooldown_after_stop_candles))
@@ -107,7 +111,8 @@ class RuleRiskEngine:
         return cls(
             PositionSizing(config.stake_pct * size_multiplier),
             MaxPosition(config.max_position_pct),
-            ProtectiveExits(config.stop_loss_pct, config.take_profit_pct),
+            ProtectiveExits(config.stop_loss_pct, config.take_profit_pct,
+                            trailing_stop_pct=config.trailing_stop_pct, trailing_atr=trailing_atr),
             DailyMaxLoss(config.daily_max_loss_pct) if config.daily_max_loss_pct else None,
             MaxDrawdown(config.max_drawdown_pct) if config.max_drawdown_pct else None,
             max_order_notional=(MaxOrderNotional(config.max_order_notional)
@@ -184,9 +189,11 @@ class RuleRiskEngine:
             inputs["amount"] = amount
             return RiskDecision(Verdict.RESIZE, signal.reason or "entry", Side.BUY, quote_amount=amount,
                                 stop_loss_pct=exits.stop_loss_pct, take_profit_pct=exits.take_profit_pct,
+                                **exits.trailing_fields(),
                                 rule=rule, inputs=inputs)
         return RiskDecision(Verdict.APPROVE, signal.reason or "entry", Side.BUY, quote_amount=amount,
-                            stop_loss_pct=exits.stop_loss_pct, take_profit_pct=exits.take_profit_pct)
+                            stop_loss_pct=exits.stop_loss_pct, take_profit_pct=exits.take_profit_pct,
+                            **exits.trailing_fields())
 
     # -- observers ---------------------------------------------------------------------------
 

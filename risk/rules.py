@@ -10,10 +10,12 @@ new entries only, never exits, and name themselves by a stable `name` for the au
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from market.models import Candle
 from market.view import MarketView
 from risk.decision import RiskDecision, reject
+from strategies.indicators import ATR
 
 _DAY_MS = 86_400_000
 
@@ -40,11 +42,54 @@ class MaxPosition:
 
 
 class ProtectiveExits:
-    """Stop-loss and take-profit distances attached to every entry, as fractions of its price."""
+    """Stop-loss and take-profit distances attached to every entry, as fractions of its price,
+    and a trailing stop: by a fraction, or by `trailing_atr`'s distance at the entry (none
+    while its ATR warms up)."""
 
-    def __init__(self, stop_loss_pct: float | None, take_profit_pct: float | None) -> None:
+    def __init__(self, stop_loss_pct: float | None, take_profit_pct: float | None, *,
+                 trailing_stop_pct: float | None = None, trailing_atr: TrailingAtr | None = None) -> None:
         self.stop_loss_pct = stop_loss_pct
         self.take_profit_pct = take_profit_pct
+        self.trailing_stop_pct = trailing_stop_pct
+        self.trailing_atr = trailing_atr
+
+    def trailing_fields(self) -> dict[str, float | None]:
+        """The trailing stop an entry carries: `trailing_stop_pct` and `trailing_stop_distance`."""
+        distance = self.trailing_atr.distance() if self.trailing_atr is not None else None
+        return {"trailing_stop_pct": self.trailing_stop_pct, "trailing_stop_distance": distance}
+
+
+class TrailingAtr:
+    """`multiple` times the ATR of the last `period` candles: a trailing stop's distance, fed
+    every candle (`on_candle`), kept in the snapshot so a restarted bot trails the same way."""
+
+    name = "trailing_stop_atr"
+
+    def __init__(self, multiple: float, period: int) -> None:
+        self.multiple = multiple
+        self._atr = ATR(period)
+
+    def on_candle(self, candle, equity: float) -> None:
+        self._atr.update(candle.high, candle.low, candle.close)
+
+    def distance(self) -> float | None:
+        atr = self._atr.value
+        return None if atr is None or atr <= 0 else self.multiple * atr
+
+    def refusal(self) -> None:
+        return None                               # it sizes exits; it never refuses an entry
+
+    def figures(self) -> dict[str, float | None]:
+        return {"trailing_stop_distance": self.distance()}
+
+    def snapshot(self) -> dict[str, Any]:
+        atr = self._atr
+        return {"value": atr.value, "prev_close": atr._prev_close, "sum": atr._sum, "missing": atr._missing}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        atr = self._atr
+        atr.value, atr._prev_close, atr._sum, atr._missing = (data["value"], data["prev_close"], data["sum"],
+                                                               data["missing"])
 
 
 class DailyMaxLoss:

@@ -50,6 +50,7 @@ class RunnerPersistence:
         for fill in fills:
             self.portfolio.apply_fill(fill)
             self.fills += 1
+        self._booked_position = self.portfolio.quantity
 
     def adopt_fills(self, fills: Sequence[Fill], now_ms: int) -> None:
         """Book and journal fills that reconciliation found on the exchange and the journal
@@ -58,6 +59,7 @@ class RunnerPersistence:
             self.portfolio.apply_fill(fill)
             self.fills += 1
             self._record("fill", now_ms, {**fill_to_dict(fill), "adopted": True}, key=fill.key)
+        self._booked_position = self.portfolio.quantity
         self._filled = self._filled or bool(fills)
 
     def resume_order_sequence(self, order_ids: Iterable[str]) -> None:
@@ -75,6 +77,7 @@ class RunnerPersistence:
         """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders and
         the position in the candle stream. Call before `run()`."""
         self.portfolio = Portfolio.restore(state["portfolio"])
+        self._booked_position = self.portfolio.quantity
         self.risk.restore(state["risk"])
         self.kill_switch.restore(state["kill_switch"])
         self.execution.restore_orders([order_from_dict(o) for o in state["open_orders"]])

@@ -2,6 +2,10 @@
 
 - Every signal a rule blocked or resized is journalled as a `risk` event with the rule's
   name, its inputs and its verdict (`botrunner journal BOT --kind risk`), and counted per rule.
+- After each fill: the risk rules learn it (protections count stop-losses and losing trades); a
+  fill further than `max_fill_deviation_pct` from the close it was decided on is an alert (and,
+  with `pause_on_fill_deviation`, stops the bot until `botrunner start`); and the position
+  must equal the sum of the bot's fills, or the bot stops with the reason.
 - A bot in a risk group (bots sharing an exchange account, or a group of the daemon's:
   `risk.group`) reserves room for each entry just before it leaves, and gives it back once the
   order is done.
@@ -12,12 +16,21 @@ the loop in `strategy_runner.py` reads alone.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from loguru import logger
+
+from execution.models import Fill
 from execution.order_ids import client_order_id
 from risk.decision import RiskDecision
+from runner.bot.errors import BotMustStayDown
 
-__all__ = ["RiskChecks"]
+__all__ = ["PositionInvariantBroken", "RiskChecks"]
+
+
+class PositionInvariantBroken(BotMustStayDown):
+    """The position is not the sum of the bot's fills: a bug, or state changed behind its back."""
 
 
 class RiskChecks:
@@ -26,6 +39,22 @@ class RiskChecks:
     def _record_risk(self, rule: str, verdict: str, reason: str, inputs: dict[str, Any], now_ms: int) -> None:
         self.risk_blocks[rule] = self.risk_blocks.get(rule, 0) + 1
         self._record("risk", now_ms, {"rule": rule, "verdict": verdict, "reason": reason, "inputs": inputs})
+
+    def _after_fill(self, fill: Fill, reference_price: float, now_ms: int) -> None:
+        self.risk.on_fill(fill)
+        self._booked_position += fill.signed_quantity - fill.base_fee
+        position = self.portfolio.quantity
+        if not math.isclose(position, self._booked_position, rel_tol=1e-9, abs_tol=1e-12):
+            raise PositionInvariantBroken(
+                f"the position ({position}) differs from the sum of the bot's fills ({self._booked_position}) "
+                f"after fill {fill.key}; the ledger cannot be trusted, so the bot stops for a person to look")
+        if reference_price > 0 and (deviation := self.risk.check_fill_price(fill.price, reference_price)):
+            logger.warning("Fill {} at {} is far from the close it was decided on ({}): {}", fill.key, fill.price,
+                           reference_price, deviation)
+            self._record_risk("fill_deviation", "alert", deviation,
+                              {"fill_price": fill.price, "reference_price": reference_price}, now_ms)
+            if self.risk.pause_on_fill_deviation:
+                self.request_stop()
 
     def _group_room_for(self, decision: RiskDecision, now_ms: int) -> bool:
         """Reserve room in the risk group for an entry (exits need none); False, journalled,

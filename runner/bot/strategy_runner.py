@@ -36,7 +36,7 @@ from risk.kill_switch import KillSwitch
 from risk.ports import RiskEngine
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.control import RunnerControl
-from runner.bot.errors import ExchangeRefusedBot, StrategyError
+from runner.bot.errors import BotMustStayDown, ExchangeRefusedBot, StrategyError
 from runner.bot.forecasting import Forecasting
 from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
@@ -116,6 +116,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         # Bots sharing an account or a risk group: entries take room in it before they leave.
         self.risk_group = risk_group
         self.risk_blocks: dict[str, int] = {}           # rule -> signals it blocked or resized
+        self._booked_position = portfolio.quantity      # the sum of the fills: the position's invariant
         # Client order ids are `<prefix><seq>` (see `execution.order_ids`): deterministic, and
         # they survive restarts (the sequence is in the snapshot).
         self.order_id_prefix = order_id_prefix if order_id_prefix is not None else order_id_prefix_for(bot_id)
@@ -169,6 +170,9 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         except FatalExchangeError as exc:
             self._finish(RunnerState.FAILED, str(exc))
             raise ExchangeRefusedBot(f"the exchange refuses the bot: {exc}") from exc
+        except BotMustStayDown as exc:
+            self._finish(RunnerState.FAILED, str(exc))
+            raise
         if self.flatten_pending:
             ended = "stopped" if self._stop_requested else "the data ended"
             logger.error("Kill switch: {} with the position still open ({}); the flatten is retried when the "
@@ -247,7 +251,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self.last_candle_ts_ms = candle.ts_ms
         if self.kill_switch.tripped:
             return await self._work_on_flatten(close_ms)
-        reason = self.risk.check_kill(candle.ts_ms, equity, portfolio.peak_equity)
+        reason = self.risk.on_candle(candle, equity, portfolio.peak_equity)
         if reason is not None:
             await self._trip(reason, close_ms)
             return not self.flatten_pending
@@ -302,7 +306,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             self._next_order_id(), self.symbol, decision.side, OrderType.MARKET,
             quantity=decision.quantity, quote_amount=decision.quote_amount, reason=decision.reason,
             created_ts_ms=now_ms, stop_loss_pct=decision.stop_loss_pct,
-            take_profit_pct=decision.take_profit_pct)
+            take_profit_pct=decision.take_profit_pct, trailing_stop_pct=decision.trailing_stop_pct,
+            trailing_stop_distance=decision.trailing_stop_distance)
         await self._submit(order, now_ms)
         if self.risk_group is not None:
             self._release_done_orders()
@@ -325,10 +330,12 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         portfolio = self.portfolio
         self._filled = True
         for fill in fills:
+            reference = portfolio.last_price           # the close the order was decided on
             portfolio.apply_fill(fill)
             self.fills += 1
             self._record("fill", now_ms, key=fill.key,
                          data={**fill_to_dict(fill), "cash": portfolio.cash, "position": portfolio.quantity})
+            self._after_fill(fill, reference, now_ms)
 
     async def _cancel_all(self, now_ms: int, why: str) -> None:
         cancelled, fills = await self.execution.cancel_all()

@@ -38,6 +38,12 @@ _COUNTERS: tuple[tuple[str, str, Callable[[BotStatus], float]], ...] = (
 
 _LATENCY = "botrunner_loop_latency_seconds"
 
+_RISK_FIGURES = (
+    ("botrunner_value_at_risk", "var", "Value at risk of the bot's per-candle equity returns, a share of equity."),
+    ("botrunner_expected_shortfall", "es", "Expected shortfall beyond the value at risk, a share of equity."),
+    ("botrunner_volatility", "volatility", "Realized volatility (or ATR over close) the volatility breaker watches."),
+)
+
 _MODEL_GAUGES: tuple[tuple[str, str, Callable[[ModelStatus], float]], ...] = (
     ("botrunner_model_available", "1 while the bot's prediction model answers.", lambda m: m.available),
     ("botrunner_model_hit_rate", "Share of the bot's scored forecasts whose direction was right.",
@@ -65,6 +71,12 @@ def render_prometheus(statuses: list[BotStatus]) -> str:
         lines += _family(name, "counter", help_text, (_sample(name, {"bot": s.id}, value(s)) for s in statuses))
     lines += _family(_LATENCY, "histogram", "Time to process one batch of candles, in seconds.",
                      _latency_samples(statuses))
+    lines += _family("botrunner_risk_blocks_total", "counter", "Signals a risk rule blocked or resized, by rule.",
+                     (_sample("botrunner_risk_blocks_total", {"bot": s.id, "rule": rule}, n)
+                      for s in statuses for rule, n in sorted(s.risk_blocks.items())))
+    for name, figure, help_text in _RISK_FIGURES:
+        lines += _family(name, "gauge", help_text, (_sample(name, {"bot": s.id}, s.risk[figure])
+                                                    for s in statuses if s.risk.get(figure) is not None))
     with_model = [s for s in statuses if s.model is not None]
     for families, kind in ((_MODEL_GAUGES, "gauge"), (_MODEL_COUNTERS, "counter")):
         for name, help_text, value in families:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
 
@@ -57,6 +59,9 @@ class BotStatus(BaseModel):
     flatten_pending: bool = False   # killed, but its position is not closed yet (being retried)
     started: bool = False           # reached running at least once in this daemon's life
     model: ModelStatus | None = None
+    risk: dict[str, float | None] = {}      # the configured rules' figures: var, es, volatility, breakers
+    risk_blocks: dict[str, int] = {}        # signals each rule blocked or resized, by rule
+    risk_group: dict[str, Any] | None = None  # the bot's risk group: equity, gross exposure, positions
     last_error: str
     latency: LatencySummary
 

@@ -78,6 +78,8 @@ class BotSlot:
             kill_switch=bool(runner and runner.kill_switch.tripped),
             kill_reason=runner.kill_switch.reason if runner else "", flatten_pending=flattening,
             started=slot.started, model=_model_status(runner, forecasts),
+            risk=runner.risk.figures() if runner else {}, risk_blocks=dict(runner.risk_blocks) if runner else {},
+            risk_group=runner.risk_group.figures() if runner and runner.risk_group else None,
             last_error=slot.last_error or (runner.last_error if runner else ""),
             latency=LatencySummary(buckets=latency.cumulative(), sum_s=latency.sum, count=latency.count)
             if latency else LatencySummary(buckets=[], sum_s=0.0, count=0),

@@ -79,3 +79,17 @@ def test_a_summary_without_an_inf_bucket_still_gets_one():
 def test_no_bots_still_renders_the_declarations():
     types, samples = parse(render_prometheus([]))
     assert "botrunner_equity" in types and samples == []
+
+
+def test_risk_blocks_by_rule_and_the_risk_figures_of_configured_rules_are_exported():
+    with_risk = make_status("bot-r", state="running", risk={"var": 0.012, "es": 0.02, "volatility": None},
+                            risk_blocks={"daily_target": 2, "risk_group:majors": 1})
+    types, samples = parse(render_prometheus([with_risk, make_status("bot-plain", state="running")]))
+
+    assert types["botrunner_risk_blocks_total"] == "counter"
+    assert [(n, labels, v) for n, labels, v in samples if n == "botrunner_risk_blocks_total"] == [
+        ("botrunner_risk_blocks_total", 'bot="bot-r",rule="daily_target"', 2.0),
+        ("botrunner_risk_blocks_total", 'bot="bot-r",rule="risk_group:majors"', 1.0)]
+    assert [(n, v) for n, labels, v in samples if n in ("botrunner_value_at_risk", "botrunner_expected_shortfall",
+                                                        "botrunner_volatility")] == [
+        ("botrunner_value_at_risk", 0.012), ("botrunner_expected_shortfall", 0.02)]
