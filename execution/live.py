@@ -1,8 +1,7 @@
 """`LiveExecution`: one bot's real orders on one symbol of an `ExchangeAccount`.
 
-The runner journals and commits an order's intent (with its deterministic client order id)
-before `execute_signal`, so the id is the order's identity on the exchange too: every order goes
-out with `clientOrderId`, is looked up by it, and is sent at most once per engine. Sizes are
+The runner commits an order's intent (with its deterministic client order id) before
+`execute_signal`: the id is the order's identity on the exchange too, sent at most once. Sizes are
 rounded to the market's step (down) and tick first; an order under the market's minimum amount
 or notional is dropped with a WARNING and never sent (see `execution.order_request`).
 
@@ -28,9 +27,9 @@ What happens to an order, by the answer to its submission:
   is kept as unknown (it may exist) for reconciliation.
 
 Protective exits (`stop_loss_pct`, `take_profit_pct`, `trailing_stop_pct` or
-`trailing_stop_distance`) are bot-managed, not exchange orders: the engine arms them when an entry
-is done, trails a trailing stop's level with the highs of closed candles, and sends a market exit
-when a candle reaches one; see `execution.protective`. They are listed in `open_orders()` and dropped by `cancel_all`.
+`trailing_stop_distance`) are bot-managed, not exchange orders: armed when an entry is done,
+a trailing stop's level trailing the highs of closed candles, a market exit sent when a candle
+reaches one (`execution.protective`); listed in `open_orders()`, dropped by `cancel_all`.
 
 A fill's `quantity` is what traded; a fee the exchange takes in the base asset (Binance takes a
 buy's fee from the coin received) is its `base_fee`, which the portfolio takes off the position,
@@ -56,6 +55,7 @@ from execution.order_ids import protective_kind
 from execution.order_request import order_call
 from execution.periodic_reconcile import PeriodicReconciliation
 from execution.protective import ProtectiveExits
+from execution.quotes import account_spread_bps
 from execution.reconcile import fill_from_ccxt, order_from_ccxt, reconcile
 from execution.tracked_order import OrderState, TrackedOrder
 from execution.unreported_fills import UnreportedFills
@@ -217,6 +217,9 @@ class LiveExecution:
             logger.info("Cancelled {} order(s) of {}: {}", len(cancelled), self.symbol,
                         ", ".join(o.client_order_id for o in cancelled))
         return cancelled, self._fills.drain()
+
+    async def spread_bps(self) -> float | None:
+        return await account_spread_bps(self._account, self.symbol)
 
     def closable_quantity(self, quantity: float, price: float) -> float:
         """`quantity` rounded down to the market's step; 0.0 when that is under the market's

@@ -37,7 +37,7 @@ from loguru import logger
 from execution.ccxt_errors import ccxt_errors
 from execution.errors import TemporaryExchangeError
 from execution.models import Fill, Order, OrderType, Side
-from execution.quotes import QuoteSource
+from execution.quotes import QuoteSource, spread_in_bps
 from execution.sim import SimExecution
 from market.models import Candle, iso_utc
 
@@ -113,6 +113,10 @@ class PaperExecution:
 
     def closable_quantity(self, quantity: float, price: float) -> float:
         return quantity
+
+    async def spread_bps(self) -> float | None:
+        quote = await self._quote("the spread")
+        return None if quote is None else spread_in_bps(*quote)
 
     def open_orders(self) -> list[Order]:
         return self._unfilled + self._book.open_orders()

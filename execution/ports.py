@@ -26,6 +26,11 @@ class ExecutionEngine(Protocol):
         before it sizes anything on the position."""
         ...
 
+    async def spread_bps(self) -> float | None:
+        """The best bid/ask spread now, in basis points of the mid, where the engine sees the
+        exchange's book (paper, live: one ticker read); None in sim or when the read fails."""
+        ...
+
     def closable_quantity(self, quantity: float, price: float) -> float:
         """How much of a position of `quantity` (base units, > 0) one market order can close at
         about `price`: rounded down to the market's step, 0.0 when under its minimum amount or

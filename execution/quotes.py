@@ -11,6 +11,10 @@ from typing import Any, Protocol
 
 import ccxt
 import ccxt.async_support as ccxt_async
+from loguru import logger
+
+from execution.errors import ExchangeError
+from execution.exchange import ExchangeAccount
 
 
 class QuoteSource(Protocol):
@@ -49,6 +53,24 @@ class CcxtQuotes:
             raise ccxt.BadResponse(f"{self._client.id} has no best bid and ask for {symbol}: the ticker lacks "
                                    f"them and the book is one-sided or empty ({len(bids)} bids, {len(asks)} asks)")
         return quote
+
+
+async def account_spread_bps(account: ExchangeAccount, symbol: str) -> float | None:
+    """The spread of `symbol` on `account`'s exchange in bps, read through the account (its rate
+    budget, back-off and error translation); None, with a WARNING, when the read fails."""
+    quotes = CcxtQuotes(account.client)
+    try:
+        bid, ask = await account.call("best_bid_ask", symbol, quotes.best_bid_ask, symbol)
+    except ExchangeError as exc:
+        logger.warning("No quote for the spread of {} ({}); the spread breaker keeps its last reading", symbol, exc)
+        return None
+    return spread_in_bps(bid, ask)
+
+
+def spread_in_bps(bid: float, ask: float) -> float:
+    """The spread between `bid` and `ask` in basis points of their mid."""
+    mid = (bid + ask) / 2
+    return (ask - bid) / mid * 10_000 if mid > 0 else 0.0
 
 
 def _two_sided(bid: Any, ask: Any) -> tuple[float, float] | None:

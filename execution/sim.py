@@ -61,6 +61,9 @@ class SimExecution:
     def closable_quantity(self, quantity: float, price: float) -> float:
         return quantity
 
+    async def spread_bps(self) -> float | None:
+        return None                          # candles carry no book
+
     def open_orders(self) -> list[Order]:
         return list(self._pending)
 

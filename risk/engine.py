@@ -234,6 +234,11 @@ class RuleRiskEngine:
         for observe in self._fill_observers:
             observe(fill)
 
+    @property
+    def watches_spread(self) -> bool:
+        """A spread breaker is configured: the caller should read the spread before an entry."""
+        return self._spread is not None
+
     def set_spread_bps(self, spread_bps: float) -> None:
         """The best bid/ask spread in basis points of the mid, whenever the caller has quotes
         (paper, live). Ignored without `spread_breaker`. A kill comes out of the next `on_candle`."""

@@ -32,6 +32,13 @@ class RiskEngine(Protocol):
         """Every fill booked, in order."""
         ...
 
+    pause_on_fill_deviation: bool
+
+    @property
+    def watches_spread(self) -> bool:
+        """A spread breaker is configured: read the book's spread before deciding an entry."""
+        ...
+
     def set_spread_bps(self, spread_bps: float) -> None:
         """The latest best bid/ask spread, in basis points, when the caller has quotes."""
         ...

@@ -56,6 +56,13 @@ class RiskChecks:
             if self.risk.pause_on_fill_deviation:
                 self.request_stop()
 
+    async def _read_spread(self) -> None:
+        """Paper and live: the book's spread, read once before an entry is decided, for the
+        spread breaker (sim has no book: the breaker never sees a spread there)."""
+        spread = await self.execution.spread_bps()
+        if spread is not None:
+            self.risk.set_spread_bps(spread)
+
     def _group_room_for(self, decision: RiskDecision, now_ms: int) -> bool:
         """Reserve room in the risk group for an entry (exits need none); False, journalled,
         when it does not fit. Checked and reserved in one call with no await between: of two

@@ -45,7 +45,7 @@ from runner.bot.risk_checks import RiskChecks
 from runner.bot.states import RunnerState
 from runner.state.journal import Journal, JournalEvent, MemoryJournal
 from strategies.base import Strategy
-from strategies.signal import Signal
+from strategies.signal import Direction, Signal
 
 if TYPE_CHECKING:
     from risk.group import RiskGroup
@@ -290,6 +290,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
     async def _act(self, signal: Signal, now_ms: int) -> None:
         self.signals += 1
         pending = bool(self.execution.open_orders()) and self._has_working_order()
+        if self.risk.watches_spread and signal.direction is Direction.LONG:
+            await self._read_spread()
         position = self.portfolio.quantity
         closable = self.execution.closable_quantity(abs(position), self.portfolio.last_price) if position else None
         decision = self.risk.check_all(signal, self.portfolio, self.view, orders_pending=pending, closable=closable)

@@ -327,3 +327,25 @@ async def test_a_bot_killed_with_its_flatten_unfinished_can_be_resumed_and_trade
     await asyncio.wait_for(running, 10)
     await services.aclose()
     services.journal.close()
+
+
+async def test_a_paper_bot_with_a_spread_breaker_refuses_entries_while_the_book_is_wide(tmp_path):
+    # The stand-in quotes 2 bps either side of the close: a 4 bps spread, over a 3 bps limit.
+    async with BinanceStandIn(wavy_candles(600), balances={"USDT": 10_000, "BTC": 0}, start_ms=T0_MS + 60 * MIN,
+                              spread_bps=4) as standin:
+        clock = FastForwardClock(standin)
+        services = services_for(tmp_path, clock)
+        config = bot("paper-spread", "paper", standin.base_url,
+                     risk={"stake_pct": 0.5, "spread_breaker": {"max_bps": 3, "cooldown_candles": 0}})
+        manager = BotManager([config], services, exit_when_done=False)
+        stop = asyncio.Event()
+        running = asyncio.create_task(manager.run(stop))
+        await until(lambda: manager.status("paper-spread").risk_blocks.get("spread_breaker", 0) >= 2)
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await services.aclose()
+        services.journal.close()
+    status = manager.status("paper-spread")
+    assert status.fills == 0 and status.risk["spread_bps"] == pytest.approx(4.0, rel=0.01)
+    [block, *_] = journalled(tmp_path, "paper-spread", "risk")
+    assert block["rule"] == "spread_breaker" and block["verdict"] == "reject"
