@@ -21,6 +21,9 @@ from runner.config.bot import BotConfig
 from runner.state.journal import SqliteJournal
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.snapshots import SnapshotStore
+from strategies.base import Strategy
+from strategies.registry import register
+from strategies.signal import GO_LONG
 from execution.standin import BinanceStandIn, FastForwardClock
 from execution.standin.ledger import base_moved
 from execution.standin.tapes import quick_swings, wavy_candles
@@ -247,23 +250,37 @@ async def test_a_bot_on_an_account_with_a_websocket_url_takes_its_candles_from_t
     assert status.state == "stopped" and status.last_error == ""
 
 
+@register
+class BuysOnceAndHolds(Strategy):
+    """Goes long at its third candle and never exits: the only order its bot sends by itself, so
+    a test's armed fault can only meet the order the test means it for."""
+
+    name = "test_buys_once_and_holds"
+
+    def generate_signal(self, market_data):
+        return GO_LONG if market_data.bar_index == 2 else None
+
+
 async def test_a_kill_whose_flatten_is_refused_shows_killed_and_retries_until_flat(tmp_path, standin):
     clock = FastForwardClock(standin)
     services = services_for(tmp_path, clock)
-    manager = BotManager([bot("live-k", "live", standin.base_url)], services, exit_when_done=False)
+    config = bot("live-k", "live", standin.base_url, strategy={"name": "test_buys_once_and_holds"})
+    manager = BotManager([config], services, exit_when_done=False)
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
-    await until(lambda: manager.status("live-k").position > 0)
-    standin.fail_next("POST /api/v3/order", status=400, code=-2010,
-                      msg="Account has insufficient balance for requested action.")
+    try:
+        await until(lambda: manager.status("live-k").position > 0)
+        standin.fail_next("POST /api/v3/order", status=400, code=-2010,
+                          msg="Account has insufficient balance for requested action.")
 
-    killed = await manager.kill("live-k", "by hand")
+        killed = await manager.kill("live-k", "by hand")
 
-    assert (killed.state, killed.kill_switch) == ("killed", True)
-    await until(lambda: not manager.status("live-k").flatten_pending)     # retried at a later candle
-    stop.set()
-    await asyncio.wait_for(running, 10)
-    await services.aclose()
+        assert (killed.state, killed.kill_switch) == ("killed", True)
+        await until(lambda: not manager.status("live-k").flatten_pending)     # retried at a later candle
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await services.aclose()
     lifecycle = [e.data for e in services.journal.for_bot("live-k").events(kinds=("lifecycle",))]
     services.journal.close()
     assert [(d["state"], d.get("flatten_pending")) for d in lifecycle if d["state"] == "killed"] == [
@@ -306,27 +323,29 @@ async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sell
 async def test_a_bot_killed_with_its_flatten_unfinished_can_be_resumed_and_trades_on(tmp_path, standin):
     clock = FastForwardClock(standin)
     services = services_for(tmp_path, clock)
-    manager = BotManager([bot("live-r", "live", standin.base_url)], services, exit_when_done=False,
-                         stop_grace_secs=0.2)
+    config = bot("live-r", "live", standin.base_url, strategy={"name": "test_buys_once_and_holds"})
+    manager = BotManager([config], services, exit_when_done=False, stop_grace_secs=0.2)
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
-    await until(lambda: manager.status("live-r").position > 0)
-    standin.fail_next("POST /api/v3/order", status=400, code=-2010, times=1_000,
-                                 msg="Account has insufficient balance for requested action.")
-    killed = await manager.kill("live-r", "by hand")
-    assert (killed.state, killed.flatten_pending) == ("killed", True)
+    try:
+        await until(lambda: manager.status("live-r").position > 0)
+        standin.fail_next("POST /api/v3/order", status=400, code=-2010, times=1_000,
+                          msg="Account has insufficient balance for requested action.")
+        killed = await manager.kill("live-r", "by hand")
+        assert (killed.state, killed.flatten_pending) == ("killed", True)
 
-    resumed = await manager.resume("live-r")
+        resumed = await manager.resume("live-r")
 
-    assert (resumed.state, resumed.kill_switch, resumed.flatten_pending) == ("running", False, False)
-    assert resumed.position == killed.position                 # the position stays; the strategy has it
-    bars = resumed.bars
-    await until(lambda: manager.status("live-r").bars >= bars + 2)
-    assert manager.status("live-r").state == "running"
-    stop.set()
-    await asyncio.wait_for(running, 10)
-    await services.aclose()
-    services.journal.close()
+        assert (resumed.state, resumed.kill_switch, resumed.flatten_pending) == ("running", False, False)
+        assert resumed.position == killed.position                 # the position stays; the strategy has it
+        bars = resumed.bars
+        await until(lambda: manager.status("live-r").bars >= bars + 2)
+        assert manager.status("live-r").state == "running"
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await services.aclose()
+        services.journal.close()
 
 
 async def test_a_paper_bot_with_a_spread_breaker_refuses_entries_while_the_book_is_wide(tmp_path):
