@@ -6,6 +6,7 @@
 | `max_gross_exposure_pct` | the group's gross exposure on all symbols would pass this share of its equity |
 | `max_open_positions` | more of the group's bots would hold a position (or have an entry on its way) |
 | `max_entries_per_candle` | more entries would leave on the same candle |
+| `var` | the value at risk of the group's per-candle equity returns is above `limit_pct` |
 
 Exposure is what the members hold, valued at their last price, plus every entry on its way
 (reserved when it leaves, released once its order is done); equity is the members' equity
@@ -26,6 +27,8 @@ from pydantic import Field
 from market.limits import Number, WholeNumber
 from market.strict import StrictModel
 from portfolio.ports import PortfolioManager
+from risk.config import VarConfig
+from risk.var import ValueAtRisk
 
 __all__ = ["RiskGroup", "RiskGroupLimits", "Reservation"]
 
@@ -39,6 +42,8 @@ class RiskGroupLimits(StrictModel):
     max_gross_exposure_pct: _Share | None = None
     max_open_positions: Annotated[WholeNumber, Field(ge=1, le=100_000)] | None = None
     max_entries_per_candle: Annotated[WholeNumber, Field(ge=1, le=100_000)] | None = None
+    var: VarConfig | None = None
+    """VaR and ES of the group's equity (all its bots together), as a bot's `risk.var` is of its own."""
 
 
 @dataclass(slots=True)
@@ -68,6 +73,17 @@ class RiskGroup:
         self._reserved: dict[str, Reservation] = {}          # by client order id
         self._entries_on: tuple[int, int] = (-1, 0)           # (candle ts, entries reserved on it)
         self.refusals = 0
+        var = limits.var
+        self._var = ValueAtRisk(var.window, var.confidence, var.method, var.limit_pct) if var is not None else None
+        self._last_candle_ms = -1
+
+    def observe(self, candle_ts_ms: int) -> None:
+        """A member is about to take the candle closing at `candle_ts_ms`: on the first such call
+        for a candle, the group's equity (every member marked at the candle before) is one more
+        return for its VaR. Does nothing without a `var` limit."""
+        if self._var is not None and candle_ts_ms > self._last_candle_ms:
+            self._last_candle_ms = candle_ts_ms
+            self._var.on_candle(None, self.equity())
 
     def join(self, bot_id: str, symbol: str, portfolio: PortfolioManager) -> None:
         """`bot_id` trades `symbol` with `portfolio` in this group (again, after a restart)."""
@@ -100,6 +116,8 @@ class RiskGroup:
             if bot_id not in holding and len(holding) >= limits.max_open_positions:
                 return self._refuse(f"{len(holding)} of the group's bots hold or enter positions, its limit is "
                                     f"{limits.max_open_positions}")
+        if self._var is not None and (refusal := self._var.refusal()) is not None:
+            return self._refuse(f"the group's {refusal.reason}")
         ts, count = self._entries_on
         count = count if ts == candle_ts_ms else 0
         if limits.max_entries_per_candle is not None and count >= limits.max_entries_per_candle:
@@ -149,7 +167,7 @@ class RiskGroup:
         return {"group": self.name, "bots": len(self._members), "equity": equity,
                 "gross_exposure_pct": gross / equity if equity > 0 else None,
                 "open_positions": len(self.open_positions()), "entries_on_the_way": len(self._reserved),
-                "refusals": self.refusals}
+                "refusals": self.refusals, **(self._var.figures() if self._var is not None else {})}
 
     def _refuse(self, reason: str) -> str:
         self.refusals += 1

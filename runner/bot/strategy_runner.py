@@ -241,7 +241,9 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         fills = await self.execution.on_candle(candle)
         if fills:
             self._apply_fills(fills, close_ms)
-            if self.risk_group is not None:
+        if self.risk_group is not None:
+            self.risk_group.observe(close_ms)
+            if fills:
                 self._release_done_orders()
         portfolio = self.portfolio
         equity = portfolio.mark(candle.close)

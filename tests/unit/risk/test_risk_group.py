@@ -83,3 +83,22 @@ async def test_of_two_bots_entering_on_one_candle_exactly_one_passes_whichever_r
     for runner, feed, task in bots.values():
         await feed.aclose()
         await task
+
+
+def test_a_group_var_limit_refuses_entries_while_the_groups_equity_swings_too_much():
+    from risk.var import historical_var_es
+
+    group = RiskGroup("g", RiskGroupLimits(var={"window": 4, "confidence": 0.95, "limit_pct": 0.02}))
+    a, b = Portfolio("BTC/USD", 1_000.0), Portfolio("BTC/USD", 1_000.0)
+    group.join("a", "BTC/USD", a)
+    group.join("b", "BTC/USD", b)
+    equities = [2_000.0, 1_900.0, 2_000.0, 1_900.0, 2_000.0]
+    for i, equity in enumerate(equities):
+        a.cash = equity / 2
+        b.cash = equity / 2
+        group.observe(i * 60_000)
+        group.observe(i * 60_000)                # the second member at the same candle adds nothing
+    returns = [equities[i + 1] / equities[i] - 1 for i in range(4)]
+    var, es = historical_var_es(returns, 0.95)
+    assert group.figures()["var"] == pytest.approx(var) and var > 0.02
+    assert "VaR" in group.reserve("a", "a-1", "BTC/USD", 10.0, 5 * 60_000)
