@@ -167,16 +167,12 @@ class Bollinger:
     `lower` are `middle ± dev * std`, with `std` the population (ddof=0) standard deviation;
     like `ta.volatility.BollingerBands(close, period, dev)`.
 
-    The variance is computed exactly from int sums of x and x*x (see `SMA`), rounded once to a
-    float, then square-rooted: a flat window has a std of exactly 0, and the bands are the same
-    whatever came before the window. `update` returns `middle`, or None for the first
-    `period - 1` values.
+    Mean and variance come exactly from `RollingStd`'s int sums of x and x*x, each rounded once:
+    a flat window has a std of exactly 0, and the bands are the same whatever came before the
+    window. `update` returns `middle`, or None for the first `period - 1` values.
     """
 
-    __slots__ = (
-        "period", "dev", "value", "middle", "upper", "lower", "std",
-        "_window", "_pos", "_missing", "_sum", "_sum_sq", "_bits", "_scale",
-    )
+    __slots__ = ("period", "dev", "value", "middle", "upper", "lower", "std", "_stats")
 
     def __init__(self, period: int, dev: float) -> None:
         if period < 1:
@@ -188,47 +184,18 @@ class Bollinger:
         self.upper: float | None = None
         self.lower: float | None = None
         self.std: float | None = None
-        self._window = [0] * period
-        self._pos = 0
-        self._missing = period
-        self._sum = 0
-        self._sum_sq = 0
-        self._bits = 0
-        self._scale = 1.0
+        self._stats = RollingStd(period, ddof=0)
 
     def update(self, value: float) -> float | None:
-        scaled = value * self._scale  # exact; see SMA.update
-        scaled = int(scaled) if scaled.is_integer() else self._scale_up(value)
-        pos = self._pos
-        old = self._window[pos]
-        self._window[pos] = scaled
-        self._sum += scaled - old
-        self._sum_sq += scaled * scaled - old * old
-        pos += 1
-        self._pos = 0 if pos == self.period else pos
-        if self._missing:
-            self._missing -= 1
-            if self._missing:
-                return None
-        # With x = v / 2**K: mean = s / (n 2**K), var = (n s2 - s**2) / (n 2**K)**2.
-        n, total = self.period, self._sum
-        scale = n << self._bits
-        self.middle = self.value = middle = total / scale
-        self.std = std = math.sqrt((n * self._sum_sq - total * total) / (scale * scale))
+        stats = self._stats
+        std = stats.update(value)
+        if std is None:
+            return None
+        self.std = std
+        self.middle = self.value = middle = stats.mean
         self.upper = middle + self.dev * std
         self.lower = middle - self.dev * std
         return middle
-
-    def _scale_up(self, value: float) -> int:
-        bits = _fraction_bits(value)
-        if bits > self._bits:
-            extra = bits - self._bits
-            self._window = [v << extra for v in self._window]
-            self._sum <<= extra
-            self._sum_sq <<= 2 * extra
-            self._bits = bits
-            self._scale = _power_of_two(bits)
-        return _scaled_int(value, self._bits)
 
 
 def _fraction_bits(value: float) -> int:
@@ -317,14 +284,16 @@ class RollingStd:
     No value until `period` inputs.
     """
 
-    __slots__ = ("period", "ddof", "value", "_window", "_pos", "_missing", "_sum", "_sum_sq", "_bits", "_scale")
+    __slots__ = ("period", "ddof", "value", "mean", "_window", "_pos", "_missing", "_sum", "_sum_sq", "_bits",
+                 "_scale")
 
     def __init__(self, period: int, ddof: int = 1) -> None:
-        if ddof not in (0, 1) or period <= ddof:
+        if ddof not in (0, 1) or period < 1 or period <= ddof:
             raise ValueError(f"RollingStd needs ddof 0 or 1 and period > ddof, got period {period}, ddof {ddof}")
         self.period = period
         self.ddof = ddof
         self.value: float | None = None
+        self.mean: float | None = None
         self._window = [0] * period
         self._pos = 0
         self._missing = period
@@ -348,9 +317,18 @@ class RollingStd:
             if self._missing:
                 return None
         n, total = self.period, self._sum
+        self.mean = total / (n << self._bits)
         den = (n * (n - self.ddof)) << (2 * self._bits)
         self.value = std = math.sqrt((n * self._sum_sq - total * total) / den)
         return std
 
-    # The same slots as Bollinger's, so the same rescaling (of the window and both sums).
-    _scale_up = Bollinger._scale_up
+    def _scale_up(self, value: float) -> int:
+        bits = _fraction_bits(value)
+        if bits > self._bits:
+            extra = bits - self._bits
+            self._window = [v << extra for v in self._window]
+            self._sum <<= extra
+            self._sum_sq <<= 2 * extra
+            self._bits = bits
+            self._scale = _power_of_two(bits)
+        return _scaled_int(value, self._bits)
