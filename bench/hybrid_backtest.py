@@ -25,15 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from loguru import logger  # noqa: E402
 
-from market.files import load_candles  # noqa: E402
 from market.forecast import Forecast  # noqa: E402
-from market.synthetic import generate_candles  # noqa: E402
+from real_candles import btc_candles  # noqa: E402
 from runner.assembly.compose import sim_runner  # noqa: E402
 from runner.config.bot import BotConfig  # noqa: E402
 from runner.forecast.reference_model import ar_forecast  # noqa: E402
 from runner.forecast.replay import write_forecasts  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "BTC_USD-1m-2022-01.csv"
 MINUTE_MS, HORIZON_MIN, WINDOW = 60_000, 15, 100
 
 
@@ -74,10 +72,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=15, help="candles between model calls (the interval)")
     args = parser.parse_args()
     logger.remove()
-    if DATA.exists():
-        candles, source = load_candles(DATA).candles, DATA.name
-    else:
-        candles, source = generate_candles(count=45_000, seed=42, start_price=40_000.0), "45,000 synthetic candles"
+    candles, source = btc_candles()
     base = {"id": "bench-hybrid", "symbol": "BTC/USD", "timeframe": "1m", "capital": 100_000,
             "strategy": {"name": "hybrid", "params": {"model_threshold": 0.001}},
             "risk": {"stake_pct": 0.99}, "execution": {"fee_rate": 0.001}}

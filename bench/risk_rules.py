@@ -21,12 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loguru import logger  # noqa: E402
 
-from market.files import load_candles  # noqa: E402
-from market.synthetic import generate_candles  # noqa: E402
+from real_candles import btc_candles  # noqa: E402
 from runner.assembly.compose import sim_runner  # noqa: E402
 from runner.config.bot import BotConfig  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "BTC_USD-1m-2022-01.csv"
 EVERY_RULE = {
     "stake_pct": 0.9, "stop_loss_pct": 0.01, "trailing_stop_atr": {"multiple": 3, "period": 14},
     "max_order_notional": 50_000, "price_collar_pct": 0.05, "price_collar_window": 20, "daily_target_pct": 0.05,
@@ -53,10 +51,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     logger.remove()
-    if DATA.exists():
-        candles, source = load_candles(DATA).candles, DATA.name
-    else:
-        candles, source = generate_candles(count=45_000, seed=42, start_price=40_000.0), "45,000 synthetic candles"
+    candles, source = btc_candles()
     base = {"id": "bench-risk", "symbol": "BTC/USD", "timeframe": "1m", "capital": 100_000,
             "strategy": {"name": "sma_cross", "params": {"fast": 10, "slow": 30}}}
     n = len(candles)

@@ -21,12 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from loguru import logger  # noqa: E402
 
-from market.files import load_candles  # noqa: E402
-from market.synthetic import generate_candles  # noqa: E402
+from real_candles import btc_candles  # noqa: E402
 from runner.assembly.compose import sim_runner  # noqa: E402
 from runner.config.bot import BotConfig  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "BTC_USD-1m-2022-01.csv"
 PARAMS = {"sma_cross": {"fast": 10, "slow": 30}, "ema_cross": {"fast": 12, "slow": 26},
           "rsi_reversion": {}, "bollinger_breakout": {}}
 
@@ -70,10 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     logger.remove()
 
-    if DATA.exists():
-        candles, source = load_candles(DATA).candles, DATA.name
-    else:
-        candles, source = generate_candles(count=45_000, seed=42, start_price=40_000.0), "45,000 synthetic candles"
+    candles, source = btc_candles()
     config = BotConfig.model_validate({
         "id": "bench", "symbol": "BTC/USD", "timeframe": "1m", "capital": 100_000,
         "strategy": {"name": args.strategy, "params": PARAMS[args.strategy]},
