@@ -36,17 +36,21 @@ class KillSwitchFlow:
             await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms, source="manual")
             self.checkpoint()             # between candles: persist the latch now
 
-    def resume_in_place(self) -> None:
+    async def resume_in_place(self) -> bool:
         """Clear a kill whose flatten has not completed, while the bot is still at work on it:
         it trades on from where it is, its position included. (A killed bot that is done is
-        resumed by starting it again.)"""
-        if not self.flatten_pending:
-            raise RuntimeError("resume_in_place() is for a killed bot still closing its position")
-        self.kill_switch.reset()
-        self.flatten_pending = False
-        self.flatten_attempts = 0
-        self.state = RunnerState.RUNNING
-        self._record("lifecycle", self.clock.now_ms(), {"state": "running", "detail": "resumed"})
+        resumed by starting it again.) Waits for the candle being worked on: a flatten retry in
+        flight must not mark the bot killed again after this. False when, by then, the flatten
+        has completed and there is nothing to resume in place."""
+        async with self._turn:
+            if not self.flatten_pending:
+                return False
+            self.kill_switch.reset()
+            self.flatten_pending = False
+            self.flatten_attempts = 0
+            self.state = RunnerState.RUNNING
+            self._record("lifecycle", self.clock.now_ms(), {"state": "running", "detail": "resumed"})
+            return True
 
     async def _trip(self, reason: str, now_ms: int, *, source: str = "rule") -> None:
         """Latch the kill switch and close the position. The bot is KILLED from here on,

@@ -286,14 +286,17 @@ class BotManager:
         if runner is None or not runner.kill_switch.tripped or (slot.alive and not flattening):
             raise BotStateError(f"bot {bot_id} is not killed (it is {slot.state}); nothing to resume")
         reason = runner.kill_switch.reason
-        slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(),
-                                         {"cleared": reason}))
         if flattening:              # still at work on its flatten: it trades on from here
-            runner.resume_in_place()
-            self._write_snapshot(runner)
-            logger.info("Kill switch of {} cleared (was: {}) before its position was closed; it trades on",
-                        bot_id, reason)
-            return self._status(slot)
+            if await runner.resume_in_place():
+                slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(),
+                                                 {"cleared": reason}))
+                self._write_snapshot(runner)
+                logger.info("Kill switch of {} cleared (was: {}) before its position was closed; it trades on",
+                            bot_id, reason)
+                return self._status(slot)
+            # Its flatten completed meanwhile: the bot is done, killed; resumed as any killed bot.
+            await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
+        slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(), {"cleared": reason}))
         runner.kill_switch.reset()
         self._write_snapshot(runner)
         logger.info("Kill switch of {} cleared (was: {}); starting it", bot_id, reason)

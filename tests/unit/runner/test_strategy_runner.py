@@ -364,3 +364,50 @@ async def test_a_bot_stopped_before_its_flatten_completed_stays_killed_and_says_
     assert await running is RunnerState.KILLED and runner.flatten_pending
     last = journal.of_kind("lifecycle")[-1].data
     assert last["detail"] == "by hand; stopped before the position was closed" and last["flatten_pending"]
+
+
+class SlowRefusingExits(RefusingExits):
+    """Refuses every exit, and holds each exit until the test releases it (a slow exchange)."""
+
+    def __init__(self):
+        super().__init__(refusals=10_000)
+        self.sending, self.release = asyncio.Event(), asyncio.Event()
+
+    async def execute_signal(self, order):
+        if order.side.value == "sell":
+            self.sending.set()
+            await self.release.wait()
+            self.release.clear()
+        return await super().execute_signal(order)
+
+
+async def test_a_resume_while_a_flatten_retry_is_in_flight_waits_for_it_and_the_bot_trades_on():
+    candles = candles_from([100.0 + i for i in range(6)])
+    feed, exchange = QueuedFeed(), SlowRefusingExits()
+    runner = StrategyRunner("bot-a", feed=feed, strategy=Scripted({0: GO_LONG}), execution=exchange,
+                            risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=1.0)),
+                            portfolio=Portfolio("BTC/USD", 1_000.0), journal=MemoryJournal())
+    running = asyncio.create_task(runner.run())
+    for c in candles[:2]:
+        feed.queue.put_nowait(c)
+    await eventually(lambda: runner.bars == 2)
+    killing = asyncio.create_task(runner.kill_now("by hand"))
+    await asyncio.wait_for(exchange.sending.wait(), 1)
+    exchange.release.set()                                    # the first flatten is refused
+    await killing
+    exchange.sending.clear()
+    feed.queue.put_nowait(candles[2])                          # its retry goes out, and is held
+    await asyncio.wait_for(exchange.sending.wait(), 1)
+
+    resuming = asyncio.create_task(runner.resume_in_place())
+    await asyncio.sleep(0)
+    assert not resuming.done()                                 # it waits for the candle in flight
+    exchange.release.set()
+    assert await asyncio.wait_for(resuming, 1) is True
+
+    assert runner.state is RunnerState.RUNNING and not runner.kill_switch.tripped and not runner.flatten_pending
+    feed.queue.put_nowait(candles[3])
+    await eventually(lambda: runner.bars == 4)
+    assert runner.state is RunnerState.RUNNING
+    await feed.aclose()
+    await asyncio.wait_for(running, 1)
