@@ -12,7 +12,7 @@ so once per change of state.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from market.forecast import Forecast
 from market.models import Candle
@@ -90,6 +90,17 @@ class Forecasting:
         view.forecast = (latest if latest is not None and close_ms < latest.target_ts_ms and self.model.available
                          else None)
         return fired is not None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The triggers' state and the latest forecast, JSON-ready (the runner's snapshot holds it)."""
+        latest = self.latest
+        return {"triggers": self.triggers.snapshot(), "forecasts": self.forecasts,
+                "latest": None if latest is None else {f: getattr(latest, f) for f in Forecast.__slots__}}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.triggers.restore(data["triggers"])
+        self.forecasts = data["forecasts"]
+        self.latest = None if data["latest"] is None else Forecast(**data["latest"])
 
     async def aclose(self) -> None:
         await self.model.aclose()

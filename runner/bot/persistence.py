@@ -23,7 +23,7 @@ class RunnerPersistence:
 
     def snapshot(self) -> dict[str, Any]:
         """The bot's whole state as JSON-ready values."""
-        return {
+        state = {
             "bot_id": self.bot_id,
             "state": self.state.value,
             "last_error": self.last_error,
@@ -36,6 +36,9 @@ class RunnerPersistence:
             "kill_switch": self.kill_switch.snapshot(),
             "open_orders": [order_to_dict(o) for o in self.execution.open_orders()],
         }
+        if self.forecasting is not None:
+            state["forecasting"] = self.forecasting.snapshot()
+        return state
 
     def checkpoint(self) -> None:
         """Hand the current state to `on_checkpoint` (the daemon writes it to disk). Called at
@@ -77,6 +80,8 @@ class RunnerPersistence:
         """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders and
         the position in the candle stream. Call before `run()`."""
         self.portfolio = Portfolio.restore(state["portfolio"])
+        if self.forecasting is not None and state.get("forecasting") is not None:
+            self.forecasting.restore(state["forecasting"])
         self._booked_position = self.portfolio.quantity
         self.risk.restore(state["risk"])
         self.kill_switch.restore(state["kill_switch"])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator
 
@@ -96,6 +96,19 @@ class Triggers:
         self._manual = False
         self._last_call_ms, self._last_call_price = close_ms, candle.close
 
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the next `check` depends on, JSON-ready: a restarted sim bot re-running
+        its candles asks its model on the same candles as before."""
+        return {"manual": self._manual, "last_call_ms": self._last_call_ms, "last_call_price": self._last_call_price,
+                "checks": [c.snapshot() if hasattr(c, "snapshot") else None for c in self._checks]}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self._manual, self._last_call_ms, self._last_call_price = (data["manual"], data["last_call_ms"],
+                                                                  data["last_call_price"])
+        for check, state in zip(self._checks, data["checks"]):
+            if state is not None:
+                check.restore(state)
+
 
 def _make(config):
     if isinstance(config, IntervalTrigger):
@@ -131,6 +144,14 @@ class _VolumeSpike:
         self._sum += candle.volume
         return "volume_spike" if fired else None
 
+    def snapshot(self) -> dict[str, Any]:
+        return {"window": list(self._window), "sum": self._sum}   # the running sum as is: rounding included
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self._window.clear()
+        self._window.extend(data["window"])
+        self._sum = data["sum"]
+
 
 class _VolatilitySpike:
     """The sample standard deviation of the last `window` log returns rising to `threshold`."""
@@ -164,3 +185,13 @@ class _VolatilitySpike:
         above = math.sqrt(variance) >= self._threshold
         rising, self._above = above and not self._above, above
         return "volatility_spike" if rising else None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"returns": list(self._returns), "sum": self._sum, "sum_sq": self._sum_sq,
+                "last_close": self._last_close, "above": self._above}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self._returns.clear()
+        self._returns.extend(data["returns"])
+        self._sum, self._sum_sq = data["sum"], data["sum_sq"]
+        self._last_close, self._above = data["last_close"], data["above"]

@@ -20,6 +20,7 @@ from runner.state.forecast_report import summarize
 from runner.state.forecasts import ForecastStore
 from runner.state.journal import MemoryJournal, SqliteJournal
 from runner.state.snapshots import SnapshotStore
+from tests.fakes import eventually
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -139,3 +140,48 @@ async def test_hybrid_bots_on_one_replay_read_one_feature_computation_and_decide
 
 def _stream_keys(configs: list[BotConfig]):
     return [feed_key_for(c.market, c.symbol, c.timeframe, c.speed) for c in configs]
+
+
+async def test_a_sim_hybrid_bot_with_a_model_restarted_mid_run_decides_as_one_never_stopped(tmp_path):
+    from market.forecast import Forecast
+    from runner.forecast.replay import write_forecasts
+
+    config = hybrid_bot("hybrid-restart", None)
+    candles = load_market(config.market, symbol=config.symbol, timeframe=config.timeframe)
+    replay = tmp_path / "forecasts.jsonl"
+    write_forecasts(replay, [Forecast("ar", "BTC/USDT", c.ts_ms + 300_000, 1_800_000, c.close,
+                                      0.002 if i % 3 else -0.002, 1 if i % 3 else -1, 0.6, "interval")
+                             for i, c in enumerate(candles)])
+    config = BotConfig.model_validate({**config.model_dump(), "speed": 30_000,
+                                       "strategy": {"name": "hybrid", "params": {"model_weight": 2.0,
+                                                                                 "model_threshold": 0.001}},
+                                       "model": {
+        "replay": str(replay), "horizon": "30m"}, "triggers": [{"kind": "interval", "every": "35m"},
+                                                               {"kind": "volume_spike", "factor": 1.5, "window": 10}]})
+    alone = MemoryJournal()
+    await sim_runner(config, candles, journal=alone).run()
+    expected = [(e.data["side"], e.data["created_ts_ms"], e.data["reason"]) for e in alone.of_kind("order")]
+
+    # Run until well past a snapshot, then lose everything in memory (no clean stop).
+    first = DaemonServices(hub=FeedHub(), journal=SqliteJournal(tmp_path / "journal.sqlite3"),
+                           snapshots=SnapshotStore(tmp_path / "bots"), forecasts=ForecastStore(tmp_path / "f.sqlite3"))
+    manager = BotManager([config], first, snapshot_interval_secs=0.1)
+    running = asyncio.create_task(manager.run(asyncio.Event()))
+    await eventually(lambda: manager.status(config.id).bars >= 300, 30, poll_secs=0.01)
+    assert (tmp_path / "bots" / f"{config.id}.json").exists()
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    first.journal._db.rollback()
+    first.journal._db.close()
+    first.writer.close()
+    first.forecasts.close()
+
+    second = DaemonServices(hub=FeedHub(), journal=SqliteJournal(tmp_path / "journal.sqlite3"),
+                            snapshots=SnapshotStore(tmp_path / "bots"), forecasts=ForecastStore(tmp_path / "f.sqlite3"))
+    manager = BotManager([BotConfig.model_validate({**config.model_dump(), "speed": None})], second)
+    await asyncio.wait_for(manager.run(asyncio.Event()), 60)
+    await second.aclose()
+    assert manager.status(config.id).state == "finished", manager.status(config.id).last_error
+    assert orders_of(second.journal, config.id) == expected != []
+    second.journal.close()
+    second.forecasts.close()

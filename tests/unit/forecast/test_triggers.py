@@ -18,11 +18,13 @@ def triggers(*configs: dict) -> Triggers:
     return Triggers(TRIGGERS.validate_python(list(configs)))
 
 
-def run(trig: Triggers, closes, volumes=None, *, ask_when_fired: bool = True) -> list[tuple[int, str]]:
-    """(candle index, trigger) for every candle where a trigger fired; the model is 'asked' then."""
+def run(trig: Triggers, closes, volumes=None, *, ask_when_fired: bool = True, first: int = 0) -> list[tuple[int, str]]:
+    """(candle index, trigger) for every candle where a trigger fired; the model is 'asked' then.
+    `first`: the index of the first candle given (a run that goes on from an earlier one)."""
     fired = []
-    for i, close in enumerate(closes):
-        candle = Candle(i * MIN, close, close, close, close, (volumes or [1.0] * len(closes))[i])
+    for j, close in enumerate(closes):
+        i = first + j
+        candle = Candle(i * MIN, close, close, close, close, (volumes or [1.0] * len(closes))[j])
         reason = trig.check(candle, (i + 1) * MIN)
         if reason is not None:
             fired.append((i, reason))
@@ -89,3 +91,22 @@ def test_a_bad_trigger_is_refused_with_what_is_allowed():
         triggers({"kind": "interval", "every": "soon"})
     with pytest.raises(ValidationError, match="price_move"):
         triggers({"kind": "sometimes"})
+
+
+def test_a_restored_trigger_set_fires_on_the_same_candles_as_one_never_stopped():
+    import json
+
+    configs = ({"kind": "interval", "every": "7m"}, {"kind": "volume_spike", "factor": 1.5, "window": 4},
+               {"kind": "volatility_spike", "threshold": 0.004, "window": 5})
+    closes = [100 * (1 + 0.003 * ((i * 7919) % 11 - 5)) for i in range(60)]
+    volumes = [1.0 + ((i * 104729) % 13) / 4 for i in range(60)]
+    whole = run(triggers(*configs), closes, volumes)
+
+    first = triggers(*configs)
+    before = run(first, closes[:23], volumes[:23])
+    restored = triggers(*configs)
+    restored.restore(json.loads(json.dumps(first.snapshot())))
+    after = run(restored, closes[23:], volumes[23:], first=23)
+
+    assert before + after == whole and len(whole) >= 8
+    assert after != run(triggers(*configs), closes[23:], volumes[23:], first=23)    # a fresh set differs

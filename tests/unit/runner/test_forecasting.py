@@ -118,3 +118,17 @@ async def test_a_request_by_hand_asks_at_the_next_candle():
     await runner.run()
 
     assert model.asked == [(MIN, "manual")]
+
+
+async def test_the_latest_forecast_and_the_triggers_survive_a_snapshot():
+    import json
+
+    model = FakeModel()
+    runner, _ = runner_with(model, triggers=[{"kind": "interval", "every": "5m"}], candles=3)
+    await runner.run()
+    saved = json.loads(json.dumps(runner.snapshot()))
+
+    again, strategy = runner_with(FakeModel(), triggers=[{"kind": "interval", "every": "5m"}], candles=3)
+    again.restore(saved)
+    assert again.forecasting.latest == runner.forecasting.latest is not None
+    assert again.forecasting.triggers.snapshot() == runner.forecasting.triggers.snapshot()
