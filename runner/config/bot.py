@@ -28,6 +28,7 @@ from execution.config import ExecutionConfig
 from execution.exchange_config import ExchangeConfig
 from market.config import MarketConfig, SyntheticSource
 from market.limits import MAX_CAPITAL, Number
+from market.models import timeframe_ms
 from market.strict import StrictModel
 from risk.config import RiskConfig
 from runner.config.errors import describe_errors
@@ -81,6 +82,13 @@ class BotConfig(StrictModel):
     """A risk group of daemon.yaml's `risk_groups`: limits across the bots that name it."""
     run_strategy: Literal["every_candle", "on_trigger"] = "every_candle"
     """`on_trigger`: the strategy runs only on the candles where a trigger fired."""
+
+    @model_validator(mode="after")
+    def _model_answers_within_the_candle(self) -> Self:
+        if self.model is not None and self.model.timeout_secs * 1000 >= timeframe_ms(self.timeframe):
+            raise ValueError(f"model.timeout_secs ({self.model.timeout_secs:g}) must fit inside the {self.timeframe} "
+                             "candle: the bot waits that long at worst before it decides")
+        return self
 
     @model_validator(mode="after")
     def _triggers_ask_a_model(self) -> Self:

@@ -62,3 +62,11 @@ async def test_live_safe_mode_scales_every_entry_down(accounts):
 def test_a_paper_or_live_bot_without_its_account_is_refused():
     with pytest.raises(ValueError, match="needs its exchange account"):
         compose_runner(config("paper"), ReplayProvider("BTC/USDT", "1m", []))
+
+
+def test_a_model_time_out_that_does_not_fit_inside_the_candle_is_refused():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="must fit inside the 1s candle"):
+        config(timeframe="1s", model={"url": "http://127.0.0.1:8780/forecast", "timeout_secs": 2})
+    assert config(timeframe="1m", model={"url": "http://127.0.0.1:8780/forecast", "timeout_secs": 2}).model
