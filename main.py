@@ -101,31 +101,16 @@ def backtest(
 
 @app.command()
 def validate(
-    paths: Annotated[list[Path], typer.Argument(help="Bot config files, or folders of *.yaml files.")],
+    paths: Annotated[list[Path], typer.Argument(help="Bot config files, folders of them, or a daemon's config folder.")],
 ) -> None:
-    """Check bot configs without running anything. Exit 0 when all are valid, 2 otherwise."""
-    from runner.config.bot import ConfigError, load_bot_config
+    """Check configs as `run` and `backtest` would read them, without running anything. Exit 0
+    when all are valid, 2 otherwise."""
+    from runner.config.validate import validate_paths
 
     setup_logging("WARNING")
-    files: list[Path] = []
-    problems: list[str] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
-            if not found:
-                problems.append(f"{path}: no *.yaml files in this folder")
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
-        else:
-            problems.append(f"{path}: no such file or folder")
-    for file in files:
-        try:
-            bot = load_bot_config(file)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-        else:
-            typer.echo(f"ok  {file}  ({bot.id}: {bot.strategy.name} on {bot.symbol} {bot.timeframe}, {bot.mode})")
+    valid, problems = validate_paths(paths)
+    for source, bot in valid:
+        typer.echo(f"ok  {source}  ({bot.id}: {bot.strategy.name} on {bot.symbol} {bot.timeframe}, {bot.mode})")
     if problems:
         _fail(problems)
 

@@ -262,7 +262,8 @@ class BotManager:
             if runner.busy:
                 runner.request_kill(reason)
             else:
-                await runner.kill_now(reason)
+                with logger.contextualize(bot=bot_id):     # its log lines tagged as the bot's own
+                    await runner.kill_now(reason)
                 if runner.state is RunnerState.KILLED and not runner.flatten_pending:
                     await runner.feed.aclose()       # flat already: nothing left to wait for
         else:

@@ -102,7 +102,7 @@ async def test_a_crashing_bot_restarts_then_fails_while_the_others_finish(servic
     assert broken.bars == 1_001
 
 
-async def test_stop_start_kill_resume_through_the_manager(services):
+async def test_stop_start_kill_resume_through_the_manager(services, log_records):
     configs = [bot("paced", speed=60_000), bot("other", seed=5, speed=60_000)]   # 1000 candles/s
     manager = BotManager(configs, services(), exit_when_done=False)
     stop = asyncio.Event()
@@ -123,6 +123,8 @@ async def test_stop_start_kill_resume_through_the_manager(services):
     killed = manager.status("paced")
     assert killed.kill_switch and killed.kill_reason == "operator: exchange looks wrong"
     assert killed.position == 0.0
+    tripped = [r for r in log_records if r["message"].startswith("Kill switch tripped: operator")]
+    assert tripped and all(r["extra"].get("bot") == "paced" for r in tripped)    # tagged as the bot's own
     with pytest.raises(BotStateError, match="latched"):
         await manager.start("paced")
     assert manager.status("other").state == "running"      # untouched by all of this

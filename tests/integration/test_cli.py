@@ -183,3 +183,26 @@ def test_validate_accepts_the_shipped_examples():
     result = botrunner("validate", "configs/bots")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("ok  ") == len(list((PROJECT / "configs" / "bots").glob("*.yaml")))
+
+
+def test_validate_refuses_a_config_whose_candle_file_is_missing(tmp_path):
+    (tmp_path / "bot.yaml").write_text(BOT.replace("{source: synthetic, seed: 5, bars: 3000}",
+                                                   "{source: csv, path: nowhere.csv}"))
+    result = botrunner("validate", str(tmp_path / "bot.yaml"))
+    assert result.returncode == 2
+    assert "market.path: no such file nowhere.csv" in result.stderr and "ok  " not in result.stdout
+
+
+def test_validate_reads_a_daemon_folder_as_run_does(tmp_path):
+    (tmp_path / "bots").mkdir()
+    (tmp_path / "daemon.yaml").write_text("bot_defaults: {capital: 500}\nrisk_groups: {pair: {max_open_positions: 1}}\n")
+    (tmp_path / "bots" / "a.yaml").write_text(BOT.replace("capital: 1000\n", "") + "risk_group: pair\n")
+    (tmp_path / "bots" / "b.yaml").write_text(BOT.replace("id: ", "id: other-") + "risk_group: nope\n")
+    result = botrunner("validate", str(tmp_path))
+    assert result.returncode == 2, result.stdout
+    assert "risk_group: no group 'nope' in daemon.yaml; groups: pair" in result.stderr
+    assert "daemon.yaml:" not in result.stderr                                 # not read as a bot file
+    (tmp_path / "bots" / "b.yaml").unlink()
+    result = botrunner("validate", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"ok  {tmp_path / 'bots'}  (cli-bot:" in result.stdout            # its capital from bot_defaults
