@@ -298,8 +298,14 @@ async def _retrying(source: str, action: str, call: Callable[[], Awaitable[Any]]
             if attempt == len(delays):
                 raise DownloadFailed(f"{source}: {action} failed {attempt + 1} times, last with {_describe(exc)}"
                                      f"{saved}; run the same command again to resume") from exc
-            logger.warning("{}: {} failed ({}); retry {} of {} in {:g}s", source, action, _describe(exc),
-                           attempt + 1, len(delays), delays[attempt])
+            if attempt == 0 and isinstance(exc, ccxt.NetworkError | TimeoutError):
+                # Said at once, not after the last retry half a minute later.
+                logger.warning("{}: cannot reach the exchange while {} ({}): no network here, a wrong "
+                               "--base-url, or the exchange is down; trying {} more times over {:g}s (Ctrl-C stops)",
+                               source, action, _describe(exc), len(delays), sum(delays))
+            else:
+                logger.warning("{}: {} failed ({}); retry {} of {} in {:g}s", source, action, _describe(exc),
+                               attempt + 1, len(delays), delays[attempt])
             await asyncio.sleep(delays[attempt])
     raise AssertionError("unreachable")
 

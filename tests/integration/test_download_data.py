@@ -188,3 +188,14 @@ def test_bad_arguments_exit_2_before_any_request(tmp_path, change, message):
     assert result.returncode == 2
     assert result.stderr.startswith(message), result.stderr
     assert not (tmp_path / "x.csv").exists()
+
+
+async def test_an_exchange_that_cannot_be_reached_is_said_at_the_first_failure(client, standin, tmp_path, log_records):
+    standin.drop_next("GET /api/v3/exchangeInfo", times=4)       # aiohttp retries a dropped GET once by itself
+
+    with pytest.raises(Exception, match="failed 2 times"):
+        await download_candles(client, "BTC/USDT", "1m", tmp_path / "btc.csv", since_ms=ms(0), until_ms=ms(30),
+                               retry_delays_secs=[0])
+
+    [first, *_] = [r["message"] for r in log_records if r["level"].name == "WARNING"]
+    assert "cannot reach the exchange while loading markets" in first and "trying 1 more times" in first
