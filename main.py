@@ -118,7 +118,7 @@ def validate(
 @app.command()
 def run(
     config_dir: Annotated[Optional[Path], typer.Argument(
-        help="Folder with daemon.yaml (optional) and bots/*.yaml; omit for the embedded demo bot.")] = None,
+        help="Folder with daemon.yaml (optional) and bots/*.yaml; omit for three paced demo bots.")] = None,
     state_dir: Annotated[Optional[Path], typer.Option(
         "--state-dir", help="Snapshots, journal and control socket (default: daemon.yaml's state_dir, ./state).")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines instead of text.")] = False,

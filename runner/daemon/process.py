@@ -25,7 +25,7 @@ from runner.daemon import systemd
 from runner.config.bot import BotConfig, ConfigError
 from runner.control.server import serve_control
 from runner.config.daemon import DaemonConfig, load_config_dir
-from runner.config.defaults import DEFAULT_BOT
+from runner.config.defaults import DEMO_BOTS
 from runner.state.forecasts import FORECASTS_FILE, ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.daemon.manager import BotManager, DaemonServices
@@ -78,11 +78,11 @@ def check_live_gates(bots: list[BotConfig], *, live_flag: bool, environ: dict[st
 
 def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: bool = False,
                 environ: dict[str, str] | None = None) -> DaemonPlan:
-    """Read and check the config folder (or take the embedded demo bot when there is none).
+    """Read and check the config folder (or take the demo bots, `DEMO_BOTS`, when there is none).
     Raises ConfigError with every problem found, LiveTradingNotAllowed when live bots are
     configured without both safety gates."""
     if config_dir is None:
-        daemon, bots = DaemonConfig(), [DEFAULT_BOT]
+        daemon, bots = DaemonConfig(), list(DEMO_BOTS)
     else:
         daemon, bots = load_config_dir(config_dir)
     check_live_gates(bots, live_flag=live_flag, environ=dict(os.environ) if environ is None else environ)
