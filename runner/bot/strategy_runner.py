@@ -3,10 +3,14 @@
 For every closed candle, in order:
 
 1. fills of orders the candle reached (a market order decided at the last close fills at this
-   open; protective stops and take-profits when the range reaches them) go into the portfolio;
-2. the portfolio is marked at the close, and the kill-switch rules look at the equity;
-3. the strategy sees the candle and may give a signal;
-4. the risk engine sizes it into an order, or refuses;
+   open; protective stops, trailing stops and take-profits when the range reaches them) go into
+   the portfolio, each checked after it is booked (`runner.bot.risk_checks`);
+2. the portfolio is marked at the close, and the risk rules look at the candle and the equity
+   (kill-switch rules, breakers, VaR);
+3. the strategy's features are read for the candle (computed once per stream), its model is
+   asked if a trigger fired (`runner.bot.forecasting`), and the strategy may give a signal;
+4. the risk engine sizes it into an order, or refuses (and the refusal is journalled); an entry
+   of a bot in a risk group takes its room in the group;
 5. the execution engine takes the order (in sim it fills at the next candle's open);
 6. orders, fills and state changes go to the journal; the snapshot is always current in memory.
 
