@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from market.view import MarketView
 from strategies.base import Strategy, StrategyParams
-from strategies.params import Period
+from strategies.params import Period, below
 from strategies.registry import register
 from strategies.signal import GO_FLAT, GO_LONG, Signal
 
@@ -51,21 +51,8 @@ class HybridParams(StrategyParams):
     vwap_weight: Weight = 1.0
     model_weight: Weight = 1.0
 
-    @field_validator("ema_long_period")
-    @classmethod
-    def _long_is_longer(cls, long: int, info: ValidationInfo) -> int:
-        short = info.data.get("ema_short_period")
-        if short is not None and short >= long:
-            raise ValueError(f"ema_short_period ({short}) must be below ema_long_period ({long})")
-        return long
-
-    @field_validator("rsi_overbought")
-    @classmethod
-    def _overbought_is_above_oversold(cls, overbought: float, info: ValidationInfo) -> float:
-        oversold = info.data.get("rsi_oversold")
-        if oversold is not None and oversold >= overbought:
-            raise ValueError(f"rsi_oversold ({oversold}) must be below rsi_overbought ({overbought})")
-        return overbought
+    _emas_ordered = below("ema_short_period", "ema_long_period")
+    _rsi_levels_ordered = below("rsi_oversold", "rsi_overbought")
 
 
 def _plain(number: float) -> str:

@@ -18,18 +18,26 @@ Period = Annotated[int, Field(gt=0, le=MAX_PERIOD, strict=True, description="bar
 """A look-back length in closed candles."""
 
 
+def below(low: str, high: str, *, says: str = "must be below"):
+    """A validator of `high` (declared after `low`) that refuses `low >= high`, for a Params
+    class body: `_ordered = below("fast", "slow", says="must be shorter than")`.
+
+    A field validator rather than a model validator: it runs alongside the other field checks,
+    so a config with an unknown key *and* an inverted pair gets both problems reported at once."""
+
+    def check(cls, value: float, info: ValidationInfo) -> float:
+        other = info.data.get(low)      # absent if `low` itself was invalid: reported already
+        if other is not None and other >= value:
+            raise ValueError(f"{low} ({other}) {says} {high} ({value})")
+        return value
+
+    return field_validator(high)(classmethod(check))
+
+
 class FastSlowParams(StrategyParams):
     """Two look-backs where the first must be the shorter (crossover strategies)."""
 
     fast: Period
     slow: Period
 
-    # A field validator rather than a model validator: it runs alongside the other field checks,
-    # so a config with an unknown key *and* fast >= slow gets both problems reported at once.
-    @field_validator("slow")
-    @classmethod
-    def _slow_is_longer_than_fast(cls, slow: int, info: ValidationInfo) -> int:
-        fast = info.data.get("fast")  # absent if fast itself was invalid: reported already
-        if fast is not None and fast >= slow:
-            raise ValueError(f"fast ({fast}) must be shorter than slow ({slow})")
-        return slow
+    _ordered = below("fast", "slow", says="must be shorter than")

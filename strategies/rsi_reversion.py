@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from market.view import MarketView
 from strategies.base import Strategy, StrategyParams
 from strategies.indicators import RSI
-from strategies.params import Period
+from strategies.params import Period, below
 from strategies.registry import register
 from strategies.signal import GO_FLAT, GO_LONG, Signal
 
@@ -31,14 +31,7 @@ class RsiReversionParams(StrategyParams):
     oversold: RsiLevel = 30.0
     overbought: RsiLevel = 70.0
 
-    # A field validator, so it is reported together with any other problem (see `strategies.params.FastSlowParams`).
-    @field_validator("overbought")
-    @classmethod
-    def _overbought_is_above_oversold(cls, overbought: float, info: ValidationInfo) -> float:
-        oversold = info.data.get("oversold")
-        if oversold is not None and oversold >= overbought:
-            raise ValueError(f"oversold ({oversold}) must be below overbought ({overbought})")
-        return overbought
+    _levels_ordered = below("oversold", "overbought")
 
 
 @register
