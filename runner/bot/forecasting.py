@@ -11,29 +11,15 @@ so once per change of state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from market.forecast import Forecast
 from market.models import Candle
 from market.view import MarketView
+from runner.forecast.ports import ForecastModel
 from runner.forecast.triggers import Triggers
 
-__all__ = ["ForecastModel", "ForecastRecorder", "Forecasting"]
-
-
-class ForecastModel(Protocol):
-    """A prediction model behind its client (HTTP, or a replayed recording)."""
-
-    name: str
-
-    @property
-    def available(self) -> bool: ...
-
-    async def forecast(self, *, symbol: str, timeframe: str, candles: Sequence[Candle],
-                       features: Mapping[str, float | None], ts_ms: int, trigger: str) -> Forecast | None: ...
-
-    async def aclose(self) -> None: ...
+__all__ = ["ForecastRecorder", "Forecasting"]
 
 
 class ForecastRecorder(Protocol):

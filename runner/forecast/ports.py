@@ -20,6 +20,11 @@ class ForecastModel(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def available(self) -> bool:
+        """False while the model does not answer (time-outs, errors, the breaker open)."""
+        ...
+
     async def forecast(self, *, symbol: str, timeframe: str, candles: Sequence[Candle],
                        features: Mapping[str, float | None], ts_ms: int, trigger: str) -> Forecast | None: ...
 

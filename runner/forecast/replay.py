@@ -104,6 +104,8 @@ class ReplayModel:
     `model` picks one model's forecasts from a file holding several; without it the file must
     hold exactly one model's."""
 
+    available = True            # a recording never goes down
+
     def __init__(self, forecasts: Iterable[Forecast], *, model: str | None = None, source: str = "forecasts") -> None:
         everything = list(forecasts)
         models = sorted({f.model for f in everything})
