@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import ccxt
 from pydantic import Field, field_validator
 
 from market.limits import Number, WholeNumber
@@ -64,6 +63,8 @@ class ExchangeConfig(StrictModel):
     @field_validator("id")
     @classmethod
     def _known_exchange(cls, value: str) -> str:
+        import ccxt   # here, not at the top: a sim bot's config has no exchange and never pays ccxt's import
+
         if value not in ccxt.exchanges:
             raise ValueError(f"unknown exchange {value!r}; ccxt knows {len(ccxt.exchanges)}, e.g. binance, kraken, okx")
         return value

@@ -9,14 +9,10 @@ daemon), so the same function serves both.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from execution.exchange import ExchangeAccount
-from execution.live import LiveExecution
 from execution.order_ids import order_id_prefix
-from execution.paper import PaperExecution
 from execution.ports import ExecutionEngine
-from execution.quotes import CcxtQuotes
 from execution.sim import SimExecution
 from market.models import Candle, timeframe_ms
 from market.ports import MarketDataProvider
@@ -28,12 +24,14 @@ from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.forecasting import ForecastRecorder, Forecasting
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
-from runner.forecast.model_client import ModelClient
 from runner.forecast.triggers import Triggers
 from runner.state.journal import Journal
 from strategies.base import Strategy
 from strategies.features import FeatureHub, SharedFeatures
 from strategies.registry import create_strategy
+
+if TYPE_CHECKING:
+    from execution.exchange import ExchangeAccount
 
 __all__ = ["compose_runner", "make_strategy", "sim_runner"]
 
@@ -100,6 +98,12 @@ def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: C
         return SimExecution(fee_rate=fees.fee_rate, slippage_bps=fees.slippage_bps)
     if account is None:
         raise ValueError(f"bot {config.id}: a {config.mode} bot needs its exchange account")
+    # Paper and live engines are imported here, not at the top: they pull in ccxt and aiohttp
+    # (half a second), which a sim bot, and so `botrunner backtest`, never uses.
+    from execution.live import LiveExecution
+    from execution.paper import PaperExecution
+    from execution.quotes import CcxtQuotes
+
     if config.mode == "paper":
         return PaperExecution(CcxtQuotes(account.client), config.symbol, fee_rate=fees.fee_rate,
                               slippage_bps=fees.slippage_bps, now_ms=clock.now_ms)
@@ -118,6 +122,8 @@ def _features(strategy: Strategy, hub: FeatureHub | None, stream_key: Hashable |
 def _forecasting(config: BotConfig, clock: Clock, recorder: ForecastRecorder | None) -> Forecasting | None:
     if config.model is None:
         return None
+    from runner.forecast.model_client import ModelClient   # aiohttp: only for a bot with a model
+
     return Forecasting(config.id, ModelClient(config.model, clock=clock), Triggers(config.triggers),
                        symbol=config.symbol, timeframe=config.timeframe, recorder=recorder,
                        candles_sent=config.model.candles)
