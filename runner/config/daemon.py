@@ -17,6 +17,9 @@ risk_groups:                     # limits across the bots naming the group (risk
            max_entries_per_candle: 2}
 account_limits:                  # limits across every paper/live bot of an exchange account
   binance/main: {max_gross_exposure_pct: 0.9}
+notifications:                   # apprise URLs, read from these variables (see runner.notify.config)
+  urls_env: [BOTRUNNER_NOTIFY_URL]
+  events: [kill, failed, daemon, daily]
 ```
 
 `load_config_dir` validates the daemon file and every bot file before anything starts, and
@@ -36,6 +39,7 @@ from market.strict import StrictModel
 from risk.group import RiskGroupLimits
 from runner.config.bot import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config.errors import describe_errors
+from runner.notify.config import NotificationsConfig
 
 
 class TcpControl(StrictModel):
@@ -90,6 +94,9 @@ class DaemonConfig(StrictModel):
     account_limits: dict[AccountName, RiskGroupLimits] = {}
     """Limits across every paper or live bot of an exchange account, keyed `exchange/account`
     (e.g. `binance/main`); a bot naming a `risk_group` is in that group instead."""
+    notifications: NotificationsConfig | None = None
+    """Kill switches, failed bots, the daemon's start and stop, fills, a daily summary, sent
+    through apprise to the URLs in the environment variables it names."""
 
     @field_validator("state_dir", mode="before")
     @classmethod

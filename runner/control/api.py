@@ -18,6 +18,7 @@ This module is the application (routes, auth, errors); `runner.control.server` l
 from __future__ import annotations
 
 import hmac
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Protocol, TypeVar
@@ -32,6 +33,7 @@ from runner.control.errors import BotStateError, ControlError, UnknownBot
 from runner.control.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from runner.control.metrics import render_prometheus
 from runner.control.status import BotStatus, ReloadResult
+from runner.notify.sender import SenderStats
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -68,10 +70,12 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 
 _MANAGER = web.AppKey("manager", BotControl)
 _HEALTH_PROBLEMS = web.AppKey("health_problems", Callable[[], list[str]])
+_NOTIFICATION_STATS = web.AppKey("notification_stats", Callable[[], list[SenderStats]])
 
 
 def build_control_app(manager: BotControl, *, token: str | None = None,
-                      health_problems: Callable[[], list[str]] = list) -> web.Application:
+                      health_problems: Callable[[], list[str]] = list,
+                      notification_stats: Callable[[], list[SenderStats]] = list) -> web.Application:
     """The aiohttp application for `manager`. With `token`, every request must carry
     `Authorization: Bearer <token>`; without, anyone who can connect is trusted (the Unix socket).
     `health_problems()` lists what is wrong with the daemon itself (its journal deleted, say);
@@ -80,6 +84,7 @@ def build_control_app(manager: BotControl, *, token: str | None = None,
     app = web.Application(middlewares=middlewares)
     app[_MANAGER] = manager
     app[_HEALTH_PROBLEMS] = health_problems
+    app[_NOTIFICATION_STATS] = notification_stats      # runner.notify's counters, in /health and /metrics
     app.add_routes([
         web.get("/health", _health),
         web.get("/bots", _list_bots),
@@ -184,8 +189,11 @@ def _state(status: BotStatus) -> str:
 
 async def _health(request: web.Request) -> web.Response:
     problems = request.app[_HEALTH_PROBLEMS]()
+    # Notifications dropped or failed are reported, not a reason for ok: false: the bots are fine.
+    notifications = [dataclasses.asdict(s) for s in request.app[_NOTIFICATION_STATS]()]
     return web.json_response({"ok": not problems, "bots": len(request.app[_MANAGER].statuses()),
-                              **({"problems": problems} if problems else {})})
+                              **({"problems": problems} if problems else {}),
+                              **({"notifications": notifications} if notifications else {})})
 
 
 async def _list_bots(request: web.Request) -> web.Response:
@@ -244,5 +252,5 @@ async def _reload(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    return web.Response(text=render_prometheus(request.app[_MANAGER].statuses()),
+    return web.Response(text=render_prometheus(request.app[_MANAGER].statuses(), request.app[_NOTIFICATION_STATS]()),
                         content_type=METRICS_CONTENT_TYPE)

@@ -8,9 +8,10 @@ Every family is written whole (HELP, TYPE, then one sample per bot), as the form
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from runner.control.status import BotStatus, ModelStatus
+from runner.notify.sender import SenderStats
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -38,6 +39,18 @@ _COUNTERS: tuple[tuple[str, str, Callable[[BotStatus], float]], ...] = (
 
 _LATENCY = "botrunner_loop_latency_seconds"
 
+# One series per notification target (the environment variable naming its URL, never the URL).
+_NOTIFICATIONS: tuple[tuple[str, str, str, Callable[[SenderStats], float]], ...] = (
+    ("botrunner_notifications_sent_total", "counter", "Notifications delivered.", lambda n: n.sent),
+    ("botrunner_notifications_failed_total", "counter", "Notifications given up on after every retry.",
+     lambda n: n.failed),
+    ("botrunner_notifications_dropped_total", "counter",
+     "Notifications never tried: the queue was full, or still held them at shutdown.", lambda n: n.dropped),
+    ("botrunner_notifications_retries_total", "counter", "Notification attempts after a failure.",
+     lambda n: n.retries),
+    ("botrunner_notifications_queued", "gauge", "Notifications waiting to be sent.", lambda n: n.queued),
+)
+
 _RISK_FIGURES = (
     ("botrunner_value_at_risk", "var", "Value at risk of the bot's per-candle equity returns, a share of equity."),
     ("botrunner_expected_shortfall", "es", "Expected shortfall beyond the value at risk, a share of equity."),
@@ -59,9 +72,10 @@ _MODEL_COUNTERS: tuple[tuple[str, str, Callable[[ModelStatus], float]], ...] = (
 )
 
 
-def render_prometheus(statuses: list[BotStatus]) -> str:
+def render_prometheus(statuses: list[BotStatus], notifications: Sequence[SenderStats] = ()) -> str:
     """The text a Prometheus server scrapes: gauges, counters and the loop latency histogram,
-    one `bot="<id>"` series per bot. Ends with a newline, as the format requires."""
+    one `bot="<id>"` series per bot, and the notification counters, one `target="<VAR>"` series
+    per target. Ends with a newline, as the format requires."""
     lines: list[str] = []
     for name, help_text, value in _GAUGES:
         lines += _family(name, "gauge", help_text, (_sample(name, {"bot": s.id}, value(s)) for s in statuses))
@@ -82,6 +96,10 @@ def render_prometheus(statuses: list[BotStatus]) -> str:
         for name, help_text, value in families:
             lines += _family(name, kind, help_text, (_sample(name, {"bot": s.id, "model": s.model.name},
                                                              value(s.model)) for s in with_model))
+    if notifications:
+        for name, kind, help_text, value in _NOTIFICATIONS:
+            lines += _family(name, kind, help_text, (_sample(name, {"target": n.target}, value(n))
+                                                     for n in notifications))
     return "\n".join(lines) + "\n"
 
 

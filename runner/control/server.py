@@ -17,6 +17,7 @@ from loguru import logger
 
 from runner.control.api import BotControl, build_control_app
 from runner.control.client import check_socket_path_length
+from runner.notify.sender import SenderStats
 
 __all__ = ["ControlEndpointUnusable", "ControlServer", "ControlSocketInUse", "serve_control"]
 
@@ -88,7 +89,8 @@ class ControlEndpointUnusable(ValueError):
 
 async def serve_control(manager: BotControl, *, socket_path: Path | None,
                         tcp: tuple[str, int] | None = None, token: str | None = None,
-                        health_problems: Callable[[], list[str]] = list) -> ControlServer:
+                        health_problems: Callable[[], list[str]] = list,
+                        notification_stats: Callable[[], list[SenderStats]] = list) -> ControlServer:
     """Start the control API on `socket_path` (created 0600) and/or loopback `tcp` (needs `token`).
 
     A stale socket file (no process answers on it) is replaced. Raises ControlSocketInUse when
@@ -110,7 +112,8 @@ async def serve_control(manager: BotControl, *, socket_path: Path | None,
         if socket_path is not None:
             sock = await _bind_unix(socket_path)
             server.socket_path, server._socket_inode = socket_path, os.stat(socket_path).st_ino
-            await server._serve(build_control_app(manager, health_problems=health_problems), sock)
+            await server._serve(build_control_app(manager, health_problems=health_problems,
+                                                  notification_stats=notification_stats), sock)
             logger.info("Control API listening on {}", socket_path)
         if tcp is not None:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -120,7 +123,8 @@ async def serve_control(manager: BotControl, *, socket_path: Path | None,
                 raise ControlEndpointUnusable(
                     f"control.tcp: cannot listen on {host}:{tcp[1]}: {exc.strerror or exc}") from None
             server.tcp_address = sock.getsockname()[:2]
-            await server._serve(build_control_app(manager, token=token, health_problems=health_problems), sock)
+            await server._serve(build_control_app(manager, token=token, health_problems=health_problems,
+                                                  notification_stats=notification_stats), sock)
             logger.info("Control API listening on {} (token required)", server.url)
     except BaseException:
         await server.aclose()

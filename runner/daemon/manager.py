@@ -186,6 +186,10 @@ class BotManager:
 
     def _fail(self, slot: BotSlot, reason: str) -> None:
         slot.state, slot.last_error = BotState.FAILED, reason
+        # Journalled: the runner's own "failed" lifecycle event may be followed by a restart;
+        # this one says the supervisor gave up (and is what a failure notification is sent on).
+        slot.journal.record(JournalEvent(slot.id, "lifecycle", self._services.clock.now_ms(),
+                                         {"state": "failed", "detail": reason, "stays_down": True}))
 
     async def _build(self, slot: BotSlot) -> StrategyRunner:
         """A runner for `slot`, restored from its snapshot and journal, on a shared feed."""
@@ -223,6 +227,11 @@ class BotManager:
 
     def status(self, bot_id: str) -> BotStatus:
         return self._status(self._slot(bot_id))
+
+    def mode_of(self, bot_id: str) -> str | None:
+        """The bot's mode (sim, paper, live), None for a bot not configured (any more)."""
+        slot = self._slots.get(bot_id)
+        return slot.config.mode if slot is not None else None
 
     async def start(self, bot_id: str) -> BotStatus:
         slot = self._slot(bot_id)

@@ -30,6 +30,8 @@ from runner.state.forecasts import FORECASTS_FILE, ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.daemon.services import RiskGroups
+from runner.notify.apprise_target import url_problems
+from runner.notify.daemon import DaemonNotifications, open_notifications
 from runner.state.snapshots import SnapshotStore
 from runner.state.state_dir import StateDirLock, private_file
 from runner.control.status import BotStatus
@@ -85,7 +87,14 @@ def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: b
         daemon, bots = DaemonConfig(), list(DEMO_BOTS)
     else:
         daemon, bots = load_config_dir(config_dir)
-    check_live_gates(bots, live_flag=live_flag, environ=dict(os.environ) if environ is None else environ)
+    environ = dict(os.environ) if environ is None else environ
+    check_live_gates(bots, live_flag=live_flag, environ=environ)
+    if daemon.notifications is not None:
+        # Checked here, not when the first kill needs it: a typo in a variable's name must stop
+        # the start, not surface at 3 a.m. as a notification that never left.
+        if problems := url_problems(daemon.notifications.urls_env, environ):
+            where = config_dir / "daemon.yaml" if config_dir else "daemon.yaml"
+            raise ConfigError([f"{where}: notifications.urls_env: {p}" for p in problems])
     token = None
     if daemon.control.tcp is not None:
         token = os.environ.get(daemon.control.tcp.token_env)
@@ -140,11 +149,20 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
                              stop_grace_secs=daemon.stop_grace_secs,
                              snapshot_interval_secs=daemon.snapshot_interval_secs,
                              reload_configs=reload_configs)
+        notifications: DaemonNotifications | None = None
+        if daemon.notifications is not None:
+            notifications = await stack.enter_async_context(open_notifications(
+                daemon.notifications, os.environ, statuses=manager.statuses, mode_of=manager.mode_of,
+                clock=services.clock))
+            journal.subscribe(notifications.on_journal_event)     # kills, fills, failed bots
         tcp = (daemon.control.tcp.host, daemon.control.tcp.port) if daemon.control.tcp else None
         await stack.enter_async_context(await serve_control(manager, socket_path=socket_path, tcp=tcp, token=plan.token,
-                                                            health_problems=journal_watch.problems))
+                                                            health_problems=journal_watch.problems,
+                                                            notification_stats=notifications.stats if notifications else list))
         logger.info("Daemon up: {} bots, state in {}, control socket {}", len(plan.bots), state_dir, socket_path)
         systemd.notify_ready()
+        if notifications is not None:
+            notifications.daemon_started()
         watchdog = _start_watchdog()
         freeze = asyncio.create_task(freeze_startup_heap(manager), name="daemon:gc-freeze")
         watch = asyncio.create_task(journal_watch.run(), name="daemon:journal-watch")
@@ -152,6 +170,8 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
             await manager.run(stop)
         finally:
             systemd.notify_stopping()
+            if notifications is not None:
+                notifications.daemon_stopped()    # sent while the stack's exit drains its queue
             freeze.cancel()
             watch.cancel()
             if watchdog is not None:

@@ -17,7 +17,9 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
+
+from loguru import logger
 
 from runner.bot.errors import BotMustStayDown
 
@@ -105,6 +107,14 @@ class SqliteJournal:
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
         self._group: asyncio.Future[None] | None = None
+        self._listeners: tuple[Callable[[JournalEvent], None], ...] = ()
+
+    def subscribe(self, listener: Callable[[JournalEvent], None]) -> None:
+        """Call `listener(event)` for each event stored from now on, as it is stored (on the
+        recording bot's task: a listener must only queue). An event re-written under a key the
+        journal already holds (a bot re-running candles after a crash) is not stored again, and
+        not passed on again. A listener that raises is logged; the bot never sees it."""
+        self._listeners = (*self._listeners, listener)
 
     def record(self, event: JournalEvent) -> int:
         data = _ENCODER.encode(event.data)
@@ -114,6 +124,11 @@ class SqliteJournal:
             "INSERT OR IGNORE INTO events (bot_id, kind, key, bar, ts_ms, data) VALUES (?, ?, ?, ?, ?, ?)",
             (event.bot_id, event.kind, event.key, event.bar, event.ts_ms, data))
         if cursor.rowcount:
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    logger.exception("Journal listener {!r} failed on a {} event", listener, event.kind)
             return cursor.lastrowid
         seq, stored = self._db.execute(
             "SELECT seq, data FROM events WHERE bot_id = ? AND kind = ? AND key = ?",
@@ -167,6 +182,17 @@ class SqliteJournal:
             args.append(limit)
         return [JournalEvent(bot, kind, ts, json.loads(data), key, bar, seq)
                 for seq, bot, kind, key, bar, ts, data in self._db.execute(sql, args)]
+
+    def recent(self, bot_id: str, *, kinds: tuple[str, ...] | None = None, limit: int = 50) -> list[JournalEvent]:
+        """The bot's `limit` latest events (of `kinds`), newest first: what the dashboard shows."""
+        sql = "SELECT seq, bot_id, kind, key, bar, ts_ms, data FROM events WHERE bot_id = ?"
+        args: list[Any] = [bot_id]
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args.extend(kinds)
+        args.append(limit)
+        return [JournalEvent(bot, kind, ts, json.loads(data), key, bar, seq)
+                for seq, bot, kind, key, bar, ts, data in self._db.execute(sql + " ORDER BY seq DESC LIMIT ?", args)]
 
     def last_seq(self, bot_id: str) -> int:
         row = self._db.execute("SELECT MAX(seq) FROM events WHERE bot_id = ?", (bot_id,)).fetchone()
