@@ -1,6 +1,6 @@
 """`botrunner`: the command line.
 
-    botrunner backtest [CONFIG] [--data PATH] [--from DATE] [--to DATE] [--json]
+    botrunner backtest [CONFIG] [--data PATH] [--from DATE] [--to DATE] [--json] [--report FILE.html]
     botrunner validate PATH...
     botrunner run [CONFIG_DIR] [--state-dir DIR] [--log-json]      the daemon
     botrunner journal BOT [--state-dir DIR] [--limit N] [--kind KIND] [--json]
@@ -70,6 +70,8 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the report.")] = False,
     trades_out: Annotated[Optional[Path], typer.Option("--trades-out", help="Write the closed trades as CSV.")] = None,
     equity_out: Annotated[Optional[Path], typer.Option("--equity-out", help="Write the equity curve as CSV.")] = None,
+    report: Annotated[Optional[Path], typer.Option(
+        "--report", help="Write one self-contained HTML report (charts, monthly returns, trades).")] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "WARNING",
 ) -> None:
     """Run one bot in sim mode over historical candles, as fast as the CPU allows."""
@@ -78,6 +80,7 @@ def backtest(
     from runner.config.bot import ConfigError, load_bot_config
     from runner.config.defaults import DEFAULT_BOT
     from runner.bot.errors import BotError
+    from runner.backtest.html_report import write_html_report
     from runner.backtest.report import format_report, write_equity_csv, write_trades_csv
 
     setup_logging(log_level)
@@ -96,6 +99,8 @@ def backtest(
         write_trades_csv(result, trades_out)
     if equity_out:
         write_equity_csv(result, equity_out)
+    if report:
+        write_html_report(result, report)
     typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_report(result))   # standard JSON only
 
 

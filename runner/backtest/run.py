@@ -40,6 +40,7 @@ class BacktestResult:
     trades: list[Trade] = field(repr=False)
     equity_curve: list[float] = field(repr=False)
     timestamps_ms: list[int] = field(repr=False)
+    closes: list[float] = field(default_factory=list, repr=False)      # one per candle run, for the price chart
 
     @property
     def return_pct(self) -> float:
@@ -83,7 +84,8 @@ async def run_backtest(
     finally:
         elapsed_s = time.perf_counter() - started
         await runner.aclose()            # its model client, if it has one
-    return summarize(runner, config, [c.ts_ms for c in candles[:runner.bars]], elapsed_s)
+    run = candles[:runner.bars]
+    return summarize(runner, config, [c.ts_ms for c in run], elapsed_s, closes=[c.close for c in run])
 
 
 def load_bot_candles(config: BotConfig, *, data_path: Path | None = None, start: datetime | None = None,
@@ -94,7 +96,8 @@ def load_bot_candles(config: BotConfig, *, data_path: Path | None = None, start:
                        start=start, end=end, path_override=data_path)
 
 
-def summarize(runner: StrategyRunner, config: BotConfig, timestamps_ms: list[int], elapsed_s: float) -> BacktestResult:
+def summarize(runner: StrategyRunner, config: BotConfig, timestamps_ms: list[int], elapsed_s: float, *,
+              closes: list[float] | None = None) -> BacktestResult:
     portfolio = runner.portfolio
     curve = runner.equity_curve or []
     return BacktestResult(
@@ -108,7 +111,7 @@ def summarize(runner: StrategyRunner, config: BotConfig, timestamps_ms: list[int
         fees=portfolio.fees_paid, max_drawdown_pct=portfolio.max_drawdown,
         sharpe=sharpe_ratio(curve, timeframe_ms(config.timeframe), portfolio.initial_capital),
         elapsed_s=elapsed_s, trades=list(portfolio.trades), equity_curve=curve,
-        timestamps_ms=timestamps_ms,
+        timestamps_ms=timestamps_ms, closes=closes or [],
     )
 
 
