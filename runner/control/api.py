@@ -8,16 +8,18 @@
     POST /kill                  {"reason": "..."} -> [BotStatus, ...]   (every bot)
     POST /reload                ReloadResult, or 422 {"error": ..., "problems": [...]}
     GET  /metrics               Prometheus text 0.0.4
+    GET  /  /events  /bots/{id}/history  /bots/{id}/journal   the web dashboard: runner.control.dashboard
 
 Errors are `{"error": "message"}`: 400 bad body, 401 token, 404 unknown bot, 409 wrong state.
 Whoever can open the socket file may trade, so the file is 0600 and needs no token; TCP is
-loopback only and needs the bearer token (an SSH tunnel or a local scraper, never the network).
-This module is the application (routes, auth, errors); `runner.control.server` listens.
+loopback only (an SSH tunnel or a local scraper, never the network): reading is open there,
+every action needs the bearer token, and nothing is done for another site (runner.control.auth).
+This module is the application (routes, errors); `runner.control.server` listens.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
@@ -29,7 +31,10 @@ from pydantic import BaseModel, StringConstraints, ValidationError
 
 from market.strict import StrictModel
 from runner.config.bot import ConfigError
+from runner.control.auth import control_auth
+from runner.control.dashboard import JournalView, add_dashboard_routes
 from runner.control.errors import BotStateError, ControlError, UnknownBot
+from runner.control.live_feed import DashboardFeed
 from runner.control.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from runner.control.metrics import render_prometheus
 from runner.control.status import BotStatus, ReloadResult
@@ -74,17 +79,23 @@ _NOTIFICATION_STATS = web.AppKey("notification_stats", Callable[[], list[SenderS
 
 
 def build_control_app(manager: BotControl, *, token: str | None = None,
-                      health_problems: Callable[[], list[str]] = list,
+                      health_problems: Callable[[], list[str]] = list, feed: DashboardFeed | None = None,
+                      journal: JournalView | None = None,
                       notification_stats: Callable[[], list[SenderStats]] = list) -> web.Application:
-    """The aiohttp application for `manager`. With `token`, every request must carry
-    `Authorization: Bearer <token>`; without, anyone who can connect is trusted (the Unix socket).
-    `health_problems()` lists what is wrong with the daemon itself (its journal deleted, say);
-    `/health` reports them, with `ok: false`."""
-    middlewares = [_json_errors] + ([_bearer_auth(token)] if token else [])
-    app = web.Application(middlewares=middlewares)
+    """The aiohttp application for `manager`. With `token` (loopback TCP), every action must carry
+    `Authorization: Bearer <token>`; without, anyone who can connect is trusted (the Unix socket);
+    see runner.control.auth. `health_problems()` lists what is wrong with the daemon itself (its
+    journal deleted, say); `/health` reports them, with `ok: false`. The dashboard follows the
+    bots through `feed` (one the caller runs, shared by its apps) or else one this app runs
+    while it is up; `journal` gives it each bot's trades and events."""
+    app = web.Application(middlewares=[_json_errors, control_auth(token, _error)])
     app[_MANAGER] = manager
     app[_HEALTH_PROBLEMS] = health_problems
     app[_NOTIFICATION_STATS] = notification_stats      # runner.notify's counters, in /health and /metrics
+    if feed is None:
+        feed = DashboardFeed(manager.statuses, fills=journal)
+        app.cleanup_ctx.append(_running(feed))
+    add_dashboard_routes(app, feed, journal, manager.status)
     app.add_routes([
         web.get("/health", _health),
         web.get("/bots", _list_bots),
@@ -123,21 +134,14 @@ async def _json_errors(request: web.Request, handler: Callable[[web.Request], Aw
         return _error(status, str(exc))
 
 
-def _bearer_auth(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
-    expected = token.encode()
+def _running(feed: DashboardFeed) -> Callable[[web.Application], Any]:
+    async def run_while_up(app: web.Application):
+        task = asyncio.create_task(feed.run(), name="control:dashboard-feed")
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
-    @web.middleware
-    async def check(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                    ) -> web.StreamResponse:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        # compare_digest: the time taken must not tell how much of a guessed token was right.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(errors="replace"), expected):
-            logger.warning("Control request {} {} refused: missing or wrong token", request.method, request.path)
-            return _error(401, "missing or wrong token: send Authorization: Bearer <BOTRUNNER_TOKEN>",
-                          headers={"WWW-Authenticate": "Bearer"})
-        return await handler(request)
-
-    return check
+    return run_while_up
 
 
 def _error(status: int, message: str, *, problems: list[str] | None = None,

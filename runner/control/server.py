@@ -18,6 +18,8 @@ from loguru import logger
 from runner.control.api import BotControl, build_control_app
 from runner.control.client import check_socket_path_length
 from runner.notify.sender import SenderStats
+from runner.control.dashboard import JournalView
+from runner.control.live_feed import DashboardFeed
 
 __all__ = ["ControlEndpointUnusable", "ControlServer", "ControlSocketInUse", "serve_control"]
 
@@ -35,6 +37,8 @@ class ControlServer:
 
     def __init__(self) -> None:
         self._runners: list[web.AppRunner] = []
+        self._feed_task: asyncio.Task | None = None
+        self.feed: DashboardFeed | None = None
         self._socket_inode: int | None = None
         self.socket_path: Path | None = None
         self.tcp_address: tuple[str, int] | None = None
@@ -55,6 +59,12 @@ class ControlServer:
         await self.aclose()
 
     async def aclose(self) -> None:
+        if self.feed is not None:
+            self.feed.close()           # the dashboards' streams end: the runners need not wait for them
+        if self._feed_task is not None:
+            self._feed_task.cancel()
+            await asyncio.gather(self._feed_task, return_exceptions=True)
+            self._feed_task = None
         while self._runners:
             await self._runners.pop().cleanup()
         if self.socket_path is not None and self._socket_inode is not None:
@@ -90,13 +100,16 @@ class ControlEndpointUnusable(ValueError):
 async def serve_control(manager: BotControl, *, socket_path: Path | None,
                         tcp: tuple[str, int] | None = None, token: str | None = None,
                         health_problems: Callable[[], list[str]] = list,
+                        journal: JournalView | None = None,
                         notification_stats: Callable[[], list[SenderStats]] = list) -> ControlServer:
     """Start the control API on `socket_path` (created 0600) and/or loopback `tcp` (needs `token`).
 
     A stale socket file (no process answers on it) is replaced. Raises ControlSocketInUse when
     another daemon answers there, and ValueError for a non-loopback host, TCP without a token,
     or a socket path too long for AF_UNIX, ControlEndpointUnusable when the socket cannot be
-    made or the port is taken. Port 0 picks a free port: see `ControlServer.url`.
+    made or the port is taken. Port 0 picks a free port: see `ControlServer.url`. The web
+    dashboard (runner.control.dashboard) is served on both; one feed samples the bots for all
+    its viewers, and `journal` gives it each bot's fills and events.
 
         async with await serve_control(manager, socket_path=Path("state/botrunner.sock")):
             await stop.wait()
@@ -108,12 +121,13 @@ async def serve_control(manager: BotControl, *, socket_path: Path | None,
         if not token:
             raise ValueError("the control API on TCP needs a token (set BOTRUNNER_TOKEN)")
     server = ControlServer()
+    feed = server.feed = DashboardFeed(manager.statuses, fills=journal)
     try:
         if socket_path is not None:
             sock = await _bind_unix(socket_path)
             server.socket_path, server._socket_inode = socket_path, os.stat(socket_path).st_ino
-            await server._serve(build_control_app(manager, health_problems=health_problems,
-                                                  notification_stats=notification_stats), sock)
+            await server._serve(build_control_app(manager, health_problems=health_problems, feed=feed,
+                                                  journal=journal, notification_stats=notification_stats), sock)
             logger.info("Control API listening on {}", socket_path)
         if tcp is not None:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -124,8 +138,12 @@ async def serve_control(manager: BotControl, *, socket_path: Path | None,
                     f"control.tcp: cannot listen on {host}:{tcp[1]}: {exc.strerror or exc}") from None
             server.tcp_address = sock.getsockname()[:2]
             await server._serve(build_control_app(manager, token=token, health_problems=health_problems,
-                                                  notification_stats=notification_stats), sock)
-            logger.info("Control API listening on {} (token required)", server.url)
+                                                  feed=feed, journal=journal, notification_stats=notification_stats),
+                                sock)
+            logger.info("Control API listening on {} (token required for actions)", server.url)
+            # Never the token itself: log files get shared. The fragment stays in the browser.
+            logger.info("Dashboard: {}/ (to act from it, open {}/#token=<your token>)", server.url, server.url)
+        server._feed_task = asyncio.create_task(feed.run(), name="control:dashboard-feed")
     except BaseException:
         await server.aclose()
         raise

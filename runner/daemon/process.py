@@ -158,6 +158,7 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         tcp = (daemon.control.tcp.host, daemon.control.tcp.port) if daemon.control.tcp else None
         await stack.enter_async_context(await serve_control(manager, socket_path=socket_path, tcp=tcp, token=plan.token,
                                                             health_problems=journal_watch.problems,
+                                                            journal=journal,
                                                             notification_stats=notifications.stats if notifications else list))
         logger.info("Daemon up: {} bots, state in {}, control socket {}", len(plan.bots), state_dir, socket_path)
         systemd.notify_ready()

@@ -159,7 +159,7 @@ async def test_status_over_tcp_uses_the_token_from_the_environment(manager):
         assert code == 0, err
         assert [bot["id"] for bot in json.loads(out)] == ["btc-ema", "eth-rsi", "sol-macd"]
 
-        code, _, err = await botrunner("status", "--url", server.url)
+        code, _, err = await botrunner("kill", "btc-ema", "--reason", "x", "--url", server.url)
         assert code == 1 and "token" in err
 
 

@@ -227,26 +227,32 @@ async def test_a_second_daemon_on_the_same_socket_is_refused(server, manager):
         assert (await client.health())["bots"] == 3
 
 
-async def test_tcp_on_loopback_needs_the_token(manager, sock_dir):
+async def test_tcp_on_loopback_reads_without_the_token_but_acts_only_with_it(manager, sock_dir):
     tcp = ("127.0.0.1", 0)
     async with await serve_control(manager, socket_path=None, tcp=tcp, token="s3cret") as server:
-        async with ControlClient(url=server.url, token="s3cret") as client:
+        async with ControlClient(url=server.url) as client:
             assert len(await client.bots()) == 3
-        for token in (None, "wrong"):
-            async with ControlClient(url=server.url, token=token) as client:
+            for action in (client.stop("btc-ema"), client.kill("btc-ema", "x"), client.kill_all("x")):
                 with pytest.raises(ControlRequestFailed) as failed:
-                    await client.bots()
+                    await action
                 assert failed.value.status == 401 and "token" in failed.value.message
+        async with ControlClient(url=server.url, token="wrong") as client:
+            with pytest.raises(ControlRequestFailed) as failed:
+                await client.bots()                     # a wrong token is refused even where none is needed
+            assert failed.value.status == 401
+        async with ControlClient(url=server.url, token="s3cret") as client:
+            assert (await client.stop("btc-ema")).state == "stopped"
+    assert manager.calls == [("stop", "btc-ema")]
 
 
-async def test_the_unix_socket_needs_no_token_while_tcp_does(manager, sock_dir):
+async def test_the_unix_socket_needs_no_token_to_act_while_tcp_does(manager, sock_dir):
     async with await serve_control(manager, socket_path=sock_dir / "botrunner.sock", tcp=("localhost", 0),
                                    token="s3cret") as server:
         async with ControlClient(server.socket_path) as client:
-            assert (await client.health())["ok"] is True
+            assert (await client.stop("btc-ema")).state == "stopped"
         async with ControlClient(url=server.url) as client:
             with pytest.raises(ControlRequestFailed, match="token"):
-                await client.health()
+                await client.start("btc-ema")
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.com"])
