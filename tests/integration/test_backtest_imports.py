@@ -1,0 +1,77 @@
+"""A sim backtest process loads only what a sim bot uses: no exchange client, no HTTP stack.
+
+ccxt and aiohttp cost about half a second to import, and nothing in a sim bot calls them; they
+come in only with paper and live engines, a model client, the daemon's control API or a
+download. Checked in a real process, since any module imported on the way (a config model, a
+composition helper) would pull them in for everyone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from market.synthetic import generate_candles
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+NOT_FOR_A_SIM_BACKTEST = {"ccxt", "aiohttp"}
+
+# Runs the command line in this process, then names every top-level package it imported.
+_RUN_AND_LIST_MODULES = """
+import json, runpy, sys
+sys.argv = ["botrunner", *sys.argv[1:]]
+try:
+    runpy.run_path("main.py", run_name="__main__")
+except SystemExit as exc:
+    if exc.code not in (0, None):
+        raise
+print(json.dumps(sorted({name.partition(".")[0] for name in sys.modules})))
+"""
+
+BOT = """\
+id: file-bot
+symbol: BTC/USD
+timeframe: 1m
+capital: 1000
+market: {{source: csv, path: {path}}}
+strategy: {{name: sma_cross, params: {{fast: 5, slow: 20}}}}
+risk: {{stake_pct: 0.5, stop_loss_pct: 0.01}}
+"""
+
+
+def backtest_modules(*args: str) -> tuple[dict, set[str]]:
+    """The `--json` summary of `botrunner backtest ARGS` and the packages its process imported."""
+    result = subprocess.run([sys.executable, "-c", _RUN_AND_LIST_MODULES, "backtest", *args, "--json"],
+                            cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary, modules = result.stdout.strip().splitlines()[-2:]
+    return json.loads(summary), set(json.loads(modules))
+
+
+def write_candles(path: Path) -> None:
+    with path.open("w") as out:
+        out.write("timestamp,open,high,low,close,volume\n")
+        for c in generate_candles(count=2_000, seed=3, timeframe="1m"):
+            out.write(f"{c.ts_ms},{c.open},{c.high},{c.low},{c.close},{c.volume}\n")
+
+
+def test_the_embedded_demo_backtest_imports_no_exchange_client_or_http_stack():
+    summary, modules = backtest_modules()
+    assert summary["bars"] > 0
+    assert not modules & NOT_FOR_A_SIM_BACKTEST
+
+
+@pytest.mark.parametrize("how", ["config", "--data"])
+def test_a_backtest_of_a_candle_file_imports_no_exchange_client_or_http_stack(tmp_path, how):
+    candles = tmp_path / "candles.csv"
+    write_candles(candles)
+    bot = tmp_path / "bot.yaml"
+    bot.write_text(BOT.format(path=candles))
+    summary, modules = backtest_modules(str(bot), *(["--data", str(candles)] if how == "--data" else []))
+    assert summary["bars"] == 2_000 and summary["trades"] > 0
+    assert not modules & NOT_FOR_A_SIM_BACKTEST
