@@ -69,6 +69,7 @@ class RuleRiskEngine:
         pause_on_fill_deviation: bool = False,
     ) -> None:
         self.sizing = sizing
+        self._base_stake_pct = sizing.stake_pct
         self.max_position = max_position
         self.protective_exits = protective_exits
         self.daily_max_loss = daily_max_loss
@@ -194,6 +195,12 @@ class RuleRiskEngine:
         return RiskDecision(Verdict.APPROVE, signal.reason or "entry", Side.BUY, quote_amount=amount,
                             stop_loss_pct=exits.stop_loss_pct, take_profit_pct=exits.take_profit_pct,
                             **exits.trailing_fields())
+
+    def scale_entries(self, factor: float) -> None:
+        """Every entry from now on spends `factor` of what the stake alone would (governance:
+        its level, health and drift), on top of the safe-mode multiplier it was built with.
+        Not a rule's resize: nothing is journalled here, governance journals its own changes."""
+        self.sizing = PositionSizing(self._base_stake_pct * factor)
 
     # -- observers ---------------------------------------------------------------------------
 

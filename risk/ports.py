@@ -43,6 +43,10 @@ class RiskEngine(Protocol):
         """The latest best bid/ask spread, in basis points, when the caller has quotes."""
         ...
 
+    def scale_entries(self, factor: float) -> None:
+        """Entries from now on are `factor` of their size (governance's size multiplier)."""
+        ...
+
     def check_fill_price(self, fill_price: float, reference_price: float) -> str | None:
         """A post-trade alert for a fill too far from its reference price, or None."""
         ...

@@ -8,6 +8,7 @@ daemon), so the same function serves both.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -19,11 +20,16 @@ from market.ports import MarketDataProvider
 from market.replay import ReplayProvider
 from portfolio.portfolio import Portfolio
 from risk.engine import RuleRiskEngine
+from risk.governance.config import GovernanceConfig
+from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.forecasting import ForecastRecorder, Forecasting
 from runner.bot.strategy_runner import StrategyRunner
-from runner.config.bot import BotConfig
+from runner.config.bot import BotConfig, SafeMode
+from runner.governance.bot_governance import BotGovernance, DriftBacktest, trade_return
+from runner.governance.saved import SavedGovernance, saved_governance
+from runner.governance.shadow_journal import ShadowJournal
 from runner.forecast.triggers import Triggers
 from runner.state.journal import Journal
 from strategies.base import Strategy
@@ -57,6 +63,7 @@ def compose_runner(
     stream_key: Hashable | None = None,
     forecast_recorder: ForecastRecorder | None = None,
     risk_group: RiskGroup | None = None,
+    governance: SavedGovernance | None = None,
 ) -> StrategyRunner:
     """A runner for `config` on `feed`. Paper and live bots need their exchange `account`;
     `strategy` is made from the config unless given (the daemon makes it first, to know its
@@ -66,20 +73,28 @@ def compose_runner(
     (shared by every bot on that stream), or from one of the bot's own without a hub (a
     backtest). A bot with a `model` gets its client, its triggers, and `forecast_recorder`
     (the daemon's forecast store) to record and score its forecasts.
+
+    A bot with `governance: {enabled: true}` gets its `BotGovernance`, at the level and with
+    the execution of `governance` (what its snapshot or journal saved; None: its start level):
+    L0 shadow fills in sim on its own book (journalled as shadow), L1 paper, L2 and up live.
+    Its entries are then sized by governance instead of the fixed safe-mode multiplier.
     """
-    live = config.mode == "live"
     strategy = strategy if strategy is not None else make_strategy(config)
+    governed = _governance(config, strategy, governance)
+    kind = governed.running_kind if governed is not None else ExecutionKind(config.mode)
+    if kind is ExecutionKind.SHADOW and journal is not None:
+        journal = ShadowJournal(journal)
     return StrategyRunner(
         config.id, feed=feed, strategy=strategy,
         features=_features(strategy, feature_hub, stream_key),
         forecasting=_forecasting(config, clock, forecast_recorder),
         decide_on_trigger=config.run_strategy == "on_trigger", risk_group=risk_group,
-        risk=RuleRiskEngine.from_config(config.risk, size_multiplier=_size_multiplier(config)),
-        execution=_make_execution(config, account, clock),
+        risk=RuleRiskEngine.from_config(config.risk, size_multiplier=1.0 if governed else _size_multiplier(config)),
+        execution=_make_execution(config, account, clock, kind), governance=governed,
         portfolio=Portfolio(config.symbol, config.capital),
         journal=journal, clock=clock, record_equity=record_equity, warmup_bars=warmup_bars,
         order_id_prefix=order_id_prefix(config.id),
-        commit_intents=live,            # a live order's intent is durable before it leaves
+        commit_intents=kind is ExecutionKind.LIVE,   # a live order's intent is durable before it leaves
         on_checkpoint=on_checkpoint, checkpoint_interval_secs=checkpoint_interval_secs,
         max_candle_age_ms=(config.exchange.max_candle_age_ms(timeframe_ms(config.timeframe))
                            if config.exchange is not None else None),
@@ -92,9 +107,10 @@ def sim_runner(config: BotConfig, candles: Sequence[Candle], **options: Any) -> 
     return compose_runner(config, ReplayProvider(config.symbol, config.timeframe, list(candles)), **options)
 
 
-def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: Clock) -> ExecutionEngine:
+def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: Clock,
+                    kind: ExecutionKind) -> ExecutionEngine:
     fees = config.execution
-    if config.mode == "sim":
+    if kind is ExecutionKind.SIM or kind is ExecutionKind.SHADOW:      # shadow: sim fills on exchange candles
         return SimExecution(fee_rate=fees.fee_rate, slippage_bps=fees.slippage_bps)
     if account is None:
         raise ValueError(f"bot {config.id}: a {config.mode} bot needs its exchange account")
@@ -104,7 +120,7 @@ def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: C
     from execution.paper import PaperExecution
     from execution.quotes import CcxtQuotes
 
-    if config.mode == "paper":
+    if kind is ExecutionKind.PAPER:
         return PaperExecution(CcxtQuotes(account.client), config.symbol, fee_rate=fees.fee_rate,
                               slippage_bps=fees.slippage_bps, now_ms=clock.now_ms)
     return LiveExecution(account, config.symbol, order_id_prefix=order_id_prefix(config.id), clock=clock,
@@ -127,6 +143,33 @@ def _forecasting(config: BotConfig, clock: Clock, recorder: ForecastRecorder | N
     return Forecasting(config.id, ModelClient(config.model, clock=clock), Triggers(config.triggers),
                        symbol=config.symbol, timeframe=config.timeframe, recorder=recorder,
                        candles_sent=config.model.candles)
+
+
+def _governance(config: BotConfig, strategy: Strategy, saved: SavedGovernance | None) -> BotGovernance | None:
+    if not config.governance.enabled:
+        return None
+    if saved is None:
+        saved = saved_governance(config.governance, config.mode, None, [])
+    gated = (config.safe_mode or SafeMode()).size_multiplier
+    return BotGovernance(config.governance, mode=config.mode, running_kind=saved.running_kind, level=saved.level,
+                         gated_size=gated, warmup_bars=strategy.warmup_bars, backtest=_drift_backtest(config))
+
+
+def _drift_backtest(config: BotConfig) -> DriftBacktest:
+    """The backtest the drift check compares the bot with: its config as a sim bot (no model,
+    no governance, no group: the strategy and its risk rules alone) on the candles given, run
+    to the end on an event loop of its own (the caller runs it in a worker thread)."""
+    sim = config.model_copy(update={
+        "mode": "sim", "exchange": None, "model": None, "triggers": [], "run_strategy": "every_candle",
+        "governance": GovernanceConfig(), "risk_group": None, "safe_mode": None})
+
+    def run(candles: Sequence[Candle], warmup: int) -> list[tuple[int, float]]:
+        runner = compose_runner(sim, ReplayProvider(sim.symbol, sim.timeframe, list(candles), warmup=warmup),
+                                warmup_bars=warmup)
+        asyncio.run(runner.run())
+        return [(trade.entry_ts_ms, trade_return(trade)) for trade in runner.portfolio.trades]
+
+    return run
 
 
 def _size_multiplier(config: BotConfig) -> float:

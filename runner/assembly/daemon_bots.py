@@ -29,8 +29,10 @@ from runner.bot.forecasting import ForecastRecorder
 from runner.bot.errors import ExchangeRefusedBot
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
+from runner.governance.saved import GOVERNANCE_KIND, SavedGovernance, saved_governance
 from runner.state.journal import BotJournal
 from runner.state.recovery import RecoveredState, RecoveryError
+from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
 from strategies.features import FeatureHub
 
@@ -65,7 +67,7 @@ async def build_daemon_bot(
     """
     wiring = dict(journal=journal, clock=clock, on_checkpoint=on_checkpoint,
                   checkpoint_interval_secs=checkpoint_interval_secs, forecast_recorder=forecast_recorder,
-                  risk_group=risk_group)
+                  risk_group=risk_group, governance=_saved_governance(config, recovered, journal))
     if config.mode == "sim":
         return await _sim_bot(config, recovered, hub=hub, feature_hub=replay_feature_hub, wiring=wiring)
     try:
@@ -94,7 +96,9 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
         runner = compose_runner(config, cursor, account=account, strategy=strategy, feature_hub=feature_hub,
                                 stream_key=key, **wiring)
         restore_from_journal(runner, recovered, journal)
-        if config.mode == "live":
+        # A governed live bot below L2 sends nothing (shadow, paper): there is nothing of it
+        # on the exchange to compare; it last sent orders before a switch that left it flat.
+        if config.mode == "live" and (runner.governance is None or runner.governance.running_kind is ExecutionKind.LIVE):
             await reconcile_on_start(runner, config, account, journal, clock)
         return runner
     except BaseException as exc:
@@ -126,6 +130,15 @@ async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub
     for bar, reason in recovered.kills_to_replay.items():
         runner.schedule_kill(bar, reason)
     return runner
+
+
+def _saved_governance(config: BotConfig, recovered: RecoveredState, journal: BotJournal) -> SavedGovernance | None:
+    """A governed bot's level and execution as its snapshot, or else its journal, saved them."""
+    if not config.governance.enabled:
+        return None
+    saved_in_snapshot = recovered.state is not None and recovered.state.get("governance") is not None
+    events = [] if saved_in_snapshot else journal.events(kinds=(GOVERNANCE_KIND,))
+    return saved_governance(config.governance, config.mode, recovered.state, events)
 
 
 async def _check_candles_unchanged(cursor: StreamCursor | MarketDataProvider, recovered: RecoveredState) -> None:

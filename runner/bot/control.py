@@ -35,6 +35,8 @@ class RunnerControl:
         await self.execution.aclose()
         if self.forecasting is not None:
             await self.forecasting.aclose()
+        if self.governance is not None:
+            self.governance.cancel_check()
 
     @property
     def stale(self) -> bool:

@@ -38,6 +38,8 @@ class RunnerPersistence:
         }
         if self.forecasting is not None:
             state["forecasting"] = self.forecasting.snapshot()
+        if self.governance is not None:
+            state["governance"] = self.governance.snapshot()
         return state
 
     def checkpoint(self) -> None:
@@ -92,3 +94,5 @@ class RunnerPersistence:
         counters = state["counters"]
         self.signals, self.orders, self.fills = counters["signals"], counters["orders"], counters["fills"]
         self.last_error = state.get("last_error", "")
+        if self.governance is not None and state.get("governance") is not None:
+            self.governance.restore(state["governance"])

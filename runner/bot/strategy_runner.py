@@ -42,6 +42,7 @@ from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.control import RunnerControl
 from runner.bot.errors import BotMustStayDown, ExchangeRefusedBot, StrategyError
 from runner.bot.forecasting import Forecasting
+from runner.bot.governing import GovernanceFlow
 from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
 from runner.bot.persistence import RunnerPersistence
@@ -53,12 +54,13 @@ from strategies.signal import Direction, Signal
 
 if TYPE_CHECKING:
     from risk.group import RiskGroup
+    from runner.governance.bot_governance import BotGovernance
     from strategies.features import SharedFeatures
 
 __all__ = ["RunnerState", "StrategyRunner"]
 
 
-class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence):
+class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
@@ -89,6 +91,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         forecasting: Forecasting | None = None,
         decide_on_trigger: bool = False,
         risk_group: RiskGroup | None = None,
+        governance: BotGovernance | None = None,
     ) -> None:
         self.bot_id = bot_id
         self.symbol = feed.symbol
@@ -120,6 +123,9 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         # Bots sharing an account or a risk group: entries take room in it before they leave.
         self.risk_group = risk_group
         self.risk_blocks: dict[str, int] = {}           # rule -> signals it blocked or resized
+        # Governance (`runner.bot.governing`): its level, health and drift scale the entries.
+        self.governance = governance
+        self._entry_scale = 1.0
         self._booked_position = portfolio.quantity      # the sum of the fills: the position's invariant
         # Client order ids are `<prefix><seq>` (see `execution.order_ids`): deterministic, and
         # they survive restarts (the sequence is in the snapshot).
@@ -261,6 +267,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         if reason is not None:
             await self._trip(reason, close_ms)
             return not self.flatten_pending
+        if self.governance is not None and (governed := await self._govern(candle, equity, close_ms)) is not None:
+            return governed
         view = self.view
         view.push(candle)
         if self._features is not None:

@@ -31,6 +31,7 @@ from market.limits import MAX_CAPITAL, Number
 from market.models import timeframe_ms
 from market.strict import StrictModel
 from risk.config import RiskConfig
+from risk.governance.config import GovernanceConfig
 from runner.config.errors import describe_errors
 from runner.config.yaml_loader import StrictSafeLoader
 from runner.forecast.config import ModelConfig
@@ -82,12 +83,21 @@ class BotConfig(StrictModel):
     """A risk group of daemon.yaml's `risk_groups`: limits across the bots that name it."""
     run_strategy: Literal["every_candle", "on_trigger"] = "every_candle"
     """`on_trigger`: the strategy runs only on the candles where a trigger fired."""
+    governance: GovernanceConfig = GovernanceConfig()
+    """Off unless `enabled`: the maturity ladder, health score and drift check (`risk.governance`)."""
 
     @model_validator(mode="after")
     def _model_answers_within_the_candle(self) -> Self:
         if self.model is not None and self.model.timeout_secs * 1000 >= timeframe_ms(self.timeframe):
             raise ValueError(f"model.timeout_secs ({self.model.timeout_secs:g}) must fit inside the {self.timeframe} "
                              "candle: the bot waits that long at worst before it decides")
+        return self
+
+    @model_validator(mode="after")
+    def _governance_start_fits_the_mode(self) -> Self:
+        if self.governance.enabled and self.mode == "paper" and self.governance.start_level > 1:
+            raise ValueError(f"governance.start_level {self.governance.start_level}: a paper bot climbs to L1 "
+                             "(paper) at most; levels 2 to 4 trade live")
         return self
 
     @model_validator(mode="after")

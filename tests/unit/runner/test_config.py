@@ -52,7 +52,7 @@ def test_optional_field_range_is_reported_in_full(tmp_path):
 def test_unknown_keys_are_rejected_with_the_allowed_ones(tmp_path):
     path = write(tmp_path, GOOD + "leverage: 10\n")
     [problem] = problems_of(path)
-    assert problem.startswith(f"{path}: leverage: unknown field; allowed: capital, enabled, exchange, execution, id")
+    assert problem.startswith(f"{path}: leverage: unknown field; allowed: capital, enabled, exchange, execution, governance, id")
 
 
 def test_every_problem_is_reported_at_once(tmp_path):

@@ -1,0 +1,108 @@
+"""Governance's side of `StrategyRunner`: each candle's ladder, health and drift, and a person's
+promote or demote.
+
+Once per candle, after the equity is marked and the kill-switch rules have looked (a kill comes
+first), the bot's `BotGovernance` sees the candle, the equity and the round trips closed since.
+Every decision it makes is journalled as a `governance` event with its reason, and the entries
+are scaled to the new size at once. Then:
+
+- a drift pause stops the bot (STOPPED, the reason in the journal and its status) until
+  `botrunner start`;
+- a level that wants another execution (L1 paper -> L2 live, say) first closes the position with
+  the execution the bot has (a live position is sold on the exchange, a paper one at the quote),
+  deciding nothing else meanwhile; once flat, it journals the switch and ends the run, and the
+  daemon has the composition root build the bot again with the new execution (see
+  `BotManager._supervise`). The ledger runs on across levels.
+
+A mixin of `StrategyRunner` (it reads and writes the runner's own state), kept in its own
+module so that the loop in `strategy_runner.py` reads alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loguru import logger
+
+from market.models import Candle
+from risk.governance.ladder import Action, Decision
+from runner.bot.states import RunnerState
+from runner.governance.saved import GOVERNANCE_KIND
+
+__all__ = ["GovernanceFlow"]
+
+
+class GovernanceFlow:
+    """Governance methods of `StrategyRunner`; see the module docstring."""
+
+    async def _govern(self, candle: Candle, equity: float, now_ms: int) -> bool | None:
+        """The candle through governance: None to go on, False to decide nothing on this candle
+        (an execution switch is closing the position), True when the bot stops here."""
+        governance = self.governance
+        portfolio = self.portfolio
+        new = portfolio.trade_count - governance.trades_seen
+        trades = portfolio.trades[-min(new, len(portfolio.trades)):] if new > 0 else ()
+        if new > len(trades):             # closed before a restore, beyond the snapshot's recent trades
+            governance.trades_seen += new - len(trades)
+        for record in governance.on_candle(candle, equity, trades):
+            self._record_governance(record, now_ms)
+        self._scale_entries()
+        if governance.pause_reason is not None:
+            reason, _ = governance.pause_reason, governance.clear_pause()
+            logger.warning("Governance pause: {}; the bot stops until `botrunner start`", reason)
+            self._finish(RunnerState.STOPPED, f"governance pause: {reason}")
+            return True
+        if governance.switch_pending:
+            return await self._switch_execution(now_ms)
+        return None
+
+    async def _switch_execution(self, now_ms: int) -> bool:
+        governance = self.governance
+        before, after = governance.running_kind, governance.wanted_kind
+        if self._flat():
+            self._record_governance({"action": "switch", "from": before.value, "to": after.value,
+                                     "level": int(governance.level),
+                                     "reason": f"{governance.level.label} runs {after.value}; the bot is flat, "
+                                               f"so it is rebuilt with its {after.value} execution"}, now_ms)
+            governance.switch_to(after)
+            self._finish(RunnerState.STOPPED, f"switching execution from {before.value} to {after.value}")
+            return True
+        if not self._has_working_order():
+            logger.info("Governance: {} wants {} execution; closing the {} position first",
+                        governance.level.label, after.value, before.value)
+            await self.close_position("governance", now_ms=now_ms, cancel_why="execution switch")
+        return False
+
+    async def govern_by_hand(self, action: str) -> Decision:
+        """`botrunner promote` / `demote`: between candles (it waits for the one being worked
+        on). The decision, a REFUSE included, is journalled and the state checkpointed; a
+        change of execution happens at the next candle."""
+        if self.governance is None:
+            raise RuntimeError(f"bot {self.bot_id} has no governance: add governance: {{enabled: true}} to its config")
+        async with self._turn:
+            decision = self.governance.by_hand(action)
+            now_ms = self.last_candle_ts_ms + self._bar_ms if self.bars else self.clock.now_ms()
+            self._record_governance(decision.record(), now_ms)
+            if decision.action is not Action.REFUSE:
+                self._scale_entries()
+                self.checkpoint()
+            return decision
+
+    @property
+    def execution_switched(self) -> bool:
+        """The run ended for a change of execution: build the bot again (the daemon does)."""
+        return self.governance is not None and self.governance.switched
+
+    def governance_figures(self) -> dict[str, Any] | None:
+        return self.governance.figures() if self.governance is not None else None
+
+    def _scale_entries(self) -> None:
+        multiplier = self.governance.size_multiplier
+        if multiplier != self._entry_scale:
+            self._entry_scale = multiplier
+            self.risk.scale_entries(multiplier)
+
+    def _record_governance(self, record: dict[str, Any], now_ms: int) -> None:
+        logger.info("Governance {}: {}", record["action"], record["reason"])
+        self._filled = True               # checkpoint at the end of this batch: the decision persists
+        self._record(GOVERNANCE_KIND, now_ms, record)

@@ -1,0 +1,50 @@
+"""Where a governed bot's level is found when it is built again: its snapshot, else its journal.
+
+The snapshot holds the whole governance state, the execution the bot ran with included. Without
+one (a bot that crashed before its first snapshot, or whose snapshot was damaged), the journal's
+governance events still say where it stood: the level of the last decision, and the execution
+of the last switch (none: the one its start level gives). The execution matters as much as the
+level: a live bot demoted while its position was still open ran on with its live execution to
+close it, and must come back with that execution, not the one its new level wants.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from risk.governance.config import GovernanceConfig
+from risk.governance.ladder import ExecutionKind, Level, execution_kind
+from runner.state.journal import JournalEvent
+
+__all__ = ["GOVERNANCE_KIND", "SavedGovernance", "saved_governance"]
+
+GOVERNANCE_KIND = "governance"
+"""The journal kind of every governance decision."""
+
+
+class SavedGovernance:
+    """The level and execution a governed bot is built with, and its saved state (or None)."""
+
+    __slots__ = ("level", "running_kind", "state")
+
+    def __init__(self, level: Level, running_kind: ExecutionKind, state: dict[str, Any] | None) -> None:
+        self.level = level
+        self.running_kind = running_kind
+        self.state = state
+
+
+def saved_governance(config: GovernanceConfig, mode: str, snapshot: dict[str, Any] | None,
+                     events: list[JournalEvent]) -> SavedGovernance:
+    """From the bot's snapshot (`snapshot["governance"]`), else from its journalled governance
+    `events` (oldest first), else its configured start level."""
+    state = (snapshot or {}).get("governance")
+    if state is not None:
+        return SavedGovernance(Level(state["ladder"]["level"]), ExecutionKind(state["running_kind"]), state)
+    level = Level(config.start_level)
+    kind = execution_kind(mode, level)
+    for event in events:
+        if "level" in event.data:
+            level = Level(event.data["level"])
+        if event.data.get("action") == "switch":
+            kind = ExecutionKind(event.data["to"])
+    return SavedGovernance(level, kind, None)
