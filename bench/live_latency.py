@@ -20,6 +20,14 @@ the figure is on-the-wire minus the arrival of the candle the order was decided 
 rate limiter, signing) beside it; then the last order of each candle by how many orders that
 candle made, and the same number of orders sent straight through ccxt with no bot code. Also the
 account's requests per minute (of exchange time and of wall time), and orders sent twice (0).
+The probes only take the time and keep what they saw; reading the client order id out of a
+request waits until the run is over, so the bots do not pay for the measuring.
+
+The two figures issue 15 asks of the live path, each against its own yardstick of the same run:
+each further order on a candle (least squares over candles of 10+ orders) against ccxt's own
+cost per order (the median of `FLOOR_BURSTS` bursts straight through ccxt), and the last order
+of candles with one to ten orders (p99) against one journal commit (p99 of the commits made in
+the run: the one commit every order of a candle waits for).
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ from execution.standin.tapes import MINUTE_MS, T0_MS  # noqa: E402
 
 KEYS = {"BENCH_KEY": "test-key", "BENCH_SECRET": "test-secret"}
 WARM = 60
+FLOOR_BURSTS = 5                 # timed bursts straight through ccxt; their median is the floor
 
 
 def bot_config(i: int, base_url: str) -> BotConfig:
@@ -87,9 +96,9 @@ async def run(bots: int, candles: int, base_url: str) -> None:
     candle_seq = [0]
     by_candle: dict[int, list[float]] = {}            # candle -> its orders' arrival -> wire
     decided: dict[str, tuple[float, float]] = {}      # client order id -> (candle arrival, create_order)
-    wire: list[float] = []
+    sent: list[tuple[float, str, str | None]] = []   # (on the wire, url, body): read after the run
     decide: list[float] = []
-    in_ccxt: list[float] = []
+    commits: list[float] = []                       # seconds each journal commit took
     in_flight = [0]
 
     original_append = LiveCandleStream.append
@@ -120,12 +129,8 @@ async def run(bots: int, candles: int, base_url: str) -> None:
                 return await create_order(symbol, type, side, amount, price, params)
 
             async def timed_fetch(url, method="GET", headers=None, body=None):   # probe: on the wire
-                if method == "POST" and urlsplit(url).path.endswith("/order"):
-                    now = time.perf_counter()
-                    arrival, at_create, candle = decided.get(client_order_id(url, body), (arrived[0], now, 0))
-                    wire.append(now - arrival)
-                    in_ccxt.append(now - at_create)
-                    by_candle.setdefault(candle, []).append(now - arrival)
+                if method == "POST":
+                    sent.append((time.perf_counter(), url, body))
                 in_flight[0] += 1
                 try:
                     return await fetch(url, method, headers, body)
@@ -133,6 +138,15 @@ async def run(bots: int, candles: int, base_url: str) -> None:
                     in_flight[0] -= 1
 
             client.create_order, client.fetch = timed_create_order, timed_fetch
+            journal = services.journal
+            commit = journal.commit
+
+            def timed_commit():                        # probe: one journal commit
+                started = time.perf_counter()
+                commit()
+                commits.append(time.perf_counter() - started)
+
+            journal.commit = timed_commit
             account = accounts.get(configs[0].exchange)
             manager = BotManager(configs, services, exit_when_done=False)
             stop = asyncio.Event()
@@ -152,8 +166,16 @@ async def run(bots: int, candles: int, base_url: str) -> None:
         LiveCandleStream.append = original_append
         async with session.get(f"{base_url}/_standin/stats") as reply:
             stats = await reply.json()
+        wire, in_ccxt = [], []
+        for now, url, body in sent:
+            if not urlsplit(url).path.endswith("/order"):
+                continue
+            arrival, at_create, candle = decided.get(client_order_id(url, body), (now, now, 0))
+            wire.append(now - arrival)
+            in_ccxt.append(now - at_create)
+            by_candle.setdefault(candle, []).append(now - arrival)
         burst = max((len(v) for v in by_candle.values()), default=0)
-        floor = await ccxt_alone(configs[0], burst) if burst else []
+        floors = await ccxt_alone(configs[0], burst) if burst else []
 
     print(f"{bots} live bots, one account, one shared BTC/USDT 1m feed, {candles} candles "
           f"({wall:.1f} s of wall time); the stand-in in its own process")
@@ -163,19 +185,32 @@ async def run(bots: int, candles: int, base_url: str) -> None:
     print(f"  create_order -> on the wire (ccxt)    {ms(in_ccxt)}")
     if wire:
         print(f"  mean arrival -> wire        {statistics.mean(wire) * 1000:7.3f} ms over {len(wire)} orders")
-    print_by_burst(by_candle)
-    if floor:
-        print(f"  the same {len(floor)} orders straight through ccxt, no bot code: last on the wire after "
-              f"{max(floor) * 1000:.2f} ms ({max(floor) / len(floor) * 1e6:.0f} us an order: ccxt's create_order, "
-              "signing and aiohttp)")
+    slope = print_by_burst(by_candle)
+    floor = statistics.median(max(burst) / len(burst) for burst in floors) if floors else None
+    if floor is not None:
+        print(f"  the same {burst} orders straight through ccxt, no bot code, {len(floors)} times: last on the wire "
+              f"after {statistics.median(max(b) for b in floors) * 1000:.2f} ms (median; {floor * 1e6:.0f} us an "
+              "order: ccxt's create_order, signing and aiohttp)")
+    if commits:
+        print(f"  one journal commit                    {ms(commits)}   ({len(commits)} commits)")
+    print("  issue 15's figures:")
+    if slope is not None and floor is not None:
+        print(f"    each further order {slope * 1e6:.0f} us against ccxt's own {floor * 1e6:.0f} us: "
+              f"{slope / floor:.2f}x (at most 1.25x)")
+    few = [max(v) for v in by_candle.values() if len(v) <= 10]
+    if few and commits:
+        print(f"    last order of candles with 1-10 orders p99 {pct(few, 0.99) * 1000:.2f} ms against one commit's "
+              f"p99 {pct(commits, 0.99) * 1000:.2f} ms: {(pct(few, 0.99) - pct(commits, 0.99)) * 1000:+.2f} ms "
+              f"(at most +2 ms; {len(few)} candles)")
     print(f"  account requests            {requests:>8}   {requests / candles:,.1f} per minute of exchange time, "
           f"{requests / wall * 60:,.0f} per minute of wall time")
     print("  requests by endpoint        " + ", ".join(f"{p} {n}" for p, n in stats["requests_by_endpoint"].items()))
 
 
-async def ccxt_alone(config: BotConfig, orders: int) -> list[float]:
-    """Seconds from one moment to each of `orders` market buys reaching ccxt's `fetch`, when they
-    are all asked of a client like the bots' at once: the part of the figure that is ccxt's."""
+async def ccxt_alone(config: BotConfig, orders: int) -> list[list[float]]:
+    """For each of `FLOOR_BURSTS` bursts, seconds from one moment to each of `orders` market
+    buys reaching ccxt's `fetch`, when they are all asked of a client like the bots' at once:
+    the part of the figure that is ccxt's."""
     accounts = ExchangeAccounts(environ=KEYS)
     account = accounts.get(config.exchange)
     client, leaving = account.client, []
@@ -187,21 +222,25 @@ async def ccxt_alone(config: BotConfig, orders: int) -> list[float]:
         return await fetch(url, method, headers, body)
 
     client.fetch = timed_fetch
+    bursts = []
     try:
         await account.load_markets()
-        for burst in ("warm", "timed"):            # the first opens the pooled connections
-            leaving.clear()
+        for burst in range(FLOOR_BURSTS + 1):      # the first opens the pooled connections
+            leaving = []
             started = time.perf_counter()
             await asyncio.gather(*(client.create_market_buy_order_with_cost(
                 "BTC/USDT", 20, {"clientOrderId": f"floor-{burst}-{i}"}) for i in range(orders)))
+            if burst:
+                bursts.append(leaving)
     finally:
         await accounts.aclose()
-    return leaving
+    return bursts
 
 
-def print_by_burst(by_candle: dict[int, list[float]]) -> None:
+def print_by_burst(by_candle: dict[int, list[float]]) -> float | None:
     """The last order of each candle, by how many orders that candle made: the orders of one
-    candle leave one after another, so the last one's wait grows with their number."""
+    candle leave one after another, so the last one's wait grows with their number. Returns
+    what each further order adds (seconds), None with fewer than two candles of 10+ orders."""
     groups: dict[int, list[tuple[int, float]]] = {}
     for latencies in by_candle.values():
         n = len(latencies)
@@ -216,6 +255,8 @@ def print_by_burst(by_candle: dict[int, list[float]]) -> None:
     if len(big) >= 2:
         slope = statistics.linear_regression([n for n, _ in big], [last for _, last in big]).slope
         print(f"    each further order on a candle adds {slope * 1e6:.0f} us (least squares, candles of 10+)")
+        return slope
+    return None
 
 
 def main() -> None:
