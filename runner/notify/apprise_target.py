@@ -15,6 +15,7 @@ variable only.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from types import ModuleType
 
@@ -72,7 +73,12 @@ class AppriseTarget:
         apprise = load_apprise()
         self.name = name
         self._apprise = apprise.Apprise()
-        if not self._apprise.add(urls):
+        with warnings.catch_warnings():
+            # The first URL loads apprise's plugins, and its e-mail plugin imports `imghdr`
+            # (deprecated since Python 3.11): a warning that says nothing to an operator.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            added = self._apprise.add(urls)
+        if not added:
             raise NotificationFailed(f"{name} holds no URL apprise can read; expected e.g. tgram://TOKEN/CHAT_ID, "
                                      "slack://..., mailto://..., json://host/path (see apprise's wiki)")
         self._types = {"info": apprise.NotifyType.INFO, "success": apprise.NotifyType.SUCCESS,

@@ -37,7 +37,7 @@ class Notice:
 
 def kill(event: JournalEvent) -> Notice:
     """A `kill` journal event: the bot's kill switch tripped, by a rule or by hand."""
-    bot, reason = event.bot_id, event.data.get("reason", "")
+    bot, reason = event.bot_id, _sentence(event.data.get("reason", ""))
     how = "by hand" if event.data.get("source") == "manual" else "by a rule"
     return Notice("kill", f"{bot}: kill switch tripped",
                   f"The kill switch of {bot} tripped {how}: {reason}. Its orders are cancelled and its "
@@ -49,7 +49,7 @@ def failed(event: JournalEvent) -> Notice:
     """A `lifecycle` journal event of a bot the supervisor gave up on (`stays_down`)."""
     bot = event.bot_id
     return Notice("failed", f"{bot}: failed",
-                  f"Bot {bot} failed and stays down: {event.data.get('detail', '')}. The other bots run on; "
+                  f"Bot {bot} failed and stays down: {_sentence(event.data.get('detail', ''))}. The other bots run on; "
                   f"once the cause is fixed, `botrunner start {bot}` starts it from its saved state.",
                   "failure")
 
@@ -59,10 +59,11 @@ def fill(event: JournalEvent, mode: str) -> Notice:
     data = event.data
     side, quantity, symbol, price = data.get("side", "?"), data.get("quantity"), data.get("symbol", "?"), data.get("price")
     adopted = " (found on the exchange at reconciliation)" if data.get("adopted") else ""
-    return Notice("fill", f"{event.bot_id}: {side} {quantity:g} {symbol} @ {price:g}",
-                  f"{mode} bot {event.bot_id} filled {side} {quantity:g} {symbol} at {price:g}{adopted}, "
-                  f"fee {data.get('fee', 0.0):g}, order {data.get('order_id', '?')} ({data.get('reason') or 'signal'}); "
-                  f"position now {data.get('position', 0.0):g}.")
+    # .10g: a price or an amount as the exchange wrote it (24922.23, 0.00036), not rounded to 6 digits.
+    return Notice("fill", f"{event.bot_id}: {side} {quantity:.10g} {symbol} @ {price:.10g}",
+                  f"{mode} bot {event.bot_id} filled {side} {quantity:.10g} {symbol} at {price:.10g}{adopted}, "
+                  f"fee {data.get('fee', 0.0):.10g}, order {data.get('order_id', '?')} "
+                  f"({data.get('reason') or 'signal'}); position now {data.get('position', 0.0):.10g}.")
 
 
 def daemon_started(host: str, statuses: list[BotStatus]) -> Notice:
@@ -106,6 +107,11 @@ def daily_summary(host: str, until_ms: int, statuses: list[BotStatus],
                   "\n".join([*lines, *_more(len(statuses)),
                              f"All {len(statuses)} bot(s): equity {sum(s.equity for s in statuses):,.2f}, "
                              f"PnL {total_pnl:+,.2f}, {sum(s.trades for s in statuses)} trades."]))
+
+
+def _sentence(text: str) -> str:
+    """`text` to be followed by a full stop: without its own."""
+    return text.rstrip().rstrip(".")
 
 
 def _more(count: int) -> list[str]:
