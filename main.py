@@ -7,6 +7,7 @@
     botrunner download-data --exchange ID --symbol SYM --timeframe TF --since DATE [--until DATE] --out FILE
     botrunner status [BOT] [--json]         botrunner start|stop|resume|trigger BOT
     botrunner kill (BOT | --all) --reason TEXT     botrunner reload
+    botrunner promote|demote BOT            botrunner governance [BOT] [--json]
     botrunner forecasts [--bot B] [--model M] [--symbol S] [--json] [--export PATH]
     botrunner model serve [--port 8780]             the reference prediction model
 
@@ -246,9 +247,10 @@ UrlOption = Annotated[Optional[str], typer.Option(
 DEFAULT_STATE_DIR = Path("state")
 
 
-def _control(state_dir: Path, url: Optional[str], call):
+def _control(state_dir: Path, url: Optional[str], call, *, not_running: type[Exception] | None = None):
     """Run `call(client)` against the daemon; any failure prints its message and exits (1, or 2
-    when the request itself was bad: an empty reason, a config folder with problems)."""
+    when the request itself was bad: an empty reason, a config folder with problems). With
+    `not_running` (DaemonNotRunning), that error is raised for the caller to fall back on."""
     import os
 
     from runner.control.client import ControlClient, ControlClientError, ControlRequestFailed, socket_path
@@ -265,6 +267,8 @@ def _control(state_dir: Path, url: Optional[str], call):
     except ControlRequestFailed as exc:
         _fail([exc.message, *exc.problems], code=EXIT_BAD_INPUT if exc.status in (400, 422) else 1)
     except ControlClientError as exc:
+        if not_running is not None and isinstance(exc, not_running):
+            raise
         _fail([str(exc)], code=1)
 
 
@@ -345,6 +349,52 @@ def reload(state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None)
     from runner.control.status_table import format_reload
 
     typer.echo(format_reload(_control(state_dir, url, lambda client: client.reload())))
+
+
+@app.command()
+def promote(bot: Annotated[str, typer.Argument(help="The bot's id.")],
+            state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
+    """Move a governed bot one level up (past L2 only a person does); refused, with the reason,
+    until its promotion rule holds."""
+    from runner.control.governance_status import format_governance
+
+    typer.echo(format_governance([_control(state_dir, url, lambda client: client.promote(bot))]))
+
+
+@app.command()
+def demote(bot: Annotated[str, typer.Argument(help="The bot's id.")],
+           state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
+    """Move a governed bot one level down."""
+    from runner.control.governance_status import format_governance
+
+    typer.echo(format_governance([_control(state_dir, url, lambda client: client.demote(bot))]))
+
+
+@app.command()
+def governance(
+    bot: Annotated[Optional[str], typer.Argument(help="One bot's id; omit for every governed bot.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of text.")] = False,
+    state_dir: StateDirOption = DEFAULT_STATE_DIR,
+    url: UrlOption = None,
+) -> None:
+    """Show governed bots' level, health, drift and last decisions; with no daemon running, what
+    the state folder holds."""
+    from runner.control.client import DaemonNotRunning
+    from runner.control.governance_status import format_governance, from_state_folder
+
+    try:
+        statuses = _control(state_dir, url, lambda client: client.governance(bot), not_running=DaemonNotRunning)
+    except DaemonNotRunning:
+        if url is not None:
+            raise
+        try:
+            statuses = from_state_folder(state_dir, bot)
+        except FileNotFoundError as exc:
+            _fail([f"no botrunner daemon is running, and {exc}"], code=1)
+    if as_json:
+        typer.echo(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2))
+    else:
+        typer.echo(format_governance(statuses))
 
 
 _add_forecast_commands()

@@ -7,6 +7,8 @@
     POST /bots/{id}/trigger     BotStatus (its model is asked at its next candle)
     POST /kill                  {"reason": "..."} -> [BotStatus, ...]   (every bot)
     POST /reload                ReloadResult, or 422 {"error": ..., "problems": [...]}
+    GET  /governance            [GovernanceStatus, ...]           GET /bots/{id}/governance  [GovernanceStatus]
+    POST /bots/{id}/promote     GovernanceStatus, or 409 with the rule's reason   POST /bots/{id}/demote  likewise
     GET  /metrics               Prometheus text 0.0.4
     GET  /  /events  /bots/{id}/history  /bots/{id}/journal   the web dashboard: runner.control.dashboard
 
@@ -37,6 +39,7 @@ from runner.control.errors import BotStateError, ControlError, UnknownBot
 from runner.control.live_feed import DashboardFeed
 from runner.control.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from runner.control.metrics import render_prometheus
+from runner.control.governance_status import GovernanceStatus
 from runner.control.status import BotStatus, ReloadResult
 from runner.notify.sender import SenderStats
 
@@ -56,6 +59,9 @@ class BotControl(Protocol):
     async def resume(self, bot_id: str) -> BotStatus: ...
     async def trigger(self, bot_id: str) -> BotStatus: ...
     async def reload(self) -> ReloadResult: ...
+    async def promote(self, bot_id: str) -> GovernanceStatus: ...
+    async def demote(self, bot_id: str) -> GovernanceStatus: ...
+    def governance(self, bot_id: str | None = None) -> list[GovernanceStatus]: ...
 
 
 class KillRequest(StrictModel):
@@ -108,6 +114,10 @@ def build_control_app(manager: BotControl, *, token: str | None = None,
         web.post("/kill", _kill_all),
         web.post("/reload", _reload),
         web.get("/metrics", _metrics),
+        web.get("/governance", _governance),
+        web.get("/bots/{bot_id}/governance", _governance),
+        web.post("/bots/{bot_id}/promote", _promote),
+        web.post("/bots/{bot_id}/demote", _demote),
     ])
     return app
 
@@ -181,7 +191,7 @@ async def _act(action: str, bot: str, call: Awaitable[T], outcome: Callable[[T],
     return result
 
 
-def _json(model: BaseModel | list[BotStatus]) -> web.Response:
+def _json(model: BaseModel | list[BotStatus] | list[GovernanceStatus]) -> web.Response:
     if isinstance(model, list):
         return web.json_response([item.model_dump(mode="json") for item in model])
     return web.json_response(model.model_dump(mode="json"))
@@ -227,6 +237,22 @@ async def _trigger(request: web.Request) -> web.Response:
     bot_id = request.match_info["bot_id"]
     return _json(await _act("trigger", bot_id, request.app[_MANAGER].trigger(bot_id),
                             lambda status: "its model is asked at its next candle"))
+
+
+async def _governance(request: web.Request) -> web.Response:
+    return _json(request.app[_MANAGER].governance(request.match_info.get("bot_id")))
+
+
+async def _promote(request: web.Request) -> web.Response:
+    bot_id = request.match_info["bot_id"]
+    return _json(await _act("promote", bot_id, request.app[_MANAGER].promote(bot_id),
+                            lambda status: f"now {status.level_name}"))
+
+
+async def _demote(request: web.Request) -> web.Response:
+    bot_id = request.match_info["bot_id"]
+    return _json(await _act("demote", bot_id, request.app[_MANAGER].demote(bot_id),
+                            lambda status: f"now {status.level_name}"))
 
 
 async def _kill(request: web.Request) -> web.Response:

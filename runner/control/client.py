@@ -21,6 +21,7 @@ from urllib.parse import quote
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
+from runner.control.governance_status import GovernanceStatus
 from runner.control.status import BotStatus, ReloadResult
 
 M = TypeVar("M", bound=BaseModel)
@@ -126,6 +127,16 @@ class ControlClient:
 
     async def reload(self) -> ReloadResult:
         return _parse(ReloadResult, await self._request("POST", "/reload"))
+
+    async def promote(self, bot_id: str) -> GovernanceStatus:
+        return _parse(GovernanceStatus, await self._request("POST", _bot_path(bot_id, "promote")))
+
+    async def demote(self, bot_id: str) -> GovernanceStatus:
+        return _parse(GovernanceStatus, await self._request("POST", _bot_path(bot_id, "demote")))
+
+    async def governance(self, bot_id: str | None = None) -> list[GovernanceStatus]:
+        path = _bot_path(bot_id, "governance") if bot_id else "/governance"
+        return [_parse(GovernanceStatus, item) for item in await self._request("GET", path)]
 
     async def metrics(self) -> str:
         return await self._request("GET", "/metrics", expect_json=False)

@@ -11,3 +11,7 @@ class UnknownBot(ControlError):
 
 class BotStateError(ControlError):
     """The bot is in a state that does not allow the request (start a killed bot, say)."""
+
+
+class GovernanceRefused(ControlError):
+    """A promotion or demotion that the governance rule does not allow; the message says why."""

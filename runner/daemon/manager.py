@@ -23,10 +23,12 @@ from runner.bot.errors import BotMustStayDown
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from runner.config.bot import BotConfig
 from runner.config.daemon import SupervisorConfig
-from runner.control.errors import BotStateError, UnknownBot
+from runner.control.errors import BotStateError, GovernanceRefused, UnknownBot
+from runner.control.governance_status import GovernanceStatus, governance_status
 from runner.control.status import BotStatus, ReloadResult
 from runner.daemon.services import DaemonServices
 from runner.daemon.slots import DONE_STATES, BotSlot, BotState
+from runner.governance.saved import GOVERNANCE_KIND
 from runner.state.journal import JournalEvent
 from runner.state.recovery import RecoveryError, recover
 
@@ -140,6 +142,13 @@ class BotManager:
                                 slot.config.symbol, slot.config.timeframe, runner.bars)
                     final = await runner.run()
                     self._write_snapshot(runner)
+                    if runner.execution_switched and not self._stopping:
+                        # Governance moved the bot to a level that trades on another execution
+                        # (shadow, paper, live), and it is flat: built again, from its snapshot.
+                        logger.info("Rebuilding the bot with its {} execution ({})",
+                                    runner.governance.running_kind.value, runner.governance.level.label)
+                        slot.state = BotState.STARTING
+                        continue
                     slot.state = BotState(final.value)
                     logger.info("Bot {}: {}", final.value, runner.kill_switch.reason or
                                 f"{runner.bars} candles, equity {runner.portfolio.equity:.2f}")
@@ -326,6 +335,43 @@ class BotManager:
             raise BotStateError(f"{exc}; give it a model: block in its config") from None
         logger.info("Bot {}: model asked by hand at its next candle", bot_id)
         return self._status(slot)
+
+    async def promote(self, bot_id: str) -> GovernanceStatus:
+        """One level up by a person (`botrunner promote`), when the rule allows it; otherwise
+        `GovernanceRefused` with the reason (journalled too)."""
+        return await self._govern_by_hand(bot_id, "promote")
+
+    async def demote(self, bot_id: str) -> GovernanceStatus:
+        """One level down by a person (`botrunner demote`)."""
+        return await self._govern_by_hand(bot_id, "demote")
+
+    async def _govern_by_hand(self, bot_id: str, action: str) -> GovernanceStatus:
+        slot = self._slot(bot_id)
+        runner = slot.runner
+        if not slot.config.governance.enabled:
+            raise BotStateError(f"bot {bot_id} is not governed; add governance: {{enabled: true}} to its config")
+        if runner is None or slot.state in (BotState.STARTING, BotState.RESTARTING):
+            raise BotStateError(f"bot {bot_id} is {slot.state}; its level can be changed once it has started")
+        with logger.contextualize(bot=bot_id):
+            decision = await runner.govern_by_hand(action)
+        if decision.action == "refuse":
+            raise GovernanceRefused(decision.reason)
+        return self._governance(slot)
+
+    def governance(self, bot_id: str | None = None) -> list[GovernanceStatus]:
+        """Level, health, drift and the last decisions of one bot, or of every governed bot."""
+        if bot_id is not None:
+            slot = self._slot(bot_id)
+            if not slot.config.governance.enabled:
+                raise BotStateError(f"bot {bot_id} is not governed; add governance: {{enabled: true}} to its config")
+            return [self._governance(slot)]
+        slots = sorted(self._slots.values(), key=lambda s: s.id)
+        return [self._governance(slot) for slot in slots if slot.config.governance.enabled]
+
+    def _governance(self, slot: BotSlot) -> GovernanceStatus:
+        figures = slot.runner.governance_figures() if slot.runner is not None else None
+        return governance_status(slot.id, self._status(slot).state, slot.config.mode, figures,
+                                 slot.journal.events(kinds=(GOVERNANCE_KIND,)))
 
     async def reload(self) -> ReloadResult:
         """Re-read the config folder: add new bots, stop removed ones, restart changed ones.

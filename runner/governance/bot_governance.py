@@ -207,7 +207,8 @@ class BotGovernance:
         return {"ladder": self.ladder.snapshot(), "health": self.health.snapshot(),
                 "running_kind": self.running_kind.value, "trades_seen": self.trades_seen,
                 "journalled_health": self.journalled_health, "drift_factor": self.drift_factor,
-                "last_drift": self.last_drift}
+                "last_drift": self.last_drift,
+                "figures": self.figures()}      # for `botrunner governance` with no daemon running
 
     def restore(self, data: dict[str, Any]) -> None:
         """Continue from `snapshot()`. The candles kept for the drift check start afresh: a
