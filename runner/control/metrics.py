@@ -57,6 +57,13 @@ _RISK_FIGURES = (
     ("botrunner_volatility", "volatility", "Realized volatility (or ATR over close) the volatility breaker watches."),
 )
 
+_GOVERNANCE: tuple[tuple[str, str, str], ...] = (
+    ("botrunner_governance_level", "level", "The bot's governance level: 0 shadow, 1 paper, 2 gated, 3 constrained, 4 full."),
+    ("botrunner_governance_health", "health", "The bot's health score from its recent trades, 0 to 1."),
+    ("botrunner_governance_size_multiplier", "size_multiplier", "What governance scales the bot's entries by."),
+    ("botrunner_governance_drift", "drift_divergence", "The last drift check's divergence from the backtest."),
+)
+
 _MODEL_GAUGES: tuple[tuple[str, str, Callable[[ModelStatus], float]], ...] = (
     ("botrunner_model_available", "1 while the bot's prediction model answers.", lambda m: m.available),
     ("botrunner_model_hit_rate", "Share of the bot's scored forecasts whose direction was right.",
@@ -91,6 +98,9 @@ def render_prometheus(statuses: list[BotStatus], notifications: Sequence[SenderS
     for name, figure, help_text in _RISK_FIGURES:
         lines += _family(name, "gauge", help_text, (_sample(name, {"bot": s.id}, s.risk[figure])
                                                     for s in statuses if s.risk.get(figure) is not None))
+    for name, field, help_text in _GOVERNANCE:
+        lines += _family(name, "gauge", help_text, (_sample(name, {"bot": s.id}, s.governance[field]) for s in statuses
+                                                    if s.governance is not None and s.governance[field] is not None))
     with_model = [s for s in statuses if s.model is not None]
     for families, kind in ((_MODEL_GAUGES, "gauge"), (_MODEL_COUNTERS, "counter")):
         for name, help_text, value in families:

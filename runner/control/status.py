@@ -62,6 +62,7 @@ class BotStatus(BaseModel):
     risk: dict[str, float | None] = {}      # the configured rules' figures: var, es, volatility, breakers
     risk_blocks: dict[str, int] = {}        # signals each rule blocked or resized, by rule
     risk_group: dict[str, Any] | None = None  # the bot's risk group: equity, gross exposure, positions
+    governance: dict[str, Any] | None = None  # governed bots: level, execution, health, size_multiplier, drift
     last_error: str
     latency: LatencySummary
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from enum import StrEnum
+from typing import Any
 
 from market.models import iso_utc
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
@@ -80,6 +81,7 @@ class BotSlot:
             started=slot.started, model=_model_status(runner, forecasts),
             risk=runner.risk.figures() if runner else {}, risk_blocks=dict(runner.risk_blocks) if runner else {},
             risk_group=runner.risk_group.figures() if runner and runner.risk_group else None,
+            governance=_governance_summary(runner),
             last_error=slot.last_error or (runner.last_error if runner else ""),
             latency=LatencySummary(buckets=latency.cumulative(), sum_s=latency.sum, count=latency.count)
             if latency else LatencySummary(buckets=[], sum_s=0.0, count=0),
@@ -95,6 +97,17 @@ def _ledger(runner: StrategyRunner | None, capital: float) -> dict[str, float | 
     return dict(equity=p.equity, pnl=p.equity - p.initial_capital, realized_pnl=p.realized_pnl,
                 unrealized_pnl=p.unrealized_pnl, cash=p.cash, position=p.quantity, fees=p.fees_paid,
                 trades=p.trade_count)
+
+
+def _governance_summary(runner: StrategyRunner | None) -> dict[str, Any] | None:
+    """The status' governance fields; `botrunner governance` shows the rest."""
+    figures = runner.governance_figures() if runner is not None else None
+    if figures is None:
+        return None
+    drift = figures["drift"]
+    return {"level": figures["level"], "execution": figures["execution"], "health": figures["health"],
+            "size_multiplier": figures["size_multiplier"],
+            "drift_divergence": drift["divergence"] if drift is not None else None}
 
 
 def _model_status(runner: StrategyRunner | None, forecasts: ForecastStore | None) -> ModelStatus | None:
