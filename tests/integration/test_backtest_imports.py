@@ -1,9 +1,11 @@
-"""A sim backtest process loads only what a sim bot uses: no exchange client, no HTTP stack.
+"""A sim backtest process loads only what a sim bot uses: no exchange client, no HTTP stack,
+no pandas.
 
 ccxt and aiohttp cost about half a second to import, and nothing in a sim bot calls them; they
 come in only with paper and live engines, a model client, the daemon's control API or a
-download. Checked in a real process, since any module imported on the way (a config model, a
-composition helper) would pull them in for everyone.
+download. pandas (0.15 s) is not needed to read a candle file either (`market.files`). Checked
+in a real process, since any module imported on the way (a config model, a composition
+helper) would pull them in for everyone.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from market.synthetic import generate_candles
 
 PROJECT = Path(__file__).resolve().parents[2]
 
-NOT_FOR_A_SIM_BACKTEST = {"ccxt", "aiohttp"}
+NOT_FOR_A_SIM_BACKTEST = {"ccxt", "aiohttp", "pandas"}
 
 # Runs the command line in this process, then names every top-level package it imported.
 _RUN_AND_LIST_MODULES = """
@@ -60,14 +62,14 @@ def write_candles(path: Path) -> None:
             out.write(f"{c.ts_ms},{c.open},{c.high},{c.low},{c.close},{c.volume}\n")
 
 
-def test_the_embedded_demo_backtest_imports_no_exchange_client_or_http_stack():
+def test_the_embedded_demo_backtest_imports_no_exchange_client_http_stack_or_pandas():
     summary, modules = backtest_modules()
     assert summary["bars"] > 0
     assert not modules & NOT_FOR_A_SIM_BACKTEST
 
 
 @pytest.mark.parametrize("how", ["config", "--data"])
-def test_a_backtest_of_a_candle_file_imports_no_exchange_client_or_http_stack(tmp_path, how):
+def test_a_backtest_of_a_candle_file_imports_no_exchange_client_http_stack_or_pandas(tmp_path, how):
     candles = tmp_path / "candles.csv"
     write_candles(candles)
     bot = tmp_path / "bot.yaml"
