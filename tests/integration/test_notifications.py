@@ -9,6 +9,7 @@ import base64
 import logging
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,52 @@ def test_a_variable_holding_no_url_is_named_and_its_value_is_not_shown(tmp_path,
     (problem,) = error.value.problems
     assert problem.startswith(f"{config_dir / 'daemon.yaml'}: notifications.urls_env: {URL_ENV} holds no URL apprise can read")
     assert PATH_TOKEN not in problem
+
+
+LIVE_BOT = """\
+id: btc-live
+mode: live
+symbol: BTC/USDT
+timeframe: 1s
+capital: 5000
+exchange:
+  id: binance
+  base_url: {base_url}
+  api_key_env: BR_NOTIFY_KEY
+  secret_env: BR_NOTIFY_SECRET
+  poll_delay_secs: 0.1
+  options: {{fetchMarkets: {{types: [spot]}}, fetchCurrencies: false, fetchMargins: false}}
+strategy: {{name: sma_cross, params: {{fast: 2, slow: 4}}}}
+risk: {{stake_pct: 0.5}}
+"""
+
+
+async def test_a_live_bots_fill_on_the_exchange_stand_in_is_sent_by_default(receiver, root, monkeypatch):
+    from execution.standin import BinanceStandIn
+    from execution.standin.tapes import quick_swings
+
+    now_ms = time.time_ns() // 1_000_000
+    start_ms = now_ms - now_ms % 1000 - 20_000
+    tape = quick_swings(20 + 120, start_ms=start_ms)          # two minutes of 1s candles, trading every few
+    async with BinanceStandIn(tape, balances={"USDT": 10_000, "BTC": 0}, start_ms=now_ms, real_time=True,
+                              timeframe_ms=1000) as standin:
+        monkeypatch.setenv("BR_NOTIFY_KEY", standin.api_key)
+        monkeypatch.setenv("BR_NOTIFY_SECRET", standin.secret)
+        monkeypatch.setenv(URL_ENV, receiver.url())
+        # `fill` with the default fill_modes: live fills only.
+        config_dir = write_daemon(root, f"{{urls_env: [{URL_ENV}], events: [fill]}}",
+                                  {"btc-live": LIVE_BOT.format(base_url=standin.base_url)})
+        plan = plan_daemon(config_dir, root / "state", live_flag=True, environ={"I_UNDERSTAND_LIVE_TRADING": "true",
+                                                                              URL_ENV: receiver.url()})
+        stop = asyncio.Event()
+        daemon = asyncio.create_task(run_daemon(plan, stop=stop))
+        try:
+            await eventually(lambda: receiver.received, "a live fill", timeout=45)
+        finally:
+            stop.set()
+            await asyncio.wait_for(daemon, 30)
+    fill = receiver.received[0]
+    notified_price = float(fill["title"].rsplit("@ ", 1)[1])
+    ours = [t for t in standin.trades if float(t.price) == pytest.approx(notified_price)]
+    assert fill["title"].startswith("btc-live: buy ") and fill["message"].startswith("live bot btc-live filled buy")
+    assert ours, "the notified price is one the exchange filled at"
