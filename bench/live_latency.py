@@ -110,9 +110,11 @@ async def run(bots: int, candles: int, base_url: str) -> None:
 
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base_url}/_standin/stats") as reply:
-            # The next candle closes once no request is in flight: the daemon is done with the
-            # last one, its housekeeping included, as it is a minute later in a real run.
-            clock = VirtualStandInClock(base_url, (await reply.json())["now_ms"], quiet=lambda: in_flight[0] == 0)
+            # The next candle closes once no request is in flight and the snapshots are written:
+            # the daemon is done with the last one, its housekeeping included, as it is a minute
+            # later in a real run (a snapshot written meanwhile takes the GIL from the bots).
+            clock = VirtualStandInClock(base_url, (await reply.json())["now_ms"],
+                                        quiet=lambda: in_flight[0] == 0 and services.writer.idle)
         LiveCandleStream.append = timed_append
         with tempfile.TemporaryDirectory() as tmp:
             accounts = ExchangeAccounts(environ=KEYS, clock=clock)
@@ -139,14 +141,14 @@ async def run(bots: int, candles: int, base_url: str) -> None:
 
             client.create_order, client.fetch = timed_create_order, timed_fetch
             journal = services.journal
-            commit = journal.commit
+            commit_group = journal._commit_group
 
-            def timed_commit():                        # probe: one journal commit
+            def timed_commit_group():                  # probe: the commit a candle's orders wait for
                 started = time.perf_counter()
-                commit()
+                commit_group()
                 commits.append(time.perf_counter() - started)
 
-            journal.commit = timed_commit
+            journal._commit_group = timed_commit_group
             account = accounts.get(configs[0].exchange)
             manager = BotManager(configs, services, exit_when_done=False)
             stop = asyncio.Event()

@@ -146,6 +146,11 @@ class SnapshotWriter:
     async def aflush(self) -> None:
         await asyncio.to_thread(self.flush)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing submitted is waiting or being written (a bench's clock reads it between candles)."""
+        return not self._pending and not self._writing
+
     def close(self) -> None:
         self.flush()
         with self._cond:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
+import ccxt
 import ccxt.async_support as ccxt_async
 import ccxt.pro
 import pytest
@@ -203,6 +204,24 @@ async def test_amounts_round_down_to_the_step_and_prices_to_the_tick(account):
     assert account.round_amount("BTC/USDT", 0.0123499) == 0.01234
     assert account.round_amount("BTC/USDT", 0.000009) == 0.0
     assert account.round_price("BTC/USDT", 30_500.126) == 30_500.13
+
+
+async def test_an_amount_rounded_again_or_rounded_before_gives_what_ccxt_gives(account):
+    # An exit is rounded when sized and again when sent; the second answer is kept, not remade.
+    await account.load_markets()
+    amounts = [0.0123499, 0.01234, 1.999999999, 0.000009, 0.00001, 123.456789123, 0.1 + 0.2]
+
+    first = [account.round_amount("BTC/USDT", a) for a in amounts]
+    again = [account.round_amount("BTC/USDT", a) for a in amounts + first]
+
+    by_ccxt = []
+    for a in amounts + first:
+        try:
+            by_ccxt.append(float(account.client.amount_to_precision("BTC/USDT", a)))
+        except ccxt.InvalidOrder:
+            by_ccxt.append(0.0)
+    assert again == by_ccxt
+    assert first == by_ccxt[:len(amounts)]
 
 
 @pytest.mark.parametrize(("amount", "price", "cost", "reason"), [
