@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
@@ -52,6 +52,22 @@ def _fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> None:
     raise typer.Exit(code)
 
 
+@contextmanager
+def _progress_bar(description: str, log_level: str, as_json: bool = False):
+    """A `TerminalBar` (drawn once shown) where a person watches a terminal, else None. While
+    it shows, log lines are printed above it (the stderr sink is set up again on rich's stream)."""
+    from runner.backtest.progress import TerminalBar, wants_progress
+
+    if not wants_progress(as_json=as_json):
+        yield None
+        return
+    def relog() -> None:
+        setup_logging(log_level)
+
+    with TerminalBar(description, on_show=relog, on_close=relog) as bar:
+        yield bar
+
+
 def _parse_date(value: Optional[str], option: str) -> Optional[datetime]:
     if value is None:
         return None
@@ -82,14 +98,16 @@ def backtest(
     from runner.config.defaults import DEFAULT_BOT
     from runner.bot.errors import BotError
     from runner.backtest.html_report import write_html_report
+    from runner.backtest.progress import LongRunProgress
     from runner.backtest.report import format_report, write_equity_csv, write_trades_csv
 
     setup_logging(log_level)
     start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
     try:
         bot = load_bot_config(config) if config is not None else DEFAULT_BOT
-        with logger.contextualize(bot=bot.id):
-            result = asyncio.run(run_backtest(bot, data_path=data, start=start, end=end))
+        with logger.contextualize(bot=bot.id), _progress_bar(f"backtest {bot.id}", log_level, as_json) as bar:
+            progress = LongRunProgress(bar, unit="candles") if bar else None
+            result = asyncio.run(run_backtest(bot, data_path=data, start=start, end=end, progress=progress))
     except ConfigError as exc:
         _fail(exc.problems)
     except MarketDataError as exc:
@@ -215,26 +233,22 @@ def download_data(
 
     setup_logging(log_level)
     start, end = _parse_date(since, "--since"), _parse_date(until, "--until")
-    show_progress = sys.stderr.isatty()
-
-    def progress(done_ms: int, total_ms: int, written: int) -> None:
-        if show_progress:
-            filled = round(30 * done_ms / total_ms)
-            sys.stderr.write(f"\r{symbol} {timeframe} [{'#' * filled}{'.' * (30 - filled)}] "
-                             f"{100 * done_ms / total_ms:3.0f}%  {written} candles")
-            sys.stderr.flush()
-
     try:
-        summary = asyncio.run(run_download(
-            exchange, symbol, timeframe, out, since_ms=round(start.timestamp() * 1000),
-            until_ms=round(end.timestamp() * 1000) if end else None, base_url=base_url, progress=progress))
+        with _progress_bar(f"{symbol} {timeframe}", log_level) as bar:
+            if bar:
+                bar.show()          # a download is as long as the network makes it: shown from the start
+
+            def progress(done_ms: int, total_ms: int, written: int) -> None:
+                if bar:
+                    bar.update(done_ms, total_ms, f"{written:,} candles")
+
+            summary = asyncio.run(run_download(
+                exchange, symbol, timeframe, out, since_ms=round(start.timestamp() * 1000),
+                until_ms=round(end.timestamp() * 1000) if end else None, base_url=base_url, progress=progress))
     except DownloadInputError as exc:
         _fail([str(exc)])
     except DownloadFailed as exc:
         _fail([str(exc)], code=1)
-    finally:
-        if show_progress:
-            sys.stderr.write("\n")
     typer.echo(summary.describe())
 
 

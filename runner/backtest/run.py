@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from market.factory import load_market
 from market.models import Candle, timeframe_ms
@@ -74,18 +76,37 @@ async def run_backtest(
     data_path: Path | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+    progress_every_secs: float = 0.25,
 ) -> BacktestResult:
-    """Load the candles (not timed), run the bot over them (timed), and sum up."""
+    """Load the candles (not timed), run the bot over them (timed), and sum up.
+
+    With `progress`, it is called every `progress_every_secs` during the run with (candles done,
+    candles in all, seconds since the run started), from a timer task: the candle loop itself
+    pays nothing for it (the replay yields to the event loop once per batch of candles)."""
     candles = load_bot_candles(config, data_path=data_path, start=start, end=end)
     runner = sim_runner(config, candles, journal=MemoryJournal(), record_equity=True)
     started = time.perf_counter()
+    reporter = None if progress is None else asyncio.create_task(
+        _report_progress(runner, len(candles), progress, progress_every_secs, started), name="backtest-progress")
     try:
         await runner.run()
     finally:
         elapsed_s = time.perf_counter() - started
+        if reporter is not None:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter           # a progress callback that raised says so here
         await runner.aclose()            # its model client, if it has one
     run = candles[:runner.bars]
     return summarize(runner, config, [c.ts_ms for c in run], elapsed_s, closes=[c.close for c in run])
+
+
+async def _report_progress(runner: StrategyRunner, total: int, progress: Callable[[int, int, float], None],
+                           every_secs: float, started: float) -> None:
+    while True:
+        await asyncio.sleep(every_secs)
+        progress(runner.bars, total, time.perf_counter() - started)
 
 
 def load_bot_candles(config: BotConfig, *, data_path: Path | None = None, start: datetime | None = None,
