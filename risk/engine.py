@@ -80,6 +80,9 @@ class RuleRiskEngine:
         self.pause_on_fill_deviation = pause_on_fill_deviation
         self.gates = gates
         self._candle_observers = tuple(g.on_candle for g in gates if hasattr(g, "on_candle"))
+        # False when no rule looks at candles: the runner then skips `on_candle` (a call on
+        # every candle of a backtest that can only answer None).
+        self.watches_candles = daily_max_loss is not None or max_drawdown is not None or bool(self._candle_observers)
         self._fill_observers = tuple(g.on_fill for g in gates if hasattr(g, "on_fill"))
         self._spread = next((g for g in gates if isinstance(g, SpreadBreaker)), None)
         self.rejections = 0

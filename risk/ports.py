@@ -34,6 +34,10 @@ class RiskEngine(Protocol):
 
     pause_on_fill_deviation: bool
 
+    watches_candles: bool
+    """Some rule looks at candles or the marked equity: False when `on_candle` can only answer
+    None, and the caller may skip it."""
+
     @property
     def watches_spread(self) -> bool:
         """A spread breaker is configured: read the book's spread before deciding an entry."""

@@ -263,12 +263,18 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self.last_candle_ts_ms = candle.ts_ms
         if self.kill_switch.tripped:
             return await self._work_on_flatten(close_ms)
-        reason = self.risk.on_candle(candle, equity, portfolio.peak_equity)
-        if reason is not None:
-            await self._trip(reason, close_ms)
-            return not self.flatten_pending
-        if self.governance is not None and (governed := await self._govern(candle, equity, close_ms)) is not None:
-            return governed
+        risk = self.risk
+        if risk.watches_candles:           # no kill rule or breaker configured: nothing to ask
+            reason = risk.on_candle(candle, equity, portfolio.peak_equity)
+            if reason is not None:
+                await self._trip(reason, close_ms)
+                return not self.flatten_pending
+        governance = self.governance
+        if governance is not None:
+            if self._govern(candle, equity, close_ms):
+                return True                # a governance pause
+            if governance.switch_pending:  # closes the position, then ends the run to be rebuilt
+                return await self._switch_execution(close_ms)
         view = self.view
         view.push(candle)
         if self._features is not None:
@@ -277,7 +283,10 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             fired = await self.forecasting.on_candle(candle, close_ms, view)
             if self._decide_on_trigger and not fired:
                 return False               # decides only when a trigger fired (and asked the model)
-        signal = self._generate(candle)
+        try:                               # `_generate`, inlined: a call less on every candle
+            signal = self.strategy.generate_signal(view)
+        except Exception as exc:
+            raise self._strategy_error(candle, exc) from exc
         if signal is not None:
             max_age_ms = self._max_candle_age_ms
             if max_age_ms is not None and self.clock.now_ms() - close_ms > max_age_ms:
@@ -295,9 +304,11 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         try:
             return self.strategy.generate_signal(self.view)
         except Exception as exc:
-            raise StrategyError(
-                f"strategy {self.strategy.name!r} raised on the candle of {iso_utc(candle.ts_ms)}: "
-                f"{type(exc).__name__}: {exc}") from exc
+            raise self._strategy_error(candle, exc) from exc
+
+    def _strategy_error(self, candle: Candle, exc: Exception) -> StrategyError:
+        return StrategyError(f"strategy {self.strategy.name!r} raised on the candle of {iso_utc(candle.ts_ms)}: "
+                             f"{type(exc).__name__}: {exc}")
 
     # -- orders and fills --------------------------------------------------------------------
 
