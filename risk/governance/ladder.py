@@ -153,8 +153,10 @@ class Ladder:
         drawdown at this level passes `demote_drawdown_pct` (not at L0: there is no lower)."""
         self.last_equity = equity
         peak = self.peak_equity
-        if peak is None or equity > peak:
-            self.peak_equity = peak = equity
+        if peak is None or equity >= peak:       # the common case on a rising curve: nothing to check
+            self.peak_equity = equity
+            self.drawdown = 0.0
+            return None
         drawdown = 1.0 - equity / peak if peak > 0 else 0.0
         self.drawdown = drawdown
         if drawdown > self.max_drawdown:

@@ -20,11 +20,12 @@ module so that the loop in `strategy_runner.py` reads alone.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from loguru import logger
 
 from market.models import Candle
+from portfolio.trades import Trade
 from risk.governance.ladder import Action, Decision
 from runner.bot.states import RunnerState
 from runner.governance.saved import GOVERNANCE_KIND
@@ -35,28 +36,36 @@ __all__ = ["GovernanceFlow"]
 class GovernanceFlow:
     """Governance methods of `StrategyRunner`; see the module docstring."""
 
-    async def _govern(self, candle: Candle, equity: float, now_ms: int) -> bool | None:
-        """The candle through governance: None to go on, False to decide nothing on this candle
-        (an execution switch is closing the position), True when the bot stops here."""
+    def _govern(self, candle: Candle, equity: float, now_ms: int) -> bool | None:
+        """The candle through governance: None to go on, True when the bot stops here (a pause).
+        Synchronous, and cheap when nothing happened: it runs on every candle of the hot path.
+        The caller then closes the position for an execution switch (`_switch_execution`)."""
         governance = self.governance
-        portfolio = self.portfolio
-        new = portfolio.trade_count - governance.trades_seen
-        trades = portfolio.trades[-min(new, len(portfolio.trades)):] if new > 0 else ()
-        if new > len(trades):             # closed before a restore, beyond the snapshot's recent trades
-            governance.trades_seen += new - len(trades)
-        for record in governance.on_candle(candle, equity, trades):
+        new = self.portfolio.trade_count - governance.trades_seen
+        records = governance.on_candle(candle, equity, self._closed_since(new) if new else ())
+        for record in records:
             self._record_governance(record, now_ms)
-        self._scale_entries()
-        if governance.pause_reason is not None:
-            reason, _ = governance.pause_reason, governance.clear_pause()
-            logger.warning("Governance pause: {}; the bot stops until `botrunner start`", reason)
-            self._finish(RunnerState.STOPPED, f"governance pause: {reason}")
+        if governance.size_multiplier != self._entry_scale:
+            self._scale_entries()
+        if governance.pause_reason is not None:        # shown by `botrunner governance` until the bot is started again
+            logger.warning("Governance pause: {}; the bot stops until `botrunner start`", governance.pause_reason)
+            self._finish(RunnerState.STOPPED, f"governance pause: {governance.pause_reason}")
             return True
-        if governance.switch_pending:
-            return await self._switch_execution(now_ms)
         return None
 
+    def _closed_since(self, new: int) -> Sequence[Trade]:
+        """The `new` round trips closed since governance last looked; those closed before a
+        restore, beyond the snapshot's recent trades, are counted as seen without a look."""
+        trades = self.portfolio.trades
+        if new > len(trades):
+            self.governance.trades_seen += new - len(trades)
+            new = len(trades)
+        return trades[-new:] if new else ()
+
     async def _switch_execution(self, now_ms: int) -> bool:
+        """The level wants another execution: close the position with the one the bot has,
+        deciding nothing else meanwhile (False); once flat, journal the switch and end the run
+        (True) for the composition root to build the bot again."""
         governance = self.governance
         before, after = governance.running_kind, governance.wanted_kind
         if self._flat():
@@ -97,10 +106,8 @@ class GovernanceFlow:
         return self.governance.figures() if self.governance is not None else None
 
     def _scale_entries(self) -> None:
-        multiplier = self.governance.size_multiplier
-        if multiplier != self._entry_scale:
-            self._entry_scale = multiplier
-            self.risk.scale_entries(multiplier)
+        self._entry_scale = multiplier = self.governance.size_multiplier
+        self.risk.scale_entries(multiplier)
 
     def _record_governance(self, record: dict[str, Any], now_ms: int) -> None:
         logger.info("Governance {}: {}", record["action"], record["reason"])

@@ -76,6 +76,13 @@ class BotGovernance:
         self._since_check = 0
         self._check: asyncio.Future | None = None
         self._check_bot: RunFigures | None = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Work out what follows from the level, health and drift once, when one of them changed,
+        instead of on every candle: the entry size, and whether the execution must change."""
+        self.size_multiplier = self._level_sizes[self.ladder.level] * self.health.size_multiplier * self.drift_factor
+        self.switch_pending = self.wanted_kind is not self.running_kind
 
     # -- what the runner asks ----------------------------------------------------------------
 
@@ -87,40 +94,37 @@ class BotGovernance:
     def wanted_kind(self) -> ExecutionKind:
         return execution_kind(self.mode, self.ladder.level)
 
-    @property
-    def switch_pending(self) -> bool:
-        return self.wanted_kind is not self.running_kind
-
-    @property
-    def size_multiplier(self) -> float:
-        return self._level_sizes[self.ladder.level] * self.health.size_multiplier * self.drift_factor
-
-    def on_candle(self, candle: Candle, equity: float, new_trades: Sequence[Trade]) -> list[dict[str, Any]]:
+    def on_candle(self, candle: Candle, equity: float, new_trades: Sequence[Trade]) -> Sequence[dict[str, Any]]:
         """One closed candle, after the bot's equity is marked at its close, with the round
         trips closed since the last call. Returns the decisions to journal (promotions, a
         demotion, a health change beyond its step, a drift action); sets `pause_reason` when
         the drift says pause."""
+        decision = self.ladder.on_equity(equity)
+        if not new_trades and decision is None and self._backtest is None:
+            return ()                                  # the common case: nothing happened
         records: list[dict[str, Any]] = []
         for trade in new_trades:
             self._on_trade(trade, records)
-        if (decision := self.ladder.on_equity(equity)) is not None:
+        if decision is not None:
             records.append(decision.record())
         if self._backtest is not None:
             self._candles.append(candle)
             self._watch_drift(records)
+        if new_trades or records:
+            self._refresh()
         return records
 
     def by_hand(self, action: str) -> Decision:
         """`botrunner promote` / `demote`: the ladder's decision, a REFUSE when not allowed."""
-        return self.ladder.promote_by_hand() if action == "promote" else self.ladder.demote_by_hand()
+        decision = self.ladder.promote_by_hand() if action == "promote" else self.ladder.demote_by_hand()
+        self._refresh()
+        return decision
 
     def switch_to(self, kind: ExecutionKind) -> None:
         """The bot, flat, ends its run to be built again with `kind` (saved in its snapshot)."""
         self.running_kind = kind
         self.switched = True
-
-    def clear_pause(self) -> None:
-        self.pause_reason = None
+        self._refresh()
 
     def _on_trade(self, trade: Trade, records: list[dict[str, Any]]) -> None:
         self.trades_seen += 1
@@ -129,6 +133,7 @@ class BotGovernance:
         if (decision := self.ladder.on_trade(won=trade.is_win)) is not None:
             records.append(decision.record())
         score = self.health.add(ret)
+        self._refresh()
         if abs(score - self.journalled_health) >= self.config.health.journal_step:
             records.append({"action": "health", "from": round(self.journalled_health, 4), "to": round(score, 4),
                             "level": int(self.ladder.level), "terms": self.health.terms(),
@@ -176,6 +181,7 @@ class BotGovernance:
             self.drift_factor = self.config.drift.reduce_to
         else:
             self.drift_factor = 1.0
+        self._refresh()
         if assessment.action is not DriftAction.NONE or previous != DriftAction.NONE.value:
             records.append({"action": f"drift_{assessment.action.value}", "level": int(self.ladder.level),
                             "drift": assessment.record(),
@@ -219,3 +225,4 @@ class BotGovernance:
         self.journalled_health = data["journalled_health"]
         self.drift_factor = data["drift_factor"]
         self.last_drift = data.get("last_drift")
+        self._refresh()
