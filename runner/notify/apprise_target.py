@@ -93,4 +93,4 @@ class AppriseTarget:
         delivered = await self._apprise.async_notify(body=notice.body, title=notice.title,
                                                      notify_type=self._types[notice.severity])
         if not delivered:
-            raise NotificationFailed("not delivered (the service refused it or could not be reached)")
+            raise NotificationFailed("the service refused it or could not be reached")

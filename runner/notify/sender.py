@@ -48,7 +48,7 @@ class SenderStats:
     target: str
     sent: int            # delivered
     failed: int          # given up on after every retry
-    dropped: int         # never tried: the queue was full, or still held them at shutdown
+    dropped: int         # not delivered: the queue was full, or the daemon stopped first
     retries: int         # attempts after a first failure
     queued: int          # waiting now
 
@@ -95,9 +95,10 @@ class NotificationSender:
 
     async def aclose(self, drain_secs: float = 5.0) -> None:
         """Give what is queued up to `drain_secs` to go out (the daemon's own "stopped" notice is
-        usually among it), then stop; what is left is counted as dropped."""
+        usually among it), then stop; what is left, the one being sent included, is counted as dropped."""
         if self._task is None:
             return
+        dropped_before = self.dropped
         if not self._task.done():
             try:
                 await asyncio.wait_for(self._queue.join(), drain_secs)
@@ -105,17 +106,21 @@ class NotificationSender:
                 pass
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        left = self._queue.qsize()
-        if left:
-            self.dropped += left
-            logger.warning("Notifications to ${}: {} not sent at shutdown (not delivered within {:g}s)",
-                           self.target.name, left, drain_secs)
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self.dropped += 1
+        if self.dropped > dropped_before:
+            logger.warning("Notifications to ${}: {} not delivered at shutdown (not within {:g}s)",
+                           self.target.name, self.dropped - dropped_before, drain_secs)
 
     async def _run(self) -> None:
         while True:
             notice = await self._queue.get()
             try:
                 await self._deliver(notice)
+            except asyncio.CancelledError:
+                self.dropped += 1           # stopped while sending or waiting to retry it
+                raise
             finally:
                 self._queue.task_done()
 
@@ -141,6 +146,6 @@ class NotificationSender:
                 return
             self.retried += 1
             backoff = min(self._backoff_initial_secs * 2 ** (attempt - 1), self._backoff_max_secs)
-            logger.warning("Notification {!r} to ${} failed ({}); attempt {} of {} in {:g}s",
-                           notice.title, self.target.name, why, attempt + 1, attempts, backoff)
+            logger.warning("Notification {!r} to ${} failed: {}; retrying in {:g}s (attempt {} of {})",
+                           notice.title, self.target.name, why, backoff, attempt + 1, attempts)
             await asyncio.sleep(backoff)
