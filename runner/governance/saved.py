@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from risk.governance.config import GovernanceConfig
-from risk.governance.ladder import ExecutionKind, Level, execution_kind
+from risk.governance.ladder import ExecutionKind, Level, execution_kind, highest_level
 from runner.state.journal import JournalEvent
 
 __all__ = ["GOVERNANCE_KIND", "SavedGovernance", "saved_governance"]
@@ -39,7 +39,8 @@ def saved_governance(config: GovernanceConfig, mode: str, snapshot: dict[str, An
     `events` (oldest first), else its configured start level."""
     state = (snapshot or {}).get("governance")
     if state is not None:
-        return SavedGovernance(Level(state["ladder"]["level"]), ExecutionKind(state["running_kind"]), state)
+        level = min(Level(state["ladder"]["level"]), highest_level(mode))
+        return SavedGovernance(level, _fitting(mode, level, ExecutionKind(state["running_kind"])), state)
     level = Level(config.start_level)
     kind = execution_kind(mode, level)
     for event in events:
@@ -47,4 +48,13 @@ def saved_governance(config: GovernanceConfig, mode: str, snapshot: dict[str, An
             level = Level(event.data["level"])
         if event.data.get("action") == "switch":
             kind = ExecutionKind(event.data["to"])
-    return SavedGovernance(level, kind, None)
+    level = min(level, highest_level(mode))
+    return SavedGovernance(level, _fitting(mode, level, kind), None)
+
+
+def _fitting(mode: str, level: Level, kind: ExecutionKind) -> ExecutionKind:
+    """The saved execution, unless the bot's mode has changed since and cannot have it: a
+    paper bot never gets a live execution, a sim bot only sim, an exchange bot never sim."""
+    if mode == "sim" or kind is ExecutionKind.SIM or (mode == "paper" and kind is ExecutionKind.LIVE):
+        return execution_kind(mode, level)
+    return kind

@@ -29,6 +29,17 @@ def test_without_a_snapshot_the_level_and_execution_come_from_the_journal():
     assert saved_governance(config, "live", None, []).running_kind is ExecutionKind.SHADOW
 
 
+def test_a_bot_whose_mode_changed_never_gets_an_execution_its_mode_forbids():
+    config = GovernanceConfig(enabled=True)
+    live_snapshot = {"governance": {"ladder": {"level": 3}, "running_kind": "live"}}
+    made_paper = saved_governance(config, "paper", live_snapshot, [])
+    assert (made_paper.level, made_paper.running_kind) == (Level.PAPER, ExecutionKind.PAPER)
+    made_sim = saved_governance(config, "sim", live_snapshot, [])
+    assert (made_sim.level, made_sim.running_kind) == (Level.CONSTRAINED, ExecutionKind.SIM)
+    sim_snapshot = {"governance": {"ladder": {"level": 2}, "running_kind": "sim"}}
+    assert saved_governance(config, "live", sim_snapshot, []).running_kind is ExecutionKind.LIVE
+
+
 def test_a_shadow_bots_orders_and_fills_are_journalled_as_shadow():
     journal = MemoryJournal()
     shadow = ShadowJournal(journal)
