@@ -41,6 +41,7 @@ from .market_data import CandleTape
 from .matching import Balance, FeeAsset, MatchingEngine, Order, Trade
 from .routes import SpotApi
 from .streams import KlineStreams
+from .ws_api import WsOrderApi
 
 _compact_json = functools.partial(json.dumps, separators=(",", ":"))   # Binance sends no spaces
 _REDACTED_HEADERS = frozenset({"x-mbx-apikey", "authorization", "cookie"})
@@ -104,6 +105,10 @@ class BinanceStandIn:
         self._ticker: asyncio.Task[None] | None = None
         self.streams = KlineStreams(tape, engine.symbol.id)
         """The websocket market streams (`/ws`): kline events as the clock moves."""
+        self.ws_api = WsOrderApi(self.api, known_keys=self._keys, server_ms=self._signing_clock_ms,
+                                 record=self._record_ws_request,
+                                 used_weight=lambda weight, is_order: self._weight_headers(weight, is_order=is_order))
+        """The WebSocket API (`/ws-api/v3`): `order.place`, on the same account as REST."""
         self._faults = FaultPlan()
         self._weights: collections.deque[tuple[int, int]] = collections.deque()
         self._order_times_ms: list[int] = []
@@ -128,6 +133,7 @@ class BinanceStandIn:
             app.router.add_post("/_standin/advance", self._control_advance)
             app.router.add_get("/_standin/stats", self._control_stats)
         app.router.add_get("/ws", self.streams.handle)
+        app.router.add_get("/ws-api/v3", self.ws_api.handle)
         app.router.add_get("/ws/{tail:.*}", self.streams.handle)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
@@ -146,6 +152,7 @@ class BinanceStandIn:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
         await self.streams.drop_all()
+        await self.ws_api.drop_all()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -330,6 +337,12 @@ class BinanceStandIn:
         if fault is not None and fault.kind == "status_after":
             return self._fault_reply(fault)
         return response
+
+    def _record_ws_request(self, method: str, params: dict[str, str]) -> None:
+        recorded = {k: ("<redacted>" if k == "apiKey" else v) for k, v in params.items()}
+        self.requests.append(RecordedRequest("WS", method, recorded, {}, self.now_ms))
+        if method == "order.place":
+            self.order_submissions[params.get("newClientOrderId", "")] += 1
 
     def _reply(self, method: str, path: str, params: dict[str, str], raw_query: str, raw_body: str,
                api_key: str | None, recorded: RecordedRequest) -> web.Response:

@@ -11,6 +11,10 @@ Copied behaviour (Binance spot REST docs, "SIGNED endpoint security"):
   `timestamp < server_ms + 1000` and `server_ms - timestamp <= recvWindow` (default 5000,
   at most 60000, else -1131).
 
+The WebSocket API (`execution.standin.ws_api`) signs the same way with another payload (its
+"Request security" docs): the key is the request's `apiKey` parameter, and the signature covers
+every other parameter sorted by name, as `name=value` pairs joined by `&` (see `ws_payload`).
+
 The server clock used here is the host's wall clock plus the stand-in's drift
 (`BinanceStandIn.drift_clock`), not the replay clock: ccxt's `nonce()` is wall-clock time (with
 `adjustForTimeDifference` off, or that minus the difference it measured from `/api/v3/time`),
@@ -59,6 +63,31 @@ def check_signed_request(*, api_key: str | None, params: dict[str, str], raw_que
     total_params = without_signature(raw_query) + without_signature(raw_body)
     if not hmac.compare_digest(sign(total_params, secret), params["signature"]):
         raise api_errors.bad_signature()
+    _check_timing(params, server_ms)
+
+
+def ws_payload(params: dict[str, str]) -> str:
+    """What a WebSocket API request's `signature` signs: its other parameters sorted by name."""
+    return "&".join(f"{name}={value}" for name, value in sorted(params.items()) if name != "signature")
+
+
+def check_ws_signed_request(params: dict[str, str], *, known_keys: dict[str, str], server_ms: int) -> None:
+    """`check_signed_request` for a WebSocket API request, whose `params` (values as text, booleans
+    as `true`/`false`) carry the key as `apiKey`."""
+    api_key = params.get("apiKey")
+    if not api_key:
+        raise api_errors.mandatory_param("apiKey")
+    secret = known_keys.get(api_key)
+    if secret is None:
+        raise api_errors.invalid_api_key()
+    if "signature" not in params:
+        raise api_errors.mandatory_param("signature")
+    if not hmac.compare_digest(sign(ws_payload(params), secret), params["signature"].lower()):
+        raise api_errors.bad_signature()
+    _check_timing(params, server_ms)
+
+
+def _check_timing(params: dict[str, str], server_ms: int) -> None:
     timestamp = params.get("timestamp", "")
     if not timestamp.isdigit():
         raise api_errors.mandatory_param("timestamp")
