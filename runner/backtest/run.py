@@ -95,9 +95,10 @@ async def run_backtest(
         elapsed_s = time.perf_counter() - started
         if reporter is not None:
             reporter.cancel()
+        await runner.aclose()            # its model client, if it has one
+        if reporter is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter           # a progress callback that raised says so here
-        await runner.aclose()            # its model client, if it has one
     run = candles[:runner.bars]
     return summarize(runner, config, [c.ts_ms for c in run], elapsed_s, closes=[c.close for c in run])
 
