@@ -8,6 +8,8 @@ from enum import StrEnum
 from execution.order_ids import ClientOrderId
 from market.limits import require_positive_finite
 
+_INF = float("inf")
+
 
 class Side(StrEnum):
     BUY = "buy"
@@ -65,8 +67,12 @@ class Order:
             raise ValueError(f"order {self.client_order_id}: a stop order needs a stop_price")
         # The last gate before an order is journalled and sent: a NaN or infinite size (a price
         # that slipped past the checks, a division by zero) must stop here, not reach the exchange.
-        require_positive_finite(f"order {self.client_order_id}", quantity=self.quantity,
-                                quote_amount=self.quote_amount, price=self.price, stop_price=self.stop_price)
+        # Compared inline (NaN fails both comparisons), and named only on failure: this runs for
+        # every order, and building the message and keyword arguments cost more than the check.
+        for value in (self.quantity, self.quote_amount, self.price, self.stop_price):
+            if value is not None and not 0.0 < value < _INF:
+                require_positive_finite(f"order {self.client_order_id}", quantity=self.quantity,
+                                        quote_amount=self.quote_amount, price=self.price, stop_price=self.stop_price)
         if self.trailing_stop_pct is not None or self.trailing_stop_distance is not None:
             self._check_trailing()
 

@@ -15,6 +15,7 @@ from market.limits import require_positive_finite
 from portfolio.trades import Trade
 
 RECENT_TRADES = 20
+_INF = float("inf")
 
 
 class Portfolio:
@@ -210,6 +211,7 @@ class Portfolio:
 def _check_bookable(fill: Fill) -> None:
     """Refuse a fill that would make the ledger NaN or infinite: once cash is NaN, every equity,
     drawdown and order after it is too, and a snapshot carries it across restarts."""
+    if 0.0 < fill.quantity < _INF and 0.0 < fill.price < _INF and math.isfinite(fill.fee):
+        return                           # the usual case, without building a message (NaN fails `<`)
     require_positive_finite(f"fill of {fill.client_order_id}", quantity=fill.quantity, price=fill.price)
-    if not math.isfinite(fill.fee):
-        raise ValueError(f"fill of {fill.client_order_id}: fee must be a finite number, got {fill.fee!r}")
+    raise ValueError(f"fill of {fill.client_order_id}: fee must be a finite number, got {fill.fee!r}")
