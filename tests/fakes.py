@@ -7,6 +7,7 @@ from typing import Any
 
 from runner.config.bot import ConfigError
 from runner.control.errors import BotStateError, UnknownBot
+from runner.control.live_feed import BotSample, sample_of
 from runner.control.status import BotStatus, LatencySummary, ReloadResult
 from strategies.base import Strategy
 
@@ -84,6 +85,9 @@ class FakeManager:
 
     def statuses(self) -> list[BotStatus]:
         return [self.bots[bot_id] for bot_id in sorted(self.bots)]
+
+    def dashboard_samples(self) -> list[BotSample]:
+        return [sample_of(status) for status in self.statuses()]
 
     def status(self, bot_id: str) -> BotStatus:
         if bot_id not in self.bots:

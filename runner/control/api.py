@@ -36,7 +36,7 @@ from runner.config.bot import ConfigError
 from runner.control.auth import control_auth
 from runner.control.dashboard import JournalView, add_dashboard_routes
 from runner.control.errors import BotStateError, ControlError, UnknownBot
-from runner.control.live_feed import DashboardFeed
+from runner.control.live_feed import BotSample, DashboardFeed
 from runner.control.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from runner.control.metrics import render_prometheus
 from runner.control.governance_status import GovernanceStatus
@@ -51,6 +51,7 @@ class BotControl(Protocol):
     """What the API needs from the daemon: `BotManager` in production, a fake in tests."""
 
     def statuses(self) -> list[BotStatus]: ...
+    def dashboard_samples(self) -> list[BotSample]: ...
     def status(self, bot_id: str) -> BotStatus: ...
     async def start(self, bot_id: str) -> BotStatus: ...
     async def stop(self, bot_id: str) -> BotStatus: ...
@@ -99,7 +100,7 @@ def build_control_app(manager: BotControl, *, token: str | None = None,
     app[_HEALTH_PROBLEMS] = health_problems
     app[_NOTIFICATION_STATS] = notification_stats      # runner.notify's counters, in /health and /metrics
     if feed is None:
-        feed = DashboardFeed(manager.statuses, fills=journal)
+        feed = DashboardFeed(manager.dashboard_samples, fills=journal)
         app.cleanup_ctx.append(_running(feed))
     add_dashboard_routes(app, feed, journal, manager.status)
     app.add_routes([

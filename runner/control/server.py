@@ -121,7 +121,7 @@ async def serve_control(manager: BotControl, *, socket_path: Path | None,
         if not token:
             raise ValueError("the control API on TCP needs a token (set BOTRUNNER_TOKEN)")
     server = ControlServer()
-    feed = server.feed = DashboardFeed(manager.statuses, fills=journal)
+    feed = server.feed = DashboardFeed(manager.dashboard_samples, fills=journal)
     try:
         if socket_path is not None:
             sock = await _bind_unix(socket_path)

@@ -10,6 +10,7 @@ from typing import Any
 from market.models import iso_utc
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from runner.config.bot import BotConfig
+from runner.control.live_feed import BotSample
 from runner.control.status import BotStatus, LatencySummary, ModelStatus
 from runner.state.forecast_report import summarize
 from runner.state.forecasts import ForecastStore
@@ -60,6 +61,22 @@ class BotSlot:
     @property
     def alive(self) -> bool:
         return self.task is not None and not self.task.done()
+
+    def dashboard_sample(self) -> BotSample:
+        """This bot's row for the dashboard (runner.control.live_feed.FIELDS) and its candle
+        count: the figures of `status()` that the table shows, read without building a status."""
+        config, runner = self.config, self.runner
+        flattening = runner is not None and runner.flatten_pending
+        state = BotState.KILLED if flattening and self.alive else self.state
+        if runner is None:
+            return BotSample((self.id, state.value, config.mode, config.symbol, config.timeframe, config.strategy.name,
+                              0.0, round(config.capital, 2), 0.0, None, 0, self.errors, self.last_error), 0)
+        portfolio, bars = runner.portfolio, runner.bars
+        equity = portfolio.equity
+        problem = runner.kill_switch.reason or self.last_error or runner.last_error
+        return BotSample((self.id, state.value, config.mode, config.symbol, config.timeframe, config.strategy.name,
+                          round(portfolio.quantity, 8), round(equity, 2), round(equity - portfolio.initial_capital, 2),
+                          runner.last_candle_ts_ms if bars else None, portfolio.trade_count, self.errors, problem), bars)
 
     def status(self, forecasts: ForecastStore | None = None) -> BotStatus:
         """What the control API says about this bot; its model's accuracy from `forecasts`."""

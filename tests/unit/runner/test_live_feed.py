@@ -23,7 +23,7 @@ def manager_of(*statuses):
 
 
 def test_the_snapshot_has_every_bot_as_a_row_of_the_named_fields():
-    feed = DashboardFeed(manager_of(make_status("a", "running", equity=1010.123), make_status("b")).statuses)
+    feed = DashboardFeed(manager_of(make_status("a", "running", equity=1010.123), make_status("b")).dashboard_samples)
 
     [(name, data)] = events(feed.snapshot_event())
 
@@ -35,7 +35,7 @@ def test_the_snapshot_has_every_bot_as_a_row_of_the_named_fields():
 
 def test_a_delta_carries_only_the_cells_that_changed():
     manager = manager_of(make_status("a", "running"), make_status("b", "running"))
-    feed = DashboardFeed(manager.statuses)
+    feed = DashboardFeed(manager.dashboard_samples)
     feed.sample()
     with feed.subscribe() as inbox:
         manager.bots["a"] = make_status("a", "killed", kill_reason="by hand")
@@ -54,11 +54,11 @@ def test_a_delta_carries_only_the_cells_that_changed():
 
 def test_a_viewer_that_falls_behind_is_disconnected_instead_of_buffered():
     manager = manager_of(make_status("a", "running"))
-    feed = DashboardFeed(manager.statuses, inbox_events=4)
+    feed = DashboardFeed(manager.dashboard_samples, inbox_events=4)
     feed.sample()
     with feed.subscribe() as slow, feed.subscribe() as keeping_up:
         for bars in range(1, 10):
-            manager.bots["a"] = make_status("a", "running", bars=bars)
+            manager.bots["a"] = make_status("a", "running", equity=1000.0 + bars)
             feed.sample()
             while not keeping_up.empty():
                 assert keeping_up.get_nowait() is not None
@@ -69,7 +69,7 @@ def test_a_viewer_that_falls_behind_is_disconnected_instead_of_buffered():
 
 
 def test_close_tells_every_viewer_to_disconnect():
-    feed = DashboardFeed(manager_of(make_status("a")).statuses)
+    feed = DashboardFeed(manager_of(make_status("a")).dashboard_samples)
     with feed.subscribe() as inbox:
         feed.close()
         assert inbox.get_nowait() is None
@@ -82,7 +82,7 @@ def test_equity_history_starts_from_the_journalled_fills_then_follows_the_candle
                                     key=f"f{ts_ms}"))
     journal.record(JournalEvent("a", "order", 120_000, {"side": "sell"}, key="o1"))
     manager = manager_of(make_status("a", "running", equity=1030.0, bars=3, last_candle_time="1970-01-01T00:03:00Z"))
-    feed = DashboardFeed(manager.statuses, fills=journal)
+    feed = DashboardFeed(manager.dashboard_samples, fills=journal)
 
     feed.sample()
     feed.sample()                        # the same candle again: no new point
