@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # (done, total, seconds since the run started)
 RunProgress = Callable[[int, int, float], None]
@@ -45,6 +45,10 @@ class TerminalBar:
 
     def __init__(self, description: str, *, on_show: Callable[[], None] | None = None,
                  on_close: Callable[[], None] | None = None, console: Console | None = None) -> None:
+        # rich is imported here, where a bar is drawn: `--json` and piped runs never pay its import.
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                                   TextColumn("{task.fields[detail]}"), TimeRemainingColumn(),
                                   console=console or Console(stderr=True), transient=True,
