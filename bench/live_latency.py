@@ -18,7 +18,8 @@ Measured in this process, with three probes outside the code under test:
 the figure is on-the-wire minus the arrival of the candle the order was decided on, per order
 (p50, p99, max), with the decided figure and the time inside ccxt (building the request, its
 rate limiter, signing) beside it; then the last order of each candle by how many orders that
-candle made, and the same number of orders sent straight through ccxt with no bot code. Also the
+candle made, and the same number of orders sent straight through ccxt with no bot code, over
+REST and over Binance's WebSocket API (`create_order_ws`) from the same client. Also the
 account's requests per minute (of exchange time and of wall time), and orders sent twice (0).
 The probes only take the time and keep what they saw; reading the client order id out of a
 request waits until the run is over, so the bots do not pay for the measuring.
@@ -49,6 +50,7 @@ import aiohttp  # noqa: E402
 from loguru import logger  # noqa: E402
 
 from execution.exchange import ExchangeAccounts  # noqa: E402
+from execution.rate_limit import BurstThrottler  # noqa: E402
 from market.shared import FeedHub, LiveCandleStream  # noqa: E402
 from runner.config.bot import BotConfig  # noqa: E402
 from runner.daemon.process import freeze_startup_heap  # noqa: E402
@@ -178,6 +180,7 @@ async def run(bots: int, candles: int, base_url: str) -> None:
             by_candle.setdefault(candle, []).append(now - arrival)
         burst = max((len(v) for v in by_candle.values()), default=0)
         floors = await ccxt_alone(configs[0], burst) if burst else []
+        over_ws = await websocket_against_rest(configs[0], base_url, burst) if burst else {}
 
     print(f"{bots} live bots, one account, one shared BTC/USDT 1m feed, {candles} candles "
           f"({wall:.1f} s of wall time); the stand-in in its own process")
@@ -193,6 +196,12 @@ async def run(bots: int, candles: int, base_url: str) -> None:
         print(f"  the same {burst} orders straight through ccxt, no bot code, {len(floors)} times: last on the wire "
               f"after {statistics.median(max(b) for b in floors) * 1000:.2f} ms (median; {floor * 1e6:.0f} us an "
               "order: ccxt's create_order, signing and aiohttp)")
+    if over_ws:
+        (ws_wire, ws_reply), (rest_wire, rest_reply) = over_ws["websocket"], over_ws["rest"]
+        print(f"  the same {burst} orders over Binance's WebSocket API (ccxt's create_order_ws, order.place) against "
+              f"REST (create_order), ccxt alone, median of {FLOOR_BURSTS}: on the wire {ws_wire * 1e6:.0f} us an "
+              f"order (REST {rest_wire * 1e6:.0f} us), every reply in {ws_reply * 1e6:.0f} us an order (REST "
+              f"{rest_reply * 1e6:.0f} us)")
     if commits:
         print(f"  one journal commit                    {ms(commits)}   ({len(commits)} commits)")
     print("  issue 15's figures:")
@@ -237,6 +246,58 @@ async def ccxt_alone(config: BotConfig, orders: int) -> list[list[float]]:
     finally:
         await accounts.aclose()
     return bursts
+
+
+async def websocket_against_rest(config: BotConfig, base_url: str, orders: int) -> dict[str, tuple[float, float]]:
+    """ccxt's own cost of an order over Binance's WebSocket API (`create_order_ws`: one JSON
+    frame, `order.place`, on a connection kept open) and over REST (`create_order`: an HTTP
+    request), from one client as the bots' account makes it (ccxt.pro's, rate limiter on): for
+    each, the median of `FLOOR_BURSTS` bursts of `orders` market buys asked at once, in seconds
+    an order until the last is on the wire (REST: handed to aiohttp's session; WebSocket: its
+    frame handed to the connection) and until the last reply is in."""
+    ws_url = base_url.replace("http://", "ws://", 1)
+    exchange = config.exchange.model_copy(update={"websocket": True, "ws_url": ws_url})
+    accounts = ExchangeAccounts(environ=KEYS)
+    account = accounts.get(exchange)
+    client, on_wire = account.client, []
+    fetch, connection = client.fetch, client.client(client.urls["api"]["ws"]["ws-api"]["spot"])
+    send = connection.send
+
+    async def timed_fetch(url, method="GET", headers=None, body=None):
+        if method == "POST":
+            on_wire.append(time.perf_counter())
+        return await fetch(url, method, headers, body)
+
+    async def timed_send(message):
+        on_wire.append(time.perf_counter())
+        return await send(message)
+
+    client.fetch, connection.send = timed_fetch, timed_send
+    # ccxt.pro counts an order.place 5 against a limiter of the connection's own (Binance weighs
+    # it 1, in the same budget as REST), and signs before that limiter's wait: bursts past its
+    # minute's budget would wait there and arrive outside their recvWindow (-1021). Counted 1,
+    # and let through in one pass as the account's REST limiter does (`execution.rate_limit`),
+    # the limiter's wait stays out of the cost: the WebSocket API at its best.
+    client.options["ws"]["cost"] = 1
+    connection.throttle = BurstThrottler(client.tokenBucket, client.asyncio_loop)
+    place = {"rest": lambda cid: client.create_order("BTC/USDT", "market", "buy", 0.001, None, {"clientOrderId": cid}),
+             # create_order_ws sends a clientOrderId param beside newClientOrderId, which Binance refuses
+             "websocket": lambda cid: client.create_order_ws("BTC/USDT", "market", "buy", 0.001, None,
+                                                             {"newClientOrderId": cid})}
+    costs: dict[str, list[tuple[float, float]]] = {"rest": [], "websocket": []}
+    try:
+        await account.load_markets()
+        for burst in range(FLOOR_BURSTS + 1):      # the first opens the connections
+            for kind, order in place.items():
+                on_wire.clear()
+                started = time.perf_counter()
+                await asyncio.gather(*(order(f"{kind[:2]}-{burst}-{i}") for i in range(orders)))
+                if burst:
+                    costs[kind].append(((max(on_wire) - started) / orders, (time.perf_counter() - started) / orders))
+    finally:
+        await accounts.aclose()
+    return {kind: (statistics.median(w for w, _ in runs), statistics.median(r for _, r in runs))
+            for kind, runs in costs.items()}
 
 
 def print_by_burst(by_candle: dict[int, list[float]]) -> float | None:
