@@ -90,10 +90,13 @@ class SimExecution:
                 resting.extend(self._protective_orders(order, fill))
             else:
                 resting.append(order)
+        self._pending = []
+        if not resting:              # market orders only, with no exits attached: nothing rests
+            self._trailing = False
+            return fills
         trailing = self._trailing
         # Stops before limits: see the module docstring on a candle reaching both.
         resting.sort(key=by_level if trailing else stops_first)
-        self._pending = []
         filled_groups: set[str] = set()
         still_trailing = False
         for order in resting:

@@ -360,8 +360,9 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             reference = portfolio.last_price           # the close the order was decided on
             portfolio.apply_fill(fill)
             self.fills += 1
-            self._record("fill", now_ms, key=fill.key,
-                         data={**fill_to_dict(fill), "cash": portfolio.cash, "position": portfolio.quantity})
+            data = fill_to_dict(fill)
+            data["cash"], data["position"] = portfolio.cash, portfolio.quantity
+            self._record("fill", now_ms, data, key=fill.key)
             self._after_fill(fill, reference, now_ms)
 
     async def _cancel_all(self, now_ms: int, why: str) -> None:
