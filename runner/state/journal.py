@@ -115,7 +115,7 @@ class SqliteJournal:
         self._db.execute("PRAGMA wal_autocheckpoint=0")      # see `_WalCheckpointer`
         self._checkpointer = _WalCheckpointer(self.path)
         self._commits = 0
-        self._group: asyncio.Future[None] | None = None
+        self._group_waiters: list[asyncio.Future[None]] = []    # callers of `group_commit` this turn
         self._listeners: tuple[Callable[[JournalEvent], None], ...] = ()
 
     def subscribe(self, listener: Callable[[JournalEvent], None]) -> None:
@@ -161,22 +161,31 @@ class SqliteJournal:
         one candle close each journal an intent that must be durable before their order leaves;
         the first caller schedules one COMMIT behind the callbacks already queued (the other
         bots' turns at that candle) and they all wait for it, instead of forty commits in a row.
-        Raises what the commit raised, to every caller."""
-        if self._group is None:
-            loop = asyncio.get_running_loop()
-            self._group = loop.create_future()
+        Raises what the commit raised, to every caller.
+
+        Each caller waits on a future of its own, so one cancelled while waiting leaves the
+        others' (a shared future would need `asyncio.shield`, one more loop turn per caller,
+        on the way of every order)."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        if not self._group_waiters:
             loop.call_soon(self._commit_group)
-        await asyncio.shield(self._group)
+        self._group_waiters.append(waiter)
+        await waiter
 
     def _commit_group(self) -> None:
-        group, self._group = self._group, None
+        waiters, self._group_waiters = self._group_waiters, []
         try:
             self.commit()
         except Exception as exc:
-            group.set_exception(exc)
-            group.exception()        # retrieved: a waiter cancelled meanwhile must not leave it unread
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+                    waiter.exception()   # retrieved: a waiter cancelled meanwhile must not leave it unread
         else:
-            group.set_result(None)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     def for_bot(self, bot_id: str) -> BotJournal:
         return BotJournal(self, bot_id)
