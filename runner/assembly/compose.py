@@ -12,6 +12,8 @@ import asyncio
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from loguru import logger
+
 from execution.order_ids import order_id_prefix
 from execution.ports import ExecutionEngine
 from execution.sim import SimExecution
@@ -166,7 +168,9 @@ def _drift_backtest(config: BotConfig) -> DriftBacktest:
     def run(candles: Sequence[Candle], warmup: int) -> list[tuple[int, float]]:
         runner = compose_runner(sim, ReplayProvider(sim.symbol, sim.timeframe, list(candles), warmup=warmup),
                                 warmup_bars=warmup)
-        asyncio.run(runner.run())
+        # Tagged apart: a kill switch tripping in the backtest must not read as the bot's own.
+        with logger.contextualize(bot=f"{config.id}/drift-backtest"):
+            asyncio.run(runner.run())
         return [(trade.entry_ts_ms, trade_return(trade)) for trade in runner.portfolio.trades]
 
     return run

@@ -7,7 +7,9 @@ plus journal, see `runner.state.recovery`) after a backoff; after `max_restarts`
 of data) reaches another: the only shared parts are the candle streams, which never wait for a
 bot, and the journal.
 
-Control requests (`start`, `stop`, `kill`, `resume`, `reload`) come from the control API.
+Control requests (`start`, `stop`, `kill`, `resume`, `reload`, and for governed bots `promote`
+and `demote`) come from the control API. A governed bot whose level wants another execution
+(shadow, paper, live) ends its run once flat, and is built again here from its snapshot.
 """
 
 from __future__ import annotations

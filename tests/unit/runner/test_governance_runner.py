@@ -195,3 +195,23 @@ async def test_drift_from_the_backtest_reduces_then_pauses(backtest_total, actio
         assert runner.state is RunnerState.RUNNING
     feed.queue.put_nowait(None)
     await running
+
+
+def test_a_health_change_of_a_step_or_more_is_journalled_and_scales_the_entries():
+    from portfolio.trades import Trade
+
+    settings = GovernanceConfig(enabled=True, health={"window_trades": 10, "min_trades": 4, "journal_step": 0.1})
+    governance = BotGovernance(settings, mode="sim", running_kind=ExecutionKind.SIM, level=Level.SHADOW, gated_size=0.1)
+    candle = Candle(0, 100.0, 100.0, 100.0, 100.0, 1.0)
+
+    def trade(pnl):
+        return Trade(0, MIN, 1.0, 100.0, 100.0 + pnl, pnl, 0.0, "exit")
+
+    quiet = [governance.on_candle(candle, 10_000.0, [trade(1.0)]) for _ in range(4)]   # four winners: health 1.0
+    assert not any(quiet)
+    [record] = governance.on_candle(candle, 10_000.0, [trade(-3.0)])
+    # 4 wins of 5; gains 0.04 of 0.07; a 3% drawdown of a 20% scale
+    assert record["action"] == "health" and record["from"] == 1.0
+    assert record["to"] == pytest.approx((0.8 + 0.04 / 0.07 + (1 - 0.03 / 0.2)) / 3, abs=1e-4)
+    assert governance.size_multiplier == pytest.approx(governance.health.score)
+    assert governance.on_candle(candle, 10_000.0, [trade(0.2)]) == []        # 0.74 -> 0.76: under a step
