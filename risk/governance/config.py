@@ -45,7 +45,7 @@ class HealthConfig(StrictModel):
     @model_validator(mode="after")
     def _window_holds_the_minimum(self) -> Self:
         if self.min_trades > self.window_trades:
-            raise ValueError(f"health.min_trades ({self.min_trades}) must be at most window_trades ({self.window_trades})")
+            raise ValueError(f"min_trades ({self.min_trades}) must be at most window_trades ({self.window_trades})")
         return self
 
 
@@ -62,7 +62,7 @@ class DriftConfig(StrictModel):
     @model_validator(mode="after")
     def _reduce_before_pause(self) -> Self:
         if self.reduce_above > self.pause_above:
-            raise ValueError(f"drift.reduce_above ({self.reduce_above:g}) must be at most pause_above "
+            raise ValueError(f"reduce_above ({self.reduce_above:g}) must be at most pause_above "
                              f"({self.pause_above:g})")
         return self
 
