@@ -205,7 +205,7 @@ class BotManager:
 
     async def _build(self, slot: BotSlot) -> StrategyRunner:
         """A runner for `slot`, restored from its snapshot and journal, on a shared feed."""
-        await self._services.writer.aflush()       # read what the bot last handed over
+        await self._services.writer.aflush(slot.id)     # read what the bot last handed over
         services = self._services
         return await build_daemon_bot(
             slot.config, recover(slot.id, services.snapshots, slot.journal), hub=services.hub,

@@ -51,15 +51,34 @@ class SnapshotStore:
     def write_encoded(self, bot_id: str, document: bytes) -> None:
         """Write `encode(bot_id, state)`'s output atomically. Only file I/O: a thread calling
         it holds the GIL for nothing, so it never steals time from the event loop."""
-        path = self.path(bot_id)
-        tmp = path.with_suffix(".json.tmp")
-        # 0600 from the start: the temp file becomes the snapshot, and rename keeps the mode.
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
-            out.write(document)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(self.folder)
+        failed = self.write_encoded_many({bot_id: document})
+        if failed:
+            raise failed[bot_id]
+
+    def write_encoded_many(self, documents: dict[str, bytes]) -> dict[str, OSError]:
+        """Write several bots' documents, each atomically as `write_encoded` does, with one
+        fsync of the folder for all the renames. That fsync is what a snapshot costs most on
+        a journalling file system (measured 14 ms a file with it, 2.5 ms without, on ext4),
+        and a daemon stopping ten thousand bots writes ten thousand snapshots. Returns the
+        bots whose file could not be written, with the error; the others are written."""
+        failed: dict[str, OSError] = {}
+        renamed = False
+        for bot_id, document in documents.items():
+            path = self.path(bot_id)
+            tmp = path.with_suffix(".json.tmp")
+            try:
+                # 0600 from the start: the temp file becomes the snapshot, and rename keeps the mode.
+                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+                    out.write(document)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, path)
+                renamed = True
+            except OSError as exc:
+                failed[bot_id] = exc
+        if renamed:
+            _fsync_dir(self.folder)
+        return failed
 
     def read(self, bot_id: str) -> dict[str, Any] | None:
         """The bot's last state, None if it never had one; CorruptSnapshot if it is damaged."""
@@ -112,19 +131,22 @@ def _fsync_dir(folder: Path) -> None:
 class SnapshotWriter:
     """Writes snapshots on a background thread, so a disk flush never stalls the event loop.
     `submit` encodes the state on the caller's thread (JSON is CPU work, which on another thread
-    would fight the event loop for the GIL); the thread only writes, fsyncs and renames.
+    would fight the event loop for the GIL); the thread only writes, fsyncs and renames, taking
+    everything pending at once (up to `BATCH`) with one fsync of the folder for the lot.
 
     `submit` replaces the bot's pending state with the newer one: when a bot checkpoints faster
     than the disk flushes, only its latest state is written (each written file is complete and
     atomic; skipping an intermediate one loses nothing, because recovery re-runs from whichever
     snapshot is on disk, checked against the journal). `flush` waits until everything submitted
-    so far is on disk; `close` flushes and stops the thread.
+    so far is on disk, or with a bot id only that bot's; `close` flushes and stops the thread.
     """
+
+    BATCH = 512
 
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
         self._pending: dict[str, bytes] = {}
-        self._writing = 0
+        self._writing: set[str] = set()
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="snapshot-writer", daemon=True)
@@ -138,18 +160,24 @@ class SnapshotWriter:
             self._pending[bot_id] = document
             self._cond.notify_all()
 
-    def flush(self, timeout_secs: float | None = None) -> bool:
-        """Block until all submitted snapshots are written; False on timeout."""
+    def flush(self, timeout_secs: float | None = None, *, bot_id: str | None = None) -> bool:
+        """Block until all submitted snapshots (or `bot_id`'s) are written; False on timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._pending and not self._writing, timeout_secs)
+            return self._cond.wait_for(lambda: self._idle(bot_id), timeout_secs)
 
-    async def aflush(self) -> None:
-        await asyncio.to_thread(self.flush)
+    async def aflush(self, bot_id: str | None = None) -> None:
+        """`flush` without blocking the event loop. A bot with nothing pending returns at once:
+        each of ten thousand bots starting waits for its own last snapshot, not for a worker
+        thread, nor for the other bots' snapshots still queued behind the disk."""
+        with self._cond:
+            if self._idle(bot_id):
+                return
+        await asyncio.to_thread(self.flush, bot_id=bot_id)
 
-    @property
-    def idle(self) -> bool:
-        """Nothing submitted is waiting or being written (a bench's clock reads it between candles)."""
-        return not self._pending and not self._writing
+    def _idle(self, bot_id: str | None) -> bool:
+        if bot_id is None:
+            return not self._pending and not self._writing
+        return bot_id not in self._pending and bot_id not in self._writing
 
     def close(self) -> None:
         self.flush()
@@ -164,15 +192,20 @@ class SnapshotWriter:
                 self._cond.wait_for(lambda: self._pending or self._closed)
                 if not self._pending:
                     return
-                bot_id, document = self._pending.popitem()
-                self._writing += 1
+                batch = {}
+                while self._pending and len(batch) < self.BATCH:
+                    bot_id, document = self._pending.popitem()
+                    batch[bot_id] = document
+                self._writing.update(batch)
             try:
-                self.store.write_encoded(bot_id, document)
-            except OSError as exc:
+                failed = self.store.write_encoded_many(batch)
+            except OSError as exc:       # the folder's fsync: the renames may not be durable yet
+                failed = dict.fromkeys(batch, exc)
+            finally:
+                with self._cond:
+                    self._writing.difference_update(batch)
+                    self._cond.notify_all()
+            for bot_id, exc in failed.items():
                 # Logged here and retried at the bot's next checkpoint; the last good snapshot
                 # on disk and the journal still describe the bot.
                 logger.error("Snapshot of {} not written: {}", bot_id, exc)
-            finally:
-                with self._cond:
-                    self._writing -= 1
-                    self._cond.notify_all()
