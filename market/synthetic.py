@@ -49,7 +49,8 @@ def generate_candles(
                          f"got {count}, {start_price}, {volatility}")
     step_ms = timeframe_ms(timeframe)
     rng = np.random.default_rng(seed)
-    drift, scale = _regime_paths(rng, count)
+    per_candle = np.array(list(_REGIMES.values()))[_regime_kinds(rng, count)]
+    drift, scale = per_candle[:, 0], per_candle[:, 1]
 
     sigma = volatility * scale
     log_returns = drift * volatility + sigma * rng.standard_normal(count)
@@ -68,10 +69,20 @@ def generate_candles(
     return list(map(Candle._make, zip(*(column.tolist() for column in columns))))
 
 
-def _regime_paths(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-candle drift (in volatility units) and volatility multiplier, regime by regime."""
-    params = np.array(list(_REGIMES.values()))
-    kinds_count = len(params)
+def generated_regimes(*, count: int, seed: int = 42) -> list[str]:
+    """The regime (a key of `_REGIMES`: "trend_up", "sideways", ...) behind each candle that
+    `generate_candles` makes with the same `count` and `seed`: the truth a regime detector is
+    measured against. The other arguments of `generate_candles` do not change the regimes."""
+    if count < 0:
+        raise ValueError(f"need count >= 0, got {count}")
+    names = list(_REGIMES)
+    return [names[kind] for kind in _regime_kinds(np.random.default_rng(seed), count).tolist()]
+
+
+def _regime_kinds(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Per-candle index into `_REGIMES`, regime by regime. The first draws of `rng`: the
+    candles' own draws come after these, so this function must draw exactly as it does."""
+    kinds_count = len(_REGIMES)
     lengths, kinds = [], []
     covered, kind = 0, int(rng.integers(kinds_count))
     while covered < count:
@@ -81,8 +92,7 @@ def _regime_paths(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.
         lengths.append(length)
         kinds.append(kind)
         covered += length
-    per_candle = np.repeat(params[kinds], lengths, axis=0)[:count] if kinds else np.empty((0, 2))
-    return per_candle[:, 0], per_candle[:, 1]
+    return np.repeat(np.array(kinds, dtype=int), lengths)[:count]
 
 
 def _fold(log_path: np.ndarray, band: float) -> np.ndarray:
