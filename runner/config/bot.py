@@ -33,6 +33,7 @@ from market.strict import StrictModel
 from risk.config import RiskConfig
 from risk.governance.config import GovernanceConfig
 from runner.config.errors import describe_errors
+from runner.config.regime import AllowedRegimes, RegimeConfig
 from runner.config.yaml_loader import StrictSafeLoader
 from runner.forecast.config import ModelConfig
 from runner.forecast.triggers import TriggerConfig
@@ -83,6 +84,10 @@ class BotConfig(StrictModel):
     """A risk group of daemon.yaml's `risk_groups`: limits across the bots that name it."""
     run_strategy: Literal["every_candle", "on_trigger"] = "every_candle"
     """`on_trigger`: the strategy runs only on the candles where a trigger fired."""
+    regimes: AllowedRegimes | None = None
+    """The market regimes the strategy may enter in (exits never wait); unset: any, `unknown` included."""
+    regime: RegimeConfig | None = None
+    """The regime detector's settings (`runner.config.regime`); `regimes` alone uses the defaults."""
     governance: GovernanceConfig = GovernanceConfig()
     """Off unless `enabled`: the maturity ladder, health score and drift check (`risk.governance`)."""
 

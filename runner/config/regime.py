@@ -1,0 +1,71 @@
+"""A bot's regime settings: which regimes its strategy may enter in, and the detector's knobs.
+
+```yaml
+regimes: [trending_up]              # entries only in these; exits are never blocked
+regime:                             # optional: every key has a default
+  states: 6                         # hidden states of the HMM (several may share a label)
+  window: 5000                      # candles each fit sees; the first fit once it is full
+  refit_every: 1000                 # candles between fits
+  trend_window: 240                 # candles of the trend-strength observation
+  vol_window: 60                    # candles of the realized-volatility observation
+  trend_threshold: 0.01             # |drift per candle / volatility| a trending state needs
+  quiet_ratio: 0.85                 # below this share of the long-run volatility: ranging
+  volatile_ratio: 1.6               # at or above this multiple of it: volatile
+  apply_after: 10                   # sim: a fit is used exactly this many candles after it started
+  seed: 0                           # the fit's k-means start
+```
+The labels and how they are decided are in `strategies.regime.labelling`; the settings become
+a `RegimeSettings` through `RegimeConfig.settings()`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import AfterValidator, Field, model_validator
+
+from market.limits import Number
+from market.strict import StrictModel
+from strategies.regime.detector import RegimeSettings
+from strategies.regime.labelling import LabelRule
+
+# Regimes a bot may list; `unknown` (before the first fit) is deliberately not one of them.
+RegimeName = Literal["trending_up", "trending_down", "ranging", "volatile"]
+
+
+def _some_regime(names: list[str]) -> list[str]:
+    if not names:
+        raise ValueError("list at least one of trending_up, trending_down, ranging, volatile "
+                         "(or remove regimes to enter in any regime)")
+    return names
+
+
+# `regimes:` in a bot config: the regimes its strategy may enter in.
+AllowedRegimes = Annotated[list[RegimeName], AfterValidator(_some_regime)]
+
+
+class RegimeConfig(StrictModel):
+    states: Annotated[int, Field(ge=2, le=16)] = 6
+    window: Annotated[int, Field(ge=200, le=1_000_000)] = 5_000
+    refit_every: Annotated[int, Field(ge=1, le=1_000_000)] = 1_000
+    trend_window: Annotated[int, Field(ge=2, le=100_000)] = 240
+    vol_window: Annotated[int, Field(ge=2, le=100_000)] = 60
+    trend_threshold: Annotated[Number, Field(ge=0, le=1)] = 0.01
+    quiet_ratio: Annotated[Number, Field(gt=0, le=1)] = 0.85
+    volatile_ratio: Annotated[Number, Field(ge=1, le=100)] = 1.6
+    apply_after: Annotated[int, Field(ge=1, le=100_000)] = 10
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+
+    @model_validator(mode="after")
+    def _window_holds_the_observations(self) -> Self:
+        longest = max(self.trend_window, self.vol_window)
+        if self.window < 10 * longest:
+            raise ValueError(f"window ({self.window}) must be at least 10 x the longer of trend_window and "
+                             f"vol_window ({longest}): each fit needs many observations of each")
+        return self
+
+    def settings(self) -> RegimeSettings:
+        return RegimeSettings(states=self.states, window=self.window, refit_every=self.refit_every,
+                              trend_window=self.trend_window, vol_window=self.vol_window,
+                              rule=LabelRule(self.trend_threshold, self.quiet_ratio, self.volatile_ratio),
+                              seed=self.seed)
