@@ -102,6 +102,10 @@ def wait_until_running(url: str, bots: int, process: subprocess.Popen, timeout_s
     raise SystemExit(f"the bots were not all running after {timeout_secs:.0f} s")
 
 
+def stage(what: str, _start=time.monotonic()) -> None:
+    print(f"[{time.monotonic() - _start:6.1f} s] {what}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bots", type=int, default=1000)
@@ -124,6 +128,7 @@ def main() -> None:
         try:
             startup = wait_until_running(url, args.bots, process)
             snapshot_bytes = first_event_bytes(url)
+            stage("daemon up")
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=str(chromium), headless=True,
                                                      args=list(CHROMIUM_ARGS))
@@ -141,7 +146,9 @@ def main() -> None:
                             fcp_ms: paint ? paint.startTime : null};
                 }""")
                 page.close()
+                stage("first page measured")
                 idle = cpu_percent(process.pid, args.window)
+                stage("idle CPU measured")
                 pages = []
                 for _ in range(args.viewers):
                     viewer = browser.new_context().new_page()
@@ -151,9 +158,11 @@ def main() -> None:
                     viewer.wait_for_selector(f"body[data-bots='{args.bots}']", timeout=60_000)
                     viewer.wait_for_function("document.querySelector('#connection').textContent === 'live'")
                 watched = cpu_percent(process.pid, args.window)
+                stage("viewers' CPU measured")
                 received = _stream_rate(url, min(args.window, 10.0))
                 live = sum(v.evaluate("document.querySelector('#connection').textContent") == "live" for v in pages)
                 browser.close()
+                stage("browser closed")
         finally:
             process.send_signal(signal.SIGTERM)
             try:

@@ -97,11 +97,11 @@ def test_the_dashboard_lists_the_bots_draws_the_chart_and_kills_a_bot(daemon_url
 
     page.wait_for_selector("body[data-bots='3']")
     assert "token" not in page.url                               # taken out of the address bar
-    assert page.locator("#bots-body tr").all_inner_texts()[0].startswith("alpha")
-    assert page.locator("#bots-body tr").count() == 3
+    assert page.locator("#bots-body .bot-row").all_inner_texts()[0].startswith("alpha")
+    assert page.locator("#bots-body .bot-row").count() == 3
     page.wait_for_function("document.querySelector('#connection').textContent === 'live'")
 
-    page.click("#bots-body tr[data-bot='alpha']")
+    page.click("#bots-body [data-bot='alpha']")
     page.wait_for_function("Number(document.querySelector('#equity-chart').dataset.points || 0) >= 3",
                            timeout=30_000)
     assert painted_pixels(page, "#equity-chart canvas") > 100
@@ -111,7 +111,7 @@ def test_the_dashboard_lists_the_bots_draws_the_chart_and_kills_a_bot(daemon_url
     page.fill("#kill-reason", "pulled from the browser")
     page.click("#detail [data-action='kill']")
     page.wait_for_function("document.querySelector('#message').textContent.includes('now killed')")
-    page.wait_for_selector("#bots-body tr[data-bot='alpha'] td.state-killed")
+    page.wait_for_selector("#bots-body [data-bot='alpha'] .state-killed")
 
     alpha = get_json(f"{daemon_url}/bots/alpha")
     assert (alpha["state"], alpha["kill_switch"], alpha["kill_reason"]) == ("killed", True, "pulled from the browser")
