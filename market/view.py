@@ -9,6 +9,9 @@ calls. Beside the candles:
   every bot that reads it (`strategies.features`); None while a feature is warming up.
 - `forecast`: the bot's latest model forecast (`market.forecast.Forecast`), or None when it
   has none or its model is unavailable: a strategy then decides without the model's vote.
+- `regime`, `regime_probs`: the market regime of this candle (`market.regime.Regime`) and the
+  probability of each label, for bots with a regime detector (`regimes:` or `regime:` in the
+  config); `Regime.UNKNOWN` and {} otherwise, and before the detector's first fit.
 - `timeframes`: views of the same symbol on other timeframes, keyed like "1h" (to come).
 """
 
@@ -19,10 +22,12 @@ from collections.abc import Mapping
 
 from market.forecast import Forecast
 from market.models import Candle
+from market.regime import Regime
 
 
 class MarketView:
-    __slots__ = ("symbol", "timeframe", "candle", "bar_index", "features", "forecast", "timeframes", "_window")
+    __slots__ = ("symbol", "timeframe", "candle", "bar_index", "features", "forecast", "regime", "regime_probs",
+                 "timeframes", "_window")
 
     def __init__(self, symbol: str, timeframe: str, *, window: int = 500) -> None:
         self.symbol = symbol
@@ -31,6 +36,8 @@ class MarketView:
         self.bar_index = -1
         self.features: Mapping[str, float | None] = {}
         self.forecast: Forecast | None = None
+        self.regime = Regime.UNKNOWN
+        self.regime_probs: Mapping[str, float] = {}
         self.timeframes: dict[str, MarketView] = {}
         self._window: deque[Candle] = deque(maxlen=window)
 

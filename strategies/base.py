@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from market.strict import StrictModel
+from market.regime import Regime
 from market.view import MarketView
 from strategies.signal import Signal
 
@@ -40,6 +41,11 @@ class Strategy(ABC):
         (`"ema:12"`, `"rsi:14"`, `"bb:20:2"`, `"vwap:day"`, ...; see `strategies.features`).
         They are computed for it, once per stream, and shared with every bot on that stream."""
         return ()
+
+    def on_regime_change(self, previous: Regime, current: Regime, market_data: MarketView) -> None:
+        """Called when the candle's market regime differs from the last candle's, before
+        `generate_signal` for that candle (bots with a regime detector only). Does nothing
+        unless overridden; `market_data.regime_probs` holds the labels' probabilities."""
 
     @abstractmethod
     def generate_signal(self, market_data: MarketView) -> Signal | None:

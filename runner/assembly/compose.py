@@ -29,10 +29,13 @@ from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.forecasting import ForecastRecorder, Forecasting
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig, SafeMode
+from runner.config.regime import RegimeConfig
 from runner.governance.bot_governance import BotGovernance, DriftBacktest, trade_return
 from runner.governance.saved import SavedGovernance, saved_governance
 from runner.governance.shadow_journal import ShadowJournal
 from runner.forecast.triggers import Triggers
+from runner.regime.gate import RegimeGate
+from runner.regime.shared import RegimeHub
 from runner.state.journal import Journal
 from strategies.base import Strategy
 from strategies.features import FeatureHub, SharedFeatures
@@ -66,6 +69,7 @@ def compose_runner(
     forecast_recorder: ForecastRecorder | None = None,
     risk_group: RiskGroup | None = None,
     governance: SavedGovernance | None = None,
+    regime_hub: RegimeHub | None = None,
 ) -> StrategyRunner:
     """A runner for `config` on `feed`. Paper and live bots need their exchange `account`;
     `strategy` is made from the config unless given (the daemon makes it first, to know its
@@ -74,7 +78,9 @@ def compose_runner(
     The features the strategy declares come from `feature_hub`'s computation for `stream_key`
     (shared by every bot on that stream), or from one of the bot's own without a hub (a
     backtest). A bot with a `model` gets its client, its triggers, and `forecast_recorder`
-    (the daemon's forecast store) to record and score its forecasts.
+    (the daemon's forecast store) to record and score its forecasts. A bot with `regimes` or
+    `regime` reads the regime detector `regime_hub` shares for `stream_key` and its settings
+    (one of its own without a hub).
 
     A bot with `governance: {enabled: true}` gets its `BotGovernance`, at the level and with
     the execution of `governance` (what its snapshot or journal saved; None: its start level):
@@ -91,6 +97,7 @@ def compose_runner(
         features=_features(strategy, feature_hub, stream_key),
         forecasting=_forecasting(config, clock, forecast_recorder),
         decide_on_trigger=config.run_strategy == "on_trigger", risk_group=risk_group,
+        regime=_regime(config, strategy, regime_hub, stream_key),
         risk=RuleRiskEngine.from_config(config.risk, size_multiplier=1.0 if governed else _size_multiplier(config)),
         execution=_make_execution(config, account, clock, kind), governance=governed,
         portfolio=Portfolio(config.symbol, config.capital),
@@ -135,6 +142,21 @@ def _features(strategy: Strategy, hub: FeatureHub | None, stream_key: Hashable |
     if hub is None or stream_key is None:
         return SharedFeatures(strategy.features)
     return hub.shared(stream_key, strategy.features)
+
+
+def _regime(config: BotConfig, strategy: Strategy, hub: RegimeHub | None,
+            stream_key: Hashable | None) -> RegimeGate | None:
+    """The bot's view of its stream's regime detector: None for a bot with neither `regimes`
+    nor `regime` (it pays nothing). Sim fits are used at a fixed candle, so that replays and
+    backtests label alike; paper and live ones as soon as they are done (`runner.regime.shared`)."""
+    if config.regimes is None and config.regime is None:
+        return None
+    settings = config.regime or RegimeConfig()
+    if hub is None or stream_key is None:
+        hub, stream_key = RegimeHub(), config.id
+    shared = hub.shared(stream_key, settings.settings(), deterministic=config.mode == "sim",
+                        apply_after=settings.apply_after)
+    return RegimeGate(shared, strategy, config.regimes)
 
 
 def _forecasting(config: BotConfig, clock: Clock, recorder: ForecastRecorder | None) -> Forecasting | None:

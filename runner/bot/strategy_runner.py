@@ -7,10 +7,12 @@ For every closed candle, in order:
    the portfolio, each checked after it is booked (`runner.bot.risk_checks`);
 2. the portfolio is marked at the close, and the risk rules look at the candle and the equity
    (kill-switch rules, breakers, VaR);
-3. the strategy's features are read for the candle (computed once per stream), its model is
-   asked if a trigger fired (`runner.bot.forecasting`), and the strategy may give a signal;
-4. the risk engine sizes it into an order, or refuses (and the refusal is journalled); an entry
-   of a bot in a risk group takes its room in the group;
+3. the strategy's features and market regime are read for the candle (each computed once per
+   stream; `runner.regime`), its model is asked if a trigger fired (`runner.bot.forecasting`),
+   and the strategy may give a signal;
+4. an entry outside the bot's regimes is refused; the risk engine sizes the signal into an
+   order, or refuses (refusals are journalled); an entry of a bot in a risk group takes its
+   room in the group;
 5. the execution engine takes the order (in sim it fills at the next candle's open);
 6. orders, fills and state changes go to the journal; the snapshot is always current in memory.
 
@@ -54,6 +56,7 @@ from strategies.signal import Direction, Signal
 
 if TYPE_CHECKING:
     from risk.group import RiskGroup
+    from runner.regime.gate import RegimeGate
     from runner.governance.bot_governance import BotGovernance
     from strategies.features import SharedFeatures
 
@@ -91,6 +94,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         forecasting: Forecasting | None = None,
         decide_on_trigger: bool = False,
         risk_group: RiskGroup | None = None,
+        regime: RegimeGate | None = None,
         governance: BotGovernance | None = None,
     ) -> None:
         self.bot_id = bot_id
@@ -122,6 +126,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self._decide_on_trigger = decide_on_trigger and forecasting is not None
         # Bots sharing an account or a risk group: entries take room in it before they leave.
         self.risk_group = risk_group
+        # The market regime (shared per stream): in the view, and the entries it refuses.
+        self.regime = regime
         self.risk_blocks: dict[str, int] = {}           # rule -> signals it blocked or resized
         # Governance (`runner.bot.governing`): its level, health and drift scale the entries.
         self.governance = governance
@@ -207,6 +213,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             self.view.push(candle)
             if features is not None:
                 self.view.features = features.values_for(candle)
+            if self.regime is not None:
+                await self._observe_regime(candle)
             if forecasting is not None:
                 forecasting.observe(candle, candle.ts_ms + bar_ms)
             self._generate(candle)
@@ -279,6 +287,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         view.push(candle)
         if self._features is not None:
             view.features = self._features.values_for(candle)
+        if self.regime is not None and not self.regime.observe(candle, view):
+            await self._observe_regime(candle)      # a sim fit due on this candle is still running
         if self.forecasting is not None:
             fired = await self.forecasting.on_candle(candle, close_ms, view)
             if self._decide_on_trigger and not fired:
@@ -300,6 +310,11 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             await self._act(signal, close_ms)
         return False
 
+    async def _observe_regime(self, candle: Candle) -> None:
+        regime = self.regime
+        while not regime.observe(candle, self.view):
+            await regime.shared.fit_done()
+
     def _generate(self, candle: Candle) -> Signal | None:
         try:
             return self.strategy.generate_signal(self.view)
@@ -314,6 +329,10 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
 
     async def _act(self, signal: Signal, now_ms: int) -> None:
         self.signals += 1
+        if self.regime is not None and (refusal := self.regime.refuses(signal, self.portfolio.quantity, self.view)):
+            self._record_risk("regime", "reject", refusal, {"regime": self.view.regime.value,
+                                                            "probabilities": dict(self.view.regime_probs)}, now_ms)
+            return
         pending = bool(self.execution.open_orders()) and self._has_working_order()
         if self.risk.watches_spread and signal.direction is Direction.LONG:
             await self._read_spread()

@@ -62,6 +62,9 @@ class RegimeConfig(StrictModel):
         if self.window < 10 * longest:
             raise ValueError(f"window ({self.window}) must be at least 10 x the longer of trend_window and "
                              f"vol_window ({longest}): each fit needs many observations of each")
+        if self.apply_after > self.refit_every:
+            raise ValueError(f"apply_after ({self.apply_after}) must be <= refit_every ({self.refit_every}): "
+                             "a fit is used before the next one is asked for")
         return self
 
     def settings(self) -> RegimeSettings:

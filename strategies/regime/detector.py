@@ -216,8 +216,7 @@ def label_history(closes: list[float], settings: RegimeSettings, *, apply_after:
     pending: deque[tuple[int, RegimeModel]] = deque()
     for index, close in enumerate(closes):
         while pending and pending[0][0] <= index:
-            detector.install(pending.popleft()[1])
-            detector.reading = detector.reading  # installed before this candle's own step
+            detector.install(pending.popleft()[1])     # before this candle's own step
         readings.append(detector.update(close))
         request = detector.fit_request()
         if request is not None:
