@@ -34,6 +34,7 @@ from runner.state.journal import BotJournal
 from runner.state.recovery import RecoveredState, RecoveryError
 from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
+from runner.regime.shared import RegimeHub
 from strategies.features import FeatureHub
 
 __all__ = ["build_daemon_bot"]
@@ -51,6 +52,8 @@ async def build_daemon_bot(
     checkpoint_interval_secs: float,
     feature_hub: FeatureHub | None = None,
     replay_feature_hub: FeatureHub | None = None,
+    regime_hub: RegimeHub | None = None,
+    replay_regime_hub: RegimeHub | None = None,
     forecast_recorder: ForecastRecorder | None = None,
     risk_group: RiskGroup | None = None,
 ) -> StrategyRunner:
@@ -59,6 +62,7 @@ async def build_daemon_bot(
     The bots on one stream read its features from one computation: `feature_hub` for paper and
     live streams, `replay_feature_hub` for sim replays, which must keep the values of the whole
     replay (its bots run at their own pace, and a restarted one re-runs from the first candle).
+    Their regime detectors likewise: `regime_hub` for paper and live, `replay_regime_hub` for sim.
 
     Raises `RecoveryError` (a `BotMustStayDown`) when the bot cannot start safely; its
     `restored` is then the bot as far as it got, for its status. Whatever fails, the feed
@@ -67,7 +71,8 @@ async def build_daemon_bot(
     """
     wiring = dict(journal=journal, clock=clock, on_checkpoint=on_checkpoint,
                   checkpoint_interval_secs=checkpoint_interval_secs, forecast_recorder=forecast_recorder,
-                  risk_group=risk_group, governance=_saved_governance(config, recovered, journal))
+                  risk_group=risk_group, governance=_saved_governance(config, recovered, journal),
+                  regime_hub=replay_regime_hub if config.mode == "sim" else regime_hub)
     if config.mode == "sim":
         return await _sim_bot(config, recovered, hub=hub, feature_hub=replay_feature_hub, wiring=wiring)
     try:

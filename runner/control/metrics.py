@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 
+from market.regime import Regime
 from runner.control.status import BotStatus, ModelStatus
 from runner.notify.sender import SenderStats
 
@@ -38,6 +39,9 @@ _COUNTERS: tuple[tuple[str, str, Callable[[BotStatus], float]], ...] = (
 )
 
 _LATENCY = "botrunner_loop_latency_seconds"
+
+# One `botrunner_regime` series per label, as for the states: unknown until the first fit.
+REGIMES = tuple(r.value for r in Regime)
 
 # One series per notification target (the environment variable naming its URL, never the URL).
 _NOTIFICATIONS: tuple[tuple[str, str, str, Callable[[SenderStats], float]], ...] = (
@@ -101,6 +105,13 @@ def render_prometheus(statuses: list[BotStatus], notifications: Sequence[SenderS
     for name, field, help_text in _GOVERNANCE:
         lines += _family(name, "gauge", help_text, (_sample(name, {"bot": s.id}, s.governance[field]) for s in statuses
                                                     if s.governance is not None and s.governance[field] is not None))
+    with_regime = [s for s in statuses if s.regime is not None]
+    lines += _family("botrunner_regime", "gauge", "1 for the market regime of the bot's last candle, 0 for the others.",
+                     (_sample("botrunner_regime", {"bot": s.id, "regime": r}, s.regime == r)
+                      for s in with_regime for r in REGIMES))
+    lines += _family("botrunner_regime_probability", "gauge", "Filtered probability of each market regime.",
+                     (_sample("botrunner_regime_probability", {"bot": s.id, "regime": r}, s.regime_probs[r])
+                      for s in with_regime for r in REGIMES if r in s.regime_probs))
     with_model = [s for s in statuses if s.model is not None]
     for families, kind in ((_MODEL_GAUGES, "gauge"), (_MODEL_COUNTERS, "counter")):
         for name, help_text, value in families:

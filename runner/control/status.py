@@ -63,6 +63,8 @@ class BotStatus(BaseModel):
     risk_blocks: dict[str, int] = {}        # signals each rule blocked or resized, by rule
     risk_group: dict[str, Any] | None = None  # the bot's risk group: equity, gross exposure, positions
     governance: dict[str, Any] | None = None  # governed bots: level, execution, health, size_multiplier, drift
+    regime: str | None = None               # bots with a regime detector: the last candle's regime
+    regime_probs: dict[str, float] = {}     # and each label's filtered probability
     last_error: str
     latency: LatencySummary
 

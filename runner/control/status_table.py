@@ -13,12 +13,16 @@ _COLUMNS = (("ID", False), ("STATE", False), ("MODE", False), ("SYMBOL", False),
 
 
 def format_status_table(statuses: list[BotStatus]) -> str:
-    """An aligned table, one row per bot; a NOTE column shows the kill reason or last error."""
+    """An aligned table, one row per bot; a REGIME column when some bot has a regime detector,
+    and a NOTE column for the kill reason or last error."""
     if not statuses:
         return "no bots configured"
     rows = [_row(s) for s in statuses]
     notes = [_note(s) for s in statuses]
     columns = list(_COLUMNS)
+    if any(s.regime is not None for s in statuses):
+        columns.insert(len(columns) - 1, ("REGIME", False))
+        rows = [row[:-1] + [s.regime or "-"] + row[-1:] for row, s in zip(rows, statuses)]
     if any(notes):
         columns.append(("NOTE", False))
         rows = [row + [note] for row, note in zip(rows, notes)]

@@ -211,6 +211,7 @@ class BotManager:
             slot.config, recover(slot.id, services.snapshots, slot.journal), hub=services.hub,
             accounts=services.accounts, journal=slot.journal, clock=services.clock,
             feature_hub=services.features, replay_feature_hub=services.replay_features,
+            regime_hub=services.regimes, replay_regime_hub=services.replay_regimes,
             risk_group=services.risk_groups.for_bot(slot.config),
             forecast_recorder=services.forecasts,
             on_checkpoint=self._write_snapshot, checkpoint_interval_secs=self._snapshot_interval_secs)

@@ -13,6 +13,7 @@ from runner.config.bot import BotConfig
 from runner.state.forecasts import ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore, SnapshotWriter
+from runner.regime.shared import RegimeHub
 from strategies.features import FeatureHub
 
 REPLAY_FEATURE_CANDLES = 1_000_000
@@ -54,6 +55,9 @@ class DaemonServices:
     # Bots on a replay run at their own pace (and a restarted one re-runs from the first candle),
     # so a replay's features are kept for all of it, up to this many candles (~0.55 KB each).
     replay_features: FeatureHub = field(default_factory=lambda: FeatureHub(max_candles=REPLAY_FEATURE_CANDLES))
+    # One regime detector per stream and settings; a replay's readings kept for all of it, as its features.
+    regimes: RegimeHub = field(default_factory=RegimeHub)
+    replay_regimes: RegimeHub = field(default_factory=lambda: RegimeHub(max_candles=REPLAY_FEATURE_CANDLES))
     risk_groups: RiskGroups = field(default_factory=RiskGroups)
     writer: SnapshotWriter = field(init=False)
 

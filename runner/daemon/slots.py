@@ -99,10 +99,17 @@ class BotSlot:
             risk=runner.risk.figures() if runner else {}, risk_blocks=dict(runner.risk_blocks) if runner else {},
             risk_group=runner.risk_group.figures() if runner and runner.risk_group else None,
             governance=_governance_summary(runner),
+            **_regime(runner),
             last_error=slot.last_error or (runner.last_error if runner else ""),
             latency=LatencySummary(buckets=latency.cumulative(), sum_s=latency.sum, count=latency.count)
             if latency else LatencySummary(buckets=[], sum_s=0.0, count=0),
         )
+
+
+def _regime(runner: StrategyRunner | None) -> dict[str, Any]:
+    if runner is None or runner.regime is None:
+        return {}
+    return dict(regime=runner.view.regime.value, regime_probs=dict(runner.view.regime_probs))
 
 
 def _ledger(runner: StrategyRunner | None, capital: float) -> dict[str, float | int]:
