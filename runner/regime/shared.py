@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Hashable
+from concurrent.futures import Executor
 
 from loguru import logger
 
@@ -43,13 +44,14 @@ class SharedRegime:
     """A `RegimeDetector` fed once per candle of one stream; see the module docstring."""
 
     def __init__(self, settings: RegimeSettings, *, deterministic: bool, apply_after: int = 10,
-                 max_candles: int = DEFAULT_MAX_CANDLES) -> None:
+                 max_candles: int = DEFAULT_MAX_CANDLES, executor: Executor | None = None) -> None:
         if apply_after < 1 or max_candles < 1:
             raise ValueError(f"need apply_after >= 1 and max_candles >= 1, got {apply_after}, {max_candles}")
         self.detector = RegimeDetector(settings)
         self.deterministic = deterministic
         self.apply_after = apply_after
         self.max_candles = max_candles
+        self._executor = executor           # None: the loop's default thread pool
         self.candles = 0                    # candles labelled
         self.fits = 0                       # models installed
         self._last_ts_ms: float = float("-inf")
@@ -89,7 +91,7 @@ class SharedRegime:
         if self._fit is None:
             request = detector.fit_request()
             if request is not None:
-                self._fit = asyncio.get_running_loop().run_in_executor(None, fit_regime_model, request)
+                self._fit = asyncio.get_running_loop().run_in_executor(self._executor, fit_regime_model, request)
                 self._apply_at = self.candles + self.apply_after - 1
         return reading
 
