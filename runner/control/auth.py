@@ -76,7 +76,7 @@ def _cross_site_refusal(request: web.Request) -> tuple[int, str] | None:
     origin = request.headers.get("Origin")
     if origin is not None and origin != f"{request.scheme}://{request.host}":
         return 403, f"cross-site request refused (Origin {origin} is not this server)"
-    if request.content_type in _FORM_TYPES and request.headers.get("Content-Type"):
+    if request.content_type in _FORM_TYPES:
         return 415, f"{request.content_type} is not accepted; send application/json"
     return None
 
