@@ -176,10 +176,11 @@ def _floats(texts: list[str]) -> np.ndarray:
 
 
 def _filled(columns: list[np.ndarray], texts: list[list[str]]) -> np.ndarray:
-    """Rows with at least one non-blank field (a field that is not a number counts)."""
+    """Rows with at least one non-empty field (one that is not a number, or only spaces, counts:
+    such a row is rejected by name, not skipped like a blank line)."""
     empty = np.logical_and.reduce([np.isnan(column) for column in columns]) if columns[0].size else np.zeros(0, bool)
     for row in np.flatnonzero(empty).tolist():
-        empty[row] = not any(column[row].strip() for column in texts)
+        empty[row] = not any(column[row] for column in texts)
     return ~empty
 
 
@@ -255,7 +256,7 @@ def _timestamps_ms(path: Path, texts: list[str]) -> np.ndarray:
     """Epoch ms as float64, NaN where unreadable. The format is decided once per file: epoch
     ms when every field is a number (or blank) or most of the first 100 look like one, else
     ISO 8601."""
-    sample = list(islice((text for text in texts if text.strip()), 100))
+    sample = list(islice(filter(None, texts), 100))
     numbers = _numbers_or_none(texts)
     if numbers is not None or (sample and sum(1 for text in sample if _EPOCH.fullmatch(text)) > len(sample) / 2):
         ms = numbers if numbers is not None else _floats(texts)
@@ -269,7 +270,7 @@ def _numbers_or_none(texts: list[str]) -> np.ndarray | None:
     try:
         return np.array(texts, dtype=np.float64)
     except ValueError:
-        if any(text.strip() and np.isnan(_number(text)) for text in texts):
+        if any(text and np.isnan(_number(text)) for text in texts):
             return None
         return np.array([_number(text) for text in texts], dtype=np.float64)
 
@@ -277,7 +278,7 @@ def _numbers_or_none(texts: list[str]) -> np.ndarray | None:
 def _iso_column_ms(texts: list[str]) -> np.ndarray:
     """ISO 8601 fields as epoch ms; no offset or `Z` means UTC. numpy parses a column of
     UTC times in C; one with an offset or an unreadable field goes value by value."""
-    naive = [text[:-1] if text.endswith(("Z", "z")) else text for text in map(str.strip, texts)]
+    naive = [text[:-1] if text.endswith("Z") else text for text in map(str.strip, texts)]
     if not any("+" in text or "-" in text[10:] for text in naive):   # a date's own dashes end at 10
         try:
             parsed = np.array(naive, dtype="datetime64[us]")
