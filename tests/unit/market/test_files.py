@@ -155,6 +155,25 @@ def test_a_row_with_the_wrong_number_of_fields_is_rejected(write_file, warnings_
     assert "fields.csv line 3: malformed: not the six fields timestamp, open" in warnings_logged()[0]
 
 
+def test_crlf_line_ends_a_byte_order_mark_and_quoted_fields_load_the_same_candles(write_file):
+    plain = csv_text(CANDLES[:5])
+    quoted = "\n".join(",".join(f'"{field}"' for field in line.split(",")) for line in plain.splitlines()) + "\n"
+    variants = {"crlf.csv": plain.replace("\n", "\r\n"), "bom.csv": "\ufeff" + plain, "quoted.csv": quoted}
+
+    for name, text in variants.items():
+        assert load_candles(write_file(name, text)).candles == CANDLES[:5], name
+
+
+def test_a_line_of_spaces_is_a_rejected_row_not_a_blank_line(write_file, warnings_logged):
+    text = with_line(csv_text(CANDLES[:4]), 3, "   ")
+
+    result = load_candles(write_file("spaces.csv", text))
+
+    assert result.candles == [CANDLES[0], CANDLES[2], CANDLES[3]]
+    assert result.rejected == {"malformed": 1}
+    assert "spaces.csv line 3: malformed" in warnings_logged()[0]
+
+
 def test_bad_json_items_are_rejected_by_index(write_file, warnings_logged):
     items = [list(c) for c in CANDLES[:4]]
     items[1] = items[1][:4]
