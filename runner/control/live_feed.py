@@ -66,7 +66,7 @@ class DashboardFeed:
     shutdown, so that the server need not wait for streams that never end)."""
 
     def __init__(self, samples: Callable[[], Iterable[BotSample]], *, fills: FillHistory | None = None,
-                 interval_secs: float = 1.0, history_points: int = 2000, seed_fills: int = 2000,
+                 interval_secs: float = 1.0, history_points: int = 1000, seed_fills: int = 2000,
                  inbox_events: int = 30) -> None:
         self._samples = samples                 # BotControl.dashboard_samples
         self._fills = fills
