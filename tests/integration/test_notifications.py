@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import logging
 import shutil
 import tempfile
@@ -82,6 +83,12 @@ class Receiver:
 
     def find(self, text: str) -> dict | None:
         return next((m for m in self.received if text in m["title"]), None)
+
+
+@pytest.fixture(autouse=True)
+def unfrozen():
+    yield
+    gc.unfreeze()      # a daemon run in this process freezes its start-up heap; later tests collect as usual
 
 
 @pytest.fixture
