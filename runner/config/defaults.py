@@ -37,3 +37,6 @@ DEMO_BOTS = [
 ]
 """What `botrunner run` runs with no config folder: three bots on one stream of synthetic 1m
 candles paced at a candle a second, so `status`, `kill` and `resume` can be tried on them."""
+
+DEMO_DASHBOARD_PORT = 8765
+"""Where the demo serves the web dashboard (127.0.0.1) when BOTRUNNER_TOKEN is set."""

@@ -24,7 +24,7 @@ from runner.daemon import systemd
 from runner.config.bot import BotConfig, ConfigError
 from runner.control.server import serve_control
 from runner.config.daemon import DaemonConfig, load_config_dir
-from runner.config.defaults import DEMO_BOTS
+from runner.config.defaults import DEMO_BOTS, DEMO_DASHBOARD_PORT
 from runner.state.forecasts import FORECASTS_FILE, ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.daemon.manager import BotManager, DaemonServices
@@ -78,17 +78,26 @@ def check_live_gates(bots: list[BotConfig], *, live_flag: bool, environ: dict[st
             f"{' and '.join(missing)}. Use mode: paper to trade on live prices without orders.")
 
 
+def demo_daemon_config(environ: dict[str, str]) -> DaemonConfig:
+    """The demo's daemon settings: every default, plus the dashboard on 127.0.0.1:DEMO_DASHBOARD_PORT
+    when BOTRUNNER_TOKEN is set (a TCP port needs a token to guard its actions with; without
+    one the demo listens on its socket only, as before)."""
+    if not environ.get("BOTRUNNER_TOKEN"):
+        return DaemonConfig()
+    return DaemonConfig.model_validate({"control": {"tcp": {"port": DEMO_DASHBOARD_PORT}}})
+
+
 def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: bool = False,
                 environ: dict[str, str] | None = None) -> DaemonPlan:
     """Read and check the config folder (or take the demo bots, `DEMO_BOTS`, when there is none).
     Raises ConfigError with every problem found, LiveTradingNotAllowed when live bots are
     configured without both safety gates."""
+    environ = dict(os.environ) if environ is None else environ
     if config_dir is None:
-        daemon, bots = DaemonConfig(), list(DEMO_BOTS)
+        daemon, bots = demo_daemon_config(environ), list(DEMO_BOTS)
     else:
         with collector_paused():     # see runner.daemon.startup_heap: ten thousand files, no garbage
             daemon, bots = load_config_dir(config_dir)
-    environ = dict(os.environ) if environ is None else environ
     check_live_gates(bots, live_flag=live_flag, environ=environ)
     if daemon.notifications is not None:
         # Checked here, not when the first kill needs it: a typo in a variable's name must stop
@@ -98,7 +107,7 @@ def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: b
             raise ConfigError([f"{where}: notifications.urls_env: {p}" for p in problems])
     token = None
     if daemon.control.tcp is not None:
-        token = os.environ.get(daemon.control.tcp.token_env)
+        token = environ.get(daemon.control.tcp.token_env)
         if not token:
             where = config_dir / "daemon.yaml" if config_dir else "daemon.yaml"
             raise ConfigError([f"{where}: control.tcp: set the token in the environment variable "

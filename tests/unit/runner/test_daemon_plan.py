@@ -48,3 +48,12 @@ def test_both_gates_open_or_no_enabled_live_bot_lets_the_daemon_plan_every_bot(t
     assert sorted((b.id, b.mode, b.enabled) for b in plan.bots) == sorted(
         (b["id"], b.get("mode", "sim"), b.get("enabled", True)) for b in bot_files)
     assert plan.state_dir == tmp_path / "state"
+
+
+def test_the_demo_serves_the_dashboard_on_loopback_only_when_given_a_token(tmp_path):
+    with_token = plan_daemon(None, tmp_path / "state", environ={"BOTRUNNER_TOKEN": "t0ken"})
+    without = plan_daemon(None, tmp_path / "state", environ={})
+
+    assert (with_token.daemon.control.tcp.host, with_token.daemon.control.tcp.port) == ("127.0.0.1", 8765)
+    assert with_token.token == "t0ken"
+    assert (without.daemon.control.tcp, without.token) == (None, None)
