@@ -19,11 +19,9 @@ from __future__ import annotations
 import asyncio
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Protocol
-
 from aiohttp import web
 
-from runner.control.live_feed import DashboardFeed
+from runner.control.live_feed import DashboardFeed, JournalView
 
 __all__ = ["JournalView", "STATIC_DIR", "add_dashboard_routes"]
 
@@ -31,12 +29,6 @@ STATIC_DIR = Path(str(files("runner.control") / "static"))
 HEARTBEAT_SECS = 15.0        # a comment line now and then: proxies and browsers keep the stream open
 DEFAULT_HISTORY_POINTS, MAX_HISTORY_POINTS = 600, 5000
 MAX_JOURNAL_EVENTS = 500
-
-
-class JournalView(Protocol):
-    """The daemon's journal as the dashboard reads it: `SqliteJournal`."""
-
-    def recent(self, bot_id: str, *, kinds: tuple[str, ...] | None = None, limit: int = 50) -> list[Any]: ...
 
 
 FEED = web.AppKey("dashboard_feed", DashboardFeed)

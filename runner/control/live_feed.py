@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -24,7 +23,7 @@ from loguru import logger
 from runner.control.equity_history import EquityHistory
 from runner.control.status import BotStatus
 
-__all__ = ["BotSample", "DashboardFeed", "FIELDS", "FillHistory", "sample_of"]
+__all__ = ["BotSample", "DashboardFeed", "FIELDS", "JournalView", "sample_of"]
 
 # A row's cells, in this order; the page reads the names from the snapshot. Not the candle count:
 # it moves every candle of every bot, and the last candle's time says as much. Not the model's
@@ -44,8 +43,9 @@ class BotSample(NamedTuple):
     bars: int
 
 
-class FillHistory(Protocol):
-    """Where a bot's past equity comes from: `SqliteJournal.recent` in the daemon."""
+class JournalView(Protocol):
+    """The daemon's journal as the dashboard reads it (`SqliteJournal`): a bot's fills seed its
+    equity history, and its latest events are shown."""
 
     def recent(self, bot_id: str, *, kinds: tuple[str, ...] | None = None, limit: int = 50) -> list[Any]: ...
 
@@ -65,7 +65,7 @@ class DashboardFeed:
     "disconnect". `run()` samples until cancelled; `close()` disconnects every viewer (at
     shutdown, so that the server need not wait for streams that never end)."""
 
-    def __init__(self, samples: Callable[[], Iterable[BotSample]], *, fills: FillHistory | None = None,
+    def __init__(self, samples: Callable[[], Iterable[BotSample]], *, fills: JournalView | None = None,
                  interval_secs: float = 1.0, history_points: int = 1000, seed_fills: int = 2000,
                  inbox_events: int = 30) -> None:
         self._samples = samples                 # BotControl.dashboard_samples
