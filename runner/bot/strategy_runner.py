@@ -220,7 +220,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             self._generate(candle)
 
     async def _loop(self) -> None:
-        step = self._step
+        steps = self._steps
         checkpoint = self._on_checkpoint
         observe = self.step_latency.observe
         clock = time.perf_counter
@@ -232,9 +232,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                 started = clock()
                 self._busy = True
                 try:
-                    for candle in batch:
-                        if await step(candle):
-                            return
+                    if await steps(batch):
+                        return
                     # A stop or kill asked for while this batch was worked on (a slow exchange
                     # answer, say) acts now, not when the next candle comes: an hour for a 1h bot.
                     interrupt = self._interrupt
@@ -250,64 +249,73 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                     self._filled or time.monotonic() - self._last_checkpoint >= self._checkpoint_interval_secs):
                 self.checkpoint()
 
-    async def _step(self, candle: Candle) -> bool:
-        """One closed candle through the pipeline; True when the bot must stop after it.
-        This is the hot path: locals over attribute chains, work per order only on orders."""
-        if self._interrupt is not None and await self._handle_interrupt():
-            return True
-        close_ms = candle.ts_ms + self._bar_ms
-        fills = await self.execution.on_candle(candle)
-        if fills:
-            self._apply_fills(fills, close_ms)
-        if self.risk_group is not None:
-            self.risk_group.observe(close_ms)
+    async def _steps(self, batch: Sequence[Candle]) -> bool:
+        """The batch's closed candles through the pipeline, one after another; True when the
+        bot must stop after the candle it is on. This is the hot path: locals over attribute
+        chains, work per order only on orders, and one coroutine per batch rather than one
+        per candle (a coroutine made and awaited per candle cost ~7% of a backtest)."""
+        for candle in batch:
+            if self._interrupt is not None and await self._handle_interrupt():
+                return True
+            close_ms = candle.ts_ms + self._bar_ms
+            fills = await self.execution.on_candle(candle)
             if fills:
-                self._release_done_orders()
-        portfolio = self.portfolio
-        equity = portfolio.mark(candle.close)
-        if self.equity_curve is not None:
-            self.equity_curve.append(equity)
-        self.bars += 1
-        self.last_candle_ts_ms = candle.ts_ms
-        if self.kill_switch.tripped:
-            return await self._work_on_flatten(close_ms)
-        risk = self.risk
-        if risk.watches_candles:           # no kill rule or breaker configured: nothing to ask
-            reason = risk.on_candle(candle, equity, portfolio.peak_equity)
-            if reason is not None:
-                await self._trip(reason, close_ms)
-                return not self.flatten_pending
-        governance = self.governance
-        if governance is not None:
-            if self._govern(candle, equity, close_ms):
-                return True                # a governance pause
-            if governance.switch_pending:  # closes the position, then ends the run to be rebuilt
-                return await self._switch_execution(close_ms)
-        view = self.view
-        view.push(candle)
-        if self._features is not None:
-            view.features = self._features.values_for(candle)
-        if self.regime is not None and not self.regime.observe(candle, view):
-            await self._observe_regime(candle)      # a sim fit due on this candle is still running
-        if self.forecasting is not None:
-            fired = await self.forecasting.on_candle(candle, close_ms, view)
-            if self._decide_on_trigger and not fired:
-                return False               # decides only when a trigger fired (and asked the model)
-        try:                               # `_generate`, inlined: a call less on every candle
-            signal = self.strategy.generate_signal(view)
-        except Exception as exc:
-            raise self._strategy_error(candle, exc) from exc
-        if signal is not None:
-            max_age_ms = self._max_candle_age_ms
-            if max_age_ms is not None and self.clock.now_ms() - close_ms > max_age_ms:
-                # A late candle (a backlog after an outage): it updated the strategy's state,
-                # but the market has moved on since; only a fresh candle trades.
-                self.late_signals += 1
-                logger.info("Not acting on the {} signal of the candle of {}: it closed {:.1f}s ago (at most {:.1f}s)",
-                            signal.direction.value, iso_utc(candle.ts_ms), (self.clock.now_ms() - close_ms) / 1000,
-                            max_age_ms / 1000)
-                return False
-            await self._act(signal, close_ms)
+                self._apply_fills(fills, close_ms)
+            if self.risk_group is not None:
+                self.risk_group.observe(close_ms)
+                if fills:
+                    self._release_done_orders()
+            portfolio = self.portfolio
+            equity = portfolio.mark(candle.close)
+            if self.equity_curve is not None:
+                self.equity_curve.append(equity)
+            self.bars += 1
+            self.last_candle_ts_ms = candle.ts_ms
+            if self.kill_switch.tripped:
+                if await self._work_on_flatten(close_ms):
+                    return True
+                continue
+            risk = self.risk
+            if risk.watches_candles:           # no kill rule or breaker configured: nothing to ask
+                reason = risk.on_candle(candle, equity, portfolio.peak_equity)
+                if reason is not None:
+                    await self._trip(reason, close_ms)
+                    if not self.flatten_pending:
+                        return True
+                    continue
+            governance = self.governance
+            if governance is not None:
+                if self._govern(candle, equity, close_ms):
+                    return True                # a governance pause
+                if governance.switch_pending:  # closes the position, then ends the run to be rebuilt
+                    if await self._switch_execution(close_ms):
+                        return True
+                    continue
+            view = self.view
+            view.push(candle)
+            if self._features is not None:
+                view.features = self._features.values_for(candle)
+            if self.regime is not None and not self.regime.observe(candle, view):
+                await self._observe_regime(candle)      # a sim fit due on this candle is still running
+            if self.forecasting is not None:
+                fired = await self.forecasting.on_candle(candle, close_ms, view)
+                if self._decide_on_trigger and not fired:
+                    continue                   # decides only when a trigger fired (and asked the model)
+            try:                               # `_generate`, inlined: a call less on every candle
+                signal = self.strategy.generate_signal(view)
+            except Exception as exc:
+                raise self._strategy_error(candle, exc) from exc
+            if signal is not None:
+                max_age_ms = self._max_candle_age_ms
+                if max_age_ms is not None and self.clock.now_ms() - close_ms > max_age_ms:
+                    # A late candle (a backlog after an outage): it updated the strategy's state,
+                    # but the market has moved on since; only a fresh candle trades.
+                    self.late_signals += 1
+                    logger.info("Not acting on the {} signal of the candle of {}: it closed {:.1f}s ago "
+                                "(at most {:.1f}s)", signal.direction.value, iso_utc(candle.ts_ms),
+                                (self.clock.now_ms() - close_ms) / 1000, max_age_ms / 1000)
+                    continue
+                await self._act(signal, close_ms)
         return False
 
     async def _observe_regime(self, candle: Candle) -> None:
