@@ -10,15 +10,16 @@ last line is the pipeline's time over the plain-Python SMA cross's in the same r
 holds on a busy machine where candles per second do not (issue 15 asks for at most 4x).
 
     data: BTC_USD-1m-2022-01.csv (45,031 candles), strategy sma_cross, best of 7 interleaved runs
-      bare loop (read each close)        43,374,151 candles/s
-      plain-Python sma cross, no fills    5,670,097 candles/s
-      full pipeline (botrunner)             427,656 candles/s   (105.3 ms, 945 trades)
-      pipeline cost per candle                2,338 ns
-      pipeline / plain sma cross               13.3x slower
+      bare loop (read each close)        49,805,560 candles/s
+      plain-Python sma cross, no fills    7,019,370 candles/s
+      full pipeline (botrunner)             572,141 candles/s   (78.7 ms, 945 trades)
+      pipeline cost per candle                1,748 ns
+      pipeline / plain sma cross               12.3x slower
 
-(2 cores shared with other work, load about 7. Of the pipeline's cost about 30% is the
-strategy's two exact SMAs, 25% the runner's own work per candle, and 40% its 1,890 orders and
-fills, about 19 us each, of which frozen dataclasses (order, fill, journal events) take a third.)
+(2 cores shared with other work, load about 3. Of the pipeline's cost about a third is the
+strategy's two exact SMAs, a quarter the runner's own work per candle, and 40% its 1,890
+orders and fills, about 17 us each, of which frozen dataclasses (order, fill, journal
+events) take a third.)
 """
 
 from __future__ import annotations
