@@ -1,24 +1,36 @@
 """Many sim bots in one daemon process: start-up, memory, throughput and candle latency.
 
     python bench/many_bots.py [--bots 1000] [--streams 10] [--candles 300] [--speed 600]
+    python bench/many_bots.py --curve 100,1000,3000,10000 --candles 60 --speed 60 --fast-candles 100
 
 Writes `--bots` bot configs as YAML files into a temporary config folder and starts the daemon's
 BotManager in this process on them (real journal, snapshots and shared feeds in a temporary
-state folder). Bots are spread over `--streams` shared candle streams (synthetic, seeded) and
-over the four built-in strategies. Two phases, each bounded:
+state folder), as `botrunner run` does: the collector paused while configs are read and bots
+start, the start-up heap frozen after. Bots are spread over `--streams` shared candle streams
+(synthetic, seeded) and over the four built-in strategies. Two phases, each bounded:
 
 1. paced: candles are released at `--speed` times real time (600: ten 1m candles a second)
    for `--candles` candles; prints start-up time (from reading the configs to every bot
    running), RSS in all and per bot, and the latency from a candle's release to every bot of
-   its stream having finished its step (p50, p99, max);
+   its stream having finished its step (p50, p99, max; over every release, and over those
+   after start-up). The cost per bot-candle is the process's CPU time (every thread: the loop,
+   SQLite, the snapshot writer) from the end of start-up to the end of the phase, over the
+   bot-candles stepped in that time;
 2. fast: the same bots over `--fast-candles` candles with no pacing: aggregate candles per
-   second for all bots together.
+   second for all bots together, start-up included.
+
+`--curve` runs the whole bench once per bot count, each in a fresh process, with
+`--bots-per-stream` bots on each stream, and prints one line per count: whether the cost per
+bot-candle stays flat as bots are added.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from loguru import logger  # noqa: E402
 
 from market.shared import FeedHub  # noqa: E402
-from runner.daemon.process import freeze_startup_heap  # noqa: E402
+from runner.daemon.startup_heap import collector_paused, freeze_startup_heap  # noqa: E402
 from runner.config.daemon import load_config_dir  # noqa: E402
 from runner.state.journal import SqliteJournal  # noqa: E402
 from runner.daemon.manager import BotManager, DaemonServices  # noqa: E402
@@ -63,9 +75,27 @@ def write_configs(folder: Path, bots: int, streams: int, candles: int, speed: fl
             + (f"speed: {speed}\n" if speed else ""))
 
 
+class GcPauses:
+    """Wall time the collector spends, from `gc.callbacks`: the total and the longest pause."""
+
+    def __init__(self) -> None:
+        self.total_s = 0.0
+        self.max_s = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            pause = time.perf_counter() - self._started
+            self.total_s += pause
+            self.max_s = max(self.max_s, pause)
+
+
 async def phase(folder: Path, state: Path, *, paced: bool) -> dict:
     started = time.perf_counter()
-    daemon, configs = load_config_dir(folder)
+    with collector_paused():                                          # as the daemon reads its configs
+        daemon, configs = load_config_dir(folder)
     state.mkdir(parents=True, exist_ok=True)
     journal = SqliteJournal(state / "journal.sqlite3")
     services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(state / "bots"))
@@ -74,38 +104,52 @@ async def phase(folder: Path, state: Path, *, paced: bool) -> dict:
     run_started = time.perf_counter()
     running = asyncio.create_task(manager.run(stop))
     freeze = asyncio.create_task(freeze_startup_heap(manager))          # as the daemon does
-    while not all(s.state in ("running", "finished") for s in manager.statuses()):
-        await asyncio.sleep(0.01)
+    await manager.wait_started(poll_secs=0.01)
     startup_s = time.perf_counter() - started
     rss_running = rss_mb()
-    await running
-    freeze.cancel()
+    streams = services.hub.streams().values()
+    # Each bot has stepped (about) every candle released so far: the candles before this point.
+    bot_candles_at_startup = sum(stream.released * stream.subscribers for stream in streams)
+    releases_at_startup = {id(stream): len(stream.release_latencies) for stream in streams}
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
+    cpu_started, wall_started = time.process_time(), time.perf_counter()
+    try:
+        await running
+    finally:
+        gc.callbacks.remove(pauses)
+    cpu_s, wall_s = time.process_time() - cpu_started, time.perf_counter() - wall_started
+    await freeze
     elapsed = time.perf_counter() - run_started
     statuses = manager.statuses()
-    latencies = sorted(x for stream in services.hub.streams().values() for x in stream.release_latencies)
+    streams = services.hub.streams().values()
+    latencies = sorted(x for stream in streams for x in stream.release_latencies)
+    after_startup = sorted(x for stream in streams
+                           for x in stream.release_latencies[releases_at_startup.get(id(stream), 0):])
     await services.hub.aclose()
     services.close()
     journal.close()
+    candles, failed = sum(s.bars for s in statuses), sum(s.state == "failed" for s in statuses)
+    del manager, services, statuses, streams
+    gc.unfreeze()                      # the next phase starts from an unfrozen heap, as a new daemon would
+    gc.collect()
     return {"startup_s": startup_s, "rss_running_mb": rss_running, "rss_end_mb": rss_mb(), "elapsed_s": elapsed,
-            "candles": sum(s.bars for s in statuses), "failed": sum(s.state == "failed" for s in statuses),
-            "latencies": latencies, "bots": len(statuses)}
+            "candles": candles, "failed": failed,
+            "latencies": latencies, "latencies_after_startup": after_startup, "bots": len(configs),
+            "cpu_s": cpu_s, "wall_s": wall_s, "bot_candles_after_startup": candles - bot_candles_at_startup,
+            "gc_total_s": pauses.total_s, "gc_max_s": pauses.max_s}
 
 
 def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bots", type=int, default=1000)
-    parser.add_argument("--streams", type=int, default=10)
-    parser.add_argument("--candles", type=int, default=300, help="candles per stream in the paced phase")
-    parser.add_argument("--speed", type=float, default=600.0)
-    parser.add_argument("--fast-candles", type=int, default=2000)
-    args = parser.parse_args()
-    logger.remove()
-    logger.add(sys.stderr, level="WARNING")
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f} ms"
 
+
+async def measure(args: argparse.Namespace) -> dict:
+    """Both phases for `args.bots` bots; the figures as one dict (see `report`)."""
     base_rss = rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -113,21 +157,82 @@ async def main() -> None:
         paced = await phase(tmp_path / "paced", tmp_path / "state-paced", paced=True)
         write_configs(tmp_path / "fast", args.bots, args.streams, args.fast_candles, None)
         fast = await phase(tmp_path / "fast", tmp_path / "state-fast", paced=False)
+    lat, later = paced["latencies"], paced["latencies_after_startup"]
+    bot_candles = paced["bot_candles_after_startup"]
+    return {
+        "bots": args.bots, "streams": args.streams, "base_rss_mb": base_rss,
+        "startup_s": paced["startup_s"], "rss_running_mb": paced["rss_running_mb"], "rss_end_mb": paced["rss_end_mb"],
+        "releases": len(lat), "p50_s": pct(lat, 0.5), "p99_s": pct(lat, 0.99), "max_s": max(lat, default=float("nan")),
+        "releases_after_startup": len(later), "p50_after_startup_s": pct(later, 0.5),
+        "p99_after_startup_s": pct(later, 0.99), "max_after_startup_s": max(later, default=float("nan")),
+        "bot_candles_after_startup": bot_candles, "cpu_after_startup_s": paced["cpu_s"],
+        "wall_after_startup_s": paced["wall_s"],
+        "us_per_bot_candle": paced["cpu_s"] / bot_candles * 1e6 if bot_candles > 0 else float("nan"),
+        "gc_total_s": paced["gc_total_s"], "gc_max_s": paced["gc_max_s"],
+        "fast_candles": fast["candles"], "fast_elapsed_s": fast["elapsed_s"],
+        "fast_per_s": fast["candles"] / fast["elapsed_s"], "failed": paced["failed"] + fast["failed"],
+    }
 
-    lat = paced["latencies"]
-    per_bot_kb = (paced["rss_running_mb"] - base_rss) * 1024 / args.bots
-    print(f"{args.bots} bots on {args.streams} shared streams, strategies mixed")
-    print(f"  start-up (read {args.bots} configs .. all running)   {paced['startup_s']:8.2f} s")
-    print(f"  RSS with all bots running                        {paced['rss_running_mb']:8.1f} MB in all "
-          f"({base_rss:.1f} MB before), {per_bot_kb:.0f} KB per bot")
-    print(f"  RSS at the end of the paced phase                {paced['rss_end_mb']:8.1f} MB")
-    print(f"  paced: {args.candles} candles at {args.speed:g}x, {len(lat)} releases measured")
-    print(f"  candle release -> every bot done      p50 {pct(lat, 0.5) * 1000:8.2f} ms   "
-          f"p99 {pct(lat, 0.99) * 1000:8.2f} ms   max {max(lat, default=float('nan')) * 1000:8.2f} ms")
-    print(f"  fast: {fast['candles']:,} candles in {fast['elapsed_s']:.2f} s  "
-          f"-> {fast['candles'] / fast['elapsed_s']:,.0f} candles/s aggregate")
-    print(f"  failed bots: {paced['failed'] + fast['failed']}")
+
+def report(r: dict, args: argparse.Namespace) -> None:
+    per_bot_kb = (r["rss_running_mb"] - r["base_rss_mb"]) * 1024 / r["bots"]
+    print(f"{r['bots']} bots on {r['streams']} shared streams, strategies mixed")
+    print(f"  start-up (read {r['bots']} configs .. all running)   {r['startup_s']:8.2f} s")
+    print(f"  RSS with all bots running                        {r['rss_running_mb']:8.1f} MB in all "
+          f"({r['base_rss_mb']:.1f} MB before), {per_bot_kb:.0f} KB per bot")
+    print(f"  RSS at the end of the paced phase                {r['rss_end_mb']:8.1f} MB")
+    print(f"  paced: {args.candles} candles at {args.speed:g}x, {r['releases']} releases measured")
+    print(f"  candle release -> every bot done      p50 {ms(r['p50_s'])}   p99 {ms(r['p99_s'])}   max {ms(r['max_s'])}")
+    print(f"    releases after start-up ({r['releases_after_startup']:>5})  p50 {ms(r['p50_after_startup_s'])}   "
+          f"p99 {ms(r['p99_after_startup_s'])}   max {ms(r['max_after_startup_s'])}")
+    print(f"  after start-up: {r['bot_candles_after_startup']:,} bot-candles, {r['cpu_after_startup_s']:.2f} s CPU "
+          f"in {r['wall_after_startup_s']:.2f} s -> {r['us_per_bot_candle']:.1f} us CPU per bot-candle; "
+          f"GC {r['gc_total_s'] * 1000:.0f} ms in all, longest pause {r['gc_max_s'] * 1000:.1f} ms")
+    print(f"  fast: {r['fast_candles']:,} candles in {r['fast_elapsed_s']:.2f} s  "
+          f"-> {r['fast_per_s']:,.0f} candles/s aggregate (start-up included)")
+    print(f"  failed bots: {r['failed']}")
+
+
+def curve(args: argparse.Namespace) -> None:
+    """The bench once per bot count, each in a fresh process (its own heap, its own RSS)."""
+    counts = [int(n) for n in args.curve.split(",")]
+    print(f"{args.bots_per_stream} bots per stream; paced {args.candles} candles at {args.speed:g}x; "
+          f"fast {args.fast_candles} candles")
+    print(f"{'bots':>6} {'start-up':>9} {'RSS':>8} {'us/bot-candle':>14} {'p99':>9} {'p99 after':>10} "
+          f"{'max':>9} {'GC max':>8} {'fast agg':>12}")
+    for bots in counts:
+        command = [sys.executable, __file__, "--json", "--bots", str(bots),
+                   "--streams", str(max(1, bots // args.bots_per_stream)), "--candles", str(args.candles),
+                   "--speed", str(args.speed), "--fast-candles", str(args.fast_candles)]
+        r = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+        print(f"{bots:>6} {r['startup_s']:>7.2f} s {r['rss_running_mb']:>5.0f} MB {r['us_per_bot_candle']:>11.1f} us "
+              f"{r['p99_s'] * 1000:>6.0f} ms {r['p99_after_startup_s'] * 1000:>7.0f} ms {r['max_s'] * 1000:>6.0f} ms "
+              f"{r['gc_max_s'] * 1000:>5.0f} ms {r['fast_per_s']:>10,.0f}/s" + (f"  {r['failed']} FAILED" if r["failed"] else ""),
+              flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bots", type=int, default=1000)
+    parser.add_argument("--streams", type=int, default=10)
+    parser.add_argument("--candles", type=int, default=300, help="candles per stream in the paced phase")
+    parser.add_argument("--speed", type=float, default=600.0)
+    parser.add_argument("--fast-candles", type=int, default=2000)
+    parser.add_argument("--curve", help="comma-separated bot counts, each run in a fresh process, e.g. 100,1000,3000,10000")
+    parser.add_argument("--bots-per-stream", type=int, default=100, help="with --curve: streams = bots / this")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = parser.parse_args()
+    if args.curve:
+        curve(args)
+        return
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+    figures = asyncio.run(measure(args))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        report(figures, args)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -83,8 +83,10 @@ class BotManager:
             await self._services.writer.aflush()
 
     async def wait_started(self, poll_secs: float = 0.05) -> None:
-        """Return once no bot is starting any more (each is running, done, or failed)."""
-        while any(s.state == BotState.STARTING for s in self._slots.values()):
+        """Return once no bot is starting any more (each is running, done, or failed). Called
+        before `run` has launched the bots, it waits for that too."""
+        waiting = (BotState.CREATED, BotState.STARTING)
+        while any(s.state in waiting for s in self._slots.values()):
             await asyncio.sleep(poll_secs)
 
     async def _watch_stale_data(self, interval_secs: float = 1.0) -> None:

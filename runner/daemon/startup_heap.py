@@ -10,8 +10,15 @@ is a pause on whatever candle close it meets (57 ms at a hundred live bots; 0.5 
 
 So the daemon pauses the collector while it reads its configs and while its bots start
 (`collector_paused`), then moves what start-up built out of the collector's reach
-(`freeze_startup_heap`, `gc.freeze`). Objects allocated later are collected as before. Process
-wide, so the daemon does it, not the manager.
+(`freeze_startup_heap`, `gc.freeze`). Objects allocated later are collected as before, but less
+often: every bot waiting for its next candle holds half a dozen young objects (its wait, its
+future, the `async for` step), so at ten thousand bots a young collection after every 700
+allocations walked 70,000 live objects each time and promoted them into full collections: 6 s of
+collector in a 60 s paced run, pauses up to 230 ms, a cost per bot-candle growing with the
+number of bots. The young generation's threshold is raised in proportion to the frozen heap
+(`YOUNG_PER_FROZEN`): a candle's burst of allocations across all bots, freed by the next one,
+no longer triggers a collection; only lasting growth does. Process wide, so the daemon does it,
+not the manager.
 """
 
 from __future__ import annotations
@@ -24,11 +31,15 @@ from typing import Protocol
 
 from loguru import logger
 
-__all__ = ["STARTUP_PAUSE_MAX_SECS", "collector_paused", "freeze_startup_heap"]
+__all__ = ["STARTUP_PAUSE_MAX_SECS", "YOUNG_PER_FROZEN", "collector_paused", "freeze_startup_heap"]
 
 # A bot still starting after this long (an exchange slow to answer) does not keep the collector
 # off for the others: what has started so far is frozen, and collection resumes.
 STARTUP_PAUSE_MAX_SECS = 60.0
+
+# A young collection once allocations outgrow frees by this fraction of the frozen heap: 80,000
+# at ten thousand bots (660,000 objects frozen), the default 700 for a small daemon.
+YOUNG_PER_FROZEN = 1 / 8
 
 _pauses = 0                     # collector_paused blocks open; the collector is off while > 0
 _enabled_before = True
@@ -69,4 +80,7 @@ async def freeze_startup_heap(manager: _StartingBots, *, max_wait_secs: float = 
         except TimeoutError:
             logger.info("Some bots still starting after {:g}s; freezing what has started", max_wait_secs)
         gc.freeze()
-    logger.debug("Start-up heap frozen: {} objects the collector no longer scans", gc.get_freeze_count())
+        young, *older = gc.get_threshold()
+        gc.set_threshold(max(young, int(gc.get_freeze_count() * YOUNG_PER_FROZEN)), *older)
+    logger.debug("Start-up heap frozen: {} objects the collector no longer scans; young collections every {} "
+                 "allocations", gc.get_freeze_count(), gc.get_threshold()[0])

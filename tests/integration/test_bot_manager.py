@@ -222,11 +222,13 @@ async def test_reload_adds_removes_and_restarts_only_what_changed(services):
 async def test_the_daemon_freezes_the_start_up_heap_once_every_bot_has_started(services):
     manager, stop = BotManager([bot("a", speed=60_000), bot("b", seed=5, speed=60_000)], services()), asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
+    thresholds = gc.get_threshold()
     try:
         await asyncio.wait_for(freeze_startup_heap(manager), 10)
         assert all(s.state == "running" for s in manager.statuses())
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()                 # the rest of the test session collects as usual
+        gc.set_threshold(*thresholds)
         stop.set()
         await asyncio.wait_for(running, 10)

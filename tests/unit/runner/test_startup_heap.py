@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from runner.daemon.startup_heap import collector_paused, freeze_startup_heap
+from runner.daemon.startup_heap import YOUNG_PER_FROZEN, collector_paused, freeze_startup_heap
 
 
 class StartingBots:
@@ -24,8 +24,10 @@ class StartingBots:
 
 @pytest.fixture
 def unfrozen():
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()                  # the rest of the test session collects as usual
+    gc.set_threshold(*thresholds)
 
 
 def test_overlapping_pauses_turn_the_collector_back_on_after_the_last_one():
@@ -57,6 +59,17 @@ async def test_the_heap_is_frozen_once_the_bots_have_started_with_the_collector_
     bots.started.set()
     await asyncio.wait_for(freezing, 10)
     assert gc.get_freeze_count() > 0 and gc.isenabled()
+
+
+async def test_young_collections_come_less_often_in_proportion_to_the_frozen_heap(unfrozen):
+    gc.set_threshold(700, 10, 10)
+    bots = StartingBots()
+    bots.started.set()
+    await asyncio.wait_for(freeze_startup_heap(bots), 10)
+    young, *older = gc.get_threshold()
+    # A test process freezes far more than 5,600 objects; a few may be freed since the freeze.
+    assert young > 700 and young == pytest.approx(gc.get_freeze_count() * YOUNG_PER_FROZEN, rel=0.05)
+    assert older == [10, 10]
 
 
 async def test_a_bot_that_never_finishes_starting_does_not_keep_the_collector_off(unfrozen):
