@@ -9,7 +9,7 @@ regime:                             # optional: every key has a default
   trend_window: 240                 # candles of the trend-strength observation
   vol_window: 60                    # candles of the realized-volatility observation
   trend_threshold: 0.01             # |drift per candle / volatility| a trending state needs
-  quiet_ratio: 0.85                 # below this share of the long-run volatility: ranging
+  quiet_ratio: 0.8                  # below this share of the long-run volatility: ranging
   volatile_ratio: 1.6               # at or above this multiple of it: volatile
   apply_after: 10                   # sim: a fit is used exactly this many candles after it started
   seed: 0                           # the fit's k-means start
@@ -51,7 +51,7 @@ class RegimeConfig(StrictModel):
     trend_window: Annotated[int, Field(ge=2, le=100_000)] = 240
     vol_window: Annotated[int, Field(ge=2, le=100_000)] = 60
     trend_threshold: Annotated[Number, Field(ge=0, le=1)] = 0.01
-    quiet_ratio: Annotated[Number, Field(gt=0, le=1)] = 0.85
+    quiet_ratio: Annotated[Number, Field(gt=0, le=1)] = 0.8
     volatile_ratio: Annotated[Number, Field(ge=1, le=100)] = 1.6
     apply_after: Annotated[int, Field(ge=1, le=100_000)] = 10
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0

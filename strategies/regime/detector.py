@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from operator import mul
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -174,38 +175,43 @@ class _FilterStep:
     """One forward step of a fitted model in plain floats: for a handful of states, cheaper per
     candle than numpy's per-call overhead (see bench/regime.py)."""
 
-    __slots__ = ("_centre", "_inv_scale", "_means", "_half_inv_var", "_log_norm", "_columns", "_groups")
+    __slots__ = ("_centre", "_inv_scale", "_states", "_columns", "_groups")
 
     def __init__(self, model: RegimeModel) -> None:
         hmm = model.hmm
         self._centre = model.centre
         self._inv_scale = tuple(1.0 / s for s in model.scale)
-        self._means = [tuple(m) for m in hmm.means.tolist()]
-        self._half_inv_var = [tuple(0.5 / v for v in row) for row in hmm.variances.tolist()]
-        self._log_norm = (-0.5 * (hmm.means.shape[1] * math.log(2 * math.pi)
-                                  + np.log(hmm.variances).sum(axis=1))).tolist()
+        log_norm = (-0.5 * (hmm.means.shape[1] * math.log(2 * math.pi) + np.log(hmm.variances).sum(axis=1))).tolist()
+        # Per state: log normalizer, means and 1 / (2 variance) of its two observations.
+        self._states = [(norm, m0, m1, 0.5 / v0, 0.5 / v1)
+                        for norm, (m0, m1), (v0, v1) in zip(log_norm, hmm.means.tolist(), hmm.variances.tolist())]
         self._columns = [tuple(col) for col in hmm.transition.T.tolist()]   # P(from i -> to j), by j
-        self._groups = [(label, [k for k, lab in enumerate(model.labels) if lab is label])
+        self._groups = [(label, label.value, tuple(k for k, lab in enumerate(model.labels) if lab is label))
                         for label in KNOWN_REGIMES]
 
     def advance(self, filtered: list[float], observation: tuple[float, float]) -> list[float]:
         (c0, c1), (s0, s1) = self._centre, self._inv_scale
         z0, z1 = (observation[0] - c0) * s0, (observation[1] - c1) * s1
-        logs = [norm - (z0 - m0) ** 2 * h0 - (z1 - m1) ** 2 * h1
-                for norm, (m0, m1), (h0, h1) in zip(self._log_norm, self._means, self._half_inv_var)]
+        logs = [norm - (z0 - m0) * (z0 - m0) * h0 - (z1 - m1) * (z1 - m1) * h1 for norm, m0, m1, h0, h1 in self._states]
         peak = max(logs)
         exp = math.exp
-        new = [exp(lb - peak) * sum(p * a for p, a in zip(filtered, column))
-               for lb, column in zip(logs, self._columns)]
+        new = [exp(lb - peak) * sum(map(mul, filtered, column)) for lb, column in zip(logs, self._columns)]
         total = sum(new)
         if not total > 0:
             return [1.0 / len(new)] * len(new)
         return [p / total for p in new]
 
     def reading(self, filtered: list[float]) -> RegimeReading:
-        probs = {label.value: sum(filtered[k] for k in states) for label, states in self._groups}
-        best = max(probs, key=probs.__getitem__)
-        return RegimeReading(Regime(best), MappingProxyType(probs))
+        probs = {}
+        best, best_p = Regime.UNKNOWN, -1.0
+        for label, name, states in self._groups:
+            p = 0.0
+            for k in states:
+                p += filtered[k]
+            probs[name] = p
+            if p > best_p:
+                best, best_p = label, p
+        return RegimeReading(best, MappingProxyType(probs))
 
 
 def label_history(closes: list[float], settings: RegimeSettings, *, apply_after: int = 0) -> list[RegimeReading]:

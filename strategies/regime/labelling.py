@@ -34,7 +34,7 @@ class LabelRule:
     """The thresholds above; `label(trend, log_vol, reference_log_vol)` applies them."""
 
     trend_threshold: float = 0.01
-    quiet_ratio: float = 0.85
+    quiet_ratio: float = 0.8
     volatile_ratio: float = 1.6
 
     def label(self, trend: float, log_vol: float, reference_log_vol: float) -> Regime:
