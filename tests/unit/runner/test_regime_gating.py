@@ -9,8 +9,9 @@ from market.models import Candle
 from market.regime import Regime
 from runner.assembly.compose import sim_runner
 from runner.config.bot import BotConfig
+from runner.daemon.slots import BotSlot
 from runner.regime.shared import RegimeHub
-from runner.state.journal import MemoryJournal
+from runner.state.journal import BotJournal, MemoryJournal, SqliteJournal
 from strategies.base import Strategy
 from strategies.signal import GO_FLAT, GO_LONG
 
@@ -106,3 +107,17 @@ async def test_two_bots_of_a_stream_share_one_detector_and_read_the_same_regimes
     probs = first.view.regime_probs
     assert set(probs) == {"trending_up", "trending_down", "ranging", "volatile"}
     assert math.isclose(sum(probs.values()), 1.0)
+
+
+async def test_the_daemons_status_of_a_bot_gives_its_last_candles_regime(tmp_path):
+    runner, _, _ = await _run(_config(regimes=["trending_up"]), crafted_candles())
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    try:
+        slot = BotSlot(_config(regimes=["trending_up"]), BotJournal(journal, "gated"))
+        slot.runner = runner
+        status = slot.status()
+    finally:
+        journal.close()
+    assert status.regime == runner.view.regime.value != "unknown"
+    assert status.regime_probs == dict(runner.view.regime_probs)
+    assert status.risk_blocks["regime"] == runner.risk_blocks["regime"]
