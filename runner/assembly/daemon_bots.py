@@ -90,16 +90,19 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
     account = accounts.get(exchange)
     await account.load_markets()
     strategy = make_strategy(config)
+    # A bot with regimes warms up on enough history for the detector's first fit, rather than
+    # making no entry for `regime.window` candles (days on 1m) after every start.
+    warmup = max(strategy.warmup_bars, config.regime_history_candles)
     key = live_feed_key(exchange.id, exchange.account, config.symbol, config.timeframe)
     cursor = await hub.subscribe_live(key, lambda: CcxtCandleFeed(
         account.client, config.symbol, config.timeframe, clock=clock,
         poll_delay_secs=exchange.poll_delay_secs, stale_after_bars=exchange.stale_after_bars,
         websocket=account.websocket),
-        warmup=strategy.warmup_bars)
+        warmup=warmup)
     runner = None
     try:
         runner = compose_runner(config, cursor, account=account, strategy=strategy, feature_hub=feature_hub,
-                                stream_key=key, **wiring)
+                                stream_key=key, warmup_bars=warmup, **wiring)
         restore_from_journal(runner, recovered, journal)
         # A governed live bot below L2 sends nothing (shadow, paper): there is nothing of it
         # on the exchange to compare; it last sent orders before a switch that left it flat.

@@ -91,6 +91,13 @@ class BotConfig(StrictModel):
     governance: GovernanceConfig = GovernanceConfig()
     """Off unless `enabled`: the maturity ladder, health score and drift check (`risk.governance`)."""
 
+    @property
+    def regime_history_candles(self) -> int:
+        """Candles of history the regime detector needs for its first fit; 0 without one."""
+        if self.regimes is None and self.regime is None:
+            return 0
+        return (self.regime or RegimeConfig()).history_candles
+
     @model_validator(mode="after")
     def _model_answers_within_the_candle(self) -> Self:
         if self.model is not None and self.model.timeout_secs * 1000 >= timeframe_ms(self.timeframe):

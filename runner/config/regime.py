@@ -67,6 +67,11 @@ class RegimeConfig(StrictModel):
                              "a fit is used before the next one is asked for")
         return self
 
+    @property
+    def history_candles(self) -> int:
+        """Candles before the first fit: the observations' warm-up, then a full window."""
+        return max(self.trend_window, self.vol_window) + self.window
+
     def settings(self) -> RegimeSettings:
         return RegimeSettings(states=self.states, window=self.window, refit_every=self.refit_every,
                               trend_window=self.trend_window, vol_window=self.vol_window,
