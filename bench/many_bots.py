@@ -94,6 +94,7 @@ class GcPauses:
 
 async def phase(folder: Path, state: Path, *, paced: bool) -> dict:
     started = time.perf_counter()
+    thresholds = gc.get_threshold()
     with collector_paused():                                          # as the daemon reads its configs
         daemon, configs = load_config_dir(folder)
     state.mkdir(parents=True, exist_ok=True)
@@ -132,6 +133,7 @@ async def phase(folder: Path, state: Path, *, paced: bool) -> dict:
     candles, failed = sum(s.bars for s in statuses), sum(s.state == "failed" for s in statuses)
     del manager, services, statuses, streams
     gc.unfreeze()                      # the next phase starts from an unfrozen heap, as a new daemon would
+    gc.set_threshold(*thresholds)
     gc.collect()
     return {"startup_s": startup_s, "rss_running_mb": rss_running, "rss_end_mb": rss_mb(), "elapsed_s": elapsed,
             "candles": candles, "failed": failed,

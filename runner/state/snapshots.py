@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,30 +56,35 @@ class SnapshotStore:
         if failed:
             raise failed[bot_id]
 
-    def write_encoded_many(self, documents: dict[str, bytes]) -> dict[str, OSError]:
+    def write_encoded_many(self, documents: dict[str, bytes], *, pool: Executor | None = None) -> dict[str, OSError]:
         """Write several bots' documents, each atomically as `write_encoded` does, with one
-        fsync of the folder for all the renames. That fsync is what a snapshot costs most on
-        a journalling file system (measured 14 ms a file with it, 2.5 ms without, on ext4),
-        and a daemon stopping ten thousand bots writes ten thousand snapshots. Returns the
-        bots whose file could not be written, with the error; the others are written."""
-        failed: dict[str, OSError] = {}
-        renamed = False
-        for bot_id, document in documents.items():
-            path = self.path(bot_id)
-            tmp = path.with_suffix(".json.tmp")
-            try:
-                # 0600 from the start: the temp file becomes the snapshot, and rename keeps the mode.
-                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
-                    out.write(document)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, path)
-                renamed = True
-            except OSError as exc:
-                failed[bot_id] = exc
-        if renamed:
+        fsync of the folder for all the renames, and on `pool`'s threads when given. Returns
+        the bots whose file could not be written, with the error; the others are written.
+
+        Both matter at ten thousand bots, which a stopping daemon snapshots all at once: on
+        ext4 here a snapshot cost 14 ms alone, 2.5 ms without its own folder fsync, and the
+        file fsync and the rename (which frees the old file's blocks) batch in the file
+        system's journal when several threads issue them together: 0.1 to 0.6 ms each."""
+        results = (pool.map if pool is not None else map)(self._write_one, documents.items())
+        failed = {bot_id: error for bot_id, error in results if error is not None}
+        if len(failed) < len(documents):
             _fsync_dir(self.folder)
         return failed
+
+    def _write_one(self, item: tuple[str, bytes]) -> tuple[str, OSError | None]:
+        bot_id, document = item
+        path = self.path(bot_id)
+        tmp = path.with_suffix(".json.tmp")
+        try:
+            # 0600 from the start: the temp file becomes the snapshot, and rename keeps the mode.
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+                out.write(document)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            return bot_id, exc
+        return bot_id, None
 
     def read(self, bot_id: str) -> dict[str, Any] | None:
         """The bot's last state, None if it never had one; CorruptSnapshot if it is damaged."""
@@ -132,7 +138,8 @@ class SnapshotWriter:
     """Writes snapshots on a background thread, so a disk flush never stalls the event loop.
     `submit` encodes the state on the caller's thread (JSON is CPU work, which on another thread
     would fight the event loop for the GIL); the thread only writes, fsyncs and renames, taking
-    everything pending at once (up to `BATCH`) with one fsync of the folder for the lot.
+    everything pending at once (up to `BATCH`), written by `IO_THREADS` threads together with
+    one fsync of the folder for the lot (see `SnapshotStore.write_encoded_many`).
 
     `submit` replaces the bot's pending state with the newer one: when a bot checkpoints faster
     than the disk flushes, only its latest state is written (each written file is complete and
@@ -142,6 +149,7 @@ class SnapshotWriter:
     """
 
     BATCH = 512
+    IO_THREADS = 8
 
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
@@ -149,6 +157,7 @@ class SnapshotWriter:
         self._writing: set[str] = set()
         self._cond = threading.Condition()
         self._closed = False
+        self._io = ThreadPoolExecutor(self.IO_THREADS, thread_name_prefix="snapshot-io")
         self._thread = threading.Thread(target=self._run, name="snapshot-writer", daemon=True)
         self._thread.start()
 
@@ -185,6 +194,7 @@ class SnapshotWriter:
             self._closed = True
             self._cond.notify_all()
         self._thread.join()
+        self._io.shutdown()
 
     def _run(self) -> None:
         while True:
@@ -198,7 +208,7 @@ class SnapshotWriter:
                     batch[bot_id] = document
                 self._writing.update(batch)
             try:
-                failed = self.store.write_encoded_many(batch)
+                failed = self.store.write_encoded_many(batch, pool=self._io)
             except OSError as exc:       # the folder's fsync: the renames may not be durable yet
                 failed = dict.fromkeys(batch, exc)
             finally:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from runner.state.snapshots import SnapshotStore, SnapshotWriter
 
@@ -18,12 +21,12 @@ class GatedStore(SnapshotStore):
         self.writing = threading.Event()
         self.batches: list[list[str]] = []
 
-    def write_encoded_many(self, documents):
+    def write_encoded_many(self, documents, *, pool=None):
         self.batches.append(sorted(documents))
         if self.held & documents.keys():
             self.writing.set()
             self.gate.wait(10)
-        return super().write_encoded_many(documents)
+        return super().write_encoded_many(documents, pool=pool)
 
 
 def test_snapshots_queued_behind_a_slow_write_go_out_together(tmp_path):
@@ -60,10 +63,13 @@ async def test_a_bot_waits_for_its_own_snapshot_not_for_the_others(tmp_path):
         writer.close()
 
 
-def test_a_snapshot_that_cannot_be_written_does_not_stop_the_others(tmp_path):
+@pytest.mark.parametrize("threads", [0, 4])
+def test_a_snapshot_that_cannot_be_written_does_not_stop_the_others(tmp_path, threads):
     store = SnapshotStore(tmp_path)
     store.path("blocked").with_suffix(".json.tmp").mkdir()     # its temp file cannot be opened
-    failed = store.write_encoded_many({"blocked": b"{}", "fine": b'{"x":1}'})
+    documents = {"blocked": b"{}", **{f"fine-{i}": b'{"x":%d}' % i for i in range(20)}}
+    with ThreadPoolExecutor(threads or 1) as pool:
+        failed = store.write_encoded_many(documents, pool=pool if threads else None)
     assert list(failed) == ["blocked"] and isinstance(failed["blocked"], OSError)
-    assert store.path("fine").read_bytes() == b'{"x":1}'
-    assert not store.path("blocked").exists()
+    assert [store.path(f"fine-{i}").read_bytes() for i in range(20)] == [b'{"x":%d}' % i for i in range(20)]
+    assert not store.path("blocked").exists() and len(list(tmp_path.glob("*.tmp"))) == 1
