@@ -72,7 +72,9 @@ class SharedCandleStream:
         self._resume_from = min(max(resume_from, 0), len(candles))
         self._released = 0
         self._finished = False           # no more releases will come
-        self._wake = asyncio.Event()     # replaced by a fresh one at every release
+        # Cursors caught up and waiting for the next release, each on a future of its own: a
+        # release wakes them all, a cursor closing wakes only itself (see `StreamCursor.stream`).
+        self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
         # Latency bookkeeping: release seq -> _Release, for releases some cursor is still behind.
         # A cursor is "active" once a released candle is at or past its start index; from then
@@ -191,8 +193,10 @@ class SharedCandleStream:
             self._wake_all()
 
     def _wake_all(self) -> None:
-        self._wake.set()
-        self._wake = asyncio.Event()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():        # cancelled with its task
+                waiter.set_result(None)
 
     def _acknowledge(self, cursor: StreamCursor, position: int) -> None:
         """`cursor` has processed every candle before `position`: settle the releases it passed."""
@@ -215,10 +219,12 @@ class SharedCandleStream:
             self._acknowledge(cursor, len(self._candles))  # a closed cursor is behind nothing
             cursor._active = False
             self._active -= 1
-        # A cursor still in `_waiting` is skipped when it reaches the top of the heap.
-        # Waking everyone lets a closed cursor's own stream() notice and end; the others
-        # re-check and wait again, which only happens when a bot leaves.
-        self._wake_all()
+        # A cursor still in `_waiting` is skipped when it reaches the top of the heap. Only
+        # the closed cursor's own stream() is woken, to notice and end: waking every bot of the
+        # stream made each of a hundred bots closing at shutdown wake the others, 5,000 wake-ups.
+        waiter = cursor._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class StreamCursor:
@@ -243,6 +249,7 @@ class StreamCursor:
         self._closed = False
         self._active = False
         self._first_seq = 0   # first release this cursor is still counted behind
+        self._waiter: asyncio.Future[None] | None = None   # while caught up, set by the next release
 
     @property
     def position(self) -> int:
@@ -280,7 +287,11 @@ class StreamCursor:
             elif source.finished:
                 return
             else:
-                await source._wake.wait()
+                # A bare future rather than an asyncio.Event: ten thousand bots wait on every
+                # candle, and each Event.wait() made a coroutine, a future and a deque entry.
+                waiter = self._waiter = asyncio.get_running_loop().create_future()
+                source._waiters.append(waiter)
+                await waiter
                 suspended = True
 
     async def aclose(self) -> None:
