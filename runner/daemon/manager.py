@@ -80,7 +80,7 @@ class BotManager:
             stop_waiter.cancel()
             stale_watch.cancel()
             await self.shutdown()
-            await self._services.writer.aflush()
+            await self._services.checkpoints.aflush()
 
     async def wait_started(self, poll_secs: float = 0.05) -> None:
         """Return once no bot is starting any more (each is running, done, or failed). Called
@@ -207,7 +207,7 @@ class BotManager:
 
     async def _build(self, slot: BotSlot) -> StrategyRunner:
         """A runner for `slot`, restored from its snapshot and journal, on a shared feed."""
-        await self._services.writer.aflush(slot.id)     # read what the bot last handed over
+        await self._services.checkpoints.aflush(slot.id)    # read what the bot last handed over
         services = self._services
         return await build_daemon_bot(
             slot.config, recover(slot.id, services.snapshots, slot.journal), hub=services.hub,
@@ -219,12 +219,11 @@ class BotManager:
             on_checkpoint=self._write_snapshot, checkpoint_interval_secs=self._snapshot_interval_secs)
 
     def _write_snapshot(self, runner: StrategyRunner) -> None:
-        runner.journal.commit()      # the snapshot must never be ahead of the journal
-        if self._services.forecasts is not None:
-            self._services.forecasts.commit()      # nor of the forecasts: a re-run does not ask again
+        # Never ahead of the journal, nor of the forecasts (a re-run does not ask again): the
+        # snapshot goes to disk after one commit of both at the end of this loop turn.
         state = runner.snapshot()
         state["journal_seq"] = runner.journal.last_seq
-        self._services.writer.submit(runner.bot_id, state)
+        self._services.checkpoints.submit(runner.bot_id, state)
 
     async def _ask_to_stop(self, slot: BotSlot) -> None:
         runner = slot.runner

@@ -10,6 +10,7 @@ from market.shared import FeedHub
 from risk.group import RiskGroup, RiskGroupLimits
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.config.bot import BotConfig
+from runner.daemon.checkpoints import Checkpoints
 from runner.state.forecasts import ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore, SnapshotWriter
@@ -60,12 +61,15 @@ class DaemonServices:
     replay_regimes: RegimeHub = field(default_factory=lambda: RegimeHub(max_candles=REPLAY_FEATURE_CANDLES))
     risk_groups: RiskGroups = field(default_factory=RiskGroups)
     writer: SnapshotWriter = field(init=False)
+    checkpoints: Checkpoints = field(init=False)     # snapshots to the writer, behind a journal commit
 
     def __post_init__(self) -> None:
         self.writer = SnapshotWriter(self.snapshots)
+        commits = [self.journal.commit] + ([self.forecasts.commit] if self.forecasts is not None else [])
+        self.checkpoints = Checkpoints(self.writer, commits)
 
     def close(self) -> None:
-        self.writer.close()
+        self.checkpoints.close()
         if self.forecasts is not None:
             self.forecasts.commit()        # closed by its owner, the daemon
 

@@ -162,11 +162,14 @@ class SnapshotWriter:
         self._thread.start()
 
     def submit(self, bot_id: str, state: dict[str, Any]) -> None:
-        document = encode(bot_id, state)
+        self.submit_encoded_many({bot_id: encode(bot_id, state)})
+
+    def submit_encoded_many(self, documents: dict[str, bytes]) -> None:
+        """Queue `encode`d documents by bot id, each replacing that bot's pending one."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("SnapshotWriter is closed")
-            self._pending[bot_id] = document
+            self._pending.update(documents)
             self._cond.notify_all()
 
     def flush(self, timeout_secs: float | None = None, *, bot_id: str | None = None) -> bool:
