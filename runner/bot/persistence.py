@@ -50,6 +50,12 @@ class RunnerPersistence:
         if self._on_checkpoint is not None:
             self._on_checkpoint(self)
 
+    def advance_checkpoint(self, secs: float) -> None:
+        """Take the next periodic checkpoint `secs` sooner than the interval says. The daemon
+        gives each bot its own offset: ten thousand bots started together otherwise all wrote
+        their snapshots on the same candle, once every interval."""
+        self._last_checkpoint -= secs
+
     def book_journalled_fills(self, fills: Sequence[Fill]) -> None:
         """Book fills the journal holds past the snapshot restored (they are journalled already)."""
         for fill in fills:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from typing import Callable
 
 from loguru import logger
@@ -209,7 +210,7 @@ class BotManager:
         """A runner for `slot`, restored from its snapshot and journal, on a shared feed."""
         await self._services.checkpoints.aflush(slot.id)    # read what the bot last handed over
         services = self._services
-        return await build_daemon_bot(
+        runner = await build_daemon_bot(
             slot.config, recover(slot.id, services.snapshots, slot.journal), hub=services.hub,
             accounts=services.accounts, journal=slot.journal, clock=services.clock,
             feature_hub=services.features, replay_feature_hub=services.replay_features,
@@ -217,6 +218,9 @@ class BotManager:
             risk_group=services.risk_groups.for_bot(slot.config),
             forecast_recorder=services.forecasts,
             on_checkpoint=self._write_snapshot, checkpoint_interval_secs=self._snapshot_interval_secs)
+        # Spread over the interval by id, the same offset at every restart of the bot.
+        runner.advance_checkpoint(zlib.crc32(slot.id.encode()) / 2**32 * self._snapshot_interval_secs)
+        return runner
 
     def _write_snapshot(self, runner: StrategyRunner) -> None:
         # Never ahead of the journal, nor of the forecasts (a re-run does not ask again): the
