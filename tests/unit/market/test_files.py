@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from market import files
 from market.errors import MarketDataError
 from market.files import load_candles
 from market.models import Candle
@@ -172,6 +173,24 @@ def test_a_line_of_spaces_is_a_rejected_row_not_a_blank_line(write_file, warning
     assert result.candles == [CANDLES[0], CANDLES[2], CANDLES[3]]
     assert result.rejected == {"malformed": 1}
     assert "spaces.csv line 3: malformed" in warnings_logged()[0]
+
+
+def test_a_file_read_in_chunks_gives_the_candles_rejects_and_line_numbers_of_one_read_whole(
+        write_file, warnings_logged, monkeypatch):
+    text = csv_text(CANDLES[:12]).replace("\n", "\r\n")
+    text = with_line(text, 4, "")                                        # a blank line
+    text = with_line(text, 6, f"{iso(CANDLES[4].ts_ms)},1,2,0.5")        # too few fields
+    text = with_line(text, 9, f"{iso(CANDLES[7].ts_ms)},1,2,0.5,n/a,10")  # not a number
+    path = write_file("chunks.csv", text)
+    whole = load_candles(path)
+    whole_warnings = warnings_logged()
+
+    monkeypatch.setattr(files, "_CHUNK_ROWS", 4)
+    chunked = load_candles(path)
+
+    assert (chunked.candles, chunked.rejected) == (whole.candles, whole.rejected)
+    assert len(whole.candles) == 9 and whole.rejected == {"malformed": 1, "not_finite": 1}
+    assert warnings_logged()[len(whole_warnings):] == whole_warnings
 
 
 def test_bad_json_items_are_rejected_by_index(write_file, warnings_logged):
