@@ -116,7 +116,7 @@ async def run(bots: int, candles: int, base_url: str) -> None:
             # the daemon is done with the last one, its housekeeping included, as it is a minute
             # later in a real run (a snapshot written meanwhile takes the GIL from the bots).
             clock = VirtualStandInClock(base_url, (await reply.json())["now_ms"],
-                                        quiet=lambda: in_flight[0] == 0 and services.writer.idle)
+                                        quiet=lambda: in_flight[0] == 0 and services.writer.flush(timeout_secs=0))
         LiveCandleStream.append = timed_append
         with tempfile.TemporaryDirectory() as tmp:
             accounts = ExchangeAccounts(environ=KEYS, clock=clock)
