@@ -35,7 +35,8 @@ from strategies.regime.hmm import GaussianHMM, fit_hmm, forward
 from strategies.regime.labelling import LabelRule
 from strategies.regime.observations import RegimeObservations
 
-__all__ = ["FitRequest", "RegimeDetector", "RegimeModel", "RegimeSettings", "fit_regime_model"]
+__all__ = ["KNOWN_REGIMES", "FitRequest", "RegimeDetector", "RegimeModel", "RegimeSettings", "fit_regime_model",
+           "label_history"]
 
 KNOWN_REGIMES = (Regime.TRENDING_UP, Regime.TRENDING_DOWN, Regime.RANGING, Regime.VOLATILE)
 _MIRROR = np.array([-1.0, 1.0])
