@@ -147,6 +147,10 @@ class BotManager:
                     logger.info("Bot running: {} on {} {} from candle {}", slot.config.strategy.name,
                                 slot.config.symbol, slot.config.timeframe, runner.bars)
                     final = await runner.run()
+                    # Its last snapshot after the bots woken by the same candle have stepped: at
+                    # the end of a replay every bot finishes on one candle, and ten thousand
+                    # snapshots made there were a second that the candle waited.
+                    await asyncio.sleep(0)
                     self._write_snapshot(runner)
                     if runner.execution_switched and not self._stopping:
                         # Governance moved the bot to a level that trades on another execution
