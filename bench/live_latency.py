@@ -7,8 +7,9 @@ work (signature checks, matching, replies) stays out of the event loop being mea
 BotManager with `--bots` live bots on one exchange account and one symbol (so one shared candle
 subscription), with sma_cross at mixed lengths so their signals spread over many candles.
 Time is the stand-in's, moved on by a discrete-event clock: the next candle closes once no
-request is in flight (the daemon is done with the last candle, background work included, as it
-is long before the next close in a real run); the run is bounded by `--candles`.
+request is in flight and the snapshots are written (the daemon is done with the last candle,
+background work included, as it is long before the next close in a real run); the run is
+bounded by `--candles`.
 
 Measured in this process, with three probes outside the code under test:
 - arrival: when the shared live stream receives a closed candle from the feed;
@@ -25,10 +26,12 @@ The probes only take the time and keep what they saw; reading the client order i
 request waits until the run is over, so the bots do not pay for the measuring.
 
 The two figures issue 15 asks of the live path, each against its own yardstick of the same run:
-each further order on a candle (least squares over candles of 10+ orders) against ccxt's own
-cost per order (the median of `FLOOR_BURSTS` bursts straight through ccxt), and the last order
-of candles with one to ten orders (p99) against one journal commit (p99 of the commits made in
-the run: the one commit every order of a candle waits for).
+each further order on a candle (least squares over candles of 10+ orders, and the median of
+the pairwise slopes) against ccxt's own cost per order (the median of `FLOOR_BURSTS` bursts
+straight through ccxt), and the last order of candles with one to ten orders (p99) against one
+journal commit (p99 of the group commits of the run: the one commit every order of a candle
+waits for). On a shared machine other processes' time slices land on some candles and move
+least squares most; repeat, and read the ratios of one run.
 """
 
 from __future__ import annotations
