@@ -4,9 +4,10 @@
 regimes: [trending_up]              # entries only in these; exits are never blocked
 regime:                             # optional: every key has a default
   states: 6                         # hidden states of the HMM (several may share a label)
-  window: 5000                      # candles each fit sees; the first fit once it is full
-  refit_every: 1000                 # candles between fits
-  trend_window: 240                 # candles of the trend-strength observation
+  window: 20000                     # candles each fit sees at most
+  min_window: 5000                  # the first fit once this many are seen
+  refit_every: 2000                 # candles between fits
+  trend_window: 600                 # candles of the trend-strength observation
   vol_window: 60                    # candles of the realized-volatility observation
   trend_threshold: 0.01             # |drift per candle / volatility| a trending state needs
   quiet_ratio: 0.8                  # below this share of the long-run volatility: ranging
@@ -46,9 +47,10 @@ AllowedRegimes = Annotated[list[RegimeName], AfterValidator(_some_regime)]
 
 class RegimeConfig(StrictModel):
     states: Annotated[int, Field(ge=2, le=16)] = 6
-    window: Annotated[int, Field(ge=200, le=1_000_000)] = 5_000
-    refit_every: Annotated[int, Field(ge=1, le=1_000_000)] = 1_000
-    trend_window: Annotated[int, Field(ge=2, le=100_000)] = 240
+    window: Annotated[int, Field(ge=200, le=1_000_000)] = 20_000
+    min_window: Annotated[int, Field(ge=200, le=1_000_000)] = 5_000
+    refit_every: Annotated[int, Field(ge=1, le=1_000_000)] = 2_000
+    trend_window: Annotated[int, Field(ge=2, le=100_000)] = 600
     vol_window: Annotated[int, Field(ge=2, le=100_000)] = 60
     trend_threshold: Annotated[Number, Field(ge=0, le=1)] = 0.01
     quiet_ratio: Annotated[Number, Field(gt=0, le=1)] = 0.8
@@ -59,9 +61,11 @@ class RegimeConfig(StrictModel):
     @model_validator(mode="after")
     def _window_holds_the_observations(self) -> Self:
         longest = max(self.trend_window, self.vol_window)
-        if self.window < 10 * longest:
-            raise ValueError(f"window ({self.window}) must be at least 10 x the longer of trend_window and "
+        if self.min_window < 5 * longest:
+            raise ValueError(f"min_window ({self.min_window}) must be at least 5 x the longer of trend_window and "
                              f"vol_window ({longest}): each fit needs many observations of each")
+        if self.min_window > self.window:
+            raise ValueError(f"min_window ({self.min_window}) must be <= window ({self.window})")
         if self.apply_after > self.refit_every:
             raise ValueError(f"apply_after ({self.apply_after}) must be <= refit_every ({self.refit_every}): "
                              "a fit is used before the next one is asked for")
@@ -70,10 +74,11 @@ class RegimeConfig(StrictModel):
     @property
     def history_candles(self) -> int:
         """Candles before the first fit: the observations' warm-up, then a full window."""
-        return max(self.trend_window, self.vol_window) + self.window
+        return max(self.trend_window, self.vol_window) + self.min_window
 
     def settings(self) -> RegimeSettings:
-        return RegimeSettings(states=self.states, window=self.window, refit_every=self.refit_every,
+        return RegimeSettings(states=self.states, window=self.window, min_window=self.min_window,
+                              refit_every=self.refit_every,
                               trend_window=self.trend_window, vol_window=self.vol_window,
                               rule=LabelRule(self.trend_threshold, self.quiet_ratio, self.volatile_ratio),
                               seed=self.seed)

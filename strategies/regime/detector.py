@@ -8,14 +8,17 @@ used; a smoothed (forward-backward) label would use later candles. A label's pro
 the sum over the states that carry it (`strategies.regime.labelling`); the regime is the most
 probable label.
 
-Fitting is separate, so that the caller decides where it runs: when one is due (the window is
-full and `refit_every` candles have passed since the last one was asked for), `fit_request()`
+Fitting is separate, so that the caller decides where it runs: when one is due (`min_window`
+observations seen, and `refit_every` candles since the last one was asked for), `fit_request()`
 hands out a `FitRequest`, `fit_regime_model(request)` (pure, slow: run it in a worker thread)
 makes a `RegimeModel`, and `install(model)` puts it to use. The model knows where its window
 ended, so `install` runs the forward recursion over the candles observed since: a model that
 took five candles to fit labels the sixth exactly as one fitted at once would have.
 
-Each fit sees its window twice, once mirrored (trend negated): a window that only rose would
+Each fit sees the last `window` observations (fewer until that many are seen): a long window,
+because a regime the model has no state for is labelled by whichever state is least unlikely,
+and a model fitted on a few thousand candles meets such regimes often. It sees them twice, once
+mirrored (trend negated): a window that only rose would
 otherwise give a model without a falling state, and the first downtrend after it would be
 labelled by the nearest state it has, a rising one. Up and down are equally likely a priori.
 """
@@ -45,12 +48,13 @@ _MIRROR = np.array([-1.0, 1.0])
 @dataclass(frozen=True, slots=True)
 class RegimeSettings:
     """The detector's settings (`regime:` in a bot config). Two bots with equal settings on one
-    stream share one detector. `window` and `refit_every` count candles; the fit is seeded."""
+    stream share one detector. The windows and `refit_every` count candles; the fit is seeded."""
 
     states: int = 6
-    window: int = 5_000
-    refit_every: int = 1_000
-    trend_window: int = 240
+    window: int = 20_000
+    min_window: int = 5_000
+    refit_every: int = 2_000
+    trend_window: int = 600
     vol_window: int = 60
     rule: LabelRule = field(default_factory=LabelRule)
     max_iterations: int = 40
@@ -59,7 +63,7 @@ class RegimeSettings:
     @property
     def reference_halflife(self) -> int:
         """Candles over which the reference volatility forgets (an EWMA of log volatility)."""
-        return 10 * self.window
+        return 4 * self.window
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +114,10 @@ class RegimeDetector:
     order, through `update`; ask `fit_request()` after each, and `install` what it led to."""
 
     def __init__(self, settings: RegimeSettings) -> None:
-        if settings.window <= max(settings.trend_window, settings.vol_window) or settings.refit_every < 1:
-            raise ValueError(f"the fit window ({settings.window}) must be longer than the observation windows and "
-                             f"refit_every ({settings.refit_every}) >= 1")
+        if not max(settings.trend_window, settings.vol_window) < settings.min_window <= settings.window or (
+                settings.refit_every < 1):
+            raise ValueError(f"the fit windows ({settings.min_window} <= {settings.window}) must be longer than the "
+                             f"observation windows, and refit_every ({settings.refit_every}) >= 1")
         self.settings = settings
         self.model: RegimeModel | None = None
         self.observed = 0                    # observations so far (candles past the warm-up)
@@ -148,10 +153,10 @@ class RegimeDetector:
         return self.reading
 
     def fit_request(self) -> FitRequest | None:
-        """A fit to run now, or None: the window is not full yet, or one was asked for less than
+        """A fit to run now, or None: fewer than `min_window` observations yet, or one was asked for less than
         `refit_every` candles ago. Asking counts as fitted, whether or not it is installed."""
         settings = self.settings
-        if self.observed < settings.window or (
+        if self.observed < settings.min_window or (
                 self._requested_end >= 0 and self.observed - self._requested_end < settings.refit_every):
             return None
         self._requested_end = self.observed
