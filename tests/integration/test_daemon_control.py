@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.control.client import ControlClient, ControlRequestFailed, DaemonNotRunning
+from runner.control.client import ControlClient, ControlRequestFailed
+from tests.daemon_process import connected, start_daemon, stop_daemon
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -43,31 +44,9 @@ def daemon():
     (config_dir / "daemon.yaml").write_text("stop_grace_secs: 5\n")
     for i, name in enumerate(["alpha", "beta", "gamma"]):
         (config_dir / "bots" / f"{name}.yaml").write_text(BOT.format(id=name, seed=i))
-    process = subprocess.Popen([sys.executable, str(PROJECT / "main.py"), "run", str(config_dir),
-                                "--state-dir", str(state_dir)], cwd=PROJECT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_daemon(config_dir, state_dir)
     yield config_dir, state_dir, process
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-    else:
-        process.communicate()
-
-
-async def connected(state_dir: Path) -> ControlClient:
-    async with asyncio.timeout(20):
-        while True:
-            client = ControlClient(state_dir / "botrunner.sock")
-            try:
-                await client.health()
-                return client
-            except DaemonNotRunning:
-                await client.aclose()
-                await asyncio.sleep(0.05)
+    stop_daemon(process)
 
 
 async def until(client: ControlClient, bot_id: str, condition) -> object:
@@ -79,7 +58,7 @@ async def until(client: ControlClient, bot_id: str, condition) -> object:
 
 async def test_operating_a_running_daemon_over_its_socket(daemon):
     config_dir, state_dir, process = daemon
-    client = await connected(state_dir)
+    client = await connected(state_dir / "botrunner.sock")
     try:
         assert stat.S_IMODE(os.stat(state_dir / "botrunner.sock").st_mode) == 0o600
         assert [b.id for b in await client.bots()] == ["alpha", "beta", "gamma"]
@@ -125,7 +104,7 @@ async def test_operating_a_running_daemon_over_its_socket(daemon):
 
 async def test_cli_commands_talk_to_the_daemon(daemon):
     _, state_dir, process = daemon
-    client = await connected(state_dir)
+    client = await connected(state_dir / "botrunner.sock")
     await until(client, "alpha", lambda s: s.state == "running")
     await client.aclose()
     status = await asyncio.to_thread(cli, "status", "--state-dir", str(state_dir))

@@ -8,8 +8,6 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,8 +15,8 @@ from pathlib import Path
 from market.synthetic import generate_candles
 from runner.assembly.compose import sim_runner
 from runner.config.bot import load_bot_config
+from tests.daemon_process import start_daemon
 
-PROJECT = Path(__file__).resolve().parents[2]
 BARS = 4_000
 SEEDS = (21, 22, 23)
 
@@ -44,12 +42,6 @@ def write_config_dir(root: Path, speed: float) -> Path:
         (config_dir / "bots" / f"bot-{i}.yaml").write_text(
             BOT.format(id=f"bot-{i}", seed=seed, bars=BARS, strategy=strategy, params=params, speed=speed))
     return config_dir
-
-
-def start_daemon(config_dir: Path, state_dir: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(PROJECT / "main.py"), "run", str(config_dir),
-                             "--state-dir", str(state_dir)], cwd=PROJECT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for(condition, timeout: float = 30.0) -> None:

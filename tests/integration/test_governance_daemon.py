@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -13,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.control.client import ControlClient, ControlRequestFailed, DaemonNotRunning
+from runner.control.client import ControlClient, ControlRequestFailed
+from tests.daemon_process import connected, start_daemon, stop_daemon
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -39,23 +39,6 @@ def cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-def start_daemon(config_dir: Path, state_dir: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(PROJECT / "main.py"), "run", str(config_dir), "--state-dir",
-                             str(state_dir)], cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def stop_daemon(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-    else:
-        process.communicate()
-
-
 @pytest.fixture
 def folders():
     root = Path(tempfile.mkdtemp(dir="/tmp", prefix="br-gov-"))     # a socket path must stay short
@@ -70,18 +53,6 @@ def folders():
         stop_daemon(process)
 
 
-async def connected(state_dir: Path) -> ControlClient:
-    async with asyncio.timeout(20):
-        while True:
-            client = ControlClient(state_dir / "botrunner.sock")
-            try:
-                await client.health()
-                return client
-            except DaemonNotRunning:
-                await client.aclose()
-                await asyncio.sleep(0.05)
-
-
 async def governed(client: ControlClient, bot_id: str, condition):
     async with asyncio.timeout(20):
         while not condition(status := (await client.governance(bot_id))[0]):
@@ -92,7 +63,7 @@ async def governed(client: ControlClient, bot_id: str, condition):
 async def test_promote_by_hand_over_the_socket_and_the_level_survives_a_restart(folders):
     config_dir, state_dir, processes = folders
     processes.append(start_daemon(config_dir, state_dir))
-    client = await connected(state_dir)
+    client = await connected(state_dir / "botrunner.sock")
     try:
         earned = await governed(client, "earned", lambda s: s.level == 2 and s.figures["promotion_shortfall"] is None)
         assert earned.level_name == "L2 gated" and earned.execution == "sim"
@@ -123,7 +94,7 @@ async def test_promote_by_hand_over_the_socket_and_the_level_survives_a_restart(
     assert json.loads(offline.stdout)[0]["level"] == 3
 
     processes.append(start_daemon(config_dir, state_dir))
-    client = await connected(state_dir)
+    client = await connected(state_dir / "botrunner.sock")
     try:
         again = await governed(client, "earned", lambda s: s.level is not None)
         assert (again.level, again.execution) == (3, "sim")

@@ -18,7 +18,6 @@ from aiohttp import web
 
 from runner.bot.clock import ManualClock
 from runner.config.bot import ConfigError
-from runner.control.client import ControlClient, DaemonNotRunning
 from runner.control.status import BotStatus, LatencySummary
 from runner.daemon.process import plan_daemon, run_daemon
 from runner.notify.apprise_target import AppriseTarget
@@ -26,6 +25,7 @@ from runner.notify.config import NotificationsConfig
 from runner.notify.daemon import open_notifications
 from runner.notify.events import Notice
 from runner.notify.sender import NotificationSender
+from tests.daemon_process import connected
 
 pytest.importorskip("apprise")
 
@@ -121,18 +121,6 @@ def write_daemon(root: Path, notifications: str, bots: dict[str, str]) -> Path:
     for bot_id, text in bots.items():
         (config_dir / "bots" / f"{bot_id}.yaml").write_text(text)
     return config_dir
-
-
-async def connected(socket_path: Path) -> ControlClient:
-    async with asyncio.timeout(20):
-        while True:
-            client = ControlClient(socket_path)
-            try:
-                await client.health()
-                return client
-            except DaemonNotRunning:
-                await client.aclose()
-                await asyncio.sleep(0.05)
 
 
 @pytest.fixture

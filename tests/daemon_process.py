@@ -1,0 +1,46 @@
+"""A real daemon process for integration tests: start it, connect to its socket, stop it."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from runner.control.client import ControlClient, DaemonNotRunning
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def start_daemon(config_dir: Path, state_dir: Path) -> subprocess.Popen:
+    """`botrunner run CONFIG_DIR --state-dir STATE_DIR` as a child process, output captured."""
+    return subprocess.Popen([sys.executable, str(PROJECT / "main.py"), "run", str(config_dir),
+                             "--state-dir", str(state_dir)], cwd=PROJECT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop_daemon(process: subprocess.Popen) -> None:
+    """SIGTERM and wait (killed after 20 s); reaps one that already ended."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+    else:
+        process.communicate()
+
+
+async def connected(socket_path: Path) -> ControlClient:
+    """A client of the daemon listening on `socket_path`, once it answers (20 s at most)."""
+    async with asyncio.timeout(20):
+        while True:
+            client = ControlClient(socket_path)
+            try:
+                await client.health()
+                return client
+            except DaemonNotRunning:
+                await client.aclose()
+                await asyncio.sleep(0.05)
