@@ -30,13 +30,14 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from market.limits import Number, WholeNumber
 from market.strict import StrictModel
 from risk.group import RiskGroupLimits
+from runner.config.backoff import BackoffSettings
 from runner.config.bot import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config.errors import describe_errors
 from runner.notify.config import NotificationsConfig
@@ -61,18 +62,9 @@ class LogConfig(StrictModel):
     retention: Annotated[WholeNumber, Field(ge=1)] = 10
 
 
-class SupervisorConfig(StrictModel):
+class SupervisorConfig(BackoffSettings):
     max_restarts: Annotated[WholeNumber, Field(ge=0, le=1000)] = 5
     window_secs: Annotated[Number, Field(gt=0, le=86_400)] = 300.0
-    backoff_initial_secs: Annotated[Number, Field(ge=0, le=3600)] = 1.0
-    backoff_max_secs: Annotated[Number, Field(ge=0, le=3600)] = 60.0
-
-    @model_validator(mode="after")
-    def _backoff_grows_to_its_max(self) -> Self:
-        if self.backoff_initial_secs > self.backoff_max_secs:
-            raise ValueError(f"backoff_initial_secs ({self.backoff_initial_secs:g}) must not be "
-                             f"above backoff_max_secs ({self.backoff_max_secs:g})")
-        return self
 
 
 GroupName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="lower-case letters, digits, - and _")]

@@ -25,7 +25,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from market.limits import Number, WholeNumber
-from market.strict import StrictModel
+from runner.config.backoff import BackoffSettings
 
 __all__ = ["EVENTS", "NotificationsConfig"]
 
@@ -39,7 +39,7 @@ Event = Literal["kill", "failed", "daemon", "fill", "daily"]
 UtcTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, UTC")]
 
 
-class NotificationsConfig(StrictModel):
+class NotificationsConfig(BackoffSettings):
     urls_env: Annotated[list[EnvName], Field(min_length=1, max_length=20)]
     events: list[Event] = ["kill", "failed", "daemon", "daily"]
     fill_modes: list[Literal["sim", "paper", "live"]] = ["live"]
@@ -48,17 +48,8 @@ class NotificationsConfig(StrictModel):
     daily_at: UtcTime = "00:00"
     queue_size: Annotated[WholeNumber, Field(ge=1, le=100_000)] = 100
     retries: Annotated[WholeNumber, Field(ge=0, le=20)] = 3
-    backoff_initial_secs: Annotated[Number, Field(ge=0, le=3600)] = 1.0
-    backoff_max_secs: Annotated[Number, Field(ge=0, le=3600)] = 60.0
     send_timeout_secs: Annotated[Number, Field(gt=0, le=300)] = 10.0
     drain_secs: Annotated[Number, Field(ge=0, le=300)] = 5.0
-
-    @model_validator(mode="after")
-    def _backoff_grows_to_its_max(self) -> Self:
-        if self.backoff_initial_secs > self.backoff_max_secs:
-            raise ValueError(f"backoff_initial_secs ({self.backoff_initial_secs:g}) must not be "
-                             f"above backoff_max_secs ({self.backoff_max_secs:g})")
-        return self
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> Self:
