@@ -1,6 +1,7 @@
 """`botrunner`: the command line.
 
     botrunner backtest [CONFIG] [--data PATH] [--from DATE] [--to DATE] [--json] [--report FILE.html]
+    botrunner backtest CONFIG_DIR [--from DATE] [--to DATE] [--json]     every bot of a daemon folder
     botrunner validate PATH...
     botrunner run [CONFIG_DIR] [--state-dir DIR] [--log-json]      the daemon
     botrunner journal BOT [--state-dir DIR] [--limit N] [--kind KIND] [--json]
@@ -80,7 +81,9 @@ def _parse_date(value: Optional[str], option: str) -> Optional[datetime]:
 
 @app.command()
 def backtest(
-    config: Annotated[Optional[Path], typer.Argument(help="Bot config YAML; omit for the embedded demo bot.")] = None,
+    config: Annotated[Optional[Path], typer.Argument(
+        help="Bot config YAML, or a daemon folder (daemon.yaml, bots/) to backtest all its bots together; "
+             "omit for the embedded demo bot.")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Candle file (CSV or ccxt JSON) instead of the config's.")] = None,
     from_: Annotated[Optional[str], typer.Option("--from", help="First candle time (inclusive), ISO date.")] = None,
     to: Annotated[Optional[str], typer.Option("--to", help="End time (exclusive), ISO date.")] = None,
@@ -91,7 +94,8 @@ def backtest(
         "--report", help="Write one self-contained HTML report (charts, monthly returns, trades).")] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "WARNING",
 ) -> None:
-    """Run one bot in sim mode over historical candles, as fast as the CPU allows."""
+    """Run one bot in sim mode over historical candles, as fast as the CPU allows; with a daemon
+    folder, every bot of it over the same period, with its risk groups (a portfolio backtest)."""
     from market.errors import MarketDataError
     from runner.backtest.run import run_backtest
     from runner.config.bot import ConfigError, load_bot_config
@@ -103,6 +107,13 @@ def backtest(
 
     setup_logging(log_level)
     start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
+    if config is not None and config.is_dir():
+        for given, option in ((data, "--data"), (trades_out, "--trades-out"), (equity_out, "--equity-out"),
+                              (report, "--report")):
+            if given is not None:
+                _fail([f"{option}: not for a portfolio backtest of a folder (each bot reads its own market)"])
+        _backtest_folder(config, start, end, as_json)
+        return
     try:
         bot = load_bot_config(config) if config is not None else DEFAULT_BOT
         with logger.contextualize(bot=bot.id), _progress_bar(f"backtest {bot.id}", log_level, as_json) as bar:
@@ -121,6 +132,25 @@ def backtest(
     if report:
         write_html_report(result, report)
     typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_report(result))   # standard JSON only
+
+
+def _backtest_folder(folder: Path, start: Optional[datetime], end: Optional[datetime], as_json: bool) -> None:
+    from market.errors import MarketDataError
+    from runner.backtest.portfolio import load_portfolio, run_portfolio
+    from runner.backtest.portfolio_report import format_portfolio_report
+    from runner.bot.errors import BotError
+    from runner.config.bot import ConfigError
+
+    try:
+        daemon, bots = load_portfolio(folder)
+        result = asyncio.run(run_portfolio(daemon, bots, start=start, end=end))
+    except ConfigError as exc:
+        _fail(exc.problems)
+    except (MarketDataError, ValueError) as exc:
+        _fail([f"{folder}: {exc}"])
+    except BotError as exc:
+        _fail([str(exc)], code=1)
+    typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_portfolio_report(result))
 
 
 @app.command()
