@@ -1,0 +1,65 @@
+"""`botrunner backtest DIR` as a user runs it: a real process, its output and exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+BOT = """\
+id: {id}
+symbol: BTC/USD
+timeframe: 1m
+capital: 1000
+market: {{source: synthetic, seed: {seed}, bars: 1500}}
+strategy: {{name: sma_cross, params: {{fast: 3, slow: 8}}}}
+risk: {{stake_pct: 0.5}}
+risk_group: pair
+"""
+
+
+def botrunner(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=PROJECT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "bots").mkdir()
+    (tmp_path / "daemon.yaml").write_text("risk_groups:\n  pair: {max_open_positions: 1}\n")
+    for bot_id, seed in (("bot-a", 5), ("bot-b", 9)):
+        (tmp_path / "bots" / f"{bot_id}.yaml").write_text(BOT.format(id=bot_id, seed=seed))
+    return tmp_path
+
+
+def test_backtest_of_a_folder_prints_one_json_object_with_each_bot_and_the_total(tmp_path):
+    result = botrunner("backtest", str(folder(tmp_path)), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+
+    assert set(report) == {"period", "bots", "risk_groups", "total"}
+    assert set(report["bots"]) == {"bot-a", "bot-b"}
+    for summary in report["bots"].values():
+        assert {"trades", "final_equity", "return_pct", "max_drawdown_pct", "sharpe", "fees",
+                "group_refusals"} <= set(summary)
+    assert report["total"]["trades"] == sum(b["trades"] for b in report["bots"].values())
+    assert report["total"]["group_refusals"] == report["risk_groups"]["pair"]["refusals"] > 0
+    assert report["risk_groups"]["pair"]["bots"] == ["bot-a", "bot-b"]
+
+
+def test_backtest_of_a_folder_prints_a_table_with_a_row_per_bot_and_the_total(tmp_path):
+    result = botrunner("backtest", str(folder(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    rows = [line.split()[0] for line in result.stdout.splitlines()[2:5]]
+    assert rows == ["bot-a", "bot-b", "total"]
+
+
+def test_backtest_of_a_bad_folder_exits_2_naming_the_file_and_field(tmp_path):
+    root = folder(tmp_path)
+    bad = root / "bots" / "bot-b.yaml"
+    bad.write_text(bad.read_text().replace("timeframe: 1m", "timeframe: 7m"))
+    result = botrunner("backtest", str(root))
+    assert result.returncode == 2
+    assert f"{bad}: timeframe" in result.stderr, result.stderr
