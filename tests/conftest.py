@@ -32,3 +32,10 @@ def shared_data() -> Path:
             pytest.fail(f"{missing}; CI is set, where the folder must exist", pytrace=False)
         pytest.skip(missing)
     return SHARED_DATA
+
+
+def pytest_addoption(parser):
+    # Here, not in tests/golden/conftest.py: pytest reads options only from the conftest files
+    # it loads at start, and `pytest tests` does not load the golden folder's before parsing.
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/*.json from this run (after a change meant to alter results)")
