@@ -86,6 +86,12 @@ class FakeManager:
     def statuses(self) -> list[BotStatus]:
         return [self.bots[bot_id] for bot_id in sorted(self.bots)]
 
+    async def status_rows(self) -> list[dict[str, Any]]:
+        return [status.model_dump(mode="json") for status in self.statuses()]
+
+    def bot_count(self) -> int:
+        return len(self.bots)
+
     def dashboard_samples(self) -> list[BotSample]:
         return [sample_of(status) for status in self.statuses()]
 

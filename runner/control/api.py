@@ -9,7 +9,7 @@
     POST /reload                ReloadResult, or 422 {"error": ..., "problems": [...]}
     GET  /governance            [GovernanceStatus, ...]           GET /bots/{id}/governance  [GovernanceStatus]
     POST /bots/{id}/promote     GovernanceStatus, or 409 with the rule's reason   POST /bots/{id}/demote  likewise
-    GET  /metrics               Prometheus text 0.0.4
+    GET  /metrics               Prometheus text 0.0.4 (made at most once a second, see METRICS_MAX_AGE_SECS)
     GET  /  /events  /bots/{id}/history  /bots/{id}/journal   the web dashboard: runner.control.dashboard
 
 Errors are `{"error": "message"}`: 400 bad body, 401 token, 404 unknown bot, 409 wrong state.
@@ -38,7 +38,8 @@ from runner.control.dashboard import JournalView, add_dashboard_routes
 from runner.control.errors import BotStateError, ControlError, UnknownBot
 from runner.control.live_feed import BotSample, DashboardFeed
 from runner.control.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from runner.control.metrics import render_prometheus
+from runner.control.metrics import render_prometheus_rows
+from runner.control.shared_result import SharedResult
 from runner.control.governance_status import GovernanceStatus
 from runner.control.status import BotStatus, ReloadResult
 from runner.notify.sender import SenderStats
@@ -51,6 +52,8 @@ class BotControl(Protocol):
     """What the API needs from the daemon: `BotManager` in production, a fake in tests."""
 
     def statuses(self) -> list[BotStatus]: ...
+    async def status_rows(self) -> list[dict[str, Any]]: ...     # statuses as JSON values, sorted by id
+    def bot_count(self) -> int: ...
     def dashboard_samples(self) -> list[BotSample]: ...
     def status(self, bot_id: str) -> BotStatus: ...
     async def start(self, bot_id: str) -> BotStatus: ...
@@ -83,6 +86,12 @@ _ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 _MANAGER = web.AppKey("manager", BotControl)
 _HEALTH_PROBLEMS = web.AppKey("health_problems", Callable[[], list[str]])
 _NOTIFICATION_STATS = web.AppKey("notification_stats", Callable[[], list[SenderStats]])
+_METRICS = web.AppKey("metrics", SharedResult)
+
+# A scrape within this long of the last one gets the same text: see runner.control.shared_result.
+METRICS_MAX_AGE_SECS = 1.0
+# Status rows encoded as JSON between two turns of the event loop.
+_ENCODE_CHUNK_BOTS = 250
 
 
 def build_control_app(manager: BotControl, *, token: str | None = None,
@@ -99,6 +108,9 @@ def build_control_app(manager: BotControl, *, token: str | None = None,
     app[_MANAGER] = manager
     app[_HEALTH_PROBLEMS] = health_problems
     app[_NOTIFICATION_STATS] = notification_stats      # runner.notify's counters, in /health and /metrics
+    app[_METRICS] = metrics = SharedResult(lambda: _render_metrics(manager, notification_stats),
+                                           max_age_secs=METRICS_MAX_AGE_SECS)
+    app.on_cleanup.append(lambda _: metrics.aclose())
     if feed is None:
         feed = DashboardFeed(manager.dashboard_samples, fills=journal)
         app.cleanup_ctx.append(_running(feed))
@@ -206,13 +218,24 @@ async def _health(request: web.Request) -> web.Response:
     problems = request.app[_HEALTH_PROBLEMS]()
     # Notifications dropped or failed are reported, not a reason for ok: false: the bots are fine.
     notifications = [dataclasses.asdict(s) for s in request.app[_NOTIFICATION_STATS]()]
-    return web.json_response({"ok": not problems, "bots": len(request.app[_MANAGER].statuses()),
+    return web.json_response({"ok": not problems, "bots": request.app[_MANAGER].bot_count(),
                               **({"problems": problems} if problems else {}),
                               **({"notifications": notifications} if notifications else {})})
 
 
 async def _list_bots(request: web.Request) -> web.Response:
-    return _json(request.app[_MANAGER].statuses())
+    return web.json_response(text=await _json_array(await request.app[_MANAGER].status_rows()))
+
+
+async def _json_array(rows: list[dict[str, Any]]) -> str:
+    """`json.dumps(rows)` (what `web.json_response` writes), a chunk of rows at a time with a turn
+    of the event loop between chunks: ten thousand bots are 10 MB of JSON."""
+    parts = []
+    for start in range(0, len(rows), _ENCODE_CHUNK_BOTS):
+        if start:
+            await asyncio.sleep(0)
+        parts.append(json.dumps(rows[start:start + _ENCODE_CHUNK_BOTS])[1:-1])
+    return f"[{', '.join(parts)}]"
 
 
 async def _get_bot(request: web.Request) -> web.Response:
@@ -283,5 +306,8 @@ async def _reload(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    return web.Response(text=render_prometheus(request.app[_MANAGER].statuses(), request.app[_NOTIFICATION_STATS]()),
-                        content_type=METRICS_CONTENT_TYPE)
+    return web.Response(text=await request.app[_METRICS].get(), content_type=METRICS_CONTENT_TYPE)
+
+
+async def _render_metrics(manager: BotControl, notification_stats: Callable[[], list[SenderStats]]) -> str:
+    return await render_prometheus_rows(await manager.status_rows(), notification_stats())
