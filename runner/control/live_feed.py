@@ -2,11 +2,14 @@
 changed since the last tick, encoded once and sent to every open dashboard.
 
 Made for a thousand bots and many dashboards: the bots are read once per tick whatever the
-number of viewers, a viewer gets one snapshot on connecting and then only changed cells
-(`[field index, value]` pairs per bot), and a viewer too slow to keep up is disconnected
-rather than buffered without bound (its EventSource reconnects and starts from a snapshot).
+number of viewers, and not at all while no dashboard is open (at ten thousand bots a tick is
+tens of milliseconds of the event loop). A viewer gets one snapshot on connecting and then only
+changed cells (`[field index, value]` pairs per bot), and a viewer too slow to keep up is
+disconnected rather than buffered without bound (its EventSource reconnects and starts from a
+snapshot).
 
-The same samples feed each bot's `EquityHistory`, seeded from its journalled fills.
+The same samples feed each bot's `EquityHistory`, seeded from its journalled fills; after a
+stretch with no viewer, the fills of that stretch are added before the next sample.
 """
 
 from __future__ import annotations
@@ -59,11 +62,12 @@ def sample_of(status: BotStatus) -> BotSample:
 
 
 class DashboardFeed:
-    """Samples the bots every `interval_secs` for every dashboard open on the daemon.
+    """Samples the bots every `interval_secs` while a dashboard is open on the daemon.
 
     `subscribe()` gives a viewer its inbox of encoded server-sent events; `None` in it means
-    "disconnect". `run()` samples until cancelled; `close()` disconnects every viewer (at
-    shutdown, so that the server need not wait for streams that never end)."""
+    "disconnect". `run()` samples until cancelled, only while someone subscribes; `close()`
+    disconnects every viewer (at shutdown, so that the server need not wait for streams that
+    never end)."""
 
     def __init__(self, samples: Callable[[], Iterable[BotSample]], *, fills: JournalView | None = None,
                  interval_secs: float = 1.0, history_points: int = 1000, seed_fills: int = 2000,
@@ -78,6 +82,9 @@ class DashboardFeed:
         self._history: dict[str, EquityHistory] = {}
         self._bars: dict[str, int] = {}
         self._inboxes: set[asyncio.Queue[bytes | None]] = set()
+        self._watched = asyncio.Event()         # set while at least one viewer is subscribed
+        self._rows_current = False              # sampled since the last viewer left
+        self._unwatched_fills = False           # histories may miss fills made while nobody watched
         self.dropped_viewers = 0                # disconnected for falling behind
         self.samples = 0
 
@@ -87,18 +94,25 @@ class DashboardFeed:
 
     async def run(self) -> None:
         while True:
-            try:
-                self.sample()
-            except Exception:                   # a bad sample must not end the dashboard for good
-                logger.exception("Dashboard sample failed; trying again in {}s", self.interval_secs)
+            if not self._inboxes:
+                # Nobody watching: no sample. The first viewer's snapshot samples afresh.
+                await self._watched.wait()
+            else:
+                try:
+                    self.sample()
+                except Exception:               # a bad sample must not end the dashboard for good
+                    logger.exception("Dashboard sample failed; trying again in {}s", self.interval_secs)
             await asyncio.sleep(self.interval_secs)
 
     def sample(self) -> None:
         """Read every bot once: record its equity, and send what changed to every viewer."""
         rows: dict[str, tuple] = {}
+        catch_up, self._unwatched_fills = self._unwatched_fills, False
         for sample in self._samples():
             bot_id = sample.row[0]
             rows[bot_id] = sample.row
+            if catch_up and (history := self._history.get(bot_id)) is not None:
+                self._add_fills(bot_id, history)
             self._record_equity(bot_id, sample)
         changed = {bot_id: [[i, cell] for i, (cell, was) in enumerate(zip(row, old)) if cell != was]
                    if (old := self._rows.get(bot_id)) is not None else [[i, cell] for i, cell in enumerate(row)]
@@ -108,13 +122,14 @@ class DashboardFeed:
             self._history.pop(bot_id, None)
             self._bars.pop(bot_id, None)
         self._rows = rows
+        self._rows_current = True
         self.samples += 1
         if (changed or removed) and self._inboxes:
             self._publish(_event("delta", {"changed": changed, "removed": removed}))
 
     def snapshot_event(self) -> bytes:
         """Every bot's row, as the event a viewer gets first."""
-        if not self._rows and not self.samples:
+        if not self._rows_current:             # never sampled, or not since the last viewer left
             self.sample()
         return _event("snapshot", {"fields": FIELDS, "rows": list(self._rows.values()),
                                    "interval_secs": self.interval_secs})
@@ -129,16 +144,25 @@ class DashboardFeed:
     def subscribe(self) -> Iterator[asyncio.Queue[bytes | None]]:
         inbox: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=self._inbox_events)
         self._inboxes.add(inbox)
+        self._watched.set()
         try:
             yield inbox
         finally:
             self._inboxes.discard(inbox)
+            self._on_viewer_gone()
 
     def close(self) -> None:
         """Tell every viewer to disconnect."""
         for inbox in list(self._inboxes):
             _drop_into(inbox)
         self._inboxes.clear()
+        self._on_viewer_gone()
+
+    def _on_viewer_gone(self) -> None:
+        if not self._inboxes and self._watched.is_set():
+            self._watched.clear()
+            self._rows_current = False
+            self._unwatched_fills = True
 
     def _publish(self, message: bytes) -> None:
         for inbox in list(self._inboxes):
@@ -146,6 +170,7 @@ class DashboardFeed:
                 self.dropped_viewers += 1
                 self._inboxes.discard(inbox)
                 _drop_into(inbox)
+                self._on_viewer_gone()
                 logger.info("A dashboard fell {} updates behind; disconnected (it reconnects)", inbox.qsize())
             else:
                 inbox.put_nowait(message)
@@ -162,14 +187,18 @@ class DashboardFeed:
 
     def _seeded_history(self, bot_id: str) -> EquityHistory:
         history = EquityHistory(self._history_points)
+        self._add_fills(bot_id, history)
+        return history
+
+    def _add_fills(self, bot_id: str, history: EquityHistory) -> None:
+        """The bot's journalled fills after the history's last point (it ignores older ones)."""
         if self._fills is None:
-            return history
+            return
         # Newest first from the journal; a fill's cash and position are after the fill.
         for fill in reversed(self._fills.recent(bot_id, kinds=("fill",), limit=self._seed_fills)):
             data = fill.data
             if "cash" in data and "position" in data:
                 history.record(fill.ts_ms, data["cash"] + data["position"] * data["price"])
-        return history
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
