@@ -7,6 +7,8 @@
   gaps through it (a worse price).
 - Slippage (bps) moves market and stop fills against the trader; limits fill at their price.
 - The fee is `fee_rate` times the filled notional, in quote currency.
+- A candle with a price that is NaN, infinite or not above 0 fills nothing; the orders rest
+  until a candle a market could trade on.
 - An entry carrying `stop_loss_pct` / `take_profit_pct` rests a stop and a take-profit limit as
   soon as it fills, one cancelling the other; they can fill within the same candle, after its
   open, because the entry filled at that open.
@@ -33,6 +35,7 @@ from execution.protective import by_level, is_trailing_stop, stops_first, traile
 from market.models import Candle
 
 _NO_FILLS: tuple[Fill, ...] = ()
+_INFINITY = float("inf")
 
 
 class SimExecution:
@@ -50,6 +53,11 @@ class SimExecution:
 
     async def on_candle(self, candle: Candle) -> Sequence[Fill]:
         if not self._pending:
+            return _NO_FILLS
+        if not (0.0 < candle.low <= candle.high < _INFINITY and 0.0 < candle.open < _INFINITY):
+            # A candle no market could trade on (a price NaN, infinite, 0 or below) fills
+            # nothing, at no price: the orders wait for the next one. Files and feeds reject
+            # such candles first; this keeps a NaN out of the ledger if one slips by.
             return _NO_FILLS
         return self.fill_pending(candle)
 

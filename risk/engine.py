@@ -5,6 +5,7 @@ The stable rule names of the audit trail (`RiskDecision.rule`):
 
 | rule | verdict | when |
 |---|---|---|
+| `price` | reject | the last price is not a finite number above 0 (an entry is never sized on NaN) |
 | `sizing` | reject | the stake leaves nothing to spend |
 | `max_position` | resize, reject | the position would pass `max_position_pct` of equity |
 | `max_order_notional` | resize | the entry is above `max_order_notional` |
@@ -35,6 +36,7 @@ from risk.var import ValueAtRisk
 from strategies.signal import Direction, Signal
 
 _MIN_ENTRY_AMOUNT = 1e-9
+_INFINITY = float("inf")
 
 # Refusals that carry no numbers, made once: a decision is immutable, and building a frozen
 # dataclass costs about a microsecond, more than the rest of a refusal.
@@ -164,6 +166,13 @@ class RuleRiskEngine:
             return _ALREADY_LONG
         if position < 0.0:
             return _SHORT_OPEN
+        # The close the entry is decided on (the ledger's last mark where the view has no candle;
+        # 0.0 there is a ledger never marked, which sizing from cash does not read). NaN fails
+        # the test too: every comparison with it is False.
+        candle = market_data.candle
+        price = candle.close if candle is not None else portfolio.last_price
+        if not 0.0 < price < _INFINITY and (candle is not None or price != 0.0):
+            return reject(f"no price to enter at: the last price is {price}", "price")   # no NaN in the journal
         if self.price_collar is not None and (refusal := self.price_collar.refusal(market_data)) is not None:
             return refusal
         for gate in self.gates:

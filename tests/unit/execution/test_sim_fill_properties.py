@@ -167,3 +167,42 @@ def test_every_fill_is_a_finite_positive_trade_the_candle_after_the_order_reache
     equity = ledger.mark(candles[-1].close)
     assert math.isfinite(equity)
     assert ledger.fees_paid == pytest.approx(sum(f.fee for _, f in fills), rel=1e-9, abs=1e-9)
+
+
+bad_prices = st.sampled_from([math.nan, 0.0, -1.0, math.inf, -math.inf])
+
+
+@st.composite
+def paths_with_bad_candles(draw) -> tuple[list[Candle], set[int]]:
+    """A candle path in which some candles carry a price no market trades at (NaN, 0, below
+    0, infinite) in their open, high or low; and the indices of those candles."""
+    candles = draw(candle_paths())
+    bad = set(draw(st.lists(st.integers(min_value=0, max_value=len(candles) - 1), max_size=len(candles))))
+    for i in bad:
+        field = draw(st.sampled_from(["open", "high", "low"]))
+        candles[i] = candles[i]._replace(**{field: draw(bad_prices)})
+    return candles, bad
+
+
+@settings(max_examples=200, deadline=None)
+@given(path=paths_with_bad_candles(), order_plans=st.lists(plans, min_size=1, max_size=6))
+def test_no_fill_comes_from_a_nan_or_non_positive_price(path, order_plans):
+    candles, bad = path
+    engine = SimExecution(fee_rate=0.001, slippage_bps=5)
+
+    async def run_through() -> list[tuple[int, Fill]]:
+        fills = []
+        for n, candle in enumerate(candles):
+            fills.extend((n, fill) for fill in await engine.on_candle(candle))
+            plan = order_plans[n % len(order_plans)]
+            if plan is not None and n not in bad and n < len(candles) - 1 and not engine.open_orders():
+                await engine.execute_signal(order_for(plan, n, candle))
+        return fills
+
+    fills = asyncio.run(run_through())
+    for n, fill in fills:
+        assert n not in bad, f"filled on candle {n}, which no market could trade on: {candles[n]}"
+        assert all(math.isfinite(v) and v > 0 for v in (fill.price, fill.quantity)), fill
+        assert math.isfinite(fill.fee) and fill.fee >= 0
+    # Bad candles carry their bad price in the open, high or low; closes stay good to mark at.
+    assert math.isfinite(Portfolio.replay(SYMBOL, CAPITAL, [f for _, f in fills]).mark(candles[-1].close))

@@ -13,6 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from execution.models import Fill, Order, Side
+from market.models import Candle
 from market.view import MarketView
 from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
@@ -74,3 +75,22 @@ def test_an_approved_decision_is_sized_by_a_finite_positive_number(portfolio, co
     assert decision.quantity is None or decision.quantity <= abs(portfolio.quantity)
     Order("o", SYMBOL, decision.side, quantity=decision.quantity, quote_amount=decision.quote_amount,
           stop_loss_pct=decision.stop_loss_pct, take_profit_pct=decision.take_profit_pct)
+
+
+bad_prices = st.sampled_from([math.nan, 0.0, -1.0, -1e-9, math.inf, -math.inf])
+
+
+@settings(max_examples=200, deadline=None)
+@given(portfolio=ledgers(), config=risk_configs, price=bad_prices)
+def test_no_entry_is_approved_on_a_nan_or_non_positive_price(portfolio, config, price):
+    view = MarketView(SYMBOL, "1m")
+    view.push(Candle(0, 100.0, 100.0, 100.0, price, 1.0))    # the close the entry would be decided on
+    portfolio.mark(price)
+    engine = RuleRiskEngine.from_config(config)
+
+    entry = engine.check_all(GO_LONG, portfolio, view)
+    assert not entry.approved
+    if portfolio.quantity == 0.0:
+        assert entry.rule == "price" and "no price to enter at" in entry.reason
+    exit_ = engine.check_all(GO_FLAT, portfolio, view)      # exits are never refused for the price
+    assert exit_.approved == (portfolio.quantity != 0.0)
