@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from market.models import Candle
 from runner.backtest.lockstep import CandleClock
@@ -147,6 +149,43 @@ async def test_candles_of_many_feeds_come_out_in_close_time_order_ties_by_place(
     assert seen == sorted(seen)
     assert len(seen) == 30 + 6 + 4
     assert clock.turns > 3
+
+
+feeds_spec = st.lists(st.tuples(st.sampled_from(["1m", "5m", "15m", "1h"]), st.integers(0, 30), st.integers(0, 40),
+                                st.one_of(st.none(), st.integers(0, 40))), min_size=1, max_size=5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(specs=feeds_spec, batch_size=st.integers(1, 50))
+def test_any_feeds_give_every_candle_once_in_close_time_order(specs, batch_size):
+    """Feeds of any timeframes, starts and lengths, some stopping early: each candle is handed
+    out once, and all of them in (close time, feed place) order."""
+    clock = CandleClock(batch_size=batch_size)
+    feeds, expected = [], []
+    for place, (timeframe, start_bars, bars, stop_after) in enumerate(specs):
+        step = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000}[timeframe]
+        start = start_bars * 300_000
+        feeds.append(clock.replay("X/Y", timeframe, [Candle(start + i * step, 1.0, 1.0, 1.0, 1.0, 1.0)
+                                                      for i in range(bars)]))
+        expected.append((step, min(bars, stop_after) if stop_after is not None else bars))
+    seen: list[tuple[int, int]] = []
+
+    async def consume(place: int) -> None:
+        step, wanted = expected[place]
+        taken = 0
+        async for batch in feeds[place].stream():
+            seen.extend((c.ts_ms + step, place) for c in batch[:wanted - taken])
+            taken += len(batch)
+            if taken >= wanted:
+                break
+        await feeds[place].aclose()
+
+    async def consume_all() -> None:
+        await asyncio.wait_for(asyncio.gather(*(consume(p) for p in range(len(feeds)))), timeout=10)
+
+    asyncio.run(consume_all())
+    assert seen == sorted(seen)
+    assert len(seen) == len(set(seen)) == sum(wanted for _, wanted in expected)
 
 
 def test_a_bad_bot_file_is_refused_naming_the_file_and_field(tmp_path):
