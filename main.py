@@ -109,11 +109,10 @@ def backtest(
     setup_logging(log_level)
     start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
     if config is not None and config.is_dir():
-        for given, option in ((data, "--data"), (trades_out, "--trades-out"), (equity_out, "--equity-out"),
-                              (report, "--report")):
+        for given, option in ((data, "--data"), (trades_out, "--trades-out"), (equity_out, "--equity-out")):
             if given is not None:
                 _fail([f"{option}: not for a portfolio backtest of a folder (each bot reads its own market)"])
-        _backtest_folder(config, start, end, as_json)
+        _backtest_folder(config, start, end, as_json, report)
         return
     try:
         bot = load_bot_config(config) if config is not None else DEFAULT_BOT
@@ -135,8 +134,10 @@ def backtest(
     typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_report(result))   # standard JSON only
 
 
-def _backtest_folder(folder: Path, start: Optional[datetime], end: Optional[datetime], as_json: bool) -> None:
+def _backtest_folder(folder: Path, start: Optional[datetime], end: Optional[datetime], as_json: bool,
+                     report: Optional[Path]) -> None:
     from market.errors import MarketDataError
+    from runner.backtest.html_report import write_html_report
     from runner.backtest.portfolio import load_portfolio, run_portfolio
     from runner.backtest.portfolio_report import format_portfolio_report
     from runner.bot.errors import BotError
@@ -151,6 +152,8 @@ def _backtest_folder(folder: Path, start: Optional[datetime], end: Optional[date
         _fail([f"{folder}: {exc}"])
     except BotError as exc:
         _fail([str(exc)], code=1)
+    if report:
+        write_html_report(result.as_backtest(), report)      # the whole: summed equity, every bot's trades
     typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_portfolio_report(result))
 
 

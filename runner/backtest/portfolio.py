@@ -80,6 +80,24 @@ class PortfolioResult:
             "elapsed_s": self.elapsed_s, "bars_per_sec": bars / self.elapsed_s if self.elapsed_s > 0 else 0.0,
         }
 
+    def as_backtest(self) -> BacktestResult:
+        """The whole as one `BacktestResult`, for the HTML report: the summed equity (each point
+        stamped at the open of the shortest timeframe's candle that closes then) and every
+        bot's trades; no price chart, as the bots trade different markets."""
+        results = list(self.bots.values())
+        total = self.total()
+        bar_ms = min(timeframe_ms(r.timeframe) for r in results)
+        timeframe = min((r.timeframe for r in results), key=timeframe_ms)
+        return BacktestResult(
+            bot=f"portfolio of {len(results)} bots", symbol=", ".join(sorted({r.symbol for r in results})),
+            timeframe=timeframe, strategy=", ".join(sorted({r.strategy for r in results})), state="finished",
+            stop_reason="", bars=total["bars"], first_ts_ms=self.first_ts_ms,
+            last_ts_ms=self.timestamps_ms[-1] - bar_ms if self.timestamps_ms else self.first_ts_ms,
+            initial_capital=total["initial_capital"], final_equity=total["final_equity"], fees=total["fees"],
+            max_drawdown_pct=total["max_drawdown_pct"] / 100.0, sharpe=total["sharpe"], elapsed_s=self.elapsed_s,
+            trades=self.trades, equity_curve=self.equity_curve,
+            timestamps_ms=[ts - bar_ms for ts in self.timestamps_ms])
+
     def summary(self) -> dict[str, Any]:
         """The object of `backtest DIR --json`."""
         return {

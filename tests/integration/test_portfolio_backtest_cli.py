@@ -63,3 +63,16 @@ def test_backtest_of_a_bad_folder_exits_2_naming_the_file_and_field(tmp_path):
     result = botrunner("backtest", str(root))
     assert result.returncode == 2
     assert f"{bad}: timeframe" in result.stderr, result.stderr
+
+
+def test_backtest_of_a_folder_writes_an_html_report_of_the_whole(tmp_path):
+    (tmp_path / "cfg").mkdir()
+    root = folder(tmp_path / "cfg")
+    page = tmp_path / "report.html"
+    result = botrunner("backtest", str(root), "--json", "--report", str(page))
+    assert result.returncode == 0, result.stderr
+    total = json.loads(result.stdout)["total"]
+    html = page.read_text()
+    for key in ("final_equity", "trades", "fees"):
+        assert f'data-key="{key}" data-value="{json.dumps(total[key])}"' in html
+    assert "portfolio of 2 bots" in html
