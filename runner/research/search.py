@@ -60,6 +60,7 @@ class SearchOutcome:
 
 class Proposer(Protocol):
     planned: int
+    lookahead: int        # tasks queued per process: more keeps workers busy, fewer keeps TPE's view fresh
 
     def propose(self) -> dict[str, Any] | None: ...
     def tell(self, params: dict[str, Any], record: TrialRecord) -> None: ...
@@ -91,7 +92,7 @@ def run_search(
 
     try:
         while True:
-            while len(in_flight) < pool.jobs:
+            while len(in_flight) < pool.jobs * proposer.lookahead:
                 params = proposer.propose()
                 if params is None:
                     break
@@ -187,6 +188,8 @@ def _random_draws(space: ParamSpace, count: int, seed: int) -> Iterator[dict[str
 class SequenceProposer:
     """Proposes a fixed list in order, skipping the values already done."""
 
+    lookahead = 2         # a second task queued per worker: it never waits while this process records a trial
+
     def __init__(self, candidates: list[dict[str, Any]], done: dict[str, TrialRecord]) -> None:
         from runner.research.store import params_key
 
@@ -208,6 +211,8 @@ class TpeProposer:
 
     Optuna is imported here, lazily: grid and random searches (and everything else) run
     without it installed; it comes with the `research` extra."""
+
+    lookahead = 1         # each proposal is made knowing every result but those still running
 
     def __init__(self, space: ParamSpace, study: str, storage: str, n_trials: int, seed: int) -> None:
         try:

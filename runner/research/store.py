@@ -55,6 +55,11 @@ class TrialStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path)
+        # WAL without a sync per commit: a trial's commit took 17 ms of fsync on a busy disk, as
+        # long as a short backtest, in the process that hands out the work. A power cut may lose
+        # the last trials; they run again on resume, which is all a lost trial costs.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript("""
             CREATE TABLE IF NOT EXISTS studies (name TEXT PRIMARY KEY, settings TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS trials (
