@@ -46,7 +46,7 @@ class OptimizeRequest:
 class OptimizeResult:
     request: OptimizeRequest
     bot: BotConfig
-    raw_config: dict[str, Any]
+    raw_config: dict[str, Any]                # as the file has it (a paper or live bot stays one)
     searches: list[SearchOutcome]             # one, or one per fold
     folds: list[FoldResult] = field(default_factory=list)
     candles: int = 0
@@ -79,7 +79,7 @@ def run_optimize(request: OptimizeRequest, *, progress: Callable[[str], SearchPr
 
     `progress(study)` gives the callback of each search (None: no progress shown)."""
     started = time.perf_counter()
-    raw = read_yaml_mapping(request.config_path)
+    raw = original = read_yaml_mapping(request.config_path)
     bot, problems = bot_config_problems(request.config_path, raw)
     if bot is None:
         raise ConfigError(problems)
@@ -107,14 +107,14 @@ def run_optimize(request: OptimizeRequest, *, progress: Callable[[str], SearchPr
 
         if not request.walk_forward:
             outcome = search(study, Window())
-            return OptimizeResult(request, bot, raw, [outcome], candles=candles,
+            return OptimizeResult(request, bot, original, [outcome], candles=candles,
                                   elapsed_s=time.perf_counter() - started)
         searches, folds = [], []
         for fold in split_folds(candles, request.walk_forward, anchored=request.anchored):
             outcome = search(f"{study}/fold-{fold.index + 1}", fold.in_sample)
             searches.append(outcome)
             folds.append(_test_out_of_sample(fold, outcome, pool, raw, request, objective))
-        return OptimizeResult(request, bot, raw, searches, folds, candles=candles,
+        return OptimizeResult(request, bot, original, searches, folds, candles=candles,
                               elapsed_s=time.perf_counter() - started)
 
 

@@ -105,3 +105,16 @@ def test_a_study_name_reused_with_other_ranges_is_refused(planted_bot, tmp_path)
     run_optimize(request(planted_bot, tmp_path, params=["fast=7", "slow=14"], study="mine"))
     with pytest.raises(StudyMismatch, match="other settings"):
         run_optimize(request(planted_bot, tmp_path, params=["fast=7", "slow=21"], study="mine"))
+
+
+def test_a_paper_bot_is_searched_as_a_backtest_and_its_best_config_stays_paper(tmp_path):
+    candles = write_candles(planted_candles(), tmp_path / "candles.csv")
+    bot = tmp_path / "paper.yaml"
+    bot.write_text("id: paper-bot\nmode: paper\nsymbol: BTC/USD\ntimeframe: 1m\ncapital: 10000\n"
+                   "exchange: {id: binance}\nstrategy: {name: sma_cross, params: {fast: 10, slow: 30}}\n"
+                   "risk: {stake_pct: 0.99}\nexecution: {fee_rate: 0.005}\n")
+    result = run_optimize(request(bot, tmp_path / "state", params=["fast=7", "slow=14,21"], data_path=candles))
+    assert result.best.params == PLANTED_BEST and result.ran == 2
+    best = result.best_config()
+    assert best["mode"] == "paper" and best["exchange"] == {"id": "binance"}
+    assert best["strategy"]["params"] == PLANTED_BEST
