@@ -23,7 +23,7 @@ from runner.config.bot import bot_config_problems
 from runner.research.objectives import Objective, score
 from runner.research.params import ParamSpace, ParamSpec, apply_params
 from runner.research.pool import BacktestPool, Window
-from runner.research.store import TrialRecord, TrialState, TrialStore
+from runner.research.store import TrialRecord, TrialState, TrialStore, params_key
 
 __all__ = ["METHODS", "SearchOutcome", "SearchSettings", "run_search"]
 
@@ -79,15 +79,17 @@ def run_search(
     next_number = max((t.number for t in done.values()), default=-1) + 1
     in_flight: dict[Future, dict[str, Any]] = {}
     ran = 0
+    best = max((t.value for t in done.values() if t.state is TrialState.COMPLETE), default=None)
 
     def finish(params: dict[str, Any], record: TrialRecord) -> None:
-        nonlocal next_number
+        nonlocal next_number, best
         store.add(study, record)
         done[record.key] = record
         next_number += 1
         proposer.tell(params, record)
+        if record.state is TrialState.COMPLETE and (best is None or record.value > best):
+            best = record.value
         if progress is not None:
-            best = max((t.value for t in done.values() if t.state is TrialState.COMPLETE), default=None)
             progress(len(done), max(proposer.planned, len(done)), best)
 
     try:
@@ -125,9 +127,8 @@ def _config(raw_config: dict[str, Any], space: ParamSpace, params: dict[str, Any
 
 def _known_or_invalid(params: dict[str, Any], done: dict[str, TrialRecord], number: int, space: ParamSpace,
                       raw_config: dict[str, Any], config_path: Path) -> TrialRecord | None:
-    seen = TrialRecord(number, params, TrialState.INVALID)
-    if seen.key in done:
-        return done[seen.key]
+    if (key := params_key(params)) in done:
+        return done[key]
     config, problems = _config(raw_config, space, params, config_path)
     if config is None:
         # The file's name starts each problem line; the values that caused it are what matter here.
@@ -191,8 +192,6 @@ class SequenceProposer:
     lookahead = 2         # a second task queued per worker: it never waits while this process records a trial
 
     def __init__(self, candidates: list[dict[str, Any]], done: dict[str, TrialRecord]) -> None:
-        from runner.research.store import params_key
-
         self.planned = len(candidates)
         self._todo = iter([c for c in candidates if params_key(c) not in done])
 
@@ -239,7 +238,7 @@ class TpeProposer:
         self._remaining -= 1
         trial = self._study.ask(self._distributions)
         params = dict(trial.params)
-        self._asked.setdefault(TrialRecord(0, params, TrialState.INVALID).key, []).append(trial.number)
+        self._asked.setdefault(params_key(params), []).append(trial.number)
         return params
 
     def tell(self, params: dict[str, Any], record: TrialRecord) -> None:
