@@ -17,17 +17,42 @@ from .binance_standin import BinanceStandIn
 
 
 class FastForwardClock:
-    """The stand-in's time: `sleep` moves it forward by that much at once."""
+    """The stand-in's time: `sleep` moves it forward by that much at once.
+
+    `hold_at(ts_ms)` stops time short of `ts_ms` until `release()`: a sleep that would take the
+    clock to `ts_ms` or past it waits, so no candle closing at `ts_ms` or later reaches the bot.
+    A test holds the clock at the close of the candle its next step is about, waits for the bot
+    to be done with the candles before (a fill, say), arms a fault, and releases: the fault
+    meets what that candle makes the bot do, however late the test's check ran. Without a
+    hold, time runs on as fast as the bot sleeps, and by the time a test looks the bot may be
+    several candles further on.
+    """
 
     def __init__(self, standin: BinanceStandIn) -> None:
         self._standin = standin
+        self._hold_ms: int | None = None
+        self._released = asyncio.Event()
 
     def now_ms(self) -> int:
         return self._standin.now_ms
 
     async def sleep(self, seconds: float) -> None:
-        self._standin.advance(max(1, int(seconds * 1000)))
+        ms = max(1, int(seconds * 1000))
+        while self._hold_ms is not None and self._standin.now_ms + ms >= self._hold_ms:
+            await self._released.wait()
+        self._standin.advance(ms)
         await asyncio.sleep(0)
+
+    def hold_at(self, ts_ms: int) -> None:
+        """Keep the clock before `ts_ms` until `release()` (see the class)."""
+        if ts_ms <= self._standin.now_ms:
+            raise ValueError(f"hold_at({ts_ms}): the clock is already at {self._standin.now_ms}")
+        self._hold_ms, self._released = ts_ms, asyncio.Event()
+
+    def release(self) -> None:
+        """Let time run on from a `hold_at`; the sleeps waiting at the hold go on."""
+        self._hold_ms = None
+        self._released.set()
 
 
 class SteppedExchangeClock:

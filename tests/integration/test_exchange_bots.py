@@ -23,7 +23,7 @@ from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.snapshots import SnapshotStore
 from strategies.base import Strategy
 from strategies.registry import register
-from strategies.signal import GO_LONG
+from strategies.signal import GO_FLAT, GO_LONG
 from execution.standin import BinanceStandIn, FastForwardClock
 from execution.standin.ledger import base_moved
 from execution.standin.tapes import quick_swings, wavy_candles
@@ -291,10 +291,30 @@ async def test_a_kill_whose_flatten_is_refused_shows_killed_and_retries_until_fl
     assert status.position < 0.00001                                      # dust under one lot step
 
 
+ENTRY_MS, EXIT_MS = T0_MS + 62 * MIN, T0_MS + 65 * MIN      # candles of the stand-in's first minutes
+
+
+@register
+class EntersAndExitsOnce(Strategy):
+    """Goes long on the candle of `ENTRY_MS`, flat on the candle of `EXIT_MS`, and says nothing on
+    any other: once it is out, its bot sends no order by itself (a restart included), so any
+    order after the exit is the restart policy's doing."""
+
+    name = "test_enters_and_exits_once"
+
+    def generate_signal(self, market_data):
+        ts_ms = market_data.candle.ts_ms
+        return GO_LONG if ts_ms == ENTRY_MS else GO_FLAT if ts_ms == EXIT_MS else None
+
+
 async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sells_nothing_more(tmp_path, standin):
     standin.set_balance("BTC", 1)            # other coins on the account: a second sell would go through
-    config = bot("live-f", "live", standin.base_url, on_restart="flatten")
+    config = bot("live-f", "live", standin.base_url, on_restart="flatten",
+                 strategy={"name": "test_enters_and_exits_once"})
     clock = FastForwardClock(standin)
+    # The exit's candle closes only once the faults below are armed, however late this test
+    # sees the entry's fill (a loaded machine: the bot used to be past its exit by then).
+    clock.hold_at(EXIT_MS + MIN)
     services = services_for(tmp_path, clock)
     manager = BotManager([config], services, exit_when_done=False)
     running = asyncio.create_task(manager.run(asyncio.Event()))
@@ -305,6 +325,7 @@ async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sell
     standin.lag_trades_next(requests=1)
     lookup = standin.delay_next("GET /api/v3/order", 60)
     orders_before = len(standin.orders)
+    clock.release()
     await until(lambda: len(standin.orders) > orders_before and lookup not in standin.pending_faults)
     await crash(manager, services)
     running.cancel()
