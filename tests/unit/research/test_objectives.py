@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from importlib.metadata import EntryPoint
 
 import pytest
 
-from runner.research.objectives import UnknownObjective, resolve_objective, score
+from runner.research import objectives
+from runner.research.objectives import ENTRY_POINT_GROUP, UnknownObjective, resolve_objective, score
 
 SUMMARY = {"sharpe": 1.5, "return_pct": 12.0, "max_drawdown_pct": 4.0, "trades": 10}
 
@@ -28,6 +30,14 @@ def test_return_over_drawdown_of_a_run_that_never_lost_is_finite():
 def test_a_module_function_objective_is_loaded():
     objective = resolve_objective(f"{__name__}:trades_objective")
     assert objective(SUMMARY) == 20.0
+
+
+def test_a_plugin_objective_is_found_by_its_entry_point_name(monkeypatch):
+    plugin = EntryPoint(name="double_trades", value=f"{__name__}:trades_objective", group=ENTRY_POINT_GROUP)
+    monkeypatch.setattr(objectives, "entry_points", lambda group: [plugin] if group == ENTRY_POINT_GROUP else [])
+    assert resolve_objective("double_trades")(SUMMARY) == 20.0
+    with pytest.raises(UnknownObjective, match="double_trades"):       # listed among the known names
+        resolve_objective("profit")
 
 
 def test_an_unknown_objective_lists_the_known_ones():
