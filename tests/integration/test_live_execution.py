@@ -519,7 +519,10 @@ async def test_periodic_reconciliation_waits_half_a_candle_so_it_never_competes_
 @pytest.fixture
 def live_runner(engine):
     """Factory: a StrategyRunner on `engine` with a scripted strategy and a queued feed; its
-    task is cancelled at the end. `push(i)` hands it candle i and waits until it is done."""
+    task is cancelled at the end. `push(i)` hands it candle i and waits until it is done, the
+    background reconciliation the candle may start included: candle 60 is on the hour, and
+    its reconciliation's reads (an order looked up by exchange id among them) used to run
+    into the faults a test armed next, for that candle's orders."""
     made: list[tuple[StrategyRunner, asyncio.Task]] = []
 
     def make(script: dict) -> tuple[StrategyRunner, Callable[[int], Any]]:
@@ -532,7 +535,7 @@ def live_runner(engine):
         async def push(i: int) -> None:
             seen = runner.bars
             feed.queue.put_nowait(candle(i))
-            await settled(lambda: runner.bars > seen and not runner.busy)
+            await settled(lambda: runner.bars > seen and not runner.busy and not engine.reconciling)
         return runner, push
 
     yield make
