@@ -107,11 +107,33 @@ async def test_paper_bot_trades_on_exchange_prices_and_sends_no_order(tmp_path, 
     assert not [r for r in standin.requests if r.method == "POST"]
 
 
-async def crash_with_an_order_in_flight(tmp_path, standin, config: BotConfig, *, fills_first: int) -> int:
+ENTRY_MS, EXIT_MS = T0_MS + 62 * MIN, T0_MS + 65 * MIN      # candles of the stand-in's first minutes
+
+
+@register
+class EntersAndExitsOnce(Strategy):
+    """Goes long on the candle of `ENTRY_MS`, flat on the candle of `EXIT_MS`, and says nothing on
+    any other: once it is out, its bot sends no order by itself (a restart included), so any
+    order after the exit is the restart policy's doing."""
+
+    name = "test_enters_and_exits_once"
+
+    def generate_signal(self, market_data):
+        ts_ms = market_data.candle.ts_ms
+        return GO_LONG if ts_ms == ENTRY_MS else GO_FLAT if ts_ms == EXIT_MS else None
+
+
+async def crash_with_an_order_in_flight(tmp_path, standin, config: BotConfig, *, fills_first: int,
+                                       hold_at_ms: int | None = None) -> int:
     """Run the bot until it has `fills_first` fills; then its next order reaches the exchange
     but the answer is lost, and the process dies before it learns the outcome. Returns how
-    many orders the exchange had then."""
+    many orders the exchange had then. With `hold_at_ms` (the close of the candle whose order
+    the test means) the clock stops short of it until the faults are armed, so they meet that
+    order even when this test looks late (see `FastForwardClock.hold_at`); without, they meet
+    whichever order comes next."""
     clock = FastForwardClock(standin)
+    if hold_at_ms is not None:
+        clock.hold_at(hold_at_ms)
     services = services_for(tmp_path, clock)
     manager = BotManager([config], services, exit_when_done=False)
     running = asyncio.create_task(manager.run(asyncio.Event()))
@@ -119,6 +141,7 @@ async def crash_with_an_order_in_flight(tmp_path, standin, config: BotConfig, *,
     standin.lose_response_next("POST /api/v3/order")
     lookup = standin.delay_next("GET /api/v3/order", 60)      # its lookup hangs until the crash
     orders_before = len(standin.orders)
+    clock.release()
     await until(lambda: len(standin.orders) > orders_before and lookup not in standin.pending_faults)
     await crash(manager, services)
     running.cancel()
@@ -163,8 +186,9 @@ async def test_live_bot_ledger_equals_the_exchange_and_survives_a_crash(tmp_path
 
 
 async def test_live_bot_with_on_restart_halt_refuses_to_trade_past_a_difference(tmp_path, standin):
-    config = bot("live-2", "live", standin.base_url, on_restart="halt")
-    orders_at_crash = await crash_with_an_order_in_flight(tmp_path, standin, config, fills_first=1)
+    config = bot("live-2", "live", standin.base_url, on_restart="halt", strategy={"name": "test_enters_and_exits_once"})
+    orders_at_crash = await crash_with_an_order_in_flight(tmp_path, standin, config, fills_first=1,
+                                                          hold_at_ms=EXIT_MS + MIN)     # its exit's answer is lost
     subscribers = []
     manager = await restart_until(tmp_path, standin, config, lambda s: s.state == "failed", before_stop=lambda
                                   services: subscribers.extend(s.subscribers for s in services.hub.streams().values()))
@@ -289,22 +313,6 @@ async def test_a_kill_whose_flatten_is_refused_shows_killed_and_retries_until_fl
     assert status.state == "killed" and status.position == pytest.approx(
         float(standin.balances["BTC"].free + standin.balances["BTC"].locked), abs=1e-12)
     assert status.position < 0.00001                                      # dust under one lot step
-
-
-ENTRY_MS, EXIT_MS = T0_MS + 62 * MIN, T0_MS + 65 * MIN      # candles of the stand-in's first minutes
-
-
-@register
-class EntersAndExitsOnce(Strategy):
-    """Goes long on the candle of `ENTRY_MS`, flat on the candle of `EXIT_MS`, and says nothing on
-    any other: once it is out, its bot sends no order by itself (a restart included), so any
-    order after the exit is the restart policy's doing."""
-
-    name = "test_enters_and_exits_once"
-
-    def generate_signal(self, market_data):
-        ts_ms = market_data.candle.ts_ms
-        return GO_LONG if ts_ms == ENTRY_MS else GO_FLAT if ts_ms == EXIT_MS else None
 
 
 async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sells_nothing_more(tmp_path, standin):
