@@ -3,17 +3,17 @@
 ```yaml
 regimes: [trending_up]              # entries only in these; exits are never blocked
 regime:                             # optional: every key has a default
-  states: 6                         # hidden states of the HMM (several may share a label)
+  states: 4                         # hidden states: two trends, quiet ones, a wild one
   window: 20000                     # candles each fit sees at most
   min_window: 5000                  # the first fit once this many are seen
   refit_every: 2000                 # candles between fits
-  trend_window: 600                 # candles of the trend-strength observation
-  vol_window: 60                    # candles of the realized-volatility observation
+  vol_window: 60                    # candles of the realized volatility (the reference, the first fit's start)
+  regime_candles: 1000              # the transition prior's mean regime length
+  min_drift: 0.03                   # least drift per candle / volatility of the trend states
   trend_threshold: 0.01             # |drift per candle / volatility| a trending state needs
   quiet_ratio: 0.8                  # below this share of the long-run volatility: ranging
   volatile_ratio: 1.6               # at or above this multiple of it: volatile
   apply_after: 10                   # sim: a fit is used exactly this many candles after it started
-  seed: 0                           # the fit's k-means start
 ```
 The labels and how they are decided are in `strategies.regime.labelling`; the settings become
 a `RegimeSettings` through `RegimeConfig.settings()`.
@@ -46,24 +46,23 @@ AllowedRegimes = Annotated[list[RegimeName], AfterValidator(_some_regime)]
 
 
 class RegimeConfig(StrictModel):
-    states: Annotated[int, Field(ge=2, le=16)] = 6
+    states: Annotated[int, Field(ge=4, le=16)] = 4
     window: Annotated[int, Field(ge=200, le=1_000_000)] = 20_000
     min_window: Annotated[int, Field(ge=200, le=1_000_000)] = 5_000
     refit_every: Annotated[int, Field(ge=1, le=1_000_000)] = 2_000
-    trend_window: Annotated[int, Field(ge=2, le=100_000)] = 600
     vol_window: Annotated[int, Field(ge=2, le=100_000)] = 60
+    regime_candles: Annotated[int, Field(ge=2, le=10_000_000)] = 1_000
+    min_drift: Annotated[Number, Field(ge=0, le=1)] = 0.03
     trend_threshold: Annotated[Number, Field(ge=0, le=1)] = 0.01
     quiet_ratio: Annotated[Number, Field(gt=0, le=1)] = 0.8
     volatile_ratio: Annotated[Number, Field(ge=1, le=100)] = 1.6
     apply_after: Annotated[int, Field(ge=1, le=100_000)] = 10
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
 
     @model_validator(mode="after")
     def _window_holds_the_observations(self) -> Self:
-        longest = max(self.trend_window, self.vol_window)
-        if self.min_window < 5 * longest:
-            raise ValueError(f"min_window ({self.min_window}) must be at least 5 x the longer of trend_window and "
-                             f"vol_window ({longest}): each fit needs many observations of each")
+        if self.min_window < 5 * self.vol_window:
+            raise ValueError(f"min_window ({self.min_window}) must be at least 5 x vol_window ({self.vol_window}): "
+                             "each fit needs many observations")
         if self.min_window > self.window:
             raise ValueError(f"min_window ({self.min_window}) must be <= window ({self.window})")
         if self.apply_after > self.refit_every:
@@ -74,11 +73,11 @@ class RegimeConfig(StrictModel):
     @property
     def history_candles(self) -> int:
         """Candles before the first fit: the observations' warm-up, then a full window."""
-        return max(self.trend_window, self.vol_window) + self.min_window
+        return self.vol_window + self.min_window
 
     def settings(self) -> RegimeSettings:
         return RegimeSettings(states=self.states, window=self.window, min_window=self.min_window,
                               refit_every=self.refit_every,
-                              trend_window=self.trend_window, vol_window=self.vol_window,
-                              rule=LabelRule(self.trend_threshold, self.quiet_ratio, self.volatile_ratio),
-                              seed=self.seed)
+                              vol_window=self.vol_window, regime_candles=self.regime_candles,
+                              min_drift=self.min_drift,
+                              rule=LabelRule(self.trend_threshold, self.quiet_ratio, self.volatile_ratio))

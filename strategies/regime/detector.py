@@ -1,34 +1,46 @@
 """`RegimeDetector`: a label for every closed candle from an HMM refitted on recent history.
 
-Per candle (`update`, O(states^2), on the event loop): the observation (trend strength, log
-volatility; `strategies.regime.observations`) is standardized with the fitted model's centre and
-scale, and one step of the forward recursion turns the previous candle's state probabilities
-into this candle's: P(state_t | observations up to t). Only the *filtered* probabilities are
-used; a smoothed (forward-backward) label would use later candles. A label's probability is
-the sum over the states that carry it (`strategies.regime.labelling`); the regime is the most
-probable label.
+The model: K hidden states, each a Gaussian over the candle's log return r (its drift and its
+volatility; `strategies.regime.observations`), with a role given by its place:
+
+    state 0, 1        rising and falling: the same volatility, drifts +mu and -mu
+    states 2 .. K-2   quiet, no drift
+    state K-1         wild, no drift
+
+Each role's volatility is held inside its label's band of the `LabelRule` (relative to the
+long-run reference volatility), so a state cannot wander into another's role when a window
+lacks that regime, and the labels, read off each fitted state's drift and volatility by the
+rule, cannot swap between refits. The transition matrix is fitted with a sticky Dirichlet
+prior (mean regime length `regime_candles`): the filter then adds up a weak drift's evidence
+over hundreds of candles instead of leaving a state at the first odd candle, and every switch,
+also one the window did not hold, stays possible.
+
+Per candle (`update`, O(K^2) in plain floats, on the event loop): one step of the forward
+recursion turns the previous candle's state probabilities into this candle's, P(state_t |
+r_1..r_t). Only these *filtered* probabilities are used; a smoothed (forward-backward) label
+would use later candles. A label's probability is the sum over its states; the regime is the
+most probable label.
 
 Fitting is separate, so that the caller decides where it runs: when one is due (`min_window`
 observations seen, and `refit_every` candles since the last one was asked for), `fit_request()`
 hands out a `FitRequest`, `fit_regime_model(request)` (pure, slow: run it in a worker thread)
 makes a `RegimeModel`, and `install(model)` puts it to use. The model knows where its window
 ended, so `install` runs the forward recursion over the candles observed since: a model that
-took five candles to fit labels the sixth exactly as one fitted at once would have.
+took five candles to fit labels the sixth exactly as one fitted at once would have. A refit
+starts from the last model (a few Baum-Welch iterations rather than a fit from scratch).
 
-Each fit sees the last `window` observations (fewer until that many are seen): a long window,
-because a regime the model has no state for is labelled by whichever state is least unlikely,
-and a model fitted on a few thousand candles meets such regimes often. It sees them twice, once
-mirrored (trend negated): a window that only rose would
-otherwise give a model without a falling state, and the first downtrend after it would be
-labelled by the nearest state it has, a rising one. Up and down are equally likely a priori.
+Each fit sees the last `window` observations (fewer until that many are seen), twice: once
+mirrored (r negated). Up and down are equally likely a priori, and a window that only rose
+would otherwise fit a falling state to nothing; mirrored, the two trend states stay each
+other's image.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from operator import mul
 from dataclasses import dataclass, field
+from operator import mul
 from types import MappingProxyType
 
 import numpy as np
@@ -42,23 +54,29 @@ __all__ = ["KNOWN_REGIMES", "FitRequest", "RegimeDetector", "RegimeModel", "Regi
            "label_history"]
 
 KNOWN_REGIMES = (Regime.TRENDING_UP, Regime.TRENDING_DOWN, Regime.RANGING, Regime.VOLATILE)
-_MIRROR = np.array([-1.0, 1.0])
+RISING, FALLING = 0, 1
 
 
 @dataclass(frozen=True, slots=True)
 class RegimeSettings:
     """The detector's settings (`regime:` in a bot config). Two bots with equal settings on one
-    stream share one detector. The windows and `refit_every` count candles; the fit is seeded."""
+    stream share one detector. The windows, `refit_every` and `regime_candles` count candles.
 
-    states: int = 6
+    `min_drift` is the least drift per candle, in units of volatility, that the trend states
+    keep (a window without a trend would otherwise fit them none, and the next trend would be
+    called ranging until a refit). `max_iterations` bounds the first fit, `refit_iterations`
+    the later ones, which start from the last model."""
+
+    states: int = 4
     window: int = 20_000
     min_window: int = 5_000
     refit_every: int = 2_000
-    trend_window: int = 600
     vol_window: int = 60
+    regime_candles: int = 1_000
+    min_drift: float = 0.03
     rule: LabelRule = field(default_factory=LabelRule)
-    max_iterations: int = 40
-    seed: int = 0
+    max_iterations: int = 20
+    refit_iterations: int = 6
 
     @property
     def reference_halflife(self) -> int:
@@ -69,22 +87,23 @@ class RegimeSettings:
 @dataclass(frozen=True, slots=True)
 class FitRequest:
     """Everything a fit needs, copied out of the detector: the raw observations of the window
-    (W, 2), the reference log volatility, and `end`, the count of observations at its last one."""
+    (W, 2: r, log_vol), the reference log volatility, `end`, the count of observations at its
+    last one, and the model to start from (None: the first fit)."""
 
     observations: np.ndarray
     reference_log_vol: float
     end: int
     settings: RegimeSettings
+    previous: RegimeModel | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RegimeModel:
-    """A fitted HMM in standardized units (`centre`, `scale`), each state's label, and the
-    filtered state probabilities at the window's last observation (`end`)."""
+    """A fitted HMM over r / `scale`, each state's label, and the filtered state probabilities
+    at the window's last observation (`end`)."""
 
     hmm: GaussianHMM
-    centre: tuple[float, float]
-    scale: tuple[float, float]
+    scale: float
     labels: tuple[Regime, ...]
     filtered: tuple[float, ...]
     end: int
@@ -93,20 +112,81 @@ class RegimeModel:
 
 
 def fit_regime_model(request: FitRequest) -> RegimeModel:
-    """Baum-Welch on the request's window (and its mirror image); pure, so any thread may run it."""
-    settings = request.settings
-    x = request.observations
-    centre, scale = x.mean(axis=0), x.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    z = (x - centre) / scale
-    mirrored = (x * _MIRROR - centre) / scale
-    hmm, log_likelihood, iterations = fit_hmm([z, mirrored], settings.states, seed=settings.seed,
-                                              max_iter=settings.max_iterations)
-    physical = hmm.means * scale + centre
-    labels = tuple(settings.rule.label(trend, log_vol, request.reference_log_vol) for trend, log_vol in physical)
+    """MAP Baum-Welch on the request's window (and its mirror image); pure, so any thread may run it."""
+    settings, rule, k = request.settings, request.settings.rule, request.settings.states
+    returns, log_vols = request.observations[:, 0], request.observations[:, 1]
+    scale = float(returns.std()) or 1.0
+    z = (returns / scale)[:, None]
+    reference = math.exp(request.reference_log_vol) / scale        # the long-run volatility in units of z
+    bounds = _variance_bounds(k, reference, rule)
+    if request.previous is None:
+        initial, iterations = _initial_model(np.exp(log_vols) / scale, k, bounds, settings), settings.max_iterations
+    else:
+        initial, iterations = _rescaled(request.previous, scale, settings), settings.refit_iterations
+    def in_roles(model: GaussianHMM) -> GaussianHMM:
+        return _in_roles(model, bounds, settings.min_drift)
+
+    hmm, log_likelihood, iterations = fit_hmm(
+        z, k, max_iter=iterations, initial=in_roles(initial),
+        transition_prior=_sticky_prior(k, len(z), settings.regime_candles), constrain=in_roles)
+    sd = np.sqrt(hmm.variances[:, 0])
+    labels = tuple(rule.label(float(m / s), math.log(s * scale), request.reference_log_vol)
+                   for m, s in zip(hmm.means[:, 0], sd))
     filtered = forward(hmm, z)[0][-1]
-    return RegimeModel(hmm, tuple(centre.tolist()), tuple(scale.tolist()), labels, tuple(filtered.tolist()),
-                       request.end, log_likelihood, iterations)
+    return RegimeModel(hmm, scale, labels, tuple(filtered.tolist()), request.end, log_likelihood, iterations)
+
+
+def _variance_bounds(k: int, reference: float, rule: LabelRule) -> tuple[np.ndarray, np.ndarray]:
+    """Each role's band of variance (K, 1), from the rule's volatility ratios: quiet below
+    `quiet_ratio` x the reference, wild at or above `volatile_ratio` x it, trends between."""
+    quiet, wild = (rule.quiet_ratio * reference) ** 2, (rule.volatile_ratio * reference) ** 2
+    # A hair inside each edge, so that a variance clipped to its bound still gets its role's label.
+    lower = np.array([quiet * 1.001] * 2 + [1e-6 * quiet] * (k - 3) + [wild * 1.001])
+    upper = np.array([wild * 0.999] * 2 + [quiet * 0.999] * (k - 3) + [1e6 * wild])
+    return lower[:, None], upper[:, None]
+
+
+def _initial_model(vols: np.ndarray, k: int, bounds: tuple[np.ndarray, np.ndarray],
+                   settings: RegimeSettings) -> GaussianHMM:
+    """The first fit's start: trend states at the window's median realized volatility, quiet
+    ones spread over its 10-30% quantiles, the wild one at its 95%, each held to its band."""
+    levels = np.quantile(vols, [0.5, 0.5, *np.linspace(0.1, 0.3, k - 3), 0.95])
+    variances = np.clip((levels ** 2)[:, None], *bounds)
+    stay = 1.0 - 1.0 / settings.regime_candles
+    transition = np.full((k, k), (1.0 - stay) / (k - 1))
+    np.fill_diagonal(transition, stay)
+    return GaussianHMM(np.full(k, 1.0 / k), transition, np.zeros((k, 1)), variances)
+
+
+def _rescaled(model: RegimeModel, scale: float, settings: RegimeSettings) -> GaussianHMM:
+    """The last model in this window's units (r / scale instead of r / model.scale)."""
+    hmm, ratio = model.hmm, model.scale / scale
+    return GaussianHMM(hmm.start, hmm.transition, hmm.means * ratio, hmm.variances * ratio ** 2)
+
+
+def _in_roles(hmm: GaussianHMM, bounds: tuple[np.ndarray, np.ndarray], min_drift: float) -> GaussianHMM:
+    """`hmm` with each state held to its role: the trend states each other's mirror image (their
+    variance the mean of both, drifts +-d with d the mean of +mean_0 and -mean_1, at least
+    `min_drift` volatilities), the others without drift, every variance inside its band.
+    Up and down are equally likely a priori, and a window that rose more than it fell must not
+    give the rising state a volatility or a drift the falling one lacks."""
+    variances = hmm.variances.copy()
+    variances[[RISING, FALLING]] = variances[[RISING, FALLING]].mean(axis=0)
+    variances = np.clip(variances, *bounds)
+    drift = max((float(hmm.means[RISING, 0]) - float(hmm.means[FALLING, 0])) / 2,
+                min_drift * math.sqrt(float(variances[RISING, 0])))
+    means = np.zeros_like(hmm.means)
+    means[RISING, 0], means[FALLING, 0] = drift, -drift
+    return GaussianHMM(hmm.start, hmm.transition, means, variances)
+
+
+def _sticky_prior(k: int, observations: int, regime_candles: int) -> np.ndarray:
+    """Dirichlet pseudo-counts for the transitions: as many as the window holds per state,
+    spread as a chain whose regimes last `regime_candles` on average, every switch as likely."""
+    weight = observations / k
+    prior = np.full((k, k), weight / regime_candles / (k - 1))
+    np.fill_diagonal(prior, weight * (1.0 - 1.0 / regime_candles))
+    return prior
 
 
 class RegimeDetector:
@@ -114,14 +194,15 @@ class RegimeDetector:
     order, through `update`; ask `fit_request()` after each, and `install` what it led to."""
 
     def __init__(self, settings: RegimeSettings) -> None:
-        if not max(settings.trend_window, settings.vol_window) < settings.min_window <= settings.window or (
-                settings.refit_every < 1):
+        if not settings.vol_window < settings.min_window <= settings.window or settings.refit_every < 1 or (
+                settings.states < 4 or settings.regime_candles < 2):
             raise ValueError(f"the fit windows ({settings.min_window} <= {settings.window}) must be longer than the "
-                             f"observation windows, and refit_every ({settings.refit_every}) >= 1")
+                             f"volatility window, refit_every ({settings.refit_every}) >= 1, states "
+                             f"({settings.states}) >= 4 (two trends, a quiet and a wild one), regime_candles >= 2")
         self.settings = settings
         self.model: RegimeModel | None = None
         self.observed = 0                    # observations so far (candles past the warm-up)
-        self._observations = RegimeObservations(settings.trend_window, settings.vol_window)
+        self._observations = RegimeObservations(settings.vol_window)
         self._recent: deque[tuple[float, float]] = deque(maxlen=settings.window)
         self._requested_end = -1             # `observed` when the last fit was asked for
         self._decay = 0.5 ** (1.0 / settings.reference_halflife)
@@ -160,7 +241,7 @@ class RegimeDetector:
                 self._requested_end >= 0 and self.observed - self._requested_end < settings.refit_every):
             return None
         self._requested_end = self.observed
-        return FitRequest(np.array(self._recent), self.reference_log_vol, self.observed, settings)
+        return FitRequest(np.array(self._recent), self.reference_log_vol, self.observed, settings, self.model)
 
     def install(self, model: RegimeModel) -> None:
         """Use `model` from now on, its filter caught up over the candles seen since its window."""
@@ -178,33 +259,31 @@ class RegimeDetector:
 
 
 class _FilterStep:
-    """One forward step of a fitted model in plain floats: for a handful of states, cheaper per
-    candle than numpy's per-call overhead (see bench/regime.py)."""
+    """One forward step of a fitted model in plain floats, in the units of r: for a handful of
+    states, cheaper per candle than numpy's per-call overhead (see bench/regime.py)."""
 
-    __slots__ = ("_centre", "_inv_scale", "_states", "_columns", "_groups")
+    __slots__ = ("_states", "_columns", "_groups", "_uniform")
 
     def __init__(self, model: RegimeModel) -> None:
-        hmm = model.hmm
-        self._centre = model.centre
-        self._inv_scale = tuple(1.0 / s for s in model.scale)
-        log_norm = (-0.5 * (hmm.means.shape[1] * math.log(2 * math.pi) + np.log(hmm.variances).sum(axis=1))).tolist()
-        # Per state: log normalizer, means and 1 / (2 variance) of its two observations.
-        self._states = [(norm, m0, m1, 0.5 / v0, 0.5 / v1)
-                        for norm, (m0, m1), (v0, v1) in zip(log_norm, hmm.means.tolist(), hmm.variances.tolist())]
+        hmm, scale = model.hmm, model.scale
+        means = (hmm.means[:, 0] * scale).tolist()
+        variances = (hmm.variances[:, 0] * scale * scale).tolist()
+        # Per state: log normalizer, mean and 1 / (2 variance), all for r itself.
+        self._states = [(-0.5 * math.log(2 * math.pi * v), m, 0.5 / v) for m, v in zip(means, variances)]
         self._columns = [tuple(col) for col in hmm.transition.T.tolist()]   # P(from i -> to j), by j
         self._groups = [(label, label.value, tuple(k for k, lab in enumerate(model.labels) if lab is label))
                         for label in KNOWN_REGIMES]
+        self._uniform = [1.0 / len(means)] * len(means)
 
     def advance(self, filtered: list[float], observation: tuple[float, float]) -> list[float]:
-        (c0, c1), (s0, s1) = self._centre, self._inv_scale
-        z0, z1 = (observation[0] - c0) * s0, (observation[1] - c1) * s1
-        logs = [norm - (z0 - m0) * (z0 - m0) * h0 - (z1 - m1) * (z1 - m1) * h1 for norm, m0, m1, h0, h1 in self._states]
+        r = observation[0]
+        logs = [norm - (r - m) * (r - m) * h for norm, m, h in self._states]
         peak = max(logs)
         exp = math.exp
         new = [exp(lb - peak) * sum(map(mul, filtered, column)) for lb, column in zip(logs, self._columns)]
         total = sum(new)
         if not total > 0:
-            return [1.0 / len(new)] * len(new)
+            return self._uniform
         return [p / total for p in new]
 
     def reading(self, filtered: list[float]) -> RegimeReading:

@@ -18,7 +18,7 @@ candle) cannot underflow to all zeros.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +57,9 @@ def forward(model: GaussianHMM, x: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def fit_hmm(x: np.ndarray | Sequence[np.ndarray], n_states: int, *, seed: int = 0, max_iter: int = 60,
-            tol: float = 1e-4, min_variance: float = 1e-3, sticky: float = 0.95) -> tuple[GaussianHMM, float, int]:
+            tol: float = 1e-4, min_variance: float = 1e-3, sticky: float = 0.95, transition_prior: np.ndarray | None = None,
+            initial: GaussianHMM | None = None, constrain: Callable[[GaussianHMM], GaussianHMM] | None = None,
+            ) -> tuple[GaussianHMM, float, int]:
     """Baum-Welch from a seeded k-means start: the fitted model, its log likelihood and the
     iterations run. Stops when the log likelihood gains less than `tol` per observation.
 
@@ -65,18 +67,32 @@ def fit_hmm(x: np.ndarray | Sequence[np.ndarray], n_states: int, *, seed: int = 
     its mirror image), best standardized: the variance floor `min_variance` is in its units.
     `sticky` is the initial probability of staying in a state. The same arguments give the
     same model. Raises ValueError when there are fewer observations than states.
+
+    `transition_prior` (K, K) makes it a MAP fit: pseudo-counts (a Dirichlet prior's alpha - 1)
+    added to the expected transitions of each row. Heavy on the diagonal, the prior keeps a state
+    rather than leaving it for a moment to explain one odd observation; above zero elsewhere, it
+    keeps every switch possible, also one the window happened not to hold. `initial` starts from that model (a refit
+    from the last fit: fewer iterations, and states that keep their meaning) instead of k-means.
+    `constrain` maps each M-step's model to the nearest one the caller allows (tied or fixed
+    means, variances held in bands); EM with such a projection is no longer exact, but keeps
+    each state in the role the caller gave it.
     """
     sequences = [np.asarray(x, dtype=float)] if isinstance(x, np.ndarray) else [np.asarray(s, dtype=float) for s in x]
     total = sum(len(s) for s in sequences)
     if n_states < 1 or total < n_states or any(s.ndim != 2 or not len(s) for s in sequences):
         raise ValueError(f"need (T, D) arrays with T >= 1, n_states >= 1 and n_states observations at least; "
                          f"got shapes {[s.shape for s in sequences]}, n_states={n_states}")
-    model = _initial_model(np.concatenate(sequences), n_states, np.random.default_rng(seed), min_variance, sticky)
+    if initial is not None and initial.means.shape != (n_states, sequences[0].shape[1]):
+        raise ValueError(f"initial model has means {initial.means.shape}, need ({n_states}, {sequences[0].shape[1]})")
+    model = initial if initial is not None else _initial_model(
+        np.concatenate(sequences), n_states, np.random.default_rng(seed), min_variance, sticky)
     previous = -math.inf
     log_likelihood = -math.inf
     iterations = 0
     for iterations in range(1, max_iter + 1):
-        model, log_likelihood = _baum_welch_step(model, sequences, min_variance)
+        model, log_likelihood = _baum_welch_step(model, sequences, min_variance, transition_prior)
+        if constrain is not None:
+            model = constrain(model)
         if log_likelihood - previous < tol * total:
             break
         previous = log_likelihood
@@ -120,8 +136,8 @@ def _forward_scaled(model: GaussianHMM, emissions: tuple[np.ndarray, np.ndarray]
     return alpha, scales, peaks
 
 
-def _baum_welch_step(model: GaussianHMM, sequences: list[np.ndarray], min_variance: float
-                     ) -> tuple[GaussianHMM, float]:
+def _baum_welch_step(model: GaussianHMM, sequences: list[np.ndarray], min_variance: float,
+                     transition_prior: np.ndarray | None = None) -> tuple[GaussianHMM, float]:
     """One E and M step over every sequence; the new model and the log likelihood under the old one."""
     transition = model.transition
     n_states, dims = model.means.shape
@@ -149,6 +165,8 @@ def _baum_welch_step(model: GaussianHMM, sequences: list[np.ndarray], min_varian
         log_likelihood += float(np.log(scales).sum() + peaks.sum())
     # A state nothing visits keeps its old parameters rather than rows of zeros.
     visited = weight > 1e-300
+    if transition_prior is not None:        # the Dirichlet prior's mode: counts + (alpha - 1)
+        xi += transition_prior
     rows = xi.sum(axis=1, keepdims=True)
     new_transition = np.where(rows > 1e-300, xi / np.maximum(rows, 1e-300), transition)
     safe = np.maximum(weight, 1e-300)[:, None]

@@ -16,7 +16,7 @@ from strategies.base import Strategy
 from strategies.signal import GO_FLAT, GO_LONG
 
 MIN = 60_000
-SMALL_DETECTOR = {"window": 600, "min_window": 600, "refit_every": 300, "trend_window": 30, "vol_window": 20, "apply_after": 3,
+SMALL_DETECTOR = {"window": 600, "min_window": 600, "refit_every": 300, "vol_window": 20, "apply_after": 3,
                   "states": 4}
 
 

@@ -12,7 +12,7 @@ from runner.regime.shared import RegimeHub, SharedRegime
 from strategies.regime.detector import RegimeSettings, label_history
 
 MIN = 60_000
-SETTINGS = RegimeSettings(states=3, window=400, min_window=400, refit_every=150, trend_window=20, vol_window=10)
+SETTINGS = RegimeSettings(states=4, window=400, min_window=400, refit_every=150, vol_window=10)
 
 
 def _candles(count: int = 1_000, seed: int = 2) -> list[Candle]:
@@ -60,7 +60,7 @@ async def test_a_sim_candle_waits_for_its_fit_and_no_other_does():
     index = 0
     while (reading := shared.reading_for(candles[index])) is not None:
         index += 1
-    first_observation = max(SETTINGS.trend_window, SETTINGS.vol_window)   # candle of the first observation
+    first_observation = SETTINGS.vol_window                 # candle of the first observation
     assert index == first_observation + SETTINGS.window - 1 + 5       # the window filled, then 5 candles
     assert len(executor.calls) == 1
     executor.release()
@@ -100,6 +100,6 @@ def test_the_hub_gives_one_detector_per_stream_and_settings():
     one = hub.shared("a", SETTINGS, deterministic=True, apply_after=5)
     assert hub.shared("a", SETTINGS, deterministic=True, apply_after=5) is one
     assert hub.shared("b", SETTINGS, deterministic=True, apply_after=5) is not one
-    assert hub.shared("a", dataclasses.replace(SETTINGS, states=4),
+    assert hub.shared("a", dataclasses.replace(SETTINGS, states=5),
                       deterministic=True, apply_after=5) is not one
     assert len(hub) == 3
