@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import mul
 from types import MappingProxyType
 
 import numpy as np
@@ -259,44 +259,60 @@ class RegimeDetector:
 
 
 class _FilterStep:
-    """One forward step of a fitted model in plain floats, in the units of r: for a handful of
-    states, cheaper per candle than numpy's per-call overhead (see bench/regime.py)."""
+    """One forward step of a fitted model, compiled to straight-line float arithmetic for its K
+    states: per candle, K Gaussian log densities, K^2 products and K exponentials, with every
+    constant (means, 1 / 2 variance, normalizers, transitions) a literal. Plain floats beat
+    numpy's per-call overhead at a handful of states, and the loops and tuple lookups of a
+    generic version cost more than the arithmetic (bench/regime.py measures it).
 
-    __slots__ = ("_states", "_columns", "_groups", "_uniform")
+    The densities are taken relative to the widest state's: for a crash candle every density
+    underflows, but the widest one's ratio to itself is 1, and the sticky prior keeps every
+    transition into it above zero, so the total never is zero."""
+
+    __slots__ = ("advance", "reading")
 
     def __init__(self, model: RegimeModel) -> None:
         hmm, scale = model.hmm, model.scale
         means = (hmm.means[:, 0] * scale).tolist()
         variances = (hmm.variances[:, 0] * scale * scale).tolist()
-        # Per state: log normalizer, mean and 1 / (2 variance), all for r itself.
-        self._states = [(-0.5 * math.log(2 * math.pi * v), m, 0.5 / v) for m, v in zip(means, variances)]
-        self._columns = [tuple(col) for col in hmm.transition.T.tolist()]   # P(from i -> to j), by j
-        self._groups = [(label, label.value, tuple(k for k, lab in enumerate(model.labels) if lab is label))
-                        for label in KNOWN_REGIMES]
-        self._uniform = [1.0 / len(means)] * len(means)
+        transition = hmm.transition.tolist()
+        k = len(means)
+        widest = max(range(k), key=variances.__getitem__)
+        # log N(r; m, v) - log N(r; m_w, v_w) = c - (r - m)^2 h + (r - m_w)^2 h_w
+        lines = [f"def advance(filtered, observation, exp=exp):",
+                 f"    r = observation[0]",
+                 f"    {', '.join(f'f{i}' for i in range(k))}, = filtered",
+                 f"    w = (r - {means[widest]!r}) * (r - {means[widest]!r}) * {0.5 / variances[widest]!r}"]
+        for j in range(k):
+            c = 0.5 * math.log(variances[widest] / variances[j])
+            prior = " + ".join(f"f{i} * {transition[i][j]!r}" for i in range(k))
+            density = "1.0" if j == widest else (
+                f"exp({c!r} - (r - {means[j]!r}) * (r - {means[j]!r}) * {0.5 / variances[j]!r} + w)")
+            lines.append(f"    p{j} = {density} * ({prior})")
+        lines.append(f"    total = 1.0 / ({' + '.join(f'p{j}' for j in range(k))})")
+        lines.append(f"    return [{', '.join(f'p{j} * total' for j in range(k))}]")
+        namespace: dict = {"exp": math.exp}
+        exec("\n".join(lines), namespace)      # noqa: S102 - the source is built above from floats only
+        self.advance = namespace["advance"]
+        self.reading = _compiled_reading(model.labels)
 
-    def advance(self, filtered: list[float], observation: tuple[float, float]) -> list[float]:
-        r = observation[0]
-        logs = [norm - (r - m) * (r - m) * h for norm, m, h in self._states]
-        peak = max(logs)
-        exp = math.exp
-        new = [exp(lb - peak) * sum(map(mul, filtered, column)) for lb, column in zip(logs, self._columns)]
-        total = sum(new)
-        if not total > 0:
-            return self._uniform
-        return [p / total for p in new]
 
-    def reading(self, filtered: list[float]) -> RegimeReading:
-        probs = {}
-        best, best_p = Regime.UNKNOWN, -1.0
-        for label, name, states in self._groups:
-            p = 0.0
-            for k in states:
-                p += filtered[k]
-            probs[name] = p
-            if p > best_p:
-                best, best_p = label, p
-        return RegimeReading(best, MappingProxyType(probs))
+def _compiled_reading(labels: tuple[Regime, ...]) -> Callable[[list[float]], RegimeReading]:
+    """filtered -> RegimeReading: each label's probability the sum over its states, the regime
+    the most probable label (the first in `KNOWN_REGIMES` order on a tie)."""
+    sums = [" + ".join(f"filtered[{k}]" for k, lab in enumerate(labels) if lab is label) or "0.0"
+            for label in KNOWN_REGIMES]
+    lines = ["def reading(filtered):"]
+    lines += [f"    q{n} = {total}" for n, total in enumerate(sums)]
+    lines.append("    best, p = L0, q0")
+    lines += [f"    if q{n} > p:\n        best, p = L{n}, q{n}" for n in range(1, len(sums))]
+    # tuple.__new__ skips the NamedTuple's Python-level __new__ (a third of this function's time).
+    lines.append("    return new(Reading, (best, Proxy({" + ", ".join(
+        f"{label.value!r}: q{n}" for n, label in enumerate(KNOWN_REGIMES)) + "})))")
+    namespace: dict = {"Reading": RegimeReading, "Proxy": MappingProxyType, "new": tuple.__new__}
+    namespace.update({f"L{n}": label for n, label in enumerate(KNOWN_REGIMES)})
+    exec("\n".join(lines), namespace)          # noqa: S102 - built above from indices and enum values
+    return namespace["reading"]
 
 
 def label_history(closes: list[float], settings: RegimeSettings, *, apply_after: int = 0) -> list[RegimeReading]:
