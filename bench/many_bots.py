@@ -22,18 +22,29 @@ start, the start-up heap frozen after. Bots are spread over `--streams` shared c
 `--curve` runs the whole bench once per bot count, each in a fresh process, with
 `--bots-per-stream` bots on each stream, and prints one line per count: whether the cost per
 bot-candle stays flat as bots are added.
+
+`--control-poll SECS` measures instead what the control API costs the candles: the paced phase
+twice with the daemon's control API listening on a Unix socket (its dashboard feed included),
+first with nobody asking, then with a client in another process asking for every bot's status
+(`GET /bots`, what `botrunner status` asks) and `GET /metrics` every SECS once start-up is over.
+Prints, for both, the candle latency after start-up and the longest the event loop was late
+while candles were paced (a task that sleeps 1 ms at a time), and the client's request times.
+
+    python bench/many_bots.py --bots 10000 --streams 100 --candles 60 --speed 60 --control-poll 1
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -44,6 +55,7 @@ from market.shared import FeedHub  # noqa: E402
 from runner.daemon.startup_heap import collector_paused, freeze_startup_heap  # noqa: E402
 from runner.config.daemon import load_config_dir  # noqa: E402
 from runner.state.journal import SqliteJournal  # noqa: E402
+from runner.control.server import serve_control  # noqa: E402
 from runner.daemon.manager import BotManager, DaemonServices  # noqa: E402
 from runner.state.snapshots import SnapshotStore  # noqa: E402
 
@@ -92,7 +104,69 @@ class GcPauses:
             self.max_s = max(self.max_s, pause)
 
 
-async def phase(folder: Path, state: Path, *, paced: bool) -> dict:
+# The client of --control-poll, in its own process so that its parsing takes no time from the
+# daemon's loop: asks for /bots and /metrics every argv[2] seconds, one line per answer.
+POLL_CLIENT = """
+import asyncio, sys, time, aiohttp
+async def main(path, every):
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=path)) as session:
+        while True:
+            for url in ("http://botrunner/bots", "http://botrunner/metrics"):
+                started = time.perf_counter()
+                async with session.get(url) as response:
+                    body = await response.read()
+                print(url.rsplit("/", 1)[1], response.status, time.perf_counter() - started, len(body), flush=True)
+            await asyncio.sleep(every)
+asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+"""
+
+
+class LoopLag:
+    """The longest the event loop was late waking a task that sleeps `interval_secs` at a time,
+    until `done()`: the paced candles, not the bots' final snapshots when the data runs out."""
+
+    def __init__(self, done: Callable[[], bool], interval_secs: float = 0.001) -> None:
+        self.done = done
+        self.interval_secs = interval_secs
+        self.max_s = 0.0
+
+    async def run(self) -> None:
+        while not self.done():
+            started = time.perf_counter()
+            await asyncio.sleep(self.interval_secs)
+            self.max_s = max(self.max_s, time.perf_counter() - started - self.interval_secs)
+
+
+@contextlib.asynccontextmanager
+async def control_load(manager: BotManager, poll_secs: float | None, figures: dict):
+    """The control API on a Unix socket while the phase runs; with `poll_secs`, a client process
+    asking for /bots and /metrics once start-up is over (`figures["start_polling"]()`)."""
+    sock_dir = Path(tempfile.mkdtemp(prefix="br-bench-", dir="/tmp"))
+    server = await serve_control(manager, socket_path=sock_dir / "botrunner.sock")
+    client: asyncio.subprocess.Process | None = None
+
+    async def start_polling() -> None:
+        nonlocal client
+        if poll_secs is not None:
+            client = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", POLL_CLIENT, str(sock_dir / "botrunner.sock"), str(poll_secs),
+                stdout=asyncio.subprocess.PIPE)
+
+    figures["start_polling"] = start_polling
+    try:
+        yield
+    finally:
+        if client is not None:
+            client.terminate()
+            out, _ = await client.communicate()
+            answers = [line.split() for line in out.decode().splitlines()]
+            figures["requests"] = [(path, int(status), float(secs), int(size)) for path, status, secs, size in answers]
+        await server.aclose()
+        sock_dir.rmdir()
+
+
+async def phase(folder: Path, state: Path, *, paced: bool, control_poll_secs: float | None = None,
+                control: bool = False) -> dict:
     started = time.perf_counter()
     thresholds = gc.get_threshold()
     with collector_paused():                                          # as the daemon reads its configs
@@ -102,10 +176,17 @@ async def phase(folder: Path, state: Path, *, paced: bool) -> dict:
     services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(state / "bots"))
     manager = BotManager(configs, services, snapshot_interval_secs=daemon.snapshot_interval_secs)
     stop = asyncio.Event()
+    control_figures: dict = {}
+    serving = control_load(manager, control_poll_secs, control_figures) if control else contextlib.nullcontext()
+    await serving.__aenter__()
     run_started = time.perf_counter()
     running = asyncio.create_task(manager.run(stop))
     freeze = asyncio.create_task(freeze_startup_heap(manager))          # as the daemon does
     await manager.wait_started(poll_secs=0.01)
+    lag = LoopLag(lambda: all(stream.finished for stream in services.hub.streams().values()))
+    lagging = asyncio.create_task(lag.run())
+    if control:
+        await control_figures["start_polling"]()
     startup_s = time.perf_counter() - started
     rss_running = rss_mb()
     streams = services.hub.streams().values()
@@ -119,6 +200,8 @@ async def phase(folder: Path, state: Path, *, paced: bool) -> dict:
         await running
     finally:
         gc.callbacks.remove(pauses)
+        lagging.cancel()
+        await serving.__aexit__(None, None, None)
     cpu_s, wall_s = time.process_time() - cpu_started, time.perf_counter() - wall_started
     await freeze
     elapsed = time.perf_counter() - run_started
@@ -139,7 +222,8 @@ async def phase(folder: Path, state: Path, *, paced: bool) -> dict:
             "candles": candles, "failed": failed,
             "latencies": latencies, "latencies_after_startup": after_startup, "bots": len(configs),
             "cpu_s": cpu_s, "wall_s": wall_s, "bot_candles_after_startup": candles - bot_candles_at_startup,
-            "gc_total_s": pauses.total_s, "gc_max_s": pauses.max_s}
+            "gc_total_s": pauses.total_s, "gc_max_s": pauses.max_s, "loop_lag_max_s": lag.max_s,
+            "requests": control_figures.get("requests", [])}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -195,6 +279,39 @@ def report(r: dict, args: argparse.Namespace) -> None:
     print(f"  failed bots: {r['failed']}")
 
 
+async def measure_control(args: argparse.Namespace) -> dict:
+    """The paced phase with the control API up: nobody asking, then a client polling."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        write_configs(tmp_path / "paced", args.bots, args.streams, args.candles, args.speed)
+        idle = await phase(tmp_path / "paced", tmp_path / "state-idle", paced=True, control=True)
+        polled = await phase(tmp_path / "paced", tmp_path / "state-polled", paced=True, control=True,
+                             control_poll_secs=args.control_poll)
+    return {"bots": args.bots, "streams": args.streams, "poll_secs": args.control_poll,
+            **{f"{name}_{key}": value for name, run in (("idle", idle), ("polled", polled))
+               for key, value in (("p50_s", pct(run["latencies_after_startup"], 0.5)),
+                                  ("p99_s", pct(run["latencies_after_startup"], 0.99)),
+                                  ("max_s", max(run["latencies_after_startup"], default=float("nan"))),
+                                  ("loop_lag_max_s", run["loop_lag_max_s"]), ("failed", run["failed"]))},
+            "requests": polled["requests"]}
+
+
+def report_control(r: dict) -> None:
+    print(f"{r['bots']} bots on {r['streams']} shared streams, control API on a Unix socket; "
+          f"candle release -> every bot done, after start-up")
+    for name, what in (("idle", "nobody asking"), ("polled", f"/bots and /metrics every {r['poll_secs']:g} s")):
+        print(f"  {what:<32} p50 {ms(r[f'{name}_p50_s'])}   p99 {ms(r[f'{name}_p99_s'])}   "
+              f"max {ms(r[f'{name}_max_s'])}   loop late at most {ms(r[f'{name}_loop_lag_max_s'])}"
+              + (f"  {r[f'{name}_failed']} FAILED" if r[f"{name}_failed"] else ""))
+    for path in ("bots", "metrics"):
+        answers = sorted(secs for p, status, secs, _ in r["requests"] if p == path and status == 200)
+        sizes = [size for p, _, _, size in r["requests"] if p == path]
+        errors = sum(1 for p, status, _, _ in r["requests"] if p == path and status != 200)
+        print(f"  client GET /{path:<8} {len(answers):>4} answers, p50 {ms(pct(answers, 0.5))}, "
+              f"max {ms(max(answers, default=float('nan')))}, {max(sizes, default=0) / 1e6:.1f} MB"
+              + (f", {errors} errors" if errors else ""))
+
+
 def curve(args: argparse.Namespace) -> None:
     """The bench once per bot count, each in a fresh process (its own heap, its own RSS)."""
     counts = [int(n) for n in args.curve.split(",")]
@@ -223,12 +340,22 @@ def main() -> None:
     parser.add_argument("--curve", help="comma-separated bot counts, each run in a fresh process, e.g. 100,1000,3000,10000")
     parser.add_argument("--bots-per-stream", type=int, default=100, help="with --curve: streams = bots / this")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--control-poll", type=float, metavar="SECS",
+                        help="measure the control API instead: paced with it idle, then asked for /bots and "
+                             "/metrics every SECS")
     args = parser.parse_args()
     if args.curve:
         curve(args)
         return
     logger.remove()
     logger.add(sys.stderr, level="WARNING")
+    if args.control_poll is not None:
+        figures = asyncio.run(measure_control(args))
+        if args.json:
+            print(json.dumps(figures))
+        else:
+            report_control(figures)
+        return
     figures = asyncio.run(measure(args))
     if args.json:
         print(json.dumps(figures))
