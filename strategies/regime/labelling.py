@@ -9,10 +9,9 @@ A state is, in this order:
     trending_down  trend <= -trend_threshold
 
 `trend` is the state's mean drift per candle in units of volatility; the reference volatility
-is the long-run level the detector keeps over everything it has seen (a refit window can be
-all calm or all wild, and a level taken from the window alone would then call its calmest part
-volatile). Several states may get one label: the model has more states than there are labels,
-and the probability of a label is the sum over its states.
+is the median realized volatility of the fit's window (`strategies.regime.detector` says why
+not a long-run average). Several states may get one label (the quiet states), and the
+probability of a label is the sum over its states.
 
 Quiet is ranging even with a drift: a market moving at a fraction of its usual volatility makes
 no trend worth entering on, and a drift estimated over a window at low volatility is the least

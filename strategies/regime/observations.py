@@ -10,8 +10,8 @@ candle's evidence once: a drift of 0.05 volatilities per candle is invisible in 
 plain over hundreds, and only a per-candle emission lets the filter add it up for as long as a
 regime lasts. An observation over a rolling window (the realized volatility, or a drift over
 600 candles) would count each candle's evidence once per candle it stays in the window, and
-make the filter jump on noise. `log_vol` is what the detector keeps its long-run reference
-volatility from, and what a fit places its states' initial volatilities by.
+make the filter jump on noise. `log_vol` gives a fit its reference volatility (the
+window's median) and its states' initial volatilities.
 
 O(1) per candle: the sum of squares is kept rolling, and rebuilt from its window every `window`
 updates so that rounding cannot pile up over millions of candles.

@@ -96,9 +96,9 @@ def test_a_state_is_labelled_by_its_drift_and_its_volatility_against_the_referen
 
 @pytest.mark.parametrize("seed", [42, 1])
 def test_labels_agree_with_the_synthetic_generators_regimes_after_the_first_fit(seed):
-    """The issue's bar: 80% of the candles after the first fit (42: 86.0%, 1: 89.5%; 3: 84.7%;
-    7: 72.6%, whose first 5,000 candles are all quiet, so that its reference volatility starts
-    low; bench/regime.py prints the confusion tables). Volatility sorts ranging from volatile
+    """The issue's bar: 80% of the candles after the first fit (42: 86.3%, 1: 89.5%; 3: 84.7%,
+    2: 78.8%, 7: 72.6%, whose first 5,000 candles are all quiet; bench/regime.py prints every
+    seed's confusion table). Volatility sorts ranging from volatile
     almost perfectly; up from down is where it loses, as the generator's drift (0.05
     volatilities per candle) needs hundreds of candles to show."""
     count = 40_000
