@@ -11,7 +11,7 @@ regime:                             # optional: every key has a default
   regime_candles: 1000              # the transition prior's mean regime length
   min_drift: 0.03                   # least drift per candle / volatility of the trend states
   trend_threshold: 0.01             # |drift per candle / volatility| a trending state needs
-  quiet_ratio: 0.8                  # below this share of the long-run volatility: ranging
+  quiet_ratio: 0.8                  # below this share of the reference volatility (the window's median): ranging
   volatile_ratio: 1.6               # at or above this multiple of it: volatile
   apply_after: 10                   # sim: a fit is used exactly this many candles after it started
 ```

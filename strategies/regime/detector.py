@@ -29,10 +29,11 @@ ended, so `install` runs the forward recursion over the candles observed since: 
 took five candles to fit labels the sixth exactly as one fitted at once would have. A refit
 starts from the last model (a few Baum-Welch iterations rather than a fit from scratch).
 
-Each fit sees the last `window` observations (fewer until that many are seen), twice: once
-mirrored (r negated). Up and down are equally likely a priori, and a window that only rose
-would otherwise fit a falling state to nothing; mirrored, the two trend states stay each
-other's image.
+Each fit sees the last `window` observations (fewer until that many are seen). After every
+M-step the two trend states are made each other's mirror image (`_in_roles`): up and down are
+equally likely a priori, and a window that rose more than it fell would otherwise give the
+falling state another volatility, and with it another role (fitted freely, one trend state
+took the sideways markets' volatility, and downtrends were labelled by the other).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class RegimeModel:
 
 
 def fit_regime_model(request: FitRequest) -> RegimeModel:
-    """MAP Baum-Welch on the request's window (and its mirror image); pure, so any thread may run it."""
+    """MAP Baum-Welch on the request's window, states held to their roles; pure, so any thread may run it."""
     settings, rule, k = request.settings, request.settings.rule, request.settings.states
     returns, log_vols = request.observations[:, 0], request.observations[:, 1]
     scale = float(returns.std()) or 1.0
