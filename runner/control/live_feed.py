@@ -106,6 +106,9 @@ class DashboardFeed:
 
     def sample(self) -> None:
         """Read every bot once: record its equity, and send what changed to every viewer."""
+        self._sample(publish=True)
+
+    def _sample(self, *, publish: bool) -> None:
         rows: dict[str, tuple] = {}
         catch_up, self._unwatched_fills = self._unwatched_fills, False
         for sample in self._samples():
@@ -124,20 +127,28 @@ class DashboardFeed:
         self._rows = rows
         self._rows_current = True
         self.samples += 1
-        if (changed or removed) and self._inboxes:
+        if publish and (changed or removed) and self._inboxes:
             self._publish(_event("delta", {"changed": changed, "removed": removed}))
 
     def snapshot_event(self) -> bytes:
         """Every bot's row, as the event a viewer gets first."""
         if not self._rows_current:             # never sampled, or not since the last viewer left
-            self.sample()
+            # Then the only viewer subscribed is the one about to get this snapshot (it asks for
+            # it as it subscribes): a delta from the old rows would only repeat the snapshot.
+            self._sample(publish=False)
         return _event("snapshot", {"fields": FIELDS, "rows": list(self._rows.values()),
                                    "interval_secs": self.interval_secs})
 
     def history(self, bot_id: str, max_points: int | None = None) -> dict[str, list]:
-        """The bot's equity and drawdown series (see EquityHistory.series); empty when the
-        feed has not seen the bot yet."""
+        """The bot's equity and drawdown series (see EquityHistory.series). While no dashboard
+        is open nothing is sampled, so a bot's series has its journalled fills and the candles
+        seen while one was."""
         history = self._history.get(bot_id)
+        if not self._inboxes and self._fills is not None:
+            if history is None:
+                history = self._history[bot_id] = self._seeded_history(bot_id)
+            else:
+                self._add_fills(bot_id, history)
         return history.series(max_points) if history is not None else {"ts_ms": [], "equity": [], "drawdown": []}
 
     @contextmanager
