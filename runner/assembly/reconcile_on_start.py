@@ -6,7 +6,9 @@ exchange: trades of its orders that the journal lacks, and open orders with its 
 it does not know. Its `on_restart` policy says what to do with a difference:
 
 - `resume`: adopt what the exchange says (book the missing fills, track the unknown orders);
-- `flatten`: book the missing fills, cancel every order of the bot, close its position;
+- `flatten`: book the missing fills, cancel every order of the bot, close its position (while
+  an order's outcome is unknown, the bot owes the flatten and decides nothing until it is done:
+  `StrategyRunner.flatten_on_restart`);
 - `halt`: refuse to start, with the differences in the reason, until a person looks.
 
 Either way a position the exchange holds for the bot is booked before the strategy runs, so
@@ -74,7 +76,7 @@ async def reconcile_on_start(runner: StrategyRunner, config: BotConfig, account:
     runner.adopt_fills(report.missing_fills, clock.now_ms())      # booked first: never bought twice
     runner.restore_orders(report.unknown_open_orders, fill_ids={*booked, *(f.key for f in report.missing_fills)})
     if config.on_restart == "flatten":
-        await runner.close_position("on_restart: flatten")
+        await runner.flatten_on_restart("on_restart: flatten")   # owed until done, if it cannot be now
     journal.commit()
 
 

@@ -79,7 +79,7 @@ class RunnerControl:
             if self._scheduled_kills:
                 self._interrupt = ("scheduled", "")
         if what == "stop":
-            if not self.flatten_pending:          # a killed bot stays killed
+            if not (self.flatten_pending and self.kill_switch.tripped):    # a killed bot stays killed
                 self._finish(RunnerState.STOPPED, "stop requested")
             return True
         await self._trip(reason, self.last_candle_ts_ms + self._bar_ms, source="manual")

@@ -6,6 +6,11 @@ moment, whatever the flatten's fate: a flatten that waits for an order in flight
 exchange refuses, leaves the bot `flatten_pending`, still at work on its candles to close the
 position, retried after 1, 2, 4 ... `FLATTEN_RETRY_MAX_BARS` candles.
 
+`on_restart: flatten` owes the same flatten without the kill (`flatten_on_restart`): one that
+cannot complete at the restart (an order of unknown outcome may still change the position)
+leaves the bot RUNNING and `flatten_pending`, deciding nothing, retried the same way; once
+flat, it trades on.
+
 A mixin of `StrategyRunner` (it reads and writes the runner's own state), kept in its own
 module so that the loop in `strategy_runner.py` reads alone.
 """
@@ -66,23 +71,52 @@ class KillSwitchFlow:
                      key=str(self.bars))
         await self._flatten_on_kill(now_ms)
 
+    async def flatten_on_restart(self, reason: str) -> None:
+        """`on_restart: flatten`, before the bot runs: close the position now, or, while an
+        order's outcome is unknown (or the exchange refuses), owe it: `flatten_pending`, retried
+        at the candles (see `_work_on_flatten`), the bot deciding nothing until flat."""
+        self._restart_flatten_reason = reason
+        await self._attempt_flatten(self.last_candle_ts_ms + self._bar_ms)
+        if self.flatten_pending:
+            logger.warning("{}: the position ({} {}) is not closed yet; the bot decides nothing until it is",
+                           reason, self.portfolio.quantity, self.symbol)
+
     async def _flatten_on_kill(self, now_ms: int) -> None:
-        self.flatten_attempts += 1
-        self._next_flatten_bar = self.bars + min(2 ** (self.flatten_attempts - 1), FLATTEN_RETRY_MAX_BARS)
-        await self.close_position("kill_switch", now_ms=now_ms, cancel_why="kill switch")
+        await self._attempt_flatten(now_ms)
         self._killed(self.kill_switch.reason, flat=self._flat())
 
+    async def _attempt_flatten(self, now_ms: int) -> None:
+        """Send the flatten owed (the kill's, or the restart's) and set the next retry's candle."""
+        self.flatten_attempts += 1
+        self._next_flatten_bar = self.bars + min(2 ** (self.flatten_attempts - 1), FLATTEN_RETRY_MAX_BARS)
+        if self.kill_switch.tripped:
+            await self.close_position("kill_switch", now_ms=now_ms, cancel_why="kill switch")
+        else:
+            await self.close_position(self._restart_flatten_reason, now_ms=now_ms)
+            self.flatten_pending = not self._flat()
+
     async def _work_on_flatten(self, now_ms: int) -> bool:
-        """A candle of a killed bot whose position is not closed yet (its fills are booked by
-        now): done once flat; otherwise, with no order of the bot in flight, the flatten is
-        sent again after a backoff of 1, 2, 4, ... candles. True when the bot is done."""
+        """A candle of a bot that owes a flatten, killed or restarted with `on_restart:
+        flatten` (its fills are booked by now): done once flat; otherwise, with no order of the
+        bot in flight, the flatten is sent again after a backoff of 1, 2, 4, ... candles. True
+        when the flatten is done (a killed bot is done then; a restarted one trades on)."""
+        killed = self.kill_switch.tripped
         if self._flat():
-            self._killed(self.kill_switch.reason, flat=True)
+            if killed:
+                self._killed(self.kill_switch.reason, flat=True)
+            else:
+                self.flatten_pending = False
+                logger.info("{}: position closed after {} attempt(s); trading on",
+                            self._restart_flatten_reason, self.flatten_attempts)
             return True
         if not self._has_working_order() and self.bars >= self._next_flatten_bar:
-            logger.error("Kill switch: the position ({} {}) is still open after {} flatten attempt(s); trying again",
-                         self.portfolio.quantity, self.symbol, self.flatten_attempts)
-            await self._flatten_on_kill(now_ms)
+            logger.error("{}: the position ({} {}) is still open after {} flatten attempt(s); trying again",
+                         "Kill switch" if killed else self._restart_flatten_reason, self.portfolio.quantity,
+                         self.symbol, self.flatten_attempts)
+            if killed:
+                await self._flatten_on_kill(now_ms)
+            else:
+                await self._attempt_flatten(now_ms)
             return not self.flatten_pending
         return False
 

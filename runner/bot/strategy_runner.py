@@ -157,6 +157,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self._stop_requested = False
         self.flatten_attempts = 0
         self._next_flatten_bar = 0
+        self._restart_flatten_reason = ""                # `on_restart: flatten` owes one (kill_flow)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -189,7 +190,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         except BotMustStayDown as exc:
             self._finish(RunnerState.FAILED, str(exc))
             raise
-        if self.flatten_pending:
+        if self.flatten_pending and self.kill_switch.tripped:
             ended = "stopped" if self._stop_requested else "the data ended"
             logger.error("Kill switch: {} with the position still open ({}); the flatten is retried when the "
                          "bot starts again", ended, self.portfolio.quantity)
@@ -283,6 +284,9 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                     if not self.flatten_pending:
                         return True
                     continue
+            if self.flatten_pending:           # `on_restart: flatten` not done yet: no decision until flat
+                await self._work_on_flatten(close_ms)
+                continue
             governance = self.governance
             if governance is not None:
                 if self._govern(candle, equity, close_ms):

@@ -56,7 +56,7 @@ class BotStatus(BaseModel):
     restarts: int
     kill_switch: bool
     kill_reason: str
-    flatten_pending: bool = False   # killed, but its position is not closed yet (being retried)
+    flatten_pending: bool = False   # killed or restarted with on_restart: flatten, position not closed yet (retried)
     started: bool = False           # reached running at least once in this daemon's life
     model: ModelStatus | None = None
     risk: dict[str, float | None] = {}      # the configured rules' figures: var, es, volatility, breakers

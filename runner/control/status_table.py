@@ -59,6 +59,8 @@ def _note(status: BotStatus) -> str:
         text = f"reason: {status.kill_reason}"
         if status.flatten_pending:
             text = f"position not closed yet, retrying; {text}"
+    elif status.flatten_pending:
+        text = "on_restart: flatten, position not closed yet, retrying"
     elif status.last_error:
         text = f"error: {status.last_error}"
     else:

@@ -71,7 +71,7 @@ class BotSlot:
         count: the figures of `status()` that the table shows, read without building a status."""
         config, runner = self.config, self.runner
         flattening = runner is not None and runner.flatten_pending
-        state = BotState.KILLED if flattening and self.alive else self.state
+        state = BotState.KILLED if flattening and self.alive and runner.kill_switch.tripped else self.state
         if runner is None:
             return BotSample((self.id, state.value, config.mode, config.symbol, config.timeframe, config.strategy.name,
                               0.0, round(config.capital, 2), 0.0, None, 0, self.errors, self.last_error), 0)
@@ -95,8 +95,9 @@ class BotSlot:
         listing: each figure walks every member of the group."""
         config, runner = self.config, self.runner
         flattening = runner is not None and runner.flatten_pending
-        # A bot killed with its flatten unfinished is still at work on it, but killed.
-        state = BotState.KILLED if flattening and self.alive else self.state
+        # A bot killed with its flatten unfinished is still at work on it, but killed (one that
+        # owes the flatten of `on_restart: flatten` is running).
+        state = BotState.KILLED if flattening and self.alive and runner.kill_switch.tripped else self.state
         if runner is None:
             capital = float(config.capital)
             return {"id": config.id, "state": state.value, "enabled": config.enabled, "mode": config.mode,

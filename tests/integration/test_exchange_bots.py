@@ -397,3 +397,61 @@ async def test_a_paper_bot_with_a_spread_breaker_refuses_entries_while_the_book_
     assert status.fills == 0 and status.risk["spread_bps"] == pytest.approx(4.0, rel=0.01)
     [block, *_] = journalled(tmp_path, "paper-spread", "risk")
     assert block["rule"] == "spread_breaker" and block["verdict"] == "reject"
+
+
+async def test_on_restart_flatten_waits_for_an_entry_of_unknown_outcome_then_closes_the_position_once(
+        tmp_path, standin):
+    config = bot("live-g", "live", standin.base_url, on_restart="flatten", strategy={"name": "test_buys_once_and_holds"})
+    # The entry (its third candle) reaches the exchange and fills, its answer is lost, its
+    # lookup hangs, the process dies. Its trade is missing from the trade list for two requests:
+    # the bot's own right after the lost answer, and the reconcile's at the restart; so only the
+    # entry's lookup can tell the bot. The clock is held meanwhile (the candle feed would run
+    # through the tape while the lookup hangs), leaving candles for the restart.
+    clock = FastForwardClock(standin)
+    clock.hold_at(standin.now_ms + 10 * MIN)
+    services = services_for(tmp_path, clock)
+    standin.lag_trades_next(requests=2)
+    standin.lose_response_next("POST /api/v3/order")
+    lookup = standin.delay_next("GET /api/v3/order", 60)
+    manager = BotManager([config], services, exit_when_done=False)
+    running = asyncio.create_task(manager.run(asyncio.Event()))
+    await until(lambda: standin.orders and lookup not in standin.pending_faults)
+    await crash(manager, services)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    [entry] = standin.orders
+    assert (entry.side, entry.status) == ("BUY", "FILLED")
+    # After the restart every lookup of it fails, until the test lets them through below.
+    lookups = standin.fail_next("GET /api/v3/order", status=503, times=1_000)
+    clock = FastForwardClock(standin)
+    clock.hold_at(standin.now_ms + 5 * MIN)     # however late this test looks, the failures last
+    services = services_for(tmp_path, clock)
+    manager = BotManager([config], services, exit_when_done=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    try:
+        await until(lambda: manager.status("live-g").bars >= 3 and lookups.remaining <= 1_000 - 3)
+        # The flatten is owed and shown, and nothing is sent while the entry's outcome is unknown.
+        owing = manager.status("live-g")
+        assert (owing.state, owing.flatten_pending) == ("running", True)
+        assert standin.orders == [entry]
+        lookups.remaining = 1                  # one more failure, then the exchange answers again
+        clock.release()
+        clock.hold_at(standin.now_ms + 15 * MIN)    # 14 candles more: to flatten, then to trade on
+        await until(lambda: not manager.status("live-g").flatten_pending
+                    and manager.status("live-g").bars >= owing.bars + 10)
+        status = manager.status("live-g")
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await services.aclose()
+        services.journal.close()
+
+    [buy, sell] = standin.orders                        # the entry, then one flatten sell: no new entry
+    assert (buy, sell.side, sell.status) == (entry, "SELL", "FILLED")
+    assert max(standin.order_submissions.values()) == 1  # nothing sent twice
+    flattens = [d for d in journalled(tmp_path, "live-g", "order") if d["reason"] == "on_restart: flatten"]
+    assert [d["order_id"] for d in flattens] == [sell.client_order_id]
+    assert status.state == "running" and status.position == pytest.approx(
+        base_moved(bot_trades(standin, "live-g")), abs=1e-12)
+    assert status.position < 0.00001                    # flat: dust under one lot step at most
