@@ -129,3 +129,7 @@ class RegimeHub:
 
     def __len__(self) -> int:
         return len(self._shared)
+
+    def detectors(self) -> list[SharedRegime]:
+        """Every shared detector handed out so far."""
+        return list(self._shared.values())

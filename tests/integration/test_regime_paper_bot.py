@@ -30,10 +30,17 @@ async def test_a_paper_bot_with_regimes_fetches_its_first_fits_history_and_shows
         services = services_for(tmp_path, clock)
         config = bot("regime-paper", "paper", standin.base_url, regimes=["trending_up"], regime=DETECTOR)
         assert config.regime_history_candles == 620
+        # The stand-in's clock runs on whenever no request is in flight, while the fit takes its
+        # time in a worker thread: time stops before the 20th live candle until the fit is done.
+        clock.hold_at(T0_MS + (HISTORY + 20) * MIN)
         manager = BotManager([config], services, exit_when_done=False)
         stop = asyncio.Event()
         running = asyncio.create_task(manager.run(stop))
-        # A fit runs in a worker thread and is used at the first candle after it is done.
+        await until(lambda: services.regimes.detectors() and services.regimes.detectors()[0].candles >= 620)
+        [shared] = services.regimes.detectors()
+        await shared.fit_done()
+        clock.release()
+        # The fit is used at the first candle after it is done.
         await until(lambda: manager.status("regime-paper").regime not in (None, "unknown"))
         status = manager.status("regime-paper")
         stop.set()
