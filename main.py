@@ -21,63 +21,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from loguru import logger
 
+from runner.cli_common import EXIT_BAD_INPUT, fail, parse_date, progress_bar, setup_logging
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Run crypto trading bots: the daemon, its control commands, backtests and config checks.")
 
-EXIT_BAD_INPUT = 2
 
-
-def _add_forecast_commands() -> None:
+def _add_commands_kept_beside_their_packages() -> None:
     from runner.forecast.commands import forecasts, model_app
+    from runner.research.commands import optimize
 
     app.command("forecasts")(forecasts)
     app.add_typer(model_app, name="model")
-
-
-def setup_logging(level: str = "INFO", **options) -> None:
-    from runner.daemon.logging_setup import setup_logging as configure
-
-    configure(level=level, **options)
-
-
-def _fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> None:
-    for line in lines:
-        typer.echo(line, err=True)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _progress_bar(description: str, log_level: str, as_json: bool = False):
-    """A `TerminalBar` (drawn once shown) where a person watches a terminal, else None. While
-    it shows, log lines are printed above it (the stderr sink is set up again on rich's stream)."""
-    from runner.backtest.progress import TerminalBar, wants_progress
-
-    if not wants_progress(as_json=as_json):
-        yield None
-        return
-    def relog() -> None:
-        setup_logging(log_level)
-
-    with TerminalBar(description, on_show=relog, on_close=relog) as bar:
-        yield bar
-
-
-def _parse_date(value: Optional[str], option: str) -> Optional[datetime]:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        _fail([f"{option}: expected a date like 2022-01-15 or 2022-01-15T12:00, got {value!r}"])
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    app.command("optimize")(optimize)
 
 
 @app.command()
@@ -107,24 +70,24 @@ def backtest(
     from runner.backtest.report import format_report, write_equity_csv, write_trades_csv
 
     setup_logging(log_level)
-    start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
+    start, end = parse_date(from_, "--from"), parse_date(to, "--to")
     if config is not None and config.is_dir():
         for given, option in ((data, "--data"), (trades_out, "--trades-out"), (equity_out, "--equity-out")):
             if given is not None:
-                _fail([f"{option}: not for a portfolio backtest of a folder (each bot reads its own market)"])
+                fail([f"{option}: not for a portfolio backtest of a folder (each bot reads its own market)"])
         _backtest_folder(config, start, end, as_json, report)
         return
     try:
         bot = load_bot_config(config) if config is not None else DEFAULT_BOT
-        with logger.contextualize(bot=bot.id), _progress_bar(f"backtest {bot.id}", log_level, as_json) as bar:
+        with logger.contextualize(bot=bot.id), progress_bar(f"backtest {bot.id}", log_level, as_json) as bar:
             progress = LongRunProgress(bar, unit="candles") if bar else None
             result = asyncio.run(run_backtest(bot, data_path=data, start=start, end=end, progress=progress))
     except ConfigError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     except MarketDataError as exc:
-        _fail([str(exc)])
+        fail([str(exc)])
     except BotError as exc:
-        _fail([f"{bot.id}: {exc}"], code=1)
+        fail([f"{bot.id}: {exc}"], code=1)
     if trades_out:
         write_trades_csv(result, trades_out)
     if equity_out:
@@ -147,11 +110,11 @@ def _backtest_folder(folder: Path, start: Optional[datetime], end: Optional[date
         daemon, bots = load_portfolio(folder)
         result = asyncio.run(run_portfolio(daemon, bots, start=start, end=end))
     except ConfigError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     except (MarketDataError, ValueError) as exc:
-        _fail([f"{folder}: {exc}"])
+        fail([f"{folder}: {exc}"])
     except BotError as exc:
-        _fail([str(exc)], code=1)
+        fail([str(exc)], code=1)
     if report:
         write_html_report(result.as_backtest(), report)      # the whole: summed equity, every bot's trades
     typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_portfolio_report(result))
@@ -170,87 +133,7 @@ def validate(
     for source, bot in valid:
         typer.echo(f"ok  {source}  ({bot.id}: {bot.strategy.name} on {bot.symbol} {bot.timeframe}, {bot.mode})")
     if problems:
-        _fail(problems)
-
-
-@app.command()
-def optimize(
-    config: Annotated[Path, typer.Argument(help="Bot config YAML whose parameters are searched.")],
-    param: Annotated[Optional[list[str]], typer.Option(
-        "--param", help="NAME=LOW:HIGH[:STEP] or NAME=A,B,C; a bare NAME is a strategy param (fast=5:30), "
-                        "a dotted one a config path (risk.stop_loss_pct=0.01:0.05:0.01). Repeat it.")] = None,
-    params_file: Annotated[Optional[Path], typer.Option("--params", help="YAML file of NAME: \"LOW:HIGH[:STEP]\".")] = None,
-    method: Annotated[str, typer.Option("--method", help="grid, random or tpe (Optuna; the research extra).")] = "grid",
-    trials: Annotated[Optional[int], typer.Option("--trials", min=1, help="Trials (default: the whole grid; 100 otherwise).")] = None,
-    objective: Annotated[str, typer.Option(
-        "--objective", help="sharpe, return, return_over_drawdown, a plugin's name, or module:function.")] = "sharpe",
-    min_trades: Annotated[int, typer.Option("--min-trades", min=0, help="Trials with fewer trades are infeasible.")] = 0,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", min=1, help="Processes (default: every core).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of random and TPE proposals.")] = 0,
-    study: Annotated[Optional[str], typer.Option("--study", help="Study name; the same name resumes it.")] = None,
-    state_dir: Annotated[Path, typer.Option("--state-dir", help="Where trials are kept (optimize.sqlite).")] = Path("state"),
-    data: Annotated[Optional[Path], typer.Option("--data", help="Candle file instead of the config's market.")] = None,
-    from_: Annotated[Optional[str], typer.Option("--from", help="First candle time (inclusive), ISO date.")] = None,
-    to: Annotated[Optional[str], typer.Option("--to", help="End time (exclusive), ISO date.")] = None,
-    walk_forward: Annotated[int, typer.Option("--walk-forward", min=0, help="N folds of in-sample search, out-of-sample test.")] = 0,
-    anchored: Annotated[bool, typer.Option("--anchored", help="Walk-forward searches on all past candles (default: rolling).")] = False,
-    top: Annotated[int, typer.Option("--top", min=1, help="Best trials shown.")] = 10,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write the best values as a bot config YAML.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the report.")] = False,
-    log_level: Annotated[str, typer.Option("--log-level")] = "WARNING",
-) -> None:
-    """Search a bot's parameters over backtests on every core: grid, random or TPE, optionally walk-forward."""
-    import os
-
-    from market.errors import MarketDataError
-    from runner.config.bot import ConfigError
-    from runner.research.objectives import UnknownObjective
-    from runner.research.optimize import OptimizeRequest, run_optimize
-    from runner.research.params import ParamError, load_params_file, make_space, parse_param
-    from runner.research.report import format_optimize_report, optimize_json, write_best_config
-    from runner.research.search import METHODS, SearchSettings
-
-    setup_logging(log_level)
-    if method not in METHODS:
-        _fail([f"--method {method}: use one of {', '.join(METHODS)}"])
-    try:
-        specs = [parse_param(p) for p in param or []]
-        if params_file is not None:
-            specs += load_params_file(params_file)
-        space = make_space(specs)
-        if method == "grid":
-            space.grid_size()            # a continuous range has no grid: say so before anything runs
-    except ParamError as exc:
-        _fail([str(exc)])
-    request = OptimizeRequest(
-        config_path=config, space=space, objective=objective, jobs=jobs or os.cpu_count() or 1,
-        settings=SearchSettings(method=method, n_trials=trials, seed=seed, min_trades=min_trades),
-        state_dir=state_dir, study=study, data_path=data, start=_parse_date(from_, "--from"),
-        end=_parse_date(to, "--to"), walk_forward=walk_forward, anchored=anchored, log_level=log_level)
-    try:
-        with _progress_bar("optimize", log_level, as_json) as bar:
-            if bar:
-                bar.show()
-
-            def progress(name: str):
-                if bar is None:
-                    return None
-                return lambda done, total, best: bar.update(
-                    done, total, f"{name}: {done:,}/{total:,} trials, best {'-' if best is None else f'{best:.4g}'}")
-
-            result = run_optimize(request, progress=progress)
-    except ConfigError as exc:
-        _fail(exc.problems)
-    except (MarketDataError, UnknownObjective, ValueError) as exc:
-        _fail([str(exc)])
-    except RuntimeError as exc:          # TPE without Optuna installed
-        _fail([str(exc)])
-    except KeyboardInterrupt:
-        _fail(["interrupted: finished trials are kept; run the same command again to resume"], code=130)
-    if out is not None and not write_best_config(result, out):
-        typer.echo(f"no trial met the constraints: {out} not written", err=True)
-    typer.echo(json.dumps(optimize_json(result, top=top), allow_nan=False) if as_json
-               else format_optimize_report(result, top=top))
+        fail(problems)
 
 
 @app.command()
@@ -273,24 +156,24 @@ def run(
     try:
         plan = plan_daemon(config_dir, state_dir, live_flag=live)
     except ConfigError as exc:
-        _fail(exc.problems)
+        fail(exc.problems)
     except LiveTradingNotAllowed as exc:
-        _fail([str(exc)])
+        fail([str(exc)])
     log = plan.daemon.log
     daemon_file = f"{config_dir / 'daemon.yaml'}: " if config_dir else ""
     try:
         setup_logging(level=log_level or log.level, json_lines=log_json or log.json_lines, file=log.file,
                       rotation=log.rotation, retention=log.retention)
     except LogSetupError as exc:
-        _fail([f"{daemon_file}{exc}"])
+        fail([f"{daemon_file}{exc}"])
     try:
         statuses = asyncio.run(run_daemon(plan))
     except StartupError as exc:             # names --state-dir or daemon.yaml's state_dir itself
-        _fail([str(exc)])
+        fail([str(exc)])
     except ControlEndpointUnusable as exc:
-        _fail([f"{daemon_file}{exc}"])
+        fail([f"{daemon_file}{exc}"])
     except (ControlSocketInUse, ValueError) as exc:
-        _fail([str(exc)], code=1)
+        fail([str(exc)], code=1)
     typer.echo(format_summary(statuses))
     enabled = [s for s in statuses if s.enabled]
     if enabled and not any(s.started for s in enabled):
@@ -314,14 +197,14 @@ def journal(
 
     path = state_dir / JOURNAL_FILE
     if not path.exists():
-        _fail([f"no journal at {path}; is --state-dir the daemon's state folder?"], code=1)
+        fail([f"no journal at {path}; is --state-dir the daemon's state folder?"], code=1)
     store = SqliteJournal(path)
     try:
         events = store.events(bot, kinds=tuple(kind) if kind else None)[-limit:]
     finally:
         store.close()
     if not events:
-        _fail([f"no journal events for bot {bot!r} in {path}"], code=1)
+        fail([f"no journal events for bot {bot!r} in {path}"], code=1)
     for e in events:
         if as_json:
             typer.echo(json.dumps({"seq": e.seq, "ts_ms": e.ts_ms, "kind": e.kind, "key": e.key, "bar": e.bar, "data": e.data}))
@@ -346,9 +229,9 @@ def download_data(
     from market.download import DownloadFailed, DownloadInputError, run_download
 
     setup_logging(log_level)
-    start, end = _parse_date(since, "--since"), _parse_date(until, "--until")
+    start, end = parse_date(since, "--since"), parse_date(until, "--until")
     try:
-        with _progress_bar(f"{symbol} {timeframe}", log_level) as bar:
+        with progress_bar(f"{symbol} {timeframe}", log_level) as bar:
             if bar:
                 bar.show()          # a download is as long as the network makes it: shown from the start
 
@@ -360,9 +243,9 @@ def download_data(
                 exchange, symbol, timeframe, out, since_ms=round(start.timestamp() * 1000),
                 until_ms=round(end.timestamp() * 1000) if end else None, base_url=base_url, progress=progress))
     except DownloadInputError as exc:
-        _fail([str(exc)])
+        fail([str(exc)])
     except DownloadFailed as exc:
-        _fail([str(exc)], code=1)
+        fail([str(exc)], code=1)
     typer.echo(summary.describe())
 
 
@@ -393,11 +276,11 @@ def _control(state_dir: Path, url: Optional[str], call, *, not_running: type[Exc
     try:
         return asyncio.run(run())
     except ControlRequestFailed as exc:
-        _fail([exc.message, *exc.problems], code=EXIT_BAD_INPUT if exc.status in (400, 422) else 1)
+        fail([exc.message, *exc.problems], code=EXIT_BAD_INPUT if exc.status in (400, 422) else 1)
     except ControlClientError as exc:
         if not_running is not None and isinstance(exc, not_running):
             raise
-        _fail([str(exc)], code=1)
+        fail([str(exc)], code=1)
 
 
 def _echo_outcomes(statuses) -> None:
@@ -450,7 +333,7 @@ def kill(
 ) -> None:
     """Pull a bot's kill switch (or every bot's, with --all); it stays killed until `resume`."""
     if (bot is None) != all_bots:
-        _fail(["kill: give either a BOT id or --all, not both" if bot else "kill: give a BOT id, or --all"])
+        fail(["kill: give either a BOT id or --all, not both" if bot else "kill: give a BOT id, or --all"])
     if all_bots:
         _echo_outcomes(_control(state_dir, url, lambda client: client.kill_all(reason)))
     else:
@@ -518,14 +401,14 @@ def governance(
         try:
             statuses = from_state_folder(state_dir, bot)
         except FileNotFoundError as exc:
-            _fail([f"no botrunner daemon is running, and {exc}"], code=1)
+            fail([f"no botrunner daemon is running, and {exc}"], code=1)
     if as_json:
         typer.echo(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2))
     else:
         typer.echo(format_governance(statuses))
 
 
-_add_forecast_commands()
+_add_commands_kept_beside_their_packages()
 
 if __name__ == "__main__":
     app()
