@@ -1,4 +1,5 @@
-"""A real daemon process for integration tests: start it, connect to its socket, stop it."""
+"""`botrunner` as a real process for integration tests: one command run to its end, or the daemon
+started, connected to over its socket, and stopped."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from pathlib import Path
 from runner.control.client import ControlClient, DaemonNotRunning
 
 PROJECT = Path(__file__).resolve().parents[1]
+
+
+def botrunner(*args: str, cwd: Path = PROJECT, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run `botrunner ARGS...` in `cwd` to its end (killed after `timeout` s), output captured."""
+    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def start_daemon(config_dir: Path, state_dir: Path) -> subprocess.Popen:

@@ -6,13 +6,12 @@ import csv
 import json
 import math
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from market.synthetic import generate_candles
+from tests.daemon_process import botrunner
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -24,11 +23,6 @@ capital: 1000
 market: {source: synthetic, seed: 5, bars: 3000}
 strategy: {name: sma_cross, params: {fast: 5, slow: 20}}
 """
-
-
-def botrunner(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_backtest_without_a_config_runs_the_embedded_demo():

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
+from tests.daemon_process import botrunner
 
-PROJECT = Path(__file__).resolve().parents[2]
 T0 = 1_640_995_200_000
 
 BOT = """\
@@ -19,11 +18,6 @@ capital: 1000
 market: {source: synthetic, seed: 5, bars: 300}
 strategy: {name: sma_cross, params: {fast: 5, slow: 20}}
 """
-
-
-def botrunner(*args: str, cwd: Path = PROJECT, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def assert_one_clear_line(result: subprocess.CompletedProcess, *fragments: str) -> None:

@@ -6,17 +6,14 @@ import asyncio
 import os
 import signal
 import stat
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from runner.control.client import ControlClient, ControlRequestFailed
-from tests.daemon_process import connected, start_daemon, stop_daemon
+from tests.daemon_process import botrunner, connected, start_daemon, stop_daemon
 
-PROJECT = Path(__file__).resolve().parents[2]
 
 BOT = """\
 id: {id}
@@ -28,11 +25,6 @@ strategy: {{name: sma_cross, params: {{fast: 5, slow: 20}}}}
 risk: {{stake_pct: 0.9}}
 speed: 12000
 """
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
@@ -107,12 +99,12 @@ async def test_cli_commands_talk_to_the_daemon(daemon):
     client = await connected(state_dir / "botrunner.sock")
     await until(client, "alpha", lambda s: s.state == "running")
     await client.aclose()
-    status = await asyncio.to_thread(cli, "status", "--state-dir", str(state_dir))
+    status = await asyncio.to_thread(botrunner, "status", "--state-dir", str(state_dir))
     assert status.returncode == 0, status.stderr
     assert "alpha" in status.stdout and "running" in status.stdout
-    killed = await asyncio.to_thread(cli, "kill", "--all", "--reason", "end of test", "--state-dir", str(state_dir))
+    killed = await asyncio.to_thread(botrunner, "kill", "--all", "--reason", "end of test", "--state-dir", str(state_dir))
     assert killed.returncode == 0, killed.stderr
-    journal = await asyncio.to_thread(cli, "journal", "alpha", "--kind", "kill", "--state-dir", str(state_dir))
+    journal = await asyncio.to_thread(botrunner, "journal", "alpha", "--kind", "kill", "--state-dir", str(state_dir))
     assert "end of test" in journal.stdout
     assert process.poll() is None                              # killed bots wait for resume
 
@@ -120,5 +112,5 @@ async def test_cli_commands_talk_to_the_daemon(daemon):
     out, err = await asyncio.to_thread(process.communicate, timeout=20)
     assert process.returncode == 0, err
     assert "killed" in out                                     # the exit summary
-    gone = await asyncio.to_thread(cli, "status", "--state-dir", str(state_dir))
+    gone = await asyncio.to_thread(botrunner, "status", "--state-dir", str(state_dir))
     assert gone.returncode == 1 and "no botrunner daemon is running" in gone.stderr

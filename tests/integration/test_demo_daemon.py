@@ -8,13 +8,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from tests.daemon_process import botrunner
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-def botrunner(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
 
 
 def wait_for(condition, what: str, timeout_secs: float = 30.0) -> None:

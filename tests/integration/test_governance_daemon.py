@@ -6,16 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from runner.control.client import ControlClient, ControlRequestFailed
-from tests.daemon_process import connected, start_daemon, stop_daemon
+from tests.daemon_process import botrunner, connected, start_daemon, stop_daemon
 
-PROJECT = Path(__file__).resolve().parents[2]
 
 BOT = """\
 id: {id}
@@ -32,11 +30,6 @@ governance:
   promotion: {{min_trades: {min_trades}, min_win_rate: 0.0, max_drawdown_pct: 1.0}}
   demote_drawdown_pct: 1.0
 """
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
@@ -77,19 +70,19 @@ async def test_promote_by_hand_over_the_socket_and_the_level_survives_a_restart(
         assert (promoted.level, promoted.level_name) == (3, "L3 constrained")
         assert promoted.decisions[-1].action == "promote" and promoted.decisions[-1].by == "person"
 
-        shown = cli("governance", "earned", "--json", "--state-dir", str(state_dir))
+        shown = botrunner("governance", "earned", "--json", "--state-dir", str(state_dir))
         assert shown.returncode == 0, shown.stderr
         [status] = json.loads(shown.stdout)
         assert status["level"] == 3 and any(d["action"] == "promote" for d in status["decisions"])
-        text = cli("governance", "--state-dir", str(state_dir))
+        text = botrunner("governance", "--state-dir", str(state_dir))
         assert "earned  L3 constrained" in text.stdout and "novice  L2 gated" in text.stdout
-        by_cli = cli("promote", "novice", "--state-dir", str(state_dir))
+        by_cli = botrunner("promote", "novice", "--state-dir", str(state_dir))
         assert by_cli.returncode == 1 and "promotion rule does not hold yet" in by_cli.stderr
     finally:
         await client.aclose()
 
     stop_daemon(processes.pop())
-    offline = cli("governance", "earned", "--json", "--state-dir", str(state_dir))   # no daemon: the state folder
+    offline = botrunner("governance", "earned", "--json", "--state-dir", str(state_dir))   # no daemon: the state folder
     assert offline.returncode == 0, offline.stderr
     assert json.loads(offline.stdout)[0]["level"] == 3
 

@@ -4,20 +4,14 @@ small search over the real BTC candles."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from runner.config.validate import validate_paths
 
 from tests.unit.research.planted import PLANTED_BEST, planted_candles, write_bot, write_candles
+from tests.daemon_process import botrunner
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-
-def botrunner(*args: str, cwd: Path = PROJECT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_json_is_one_object_and_the_best_config_written_validates(tmp_path):

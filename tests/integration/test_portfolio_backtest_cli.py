@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+from tests.daemon_process import botrunner
 
-PROJECT = Path(__file__).resolve().parents[2]
 
 BOT = """\
 id: {id}
@@ -19,11 +17,6 @@ strategy: {{name: sma_cross, params: {{fast: 3, slow: 8}}}}
 risk: {{stake_pct: 0.5}}
 risk_group: pair
 """
-
-
-def botrunner(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=120)
 
 
 def folder(tmp_path: Path) -> Path:

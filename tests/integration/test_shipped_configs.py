@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 
 from market.models import timeframe_ms
 from runner.config.bot import load_bot_config
+from tests.daemon_process import botrunner
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((PROJECT / "configs" / "bots").glob("*.yaml"))
@@ -27,11 +26,6 @@ def fresh_clone(tmp_path_factory) -> Path:
     shutil.copytree(PROJECT / "configs", root / "configs")
     assert not (root.parent / "shared").exists()
     return root
-
-
-def botrunner(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
 
 
 def test_every_shipped_config_validates_in_a_fresh_clone(fresh_clone):
