@@ -4,6 +4,7 @@
 market: {source: csv, path: ../shared/data/BTC_USD-1m-2022-01.csv, start: 2022-01-10}
 market: {source: json, path: data/btc-1m.json}
 market: {source: synthetic, seed: 7, bars: 45000, start_price: 30000}
+market: {source: ticks, path: data/btc-ticks.csv}     # trades made into candles (`market.ticks`)
 ```
 
 Paths stay as written; `market.factory` resolves a relative one against the working directory
@@ -60,6 +61,16 @@ class JsonSource(_FileSource):
     source: Literal["json"]
 
 
+class TicksSource(_FileSource):
+    """A tick file, header datetime,symbol,price,volume (see `market.ticks`): the trades of the
+    bot's symbol made into candles of its timeframe; `start`/`end` cut by candle open time."""
+
+    source: Literal["ticks"]
+    symbol: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    """The file's name for the bot's symbol, when it differs (say `XBTUSD`); unset: the bot's
+    symbol, written `BTC/USDT` or `BTCUSDT`."""
+
+
 class SyntheticSource(StrictModel):
     """Seeded random-walk candles with regime changes (see `market.synthetic`); same seed, same
     candles. Candles are one bot timeframe apart from `start`."""
@@ -72,4 +83,4 @@ class SyntheticSource(StrictModel):
     start: UtcDatetime = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-MarketConfig = Annotated[CsvSource | JsonSource | SyntheticSource, Field(discriminator="source")]
+MarketConfig = Annotated[CsvSource | JsonSource | TicksSource | SyntheticSource, Field(discriminator="source")]

@@ -6,11 +6,13 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from market.config import CsvSource, JsonSource, MarketConfig, SyntheticSource
+from market.config import CsvSource, JsonSource, MarketConfig, SyntheticSource, TicksSource
 from market.errors import MarketDataError
 from market.files import load_candles
 from market.models import Candle, timeframe_ms
 from market.synthetic import generate_candles
+from market.ticks import load_tick_candles
+from market.ticks_read import is_tick_file
 
 
 def load_market(
@@ -25,14 +27,20 @@ def load_market(
     """The candles `config` names for a bot trading `symbol` on `timeframe`, within [start, end).
 
     `start`, `end` and `path_override` (say, from the command line) win over the config's; the
-    override's extension picks its format, whatever the config's source says. A relative path
+    override's extension picks its format, whatever the config's source says, and a CSV whose
+    header names the tick columns is read as ticks (`market.ticks`). A relative path
     is taken from the current working directory. Synthetic candles are
     `timeframe` apart, from `start` or else the config's start, and stop before `end`.
 
     Raises MarketDataError when the data is unusable as a whole (see `market.files`).
     """
     if path_override is not None:
+        if is_tick_file(_absolute(path_override)):
+            file_symbol = config.symbol if isinstance(config, TicksSource) and config.symbol else symbol
+            return _ticks(path_override, file_symbol, timeframe, start, end)
         return _from_file(path_override, timeframe, start, end)
+    if isinstance(config, TicksSource):
+        return _ticks(config.path, config.symbol or symbol, timeframe, start or config.start, end or config.end)
     if isinstance(config, SyntheticSource):
         return _synthetic(config, timeframe, start, end)
     suffix = {CsvSource: ".csv", JsonSource: ".json"}[type(config)]
@@ -45,6 +53,10 @@ def load_market(
 def _from_file(path: Path, timeframe: str, start: datetime | None, end: datetime | None) -> list[Candle]:
     # `symbol` is not checked against the file: candle files do not say what they hold.
     return load_candles(_absolute(path), start=start, end=end, timeframe=timeframe).candles
+
+
+def _ticks(path: Path, symbol: str, timeframe: str, start: datetime | None, end: datetime | None) -> list[Candle]:
+    return load_tick_candles(_absolute(path), symbol=symbol, timeframe=timeframe, start=start, end=end).candles
 
 
 def _absolute(path: Path) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from market.config import CsvSource, JsonSource
+from market.config import CsvSource, JsonSource, TicksSource
 from runner.config.bot import BotConfig, ConfigError, load_bot_config
 from runner.config.daemon import load_config_dir
 
@@ -64,6 +64,6 @@ def _load_files(files: list[Path], problems: list[str]) -> list[tuple[Path, BotC
 
 def _missing_data(bot: BotConfig) -> Path | None:
     market = bot.market
-    if bot.mode == "sim" and isinstance(market, CsvSource | JsonSource) and not market.path.exists():
+    if bot.mode == "sim" and isinstance(market, CsvSource | JsonSource | TicksSource) and not market.path.exists():
         return market.path
     return None
