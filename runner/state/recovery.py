@@ -15,7 +15,6 @@ With a damaged snapshot and nothing in the journal to rebuild from, it refuses t
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,11 +81,9 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> Recov
 
 def _after_corrupt_snapshot(bot_id: str, snapshots: SnapshotStore, journal: BotJournal,
                             exc: CorruptSnapshot) -> None:
-    path = snapshots.path(bot_id)
     if not journal.events(limit=1):
         raise RecoveryError(f"{exc}; and the journal holds nothing for bot {bot_id} to rebuild it "
                             "from. Refusing to start it empty; restore the file or remove it.") from exc
-    kept = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-    path.rename(kept)
-    logger.warning("{}; moved it to {} and rebuilding the bot from the journal", exc, kept.name)
+    kept = snapshots.set_aside(bot_id)
+    logger.warning("{}; moved it to {} and rebuilding the bot from the journal", exc, kept)
     return None

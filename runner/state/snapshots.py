@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -93,21 +94,36 @@ class SnapshotStore:
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
-        try:
-            document = _SnapshotFile.model_validate_json(raw)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            raise CorruptSnapshot(f"{path}: not a valid snapshot ({len(raw)} bytes): {first['msg']}") from None
-        if document.bot_id != bot_id:
-            raise CorruptSnapshot(f"{path}: holds bot {document.bot_id!r}, expected {bot_id!r}")
-        if document.version != SNAPSHOT_VERSION:
-            raise CorruptSnapshot(f"{path}: snapshot version {document.version}, this botrunner reads {SNAPSHOT_VERSION}")
-        if hashlib.sha256(_canonical(document.state).encode()).hexdigest() != document.sha256:
-            raise CorruptSnapshot(f"{path}: checksum mismatch; the file was changed or damaged after it was written")
-        return document.state
+        return decode(bot_id, raw, where=str(path))
+
+    def set_aside(self, bot_id: str) -> str:
+        """Move the bot's (damaged) snapshot out of the way, kept for a person to look at; return
+        where it went. Recovery calls it before rebuilding the bot from the journal."""
+        path = self.path(bot_id)
+        kept = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        path.rename(kept)
+        return kept.name
 
     def remove(self, bot_id: str) -> None:
         self.path(bot_id).unlink(missing_ok=True)
+
+
+def decode(bot_id: str, raw: bytes, *, where: str) -> dict[str, Any]:
+    """The state in `encode`'s bytes, checked: CorruptSnapshot (its message starting with
+    `where`) when they are not a snapshot, are another bot's, another version's, or do not
+    match their checksum."""
+    try:
+        document = _SnapshotFile.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise CorruptSnapshot(f"{where}: not a valid snapshot ({len(raw)} bytes): {first['msg']}") from None
+    if document.bot_id != bot_id:
+        raise CorruptSnapshot(f"{where}: holds bot {document.bot_id!r}, expected {bot_id!r}")
+    if document.version != SNAPSHOT_VERSION:
+        raise CorruptSnapshot(f"{where}: snapshot version {document.version}, this botrunner reads {SNAPSHOT_VERSION}")
+    if hashlib.sha256(_canonical(document.state).encode()).hexdigest() != document.sha256:
+        raise CorruptSnapshot(f"{where}: checksum mismatch; the file was changed or damaged after it was written")
+    return document.state
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)   # NaN is not JSON
