@@ -1,0 +1,105 @@
+"""An asyncpg pool on a thread of its own, callable from synchronous code and from any loop.
+
+The journal's port is synchronous in places (`record`, `commit`, the reads recovery does) and
+asyncpg is asyncio-only. Running the pool on the daemon's own loop would make every synchronous
+call a deadlock (the loop would wait on itself); so the pool lives on a dedicated thread with
+its own event loop. A synchronous call blocks its caller for one round trip (`call`), as
+SQLite's commit blocks it for one fsync; the daemon's loop awaits the same work without
+blocking (`acall`), so forty bots waiting on one group commit leave the loop free meanwhile.
+
+    db = DatabaseThread.start("postgresql://postgres@127.0.0.1:5432/botrunner")
+    one = db.call(lambda conn: conn.fetchval("SELECT 1"))
+    db.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import asyncpg
+
+from runner.cluster.postgres.url import mask
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_SECS = 10.0
+COMMAND_TIMEOUT_SECS = 30.0     # asyncpg's per-statement timeout: a hung server fails the call, not the daemon
+
+
+class DatabaseThread:
+    """A thread running an event loop that owns an asyncpg pool. `call`/`acall`/`submit` run
+    `work(connection)` there on a pooled connection; `run`/`arun` run any coroutine there."""
+
+    def __init__(self, url: str, loop: asyncio.AbstractEventLoop, thread: threading.Thread,
+                 pool: asyncpg.Pool) -> None:
+        self.url = url
+        self._loop = loop
+        self._thread = thread
+        self.pool = pool
+
+    @classmethod
+    def start(cls, url: str, *, min_connections: int = 1, max_connections: int = 4) -> DatabaseThread:
+        """Start the thread and connect. Raises ConnectionError naming the (masked) URL when the
+        database cannot be reached."""
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="postgres", daemon=True)
+        thread.start()
+        async def connect() -> asyncpg.Pool:
+            return await asyncpg.create_pool(url, min_size=min_connections, max_size=max_connections,
+                                             timeout=CONNECT_TIMEOUT_SECS, command_timeout=COMMAND_TIMEOUT_SECS)
+
+        made = asyncio.run_coroutine_threadsafe(connect(), loop)
+        try:
+            pool = made.result(CONNECT_TIMEOUT_SECS + 5)
+        except Exception as exc:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+            # The exception may quote the DSN; only its type and the masked URL are shown.
+            raise ConnectionError(f"cannot connect to PostgreSQL at {mask(url)} "
+                                  f"({type(exc).__name__}: {_without(url, str(exc))})") from None
+        return cls(url, loop, thread, pool)
+
+    def submit(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> Future[T]:
+        """Run `work(connection)` on the thread; a concurrent future of its result."""
+        return asyncio.run_coroutine_threadsafe(self._with_connection(work), self._loop)
+
+    def call(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`submit` and wait: blocks the calling thread for the round trip."""
+        return self.submit(work).result()
+
+    async def acall(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`submit` and await from another event loop, which stays free meanwhile."""
+        return await asyncio.wrap_future(self.submit(work))
+
+    def run(self, coroutine: Awaitable[T]) -> T:
+        """Run any coroutine on the thread's loop and wait for it."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def submit_coroutine(self, coroutine: Awaitable[T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    async def _with_connection(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        async with self.pool.acquire() as connection:
+            return await work(connection)
+
+    def close(self) -> None:
+        """Close the pool (waiting for calls under way) and end the thread."""
+        if self._loop.is_closed():
+            return
+        try:
+            self.run(asyncio.wait_for(self.pool.close(), COMMAND_TIMEOUT_SECS))
+        except (asyncio.TimeoutError, OSError):
+            self.pool.terminate()
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+
+def _without(url: str, text: Any) -> str:
+    return str(text).replace(url, mask(url))

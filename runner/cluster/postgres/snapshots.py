@@ -1,0 +1,93 @@
+"""Bots' snapshots in PostgreSQL: the `SnapshotStore` port, fenced like the journal.
+
+A snapshot is the same document as the embedded daemon's JSON file (`runner.state.snapshots.
+encode`: version, bot id, SHA-256 and state), one row per bot, checked the same way when read.
+Each write carries the fencing token of the bot's journal handle (`PostgresJournal.
+writer_token`) and is refused in its transaction when the bot's fence holds another, so a
+snapshot never lands from a node that lost the bot, nor from a run the journal refused (a
+conflict): a snapshot is never ahead of the journal it is checked against.
+
+The `SnapshotWriter` calls `write_encoded_many` from its thread with every pending snapshot:
+one round trip for the lot (its `pool` of file-writing threads has nothing to do here).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from typing import Any
+
+import asyncpg
+
+from runner.cluster.postgres.errors import StaleFencingToken
+from runner.cluster.postgres.journal import PostgresJournal
+from runner.state.snapshots import decode, encode
+
+
+class PostgresSnapshotStore:
+    """Snapshots of every bot in the journal's database (table `snapshots`)."""
+
+    def __init__(self, journal: PostgresJournal) -> None:
+        self._journal = journal
+        self._db = journal.db
+
+    def write(self, bot_id: str, state: dict[str, Any]) -> None:
+        self.write_encoded(bot_id, encode(bot_id, state))
+
+    def write_encoded(self, bot_id: str, document: bytes) -> None:
+        """Write one bot's document; raises StaleFencingToken (or the bot's journal failure)
+        when it is refused."""
+        failed = self.write_encoded_many({bot_id: document})
+        if failed:
+            raise failed[bot_id]
+
+    def write_encoded_many(self, documents: dict[str, bytes], *, pool: Executor | None = None) -> dict[str, Exception]:
+        """Write several bots' documents in one transaction; return the bots refused, with why
+        (the others are written)."""
+        refused: dict[str, Exception] = {}
+        writes = []
+        for bot_id, document in sorted(documents.items()):
+            token, failure = self._journal.writer_token(bot_id)
+            if failure is not None:
+                refused[bot_id] = failure
+            else:
+                writes.append((bot_id, token, document))
+        if writes:
+            refused.update(self._db.call(lambda conn: _write_fenced(conn, writes)))
+        return refused
+
+    def read(self, bot_id: str) -> dict[str, Any] | None:
+        """The bot's last state, None if it never had one; CorruptSnapshot if it is damaged."""
+        raw = self._db.call(lambda conn: conn.fetchval("SELECT document FROM snapshots WHERE bot_id = $1", bot_id))
+        if raw is None:
+            return None
+        return decode(bot_id, bytes(raw), where=f"snapshot of {bot_id} in PostgreSQL {self._journal.url}")
+
+    def set_aside(self, bot_id: str) -> str:
+        """Move the bot's snapshot to `snapshots_set_aside` (for a person to look at)."""
+        self._db.call(lambda conn: conn.execute(
+            "WITH gone AS (DELETE FROM snapshots WHERE bot_id = $1 RETURNING bot_id, document)"
+            " INSERT INTO snapshots_set_aside (bot_id, document) SELECT bot_id, document FROM gone", bot_id))
+        return f"the table snapshots_set_aside of {self._journal.url}"
+
+    def remove(self, bot_id: str) -> None:
+        self._db.call(lambda conn: conn.execute("DELETE FROM snapshots WHERE bot_id = $1", bot_id))
+
+
+async def _write_fenced(conn: asyncpg.Connection, writes: list[tuple[str, int, bytes]]) -> dict[str, Exception]:
+    bots = [bot_id for bot_id, _, _ in writes]
+    async with conn.transaction():
+        # Every bot gets a fence row first, so a token-0 writer locks one too (a claim made
+        # meanwhile waits for this transaction, and the write cannot land after it).
+        await conn.execute("INSERT INTO fences (bot_id) SELECT unnest($1::text[]) ON CONFLICT (bot_id) DO NOTHING", bots)
+        fences = dict(await conn.fetch(
+            "SELECT bot_id, token FROM fences WHERE bot_id = ANY($1) ORDER BY bot_id FOR SHARE", bots))
+        accepted = [(bot_id, token, document) for bot_id, token, document in writes if fences[bot_id] == token]
+        if accepted:
+            await conn.execute(
+                "INSERT INTO snapshots (bot_id, token, document)"
+                " SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])"
+                " ON CONFLICT (bot_id) DO UPDATE SET document = EXCLUDED.document, token = EXCLUDED.token,"
+                " written_at = now()",
+                [w[0] for w in accepted], [w[1] for w in accepted], [w[2] for w in accepted])
+    return {bot_id: StaleFencingToken(bot_id, token, fences[bot_id])
+            for bot_id, token, _ in writes if fences[bot_id] != token}
