@@ -38,6 +38,11 @@ class Order:
     the same `oco_group`; see `execution.protective` for the rule. The trailing stop exit itself
     (`<entry id>-ts`) carries the same field, which says how it trails, and its current level
     as `stop_price`, so a snapshot of the order keeps the level it has trailed to.
+
+    `expire_ts_ms` (limit orders): the close time of the candle at whose close the runner
+    cancels the order if it is still open (the Nth after the one it was placed on, for a signal's
+    `expire_after` N; see `runner.bot.limit_orders`). Kept in the order, so its journal intent
+    and its snapshot carry the expiry across a restart. None: good till cancelled.
     """
 
     client_order_id: ClientOrderId
@@ -55,6 +60,7 @@ class Order:
     oco_group: str | None = None
     trailing_stop_pct: float | None = None
     trailing_stop_distance: float | None = None
+    expire_ts_ms: int | None = None
 
     def __post_init__(self) -> None:
         if (self.quantity is None) == (self.quote_amount is None):
@@ -127,9 +133,9 @@ class Fill:
 def order_to_dict(order: Order) -> dict:
     """JSON-ready fields of an order, for the journal and snapshots.
 
-    The trailing stop fields appear only when set: the journal checks an order re-made after a
-    restart against its journalled dict as written, so an order without a trailing stop must
-    encode exactly as it did before the fields existed."""
+    The trailing stop fields and a limit order's expiry appear only when set: the journal checks
+    an order re-made after a restart against its journalled dict as written, so an order without
+    them must encode exactly as it did before the fields existed."""
     data = {
         "order_id": order.client_order_id, "symbol": order.symbol, "side": order.side.value,
         "type": order.type.value, "quantity": order.quantity, "quote_amount": order.quote_amount,
@@ -141,18 +147,21 @@ def order_to_dict(order: Order) -> dict:
         data["trailing_stop_pct"] = order.trailing_stop_pct
     if order.trailing_stop_distance is not None:
         data["trailing_stop_distance"] = order.trailing_stop_distance
+    if order.expire_ts_ms is not None:
+        data["expire_ts_ms"] = order.expire_ts_ms
     return data
 
 
 def order_from_dict(data: dict) -> Order:
-    """The order of an `order_to_dict` dict; one written before trailing stops existed reads without."""
+    """The order of an `order_to_dict` dict; one written before trailing stops (or expiries) existed
+    reads without."""
     return Order(
         data["order_id"], data["symbol"], Side(data["side"]), OrderType(data["type"]),
         quantity=data["quantity"], quote_amount=data["quote_amount"], price=data["price"],
         stop_price=data["stop_price"], reason=data["reason"], created_ts_ms=data["created_ts_ms"],
         stop_loss_pct=data["stop_loss_pct"], take_profit_pct=data["take_profit_pct"],
         oco_group=data["oco_group"], trailing_stop_pct=data.get("trailing_stop_pct"),
-        trailing_stop_distance=data.get("trailing_stop_distance"))
+        trailing_stop_distance=data.get("trailing_stop_distance"), expire_ts_ms=data.get("expire_ts_ms"))
 
 
 def fill_to_dict(fill: Fill) -> dict:

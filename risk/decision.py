@@ -19,7 +19,9 @@ class RiskDecision(NamedTuple):
     """An approved order's side and size, or why there is none.
 
     Exactly one of `quantity` and `quote_amount` is set on an approval: exits sell a quantity,
-    entries spend a quote amount (the fill price is not known until the order fills).
+    market entries spend a quote amount (the fill price is not known until the order fills).
+    `price` is set for a limit order (a `LimitSignal`): a limit entry buys a `quantity`, the stake
+    at that price, since a limit order is sized in the base asset.
 
     The audit record: when a rule refused the signal (REJECT) or shrank its entry (RESIZE),
     `rule` is the rule's stable name ("daily_target", "var_limit", "max_order_notional", ...;
@@ -42,6 +44,7 @@ class RiskDecision(NamedTuple):
     trailing_stop_distance: float | None = None      # a price distance (ATRs at the entry)
     rule: str = ""
     inputs: dict[str, float] | None = None
+    price: float | None = None                       # a limit order's price; None: a market order
 
     @property
     def approved(self) -> bool:

@@ -16,6 +16,12 @@ The stable rule names of the audit trail (`RiskDecision.rule`):
 | `cooldown_after_stop`, `losing_streak`, `lookback_drawdown` | reject | a protection's pause |
 
 Only entries are ever refused or resized by them; exits always pass.
+
+A limit entry (`LimitSignal`) is sized at its limit price: the stake, capped by the rules above,
+buys `stake / price` of the base asset (a limit order has a quantity, not a quote amount), so
+`max_order_notional` caps its notional at that price, and the price collar looks at the limit
+price instead of the last close. A limit exit sells the position (what one order can close) at
+its price.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from risk.protections import CooldownAfterStop, LookbackDrawdown, LosingStreak
 from risk.rules import (DailyMaxLoss, DailyTarget, MaxDrawdown, MaxOrderNotional, MaxPosition, PositionSizing,
                         PriceCollar, ProtectiveExits, TrailingAtr, fill_deviation)
 from risk.var import ValueAtRisk
-from strategies.signal import Direction, Signal
+from strategies.signal import Direction, LimitSignal, Signal
 
 _MIN_ENTRY_AMOUNT = 1e-9
 _INFINITY = float("inf")
@@ -150,6 +156,7 @@ class RuleRiskEngine:
                 orders_pending: bool, closable: float | None) -> RiskDecision:
         direction = signal.direction
         position = portfolio.quantity
+        limit = signal.price if isinstance(signal, LimitSignal) else None
         if closable == 0.0:
             position = 0.0                       # dust
         if orders_pending:
@@ -159,7 +166,7 @@ class RuleRiskEngine:
                 return _ALREADY_FLAT
             side = Side.SELL if position > 0 else Side.BUY
             quantity = abs(position) if closable is None else closable
-            return RiskDecision(Verdict.APPROVE, signal.reason or "exit", side, quantity=quantity)
+            return RiskDecision(Verdict.APPROVE, signal.reason or "exit", side, quantity=quantity, price=limit)
         if direction is Direction.SHORT:
             return _NO_SHORTS
         if position > 0.0:
@@ -173,12 +180,13 @@ class RuleRiskEngine:
         price = candle.close if candle is not None else portfolio.last_price
         if not 0.0 < price < _INFINITY and (candle is not None or price != 0.0):
             return reject(f"no price to enter at: the last price is {price}", "price")   # no NaN in the journal
-        if self.price_collar is not None and (refusal := self.price_collar.refusal(market_data)) is not None:
+        if self.price_collar is not None and (refusal := self.price_collar.refusal(market_data, limit)) is not None:
             return refusal
         for gate in self.gates:
             if (refusal := gate.refusal()) is not None:
                 return refusal
-        return self._sized_entry(signal, portfolio)
+        decision = self._sized_entry(signal, portfolio)
+        return decision if limit is None or not decision.approved else _at_limit(decision, limit)
 
     def _sized_entry(self, signal: Signal, portfolio: PortfolioManager) -> RiskDecision:
         cash, equity, position_value = portfolio.cash, portfolio.equity, portfolio.position_value
@@ -303,3 +311,11 @@ class RuleRiskEngine:
         for gate in self.gates:
             if gate.name in saved:
                 gate.restore(saved[gate.name])
+
+
+def _at_limit(decision: RiskDecision, price: float) -> RiskDecision:
+    """An approved entry's quote amount as the quantity it buys at the limit `price`."""
+    inputs = decision.inputs
+    if inputs is not None:
+        inputs["limit_price"] = price
+    return decision._replace(quantity=decision.quote_amount / price, quote_amount=None, price=price)

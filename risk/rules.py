@@ -157,17 +157,23 @@ class PriceCollar:
         self.pct = pct
         self.window = window
 
-    def refusal(self, market_data: MarketView) -> RiskDecision | None:
+    def refusal(self, market_data: MarketView, limit_price: float | None = None) -> RiskDecision | None:
+        """Why the entry is refused, or None. A limit entry (`limit_price`) is checked at its own
+        price against the same mean: a limit at the last close gets the market entry's answer."""
         closes = market_data.closes(self.window + 1)
         if len(closes) <= self.window:
             return None
         last = closes.pop()
+        what = "last close"
+        if limit_price is not None:
+            last, what = limit_price, "limit price"
         mean = math.fsum(closes) / self.window
         # Compared as a distance in price, not a ratio, for the reason given in DailyMaxLoss.
         if abs(last - mean) > self.pct * mean:
-            return reject(f"price collar: last close {last:.8g} is {abs(last / mean - 1.0):.2%} from the "
+            return reject(f"price collar: {what} {last:.8g} is {abs(last / mean - 1.0):.2%} from the "
                           f"mean {mean:.8g} of the {self.window} closes before it (at most {self.pct:.2%})",
-                          self.name, close=last, mean=mean, pct=self.pct, window=float(self.window))
+                          self.name, **{"close" if limit_price is None else "limit_price": last}, mean=mean,
+                          pct=self.pct, window=float(self.window))
         return None
 
 

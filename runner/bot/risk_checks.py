@@ -21,7 +21,7 @@ from typing import Any
 
 from loguru import logger
 
-from execution.models import Fill
+from execution.models import Fill, Side
 from execution.order_ids import client_order_id
 from risk.decision import RiskDecision
 from runner.bot.errors import BotMustStayDown
@@ -67,14 +67,17 @@ class RiskChecks:
         """Reserve room in the risk group for an entry (exits need none); False, journalled,
         when it does not fit. Checked and reserved in one call with no await between: of two
         bots deciding on one candle, the first the event loop runs takes the room."""
-        if decision.quote_amount is None:
-            return True
+        notional = decision.quote_amount
+        if notional is None:
+            if decision.price is None or decision.side is not Side.BUY:
+                return True
+            notional = decision.quantity * decision.price       # a limit entry: its notional at its price
         group = self.risk_group
         next_id = client_order_id(self.order_id_prefix, self.order_seq + 1)
-        refusal = group.reserve(self.bot_id, next_id, self.symbol, decision.quote_amount, now_ms)
+        refusal = group.reserve(self.bot_id, next_id, self.symbol, notional, now_ms)
         if refusal is None:
             return True
-        self._record_risk(f"risk_group:{group.name}", "reject", refusal, {"notional": decision.quote_amount}, now_ms)
+        self._record_risk(f"risk_group:{group.name}", "reject", refusal, {"notional": notional}, now_ms)
         return False
 
     def _release_done_orders(self) -> None:

@@ -47,6 +47,7 @@ from runner.bot.forecasting import Forecasting
 from runner.bot.governing import GovernanceFlow
 from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
+from runner.bot.limit_orders import LimitOrderFlow
 from runner.bot.persistence import RunnerPersistence
 from runner.bot.risk_checks import RiskChecks
 from runner.bot.states import RunnerState
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 __all__ = ["RunnerState", "StrategyRunner"]
 
 
-class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow):
+class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow, LimitOrderFlow):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
@@ -168,6 +169,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self.state = RunnerState.RUNNING
         if self.risk_group is not None:      # after any restore: the group reads this portfolio
             self.risk_group.join(self.bot_id, self.symbol, self.portfolio)
+        self._follow_limit_expiries()        # restored limit orders expire on time (`runner.bot.limit_orders`)
         self._record("lifecycle", self.clock.now_ms(), {"state": "running"})
         try:
             await self._warm_up()
@@ -262,6 +264,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             fills = await self.execution.on_candle(candle)
             if fills:
                 self._apply_fills(fills, close_ms)
+            if self._limit_expiries is not None:   # a limit order with an expiry rests
+                await self._expire_limit_orders(close_ms)
             if self.risk_group is not None:
                 self.risk_group.observe(close_ms)
                 if fills:
@@ -346,6 +350,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                                                             "probabilities": dict(self.view.regime_probs)}, now_ms)
             return
         pending = bool(self.execution.open_orders()) and self._has_working_order()
+        if pending and signal.direction is Direction.FLAT:
+            pending = await self._withdraw_limit_entry(now_ms)   # an exit cancels a resting limit entry
         if self.risk.watches_spread and signal.direction is Direction.LONG:
             await self._read_spread()
         position = self.portfolio.quantity
@@ -355,17 +361,20 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             self._record_risk(decision.rule, decision.verdict.value, decision.reason, decision.inputs or {}, now_ms)
         if not decision.approved:
             return
-        if decision.quantity is not None and self.execution.open_orders():
+        if signal.direction is Direction.FLAT and self.execution.open_orders():
             # An exit replaces whatever protects the position it closes.
             await self._cancel_all(now_ms, "replaced by an exit")
         if self.risk_group is not None and not self._group_room_for(decision, now_ms):
             return
-        order = Order(
-            self._next_order_id(), self.symbol, decision.side, OrderType.MARKET,
-            quantity=decision.quantity, quote_amount=decision.quote_amount, reason=decision.reason,
-            created_ts_ms=now_ms, stop_loss_pct=decision.stop_loss_pct,
-            take_profit_pct=decision.take_profit_pct, trailing_stop_pct=decision.trailing_stop_pct,
-            trailing_stop_distance=decision.trailing_stop_distance)
+        if decision.price is not None:       # a limit order (`runner.bot.limit_orders`)
+            order = self._limit_order(decision, signal, now_ms)
+        else:
+            order = Order(
+                self._next_order_id(), self.symbol, decision.side, OrderType.MARKET,
+                quantity=decision.quantity, quote_amount=decision.quote_amount, reason=decision.reason,
+                created_ts_ms=now_ms, stop_loss_pct=decision.stop_loss_pct,
+                take_profit_pct=decision.take_profit_pct, trailing_stop_pct=decision.trailing_stop_pct,
+                trailing_stop_distance=decision.trailing_stop_distance)
         await self._submit(order, now_ms)
         if self.risk_group is not None:
             self._release_done_orders()

@@ -1,0 +1,121 @@
+"""Limit orders from strategies: the runner's side of a `LimitSignal`.
+
+A strategy asks for a limit order with `strategies.signal.LimitSignal` (a price, and good till
+cancelled or `expire_after` candles). The risk engine sizes it at its limit price; the runner
+places a LIMIT order, and the execution engine fills it by its mode's rule (sim: a later
+candle that trades through the price; paper: the same, or at once at a quote already through
+it; live: the exchange's matching). The rules, decided here:
+
+- **A new signal while a limit entry rests** is refused like any signal while an order is
+  working ("one decision at a time"): the resting order is kept, not replaced. Replacing would
+  cancel and resend on every candle a strategy re-quotes, and race a fill in flight; a strategy
+  that wants a fresh price asks for a short `expire_after`.
+- **An exit signal while a limit entry rests** cancels the entry first (journal `cancel`, why
+  "exit signal"), books whatever filled before the cancel arrived, and then exits that part,
+  by market or at the exit's limit. Nothing filled: nothing to exit ("already flat").
+- **A limit exit** (a FLAT `LimitSignal`) sells the position at its price or better. Like a
+  market exit it replaces the protective exits (stop-loss, take-profit, trailing stop) of the
+  position; if it expires unfilled, the position stays open without them, and the strategy's
+  next signal decides (a market exit, say).
+- **Expiry**: an order of a signal with `expire_after` N carries `expire_ts_ms`, the close time
+  of the Nth candle after the one it was placed on. At that candle, after its fills are booked
+  (so the candle can still fill it), the runner cancels it (journal `cancel`, why "expired"),
+  in sim, paper and live alike. The expiry is in the order, so in its journal intent and the
+  snapshot: a restarted bot follows its resting limit orders (never sending them again) and
+  expires them on time. A partly filled order keeps what filled; the rest is cancelled.
+- **The kill switch** cancels resting limit orders with every other order of the bot
+  (`runner.bot.kill_flow`), before it closes the position.
+
+Cost: the loop asks `_limit_expiries is not None` once per candle; it is None unless an order
+with an expiry rests, so a bot without one pays that check only.
+
+A mixin of `StrategyRunner` (it reads and writes the runner's own state), kept in its own
+module so that the loop in `strategy_runner.py` reads alone.
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from execution.models import Order, OrderType, Side
+from risk.decision import RiskDecision
+from strategies.signal import LimitSignal, Signal
+
+__all__ = ["LimitOrderFlow"]
+
+
+class LimitOrderFlow:
+    """Limit-order methods of `StrategyRunner`; see the module docstring."""
+
+    # Client order id -> expire_ts_ms of the resting limit orders that expire; None while there
+    # is none (the per-candle check is then one `is None`). Set per runner when one rests.
+    _limit_expiries: dict[str, int] | None = None
+
+    def _limit_order(self, decision: RiskDecision, signal: Signal, now_ms: int) -> Order:
+        """The LIMIT order of an approved decision with a price (`decision.price`)."""
+        expire_after = signal.expire_after if isinstance(signal, LimitSignal) else None
+        expire_ts_ms = None if expire_after is None else now_ms + expire_after * self._bar_ms
+        order = Order(
+            self._next_order_id(), self.symbol, decision.side, OrderType.LIMIT, quantity=decision.quantity,
+            price=decision.price, reason=decision.reason, created_ts_ms=now_ms,
+            stop_loss_pct=decision.stop_loss_pct, take_profit_pct=decision.take_profit_pct,
+            trailing_stop_pct=decision.trailing_stop_pct, trailing_stop_distance=decision.trailing_stop_distance,
+            expire_ts_ms=expire_ts_ms)
+        if expire_ts_ms is not None:
+            self._expire_at(order.client_order_id, expire_ts_ms)
+        return order
+
+    def _expire_at(self, order_id: str, expire_ts_ms: int) -> None:
+        if self._limit_expiries is None:
+            self._limit_expiries = {}
+        self._limit_expiries[order_id] = expire_ts_ms
+
+    def _follow_limit_expiries(self) -> None:
+        """At the start of a run: the expiries of the limit orders restored (snapshot, journal)."""
+        for order in self.execution.open_orders():
+            if order.expire_ts_ms is not None and order.type is OrderType.LIMIT:
+                self._expire_at(order.client_order_id, order.expire_ts_ms)
+
+    async def _expire_limit_orders(self, close_ms: int) -> None:
+        """At each candle's close while an order with an expiry rests (its fills booked): cancel
+        those whose expiry is this close or earlier. An order the exchange could not cancel
+        (a temporary failure) stays open and is cancelled at the next candle."""
+        expiries = self._limit_expiries
+        open_ids = {o.client_order_id for o in self.execution.open_orders()}
+        for order_id in [i for i in expiries if i not in open_ids]:
+            del expiries[order_id]                      # filled, or cancelled by something else
+        due = [i for i, ts_ms in expiries.items() if ts_ms <= close_ms]
+        if due:
+            logger.info("Limit order(s) {} expired unfilled at the close of {}; cancelling", ", ".join(due), close_ms)
+            await self._cancel_orders(close_ms, "expired", due)
+            still_open = {o.client_order_id for o in self.execution.open_orders()}
+            for order_id in due:
+                if order_id not in still_open:
+                    del expiries[order_id]
+        if not expiries:
+            self._limit_expiries = None
+
+    async def _withdraw_limit_entry(self, now_ms: int) -> bool:
+        """An exit signal while an order works: a resting limit entry is cancelled (and what it
+        filled meanwhile booked) so the exit can close what filled. True while an order still
+        works (anything else, or a cancel that failed): the signal is then refused as pending."""
+        working = [o for o in self.execution.open_orders() if o.oco_group is None]
+        if not working or not all(o.type is OrderType.LIMIT and o.side is Side.BUY for o in working):
+            return True
+        await self._cancel_orders(now_ms, "exit signal", [o.client_order_id for o in working])
+        return self._has_working_order()
+
+    async def _cancel_orders(self, now_ms: int, why: str, order_ids: list[str]) -> None:
+        """Cancel the bot's open orders (the engines cancel all at once), journalling `why` for
+        `order_ids` and "cancelled with <ids>" for any other (a protective exit resting beside
+        them), and book the fills learned while cancelling."""
+        cancelled, fills = await self.execution.cancel_all()
+        named = set(order_ids)
+        for order in cancelled:
+            cid = order.client_order_id
+            self._record("cancel", now_ms, {"order_id": cid, "why": why if cid in named else
+                                            f"cancelled with {', '.join(order_ids)} ({why})"}, key=cid)
+        if fills:
+            self._apply_fills(fills, now_ms)
+        if self.risk_group is not None:
+            self._release_done_orders()            # a cancelled entry gives its room back
