@@ -1,0 +1,316 @@
+"""`ClusterCoordinator`: which bots this node runs, kept in step with the leases in Redis.
+
+Every `renew_secs` (a third of the lease) the node, in this order:
+
+1. renews the leases it holds, in one round trip; a lease found lost stops its bot at once;
+2. beats its heartbeat and publishes its bots' status rows;
+3. balances: takes free bots while it holds fewer than its fair share (the bots over the live
+   nodes, rounded up), hands one over when it holds more than that while a live node holds
+   fewer than the share rounded down, and serves `botrunner move` requests.
+
+Taking a bot: acquire its lease (a new, higher token), raise the bot's fence in PostgreSQL to
+that token, then build the bot from its saved state there, writing through a journal handle
+fenced with the token. Handing over: stop the bot at a candle boundary, wait for its snapshot
+to be saved, release the lease; the taker finds it free at its next tick.
+
+A node cut off from Redis (or paused) cannot renew. Its `_deadlines` task, which needs no
+Redis, stops each bot whose last successful renewal was sent `stop_after_secs` ago (0.75 of
+the lease) by this node's own clock, before the lease can end in Redis and another node take
+the bot. A node that is paused past that point (SIGSTOP, a long GC, a VM migration) wakes up
+believing it still owns its bots; the fence is what stops it then: the taker raised it, so
+the paused node's next journal write or intent commit is refused and no order leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from loguru import logger
+from redis.exceptions import RedisError
+
+from runner.cluster.config import LeaseTimings
+from runner.cluster.events import ClusterEvents
+from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
+from runner.cluster.leases import Lease, LeaseStore, LeaseView
+from runner.cluster.nodes import NodeRegistry
+from runner.control.errors import ControlError
+from runner.state.journal import BotJournal
+
+__all__ = ["ClusterCoordinator", "ClusterCounters", "Fencing"]
+
+REDIS_ERRORS = (RedisError, OSError, TimeoutError)
+
+
+class OwnedBots(Protocol):
+    """What the coordinator asks of the daemon's `BotManager`."""
+
+    def take(self, bot_id: str, journal: BotJournal, *, kill_reason: str | None = None) -> None: ...
+    async def stop(self, bot_id: str) -> Any: ...
+    async def drop(self, bot_id: str) -> None: ...
+    async def kill(self, bot_id: str, reason: str) -> Any: ...
+    async def resume(self, bot_id: str) -> Any: ...
+    async def status_rows(self) -> list[dict[str, Any]]: ...
+
+
+class Fencing(Protocol):
+    """The database side of fencing (runner.cluster.postgres): raise a bot's fence to a token
+    (False when it already holds a higher one), and a journal handle whose writes carry it."""
+
+    async def claim(self, bot_id: str, token: int) -> bool: ...
+    def journal_for(self, bot_id: str, token: int) -> BotJournal: ...
+
+
+@dataclass(slots=True)
+class ClusterCounters:
+    """This node's figures for /metrics."""
+
+    renewals: int = 0
+    renew_failures: int = 0          # rounds whose renewal did not come back
+    leases_lost: int = 0             # found taken by another node, or stopped by the deadline
+    takeovers: int = 0               # bots taken from a node that stopped renewing
+    acquired: int = 0                # every lease won, takeovers included
+    handed_over: int = 0             # released to balance or for `botrunner move`
+
+
+@dataclass(slots=True)
+class _Held:
+    lease: Lease
+    confirmed_at: float              # monotonic time the last successful renewal was sent
+    leaving: bool = False            # being handed over: renewed on, never stopped twice
+
+
+class ClusterCoordinator:
+    def __init__(self, *, bots: OwnedBots, bot_ids: list[str], leases: LeaseStore, nodes: NodeRegistry,
+                 kill_switch: GlobalKillSwitch, fencing: Fencing, timings: LeaseTimings, events: ClusterEvents,
+                 flush_snapshot: Callable[[str], Awaitable[None]]) -> None:
+        self._bots = bots
+        self._bot_ids = sorted(bot_ids)
+        self._leases = leases
+        self._nodes = nodes
+        self._kill_switch = kill_switch
+        self._fencing = fencing
+        self._timings = timings
+        self._events = events
+        self._flush_snapshot = flush_snapshot
+        self.node = leases.node
+        self.counters = ClusterCounters()
+        self.held: dict[str, _Held] = {}
+        self.views: dict[str, LeaseView | None] = {}
+        self.live_nodes: list[str] = []
+        self.kill_latch: dict[str, Any] | None = None
+        self._pinned: set[str] = set()         # moved here on request: not handed over to balance
+        self.closing = False                   # the daemon is stopping: take nothing more
+        self._handovers: set[asyncio.Task] = set()
+
+    # -- the node's life ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Join, then keep the leases until cancelled; on the way out, hand every bot over."""
+        await self._join()
+        watchers = [asyncio.create_task(self._deadlines(), name="cluster:deadlines"),
+                    asyncio.create_task(self._kill_switch.watch(self.apply_kill_latch), name="cluster:kill-switch")]
+        try:
+            while True:
+                await self.tick()
+                await asyncio.sleep(self._timings.renew_secs)
+        finally:
+            for task in watchers:
+                task.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+
+    async def _join(self) -> None:
+        """Beat once and wait a renewal round before taking bots: nodes started together then see
+        each other, and share the bots instead of the first taking them all and shedding."""
+        while True:
+            try:
+                await self._nodes.beat(0)
+                self.kill_latch = await self._kill_switch.state()
+                break
+            except REDIS_ERRORS as exc:
+                logger.warning("Cluster: cannot reach Redis to join ({}: {}); retrying", type(exc).__name__, exc)
+                await asyncio.sleep(self._timings.renew_secs)
+        logger.info("Cluster: node {} joined; lease {:g}s, renewed every {:.2f}s", self.node,
+                    self._timings.lease_secs, self._timings.renew_secs)
+        await asyncio.sleep(self._timings.renew_secs)
+
+    async def leave(self) -> None:
+        """A clean stop: the daemon has stopped its bots and saved them; give the leases back
+        so the other nodes take them at once instead of after the TTL."""
+        for held in list(self.held.values()):
+            try:
+                await self._leases.release(held.lease)
+            except REDIS_ERRORS:
+                pass                                  # the TTL frees it anyway
+        self.held.clear()
+        try:
+            await self._nodes.leave()
+        except REDIS_ERRORS:
+            pass
+
+    async def tick(self) -> None:
+        """One round: renew, beat, publish, balance. A Redis error ends the round early (counted);
+        the deadlines stop the bots if it lasts."""
+        sent_at = time.monotonic()
+        try:
+            await self._renew(sent_at)
+            await self._nodes.beat(len(self.held))
+            latch = await self._kill_switch.state()       # in case a message was missed
+            if latch != self.kill_latch:
+                await self.apply_kill_latch(latch)
+            await self._publish_rows()
+            await self._balance()
+        except REDIS_ERRORS as exc:
+            self.counters.renew_failures += 1
+            logger.warning("Cluster: Redis round failed ({}: {}); {} bot(s) stop {:g}s after their last renewal "
+                           "if it goes on", type(exc).__name__, exc, len(self.held), self._timings.stop_after_secs)
+
+    async def _renew(self, sent_at: float) -> None:
+        if not self.held:
+            return
+        results = await self._leases.renew([h.lease for h in self.held.values()])
+        self.counters.renewals += 1
+        for bot_id, ok in results.items():
+            held = self.held.get(bot_id)
+            if held is None:
+                continue
+            if ok:
+                held.confirmed_at = sent_at
+            else:
+                await self._lose(bot_id, "its lease is held by another node now")
+
+    async def _deadlines(self) -> None:
+        """Stop each bot whose lease may have ended, by this node's clock alone."""
+        while True:
+            await asyncio.sleep(min(0.1, self._timings.renew_secs / 4))
+            limit = time.monotonic() - self._timings.stop_after_secs
+            for bot_id, held in list(self.held.items()):
+                if held.confirmed_at < limit:
+                    await self._lose(bot_id, f"no lease renewal confirmed for {self._timings.stop_after_secs:g}s "
+                                             f"(lease {self._timings.lease_secs:g}s)")
+
+    async def _lose(self, bot_id: str, why: str) -> None:
+        held = self.held.pop(bot_id, None)
+        if held is None:
+            return
+        self.counters.leases_lost += 1
+        self._pinned.discard(bot_id)
+        logger.error("Cluster: stopping bot {} at once: {}", bot_id, why)
+        await self._bots.drop(bot_id)
+
+    # -- balancing ----------------------------------------------------------------------------
+
+    async def _balance(self) -> None:
+        if self.closing:
+            return
+        self.views = await self._leases.views(self._bot_ids)
+        previous, self.live_nodes = self.live_nodes, await self._nodes.live()
+        if self.node not in self.live_nodes:
+            self.live_nodes = sorted([*self.live_nodes, self.node])
+        for gone in sorted(set(previous) - set(self.live_nodes)):
+            await self._events.node_left(gone)
+        moves = await self._nodes.move_requests(self._bot_ids)
+        for bot_id, target in moves.items():
+            held = self.held.get(bot_id)
+            if held is not None and target != self.node and target in self.live_nodes and not held.leaving:
+                self._hand_over(bot_id, f"moved to {target} on request")
+        live = len(self.live_nodes)
+        ceiling, floor = math.ceil(len(self._bot_ids) / live), len(self._bot_ids) // live
+        for bot_id, view in self.views.items():
+            if view is not None or bot_id in self.held:
+                continue
+            target = moves.get(bot_id)
+            if target is not None and target != self.node and target in self.live_nodes:
+                continue                                      # kept free for the node it moves to
+            if target == self.node or len(self.held) < ceiling:
+                await self._take(bot_id, pinned=target == self.node)
+        counts = {node: 0 for node in self.live_nodes}
+        for view in self.views.values():
+            if view is not None and view.node in counts:
+                counts[view.node] += 1
+        mine = [b for b, h in self.held.items() if not h.leaving]
+        if len(mine) > ceiling and any(n < floor for node, n in counts.items() if node != self.node):
+            spare = [b for b in mine if b not in self._pinned] or mine
+            self._hand_over(spare[-1], f"balancing: {len(mine)} bots here, fair share {ceiling}")
+
+    async def _take(self, bot_id: str, *, pinned: bool) -> None:
+        lease = await self._leases.acquire(bot_id)
+        if lease is None:
+            return                                            # another node was quicker
+        if not await self._fencing.claim(bot_id, lease.token):
+            logger.error("Cluster: bot {}'s fence in PostgreSQL is above token {} (was Redis emptied?); "
+                         "leaving the bot alone", bot_id, lease.token)
+            await self._leases.release(lease)
+            return
+        self.held[bot_id] = _Held(lease, time.monotonic())
+        self.counters.acquired += 1
+        self.counters.takeovers += lease.taken_from is not None
+        if pinned:
+            self._pinned.add(bot_id)
+            await self._nodes.clear_move(bot_id)
+        journal = self._fencing.journal_for(bot_id, lease.token)
+        self._events.took(lease, journal)
+        kill = f"{GLOBAL_KILL_PREFIX} ({self.kill_latch['node']}): {self.kill_latch['reason']}" if self.kill_latch else None
+        self._bots.take(bot_id, journal, kill_reason=kill)
+
+    def _hand_over(self, bot_id: str, why: str) -> None:
+        self.held[bot_id].leaving = True
+        task = asyncio.create_task(self._release(bot_id, why), name=f"cluster:hand-over:{bot_id}")
+        self._handovers.add(task)
+        task.add_done_callback(self._handovers.discard)
+
+    async def _release(self, bot_id: str, why: str) -> None:
+        logger.info("Cluster: handing bot {} over ({})", bot_id, why)
+        try:
+            await self._bots.stop(bot_id)
+        except ControlError:
+            pass                                              # not running: nothing to stop
+        await self._flush_snapshot(bot_id)
+        held = self.held.pop(bot_id, None)
+        self._pinned.discard(bot_id)
+        if held is not None:
+            try:
+                await self._leases.release(held.lease)
+            except REDIS_ERRORS:
+                pass                                          # it ends with its TTL instead
+            self.counters.handed_over += 1
+
+    # -- status and the global kill switch ----------------------------------------------------
+
+    async def _publish_rows(self) -> None:
+        rows = [row for row in await self._bots.status_rows() if row["id"] in self.held]
+        for row in rows:
+            row["cluster"] = self.lease_row(row["id"])
+        await self._nodes.publish_rows(rows)
+
+    def lease_row(self, bot_id: str) -> dict[str, Any] | None:
+        """The bot's lease as status shows it: node, token, seconds left (None: nobody holds it)."""
+        held = self.held.get(bot_id)
+        if held is not None:
+            left = held.confirmed_at + self._timings.lease_secs - time.monotonic()
+            return {"node": self.node, "token": held.lease.token, "expires_in_secs": round(max(left, 0.0), 3)}
+        view = self.views.get(bot_id)
+        if view is None:
+            return None
+        return {"node": view.node, "token": view.token, "expires_in_secs": round(view.ttl_ms / 1000, 3)}
+
+    async def apply_kill_latch(self, latch: dict[str, Any] | None) -> None:
+        was, self.kill_latch = self.kill_latch, latch
+        if latch is not None:
+            reason = f"{GLOBAL_KILL_PREFIX} ({latch['node']}): {latch['reason']}"
+            for bot_id in list(self.held):
+                try:
+                    await self._bots.kill(bot_id, reason)
+                except ControlError:
+                    pass                                      # disabled, or killed already
+        elif was is not None:
+            for row in await self._bots.status_rows():
+                if row["id"] in self.held and row["kill_reason"].startswith(GLOBAL_KILL_PREFIX):
+                    try:
+                        await self._bots.resume(row["id"])
+                    except ControlError as exc:
+                        logger.warning("Cluster: bot {} not resumed after resume --all: {}", row["id"], exc)

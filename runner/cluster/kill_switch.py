@@ -1,0 +1,88 @@
+"""The cluster's global kill switch: one latched key in Redis, announced on a channel.
+
+`botrunner kill --all` on any node (or an account-level rule on any node) sets
+`<prefix>:killall` (who, why, when; no TTL) and publishes on the channel of the same name.
+Every node subscribes and kills the bots it runs as the message arrives (milliseconds), and
+also reads the key when it starts, when its subscription comes back after Redis was out of
+reach, and at every lease renewal: a message lost while a node was cut off is never the only
+word. The key stays until `botrunner resume --all` deletes it, so the latch survives the loss of
+any node and the restart of all of them; a bot a node takes over while it is set starts killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from loguru import logger
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from runner.cluster.leases import REDIS_TIMEOUT_SECS
+
+__all__ = ["GLOBAL_KILL_PREFIX", "GlobalKillSwitch"]
+
+GLOBAL_KILL_PREFIX = "kill --all"
+"""Every bot killed by the global switch has a kill reason starting so; `resume --all` resumes
+those, not a bot killed on its own for its own reason."""
+
+RECONNECT_SECS = 0.5
+
+
+class GlobalKillSwitch:
+    def __init__(self, redis: Redis, prefix: str, node: str) -> None:
+        self._redis = redis
+        self._key = f"{prefix}:killall"
+        self.node = node
+
+    async def trip(self, reason: str) -> dict[str, Any]:
+        """Latch the switch (the first reason stays if it is already latched) and announce it."""
+        latch = {"reason": reason, "node": self.node, "ts_ms": time.time_ns() // 1_000_000}
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            await self._redis.set(self._key, json.dumps(latch), nx=True)
+            await self._redis.publish(self._key, "kill")
+        return await self.state() or latch
+
+    async def clear(self) -> bool:
+        """Release the latch and announce it; False when it was not latched."""
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            removed = await self._redis.delete(self._key)
+            await self._redis.publish(self._key, "resume")
+        return bool(removed)
+
+    async def state(self) -> dict[str, Any] | None:
+        """The latch (reason, node, ts_ms), or None when the switch is not latched."""
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            value = await self._redis.get(self._key)
+        return json.loads(value) if value is not None else None
+
+    async def watch(self, on_state: Callable[[dict[str, Any] | None], Awaitable[None]]) -> None:
+        """Call `on_state(latch or None)` now, at every announcement, and after each reconnect;
+        runs until cancelled. Redis out of reach is logged once per outage and retried."""
+        outage = False
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self._key)
+                await on_state(await self.state())        # anything missed while not subscribed
+                if outage:
+                    logger.info("Global kill switch: listening again")
+                    outage = False
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        await on_state(await self.state())
+            except (RedisError, OSError, TimeoutError) as exc:
+                if not outage:
+                    logger.warning("Global kill switch: Redis out of reach ({}: {}); retrying, and reading "
+                                   "the latch again once back", type(exc).__name__, exc)
+                    outage = True
+                await asyncio.sleep(RECONNECT_SECS)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except (RedisError, OSError):
+                    pass

@@ -1,0 +1,159 @@
+"""Bot leases in Redis: which node runs which bot, for how long, under which fencing token.
+
+One key per bot, `<prefix>:lease:<bot>` = `"<node>|<token>"`, with a time-to-live of the lease.
+A node acquires a free bot's lease, renews it well inside the TTL, and releases it when it hands
+the bot over; a node that stops renewing (killed, paused, cut off) loses it when the TTL ends.
+
+The token is the lease's generation: `INCR <prefix>:gen:<bot>` on every acquisition, so it only
+ever grows per bot, whoever acquires. It is the fencing token: the node that wins a lease raises
+the bot's fence in PostgreSQL to it before the bot runs there, and every journal and snapshot
+write carries it, so a node that lost its lease without knowing it cannot write for the bot.
+Redis alone cannot give that guarantee (a paused node wakes up still believing it holds the
+lease); the fence in the database can.
+
+Acquire, renew and release are Lua scripts: check-and-set in one step, so two nodes never both
+see a bot free and both take it, and a node never renews or deletes a lease another node holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+__all__ = ["Lease", "LeaseStore", "LeaseView"]
+
+REDIS_TIMEOUT_SECS = 2.0
+
+# KEYS: lease, generation, last owner. ARGV: node, ttl_ms. Returns {new token, the last owner
+# record} or {0, ''} when the bot is held. The last owner record is "<node>|held" while a node
+# holds or held the lease without handing it over, "<node>|released" after a hand-over: a taker
+# finding "held" of another node takes the bot over from a node that stopped renewing.
+_ACQUIRE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, ''} end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
+local previous = redis.call('GET', KEYS[3]) or ''
+redis.call('SET', KEYS[3], ARGV[1] .. '|held')
+return {token, previous}
+"""
+# KEYS: lease. ARGV: "node|token", ttl_ms. 1 when renewed; 0 when the lease is another's or gone.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+# KEYS: lease, last owner. ARGV: "node|token", node. 1 when deleted; 0 when it was not ours (any more).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], ARGV[2] .. '|released')
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(slots=True, frozen=True)
+class Lease:
+    """A lease this node holds: the bot, and the token it was won with. `taken_from` names the
+    node that last held it without handing it over (it stopped renewing: this is a takeover),
+    None when the bot was free, new, or handed over."""
+
+    bot_id: str
+    node: str
+    token: int
+    taken_from: str | None = None
+
+    @property
+    def value(self) -> str:
+        return f"{self.node}|{self.token}"
+
+
+@dataclass(slots=True, frozen=True)
+class LeaseView:
+    """A bot's lease as Redis holds it now: who, under which token, and its remaining TTL."""
+
+    bot_id: str
+    node: str
+    token: int
+    ttl_ms: int
+
+
+class LeaseStore:
+    """The bots' leases of one cluster (`prefix`), for node `node`. Each call is bounded by
+    REDIS_TIMEOUT_SECS; a Redis error (`redis.exceptions.RedisError`) or a TimeoutError reaches
+    the caller, which treats the outcome as unknown (see `runner.cluster.coordinator`)."""
+
+    def __init__(self, redis: Redis, prefix: str, node: str, lease_ms: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self.node = node
+        self.lease_ms = lease_ms
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    def key(self, bot_id: str) -> str:
+        return f"{self._prefix}:lease:{bot_id}"
+
+    def _generation_key(self, bot_id: str) -> str:
+        return f"{self._prefix}:gen:{bot_id}"
+
+    def _owner_key(self, bot_id: str) -> str:
+        return f"{self._prefix}:owner:{bot_id}"
+
+    async def acquire(self, bot_id: str) -> Lease | None:
+        """The bot's lease with a new token, or None when another node (or this one) holds it."""
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            token, previous = await self._acquire(
+                keys=[self.key(bot_id), self._generation_key(bot_id), self._owner_key(bot_id)],
+                args=[self.node, self.lease_ms])
+        if not int(token):
+            return None
+        node, _, how = _text(previous).rpartition("|")
+        return Lease(bot_id, self.node, int(token), node if how == "held" else None)
+
+    async def renew(self, leases: list[Lease]) -> dict[str, bool]:
+        """Renew every lease in one round trip; per bot, True when it is still ours."""
+        if not leases:
+            return {}
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for lease in leases:
+                    await self._renew(keys=[self.key(lease.bot_id)], args=[lease.value, self.lease_ms], client=pipe)
+                results = await pipe.execute()
+        return {lease.bot_id: bool(ok) for lease, ok in zip(leases, results)}
+
+    async def release(self, lease: Lease) -> bool:
+        """Give the lease up at once (the bot is stopped and its state saved); False when it was
+        no longer ours."""
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            return bool(await self._release(keys=[self.key(lease.bot_id), self._owner_key(lease.bot_id)],
+                                            args=[lease.value, self.node]))
+
+    async def views(self, bot_ids: list[str]) -> dict[str, LeaseView | None]:
+        """Every bot's lease as it stands (None: free), in one round trip."""
+        if not bot_ids:
+            return {}
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for bot_id in bot_ids:
+                    pipe.get(self.key(bot_id))
+                    pipe.pttl(self.key(bot_id))
+                results = await pipe.execute()
+        views: dict[str, LeaseView | None] = {}
+        for i, bot_id in enumerate(bot_ids):
+            value, ttl_ms = results[2 * i], results[2 * i + 1]
+            views[bot_id] = None
+            if value is not None:
+                node, _, token = _text(value).rpartition("|")
+                views[bot_id] = LeaseView(bot_id, node, int(token), max(int(ttl_ms), 0))
+        return views
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,97 @@
+"""The cluster's nodes and what they tell each other through Redis, besides leases.
+
+- Heartbeats: `<prefix>:node:<name>`, with the lease's TTL, renewed with the leases. The live
+  nodes are the keys present; a node that stops beating drops out when its key expires, and
+  the fair share of bots is counted over the nodes left.
+- Move requests: `<prefix>:move:<bot>` = the node a person asked the bot to run on
+  (`botrunner move`). The bot's owner stops it at a candle boundary, saves it and releases the
+  lease; only the named node takes it while the request stands, then clears it.
+- Status rows: `<prefix>:status:<bot>`, the owner's `BotStatus` row of the bot as JSON, written
+  at every renewal, so `botrunner status` on any node shows every bot as its owner sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+
+from runner.cluster.leases import REDIS_TIMEOUT_SECS
+
+__all__ = ["NodeRegistry"]
+
+MOVE_REQUEST_SECS = 300
+"""A move request not served in this long is dropped: its target left, say, and the bot should
+not stay unowned for it. `botrunner move` says so."""
+
+
+class NodeRegistry:
+    def __init__(self, redis: Redis, prefix: str, node: str, ttl_ms: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self.node = node
+        self._ttl_ms = ttl_ms
+
+    async def beat(self, bots_held: int) -> None:
+        """This node is alive, holding `bots_held` bots."""
+        info = json.dumps({"node": self.node, "bots": bots_held, "ts_ms": time.time_ns() // 1_000_000})
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            await self._redis.set(f"{self._prefix}:node:{self.node}", info, px=self._ttl_ms)
+
+    async def leave(self) -> None:
+        """A clean stop: out of the live set at once, not one TTL later."""
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            await self._redis.delete(f"{self._prefix}:node:{self.node}")
+
+    async def live(self) -> list[str]:
+        """The names of the nodes whose heartbeat has not expired, sorted."""
+        names = []
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            async for key in self._redis.scan_iter(match=f"{self._prefix}:node:*", count=500):
+                names.append(_text(key).rpartition(":node:")[2])
+        return sorted(names)
+
+    # -- move requests --------------------------------------------------------------------------
+
+    async def request_move(self, bot_id: str, node: str) -> None:
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            await self._redis.set(f"{self._prefix}:move:{bot_id}", node, ex=MOVE_REQUEST_SECS)
+
+    async def move_requests(self, bot_ids: list[str]) -> dict[str, str]:
+        """Bot -> the node it is asked to move to, for the bots with a request standing."""
+        if not bot_ids:
+            return {}
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            values = await self._redis.mget([f"{self._prefix}:move:{b}" for b in bot_ids])
+        return {bot_id: _text(value) for bot_id, value in zip(bot_ids, values) if value is not None}
+
+    async def clear_move(self, bot_id: str) -> None:
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            await self._redis.delete(f"{self._prefix}:move:{bot_id}")
+
+    # -- status rows ----------------------------------------------------------------------------
+
+    async def publish_rows(self, rows: list[dict[str, Any]]) -> None:
+        """The owner's status rows of its bots, each kept for three leases (a dead owner's rows
+        outlive it a little, so status shows where its bots were until they run elsewhere)."""
+        if not rows:
+            return
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for row in rows:
+                    pipe.set(f"{self._prefix}:status:{row['id']}", json.dumps(row), px=3 * self._ttl_ms)
+                await pipe.execute()
+
+    async def rows(self, bot_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not bot_ids:
+            return {}
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            values = await self._redis.mget([f"{self._prefix}:status:{b}" for b in bot_ids])
+        return {bot_id: json.loads(value) for bot_id, value in zip(bot_ids, values) if value is not None}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,221 @@
+"""`ClusterCoordinator` nodes in one process against a real redis-server: sharing, takeover,
+a node cut off from Redis, `move`, and the global kill switch.
+
+The bots are a recording double of the daemon's manager (what the coordinator asks it to run,
+stop, drop, kill and resume), and the fence a double with the database's rule (a claim only
+raises it); the daemon processes with PostgreSQL are in test_cluster_daemons.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from redis.asyncio import Redis
+
+from runner.cluster.config import LeaseTimings
+from runner.cluster.coordinator import ClusterCoordinator
+from runner.cluster.events import ClusterEvents
+from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
+from runner.cluster.leases import LeaseStore
+from runner.cluster.nodes import NodeRegistry
+from runner.control.errors import BotStateError
+from runner.state.journal import MemoryJournal
+from tests.fakes import eventually
+
+BOTS = [f"bot-{i}" for i in range(6)]
+LEASE_SECS = 1.0
+
+
+class RecordingBots:
+    """The manager as the coordinator sees it; every call lands in the shared `log`."""
+
+    def __init__(self, node: str, log: list[tuple]) -> None:
+        self.node, self.log = node, log
+        self.running: dict[str, str] = {}            # bot -> kill reason ("" while not killed)
+
+    def take(self, bot_id, journal, *, kill_reason=None):
+        self.log.append(("take", self.node, bot_id, time.monotonic()))
+        self.running[bot_id] = kill_reason or ""
+
+    async def stop(self, bot_id):
+        self.log.append(("stop", self.node, bot_id, time.monotonic()))
+        if self.running.pop(bot_id, None) is None:
+            raise BotStateError(f"bot {bot_id} is not running")
+
+    async def drop(self, bot_id):
+        self.log.append(("drop", self.node, bot_id, time.monotonic()))
+        self.running.pop(bot_id, None)
+
+    async def kill(self, bot_id, reason):
+        self.running[bot_id] = self.running.get(bot_id) or reason
+
+    async def resume(self, bot_id):
+        self.running[bot_id] = ""
+
+    async def status_rows(self):
+        return [{"id": bot_id, "kill_reason": reason} for bot_id, reason in sorted(self.running.items())]
+
+
+class Fences:
+    """The database's fencing rule: a claim raises a bot's fence, never lowers it."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, int] = {}
+
+    async def claim(self, bot_id, token):
+        if self.tokens.get(bot_id, 0) > token:
+            return False
+        self.tokens[bot_id] = token
+        return True
+
+    def journal_for(self, bot_id, token):
+        return MemoryJournal()
+
+
+@pytest.fixture
+async def cluster(redis_url, redis_key_prefix):
+    """Make nodes with `await cluster(name)`; each runs until the test ends or it is `killed`."""
+    clients, tasks, log, fences = [], {}, [], Fences()
+    prefix = redis_key_prefix.rstrip(":")
+
+    async def node(name: str, *, redis: Redis | None = None, bots: list[str] = BOTS) -> ClusterCoordinator:
+        client = redis or Redis.from_url(redis_url)
+        clients.append(client)
+        timings = LeaseTimings(LEASE_SECS)
+        coordinator = ClusterCoordinator(
+            bots=RecordingBots(name, log), bot_ids=bots, leases=LeaseStore(client, prefix, name, timings.lease_ms),
+            nodes=NodeRegistry(client, prefix, name, timings.lease_ms),
+            kill_switch=GlobalKillSwitch(client, prefix, name), fencing=fences, timings=timings,
+            events=ClusterEvents(client, prefix, name, timings.lease_ms), flush_snapshot=_flushed(log, name))
+        tasks[name] = asyncio.create_task(coordinator.run())
+        return coordinator
+
+    node.log, node.fences, node.tasks, node.prefix = log, fences, tasks, prefix
+    yield node
+    for task in tasks.values():
+        task.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    for client in clients:
+        await client.aclose()
+
+
+def _flushed(log, name):
+    async def flush(bot_id):
+        log.append(("flush", name, bot_id, time.monotonic()))
+    return flush
+
+
+def owners(*nodes: ClusterCoordinator) -> dict[str, str]:
+    return {bot_id: n.node for n in nodes for bot_id in n.held}
+
+
+async def test_three_nodes_share_the_bots_evenly_and_take_a_dead_nodes_bots_over_with_higher_tokens(cluster):
+    a, b, c = [await cluster(name) for name in ("node-a", "node-b", "node-c")]
+    await eventually(lambda: sorted(owners(a, b, c)) == BOTS and all(len(n.held) == 2 for n in (a, b, c)),
+                     timeout_secs=15, poll_secs=0.05)
+    dead = dict(c.held)
+    cluster.tasks["node-c"].cancel()            # gone without a word: no release, no more renewals
+    await eventually(lambda: all(bot in a.held or bot in b.held for bot in dead), timeout_secs=15, poll_secs=0.05)
+    for bot_id in dead:
+        taker = a if bot_id in a.held else b
+        lease = taker.held[bot_id].lease
+        assert lease.token == dead[bot_id].lease.token + 1 and lease.taken_from == "node-c"
+        assert cluster.fences.tokens[bot_id] == lease.token
+    assert len(a.held) == len(b.held) == 3
+    assert a.counters.takeovers + b.counters.takeovers == 2
+    assert sorted(owners(a, b)) == BOTS
+
+
+async def test_a_node_cut_off_from_redis_stops_its_bots_before_another_node_may_take_them(cluster, redis_url):
+    proxy = await RedisProxy.start(redis_url)
+    try:
+        cut = await cluster("node-cut", redis=Redis.from_url(proxy.url, socket_timeout=5), bots=BOTS[:2])
+        await eventually(lambda: len(cut.held) == 2, timeout_secs=10, poll_secs=0.05)
+        proxy.stall()                                         # the network hangs: nothing comes back
+        other = await cluster("node-other", bots=BOTS[:2])
+        await eventually(lambda: len(other.held) == 2, timeout_secs=15, poll_secs=0.05)
+    finally:
+        await proxy.aclose()
+    log = cluster.log
+    dropped = {e[2]: e[3] for e in log if e[0] == "drop" and e[1] == "node-cut"}
+    taken = {e[2]: e[3] for e in log if e[0] == "take" and e[1] == "node-other"}
+    assert sorted(dropped) == sorted(taken) == BOTS[:2]
+    assert all(dropped[bot] < taken[bot] for bot in BOTS[:2])        # stopped first, then taken
+    assert not cut.held and cut.counters.leases_lost == 2
+
+
+async def test_a_bot_moved_on_request_is_stopped_saved_and_released_then_taken_by_the_named_node(cluster):
+    a = await cluster("node-a", bots=BOTS[:2])
+    await eventually(lambda: len(a.held) == 2, timeout_secs=10, poll_secs=0.05)
+    b = await cluster("node-b", bots=BOTS[:2])
+    await eventually(lambda: len(a.held) == len(b.held) == 1, timeout_secs=10, poll_secs=0.05)   # balanced
+    moved, stays = sorted(a.held)[0], sorted(b.held)[0]
+    start = len(cluster.log)
+    await a._nodes.request_move(moved, "node-b")
+    # b now holds two, one over its share: it hands back the bot it was not asked to run.
+    await eventually(lambda: moved in b.held and stays in a.held, timeout_secs=10, poll_secs=0.05)
+    steps = [(e[0], e[1]) for e in cluster.log[start:] if e[2] == moved]
+    assert steps == [("stop", "node-a"), ("flush", "node-a"), ("take", "node-b")]
+    assert b.held[moved].lease.taken_from is None                     # handed over, not taken over
+    assert await b._nodes.move_requests([moved]) == {}
+
+
+async def test_the_global_kill_switch_kills_every_nodes_bots_and_the_bots_they_take_until_resumed(cluster):
+    a, b = await cluster("node-a", bots=BOTS[:4]), await cluster("node-b", bots=BOTS[:4])
+    await eventually(lambda: len(a.held) == len(b.held) == 2, timeout_secs=15, poll_secs=0.05)
+    await GlobalKillSwitch(a._leases._redis, cluster.prefix, "node-a").trip("exchange outage")
+    killed = lambda n: n._bots.running and all(r.startswith(GLOBAL_KILL_PREFIX) for r in n._bots.running.values())
+    await eventually(lambda: killed(a) and killed(b), timeout_secs=5, poll_secs=0.02)
+    cluster.tasks["node-b"].cancel()                                 # its bots move to a, killed on start
+    await eventually(lambda: len(a.held) == 4, timeout_secs=15, poll_secs=0.05)
+    assert killed(a) and len(a._bots.running) == 4
+    await GlobalKillSwitch(a._leases._redis, cluster.prefix, "node-a").clear()
+    await eventually(lambda: not any(a._bots.running.values()), timeout_secs=5, poll_secs=0.02)
+
+
+class RedisProxy:
+    """A TCP relay to Redis that the test can stall: connections stay open, nothing passes."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self._target = target
+        self._stalled = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+        self.url = ""
+
+    @classmethod
+    async def start(cls, redis_url: str) -> RedisProxy:
+        host, port = redis_url.split("//")[1].split("/")[0].split(":")
+        proxy = cls((host, int(port)))
+        proxy._server = await asyncio.start_server(proxy._relay, "127.0.0.1", 0)
+        proxy.url = f"redis://127.0.0.1:{proxy._server.sockets[0].getsockname()[1]}/0"
+        return proxy
+
+    def stall(self) -> None:
+        self._stalled.set()
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._writers:
+            writer.close()
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader, writer) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        self._writers += [writer, up_writer]
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self._tasks.add(task)
+
+    async def _pipe(self, source, sink) -> None:
+        while data := await source.read(65536):
+            if self._stalled.is_set():
+                await asyncio.Event().wait()           # hold it forever: a partition, not a reset
+            sink.write(data)
+            await sink.drain()
