@@ -12,7 +12,9 @@ calls. Beside the candles:
 - `regime`, `regime_probs`: the market regime of this candle (`market.regime.Regime`) and the
   probability of each label, for bots with a regime detector (`regimes:` or `regime:` in the
   config); `Regime.UNKNOWN` and {} otherwise, and before the detector's first fit.
-- `timeframes`: views of the same symbol on other timeframes, keyed like "1h" (to come).
+- `timeframes`: views of the same symbol on the higher timeframes the strategy declares
+  (`Strategy.timeframes`), keyed like "1h", each with its own history window: built from this
+  view's candles, and holding only the candles that have closed (`market.timeframes`).
 """
 
 from __future__ import annotations

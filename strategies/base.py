@@ -42,6 +42,18 @@ class Strategy(ABC):
         They are computed for it, once per stream, and shared with every bot on that stream."""
         return ()
 
+    @property
+    def timeframes(self) -> tuple[str, ...]:
+        """Higher timeframes this strategy reads from `MarketView.timeframes` (e.g. ("1h",) on a
+        5m bot), each a whole multiple of the bot's. Their candles are built from the bot's and
+        appear only once closed (`market.timeframes`)."""
+        return ()
+
+    def higher_warmup_bars(self, timeframe: str) -> int:
+        """Closed candles of `timeframe` (one of `timeframes`) needed before the first signal;
+        the bot's warm-up fetches enough base candles to build them."""
+        return 0
+
     def on_regime_change(self, previous: Regime, current: Regime, market_data: MarketView) -> None:
         """Called when the candle's market regime differs from the last candle's, before
         `generate_signal` for that candle (bots with a regime detector only). Does nothing

@@ -20,6 +20,7 @@ from execution.sim import SimExecution
 from market.models import Candle, timeframe_ms
 from market.ports import MarketDataProvider
 from market.replay import ReplayProvider
+from market.timeframes import HigherTimeframes, strategy_needs
 from portfolio.portfolio import Portfolio
 from risk.engine import RuleRiskEngine
 from risk.governance.config import GovernanceConfig
@@ -77,10 +78,10 @@ def compose_runner(
 
     The features the strategy declares come from `feature_hub`'s computation for `stream_key`
     (shared by every bot on that stream), or from one of the bot's own without a hub (a
-    backtest). A bot with a `model` gets its client, its triggers, and `forecast_recorder`
-    (the daemon's forecast store) to record and score its forecasts. A bot with `regimes` or
-    `regime` reads the regime detector `regime_hub` shares for `stream_key` and its settings
-    (one of its own without a hub).
+    backtest); so do the candles of its higher timeframes (`market.timeframes`). A bot with a
+    `model` gets its client, its triggers, and `forecast_recorder` (the daemon's forecast store)
+    to record and score its forecasts. A bot with `regimes` or `regime` reads the regime
+    detector `regime_hub` shares for `stream_key` and its settings (one of its own without a hub).
 
     A bot with `governance: {enabled: true}` gets its `BotGovernance`, at the level and with
     the execution of `governance` (what its snapshot or journal saved; None: its start level):
@@ -98,6 +99,7 @@ def compose_runner(
         forecasting=_forecasting(config, clock, forecast_recorder),
         decide_on_trigger=config.run_strategy == "on_trigger", risk_group=risk_group,
         regime=_regime(config, strategy, regime_hub, stream_key),
+        timeframes=_timeframes(config, strategy, feature_hub, stream_key),
         risk=RuleRiskEngine.from_config(config.risk, size_multiplier=1.0 if governed else _size_multiplier(config)),
         execution=_make_execution(config, account, clock, kind), governance=governed,
         portfolio=Portfolio(config.symbol, config.capital),
@@ -142,6 +144,16 @@ def _features(strategy: Strategy, hub: FeatureHub | None, stream_key: Hashable |
     if hub is None or stream_key is None:
         return SharedFeatures(strategy.features)
     return hub.shared(stream_key, strategy.features)
+
+
+def _timeframes(config: BotConfig, strategy: Strategy, hub: FeatureHub | None,
+                stream_key: Hashable | None) -> HigherTimeframes | None:
+    """The strategy's higher timeframes, aggregated once per stream with its features (the
+    feature hub's `timeframes`); None for a strategy that reads none (it pays nothing)."""
+    if not strategy.timeframes:
+        return None
+    return HigherTimeframes(config.symbol, config.timeframe, strategy_needs(strategy),
+                            hub=hub.timeframes if hub is not None else None, stream_key=stream_key)
 
 
 def _regime(config: BotConfig, strategy: Strategy, hub: RegimeHub | None,

@@ -22,6 +22,7 @@ from market.models import iso_utc
 from market.ports import MarketDataProvider
 from market.shared import FeedHub, feed_key_for, live_feed_key
 from market.stream import StreamCursor
+from market.timeframes import strategy_needs, warmup_candles
 from runner.assembly.compose import compose_runner, make_strategy
 from runner.assembly.reconcile_on_start import reconcile_on_start, restore_from_journal
 from runner.bot.clock import Clock
@@ -91,8 +92,10 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
     await account.load_markets()
     strategy = make_strategy(config)
     # A bot with regimes warms up on enough history for the detector's first fit, rather than
-    # making no entry for `regime.window` candles (days on 1m) after every start.
-    warmup = max(strategy.warmup_bars, config.regime_history_candles)
+    # making no entry for `regime.window` candles (days on 1m) after every start; one with higher
+    # timeframes on enough to build the closed candles its strategy needs of them.
+    warmup = max(strategy.warmup_bars, config.regime_history_candles,
+                 warmup_candles(config.timeframe, strategy_needs(strategy)))
     key = live_feed_key(exchange.id, exchange.account, config.symbol, config.timeframe)
     cursor = await hub.subscribe_live(key, lambda: CcxtCandleFeed(
         account.client, config.symbol, config.timeframe, clock=clock,

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from risk.group import RiskGroup
     from runner.regime.gate import RegimeGate
     from runner.governance.bot_governance import BotGovernance
+    from market.timeframes import HigherTimeframes
     from strategies.features import SharedFeatures
 
 __all__ = ["RunnerState", "StrategyRunner"]
@@ -97,6 +98,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         risk_group: RiskGroup | None = None,
         regime: RegimeGate | None = None,
         governance: BotGovernance | None = None,
+        timeframes: HigherTimeframes | None = None,
     ) -> None:
         self.bot_id = bot_id
         self.symbol = feed.symbol
@@ -132,6 +134,10 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self.risk_blocks: dict[str, int] = {}           # rule -> signals it blocked or resized
         # Governance (`runner.bot.governing`): its level, health and drift scale the entries.
         self.governance = governance
+        # Higher timeframes the strategy reads (`market.timeframes`), fed after each push; None without.
+        self.timeframes = timeframes
+        if timeframes is not None:
+            self.view.timeframes = dict(timeframes.views)
         self._entry_scale = 1.0
         self._booked_position = portfolio.quantity      # the sum of the fills: the position's invariant
         # Client order ids are `<prefix><seq>` (see `execution.order_ids`): deterministic, and
@@ -214,6 +220,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         features, forecasting, bar_ms = self._features, self.forecasting, self._bar_ms
         for candle in await self.feed.history(needed):
             self.view.push(candle)
+            if self.timeframes is not None:
+                self.timeframes.on_candle(candle)
             if features is not None:
                 self.view.features = features.values_for(candle)
             if self.regime is not None:
@@ -301,6 +309,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                     continue
             view = self.view
             view.push(candle)
+            if self.timeframes is not None:
+                self.timeframes.on_candle(candle)
             if self._features is not None:
                 view.features = self._features.values_for(candle)
             if self.regime is not None and not self.regime.observe(candle, view):

@@ -19,7 +19,7 @@ execution: {fee_rate: 0.001, slippage_bps: 0}
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -34,6 +34,7 @@ from risk.config import RiskConfig
 from risk.governance.config import GovernanceConfig
 from runner.config.errors import describe_errors
 from runner.config.regime import AllowedRegimes, RegimeConfig
+from runner.config.timeframes import higher_timeframe_problems
 from runner.config.yaml_loader import StrictSafeLoader
 from runner.forecast.config import ModelConfig
 from runner.forecast.triggers import TriggerConfig
@@ -164,6 +165,9 @@ def bot_config_problems(path: Path, raw: dict[str, Any]) -> tuple[BotConfig | No
     except ValidationError as exc:
         problems.extend(f"{path}: {line}" for line in describe_errors(exc, BotConfig))
     problems.extend(f"{path}: {line}" for line in _strategy_problems(raw.get("strategy")))
+    if config is not None and not problems:        # the strategy's higher timeframes fit the bot's
+        problems.extend(f"{path}: {line}" for line in higher_timeframe_problems(
+            config.timeframe, config.strategy.name, config.strategy.params, get_args(Timeframe)))
     return (None if problems else config), problems
 
 

@@ -28,6 +28,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from types import MappingProxyType
 
 from market.models import Candle
+from market.timeframes import TimeframeHub
 from strategies.features.feature_set import FeatureSet
 from strategies.features.specs import parse_specs
 
@@ -110,10 +111,14 @@ class FeatureHub:
     Two specs that differ only in how DEV is written are separate keys (see `specs`), computed
     once. `stream_key` is any hashable naming the candle stream (the daemon passes its feed key).
     Raises ValueError for a bad spec.
+
+    `timeframes` aggregates the streams' higher-timeframe candles, once per stream likewise
+    (`market.timeframes`), keeping as many base candles' worth.
     """
 
     def __init__(self, *, max_candles: int = DEFAULT_MAX_CANDLES) -> None:
         self._max_candles = max_candles
+        self.timeframes = TimeframeHub(max_candles=max_candles)
         self._streams: dict[Hashable, list[SharedFeatures]] = {}
 
     def shared(self, stream_key: Hashable, specs: Iterable[str]) -> SharedFeatures:
