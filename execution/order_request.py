@@ -1,7 +1,9 @@
 """`order_call`: the ccxt call that places an `Order` on an exchange account, or why it must not be sent.
 
 Every order carries its client order id as `clientOrderId`. Its amount is rounded down to the
-market's step and a limit price to its tick; an order under the market's minimum amount or
+market's step and a limit price to its tick, never to a worse price than the strategy asked: a
+buy's down, a sell's up (ccxt's `price_to_precision` rounds to the nearest tick, which could
+pay a tick more); an order under the market's minimum amount or
 notional (at the limit price, else at the last price) is refused before any request. A market
 buy by cost (`quote_amount`) uses `create_market_buy_order_with_cost` where ccxt has it, else
 `create_order` with a `cost` param. STOP orders are never sent: stops are bot-managed (see
@@ -11,10 +13,13 @@ buy by cost (`quote_amount`) uses `create_market_buy_order_with_cost` where ccxt
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, NamedTuple
 
+from ccxt.base.decimal_to_precision import NO_PADDING, TICK_SIZE, TRUNCATE, decimal_to_precision
+
 from execution.exchange import ExchangeAccount
-from execution.models import Order, OrderType
+from execution.models import Order, OrderType, Side
 
 __all__ = ["OrderCall", "order_call"]
 
@@ -44,8 +49,23 @@ def order_call(account: ExchangeAccount, symbol: str, order: Order, *, last_pric
             return OrderCall(client.create_market_buy_order_with_cost, (symbol, cost, params), size)
         return OrderCall(client.create_order, (symbol, "market", "buy", cost, None, {**params, "cost": cost}), size)
     amount = account.round_amount(symbol, order.quantity)
-    price = account.round_price(symbol, order.price) if order.type is OrderType.LIMIT else None
+    price = limit_price(account, symbol, order.price, order.side) if order.type is OrderType.LIMIT else None
     if refusal := account.check_order(symbol, amount, price if price is not None else last_price):
         return refusal
     return OrderCall(client.create_order, (symbol, order.type.value, order.side.value, amount, price, params),
                      f"{amount:g}")
+
+
+def limit_price(account: ExchangeAccount, symbol: str, price: float, side: Side) -> float:
+    """`price` on the market's tick (markets loaded), never worse for the trader: a buy's rounded
+    down, a sell's up. Already on the tick: unchanged.
+
+    ccxt rounds prices only to the nearest tick or towards zero (`TRUNCATE`), so the sell's
+    rounding up is a truncation plus one tick when the truncation moved the price."""
+    client, market = account.client, account.market(symbol)
+    precision = market["precision"]["price"]
+    down = Decimal(decimal_to_precision(price, TRUNCATE, precision, client.precisionMode, NO_PADDING))
+    if side is Side.BUY or down == Decimal(str(price)):
+        return float(down)
+    tick = Decimal(str(precision)) if client.precisionMode == TICK_SIZE else Decimal(1).scaleb(-int(precision))
+    return float(client.price_to_precision(symbol, str(down + tick)))
