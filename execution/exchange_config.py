@@ -12,14 +12,15 @@ exchange:
   websocket: true                 # candles by websocket (ccxt.pro watch_ohlcv) where the exchange has them
   ws_url: null                    # the websockets' root with base_url, e.g. wss://stream.testnet.binance.vision
   rate_limit_window_secs: null    # ccxt's limiter: 60 = a per-minute budget, 0 = one request per rateLimit
+  candles_from: klines            # or trades: candles made from the exchange's public trades (market.trade_feed)
 ```
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from market.limits import Number, WholeNumber
 from market.strict import StrictModel
@@ -59,6 +60,21 @@ class ExchangeConfig(StrictModel):
     0 elsewhere."""
     options: dict[str, Any] = {}
     """Extra ccxt options for this account (never keys)."""
+    candles_from: Literal["klines", "trades"] = "klines"
+    """Where a paper or live bot's candles come from: the exchange's own candles (klines), or
+    its public trades, polled (`fetch_trades`) and made into candles here (`market.trade_feed`)."""
+    trade_grace_secs: Annotated[Number, Field(ge=0, le=60)] = 2.0
+    """candles_from trades: a candle is emitted this long after its period ends, unless a trade
+    of a later period comes first; a trade for it after that is late (counted, left out)."""
+    trade_poll_secs: Annotated[Number, Field(gt=0, le=3600)] = 2.0
+    """candles_from trades: ask for new trades this often (and at every period's end + grace)."""
+
+    @model_validator(mode="after")
+    def _trade_settings_need_trades(self) -> Self:
+        if self.candles_from == "klines" and {"trade_grace_secs", "trade_poll_secs"} & self.model_fields_set:
+            raise ValueError("trade_grace_secs and trade_poll_secs apply to candles made from trades: "
+                             "add candles_from: trades, or remove them")
+        return self
 
     @field_validator("id")
     @classmethod

@@ -31,6 +31,7 @@ from typing import Any
 from . import api_errors
 from .exchange_info import SpotSymbol, exchange_info, fmt
 from .market_data import CandleTape, Quote, depth, quote_from, ticker_24hr
+from .market_trades import MarketTrades, agg_trades, recent_trades
 from .matching import MatchingEngine, NewOrder, Order, Trade
 
 Params = dict[str, str]
@@ -76,6 +77,7 @@ class SpotApi:
         self.lagging_trades_requests = 0          # armed by `lag_trades_next`, taken by the next order
         self._lagging_orders: dict[int, int] = {}    # order id -> myTrades requests still missing its trades
         self.fills_during_cancel = 0
+        self.market_trades = MarketTrades(tape)         # the market's trades, made from the tape
         p = frozenset
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "/api/v3/ping"): Route(lambda _: {}, False, p()),
@@ -86,6 +88,9 @@ class SpotApi:
             ("GET", "/api/v3/klines"): Route(
                 self.klines, False, p({"symbol", "interval", "startTime", "endTime", "timeZone", "limit"}), 2),
             ("GET", "/api/v3/depth"): Route(self.depth, False, p({"symbol", "limit", "symbolStatus"}), 5),
+            ("GET", "/api/v3/trades"): Route(lambda q: recent_trades(self, q), False, p({"symbol", "limit"}), 25),
+            ("GET", "/api/v3/aggTrades"): Route(
+                lambda q: agg_trades(self, q), False, p({"symbol", "fromId", "startTime", "endTime", "limit"}), 4),
             ("GET", "/api/v3/ticker/24hr"): Route(
                 self.ticker_24hr, False, p({"symbol", "symbols", "type", "symbolStatus"}), 2),
             ("GET", "/api/v3/ticker/bookTicker"): Route(

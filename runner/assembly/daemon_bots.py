@@ -16,14 +16,14 @@ from loguru import logger
 
 from execution.errors import FatalExchangeError
 from execution.exchange import ExchangeAccounts
-from market.ccxt_feed import CcxtCandleFeed
 from market.factory import load_market
 from market.models import iso_utc
 from market.ports import MarketDataProvider
-from market.shared import FeedHub, feed_key_for, live_feed_key
+from market.shared import FeedHub, feed_key_for
 from market.stream import StreamCursor
 from market.timeframes import strategy_needs, warmup_candles
 from runner.assembly.compose import compose_runner, make_strategy
+from runner.assembly.live_feed import exchange_feed
 from runner.assembly.reconcile_on_start import reconcile_on_start, restore_from_journal
 from runner.bot.clock import Clock
 from runner.bot.forecasting import ForecastRecorder
@@ -96,12 +96,8 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
     # timeframes on enough to build the closed candles its strategy needs of them.
     warmup = max(strategy.warmup_bars, config.regime_history_candles,
                  warmup_candles(config.timeframe, strategy_needs(strategy)))
-    key = live_feed_key(exchange.id, exchange.account, config.symbol, config.timeframe)
-    cursor = await hub.subscribe_live(key, lambda: CcxtCandleFeed(
-        account.client, config.symbol, config.timeframe, clock=clock,
-        poll_delay_secs=exchange.poll_delay_secs, stale_after_bars=exchange.stale_after_bars,
-        websocket=account.websocket),
-        warmup=warmup)
+    key, make_feed = exchange_feed(config, account, clock)     # klines, or candles made from trades
+    cursor = await hub.subscribe_live(key, make_feed, warmup=warmup)
     runner = None
     try:
         runner = compose_runner(config, cursor, account=account, strategy=strategy, feature_hub=feature_hub,

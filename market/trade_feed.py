@@ -1,0 +1,242 @@
+"""`TradeCandleFeed`: live candles built from an exchange's trades, as a `MarketDataProvider`.
+
+For a paper or live bot with `exchange: {candles_from: trades}`: instead of the exchange's own
+closed candles (`market.ccxt_feed`), the feed polls ccxt's `fetch_trades` (on Binance
+`GET /api/v3/aggTrades`) and makes the candles itself with a `TradeCandleBuilder`
+(`market.trade_candles`), so a candle closes when its period does, not when the exchange gets
+round to publishing its kline, and late trades are counted instead of silently folded in.
+
+- Warm-up history is the exchange's klines (`CcxtCandleFeed.history`): a day of 1m trades is
+  hundreds of thousands of rows. The stream then builds from the period after the last of them,
+  asking for trades from that period's start, so its first candle is whole.
+- Polling: every `poll_secs`, and at each period's end plus `grace_secs`, it asks for the trades
+  since the last one seen (`since` = its time; trades already seen are skipped by id), a page of
+  `limit` at a time until caught up. A candle is emitted when a trade of a later period
+  arrives, or when a poll made at or after its period's end plus the grace has come back.
+- Errors are those of `CcxtCandleFeed`: authentication, a bad symbol and the like are raised;
+  anything else is retried with backoff (one WARNING per failure streak); `stale` turns True
+  after `stale_after_bars` timeframes without a candle (a quiet market makes no candle either).
+- `late_trades` and `late_volume` count trades that came after their period was closed; each
+  candle's are logged once. A trade that is not a usable number is dropped with a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any, AsyncIterator, Sequence
+
+from loguru import logger
+
+from market.ccxt_feed import _FATAL, _TEMPORARY, CcxtCandleFeed, StaleHook, _describe
+from market.clock import Clock
+from market.limits import MAX_PRICE, MIN_PRICE
+from market.models import Candle, iso_utc, timeframe_ms
+from market.tick_periods import period_open_ms
+from market.trade_candles import TradeCandleBuilder
+
+_WINDOW_MS = 3_600_000      # ccxt asks Binance for [since, since + 1 h]; a quiet hour moves `since` on
+_MAX_BAD_TRADE_WARNINGS = 10
+
+
+class TradeCandleFeed:
+    """Closed candles of `symbol` on `timeframe` made from the ccxt async `client`'s trades.
+
+    The client is shared and not closed by `aclose()`; `clock` is the exchange's time for the
+    feed. Raises ValueError for an exchange without `fetchTrades` in ccxt, or bad settings.
+    """
+
+    def __init__(self, client: Any, symbol: str, timeframe: str, *, clock: Clock, grace_secs: float = 2.0,
+                 poll_secs: float = 1.0, stale_after_bars: int = 3, limit: int = 1000,
+                 on_stale: StaleHook | None = None, retry_initial_secs: float = 1.0, retry_max_secs: float = 60.0,
+                 request_timeout_secs: float = 30.0) -> None:
+        self.exchange: str = client.id
+        if not client.has.get("fetchTrades"):
+            raise ValueError(f"{self.exchange} has no public trades (fetchTrades) in ccxt; use its candles")
+        if grace_secs < 0 or poll_secs <= 0 or limit < 2 or stale_after_bars < 1:
+            raise ValueError(f"need grace_secs >= 0, poll_secs > 0, limit >= 2 and stale_after_bars >= 1; got "
+                             f"{grace_secs}, {poll_secs}, {limit} and {stale_after_bars}")
+        self.symbol, self.timeframe, self.on_stale = symbol, timeframe, on_stale
+        self._client, self._clock = client, clock
+        self._tf_ms = timeframe_ms(timeframe)
+        self._grace_ms, self._poll_ms = round(grace_secs * 1000), round(poll_secs * 1000)
+        self._stale_after_bars, self._limit = stale_after_bars, limit
+        self._retry_initial_secs, self._retry_max_secs = retry_initial_secs, retry_max_secs
+        self._request_timeout_secs = request_timeout_secs
+        self._source = f"{self.exchange} {symbol} {timeframe} trades"
+        self._history = CcxtCandleFeed(client, symbol, timeframe, clock=clock, websocket=False,
+                                       retry_initial_secs=retry_initial_secs, retry_max_secs=retry_max_secs,
+                                       request_timeout_secs=request_timeout_secs)
+        self._start_ms: int | None = None       # the first period the stream builds
+        self._builder: TradeCandleBuilder | None = None
+        self._since_ms = 0
+        self._seen_ids: set[str] = set()        # ids of trades at `_since_ms`, which the next page repeats
+        self._last_candle_close_ms: int | None = None
+        self._failures = 0
+        self._bad_trades = 0
+        self._stale = False
+        self._closed = False
+        self._closing = asyncio.Event()
+
+    @property
+    def stale(self) -> bool:
+        return self._stale
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def late_trades(self) -> int:
+        """Trades that arrived after their period was closed, left out of every candle."""
+        return 0 if self._builder is None else self._builder.late_trades
+
+    @property
+    def late_volume(self) -> float:
+        return 0.0 if self._builder is None else self._builder.late_volume
+
+    async def history(self, limit: int) -> list[Candle]:
+        """The exchange's last `limit` closed candles (klines); the stream goes on after them."""
+        candles = await self._history.history(limit)
+        if candles:
+            self._start_ms = candles[-1].ts_ms + self._tf_ms
+        return candles
+
+    async def stream(self) -> AsyncIterator[Sequence[Candle]]:
+        """Candles made from trades, in order, each once, as their periods close."""
+        if self._start_ms is None:
+            self._start_ms = period_open_ms(self._clock.now_ms(), self._tf_ms)
+        builder = self._builder = TradeCandleBuilder(self._tf_ms, source=self._source, start_ms=self._start_ms)
+        self._since_ms = self._start_ms
+        self._last_candle_close_ms = self._start_ms
+        try:
+            while not self._closed:
+                asked_ms = self._clock.now_ms()
+                closed = await self._poll(builder)
+                if closed is None:
+                    return
+                closed += builder.close_until(asked_ms, self._grace_ms)
+                if closed:
+                    self._candles_came(closed)
+                    yield closed
+                self._check_stale(self._clock.now_ms())
+                if not await self._sleep_until(min(asked_ms + self._poll_ms, builder.next_close_ms + self._grace_ms)):
+                    return
+        finally:
+            builder.flush_late()
+
+    async def aclose(self) -> None:
+        """End a `stream()` in progress (before its next batch). The client stays open."""
+        self._closed = True
+        self._closing.set()
+        await self._history.aclose()
+
+    # -- polling -------------------------------------------------------------------------------
+
+    async def _poll(self, builder: TradeCandleBuilder) -> list[Candle] | None:
+        """Every trade since the last one seen into `builder`; the candles that closed, or None
+        when the feed was closed meanwhile."""
+        closed: list[Candle] = []
+        while not self._closed:
+            rows = await self._fetch(self._since_ms)
+            if rows is None:
+                return None
+            fresh = [row for row in rows if str(row.get("id")) not in self._seen_ids]
+            for row in fresh:
+                trade = self._checked(row)
+                if trade is not None:
+                    closed += builder.add(*trade)
+            if rows:
+                last_ms = max(int(row["timestamp"]) for row in rows)
+                if last_ms > self._since_ms:
+                    self._since_ms, self._seen_ids = last_ms, set()
+                self._seen_ids.update(str(row.get("id")) for row in rows if int(row["timestamp"]) == self._since_ms)
+            if len(rows) >= self._limit and fresh:
+                continue                                  # a full page: more may follow at once
+            if not rows and self._since_ms + _WINDOW_MS < self._clock.now_ms():
+                self._since_ms += _WINDOW_MS              # a quiet hour after an outage: look further on
+                continue
+            return closed
+        return None
+
+    def _checked(self, row: dict[str, Any]) -> tuple[int, float, float] | None:
+        ts, price, amount = row.get("timestamp"), row.get("price"), row.get("amount")
+        if (isinstance(ts, int) and isinstance(price, (int, float)) and isinstance(amount, (int, float))
+                and MIN_PRICE <= price <= MAX_PRICE and math.isfinite(amount) and amount >= 0):
+            return ts, float(price), float(amount)
+        self._bad_trades += 1
+        if self._bad_trades <= _MAX_BAD_TRADE_WARNINGS:
+            logger.warning("{}: trade {} skipped: time {!r}, price {!r}, amount {!r}; expected a time in ms, a price "
+                           "within [{:g}, {:g}] and an amount >= 0", self._source, row.get("id"), ts, price, amount,
+                           MIN_PRICE, MAX_PRICE)
+        return None
+
+    async def _fetch(self, since_ms: int) -> list[dict[str, Any]] | None:
+        """`fetch_trades` from `since_ms`, retried until it works; None when closed meanwhile."""
+        while not self._closed:
+            try:
+                async with asyncio.timeout(self._request_timeout_secs):
+                    rows = await self._client.fetch_trades(self.symbol, since=since_ms, limit=self._limit)
+            except _FATAL:
+                raise
+            except _TEMPORARY as exc:
+                self._failures += 1
+                delay_secs = min(self._retry_initial_secs * 2 ** (self._failures - 1), self._retry_max_secs)
+                if self._failures == 1:
+                    logger.warning("{}: fetching trades failed ({}); retrying with backoff up to every {:g}s",
+                                   self._source, _describe(exc), self._retry_max_secs)
+                self._check_stale(self._clock.now_ms())
+                if not await self._sleep(delay_secs):
+                    return None
+                continue
+            if self._failures:
+                logger.info("{}: trades fetched again after {} failed attempts", self._source, self._failures)
+                self._failures = 0
+            return sorted(rows, key=lambda row: (row.get("timestamp") or 0))
+        return None
+
+    # -- time and staleness --------------------------------------------------------------------
+
+    def _candles_came(self, candles: list[Candle]) -> None:
+        self._last_candle_close_ms = candles[-1].ts_ms + self._tf_ms
+        if self._stale:
+            self._stale = False
+            logger.info("{}: candles are back: {} closed", self._source, iso_utc(self._last_candle_close_ms))
+            self._notify_stale(False)
+
+    def _check_stale(self, now_ms: int) -> None:
+        if self._stale or self._last_candle_close_ms is None:
+            return
+        if now_ms - self._last_candle_close_ms >= self._stale_after_bars * self._tf_ms + self._grace_ms:
+            self._stale = True
+            logger.warning("{}: no candle for {} timeframes (the last closed at {}): no trades, or the exchange "
+                           "cannot be reached; bots on this feed wait", self._source, self._stale_after_bars,
+                           iso_utc(self._last_candle_close_ms))
+            self._notify_stale(True)
+
+    def _notify_stale(self, stale: bool) -> None:
+        if self.on_stale is not None:
+            try:
+                self.on_stale(stale)
+            except Exception:  # a broken hook must not stop the candles
+                logger.exception("{}: the on_stale hook failed", self._source)
+
+    async def _sleep_until(self, due_ms: int) -> bool:
+        while (wait_ms := due_ms - self._clock.now_ms()) > 0:
+            if not await self._sleep(wait_ms / 1000):
+                return False
+        return not self._closed
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep on the clock, cut short by `aclose()`; False when closed."""
+        if self._closed:
+            return False
+        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            await asyncio.wait({sleeping, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            if not sleeping.done():
+                sleeping.cancel()
+        return not self._closed

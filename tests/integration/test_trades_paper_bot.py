@@ -1,0 +1,82 @@
+"""A paper bot whose candles are made from the stand-in's trades (`exchange: {candles_from:
+trades}`) sees the same candles as one on its klines, under the BotManager, through real ccxt,
+on the stand-in's fast-forward clock."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+import pytest
+from pydantic import ValidationError
+
+from execution.standin import BinanceStandIn, FastForwardClock
+from execution.standin.tapes import wavy_candles
+from market.models import Candle
+from runner.config.bot import BotConfig
+from runner.daemon.manager import BotManager
+from strategies.base import Strategy, StrategyParams
+from strategies.registry import register
+from tests.integration.test_exchange_bots import T0_MS, MIN, bot, services_for, until
+
+CANDLES = 20
+
+
+class _Label(StrategyParams):
+    label: str
+
+
+@register
+class RecordsCandles(Strategy):
+    """Keeps every candle it is shown, under its `label`, and never trades."""
+
+    name = "test_records_candles"
+    Params = _Label
+    seen: ClassVar[dict[str, list[Candle]]] = {}
+
+    def generate_signal(self, market_data):
+        self.seen.setdefault(self.params.label, []).append(market_data.candle)
+        return None
+
+
+def recording_bot(base_url: str, label: str, **exchange) -> BotConfig:
+    config = bot(f"rec-{label}", "paper", base_url, exchange_extra=exchange)
+    return config.model_copy(update={"strategy": config.strategy.model_copy(
+        update={"name": "test_records_candles", "params": {"label": label}})})
+
+
+async def candles_seen(tmp_path, label: str, **exchange) -> tuple[list[Candle], BotManager]:
+    async with BinanceStandIn(wavy_candles(400), balances={"USDT": 10_000}, start_ms=T0_MS + 60 * MIN) as standin:
+        clock = FastForwardClock(standin)
+        services = services_for(tmp_path / label, clock)
+        manager = BotManager([recording_bot(standin.base_url, label, **exchange)], services, exit_when_done=False)
+        stop = asyncio.Event()
+        running = asyncio.create_task(manager.run(stop))
+        await until(lambda: len(RecordsCandles.seen.get(label, [])) >= CANDLES)
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await services.aclose()
+        services.journal.close()
+        return RecordsCandles.seen.pop(label), manager
+
+
+async def test_a_paper_bot_fed_by_trades_sees_the_candles_a_klines_bot_sees(tmp_path):
+    (tmp_path / "klines").mkdir()
+    (tmp_path / "trades").mkdir()
+    on_klines, _ = await candles_seen(tmp_path, "klines")
+    on_trades, manager = await candles_seen(tmp_path, "trades", candles_from="trades", trade_poll_secs=30)
+
+    start = T0_MS + 60 * MIN                   # the clock's first candle: no warm-up for this strategy
+    assert on_trades[0].ts_ms == on_klines[0].ts_ms == start
+    common = min(len(on_trades), len(on_klines))
+    assert common >= CANDLES and on_trades[:common] == on_klines[:common]
+    assert [c.ts_ms for c in on_trades] == [start + k * MIN for k in range(len(on_trades))]
+    assert manager.status("rec-trades").state == "stopped"
+
+
+def test_trade_settings_without_candles_from_trades_are_refused():
+    with pytest.raises(ValidationError, match="trade_grace_secs and trade_poll_secs apply to candles made from "
+                                              "trades: add candles_from: trades"):
+        bot("b", "paper", "http://127.0.0.1:1", exchange_extra={"trade_grace_secs": 5})
+    with pytest.raises(ValidationError, match="candles_from"):
+        bot("b", "paper", "http://127.0.0.1:1", exchange_extra={"candles_from": "ticks"})
