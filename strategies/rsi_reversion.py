@@ -8,22 +8,28 @@ Rule, evaluated once per closed candle t:
 
 The RSI is ta's (`ta.momentum.RSIIndicator`), which gives its first value after `period` closes
 (not `period + 1`), so the first signal can come at candle `period + 1`.
+
+`entry: limit` buys the dip with a limit order instead of at the next open: at
+`close[t] * (1 - limit_offset_pct)`, cancelled if no candle reaches it within `expire_after`
+candles (null: good till cancelled); see `runner.bot.limit_orders`. Exits stay market orders.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from market.view import MarketView
 from strategies.base import Strategy, StrategyParams
 from strategies.indicators import RSI
 from strategies.params import Period, below
 from strategies.registry import register
-from strategies.signal import GO_FLAT, GO_LONG, Signal
+from strategies.signal import GO_FLAT, GO_LONG, Direction, LimitSignal, Signal
 
 RsiLevel = Annotated[float, Field(gt=0, lt=100, strict=True)]
+OffsetFraction = Annotated[float, Field(ge=0, lt=0.5, strict=True, description="a fraction of the close")]
+Candles = Annotated[int, Field(gt=0, le=10_000, strict=True, description="closed candles")]
 
 
 class RsiReversionParams(StrategyParams):
@@ -31,7 +37,19 @@ class RsiReversionParams(StrategyParams):
     oversold: RsiLevel = 30.0
     overbought: RsiLevel = 70.0
 
+    entry: Literal["market", "limit"] = "market"
+    limit_offset_pct: OffsetFraction = 0.002          # the limit sits this far under the close
+    expire_after: Candles | None = 3                  # null: good till cancelled
+
     _levels_ordered = below("oversold", "overbought")
+
+    @model_validator(mode="after")
+    def _limit_settings_need_a_limit_entry(self) -> Self:
+        given = [name for name in ("limit_offset_pct", "expire_after") if name in self.model_fields_set]
+        if given and self.entry != "limit":
+            verb = "applies" if len(given) == 1 else "apply"
+            raise ValueError(f"{' and '.join(given)} {verb} to limit entries only; add entry: limit")
+        return self
 
 
 @register
@@ -47,6 +65,7 @@ class RsiReversion(Strategy):
         self._oversold = params.oversold
         self._overbought = params.overbought
         self._before: float | None = None
+        self._limit_entry = params.entry == "limit"
 
     @property
     def warmup_bars(self) -> int:
@@ -58,6 +77,10 @@ class RsiReversion(Strategy):
         if before is None or rsi is None:
             return None
         if rsi < self._oversold <= before:
+            if self._limit_entry:
+                price = market_data.candle.close * (1.0 - self.params.limit_offset_pct)
+                return LimitSignal(Direction.LONG, "rsi oversold: limit entry", price=price,
+                                   expire_after=self.params.expire_after)
             return GO_LONG
         if rsi > self._overbought >= before:
             return GO_FLAT

@@ -17,7 +17,8 @@ ALL = [SmaCross, EmaCross, RsiReversion, BollingerBreakout]
 def test_defaults_are_the_documented_ones():
     assert SmaCross.Params().model_dump() == {"fast": 10, "slow": 30}
     assert EmaCross.Params().model_dump() == {"fast": 12, "slow": 26}
-    assert RsiReversion.Params().model_dump() == {"period": 14, "oversold": 30.0, "overbought": 70.0}
+    assert RsiReversion.Params().model_dump() == {"period": 14, "oversold": 30.0, "overbought": 70.0,
+                                                  "entry": "market", "limit_offset_pct": 0.002, "expire_after": 3}
     assert BollingerBreakout.Params().model_dump() == {"period": 20, "dev": 2.0}
 
 
