@@ -204,7 +204,7 @@ def _strategy_problems(raw_strategy: Any) -> list[str]:
         return []
     try:
         cls = strategy_class(raw_strategy["name"])
-    except KeyError as exc:
+    except LookupError as exc:        # unknown, or an installed package's that cannot be used
         return [f"strategy.name: {exc.args[0]}"]
     params = raw_strategy.get("params") or {}
     if not isinstance(params, dict):
