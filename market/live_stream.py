@@ -228,6 +228,14 @@ class LiveCursor(StreamCursor):
         """The upstream has had no new candle for several timeframes (see `CcxtCandleFeed`)."""
         return bool(getattr(self._source.upstream, "stale", False))
 
+    @property
+    def late_trades(self) -> dict[str, float] | None:
+        """Candles made from trades (`market.trade_feed`): how many trades came after their
+        candle was emitted, and their volume; None for any other upstream."""
+        upstream = self._source.upstream
+        count = getattr(upstream, "late_trades", None)
+        return None if count is None else {"trades": count, "volume": upstream.late_volume}
+
     async def history(self, limit: int) -> list[Candle]:
         if self._warmup is None:
             return await super().history(limit)

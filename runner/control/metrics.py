@@ -125,6 +125,9 @@ class _Exposition:
             *((name, "gauge", help_text) for name, _, help_text in _GOVERNANCE),
             ("botrunner_regime", "gauge", "1 for the market regime of the bot's last candle, 0 for the others."),
             ("botrunner_regime_probability", "gauge", "Filtered probability of each market regime."),
+            ("botrunner_late_trades_total", "counter", "Trades that came after their candle was emitted (candles "
+                                                       "from trades), left out of it."),
+            ("botrunner_late_trade_volume_total", "counter", "The volume of those late trades, in base currency."),
             *((name, "gauge", help_text) for name, help_text, _ in _MODEL_GAUGES),
             *((name, "counter", help_text) for name, help_text, _ in _MODEL_COUNTERS),
         ]
@@ -196,6 +199,10 @@ class _Exposition:
                 if r in probabilities:
                     probability_lines.append(f'botrunner_regime_probability{{{bot},regime="{r}"}} '
                                              f'{_number(probabilities[r])}')
+        late, late_trades_lines, late_volume_lines = s.get("late_trades"), next(family), next(family)
+        if late is not None:
+            late_trades_lines.append(f"botrunner_late_trades_total{{{bot}}} {_number(late['trades'])}")
+            late_volume_lines.append(f"botrunner_late_trade_volume_total{{{bot}}} {_number(late['volume'])}")
         model = s["model"]
         if model is not None:
             labels = f'{bot},model="{_escape_label(model["name"])}"'

@@ -65,6 +65,7 @@ class BotStatus(BaseModel):
     governance: dict[str, Any] | None = None  # governed bots: level, execution, health, size_multiplier, drift
     regime: str | None = None               # bots with a regime detector: the last candle's regime
     regime_probs: dict[str, float] = {}     # and each label's filtered probability
+    late_trades: dict[str, float] | None = None   # candles from trades: {trades, volume} left out as late
     last_error: str
     latency: LatencySummary
 

@@ -128,6 +128,7 @@ class BotSlot:
             "governance": _governance_summary(runner),
             "regime": runner.view.regime.value if regime else None,
             "regime_probs": {label: float(p) for label, p in runner.view.regime_probs.items()} if regime else {},
+            "late_trades": getattr(runner.feed, "late_trades", None),     # candles made from trades only
             "last_error": self.last_error or runner.last_error,
             "latency": {"buckets": _cumulative(latency), "sum_s": float(latency.sum), "count": latency.count},
         }
