@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -66,7 +66,7 @@ class DatabaseThread:
 
     def submit(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> Future[T]:
         """Run `work(connection)` on the thread; a concurrent future of its result."""
-        return asyncio.run_coroutine_threadsafe(self._with_connection(work), self._loop)
+        return self.submit_coroutine(self._with_connection(work))
 
     def call(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """`submit` and wait: blocks the calling thread for the round trip."""
@@ -76,11 +76,15 @@ class DatabaseThread:
         """`submit` and await from another event loop, which stays free meanwhile."""
         return await asyncio.wrap_future(self.submit(work))
 
-    def run(self, coroutine: Awaitable[T]) -> T:
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run any coroutine on the thread's loop and wait for it."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        return self.submit_coroutine(coroutine).result()
 
-    def submit_coroutine(self, coroutine: Awaitable[T]) -> Future[T]:
+    def submit_coroutine(self, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
+        """Start `coroutine` on the thread's loop. RuntimeError once `close()` has run."""
+        if self._loop.is_closed():
+            coroutine.close()
+            raise RuntimeError(f"the connection to PostgreSQL {mask(self.url)} is closed")
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     async def _with_connection(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
@@ -92,7 +96,7 @@ class DatabaseThread:
         if self._loop.is_closed():
             return
         try:
-            self.run(asyncio.wait_for(self.pool.close(), COMMAND_TIMEOUT_SECS))
+            asyncio.run_coroutine_threadsafe(asyncio.wait_for(self.pool.close(), COMMAND_TIMEOUT_SECS), self._loop).result()
         except (asyncio.TimeoutError, OSError):
             self.pool.terminate()
         finally:

@@ -1,0 +1,71 @@
+"""The PostgreSQL journal when the database fails under it: nothing recorded is lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from runner.cluster.postgres import PostgresJournal
+from runner.state.journal import JournalEvent
+
+
+@pytest.fixture
+def journal(postgres_url):
+    journal = PostgresJournal.open(postgres_url)
+    yield journal
+    journal.close()
+
+
+async def admin(url: str, *statements: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        for sql in statements:
+            await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def intent(i: int) -> JournalEvent:
+    return JournalEvent(f"bot-{i}", "order", 1_000, {"i": i}, key=f"b{i}-1")
+
+
+async def test_a_failed_commit_is_raised_to_every_caller_of_the_turn_and_the_next_one_writes_their_events(
+        journal, postgres_url):
+    bots = [journal.for_bot(f"bot-{i}") for i in range(3)]
+    await admin(postgres_url,                # the database refuses every insert, as a full disk would
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$",
+                "CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse()")
+    for i, bot in enumerate(bots):
+        bot.record(intent(i))
+
+    results = await asyncio.gather(*(bot.group_commit() for bot in bots), return_exceptions=True)
+
+    assert [str(r) for r in results] == ["could not extend file: No space left on device"] * 3
+    await admin(postgres_url, "DROP TRIGGER refuse ON events")
+    await bots[0].group_commit()
+    assert [[e.key for e in journal.events(f"bot-{i}")] for i in range(3)] == [["b0-1"], ["b1-1"], ["b2-1"]]
+
+
+async def test_sessions_ended_by_the_server_lose_no_event_and_write_none_twice(journal, postgres_url):
+    bots = [journal.for_bot(f"bot-{i}") for i in range(3)]
+    await admin(postgres_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"   # a restart, a failover
+                              " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    for i, bot in enumerate(bots):
+        bot.record(intent(i))
+        bot.record(JournalEvent(f"bot-{i}", "lifecycle", 1_000, {"state": "running"}))
+
+    # The turn fails or not, by when the pool notices; either way the next commit holds all.
+    await asyncio.gather(*(bot.group_commit() for bot in bots), return_exceptions=True)
+    await bots[0].group_commit()
+
+    assert [[e.kind for e in journal.events(f"bot-{i}")] for i in range(3)] == [["order", "lifecycle"]] * 3
+
+
+def test_a_closed_journal_refuses_new_work_rather_than_hanging(postgres_url):
+    journal = PostgresJournal.open(postgres_url)
+    journal.close()
+    with pytest.raises(RuntimeError, match="the connection to PostgreSQL .* is closed"):
+        journal.for_bot("b")
