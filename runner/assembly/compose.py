@@ -28,6 +28,7 @@ from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.forecasting import ForecastRecorder, Forecasting
+from runner.bot.plugin_hooks import BotPlugins
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig, SafeMode
 from runner.config.regime import RegimeConfig
@@ -36,6 +37,8 @@ from runner.governance.saved import SavedGovernance, saved_governance
 from runner.governance.shadow_journal import ShadowJournal
 from runner.forecast.triggers import Triggers
 from runner.regime.gate import RegimeGate
+from runner.plugins.base import Plugin
+from runner.plugins.registry import create_plugins
 from runner.regime.shared import RegimeHub
 from runner.state.journal import Journal
 from strategies.base import Strategy
@@ -71,6 +74,7 @@ def compose_runner(
     risk_group: RiskGroup | None = None,
     governance: SavedGovernance | None = None,
     regime_hub: RegimeHub | None = None,
+    plugins: Sequence[Plugin] | None = None,
 ) -> StrategyRunner:
     """A runner for `config` on `feed`. Paper and live bots need their exchange `account`;
     `strategy` is made from the config unless given (the daemon makes it first, to know its
@@ -87,6 +91,9 @@ def compose_runner(
     the execution of `governance` (what its snapshot or journal saved; None: its start level):
     L0 shadow fills in sim on its own book (journalled as shadow), L1 paper, L2 and up live.
     Its entries are then sized by governance instead of the fixed safe-mode multiplier.
+
+    A bot with `plugins` gets a fresh instance of each (`runner.plugins`), unless `plugins`
+    are given: one bot's plugin that fails is disabled for that bot only.
     """
     strategy = strategy if strategy is not None else make_strategy(config)
     governed = _governance(config, strategy, governance)
@@ -99,6 +106,7 @@ def compose_runner(
         forecasting=_forecasting(config, clock, forecast_recorder),
         decide_on_trigger=config.run_strategy == "on_trigger", risk_group=risk_group,
         regime=_regime(config, strategy, regime_hub, stream_key),
+        plugins=_plugins(config, plugins),
         timeframes=_timeframes(config, strategy, feature_hub, stream_key),
         risk=RuleRiskEngine.from_config(config.risk, size_multiplier=1.0 if governed else _size_multiplier(config)),
         execution=_make_execution(config, account, clock, kind), governance=governed,
@@ -154,6 +162,11 @@ def _timeframes(config: BotConfig, strategy: Strategy, hub: FeatureHub | None,
         return None
     return HigherTimeframes(config.symbol, config.timeframe, strategy_needs(strategy),
                             hub=hub.timeframes if hub is not None else None, stream_key=stream_key)
+
+
+def _plugins(config: BotConfig, given: Sequence[Plugin] | None) -> BotPlugins | None:
+    plugins = create_plugins(config.plugins) if given is None else given
+    return BotPlugins(plugins) if plugins else None        # none: the loop pays one `is None` check
 
 
 def _regime(config: BotConfig, strategy: Strategy, hub: RegimeHub | None,

@@ -69,6 +69,8 @@ class KillSwitchFlow:
         # hand before candle n, so the two never share a key (and the latch allows one anyway).
         self._record("kill", now_ms, {"reason": reason, "source": source, "bars": self.bars},
                      key=str(self.bars))
+        if self.plugins is not None:
+            self._plugins_on_kill(reason)
         await self._flatten_on_kill(now_ms)
 
     async def flatten_on_restart(self, reason: str) -> None:

@@ -49,6 +49,7 @@ from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
 from runner.bot.limit_orders import LimitOrderFlow
 from runner.bot.persistence import RunnerPersistence
+from runner.bot.plugin_hooks import BotPlugins, PluginHooks
 from runner.bot.risk_checks import RiskChecks
 from runner.bot.states import RunnerState
 from runner.state.journal import Journal, JournalEvent, MemoryJournal
@@ -65,7 +66,8 @@ if TYPE_CHECKING:
 __all__ = ["RunnerState", "StrategyRunner"]
 
 
-class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow, LimitOrderFlow):
+class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow, LimitOrderFlow,
+                     PluginHooks):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
@@ -99,6 +101,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         regime: RegimeGate | None = None,
         governance: BotGovernance | None = None,
         timeframes: HigherTimeframes | None = None,
+        plugins: BotPlugins | None = None,
     ) -> None:
         self.bot_id = bot_id
         self.symbol = feed.symbol
@@ -134,6 +137,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self.risk_blocks: dict[str, int] = {}           # rule -> signals it blocked or resized
         # Governance (`runner.bot.governing`): its level, health and drift scale the entries.
         self.governance = governance
+        # Plugins' hooks around the strategy, fills and kills (`runner.bot.plugin_hooks`); None without.
+        self.plugins = plugins
         # Higher timeframes the strategy reads (`market.timeframes`), fed after each push; None without.
         self.timeframes = timeframes
         if timeframes is not None:
@@ -319,22 +324,29 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                 fired = await self.forecasting.on_candle(candle, close_ms, view)
                 if self._decide_on_trigger and not fired:
                     continue                   # decides only when a trigger fired (and asked the model)
+            if self.plugins is not None:       # the strategy's turn with the plugins' hooks around it
+                await self._plugin_step(candle, close_ms)
+                continue
             try:                               # `_generate`, inlined: a call less on every candle
                 signal = self.strategy.generate_signal(view)
             except Exception as exc:
                 raise self._strategy_error(candle, exc) from exc
             if signal is not None:
-                max_age_ms = self._max_candle_age_ms
-                if max_age_ms is not None and self.clock.now_ms() - close_ms > max_age_ms:
-                    # A late candle (a backlog after an outage): it updated the strategy's state,
-                    # but the market has moved on since; only a fresh candle trades.
-                    self.late_signals += 1
-                    logger.info("Not acting on the {} signal of the candle of {}: it closed {:.1f}s ago "
-                                "(at most {:.1f}s)", signal.direction.value, iso_utc(candle.ts_ms),
-                                (self.clock.now_ms() - close_ms) / 1000, max_age_ms / 1000)
-                    continue
-                await self._act(signal, close_ms)
+                await self._decide(signal, candle, close_ms)
         return False
+
+    async def _decide(self, signal: Signal, candle: Candle, close_ms: int) -> None:
+        """Act on the strategy's signal on `candle`, unless the candle came late."""
+        max_age_ms = self._max_candle_age_ms
+        if max_age_ms is not None and self.clock.now_ms() - close_ms > max_age_ms:
+            # A late candle (a backlog after an outage): it updated the strategy's state,
+            # but the market has moved on since; only a fresh candle trades.
+            self.late_signals += 1
+            logger.info("Not acting on the {} signal of the candle of {}: it closed {:.1f}s ago "
+                        "(at most {:.1f}s)", signal.direction.value, iso_utc(candle.ts_ms),
+                        (self.clock.now_ms() - close_ms) / 1000, max_age_ms / 1000)
+            return
+        await self._act(signal, close_ms)
 
     async def _observe_regime(self, candle: Candle) -> None:
         regime = self.regime
@@ -414,6 +426,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             data["cash"], data["position"] = portfolio.cash, portfolio.quantity
             self._record("fill", now_ms, data, key=fill.key)
             self._after_fill(fill, reference, now_ms)
+        if self.plugins is not None:
+            self._plugins_on_fills(fills)
 
     async def _cancel_all(self, now_ms: int, why: str) -> None:
         cancelled, fills = await self.execution.cancel_all()

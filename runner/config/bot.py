@@ -38,6 +38,8 @@ from runner.config.timeframes import higher_timeframe_problems
 from runner.config.yaml_loader import StrictSafeLoader
 from runner.forecast.config import ModelConfig
 from runner.forecast.triggers import TriggerConfig
+from runner.plugins.config import PluginConfig
+from runner.plugins.registry import plugin_problems
 from strategies.registry import strategy_class
 
 # 1s: Binance spot serves one-second klines (ccxt refuses it where an exchange does not).
@@ -91,6 +93,8 @@ class BotConfig(StrictModel):
     """The regime detector's settings (`runner.config.regime`); `regimes` alone uses the defaults."""
     governance: GovernanceConfig = GovernanceConfig()
     """Off unless `enabled`: the maturity ladder, health score and drift check (`risk.governance`)."""
+    plugins: list[PluginConfig] = []
+    """Installed packages' plugins, hooks around the loop (`runner.plugins`): `[{name: x, params: {...}}]`."""
 
     @property
     def regime_history_candles(self) -> int:
@@ -165,6 +169,7 @@ def bot_config_problems(path: Path, raw: dict[str, Any]) -> tuple[BotConfig | No
     except ValidationError as exc:
         problems.extend(f"{path}: {line}" for line in describe_errors(exc, BotConfig))
     problems.extend(f"{path}: {line}" for line in _strategy_problems(raw.get("strategy")))
+    problems.extend(f"{path}: {line}" for line in plugin_problems(raw.get("plugins")))
     if config is not None and not problems:        # the strategy's higher timeframes fit the bot's
         problems.extend(f"{path}: {line}" for line in higher_timeframe_problems(
             config.timeframe, config.strategy.name, config.strategy.params, get_args(Timeframe)))

@@ -63,6 +63,8 @@ def _note(status: BotStatus) -> str:
         text = "on_restart: flatten, position not closed yet, retrying"
     elif status.last_error:
         text = f"error: {status.last_error}"
+    elif status.plugins_disabled:
+        text = f"plugin disabled: {', '.join(status.plugins_disabled)}"
     else:
         return ""
     text = " ".join(text.split())          # a traceback or multi-line message stays on its row

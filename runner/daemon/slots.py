@@ -107,7 +107,7 @@ class BotSlot:
                     "trades": 0, "errors": self.errors, "restarts": self.restarts, "kill_switch": False,
                     "kill_reason": "", "flatten_pending": False, "started": self.started, "model": None,
                     "risk": {}, "risk_blocks": {}, "risk_group": None, "governance": None, "regime": None,
-                    "regime_probs": {}, "last_error": self.last_error,
+                    "regime_probs": {}, "plugins_disabled": {}, "last_error": self.last_error,
                     "latency": {"buckets": [], "sum_s": 0.0, "count": 0}}
         p, latency, kill_switch, bars = runner.portfolio, runner.step_latency, runner.kill_switch, runner.bars
         equity = float(p.equity)
@@ -129,6 +129,7 @@ class BotSlot:
             "regime": runner.view.regime.value if regime else None,
             "regime_probs": {label: float(p) for label, p in runner.view.regime_probs.items()} if regime else {},
             "late_trades": getattr(runner.feed, "late_trades", None),     # candles made from trades only
+            "plugins_disabled": dict(runner.plugins.disabled) if runner.plugins is not None else {},
             "last_error": self.last_error or runner.last_error,
             "latency": {"buckets": _cumulative(latency), "sum_s": float(latency.sum), "count": latency.count},
         }
