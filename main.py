@@ -3,6 +3,7 @@
     botrunner backtest [CONFIG] [--data PATH] [--from DATE] [--to DATE] [--json] [--report FILE.html]
     botrunner backtest CONFIG_DIR [--from DATE] [--to DATE] [--json]     every bot of a daemon folder
     botrunner validate PATH...
+    botrunner strategies|plugins [--json]      the names a config may use, and their packages
     botrunner optimize CONFIG --param fast=5:30 [--method grid|random|tpe] [--walk-forward N] [--out best.yaml]
     botrunner run [CONFIG_DIR] [--state-dir DIR] [--log-json]      the daemon
     botrunner journal BOT [--state-dir DIR] [--limit N] [--kind KIND] [--json]
@@ -36,8 +37,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 def _add_commands_kept_beside_their_packages() -> None:
     from runner.forecast.commands import forecasts, model_app
+    from runner.plugins.commands import plugins, strategies
     from runner.research.commands import optimize
 
+    app.command("strategies")(strategies)
+    app.command("plugins")(plugins)
     app.command("forecasts")(forecasts)
     app.add_typer(model_app, name="model")
     app.command("optimize")(optimize)
