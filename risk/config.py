@@ -124,7 +124,8 @@ class RiskConfig(StrictModel):
     trailing_stop_atr: TrailingStopAtr | None = None
     """The same by a multiple of the ATR at the entry: `{multiple: 3, period: 14}`."""
     daily_max_loss_pct: OpenFraction | None = None
-    """Trip the kill switch when equity falls this far below the start of the UTC day."""
+    """Trip the kill switch when equity falls this far below the start of the day (UTC, or the
+    bot's `session` day in its time zone)."""
     max_drawdown_pct: OpenFraction | None = None
     """Trip the kill switch when equity falls this far below its peak."""
     kill_on_stale_data: bool = False
@@ -137,7 +138,8 @@ class RiskConfig(StrictModel):
     `price_collar_window` closes before it (a bad tick, a fat finger)."""
     price_collar_window: Annotated[WholeNumber, Field(ge=1, le=MAX_COLLAR_WINDOW)] | None = None
     daily_target_pct: Annotated[Number, Field(gt=0, le=100)] | None = None
-    """Once equity is this far above the start of its UTC day, no new entries until the next."""
+    """Once equity is this far above the start of its day (UTC, or the `session`'s), no new entries
+    until the next."""
     max_fill_deviation_pct: OpenFraction | None = None
     """A fill more than this far from its reference price is an alert (`risk.rules.fill_deviation`)."""
     pause_on_fill_deviation: Flag = False

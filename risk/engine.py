@@ -36,8 +36,8 @@ from risk.breakers import SpreadBreaker, VolatilityBreaker
 from risk.config import RiskConfig
 from risk.decision import RiskDecision, Verdict, reject
 from risk.protections import CooldownAfterStop, LookbackDrawdown, LosingStreak
-from risk.rules import (DailyMaxLoss, DailyTarget, MaxDrawdown, MaxOrderNotional, MaxPosition, PositionSizing,
-                        PriceCollar, ProtectiveExits, TrailingAtr, fill_deviation)
+from risk.rules import (DailyMaxLoss, DailyTarget, DayOf, MaxDrawdown, MaxOrderNotional, MaxPosition,
+                        PositionSizing, PriceCollar, ProtectiveExits, TrailingAtr, fill_deviation)
 from risk.var import ValueAtRisk
 from strategies.signal import Direction, LimitSignal, Signal
 
@@ -96,11 +96,13 @@ class RuleRiskEngine:
         self.rejections = 0
 
     @classmethod
-    def from_config(cls, config: RiskConfig, *, size_multiplier: float = 1.0) -> RuleRiskEngine:
-        """`size_multiplier` (live safe mode) scales every entry down, e.g. 0.1 for a tenth."""
+    def from_config(cls, config: RiskConfig, *, size_multiplier: float = 1.0,
+                    day_of: DayOf | None = None) -> RuleRiskEngine:
+        """`size_multiplier` (live safe mode) scales every entry down, e.g. 0.1 for a tenth;
+        `day_of` cuts the daily rules' days (a session's trading days; None: UTC days)."""
         gates: list[Any] = []
         if config.daily_target_pct is not None:
-            gates.append(DailyTarget(config.daily_target_pct))
+            gates.append(DailyTarget(config.daily_target_pct, day_of))
         if (vol := config.volatility_breaker) is not None:
             gates.append(VolatilityBreaker(vol.window, vol.threshold, atr=vol.atr,
                                            cooldown_candles=vol.cooldown_candles, kill=vol.action == "kill"))
@@ -125,7 +127,7 @@ class RuleRiskEngine:
             MaxPosition(config.max_position_pct),
             ProtectiveExits(config.stop_loss_pct, config.take_profit_pct,
                             trailing_stop_pct=config.trailing_stop_pct, trailing_atr=trailing_atr),
-            DailyMaxLoss(config.daily_max_loss_pct) if config.daily_max_loss_pct else None,
+            DailyMaxLoss(config.daily_max_loss_pct, day_of) if config.daily_max_loss_pct else None,
             MaxDrawdown(config.max_drawdown_pct) if config.max_drawdown_pct else None,
             max_order_notional=(MaxOrderNotional(config.max_order_notional)
                                 if config.max_order_notional is not None else None),

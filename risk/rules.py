@@ -10,7 +10,7 @@ new entries only, never exits, and name themselves by a stable `name` for the au
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 from market.models import Candle
 from market.view import MarketView
@@ -18,6 +18,11 @@ from risk.decision import RiskDecision, reject
 from strategies.indicators import ATR
 
 _DAY_MS = 86_400_000
+
+# A trading day from a time in UTC milliseconds: `TradingSession.day_of` for a bot with a session.
+# Without one (None) days are UTC days, `ts_ms // _DAY_MS`: the same count (days since
+# 1970-01-01), so a day saved in a snapshot means the same thing either way.
+DayOf = Callable[[int], int]
 
 
 class PositionSizing:
@@ -94,15 +99,18 @@ class TrailingAtr:
 
 class DailyMaxLoss:
     """Trips when equity falls `daily_max_loss_pct` below its value at the first candle of the
-    UTC day (days are cut on candle time, so a backtest and a live run agree)."""
+    day: the UTC day, or the session's trading day in its time zone with `day_of` (days are cut
+    on the candle's open time, so a backtest and a live run agree)."""
 
-    def __init__(self, daily_max_loss_pct: float) -> None:
+    def __init__(self, daily_max_loss_pct: float, day_of: DayOf | None = None) -> None:
         self.daily_max_loss_pct = daily_max_loss_pct
+        self.day_of = day_of
         self.day = -1
         self.day_start_equity = 0.0
 
     def check(self, ts_ms: int, equity: float) -> str | None:
-        day = ts_ms // _DAY_MS
+        # Every candle: UTC days stay one integer division (no call) for bots without a session.
+        day = ts_ms // _DAY_MS if self.day_of is None else self.day_of(ts_ms)
         if day != self.day:
             self.day = day
             self.day_start_equity = equity
@@ -178,21 +186,22 @@ class PriceCollar:
 
 
 class DailyTarget:
-    """Once equity reaches `daily_target_pct` above its value at the first candle of the UTC day,
+    """Once equity reaches `daily_target_pct` above its value at the first candle of the day,
     no new entries until the next day (exits stay allowed). Reaching it is enough: it holds for
-    the rest of the day even if equity falls back. Days are cut on candle time, like
-    `DailyMaxLoss`."""
+    the rest of the day even if equity falls back. Days are cut on candle time, in UTC or by
+    `day_of`, like `DailyMaxLoss`."""
 
     name = "daily_target"
 
-    def __init__(self, daily_target_pct: float) -> None:
+    def __init__(self, daily_target_pct: float, day_of: DayOf | None = None) -> None:
         self.daily_target_pct = daily_target_pct
+        self.day_of = day_of
         self.day = -1
         self.day_start_equity = 0.0
         self.reached_equity: float | None = None
 
     def on_candle(self, candle: Candle, equity: float) -> None:
-        day = candle.ts_ms // _DAY_MS
+        day = candle.ts_ms // _DAY_MS if self.day_of is None else self.day_of(candle.ts_ms)
         if day != self.day:
             self.day, self.day_start_equity, self.reached_equity = day, equity, None
         elif self.reached_equity is None and equity >= self.day_start_equity * (1.0 + self.daily_target_pct):
@@ -203,7 +212,7 @@ class DailyTarget:
             return None
         return reject(f"daily target of {self.daily_target_pct:.2%} reached (day start equity "
                       f"{self.day_start_equity:.2f}, reached {self.reached_equity:.2f}): no new entries until "
-                      f"the next UTC day", self.name, day_start_equity=self.day_start_equity,
+                      f"the next {'UTC' if self.day_of is None else 'trading'} day", self.name, day_start_equity=self.day_start_equity,
                       reached_equity=self.reached_equity, target_pct=self.daily_target_pct)
 
     def figures(self) -> dict[str, float | None]:
