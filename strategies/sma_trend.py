@@ -54,6 +54,7 @@ class SmaCrossTrend(Strategy):
         self._slow = SMA(params.slow).update
         self._cross = LineCross().update
         self._trend_sma = SMA(params.trend_period).update
+        self._timeframe = params.trend_timeframe   # a plain attribute: read on every candle
         self._trend_seen = 0                  # trend candles fed to the trend SMA
         self.trend_up = False
         self._entry = Signal(Direction.LONG, f"enter long ({params.trend_timeframe} close above "
@@ -71,7 +72,7 @@ class SmaCrossTrend(Strategy):
         return self.params.trend_period
 
     def generate_signal(self, market_data: MarketView) -> Signal | None:
-        trend = market_data.timeframes[self.params.trend_timeframe]
+        trend = market_data.timeframes[self._timeframe]
         closed = trend.bar_index + 1 - self._trend_seen
         if closed:                            # once per trend candle (more after a gap): cheap otherwise
             sma = None

@@ -5,7 +5,8 @@ Copied behaviour: the symbol entry has the fields and string-formatted numbers o
 (filters, `permissions: []` plus `permissionSets`, as Binance has sent since 2024), and new orders
 are checked like Binance does:
 
-- PRICE_FILTER: `minPrice <= price <= maxPrice` and `price` a multiple of `tickSize`;
+- PRICE_FILTER: `minPrice <= price <= maxPrice` and `price % tickSize == 0` (the tick counts from
+  0, not from `minPrice`), each rule off when its value is 0;
 - LOT_SIZE: `minQty <= qty <= maxQty` and `(qty - minQty)` a multiple of `stepSize`;
 - MARKET_LOT_SIZE: the same rules, for MARKET orders only (on top of LOT_SIZE); a rule whose
   value is 0 is off, as Binance lists it for BTCUSDT (`minQty` 0, `stepSize` 0, `maxQty` a few
@@ -129,7 +130,8 @@ class SpotSymbol:
 
     def check_price(self, price: Decimal) -> None:
         r = self.rules
-        if not r.min_price <= price <= r.max_price or (price - r.min_price) % r.tick_size != 0:
+        if ((r.min_price and price < r.min_price) or (r.max_price and price > r.max_price)
+                or (r.tick_size and price % r.tick_size != 0)):
             raise api_errors.filter_failure("PRICE_FILTER")
 
     def check_quantity(self, qty: Decimal) -> None:

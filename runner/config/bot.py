@@ -34,6 +34,7 @@ from risk.config import RiskConfig
 from risk.governance.config import GovernanceConfig
 from runner.config.errors import describe_errors
 from runner.config.regime import AllowedRegimes, RegimeConfig
+from runner.config.session import SessionConfig, session_fits_timeframe
 from runner.config.timeframes import higher_timeframe_problems
 from runner.config.yaml_loader import StrictSafeLoader
 from runner.forecast.config import ModelConfig
@@ -93,6 +94,8 @@ class BotConfig(StrictModel):
     """The regime detector's settings (`runner.config.regime`); `regimes` alone uses the defaults."""
     governance: GovernanceConfig = GovernanceConfig()
     """Off unless `enabled`: the maturity ladder, health score and drift check (`risk.governance`)."""
+    session: SessionConfig | None = None
+    """Trading hours in a time zone (`runner.config.session`); unset: around the clock, UTC days."""
     plugins: list[PluginConfig] = []
     """Installed packages' plugins, hooks around the loop (`runner.plugins`): `[{name: x, params: {...}}]`."""
 
@@ -108,6 +111,12 @@ class BotConfig(StrictModel):
         if self.model is not None and self.model.timeout_secs * 1000 >= timeframe_ms(self.timeframe):
             raise ValueError(f"model.timeout_secs ({self.model.timeout_secs:g}) must fit inside the {self.timeframe} "
                              "candle: the bot waits that long at worst before it decides")
+        return self
+
+    @model_validator(mode="after")
+    def _session_holds_a_candle(self) -> Self:
+        if self.session is not None and (problem := session_fits_timeframe(self.session, timeframe_ms(self.timeframe))):
+            raise ValueError(f"{problem} ({self.timeframe}); widen the session or shorten the timeframe")
         return self
 
     @model_validator(mode="after")
