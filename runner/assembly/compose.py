@@ -92,6 +92,9 @@ def compose_runner(
     L0 shadow fills in sim on its own book (journalled as shadow), L1 paper, L2 and up live.
     Its entries are then sized by governance instead of the fixed safe-mode multiplier.
 
+    A bot with a `session` enters only in its hours, and its daily risk rules count the
+    session's days in its time zone (`market.session`); without one, UTC days as ever.
+
     A bot with `plugins` gets a fresh instance of each (`runner.plugins`), unless `plugins`
     are given: one bot's plugin that fails is disabled for that bot only.
     """
@@ -100,6 +103,7 @@ def compose_runner(
     kind = governed.running_kind if governed is not None else ExecutionKind(config.mode)
     if kind is ExecutionKind.SHADOW and journal is not None:
         journal = ShadowJournal(journal)
+    session = config.session.session() if config.session is not None else None
     return StrategyRunner(
         config.id, feed=feed, strategy=strategy,
         features=_features(strategy, feature_hub, stream_key),
@@ -108,7 +112,9 @@ def compose_runner(
         regime=_regime(config, strategy, regime_hub, stream_key),
         plugins=_plugins(config, plugins),
         timeframes=_timeframes(config, strategy, feature_hub, stream_key),
-        risk=RuleRiskEngine.from_config(config.risk, size_multiplier=1.0 if governed else _size_multiplier(config)),
+        risk=RuleRiskEngine.from_config(config.risk, day_of=session.day_of if session is not None else None,
+                                        size_multiplier=1.0 if governed else _size_multiplier(config)),
+        session=session,
         execution=_make_execution(config, account, clock, kind), governance=governed,
         portfolio=Portfolio(config.symbol, config.capital),
         journal=journal, clock=clock, record_equity=record_equity, warmup_bars=warmup_bars,

@@ -10,7 +10,8 @@ For every closed candle, in order:
 3. the strategy's features and market regime are read for the candle (each computed once per
    stream; `runner.regime`), its model is asked if a trigger fired (`runner.bot.forecasting`),
    and the strategy may give a signal;
-4. an entry outside the bot's regimes is refused; the risk engine sizes the signal into an
+4. an entry outside the bot's regimes or its trading session is refused (with `flatten_at_close`
+   the session's close is an exit: `runner.bot.session_flow`); the risk engine sizes the signal into an
    order, or refuses (refusals are journalled); an entry of a bot in a risk group takes its
    room in the group;
 5. the execution engine takes the order (in sim it fills at the next candle's open);
@@ -51,12 +52,14 @@ from runner.bot.limit_orders import LimitOrderFlow
 from runner.bot.persistence import RunnerPersistence
 from runner.bot.plugin_hooks import BotPlugins, PluginHooks
 from runner.bot.risk_checks import RiskChecks
+from runner.bot.session_flow import SessionFlow
 from runner.bot.states import RunnerState
 from runner.state.journal import Journal, JournalEvent, MemoryJournal
 from strategies.base import Strategy
 from strategies.signal import Direction, Signal
 
 if TYPE_CHECKING:
+    from market.session import TradingSession
     from risk.group import RiskGroup
     from runner.regime.gate import RegimeGate
     from runner.governance.bot_governance import BotGovernance
@@ -67,7 +70,7 @@ __all__ = ["RunnerState", "StrategyRunner"]
 
 
 class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow, LimitOrderFlow,
-                     PluginHooks):
+                     PluginHooks, SessionFlow):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
@@ -100,6 +103,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         risk_group: RiskGroup | None = None,
         regime: RegimeGate | None = None,
         governance: BotGovernance | None = None,
+        session: TradingSession | None = None,
         timeframes: HigherTimeframes | None = None,
         plugins: BotPlugins | None = None,
     ) -> None:
@@ -137,6 +141,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self.risk_blocks: dict[str, int] = {}           # rule -> signals it blocked or resized
         # Governance (`runner.bot.governing`): its level, health and drift scale the entries.
         self.governance = governance
+        # Trading hours (`runner.bot.session_flow`); None: around the clock, at one `is None` a candle.
+        self.session = session
         # Plugins' hooks around the strategy, fills and kills (`runner.bot.plugin_hooks`); None without.
         self.plugins = plugins
         # Higher timeframes the strategy reads (`market.timeframes`), fed after each push; None without.
@@ -331,6 +337,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                 signal = self.strategy.generate_signal(view)
             except Exception as exc:
                 raise self._strategy_error(candle, exc) from exc
+            if self.session is not None and self._session_acts(signal, close_ms):   # trading hours
+                signal = await self._session_check(signal, close_ms)
             if signal is not None:
                 await self._decide(signal, candle, close_ms)
         return False

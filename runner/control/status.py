@@ -66,6 +66,7 @@ class BotStatus(BaseModel):
     regime: str | None = None               # bots with a regime detector: the last candle's regime
     regime_probs: dict[str, float] = {}     # and each label's filtered probability
     late_trades: dict[str, float] | None = None   # candles from trades: {trades, volume} left out as late
+    session_open: bool | None = None        # bots with a session: open now (sim: at the last candle's close)
     plugins_disabled: dict[str, str] = {}   # plugins that raised, disabled for this bot: name -> "hook: error"
     last_error: str
     latency: LatencySummary

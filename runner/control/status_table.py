@@ -13,8 +13,9 @@ _COLUMNS = (("ID", False), ("STATE", False), ("MODE", False), ("SYMBOL", False),
 
 
 def format_status_table(statuses: list[BotStatus]) -> str:
-    """An aligned table, one row per bot; a REGIME column when some bot has a regime detector,
-    and a NOTE column for the kill reason or last error."""
+    """An aligned table, one row per bot; a REGIME column when some bot has a regime detector, a
+    SESSION column (open or closed) when some bot has a trading session, and a NOTE column for
+    the kill reason or last error."""
     if not statuses:
         return "no bots configured"
     rows = [_row(s) for s in statuses]
@@ -23,6 +24,10 @@ def format_status_table(statuses: list[BotStatus]) -> str:
     if any(s.regime is not None for s in statuses):
         columns.insert(len(columns) - 1, ("REGIME", False))
         rows = [row[:-1] + [s.regime or "-"] + row[-1:] for row, s in zip(rows, statuses)]
+    if any(s.session_open is not None for s in statuses):
+        columns.insert(len(columns) - 1, ("SESSION", False))
+        rows = [row[:-1] + [{True: "open", False: "closed", None: "-"}[s.session_open]] + row[-1:]
+                for row, s in zip(rows, statuses)]
     if any(notes):
         columns.append(("NOTE", False))
         rows = [row + [note] for row, note in zip(rows, notes)]

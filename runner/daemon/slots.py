@@ -8,7 +8,7 @@ from itertools import accumulate
 from enum import StrEnum
 from typing import Any
 
-from market.models import iso_utc
+from market.models import iso_utc, timeframe_ms
 from risk.group import RiskGroup
 from runner.bot.latency import Histogram
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
@@ -107,7 +107,7 @@ class BotSlot:
                     "trades": 0, "errors": self.errors, "restarts": self.restarts, "kill_switch": False,
                     "kill_reason": "", "flatten_pending": False, "started": self.started, "model": None,
                     "risk": {}, "risk_blocks": {}, "risk_group": None, "governance": None, "regime": None,
-                    "regime_probs": {}, "plugins_disabled": {}, "last_error": self.last_error,
+                    "regime_probs": {}, "late_trades": None, "session_open": None, "plugins_disabled": {}, "last_error": self.last_error,
                     "latency": {"buckets": [], "sum_s": 0.0, "count": 0}}
         p, latency, kill_switch, bars = runner.portfolio, runner.step_latency, runner.kill_switch, runner.bars
         equity = float(p.equity)
@@ -129,6 +129,7 @@ class BotSlot:
             "regime": runner.view.regime.value if regime else None,
             "regime_probs": {label: float(p) for label, p in runner.view.regime_probs.items()} if regime else {},
             "late_trades": getattr(runner.feed, "late_trades", None),     # candles made from trades only
+            "session_open": _session_open(runner, config) if runner.session is not None else None,
             "plugins_disabled": dict(runner.plugins.disabled) if runner.plugins is not None else {},
             "last_error": self.last_error or runner.last_error,
             "latency": {"buckets": _cumulative(latency), "sum_s": float(latency.sum), "count": latency.count},
@@ -161,6 +162,13 @@ def _group_figures(group: RiskGroup, shared: dict[int, dict[str, Any]] | None) -
     if figures is None:
         figures = shared[id(group)] = group.figures()
     return figures
+
+
+def _session_open(runner: StrategyRunner, config: BotConfig) -> bool:
+    """A paper or live bot's session now; a sim bot's at its last candle's close (it replays the past)."""
+    if config.mode == "sim":
+        return runner.session.is_open(runner.last_candle_ts_ms + timeframe_ms(config.timeframe))
+    return runner.session.is_open(runner.clock.now_ms())
 
 
 def _governance_summary(runner: StrategyRunner | None) -> dict[str, Any] | None:
