@@ -87,3 +87,18 @@ def test_validate_names_a_missing_tick_file_and_a_bad_source_key(tmp_path):
     assert result.returncode == 2
     assert f"bot missing: market.path: no such file {tmp_path / 'nope.csv'}" in said
     assert "typo.yaml: market.symbl: unknown field; allowed: end, path, source, start, symbol" in said
+
+
+async def test_the_daemon_runs_a_sim_bot_on_a_tick_file_to_the_backtests_result(tmp_path):
+    candles = generate_candles(count=600, seed=5, start_ms=1_704_067_200_000, start_price=30_000)
+    ticks = write_tick_file(tmp_path / "ticks.csv", candles, MINUTE)
+    (tmp_path / "daemon" / "bots").mkdir(parents=True)
+    config = bot_file(tmp_path / "daemon" / "bots", "tick-bot", {"source": "ticks", "path": str(ticks)})
+    backtest = await run_backtest(load_bot_config(config))
+
+    ran = botrunner("run", str(tmp_path / "daemon"), "--state-dir", str(tmp_path / "state"), cwd=tmp_path)
+
+    assert ran.returncode == 0, ran.stderr
+    [row] = [line.split() for line in ran.stdout.splitlines() if line.startswith("tick-bot")]
+    assert row[1:4] == ["finished", "600", str(len(backtest.trades))] and len(backtest.trades) > 5
+    assert f"{backtest.final_equity:,.2f}" == row[4]
