@@ -1,6 +1,6 @@
 """Live bots against the Binance stand-in on loopback: candle arrival to order request, in-process.
 
-    python bench/live_latency.py [--bots 100] [--candles 240]
+    python bench/live_latency.py [--bots 100] [--candles 240] [--journal sqlite|postgres|postgres-async ...]
 
 Starts the stand-in (execution/standin) in a process of its own on 127.0.0.1, so the exchange's
 work (signature checks, matching, replies) stays out of the event loop being measured, and a
@@ -32,12 +32,21 @@ straight through ccxt), and the last order of candles with one to ten orders (p9
 journal commit (p99 of the group commits of the run: the one commit every order of a candle
 waits for). On a shared machine other processes' time slices land on some candles and move
 least squares most; repeat, and read the ratios of one run.
+
+`--journal postgres` runs the same bots on cluster mode's store (`runner.cluster.postgres`: the
+journal and snapshots in PostgreSQL, on a throwaway server started on 127.0.0.1 with its
+default durability, fsync and synchronous_commit on, unless `--postgres-url-env` names a
+variable holding a URL); `postgres-async` the same with synchronous_commit off (a commit
+returns before its WAL is on disk: it survives the daemon's death, as SQLite's commits here do
+with synchronous=NORMAL, not the database machine's). Several `--journal` run one after the
+other, each on a fresh stand-in, and end with their figures side by side (issue 17).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -95,7 +104,47 @@ def client_order_id(url: str, body: str | None) -> str:
     return params.get("newClientOrderId", "")
 
 
-async def run(bots: int, candles: int, base_url: str) -> None:
+def open_store(kind: str, folder: Path, postgres_url: str | None):
+    """The journal and snapshot store of a run: SQLite and files, or PostgreSQL."""
+    if kind == "sqlite":
+        return SqliteJournal(folder / "j.sqlite3"), SnapshotStore(folder / "bots")
+    from runner.cluster.postgres import PostgresJournal, PostgresSnapshotStore
+
+    if kind == "postgres-async":        # asyncpg passes a URL's unknown parameters as server settings
+        postgres_url += ("&" if "?" in postgres_url else "?") + "synchronous_commit=off"
+    journal = PostgresJournal.open(postgres_url)
+    return journal, PostgresSnapshotStore(journal)
+
+
+def time_commits(journal, commits: list[float]) -> None:
+    """Probe: how long each group commit (the one every order of a candle waits for) takes.
+    SQLite's is done inside `_commit_group`; PostgreSQL's `_commit_group` hands the batch to
+    its database thread and `_group_done` runs once it is committed (one at a time, in order)."""
+    commit_group = journal._commit_group
+    if not hasattr(journal, "_group_done"):
+        def timed_commit_group():
+            started = time.perf_counter()
+            commit_group()
+            commits.append(time.perf_counter() - started)
+
+        journal._commit_group = timed_commit_group
+        return
+    group_done, started = journal._group_done, []
+
+    def timed_pg_commit_group(*args):
+        started.append(time.perf_counter())
+        commit_group(*args)
+
+    def timed_group_done(*args):
+        commits.append(time.perf_counter() - started.pop(0))
+        group_done(*args)
+
+    journal._commit_group, journal._group_done = timed_pg_commit_group, timed_group_done
+
+
+async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlite",
+              postgres_url: str | None = None) -> tuple[list[float], list[float]]:
+    """One run; returns the orders' candle arrival -> on the wire, and the commits' times."""
     end_ms = T0_MS + (WARM + candles) * MINUTE_MS
     arrived = [0.0]
     candle_seq = [0]
@@ -123,8 +172,9 @@ async def run(bots: int, candles: int, base_url: str) -> None:
         LiveCandleStream.append = timed_append
         with tempfile.TemporaryDirectory() as tmp:
             accounts = ExchangeAccounts(environ=KEYS, clock=clock)
-            services = DaemonServices(hub=FeedHub(clock=clock), journal=SqliteJournal(Path(tmp) / "j.sqlite3"),
-                                      snapshots=SnapshotStore(Path(tmp) / "bots"), clock=clock, accounts=accounts)
+            journal, snapshots = open_store(journal_kind, Path(tmp), postgres_url)
+            services = DaemonServices(hub=FeedHub(clock=clock), journal=journal,
+                                      snapshots=snapshots, clock=clock, accounts=accounts)
             configs = [bot_config(i, base_url) for i in range(bots)]
             client = accounts.get(configs[0].exchange).client
             create_order, fetch = client.create_order, client.fetch
@@ -145,15 +195,7 @@ async def run(bots: int, candles: int, base_url: str) -> None:
                     in_flight[0] -= 1
 
             client.create_order, client.fetch = timed_create_order, timed_fetch
-            journal = services.journal
-            commit_group = journal._commit_group
-
-            def timed_commit_group():                  # probe: the commit a candle's orders wait for
-                started = time.perf_counter()
-                commit_group()
-                commits.append(time.perf_counter() - started)
-
-            journal._commit_group = timed_commit_group
+            time_commits(journal, commits)             # probe: the commit a candle's orders wait for
             account = accounts.get(configs[0].exchange)
             manager = BotManager(configs, services, exit_when_done=False)
             stop = asyncio.Event()
@@ -186,7 +228,7 @@ async def run(bots: int, candles: int, base_url: str) -> None:
         over_ws = await websocket_against_rest(configs[0], base_url, burst) if burst else {}
 
     print(f"{bots} live bots, one account, one shared BTC/USDT 1m feed, {candles} candles "
-          f"({wall:.1f} s of wall time); the stand-in in its own process")
+          f"({wall:.1f} s of wall time); the stand-in in its own process; journal and snapshots: {journal_kind}")
     print(f"  orders sent                 {stats['orders']:>8}   sent twice: {stats['sent_twice']}")
     print(f"  candle arrival -> order on the wire   {ms(wire)}")
     print(f"  candle arrival -> create_order        {ms(decide)}")
@@ -220,6 +262,7 @@ async def run(bots: int, candles: int, base_url: str) -> None:
     print(f"  account requests            {requests:>8}   {requests / candles:,.1f} per minute of exchange time, "
           f"{requests / wall * 60:,.0f} per minute of wall time")
     print("  requests by endpoint        " + ", ".join(f"{p} {n}" for p, n in stats["requests_by_endpoint"].items()))
+    return wire, commits
 
 
 async def ccxt_alone(config: BotConfig, orders: int) -> list[list[float]]:
@@ -334,18 +377,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bots", type=int, default=100)
     parser.add_argument("--candles", type=int, default=240, help="closed candles to trade over")
+    parser.add_argument("--journal", choices=["sqlite", "postgres", "postgres-async"], action="append",
+                        help="the store of the journal and snapshots (default sqlite); repeat to compare")
+    parser.add_argument("--postgres-url-env", metavar="NAME",
+                        help="a variable holding the PostgreSQL URL (default: a throwaway server on 127.0.0.1)")
     args = parser.parse_args()
     logger.remove()
     logger.add(sys.stderr, level="ERROR")
+    kinds = list(dict.fromkeys(args.journal or ["sqlite"]))
+    database = None
+    if kinds != ["sqlite"] and args.postgres_url_env:
+        postgres_url = os.environ[args.postgres_url_env]
+    elif kinds != ["sqlite"]:
+        from tests.cluster.servers import start_postgres
+
+        database = start_postgres(fsync=True)        # as a real database: each commit on disk
+        postgres_url = database.url("postgres")
+    else:
+        postgres_url = None
+    try:
+        figures = {kind: run_on_a_fresh_standin(args.bots, args.candles, kind, postgres_url) for kind in kinds}
+    finally:
+        if database is not None:
+            database.stop()
+    if len(figures) > 1:
+        print(f"candle arrival -> order on the wire, {args.bots} live bots, same candles:")
+        for kind, (wire, commits) in figures.items():
+            print(f"  {kind:<14} orders {ms(wire)}   one group commit {ms(commits)}")
+
+
+def run_on_a_fresh_standin(bots: int, candles: int, journal_kind: str,
+                           postgres_url: str | None) -> tuple[list[float], list[float]]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "execution.standin.serve", "--candles", str(WARM + args.candles + 5),
-         "--start-bar", str(WARM), "--balance", f"USDT={1_000 * args.bots * 2}", "--balance", "BTC=0"],
+        [sys.executable, "-m", "execution.standin.serve", "--candles", str(WARM + candles + 5),
+         "--start-bar", str(WARM), "--balance", f"USDT={1_000 * bots * 2}", "--balance", "BTC=0"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         base_url = server.stdout.readline().strip()
         if not base_url.startswith("http://127.0.0.1:"):
             raise SystemExit(f"the stand-in did not start (said {base_url!r})")
-        asyncio.run(run(args.bots, args.candles, base_url))
+        return asyncio.run(run(bots, candles, base_url, journal_kind, postgres_url))
     finally:
         server.stdin.close()               # the stand-in exits at EOF
         server.wait(timeout=10)
