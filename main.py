@@ -66,7 +66,9 @@ def backtest(
     folder, every bot of it over the same period, with its risk groups (a portfolio backtest)."""
     from market.errors import MarketDataError
     from runner.backtest.run import run_backtest
-    from runner.config.bot import ConfigError, load_bot_config
+    from runner.basket.backtest import format_basket_report, run_basket_backtest
+    from runner.config.basket import BasketConfig, load_bot_or_basket
+    from runner.config.bot import ConfigError
     from runner.config.defaults import DEFAULT_BOT
     from runner.bot.errors import BotError
     from runner.backtest.html_report import write_html_report
@@ -82,10 +84,17 @@ def backtest(
         _backtest_folder(config, start, end, as_json, report)
         return
     try:
-        bot = load_bot_config(config) if config is not None else DEFAULT_BOT
+        bot = load_bot_or_basket(config) if config is not None else DEFAULT_BOT
+        basket = None
         with logger.contextualize(bot=bot.id), progress_bar(f"backtest {bot.id}", log_level, as_json) as bar:
             progress = LongRunProgress(bar, unit="candles") if bar else None
-            result = asyncio.run(run_backtest(bot, data_path=data, start=start, end=end, progress=progress))
+            if isinstance(bot, BasketConfig):          # symbols: [...], one leg per symbol (runner.basket)
+                if data is not None:
+                    fail(["--data: a basket reads a market per symbol (markets: in its file), not one file"])
+                basket = asyncio.run(run_basket_backtest(bot, start=start, end=end, progress=progress))
+                result = basket.result
+            else:
+                result = asyncio.run(run_backtest(bot, data_path=data, start=start, end=end, progress=progress))
     except ConfigError as exc:
         fail(exc.problems)
     except MarketDataError as exc:
@@ -98,6 +107,9 @@ def backtest(
         write_equity_csv(result, equity_out)
     if report:
         write_html_report(result, report)
+    if basket is not None:
+        typer.echo(json.dumps(basket.summary(), allow_nan=False) if as_json else format_basket_report(basket))
+        return
     typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_report(result))   # standard JSON only
 
 
@@ -134,8 +146,15 @@ def validate(
 
     setup_logging("WARNING")
     valid, problems = validate_paths(paths)
+    baskets: dict[tuple[Path, str], list[str]] = {}       # a basket's legs: one line for the basket
     for source, bot in valid:
-        typer.echo(f"ok  {source}  ({bot.id}: {bot.strategy.name} on {bot.symbol} {bot.timeframe}, {bot.mode})")
+        if bot.basket is not None:
+            baskets.setdefault((source, bot.basket.basket), []).append(bot.symbol)
+        else:
+            typer.echo(f"ok  {source}  ({bot.id}: {bot.strategy.name} on {bot.symbol} {bot.timeframe}, {bot.mode})")
+    for (source, basket_id), symbols in baskets.items():
+        bot = next(b for s, b in valid if s == source and b.basket is not None and b.basket.basket == basket_id)
+        typer.echo(f"ok  {source}  ({basket_id}: {bot.strategy.name} on {', '.join(symbols)} {bot.timeframe}, {bot.mode})")
     if problems:
         fail(problems)
 

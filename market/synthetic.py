@@ -9,6 +9,8 @@ on every machine (numpy's `Generator` streams are stable across platforms).
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from market.models import Candle, timeframe_ms
@@ -99,3 +101,10 @@ def _fold(log_path: np.ndarray, band: float) -> np.ndarray:
     """Reflect a path into [-band, band]: each step keeps its size, and a walk that reaches an
     edge turns back, as a market does at a level it will not cross."""
     return band - np.abs(np.mod(log_path + band, 4 * band) - 2 * band)
+
+
+def symbol_seed(seed: int, symbol: str) -> int:
+    """The seed of `symbol`'s own series in a basket on synthetic candles with `seed`: each
+    symbol walks its own way, the same on every machine (crc32, not `hash`, which Python
+    salts per process)."""
+    return (seed * 1_000_003 + zlib.crc32(symbol.encode())) % 2**63

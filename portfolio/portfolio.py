@@ -147,6 +147,11 @@ class Portfolio:
             portfolio.apply_fill(fill)
         return portfolio
 
+    def restored(self, data: dict[str, Any]) -> Portfolio:
+        """The ledger `snapshot()` saved as `data`, of this one's kind (a basket's leg keeps its
+        basket's cash: `portfolio.basket`)."""
+        return type(self).restore(data)
+
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to rebuild this ledger, as JSON-ready values."""
         return {

@@ -97,9 +97,10 @@ class RuleRiskEngine:
 
     @classmethod
     def from_config(cls, config: RiskConfig, *, size_multiplier: float = 1.0,
-                    day_of: DayOf | None = None) -> RuleRiskEngine:
+                    day_of: DayOf | None = None, sizing: PositionSizing | None = None) -> RuleRiskEngine:
         """`size_multiplier` (live safe mode) scales every entry down, e.g. 0.1 for a tenth;
-        `day_of` cuts the daily rules' days (a session's trading days; None: UTC days)."""
+        `day_of` cuts the daily rules' days (a session's trading days; None: UTC days);
+        `sizing` replaces the config's stake (a basket's leg: `runner.basket.group.BasketStake`)."""
         gates: list[Any] = []
         if config.daily_target_pct is not None:
             gates.append(DailyTarget(config.daily_target_pct, day_of))
@@ -123,7 +124,7 @@ class RuleRiskEngine:
             if (lookback := protections.lookback_drawdown) is not None:
                 gates.append(LookbackDrawdown(lookback.window_candles, lookback.max_pct, lookback.pause_candles))
         return cls(
-            PositionSizing(config.stake_pct * size_multiplier),
+            sizing if sizing is not None else PositionSizing(config.stake_pct * size_multiplier),
             MaxPosition(config.max_position_pct),
             ProtectiveExits(config.stop_loss_pct, config.take_profit_pct,
                             trailing_stop_pct=config.trailing_stop_pct, trailing_atr=trailing_atr),

@@ -26,6 +26,7 @@ from risk.engine import RuleRiskEngine
 from risk.governance.config import GovernanceConfig
 from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
+from runner.basket.group import BasketGroup
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.forecasting import ForecastRecorder, Forecasting
 from runner.bot.plugin_hooks import BotPlugins
@@ -97,12 +98,18 @@ def compose_runner(
 
     A bot with `plugins` gets a fresh instance of each (`runner.plugins`), unless `plugins`
     are given: one bot's plugin that fails is disabled for that bot only.
+
+    A leg of a basket (`config.basket`) is given its basket's `BasketGroup` as `risk_group`
+    (`runner.basket`): its ledger spends the basket's one cash balance, its entries are sized
+    by the basket's stake, and its kill switch is the basket's.
     """
     strategy = strategy if strategy is not None else make_strategy(config)
     governed = _governance(config, strategy, governance)
     kind = governed.running_kind if governed is not None else ExecutionKind(config.mode)
     if kind is ExecutionKind.SHADOW and journal is not None:
         journal = ShadowJournal(journal)
+    # A basket's leg: its ledger on the basket's cash, the basket's stake and kill switch.
+    basket = risk_group if config.basket is not None and isinstance(risk_group, BasketGroup) else None
     session = config.session.session() if config.session is not None else None
     return StrategyRunner(
         config.id, feed=feed, strategy=strategy,
@@ -113,10 +120,12 @@ def compose_runner(
         plugins=_plugins(config, plugins),
         timeframes=_timeframes(config, strategy, feature_hub, stream_key),
         risk=RuleRiskEngine.from_config(config.risk, day_of=session.day_of if session is not None else None,
-                                        size_multiplier=1.0 if governed else _size_multiplier(config)),
+                                        size_multiplier=1.0 if governed else _size_multiplier(config),
+                                        sizing=basket.stake(config.basket, config.risk.stake_pct) if basket else None),
         session=session,
         execution=_make_execution(config, account, clock, kind), governance=governed,
-        portfolio=Portfolio(config.symbol, config.capital),
+        portfolio=basket.portfolio(config.symbol) if basket else Portfolio(config.symbol, config.capital),
+        kill_switch=basket.kill_switch if basket else None,
         journal=journal, clock=clock, record_equity=record_equity, warmup_bars=warmup_bars,
         order_id_prefix=order_id_prefix(config.id),
         commit_intents=kind is ExecutionKind.LIVE,   # a live order's intent is durable before it leaves

@@ -61,8 +61,11 @@ class KillSwitchFlow:
         """Latch the kill switch and close the position. The bot is KILLED from here on,
         whatever the flatten's fate: one that does not complete now is retried (see
         `_work_on_flatten`) and shown as `flatten_pending`."""
-        if not self.kill_switch.trip(reason, now_ms):
+        # Tripped already: nothing more, unless by another leg of this bot's basket (they share
+        # one latch) while this one still trades: it closes its position too.
+        if not self.kill_switch.trip(reason, now_ms) and self.state is RunnerState.KILLED:
             return
+        reason = self.kill_switch.reason
         logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
         self._filled = True               # checkpoint at the end of this candle: the latch persists
         # Key: the candles read so far. A rule trips while reading candle n-1 and a kill by

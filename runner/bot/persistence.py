@@ -13,7 +13,6 @@ from typing import Any, Iterable, Sequence
 
 from execution.models import Fill, Order, fill_to_dict, order_from_dict, order_to_dict
 from execution.order_ids import sequence_of
-from portfolio.portfolio import Portfolio
 
 __all__ = ["RunnerPersistence"]
 
@@ -87,7 +86,7 @@ class RunnerPersistence:
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders and
         the position in the candle stream. Call before `run()`."""
-        self.portfolio = Portfolio.restore(state["portfolio"])
+        self.portfolio = self.portfolio.restored(state["portfolio"])
         if self.forecasting is not None and state.get("forecasting") is not None:
             self.forecasting.restore(state["forecasting"])
         self._booked_position = self.portfolio.quantity

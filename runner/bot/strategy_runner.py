@@ -103,6 +103,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         risk_group: RiskGroup | None = None,
         regime: RegimeGate | None = None,
         governance: BotGovernance | None = None,
+        kill_switch: KillSwitch | None = None,
         session: TradingSession | None = None,
         timeframes: HigherTimeframes | None = None,
         plugins: BotPlugins | None = None,
@@ -116,7 +117,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self.portfolio = portfolio
         self.journal = journal if journal is not None else MemoryJournal()
         self.clock = clock
-        self.kill_switch = KillSwitch()
+        self.kill_switch = kill_switch if kill_switch is not None else KillSwitch()   # a basket's legs share one
         self.view = MarketView(feed.symbol, feed.timeframe)
         self.state = RunnerState.CREATED
         self.last_error = ""

@@ -32,6 +32,7 @@ from market.models import timeframe_ms
 from market.strict import StrictModel
 from risk.config import RiskConfig
 from risk.governance.config import GovernanceConfig
+from runner.config.basket_leg import BasketLeg
 from runner.config.errors import describe_errors
 from runner.config.regime import AllowedRegimes, RegimeConfig
 from runner.config.session import SessionConfig, session_fits_timeframe
@@ -94,6 +95,8 @@ class BotConfig(StrictModel):
     """The regime detector's settings (`runner.config.regime`); `regimes` alone uses the defaults."""
     governance: GovernanceConfig = GovernanceConfig()
     """Off unless `enabled`: the maturity ladder, health score and drift check (`risk.governance`)."""
+    basket: Annotated[BasketLeg | None, Field(exclude=True)] = None
+    """Set on each leg of a basket file (`symbols:`, see `runner.config.basket`); never written by hand."""
     session: SessionConfig | None = None
     """Trading hours in a time zone (`runner.config.session`); unset: around the clock, UTC days."""
     plugins: list[PluginConfig] = []
@@ -173,6 +176,11 @@ def bot_config_problems(path: Path, raw: dict[str, Any]) -> tuple[BotConfig | No
     """Validate the mapping read from `path`: the config, or None and the problems."""
     problems: list[str] = []
     config: BotConfig | None = None
+    if "basket" in raw:
+        return None, [f"{path}: basket: set on each leg of a basket file, not by hand; write symbols: [...] instead"]
+    if "symbols" in raw or "symbol_provider" in raw:     # a basket file: runner.config.basket reads it
+        return None, [f"{path}: symbols: this command takes one bot (symbol: BTC/USDT); a basket file "
+                      "(symbols: [...]) is run by botrunner backtest, run and validate"]
     try:
         config = BotConfig.model_validate(raw)
     except ValidationError as exc:

@@ -38,6 +38,7 @@ from market.limits import Number, WholeNumber
 from market.strict import StrictModel
 from risk.group import RiskGroupLimits
 from runner.config.backoff import BackoffSettings
+from runner.config.basket import basket_config_problems, is_basket
 from runner.config.bot import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config.errors import describe_errors
 from runner.notify.config import NotificationsConfig
@@ -141,6 +142,11 @@ def load_bot_folder(folder: Path, defaults: dict[str, Any]) -> tuple[list[BotCon
             raw = deep_merge(defaults, read_yaml_mapping(file))
         except ConfigError as exc:
             problems.extend(exc.problems)
+            continue
+        if is_basket(raw):                   # symbols: [...]: a bot per symbol, its legs (runner.config.basket)
+            basket, file_problems = basket_config_problems(file, raw)
+            problems.extend(file_problems)
+            bots.extend(basket.legs() if basket is not None else [])
             continue
         config, file_problems = bot_config_problems(file, raw)
         problems.extend(file_problems)

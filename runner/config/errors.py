@@ -90,7 +90,9 @@ def _message(error: dict[str, Any], field: FieldInfo | None, parent: Any) -> str
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
-        allowed = sorted(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
+        # Fields the program sets (`exclude`d from dumps: a basket leg's `basket`) are not offered.
+        allowed = (sorted(name for name, f in parent.model_fields.items() if not f.exclude)
+                   if isinstance(parent, type) and issubclass(parent, BaseModel) else [])
         return "unknown field" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     if kind in _RANGE_ERRORS:
         return f"must be {_range_text(field, ctx)}{got}"

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from market.config import CsvSource, JsonSource, TicksSource
-from runner.config.bot import BotConfig, ConfigError, load_bot_config
+from runner.config.basket import BasketConfig, load_bot_or_basket
+from runner.config.bot import BotConfig, ConfigError
 from runner.config.daemon import load_config_dir
 
 __all__ = ["validate_paths"]
@@ -56,7 +57,9 @@ def _load_files(files: list[Path], problems: list[str]) -> list[tuple[Path, BotC
     loaded = []
     for file in files:
         try:
-            loaded.append((file, load_bot_config(file)))
+            config = load_bot_or_basket(file)
+            # A basket is checked as its legs, one bot config per symbol (runner.config.basket).
+            loaded.extend((file, leg) for leg in (config.legs() if isinstance(config, BasketConfig) else [config]))
         except ConfigError as exc:
             problems.extend(exc.problems)
     return loaded

@@ -61,6 +61,7 @@ class BotManager:
         self._reload_configs = reload_configs
         self._exit_when_done = exit_when_done
         self._slots: dict[str, BotSlot] = {c.id: self._new_slot(c) for c in configs}
+        services.risk_groups.baskets.expect(configs)    # the legs a basket waits for (runner.basket)
         self._changed = asyncio.Event()
         self._stopping = False
 
@@ -311,12 +312,16 @@ class BotManager:
         return self._status(slot)
 
     async def kill(self, bot_id: str, reason: str) -> BotStatus:
-        """Trip the bot's kill switch: cancel its orders, flatten, stop; latched until resumed."""
+        """Trip the bot's kill switch: cancel its orders, flatten, stop; latched until resumed.
+        A basket's id kills every leg (they share one latch); the status is its first leg's."""
+        if legs := self._basket_legs(bot_id):
+            return (await asyncio.gather(*(self.kill(leg.id, reason) for leg in legs)))[0]
         slot = self._slot(bot_id)
         runner = slot.runner
         if slot.state == BotState.DISABLED:
             raise BotStateError(f"bot {bot_id} is disabled in its config")
-        if runner is not None and runner.kill_switch.tripped:
+        # (A basket's leg whose latch another leg tripped is not killed yet: it flattens here.)
+        if runner is not None and runner.kill_switch.tripped and runner.state is RunnerState.KILLED:
             return self._status(slot)
         if slot.alive and slot.state == BotState.RUNNING and runner is not None:
             if runner.busy:
@@ -341,6 +346,8 @@ class BotManager:
         return self.statuses()
 
     async def resume(self, bot_id: str) -> BotStatus:
+        if legs := self._basket_legs(bot_id):
+            return await self._resume_basket(legs)
         slot = self._slot(bot_id)
         runner = slot.runner
         flattening = slot.alive and runner is not None and runner.flatten_pending
@@ -364,6 +371,27 @@ class BotManager:
         slot.crash_times.clear()
         self._launch(slot)
         return self._status(slot)
+
+    def _basket_legs(self, bot_id: str) -> list[BotSlot]:
+        """The legs of the basket `bot_id` (none when it is a bot's id, or no basket's)."""
+        if bot_id in self._slots:
+            return []
+        return [s for _, s in sorted(self._slots.items()) if s.config.basket and s.config.basket.basket == bot_id]
+
+    async def _resume_basket(self, legs: list[BotSlot]) -> BotStatus:
+        """Clear a basket's one latch and start every leg it stopped (see `runner.basket.group`)."""
+        tripped = [s for s in legs if s.runner is not None and s.runner.kill_switch.tripped]
+        if not tripped:
+            raise BotStateError(f"basket {legs[0].config.basket.basket} is not killed; nothing to resume")
+        first = await self.resume(tripped[0].id)          # clears the latch the legs share
+        for slot in legs:
+            if slot is not tripped[0] and slot.runner is not None and not slot.alive and slot.state == BotState.KILLED:
+                slot.journal.record(JournalEvent(slot.id, "resume", self._services.clock.now_ms(),
+                                                 {"cleared": "the basket's kill switch"}))
+                self._write_snapshot(slot.runner)         # its latch as cleared, before it is built again
+                slot.crash_times.clear()
+                self._launch(slot)
+        return first
 
     async def trigger(self, bot_id: str) -> BotStatus:
         """Ask the bot's model at its next candle (`botrunner trigger`)."""
@@ -421,6 +449,7 @@ class BotManager:
         if self._reload_configs is None:
             raise BotStateError("this daemon was started without a config folder to reload")
         configs = {c.id: c for c in self._reload_configs()}
+        self._services.risk_groups.baskets.expect(configs.values())
         result = ReloadResult()
         for bot_id in sorted(set(self._slots) - set(configs)):
             slot = self._slots.pop(bot_id)

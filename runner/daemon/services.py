@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from execution.exchange import ExchangeAccounts
 from market.shared import FeedHub
 from risk.group import RiskGroup, RiskGroupLimits
+from runner.basket.group import Baskets
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.config.bot import BotConfig
 from runner.daemon.checkpoints import Checkpoints
@@ -28,8 +29,11 @@ class RiskGroups:
                  accounts: Mapping[str, RiskGroupLimits] | None = None) -> None:
         self._limits = {**{f"account:{k}": v for k, v in (accounts or {}).items()}, **(groups or {})}
         self._groups: dict[str, RiskGroup] = {}
+        self.baskets = Baskets()          # a basket's legs: one group per basket (runner.basket)
 
     def for_bot(self, config: BotConfig) -> RiskGroup | None:
+        if config.basket is not None:
+            return self.baskets.for_leg(config)
         name = config.risk_group
         if name is None and config.exchange is not None:
             name = f"account:{config.exchange.id}/{config.exchange.account}"

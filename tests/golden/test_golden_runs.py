@@ -14,6 +14,7 @@ and the records' diff goes into the same commit, for a reviewer to read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from runner.backtest.digest import backtest_record, dumps_record, record_changes
 from runner.backtest.portfolio import load_portfolio, run_portfolio
 from runner.backtest.run import run_backtest
 from runner.config.bot import BotConfig, load_bot_config
+from runner.basket.backtest import run_basket_backtest
+from runner.config.basket import BasketConfig, load_bot_or_basket
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
@@ -46,7 +49,18 @@ def golden_config(path: Path) -> BotConfig:
     return BotConfig.model_validate(raw)
 
 
+def basket_record(path: Path) -> dict[str, Any]:
+    """A shipped basket (symbols: [...]) on a few thousand candles per symbol, as one bot."""
+    basket = load_bot_or_basket(path)
+    market = basket.template.market
+    template = basket.template.model_copy(update={"market": market.model_copy(update={"bars": min(market.bars, GOLDEN_BARS)})})
+    result = asyncio.run(run_basket_backtest(dataclasses.replace(basket, template=template)))
+    return {"config": f"configs/bots/{path.name}", **backtest_record(result.result)}
+
+
 def bot_record(path: Path) -> dict[str, Any]:
+    if isinstance(load_bot_or_basket(path), BasketConfig):
+        return basket_record(path)
     result = asyncio.run(run_backtest(golden_config(path)))
     return {"config": f"configs/bots/{path.name}", **backtest_record(result)}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from market.models import timeframe_ms
-from runner.config.bot import load_bot_config
+from runner.config.basket import load_bot_or_basket
 from tests.daemon_process import botrunner
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -36,13 +36,14 @@ def test_every_shipped_config_validates_in_a_fresh_clone(fresh_clone):
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_every_shipped_config_backtests_in_a_fresh_clone(fresh_clone, path):
-    config = load_bot_config(fresh_clone / "configs" / "bots" / path.name)
+    config = load_bot_or_basket(fresh_clone / "configs" / "bots" / path.name)     # a bot or a basket
     start = config.market.start
     to = start + timedelta(milliseconds=CANDLES * timeframe_ms(config.timeframe))
     result = botrunner("backtest", f"configs/bots/{path.name}", "--to", to.isoformat(), "--json", cwd=fresh_clone)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["bot"] == config.id and 0 < summary["bars"] <= CANDLES
+    legs = len(summary.get("symbols", [config.id]))        # a basket counts the candles of every symbol
+    assert summary["bot"] == config.id and 0 < summary["bars"] <= CANDLES * legs
 
 
 def test_no_shipped_config_reads_data_from_outside_the_project():

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.config.basket import load_bot_or_basket
 from runner.config.bot import ConfigError, load_bot_config
 from strategies.registry import strategy_names
 
@@ -111,7 +112,7 @@ def test_a_missing_file_is_named(tmp_path):
 
 @pytest.mark.parametrize("path", sorted((PROJECT / "configs" / "bots").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_example_configs_are_valid(path):
-    load_bot_config(path)
+    load_bot_or_basket(path)          # one bot, or a basket of them (symbols: [...])
 
 
 @pytest.mark.parametrize("extra, expected", [

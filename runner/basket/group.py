@@ -1,0 +1,153 @@
+"""What the legs of one basket share: cash, the kill switch, `max_open_positions` and the stake.
+
+A basket's legs are ordinary `StrategyRunner`s, each built by the composition root like any
+bot; this group is what makes them one bot. It is a `RiskGroup` (`risk.group`), whose
+`reserve` already checks and takes room for an entry in one synchronous call: of two legs
+deciding on the same candle, the one the event loop runs first takes the last open position
+and the last of the cash, and the other is refused. On top of the group's rules it refuses
+an entry while a leg the basket expects has not started yet: after a restart, a leg's share
+of the cash (its fills) is back only once it is restored, and an entry sized before that
+could spend cash another leg already spent.
+
+One `BasketKillSwitch` is every leg's latch: a leg tripping it (a drawdown of the basket's
+equity, a kill by hand) makes every other leg close its position at its next candle.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from portfolio.basket import CashLedger, LegPortfolio
+from risk.group import RiskGroup, RiskGroupLimits
+from risk.kill_switch import KillSwitch
+from runner.config.basket_leg import BasketLeg
+
+if TYPE_CHECKING:
+    from runner.config.bot import BotConfig
+
+__all__ = ["BasketGroup", "BasketKillSwitch", "BasketStake", "Baskets"]
+
+
+class BasketKillSwitch(KillSwitch):
+    """One latch for a basket's legs. Restoring only ever trips it: a leg whose snapshot was
+    saved before another leg tripped the latch must not clear it at a restart."""
+
+    __slots__ = ()
+
+    def restore(self, data: dict[str, Any]) -> None:
+        if data["tripped"] and not self.tripped:
+            super().restore(data)
+
+
+class BasketGroup(RiskGroup):
+    """One basket's shared parts; see the module docstring."""
+
+    def __init__(self, basket: BasketLeg, capital: float) -> None:
+        super().__init__(basket.basket, RiskGroupLimits(max_open_positions=basket.max_open_positions))
+        self.basket = basket
+        self.ledger = CashLedger(capital)
+        self.kill_switch = BasketKillSwitch()
+        self._expected: set[str] = set()         # symbols of the legs the basket runs now
+        self._started: set[str] = set()          # ... that have joined (restored, running)
+
+    def expect(self, symbols: set[str] | frozenset[str]) -> None:
+        """The legs the basket runs (set again when its list changes)."""
+        self._expected = set(symbols)
+
+    def portfolio(self, symbol: str) -> LegPortfolio:
+        """A fresh ledger for `symbol`'s leg, on the basket's cash (it replaces the one of a
+        leg built before: a restart)."""
+        return LegPortfolio(symbol, self.ledger)
+
+    def join(self, bot_id: str, symbol: str, portfolio: Any) -> None:
+        super().join(bot_id, symbol, portfolio)
+        if isinstance(portfolio, LegPortfolio):
+            self.ledger.attach(portfolio)        # a restored ledger replaces the one built empty
+        self._started.add(symbol)
+
+    def reserve(self, bot_id: str, order_id: str, symbol: str, notional: float, candle_ts_ms: int) -> str | None:
+        waiting = self._expected - self._started
+        if waiting:
+            return self._refuse(f"waiting for the legs of {', '.join(sorted(waiting))} to start (their share of the "
+                                "cash is not restored yet)")
+        available = self.available_cash()
+        if notional > available * (1 + 1e-9):
+            return self._refuse(f"the entry ({notional:.2f}) is more than the basket's cash not yet spoken for "
+                                f"({available:.2f})")
+        return super().reserve(bot_id, order_id, symbol, notional, candle_ts_ms)
+
+    def available_cash(self) -> float:
+        """Cash minus the entries on their way (reserved, not yet filled)."""
+        return self.ledger.cash - sum(r.notional for r in self._reserved.values())
+
+    def stake(self, leg: BasketLeg, stake_pct: float) -> BasketStake:
+        """The entry size of the leg whose config has `leg`."""
+        return BasketStake(self, leg, stake_pct)
+
+    # -- figures -----------------------------------------------------------------------------
+
+    def equity(self) -> float:
+        return self.ledger.equity()          # each leg's equity is the basket's: summing them counts it n times
+
+    def figures(self) -> dict[str, Any]:
+        figures = super().figures()
+        figures.update(group=f"basket {self.name}", cash=self.ledger.cash, symbols=len(self.ledger.legs),
+                       max_open_positions=self.basket.max_open_positions)
+        return figures
+
+
+class BasketStake:
+    """A leg's entry size (the risk engine's `PositionSizing` port): `stake_amount` of quote
+    currency, or `stake_fraction` of the basket's equity, or equity / `max_open_positions`
+    (/ the number of legs without it); never more than `stake_pct` of the cash not yet spoken
+    for (the rest pays the fee)."""
+
+    def __init__(self, group: BasketGroup, leg: BasketLeg, stake_pct: float) -> None:
+        self.group = group
+        self.leg = leg
+        self.stake_pct = stake_pct
+
+    def entry_amount(self, cash: float) -> float:
+        group, basket = self.group, self.leg
+        if basket.retiring:
+            return 0.0                        # a retired leg kept until it exits enters nothing
+        if basket.stake_amount is not None:
+            stake = basket.stake_amount
+        else:
+            share = basket.stake_fraction
+            if share is None:
+                share = 1.0 / (basket.max_open_positions or max(len(group.ledger.legs), 1))
+            stake = share * group.ledger.equity()
+        return max(min(stake, group.available_cash() * self.stake_pct), 0.0)
+
+
+class Baskets:
+    """The daemon's baskets: each basket's group, made when its first leg is built."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str, BasketGroup] = {}
+        self._legs: dict[str, set[str]] = {}
+
+    def for_leg(self, config: BotConfig) -> BasketGroup:
+        """The group of the basket `config` is a leg of."""
+        leg = config.basket
+        assert leg is not None, f"{config.id} is not a basket's leg"
+        group = self._groups.get(leg.basket)
+        if group is None:
+            group = self._groups[leg.basket] = BasketGroup(leg, config.capital)
+            group.expect(self._legs.get(leg.basket, set()))
+        return group
+
+    def expect(self, configs: Iterable[BotConfig]) -> None:
+        """The legs each basket runs, from every bot configured (at the start, after a reload):
+        a basket enters nothing until each of them has started."""
+        legs: dict[str, set[str]] = {}
+        for config in configs:
+            if config.basket is not None and config.enabled:
+                legs.setdefault(config.basket.basket, set()).add(config.symbol)
+        self._legs = legs
+        for name, group in self._groups.items():
+            group.expect(legs.get(name, set()))
+
+    def groups(self) -> list[BasketGroup]:
+        return list(self._groups.values())
