@@ -155,3 +155,17 @@ async def test_the_daemons_status_says_whether_a_sim_bots_session_was_open_at_it
     finally:
         journal.close()
     assert [s.session_open for s in statuses] == [True, False, None]
+
+
+async def test_a_resting_limit_entry_is_cancelled_when_the_session_closes():
+    from strategies.signal import Direction, LimitSignal
+
+    schedule = {ny(2026, 3, 9, 15, 0): LimitSignal(Direction.LONG, "dip", price=50.0)}   # far below: never fills
+    runner, journal = await run(config(EQUITIES), candles(ny(2026, 3, 9, 14), ny(2026, 3, 9, 17)), schedule)
+
+    [order] = journal.of_kind("order")
+    assert (order.ts_ms, order.data["type"], order.data["price"]) == (ny(2026, 3, 9, 15), "limit", 50.0)
+    [cancel] = journal.of_kind("cancel")
+    assert cancel.ts_ms == ny(2026, 3, 9, 16) and cancel.data["why"] == "no entry outside the session"
+    assert cancel.data["order_id"] == order.key and not runner.execution.open_orders()
+    assert not journal.of_kind("fill")
