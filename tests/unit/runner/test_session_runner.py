@@ -169,3 +169,15 @@ async def test_a_resting_limit_entry_is_cancelled_when_the_session_closes():
     assert cancel.ts_ms == ny(2026, 3, 9, 16) and cancel.data["why"] == "no entry outside the session"
     assert cancel.data["order_id"] == order.key and not runner.execution.open_orders()
     assert not journal.of_kind("fill")
+
+
+def test_the_status_table_has_a_session_column_only_when_some_bot_has_a_session():
+    from runner.control.status_table import format_status_table
+    from tests.fakes import make_status
+
+    table = format_status_table([make_status("nyse", "running", session_open=False), make_status("crypto", "running")])
+    header, nyse, crypto = table.splitlines()
+    column = header.index("SESSION")                     # before the last candle's time, as REGIME
+    assert column < header.index("LAST CANDLE")
+    assert nyse[column:].split()[0] == "closed" and crypto[column:].split()[0] == "-"
+    assert "SESSION" not in format_status_table([make_status("crypto", "running")])
