@@ -4,6 +4,9 @@
     StorageError ─┬──── SchemaTooNew         the database was migrated by a newer botrunner: upgrade this node
                   └──── MissingDatabaseUrl   the URL's environment variable is not set
 
+`StorageError` is a `StartupError`: raised while a node starts, `botrunner run` prints its
+message and exits 2, as for any setting that stops the start.
+
 `StaleFencingToken` is a `BotMustStayDown` so the runner stops the bot instead of retrying:
 another node won the bot's lease (a higher fencing token), and whatever this node holds of the
 bot is older than what the new owner writes. The bot runs again only on the node that owns it.
@@ -12,6 +15,7 @@ bot is older than what the new owner writes. The bot runs again only on the node
 from __future__ import annotations
 
 from runner.bot.errors import BotMustStayDown
+from runner.state.state_dir import StartupError
 
 
 class StaleFencingToken(BotMustStayDown):
@@ -24,7 +28,7 @@ class StaleFencingToken(BotMustStayDown):
                          f"{holder}; another node owns the bot now. Nothing was written; the bot stops here.")
 
 
-class StorageError(Exception):
+class StorageError(StartupError):
     """The PostgreSQL store cannot be used as configured; the message says what to change."""
 
 
