@@ -68,7 +68,8 @@ class PluginHooks:
         signal, journalled as a risk event of rule `plugin:<name>`), the decision,
         after_signal, after_loop."""
         hooks, view = self.plugins.hooks, self.view
-        self._call_hooks(hooks["before_loop"], "before_loop", view)
+        if table := hooks["before_loop"]:          # empty tables skipped: most plugins hook a few places
+            self._call_hooks(table, "before_loop", view)
         signal = self._generate(candle)
         if signal is not None:
             veto = self._first_veto(hooks["before_signal"], view, signal)
@@ -80,7 +81,8 @@ class PluginHooks:
             else:
                 await self._decide(signal, candle, close_ms)
                 self._call_hooks(hooks["after_signal"], "after_signal", view, signal)
-        self._call_hooks(hooks["after_loop"], "after_loop", view)
+        if table := hooks["after_loop"]:
+            self._call_hooks(table, "after_loop", view)
 
     def _plugins_on_fills(self, fills: Sequence[Fill]) -> None:
         table = self.plugins.hooks["on_fill"]
