@@ -9,7 +9,8 @@
     botrunner journal BOT [--state-dir DIR] [--limit N] [--kind KIND] [--json]
     botrunner download-data --exchange ID --symbol SYM --timeframe TF --since DATE [--until DATE] --out FILE
     botrunner status [BOT] [--json]         botrunner start|stop|resume|trigger BOT
-    botrunner kill (BOT | --all) --reason TEXT     botrunner reload
+    botrunner kill (BOT | --all) --reason TEXT     botrunner resume (BOT | --all)     botrunner reload
+    botrunner move BOT NODE                 cluster mode: run BOT on NODE
     botrunner promote|demote BOT            botrunner governance [BOT] [--json]
     botrunner forecasts [--bot B] [--model M] [--symbol S] [--json] [--export PATH]
     botrunner model serve [--port 8780]             the reference prediction model
@@ -364,10 +365,23 @@ def kill(
 
 
 @app.command()
-def resume(bot: Annotated[str, typer.Argument(help="The bot's id.")],
+def resume(bot: Annotated[Optional[str], typer.Argument(help="The bot's id; or use --all.")] = None,
+           all_bots: Annotated[bool, typer.Option("--all", help="Cluster: release the global kill switch.")] = False,
            state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
-    """Release a killed bot's kill switch and start it again."""
-    _echo_outcomes(_control(state_dir, url, lambda client: client.resume(bot)))
+    """Release a killed bot's kill switch and start it again (--all: the cluster's global one)."""
+    if (bot is None) != all_bots:
+        fail(["resume: give either a BOT id or --all, not both" if bot else "resume: give a BOT id, or --all"])
+    call = (lambda client: client.resume_all()) if all_bots else (lambda client: client.resume(bot))
+    _echo_outcomes(_control(state_dir, url, call))
+
+
+@app.command()
+def move(bot: Annotated[str, typer.Argument(help="The bot's id.")],
+         node: Annotated[str, typer.Argument(help="The cluster node to run it on.")],
+         state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
+    """Cluster: run BOT on NODE; its owner stops it at a candle boundary and NODE takes it."""
+    moved = _control(state_dir, url, lambda client: client.move(bot, node))
+    typer.echo(f"{moved['bot']}: {moved['from'] or 'no node'} -> {moved['to']} ({moved['note']})")
 
 
 @app.command()

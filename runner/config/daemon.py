@@ -20,6 +20,11 @@ account_limits:                  # limits across every paper/live bot of an exch
 notifications:                   # apprise URLs, read from these variables (see runner.notify.config)
   urls_env: [BOTRUNNER_NOTIFY_URL]
   events: [kill, failed, daemon, daily]
+cluster:                         # several daemons sharing the bots (see runner.cluster.config)
+  node: node-a
+  redis_url_env: BOTRUNNER_REDIS_URL
+  postgres_url_env: BOTRUNNER_POSTGRES_URL
+  lease_secs: 10
 ```
 
 `load_config_dir` validates the daemon file and every bot file before anything starts, and
@@ -41,6 +46,7 @@ from runner.config.backoff import BackoffSettings
 from runner.config.basket import basket_config_problems, is_basket
 from runner.config.bot import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config.errors import describe_errors
+from runner.cluster.config import ClusterConfig
 from runner.notify.config import NotificationsConfig
 
 
@@ -90,6 +96,9 @@ class DaemonConfig(StrictModel):
     notifications: NotificationsConfig | None = None
     """Kill switches, failed bots, the daemon's start and stop, fills, a daily summary, sent
     through apprise to the URLs in the environment variables it names."""
+    cluster: ClusterConfig | None = None
+    """Cluster mode: bots shared with other daemons through Redis leases, their journal and
+    snapshots in PostgreSQL. None: this daemon alone, SQLite and JSON files."""
 
     @field_validator("state_dir", mode="before")
     @classmethod

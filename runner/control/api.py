@@ -5,7 +5,10 @@
     POST /bots/{id}/start       BotStatus                         POST /bots/{id}/stop    BotStatus
     POST /bots/{id}/kill        {"reason": "..."} -> BotStatus    POST /bots/{id}/resume  BotStatus
     POST /bots/{id}/trigger     BotStatus (its model is asked at its next candle)
-    POST /kill                  {"reason": "..."} -> [BotStatus, ...]   (every bot)
+    POST /kill                  {"reason": "..."} -> [BotStatus, ...]   (every bot; in a cluster, on every node)
+    POST /resume                [BotStatus, ...]   cluster: release the global kill switch (`resume --all`)
+    POST /bots/{id}/move        {"node": "..."} -> {"bot", "from", "to", "note"}   cluster: run it on that node
+    GET  /cluster               cluster: this node, the live nodes, the latch, lease counters
     POST /reload                ReloadResult, or 422 {"error": ..., "problems": [...]}
     GET  /governance            [GovernanceStatus, ...]           GET /bots/{id}/governance  [GovernanceStatus]
     POST /bots/{id}/promote     GovernanceStatus, or 409 with the rule's reason   POST /bots/{id}/demote  likewise
@@ -125,6 +128,9 @@ def build_control_app(manager: BotControl, *, token: str | None = None,
         web.post("/bots/{bot_id}/resume", _resume),
         web.post("/bots/{bot_id}/trigger", _trigger),
         web.post("/kill", _kill_all),
+        web.post("/resume", _resume_all),
+        web.post("/bots/{bot_id}/move", _move),
+        web.get("/cluster", _cluster),
         web.post("/reload", _reload),
         web.get("/metrics", _metrics),
         web.get("/governance", _governance),
@@ -298,6 +304,38 @@ async def _kill_all(request: web.Request) -> web.Response:
                             lambda all_: ", ".join(f"{s.id} now {s.state}" for s in all_) or "no bots"))
 
 
+class MoveRequest(StrictModel):
+    """Body of `POST /bots/{id}/move`: the node to run the bot on."""
+
+    node: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=63)]
+
+
+def _cluster_only(manager: BotControl, action: str) -> Any:
+    """The manager's cluster side (runner.cluster.control.ClusterControl), or a 409 saying why not."""
+    if not hasattr(manager, "move"):
+        raise BotStateError(f"{action} needs cluster mode (a cluster: block in daemon.yaml); this daemon runs alone")
+    return manager
+
+
+async def _resume_all(request: web.Request) -> web.Response:
+    manager = _cluster_only(request.app[_MANAGER], "resume --all")
+    return _json(await _act("resume all", "*", manager.resume_all(),
+                            lambda all_: f"global kill switch released; {len(all_)} bots here"))
+
+
+async def _move(request: web.Request) -> web.Response:
+    bot_id, manager = request.match_info["bot_id"], _cluster_only(request.app[_MANAGER], "move")
+
+    async def move() -> dict[str, Any]:
+        return await manager.move(bot_id, (await _read_body(request, MoveRequest)).node)
+
+    return web.json_response(await _act("move", bot_id, move(), lambda m: f"asked to move to {m['to']}"))
+
+
+async def _cluster(request: web.Request) -> web.Response:
+    return web.json_response(_cluster_only(request.app[_MANAGER], "cluster status").cluster())
+
+
 async def _reload(request: web.Request) -> web.Response:
     result = await _act("reload", "*", request.app[_MANAGER].reload(),
                         lambda r: f"added {r.added}, removed {r.removed}, restarted {r.restarted}, "
@@ -310,4 +348,7 @@ async def _metrics(request: web.Request) -> web.Response:
 
 
 async def _render_metrics(manager: BotControl, notification_stats: Callable[[], list[SenderStats]]) -> str:
-    return await render_prometheus_rows(await manager.status_rows(), notification_stats())
+    # A cluster node shows its own bots and its lease figures (runner.cluster.control).
+    rows = await getattr(manager, "local_status_rows", manager.status_rows)()
+    text = await render_prometheus_rows(rows, notification_stats())
+    return text + manager.cluster_metrics() if hasattr(manager, "cluster_metrics") else text

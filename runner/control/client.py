@@ -122,6 +122,17 @@ class ControlClient:
     async def resume(self, bot_id: str) -> BotStatus:
         return _parse(BotStatus, await self._request("POST", _bot_path(bot_id, "resume")))
 
+    async def resume_all(self) -> list[BotStatus]:
+        """Cluster: release the global kill switch."""
+        return [_parse(BotStatus, item) for item in await self._request("POST", "/resume")]
+
+    async def move(self, bot_id: str, node: str) -> dict[str, Any]:
+        """Cluster: ask for the bot to run on `node`."""
+        return await self._request("POST", _bot_path(bot_id, "move"), {"node": node})
+
+    async def cluster(self) -> dict[str, Any]:
+        return await self._request("GET", "/cluster")
+
     async def trigger(self, bot_id: str) -> BotStatus:
         return _parse(BotStatus, await self._request("POST", _bot_path(bot_id, "trigger")))
 

@@ -70,6 +70,7 @@ class BotStatus(BaseModel):
     plugins_disabled: dict[str, str] = {}   # plugins that raised, disabled for this bot: name -> "hook: error"
     last_error: str
     latency: LatencySummary
+    cluster: dict[str, Any] | None = None   # cluster mode: the lease (node, token, expires_in_secs); None: unowned
 
 
 class ReloadResult(BaseModel):

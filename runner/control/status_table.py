@@ -28,6 +28,9 @@ def format_status_table(statuses: list[BotStatus]) -> str:
         columns.insert(len(columns) - 1, ("SESSION", False))
         rows = [row[:-1] + [{True: "open", False: "closed", None: "-"}[s.session_open]] + row[-1:]
                 for row, s in zip(rows, statuses)]
+    if any(s.cluster is not None for s in statuses):      # cluster mode: where each bot runs
+        columns.insert(2, ("NODE", False))
+        rows = [row[:2] + [_lease(s.cluster)] + row[2:] for row, s in zip(rows, statuses)]
     if any(notes):
         columns.append(("NOTE", False))
         rows = [row + [note] for row, note in zip(rows, notes)]
@@ -57,6 +60,13 @@ def format_reload(result: ReloadResult) -> str:
 def _row(status: BotStatus) -> list[str]:
     return [status.id, status.state, status.mode, status.symbol, f"{status.position:.8g}",
             f"{status.equity:,.2f}", f"{status.pnl:+,.2f}", _candle_time(status.last_candle_time)]
+
+
+def _lease(lease: dict | None) -> str:
+    """`node-a #7 1.9s`: the node running the bot, its lease's fencing token and time left."""
+    if lease is None:
+        return "-"
+    return f"{lease['node']} #{lease['token']} {lease['expires_in_secs']:.1f}s"
 
 
 def _note(status: BotStatus) -> str:

@@ -33,7 +33,7 @@ from runner.control.status import BotStatus, ReloadResult
 from runner.daemon.services import DaemonServices
 from runner.daemon.slots import DONE_STATES, BotSlot, BotState
 from runner.governance.saved import GOVERNANCE_KIND
-from runner.state.journal import JournalEvent
+from runner.state.journal import BotJournal, JournalEvent
 from runner.state.recovery import RecoveryError, recover
 
 __all__ = ["BotManager", "DaemonServices", "STATUS_CHUNK_BOTS"]
@@ -53,6 +53,7 @@ class BotManager:
         snapshot_interval_secs: float = 5.0,
         reload_configs: Callable[[], list[BotConfig]] | None = None,
         exit_when_done: bool = True,
+        autostart: bool = True,
     ) -> None:
         self._services = services
         self._supervisor = supervisor
@@ -60,6 +61,7 @@ class BotManager:
         self._snapshot_interval_secs = snapshot_interval_secs
         self._reload_configs = reload_configs
         self._exit_when_done = exit_when_done
+        self._autostart = autostart     # False in a cluster: a node runs the bots it holds leases of
         self._slots: dict[str, BotSlot] = {c.id: self._new_slot(c) for c in configs}
         services.risk_groups.baskets.expect(configs)    # the legs a basket waits for (runner.basket)
         self._changed = asyncio.Event()
@@ -71,7 +73,7 @@ class BotManager:
         """Start every enabled bot; return after `stop` is set (all bots stopped within the
         grace period) or, with `exit_when_done`, once every bot is done."""
         for slot in self._slots.values():
-            if slot.config.enabled:
+            if slot.config.enabled and self._autostart:
                 self._launch(slot)
         stop_waiter = asyncio.create_task(stop.wait(), name="manager:stop")
         stale_watch = asyncio.create_task(self._watch_stale_data(), name="manager:stale-data")
@@ -284,6 +286,25 @@ class BotManager:
         """The bot's mode (sim, paper, live), None for a bot not configured (any more)."""
         slot = self._slots.get(bot_id)
         return slot.config.mode if slot is not None else None
+
+    def take(self, bot_id: str, journal: BotJournal, *, kill_reason: str | None = None) -> None:
+        """Cluster: this node now holds the bot's lease. Build it from its saved state, writing
+        through `journal` (the handle fenced with the lease's token), killed on start with
+        `kill_reason`; see runner.cluster.coordinator."""
+        slot = self._slot(bot_id)
+        slot.journal, slot.kill_on_start = journal, kill_reason
+        slot.crash_times.clear()
+        self._launch(slot)
+
+    async def drop(self, bot_id: str) -> None:
+        """Cluster: the lease is lost or about to be. Cancel the bot's task now, mid-candle if
+        need be: no snapshot, nothing more from it (the next owner rebuilds it from its saved
+        state and the journal, and reconciles with the exchange)."""
+        slot = self._slot(bot_id)
+        if slot.alive:
+            slot.task.cancel()
+            await asyncio.gather(slot.task, return_exceptions=True)
+        slot.state = BotState.STOPPED
 
     async def start(self, bot_id: str) -> BotStatus:
         slot = self._slot(bot_id)

@@ -20,6 +20,7 @@ from pathlib import Path
 from loguru import logger
 
 from market.shared import FeedHub
+from runner.cluster.config import cluster_problems
 from runner.daemon import systemd
 from runner.config.bot import BotConfig, ConfigError
 from runner.control.server import serve_control
@@ -105,6 +106,9 @@ def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: b
         if problems := url_problems(daemon.notifications.urls_env, environ):
             where = config_dir / "daemon.yaml" if config_dir else "daemon.yaml"
             raise ConfigError([f"{where}: notifications.urls_env: {p}" for p in problems])
+    if daemon.cluster is not None and (problems := cluster_problems(
+            daemon.cluster, environ, str(config_dir / "daemon.yaml" if config_dir else "daemon.yaml"))):
+        raise ConfigError(problems)        # the URLs' variables, checked before anything opens
     token = None
     if daemon.control.tcp is not None:
         token = environ.get(daemon.control.tcp.token_env)
@@ -140,14 +144,21 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         loop.add_signal_handler(signum, _on_signal, signum, stop)
 
     async with AsyncExitStack() as stack:
-        private_file(state_dir / JOURNAL_FILE)    # SQLite gives its -wal and -shm files this mode too
-        journal = SqliteJournal(state_dir / JOURNAL_FILE)
-        stack.callback(journal.close)
-        journal_watch = JournalWatch(journal.path)
+        cluster = journal_watch = None
+        if daemon.cluster is not None:     # journal and snapshots in PostgreSQL, leases in Redis
+            from runner.cluster.runtime import ClusterRuntime      # redis and asyncpg: cluster mode only
+            cluster = await stack.enter_async_context(ClusterRuntime.open(daemon.cluster, os.environ))
+            journal, snapshots = cluster.journal, cluster.snapshots
+        else:
+            private_file(state_dir / JOURNAL_FILE)    # SQLite gives its -wal and -shm files this mode too
+            journal = SqliteJournal(state_dir / JOURNAL_FILE)
+            stack.callback(journal.close)
+            journal_watch = JournalWatch(journal.path)
+            snapshots = SnapshotStore(state_dir / SNAPSHOT_FOLDER)
         hub = FeedHub()
         forecasts = ForecastStore(state_dir / FORECASTS_FILE)
         stack.callback(forecasts.close)
-        services = DaemonServices(hub=hub, journal=journal, snapshots=SnapshotStore(state_dir / SNAPSHOT_FOLDER),
+        services = DaemonServices(hub=hub, journal=journal, snapshots=snapshots,
                                   forecasts=forecasts,
                                   risk_groups=RiskGroups(daemon.risk_groups, daemon.account_limits))
         stack.push_async_callback(services.aclose)
@@ -158,16 +169,21 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         manager = BotManager(plan.bots, services, supervisor=daemon.supervisor,
                              stop_grace_secs=daemon.stop_grace_secs,
                              snapshot_interval_secs=daemon.snapshot_interval_secs,
-                             reload_configs=reload_configs)
+                             reload_configs=reload_configs, autostart=cluster is None,
+                             exit_when_done=cluster is None)   # a cluster node runs what it holds leases of
+        control = manager
         notifications: DaemonNotifications | None = None
         if daemon.notifications is not None:
             notifications = await stack.enter_async_context(open_notifications(
                 daemon.notifications, os.environ, statuses=manager.statuses, mode_of=manager.mode_of,
                 clock=services.clock))
             journal.subscribe(notifications.on_journal_event)     # kills, fills, failed bots
+        if cluster is not None:
+            control = cluster.control(manager, services, [b.id for b in plan.bots if b.enabled],
+                                      notify=notifications.offer if notifications else None)
         tcp = (daemon.control.tcp.host, daemon.control.tcp.port) if daemon.control.tcp else None
-        await stack.enter_async_context(await serve_control(manager, socket_path=socket_path, tcp=tcp, token=plan.token,
-                                                            health_problems=journal_watch.problems,
+        await stack.enter_async_context(await serve_control(control, socket_path=socket_path, tcp=tcp, token=plan.token,
+                                                            health_problems=journal_watch.problems if journal_watch else list,
                                                             journal=journal,
                                                             notification_stats=notifications.stats if notifications else list))
         logger.info("Daemon up: {} bots, state in {}, control socket {}", len(plan.bots), state_dir, socket_path)
@@ -176,9 +192,9 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
             notifications.daemon_started()
         watchdog = _start_watchdog()
         freeze = asyncio.create_task(freeze_startup_heap(manager), name="daemon:gc-freeze")
-        watch = asyncio.create_task(journal_watch.run(), name="daemon:journal-watch")
+        watch = asyncio.create_task(journal_watch.run() if journal_watch else stop.wait(), name="daemon:journal-watch")
         try:
-            await manager.run(stop)
+            await (cluster.run(manager, stop) if cluster is not None else manager.run(stop))
         finally:
             systemd.notify_stopping()
             if notifications is not None:
@@ -187,7 +203,7 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
             watch.cancel()
             if watchdog is not None:
                 watchdog.cancel()
-        statuses = manager.statuses()
+        statuses = control.statuses()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(signum)
     logger.info("Daemon stopped")

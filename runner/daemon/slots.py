@@ -108,7 +108,7 @@ class BotSlot:
                     "kill_reason": "", "flatten_pending": False, "started": self.started, "model": None,
                     "risk": {}, "risk_blocks": {}, "risk_group": None, "governance": None, "regime": None,
                     "regime_probs": {}, "late_trades": None, "session_open": None, "plugins_disabled": {}, "last_error": self.last_error,
-                    "latency": {"buckets": [], "sum_s": 0.0, "count": 0}}
+                    "latency": {"buckets": [], "sum_s": 0.0, "count": 0}, "cluster": None}
         p, latency, kill_switch, bars = runner.portfolio, runner.step_latency, runner.kill_switch, runner.bars
         equity = float(p.equity)
         regime = runner.regime is not None
@@ -133,6 +133,7 @@ class BotSlot:
             "plugins_disabled": dict(runner.plugins.disabled) if runner.plugins is not None else {},
             "last_error": self.last_error or runner.last_error,
             "latency": {"buckets": _cumulative(latency), "sum_s": float(latency.sum), "count": latency.count},
+            "cluster": None,        # cluster mode: runner.cluster.control adds the bot's lease
         }
 
     def _candle_time(self, ts_ms: int) -> str:

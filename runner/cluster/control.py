@@ -1,0 +1,187 @@
+"""`ClusterControl`: the control API's view of a cluster node (what `BotControl` asks for).
+
+It wraps the node's `BotManager`, which has a slot for every bot of the shared folder but runs
+only those this node holds leases of:
+
+- status lists every bot: the ones held here from the manager, the others as their owner last
+  published them in Redis; each row has `cluster` (node, token, seconds left of the lease);
+- actions on a bot (start, stop, kill, resume, trigger, promote, demote) are done by the node
+  running it; asked here, they are refused with the node to ask instead;
+- `kill_all` trips the global kill switch (every bot on every node), `resume_all` releases it,
+  `move` asks for a bot to run on another node;
+- `/metrics` shows this node's bots and its lease figures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runner.cluster.coordinator import ClusterCoordinator
+from runner.cluster.kill_switch import GlobalKillSwitch
+from runner.cluster.nodes import MOVE_REQUEST_SECS, NodeRegistry
+from runner.control.errors import BotStateError
+from runner.control.governance_status import GovernanceStatus
+from runner.control.live_feed import BotSample
+from runner.control.status import BotStatus, ReloadResult
+from runner.daemon.manager import BotManager
+
+__all__ = ["ClusterControl"]
+
+
+class ClusterControl:
+    def __init__(self, manager: BotManager, coordinator: ClusterCoordinator, nodes: NodeRegistry,
+                 kill_switch: GlobalKillSwitch) -> None:
+        self._manager = manager
+        self._coordinator = coordinator
+        self._nodes = nodes
+        self._kill_switch = kill_switch
+
+    @property
+    def node(self) -> str:
+        return self._coordinator.node
+
+    # -- status ---------------------------------------------------------------------------------
+
+    def statuses(self) -> list[BotStatus]:
+        """The bots held here (the daemon's summary at exit, the notifications' start message)."""
+        return [s for s in self._manager.statuses() if s.id in self._coordinator.held]
+
+    async def local_status_rows(self) -> list[dict[str, Any]]:
+        """This node's bots only, with their leases: what its /metrics shows."""
+        rows = [row for row in await self._manager.status_rows() if row["id"] in self._coordinator.held]
+        for row in rows:
+            row["cluster"] = self._coordinator.lease_row(row["id"])
+        return rows
+
+    async def status_rows(self) -> list[dict[str, Any]]:
+        """Every bot of the cluster, sorted by id: see the module docstring."""
+        rows = await self._manager.status_rows()
+        held = self._coordinator.held
+        published = await self._nodes.rows([row["id"] for row in rows if row["id"] not in held])
+        merged = []
+        for row in rows:
+            bot_id = row["id"]
+            lease = self._coordinator.lease_row(bot_id)
+            if bot_id not in held:
+                remote = published.get(bot_id)
+                if remote is not None and lease is not None and remote.get("cluster", {}).get("node") == lease["node"]:
+                    row = remote
+                else:                   # nobody runs it yet, or its new owner is still building it
+                    row = {**row, "state": "starting" if lease is not None else "unowned", "started": False}
+            merged.append({**row, "cluster": lease})
+        return merged
+
+    def bot_count(self) -> int:
+        return self._manager.bot_count()
+
+    def dashboard_samples(self) -> list[BotSample]:
+        return [s for s in self._manager.dashboard_samples() if s.row[0] in self._coordinator.held]
+
+    def status(self, bot_id: str) -> BotStatus:
+        status = self._manager.status(bot_id)          # UnknownBot for an id of no bot
+        return status.model_copy(update={"cluster": self._coordinator.lease_row(bot_id)})
+
+    # -- actions on one bot: where it runs ----------------------------------------------------
+
+    def _here(self, bot_id: str, action: str) -> None:
+        self._manager.status(bot_id)                     # UnknownBot first
+        if bot_id in self._coordinator.held:
+            return
+        lease = self._coordinator.lease_row(bot_id)
+        if lease is None:
+            raise BotStateError(f"bot {bot_id} runs on no node right now (a node takes it within the lease "
+                                f"time); ask again in a moment")
+        raise BotStateError(f"bot {bot_id} runs on node {lease['node']}, not on {self.node}: {action} it "
+                            f"through that node's control socket (botrunner {action} {bot_id} --state-dir ...)")
+
+    async def start(self, bot_id: str) -> BotStatus:
+        self._here(bot_id, "start")
+        return await self._manager.start(bot_id)
+
+    async def stop(self, bot_id: str) -> BotStatus:
+        self._here(bot_id, "stop")
+        return await self._manager.stop(bot_id)
+
+    async def kill(self, bot_id: str, reason: str) -> BotStatus:
+        self._here(bot_id, "kill")
+        return await self._manager.kill(bot_id, reason)
+
+    async def resume(self, bot_id: str) -> BotStatus:
+        self._here(bot_id, "resume")
+        return await self._manager.resume(bot_id)
+
+    async def trigger(self, bot_id: str) -> BotStatus:
+        self._here(bot_id, "trigger")
+        return await self._manager.trigger(bot_id)
+
+    async def promote(self, bot_id: str) -> GovernanceStatus:
+        self._here(bot_id, "promote")
+        return await self._manager.promote(bot_id)
+
+    async def demote(self, bot_id: str) -> GovernanceStatus:
+        self._here(bot_id, "demote")
+        return await self._manager.demote(bot_id)
+
+    def governance(self, bot_id: str | None = None) -> list[GovernanceStatus]:
+        return self._manager.governance(bot_id)
+
+    async def reload(self) -> ReloadResult:
+        raise BotStateError("reload is not available in cluster mode: every node reads the bot folder when it "
+                            "starts; restart the nodes one at a time (their bots move to the others meanwhile)")
+
+    # -- the whole cluster ----------------------------------------------------------------------
+
+    async def kill_all(self, reason: str) -> list[BotStatus]:
+        """Latch the global kill switch: every node kills its bots (this one before answering)."""
+        latch = await self._kill_switch.trip(reason)
+        await self._coordinator.apply_kill_latch(latch)
+        return self.statuses()
+
+    async def resume_all(self) -> list[BotStatus]:
+        """Release the global kill switch: every node resumes the bots it killed."""
+        await self._kill_switch.clear()
+        await self._coordinator.apply_kill_latch(None)
+        return self.statuses()
+
+    async def move(self, bot_id: str, node: str) -> dict[str, Any]:
+        """Ask for `bot_id` to run on `node`: its owner hands it over at a candle boundary."""
+        if bot_id not in self._coordinator.views and bot_id not in self._coordinator.held:
+            self._manager.status(bot_id)                 # UnknownBot
+        live = await self._nodes.live()
+        if node not in live:
+            raise BotStateError(f"no live node {node!r}; live nodes: {', '.join(live) or 'none'}")
+        lease = self._coordinator.lease_row(bot_id)
+        if lease is not None and lease["node"] == node:
+            raise BotStateError(f"bot {bot_id} already runs on node {node}")
+        await self._nodes.request_move(bot_id, node)
+        return {"bot": bot_id, "from": lease["node"] if lease else None, "to": node,
+                "note": f"its owner hands it over at its next candle boundary; the request stands "
+                        f"{MOVE_REQUEST_SECS}s"}
+
+    def cluster(self) -> dict[str, Any]:
+        """This node's view: its name, the live nodes, the latch, its counters."""
+        counters = self._coordinator.counters
+        return {"node": self.node, "live_nodes": self._coordinator.live_nodes,
+                "held": sorted(self._coordinator.held), "kill_all": self._coordinator.kill_latch,
+                "counters": {name: getattr(counters, name) for name in counters.__slots__}}
+
+    def cluster_metrics(self) -> str:
+        """Prometheus text of this node's lease figures (appended to /metrics)."""
+        node, counters = self.node, self._coordinator.counters
+        lines = [
+            "# HELP botrunner_cluster_leases_held Bot leases this node holds.",
+            "# TYPE botrunner_cluster_leases_held gauge",
+            f'botrunner_cluster_leases_held{{node="{node}"}} {len(self._coordinator.held)}',
+            "# HELP botrunner_cluster_kill_all 1 while the cluster's global kill switch is latched.",
+            "# TYPE botrunner_cluster_kill_all gauge",
+            f'botrunner_cluster_kill_all{{node="{node}"}} {int(self._coordinator.kill_latch is not None)}',
+        ]
+        for name, help_text in (("renew_failures", "Lease renewal rounds that failed (Redis out of reach)."),
+                                ("leases_lost", "Leases lost: taken by another node, or stopped by the deadline."),
+                                ("takeovers", "Bots taken over from a node that stopped renewing."),
+                                ("acquired", "Leases won, takeovers included."),
+                                ("handed_over", "Bots handed over to balance or on request.")):
+            lines += [f"# HELP botrunner_cluster_{name}_total {help_text}",
+                      f"# TYPE botrunner_cluster_{name}_total counter",
+                      f'botrunner_cluster_{name}_total{{node="{node}"}} {getattr(counters, name)}']
+        return "\n".join(lines) + "\n"

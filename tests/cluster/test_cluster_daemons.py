@@ -1,0 +1,288 @@
+"""Cluster mode for real: `botrunner run` nodes as processes sharing bots through a real Redis and
+a real PostgreSQL on 127.0.0.1, paper and live bots trading on the Binance stand-in.
+
+- A node SIGKILLed mid-run: its bots are taken over (higher fencing tokens), no client order id
+  reaches the exchange twice, every exchange order is a journalled decision made once, every
+  trade is journalled once, live positions are the exchange's, paper ledgers follow their fills,
+  and sim bots end exactly where an uninterrupted backtest of them ends.
+- A node paused (SIGSTOP) past its lease, then woken: its bot was taken over and it is fenced
+  out (it stops the bot; nothing of it lands).
+- The global kill switch from one node kills the bots on all; they stay killed after every node
+  restarts; `resume --all` releases them; `move` puts a bot on the node named.
+
+Leases are 2 s. The stand-in follows the wall clock and replays one-second candles.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+import yaml
+
+from execution.order_ids import order_id_prefix
+from execution.standin import BinanceStandIn
+from execution.standin.ledger import base_moved
+from execution.standin.tapes import quick_swings
+from runner.backtest.run import run_backtest
+from runner.cluster.postgres import PostgresJournal, PostgresSnapshotStore
+from runner.config.bot import BotConfig
+from tests.cluster.nodes import ClusterNodes
+
+LEASE_SECS = 2
+WARM_CANDLES = 20
+
+EXCHANGE = """\
+exchange:
+  id: binance
+  base_url: {base_url}
+  poll_delay_secs: 0.1
+  stale_after_bars: 30
+  options: {{fetchMarkets: {{types: [spot]}}, fetchCurrencies: false, fetchMargins: false}}
+"""
+LIVE = """\
+id: {bot_id}
+mode: live
+symbol: BTC/USDT
+timeframe: 1s
+capital: 2000
+{exchange}  api_key_env: BR_CLUSTER_KEY
+  secret_env: BR_CLUSTER_SECRET
+strategy: {{name: sma_cross, params: {{fast: 2, slow: 4}}}}
+risk: {{stake_pct: 0.5}}
+on_restart: resume
+"""
+PAPER = """\
+id: {bot_id}
+mode: paper
+symbol: BTC/USDT
+timeframe: 1s
+capital: 2000
+{exchange}  account: paper
+strategy: {{name: sma_cross, params: {{fast: 2, slow: 5}}}}
+risk: {{stake_pct: 0.5}}
+"""
+SIM = """\
+id: {bot_id}
+mode: sim
+symbol: BTC/USDT
+timeframe: 1m
+capital: 10000
+market: {{source: synthetic, seed: {seed}, bars: {bars}}}
+speed: {speed}
+strategy: {{name: sma_cross, params: {{fast: 3, slow: 8}}}}
+"""
+
+
+def live_bots(base_url: str, *ids: str) -> dict[str, str]:
+    return {bot_id: LIVE.format(bot_id=bot_id, exchange=EXCHANGE.format(base_url=base_url)) for bot_id in ids}
+
+
+def paper_bots(base_url: str, *ids: str) -> dict[str, str]:
+    return {bot_id: PAPER.format(bot_id=bot_id, exchange=EXCHANGE.format(base_url=base_url)) for bot_id in ids}
+
+
+def sim_bots(*ids: str, bars: int, speed: int) -> dict[str, str]:
+    return {bot_id: SIM.format(bot_id=bot_id, seed=i + 1, bars=bars, speed=speed) for i, bot_id in enumerate(ids)}
+
+
+def standin_on_the_wall_clock():
+    now_ms = time.time_ns() // 1_000_000
+    start_ms = now_ms - now_ms % 1000 - WARM_CANDLES * 1000
+    return BinanceStandIn(quick_swings(WARM_CANDLES + 900, start_ms=start_ms), balances={"USDT": 10_000, "BTC": 0},
+                          start_ms=now_ms, real_time=True, timeframe_ms=1000)
+
+
+def keyed(standin: BinanceStandIn) -> dict[str, str]:
+    return {"I_UNDERSTAND_LIVE_TRADING": "true", "BR_CLUSTER_KEY": standin.api_key,
+            "BR_CLUSTER_SECRET": standin.secret}
+
+
+async def held_by(nodes: ClusterNodes, node: str, bots: list[str], *, state: str = "running"):
+    """Every bot in `bots` is held by some node other than none and in `state`, as `node` shows
+    it; the rows then, else None."""
+    rows = await nodes.rows(node)
+    if all(rows[b].cluster is not None and rows[b].state == state for b in bots):
+        return rows
+    return None
+
+
+def stored(postgres_url: str, bot_ids: list[str]) -> tuple[dict, dict]:
+    """Each bot's journal events and its last snapshot's state, read from PostgreSQL."""
+    journal = PostgresJournal.open(postgres_url)
+    try:
+        snapshots = PostgresSnapshotStore(journal)
+        return ({b: journal.events(b) for b in bot_ids}, {b: snapshots.read(b) for b in bot_ids})
+    finally:
+        journal.close()
+
+
+def check_live_bot(bot_id: str, standin: BinanceStandIn, events: list, state: dict) -> None:
+    """The exchange's records against the journal: no order twice, none outside the journal,
+    every trade once, the position the exchange's."""
+    prefix = order_id_prefix(bot_id)
+    orders = [o for o in standin.orders if o.client_order_id.startswith(prefix)]
+    trades = [t for t in standin.trades if t.order_id in {o.order_id for o in orders}]
+    submissions = [n for cid, n in standin.order_submissions.items() if cid.startswith(prefix)]
+    assert orders and max(submissions) == 1, f"{bot_id}: a client order id reached the exchange twice"
+    decisions = [e.data for e in events if e.kind == "order"]
+    assert sorted(o.client_order_id for o in orders) == sorted(d["order_id"] for d in decisions), bot_id
+    decided_on = [(d["created_ts_ms"], d["side"]) for d in decisions]
+    assert len(set(decided_on)) == len(decided_on), f"{bot_id}: a decision made twice: {decided_on}"
+    assert sorted(e.key for e in events if e.kind == "fill") == sorted(str(t.id) for t in trades), bot_id
+    assert abs(state["portfolio"]["quantity"] - base_moved(trades)) < 1e-9, bot_id
+
+
+def check_paper_bot(bot_id: str, events: list, state: dict) -> None:
+    """Each journalled fill moves the position from the one before it (none lost, none twice),
+    and the bot's ledger ends at the last one."""
+    fills = [e.data for e in events if e.kind == "fill"]
+    assert fills, f"{bot_id}: no fills"
+    position = 0.0
+    for fill in fills:
+        position += fill["quantity"] if fill["side"] == "buy" else -fill["quantity"]
+        assert abs(position - fill["position"]) < 1e-9, f"{bot_id}: fill {fill} does not follow the one before"
+    assert abs(state["portfolio"]["quantity"] - position) < 1e-9, bot_id
+
+
+async def test_a_killed_nodes_bots_are_taken_over_and_every_ledger_ends_as_an_uninterrupted_run(
+        tmp_path, redis_url, postgres_url):
+    sims = sim_bots("sim-1", "sim-2", bars=240, speed=1200)          # 20 candles a second: 12 s each
+    async with standin_on_the_wall_clock() as standin:
+        bots = {**live_bots(standin.base_url, "live-1", "live-2"), **paper_bots(standin.base_url, "paper-1"), **sims}
+        nodes = ClusterNodes(tmp_path, redis_url, postgres_url, bots=bots, lease_secs=LEASE_SECS, env=keyed(standin),
+                             live=True)
+        try:
+            for node in ("node-a", "node-b", "node-c"):
+                nodes.start(node)
+            rows = await nodes.until(lambda n: held_by(n, "node-a", list(bots)), "every bot running on a node")
+            victim = rows["live-1"].cluster["node"]
+            survivor = next(n for n in ("node-a", "node-b", "node-c") if n != victim)
+            await nodes.until(lambda n: _fills_at_least(n, survivor, "live-1", 2), "live-1 trading", node=survivor)
+            before = {b: r.cluster for b, r in (await nodes.rows(survivor)).items()}
+            nodes.signal(victim, signal.SIGKILL)
+
+            def moved(rows):
+                return all(r.cluster is not None and r.cluster["node"] != victim for r in rows.values()) and rows
+
+            rows = await nodes.until(lambda n: _rows_if(n, survivor, moved), "the victim's bots taken over",
+                                     node=survivor)
+            for bot_id, lease in before.items():
+                if lease["node"] == victim:
+                    assert rows[bot_id].cluster["token"] > lease["token"]
+            orders = len(standin.orders)
+            await nodes.until(lambda n: _sims_finished_and(n, survivor, lambda: len(standin.orders) >= orders + 3),
+                              "sims finished and the live bots trading on", node=survivor, timeout_secs=60)
+        finally:
+            await nodes.stop_all()
+        events, states = stored(postgres_url, list(bots))
+        for bot_id in ("live-1", "live-2"):
+            check_live_bot(bot_id, standin, events[bot_id], states[bot_id])
+    check_paper_bot("paper-1", events["paper-1"], states["paper-1"])
+    assert any(e.kind == "cluster" and e.data["event"] == "takeover" and e.data["from"] == victim
+               for bot_id in bots for e in events[bot_id])
+    for bot_id in sims:                        # re-run from its snapshot on another node: as if never stopped
+        uninterrupted = await run_backtest(BotConfig.model_validate(yaml.safe_load(sims[bot_id])))
+        state, ledger = states[bot_id], states[bot_id]["portfolio"]
+        assert state["state"] == "finished" and state["bars"] == uninterrupted.bars
+        assert ledger["trade_count"] == len(uninterrupted.trades) > 0, bot_id
+        assert ledger["fees_paid"] == pytest.approx(uninterrupted.fees, abs=1e-9)
+        equity = ledger["cash"] + ledger["quantity"] * ledger["last_price"]
+        assert equity == pytest.approx(uninterrupted.final_equity, abs=1e-6), bot_id
+
+
+async def test_a_node_paused_past_its_lease_is_fenced_out_when_it_wakes(tmp_path, redis_url, postgres_url):
+    async with standin_on_the_wall_clock() as standin:
+        # One bot on two nodes: once the paused node is back, balancing gives it nothing back.
+        bots = live_bots(standin.base_url, "live-1")
+        nodes = ClusterNodes(tmp_path, redis_url, postgres_url, bots=bots, lease_secs=LEASE_SECS, env=keyed(standin),
+                             live=True)
+        try:
+            for node in ("node-a", "node-b"):
+                nodes.start(node)
+            rows = await nodes.until(lambda n: held_by(n, "node-a", list(bots)), "the bot running")
+            paused = rows["live-1"].cluster["node"]
+            other = "node-b" if paused == "node-a" else "node-a"
+            await nodes.until(lambda n: _fills_at_least(n, other, "live-1", 2), "live-1 trading", node=other)
+            token = rows["live-1"].cluster["token"]
+            nodes.signal(paused, signal.SIGSTOP)                 # frozen with the lease in its hands
+
+            def taken(rows):
+                lease = rows["live-1"].cluster
+                return lease is not None and lease["node"] == other and rows["live-1"].state == "running"
+
+            await nodes.until(lambda n: _rows_if(n, other, taken), "live-1 taken over while its node sleeps",
+                              node=other)
+            woke_at = len(nodes.log(paused))
+            nodes.signal(paused, signal.SIGCONT)
+            await nodes.until(lambda n: _async("stopping bot live-1 at once" in n.log(paused)[woke_at:]),
+                              "the woken node stopping live-1", node=other)
+            orders = len(standin.orders)
+            await nodes.until(lambda n: _async(len(standin.orders) >= orders + 3), "live-1 trading on", node=other)
+            rows = await nodes.rows(paused)
+            assert rows["live-1"].cluster["node"] == other and rows["live-1"].cluster["token"] > token
+        finally:
+            await nodes.stop_all()
+        woken = nodes.log(paused)[woke_at:]
+        events, states = stored(postgres_url, ["live-1"])
+        check_live_bot("live-1", standin, events["live-1"], states["live-1"])
+    # Not one order line of live-1 from the woken node: it stopped the bot without sending.
+    prefix = order_id_prefix("live-1")
+    assert not [line for line in woken.splitlines() if f"Order {prefix}" in line and "->" in line], woken[-3000:]
+
+
+async def test_the_global_kill_switch_reaches_every_node_survives_their_restart_and_move_places_a_bot(
+        tmp_path, redis_url, postgres_url):
+    bots = sim_bots("sim-1", "sim-2", "sim-3", bars=100_000, speed=120)     # two candles a second, for hours
+    names = ("node-a", "node-b", "node-c")
+    nodes = ClusterNodes(tmp_path, redis_url, postgres_url, bots=bots, lease_secs=LEASE_SECS)
+    try:
+        for node in names:
+            nodes.start(node)
+        await nodes.until(lambda n: held_by(n, "node-a", list(bots)), "every bot running")
+        killed = nodes.cli("node-b", "kill", "--all", "--reason", "drill")
+        assert killed.returncode == 0, killed.stderr
+        for node in names:                                   # every node shows every bot killed
+            await nodes.until(lambda n: held_by(n, node, list(bots), state="killed"), f"all killed, on {node}")
+        for node in names:
+            assert await nodes.stop(node) == 0
+        for node in names:
+            nodes.start(node)
+        rows = await nodes.until(lambda n: held_by(n, "node-c", list(bots), state="killed"),
+                                 "every bot killed after every node restarted")
+        assert all(r.kill_reason.startswith("kill --all (node-b): drill") for r in rows.values())
+        resumed = nodes.cli("node-a", "resume", "--all")
+        assert resumed.returncode == 0, resumed.stderr
+        rows = await nodes.until(lambda n: held_by(n, "node-b", list(bots)), "every bot running again")
+        bot_id = next(b for b, r in sorted(rows.items()) if r.cluster["node"] != "node-c")
+        moved = nodes.cli("node-a", "move", bot_id, "node-c")
+        assert moved.returncode == 0, moved.stderr
+        await nodes.until(lambda n: _rows_if(n, "node-a", lambda rows: rows[bot_id].cluster is not None
+                                             and rows[bot_id].cluster["node"] == "node-c"
+                                             and rows[bot_id].state == "running"), "the bot on node-c")
+        status = nodes.cli("node-b", "status")
+        assert status.returncode == 0 and "NODE" in status.stdout and "node-c #" in status.stdout, status.stdout
+        metrics = await nodes.request("node-c", lambda c: c.metrics())
+        assert 'botrunner_cluster_leases_held{node="node-c"}' in metrics
+        refused = nodes.cli("node-a", "move", bot_id, "node-x")
+        assert refused.returncode == 1 and "no live node 'node-x'" in refused.stderr
+    finally:
+        await nodes.stop_all()
+
+
+async def _async(value):
+    return value
+
+
+async def _rows_if(nodes: ClusterNodes, node: str, test):
+    return test(await nodes.rows(node))
+
+
+async def _fills_at_least(nodes: ClusterNodes, node: str, bot_id: str, fills: int):
+    return (await nodes.rows(node))[bot_id].fills >= fills
+
+
+async def _sims_finished_and(nodes: ClusterNodes, node: str, more):
+    rows = await nodes.rows(node)
+    return all(r.state == "finished" for b, r in rows.items() if b.startswith("sim-")) and more()
