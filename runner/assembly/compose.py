@@ -221,11 +221,12 @@ def _governance(config: BotConfig, strategy: Strategy, saved: SavedGovernance | 
 
 def _drift_backtest(config: BotConfig) -> DriftBacktest:
     """The backtest the drift check compares the bot with: its config as a sim bot (no model,
-    no governance, no group: the strategy and its risk rules alone) on the candles given, run
-    to the end on an event loop of its own (the caller runs it in a worker thread)."""
+    no governance, no group, no plugins: the strategy and its risk rules alone) on the candles
+    given, run to the end on an event loop of its own (the caller runs it in a worker thread)."""
     sim = config.model_copy(update={
         "mode": "sim", "exchange": None, "model": None, "triggers": [], "run_strategy": "every_candle",
-        "governance": GovernanceConfig(), "risk_group": None, "safe_mode": None})
+        "governance": GovernanceConfig(), "risk_group": None, "safe_mode": None,
+        "plugins": []})        # a plugin that logs fills or notifies must not see the backtest's
 
     def run(candles: Sequence[Candle], warmup: int) -> list[tuple[int, float]]:
         runner = compose_runner(sim, ReplayProvider(sim.symbol, sim.timeframe, list(candles), warmup=warmup),

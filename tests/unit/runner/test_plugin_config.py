@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 import runner.plugins.registry as registry
-from runner.assembly.compose import sim_runner
+from market.synthetic import generate_candles
+from runner.assembly.compose import _drift_backtest, sim_runner
 from runner.config.bot import ConfigError, load_bot_config
 from runner.plugins.base import Plugin
 from runner.plugins.registry import ENTRY_POINT_GROUP
@@ -24,6 +25,8 @@ from pydantic import Field
 
 from runner.plugins import Plugin, PluginParams
 
+made = []
+
 
 class GuardParams(PluginParams):
     limit: Annotated[float, Field(gt=0, le=100)] = 3.0
@@ -32,6 +35,10 @@ class GuardParams(PluginParams):
 class Guard(Plugin):
     name = "guard"
     Params = GuardParams
+
+    def __init__(self, params):
+        super().__init__(params)
+        made.append(self)
 
     def before_signal(self, bot_id, view, signal):
         return None
@@ -49,10 +56,10 @@ def fresh_group(monkeypatch):
     monkeypatch.setattr(registry, "INSTALLED", EntryPointGroup(ENTRY_POINT_GROUP, Plugin, "plugin"))
 
 
-def write_bot(tmp_path: Path, plugins) -> Path:
+def write_bot(tmp_path: Path, plugins, **extra) -> Path:
     path = tmp_path / "guarded.yaml"
     path.write_text(yaml.safe_dump({"id": "guarded", "symbol": "BTC/USD", "capital": 1000,
-                                    "strategy": {"name": "sma_cross"}, "plugins": plugins}))
+                                    "strategy": {"name": "sma_cross"}, "plugins": plugins} | extra))
     return path
 
 
@@ -73,6 +80,18 @@ def test_a_plugin_a_package_offers_is_built_for_the_bot_from_its_checked_params(
     assert second.plugins.plugins[0] is not guard               # each bot its own instance
     assert [len(t) for t in first.plugins.hooks.values()] == [0, 1, 0, 0, 0, 0]
     assert module in sys.modules
+
+
+def test_the_governance_drift_backtest_runs_the_bot_without_its_plugins(site, tmp_path):
+    module = site.install("guard-pkg", GUARD, {ENTRY_POINT_GROUP: {"guard": "MODULE:Guard"}})
+    config = load_bot_config(write_bot(tmp_path, [{"name": "guard"}], governance={"enabled": True}))
+    runner = sim_runner(config, [])
+    made = sys.modules[module].made
+    assert made == [runner.plugins.plugins[0]]
+
+    _drift_backtest(config)(generate_candles(seed=3, count=300), 0)    # as the drift check runs it
+
+    assert len(made) == 1                   # a logging plugin must not see the backtest's fills
 
 
 def test_wrong_plugin_entries_are_reported_with_the_file_the_entry_and_what_is_allowed(site, tmp_path):
