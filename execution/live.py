@@ -40,7 +40,7 @@ to the market's step, and nothing when under its minimum (the rest is dust the b
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from loguru import logger
@@ -216,6 +216,35 @@ class LiveExecution:
         if cancelled:
             logger.info("Cancelled {} order(s) of {}: {}", len(cancelled), self.symbol,
                         ", ".join(o.client_order_id for o in cancelled))
+        return cancelled, self._fills.drain()
+
+    async def cancel(self, order_ids: Collection[str]) -> tuple[list[Order], list[Fill]]:
+        """Cancel the bot's orders named (a limit order at its expiry) and follow each to its end:
+        the fills it had are reported, and an entry that filled in part arms its protective exits
+        for that part (`cancel_all` drops every exit; this keeps them). An order of unknown
+        outcome is looked up first; one still unknown, or whose cancel fails for now, stays in
+        `open_orders()` and the caller tries again later."""
+        await self._account.load_markets()
+        client, cancelled = self._account.client, []
+        for cid in order_ids:
+            tracked = self._orders.get(cid)
+            if tracked is not None and tracked.state is _UNKNOWN:
+                await self._resolve(tracked)
+            if tracked is None or self._orders.get(cid) is not tracked or tracked.state is _UNKNOWN:
+                continue                     # not open any more (done), or its outcome still unknown
+            try:
+                await self._account.call("cancel_order", self.symbol, client.cancel_order, tracked.exchange_id,
+                                         self.symbol)
+            except OrderNotFound:
+                pass                         # filled or cancelled meanwhile: the poll below fetches its fills
+            except TemporaryExchangeError as exc:
+                logger.warning("Cancelling order {} failed ({}); it stays open", cid, exc)
+                continue
+            else:
+                cancelled.append(tracked.order)
+            await self._poll(tracked)        # done now: its last fills, and exits for what it filled
+        if cancelled:
+            logger.info("Cancelled order(s) of {}: {}", self.symbol, ", ".join(o.client_order_id for o in cancelled))
         return cancelled, self._fills.drain()
 
     async def spread_bps(self) -> float | None:

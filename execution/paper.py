@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Collection, Iterable, Sequence
 
 from loguru import logger
 
@@ -110,6 +110,12 @@ class PaperExecution:
         cancelled, self._unfilled = self._unfilled, []
         resting, fills = await self._book.cancel_all()
         return cancelled + resting, fills
+
+    async def cancel(self, order_ids: Collection[str]) -> tuple[list[Order], list[Fill]]:
+        unfilled = [o for o in self._unfilled if o.client_order_id in order_ids]
+        self._unfilled = [o for o in self._unfilled if o.client_order_id not in order_ids]
+        resting, fills = await self._book.cancel(order_ids)
+        return unfilled + resting, fills
 
     def closable_quantity(self, quantity: float, price: float) -> float:
         return quantity

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol, Sequence
+from typing import Collection, Iterable, Protocol, Sequence
 
 from execution.models import Fill, Order
 from market.models import Candle
@@ -24,6 +24,13 @@ class ExecutionEngine(Protocol):
         """Cancel every open order; return the cancelled orders and the fills learned while
         cancelling (an order that filled before its cancel arrived), which the runner books
         before it sizes anything on the position."""
+        ...
+
+    async def cancel(self, order_ids: Collection[str]) -> tuple[list[Order], list[Fill]]:
+        """Cancel the open orders named (a limit order at its expiry), leaving the others as they
+        are; return those cancelled and the fills learned while cancelling, as `cancel_all` does.
+        An order that filled (in part) keeps its fills, and a partly filled entry's protective
+        exits are armed for what it filled. One whose cancel fails for now stays open."""
         ...
 
     async def spread_bps(self) -> float | None:

@@ -27,7 +27,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Collection, Iterable, Sequence
 
 from execution.models import Fill, Order, OrderType, Side
 from execution.order_ids import protective_id
@@ -64,6 +64,12 @@ class SimExecution:
     async def cancel_all(self) -> tuple[list[Order], list[Fill]]:
         cancelled, self._pending = self._pending, []
         self._trailing = False
+        return cancelled, []
+
+    async def cancel(self, order_ids: Collection[str]) -> tuple[list[Order], list[Fill]]:
+        cancelled = [o for o in self._pending if o.client_order_id in order_ids]
+        if cancelled:
+            self._pending = [o for o in self._pending if o.client_order_id not in order_ids]
         return cancelled, []
 
     def closable_quantity(self, quantity: float, price: float) -> float:

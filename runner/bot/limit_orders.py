@@ -19,10 +19,11 @@ it; live: the exchange's matching). The rules, decided here:
   next signal decides (a market exit, say).
 - **Expiry**: an order of a signal with `expire_after` N carries `expire_ts_ms`, the close time
   of the Nth candle after the one it was placed on. At that candle, after its fills are booked
-  (so the candle can still fill it), the runner cancels it (journal `cancel`, why "expired"),
-  in sim, paper and live alike. The expiry is in the order, so in its journal intent and the
-  snapshot: a restarted bot follows its resting limit orders (never sending them again) and
-  expires them on time. A partly filled order keeps what filled; the rest is cancelled.
+  (so the candle can still fill it), the runner cancels it and only it (journal `cancel`, why
+  "expired"), in sim, paper and live alike. The expiry is in the order, so in its journal
+  intent and the snapshot: a restarted bot follows its resting limit orders (never sending them
+  again) and expires them on time. A partly filled entry keeps what filled, with its
+  protective exits armed for that part; the rest is cancelled.
 - **The kill switch** cancels resting limit orders with every other order of the bot
   (`runner.bot.kill_flow`), before it closes the position.
 
@@ -106,15 +107,12 @@ class LimitOrderFlow:
         return self._has_working_order()
 
     async def _cancel_orders(self, now_ms: int, why: str, order_ids: list[str]) -> None:
-        """Cancel the bot's open orders (the engines cancel all at once), journalling `why` for
-        `order_ids` and "cancelled with <ids>" for any other (a protective exit resting beside
-        them), and book the fills learned while cancelling."""
-        cancelled, fills = await self.execution.cancel_all()
-        named = set(order_ids)
+        """Cancel the orders `order_ids` (and no other: a partly filled entry's protective exits
+        are armed for what it filled), journalling `why`, and book the fills learned meanwhile."""
+        cancelled, fills = await self.execution.cancel(order_ids)
         for order in cancelled:
-            cid = order.client_order_id
-            self._record("cancel", now_ms, {"order_id": cid, "why": why if cid in named else
-                                            f"cancelled with {', '.join(order_ids)} ({why})"}, key=cid)
+            self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": why},
+                         key=order.client_order_id)
         if fills:
             self._apply_fills(fills, now_ms)
         if self.risk_group is not None:

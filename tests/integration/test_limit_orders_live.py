@@ -86,17 +86,18 @@ async def account(standin) -> AsyncIterator[ExchangeAccount]:
 
 @pytest.fixture
 def bots(account, standin):
-    """Factory: `bots(script, execution=None, state=None)` -> (runner, push); a live engine on the
-    stand-in unless `execution` is given; `state` restores a snapshot first (a restart)."""
+    """Factory: `bots(script, execution=None, state=None, journal=None, risk=...)` -> (runner, push);
+    a live engine on the stand-in unless `execution` is given; `state` restores a snapshot first
+    (a restart)."""
     tasks: list[asyncio.Task] = []
 
-    def make(script: dict, *, execution: Any = None, state: dict | None = None,
-             journal: MemoryJournal | None = None) -> tuple[StrategyRunner, Callable[[int], Any]]:
+    def make(script: dict, *, execution: Any = None, state: dict | None = None, journal: MemoryJournal | None = None,
+             risk: RiskConfig = RiskConfig(stake_pct=0.1)) -> tuple[StrategyRunner, Callable[[int], Any]]:
         engine = execution or LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=ManualClock(candle_ms(60)),
                                             reconcile_every_candles=0)
         feed = QueuedFeed(SYMBOL)
         runner = StrategyRunner("limit-bot", feed=feed, strategy=Scripted(script), execution=engine,
-                                risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=0.1)),
+                                risk=RuleRiskEngine.from_config(risk),
                                 portfolio=Portfolio(SYMBOL, 1_000.0), journal=journal or MemoryJournal(),
                                 order_id_prefix=PREFIX)
         if state is not None:
@@ -241,4 +242,23 @@ async def test_an_exit_signal_cancels_a_partly_filled_limit_entry_and_sells_what
     assert float(exit_.orig_qty) == 0.00162                     # what filled, less the fee taken in BTC, on the step
     assert float(exit_.trades[0].price) > 30_400.0              # the bid was above the limit: a better price
     assert standin.order_submissions == {f"{PREFIX}1": 1, f"{PREFIX}2": 1}
+    assert runner.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
+
+
+async def test_a_partly_filled_entry_that_expires_keeps_its_stop_loss_for_what_filled(bots, standin):
+    runner, push = bots({0: buy_limit(30_500.0, expire_after=4)}, risk=RiskConfig(stake_pct=0.1, stop_loss_pct=0.002))
+    for i in (60, 61, 62, 63):
+        await push(i)
+    standin.partial_fill_next(0.5)
+    await push(64)                                              # half fills; the rest expires
+
+    [stop] = runner.execution.open_orders()
+    assert (stop.client_order_id, stop.type.value, stop.stop_price) == (f"{PREFIX}1-sl", "stop", 30_500.0 * 0.998)
+    assert stop.quantity == pytest.approx(runner.portfolio.quantity)
+    assert cancels(runner) == ["expired"]
+    for i in (65, 66, 67):                                      # candle 67's low (30,435) reaches the stop
+        await push(i)
+
+    exit_ = standin.order_by_client_id(f"{PREFIX}1-sl")
+    assert (exit_.side, exit_.type, exit_.status) == ("SELL", "MARKET", "FILLED")
     assert runner.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
