@@ -262,3 +262,14 @@ async def test_a_partly_filled_entry_that_expires_keeps_its_stop_loss_for_what_f
     exit_ = standin.order_by_client_id(f"{PREFIX}1-sl")
     assert (exit_.side, exit_.type, exit_.status) == ("SELL", "MARKET", "FILLED")
     assert runner.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
+
+
+async def test_the_kill_switch_cancels_a_paper_bots_resting_limit_entry(bots, account):
+    paper = PaperExecution(CcxtQuotes(account.client), SYMBOL, fee_rate=0.001, now_ms=lambda: candle_ms(61))
+    runner, push = bots({0: buy_limit(30_500.0)}, execution=paper)
+    await push(60)
+    assert [o.price for o in paper.open_orders()] == [30_500.0]
+    await runner.kill_now("by hand")
+
+    assert runner.state is RunnerState.KILLED and not runner.flatten_pending
+    assert cancels(runner) == ["kill switch"] and paper.open_orders() == [] and runner.fills == 0
