@@ -231,7 +231,7 @@ class PostgresJournal:
         async with self._write_lock:             # behind every commit asked before this one
             if not batch:
                 return _Outcome()
-            async with self.db.pool.acquire() as conn, conn.transaction():
+            async with self.db.pool.acquire() as conn:
                 return await _write_batch(conn, batch)
 
 
@@ -274,28 +274,29 @@ class _Outcome:
 
 
 async def _write_batch(conn: asyncpg.Connection, batch: list[_Pending]) -> _Outcome:
-    """Inside one transaction: advance the fences of the writers whose token they hold, insert
-    those writers' events, and compare the ones already there."""
+    """Advance the fences of the writers whose token they hold and insert those writers' events,
+    in one statement (one round trip, its own transaction: a commit under way for a bot holds
+    the bot's fence row, so a claim waits for it); then compare the events not inserted, whose
+    key (or number) the journal already holds."""
     outcome = _Outcome()
     top: dict[PostgresBotJournal, int] = {}
     for handle, seq, _, _ in batch:
         top[handle] = max(top.get(handle, 0), seq)
-    writers = sorted(top, key=lambda h: (h.bot_id, h.token))      # one lock order: no deadlock between nodes
-    fenced = await conn.fetch(_ADVANCE_FENCES, [h.bot_id for h in writers], [h.token for h in writers],
-                              [top[h] for h in writers])
-    accepted = {(row["bot_id"], row["token"]) for row in fenced}
+    writers = sorted(top, key=lambda h: (h.bot_id, h.token))
+    rows = sorted(batch, key=lambda p: (p[0].bot_id, p[1]))
+    written = await conn.fetch(
+        _WRITE, [h.bot_id for h in writers], [h.token for h in writers], [top[h] for h in writers],
+        [p[0].bot_id for p in rows], [p[0].token for p in rows], [p[1] for p in rows], [p[2].kind for p in rows],
+        [p[2].key for p in rows], [p[2].bar for p in rows], [p[2].ts_ms for p in rows], [p[3] for p in rows])
+    accepted = {(r["bot_id"], r["n"]) for r in written if r["what"] == "fence"}
+    inserted = {(r["bot_id"], r["n"]) for r in written if r["what"] == "event"}
     refused = [h for h in writers if (h.bot_id, h.token) not in accepted]
     if refused:
         current = dict(await conn.fetch("SELECT bot_id, token FROM fences WHERE bot_id = ANY($1)",
                                         [h.bot_id for h in refused]))
         for handle in refused:
             outcome.failures[handle] = StaleFencingToken(handle.bot_id, handle.token, current.get(handle.bot_id))
-    rows = sorted((p for p in batch if p[0] not in outcome.failures), key=lambda p: (p[0].bot_id, p[1]))
-    if not rows:
-        return outcome
-    inserted = {(r["bot_id"], r["seq"]) for r in await conn.fetch(
-        _INSERT_EVENTS, [p[0].bot_id for p in rows], [p[1] for p in rows], [p[2].kind for p in rows],
-        [p[2].key for p in rows], [p[2].bar for p in rows], [p[2].ts_ms for p in rows], [p[3] for p in rows])}
+    rows = [p for p in rows if p[0] not in outcome.failures]
     again = [p for p in rows if (p[0].bot_id, p[1]) not in inserted]
     conflicts = await _compare_rewrites(conn, again) if again else {}
     for handle, (seq, failure) in conflicts.items():
@@ -358,16 +359,26 @@ SELECT GREATEST(COALESCE((SELECT last_seq FROM fences WHERE bot_id = $1), 0),
                 COALESCE((SELECT MAX(seq) FROM events WHERE bot_id = $1), 0))
 """
 
-_ADVANCE_FENCES = """
-UPDATE fences AS f SET last_seq = GREATEST(f.last_seq, v.top)
-FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(bot_id, token, top)
-WHERE f.bot_id = v.bot_id AND f.token = v.token
-RETURNING f.bot_id, v.token
-"""
-
-_INSERT_EVENTS = """
-INSERT INTO events (bot_id, seq, kind, key, bar, ts_ms, data)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[])
-ON CONFLICT DO NOTHING
-RETURNING bot_id, seq
+# One statement: the fences of the writers holding the bot's token move their last_seq up (and
+# are locked until it commits), and only those writers' events are inserted. Rows tell which:
+# ("fence", bot_id, token) per accepted writer, ("event", bot_id, seq) per inserted event.
+_WRITE = """
+WITH fenced AS (
+    UPDATE fences AS f SET last_seq = GREATEST(f.last_seq, v.top)
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(bot_id, token, top)
+    WHERE f.bot_id = v.bot_id AND f.token = v.token
+    RETURNING f.bot_id, v.token
+), inserted AS (
+    INSERT INTO events (bot_id, seq, kind, key, bar, ts_ms, data)
+    SELECT e.bot_id, e.seq, e.kind, e.key, e.bar, e.ts_ms, e.data
+    FROM unnest($4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::bigint[],
+                $11::text[]) AS e(bot_id, token, seq, kind, key, bar, ts_ms, data)
+    JOIN fenced USING (bot_id, token)
+    ORDER BY e.bot_id, e.seq
+    ON CONFLICT DO NOTHING
+    RETURNING bot_id, seq
+)
+SELECT 'fence' AS what, bot_id, token AS n FROM fenced
+UNION ALL
+SELECT 'event', bot_id, seq FROM inserted
 """
