@@ -43,12 +43,13 @@ class BasketResult:
     legs: dict[str, dict[str, Any]]           # symbol -> its figures
     refusals: int                             # entries the basket refused (max_open_positions, cash)
     max_open_positions: int | None
+    cash: float                               # the basket's one cash balance at the end
     journal: MemoryJournal = field(repr=False)
 
     def summary(self) -> dict[str, Any]:
-        """`backtest --json`: a bot's figures, plus `symbols`, `max_open_positions` and `refusals`."""
-        return {**self.result.summary(), "symbols": self.legs, "max_open_positions": self.max_open_positions,
-                "refusals": self.refusals}
+        """`backtest --json`: a bot's figures, plus `cash`, `symbols`, `max_open_positions` and `refusals`."""
+        return {**self.result.summary(), "cash": self.cash, "symbols": self.legs,
+                "max_open_positions": self.max_open_positions, "refusals": self.refusals}
 
 
 def basket_legs(basket: BasketConfig) -> list[BotConfig]:
@@ -130,7 +131,7 @@ def _result(basket: BasketConfig, legs: list[BotConfig], runners: list[StrategyR
         max_drawdown_pct=max_drawdown(curve, capital),
         sharpe=sharpe_ratio(curve, timeframe_ms(template.timeframe), capital), elapsed_s=elapsed_s,
         trades=trades, equity_curve=curve, timestamps_ms=timestamps)
-    return BasketResult(result, figures, group.refusals, group.basket.max_open_positions, journal)
+    return BasketResult(result, figures, group.refusals, group.basket.max_open_positions, group.ledger.cash, journal)
 
 
 def _basket_equity(legs: list[BotConfig], runners: list[StrategyRunner],

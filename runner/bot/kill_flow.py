@@ -106,6 +106,10 @@ class KillSwitchFlow:
         bot in flight, the flatten is sent again after a backoff of 1, 2, 4, ... candles. True
         when the flatten is done (a killed bot is done then; a restarted one trades on)."""
         killed = self.kill_switch.tripped
+        if killed and self.state is not RunnerState.KILLED:
+            # Another leg of this bot's basket tripped the latch they share: this leg's kill.
+            await self._trip(self.kill_switch.reason, now_ms, source="basket")
+            return not self.flatten_pending
         if self._flat():
             if killed:
                 self._killed(self.kill_switch.reason, flat=True)

@@ -75,7 +75,8 @@ SymbolProviderConfig = Annotated[FileSymbols | TopVolumeSymbols, Field(discrimin
 class BasketFields(StrictModel):
     """The keys a basket file has beyond a bot's."""
 
-    symbols: Annotated[list[Symbol], Field(min_length=1, max_length=1000)] | None = None
+    symbols: Annotated[Annotated[list[Symbol], Field(min_length=1, max_length=1000)] | None,
+                       Field(description="BASE/QUOTE in capitals, e.g. BTC/USDT")] = None
     symbol_provider: SymbolProviderConfig | None = None
     max_open_positions: Annotated[WholeNumber, Field(ge=1, le=10_000)] | None = None
     """Legs that may hold a position (or have an entry on its way) at once; unset: every leg."""

@@ -1,0 +1,162 @@
+"""A basket bot in a real daemon process: a SIGKILL mid-run restores every symbol's leg and the
+one cash balance; a kill of the basket's id flattens every symbol and stays latched across a
+restart until the basket is resumed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import shutil
+import signal
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from runner.basket.backtest import run_basket_backtest
+from runner.config.basket import load_bot_or_basket
+from tests.daemon_process import connected, start_daemon, stop_daemon
+
+SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+LEGS = ("trio.btc-usdt", "trio.eth-usdt", "trio.sol-usdt")
+CAPITAL = 10_000
+
+# A stake far below the capital and a limit of every symbol: no leg's decision depends on how
+# fast the others replay, so the daemon's legs must end where the basket backtest's do.
+BASKET = """\
+id: trio
+symbols: [BTC/USDT, ETH/USDT, SOL/USDT]
+max_open_positions: 3
+stake_amount: 1500
+timeframe: 1m
+capital: 10000
+market: {{source: synthetic, seed: 5, bars: {bars}}}
+strategy: {{name: ema_cross, params: {{fast: 5, slow: 20}}}}
+risk: {{stop_loss_pct: 0.01}}
+speed: {speed}
+"""
+
+
+def config_dir(root: Path, *, bars: int, speed: float) -> Path:
+    folder = root / "config"
+    (folder / "bots").mkdir(parents=True)
+    (folder / "daemon.yaml").write_text("snapshot_interval_secs: 0.1\nstop_grace_secs: 5\n")
+    (folder / "bots" / "trio.yaml").write_text(BASKET.format(bars=bars, speed=speed))
+    return folder
+
+
+def snapshot(state_dir: Path, leg: str) -> dict:
+    return json.loads((state_dir / "bots" / f"{leg}.json").read_text())["state"]
+
+
+def journal_fills(state_dir: Path) -> int:
+    path = state_dir / "journal.sqlite3"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT COUNT(*) FROM events WHERE kind = 'fill'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+async def wait_until(condition, timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def root():
+    """A short folder: a Unix socket path must fit in about 107 bytes."""
+    folder = Path(tempfile.mkdtemp(dir="/tmp", prefix="br-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_a_sigkilled_daemon_restores_every_leg_and_the_one_cash_balance(root):
+    folder = config_dir(root, bars=2_000, speed=30_000)            # 500 candles/s a leg: ~4 s a run
+    state_dir = root / "state"
+    basket = load_bot_or_basket(folder / "bots" / "trio.yaml")
+    expected = await run_basket_backtest(basket)
+    expected_fills = sum(leg["fills"] for leg in expected.legs.values())
+    assert expected_fills > 40 and expected.refusals == 0
+
+    daemon = start_daemon(folder, state_dir)
+    try:
+        await wait_until(lambda: journal_fills(state_dir) >= expected_fills // 3 or daemon.poll() is not None)
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=10)
+    finally:
+        daemon.kill()
+        daemon.communicate()
+    assert daemon.returncode == -signal.SIGKILL, "the daemon should have been killed mid-run"
+    assert journal_fills(state_dir) < expected_fills
+
+    final = start_daemon(folder, state_dir)
+    _, err = final.communicate(timeout=90)
+    assert final.returncode == 0, err[-3000:]
+    flows = []
+    for symbol, leg in zip(SYMBOLS, LEGS):
+        state, want = snapshot(state_dir, leg), expected.legs[symbol]
+        portfolio = state["portfolio"]
+        assert state["state"] == "finished" and state["bars"] == want["bars"] == 2_000
+        assert portfolio["fill_count"] == want["fills"], f"{leg}: a fill lost or doubled"
+        assert portfolio["realized_pnl"] == pytest.approx(want["realized_pnl"], rel=1e-12)
+        assert portfolio["fees_paid"] == pytest.approx(want["fees"], rel=1e-12)
+        assert portfolio["quantity"] == pytest.approx(want["position"], rel=1e-12)
+        flows.append(portfolio["flow"])
+    # One cash balance, rebuilt from each leg's share: what the uninterrupted basket ended with.
+    cash = CAPITAL + math.fsum(flows)
+    last = max(LEGS, key=lambda leg: snapshot(state_dir, leg)["journal_seq"])
+    assert snapshot(state_dir, last)["portfolio"]["cash"] == pytest.approx(cash, rel=1e-9)
+    assert cash == pytest.approx(expected.cash, rel=1e-9)
+
+
+async def test_killing_the_basket_flattens_every_symbol_and_stays_latched_across_a_restart(root):
+    folder = config_dir(root, bars=20_000, speed=6_000)
+    state_dir = root / "state"
+    daemon = start_daemon(folder, state_dir)
+    try:
+        client = await connected(state_dir / "botrunner.sock")
+        try:
+            await wait_until(lambda: journal_fills(state_dir) >= 6)
+            killed = await client.kill("trio", "basket test")
+            assert killed.id == LEGS[0]
+            statuses = {s.id: s for s in await client.bots()}
+            assert set(statuses) == set(LEGS)
+            for leg in LEGS:
+                await wait_until_leg(client, leg, lambda s: s.state == "killed" and s.position == 0)
+            cash = {(await client.bot(leg)).cash for leg in LEGS}
+            assert len(cash) == 1                   # every leg shows the one balance
+        finally:
+            await client.aclose()
+    finally:
+        stop_daemon(daemon)
+
+    again = start_daemon(folder, state_dir)
+    try:
+        client = await connected(state_dir / "botrunner.sock")
+        try:
+            for leg in LEGS:
+                await wait_until_leg(client, leg, lambda s: s.state not in ("created", "starting"))
+            for leg in LEGS:                        # every leg restored: the one cash balance is back
+                status = await client.bot(leg)
+                assert status.state == "killed" and status.kill_switch and status.position == 0
+                assert status.kill_reason == "basket test" and status.cash == pytest.approx(next(iter(cash)))
+            await client.resume("trio")
+            for leg in LEGS:
+                await wait_until_leg(client, leg, lambda s: s.state == "running" and not s.kill_switch)
+        finally:
+            await client.aclose()
+    finally:
+        stop_daemon(again)
+
+
+async def wait_until_leg(client, leg: str, condition):
+    async with asyncio.timeout(20):
+        while not condition(status := await client.bot(leg)):
+            await asyncio.sleep(0.05)
+    return status
