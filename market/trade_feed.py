@@ -13,6 +13,14 @@ round to publishing its kline, and late trades are counted instead of silently f
   since the last one seen (`since` = its time; trades already seen are skipped by id), a page of
   `limit` at a time until caught up. A candle is emitted when a trade of a later period
   arrives, or when a poll made at or after its period's end plus the grace has come back.
+- With `websocket` and a ccxt.pro client whose exchange has `watchTrades`, trades come from
+  `watch_trades` (Binance's `<symbol>@aggTrade` stream, the ids of `aggTrades`), so a candle is
+  emitted as soon as the first trade of the next period arrives. A period whose end plus the
+  grace comes first is closed after one REST read catches up on what the stream has not
+  delivered. At a websocket error the feed polls, and tries the websocket again ten timeframes
+  later (at most ten minutes). Trades are taken once whichever way they come: what is older
+  than the newest trade seen was seen, and so were the ids seen at its time (a source that
+  sends trades out of time order would lose them).
 - Errors are those of `CcxtCandleFeed`: authentication, a bad symbol and the like are raised;
   anything else is retried with backoff (one WARNING per failure streak); `stale` turns True
   after `stale_after_bars` timeframes without a candle (a quiet market makes no candle either).
@@ -49,7 +57,7 @@ class TradeCandleFeed:
     def __init__(self, client: Any, symbol: str, timeframe: str, *, clock: Clock, grace_secs: float = 2.0,
                  poll_secs: float = 1.0, stale_after_bars: int = 3, limit: int = 1000,
                  on_stale: StaleHook | None = None, retry_initial_secs: float = 1.0, retry_max_secs: float = 60.0,
-                 request_timeout_secs: float = 30.0) -> None:
+                 request_timeout_secs: float = 30.0, websocket: bool = False) -> None:
         self.exchange: str = client.id
         if not client.has.get("fetchTrades"):
             raise ValueError(f"{self.exchange} has no public trades (fetchTrades) in ccxt; use its candles")
@@ -71,12 +79,16 @@ class TradeCandleFeed:
         self._builder: TradeCandleBuilder | None = None
         self._since_ms = 0
         self._seen_ids: set[str] = set()        # ids of trades at `_since_ms`, which the next page repeats
+        self._last_trade_ms: int | None = None
         self._last_candle_close_ms: int | None = None
         self._failures = 0
         self._bad_trades = 0
         self._stale = False
         self._closed = False
         self._closing = asyncio.Event()
+        self._websocket = websocket and bool(client.has.get("watchTrades"))
+        self._websocket_pause_ms = max(self._tf_ms, min(10 * self._tf_ms, 600_000))
+        self._websocket_retry_ms = 0
 
     @property
     def stale(self) -> bool:
@@ -90,6 +102,11 @@ class TradeCandleFeed:
     def late_trades(self) -> int:
         """Trades that arrived after their period was closed, left out of every candle."""
         return 0 if self._builder is None else self._builder.late_trades
+
+    @property
+    def last_trade_ms(self) -> int | None:
+        """Time of the newest trade taken; None before the stream has taken one."""
+        return self._last_trade_ms
 
     @property
     def late_volume(self) -> float:
@@ -111,6 +128,10 @@ class TradeCandleFeed:
         self._last_candle_close_ms = self._start_ms
         try:
             while not self._closed:
+                if self._websocket and self._clock.now_ms() >= self._websocket_retry_ms:
+                    async for batch in self._watch(builder):
+                        yield batch
+                    self._websocket_retry_ms = self._clock.now_ms() + self._websocket_pause_ms
                 asked_ms = self._clock.now_ms()
                 closed = await self._poll(builder)
                 if closed is None:
@@ -141,23 +162,34 @@ class TradeCandleFeed:
             rows = await self._fetch(self._since_ms)
             if rows is None:
                 return None
-            fresh = [row for row in rows if str(row.get("id")) not in self._seen_ids]
-            for row in fresh:
-                trade = self._checked(row)
-                if trade is not None:
-                    closed += builder.add(*trade)
-            if rows:
-                last_ms = max(int(row["timestamp"]) for row in rows)
-                if last_ms > self._since_ms:
-                    self._since_ms, self._seen_ids = last_ms, set()
-                self._seen_ids.update(str(row.get("id")) for row in rows if int(row["timestamp"]) == self._since_ms)
-            if len(rows) >= self._limit and fresh:
-                continue                                  # a full page: more may follow at once
+            before = (self._since_ms, len(self._seen_ids))
+            closed += self._take(rows, builder)
+            if len(rows) >= self._limit and (self._since_ms, len(self._seen_ids)) != before:
+                continue                                  # a full page of new trades: more may follow at once
             if not rows and self._since_ms + _WINDOW_MS < self._clock.now_ms():
                 self._since_ms += _WINDOW_MS              # a quiet hour after an outage: look further on
                 continue
             return closed
         return None
+
+    def _take(self, rows: list[dict[str, Any]], builder: TradeCandleBuilder) -> list[Candle]:
+        """The trades of `rows` not seen yet into `builder` (REST and websocket alike: what is
+        older than the newest trade seen was seen, and so were the ids seen at its time); the
+        candles they closed."""
+        closed: list[Candle] = []
+        for row in rows:
+            trade = self._checked(row)
+            if trade is None or trade[0] < self._since_ms:
+                continue
+            trade_id = str(row.get("id"))
+            if trade[0] > self._since_ms:
+                self._since_ms, self._seen_ids = trade[0], set()
+            elif trade_id in self._seen_ids:
+                continue
+            self._seen_ids.add(trade_id)
+            self._last_trade_ms = trade[0]
+            closed += builder.add(*trade)
+        return closed
 
     def _checked(self, row: dict[str, Any]) -> tuple[int, float, float] | None:
         ts, price, amount = row.get("timestamp"), row.get("price"), row.get("amount")
@@ -194,6 +226,59 @@ class TradeCandleFeed:
                 self._failures = 0
             return sorted(rows, key=lambda row: (row.get("timestamp") or 0))
         return None
+
+    # -- websocket -----------------------------------------------------------------------------
+
+    async def _watch(self, builder: TradeCandleBuilder) -> AsyncIterator[list[Candle]]:
+        """Candles from `watch_trades` (Binance's `<symbol>@aggTrade` stream, the ids of
+        aggTrades), until its first error: then the caller polls. When a period's end plus the
+        grace comes before a trade of the next period, one REST read catches up on what the
+        stream has not delivered yet, and the candle is closed by the clock. So does the first
+        answer: the stream has only what came after it subscribed."""
+        caught_up = False
+        while not self._closed:
+            due_ms = builder.next_close_ms + self._grace_ms
+            try:
+                rows = await self._watch_until(due_ms)
+            except _FATAL:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure: polling is the fallback
+                logger.warning("{}: websocket trades stopped ({}); polling REST, and trying the websocket again in "
+                               "{} s", self._source, _describe(exc), self._websocket_pause_ms // 1000)
+                return
+            if self._closed:
+                return
+            closed: list[Candle] = []
+            if rows is None or not caught_up:         # the clock reached the period's end + grace, or the first answer
+                asked_ms = self._clock.now_ms()
+                polled = await self._poll(builder)
+                if polled is None:
+                    return
+                closed += polled
+                caught_up = True
+            if rows is None:
+                closed += builder.close_until(asked_ms, self._grace_ms)
+            else:
+                closed += self._take(sorted(rows, key=lambda row: (row.get("timestamp") or 0)), builder)
+            if closed:
+                self._candles_came(closed)
+                yield closed
+            self._check_stale(self._clock.now_ms())
+
+    async def _watch_until(self, due_ms: int) -> list[dict[str, Any]] | None:
+        """The next `watch_trades` answer, or None once the clock reaches `due_ms` (or the feed
+        is closed) first."""
+        watching = asyncio.ensure_future(self._client.watch_trades(self.symbol, params={"name": "aggTrade"}))
+        sleeping = asyncio.ensure_future(self._clock.sleep(max(due_ms - self._clock.now_ms(), 0) / 1000))
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            await asyncio.wait({watching, sleeping, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeping, closing):
+                task.cancel()
+            if not watching.done():
+                watching.cancel()
+        return watching.result() if watching.done() and not watching.cancelled() else None
 
     # -- time and staleness --------------------------------------------------------------------
 

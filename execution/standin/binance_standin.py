@@ -103,8 +103,8 @@ class BinanceStandIn:
         self._keys = {api_key: secret}
         self._real_time = real_time
         self._ticker: asyncio.Task[None] | None = None
-        self.streams = KlineStreams(tape, engine.symbol.id)
-        """The websocket market streams (`/ws`): kline events as the clock moves."""
+        self.streams = KlineStreams(tape, engine.symbol.id, self.api.market_trades)
+        """The websocket market streams (`/ws`): kline and trade events as the clock moves."""
         self.ws_api = WsOrderApi(self.api, known_keys=self._keys, server_ms=self._signing_clock_ms,
                                  record=self._record_ws_request,
                                  used_weight=lambda weight, is_order: self._weight_headers(weight, is_order=is_order))

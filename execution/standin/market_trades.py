@@ -129,3 +129,22 @@ def _limit(api: SpotApi, params: Params) -> int:
     if limit < 1:
         raise api_errors.BinanceApiError(-1100, "Illegal characters found in parameter 'limit'; legal range is '1'.")
     return min(limit, 1000)
+
+
+def trade_events(trades: MarketTrades, market_id: str, stream: str, before_ms: int, now_ms: int) -> list[dict[str, Any]]:
+    """The events of a `<symbol>@trade` or `<symbol>@aggTrade` stream for the clock moving from
+    `before_ms` to `now_ms`: each trade published in between (Binance spot "WebSocket Streams":
+    `{"e": "trade", "E", "s", "t", "p", "q", "T", "m", "M"}`, and `aggTrade` with `a`, `f`, `l`)."""
+    market, _, kind = stream.partition("@")
+    if market != market_id.lower() or kind not in ("trade", "aggTrade"):
+        return []
+    delay = trades.publish_delay_ms
+    events = []
+    for trade in trades.forward(start_ms=before_ms - delay + 1):
+        if trade.time_ms + delay > now_ms:
+            break
+        event = {"e": kind, "E": trade.time_ms + delay, "s": market_id, "p": fmt(trade.price), "q": fmt(trade.qty),
+                 "T": trade.time_ms, "m": trade.buyer_maker, "M": True}
+        event |= {"t": trade.id} if kind == "trade" else {"a": trade.id, "f": trade.id, "l": trade.id}
+        events.append(event)
+    return events

@@ -25,13 +25,15 @@ from aiohttp import WSMsgType, web
 
 from .exchange_info import fmt
 from .market_data import INTERVAL_MS, Bar, CandleTape
+from .market_trades import MarketTrades, trade_events
 
 
 class KlineStreams:
     """The websocket connections of one stand-in and what each subscribed to."""
 
-    def __init__(self, tape: CandleTape, market_id: str) -> None:
+    def __init__(self, tape: CandleTape, market_id: str, trades: MarketTrades | None = None) -> None:
         self._tape = tape
+        self._trades = trades                       # `<symbol>@trade` / `@aggTrade` events (market_trades)
         self._market_id = market_id                 # "BTCUSDT"
         self._connections: dict[web.WebSocketResponse, set[str]] = {}
         self.subscribe_messages: list[dict[str, Any]] = []
@@ -78,7 +80,9 @@ class KlineStreams:
         """Push the events of every subscribed kline stream for the clock moving to `now_ms`."""
         for ws, streams in list(self._connections.items()):
             for stream in streams:
-                for event in self._kline_events(stream, before_ms, now_ms):
+                trades = [] if self._trades is None else trade_events(self._trades, self._market_id, stream,
+                                                                      before_ms, now_ms)
+                for event in self._kline_events(stream, before_ms, now_ms) + trades:
                     task = asyncio.ensure_future(_send(ws, event))
                     self._sending.add(task)
                     task.add_done_callback(self._sending.discard)

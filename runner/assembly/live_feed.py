@@ -29,7 +29,8 @@ def exchange_feed(config: BotConfig, account: ExchangeAccount,
         key = FeedKey(("live-trades", exchange.id, exchange.account), config.symbol, config.timeframe)
         return key, lambda: TradeCandleFeed(
             account.client, config.symbol, config.timeframe, clock=clock, grace_secs=exchange.trade_grace_secs,
-            poll_secs=exchange.trade_poll_secs, stale_after_bars=exchange.stale_after_bars)
+            poll_secs=exchange.trade_poll_secs, stale_after_bars=exchange.stale_after_bars,
+            websocket=account.websocket)
     return key, lambda: CcxtCandleFeed(
         account.client, config.symbol, config.timeframe, clock=clock, poll_delay_secs=exchange.poll_delay_secs,
         stale_after_bars=exchange.stale_after_bars, websocket=account.websocket)

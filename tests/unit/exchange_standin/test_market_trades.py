@@ -3,9 +3,16 @@ agreeing with the klines it serves."""
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import ccxt
+import ccxt.pro
 import pytest
+
+from execution.standin import STANDIN_OPTIONS
+from tests.fakes import eventually
+from tests.unit.market.test_ccxt_feed import _on_standin
 
 from .sample_market import NOW_INDEX, STEP_MS, candle_ms
 
@@ -70,3 +77,21 @@ async def test_bad_agg_trades_requests_get_binances_errors(standin, params, code
 async def test_ccxt_maps_a_window_longer_than_an_hour_to_bad_request(exchange):
     with pytest.raises(ccxt.BadRequest):
         await exchange.fetch_trades("BTC/USDT", since=candle_ms(0), params={"until": candle_ms(0) + 2 * 3_600_000})
+
+
+async def test_the_trade_stream_pushes_each_trade_as_the_clock_passes_it(standin):
+    pro = ccxt.pro.binance({"options": dict(STANDIN_OPTIONS), "timeout_on_exit": 0, "timeout": 5_000})
+    pro.urls["api"] = _on_standin(pro.urls["api"], standin.base_url, standin.base_url.replace("http", "ws", 1))
+    try:
+        watching = asyncio.ensure_future(pro.watch_trades("BTC/USDT"))          # `btcusdt@trade`
+        await eventually(lambda: standin.streams.subscriptions == 1, poll_secs=0.005)
+        standin.advance(15_000)
+        [pushed] = await asyncio.wait_for(watching, 5)
+        [served] = await pro.fetch_trades("BTC/USDT", since=candle_ms(NOW_INDEX) + 1, limit=1)
+    finally:
+        await pro.close()
+
+    assert standin.streams.subscribe_messages[0]["params"] == ["btcusdt@trade"]
+    fields = ("id", "timestamp", "price", "amount")
+    assert [pushed[f] for f in fields] == [served[f] for f in fields]
+    assert pushed["timestamp"] == candle_ms(NOW_INDEX) + 15_000

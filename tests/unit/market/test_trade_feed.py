@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import ccxt.pro
 import pytest
 
-from execution.standin import BinanceStandIn, SteppedExchangeClock, make_ccxt_client
+from execution.standin import STANDIN_OPTIONS, BinanceStandIn, SteppedExchangeClock, make_ccxt_client
 from market.models import Candle
 from market.trade_feed import TradeCandleFeed
-from tests.unit.market.test_ccxt_feed import NOW_INDEX, ROWS, Reader, candle_ms, candles
+from tests.fakes import eventually
+from tests.unit.market.test_ccxt_feed import NOW_INDEX, ROWS, STEP_MS, Reader, _on_standin, candle_ms, candles
 
 GRACE_MS = 2_000
 
@@ -120,4 +122,50 @@ async def test_trades_published_after_the_grace_are_late_counted_and_leave_the_c
     assert feed.late_trades == 2 and feed.late_volume == sum(float(t.qty) for t in closes)
     late_lines = [r["message"] for r in log_records if "late trades" in r["message"]]
     assert late_lines and late_lines[0].startswith("binance BTC/USDT 1m trades: 1 late trades (")
+    await finish(feed, reader)
+
+
+@pytest.fixture
+async def pro_client(standin):
+    """ccxt.pro's binance (REST and websockets), every URL on the stand-in."""
+    pro = ccxt.pro.binance({"options": dict(STANDIN_OPTIONS), "timeout_on_exit": 0, "timeout": 5_000})
+    pro.urls["api"] = _on_standin(pro.urls["api"], standin.base_url, standin.base_url.replace("http", "ws", 1))
+    yield pro
+    await pro.close()
+
+
+async def test_a_websocket_client_builds_candles_from_the_agg_trade_stream(clock, standin, pro_client):
+    feed = TradeCandleFeed(pro_client, "BTC/USDT", "1m", clock=clock, grace_secs=GRACE_MS / 1000, poll_secs=60,
+                           websocket=True)
+    reader = await read(feed, clock)
+    await eventually(lambda: standin.streams.subscriptions == 1, poll_secs=0.005)
+
+    # One trade at a time (the stand-in makes four a candle, 15 s apart), each taken before the next.
+    for trade_ms in range(candle_ms(NOW_INDEX) + 15_000, candle_ms(NOW_INDEX + 3) + 1, 15_000):
+        await clock.step(trade_ms + 1 - clock.now_ms())
+        await eventually(lambda: feed.last_trade_ms == trade_ms, poll_secs=0.005)
+        if trade_ms % STEP_MS == 0:         # the next period's first trade closes the candle, before the grace
+            await eventually(lambda: reader.candles and reader.candles[-1].ts_ms == trade_ms - STEP_MS,
+                             poll_secs=0.005)
+
+    assert reader.candles == candles(NOW_INDEX, NOW_INDEX + 2)
+    assert [r.params["startTime"] for r in standin.requests if r.path == "/api/v3/aggTrades"] == [
+        str(candle_ms(NOW_INDEX))]          # one catch-up at the first answer; the stream did the rest
+    assert standin.streams.subscribe_messages[0]["params"] == ["btcusdt@aggTrade"]
+    await finish(feed, reader)
+
+
+async def test_a_websocket_feed_polls_while_the_stream_is_down(clock, standin, pro_client, log_records):
+    feed = TradeCandleFeed(pro_client, "BTC/USDT", "1m", clock=clock, grace_secs=GRACE_MS / 1000, poll_secs=60,
+                           websocket=True)
+    reader = await read(feed, clock)
+    await eventually(lambda: standin.streams.subscriptions == 1)
+
+    await standin.drop_websockets()
+    await eventually(lambda: any("websocket trades stopped" in r["message"] for r in log_records))
+    await clock.settle()
+    for index in range(NOW_INDEX, NOW_INDEX + 3):
+        await to_close_of(clock, index)
+
+    assert reader.candles == candles(NOW_INDEX, NOW_INDEX + 2)
     await finish(feed, reader)
