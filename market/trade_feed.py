@@ -31,20 +31,18 @@ round to publishing its kline, and late trades are counted instead of silently f
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any, AsyncIterator, Sequence
 
 from loguru import logger
 
 from market.ccxt_feed import _FATAL, _TEMPORARY, CcxtCandleFeed, StaleHook, _describe
 from market.clock import Clock
-from market.limits import MAX_PRICE, MIN_PRICE
 from market.models import Candle, iso_utc, timeframe_ms
 from market.tick_periods import period_open_ms
 from market.trade_candles import TradeCandleBuilder
+from market.trade_intake import TradeIntake
 
 _WINDOW_MS = 3_600_000      # ccxt asks Binance for [since, since + 1 h]; a quiet hour moves `since` on
-_MAX_BAD_TRADE_WARNINGS = 10
 
 
 class TradeCandleFeed:
@@ -77,12 +75,9 @@ class TradeCandleFeed:
                                        request_timeout_secs=request_timeout_secs)
         self._start_ms: int | None = None       # the first period the stream builds
         self._builder: TradeCandleBuilder | None = None
-        self._since_ms = 0
-        self._seen_ids: set[str] = set()        # ids of trades at `_since_ms`, which the next page repeats
-        self._last_trade_ms: int | None = None
+        self._intake: TradeIntake | None = None
         self._last_candle_close_ms: int | None = None
         self._failures = 0
-        self._bad_trades = 0
         self._stale = False
         self._closed = False
         self._closing = asyncio.Event()
@@ -106,7 +101,7 @@ class TradeCandleFeed:
     @property
     def last_trade_ms(self) -> int | None:
         """Time of the newest trade taken; None before the stream has taken one."""
-        return self._last_trade_ms
+        return None if self._intake is None else self._intake.last_trade_ms
 
     @property
     def late_volume(self) -> float:
@@ -124,7 +119,7 @@ class TradeCandleFeed:
         if self._start_ms is None:
             self._start_ms = period_open_ms(self._clock.now_ms(), self._tf_ms)
         builder = self._builder = TradeCandleBuilder(self._tf_ms, source=self._source, start_ms=self._start_ms)
-        self._since_ms = self._start_ms
+        self._intake = TradeIntake(self._source, self._start_ms)
         self._last_candle_close_ms = self._start_ms
         try:
             while not self._closed:
@@ -159,48 +154,18 @@ class TradeCandleFeed:
         when the feed was closed meanwhile."""
         closed: list[Candle] = []
         while not self._closed:
-            rows = await self._fetch(self._since_ms)
+            rows = await self._fetch(self._intake.since_ms)
             if rows is None:
                 return None
-            before = (self._since_ms, len(self._seen_ids))
-            closed += self._take(rows, builder)
-            if len(rows) >= self._limit and (self._since_ms, len(self._seen_ids)) != before:
+            taken = self._intake.take(rows)
+            for trade in taken:
+                closed += builder.add(*trade)
+            if len(rows) >= self._limit and taken:
                 continue                                  # a full page of new trades: more may follow at once
-            if not rows and self._since_ms + _WINDOW_MS < self._clock.now_ms():
-                self._since_ms += _WINDOW_MS              # a quiet hour after an outage: look further on
+            if not rows and self._intake.since_ms + _WINDOW_MS < self._clock.now_ms():
+                self._intake.since_ms += _WINDOW_MS       # a quiet hour after an outage: look further on
                 continue
             return closed
-        return None
-
-    def _take(self, rows: list[dict[str, Any]], builder: TradeCandleBuilder) -> list[Candle]:
-        """The trades of `rows` not seen yet into `builder` (REST and websocket alike: what is
-        older than the newest trade seen was seen, and so were the ids seen at its time); the
-        candles they closed."""
-        closed: list[Candle] = []
-        for row in rows:
-            trade = self._checked(row)
-            if trade is None or trade[0] < self._since_ms:
-                continue
-            trade_id = str(row.get("id"))
-            if trade[0] > self._since_ms:
-                self._since_ms, self._seen_ids = trade[0], set()
-            elif trade_id in self._seen_ids:
-                continue
-            self._seen_ids.add(trade_id)
-            self._last_trade_ms = trade[0]
-            closed += builder.add(*trade)
-        return closed
-
-    def _checked(self, row: dict[str, Any]) -> tuple[int, float, float] | None:
-        ts, price, amount = row.get("timestamp"), row.get("price"), row.get("amount")
-        if (isinstance(ts, int) and isinstance(price, (int, float)) and isinstance(amount, (int, float))
-                and MIN_PRICE <= price <= MAX_PRICE and math.isfinite(amount) and amount >= 0):
-            return ts, float(price), float(amount)
-        self._bad_trades += 1
-        if self._bad_trades <= _MAX_BAD_TRADE_WARNINGS:
-            logger.warning("{}: trade {} skipped: time {!r}, price {!r}, amount {!r}; expected a time in ms, a price "
-                           "within [{:g}, {:g}] and an amount >= 0", self._source, row.get("id"), ts, price, amount,
-                           MIN_PRICE, MAX_PRICE)
         return None
 
     async def _fetch(self, since_ms: int) -> list[dict[str, Any]] | None:
@@ -224,7 +189,7 @@ class TradeCandleFeed:
             if self._failures:
                 logger.info("{}: trades fetched again after {} failed attempts", self._source, self._failures)
                 self._failures = 0
-            return sorted(rows, key=lambda row: (row.get("timestamp") or 0))
+            return rows
         return None
 
     # -- websocket -----------------------------------------------------------------------------
@@ -259,7 +224,8 @@ class TradeCandleFeed:
             if rows is None:
                 closed += builder.close_until(asked_ms, self._grace_ms)
             else:
-                closed += self._take(sorted(rows, key=lambda row: (row.get("timestamp") or 0)), builder)
+                for trade in self._intake.take(rows):
+                    closed += builder.add(*trade)
             if closed:
                 self._candles_came(closed)
                 yield closed
