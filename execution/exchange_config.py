@@ -62,7 +62,8 @@ class ExchangeConfig(StrictModel):
     """Extra ccxt options for this account (never keys)."""
     candles_from: Literal["klines", "trades"] = "klines"
     """Where a paper or live bot's candles come from: the exchange's own candles (klines), or
-    its public trades, polled (`fetch_trades`) and made into candles here (`market.trade_feed`)."""
+    its public trades (`watch_trades` where `websocket`, else `fetch_trades`), made into
+    candles here (`market.trade_feed`). Sim bots read their `market` block instead."""
     trade_grace_secs: Annotated[Number, Field(ge=0, le=60)] = 2.0
     """candles_from trades: a candle is emitted this long after its period ends, unless a trade
     of a later period comes first; a trade for it after that is late (counted, left out)."""

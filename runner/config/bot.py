@@ -141,6 +141,9 @@ class BotConfig(StrictModel):
         if self.mode == "sim":
             if self.exchange is not None and self.exchange.api_key_env:
                 raise ValueError("a sim bot sends no orders: remove exchange.api_key_env")
+            if self.exchange is not None and self.exchange.candles_from == "trades":
+                raise ValueError("a sim bot reads its market block, not the exchange: remove exchange.candles_from "
+                                 "(for trades in a backtest: market: {source: ticks, path: ...})")
             return self
         if self.exchange is None:
             raise ValueError(f"a {self.mode} bot needs an exchange block, e.g. exchange: {{id: binance}}")

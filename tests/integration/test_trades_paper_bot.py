@@ -101,3 +101,10 @@ def test_trade_settings_without_candles_from_trades_are_refused():
         bot("b", "paper", "http://127.0.0.1:1", exchange_extra={"trade_grace_secs": 5})
     with pytest.raises(ValidationError, match="candles_from"):
         bot("b", "paper", "http://127.0.0.1:1", exchange_extra={"candles_from": "ticks"})
+
+
+def test_a_sim_bot_asking_for_candles_from_trades_is_told_to_use_a_tick_file():
+    with pytest.raises(ValidationError, match=r"a sim bot reads its market block, not the exchange: remove "
+                                              r"exchange.candles_from \(for trades in a backtest: market: \{source: ticks"):
+        BotConfig.model_validate({"id": "s", "symbol": "BTC/USDT", "capital": 100, "strategy": {"name": "sma_cross"},
+                                  "exchange": {"id": "binance", "candles_from": "trades"}})
