@@ -69,3 +69,17 @@ def test_a_closed_journal_refuses_new_work_rather_than_hanging(postgres_url):
     journal.close()
     with pytest.raises(RuntimeError, match="the connection to PostgreSQL .* is closed"):
         journal.for_bot("b")
+
+
+async def test_two_writers_of_one_bot_numbering_alike_stop_one_of_them_and_nobody_else(journal):
+    first, second, other = journal.for_bot("b"), journal.for_bot("b"), journal.for_bot("other")
+    first.record(JournalEvent("b", "lifecycle", 1, {"writer": 1}))
+    second.record(JournalEvent("b", "lifecycle", 1, {"writer": 2}))      # the same number: 1
+    other.record(JournalEvent("other", "lifecycle", 1, {}))
+
+    results = await asyncio.gather(first.group_commit(), second.group_commit(), other.group_commit(),
+                                   return_exceptions=True)
+
+    assert results[0] is None and results[2] is None
+    assert "numbered their events alike" in str(results[1])
+    assert [e.data for e in journal.events("b")] == [{"writer": 1}] and len(journal.events("other")) == 1

@@ -280,10 +280,13 @@ async def _write_batch(conn: asyncpg.Connection, batch: list[_Pending]) -> _Outc
     key (or number) the journal already holds."""
     outcome = _Outcome()
     top: dict[PostgresBotJournal, int] = {}
-    for handle, seq, _, _ in batch:
+    numbered: dict[tuple[str, int], PostgresBotJournal] = {}
+    for handle, seq, event, _ in batch:
         top[handle] = max(top.get(handle, 0), seq)
+        if numbered.setdefault((handle.bot_id, seq), handle) is not handle and handle not in outcome.failures:
+            outcome.failures[handle] = _numbered_alike(handle.bot_id, seq, event.kind)
     writers = sorted(top, key=lambda h: (h.bot_id, h.token))
-    rows = sorted(batch, key=lambda p: (p[0].bot_id, p[1]))
+    rows = sorted((p for p in batch if p[0] not in outcome.failures), key=lambda p: (p[0].bot_id, p[1]))
     written = await conn.fetch(
         _WRITE, [h.bot_id for h in writers], [h.token for h in writers], [top[h] for h in writers],
         [p[0].bot_id for p in rows], [p[0].token for p in rows], [p[1] for p in rows], [p[2].kind for p in rows],
@@ -332,9 +335,15 @@ async def _compare_rewrites(conn: asyncpg.Connection, again: list[_Pending]) -> 
                     f"journalled {journalled}, now {data}. The data or the bot's code changed since it was "
                     f"written; move the bot's state away to start it afresh."))
         elif by_seq.get((handle.bot_id, seq)) != (event.kind, data):
-            raise RuntimeError(f"journal event {seq} of bot {handle.bot_id} is taken by another event; "
-                               f"two writers handed out the same number")
+            # Not this event written by a commit whose outcome was unknown: two writers of the
+            # bot handed out one number. Only that writer stops; the other bots' events are in.
+            conflicts[handle] = (seq, _numbered_alike(handle.bot_id, seq, event.kind))
     return conflicts
+
+
+def _numbered_alike(bot_id: str, seq: int, kind: str) -> JournalConflict:
+    return JournalConflict(f"journal event {seq} of bot {bot_id} is another event than this {kind}: two writers "
+                           f"of the bot numbered their events alike; restart the bot")
 
 
 def _event(row: asyncpg.Record) -> JournalEvent:
