@@ -98,13 +98,13 @@ class ClusterNodes:
             await asyncio.sleep(0.05)
         return process.returncode
 
+    async def stop_many(self, nodes: list[str]) -> list[int]:
+        """SIGTERM them all at once, then wait for each; their exit codes."""
+        return list(await asyncio.gather(*(self.stop(node) for node in nodes)))
+
     async def stop_all(self) -> None:
-        for node, process in self.processes.items():
-            if process.poll() is None:
-                try:
-                    await self.stop(node)
-                except AssertionError:
-                    pass
+        running = [node for node, process in self.processes.items() if process.poll() is None]
+        await asyncio.gather(*(self.stop(node) for node in running), return_exceptions=True)
         shutil.rmtree(self._sockets, ignore_errors=True)
 
     async def request(self, node: str, call) -> Any:
