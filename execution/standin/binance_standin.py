@@ -264,6 +264,13 @@ class BinanceStandIn:
         """The next fill (of any order) takes only `fraction` of what remains, at least one step."""
         self.api.engine.partial_fill_next(Decimal(str(fraction)))
 
+    def list_symbol(self, symbol: str, candles: Iterable[Sequence[Any]], *, rules: SymbolRules = SymbolRules()) -> None:
+        """List another spot symbol with its own `candles`: exchangeInfo and the 24hr tickers
+        (`GET /api/v3/ticker/24hr` without a symbol gives every listed one, as Binance does)
+        show it from its tape at the exchange's clock; orders and klines stay the replayed symbol's."""
+        listed = SpotSymbol.parse(symbol, rules)
+        self.api.listed[listed.id] = (listed, CandleTape(candles, timeframe_ms=self.api.tape.timeframe_ms))
+
     def set_balance(self, asset: str, free: float | int | str) -> None:
         self.api.engine.balances.setdefault(asset, Balance(Decimal(0))).free = Decimal(str(free))
 

@@ -78,6 +78,9 @@ class SpotApi:
         self._lagging_orders: dict[int, int] = {}    # order id -> myTrades requests still missing its trades
         self.fills_during_cancel = 0
         self.market_trades = MarketTrades(tape)         # the market's trades, made from the tape
+        # Other symbols the exchange lists (exchangeInfo, 24hr tickers), each with its own candles;
+        # orders and klines stay the replayed symbol's. By id: "ETHUSDT" -> (symbol, tape).
+        self.listed: dict[str, tuple[SpotSymbol, CandleTape]] = {}
         p = frozenset
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "/api/v3/ping"): Route(lambda _: {}, False, p()),
@@ -152,6 +155,33 @@ class SpotApi:
                 raise api_errors.invalid_symbol()
         return False
 
+    def _listed_asked(self, params: Params) -> list[str] | None:
+        """The symbol ids a market-data request names among every listed one (the replayed
+        symbol's included): `symbol`, or `symbols` (a JSON list), or None for all of them."""
+        known = [self.symbol.id, *self.listed]
+        if "symbol" in params:
+            asked = [params["symbol"]]
+        elif "symbols" in params:
+            try:
+                asked = json.loads(params["symbols"])
+            except ValueError:
+                raise api_errors.illegal_number("symbols") from None
+            if not isinstance(asked, list) or not all(isinstance(a, str) for a in asked):
+                raise api_errors.illegal_number("symbols")
+        else:
+            return None
+        if any(a not in known for a in asked):
+            raise api_errors.invalid_symbol()
+        return asked
+
+    def _ticker_of(self, symbol_id: str) -> dict[str, Any]:
+        if symbol_id == self.symbol.id:
+            return ticker_24hr(self.symbol, self.tape.last_24h(self.now_ms), self.quote(), now_ms=self.now_ms)
+        symbol, tape = self.listed[symbol_id]
+        quote = quote_from(tape.current(self.now_ms).close, spread_bps=self.spread_bps,
+                           tick=symbol.rules.tick_size, level_qty=self.book_level_qty)
+        return ticker_24hr(symbol, tape.last_24h(self.now_ms), quote, now_ms=self.now_ms)
+
     @staticmethod
     def _decimal(params: Params, name: str) -> Decimal | None:
         value = params.get(name)
@@ -183,8 +213,9 @@ class SpotApi:
     # -- public endpoints ----------------------------------------------------------------------
 
     def exchange_info(self, params: Params) -> Any:
-        self._symbols(params)
-        return exchange_info([self.symbol], self.now_ms)
+        asked = self._listed_asked(params)
+        symbols = [self.symbol, *(symbol for symbol, _ in self.listed.values())]
+        return exchange_info([s for s in symbols if asked is None or s.id in asked], self.now_ms)
 
     def klines(self, params: Params) -> Any:
         self._symbol(params)
@@ -200,9 +231,12 @@ class SpotApi:
         return depth(self.quote(), tick=self.symbol.rules.tick_size, limit=limit, update_id=next(self._update_ids))
 
     def ticker_24hr(self, params: Params) -> Any:
-        one = self._symbols(params)
-        ticker = ticker_24hr(self.symbol, self.tape.last_24h(self.now_ms), self.quote(), now_ms=self.now_ms)
-        return ticker if one else [ticker]
+        # Binance: `symbol` gives one object; `symbols` a list of those; neither, every symbol
+        # the exchange lists (here the replayed one and those of `listed`).
+        asked = self._listed_asked(params)
+        if "symbol" in params:
+            return self._ticker_of(params["symbol"])
+        return [self._ticker_of(i) for i in (asked if asked is not None else [self.symbol.id, *self.listed])]
 
     def book_ticker(self, params: Params) -> Any:
         one, q = self._symbols(params), self.quote()

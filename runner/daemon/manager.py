@@ -22,6 +22,7 @@ from typing import Any, Callable
 from loguru import logger
 
 from runner.assembly.daemon_bots import build_daemon_bot
+from runner.basket.provider import retire_on_start
 from runner.bot.errors import BotMustStayDown
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from runner.config.bot import BotConfig
@@ -228,6 +229,7 @@ class BotManager:
             risk_group=services.risk_groups.for_bot(slot.config),
             forecast_recorder=services.forecasts,
             on_checkpoint=self._write_snapshot, checkpoint_interval_secs=self._snapshot_interval_secs)
+        await retire_on_start(runner, slot.config)      # a basket's leg retired with a position to sell
         # Spread over the interval by id, the same offset at every restart of the bot.
         runner.advance_checkpoint(zlib.crc32(slot.id.encode()) / 2**32 * self._snapshot_interval_secs)
         return runner
@@ -270,6 +272,10 @@ class BotManager:
             groups: dict[int, dict[str, Any]] = {}          # a risk group's figures, once a chunk
             rows += [slot.status_row(forecasts, groups) for slot in slots[start:start + chunk_bots]]
         return rows
+
+    def configs(self) -> list[BotConfig]:
+        """Every bot's config, in every state."""
+        return [slot.config for slot in self._slots.values()]
 
     def bot_count(self) -> int:
         """The bots configured (in every state), without building their statuses."""
@@ -464,12 +470,13 @@ class BotManager:
         return governance_status(slot.id, self._status(slot).state, slot.config.mode, figures,
                                  slot.journal.events(kinds=(GOVERNANCE_KIND,)))
 
-    async def reload(self) -> ReloadResult:
+    async def reload(self, configs: list[BotConfig] | None = None) -> ReloadResult:
         """Re-read the config folder: add new bots, stop removed ones, restart changed ones.
-        ConfigError (the folder is invalid) leaves everything as it was."""
-        if self._reload_configs is None:
+        ConfigError (the folder is invalid) leaves everything as it was. With `configs`, those
+        instead of the folder's (a basket's symbol provider: `runner.basket.provider`)."""
+        if configs is None and self._reload_configs is None:
             raise BotStateError("this daemon was started without a config folder to reload")
-        configs = {c.id: c for c in self._reload_configs()}
+        configs = {c.id: c for c in (self._reload_configs() if configs is None else configs)}
         self._services.risk_groups.baskets.expect(configs.values())
         result = ReloadResult()
         for bot_id in sorted(set(self._slots) - set(configs)):

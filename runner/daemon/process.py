@@ -29,6 +29,7 @@ from runner.config.defaults import DEMO_BOTS, DEMO_DASHBOARD_PORT
 from runner.state.forecasts import FORECASTS_FILE, ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.daemon.manager import BotManager, DaemonServices
+from runner.basket.provider import basket_refreshers
 from runner.daemon.services import RiskGroups
 from runner.daemon.startup_heap import collector_paused, freeze_startup_heap
 from runner.notify.apprise_target import url_problems
@@ -165,7 +166,9 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         # The shared feeds close before the exchange clients they read from (callbacks run in
         # reverse): a live feed polling a closed client logged an ERROR at every shutdown.
         stack.push_async_callback(hub.aclose)
-        reload_configs = (lambda: load_config_dir(plan.config_dir)[1]) if plan.config_dir else None
+        # Baskets whose symbols come from a provider (runner.basket.provider) keep its legs on a reload.
+        baskets = basket_refreshers(plan.config_dir, daemon.bot_defaults, services.accounts) if plan.config_dir else None
+        reload_configs = (lambda: baskets.replace_legs(load_config_dir(plan.config_dir)[1])) if baskets else None
         manager = BotManager(plan.bots, services, supervisor=daemon.supervisor,
                              stop_grace_secs=daemon.stop_grace_secs,
                              snapshot_interval_secs=daemon.snapshot_interval_secs,
@@ -186,6 +189,8 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
                                                             health_problems=journal_watch.problems if journal_watch else list,
                                                             journal=journal,
                                                             notification_stats=notifications.stats if notifications else list))
+        if baskets is not None:
+            await stack.enter_async_context(baskets.running(manager))
         logger.info("Daemon up: {} bots, state in {}, control socket {}", len(plan.bots), state_dir, socket_path)
         systemd.notify_ready()
         if notifications is not None:

@@ -1,0 +1,144 @@
+"""A basket fed by a symbol provider: symbols added and retired while the daemon runs."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from market.shared import FeedHub
+from runner.basket.provider import BasketRefresher, FileSource
+from runner.config.basket import load_bot_or_basket
+from runner.daemon.manager import BotManager, DaemonServices
+from runner.state.journal import SqliteJournal
+from runner.state.snapshots import SnapshotStore
+from strategies.base import Strategy
+from strategies.registry import register
+from strategies.signal import GO_LONG
+from tests.daemon_process import connected, start_daemon, stop_daemon
+from tests.fakes import eventually
+
+
+@register
+class AlwaysLong(Strategy):
+    """Enters at the first candle and never exits: a leg that holds a position when retired."""
+
+    name = "test_always_long"
+
+    def generate_signal(self, market_data):
+        return GO_LONG
+
+
+BASKET = """\
+id: fed
+symbol_provider: {{source: file, path: {path}, refresh_secs: 1}}
+on_retire: {on_retire}
+stake_amount: 1000
+timeframe: 1m
+capital: 10000
+market: {{source: synthetic, seed: 2, bars: 100000}}
+strategy: {{name: {strategy}, params: {params}}}
+speed: {speed}
+"""
+
+
+def write_basket(folder: Path, *, on_retire: str = "exit", strategy: str = "test_always_long", params: str = "{}",
+                 speed: float = 600) -> Path:
+    (folder / "symbols.txt").write_text("BTC/USDT\nETH/USDT\n")
+    path = folder / "fed.yaml"
+    path.write_text(BASKET.format(path=folder / "symbols.txt", on_retire=on_retire, strategy=strategy,
+                                  params=params, speed=speed))
+    return path
+
+
+@pytest.fixture
+def services(tmp_path):
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    made = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"))
+    yield made
+    made.close()
+    journal.close()
+
+
+def running_starts(services: DaemonServices, bot_id: str) -> int:
+    return sum(1 for e in services.journal.events(bot_id) if e.kind == "lifecycle" and e.data["state"] == "running")
+
+
+@pytest.mark.parametrize("on_retire", ["exit", "hold"])
+async def test_a_retired_symbol_is_sold_or_held_and_a_new_one_starts_without_a_restart(tmp_path, services, on_retire):
+    basket = load_bot_or_basket(write_basket(tmp_path, on_retire=on_retire))
+    refresher = BasketRefresher(basket, FileSource(tmp_path / "symbols.txt"))
+    manager = BotManager(refresher.legs(), services)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    try:
+        await eventually(lambda: all(manager.status(f"fed.{s}").position > 0 for s in ("btc-usdt", "eth-usdt")),
+                         timeout_secs=20, poll_secs=0.02)
+        assert not await refresher.refresh(manager)                  # the same list: nothing to do
+
+        (tmp_path / "symbols.txt").write_text("ETH/USDT\nSOL/USDT\n")
+        assert await refresher.refresh(manager)
+        await eventually(lambda: manager.status("fed.sol-usdt").position > 0, timeout_secs=20, poll_secs=0.02)
+        btc = manager.status("fed.btc-usdt")                         # it held a position: kept, retiring
+        if on_retire == "exit":
+            await eventually(lambda: manager.status("fed.btc-usdt").position == 0, timeout_secs=20, poll_secs=0.02)
+            sold = [e for e in services.journal.events("fed.btc-usdt")
+                    if e.kind == "fill" and e.data["side"] == "sell"]
+            assert [e.data["reason"] for e in sold] == ["BTC/USDT retired from basket fed"]
+            await refresher.refresh(manager)                         # flat now: it leaves
+            assert "fed.btc-usdt" not in {s.id for s in manager.statuses()}
+        else:
+            assert btc.position > 0
+            await refresher.refresh(manager)                         # still held: it stays, entering nothing
+            assert manager.status("fed.btc-usdt").position == btc.position
+            assert manager.configs()[0].basket is not None
+            assert {c.symbol for c in manager.configs() if c.basket.retiring} == {"BTC/USDT"}
+        assert running_starts(services, "fed.eth-usdt") == 1         # the leg that stayed ran on untouched
+        assert manager.status("fed.eth-usdt").state == "running"
+        cash = {manager.status(s.id).cash for s in manager.statuses()}
+        assert len(cash) == 1                                        # still one balance for every leg
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 20)
+
+
+async def test_a_failing_provider_keeps_the_basket_as_it_is(tmp_path, services, log_records):
+    basket = load_bot_or_basket(write_basket(tmp_path))
+    refresher = BasketRefresher(basket, FileSource(tmp_path / "symbols.txt"))
+    manager = BotManager(refresher.legs(), services)
+    (tmp_path / "symbols.txt").write_text("BTC/USDT\nnot a symbol\n")
+    assert not await refresher.refresh(manager)
+    assert refresher.symbols == ["BTC/USDT", "ETH/USDT"] and len(manager.configs()) == 2
+    [warning] = [r for r in log_records if r["level"].name == "WARNING"]
+    assert "symbol provider failed" in warning["message"] and "line 2" in warning["message"]
+
+
+async def test_a_daemon_adds_a_symbol_its_basket_file_gains():
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="br-"))        # a Unix socket path must stay short
+    try:
+        (root / "config" / "bots").mkdir(parents=True)
+        (root / "config" / "daemon.yaml").write_text("stop_grace_secs: 5\n")
+        path = write_basket(root / "config", strategy="ema_cross", params="{fast: 5, slow: 20}")
+        shutil.move(path, root / "config" / "bots" / "fed.yaml")
+        daemon = start_daemon(root / "config", root / "state")
+        try:
+            client = await connected(root / "state" / "botrunner.sock")
+            try:
+                assert {b.id for b in await client.bots()} == {"fed.btc-usdt", "fed.eth-usdt"}
+                (root / "config" / "symbols.txt").write_text("BTC/USDT\nETH/USDT\nSOL/USDT\n")
+                async with asyncio.timeout(20):
+                    while "fed.sol-usdt" not in {b.id for b in await client.bots()}:
+                        await asyncio.sleep(0.1)
+                async with asyncio.timeout(20):
+                    while (await client.bot("fed.sol-usdt")).state != "running":
+                        await asyncio.sleep(0.1)
+                assert daemon.poll() is None                               # no restart of the daemon
+            finally:
+                await client.aclose()
+        finally:
+            stop_daemon(daemon)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
