@@ -141,3 +141,18 @@ async def test_a_claim_waits_for_a_write_under_way_so_no_stale_write_lands_after
     writer.record(intent(1))
     with pytest.raises(StaleFencingToken):
         await writer.group_commit()
+
+
+async def test_a_bot_claimed_again_on_one_node_writes_with_the_new_handle_only(nodes):
+    a, _ = nodes
+    await a.claim(BOT, 1)
+    old = a.for_bot(BOT)                    # a runner from before this node lost and won the bot again
+    await a.claim(BOT, 2)
+    new = a.for_bot(BOT)
+    old.record(intent(1))
+    new.record(intent(2))
+
+    results = await asyncio.gather(old.group_commit(), new.group_commit(), return_exceptions=True)
+
+    assert isinstance(results[0], StaleFencingToken) and results[1] is None
+    assert [e.key for e in a.events(BOT)] == [f"{BOT}-o2"]

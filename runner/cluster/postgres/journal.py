@@ -112,11 +112,12 @@ class PostgresJournal:
 
     def for_bot(self, bot_id: str, token: int | None = None) -> PostgresBotJournal:
         """One bot's handle, writing with `token` for its whole life (None: this node's last
-        successful `claim` of the bot, or 0 for a bot no node ever claimed). One round trip:
-        the bot's last event number."""
-        self.commit()            # an older handle's events take their numbers before this one starts
+        successful `claim` of the bot, or 0 for a bot no node ever claimed). One read: the
+        bot's last event number."""
+        if bot_id in self._writers:
+            self.commit()        # an older handle's events take their numbers before this one starts
         token = self._claimed.get(bot_id, 0) if token is None else token
-        last_seq = self.db.call(lambda conn: conn.fetchval(_OPEN_BOT, bot_id))
+        last_seq = self.db.call(lambda conn: conn.fetchval(_LAST_SEQ, bot_id))
         handle = PostgresBotJournal(self, bot_id, token, last_seq)
         self._writers[bot_id] = handle
         return handle
@@ -280,20 +281,33 @@ async def _write_batch(conn: asyncpg.Connection, batch: list[_Pending]) -> _Outc
     key (or number) the journal already holds."""
     outcome = _Outcome()
     top: dict[PostgresBotJournal, int] = {}
+    newest: dict[str, PostgresBotJournal] = {}
+    for handle, seq, _, _ in batch:
+        top[handle] = max(top.get(handle, 0), seq)
+        if handle.token > newest.setdefault(handle.bot_id, handle).token:
+            newest[handle.bot_id] = handle
+    for handle in top:
+        # A writer of the bot with a higher token in the same batch: this node claimed the bot
+        # again since, so this one's token is below the fence.
+        if handle.token < newest[handle.bot_id].token:
+            outcome.failures[handle] = StaleFencingToken(handle.bot_id, handle.token, newest[handle.bot_id].token)
     numbered: dict[tuple[str, int], PostgresBotJournal] = {}
     for handle, seq, event, _ in batch:
-        top[handle] = max(top.get(handle, 0), seq)
-        if numbered.setdefault((handle.bot_id, seq), handle) is not handle and handle not in outcome.failures:
+        if handle not in outcome.failures and numbered.setdefault((handle.bot_id, seq), handle) is not handle:
             outcome.failures[handle] = _numbered_alike(handle.bot_id, seq, event.kind)
-    writers = sorted(top, key=lambda h: (h.bot_id, h.token))
+    tops: dict[str, int] = {}                           # one fence row per bot in the statement
+    for handle, seq in top.items():
+        if handle.token == newest[handle.bot_id].token:
+            tops[handle.bot_id] = max(tops.get(handle.bot_id, 0), seq)
+    bots = sorted(tops)
     rows = sorted((p for p in batch if p[0] not in outcome.failures), key=lambda p: (p[0].bot_id, p[1]))
     written = await conn.fetch(
-        _WRITE, [h.bot_id for h in writers], [h.token for h in writers], [top[h] for h in writers],
+        _WRITE, bots, [newest[b].token for b in bots], [tops[b] for b in bots],
         [p[0].bot_id for p in rows], [p[0].token for p in rows], [p[1] for p in rows], [p[2].kind for p in rows],
         [p[2].key for p in rows], [p[2].bar for p in rows], [p[2].ts_ms for p in rows], [p[3] for p in rows])
-    accepted = {(r["bot_id"], r["n"]) for r in written if r["what"] == "fence"}
+    accepted = {r["bot_id"] for r in written if r["what"] == "fence"}
     inserted = {(r["bot_id"], r["n"]) for r in written if r["what"] == "event"}
-    refused = [h for h in writers if (h.bot_id, h.token) not in accepted]
+    refused = [h for h in top if h.bot_id not in accepted and h not in outcome.failures]
     if refused:
         current = dict(await conn.fetch("SELECT bot_id, token FROM fences WHERE bot_id = ANY($1)",
                                         [h.bot_id for h in refused]))
@@ -357,12 +371,6 @@ ON CONFLICT (bot_id) DO UPDATE SET token = EXCLUDED.token WHERE fences.token <= 
 RETURNING true
 """
 
-_OPEN_BOT = """
-WITH made AS (INSERT INTO fences (bot_id) VALUES ($1) ON CONFLICT (bot_id) DO NOTHING)
-SELECT GREATEST(COALESCE((SELECT last_seq FROM fences WHERE bot_id = $1), 0),
-                COALESCE((SELECT MAX(seq) FROM events WHERE bot_id = $1), 0))
-"""
-
 _LAST_SEQ = """
 SELECT GREATEST(COALESCE((SELECT last_seq FROM fences WHERE bot_id = $1), 0),
                 COALESCE((SELECT MAX(seq) FROM events WHERE bot_id = $1), 0))
@@ -370,13 +378,16 @@ SELECT GREATEST(COALESCE((SELECT last_seq FROM fences WHERE bot_id = $1), 0),
 
 # One statement: the fences of the writers holding the bot's token move their last_seq up (and
 # are locked until it commits), and only those writers' events are inserted. Rows tell which:
-# ("fence", bot_id, token) per accepted writer, ("event", bot_id, seq) per inserted event.
+# ("fence", bot_id, token) per accepted writer, ("event", bot_id, seq) per inserted event. A bot
+# with no fence row yet gets one with the writer's token: 0 for a bot no node claimed, and a
+# writer with a higher token exists only after its `claim` made the row.
 _WRITE = """
 WITH fenced AS (
-    UPDATE fences AS f SET last_seq = GREATEST(f.last_seq, v.top)
-    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(bot_id, token, top)
-    WHERE f.bot_id = v.bot_id AND f.token = v.token
-    RETURNING f.bot_id, v.token
+    INSERT INTO fences AS f (bot_id, token, last_seq)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
+    ON CONFLICT (bot_id) DO UPDATE SET last_seq = GREATEST(f.last_seq, EXCLUDED.last_seq)
+    WHERE f.token = EXCLUDED.token
+    RETURNING f.bot_id, f.token
 ), inserted AS (
     INSERT INTO events (bot_id, seq, kind, key, bar, ts_ms, data)
     SELECT e.bot_id, e.seq, e.kind, e.key, e.bar, e.ts_ms, e.data
