@@ -116,8 +116,9 @@ class ClusterCoordinator:
                     asyncio.create_task(self._kill_switch.watch(self.apply_kill_latch), name="cluster:kill-switch")]
         try:
             while True:
+                started = time.monotonic()
                 await self.tick()
-                await asyncio.sleep(self._timings.renew_secs)
+                await asyncio.sleep(max(0.0, self._next_round_secs() - (time.monotonic() - started)))
         finally:
             for task in watchers:
                 task.cancel()
@@ -168,6 +169,14 @@ class ClusterCoordinator:
             self.counters.renew_failures += 1
             logger.warning("Cluster: Redis round failed ({}: {}); {} bot(s) stop {:g}s after their last renewal "
                            "if it goes on", type(exc).__name__, exc, len(self.held), self._timings.stop_after_secs)
+
+    def _next_round_secs(self) -> float:
+        """A renewal's interval, or sooner: just after the first of the other nodes' leases runs
+        out. A healthy owner renews long before that, so this only comes sooner for a node that
+        stopped renewing, and its bots are taken the moment its lease ends, not up to a round later."""
+        others = [v.ttl_ms for v in self.views.values() if v is not None and v.node != self.node]
+        soonest = min(others, default=math.inf) / 1000 + 0.005
+        return min(self._timings.renew_secs, soonest)
 
     async def _renew(self, sent_at: float) -> None:
         if not self.held:
