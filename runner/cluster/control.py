@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.cluster.coordinator import ClusterCoordinator
+from runner.cluster.coordinator import REDIS_ERRORS, ClusterCoordinator
 from runner.cluster.kill_switch import GlobalKillSwitch
 from runner.cluster.nodes import MOVE_REQUEST_SECS, NodeRegistry
 from runner.control.errors import BotStateError
@@ -57,7 +57,10 @@ class ClusterControl:
         """Every bot of the cluster, sorted by id: see the module docstring."""
         rows = await self._manager.status_rows()
         held = self._coordinator.held
-        published = await self._nodes.rows([row["id"] for row in rows if row["id"] not in held])
+        try:
+            published = await self._nodes.rows([row["id"] for row in rows if row["id"] not in held])
+        except REDIS_ERRORS:            # Redis out of reach: this node's own bots are still known
+            published = {}
         merged = []
         for row in rows:
             bot_id = row["id"]
@@ -132,8 +135,18 @@ class ClusterControl:
     # -- the whole cluster ----------------------------------------------------------------------
 
     async def kill_all(self, reason: str) -> list[BotStatus]:
-        """Latch the global kill switch: every node kills its bots (this one before answering)."""
-        latch = await self._kill_switch.trip(reason)
+        """Latch the global kill switch: every node kills its bots (this one before answering).
+        With Redis out of reach this node's bots are killed all the same, and the answer says
+        the other nodes were not reached."""
+        try:
+            latch = await self._kill_switch.trip(reason)
+        except REDIS_ERRORS as exc:
+            # Killed one by one, not under the global latch: Redis, once back, holds no latch,
+            # and the coordinator would read that as `resume --all`.
+            for bot_id in list(self._coordinator.held):
+                await self._manager.kill(bot_id, f"{reason} (kill --all while Redis was out of reach)")
+            raise BotStateError(f"this node's bots are killed, but Redis is out of reach ({type(exc).__name__}): "
+                                f"the other nodes did not get the kill; run kill --all on each of them") from None
         await self._coordinator.apply_kill_latch(latch)
         return self.statuses()
 

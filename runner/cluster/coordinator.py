@@ -105,6 +105,7 @@ class ClusterCoordinator:
         self.kill_latch: dict[str, Any] | None = None
         self._pinned: set[str] = set()         # moved here on request: not handed over to balance
         self.closing = False                   # the daemon is stopping: take nothing more
+        self._latch_gone_told = False
         self._handovers: set[asyncio.Task] = set()
 
     # -- the node's life ----------------------------------------------------------------------
@@ -308,7 +309,15 @@ class ClusterCoordinator:
         return {"node": view.node, "token": view.token, "expires_in_secs": round(view.ttl_ms / 1000, 3)}
 
     async def apply_kill_latch(self, latch: dict[str, Any] | None) -> None:
-        was, self.kill_latch = self.kill_latch, latch
+        was = self.kill_latch
+        if latch is None and was is not None and not await self._kill_switch.released_since(was):
+            if not self._latch_gone_told:
+                self._latch_gone_told = True
+                logger.warning("Cluster: the global kill switch's latch is gone from Redis without resume --all; "
+                               "the bots here stay killed until: botrunner resume --all")
+            return
+        self._latch_gone_told = False
+        self.kill_latch = latch
         if latch is not None:
             reason = f"{GLOBAL_KILL_PREFIX} ({latch['node']}): {latch['reason']}"
             for bot_id in list(self.held):

@@ -7,6 +7,8 @@ also reads the key when it starts, when its subscription comes back after Redis 
 reach, and at every lease renewal: a message lost while a node was cut off is never the only
 word. The key stays until `botrunner resume --all` deletes it, so the latch survives the loss of
 any node and the restart of all of them; a bot a node takes over while it is set starts killed.
+A node resumes its bots only when `resume --all` has run since the latch it applied: a latch
+that vanished otherwise (Redis restarted without its data) leaves them killed.
 """
 
 from __future__ import annotations
@@ -47,11 +49,19 @@ class GlobalKillSwitch:
         return await self.state() or latch
 
     async def clear(self) -> bool:
-        """Release the latch and announce it; False when it was not latched."""
+        """Release the latch and announce it; False when it was not latched. Also records when
+        (`released_since`): a latch that merely vanished (Redis emptied) releases nothing."""
         async with asyncio.timeout(REDIS_TIMEOUT_SECS):
             removed = await self._redis.delete(self._key)
+            await self._redis.set(f"{self._key}:released", time.time_ns() // 1_000_000)
             await self._redis.publish(self._key, "resume")
         return bool(removed)
+
+    async def released_since(self, latch: dict[str, Any]) -> bool:
+        """Whether `resume --all` ran after `latch` was set."""
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            released = await self._redis.get(f"{self._key}:released")
+        return released is not None and int(released) >= latch.get("ts_ms", 0)
 
     async def state(self) -> dict[str, Any] | None:
         """The latch (reason, node, ts_ms), or None when the switch is not latched."""

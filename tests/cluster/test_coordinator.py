@@ -163,6 +163,7 @@ async def test_a_bot_moved_on_request_is_stopped_saved_and_released_then_taken_b
 
 
 async def test_the_global_kill_switch_kills_every_nodes_bots_and_the_bots_they_take_until_resumed(cluster):
+    """...and a latch that vanishes from Redis without `resume --all` resumes nothing."""
     a, b = await cluster("node-a", bots=BOTS[:4]), await cluster("node-b", bots=BOTS[:4])
     await eventually(lambda: len(a.held) == len(b.held) == 2, timeout_secs=15, poll_secs=0.05)
     await GlobalKillSwitch(a._leases._redis, cluster.prefix, "node-a").trip("exchange outage")
@@ -170,6 +171,9 @@ async def test_the_global_kill_switch_kills_every_nodes_bots_and_the_bots_they_t
     await eventually(lambda: killed(a) and killed(b), timeout_secs=5, poll_secs=0.02)
     cluster.tasks["node-b"].cancel()                                 # its bots move to a, killed on start
     await eventually(lambda: len(a.held) == 4, timeout_secs=15, poll_secs=0.05)
+    assert killed(a) and len(a._bots.running) == 4
+    await a._leases._redis.delete(f"{cluster.prefix}:killall")      # the latch lost, not released
+    await asyncio.sleep(3 * LEASE_SECS / 3)                            # rounds that read no latch
     assert killed(a) and len(a._bots.running) == 4
     await GlobalKillSwitch(a._leases._redis, cluster.prefix, "node-a").clear()
     await eventually(lambda: not any(a._bots.running.values()), timeout_secs=5, poll_secs=0.02)
