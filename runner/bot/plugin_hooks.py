@@ -63,14 +63,17 @@ class PluginHooks:
     """Plugin methods of `StrategyRunner`; see the module docstring."""
 
     async def _plugin_step(self, candle: Candle, close_ms: int) -> None:
-        """The strategy's turn on `candle` with the hooks around it (the loop's own turn when
-        the bot has no plugins): before_loop, the strategy, before_signal (a veto drops the
-        signal, journalled as a risk event of rule `plugin:<name>`), the decision,
-        after_signal, after_loop."""
+        """The strategy's turn on `candle` with the hooks around it: before_loop, the strategy,
+        the trading session, before_signal (a veto drops the signal, journalled as a risk event
+        of rule `plugin:<name>`), the decision, after_signal, after_loop. Between the hooks it
+        is the loop's own turn, step for step (`StrategyRunner._steps` after the strategy's
+        call): a bot trades the same with a plugin that vetoes nothing (the tests compare them)."""
         hooks, view = self.plugins.hooks, self.view
         if table := hooks["before_loop"]:          # empty tables skipped: most plugins hook a few places
             self._call_hooks(table, "before_loop", view)
         signal = self._generate(candle)
+        if self.session is not None and self._session_acts(signal, close_ms):
+            signal = await self._session_check(signal, close_ms)
         if signal is not None:
             veto = self._first_veto(hooks["before_signal"], view, signal)
             if veto is not None:

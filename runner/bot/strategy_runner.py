@@ -331,8 +331,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                 fired = await self.forecasting.on_candle(candle, close_ms, view)
                 if self._decide_on_trigger and not fired:
                     continue                   # decides only when a trigger fired (and asked the model)
-            if self.plugins is not None:       # the strategy's turn with the plugins' hooks around it
-                await self._plugin_step(candle, close_ms)
+            if self.plugins is not None:       # the turn below with the plugins' hooks around it: keep
+                await self._plugin_step(candle, close_ms)     # `_plugin_step` in step with it
                 continue
             try:                               # `_generate`, inlined: a call less on every candle
                 signal = self.strategy.generate_signal(view)

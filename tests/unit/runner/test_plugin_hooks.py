@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from market.models import Candle
+from market.synthetic import generate_candles
 from runner.assembly.compose import compose_runner, sim_runner
 from runner.bot.strategy_runner import RunnerState
 from runner.config.bot import BotConfig
@@ -183,3 +186,33 @@ async def test_a_kill_by_hand_calls_on_kill_with_its_reason_before_the_flatten_f
     events = [c for c in recorder.calls if c[0] in ("on_kill", "on_fill")]
     assert events == [("on_fill", "plug-bot", "buy", 100.0), ("on_kill", "plug-bot", "operator says stop"),
                       ("on_fill", "plug-bot", "sell", 101.0)]
+
+
+class FillCounter(Plugin):
+    """Hooks fills only: the bot takes the plugins' turn and must trade exactly as without it."""
+
+    name = "fill_counter"
+
+    def __init__(self):
+        super().__init__(Plugin.Params())
+        self.fills = 0
+
+    def on_fill(self, bot_id, fill):
+        self.fills += 1
+
+
+@pytest.mark.parametrize("bot", [
+    {},
+    {"session": {"time_zone": "America/New_York", "open": "09:30", "close": "16:00",
+                 "days": ["mon", "tue", "wed", "thu", "fri"], "flatten_at_close": True}},
+    {"strategy": {"name": "rsi_reversion", "params": {"entry": "limit", "expire_after": 3}}},
+], ids=["plain", "session", "limit-entries"])
+async def test_a_bot_with_a_plugin_that_vetoes_nothing_trades_exactly_as_without(bot):
+    candles = generate_candles(seed=5, count=3_000, start_price=25_000.0)     # Monday 00:00 UTC, 50 hours
+    trails, counter = [], FillCounter()
+    for plugins in (None, [counter]):
+        journal = MemoryJournal()
+        await sim_runner(config(**bot), candles, journal=journal, plugins=plugins).run()
+        trails.append([(e.kind, e.ts_ms, e.data) for e in journal.events if e.kind in ("order", "fill", "cancel", "risk")])
+    without, with_plugin = trails
+    assert with_plugin == without and counter.fills == sum(1 for kind, *_ in without if kind == "fill") > 10
