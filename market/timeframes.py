@@ -86,7 +86,8 @@ class SharedAggregation:
         nothing fed yet, or `ts_ms` within what was fed (or right after it) and still kept."""
         if self.first_ts_ms is None:
             return True
-        return self.first_ts_ms <= ts_ms <= self._last_ts_ms + self._base_ms and ts_ms > self._last_ts_ms - self._keep_ms
+        last = self._last_ts_ms
+        return self.first_ts_ms <= ts_ms <= last + self._base_ms and ts_ms > last - self._keep_ms
 
     def closed_at(self, candle: Candle) -> tuple[Period, ...]:
         """The periods `candle` closed, oldest first (mostly none). Call with the stream's

@@ -71,8 +71,9 @@ async def test_the_hour_is_seen_on_its_last_minute_and_not_one_minute_earlier():
     at_10_59 = seen[ms("2024-01-03T10:59")][-1]
     assert at_10_59.ts_ms == ms("2024-01-03T10:00")
     minutes = candles[60:120]
+    volume = pytest.approx(sum(c.volume for c in minutes))
     assert at_10_59 == Candle(minutes[0].ts_ms, minutes[0].open, max(c.high for c in minutes),
-                              min(c.low for c in minutes), minutes[-1].close, pytest.approx(sum(c.volume for c in minutes)))
+                              min(c.low for c in minutes), minutes[-1].close, volume)
 
 
 async def test_a_candle_built_with_minutes_missing_says_so():
@@ -143,7 +144,8 @@ def test_a_higher_timeframe_that_is_no_multiple_of_the_bots_is_a_config_error_na
         load_bot_config(path)
     [problem] = caught.value.problems
     assert problem.startswith(f"{path}: {field}: ")
-    assert "not a whole multiple of the bot's timeframe" in problem and f"allowed with timeframe {timeframe}: {allowed}" in problem
+    assert "not a whole multiple of the bot's timeframe" in problem
+    assert f"allowed with timeframe {timeframe}: {allowed}" in problem
 
 
 def test_a_timeframe_not_held_in_a_param_is_reported_under_strategy(tmp_path):
