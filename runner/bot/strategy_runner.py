@@ -7,9 +7,9 @@ For every closed candle, in order:
    the portfolio, each checked after it is booked (`runner.bot.risk_checks`);
 2. the portfolio is marked at the close, and the risk rules look at the candle and the equity
    (kill-switch rules, breakers, VaR);
-3. the strategy's features and market regime are read for the candle (each computed once per
-   stream; `runner.regime`), its model is asked if a trigger fired (`runner.bot.forecasting`),
-   and the strategy may give a signal;
+3. the strategy's features, higher-timeframe candles (`market.timeframes`) and market regime
+   are read for the candle (each computed once per stream; `runner.regime`), its model is asked
+   if a trigger fired (`runner.bot.forecasting`), and the strategy may give a signal;
 4. an entry outside the bot's regimes or its trading session is refused (with `flatten_at_close`
    the session's close is an exit: `runner.bot.session_flow`); the risk engine sizes the signal into an
    order, or refuses (refusals are journalled); an entry of a bot in a risk group takes its
