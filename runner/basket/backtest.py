@@ -2,9 +2,10 @@
 
 The legs are built by the composition root with the basket's `BasketGroup` (shared cash,
 stake, `max_open_positions`, kill switch) and step through their candles in close-time order
-on one `CandleClock` (`runner.backtest.lockstep`): on a candle that closes for several symbols
-at once, the legs decide in the order of the basket's symbols, so which entry takes the last
-open position or the last of the cash is the same on every run. Every leg runs over the span
+(`runner.basket.stepping`, the order of `runner.backtest.lockstep`'s clock in one task): on a
+candle that closes for several symbols at once, the legs decide in the order of the basket's
+symbols, so which entry takes the last open position or the last of the cash is the same on
+every run. Every leg runs over the span
 all of them have candles for.
 
 The result is one `BacktestResult` for the basket (its equity curve is the basket's equity
@@ -23,10 +24,10 @@ from typing import Any, Callable
 from market.errors import MarketDataError
 from market.models import Candle, timeframe_ms
 from runner.assembly.compose import compose_runner
-from runner.backtest.lockstep import CandleClock
 from runner.backtest.portfolio import common_span, max_drawdown
 from runner.backtest.run import BacktestResult, load_bot_candles, sharpe_ratio
 from runner.basket.group import BasketGroup
+from runner.basket.stepping import SteppedReplay, step_legs
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.basket import BasketConfig
 from runner.config.bot import BotConfig, ConfigError
@@ -61,8 +62,7 @@ def basket_legs(basket: BasketConfig) -> list[BotConfig]:
 
 
 async def run_basket_backtest(basket: BasketConfig, *, start: datetime | None = None, end: datetime | None = None,
-                              progress: Callable[[int, int, float], None] | None = None,
-                              batch_size: int = 4096) -> BasketResult:
+                              progress: Callable[[int, int, float], None] | None = None) -> BasketResult:
     """Load every leg's candles (not timed), cut them to the span all legs have, and run the
     legs together (timed). Raises MarketDataError when a leg's data is unusable, ValueError
     when the legs' data have no span in common."""
@@ -76,26 +76,22 @@ async def run_basket_backtest(basket: BasketConfig, *, start: datetime | None = 
     candles = {leg.id: [c for c in loaded[leg.id] if first_ms <= c.ts_ms and c.ts_ms + bar_ms <= end_ms] for leg in legs}
     group = BasketGroup(legs[0].basket, basket.template.capital)
     group.expect({leg.symbol for leg in legs})
-    clock, journal = CandleClock(batch_size=batch_size), MemoryJournal()
-    runners = [compose_runner(leg, clock.replay(leg.symbol, leg.timeframe, candles[leg.id]), journal=journal,
-                              record_equity=True, risk_group=group) for leg in legs]
+    journal = MemoryJournal()
+    feeds = [SteppedReplay(leg.symbol, leg.timeframe, candles[leg.id]) for leg in legs]
+    runners = [compose_runner(leg, feed, journal=journal, record_equity=True, risk_group=group)
+               for leg, feed in zip(legs, feeds)]
     total = sum(map(len, candles.values()))
     started = time.perf_counter()
     reporter = None if progress is None else asyncio.create_task(_report(runners, total, progress, started))
     try:
-        await asyncio.gather(*(_run_leg(r) for r in runners))
+        await step_legs(runners, feeds)
     finally:
+        for runner in runners:
+            await runner.aclose()
         elapsed_s = time.perf_counter() - started
         if reporter is not None:
             reporter.cancel()
     return _result(basket, legs, runners, candles, group, journal, elapsed_s)
-
-
-async def _run_leg(runner: StrategyRunner) -> None:
-    try:
-        await runner.run()
-    finally:
-        await runner.aclose()          # ends its feed's turns, so the other legs go on without it
 
 
 async def _report(runners: list[StrategyRunner], total: int, progress: Callable[[int, int, float], None],
