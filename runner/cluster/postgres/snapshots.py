@@ -74,20 +74,30 @@ class PostgresSnapshotStore:
 
 
 async def _write_fenced(conn: asyncpg.Connection, writes: list[tuple[str, int, bytes]]) -> dict[str, Exception]:
-    bots = [bot_id for bot_id, _, _ in writes]
-    async with conn.transaction():
-        # Every bot gets a fence row first, so a token-0 writer locks one too (a claim made
-        # meanwhile waits for this transaction, and the write cannot land after it).
-        await conn.execute("INSERT INTO fences (bot_id) SELECT unnest($1::text[]) ON CONFLICT (bot_id) DO NOTHING", bots)
-        fences = dict(await conn.fetch(
-            "SELECT bot_id, token FROM fences WHERE bot_id = ANY($1) ORDER BY bot_id FOR SHARE", bots))
-        accepted = [(bot_id, token, document) for bot_id, token, document in writes if fences[bot_id] == token]
-        if accepted:
-            await conn.execute(
-                "INSERT INTO snapshots (bot_id, token, document)"
-                " SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])"
-                " ON CONFLICT (bot_id) DO UPDATE SET document = EXCLUDED.document, token = EXCLUDED.token,"
-                " written_at = now()",
-                [w[0] for w in accepted], [w[1] for w in accepted], [w[2] for w in accepted])
-    return {bot_id: StaleFencingToken(bot_id, token, fences[bot_id])
-            for bot_id, token, _ in writes if fences[bot_id] != token}
+    """One statement, as the journal's commits: a node paused in the middle of it holds no lock
+    that a claim of its bots would wait for. Refused bots are then named with their fence."""
+    written = {r["bot_id"] for r in await conn.fetch(
+        _WRITE, [w[0] for w in writes], [w[1] for w in writes], [w[2] for w in writes])}
+    refused = [(bot_id, token) for bot_id, token, _ in writes if bot_id not in written]
+    if not refused:
+        return {}
+    fences = dict(await conn.fetch("SELECT bot_id, token FROM fences WHERE bot_id = ANY($1)", [b for b, _ in refused]))
+    return {bot_id: StaleFencingToken(bot_id, token, fences.get(bot_id)) for bot_id, token in refused}
+
+
+# The fence rows of the writers holding their bot's token are locked (a no-op update; a bot
+# with no row yet gets one with the writer's token, as in the journal's commit) and only those
+# writers' snapshots are written.
+_WRITE = """
+WITH w AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS w(bot_id, token, document)
+), fenced AS (
+    INSERT INTO fences AS f (bot_id, token) SELECT bot_id, token FROM w
+    ON CONFLICT (bot_id) DO UPDATE SET token = f.token WHERE f.token = EXCLUDED.token
+    RETURNING f.bot_id
+)
+INSERT INTO snapshots (bot_id, token, document)
+SELECT w.bot_id, w.token, w.document FROM w JOIN fenced USING (bot_id)
+ON CONFLICT (bot_id) DO UPDATE SET document = EXCLUDED.document, token = EXCLUDED.token, written_at = now()
+RETURNING bot_id
+"""
