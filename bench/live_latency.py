@@ -164,11 +164,13 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
 
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base_url}/_standin/stats") as reply:
-            # The next candle closes once no request is in flight and the snapshots are written:
+            # The next candle closes once no request is in flight, no journal commit is under way
+            # (PostgreSQL's group commits are awaited off the loop) and the snapshots are written:
             # the daemon is done with the last one, its housekeeping included, as it is a minute
             # later in a real run (a snapshot written meanwhile takes the GIL from the bots).
             clock = VirtualStandInClock(base_url, (await reply.json())["now_ms"],
-                                        quiet=lambda: in_flight[0] == 0 and services.writer.flush(timeout_secs=0))
+                                        quiet=lambda: in_flight[0] == 0 and not getattr(journal, "committing", 0)
+                                        and services.writer.flush(timeout_secs=0))
         LiveCandleStream.append = timed_append
         with tempfile.TemporaryDirectory() as tmp:
             accounts = ExchangeAccounts(environ=KEYS, clock=clock)

@@ -60,6 +60,7 @@ class PostgresJournal:
         self._claimed: dict[str, int] = {}                    # this node's last successful claim per bot
         self._write_lock = asyncio.Lock()     # on the database thread: commits in the order they were asked
         self.commits = 0
+        self.committing = 0       # group commits asked for and not done yet
 
     @classmethod
     def open(cls, url: str, *, max_connections: int = 4) -> PostgresJournal:
@@ -148,6 +149,7 @@ class PostgresJournal:
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         if not self._group_waiters:
+            self.committing += 1
             loop.call_soon(self._commit_group, loop)
         self._group_waiters.append((handle, waiter))
         await waiter
@@ -155,11 +157,16 @@ class PostgresJournal:
     def _commit_group(self, loop: asyncio.AbstractEventLoop) -> None:
         waiters, self._group_waiters = self._group_waiters, []
         batch, self._pending = self._pending, []
-        written = self.db.submit_coroutine(self._write(batch))
+        try:
+            written = self.db.submit_coroutine(self._write(batch))
+        except RuntimeError as exc:                   # closed: the callers hear it, nothing waits forever
+            written = Future()
+            written.set_exception(exc)
         written.add_done_callback(lambda done: loop.call_soon_threadsafe(self._group_done, done, batch, waiters))
 
     def _group_done(self, done: Future[Outcome], batch: list[Pending],
                     waiters: list[tuple[PostgresBotJournal | None, asyncio.Future[None]]]) -> None:
+        self.committing -= 1
         try:
             outcome = done.result()
         except Exception as exc:
