@@ -83,3 +83,27 @@ async def test_two_writers_of_one_bot_numbering_alike_stop_one_of_them_and_nobod
     assert results[0] is None and results[2] is None
     assert "numbered their events alike" in str(results[1])
     assert [e.data for e in journal.events("b")] == [{"writer": 1}] and len(journal.events("other")) == 1
+
+
+def test_the_snapshot_writer_outlives_a_database_that_refuses_a_write(journal, postgres_url, log_records):
+    from runner.cluster.postgres import PostgresSnapshotStore
+    from runner.state.snapshots import SnapshotWriter
+
+    store = PostgresSnapshotStore(journal)
+    writer = SnapshotWriter(store)
+    try:
+        asyncio.run(admin(postgres_url,
+                          "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$"
+                          " BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$",
+                          "CREATE TRIGGER refuse BEFORE INSERT ON snapshots FOR EACH ROW EXECUTE FUNCTION refuse()"))
+        writer.submit("b", {"bars": 1})
+        assert writer.flush(10)
+        assert store.read("b") is None
+        assert any("Snapshot of b not written: could not extend file" in r["message"] for r in log_records)
+
+        asyncio.run(admin(postgres_url, "DROP TRIGGER refuse ON snapshots"))
+        writer.submit("b", {"bars": 2})              # the bot's next checkpoint
+        assert writer.flush(10)
+        assert store.read("b") == {"bars": 2}
+    finally:
+        writer.close()

@@ -41,8 +41,8 @@ class PostgresSnapshotStore:
             raise failed[bot_id]
 
     def write_encoded_many(self, documents: dict[str, bytes], *, pool: Executor | None = None) -> dict[str, Exception]:
-        """Write several bots' documents in one transaction; return the bots refused, with why
-        (the others are written)."""
+        """Write several bots' documents in one statement; return the bots not written, with why
+        (a stale token, the bot's journal failure, or the database's error); the others are."""
         refused: dict[str, Exception] = {}
         writes = []
         for bot_id, document in sorted(documents.items()):
@@ -52,7 +52,13 @@ class PostgresSnapshotStore:
             else:
                 writes.append((bot_id, token, document))
         if writes:
-            refused.update(self._db.call(lambda conn: _write_fenced(conn, writes)))
+            try:
+                refused.update(self._db.call(lambda conn: _write_fenced(conn, writes)))
+            except Exception as exc:
+                # Whatever failed (the server gone, a timeout), these are not written: returned,
+                # not raised, as the file store returns its OSErrors, so the SnapshotWriter's
+                # thread logs them and goes on (each bot's next checkpoint tries again).
+                refused.update(dict.fromkeys((bot_id for bot_id, _, _ in writes), exc))
         return refused
 
     def read(self, bot_id: str) -> dict[str, Any] | None:
