@@ -22,7 +22,7 @@ __all__ = ["CashLedger", "LegPortfolio"]
 class CashLedger:
     """The basket's cash, shared by its legs' ledgers."""
 
-    __slots__ = ("capital", "cash", "legs")
+    __slots__ = ("capital", "cash", "legs", "settled")
 
     def __init__(self, capital: float) -> None:
         if capital <= 0:
@@ -30,6 +30,16 @@ class CashLedger:
         self.capital = float(capital)
         self.cash = float(capital)
         self.legs: dict[str, LegPortfolio] = {}     # symbol -> its current ledger
+        self.settled: dict[str, float] = {}         # symbol -> flow of a leg that left the basket
+
+    def settle(self, flows: dict[str, float]) -> None:
+        """The flows of legs that left the basket before this process started (their symbol
+        retired): what they made or lost stays in the cash. A leg of that symbol attached later
+        (it came back) brings its flow itself."""
+        for symbol, flow in flows.items():
+            if symbol not in self.legs and symbol not in self.settled:
+                self.settled[symbol] = flow
+                self.cash += flow
 
     def attach(self, leg: LegPortfolio) -> None:
         """`leg` is now its symbol's ledger: a ledger it replaces (a restarted leg's, a restored
@@ -40,6 +50,8 @@ class CashLedger:
         if old is not None:
             self.cash -= old.flow
             old.ledger = None
+        elif leg.symbol in self.settled:           # it left the basket once and is back
+            self.cash -= self.settled.pop(leg.symbol)
         self.legs[leg.symbol] = leg
         self.cash += leg.flow
 

@@ -127,6 +127,17 @@ class Baskets:
     def __init__(self) -> None:
         self._groups: dict[str, BasketGroup] = {}
         self._legs: dict[str, set[str]] = {}
+        self._settled: dict[str, dict[str, float]] = {}
+
+    def settle(self, basket: str, flows: dict[str, float]) -> None:
+        """The flows of `basket`'s legs that left it (`CashLedger.settle`), from its saved state."""
+        self._settled[basket] = dict(flows)
+        if basket in self._groups:
+            self._groups[basket].ledger.settle(flows)
+
+    def group(self, basket: str) -> BasketGroup | None:
+        """The basket's group once a leg of it is built, else None."""
+        return self._groups.get(basket)
 
     def for_leg(self, config: BotConfig) -> BasketGroup:
         """The group of the basket `config` is a leg of."""
@@ -136,6 +147,7 @@ class Baskets:
         if group is None:
             group = self._groups[leg.basket] = BasketGroup(leg, config.capital)
             group.expect(self._legs.get(leg.basket, set()))
+            group.ledger.settle(self._settled.get(leg.basket, {}))
         return group
 
     def expect(self, configs: Iterable[BotConfig]) -> None:

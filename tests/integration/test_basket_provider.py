@@ -70,7 +70,8 @@ def running_starts(services: DaemonServices, bot_id: str) -> int:
 @pytest.mark.parametrize("on_retire", ["exit", "hold"])
 async def test_a_retired_symbol_is_sold_or_held_and_a_new_one_starts_without_a_restart(tmp_path, services, on_retire):
     basket = load_bot_or_basket(write_basket(tmp_path, on_retire=on_retire))
-    refresher = BasketRefresher(basket, FileSource(tmp_path / "symbols.txt"))
+    refresher = BasketRefresher(basket, FileSource(tmp_path / "symbols.txt"), store=services.snapshots,
+                                baskets=services.risk_groups.baskets)
     manager = BotManager(refresher.legs(), services)
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
@@ -90,6 +91,7 @@ async def test_a_retired_symbol_is_sold_or_held_and_a_new_one_starts_without_a_r
             assert [e.data["reason"] for e in sold] == ["BTC/USDT retired from basket fed"]
             await refresher.refresh(manager)                         # flat now: it leaves
             assert "fed.btc-usdt" not in {s.id for s in manager.statuses()}
+            assert refresher.settled["BTC/USDT"] != 0                # what it made or lost stays the basket's
         else:
             assert btc.position > 0
             await refresher.refresh(manager)                         # still held: it stays, entering nothing
@@ -103,6 +105,27 @@ async def test_a_retired_symbol_is_sold_or_held_and_a_new_one_starts_without_a_r
     finally:
         stop.set()
         await asyncio.wait_for(running, 20)
+    if on_retire == "exit":
+        await restarts_with_the_same_cash(tmp_path, basket, services, cash.pop())
+
+
+async def restarts_with_the_same_cash(tmp_path: Path, basket, services: DaemonServices, cash: float) -> None:
+    """A new manager on the same state (a restart): the legs still there restore their shares of
+    the cash, and the one that left (BTC) its settled flow."""
+    again = DaemonServices(hub=FeedHub(), journal=services.journal, snapshots=SnapshotStore(tmp_path / "bots"))
+    refresher = BasketRefresher(basket, FileSource(tmp_path / "symbols.txt"), store=again.snapshots,
+                                baskets=again.risk_groups.baskets)
+    manager = BotManager(refresher.legs(), again)
+    assert [c.symbol for c in manager.configs()] == ["ETH/USDT", "SOL/USDT"]
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    try:
+        await eventually(lambda: all(s.state == "running" for s in manager.statuses()), timeout_secs=20, poll_secs=0.02)
+        assert [s.cash for s in manager.statuses()] == [pytest.approx(cash, rel=1e-12)] * 2
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 20)
+        again.checkpoints.close()
 
 
 async def test_a_failing_provider_keeps_the_basket_as_it_is(tmp_path, services, log_records):

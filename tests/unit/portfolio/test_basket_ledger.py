@@ -64,3 +64,14 @@ def test_a_single_symbol_portfolio_restores_as_before():
     p.apply_fill(fill("BTC/USD", Side.BUY, 1.0, 100.0))
     again = p.restored(p.snapshot())
     assert type(again) is Portfolio and again.cash == pytest.approx(900)
+
+
+def test_a_settled_flow_stays_in_the_cash_until_its_symbol_comes_back():
+    ledger = CashLedger(1_000)
+    ledger.settle({"BTC/USDT": -12.5})          # a leg that left the basket before a restart
+    eth = LegPortfolio("ETH/USDT", ledger)
+    assert eth.cash == ledger.cash == 987.5
+    btc = LegPortfolio("BTC/USDT", ledger)       # it came back: its snapshot brings the flow instead
+    assert ledger.cash == 1_000
+    btc.restored({**btc.snapshot(), "flow": -12.5})
+    assert ledger.cash == 987.5 and ledger.settled == {}
