@@ -181,3 +181,45 @@ def test_the_status_table_has_a_session_column_only_when_some_bot_has_a_session(
     assert column < header.index("LAST CANDLE")
     assert nyse[column:].split()[0] == "closed" and crypto[column:].split()[0] == "-"
     assert "SESSION" not in format_status_table([make_status("crypto", "running")])
+
+
+def _events(journal) -> list[tuple]:
+    """What a run did, comparable across runs: kind, time and the fields that do not name a run."""
+    keep = ("side", "reason", "price", "quantity", "fill_ts_ms", "rule", "why", "type")
+    return [(e.kind, e.ts_ms, tuple((k, e.data.get(k)) for k in keep if k in e.data))
+            for e in journal.events if e.kind in ("order", "fill", "cancel", "risk", "kill")]
+
+
+async def test_a_bot_restarted_anywhere_in_its_sessions_does_what_an_uninterrupted_one_does():
+    """Restarted from its snapshot just before the flatten point (with a position to close, and
+    with a limit entry resting), just after the close, and before New York's midnight with the
+    daily loss day half gone: the same orders, fills, cancels and refusals, and the same day."""
+    from market.replay import ReplayProvider
+    from runner.assembly.compose import compose_runner
+    from strategies.signal import Direction, LimitSignal
+
+    bot = config({**EQUITIES, "flatten_at_close": True}, risk={"stake_pct": 0.5, "daily_max_loss_pct": 0.5})
+    schedule = {
+        ny(2026, 3, 9, 10, 0): GO_LONG, ny(2026, 3, 9, 12, 0): GO_LONG,     # in; the second is "already long"
+        ny(2026, 3, 9, 17, 0): GO_LONG,                                      # refused
+        ny(2026, 3, 10, 15, 0): LimitSignal(Direction.LONG, "dip", price=50.0),   # rests; cancelled at 15:55
+        ny(2026, 3, 11, 10, 0): GO_LONG,
+    }
+    data = candles(ny(2026, 3, 9, 9), ny(2026, 3, 11, 17))
+    whole, whole_journal = await run(bot, data, schedule)
+    assert any(e[0] == "cancel" for e in _events(whole_journal))
+    assert sum(1 for e in whole_journal.of_kind("order") if e.data["reason"] == SESSION_CLOSE) == 2
+
+    index = {c.ts_ms: i for i, c in enumerate(data)}
+    for cut_at in (ny(2026, 3, 9, 15, 50), ny(2026, 3, 9, 16, 0), ny(2026, 3, 10, 15, 50), ny(2026, 3, 10, 23, 30)):
+        cut = index[cut_at]
+        first_journal, second_journal = MemoryJournal(), MemoryJournal()
+        first = sim_runner(bot, data[:cut], strategy=AtTimes(schedule), journal=first_journal, warmup_bars=0)
+        await first.run()
+        second = compose_runner(bot, ReplayProvider(bot.symbol, bot.timeframe, data, warmup=cut),
+                                strategy=AtTimes(schedule), journal=second_journal, warmup_bars=0)
+        second.restore(first.snapshot())
+        await second.run()
+        assert _events(first_journal) + _events(second_journal) == _events(whole_journal), cut_at
+        assert second.snapshot()["portfolio"] == whole.snapshot()["portfolio"]
+        assert second.snapshot()["risk"] == whole.snapshot()["risk"]
