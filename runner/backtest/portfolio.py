@@ -126,6 +126,10 @@ def load_portfolio(folder: Path) -> tuple[DaemonConfig, list[BotConfig]]:
         if bot.mode != "sim" and bot.enabled:
             problems.append(f"{source}: bot {bot.id}: mode: {bot.mode}: a portfolio backtest runs sim bots only "
                             "(set mode: sim, or enabled: false to leave the bot out)")
+    baskets = sorted({bot.basket.basket for _, bot in valid if bot.basket is not None and bot.enabled})
+    if baskets:         # its legs' equity is the basket's: summed per bot it would count n times
+        problems.append(f"{folder / 'bots'}: basket {', '.join(baskets)}: a portfolio backtest does not take baskets "
+                        "yet; backtest a basket's file on its own (botrunner backtest FILE), or set enabled: false")
     enabled = [b for b in bots if b.enabled]
     if not enabled and not problems:
         problems.append(f"{folder / 'bots'}: no enabled bot to backtest")

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from runner.backtest.portfolio import load_portfolio
 from runner.basket.backtest import run_basket_backtest
 from runner.config.basket import load_bot_or_basket
+from runner.config.bot import ConfigError
 from tests.daemon_process import botrunner
 
 SYNTHETIC = """\
@@ -120,3 +122,12 @@ def test_the_cli_backtests_a_basket_as_text_and_json(tmp_path):
     assert summary["bars"] == 3_000 and summary["max_open_positions"] == 2
     wrong = botrunner("backtest", str(path), "--data", "x.csv")
     assert wrong.returncode == 2 and "--data: a basket reads a market per symbol" in wrong.stderr
+
+
+def test_a_portfolio_backtest_of_a_folder_with_a_basket_says_to_backtest_the_basket_alone(tmp_path):
+    (tmp_path / "bots").mkdir()
+    (tmp_path / "bots" / "five.yaml").write_text(SYNTHETIC.format(risk=""))
+    with pytest.raises(ConfigError) as info:
+        load_portfolio(tmp_path)
+    assert info.value.problems == [f"{tmp_path / 'bots'}: basket five: a portfolio backtest does not take baskets yet; "
+                                   "backtest a basket's file on its own (botrunner backtest FILE), or set enabled: false"]
