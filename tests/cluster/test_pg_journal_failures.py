@@ -107,3 +107,24 @@ def test_the_snapshot_writer_outlives_a_database_that_refuses_a_write(journal, p
         assert store.read("b") == {"bars": 2}
     finally:
         writer.close()
+
+
+async def test_a_batch_written_again_after_its_reply_was_lost_is_stored_once(journal, postgres_url):
+    from runner.cluster.postgres.journal_write import write_batch
+    from runner.cluster.postgres.schema import migrate
+
+    bot = journal.for_bot("b")
+    batch = [(bot, 1, JournalEvent("b", "order", 1, {"n": 1}, key="o1"), '{"n":1}'),
+             (bot, 2, JournalEvent("b", "lifecycle", 1, {}), "{}")]
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        await migrate(connection)
+        first = await write_batch(connection, batch)
+        again = await write_batch(connection, batch)      # the commit went through; its answer did not
+        rows = await connection.fetch("SELECT seq, kind FROM events WHERE bot_id = 'b' ORDER BY seq")
+    finally:
+        await connection.close()
+
+    assert (len(first.stored), first.failures) == (2, {})
+    assert (again.stored, again.failures) == ([], {})
+    assert [tuple(r) for r in rows] == [(1, "order"), (2, "lifecycle")]
