@@ -7,6 +7,7 @@ from typing import Any
 
 class KillSwitch:
     __slots__ = ("tripped", "reason", "ts_ms")
+    shared = False      # one bot's own; a basket's legs share one (`runner.basket.group.BasketKillSwitch`)
 
     def __init__(self) -> None:
         self.tripped = False

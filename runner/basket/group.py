@@ -33,6 +33,7 @@ class BasketKillSwitch(KillSwitch):
     saved before another leg tripped the latch must not clear it at a restart."""
 
     __slots__ = ()
+    shared = True
 
     def restore(self, data: dict[str, Any]) -> None:
         if data["tripped"] and not self.tripped:

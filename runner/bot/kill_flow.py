@@ -63,7 +63,8 @@ class KillSwitchFlow:
         `_work_on_flatten`) and shown as `flatten_pending`."""
         # Tripped already: nothing more, unless by another leg of this bot's basket (they share
         # one latch) while this one still trades: it closes its position too.
-        if not self.kill_switch.trip(reason, now_ms) and self.state is RunnerState.KILLED:
+        switch = self.kill_switch
+        if not switch.trip(reason, now_ms) and (not switch.shared or self.state is RunnerState.KILLED):
             return
         reason = self.kill_switch.reason
         logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
@@ -106,7 +107,7 @@ class KillSwitchFlow:
         bot in flight, the flatten is sent again after a backoff of 1, 2, 4, ... candles. True
         when the flatten is done (a killed bot is done then; a restarted one trades on)."""
         killed = self.kill_switch.tripped
-        if killed and self.state is not RunnerState.KILLED:
+        if killed and self.kill_switch.shared and self.state is not RunnerState.KILLED:
             # Another leg of this bot's basket tripped the latch they share: this leg's kill.
             await self._trip(self.kill_switch.reason, now_ms, source="basket")
             return not self.flatten_pending

@@ -348,7 +348,8 @@ class BotManager:
         if slot.state == BotState.DISABLED:
             raise BotStateError(f"bot {bot_id} is disabled in its config")
         # (A basket's leg whose latch another leg tripped is not killed yet: it flattens here.)
-        if runner is not None and runner.kill_switch.tripped and runner.state is RunnerState.KILLED:
+        if runner is not None and runner.kill_switch.tripped and (
+                slot.config.basket is None or runner.state is RunnerState.KILLED):
             return self._status(slot)
         if slot.alive and slot.state == BotState.RUNNING and runner is not None:
             if runner.busy:
