@@ -63,8 +63,11 @@ def is_tick_file(path: Path) -> bool:
                 head = file.read(4096)
     except OSError:
         return False
-    first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
-    names = {_ALIASES.get(n.strip().lower(), n.strip().lower()) for n in next(csv.reader([first]), [])}
+    first = head.replace(b"\r", b"\n").split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    try:
+        names = {_ALIASES.get(n.strip().lower(), n.strip().lower()) for n in next(csv.reader([first]), [])}
+    except csv.Error:
+        return False
     return set(TICK_COLUMNS) <= names and "open" not in names
 
 
@@ -79,7 +82,10 @@ def read_tick_table(path: Path, symbol: str) -> TickTable:
         raw = raw.replace(b"\r", b"\n")
     text = _decode(path, raw).replace("\r\n", "\n")
     header, _, body = text.partition("\n")
-    names = [_ALIASES.get(n.strip().lower(), n.strip().lower()) for n in next(csv.reader([header]), [])]
+    try:
+        names = [_ALIASES.get(n.strip().lower(), n.strip().lower()) for n in next(csv.reader([header]), [])]
+    except csv.Error as exc:
+        raise MarketDataError(f"{path}: cannot read the header line ({exc}); {EXPECTED_TICKS}") from None
     if not any(names):
         raise MarketDataError(f"{path}: the first line is empty; {EXPECTED_TICKS}")
     missing = [name for name in TICK_COLUMNS if name not in names]
@@ -98,8 +104,12 @@ def read_tick_table(path: Path, symbol: str) -> TickTable:
     parts, seen, epoch = [], set(), None
     for first in range(0, len(lines), _CHUNK_ROWS):
         chunk = lines[first:first + _CHUNK_ROWS]
-        ts_text, symbols, prices, volumes, malformed, blank = _split(
-            chunk, len(names), positions, regular=not quoted and not wrong[first:first + _CHUNK_ROWS].any())
+        try:
+            ts_text, symbols, prices, volumes, malformed, blank = _split(
+                chunk, len(names), positions, regular=not quoted and not wrong[first:first + _CHUNK_ROWS].any())
+        except csv.Error as exc:     # a NUL byte, a quote left open: the file is not CSV there
+            raise MarketDataError(f"{path}: cannot read as CSV in lines {first + 2}..{first + 1 + len(chunk)} ({exc}); "
+                                  f"{EXPECTED_TICKS}") from None
         distinct = set(symbols)
         seen.update(distinct)
         ours = {s for s in distinct if s.strip().upper() in wanted}
@@ -133,6 +143,8 @@ def _split(chunk: list[str], width: int, positions: list[int], *, regular: bool
             nothing = np.zeros(len(chunk), dtype=bool)
             return (*(fields[position::width] for position in positions), nothing, nothing)
     rows = list(csv.reader(chunk))
+    if len(rows) != len(chunk):
+        raise csv.Error("a quoted field runs past the end of its line")
     blank = np.fromiter((not "".join(row).strip() for row in rows), dtype=bool, count=len(rows))
     malformed = np.fromiter((len(row) != width for row in rows), dtype=bool, count=len(rows)) & ~blank
     padding = [""] * width

@@ -161,3 +161,18 @@ def test_a_tick_file_given_as_the_data_override_is_read_as_ticks(tmp_path):
                           path_override=path)
 
     assert [c.ts_ms for c in candles] == [T0 + k * 5 * MINUTE for k in range(24)]
+
+
+def test_a_tick_file_that_is_not_csv_is_refused_by_name(tmp_path):
+    (tmp_path / "t.csv").write_bytes(b'datetime,symbol,price,volume\n1704067200000,"BTC/USDT,1,1\n\x00,\n')
+
+    with pytest.raises(MarketDataError, match=r"t.csv: cannot read as CSV in lines 2..3 \(a quoted field runs past the end of its line\)"):
+        load_tick_candles(tmp_path / "t.csv", symbol="BTC/USDT", timeframe="1m")
+
+
+def test_a_candle_file_with_cr_only_line_ends_is_not_taken_for_ticks(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"timestamp,open,high,low,close,volume\r1704067200000,1,2,0.5,1.5,3\r")
+
+    assert load_market(SyntheticSource(source="synthetic"), symbol="BTC/USDT", timeframe="1m",
+                       path_override=path) == [Candle(1704067200000, 1.0, 2.0, 0.5, 1.5, 3.0)]
