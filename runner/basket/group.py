@@ -15,7 +15,7 @@ equity, a kill by hand) makes every other leg close its position at its next can
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from portfolio.basket import CashLedger, LegPortfolio
 from risk.group import RiskGroup, RiskGroupLimits
@@ -32,8 +32,25 @@ class BasketKillSwitch(KillSwitch):
     """One latch for a basket's legs. Restoring only ever trips it: a leg whose snapshot was
     saved before another leg tripped the latch must not clear it at a restart."""
 
-    __slots__ = ()
+    __slots__ = ("_listeners",)
     shared = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._listeners: dict[str, Callable[[str], None]] = {}
+
+    def listen(self, name: str, callback: Callable[[str], None]) -> None:
+        """Call `callback(reason)` when the latch trips (once per `name`: a leg rebuilt
+        registers again without adding a call). The daemon closes every leg's position then,
+        rather than at each leg's next candle (an hour away on 1h candles)."""
+        self._listeners[name] = callback
+
+    def trip(self, reason: str, ts_ms: int) -> bool:
+        if not super().trip(reason, ts_ms):
+            return False
+        for callback in list(self._listeners.values()):
+            callback(reason)
+        return True
 
     def restore(self, data: dict[str, Any]) -> None:
         if data["tripped"] and not self.tripped:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
+from functools import partial
 from typing import Any, Callable
 
 from loguru import logger
@@ -67,6 +68,7 @@ class BotManager:
         services.risk_groups.baskets.expect(configs)    # the legs a basket waits for (runner.basket)
         self._changed = asyncio.Event()
         self._stopping = False
+        self._background: set[asyncio.Task] = set()      # a basket's kill of every leg (`_kill_soon`)
 
     # -- the daemon's life -------------------------------------------------------------------
 
@@ -230,9 +232,24 @@ class BotManager:
             forecast_recorder=services.forecasts,
             on_checkpoint=self._write_snapshot, checkpoint_interval_secs=self._snapshot_interval_secs)
         await retire_on_start(runner, slot.config)      # a basket's leg retired with a position to sell
+        if slot.config.basket is not None and runner.kill_switch.shared:   # one latch for a basket's legs
+            runner.kill_switch.listen("manager", partial(self._kill_soon, slot.config.basket.basket))
         # Spread over the interval by id, the same offset at every restart of the bot.
         runner.advance_checkpoint(zlib.crc32(slot.id.encode()) / 2**32 * self._snapshot_interval_secs)
         return runner
+
+    def _kill_soon(self, bot_id: str, reason: str) -> None:
+        """Kill `bot_id` (a basket: every leg) from a task of its own: a leg tripped its basket's
+        latch, and the others close their positions now rather than at their next candle."""
+        async def kill() -> None:
+            try:
+                await self.kill(bot_id, reason)
+            except Exception:
+                logger.exception("Killing the legs of basket {} failed", bot_id)
+
+        task = asyncio.create_task(kill(), name=f"kill:{bot_id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _write_snapshot(self, runner: StrategyRunner) -> None:
         # Never ahead of the journal, nor of the forecasts (a re-run does not ask again): the

@@ -165,3 +165,24 @@ async def test_a_daemon_adds_a_symbol_its_basket_file_gains():
             stop_daemon(daemon)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_one_leg_tripping_the_latch_makes_every_other_leg_close_its_position_at_once(tmp_path, services):
+    basket = load_bot_or_basket(write_basket(tmp_path))
+    manager = BotManager(basket.legs(), services)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    try:
+        await eventually(lambda: all(s.position > 0 for s in manager.statuses()), timeout_secs=20, poll_secs=0.02)
+        await manager.kill("fed.btc-usdt", "one leg by hand")       # that leg alone
+        await eventually(lambda: all(s.state == "killed" and s.position == 0 for s in manager.statuses()),
+                         timeout_secs=20, poll_secs=0.02)
+        kills = {leg: e.data for leg in ("fed.btc-usdt", "fed.eth-usdt")
+                 for e in services.journal.events(leg, kinds=("kill",))}
+        assert set(kills) == {"fed.btc-usdt", "fed.eth-usdt"}
+        # The other leg was killed between candles by the daemon (a leg finding the latch tripped at
+        # its next candle journals "basket"): it did not wait for a candle to close its position.
+        assert kills["fed.eth-usdt"]["source"] == "manual" and kills["fed.eth-usdt"]["reason"] == "one leg by hand"
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 20)
