@@ -140,37 +140,43 @@ class HigherTimeframes:
     many). Raises ValueError for a timeframe that is not a whole multiple of `base` above it.
 
     With a `hub`, each timeframe's aggregation is shared with the other bots of `stream_key`;
-    without, the bot has its own (a backtest)."""
+    without, the bot has its own aggregators (a backtest)."""
 
-    __slots__ = ("views", "_slots", "_hub", "_stream_key")
+    __slots__ = ("views", "_base", "_hub", "_stream_key", "_aggregations", "_readers")
 
     def __init__(self, symbol: str, base: str, needs: Mapping[str, int], *, hub: TimeframeHub | None = None,
                  stream_key: Hashable | None = None) -> None:
         self.views: dict[str, HigherView] = {
             tf: HigherView(symbol, tf, timeframe_ratio(base, tf), window=max(DEFAULT_WINDOW, bars))
             for tf, bars in needs.items()}
+        self._base = base
         self._hub = hub if stream_key is not None else None
         self._stream_key = stream_key
-        # [higher view, its aggregation (claimed at the first candle), base, higher timeframe]
-        self._slots = [[higher, None, base, tf] for tf, higher in self.views.items()]
+        self._aggregations: list[SharedAggregation] = []
+        # (aggregation's closed_at, view's push_period) per timeframe: bound once, at the first
+        # candle (where the aggregations are claimed), not looked up on every candle
+        self._readers: list[tuple] | None = None
 
     def on_candle(self, candle: Candle) -> None:
         """Push to each view the candles that `candle` (the bot's newest base candle) closed."""
-        for slot in self._slots:
-            shared = slot[1]
-            if shared is None:
-                shared = slot[1] = self._claim(slot[2], slot[3], candle.ts_ms)
-            periods = shared.closed_at(candle)
+        readers = self._readers
+        if readers is None:
+            readers = self._claim_all(candle.ts_ms)
+        for closed_at, push in readers:
+            periods = closed_at(candle)
             if periods:
-                push = slot[0].push_period
                 for period in periods:
                     push(period)
 
     def aggregations(self) -> list[SharedAggregation]:
-        """The aggregations this bot reads (claimed at its first candle)."""
-        return [slot[1] for slot in self._slots if slot[1] is not None]
+        """The shared aggregations this bot reads (claimed at its first candle; none without a hub)."""
+        return list(self._aggregations)
 
-    def _claim(self, base: str, higher: str, first_ts_ms: int) -> SharedAggregation:
-        if self._hub is None:
-            return SharedAggregation(base, higher)
-        return self._hub.claim(self._stream_key, base, higher, first_ts_ms)
+    def _claim_all(self, first_ts_ms: int) -> list[tuple]:
+        if self._hub is None:       # the bot's own: the aggregator itself, without the sharing around it
+            self._readers = [(Aggregator(self._base, tf).update, view.push_period) for tf, view in self.views.items()]
+            return self._readers
+        self._aggregations = [self._hub.claim(self._stream_key, self._base, tf, first_ts_ms) for tf in self.views]
+        self._readers = [(shared.closed_at, view.push_period)
+                         for shared, view in zip(self._aggregations, self.views.values())]
+        return self._readers
