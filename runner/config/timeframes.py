@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from market.aggregate import higher_timeframes, timeframe_ratio
-from strategies.registry import create_strategy
+from strategies.base import Strategy
+from strategies.registry import create_strategy, strategy_class
 
 
 def higher_timeframe_problems(timeframe: str, strategy_name: str, params: Mapping[str, Any],
@@ -18,7 +19,10 @@ def higher_timeframe_problems(timeframe: str, strategy_name: str, params: Mappin
         strategy.params.trend_timeframe: 45m is not a whole multiple of the bot's timeframe 1h
         above it; allowed with timeframe 1h: 2h, 4h, 6h, 8h, 12h, 1d, 1w
 
-    Call it with params the strategy's `Params` model accepts."""
+    Call it with params the strategy's `Params` model accepts. Only a strategy class that
+    declares timeframes is made (most declare none; a config check should not build them all)."""
+    if strategy_class(strategy_name).timeframes is Strategy.timeframes:
+        return []
     strategy = create_strategy(strategy_name, dict(params))
     problems = []
     for higher in strategy.timeframes:
