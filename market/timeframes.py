@@ -34,6 +34,12 @@ def warmup_candles(base: str, needs: Mapping[str, int]) -> int:
     return max(((bars + 1) * timeframe_ratio(base, tf) for tf, bars in needs.items() if bars > 0), default=0)
 
 
+def strategy_warmup_candles(strategy, base: str) -> int:
+    """The bot's candles a strategy needs before its first signal: its own `warmup_bars`, or
+    enough to build the higher-timeframe candles it needs (`warmup_candles`), whichever is more."""
+    return max(strategy.warmup_bars, warmup_candles(base, strategy_needs(strategy)))
+
+
 def strategy_needs(strategy) -> dict[str, int]:
     """A strategy's higher timeframes, each with the closed candles it needs before its first
     signal (`Strategy.timeframes`, `Strategy.higher_warmup_bars`)."""

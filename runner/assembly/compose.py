@@ -20,7 +20,7 @@ from execution.sim import SimExecution
 from market.models import Candle, timeframe_ms
 from market.ports import MarketDataProvider
 from market.replay import ReplayProvider
-from market.timeframes import HigherTimeframes, strategy_needs
+from market.timeframes import HigherTimeframes, strategy_needs, strategy_warmup_candles
 from portfolio.portfolio import Portfolio
 from risk.engine import RuleRiskEngine
 from risk.governance.config import GovernanceConfig
@@ -216,7 +216,8 @@ def _governance(config: BotConfig, strategy: Strategy, saved: SavedGovernance | 
         saved = saved_governance(config.governance, config.mode, None, [])
     gated = (config.safe_mode or SafeMode()).size_multiplier
     return BotGovernance(config.governance, mode=config.mode, running_kind=saved.running_kind, level=saved.level,
-                         gated_size=gated, warmup_bars=strategy.warmup_bars, backtest=_drift_backtest(config))
+                         gated_size=gated, warmup_bars=strategy_warmup_candles(strategy, config.timeframe),
+                         backtest=_drift_backtest(config))
 
 
 def _drift_backtest(config: BotConfig) -> DriftBacktest:

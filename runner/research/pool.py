@@ -21,6 +21,7 @@ from typing import Any, Sequence
 
 from market.models import Candle
 from market.replay import ReplayProvider
+from market.timeframes import strategy_warmup_candles
 from runner.assembly.compose import compose_runner, make_strategy
 from runner.backtest.run import load_bot_candles, summarize
 from runner.config.bot import BotConfig
@@ -54,7 +55,7 @@ def backtest_window(config: BotConfig, candles: Sequence[Candle], window: Window
     """Run `config` over the window's candles and return `BacktestResult.summary()`."""
     strategy = make_strategy(config)
     stop = len(candles) if window.stop is None else window.stop
-    warmup = min(strategy.warmup_bars, window.first)
+    warmup = min(strategy_warmup_candles(strategy, config.timeframe), window.first)   # its higher timeframes' too
     run = candles[window.first - warmup:stop]
     feed = ReplayProvider(config.symbol, config.timeframe, run, warmup=warmup)
     runner = compose_runner(config, feed, strategy=strategy, journal=MemoryJournal(), record_equity=True,

@@ -14,6 +14,7 @@ from market.synthetic import generate_candles
 from market.timeframes import warmup_candles
 from runner.assembly.compose import compose_runner, sim_runner
 from runner.config.bot import BotConfig, ConfigError, load_bot_config
+from runner.research.pool import Window, backtest_window
 from strategies.features import FeatureHub
 from tests.higher_timeframes import RECORDED, resampled, same_candles, visible_at
 
@@ -155,3 +156,12 @@ def test_a_timeframe_not_held_in_a_param_is_reported_under_strategy(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_bot_config(path)
     assert caught.value.problems[0].startswith(f"{path}: strategy.params.timeframe: ")
+
+
+def test_a_walk_forward_window_warms_up_the_higher_candles_its_strategy_needs():
+    candles = candles_with_gaps("1m", 600, "2024-01-03T09:00", set())
+    config = recording_bot("walk_forward_window", bars=3)
+    backtest_window(config, candles, Window(first=400))
+    seen = {ts: held for ts, held, _ in RECORDED["walk_forward_window"]}
+    # The window starts at 15:40; its warm-up of 4 hours before it (11:40 on) built 12:00 .. 14:00.
+    assert [c.ts_ms for c in seen[candles[400].ts_ms]] == [ms(f"2024-01-03T{h}:00") for h in (12, 13, 14)]
