@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from market.aggregate import Aggregator, Period, higher_timeframes, period_open_ms, timeframe_ratio
 from market.models import Candle, timeframe_ms
 from market.synthetic import generate_candles
-from tests.higher_timeframes import resampled
+from tests.higher_timeframes import resampled, same_candles
 
 MIN, HOUR, DAY = 60_000, 3_600_000, 86_400_000
 
@@ -145,3 +147,23 @@ def test_a_higher_timeframe_must_be_a_whole_multiple_above_the_bots():
         with pytest.raises(ValueError, match=f"{higher} is not a whole multiple of the bot's timeframe {base}"):
             timeframe_ratio(base, higher)
     assert higher_timeframes("3m", ["1m", "3m", "5m", "15m", "1h", "1w"]) == ["15m", "1h", "1w"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(pair=st.sampled_from([("1m", "5m"), ("1m", "1h"), ("5m", "1h"), ("15m", "4h"), ("1h", "1d"), ("4h", "1w"),
+                             ("1d", "1w")]),
+       count=st.integers(1, 300), offset=st.integers(0, 500), gaps=st.lists(st.integers(0, 299), max_size=40))
+def test_any_stream_with_any_gaps_folds_as_pandas_resamples_its_closed_periods(pair, count, offset, gaps):
+    base, higher = pair
+    base_ms = timeframe_ms(base)
+    candles = [c for i, c in enumerate(generate_candles(count=count, seed=count, timeframe=base,
+                                                        start_ms=ms("2024-01-01T00:00") + offset * base_ms))
+               if i not in set(gaps)]
+    if not candles:
+        return
+    aggregator = Aggregator(base, higher)
+    built = [period for candle in candles for period in aggregator.update(candle)]
+    end_ms = candles[-1].ts_ms + base_ms
+    expected = [(c, parts) for c, parts in resampled(candles, higher) if c.ts_ms + timeframe_ms(higher) <= end_ms]
+    assert [(c.ts_ms, parts) for c, parts in built] == [(c.ts_ms, parts) for c, parts in expected]
+    assert same_candles([c for c, _ in built], [c for c, _ in expected])
