@@ -75,6 +75,9 @@ class TopVolumeSource:
 
     async def symbols(self) -> list[str]:
         async with asyncio.timeout(FETCH_TIMEOUT_SECS):
+            # The markets again first: a symbol listed since the last refresh is named in the
+            # tickers by its exchange id only until ccxt knows its market.
+            await self.client.load_markets(reload=True)
             tickers = await self.client.fetch_tickers()
         return top_by_quote_volume(tickers, self.config)
 
@@ -161,10 +164,20 @@ class BasketRefresher:
         if self._store is not None and (gone or added):
             self._store.write(self.settled_id, {"flows": self.settled})
 
+    async def prefetch(self) -> None:
+        """Before the daemon's bots start: a basket with no symbols yet (a top-volume list) asks
+        its provider once, so that its legs start with the others (a daemon whose bots are all
+        done exits, and a basket of no legs is done)."""
+        if self.symbols:
+            return
+        try:
+            self.symbols = list(await self.source.symbols())
+        except Exception as exc:
+            logger.warning("Basket {}: its symbol provider failed ({}: {}); it starts with no symbol and asks "
+                           "again in {:g}s", self.basket.id, type(exc).__name__, exc, self.refresh_secs)
+
     async def run(self, manager: BotManager) -> None:
-        """Refresh every `refresh_secs` until cancelled (a top-volume list at once first)."""
-        if not self.symbols:
-            await self.refresh(manager)
+        """Refresh every `refresh_secs` until cancelled."""
         while True:
             await asyncio.sleep(self.refresh_secs)
             await self.refresh(manager)
@@ -198,6 +211,10 @@ class BasketRefreshers:
         for refresher in self.refreshers:
             configs = refresher.replace_legs(configs)
         return configs
+
+    async def prefetch(self) -> None:
+        """Each basket's first list, before the bots start (`BasketRefresher.prefetch`)."""
+        await asyncio.gather(*(r.prefetch() for r in self.refreshers))
 
     @asynccontextmanager
     async def running(self, manager: BotManager) -> AsyncIterator[None]:

@@ -152,8 +152,11 @@ class BasketConfig:
                            max_open_positions=fields.max_open_positions, on_retire=fields.on_retire,
                            retiring=retiring)
         # Copied, not validated again: the template passed every check with a placeholder symbol.
+        # A sim leg replays its market: the exchange block is the symbol provider's, not the leg's
+        # (with it, the leg would take its replayed candles for late exchange ones and act on none).
+        exchange = None if template.mode == "sim" else template.exchange
         return template.model_copy(update={"id": leg_id(self.id, symbol), "symbol": symbol, "market": market,
-                                           "basket": basket})
+                                           "exchange": exchange, "basket": basket})
 
 
 def leg_id(basket_id: str, symbol: str) -> str:

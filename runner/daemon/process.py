@@ -170,7 +170,11 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         baskets = basket_refreshers(plan.config_dir, daemon.bot_defaults, services.accounts, store=snapshots,
                                     baskets=services.risk_groups.baskets) if plan.config_dir else None
         reload_configs = (lambda: baskets.replace_legs(load_config_dir(plan.config_dir)[1])) if baskets else None
-        manager = BotManager(plan.bots, services, supervisor=daemon.supervisor,
+        bots = plan.bots
+        if baskets is not None:
+            await baskets.prefetch()             # a top-volume basket's first symbols
+            bots = baskets.replace_legs(plan.bots)
+        manager = BotManager(bots, services, supervisor=daemon.supervisor,
                              stop_grace_secs=daemon.stop_grace_secs,
                              snapshot_interval_secs=daemon.snapshot_interval_secs,
                              reload_configs=reload_configs, autostart=cluster is None,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from execution.standin import BinanceStandIn
 from market.shared import FeedHub
 from runner.basket.provider import BasketRefresher, FileSource
 from runner.config.basket import load_bot_or_basket
@@ -186,3 +187,53 @@ async def test_one_leg_tripping_the_latch_makes_every_other_leg_close_its_positi
     finally:
         stop.set()
         await asyncio.wait_for(running, 20)
+
+
+TOP_VOLUME = """\
+id: top
+symbol_provider: {{source: top_volume, quote: USDT, count: 2, min_quote_volume: 1000, refresh_secs: 1}}
+stake_amount: 1000
+timeframe: 1m
+capital: 10000
+market: {{source: synthetic, seed: 3, bars: 100000}}
+strategy: {{name: ema_cross, params: {{fast: 5, slow: 20}}}}
+speed: 600
+exchange:
+  id: binance
+  base_url: {base_url}
+  options: {{fetchMarkets: {{types: [spot]}}, fetchCurrencies: false, fetchMargins: false}}
+"""
+
+
+def stand_in_candles(volume: float, price: float) -> list[tuple]:
+    start = 1_704_067_200_000
+    return [(start + i * 60_000, price, price * 1.001, price * 0.999, price, volume) for i in range(200)]
+
+
+async def test_a_daemon_follows_the_exchanges_top_volume_symbols(tmp_path):
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="br-"))
+    try:
+        async with BinanceStandIn(stand_in_candles(10, 30_000), symbol="BTC/USDT",
+                                  start_ms=1_704_067_200_000 + 150 * 60_000) as standin:
+            standin.list_symbol("ETH/USDT", stand_in_candles(500, 2_000))      # the most quote volume
+            standin.list_symbol("SOL/USDT", stand_in_candles(1, 100))          # third: left out by count
+            (root / "config" / "bots").mkdir(parents=True)
+            (root / "config" / "daemon.yaml").write_text("stop_grace_secs: 5\n")
+            (root / "config" / "bots" / "top.yaml").write_text(TOP_VOLUME.format(base_url=standin.base_url))
+            daemon = start_daemon(root / "config", root / "state")
+            try:
+                client = await connected(root / "state" / "botrunner.sock")
+                try:
+                    assert {b.id for b in await client.bots()} == {"top.eth-usdt", "top.btc-usdt"}
+                    standin.list_symbol("DOGE/USDT", stand_in_candles(10_000_000, 0.1))   # overtakes both
+                    async with asyncio.timeout(30):
+                        while {b.id for b in await client.bots()} != {"top.doge-usdt", "top.eth-usdt"}:
+                            await asyncio.sleep(0.1)       # BTC/USDT left (sold first if it held a position)
+                    assert daemon.poll() is None
+                finally:
+                    await client.aclose()
+            finally:
+                stop_daemon(daemon)
+        assert ("GET", "/api/v3/ticker/24hr") in {(r.method, r.path) for r in standin.requests}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
