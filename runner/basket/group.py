@@ -10,7 +10,8 @@ of the cash (its fills) is back only once it is restored, and an entry sized bef
 could spend cash another leg already spent.
 
 One `BasketKillSwitch` is every leg's latch: a leg tripping it (a drawdown of the basket's
-equity, a kill by hand) makes every other leg close its position at its next candle.
+equity, a kill by hand) makes every other leg close its position: at its next candle in a
+backtest, at once in the daemon, which listens to the latch (`BasketKillSwitch.listen`).
 """
 
 from __future__ import annotations
