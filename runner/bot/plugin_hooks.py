@@ -42,10 +42,6 @@ class BotPlugins:
         self.hooks: dict[str, tuple[_Bound, ...]] = {}
         self._bind()
 
-    @property
-    def names(self) -> list[str]:
-        return [p.name for p in self.plugins]
-
     def disable(self, plugin: Plugin, why: str) -> None:
         """Drop `plugin`'s hooks from the tables; a hook already running finishes its loop over
         the old table (a tuple), without it."""
