@@ -11,10 +11,11 @@ from market.synthetic import generate_candles
 from runner.assembly.compose import compose_runner, sim_runner
 from runner.bot.strategy_runner import RunnerState
 from runner.config.bot import BotConfig
+from runner.control.status_table import format_status_table
 from runner.plugins import Plugin
 from runner.state.journal import MemoryJournal
 from strategies.signal import GO_FLAT, GO_LONG, Direction
-from tests.fakes import QueuedFeed, Scripted, eventually
+from tests.fakes import QueuedFeed, Scripted, eventually, make_status
 
 MIN = 60_000
 
@@ -216,3 +217,12 @@ async def test_a_bot_with_a_plugin_that_vetoes_nothing_trades_exactly_as_without
         trails.append([(e.kind, e.ts_ms, e.data) for e in journal.events if e.kind in ("order", "fill", "cancel", "risk")])
     without, with_plugin = trails
     assert with_plugin == without and counter.fills == sum(1 for kind, *_ in without if kind == "fill") > 10
+
+
+def test_the_status_table_notes_a_disabled_plugin_unless_something_weighs_more():
+    disabled = {"trade_log": "on_fill: PermissionError: [Errno 13] Permission denied: 'trades.csv'"}
+    table = format_status_table([make_status("btc-ema", "running", plugins_disabled=disabled),
+                                 make_status("eth-rsi", "killed", kill_switch=True, kill_reason="flash crash",
+                                             plugins_disabled=disabled)])
+    btc, eth = table.splitlines()[1:]
+    assert btc.endswith("plugin disabled: trade_log") and eth.endswith("reason: flash crash")
