@@ -7,6 +7,7 @@ cluster:
   postgres_url_env: BOTRUNNER_POSTGRES_URL   # and of the one holding postgresql://...
   lease_secs: 10                     # a bot's lease; a dead node's bots move within this
   key_prefix: botrunner              # Redis keys start with "<key_prefix>:"
+  kill_all_at_loss_pct: 0.2          # optional: kill --all once the cluster's bots lost 20% together
 ```
 
 URLs carry passwords, so YAML names the environment variables and the daemon reads them when it
@@ -50,6 +51,10 @@ class ClusterConfig(StrictModel):
     """A bot's lease in Redis. At least 1 s: a lease renewed every third of it must survive a
     busy event loop's pause; at most ten minutes, or a dead node's bots wait that long."""
     key_prefix: KeyPrefix = "botrunner"
+    kill_all_at_loss_pct: Annotated[Number, Field(gt=0, le=1)] | None = None
+    """An account-level rule: `kill --all` when the running bots of the whole cluster together
+    have lost this share of their capital (0.2: 20%), checked by every node at every round
+    from the status rows the owners publish. None: no such rule."""
 
     def timings(self) -> LeaseTimings:
         return LeaseTimings(self.lease_secs)

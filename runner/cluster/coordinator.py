@@ -87,7 +87,7 @@ class _Held:
 class ClusterCoordinator:
     def __init__(self, *, bots: OwnedBots, bot_ids: list[str], leases: LeaseStore, nodes: NodeRegistry,
                  kill_switch: GlobalKillSwitch, fencing: Fencing, timings: LeaseTimings, events: ClusterEvents,
-                 flush_snapshot: Callable[[str], Awaitable[None]]) -> None:
+                 flush_snapshot: Callable[[str], Awaitable[None]], kill_all_at_loss: float | None = None) -> None:
         self._bots = bots
         self._bot_ids = sorted(bot_ids)
         self._leases = leases
@@ -97,6 +97,7 @@ class ClusterCoordinator:
         self._timings = timings
         self._events = events
         self._flush_snapshot = flush_snapshot
+        self._kill_all_at_loss = kill_all_at_loss
         self.node = leases.node
         self.counters = ClusterCounters()
         self.held: dict[str, _Held] = {}
@@ -165,6 +166,8 @@ class ClusterCoordinator:
             if latch != self.kill_latch:
                 await self.apply_kill_latch(latch)
             await self._publish_rows()
+            if self._kill_all_at_loss is not None and self.kill_latch is None:
+                await self._check_cluster_loss(self._kill_all_at_loss)
             await self._balance()
         except REDIS_ERRORS as exc:
             self.counters.renew_failures += 1
@@ -296,6 +299,19 @@ class ClusterCoordinator:
         for row in rows:
             row["cluster"] = self.lease_row(row["id"])
         await self._nodes.publish_rows(rows)
+
+    async def _check_cluster_loss(self, limit: float) -> None:
+        """The account-level rule (`kill_all_at_loss_pct`): the bots' published rows summed, and
+        `kill --all` once together they lost `limit` of their capital. Bots with no row (not
+        running anywhere) are not counted."""
+        rows = (await self._nodes.rows(self._bot_ids)).values()
+        capital = sum(row["equity"] - row["pnl"] for row in rows)
+        pnl = sum(row["pnl"] for row in rows)
+        if capital > 0 and -pnl >= limit * capital:
+            reason = (f"the cluster's bots lost {-pnl / capital:.1%} of their capital together "
+                      f"({pnl:,.2f} of {capital:,.2f}); kill_all_at_loss_pct is {limit:.1%}")
+            logger.error("Cluster: {}; pulling the global kill switch", reason)
+            await self.apply_kill_latch(await self._kill_switch.trip(reason))
 
     def lease_row(self, bot_id: str) -> dict[str, Any] | None:
         """The bot's lease as status shows it: node, token, seconds left (None: nobody holds it)."""

@@ -108,7 +108,7 @@ class ClusterRuntime:
             bots=manager, bot_ids=bot_ids, leases=self.leases, nodes=self.nodes, kill_switch=self.kill_switch,
             fencing=_Fencing(self.journal), timings=self.config.timings(),
             events=ClusterEvents(self.redis, self.config.key_prefix, self.config.node, lease_ms, notify),
-            flush_snapshot=services.checkpoints.aflush)
+            flush_snapshot=services.checkpoints.aflush, kill_all_at_loss=self.config.kill_all_at_loss_pct)
         return ClusterControl(manager, self.coordinator, self.nodes, self.kill_switch)
 
     async def run(self, manager: BotManager, stop: asyncio.Event) -> Any:

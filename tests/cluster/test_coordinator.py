@@ -34,6 +34,7 @@ class RecordingBots:
     def __init__(self, node: str, log: list[tuple]) -> None:
         self.node, self.log = node, log
         self.running: dict[str, str] = {}            # bot -> kill reason ("" while not killed)
+        self.pnl: dict[str, float] = {}              # bot -> its PnL on a capital of 1,000
 
     def take(self, bot_id, journal, *, kill_reason=None):
         self.log.append(("take", self.node, bot_id, time.monotonic()))
@@ -55,7 +56,8 @@ class RecordingBots:
         self.running[bot_id] = ""
 
     async def status_rows(self):
-        return [{"id": bot_id, "kill_reason": reason} for bot_id, reason in sorted(self.running.items())]
+        return [{"id": bot_id, "kill_reason": reason, "equity": 1000 + self.pnl.get(bot_id, 0.0),
+                 "pnl": self.pnl.get(bot_id, 0.0)} for bot_id, reason in sorted(self.running.items())]
 
 
 class Fences:
@@ -80,7 +82,8 @@ async def cluster(redis_url, redis_key_prefix):
     clients, tasks, log, fences = [], {}, [], Fences()
     prefix = redis_key_prefix.rstrip(":")
 
-    async def node(name: str, *, redis: Redis | None = None, bots: list[str] = BOTS) -> ClusterCoordinator:
+    async def node(name: str, *, redis: Redis | None = None, bots: list[str] = BOTS,
+                   kill_all_at_loss: float | None = None) -> ClusterCoordinator:
         client = redis or Redis.from_url(redis_url)
         clients.append(client)
         timings = LeaseTimings(LEASE_SECS)
@@ -88,7 +91,8 @@ async def cluster(redis_url, redis_key_prefix):
             bots=RecordingBots(name, log), bot_ids=bots, leases=LeaseStore(client, prefix, name, timings.lease_ms),
             nodes=NodeRegistry(client, prefix, name, timings.lease_ms),
             kill_switch=GlobalKillSwitch(client, prefix, name), fencing=fences, timings=timings,
-            events=ClusterEvents(client, prefix, name, timings.lease_ms), flush_snapshot=_flushed(log, name))
+            events=ClusterEvents(client, prefix, name, timings.lease_ms), flush_snapshot=_flushed(log, name),
+            kill_all_at_loss=kill_all_at_loss)
         tasks[name] = asyncio.create_task(coordinator.run())
         return coordinator
 
@@ -223,3 +227,16 @@ class RedisProxy:
                 await asyncio.Event().wait()           # hold it forever: a partition, not a reset
             sink.write(data)
             await sink.drain()
+
+
+async def test_the_cluster_loss_rule_pulls_the_global_kill_switch_once_the_bots_lost_its_share_together(cluster):
+    a, b = [await cluster(name, bots=BOTS[:4], kill_all_at_loss=0.1) for name in ("node-a", "node-b")]
+    await eventually(lambda: len(a.held) == len(b.held) == 2, timeout_secs=15, poll_secs=0.05)
+    for bot_id in a.held:
+        a._bots.pnl[bot_id] = -150.0                 # 300 of 4,000 together: 7.5%, under the rule's 10%
+    await asyncio.sleep(2 * LEASE_SECS)
+    assert a.kill_latch is None and not any(b._bots.running.values())
+    for bot_id in a.held:
+        a._bots.pnl[bot_id] = -250.0                 # 500 of 4,000: 12.5%; b's bots are killed too
+    killed = lambda n: all(r.startswith(GLOBAL_KILL_PREFIX) and "lost 12.5%" in r for r in n._bots.running.values())
+    await eventually(lambda: killed(a) and killed(b), timeout_secs=10, poll_secs=0.02)
