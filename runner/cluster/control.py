@@ -43,8 +43,9 @@ class ClusterControl:
     # -- status ---------------------------------------------------------------------------------
 
     def statuses(self) -> list[BotStatus]:
-        """The bots held here (the daemon's summary at exit, the notifications' start message)."""
-        return [s for s in self._manager.statuses() if s.id in self._coordinator.held]
+        """The bots held here or run here since the daemon started (its summary at exit, when
+        the leases are given back already)."""
+        return [s for s in self._manager.statuses() if s.id in self._coordinator.held or s.started]
 
     async def local_status_rows(self) -> list[dict[str, Any]]:
         """This node's bots only, with their leases: what its /metrics shows."""
