@@ -4,7 +4,8 @@ For every closed candle, in order:
 
 1. fills of orders the candle reached (a market order decided at the last close fills at this
    open; protective stops, trailing stops and take-profits when the range reaches them) go into
-   the portfolio, each checked after it is booked (`runner.bot.risk_checks`);
+   the portfolio, each checked after it is booked (`runner.bot.risk_checks`); a limit order
+   whose expiry is this close is then cancelled (`runner.bot.limit_orders`);
 2. the portfolio is marked at the close, and the risk rules look at the candle and the equity
    (kill-switch rules, breakers, VaR);
 3. the strategy's features, higher-timeframe candles (`market.timeframes`) and market regime

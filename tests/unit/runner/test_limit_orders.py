@@ -10,6 +10,7 @@ from market.replay import ReplayProvider
 from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
 from risk.engine import RuleRiskEngine
+from risk.group import RiskGroup, RiskGroupLimits
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from runner.state.journal import MemoryJournal
 from strategies.signal import GO_FLAT, GO_LONG, Direction, LimitSignal
@@ -179,3 +180,27 @@ async def test_a_bot_that_never_asks_for_a_limit_order_watches_no_expiry():
     runner = make_runner(flat_candles(6), {1: GO_LONG, 3: GO_FLAT})
     await runner.run()
     assert runner.fills == 2 and runner._limit_expiries is None
+
+
+async def test_a_limit_entry_takes_room_in_its_risk_group_at_its_notional_and_gives_it_back_at_expiry():
+    group = RiskGroup("desk", RiskGroupLimits(max_gross_exposure_pct=0.3))
+    journal = MemoryJournal()
+    too_big = make_runner(flat_candles(4), {1: buy_limit(80.0)}, journal=journal)   # 500 at 80: over 300
+    too_big.risk_group = group
+    await too_big.run()
+    [refusal] = journal.of_kind("risk")
+    assert (refusal.data["rule"], refusal.data["inputs"]) == ("risk_group:desk", {"notional": pytest.approx(500.0)})
+    assert journal.of_kind("order") == []
+
+    fits = make_runner(flat_candles(8), {1: buy_limit(80.0, expire_after=2)}, risk=RiskConfig(stake_pct=0.2))
+    fits.risk_group = group
+    seen = []
+
+    class Watch(Scripted):
+        def generate_signal(self, market_data):
+            seen.append(group.has_reservations("bot-l"))
+            return super().generate_signal(market_data)
+
+    fits.strategy = Watch({1: buy_limit(80.0, expire_after=2)})
+    await fits.run()
+    assert seen == [False, False, True] + [False] * 5      # reserved while it rests (candle 2), freed at expiry
