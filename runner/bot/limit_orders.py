@@ -39,6 +39,7 @@ from __future__ import annotations
 from loguru import logger
 
 from execution.models import Order, OrderType, Side
+from market.models import iso_utc
 from risk.decision import RiskDecision
 from strategies.signal import LimitSignal, Signal
 
@@ -87,7 +88,7 @@ class LimitOrderFlow:
             del expiries[order_id]                      # filled, or cancelled by something else
         due = [i for i, ts_ms in expiries.items() if ts_ms <= close_ms]
         if due:
-            logger.info("Limit order(s) {} expired unfilled at the close of {}; cancelling", ", ".join(due), close_ms)
+            logger.info("Limit order(s) {} expired at the close of {}; cancelling", ", ".join(due), iso_utc(close_ms))
             await self._cancel_orders(close_ms, "expired", due)
             still_open = {o.client_order_id for o in self.execution.open_orders()}
             for order_id in due:
