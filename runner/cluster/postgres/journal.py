@@ -40,7 +40,6 @@ from runner.state.journal import JournalEvent
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)   # as SqliteJournal's
 
 
-
 class PostgresJournal:
     """Every bot's events in one PostgreSQL database; see the module docstring.
 
@@ -132,7 +131,7 @@ class PostgresJournal:
         return handle.record(event)
 
     def commit(self) -> None:
-        """Write everything recorded so far, in one transaction; returns once it is committed.
+        """Write everything recorded so far, in one statement; returns once it is committed.
         A bot refused (stale token, conflict) does not fail the others: its handle raises."""
         batch, self._pending = self._pending, []
         try:
