@@ -213,6 +213,8 @@ def journal(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show the last N events.")] = 50,
     kind: Annotated[Optional[list[str]], typer.Option("--kind", help="Only these kinds: order, fill, cancel, kill, resume, lifecycle, error, risk, governance.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    postgres_url_env: Annotated[Optional[str], typer.Option(
+        "--postgres-url-env", metavar="NAME", help="A cluster's journal: the variable holding its PostgreSQL URL.")] = None,
 ) -> None:
     """Print a bot's journal (orders, fills, kill switch, lifecycle); works with or without the daemon."""
     from market.models import iso_utc
@@ -220,13 +222,18 @@ def journal(
     from runner.state.journal import SqliteJournal
 
     path = state_dir / JOURNAL_FILE
-    if not path.exists():
-        fail([f"no journal at {path}; is --state-dir the daemon's state folder?"], code=1)
-    store = SqliteJournal(path)
-    try:
-        events = store.events(bot, kinds=tuple(kind) if kind else None)[-limit:]
-    finally:
-        store.close()
+    if postgres_url_env:
+        from runner.cluster.postgres.reader import read_events
+        events, path = read_events(bot, postgres_url_env, kinds=tuple(kind) if kind else None, fail=fail)
+        events = events[-limit:]
+    else:
+        if not path.exists():
+            fail([f"no journal at {path}; is --state-dir the daemon's state folder?"], code=1)
+        store = SqliteJournal(path)
+        try:
+            events = store.events(bot, kinds=tuple(kind) if kind else None)[-limit:]
+        finally:
+            store.close()
     if not events:
         fail([f"no journal events for bot {bot!r} in {path}"], code=1)
     for e in events:

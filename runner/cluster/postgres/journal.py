@@ -33,7 +33,7 @@ from loguru import logger
 
 from runner.cluster.postgres.db_thread import DatabaseThread
 from runner.cluster.postgres.journal_write import Outcome, Pending, write_batch
-from runner.cluster.postgres.schema import migrate
+from runner.cluster.postgres.schema import check_readable, migrate
 from runner.cluster.postgres.url import mask
 from runner.state.journal import JournalEvent
 
@@ -62,16 +62,17 @@ class PostgresJournal:
         self.committing = 0       # group commits asked for and not done yet
 
     @classmethod
-    def open(cls, url: str, *, max_connections: int = 4) -> PostgresJournal:
-        """Connect, bring the schema up to date (`schema.migrate`) and return the journal.
-        Raises ConnectionError, or SchemaTooNew when the database is ahead of this code."""
+    def open(cls, url: str, *, max_connections: int = 4, migrate_schema: bool = True) -> PostgresJournal:
+        """Connect, bring the schema up to date (`schema.migrate`; with `migrate_schema=False`,
+        for a tool that only reads, check it instead) and return the journal. Raises
+        ConnectionError, or SchemaTooNew when the database is ahead of this code."""
         db = DatabaseThread.start(url, max_connections=max_connections)
         try:
-            applied = db.call(migrate)
+            applied = db.call(migrate if migrate_schema else check_readable)
         except BaseException:
             db.close()
             raise
-        if applied:
+        if migrate_schema and applied:
             logger.info("PostgreSQL {}: schema migrated to version {}", mask(url), applied[-1])
         return cls(db)
 

@@ -75,3 +75,19 @@ async def schema_version(connection: asyncpg.Connection) -> int:
     """The newest migration applied to the database; 0 before the first."""
     exists = await connection.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
     return await connection.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version") if exists else 0
+
+
+async def check_readable(connection: asyncpg.Connection, migrations: list[Migration] | None = None) -> int:
+    """For a tool that only reads (`botrunner journal`), so it migrates nothing under running
+    nodes: the database's schema version. Raises StorageError when the database holds no
+    botrunner schema, SchemaTooNew when it is ahead of this code."""
+    migrations = load_migrations() if migrations is None else migrations
+    newest = migrations[-1].version if migrations else 0
+    version = await schema_version(connection)
+    if version == 0:
+        raise StorageError("the database holds no botrunner journal (no schema_version table); "
+                           "is it the one the cluster's nodes use?")
+    if version > newest:
+        raise SchemaTooNew(f"the database is at schema version {version} and this botrunner reads versions up to "
+                           f"{newest}: upgrade botrunner here to read it")
+    return version
