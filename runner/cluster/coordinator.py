@@ -112,7 +112,7 @@ class ClusterCoordinator:
     # -- the node's life ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Join, then keep the leases until cancelled; on the way out, hand every bot over."""
+        """Join, then keep the leases until cancelled (`leave` gives them back after)."""
         await self._join()
         watchers = [asyncio.create_task(self._deadlines(), name="cluster:deadlines"),
                     asyncio.create_task(self._kill_switch.watch(self.apply_kill_latch), name="cluster:kill-switch")]
@@ -173,6 +173,11 @@ class ClusterCoordinator:
             self.counters.renew_failures += 1
             logger.warning("Cluster: Redis round failed ({}: {}); {} bot(s) stop {:g}s after their last renewal "
                            "if it goes on", type(exc).__name__, exc, len(self.held), self._timings.stop_after_secs)
+        except Exception:
+            # Never the end of the rounds (PostgreSQL refusing a claim, say): a coordinator that
+            # stopped would leave its bots running on leases nobody renews.
+            self.counters.renew_failures += 1
+            logger.exception("Cluster: round failed; trying again at the next")
 
     def _next_round_secs(self) -> float:
         """A renewal's interval, or sooner: just after the first of the other nodes' leases runs
@@ -203,8 +208,11 @@ class ClusterCoordinator:
             limit = time.monotonic() - self._timings.stop_after_secs
             for bot_id, held in list(self.held.items()):
                 if held.confirmed_at < limit:
-                    await self._lose(bot_id, f"no lease renewal confirmed for {self._timings.stop_after_secs:g}s "
-                                             f"(lease {self._timings.lease_secs:g}s)")
+                    try:
+                        await self._lose(bot_id, f"no lease renewal confirmed for {self._timings.stop_after_secs:g}s "
+                                                 f"(lease {self._timings.lease_secs:g}s)")
+                    except Exception:
+                        logger.exception("Cluster: stopping bot {} failed", bot_id)
 
     async def _lose(self, bot_id: str, why: str) -> None:
         held = self.held.pop(bot_id, None)
@@ -251,6 +259,7 @@ class ClusterCoordinator:
             self._hand_over(spare[-1], f"balancing: {len(mine)} bots here, fair share {ceiling}")
 
     async def _take(self, bot_id: str, *, pinned: bool) -> None:
+        sent_at = time.monotonic()              # the TTL runs from no earlier than this
         lease = await self._leases.acquire(bot_id)
         if lease is None:
             return                                            # another node was quicker
@@ -259,7 +268,7 @@ class ClusterCoordinator:
                          "leaving the bot alone", bot_id, lease.token)
             await self._leases.release(lease)
             return
-        self.held[bot_id] = _Held(lease, time.monotonic())
+        self.held[bot_id] = _Held(lease, sent_at)
         self.counters.acquired += 1
         self.counters.takeovers += lease.taken_from is not None
         if pinned:
@@ -282,7 +291,13 @@ class ClusterCoordinator:
             await self._bots.stop(bot_id)
         except ControlError:
             pass                                              # not running: nothing to stop
-        await self._flush_snapshot(bot_id)
+        except Exception:
+            logger.exception("Cluster: stopping bot {} to hand it over failed; cancelling it", bot_id)
+            await self._bots.drop(bot_id)                     # never two nodes running it
+        try:
+            await self._flush_snapshot(bot_id)
+        except Exception:                                     # the next node recovers it from the journal
+            logger.exception("Cluster: bot {}'s last snapshot was not saved before its hand-over", bot_id)
         held = self.held.pop(bot_id, None)
         self._pinned.discard(bot_id)
         if held is not None:
