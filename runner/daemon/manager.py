@@ -216,8 +216,11 @@ class BotManager:
         slot.state, slot.last_error = BotState.FAILED, reason
         # Journalled: the runner's own "failed" lifecycle event may be followed by a restart;
         # this one says the supervisor gave up (and is what a failure notification is sent on).
-        slot.journal.record(JournalEvent(slot.id, "lifecycle", self._services.clock.now_ms(),
-                                         {"state": "failed", "detail": reason, "stays_down": True}))
+        try:
+            slot.journal.record(JournalEvent(slot.id, "lifecycle", self._services.clock.now_ms(),
+                                             {"state": "failed", "detail": reason, "stays_down": True}))
+        except BotMustStayDown:     # cluster: the journal refuses a node fenced out of the bot
+            pass
 
     async def _build(self, slot: BotSlot) -> StrategyRunner:
         """A runner for `slot`, restored from its snapshot and journal, on a shared feed."""
