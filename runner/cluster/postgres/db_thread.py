@@ -32,14 +32,17 @@ COMMAND_TIMEOUT_SECS = 30.0     # asyncpg's per-statement timeout: a hung server
 
 class DatabaseThread:
     """A thread running an event loop that owns an asyncpg pool. `call`/`acall`/`submit` run
-    `work(connection)` there on a pooled connection; `run`/`arun` run any coroutine there."""
+    `work(connection)` there on a pooled connection; `run`/`submit_coroutine` run any coroutine
+    there. `relaxed_pool` is one connection whose commits return before their WAL is on disk
+    (`synchronous_commit=off`): they survive the daemon's death (the server has them), and any
+    later commit on `pool` puts them on disk first, as the WAL is one sequence."""
 
     def __init__(self, url: str, loop: asyncio.AbstractEventLoop, thread: threading.Thread,
-                 pool: asyncpg.Pool) -> None:
+                 pools: tuple[asyncpg.Pool, asyncpg.Pool]) -> None:
         self.url = url
         self._loop = loop
         self._thread = thread
-        self.pool = pool
+        self.pool, self.relaxed_pool = pools
 
     @classmethod
     def start(cls, url: str, *, min_connections: int = 1, max_connections: int = 4) -> DatabaseThread:
@@ -48,13 +51,22 @@ class DatabaseThread:
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="postgres", daemon=True)
         thread.start()
-        async def connect() -> asyncpg.Pool:
-            return await asyncpg.create_pool(url, min_size=min_connections, max_size=max_connections,
+
+        async def connect() -> tuple[asyncpg.Pool, asyncpg.Pool]:
+            pool = await asyncpg.create_pool(url, min_size=min_connections, max_size=max_connections,
                                              timeout=CONNECT_TIMEOUT_SECS, command_timeout=COMMAND_TIMEOUT_SECS)
+            try:
+                relaxed = await asyncpg.create_pool(url, min_size=0, max_size=1, timeout=CONNECT_TIMEOUT_SECS,
+                                                    command_timeout=COMMAND_TIMEOUT_SECS,
+                                                    server_settings={"synchronous_commit": "off"})
+            except BaseException:
+                await pool.close()
+                raise
+            return pool, relaxed
 
         made = asyncio.run_coroutine_threadsafe(connect(), loop)
         try:
-            pool = made.result(CONNECT_TIMEOUT_SECS + 5)
+            pools = made.result(CONNECT_TIMEOUT_SECS + 5)
         except Exception as exc:
             loop.call_soon_threadsafe(loop.stop)
             thread.join()
@@ -62,7 +74,7 @@ class DatabaseThread:
             # The exception may quote the DSN; only its type and the masked URL are shown.
             raise ConnectionError(f"cannot connect to PostgreSQL at {mask(url)} "
                                   f"({type(exc).__name__}: {_without(url, str(exc))})") from None
-        return cls(url, loop, thread, pool)
+        return cls(url, loop, thread, pools)
 
     def submit(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> Future[T]:
         """Run `work(connection)` on the thread; a concurrent future of its result."""
@@ -92,13 +104,16 @@ class DatabaseThread:
             return await work(connection)
 
     def close(self) -> None:
-        """Close the pool (waiting for calls under way) and end the thread."""
+        """Close the pools (waiting for calls under way) and end the thread."""
         if self._loop.is_closed():
             return
         try:
-            asyncio.run_coroutine_threadsafe(asyncio.wait_for(self.pool.close(), COMMAND_TIMEOUT_SECS), self._loop).result()
-        except (asyncio.TimeoutError, OSError):
-            self.pool.terminate()
+            for pool in (self.relaxed_pool, self.pool):
+                try:
+                    asyncio.run_coroutine_threadsafe(asyncio.wait_for(pool.close(), COMMAND_TIMEOUT_SECS),
+                                                     self._loop).result()
+                except (asyncio.TimeoutError, OSError):
+                    pool.terminate()
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
