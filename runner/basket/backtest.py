@@ -24,7 +24,6 @@ from typing import Any, Callable
 from market.errors import MarketDataError
 from market.models import Candle, timeframe_ms
 from runner.assembly.compose import compose_runner
-from runner.backtest.portfolio import common_span, max_drawdown
 from runner.backtest.run import BacktestResult, load_bot_candles, sharpe_ratio
 from runner.basket.group import BasketGroup
 from runner.basket.stepping import SteppedReplay, step_legs
@@ -68,10 +67,7 @@ async def run_basket_backtest(basket: BasketConfig, *, start: datetime | None = 
     when the legs' data have no span in common."""
     legs = basket_legs(basket)
     loaded = {leg.id: load_bot_candles(leg, start=start, end=end) for leg in legs}
-    try:
-        first_ms, end_ms = common_span(legs, loaded)
-    except ValueError as exc:
-        raise MarketDataError(f"{basket.path}: {exc}") from None
+    first_ms, end_ms = _common_span(basket, legs, loaded)
     bar_ms = timeframe_ms(basket.template.timeframe)
     candles = {leg.id: [c for c in loaded[leg.id] if first_ms <= c.ts_ms and c.ts_ms + bar_ms <= end_ms] for leg in legs}
     group = BasketGroup(legs[0].basket, basket.template.capital)
@@ -156,3 +152,28 @@ def format_basket_report(basket: BasketResult) -> str:
         lines.append(f"  {symbol:<14} {f['bars']:>9,} {f['trades']:>7,} {f['realized_pnl']:>13,.2f} {f['fees']:>10,.2f} "
                      f"{f['position']:>12.6g} {f['refused']:>8}  {f['state']}")
     return "\n".join(lines)
+
+
+def _common_span(basket: BasketConfig, legs: list[BotConfig], candles: dict[str, list[Candle]]) -> tuple[int, int]:
+    """[first open, last close) in ms that every leg has candles for. (`runner.backtest.portfolio`
+    has its twin; importing it would import the daemon's services, and ccxt with them.)"""
+    if empty := [leg.symbol for leg in legs if not candles[leg.id]]:
+        raise MarketDataError(f"{basket.path}: no candles in the period for {', '.join(empty)}")
+    bar_ms = timeframe_ms(basket.timeframe)
+    first_ms = max(candles[leg.id][0].ts_ms for leg in legs)
+    end_ms = min(candles[leg.id][-1].ts_ms + bar_ms for leg in legs)
+    if end_ms <= first_ms:
+        raise MarketDataError(f"{basket.path}: the symbols' candles have no period in common; give their markets "
+                              "the same start, or --from/--to inside every symbol's data")
+    return first_ms, end_ms
+
+
+def max_drawdown(curve: list[float], initial_capital: float) -> float:
+    """The largest fall from a peak, as a fraction of the peak (the capital is the first peak)."""
+    peak, worst = initial_capital, 0.0
+    for equity in curve:
+        if equity > peak:
+            peak = equity
+        elif peak > 0 and (fall := 1.0 - equity / peak) > worst:
+            worst = fall
+    return worst

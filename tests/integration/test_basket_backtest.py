@@ -14,6 +14,7 @@ from runner.basket.backtest import run_basket_backtest
 from runner.config.basket import load_bot_or_basket
 from runner.config.bot import ConfigError
 from tests.daemon_process import botrunner
+from tests.integration.test_backtest_imports import NOT_FOR_A_SIM_BACKTEST, backtest_modules
 
 SYNTHETIC = """\
 id: five
@@ -131,3 +132,9 @@ def test_a_portfolio_backtest_of_a_folder_with_a_basket_says_to_backtest_the_bas
         load_portfolio(tmp_path)
     assert info.value.problems == [f"{tmp_path / 'bots'}: basket five: a portfolio backtest does not take baskets yet; "
                                    "backtest a basket's file on its own (botrunner backtest FILE), or set enabled: false"]
+
+
+def test_a_basket_backtest_imports_no_exchange_client_http_stack_or_pandas():
+    summary, modules = backtest_modules("configs/bots/synthetic-basket.yaml", "--to", "2024-01-03")
+    assert summary["bot"] == "synthetic-basket" and len(summary["symbols"]) == 5
+    assert not modules & NOT_FOR_A_SIM_BACKTEST
