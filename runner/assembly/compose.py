@@ -96,12 +96,12 @@ def compose_runner(
     A bot with a `session` enters only in its hours, and its daily risk rules count the
     session's days in its time zone (`market.session`); without one, UTC days as ever.
 
-    A bot with `plugins` gets a fresh instance of each (`runner.plugins`), unless `plugins`
-    are given: one bot's plugin that fails is disabled for that bot only.
-
     A leg of a basket (`config.basket`) is given its basket's `BasketGroup` as `risk_group`
     (`runner.basket`): its ledger spends the basket's one cash balance, its entries are sized
     by the basket's stake, and its kill switch is the basket's.
+
+    A bot with `plugins` gets a fresh instance of each (`runner.plugins`), unless `plugins`
+    are given: one bot's plugin that fails is disabled for that bot only.
     """
     strategy = strategy if strategy is not None else make_strategy(config)
     governed = _governance(config, strategy, governance)
@@ -117,8 +117,8 @@ def compose_runner(
         forecasting=_forecasting(config, clock, forecast_recorder),
         decide_on_trigger=config.run_strategy == "on_trigger", risk_group=risk_group,
         regime=_regime(config, strategy, regime_hub, stream_key),
-        plugins=_plugins(config, plugins),
         timeframes=_timeframes(config, strategy, feature_hub, stream_key),
+        plugins=_plugins(config, plugins),
         risk=RuleRiskEngine.from_config(config.risk, day_of=session.day_of if session is not None else None,
                                         size_multiplier=1.0 if governed else _size_multiplier(config),
                                         sizing=basket.stake(config.basket, config.risk.stake_pct) if basket else None),

@@ -104,10 +104,10 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         risk_group: RiskGroup | None = None,
         regime: RegimeGate | None = None,
         governance: BotGovernance | None = None,
-        kill_switch: KillSwitch | None = None,
         session: TradingSession | None = None,
         timeframes: HigherTimeframes | None = None,
         plugins: BotPlugins | None = None,
+        kill_switch: KillSwitch | None = None,
     ) -> None:
         self.bot_id = bot_id
         self.symbol = feed.symbol

@@ -95,12 +95,12 @@ class BotConfig(StrictModel):
     """The regime detector's settings (`runner.config.regime`); `regimes` alone uses the defaults."""
     governance: GovernanceConfig = GovernanceConfig()
     """Off unless `enabled`: the maturity ladder, health score and drift check (`risk.governance`)."""
-    basket: Annotated[BasketLeg | None, Field(exclude=True)] = None
-    """Set on each leg of a basket file (`symbols:`, see `runner.config.basket`); never written by hand."""
     session: SessionConfig | None = None
     """Trading hours in a time zone (`runner.config.session`); unset: around the clock, UTC days."""
     plugins: list[PluginConfig] = []
     """Installed packages' plugins, hooks around the loop (`runner.plugins`): `[{name: x, params: {...}}]`."""
+    basket: Annotated[BasketLeg | None, Field(exclude=True)] = None
+    """Set on each leg of a basket file (`symbols:`, see `runner.config.basket`); never written by hand."""
 
     @property
     def regime_history_candles(self) -> int:
