@@ -67,6 +67,7 @@ def backtest(
     folder, every bot of it over the same period, with its risk groups (a portfolio backtest)."""
     from market.errors import MarketDataError
     from runner.backtest.run import run_backtest
+    from strategies.entry_points import EntryPointError
     from runner.basket.backtest import format_basket_report, run_basket_backtest
     from runner.config.basket import BasketConfig, load_bot_or_basket
     from runner.config.bot import ConfigError
@@ -100,6 +101,8 @@ def backtest(
         fail(exc.problems)
     except MarketDataError as exc:
         fail([str(exc)])
+    except EntryPointError as exc:    # the embedded bot's strategy shadowed by an installed package's
+        fail([f"{bot.id}: strategy.name: {exc}"])
     except BotError as exc:
         fail([f"{bot.id}: {exc}"], code=1)
     if trades_out:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.daemon_process import PROJECT, botrunner, connected, start_daemon, stop_daemon
+from tests.fake_packages import Site
 
 EXAMPLE = PROJECT / "examples" / "botrunner-example"
 
@@ -137,3 +138,32 @@ async def test_a_kill_by_hand_in_a_running_daemon_reaches_on_kill_and_a_failing_
     assert unwritable.plugins_disabled == {
         "trade_log": "on_fill: FileNotFoundError: [Errno 2] No such file or directory: '/nonexistent-dir/trades.csv'"}
     shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_package_that_cannot_be_used_is_listed_with_why_and_the_built_ins_still_run(tmp_path, monkeypatch):
+    site = Site(tmp_path / "site")
+    site.root.mkdir()
+    site.install("broken-pkg", "raise ImportError('needs talib')",
+                 {"botrunner.strategies": {"talib_cross": "MODULE:TalibCross"}, "botrunner.plugins": {"alerts": "MODULE:A"}})
+    site.install("shadow-pkg", "from strategies.sma_cross import SmaCross\n\n\nclass MySmaCross(SmaCross):\n    pass\n",
+                 {"botrunner.strategies": {"sma_cross": "MODULE:MySmaCross"}})
+    monkeypatch.setenv("PYTHONPATH", str(site.root))
+
+    listed = botrunner("strategies")
+    plugins = botrunner("plugins")
+    demo = botrunner("backtest", "--json")                     # the embedded bot trades sma_cross
+    ema = tmp_path / "ema.yaml"
+    ema.write_text(BOT.format(id="ema", bars=2000, exit=10).replace("donchian_breakout", "ema_cross")
+                   .replace("{entry: 20, exit: 10}", "{fast: 12, slow: 26}"))
+    built_in = botrunner("backtest", str(ema), "--json")
+
+    assert listed.returncode == 2 and plugins.returncode == 2
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    assert "cannot be used: entry point 'talib_cross' of package broken-pkg" in rows["talib_cross"]
+    assert rows["talib_cross"].endswith("(ImportError: needs talib)")
+    assert "strategy 'sma_cross' is both built in (strategies.sma_cross.SmaCross) and offered by entry point " \
+           "'sma_cross' of package shadow-pkg" in rows["sma_cross"]
+    assert rows["ema_cross"].split()[1] == "built-in"
+    assert "cannot be used: entry point 'alerts' of package broken-pkg (botrunner.plugins)" in plugins.stdout
+    assert demo.returncode == 2 and demo.stderr.startswith("demo-sma-cross: strategy.name: strategy 'sma_cross' is both")
+    assert built_in.returncode == 0 and json.loads(built_in.stdout)["trades"] > 0
