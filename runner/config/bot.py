@@ -188,6 +188,9 @@ def bot_config_problems(path: Path, raw: dict[str, Any]) -> tuple[BotConfig | No
         config = BotConfig.model_validate(raw)
     except ValidationError as exc:
         problems.extend(f"{path}: {line}" for line in describe_errors(exc, BotConfig))
+        if "symbol" not in raw:          # a basket's file names its symbols otherwise: say both ways
+            problems = [p.replace("symbol: required field is missing", "symbol: required: one symbol "
+                                  "(symbol: BTC/USDT), or a basket's (symbols: [BTC/USDT, ETH/USDT])") for p in problems]
     problems.extend(f"{path}: {line}" for line in _strategy_problems(raw.get("strategy")))
     problems.extend(f"{path}: {line}" for line in plugin_problems(raw.get("plugins")))
     if config is not None and not problems:        # the strategy's higher timeframes fit the bot's

@@ -120,3 +120,10 @@ def test_a_daemon_folder_runs_a_basket_as_its_legs(tmp_path):
     write(tmp_path / "bots", BASKET, "trio.yaml")
     _, bots = load_config_dir(tmp_path)
     assert [b.id for b in bots] == [leg_id("trio", s) for s in ("BTC/USDT", "ETH/USDT", "SOL/USDT")]
+
+
+def test_a_file_with_neither_symbol_nor_symbols_says_both_ways(tmp_path):
+    path = write(tmp_path, BASKET.replace("symbols: [BTC/USDT, ETH/USDT, SOL/USDT]\n", "").replace(
+        "max_open_positions: 2\nstake_fraction: 0.3\n", ""))
+    assert problems_of(path) == [f"{path}: symbol: required: one symbol (symbol: BTC/USDT), or a basket's "
+                                 "(symbols: [BTC/USDT, ETH/USDT])"]
