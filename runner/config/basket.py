@@ -138,9 +138,11 @@ class BasketConfig:
         return []
 
     def legs(self, symbols: list[str] | None = None, *, retiring: frozenset[str] = frozenset()) -> list[BotConfig]:
-        """One bot config per symbol (`symbols()` unless given), plus the `retiring` legs kept
-        until they exit (`on_retire: hold`)."""
+        """One bot config per symbol (`symbols()` unless given; a live basket in safe mode, only
+        those its `safe_mode.symbols` allows), plus the `retiring` legs kept until they exit."""
         wanted = self.symbols() if symbols is None else symbols
+        if (allowed := _safe_symbols(self.template)) is not None:     # a live provider's list, in safe mode
+            wanted = [s for s in wanted if s in allowed]
         return [self.leg(s) for s in wanted] + [self.leg(s, retiring=True) for s in sorted(retiring - set(wanted))]
 
     def leg(self, symbol: str, *, retiring: bool = False) -> BotConfig:
@@ -157,6 +159,12 @@ class BasketConfig:
         exchange = None if template.mode == "sim" else template.exchange
         return template.model_copy(update={"id": leg_id(self.id, symbol), "symbol": symbol, "market": market,
                                            "exchange": exchange, "basket": basket})
+
+
+def _safe_symbols(template: BotConfig) -> list[str] | None:
+    """The symbols a live basket's safe mode allows; None: any."""
+    safe = template.safe_mode
+    return list(safe.symbols) if template.mode == "live" and safe is not None and safe.symbols else None
 
 
 def leg_id(basket_id: str, symbol: str) -> str:
@@ -176,7 +184,7 @@ def basket_config_problems(path: Path, raw: dict[str, Any]) -> tuple[BasketConfi
         problems.append(f"{path}: symbol and symbols: a bot trades one symbol (symbol: BTC/USDT) or a basket "
                         "(symbols: [BTC/USDT, ETH/USDT]); set one of them")
     shared = {k: v for k, v in raw.items() if k not in BASKET_KEYS and k != "symbol"}
-    template, bot_problems = bot_config_problems(path, {**shared, "symbol": _PLACEHOLDER})
+    template, bot_problems = bot_config_problems(path, {**shared, "symbol": _template_symbol(raw)})
     problems.extend(p for p in bot_problems)
     fields = None
     try:
@@ -195,8 +203,24 @@ def basket_config_problems(path: Path, raw: dict[str, Any]) -> tuple[BasketConfi
     return basket, []
 
 
+def _template_symbol(raw: dict[str, Any]) -> str:
+    """The symbol the shared fields are checked with: the first listed (a live bot's safe mode
+    names the symbols it allows), else one safe mode allows, else a placeholder."""
+    listed = raw.get("symbols")
+    if isinstance(listed, list) and listed and isinstance(listed[0], str):
+        return listed[0]
+    safe = raw.get("safe_mode")
+    allowed = safe.get("symbols") if isinstance(safe, dict) else None
+    if isinstance(allowed, list) and allowed and isinstance(allowed[0], str):
+        return allowed[0]
+    return _PLACEHOLDER
+
+
 def _basket_rules(template: BotConfig, fields: BasketFields) -> list[str]:
     problems = []
+    if (allowed := _safe_symbols(template)) is not None and fields.symbols is not None:
+        if refused := [s for s in fields.symbols if s not in allowed]:
+            problems.append(f"safe_mode.symbols does not allow {', '.join(refused)}")
     if template.risk_group is not None:
         problems.append("risk_group: a basket is a group of its own (max_open_positions, one cash balance); "
                         "risk groups across bots do not take baskets yet")

@@ -127,3 +127,14 @@ def test_a_file_with_neither_symbol_nor_symbols_says_both_ways(tmp_path):
         "max_open_positions: 2\nstake_fraction: 0.3\n", ""))
     assert problems_of(path) == [f"{path}: symbol: required: one symbol (symbol: BTC/USDT), or a basket's "
                                  "(symbols: [BTC/USDT, ETH/USDT])"]
+
+
+def test_a_live_basket_in_safe_mode_runs_only_the_symbols_it_allows(tmp_path):
+    live = BASKET.replace("timeframe: 5m\n", "timeframe: 5m\nmode: live\nexchange: {id: binance, api_key_env: K, "
+                          "secret_env: S}\nsafe_mode: {symbols: [BTC/USDT, ETH/USDT]}\n").replace(
+        "market: {source: synthetic, seed: 4, bars: 500}\n", "")
+    path = write(tmp_path, live)
+    assert problems_of(path) == [f"{path}: safe_mode.symbols does not allow SOL/USDT"]
+    fed = write(tmp_path, "BTC/USDT\nSOL/USDT\n", "symbols.txt")
+    provided = live.replace("symbols: [BTC/USDT, ETH/USDT, SOL/USDT]", f"symbol_provider: {{source: file, path: {fed}}}")
+    assert [leg.symbol for leg in load_bot_or_basket(write(tmp_path, provided, "fed.yaml")).legs()] == ["BTC/USDT"]
