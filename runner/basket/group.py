@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from portfolio.basket import CashLedger, LegPortfolio
 from risk.group import RiskGroup, RiskGroupLimits
 from risk.kill_switch import KillSwitch
+from runner.basket.roster import SnapshotPort, settle_leavers
 from runner.config.basket_leg import BasketLeg
 
 if TYPE_CHECKING:
@@ -147,12 +148,12 @@ class Baskets:
         self._groups: dict[str, BasketGroup] = {}
         self._legs: dict[str, set[str]] = {}
         self._settled: dict[str, dict[str, float]] = {}
+        self._store: SnapshotPort | None = None
 
-    def settle(self, basket: str, flows: dict[str, float]) -> None:
-        """The flows of `basket`'s legs that left it (`CashLedger.settle`), from its saved state."""
-        self._settled[basket] = dict(flows)
-        if basket in self._groups:
-            self._groups[basket].ledger.settle(flows)
+    def keep_in(self, store: SnapshotPort) -> None:
+        """Keep each basket's roster in `store` (the daemon's snapshots): what the legs that left
+        a basket made or lost stays in its cash, across restarts (`runner.basket.roster`)."""
+        self._store = store
 
     def group(self, basket: str) -> BasketGroup | None:
         """The basket's group once a leg of it is built, else None."""
@@ -171,7 +172,8 @@ class Baskets:
 
     def expect(self, configs: Iterable[BotConfig]) -> None:
         """The legs each basket runs, from every bot configured (at the start, after a reload):
-        a basket enters nothing until each of them has started."""
+        a basket enters nothing until each of them has started. With a store (`keep_in`), the
+        symbols that left are settled (`runner.basket.roster`)."""
         legs: dict[str, set[str]] = {}
         for config in configs:
             if config.basket is not None and config.enabled:
@@ -179,6 +181,13 @@ class Baskets:
         self._legs = legs
         for name, group in self._groups.items():
             group.expect(legs.get(name, set()))
+        if self._store is not None:
+            for name in sorted(set(legs) | set(self._groups)):
+                group = self._groups.get(name)
+                self._settled[name] = settle_leavers(self._store, name, legs.get(name, set()),
+                                                     group.ledger if group is not None else None)
+                if group is not None:
+                    group.ledger.settle(self._settled[name])
 
     def groups(self) -> list[BasketGroup]:
         return list(self._groups.values())

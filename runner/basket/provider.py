@@ -7,7 +7,8 @@ and takes the `count` symbols quoted in `quote` with the most 24-hour quote volu
 the manager the basket's legs for the new list (`BotManager.reload(configs)`): a new symbol's
 leg starts, the others run on untouched. A symbol that left the list:
 
-- its leg is flat: it is stopped and removed;
+- its leg is flat: it is stopped and removed (what it made or lost stays in the basket's cash,
+  across restarts too: `runner.basket.roster`);
 - it holds a position: the leg stays, `retiring` (it enters nothing). With `on_retire: exit`
   (the default) it closes the position as soon as it is rebuilt (`retire_on_start`); with
   `hold` its exits (strategy, stop-loss) close it in their time. Once flat it is removed at the
@@ -32,7 +33,6 @@ from runner.config.bot import BotConfig, ConfigError, read_yaml_mapping
 
 if TYPE_CHECKING:
     from execution.exchange import ExchangeAccounts
-    from runner.basket.group import Baskets
     from runner.bot.strategy_runner import StrategyRunner
     from runner.daemon.manager import BotManager
 
@@ -40,14 +40,6 @@ __all__ = ["BasketRefresher", "BasketRefreshers", "FileSource", "SymbolSource", 
            "basket_refreshers", "retire_on_start", "top_by_quote_volume"]
 
 FETCH_TIMEOUT_SECS = 30.0
-
-
-class SnapshotPort(Protocol):
-    """Where the settled flows are kept: the daemon's snapshot store (files, or PostgreSQL)."""
-
-    def read(self, bot_id: str) -> dict[str, Any] | None: ...
-
-    def write(self, bot_id: str, state: dict[str, Any]) -> None: ...
 
 
 class SymbolSource(Protocol):
@@ -97,8 +89,7 @@ def top_by_quote_volume(tickers: dict[str, dict[str, Any]], config: TopVolumeSym
 class BasketRefresher:
     """One provider-fed basket in the daemon; see the module docstring."""
 
-    def __init__(self, basket: BasketConfig, source: SymbolSource, *, store: SnapshotPort | None = None,
-                 baskets: Baskets | None = None) -> None:
+    def __init__(self, basket: BasketConfig, source: SymbolSource) -> None:
         provider = basket.fields.symbol_provider
         assert provider is not None, f"basket {basket.id} has a fixed list of symbols"
         self.basket = basket
@@ -107,18 +98,6 @@ class BasketRefresher:
         # A file's symbols are known when the daemon starts; an exchange's after its first answer.
         self.symbols: list[str] = basket.symbols() if isinstance(provider, FileSymbols) else []
         self.retiring: frozenset[str] = frozenset()
-        # What the legs that left made or lost stays the basket's after a restart: their flows,
-        # saved beside the legs' snapshots (`<basket>.settled`) and handed to the basket's cash.
-        self._store, self._baskets = store, baskets
-        saved = store.read(self.settled_id) if store is not None else None
-        self.settled: dict[str, float] = dict(saved["flows"]) if saved else {}
-        if baskets is not None and self.settled:
-            baskets.settle(basket.id, self.settled)
-
-    @property
-    def settled_id(self) -> str:
-        """The snapshot id of the settled flows (no leg's: a leg's id has a `-` after the dot)."""
-        return f"{self.basket.id}.settled"
 
     def legs(self) -> list[BotConfig]:
         """The legs the basket runs now: its symbols', and those retiring until flat."""
@@ -144,25 +123,11 @@ class BasketRefresher:
         gone = sorted((set(self.symbols) | self.retiring) - set(fetched) - retiring)
         newly = sorted(retiring - self.retiring)
         self.symbols, self.retiring = list(fetched), retiring
-        self._settle(gone, added)
         result = await manager.reload(self.replace_legs(manager.configs()))
         logger.info("Basket {}: {} symbols; added {}, removed {}, retiring with a position {} (on_retire: {})",
                     self.basket.id, len(fetched), added or "none", gone or "none", newly or "none",
                     self.basket.fields.on_retire)
         return bool(result.added or result.removed or result.restarted)
-
-    def _settle(self, gone: list[str], added: list[str]) -> None:
-        """Save the flows of the legs leaving (flat) and forget those of symbols coming back
-        (their legs' snapshots hold them)."""
-        group = self._baskets.group(self.basket.id) if self._baskets is not None else None
-        for symbol in gone:
-            leg = group.ledger.legs.get(symbol) if group is not None else None
-            if leg is not None:
-                self.settled[symbol] = leg.flow
-        for symbol in added:
-            self.settled.pop(symbol, None)
-        if self._store is not None and (gone or added):
-            self._store.write(self.settled_id, {"flows": self.settled})
 
     async def prefetch(self) -> None:
         """Before the daemon's bots start: a basket with no symbols yet (a top-volume list) asks
@@ -228,10 +193,9 @@ class BasketRefreshers:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def basket_refreshers(config_dir: Path, bot_defaults: dict[str, Any], accounts: ExchangeAccounts, *,
-                      store: SnapshotPort | None = None, baskets: Baskets | None = None) -> BasketRefreshers:
+def basket_refreshers(config_dir: Path, bot_defaults: dict[str, Any], accounts: ExchangeAccounts) -> BasketRefreshers:
     """A refresher for every basket file of `config_dir/bots` with a `symbol_provider` (the
-    folder is checked already: `load_config_dir`), its settled flows in `store` handed to `baskets`."""
+    folder is checked already: `load_config_dir`)."""
     from runner.config.daemon import deep_merge       # the daemon's config imports this package's
 
     refreshers = []
@@ -248,5 +212,5 @@ def basket_refreshers(config_dir: Path, bot_defaults: dict[str, Any], accounts: 
         else:
             assert basket.template.exchange is not None        # checked with the basket
             source = TopVolumeSource(accounts.get(basket.template.exchange).client, provider)
-        refreshers.append(BasketRefresher(basket, source, store=store, baskets=baskets))
+        refreshers.append(BasketRefresher(basket, source))
     return BasketRefreshers(refreshers)

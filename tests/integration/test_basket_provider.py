@@ -71,8 +71,8 @@ def running_starts(services: DaemonServices, bot_id: str) -> int:
 @pytest.mark.parametrize("on_retire", ["exit", "hold"])
 async def test_a_retired_symbol_is_sold_or_held_and_a_new_one_starts_without_a_restart(tmp_path, services, on_retire):
     basket = load_bot_or_basket(write_basket(tmp_path, on_retire=on_retire))
-    refresher = BasketRefresher(basket, FileSource(tmp_path / "symbols.txt"), store=services.snapshots,
-                                baskets=services.risk_groups.baskets)
+    services.risk_groups.baskets.keep_in(services.snapshots)
+    refresher = BasketRefresher(basket, FileSource(tmp_path / "symbols.txt"))
     manager = BotManager(refresher.legs(), services)
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
@@ -92,7 +92,8 @@ async def test_a_retired_symbol_is_sold_or_held_and_a_new_one_starts_without_a_r
             assert [e.data["reason"] for e in sold] == ["BTC/USDT retired from basket fed"]
             await refresher.refresh(manager)                         # flat now: it leaves
             assert "fed.btc-usdt" not in {s.id for s in manager.statuses()}
-            assert refresher.settled["BTC/USDT"] != 0                # what it made or lost stays the basket's
+            roster = services.snapshots.read("fed.roster")           # what it made or lost stays the basket's
+            assert roster["symbols"] == ["ETH/USDT", "SOL/USDT"] and roster["settled"]["BTC/USDT"] != 0
         else:
             assert btc.position > 0
             await refresher.refresh(manager)                         # still held: it stays, entering nothing
@@ -112,11 +113,10 @@ async def test_a_retired_symbol_is_sold_or_held_and_a_new_one_starts_without_a_r
 
 async def restarts_with_the_same_cash(tmp_path: Path, basket, services: DaemonServices, cash: float) -> None:
     """A new manager on the same state (a restart): the legs still there restore their shares of
-    the cash, and the one that left (BTC) its settled flow."""
+    the cash, and the one that left (BTC) its settled flow, from the basket's roster."""
     again = DaemonServices(hub=FeedHub(), journal=services.journal, snapshots=SnapshotStore(tmp_path / "bots"))
-    refresher = BasketRefresher(basket, FileSource(tmp_path / "symbols.txt"), store=again.snapshots,
-                                baskets=again.risk_groups.baskets)
-    manager = BotManager(refresher.legs(), again)
+    again.risk_groups.baskets.keep_in(again.snapshots)
+    manager = BotManager(BasketRefresher(basket, FileSource(tmp_path / "symbols.txt")).legs(), again)
     assert [c.symbol for c in manager.configs()] == ["ETH/USDT", "SOL/USDT"]
     stop = asyncio.Event()
     running = asyncio.create_task(manager.run(stop))
@@ -237,3 +237,28 @@ async def test_a_daemon_follows_the_exchanges_top_volume_symbols(tmp_path):
         assert ("GET", "/api/v3/ticker/24hr") in {(r.method, r.path) for r in standin.requests}
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_a_symbol_deleted_from_a_fixed_list_leaves_what_it_made_in_the_cash_after_a_restart(tmp_path, services):
+    text = BASKET.format(path="-", on_retire="exit", strategy="ema_cross", params="{fast: 3, slow: 6}", speed=60_000)
+    text = text.replace("symbol_provider: {source: file, path: -, refresh_secs: 1}", "symbols: [BTC/USDT, ETH/USDT]")
+    (tmp_path / "fixed.yaml").write_text(text.replace("bars: 100000", "bars: 400"))
+    both = load_bot_or_basket(tmp_path / "fixed.yaml")
+    services.risk_groups.baskets.keep_in(services.snapshots)
+    manager = BotManager(both.legs(), services)
+    await asyncio.wait_for(manager.run(asyncio.Event()), 30)       # both legs to the end of their data
+    statuses = {s.id: s for s in manager.statuses()}
+    assert statuses["fed.btc-usdt"].trades > 0 and statuses["fed.btc-usdt"].position == 0
+    cash = statuses["fed.eth-usdt"].cash
+
+    (tmp_path / "fixed.yaml").write_text(text.replace("bars: 100000", "bars: 400").replace(
+        "symbols: [BTC/USDT, ETH/USDT]", "symbols: [ETH/USDT]"))             # BTC deleted by hand, then a restart
+    again = DaemonServices(hub=FeedHub(), journal=services.journal, snapshots=SnapshotStore(tmp_path / "bots"))
+    again.risk_groups.baskets.keep_in(again.snapshots)
+    manager = BotManager(load_bot_or_basket(tmp_path / "fixed.yaml").legs(), again)
+    try:
+        await asyncio.wait_for(manager.run(asyncio.Event()), 30)
+        assert manager.status("fed.eth-usdt").cash == pytest.approx(cash, rel=1e-12)
+        assert again.snapshots.read("fed.roster")["symbols"] == ["ETH/USDT"]
+    finally:
+        again.checkpoints.close()
