@@ -167,7 +167,7 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         # reverse): a live feed polling a closed client logged an ERROR at every shutdown.
         stack.push_async_callback(hub.aclose)
         # Baskets whose symbols come from a provider (runner.basket.provider) keep its legs on a reload.
-        services.risk_groups.baskets.keep_in(snapshots)    # what a basket's legs that left made stays its
+        services.risk_groups.baskets.keep_in(snapshots)    # baskets keep what their legs that left made
         baskets = basket_refreshers(plan.config_dir, daemon.bot_defaults, services.accounts) if plan.config_dir else None
         reload_configs = (lambda: baskets.replace_legs(load_config_dir(plan.config_dir)[1])) if baskets else None
         bots = plan.bots
