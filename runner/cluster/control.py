@@ -68,7 +68,7 @@ class ClusterControl:
             lease = self._coordinator.lease_row(bot_id)
             if bot_id not in held:
                 remote = published.get(bot_id)
-                if remote is not None and lease is not None and remote.get("cluster", {}).get("node") == lease["node"]:
+                if remote is not None and lease is not None and (remote.get("cluster") or {}).get("node") == lease["node"]:
                     row = remote
                 else:                   # nobody runs it yet, or its new owner is still building it
                     row = {**row, "state": "starting" if lease is not None else "unowned", "started": False}
@@ -82,8 +82,17 @@ class ClusterControl:
         return [s for s in self._manager.dashboard_samples() if s.row[0] in self._coordinator.held]
 
     def status(self, bot_id: str) -> BotStatus:
+        """One bot as `status_rows` shows it, another node's from its last round's rows."""
         status = self._manager.status(bot_id)          # UnknownBot for an id of no bot
-        return status.model_copy(update={"cluster": self._coordinator.lease_row(bot_id)})
+        lease = self._coordinator.lease_row(bot_id)
+        if bot_id not in self._coordinator.held:
+            remote = self._coordinator.published.get(bot_id)
+            if remote is not None and lease is not None and (remote.get("cluster") or {}).get("node") == lease["node"]:
+                status = BotStatus.model_validate(remote)
+            else:
+                status = status.model_copy(update={"state": "starting" if lease is not None else "unowned",
+                                                   "started": False})
+        return status.model_copy(update={"cluster": lease})
 
     # -- actions on one bot: where it runs ----------------------------------------------------
 

@@ -104,6 +104,7 @@ class ClusterCoordinator:
         self.views: dict[str, LeaseView | None] = {}
         self.live_nodes: list[str] = []
         self.kill_latch: dict[str, Any] | None = None
+        self.published: dict[str, dict[str, Any]] = {}      # every bot's row as its owner last published it
         self._pinned: set[str] = set()         # moved here on request: not handed over to balance
         self.closing = False                   # the daemon is stopping: take nothing more
         self._latch_gone_told = False
@@ -166,6 +167,7 @@ class ClusterCoordinator:
             if latch != self.kill_latch:
                 await self.apply_kill_latch(latch)
             await self._publish_rows()
+            self.published = await self._nodes.rows(self._bot_ids)
             if self._kill_all_at_loss is not None and self.kill_latch is None:
                 await self._check_cluster_loss(self._kill_all_at_loss)
             await self._balance()
@@ -319,7 +321,7 @@ class ClusterCoordinator:
         """The account-level rule (`kill_all_at_loss_pct`): the bots' published rows summed, and
         `kill --all` once together they lost `limit` of their capital. Bots with no row (not
         running anywhere) are not counted."""
-        rows = (await self._nodes.rows(self._bot_ids)).values()
+        rows = self.published.values()
         capital = sum(row["equity"] - row["pnl"] for row in rows)
         pnl = sum(row["pnl"] for row in rows)
         if capital > 0 and -pnl >= limit * capital:

@@ -260,6 +260,8 @@ async def test_the_global_kill_switch_reaches_every_node_survives_their_restart_
         await nodes.until(lambda n: _rows_if(n, "node-a", lambda rows: rows[bot_id].cluster is not None
                                              and rows[bot_id].cluster["node"] == "node-b"
                                              and rows[bot_id].state == "running"), "the bot on node-b")
+        one = await nodes.until(lambda n: _one_on(n, "node-a", bot_id, "node-b"), "one bot's status, from elsewhere")
+        assert one.bars > 0 and one.started
         status = nodes.cli("node-a", "status")
         assert status.returncode == 0 and "NODE" in status.stdout and "node-b #" in status.stdout, status.stdout
         metrics = await nodes.request("node-b", lambda c: c.metrics())
@@ -285,3 +287,9 @@ async def _fills_at_least(nodes: ClusterNodes, node: str, bot_id: str, fills: in
 async def _sims_finished_and(nodes: ClusterNodes, node: str, more):
     rows = await nodes.rows(node)
     return all(r.state == "finished" for b, r in rows.items() if b.startswith("sim-")) and more()
+
+
+async def _one_on(nodes: ClusterNodes, asked: str, bot_id: str, node: str):
+    """`botrunner status BOT` asked of `asked`: the bot as `node`, which runs it, published it."""
+    status = await nodes.request(asked, lambda c: c.bot(bot_id))
+    return status if status.cluster and status.cluster["node"] == node and status.state == "running" else None
