@@ -123,20 +123,23 @@ async def test_a_claim_waits_for_a_write_under_way_so_no_stale_write_lands_after
     a, b = nodes
     await a.claim(BOT, 1)
     writer = a.for_bot(BOT)
-    # Hold the bot's fence row the way a commit under way holds it (FOR SHARE, as snapshots do).
-    blocker = await asyncpg.connect(postgres_url)
-    transaction = blocker.transaction()
-    await transaction.start()
-    await blocker.execute("SELECT token FROM fences WHERE bot_id = $1 FOR SHARE", BOT)
-    claim = asyncio.ensure_future(b.claim(BOT, 2))
-    async with asyncio.timeout(10):         # the claim waits for the transaction holding the fence
-        while not await blocker.fetchval(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%fences%'"):
-            await asyncio.sleep(0.01)
-    assert not claim.done()
-    await transaction.commit()
-    await blocker.close()
-    assert await claim
+    # Hold the bot's fence row the way a write under way holds it until it commits.
+    blocker, watcher = await asyncpg.connect(postgres_url), await asyncpg.connect(postgres_url)
+    try:
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("SELECT token FROM fences WHERE bot_id = $1 FOR SHARE", BOT)
+        claim = asyncio.ensure_future(b.claim(BOT, 2))
+        async with asyncio.timeout(10):     # the claim waits for the transaction holding the fence
+            while not await watcher.fetchval(   # outside a transaction: each query sees the activity anew
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%fences%'"):
+                await asyncio.sleep(0.01)
+        assert not claim.done()
+        await transaction.commit()
+        assert await claim
+    finally:
+        await blocker.close()
+        await watcher.close()
 
     writer.record(intent(1))
     with pytest.raises(StaleFencingToken):

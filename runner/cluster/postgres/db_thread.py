@@ -100,7 +100,7 @@ class DatabaseThread:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     async def _with_connection(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        async with self.pool.acquire() as connection:
+        async with self.pool.acquire(timeout=COMMAND_TIMEOUT_SECS) as connection:   # a pool never freed fails too
             return await work(connection)
 
     def close(self) -> None:

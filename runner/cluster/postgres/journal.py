@@ -31,7 +31,7 @@ from typing import Callable
 import asyncpg
 from loguru import logger
 
-from runner.cluster.postgres.db_thread import DatabaseThread
+from runner.cluster.postgres.db_thread import COMMAND_TIMEOUT_SECS, DatabaseThread
 from runner.cluster.postgres.journal_write import Outcome, Pending, write_batch
 from runner.cluster.postgres.schema import check_readable, migrate
 from runner.cluster.postgres.url import mask
@@ -244,7 +244,8 @@ class PostgresJournal:
         async with self._write_lock:             # behind every commit asked before this one
             if not batch:
                 return Outcome()
-            async with (self.db.pool if to_disk else self.db.relaxed_pool).acquire() as conn:
+            pool = self.db.pool if to_disk else self.db.relaxed_pool
+            async with pool.acquire(timeout=COMMAND_TIMEOUT_SECS) as conn:
                 return await write_batch(conn, batch)
 
 
