@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from loguru import logger
 from redis.exceptions import RedisError
 
+from runner.cluster.balance import plan_round
 from runner.cluster.config import LeaseTimings
 from runner.cluster.events import ClusterEvents
 from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
@@ -237,28 +238,12 @@ class ClusterCoordinator:
         for gone in sorted(set(previous) - set(self.live_nodes)):
             await self._events.node_left(gone)
         moves = await self._nodes.move_requests(self._bot_ids)
-        for bot_id, target in moves.items():
-            held = self.held.get(bot_id)
-            if held is not None and target != self.node and target in self.live_nodes and not held.leaving:
-                self._hand_over(bot_id, f"moved to {target} on request")
-        live = len(self.live_nodes)
-        ceiling, floor = math.ceil(len(self._bot_ids) / live), len(self._bot_ids) // live
-        for bot_id, view in self.views.items():
-            if view is not None or bot_id in self.held:
-                continue
-            target = moves.get(bot_id)
-            if target is not None and target != self.node and target in self.live_nodes:
-                continue                                      # kept free for the node it moves to
-            if target == self.node or len(self.held) < ceiling:
-                await self._take(bot_id, pinned=target == self.node)
-        counts = {node: 0 for node in self.live_nodes}
-        for view in self.views.values():
-            if view is not None and view.node in counts:
-                counts[view.node] += 1
-        mine = [b for b, h in self.held.items() if not h.leaving]
-        if len(mine) > ceiling and any(n < floor for node, n in counts.items() if node != self.node):
-            spare = [b for b in mine if b not in self._pinned] or mine
-            self._hand_over(spare[-1], f"balancing: {len(mine)} bots here, fair share {ceiling}")
+        plan = plan_round(self.node, self.views, self.live_nodes, moves,
+                          {bot_id: h.leaving for bot_id, h in self.held.items()}, self._pinned)
+        for bot_id, why in plan.hand_over:
+            self._hand_over(bot_id, why)
+        for bot_id, pinned in plan.take:
+            await self._take(bot_id, pinned=pinned)
 
     async def _take(self, bot_id: str, *, pinned: bool) -> None:
         sent_at = time.monotonic()              # the TTL runs from no earlier than this
