@@ -30,6 +30,7 @@ from runner.cluster.events import ClusterEvents
 from runner.cluster.kill_switch import GlobalKillSwitch
 from runner.cluster.leases import LeaseStore
 from runner.cluster.nodes import NodeRegistry
+from runner.cluster.postgres.errors import StorageError
 from runner.cluster.postgres.journal import PostgresBotJournal, PostgresJournal
 from runner.cluster.postgres.snapshots import PostgresSnapshotStore
 from runner.daemon.manager import BotManager
@@ -90,6 +91,8 @@ class ClusterRuntime:
                 journal = await asyncio.to_thread(PostgresJournal.open, postgres_url)
             except ConnectionError as exc:
                 raise ClusterUnreachable(f"cluster.postgres_url_env ({config.postgres_url_env}): {exc}") from None
+            except StorageError as exc:          # a database migrated by a newer botrunner, say
+                raise StartupError(f"cluster.postgres_url_env ({config.postgres_url_env}): {exc}") from None
             try:
                 runtime = cls(config, redis, journal, PostgresSnapshotStore(journal))
                 logger.info("Cluster node {}: Redis {}, PostgreSQL {}", config.node, redacted(redis_url), journal.url)
