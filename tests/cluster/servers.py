@@ -1,8 +1,9 @@
 """Throwaway PostgreSQL and Redis servers on 127.0.0.1, for the cluster tests and benches.
 
-Each runs from a temporary folder on a free port and is stopped (its folder removed) by
-`stop()`. PostgreSQL refuses to run as root: as root, its folder is given to the `postgres`
-user and its programs run through `runuser -u postgres --`. Authentication is `trust` on the
+Each runs from a temporary folder on a free port, as a child of this process that the kernel
+stops when this process ends (a test session killed by a timeout leaves no server running),
+and is stopped (its folder removed) by `stop()`. PostgreSQL refuses to run as root: as root,
+its folder is given to the `postgres` user and its programs run as that user. Authentication is `trust` on the
 loopback only, as a test server needs no password; `fsync=off` because these databases are
 thrown away (a test's durability is the commit, which PostgreSQL still does).
 
@@ -18,10 +19,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,24 +52,24 @@ def find_program(name: str) -> str | None:
 class LocalPostgres:
     folder: Path
     port: int
-    _pg_ctl: str
-    _as_postgres: list[str]
+    process: subprocess.Popen
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def stop(self) -> None:
-        subprocess.run([*self._as_postgres, self._pg_ctl, "stop", "-D", str(self.folder / "data"), "-m", "immediate",
-                        "-w"], capture_output=True, timeout=60)
+        _end(self.process, signal.SIGINT)          # PostgreSQL's fast shutdown
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def start_postgres(*, fsync: bool = False) -> LocalPostgres:
-    """initdb a cluster in a new temporary folder and start it on a free loopback port.
-    Raises ServerUnavailable when initdb or pg_ctl is not installed."""
-    initdb, pg_ctl = find_program("initdb"), find_program("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        raise ServerUnavailable("PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install postgresql)")
+    """initdb a cluster in a new temporary folder and start it on a free loopback port, as a
+    child that ends with this process (see `_with_parent`). Raises ServerUnavailable when
+    PostgreSQL's programs are not installed."""
+    initdb, postgres, ready = find_program("initdb"), find_program("postgres"), find_program("pg_isready")
+    if initdb is None or postgres is None or ready is None:
+        raise ServerUnavailable("PostgreSQL's initdb, postgres and pg_isready are not installed "
+                                "(Debian: apt-get install postgresql)")
     folder = Path(tempfile.mkdtemp(prefix="botrunner-pg-"))
     as_postgres: list[str] = []
     if os.geteuid() == 0:
@@ -76,18 +79,19 @@ def start_postgres(*, fsync: bool = False) -> LocalPostgres:
     subprocess.run([*as_postgres, "mkdir", "-m", "700", str(sockets)], check=True)
     subprocess.run([*as_postgres, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                     "--no-locale"], check=True, capture_output=True, timeout=120)
+    durability = [] if fsync else ["-c", "fsync=off", "-c", "full_page_writes=off"]
     for _ in range(5):                      # another process may take the free port before we do
         port = free_port()
-        options = (f"-h 127.0.0.1 -p {port} -k {sockets} -c max_connections=200"
-                   f"{'' if fsync else ' -c fsync=off -c full_page_writes=off'}")
-        started = subprocess.run([*as_postgres, pg_ctl, "start", "-D", str(data), "-w", "-t", "60",
-                                  "-l", str(folder / "postgres.log"), "-o", options],
-                                 capture_output=True, text=True, timeout=90)
-        if started.returncode == 0:
-            return LocalPostgres(folder, port, pg_ctl, as_postgres)
+        with open(folder / "postgres.log", "ab") as log:
+            process = subprocess.Popen(
+                [*_with_parent(signal.SIGINT, as_user="postgres" if as_postgres else None), postgres,
+                 "-D", str(data), "-h", "127.0.0.1", "-p", str(port), "-k", str(sockets),
+                 "-c", "max_connections=200", *durability], stdout=log, stderr=subprocess.STDOUT)
+        if _wait(lambda: subprocess.run([ready, "-q", "-h", "127.0.0.1", "-p", str(port)]).returncode == 0, process):
+            return LocalPostgres(folder, port, process)
     log = (folder / "postgres.log").read_text(errors="replace")[-2000:]
     shutil.rmtree(folder, ignore_errors=True)
-    raise RuntimeError(f"PostgreSQL did not start: {started.stderr.strip()}\n{log}")
+    raise RuntimeError(f"PostgreSQL did not start on 127.0.0.1:\n{log}")
 
 
 @dataclass
@@ -101,12 +105,7 @@ class LocalRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        _end(self.process, signal.SIGTERM)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -119,27 +118,55 @@ def start_redis() -> LocalRedis:
     folder = Path(tempfile.mkdtemp(prefix="botrunner-redis-"))
     for _ in range(5):
         port = free_port()
-        process = subprocess.Popen([program, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                    "--appendonly", "no", "--dir", str(folder)],
+        process = subprocess.Popen([*_with_parent(signal.SIGTERM), program, "--port", str(port), "--bind",
+                                    "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if _wait_for_port(port, process):
+        if _wait(lambda: _redis_answers(port), process):
             return LocalRedis(folder, port, process)
     shutil.rmtree(folder, ignore_errors=True)
     raise RuntimeError(f"redis-server did not start on 127.0.0.1 (exit code {process.returncode})")
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, timeout_secs: float = 30) -> bool:
+def _with_parent(signum: int, *, as_user: str | None = None) -> list[str]:
+    """The command prefix that runs a server (as `as_user`) and has the kernel send it `signum`
+    when this process ends, even by SIGKILL: a test session killed by a timeout leaves no server
+    behind. setpriv execs the server (it stays our child) and sets the signal after changing
+    user, which would clear it; without setpriv the server just runs."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return ["runuser", "-u", as_user, "--"] if as_user else []
+    prefix = [setpriv, "--pdeathsig", signal.Signals(signum).name]
+    if as_user:
+        prefix += [f"--reuid={as_user}", f"--regid={as_user}", "--init-groups"]
+    return [*prefix, "--"]
+
+
+def _end(process: subprocess.Popen, signum: int) -> None:
+    process.send_signal(signum)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _wait(ready: Callable[[], bool], process: subprocess.Popen, timeout_secs: float = 60) -> bool:
+    """Until `ready()`; False (the process ended) when it exits first or takes too long."""
     deadline = time.monotonic() + timeout_secs
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            return False                    # exited: the port was taken meanwhile
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    return True
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    process.wait()
+            return False                    # exited: the port was taken meanwhile, say
+        if ready():
+            return True
+        time.sleep(0.05)
+    _end(process, signal.SIGKILL)
     return False
