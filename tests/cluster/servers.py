@@ -3,9 +3,9 @@
 Each runs from a temporary folder on a free port, as a child of this process that the kernel
 stops when this process ends (a test session killed by a timeout leaves no server running),
 and is stopped (its folder removed) by `stop()`. PostgreSQL refuses to run as root: as root,
-its folder is given to the `postgres` user and its programs run as that user. Authentication is `trust` on the
-loopback only, as a test server needs no password; `fsync=off` because these databases are
-thrown away (a test's durability is the commit, which PostgreSQL still does).
+its folder is given to the `postgres` user and its programs run as that user. Authentication
+is `trust` on the loopback only, as a test server needs no password; `fsync=off` (tests)
+because these databases are thrown away: a commit still commits, only the disk flush goes.
 
     server = start_postgres()
     try:
