@@ -74,6 +74,11 @@ class BasketGroup(RiskGroup):
         """The legs the basket runs (set again when its list changes)."""
         self._expected = set(symbols)
 
+    def follow(self, leg: BasketLeg) -> None:
+        """The basket's settings as a leg reloaded with a changed file has them."""
+        self.basket = leg
+        self.limits = RiskGroupLimits(max_open_positions=leg.max_open_positions)
+
     def portfolio(self, symbol: str) -> LegPortfolio:
         """A fresh ledger for `symbol`'s leg, on the basket's cash (it replaces the one of a
         leg built before: a restart)."""
@@ -168,6 +173,8 @@ class Baskets:
             group = self._groups[leg.basket] = BasketGroup(leg, config.capital)
             group.expect(self._legs.get(leg.basket, set()))
             group.ledger.settle(self._settled.get(leg.basket, {}))
+        elif group.basket.max_open_positions != leg.max_open_positions:
+            group.follow(leg)          # the basket's file changed and its legs were reloaded
         return group
 
     def expect(self, configs: Iterable[BotConfig]) -> None:

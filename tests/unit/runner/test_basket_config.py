@@ -3,6 +3,7 @@
 import pytest
 
 from market.config import CsvSource
+from runner.basket.group import Baskets
 from runner.config.basket import BasketConfig, leg_id, load_bot_or_basket, read_symbol_file
 from runner.config.bot import ConfigError, load_bot_config
 from runner.config.daemon import load_config_dir
@@ -138,3 +139,13 @@ def test_a_live_basket_in_safe_mode_runs_only_the_symbols_it_allows(tmp_path):
     fed = write(tmp_path, "BTC/USDT\nSOL/USDT\n", "symbols.txt")
     provided = live.replace("symbols: [BTC/USDT, ETH/USDT, SOL/USDT]", f"symbol_provider: {{source: file, path: {fed}}}")
     assert [leg.symbol for leg in load_bot_or_basket(write(tmp_path, provided, "fed.yaml")).legs()] == ["BTC/USDT"]
+
+
+def test_a_reloaded_basket_holds_its_new_max_open_positions(tmp_path):
+    baskets = Baskets()
+    first = load_bot_or_basket(write(tmp_path, BASKET)).legs()[0]
+    group = baskets.for_leg(first)
+    assert group.limits.max_open_positions == 2
+    changed = load_bot_or_basket(write(tmp_path, BASKET.replace("max_open_positions: 2", "max_open_positions: 1"),
+                                       "changed.yaml")).legs()[0]
+    assert baskets.for_leg(changed) is group and group.limits.max_open_positions == 1
