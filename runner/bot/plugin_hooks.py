@@ -27,6 +27,7 @@ from runner.plugins.base import HOOKS, Plugin
 
 if TYPE_CHECKING:
     from market.models import Candle
+    from strategies.signal import Signal
 
 __all__ = ["BotPlugins", "PluginHooks"]
 
@@ -58,30 +59,22 @@ class BotPlugins:
 class PluginHooks:
     """Plugin methods of `StrategyRunner`; see the module docstring."""
 
-    async def _plugin_step(self, candle: Candle, close_ms: int) -> None:
-        """The strategy's turn on `candle` with the hooks around it: before_loop, the strategy,
-        the trading session, before_signal (a veto drops the signal, journalled as a risk event
-        of rule `plugin:<name>`), the decision, after_signal, after_loop. Between the hooks it
-        is the loop's own turn, step for step (`StrategyRunner._steps` after the strategy's
-        call): a bot trades the same with a plugin that vetoes nothing (the tests compare them)."""
+    async def _decide_with_plugins(self, signal: Signal, candle: Candle, close_ms: int) -> None:
+        """The decision on the strategy's `signal` with the plugins' hooks around it: the first
+        before_signal veto drops it (journalled as a risk event of rule `plugin:<name>`);
+        otherwise the loop's own decision (`StrategyRunner._decide`), then after_signal. The
+        loop calls before_loop and after_loop around the strategy's turn itself, so a bot with
+        plugins takes the same steps as one without: the tests compare them."""
         hooks, view = self.plugins.hooks, self.view
-        if table := hooks["before_loop"]:          # empty tables skipped: most plugins hook a few places
-            self._call_hooks(table, "before_loop", view)
-        signal = self._generate(candle)
-        if self.session is not None and self._session_acts(signal, close_ms):
-            signal = await self._session_check(signal, close_ms)
-        if signal is not None:
-            veto = self._first_veto(hooks["before_signal"], view, signal)
-            if veto is not None:
-                name, reason = veto
-                self._record_risk(f"plugin:{name}", "reject", reason,
-                                  {"direction": signal.direction.name.lower(), "signal_reason": signal.reason},
-                                  close_ms)
-            else:
-                await self._decide(signal, candle, close_ms)
-                self._call_hooks(hooks["after_signal"], "after_signal", view, signal)
-        if table := hooks["after_loop"]:
-            self._call_hooks(table, "after_loop", view)
+        veto = self._first_veto(hooks["before_signal"], view, signal)
+        if veto is not None:
+            name, reason = veto
+            self._record_risk(f"plugin:{name}", "reject", reason,
+                              {"direction": signal.direction.name.lower(), "signal_reason": signal.reason},
+                              close_ms)
+            return
+        await self._decide(signal, candle, close_ms)
+        self._call_hooks(hooks["after_signal"], "after_signal", view, signal)
 
     def _plugins_on_fills(self, fills: Sequence[Fill]) -> None:
         table = self.plugins.hooks["on_fill"]

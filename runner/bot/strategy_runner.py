@@ -332,9 +332,9 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                 fired = await self.forecasting.on_candle(candle, close_ms, view)
                 if self._decide_on_trigger and not fired:
                     continue                   # decides only when a trigger fired (and asked the model)
-            if self.plugins is not None:       # the turn below with the plugins' hooks around it: keep
-                await self._plugin_step(candle, close_ms)     # `_plugin_step` in step with it
-                continue
+            plugins = self.plugins             # hooks around the strategy's turn (`runner.bot.plugin_hooks`)
+            if plugins is not None and (table := plugins.hooks["before_loop"]):
+                self._call_hooks(table, "before_loop", view)
             try:                               # `_generate`, inlined: a call less on every candle
                 signal = self.strategy.generate_signal(view)
             except Exception as exc:
@@ -342,7 +342,12 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             if self.session is not None and self._session_acts(signal, close_ms):   # trading hours
                 signal = await self._session_check(signal, close_ms)
             if signal is not None:
-                await self._decide(signal, candle, close_ms)
+                if plugins is None:
+                    await self._decide(signal, candle, close_ms)
+                else:                          # before_signal may veto; after_signal follows a decision
+                    await self._decide_with_plugins(signal, candle, close_ms)
+            if plugins is not None and (table := plugins.hooks["after_loop"]):
+                self._call_hooks(table, "after_loop", view)
         return False
 
     async def _decide(self, signal: Signal, candle: Candle, close_ms: int) -> None:
