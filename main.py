@@ -331,10 +331,15 @@ def status(
     state_dir: StateDirOption = DEFAULT_STATE_DIR,
     url: UrlOption = None,
 ) -> None:
-    """Show the running daemon's bots: state, position, equity, pnl, kill reason or last error."""
+    """Show the running daemon's bots: state, position, equity, pnl, kill reason or last error.
+    A basket's id shows the basket: its cash, equity, open positions, kill switch and legs."""
+    from runner.basket.status import BasketStatus, format_basket_status
     from runner.control.status_table import format_status_table
 
-    found = _control(state_dir, url, lambda client: client.bot(bot) if bot else client.bots())
+    found = _control(state_dir, url, lambda client: client.bot_or_basket(bot) if bot else client.bots())
+    if isinstance(found, BasketStatus):
+        typer.echo(json.dumps(found.model_dump(mode="json"), indent=2) if as_json else format_basket_status(found))
+        return
     statuses = found if isinstance(found, list) else [found]
     if as_json:
         payload = [s.model_dump(mode="json") for s in statuses]

@@ -110,6 +110,21 @@ class LegPortfolio(Portfolio):
                 self.max_drawdown = drawdown
         return equity
 
+    def share(self) -> tuple[float, float, float]:
+        """This leg's (equity, pnl, cash) as its status row shows them, so that a basket's legs
+        add up to the basket and a total over bots counts it once: pnl is what this symbol made
+        (its fills' flow, fees included, plus its position at its last price) and an equal part
+        of what the symbols that left made; equity is an equal part of the capital plus that pnl;
+        cash is that equity less the position. `equity` (the basket's) is what its risk rules watch."""
+        value = self.quantity * self.last_price if self.quantity else 0.0
+        ledger = self.ledger
+        if ledger is None:                         # detached: its own view
+            return self.initial_capital + self.flow + value, self.flow + value, self.initial_capital + self.flow
+        count = len(ledger.legs) or 1
+        pnl = self.flow + value + sum(ledger.settled.values()) / count
+        equity = ledger.capital / count + pnl
+        return equity, pnl, equity - value
+
     def snapshot(self) -> dict[str, Any]:
         return {**super().snapshot(), "flow": self.flow}
 

@@ -100,6 +100,9 @@ class FakeManager:
             raise UnknownBot(f"no bot has the id {bot_id!r}; known: {', '.join(sorted(self.bots))}")
         return self.bots[bot_id]
 
+    def basket(self, basket_id: str):
+        raise UnknownBot(f"no basket {basket_id!r}")       # a fake daemon of plain bots only
+
     async def start(self, bot_id: str) -> BotStatus:
         self.calls.append(("start", bot_id))
         bot = self.status(bot_id)

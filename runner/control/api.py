@@ -2,6 +2,7 @@
 
     GET  /health                {"ok": true, "bots": N}
     GET  /bots                  [BotStatus, ...]                  GET /bots/{id}   BotStatus
+    GET  /baskets/{id}          BasketStatus: a basket whole (cash, equity, positions, latch, legs)
     POST /bots/{id}/start       BotStatus                         POST /bots/{id}/stop    BotStatus
     POST /bots/{id}/kill        {"reason": "..."} -> BotStatus    POST /bots/{id}/resume  BotStatus
     POST /bots/{id}/trigger     BotStatus (its model is asked at its next candle)
@@ -35,6 +36,7 @@ from loguru import logger
 from pydantic import BaseModel, StringConstraints, ValidationError
 
 from market.strict import StrictModel
+from runner.basket.status import BasketStatus
 from runner.config.bot import ConfigError
 from runner.control.auth import control_auth
 from runner.control.dashboard import JournalView, add_dashboard_routes
@@ -59,6 +61,7 @@ class BotControl(Protocol):
     def bot_count(self) -> int: ...
     def dashboard_samples(self) -> list[BotSample]: ...
     def status(self, bot_id: str) -> BotStatus: ...
+    def basket(self, basket_id: str) -> BasketStatus: ...
     async def start(self, bot_id: str) -> BotStatus: ...
     async def stop(self, bot_id: str) -> BotStatus: ...
     async def kill(self, bot_id: str, reason: str) -> BotStatus: ...
@@ -122,6 +125,7 @@ def build_control_app(manager: BotControl, *, token: str | None = None,
         web.get("/health", _health),
         web.get("/bots", _list_bots),
         web.get("/bots/{bot_id}", _get_bot),
+        web.get("/baskets/{basket_id}", _get_basket),
         web.post("/bots/{bot_id}/start", _start),
         web.post("/bots/{bot_id}/stop", _stop),
         web.post("/bots/{bot_id}/kill", _kill),
@@ -246,6 +250,13 @@ async def _json_array(rows: list[dict[str, Any]]) -> str:
 
 async def _get_bot(request: web.Request) -> web.Response:
     return _json(request.app[_MANAGER].status(request.match_info["bot_id"]))
+
+
+async def _get_basket(request: web.Request) -> web.Response:
+    manager, basket_id = request.app[_MANAGER], request.match_info["basket_id"]
+    if not hasattr(manager, "basket"):            # a cluster node's control (runner.cluster) has no baskets view yet
+        raise UnknownBot(f"no basket {basket_id!r}: this daemon does not show baskets whole; see each leg")
+    return _json(manager.basket(basket_id))
 
 
 async def _start(request: web.Request) -> web.Response:

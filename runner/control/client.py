@@ -21,6 +21,7 @@ from urllib.parse import quote
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
+from runner.basket.status import BasketStatus
 from runner.control.governance_status import GovernanceStatus
 from runner.control.status import BotStatus, ReloadResult
 
@@ -106,6 +107,22 @@ class ControlClient:
 
     async def bot(self, bot_id: str) -> BotStatus:
         return _parse(BotStatus, await self._request("GET", _bot_path(bot_id)))
+
+    async def basket(self, basket_id: str) -> BasketStatus:
+        """A basket whole (`runner.basket.status`); 404 (ControlRequestFailed) for an id of no basket."""
+        return _parse(BasketStatus, await self._request("GET", f"/baskets/{quote(basket_id, safe='')}"))
+
+    async def bot_or_basket(self, bot_id: str) -> BotStatus | BasketStatus:
+        """The bot `bot_id`, or else the basket of that id (`botrunner status ID`)."""
+        try:
+            return await self.bot(bot_id)
+        except ControlRequestFailed as exc:
+            if exc.status != 404:
+                raise
+            try:
+                return await self.basket(bot_id)
+            except ControlRequestFailed:
+                raise exc from None               # no basket either: the bot's message, which lists the bots
 
     async def start(self, bot_id: str) -> BotStatus:
         return _parse(BotStatus, await self._request("POST", _bot_path(bot_id, "start")))

@@ -71,6 +71,7 @@ class BotStatus(BaseModel):
     last_error: str
     latency: LatencySummary
     cluster: dict[str, Any] | None = None   # cluster mode: the lease (node, token, expires_in_secs); None: unowned
+    basket: str | None = None               # a basket's leg: the basket's id (its equity, pnl and cash are the leg's share)
 
 
 class ReloadResult(BaseModel):

@@ -24,6 +24,7 @@ from loguru import logger
 
 from runner.assembly.daemon_bots import build_daemon_bot
 from runner.basket.provider import retire_on_start
+from runner.basket.status import BasketStatus, basket_status
 from runner.bot.errors import BotMustStayDown
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from runner.config.bot import BotConfig
@@ -419,6 +420,16 @@ class BotManager:
         slot.crash_times.clear()
         self._launch(slot)
         return self._status(slot)
+
+    def basket(self, basket_id: str) -> BasketStatus:
+        """The basket whole: its cash, equity, open positions, latch and legs (runner.basket.status)."""
+        legs = self._basket_legs(basket_id)
+        if not legs:
+            raise UnknownBot(f"no basket {basket_id!r}")
+        groups: dict[int, dict[str, Any]] = {}
+        return basket_status(basket_id, [s.status_row(self._services.forecasts, groups) for s in legs],
+                             {s.id: s.config.basket.retiring for s in legs},
+                             self._services.risk_groups.baskets.group(basket_id))
 
     def _basket_legs(self, bot_id: str) -> list[BotSlot]:
         """The legs of the basket `bot_id` (none when it is a bot's id, or no basket's)."""

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from market.models import iso_utc, timeframe_ms
+from portfolio.basket import LegPortfolio
 from risk.group import RiskGroup
 from runner.bot.latency import Histogram
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
@@ -77,9 +78,12 @@ class BotSlot:
                               0.0, round(config.capital, 2), 0.0, None, 0, self.errors, self.last_error), 0)
         portfolio, bars = runner.portfolio, runner.bars
         equity = portfolio.equity
+        pnl = equity - portfolio.initial_capital
+        if isinstance(portfolio, LegPortfolio):       # a basket's leg: its share, so totals count the basket once
+            equity, pnl, _ = portfolio.share()
         problem = runner.kill_switch.reason or self.last_error or runner.last_error
         return BotSample((self.id, state.value, config.mode, config.symbol, config.timeframe, config.strategy.name,
-                          round(portfolio.quantity, 8), round(equity, 2), round(equity - portfolio.initial_capital, 2),
+                          round(portfolio.quantity, 8), round(equity, 2), round(pnl, 2),
                           runner.last_candle_ts_ms if bars else None, portfolio.trade_count, self.errors, problem), bars)
 
     def status(self, forecasts: ForecastStore | None = None) -> BotStatus:
@@ -99,7 +103,7 @@ class BotSlot:
         # owes the flatten of `on_restart: flatten` is running).
         state = BotState.KILLED if flattening and self.alive and runner.kill_switch.tripped else self.state
         if runner is None:
-            capital = float(config.capital)
+            capital = float(config.capital) if config.basket is None else 0.0    # a leg: its share, none yet
             return {"id": config.id, "state": state.value, "enabled": config.enabled, "mode": config.mode,
                     "symbol": config.symbol, "timeframe": config.timeframe, "strategy": config.strategy.name,
                     "equity": capital, "pnl": 0.0, "realized_pnl": 0.0, "unrealized_pnl": 0.0, "cash": capital,
@@ -108,15 +112,19 @@ class BotSlot:
                     "kill_reason": "", "flatten_pending": False, "started": self.started, "model": None,
                     "risk": {}, "risk_blocks": {}, "risk_group": None, "governance": None, "regime": None,
                     "regime_probs": {}, "late_trades": None, "session_open": None, "plugins_disabled": {}, "last_error": self.last_error,
-                    "latency": {"buckets": [], "sum_s": 0.0, "count": 0}, "cluster": None}
+                    "latency": {"buckets": [], "sum_s": 0.0, "count": 0}, "cluster": None,
+                    "basket": config.basket.basket if config.basket is not None else None}
         p, latency, kill_switch, bars = runner.portfolio, runner.step_latency, runner.kill_switch, runner.bars
         equity = float(p.equity)
+        pnl, cash = equity - p.initial_capital, float(p.cash)
+        if isinstance(p, LegPortfolio):       # a basket's leg: its share (LegPortfolio.share); the basket's in risk_group
+            equity, pnl, cash = p.share()
         regime = runner.regime is not None
         return {
             "id": config.id, "state": state.value, "enabled": config.enabled, "mode": config.mode,
             "symbol": config.symbol, "timeframe": config.timeframe, "strategy": config.strategy.name,
-            "equity": equity, "pnl": equity - p.initial_capital, "realized_pnl": float(p.realized_pnl),
-            "unrealized_pnl": float(p.unrealized_pnl), "cash": float(p.cash), "position": float(p.quantity),
+            "equity": equity, "pnl": pnl, "realized_pnl": float(p.realized_pnl),
+            "unrealized_pnl": float(p.unrealized_pnl), "cash": cash, "position": float(p.quantity),
             "fees": float(p.fees_paid), "bars": bars,
             "last_candle_time": self._candle_time(runner.last_candle_ts_ms) if bars else None,
             "orders": runner.orders, "fills": runner.fills, "trades": p.trade_count, "errors": self.errors,
@@ -134,6 +142,7 @@ class BotSlot:
             "last_error": self.last_error or runner.last_error,
             "latency": {"buckets": _cumulative(latency), "sum_s": float(latency.sum), "count": latency.count},
             "cluster": None,        # cluster mode: runner.cluster.control adds the bot's lease
+            "basket": config.basket.basket if config.basket is not None else None,
         }
 
     def _candle_time(self, ts_ms: int) -> str:

@@ -10,6 +10,8 @@ import math
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,11 +19,13 @@ import pytest
 
 from runner.basket.backtest import run_basket_backtest
 from runner.config.basket import load_bot_or_basket
+from runner.notify.events import daily_summary
 from tests.daemon_process import connected, start_daemon, stop_daemon
 
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 LEGS = ("trio.btc-usdt", "trio.eth-usdt", "trio.sol-usdt")
 CAPITAL = 10_000
+PROJECT = Path(__file__).resolve().parents[2]
 
 # A stake far below the capital and a limit of every symbol: no leg's decision depends on how
 # fast the others replay, so the daemon's legs must end where the basket backtest's do.
@@ -123,14 +127,31 @@ async def test_killing_the_basket_flattens_every_symbol_and_stays_latched_across
         client = await connected(state_dir / "botrunner.sock")
         try:
             await wait_until(lambda: journal_fills(state_dir) >= 6)
+            await totals_count_the_basket_once(client)
             killed = await client.kill("trio", "basket test")
             assert killed.id == LEGS[0]
             statuses = {s.id: s for s in await client.bots()}
             assert set(statuses) == set(LEGS)
             for leg in LEGS:
                 await wait_until_leg(client, leg, lambda s: s.state == "killed" and s.position == 0)
-            cash = {(await client.bot(leg)).cash for leg in LEGS}
+            cash = {(await client.bot(leg)).risk_group["cash"] for leg in LEGS}
             assert len(cash) == 1                   # every leg shows the one balance
+            basket = await client.basket("trio")
+            assert (basket.state, basket.kill_switch, basket.kill_reason) == ("killed", True, "basket test")
+            assert [(leg.id, leg.symbol, leg.position, leg.state) for leg in basket.legs] == [
+                (leg, symbol, 0.0, "killed") for leg, symbol in zip(LEGS, SYMBOLS)]
+            assert (basket.open_positions, basket.max_open_positions) == (0, 3)
+            assert basket.cash == pytest.approx(next(iter(cash))) and basket.equity == pytest.approx(basket.cash)
+            assert math.fsum(leg.pnl for leg in basket.legs) == pytest.approx(basket.pnl, abs=1e-6)
+            shown = subprocess.run([sys.executable, str(PROJECT / "main.py"), "status", "trio", "--state-dir",
+                                    str(state_dir)], capture_output=True, text=True, timeout=60)
+            assert shown.returncode == 0, shown.stderr
+            assert shown.stdout.splitlines()[:3] == [
+                "basket trio: killed, 3 symbols",
+                f"  equity {basket.equity:,.2f}  cash {basket.cash:,.2f}  pnl {basket.pnl:+,.2f}  (capital 10,000.00)",
+                "  open positions 0 (max 3)  kill switch TRIPPED (basket test)"]
+            assert [line.split()[:3] for line in shown.stdout.splitlines()[4:]] == [
+                [leg, symbol, "killed"] for leg, symbol in zip(LEGS, SYMBOLS)]
         finally:
             await client.aclose()
     finally:
@@ -145,7 +166,7 @@ async def test_killing_the_basket_flattens_every_symbol_and_stays_latched_across
             for leg in LEGS:                        # every leg restored: the one cash balance is back
                 status = await client.bot(leg)
                 assert status.state == "killed" and status.kill_switch and status.position == 0
-                assert status.kill_reason == "basket test" and status.cash == pytest.approx(next(iter(cash)))
+                assert status.kill_reason == "basket test" and status.risk_group["cash"] == pytest.approx(next(iter(cash)))
             await client.resume("trio")
             for leg in LEGS:
                 await wait_until_leg(client, leg, lambda s: s.state == "running" and not s.kill_switch)
@@ -153,6 +174,21 @@ async def test_killing_the_basket_flattens_every_symbol_and_stays_latched_across
             await client.aclose()
     finally:
         stop_daemon(again)
+
+
+async def totals_count_the_basket_once(client) -> None:
+    """With positions open: the legs' rows of one listing add up to the basket (each row's equity,
+    pnl and cash its share), so the daily summary's total is the basket's equity, not three times it."""
+    async with asyncio.timeout(20):
+        while not (rows := await client.bots())[0].risk_group["open_positions"]:
+            await asyncio.sleep(0.02)
+    basket = rows[0].risk_group                        # the basket's figures, the same in every leg's row
+    assert {r.basket for r in rows} == {"trio"}
+    assert math.fsum(r.equity for r in rows) == pytest.approx(basket["equity"], rel=1e-9)
+    assert math.fsum(r.cash for r in rows) == pytest.approx(basket["cash"], rel=1e-9)
+    assert math.fsum(r.pnl for r in rows) == pytest.approx(basket["equity"] - CAPITAL, abs=1e-6)
+    summary = daily_summary("host", 0, rows, {}).body.splitlines()[-1]
+    assert summary.startswith(f"All 3 bot(s): equity {basket['equity']:,.2f}, PnL {basket['equity'] - CAPITAL:+,.2f}")
 
 
 async def wait_until_leg(client, leg: str, condition):

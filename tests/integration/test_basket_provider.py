@@ -102,7 +102,7 @@ async def test_a_retired_symbol_is_sold_or_held_and_a_new_one_starts_without_a_r
             assert {c.symbol for c in manager.configs() if c.basket.retiring} == {"BTC/USDT"}
         assert running_starts(services, "fed.eth-usdt") == 1         # the leg that stayed ran on untouched
         assert manager.status("fed.eth-usdt").state == "running"
-        cash = {manager.status(s.id).cash for s in manager.statuses()}
+        cash = {manager.status(s.id).risk_group["cash"] for s in manager.statuses()}
         assert len(cash) == 1                                        # still one balance for every leg
     finally:
         stop.set()
@@ -122,7 +122,7 @@ async def restarts_with_the_same_cash(tmp_path: Path, basket, services: DaemonSe
     running = asyncio.create_task(manager.run(stop))
     try:
         await eventually(lambda: all(s.state == "running" for s in manager.statuses()), timeout_secs=20, poll_secs=0.02)
-        assert [s.cash for s in manager.statuses()] == [pytest.approx(cash, rel=1e-12)] * 2
+        assert [s.risk_group["cash"] for s in manager.statuses()] == [pytest.approx(cash, rel=1e-12)] * 2
     finally:
         stop.set()
         await asyncio.wait_for(running, 20)
@@ -249,7 +249,7 @@ async def test_a_symbol_deleted_from_a_fixed_list_leaves_what_it_made_in_the_cas
     await asyncio.wait_for(manager.run(asyncio.Event()), 30)       # both legs to the end of their data
     statuses = {s.id: s for s in manager.statuses()}
     assert statuses["fed.btc-usdt"].trades > 0 and statuses["fed.btc-usdt"].position == 0
-    cash = statuses["fed.eth-usdt"].cash
+    cash = statuses["fed.eth-usdt"].risk_group["cash"]
 
     (tmp_path / "fixed.yaml").write_text(text.replace("bars: 100000", "bars: 400").replace(
         "symbols: [BTC/USDT, ETH/USDT]", "symbols: [ETH/USDT]"))             # BTC deleted by hand, then a restart
@@ -258,7 +258,7 @@ async def test_a_symbol_deleted_from_a_fixed_list_leaves_what_it_made_in_the_cas
     manager = BotManager(load_bot_or_basket(tmp_path / "fixed.yaml").legs(), again)
     try:
         await asyncio.wait_for(manager.run(asyncio.Event()), 30)
-        assert manager.status("fed.eth-usdt").cash == pytest.approx(cash, rel=1e-12)
+        assert manager.status("fed.eth-usdt").risk_group["cash"] == pytest.approx(cash, rel=1e-12)
         assert again.snapshots.read("fed.roster")["symbols"] == ["ETH/USDT"]
     finally:
         again.checkpoints.close()

@@ -75,3 +75,19 @@ def test_a_settled_flow_stays_in_the_cash_until_its_symbol_comes_back():
     assert ledger.cash == 1_000
     btc.restored({**btc.snapshot(), "flow": -12.5})
     assert ledger.cash == 987.5 and ledger.settled == {}
+
+
+def test_the_legs_shares_add_up_to_the_basket_so_a_total_over_bots_counts_it_once():
+    ledger = CashLedger(10_000)
+    ledger.settle({"SOL/USDT": 30.0})            # a symbol that left with a gain
+    btc, eth = LegPortfolio("BTC/USDT", ledger), LegPortfolio("ETH/USDT", ledger)
+    btc.apply_fill(fill("BTC/USDT", Side.BUY, 2.0, 1_000.0, fee=2.0))
+    eth.apply_fill(fill("ETH/USDT", Side.BUY, 10.0, 300.0, fee=3.0))
+    btc.mark(1_100.0)
+    eth.mark(290.0)
+    (btc_equity, btc_pnl, btc_cash), (eth_equity, eth_pnl, eth_cash) = btc.share(), eth.share()
+    assert btc_equity + eth_equity == pytest.approx(ledger.equity())
+    assert btc_cash + eth_cash == pytest.approx(ledger.cash)
+    assert btc_pnl + eth_pnl == pytest.approx(ledger.equity() - 10_000)
+    assert btc_pnl == pytest.approx(200 - 2 + 15) and eth_pnl == pytest.approx(-100 - 3 + 15)   # its own, and half SOL's
+    assert btc.equity == ledger.equity()         # the risk rules still watch the basket
