@@ -8,8 +8,8 @@ it compares them with the roster it saved last time, `<basket>.roster` beside th
 snapshots: a symbol gone is settled, its flow kept in the roster and handed to the basket's
 ledger (`CashLedger.settle`) at every start, until its symbol comes back with a leg of its own.
 
-Remove a symbol from a basket when its leg is flat: a position has no leg to close it once
-its symbol is gone (a provider's basket retires it first: `runner.basket.provider`).
+A symbol removed while its leg holds a position is retired at a reload (`runner.basket.retire`,
+a provider's by `runner.basket.provider`); one removed while the daemon was down is logged here.
 """
 
 from __future__ import annotations
@@ -50,6 +50,11 @@ def settle_leavers(store: SnapshotPort, basket: str, symbols: set[str], ledger: 
         else:
             state = _read(store, leg_id(basket, symbol))
             settled[symbol] = float(state["portfolio"].get("flow", 0.0)) if state else 0.0
+            if state and state["portfolio"].get("quantity"):
+                logger.error("Basket {}: {} left its symbols while the daemon was down and its leg holds {} of it; "
+                             "nothing closes that position (its value is out of the basket's equity): put {} back "
+                             "in symbols: (with on_retire: exit, then delete it at a reload to sell it)",
+                             basket, symbol, state["portfolio"]["quantity"], symbol)
     for symbol in symbols:
         settled.pop(symbol, None)             # back in the basket: its leg's snapshot holds its flow
     if saved != (roster := {"symbols": sorted(symbols), "settled": settled}):

@@ -24,6 +24,7 @@ from loguru import logger
 
 from runner.assembly.daemon_bots import build_daemon_bot
 from runner.basket.provider import retire_on_start
+from runner.basket.retire import keep_retiring, leave_when_flat
 from runner.basket.status import BasketStatus, basket_status
 from runner.bot.errors import BotMustStayDown
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
@@ -81,6 +82,7 @@ class BotManager:
                 self._launch(slot)
         stop_waiter = asyncio.create_task(stop.wait(), name="manager:stop")
         stale_watch = asyncio.create_task(self._watch_stale_data(), name="manager:stale-data")
+        retired_watch = asyncio.create_task(leave_when_flat(self), name="manager:retired-legs")
         try:
             while not stop.is_set() and not (self._exit_when_done and self.all_done()):
                 self._changed.clear()
@@ -90,6 +92,7 @@ class BotManager:
         finally:
             stop_waiter.cancel()
             stale_watch.cancel()
+            retired_watch.cancel()
             await self.shutdown()
             await self._services.checkpoints.aflush()
 
@@ -509,6 +512,8 @@ class BotManager:
         if configs is None and self._reload_configs is None:
             raise BotStateError("this daemon was started without a config folder to reload")
         configs = {c.id: c for c in (self._reload_configs() if configs is None else configs)}
+        for kept in keep_retiring(configs, [s for bot_id, s in self._slots.items() if bot_id not in configs]):
+            configs[kept.id] = kept      # a basket's leg whose symbol left holding a position (runner.basket.retire)
         self._services.risk_groups.baskets.expect(configs.values())
         result = ReloadResult()
         for bot_id in sorted(set(self._slots) - set(configs)):
