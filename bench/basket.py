@@ -11,17 +11,20 @@ has them, its three BTC-quoted 5m files (ETH, LTC, ADA) in a three-symbol basket
 Loading the candles is not timed; each figure is the best of `--repeat` runs.
 
     synthetic: 10 symbols x 20,000 1m candles, ema_cross, best of 3
-      one basket of 10 symbols         65,835 candles/s   (200,000 candles in 3.038 s, 2,177 trades)
-      10 single-symbol bots           276,893 candles/s   (200,000 candles in 0.722 s, 3,527 trades)
-      basket / bots                      4.21x the time
+      one basket of 10 symbols        209,826 candles/s   (200,000 candles in 0.953 s, 2,177 trades)
+      10 single-symbol bots           373,032 candles/s   (200,000 candles in 0.536 s, 3,527 trades)
+      basket / bots                      1.78x the time
     real: ETH/BTC, LTC/BTC, ADA/BTC 5m from ../shared/data, best of 3
-      one basket of 3 symbols          64,744 candles/s   (17,240 candles in 0.266 s, 389 trades)
-      3 single-symbol bots            297,682 candles/s   (17,240 candles in 0.058 s, 389 trades)
-      basket / bots                      4.60x the time
+      one basket of 3 symbols         188,726 candles/s   (17,240 candles in 0.091 s, 389 trades)
+      3 single-symbol bots            349,122 candles/s   (17,240 candles in 0.049 s, 389 trades)
+      basket / bots                      1.85x the time
 
-(2 loaded cores, load about 6.5.) The basket's extra time per candle is the runner's work per
-batch (its lock, latency histogram, checkpoint check), paid per candle because a leg's batch
-is one candle, and the basket's equity read at every mark.
+(2 cores, load about 1.1.) The same machine with the legs each stepped through its run() loop per
+candle (before StrategyRunner.step): 155,000-171,000 candles/s, 2.45-2.55x the time of the ten
+bots (the real files 2.05-2.31x). What remains is lockstep itself: a leg's candle must see the
+other legs' candles of that time (the basket's equity at every mark, the shared cash at every
+entry), so each leg's step is one candle, and the basket's equity is summed over the legs at
+every mark.
 """
 
 from __future__ import annotations

@@ -350,6 +350,13 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                 self._call_hooks(table, "after_loop", view)
         return False
 
+    def step(self, batch: Sequence[Candle]):
+        """`batch` through the pipeline, outside `run()`'s loop: for a driver that steps several
+        runners in lockstep on one clock while each `run()` waits at its feed (a basket's
+        backtest, `runner.basket.stepping`), without the loop's lock, latency and checkpoint per
+        batch. A coroutine; True when the bot must stop (then end its feed and let `run()` finish)."""
+        return self._steps(batch)
+
     async def _decide(self, signal: Signal, candle: Candle, close_ms: int) -> None:
         """Act on the strategy's signal on `candle`, unless the candle came late."""
         max_age_ms = self._max_candle_age_ms

@@ -9,10 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from market.models import Candle
+from runner.assembly.compose import compose_runner
 from runner.backtest.portfolio import load_portfolio
-from runner.basket.backtest import run_basket_backtest
+from runner.backtest.run import load_bot_candles
+from runner.basket.backtest import basket_legs, run_basket_backtest
+from runner.basket.group import BasketGroup
+from runner.basket.stepping import SteppedReplay, _timeline, step_legs
+from runner.bot.errors import StrategyError
 from runner.config.basket import load_bot_or_basket
 from runner.config.bot import ConfigError
+from runner.state.journal import MemoryJournal
+from strategies.base import Strategy
+from strategies.registry import register
 from tests.daemon_process import botrunner
 from tests.integration.test_backtest_imports import NOT_FOR_A_SIM_BACKTEST, backtest_modules
 
@@ -138,3 +147,41 @@ def test_a_basket_backtest_imports_no_exchange_client_http_stack_or_pandas():
     summary, modules = backtest_modules("configs/bots/synthetic-basket.yaml", "--to", "2024-01-03")
     assert summary["bot"] == "synthetic-basket" and len(summary["symbols"]) == 5
     assert not modules & NOT_FOR_A_SIM_BACKTEST
+
+
+@register
+class RaisesOnEth(Strategy):
+    """Fails on ETH/USDT's 40th candle: a strategy bug in one leg of a basket."""
+
+    name = "test_raises_on_eth"
+
+    def generate_signal(self, market_data):
+        if market_data.symbol == "ETH/USDT" and len(market_data.history()) == 40:
+            raise ZeroDivisionError("a bug")
+        return None
+
+
+async def test_a_leg_whose_strategy_raises_fails_as_a_bot_does_and_ends_the_backtest(tmp_path):
+    path = tmp_path / "five.yaml"
+    path.write_text(SYNTHETIC.format(risk="").replace("ema_cross, params: {fast: 5, slow: 20}", "test_raises_on_eth"))
+    legs = basket_legs(load_bot_or_basket(path))
+    journal, group = MemoryJournal(), BasketGroup(legs[0].basket, legs[0].capital)
+    feeds = [SteppedReplay(leg.symbol, leg.timeframe, load_bot_candles(leg)) for leg in legs]
+    runners = [compose_runner(leg, feed, journal=journal, risk_group=group) for leg, feed in zip(legs, feeds)]
+    with pytest.raises(StrategyError, match="test_raises_on_eth.*ZeroDivisionError: a bug"):
+        await step_legs(runners, feeds)
+    eth = runners[1]
+    assert eth.state.value == "failed" and eth.bars == 40          # it failed on its 40th candle
+    failed = [e for e in journal.events if e.kind == "lifecycle" and e.data["state"] == "failed"]
+    assert [e.bot_id for e in failed] == [eth.bot_id]          # its run() recorded it, as a bot's does
+    assert runners[0].bars == 40 and runners[2].bars == 39     # BTC took candle 40 before ETH; SOL never did
+
+
+def test_legs_step_in_open_time_order_and_basket_order_on_a_tie_with_or_without_gaps():
+    def candles(*minutes):
+        return [Candle(m * 60_000, 1.0, 1.0, 1.0, 1.0, 1.0) for m in minutes]
+
+    aligned = [SteppedReplay("A/USDT", "1m", candles(0, 1, 2)), SteppedReplay("B/USDT", "1m", candles(0, 1, 2))]
+    assert [(p, c.ts_ms // 60_000) for p, c in _timeline(aligned)] == [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)]
+    gap = [SteppedReplay("A/USDT", "1m", candles(0, 2, 3)), SteppedReplay("B/USDT", "1m", candles(0, 1, 2))]
+    assert [(p, c.ts_ms // 60_000) for p, c in _timeline(gap)] == [(0, 0), (1, 0), (1, 1), (0, 2), (1, 2), (0, 3)]
