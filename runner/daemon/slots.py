@@ -73,9 +73,10 @@ class BotSlot:
         config, runner = self.config, self.runner
         flattening = runner is not None and runner.flatten_pending
         state = BotState.KILLED if flattening and self.alive and runner.kill_switch.tripped else self.state
-        if runner is None:
+        if runner is None:                  # a basket's leg not built yet: no share of the basket (status_row)
+            capital = round(config.capital, 2) if config.basket is None else 0.0
             return BotSample((self.id, state.value, config.mode, config.symbol, config.timeframe, config.strategy.name,
-                              0.0, round(config.capital, 2), 0.0, None, 0, self.errors, self.last_error), 0)
+                              0.0, capital, 0.0, None, 0, self.errors, self.last_error), 0)
         portfolio, bars = runner.portfolio, runner.bars
         equity = portfolio.equity
         pnl = equity - portfolio.initial_capital
