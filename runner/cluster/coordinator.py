@@ -137,6 +137,7 @@ class ClusterCoordinator:
                 self.kill_latch = await self._kill_switch.state()
                 break
             except REDIS_ERRORS as exc:
+                _cancelled_meanwhile(exc)
                 logger.warning("Cluster: cannot reach Redis to join ({}: {}); retrying", type(exc).__name__, exc)
                 await asyncio.sleep(self._timings.renew_secs)
         logger.info("Cluster: node {} joined; lease {:g}s, renewed every {:.2f}s", self.node,
@@ -173,12 +174,14 @@ class ClusterCoordinator:
                 await self._check_cluster_loss(self._kill_all_at_loss)
             await self._balance()
         except REDIS_ERRORS as exc:
+            _cancelled_meanwhile(exc)
             self.counters.renew_failures += 1
             logger.warning("Cluster: Redis round failed ({}: {}); {} bot(s) stop {:g}s after their last renewal "
                            "if it goes on", type(exc).__name__, exc, len(self.held), self._timings.stop_after_secs)
-        except Exception:
+        except Exception as exc:
             # Never the end of the rounds (PostgreSQL refusing a claim, say): a coordinator that
             # stopped would leave its bots running on leases nobody renews.
+            _cancelled_meanwhile(exc)
             self.counters.renew_failures += 1
             logger.exception("Cluster: round failed; trying again at the next")
 
@@ -214,7 +217,8 @@ class ClusterCoordinator:
                     try:
                         await self._lose(bot_id, f"no lease renewal confirmed for {self._timings.stop_after_secs:g}s "
                                                  f"(lease {self._timings.lease_secs:g}s)")
-                    except Exception:
+                    except Exception as exc:
+                        _cancelled_meanwhile(exc)
                         logger.exception("Cluster: stopping bot {} failed", bot_id)
 
     async def _lose(self, bot_id: str, why: str) -> None:
@@ -350,3 +354,12 @@ class ClusterCoordinator:
                         await self._bots.resume(row["id"])
                     except ControlError as exc:
                         logger.warning("Cluster: bot {} not resumed after resume --all: {}", row["id"], exc)
+
+
+def _cancelled_meanwhile(exc: BaseException) -> None:
+    """Raise CancelledError when this task was cancelled while `exc` came: in Python 3.11 a cancel
+    landing as an `asyncio.timeout` fires comes out as TimeoutError, and a loop that catches
+    errors to go on would swallow it and never stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError() from exc

@@ -55,6 +55,8 @@ class ClusterEvents:
             async with asyncio.timeout(REDIS_TIMEOUT_SECS):
                 first = await self._redis.set(f"{self._prefix}:left:{node}", self.node, nx=True, px=3 * self._ttl_ms)
         except Exception as exc:          # a notice is not worth failing the round for
+            if (task := asyncio.current_task()) is not None and task.cancelling():
+                raise asyncio.CancelledError() from exc      # see coordinator._cancelled_meanwhile
             logger.warning("Cluster: could not record that node {} left: {}", node, exc)
             return
         logger.warning("Cluster: node {} left (its heartbeat expired or it stopped)", node)

@@ -86,6 +86,10 @@ class GlobalKillSwitch:
                     if message is not None:
                         await on_state(await self.state())
             except (RedisError, OSError, TimeoutError) as exc:
+                if asyncio.current_task().cancelling():
+                    # Python 3.11: a cancel landing as a timeout fires comes out as TimeoutError
+                    # (asyncio.timeout's race); swallowing it would leave this task unstoppable.
+                    raise asyncio.CancelledError() from exc
                 if not outage:
                     logger.warning("Global kill switch: Redis out of reach ({}: {}); retrying, and reading "
                                    "the latch again once back", type(exc).__name__, exc)
@@ -93,6 +97,7 @@ class GlobalKillSwitch:
                 await asyncio.sleep(RECONNECT_SECS)
             finally:
                 try:
-                    await pubsub.aclose()
-                except (RedisError, OSError):
+                    async with asyncio.timeout(REDIS_TIMEOUT_SECS):     # never what holds up a stop
+                        await pubsub.aclose()
+                except (RedisError, OSError, TimeoutError):
                     pass
