@@ -100,7 +100,8 @@ async def cluster(redis_url, redis_key_prefix):
     yield node
     for task in tasks.values():
         task.cancel()
-    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    async with asyncio.timeout(15):            # a coordinator that swallowed its cancel fails here, not hangs
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
     for client in clients:
         await client.aclose()
 
