@@ -37,7 +37,7 @@ from runner.cluster.balance import plan_round
 from runner.cluster.config import LeaseTimings
 from runner.cluster.events import ClusterEvents
 from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
-from runner.cluster.leases import Lease, LeaseStore, LeaseView
+from runner.cluster.leases import REDIS_TIMEOUT_SECS, Lease, LeaseStore, LeaseView
 from runner.cluster.nodes import NodeRegistry
 from runner.control.errors import ControlError
 from runner.state.journal import BotJournal
@@ -116,17 +116,20 @@ class ClusterCoordinator:
     async def run(self) -> None:
         """Join, then keep the leases until cancelled (`leave` gives them back after)."""
         await self._join()
+        stop = asyncio.Event()
         watchers = [asyncio.create_task(self._deadlines(), name="cluster:deadlines"),
-                    asyncio.create_task(self._kill_switch.watch(self.apply_kill_latch), name="cluster:kill-switch")]
+                    asyncio.create_task(self._kill_switch.watch(self.apply_kill_latch, stop), name="cluster:kill-switch")]
         try:
             while True:
                 started = time.monotonic()
                 await self.tick()
                 await asyncio.sleep(max(0.0, self._next_round_secs() - (time.monotonic() - started)))
         finally:
+            stop.set()
             for task in watchers:
                 task.cancel()
-            await asyncio.gather(*watchers, return_exceptions=True)
+            # Bounded: the daemon's stop must not hang on a listener stuck in a Redis read.
+            await asyncio.wait(watchers, timeout=REDIS_TIMEOUT_SECS + 1)
 
     async def _join(self) -> None:
         """Beat once and wait a renewal round before taking bots: nodes started together then see

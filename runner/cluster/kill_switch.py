@@ -69,11 +69,14 @@ class GlobalKillSwitch:
             value = await self._redis.get(self._key)
         return json.loads(value) if value is not None else None
 
-    async def watch(self, on_state: Callable[[dict[str, Any] | None], Awaitable[None]]) -> None:
+    async def watch(self, on_state: Callable[[dict[str, Any] | None], Awaitable[None]],
+                    stop: asyncio.Event | None = None) -> None:
         """Call `on_state(latch or None)` now, at every announcement, and after each reconnect;
-        runs until cancelled. Redis out of reach is logged once per outage and retried."""
+        runs until cancelled or `stop` is set (seen within a second: a cancel alone has been
+        seen lost inside redis-py's pub/sub read, leaving the task running). Redis out of reach
+        is logged once per outage and retried."""
         outage = False
-        while True:
+        while stop is None or not stop.is_set():
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self._key)
@@ -81,7 +84,7 @@ class GlobalKillSwitch:
                 if outage:
                     logger.info("Global kill switch: listening again")
                     outage = False
-                while True:
+                while stop is None or not stop.is_set():
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         await on_state(await self.state())
