@@ -192,18 +192,21 @@ class ExchangeAccount:
         a network failure raises `UnknownOrderOutcome`.
         """
         attempt = 0
+        deadline_secs = self._deadline_secs(order_submission)
         while True:
-            if order_submission:
-                remaining_secs = (self._backoff_until_ms - self._clock.now_ms()) / 1000
-                if remaining_secs > self._timeout_secs:
+            now_ms = self._clock.now_ms()
+            if self._backoff_until_ms > now_ms:        # read inline: an order does not pay for a coroutine
+                remaining_secs = (self._backoff_until_ms - now_ms) / 1000
+                if order_submission and remaining_secs > self._timeout_secs:
                     # A signal sent minutes late is stale; refuse it before sending anything.
                     raise RateLimited(action, symbol, f"not sent: {self.name} is backing off for another "
                                       f"{remaining_secs:.1f}s", retry_after_secs=remaining_secs)
-            await self._wait_for_backoff()
-            self._count_request()
+                await self._wait_for_backoff()
+                now_ms = self._clock.now_ms()
+            self._count_request(now_ms)
             try:
                 with ccxt_errors(action, symbol, order_submission=order_submission, exchange=self._client):
-                    async with asyncio.timeout(self._deadline_secs(order_submission)):
+                    async with asyncio.timeout(deadline_secs):
                         result = await fn(*args, **kwargs)
             except RateLimited as exc:
                 self._back_off(exc)
@@ -270,11 +273,12 @@ class ExchangeAccount:
         """Clock time until which every request waits (in the past when not backing off)."""
         return self._backoff_until_ms
 
-    def _count_request(self) -> None:
-        now = self._clock.now_ms()
+    def _count_request(self, now_ms: int) -> None:
         self.requests_total += 1
-        self._request_times_ms.append(now)
-        self._prune(now)
+        times = self._request_times_ms
+        times.append(now_ms)
+        if times[0] <= now_ms - _WINDOW_MS:
+            self._prune(now_ms)
 
     def requests_last_minute(self) -> int:
         """Requests sent through `call` in the last 60 s of the account's clock."""
