@@ -110,6 +110,12 @@ def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: b
     if daemon.cluster is not None and (problems := cluster_problems(
             daemon.cluster, environ, str(config_dir / "daemon.yaml" if config_dir else "daemon.yaml"))):
         raise ConfigError(problems)        # the URLs' variables, checked before anything opens
+    if daemon.cluster is not None and (baskets := sorted({b.basket.basket for b in bots if b.basket is not None})):
+        # A basket's legs share one cash ledger and one latch in one process, and the cluster
+        # leases bots one by one: two nodes could each run some legs on a cash of their own.
+        raise ConfigError([f"{config_dir / 'daemon.yaml' if config_dir else 'daemon.yaml'}: cluster: baskets cannot "
+                           f"run in cluster mode yet ({', '.join(baskets)}): their legs share one cash balance in "
+                           "one process; run them on a daemon of their own"])
     token = None
     if daemon.control.tcp is not None:
         token = environ.get(daemon.control.tcp.token_env)

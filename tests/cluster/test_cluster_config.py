@@ -24,7 +24,7 @@ GOOD_ENV = {"BOTRUNNER_REDIS_URL": "redis://:s3cret@127.0.0.1:6379/0",
 
 
 def folder(root: Path, cluster: dict) -> Path:
-    (root / "bots").mkdir(parents=True)
+    (root / "bots").mkdir(parents=True, exist_ok=True)
     (root / "bots" / "sim.yaml").write_text(yaml.safe_dump(BOT))
     (root / "daemon.yaml").write_text(yaml.safe_dump({"cluster": cluster}))
     return root
@@ -51,6 +51,15 @@ def test_a_valid_cluster_block_plans_a_node(tmp_path):
 def test_bad_cluster_values_name_the_file_and_the_field(tmp_path, cluster, expected):
     found = problems(tmp_path, cluster, GOOD_ENV)
     assert any(str(tmp_path / "daemon.yaml") in p and expected in p for p in found), found
+
+
+def test_a_basket_is_refused_in_cluster_mode_naming_it(tmp_path):
+    (tmp_path / "bots").mkdir()
+    (tmp_path / "bots" / "trio.yaml").write_text(yaml.safe_dump({
+        "id": "trio", "symbols": ["BTC/USDT", "ETH/USDT"], "capital": 1000, "strategy": {"name": "sma_cross"}}))
+    found = problems(tmp_path, {"node": "node-a"}, GOOD_ENV)
+    assert len(found) == 1
+    assert "daemon.yaml: cluster: baskets cannot run in cluster mode yet (trio)" in found[0]
 
 
 def test_missing_or_wrong_url_variables_are_named_and_no_url_is_printed(tmp_path):
