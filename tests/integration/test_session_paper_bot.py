@@ -23,6 +23,9 @@ async def test_a_paper_bot_closes_its_position_before_the_session_closes_and_ent
     async with BinanceStandIn(wavy_candles(200), balances={"USDT": 10_000, "BTC": 0},
                               start_ms=T0_MS + 60 * MIN) as standin:
         clock = FastForwardClock(standin)
+        # Time stops before the 01:40 candle closes: the checks below read the run up to 01:31,
+        # and a clock running on while the bot stops would bring refusals of later entries.
+        clock.hold_at(T0_MS + 99 * MIN)
         services = services_for(tmp_path, clock)
         manager = BotManager([bot("session-paper", "paper", standin.base_url, session=SESSION)], services,
                              exit_when_done=False)
@@ -33,6 +36,7 @@ async def test_a_paper_bot_closes_its_position_before_the_session_closes_and_ent
         status = manager.status("session-paper")
         stop.set()
         await asyncio.wait_for(running, 10)
+        clock.release()
         events = list(services.journal.events("session-paper"))
         await services.aclose()
         services.journal.close()
