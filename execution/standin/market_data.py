@@ -30,9 +30,20 @@ from .exchange_info import SpotSymbol, fmt
 INTERVAL_MS = {
     "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
     "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000,
-    "12h": 43_200_000, "1d": 86_400_000,
+    "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000, "1w": 604_800_000,
 }
 DAY_MS = 86_400_000
+WEEK_MS = 604_800_000
+# Binance's 1w klines open on Monday 00:00 UTC (its docs' example week opens 2017-07-03, a
+# Monday); the epoch was a Thursday, so weeks counted from it are shifted by four days. The
+# other intervals open on multiples of their length since the epoch.
+_MONDAY_SHIFT_MS = 4 * DAY_MS
+
+
+def interval_open_ms(ts_ms: int, interval_ms: int) -> int:
+    """Open time of the `interval_ms` kline holding `ts_ms`."""
+    shift = _MONDAY_SHIFT_MS if interval_ms == WEEK_MS else 0
+    return (ts_ms - shift) // interval_ms * interval_ms + shift
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,7 @@ class CandleTape:
             return seen, interval_ms
         merged: list[Bar] = []
         for bar in seen:
-            start = bar.ts_ms - bar.ts_ms % interval_ms
+            start = interval_open_ms(bar.ts_ms, interval_ms)
             if merged and merged[-1].ts_ms == start:
                 last = merged[-1]
                 merged[-1] = Bar(start, last.open, max(last.high, bar.high), min(last.low, bar.low), bar.close,

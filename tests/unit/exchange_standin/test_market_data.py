@@ -91,9 +91,28 @@ async def test_fetch_ohlcv_builds_coarser_candles_and_the_last_one_is_still_form
     assert candles[0][1:5] == [30_000.0, 30_065.0, 29_975.0, 30_040.0]
 
 
-async def test_an_interval_the_stand_in_cannot_build_is_a_bad_request(exchange):
+async def test_an_interval_binance_does_not_have_is_a_bad_request(exchange):
     with pytest.raises(ccxt.BadRequest, match="-1120"):
-        await exchange.fetch_ohlcv("BTC/USDT", "1w")
+        await exchange.fetch_ohlcv("BTC/USDT", "7m")
+
+
+async def test_weekly_klines_open_on_monday_as_binance_cuts_them():
+    # Hourly candles from Friday 2023-12-29 00:00 UTC for 20 days: weeks open on Mondays 12-25,
+    # 01-01, 01-08 and 01-15 (counted from the epoch, a Thursday, they would open on Thursdays).
+    friday_ms, hour_ms = 1_703_808_000_000, 3_600_000
+    hourly = [[friday_ms + i * hour_ms, 100 + i, 101 + i, 99 + i, 100.5 + i, 1] for i in range(20 * 24)]
+    async with BinanceStandIn(hourly, start_ms=hourly[-1][0]) as standin:
+        exchange = make_ccxt_client(standin)
+        try:
+            weeks = await exchange.fetch_ohlcv("BTC/USDT", "1w")
+        finally:
+            await exchange.close()
+
+    monday_ms = 1_704_067_200_000                               # 2024-01-01 00:00 UTC
+    assert [w[0] for w in weeks] == [monday_ms - 7 * 86_400_000 + k * 7 * 86_400_000 for k in range(4)]
+    first_of_2024 = (monday_ms - friday_ms) // hour_ms
+    assert weeks[1][1] == hourly[first_of_2024][1]              # the week opens at Monday's first hour
+    assert weeks[1][4] == hourly[first_of_2024 + 7 * 24 - 1][4]  # and closes at Sunday's last
 
 
 async def test_ticker_and_book_quote_half_the_spread_around_the_last_close(exchange):
