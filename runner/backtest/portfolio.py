@@ -29,7 +29,7 @@ from market.models import Candle, iso_utc, timeframe_ms
 from portfolio.trades import Trade
 from runner.assembly.compose import compose_runner
 from runner.backtest.lockstep import CandleClock
-from runner.backtest.run import BacktestResult, load_bot_candles, sharpe_ratio, summarize
+from runner.backtest.run import BacktestResult, load_bot_candles, max_drawdown, sharpe_ratio, summarize
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig, ConfigError
 from runner.config.daemon import DaemonConfig, load_config_dir
@@ -222,13 +222,3 @@ def combined_equity(bots: list[BotConfig], results: dict[str, BacktestResult]) -
         curve.append(math.fsum(current))
     return timestamps, curve
 
-
-def max_drawdown(curve: list[float], initial_capital: float) -> float:
-    """The largest fall from a peak, as a fraction of the peak (the capital is the first peak)."""
-    peak, worst = initial_capital, 0.0
-    for equity in curve:
-        if equity > peak:
-            peak = equity
-        elif peak > 0 and (fall := 1.0 - equity / peak) > worst:
-            worst = fall
-    return worst

@@ -149,3 +149,14 @@ def sharpe_ratio(equity_curve: list[float], bar_ms: int, initial_capital: float)
     if not std > 0:
         return 0.0
     return float(returns.mean() / std * math.sqrt(_YEAR_MS / bar_ms))
+
+
+def max_drawdown(curve: list[float], initial_capital: float) -> float:
+    """The largest fall from a peak, as a fraction of the peak (the capital is the first peak)."""
+    peak, worst = initial_capital, 0.0
+    for equity in curve:
+        if equity > peak:
+            peak = equity
+        elif peak > 0 and (fall := 1.0 - equity / peak) > worst:
+            worst = fall
+    return worst

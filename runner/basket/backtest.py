@@ -24,7 +24,7 @@ from typing import Any, Callable
 from market.errors import MarketDataError
 from market.models import Candle, timeframe_ms
 from runner.assembly.compose import compose_runner
-from runner.backtest.run import BacktestResult, load_bot_candles, sharpe_ratio
+from runner.backtest.run import BacktestResult, load_bot_candles, max_drawdown, sharpe_ratio
 from runner.basket.group import BasketGroup
 from runner.basket.stepping import SteppedReplay, step_legs
 from runner.bot.strategy_runner import StrategyRunner
@@ -167,13 +167,3 @@ def _common_span(basket: BasketConfig, legs: list[BotConfig], candles: dict[str,
                               "the same start, or --from/--to inside every symbol's data")
     return first_ms, end_ms
 
-
-def max_drawdown(curve: list[float], initial_capital: float) -> float:
-    """The largest fall from a peak, as a fraction of the peak (the capital is the first peak)."""
-    peak, worst = initial_capital, 0.0
-    for equity in curve:
-        if equity > peak:
-            peak = equity
-        elif peak > 0 and (fall := 1.0 - equity / peak) > worst:
-            worst = fall
-    return worst
