@@ -214,3 +214,11 @@ def basket_refreshers(config_dir: Path, bot_defaults: dict[str, Any], accounts: 
             source = TopVolumeSource(accounts.get(basket.template.exchange).client, provider)
         refreshers.append(BasketRefresher(basket, source))
     return BasketRefreshers(refreshers)
+
+
+def provider_baskets(config_dir: Path) -> list[str]:
+    """The names of `config_dir/bots`' basket files with a `symbol_provider` (cluster mode
+    refuses them: `runner.daemon.process`)."""
+    files = sorted([*(config_dir / "bots").glob("*.yaml"), *(config_dir / "bots").glob("*.yml")])
+    return [str(raw.get("id", file.stem)) for file in files
+            if is_basket(raw := read_yaml_mapping(file)) and "symbol_provider" in raw]

@@ -1,6 +1,10 @@
 """Which bots a node takes and hands over at one round: the fair share, and move requests.
 
-A pure function of what the round read from Redis, so the rules read (and are tested) alone:
+A pure function of what the round read from Redis, so the rules read (and are tested) alone.
+A "bot" here is a unit of ownership, as leased: a plain bot, or a basket with all its legs
+(`runner.cluster.coordinator`). Every unit counts one, whatever its number of legs: a basket
+is one strategy's decisions on one cash balance, and weighing it by legs would let one large
+basket push every plain bot off its node for little gain.
 
 - share: the bots over the live nodes; `ceiling` rounded up, `floor` rounded down;
 - a free bot is taken while the node holds fewer than `ceiling` (a node asked to run it takes

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from runner.basket.status import BasketStatus
 from runner.cluster.coordinator import REDIS_ERRORS, ClusterCoordinator
 from runner.cluster.kill_switch import GlobalKillSwitch
 from runner.cluster.nodes import MOVE_REQUEST_SECS, NodeRegistry
@@ -45,11 +46,11 @@ class ClusterControl:
     def statuses(self) -> list[BotStatus]:
         """The bots held here or run here since the daemon started (its summary at exit, when
         the leases are given back already)."""
-        return [s for s in self._manager.statuses() if s.id in self._coordinator.held or s.started]
+        return [s for s in self._manager.statuses() if self._coordinator.holds(s.id) or s.started]
 
     async def local_status_rows(self) -> list[dict[str, Any]]:
         """This node's bots only, with their leases: what its /metrics shows."""
-        rows = [row for row in await self._manager.status_rows() if row["id"] in self._coordinator.held]
+        rows = [row for row in await self._manager.status_rows() if self._coordinator.holds(row["id"])]
         for row in rows:
             row["cluster"] = self._coordinator.lease_row(row["id"])
         return rows
@@ -57,16 +58,16 @@ class ClusterControl:
     async def status_rows(self) -> list[dict[str, Any]]:
         """Every bot of the cluster, sorted by id: see the module docstring."""
         rows = await self._manager.status_rows()
-        held = self._coordinator.held
+        holds = self._coordinator.holds
         try:
-            published = await self._nodes.rows([row["id"] for row in rows if row["id"] not in held])
+            published = await self._nodes.rows([row["id"] for row in rows if not holds(row["id"])])
         except REDIS_ERRORS:            # Redis out of reach: this node's own bots are still known
             published = {}
         merged = []
         for row in rows:
             bot_id = row["id"]
             lease = self._coordinator.lease_row(bot_id)
-            if bot_id not in held:
+            if not holds(bot_id):
                 remote = published.get(bot_id)
                 if remote is not None and lease is not None and (remote.get("cluster") or {}).get("node") == lease["node"]:
                     row = remote
@@ -79,13 +80,13 @@ class ClusterControl:
         return self._manager.bot_count()
 
     def dashboard_samples(self) -> list[BotSample]:
-        return [s for s in self._manager.dashboard_samples() if s.row[0] in self._coordinator.held]
+        return [s for s in self._manager.dashboard_samples() if self._coordinator.holds(s.row[0])]
 
     def status(self, bot_id: str) -> BotStatus:
         """One bot as `status_rows` shows it, another node's from its last round's rows."""
         status = self._manager.status(bot_id)          # UnknownBot for an id of no bot
         lease = self._coordinator.lease_row(bot_id)
-        if bot_id not in self._coordinator.held:
+        if not self._coordinator.holds(bot_id):
             remote = self._coordinator.published.get(bot_id)
             if remote is not None and lease is not None and (remote.get("cluster") or {}).get("node") == lease["node"]:
                 status = BotStatus.model_validate(remote)
@@ -98,7 +99,7 @@ class ClusterControl:
 
     def _here(self, bot_id: str, action: str) -> None:
         self._manager.status(bot_id)                     # UnknownBot first
-        if bot_id in self._coordinator.held:
+        if self._coordinator.holds(bot_id):
             return
         lease = self._coordinator.lease_row(bot_id)
         if lease is None:
@@ -135,6 +136,13 @@ class ClusterControl:
         self._here(bot_id, "demote")
         return await self._manager.demote(bot_id)
 
+    def basket(self, basket_id: str) -> BasketStatus:
+        """The basket whole, from the node holding its lease (its legs run there only)."""
+        self._manager.basket(basket_id)                  # UnknownBot for no basket's id
+        if not self._coordinator.holds(basket_id):
+            self._here(self._coordinator.units[basket_id][0], "status")
+        return self._manager.basket(basket_id)
+
     def governance(self, bot_id: str | None = None) -> list[GovernanceStatus]:
         return self._manager.governance(bot_id)
 
@@ -167,8 +175,12 @@ class ClusterControl:
         return self.statuses()
 
     async def move(self, bot_id: str, node: str) -> dict[str, Any]:
-        """Ask for `bot_id` to run on `node`: its owner hands it over at a candle boundary."""
-        if bot_id not in self._coordinator.views and bot_id not in self._coordinator.held:
+        """Ask for `bot_id` to run on `node`: its owner hands it over at a candle boundary. A
+        basket moves whole, by its id; a leg alone is refused (its legs share one cash balance)."""
+        if (basket := self._coordinator.unit_of(bot_id)) != bot_id:
+            raise BotStateError(f"bot {bot_id} is a leg of basket {basket}, whose legs share one cash balance "
+                                f"and run on one node: move the basket whole (botrunner move {basket} {node})")
+        if bot_id not in self._coordinator.units:
             self._manager.status(bot_id)                 # UnknownBot
         live = await self._nodes.live()
         if node not in live:

@@ -19,6 +19,12 @@ the lease) by this node's own clock, before the lease can end in Redis and anoth
 the bot. A node that is paused past that point (SIGSTOP, a long GC, a VM migration) wakes up
 believing it still owns its bots; the fence is what stops it then: the taker raised it, so
 the paused node's next journal write or intent commit is refused and no order leaves.
+
+The unit of ownership is the lease's: a plain bot, or a basket with all its legs (they share
+one cash ledger and one latch in one process, `runner.basket.group`). A basket's lease is keyed
+by the basket's id; its legs are taken, handed over, moved and stopped together, and each leg's
+fence is raised to the basket's token, so the PostgreSQL side stays per bot: a leg's journal
+and snapshot writes carry the token of the basket lease its node won.
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from loguru import logger
@@ -88,9 +94,16 @@ class _Held:
 class ClusterCoordinator:
     def __init__(self, *, bots: OwnedBots, bot_ids: list[str], leases: LeaseStore, nodes: NodeRegistry,
                  kill_switch: GlobalKillSwitch, fencing: Fencing, timings: LeaseTimings, events: ClusterEvents,
-                 flush_snapshot: Callable[[str], Awaitable[None]], kill_all_at_loss: float | None = None) -> None:
+                 flush_snapshot: Callable[[str], Awaitable[None]], kill_all_at_loss: float | None = None,
+                 baskets: Mapping[str, str] | None = None) -> None:
+        """`baskets`: each basket leg's id -> its basket's id (the unit it is leased with)."""
         self._bots = bots
-        self._bot_ids = sorted(bot_ids)
+        self._all_bots = sorted(bot_ids)
+        self._unit_of = {bot_id: (baskets or {}).get(bot_id, bot_id) for bot_id in self._all_bots}
+        self.units: dict[str, list[str]] = {}            # unit (bot or basket) -> its bots
+        for bot_id in self._all_bots:
+            self.units.setdefault(self._unit_of[bot_id], []).append(bot_id)
+        self._bot_ids = sorted(self.units)               # what is leased: units
         self._leases = leases
         self._nodes = nodes
         self._kill_switch = kill_switch
@@ -101,7 +114,7 @@ class ClusterCoordinator:
         self._kill_all_at_loss = kill_all_at_loss
         self.node = leases.node
         self.counters = ClusterCounters()
-        self.held: dict[str, _Held] = {}
+        self.held: dict[str, _Held] = {}               # by unit
         self.views: dict[str, LeaseView | None] = {}
         self.live_nodes: list[str] = []
         self.kill_latch: dict[str, Any] | None = None
@@ -172,7 +185,7 @@ class ClusterCoordinator:
             if latch != self.kill_latch:
                 await self.apply_kill_latch(latch)
             await self._publish_rows()
-            self.published = await self._nodes.rows(self._bot_ids)
+            self.published = await self._nodes.rows(self._all_bots)
             if self._kill_all_at_loss is not None and self.kill_latch is None:
                 await self._check_cluster_loss(self._kill_all_at_loss)
             await self._balance()
@@ -231,7 +244,8 @@ class ClusterCoordinator:
         self.counters.leases_lost += 1
         self._pinned.discard(bot_id)
         logger.error("Cluster: stopping bot {} at once: {}", bot_id, why)
-        await self._bots.drop(bot_id)
+        for leg in self.units[bot_id]:
+            await self._bots.drop(leg)
 
     # -- balancing ----------------------------------------------------------------------------
 
@@ -257,21 +271,23 @@ class ClusterCoordinator:
         lease = await self._leases.acquire(bot_id)
         if lease is None:
             return                                            # another node was quicker
-        if not await self._fencing.claim(bot_id, lease.token):
-            logger.error("Cluster: bot {}'s fence in PostgreSQL is above token {} (was Redis emptied?); "
-                         "leaving the bot alone", bot_id, lease.token)
-            await self._leases.release(lease)
-            return
+        for leg in self.units[bot_id]:            # every leg, before any of them runs
+            if not await self._fencing.claim(leg, lease.token):
+                logger.error("Cluster: bot {}'s fence in PostgreSQL is above token {} (was Redis emptied?); "
+                             "leaving {} alone", leg, lease.token, bot_id)
+                await self._leases.release(lease)
+                return
         self.held[bot_id] = _Held(lease, sent_at)
         self.counters.acquired += 1
         self.counters.takeovers += lease.taken_from is not None
         if pinned:
             self._pinned.add(bot_id)
             await self._nodes.clear_move(bot_id)
-        journal = self._fencing.journal_for(bot_id, lease.token)
-        self._events.took(lease, journal)
         kill = f"{GLOBAL_KILL_PREFIX} ({self.kill_latch['node']}): {self.kill_latch['reason']}" if self.kill_latch else None
-        self._bots.take(bot_id, journal, kill_reason=kill)
+        for leg in self.units[bot_id]:
+            journal = self._fencing.journal_for(leg, lease.token)
+            self._events.took(replace(lease, bot_id=leg), journal)
+            self._bots.take(leg, journal, kill_reason=kill)
 
     def _hand_over(self, bot_id: str, why: str) -> None:
         self.held[bot_id].leaving = True
@@ -281,17 +297,14 @@ class ClusterCoordinator:
 
     async def _release(self, bot_id: str, why: str) -> None:
         logger.info("Cluster: handing bot {} over ({})", bot_id, why)
-        try:
-            await self._bots.stop(bot_id)
-        except ControlError:
-            pass                                              # not running: nothing to stop
-        except Exception:
-            logger.exception("Cluster: stopping bot {} to hand it over failed; cancelling it", bot_id)
-            await self._bots.drop(bot_id)                     # never two nodes running it
-        try:
-            await self._flush_snapshot(bot_id)
-        except Exception:                                     # the next node recovers it from the journal
-            logger.exception("Cluster: bot {}'s last snapshot was not saved before its hand-over", bot_id)
+        # A basket's legs stop together (at their candle boundaries), and are saved once all
+        # have stopped: none still trades on the cash while another's share is being saved.
+        await asyncio.gather(*(self._stop_to_hand_over(leg) for leg in self.units[bot_id]))
+        for leg in self.units[bot_id]:
+            try:
+                await self._flush_snapshot(leg)
+            except Exception:                                 # the next node recovers it from the journal
+                logger.exception("Cluster: bot {}'s last snapshot was not saved before its hand-over", leg)
         held = self.held.pop(bot_id, None)
         self._pinned.discard(bot_id)
         if held is not None:
@@ -301,10 +314,19 @@ class ClusterCoordinator:
                 pass                                          # it ends with its TTL instead
             self.counters.handed_over += 1
 
+    async def _stop_to_hand_over(self, bot_id: str) -> None:
+        try:
+            await self._bots.stop(bot_id)
+        except ControlError:
+            pass                                              # not running: nothing to stop
+        except Exception:
+            logger.exception("Cluster: stopping bot {} to hand it over failed; cancelling it", bot_id)
+            await self._bots.drop(bot_id)                     # never two nodes running it
+
     # -- status and the global kill switch ----------------------------------------------------
 
     async def _publish_rows(self) -> None:
-        rows = [row for row in await self._bots.status_rows() if row["id"] in self.held]
+        rows = [row for row in await self._bots.status_rows() if self.holds(row["id"])]
         for row in rows:
             row["cluster"] = self.lease_row(row["id"])
         await self._nodes.publish_rows(rows)
@@ -322,8 +344,18 @@ class ClusterCoordinator:
             logger.error("Cluster: {}; pulling the global kill switch", reason)
             await self.apply_kill_latch(await self._kill_switch.trip(reason))
 
+    def unit_of(self, bot_id: str) -> str:
+        """The id `bot_id` is leased under: its basket's for a leg, its own otherwise."""
+        return self._unit_of.get(bot_id, bot_id)
+
+    def holds(self, bot_id: str) -> bool:
+        """This node holds the lease `bot_id` runs under (a leg: its basket's)."""
+        return self.unit_of(bot_id) in self.held
+
     def lease_row(self, bot_id: str) -> dict[str, Any] | None:
-        """The bot's lease as status shows it: node, token, seconds left (None: nobody holds it)."""
+        """The lease `bot_id` runs under as status shows it (a leg: its basket's): node, token,
+        seconds left (None: nobody holds it)."""
+        bot_id = self.unit_of(bot_id)
         held = self.held.get(bot_id)
         if held is not None:
             left = held.confirmed_at + self._timings.lease_secs - time.monotonic()
@@ -345,18 +377,19 @@ class ClusterCoordinator:
         self.kill_latch = latch
         if latch is not None:
             reason = f"{GLOBAL_KILL_PREFIX} ({latch['node']}): {latch['reason']}"
-            for bot_id in list(self.held):
+            for bot_id in list(self.held):        # a basket's id kills every leg (one latch)
                 try:
                     await self._bots.kill(bot_id, reason)
                 except ControlError:
                     pass                                      # disabled, or killed already
         elif was is not None:
-            for row in await self._bots.status_rows():
-                if row["id"] in self.held and row["kill_reason"].startswith(GLOBAL_KILL_PREFIX):
-                    try:
-                        await self._bots.resume(row["id"])
-                    except ControlError as exc:
-                        logger.warning("Cluster: bot {} not resumed after resume --all: {}", row["id"], exc)
+            killed = sorted({self.unit_of(row["id"]) for row in await self._bots.status_rows()
+                             if self.holds(row["id"]) and row["kill_reason"].startswith(GLOBAL_KILL_PREFIX)})
+            for bot_id in killed:                 # a basket's id resumes every leg (one latch)
+                try:
+                    await self._bots.resume(bot_id)
+                except ControlError as exc:
+                    logger.warning("Cluster: bot {} not resumed after resume --all: {}", bot_id, exc)
 
 
 def _cancelled_meanwhile(exc: BaseException) -> None:

@@ -103,15 +103,17 @@ class ClusterRuntime:
             await redis.aclose()
 
     def control(self, manager: BotManager, services: DaemonServices, bot_ids: list[str],
-                notify: Callable[[Notice], None] | None = None) -> ClusterControl:
-        """The coordinator of `manager`'s bots (`bot_ids`, the enabled ones), and the control
-        API's view of this node."""
+                notify: Callable[[Notice], None] | None = None,
+                baskets: Mapping[str, str] | None = None) -> ClusterControl:
+        """The coordinator of `manager`'s bots (`bot_ids`, the enabled ones; `baskets`: each
+        basket leg's id -> its basket's, leased whole), and the control API's view of this node."""
         lease_ms = self.config.timings().lease_ms
         self.coordinator = ClusterCoordinator(
             bots=manager, bot_ids=bot_ids, leases=self.leases, nodes=self.nodes, kill_switch=self.kill_switch,
             fencing=_Fencing(self.journal), timings=self.config.timings(),
             events=ClusterEvents(self.redis, self.config.key_prefix, self.config.node, lease_ms, notify),
-            flush_snapshot=services.checkpoints.aflush, kill_all_at_loss=self.config.kill_all_at_loss_pct)
+            flush_snapshot=services.checkpoints.aflush, kill_all_at_loss=self.config.kill_all_at_loss_pct,
+            baskets=baskets)
         return ClusterControl(manager, self.coordinator, self.nodes, self.kill_switch)
 
     async def run(self, manager: BotManager, stop: asyncio.Event) -> Any:

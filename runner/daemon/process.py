@@ -29,7 +29,7 @@ from runner.config.defaults import DEMO_BOTS, DEMO_DASHBOARD_PORT
 from runner.state.forecasts import FORECASTS_FILE, ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.daemon.manager import BotManager, DaemonServices
-from runner.basket.provider import basket_refreshers
+from runner.basket.provider import basket_refreshers, provider_baskets
 from runner.daemon.services import RiskGroups
 from runner.daemon.startup_heap import collector_paused, freeze_startup_heap
 from runner.notify.apprise_target import url_problems
@@ -110,12 +110,12 @@ def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: b
     if daemon.cluster is not None and (problems := cluster_problems(
             daemon.cluster, environ, str(config_dir / "daemon.yaml" if config_dir else "daemon.yaml"))):
         raise ConfigError(problems)        # the URLs' variables, checked before anything opens
-    if daemon.cluster is not None and (baskets := sorted({b.basket.basket for b in bots if b.basket is not None})):
-        # A basket's legs share one cash ledger and one latch in one process, and the cluster
-        # leases bots one by one: two nodes could each run some legs on a cash of their own.
-        raise ConfigError([f"{config_dir / 'daemon.yaml' if config_dir else 'daemon.yaml'}: cluster: baskets cannot "
-                           f"run in cluster mode yet ({', '.join(baskets)}): their legs share one cash balance in "
-                           "one process; run them on a daemon of their own"])
+    if daemon.cluster is not None and config_dir is not None and (moving := provider_baskets(config_dir)):
+        # A basket is leased whole (runner.cluster.coordinator), but each node would fetch its
+        # own symbol list, and legs a refresh adds are known to no node's leases.
+        raise ConfigError([f"{config_dir / 'daemon.yaml'}: cluster: baskets with a symbol_provider cannot run in "
+                           f"cluster mode yet ({', '.join(moving)}): each node would fetch its own symbols; "
+                           "list the symbols in the file, or run them on a daemon of their own"])
     token = None
     if daemon.control.tcp is not None:
         token = environ.get(daemon.control.tcp.token_env)
@@ -194,7 +194,8 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
             journal.subscribe(notifications.on_journal_event)     # kills, fills, failed bots
         if cluster is not None:
             control = cluster.control(manager, services, [b.id for b in plan.bots if b.enabled],
-                                      notify=notifications.offer if notifications else None)
+                                      notify=notifications.offer if notifications else None,
+                                      baskets={b.id: b.basket.basket for b in plan.bots if b.basket is not None})
         tcp = (daemon.control.tcp.host, daemon.control.tcp.port) if daemon.control.tcp else None
         await stack.enter_async_context(await serve_control(control, socket_path=socket_path, tcp=tcp, token=plan.token,
                                                             health_problems=journal_watch.problems if journal_watch else list,

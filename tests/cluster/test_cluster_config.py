@@ -53,13 +53,24 @@ def test_bad_cluster_values_name_the_file_and_the_field(tmp_path, cluster, expec
     assert any(str(tmp_path / "daemon.yaml") in p and expected in p for p in found), found
 
 
-def test_a_basket_is_refused_in_cluster_mode_naming_it(tmp_path):
+def test_a_basket_plans_in_cluster_mode_with_its_legs_naming_it(tmp_path):
     (tmp_path / "bots").mkdir()
     (tmp_path / "bots" / "trio.yaml").write_text(yaml.safe_dump({
         "id": "trio", "symbols": ["BTC/USDT", "ETH/USDT"], "capital": 1000, "strategy": {"name": "sma_cross"}}))
+    plan = plan_daemon(folder(tmp_path, {"node": "node-a"}), None, environ=GOOD_ENV)
+    assert {b.id: b.basket and b.basket.basket for b in plan.bots} == \
+        {"sim": None, "trio.btc-usdt": "trio", "trio.eth-usdt": "trio"}
+
+
+def test_a_basket_with_a_symbol_provider_is_refused_in_cluster_mode_naming_it(tmp_path):
+    (tmp_path / "bots").mkdir()
+    (tmp_path / "symbols.txt").write_text("BTC/USDT\nETH/USDT\n")
+    (tmp_path / "bots" / "trio.yaml").write_text(yaml.safe_dump({
+        "id": "trio", "capital": 1000, "strategy": {"name": "sma_cross"},
+        "symbol_provider": {"source": "file", "path": str(tmp_path / "symbols.txt"), "refresh_secs": 5}}))
     found = problems(tmp_path, {"node": "node-a"}, GOOD_ENV)
     assert len(found) == 1
-    assert "daemon.yaml: cluster: baskets cannot run in cluster mode yet (trio)" in found[0]
+    assert "daemon.yaml: cluster: baskets with a symbol_provider cannot run in cluster mode yet (trio)" in found[0]
 
 
 def test_missing_or_wrong_url_variables_are_named_and_no_url_is_printed(tmp_path):
