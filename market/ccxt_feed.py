@@ -7,7 +7,7 @@ gap (the feed was slow, the network was down) is caught up page by page, in orde
 once. An exchange that is late with a candle is asked again after 1 s, 2 s, 4 s ... (at most a
 timeframe apart), so a 1h bot does not lose an hour to a two-second lag.
 
-Errors, by what the feed does with them:
+Errors, by what the feed does with them (`market.feed_retry`):
 
     ccxt.AuthenticationError, BadRequest (BadSymbol),   raised: a person has to fix the config
       NotSupported, ExchangeClosedByUser
@@ -28,23 +28,15 @@ minutes). Candles missed in between are fetched by REST, so none is lost or give
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, AsyncIterator, Sequence
 
-import ccxt
 from loguru import logger
 
 from market.models import Candle, iso_utc, timeframe_ms
 from market.clock import Clock
+from market.feed_clock import FeedClock, StaleHook, StaleWatch
+from market.feed_retry import FATAL_ERRORS, FeedRetry, describe_error
 from market.validation import clean_candles
-
-# Errors no retry can fix. Everything else ccxt raises while fetching is taken as temporary.
-# BadRequest covers BadSymbol; ExchangeClosedByUser means the shared client was closed under us.
-_FATAL = (ccxt.AuthenticationError, ccxt.BadRequest, ccxt.NotSupported, ccxt.ExchangeClosedByUser)
-# OperationFailed covers NetworkError (timeouts, 5xx, rate limits); TimeoutError is our own deadline.
-_TEMPORARY = (ccxt.OperationFailed, ccxt.ExchangeError, TimeoutError)
-_MAX_ERROR_CHARS = 200   # ccxt puts whole HTML error pages in its messages
-
-StaleHook = Callable[[bool], None]
 
 
 class CcxtCandleFeed:
@@ -91,15 +83,11 @@ class CcxtCandleFeed:
                              f"got {stale_after_bars}, {limit} and {poll_delay_secs}")
         self.symbol = symbol
         self.timeframe = timeframe
-        self.on_stale = on_stale
         self._client = client
-        self._clock = clock
+        self._clock = FeedClock(clock)
         self._poll_delay_ms = round(poll_delay_secs * 1000)
         self._stale_after_bars = stale_after_bars
         self._limit = limit
-        self._retry_initial_secs = retry_initial_secs
-        self._retry_max_secs = retry_max_secs
-        self._request_timeout_secs = request_timeout_secs
         self._websocket = websocket and bool(client.has.get("watchOHLCV"))
         # After a websocket error the feed polls, and tries the websocket again this much later.
         self._websocket_pause_ms = max(self._tf_ms, min(10 * self._tf_ms, 600_000))
@@ -111,19 +99,19 @@ class CcxtCandleFeed:
         self._aligned = False
         self._last_poll_ms = 0
         self._misses = 0      # polls in a row that found no new candle though one was due
-        self._failures = 0    # failed requests in a row
-        self._stale = False
-        self._closed = False
-        self._closing = asyncio.Event()
+        self._staleness = StaleWatch(self._source, stale_after_bars * self._tf_ms, on_stale)
+        self._retry = FeedRetry(self._source, "candles", self._clock, initial_secs=retry_initial_secs,
+                                max_secs=retry_max_secs, timeout_secs=request_timeout_secs,
+                                on_failure=lambda: self._check_stale(self._clock.now_ms()))
 
     @property
     def stale(self) -> bool:
         """True while no new candle has come for `stale_after_bars` timeframes."""
-        return self._stale
+        return self._staleness.stale
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._clock.closed
 
     @property
     def last_candle_age_secs(self) -> float | None:
@@ -157,12 +145,12 @@ class CcxtCandleFeed:
             # No history: start with the candle forming now. Its open time is in (now - tf, now],
             # whatever the exchange aligns candles to.
             self._after_ms, self._aligned = self._clock.now_ms() - self._tf_ms, False
-        while not self._closed:
+        while not self._clock.closed:
             if self._websocket and self._clock.now_ms() >= self._websocket_retry_ms:
                 async for batch in self._watch():
                     yield batch
                 self._websocket_retry_ms = self._clock.now_ms() + self._websocket_pause_ms
-            if not await self._sleep_until(self._next_poll_ms()):
+            if not await self._clock.sleep_until(self._next_poll_ms()):
                 return
             found = False
             async for batch in self._pages(self._next_since(), after_ms=self._after_ms):
@@ -173,8 +161,7 @@ class CcxtCandleFeed:
 
     async def aclose(self) -> None:
         """End a `stream()` in progress (before its next batch). The client stays open."""
-        self._closed = True
-        self._closing.set()
+        self._clock.close()
 
     async def __aenter__(self) -> CcxtCandleFeed:
         return self
@@ -205,7 +192,7 @@ class CcxtCandleFeed:
         Candles at or before `after_ms` (or `self._after_ms`, once something was taken) are
         left out, so a page that overlaps what was given out cannot repeat a candle."""
         tf = self._tf_ms
-        while not self._closed:
+        while not self._clock.closed:
             fetched = await self._fetch(since)
             if fetched is None:      # closed while waiting to retry
                 return
@@ -235,63 +222,37 @@ class CcxtCandleFeed:
                            self._source, iso_utc(self._after_ms + self._tf_ms), iso_utc(new[0].ts_ms), missing,
                            iso_utc(new[0].ts_ms))
         self._after_ms, self._aligned = new[-1].ts_ms, True
-        if self._stale:
-            self._stale = False
+        if self._staleness.stale:
             logger.info("{} {} candles from {} are back: {} closed", self.symbol, self.timeframe, self.exchange,
                         iso_utc(new[-1].ts_ms + self._tf_ms))
-            self._notify_stale(False)
+            self._staleness.turn(False)
         return new
 
     async def _fetch(self, since: int) -> tuple[list[list[Any]], int] | None:
         """`fetch_ohlcv` from `since`, retried until it works: (rows, clock time when asked), or
         None when the feed was closed meanwhile."""
-        while not self._closed:
+        async def ask() -> tuple[list[list[Any]], int]:
             now = self._clock.now_ms()
-            try:
-                async with asyncio.timeout(self._request_timeout_secs):
-                    rows = await self._client.fetch_ohlcv(self.symbol, self.timeframe, since=since, limit=self._limit)
-            except _FATAL:
-                raise
-            except _TEMPORARY as exc:
-                delay_secs = self._failed(exc)
-                self._check_stale(self._clock.now_ms())
-                if not await self._sleep(delay_secs):
-                    return None
-                continue
-            if self._failures:
-                logger.info("{}: candles fetched again after {} failed attempts", self._source, self._failures)
-                self._failures = 0
-            return rows, now
-        return None
+            return await self._client.fetch_ohlcv(self.symbol, self.timeframe, since=since, limit=self._limit), now
 
-    def _failed(self, exc: BaseException) -> float:
-        """Count a failed request; log the first of a streak. Returns the seconds to wait."""
-        self._failures += 1
-        delay_secs = min(self._retry_initial_secs * 2 ** (self._failures - 1), self._retry_max_secs)
-        if self._failures == 1:
-            logger.warning("{}: fetching candles failed ({}); retrying with backoff up to every {:g}s until it "
-                           "works (one line when it does)", self._source, _describe(exc), self._retry_max_secs)
-        else:
-            logger.debug("{}: attempt {} failed ({}); next in {:g}s", self._source, self._failures,
-                         _describe(exc), delay_secs)
-        return delay_secs
+        return await self._retry(ask)
 
     # -- websocket -----------------------------------------------------------------------------
 
     async def _watch(self) -> AsyncIterator[list[Candle]]:
         """Closed candles from `watch_ohlcv`, until its first error (then the caller polls)."""
         quiet_secs = self._stale_after_bars * self._tf_ms / 1000
-        while not self._closed:
+        while not self._clock.closed:
             try:
                 async with asyncio.timeout(quiet_secs):
                     rows = await self._watch_once()
                 if rows is None:                  # closed meanwhile
                     return
-            except _FATAL:
+            except FATAL_ERRORS:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: polling is the fallback
                 logger.warning("{}: websocket candles stopped ({}); polling REST, and trying the websocket "
-                               "again in {}", self._source, _describe(exc), _duration(self._websocket_pause_ms))
+                               "again in {}", self._source, describe_error(exc), _duration(self._websocket_pause_ms))
                 return
             now = self._clock.now_ms()
             if self._aligned and rows and rows[0][0] > self._after_ms + self._tf_ms:
@@ -304,64 +265,20 @@ class CcxtCandleFeed:
 
     async def _watch_once(self) -> list[list[Any]] | None:
         """The next `watch_ohlcv` answer, or None once `aclose()` is called meanwhile."""
-        watched = await self._unless_closed(self._client.watch_ohlcv(self.symbol, self.timeframe))
+        watched = await self._clock.unless_closed(self._client.watch_ohlcv(self.symbol, self.timeframe))
         return None if watched is None else watched.result()
 
     # -- time and staleness --------------------------------------------------------------------
 
-    async def _sleep_until(self, due_ms: int) -> bool:
-        """Sleep until the clock reaches `due_ms`; False when the feed was closed meanwhile."""
-        while (wait_ms := due_ms - self._clock.now_ms()) > 0:
-            if not await self._sleep(wait_ms / 1000):
-                return False
-        return not self._closed
-
-    async def _sleep(self, seconds: float) -> bool:
-        """Sleep on the clock, cut short by `aclose()`; False when closed."""
-        if self._closed:
-            return False
-        return await self._unless_closed(self._clock.sleep(seconds)) is not None
-
-    async def _unless_closed(self, awaitable: Awaitable[Any]) -> asyncio.Future[Any] | None:
-        """Run `awaitable` until it is done or `aclose()` is called: its finished future, or None
-        when the feed was closed first (then it is cancelled)."""
-        task = asyncio.ensure_future(awaitable)
-        closing = asyncio.ensure_future(self._closing.wait())
-        try:
-            await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closing.cancel()
-            if not task.done():
-                task.cancel()
-        return None if self._closed else task
-
     def _check_stale(self, now: int) -> None:
-        if self._stale or self._after_ms is None:
-            return
-        last_close_ms = self._after_ms + self._tf_ms
-        if now - last_close_ms >= self._stale_after_bars * self._tf_ms:
-            self._stale = True
+        last_close_ms = None if self._after_ms is None else self._after_ms + self._tf_ms
+        if self._staleness.overdue(now, last_close_ms):
             since = "the last closed at" if self._aligned else "since the feed started at"
             logger.warning("no new {} {} candle from {} for {} ({} {}); check the exchange's status and the network. "
                            "Bots on this feed wait and go on when candles come back", self.symbol, self.timeframe,
                            self.exchange, _duration(self._stale_after_bars * self._tf_ms), since,
                            iso_utc(last_close_ms))
-            self._notify_stale(True)
-
-    def _notify_stale(self, stale: bool) -> None:
-        if self.on_stale is None:
-            return
-        try:
-            self.on_stale(stale)
-        except Exception:  # a broken hook must not stop the candles
-            logger.exception("{}: the on_stale hook failed", self._source)
-
-
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "no message"
-    if len(text) > _MAX_ERROR_CHARS:
-        text = text[:_MAX_ERROR_CHARS] + "..."
-    return f"{type(exc).__name__}: {text}"
+            self._staleness.turn(True)
 
 
 def _duration(ms: int) -> str:

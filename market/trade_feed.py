@@ -21,22 +21,24 @@ round to publishing its kline, and late trades are counted instead of silently f
   later (at most ten minutes). Trades are taken once whichever way they come: what is older
   than the newest trade seen was seen, and so were the ids seen at its time (a source that
   sends trades out of time order would lose them).
-- Errors are those of `CcxtCandleFeed`: authentication, a bad symbol and the like are raised;
-  anything else is retried with backoff (one WARNING per failure streak); `stale` turns True
-  after `stale_after_bars` timeframes without a candle (a quiet market makes no candle either).
+- Errors are those of `CcxtCandleFeed` (`market.feed_retry`): authentication, a bad symbol and
+  the like are raised; anything else is retried with backoff (one WARNING per failure streak);
+  `stale` turns True after `stale_after_bars` timeframes without a candle (a quiet market
+  makes no candle either).
 - `late_trades` and `late_volume` count trades that came after their period was closed; each
   candle's are logged once. A trade that is not a usable number is dropped with a warning.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, AsyncIterator, Sequence
 
 from loguru import logger
 
-from market.ccxt_feed import _FATAL, _TEMPORARY, CcxtCandleFeed, StaleHook, _describe
+from market.ccxt_feed import CcxtCandleFeed
 from market.clock import Clock
+from market.feed_clock import FeedClock, StaleHook, StaleWatch
+from market.feed_retry import FATAL_ERRORS, FeedRetry, describe_error
 from market.models import Candle, iso_utc, timeframe_ms
 from market.tick_periods import period_open_ms
 from market.trade_candles import TradeCandleBuilder
@@ -62,14 +64,17 @@ class TradeCandleFeed:
         if grace_secs < 0 or poll_secs <= 0 or limit < 2 or stale_after_bars < 1:
             raise ValueError(f"need grace_secs >= 0, poll_secs > 0, limit >= 2 and stale_after_bars >= 1; got "
                              f"{grace_secs}, {poll_secs}, {limit} and {stale_after_bars}")
-        self.symbol, self.timeframe, self.on_stale = symbol, timeframe, on_stale
-        self._client, self._clock = client, clock
+        self.symbol, self.timeframe = symbol, timeframe
+        self._client, self._clock = client, FeedClock(clock)
         self._tf_ms = timeframe_ms(timeframe)
         self._grace_ms, self._poll_ms = round(grace_secs * 1000), round(poll_secs * 1000)
         self._stale_after_bars, self._limit = stale_after_bars, limit
-        self._retry_initial_secs, self._retry_max_secs = retry_initial_secs, retry_max_secs
-        self._request_timeout_secs = request_timeout_secs
         self._source = f"{self.exchange} {symbol} {timeframe} trades"
+        # A candle is closed only once its period has ended plus the grace: so is it overdue.
+        self._staleness = StaleWatch(self._source, stale_after_bars * self._tf_ms + self._grace_ms, on_stale)
+        self._retry = FeedRetry(self._source, "trades", self._clock, initial_secs=retry_initial_secs,
+                                max_secs=retry_max_secs, timeout_secs=request_timeout_secs,
+                                on_failure=lambda: self._check_stale(self._clock.now_ms()))
         self._history = CcxtCandleFeed(client, symbol, timeframe, clock=clock, websocket=False,
                                        retry_initial_secs=retry_initial_secs, retry_max_secs=retry_max_secs,
                                        request_timeout_secs=request_timeout_secs)
@@ -77,21 +82,17 @@ class TradeCandleFeed:
         self._builder: TradeCandleBuilder | None = None
         self._intake: TradeIntake | None = None
         self._last_candle_close_ms: int | None = None
-        self._failures = 0
-        self._stale = False
-        self._closed = False
-        self._closing = asyncio.Event()
         self._websocket = websocket and bool(client.has.get("watchTrades"))
         self._websocket_pause_ms = max(self._tf_ms, min(10 * self._tf_ms, 600_000))
         self._websocket_retry_ms = 0
 
     @property
     def stale(self) -> bool:
-        return self._stale
+        return self._staleness.stale
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._clock.closed
 
     @property
     def late_trades(self) -> int:
@@ -122,7 +123,7 @@ class TradeCandleFeed:
         self._intake = TradeIntake(self._source, self._start_ms)
         self._last_candle_close_ms = self._start_ms
         try:
-            while not self._closed:
+            while not self._clock.closed:
                 if self._websocket and self._clock.now_ms() >= self._websocket_retry_ms:
                     async for batch in self._watch(builder):
                         yield batch
@@ -136,15 +137,15 @@ class TradeCandleFeed:
                     self._candles_came(closed)
                     yield closed
                 self._check_stale(self._clock.now_ms())
-                if not await self._sleep_until(min(asked_ms + self._poll_ms, builder.next_close_ms + self._grace_ms)):
+                due_ms = min(asked_ms + self._poll_ms, builder.next_close_ms + self._grace_ms)
+                if not await self._clock.sleep_until(due_ms):
                     return
         finally:
             builder.flush_late()
 
     async def aclose(self) -> None:
         """End a `stream()` in progress (before its next batch). The client stays open."""
-        self._closed = True
-        self._closing.set()
+        self._clock.close()
         await self._history.aclose()
 
     # -- polling -------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ class TradeCandleFeed:
         """Every trade since the last one seen into `builder`; the candles that closed, or None
         when the feed was closed meanwhile."""
         closed: list[Candle] = []
-        while not self._closed:
+        while not self._clock.closed:
             rows = await self._fetch(self._intake.since_ms)
             if rows is None:
                 return None
@@ -170,27 +171,7 @@ class TradeCandleFeed:
 
     async def _fetch(self, since_ms: int) -> list[dict[str, Any]] | None:
         """`fetch_trades` from `since_ms`, retried until it works; None when closed meanwhile."""
-        while not self._closed:
-            try:
-                async with asyncio.timeout(self._request_timeout_secs):
-                    rows = await self._client.fetch_trades(self.symbol, since=since_ms, limit=self._limit)
-            except _FATAL:
-                raise
-            except _TEMPORARY as exc:
-                self._failures += 1
-                delay_secs = min(self._retry_initial_secs * 2 ** (self._failures - 1), self._retry_max_secs)
-                if self._failures == 1:
-                    logger.warning("{}: fetching trades failed ({}); retrying with backoff up to every {:g}s",
-                                   self._source, _describe(exc), self._retry_max_secs)
-                self._check_stale(self._clock.now_ms())
-                if not await self._sleep(delay_secs):
-                    return None
-                continue
-            if self._failures:
-                logger.info("{}: trades fetched again after {} failed attempts", self._source, self._failures)
-                self._failures = 0
-            return rows
-        return None
+        return await self._retry(lambda: self._client.fetch_trades(self.symbol, since=since_ms, limit=self._limit))
 
     # -- websocket -----------------------------------------------------------------------------
 
@@ -201,17 +182,17 @@ class TradeCandleFeed:
         stream has not delivered yet, and the candle is closed by the clock. So does the first
         answer: the stream has only what came after it subscribed."""
         caught_up = False
-        while not self._closed:
+        while not self._clock.closed:
             due_ms = builder.next_close_ms + self._grace_ms
             try:
                 rows = await self._watch_until(due_ms)
-            except _FATAL:
+            except FATAL_ERRORS:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: polling is the fallback
                 logger.warning("{}: websocket trades stopped ({}); polling REST, and trying the websocket again in "
-                               "{} s", self._source, _describe(exc), self._websocket_pause_ms // 1000)
+                               "{} s", self._source, describe_error(exc), self._websocket_pause_ms // 1000)
                 return
-            if self._closed:
+            if self._clock.closed:
                 return
             closed: list[Candle] = []
             if rows is None or not caught_up:         # the clock reached the period's end + grace, or the first answer
@@ -234,60 +215,21 @@ class TradeCandleFeed:
     async def _watch_until(self, due_ms: int) -> list[dict[str, Any]] | None:
         """The next `watch_trades` answer, or None once the clock reaches `due_ms` (or the feed
         is closed) first."""
-        watching = asyncio.ensure_future(self._client.watch_trades(self.symbol, params={"name": "aggTrade"}))
-        sleeping = asyncio.ensure_future(self._clock.sleep(max(due_ms - self._clock.now_ms(), 0) / 1000))
-        closing = asyncio.ensure_future(self._closing.wait())
-        try:
-            await asyncio.wait({watching, sleeping, closing}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sleeping, closing):
-                task.cancel()
-            if not watching.done():
-                watching.cancel()
-        return watching.result() if watching.done() and not watching.cancelled() else None
+        watched = await self._clock.unless_closed(
+            self._client.watch_trades(self.symbol, params={"name": "aggTrade"}), until_ms=due_ms)
+        return None if watched is None else watched.result()
 
     # -- time and staleness --------------------------------------------------------------------
 
     def _candles_came(self, candles: list[Candle]) -> None:
         self._last_candle_close_ms = candles[-1].ts_ms + self._tf_ms
-        if self._stale:
-            self._stale = False
+        if self._staleness.stale:
             logger.info("{}: candles are back: {} closed", self._source, iso_utc(self._last_candle_close_ms))
-            self._notify_stale(False)
+            self._staleness.turn(False)
 
     def _check_stale(self, now_ms: int) -> None:
-        if self._stale or self._last_candle_close_ms is None:
-            return
-        if now_ms - self._last_candle_close_ms >= self._stale_after_bars * self._tf_ms + self._grace_ms:
-            self._stale = True
+        if self._staleness.overdue(now_ms, self._last_candle_close_ms):
             logger.warning("{}: no candle for {} timeframes (the last closed at {}): no trades, or the exchange "
                            "cannot be reached; bots on this feed wait", self._source, self._stale_after_bars,
                            iso_utc(self._last_candle_close_ms))
-            self._notify_stale(True)
-
-    def _notify_stale(self, stale: bool) -> None:
-        if self.on_stale is not None:
-            try:
-                self.on_stale(stale)
-            except Exception:  # a broken hook must not stop the candles
-                logger.exception("{}: the on_stale hook failed", self._source)
-
-    async def _sleep_until(self, due_ms: int) -> bool:
-        while (wait_ms := due_ms - self._clock.now_ms()) > 0:
-            if not await self._sleep(wait_ms / 1000):
-                return False
-        return not self._closed
-
-    async def _sleep(self, seconds: float) -> bool:
-        """Sleep on the clock, cut short by `aclose()`; False when closed."""
-        if self._closed:
-            return False
-        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
-        closing = asyncio.ensure_future(self._closing.wait())
-        try:
-            await asyncio.wait({sleeping, closing}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            closing.cancel()
-            if not sleeping.done():
-                sleeping.cancel()
-        return not self._closed
+            self._staleness.turn(True)
