@@ -12,7 +12,7 @@ import pytest
 
 from execution.standin import STANDIN_OPTIONS
 from tests.fakes import eventually
-from tests.unit.market.test_ccxt_feed import _on_standin
+from tests.unit.market.standin_feeds import on_standin
 
 from .sample_market import NOW_INDEX, STEP_MS, candle_ms
 
@@ -81,7 +81,7 @@ async def test_ccxt_maps_a_window_longer_than_an_hour_to_bad_request(exchange):
 
 async def test_the_trade_stream_pushes_each_trade_as_the_clock_passes_it(standin):
     pro = ccxt.pro.binance({"options": dict(STANDIN_OPTIONS), "timeout_on_exit": 0, "timeout": 5_000})
-    pro.urls["api"] = _on_standin(pro.urls["api"], standin.base_url, standin.base_url.replace("http", "ws", 1))
+    pro.urls["api"] = on_standin(pro.urls["api"], standin.base_url, standin.base_url.replace("http", "ws", 1))
     try:
         watching = asyncio.ensure_future(pro.watch_trades("BTC/USDT"))          # `btcusdt@trade`
         await eventually(lambda: standin.streams.subscriptions == 1, poll_secs=0.005)

@@ -1,12 +1,16 @@
 """Fixtures for the market tests, beside the shared `log_records` and `shared_data` of
-tests/conftest.py."""
+tests/conftest.py: the live feeds' Binance stand-in, its ccxt clients and clock."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Callable
 
+import ccxt.pro
 import pytest
+
+from execution.standin import STANDIN_OPTIONS, BinanceStandIn, SteppedExchangeClock, make_ccxt_client
+from tests.unit.market.standin_feeds import NOW_INDEX, ROWS, candle_ms, on_standin
 
 
 @pytest.fixture
@@ -28,3 +32,40 @@ def write_file(tmp_path: Path) -> Callable[[str, str | bytes], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+async def standin():
+    """The stand-in replaying `standin_feeds.ROWS`, candle `NOW_INDEX` forming."""
+    async with BinanceStandIn(ROWS, start_ms=candle_ms(NOW_INDEX) + 1_000) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(standin):
+    exchange = make_ccxt_client(standin)
+    yield exchange
+    await exchange.close()
+
+
+@pytest.fixture
+async def pro_client(standin):
+    """ccxt.pro's binance (REST and websockets), every URL on the stand-in."""
+    pro = ccxt.pro.binance({"options": dict(STANDIN_OPTIONS), "timeout_on_exit": 0, "timeout": 5_000})
+    pro.urls["api"] = on_standin(pro.urls["api"], standin.base_url, standin.base_url.replace("http", "ws", 1))
+    yield pro
+    await pro.close()
+
+
+@pytest.fixture
+def clock(standin) -> SteppedExchangeClock:
+    return SteppedExchangeClock(standin)
+
+
+@pytest.fixture
+async def close_after() -> Any:
+    """`close_after(feed)` returns the feed, and closes it after the test."""
+    made: list[Any] = []
+    yield lambda feed: made.append(feed) or feed
+    for feed in made:
+        await feed.aclose()

@@ -1,66 +1,19 @@
-"""CcxtCandleFeed against the Binance stand-in: the real ccxt client, time moved by the test.
-
-The stand-in replays 1m candles; its clock starts one second after candle 60 opened, so 60 is
-forming and 0..59 have closed. `SteppedExchangeClock` is the feed's clock and moves with the
-stand-in's, so no test waits on wall time.
-"""
+"""CcxtCandleFeed against the Binance stand-in: the real ccxt client, time moved by the test
+(the stand-in's candles, `Reader` and the fixtures: standin_feeds.py and conftest.py here)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-from urllib.parse import urlsplit
 
 import ccxt
-import ccxt.pro
 import pytest
 
 from market.ccxt_feed import CcxtCandleFeed
-from market.models import Candle
-from execution.standin import STANDIN_OPTIONS, BinanceStandIn, SteppedExchangeClock, make_ccxt_client
+from execution.standin import BinanceStandIn
 from tests.fakes import eventually
+from tests.unit.market.standin_feeds import STEP_MS, Reader, candle_ms, candles, finish, read
 
-T0_MS = 1_704_067_200_000           # 2024-01-01T00:00:00Z
-STEP_MS = 60_000
-NOW_INDEX = 60
 KLINES = "GET /api/v3/klines"
-
-
-def candle_ms(i: int) -> int:
-    return T0_MS + i * STEP_MS
-
-
-def make_rows(count: int = 120) -> list[tuple[int, float, float, float, float, float]]:
-    """1m candles whose numbers are exact in binary, so what ccxt parses equals them exactly."""
-    rows = []
-    for i in range(count):
-        o, c = 30_000.0 + 10 * (i - 1), 30_000.0 + 10 * i
-        rows.append((candle_ms(i), o, c + 25, o - 25, c, 1.5 + i))
-    return rows
-
-
-ROWS = make_rows()
-
-
-def candles(first: int, last: int) -> list[Candle]:
-    """Candles first..last, inclusive."""
-    return [Candle(*ROWS[i]) for i in range(first, last + 1)]
-
-
-class Reader:
-    """Reads a feed's stream in a task, keeping each batch."""
-
-    def __init__(self, feed: CcxtCandleFeed) -> None:
-        self.batches: list[list[Candle]] = []
-        self.task = asyncio.create_task(self._read(feed))
-
-    async def _read(self, feed: CcxtCandleFeed) -> None:
-        async for batch in feed.stream():
-            self.batches.append(list(batch))
-
-    @property
-    def candles(self) -> list[Candle]:
-        return [c for batch in self.batches for c in batch]
 
 
 def klines_requests(standin: BinanceStandIn) -> list[dict[str, str]]:
@@ -68,46 +21,9 @@ def klines_requests(standin: BinanceStandIn) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-async def standin():
-    async with BinanceStandIn(ROWS, start_ms=candle_ms(NOW_INDEX) + 1_000) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(standin):
-    exchange = make_ccxt_client(standin)
-    yield exchange
-    await exchange.close()
-
-
-@pytest.fixture
-def clock(standin) -> SteppedExchangeClock:
-    return SteppedExchangeClock(standin)
-
-
-@pytest.fixture
-async def make_feed(client, clock):
-    """Build feeds on the stand-in; each is closed, and its reader finished, after the test."""
-    made: list[tuple[CcxtCandleFeed, list[Reader]]] = []
-
-    def make(**kwargs: Any) -> CcxtCandleFeed:
-        made.append((CcxtCandleFeed(client, "BTC/USDT", "1m", clock=clock, **kwargs), []))
-        return made[-1][0]
-
-    yield make
-    for feed, _ in made:
-        await feed.aclose()
-
-
-async def read(feed: CcxtCandleFeed, clock: SteppedExchangeClock) -> Reader:
-    reader = Reader(feed)
-    await clock.settle()
-    return reader
-
-
-async def finish(feed: CcxtCandleFeed, reader: Reader) -> None:
-    await feed.aclose()
-    await asyncio.wait_for(reader.task, timeout=1)
+def make_feed(client, clock, close_after):
+    """Build feeds on the stand-in; each is closed after the test."""
+    return lambda **kwargs: close_after(CcxtCandleFeed(client, "BTC/USDT", "1m", clock=clock, **kwargs))
 
 
 async def test_yields_each_closed_candle_once_in_order_as_the_clock_moves(make_feed, clock, client, standin):
@@ -248,22 +164,6 @@ async def test_aclose_ends_a_waiting_stream_and_leaves_the_client_open(make_feed
 async def test_a_timeframe_the_exchange_does_not_offer_is_refused(client, clock):
     with pytest.raises(ValueError, match="binance has no 7m candles"):
         CcxtCandleFeed(client, "BTC/USDT", "7m", clock=clock)
-
-
-def _on_standin(urls: Any, http: str, ws: str) -> Any:
-    if isinstance(urls, dict):
-        return {name: _on_standin(url, http, ws) for name, url in urls.items()}
-    parts = urlsplit(urls)
-    return (ws if parts.scheme in ("ws", "wss") else http) + parts.path
-
-
-@pytest.fixture
-async def pro_client(standin):
-    """ccxt.pro's binance (REST and websockets), every URL on the stand-in."""
-    pro = ccxt.pro.binance({"options": dict(STANDIN_OPTIONS), "timeout_on_exit": 0, "timeout": 5_000})
-    pro.urls["api"] = _on_standin(pro.urls["api"], standin.base_url, standin.base_url.replace("http", "ws", 1))
-    yield pro
-    await pro.close()
 
 
 async def test_a_websocket_client_takes_closed_candles_from_the_kline_stream_not_from_polling(

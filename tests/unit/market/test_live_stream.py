@@ -14,13 +14,11 @@ from market.ccxt_feed import CcxtCandleFeed
 from market.models import Candle
 from market.shared import FeedHub, LiveCandleStream, StreamCursor, live_feed_key
 from market.synthetic import generate_candles
-from execution.standin import BinanceStandIn, SteppedExchangeClock, make_ccxt_client
+from execution.standin import BinanceStandIn, SteppedExchangeClock
 from tests.fakes import eventually
+from tests.unit.market.standin_feeds import STEP_MS, candles
 
 CANDLES = generate_candles(count=40)
-T0_MS = 1_704_067_200_000
-STEP_MS = 60_000
-NOW_INDEX = 60
 KEY = live_feed_key("binance", "main", "BTC/USDT", "1m")
 
 
@@ -135,32 +133,7 @@ async def test_memory_holds_the_warm_up_and_what_a_slow_cursor_has_not_read(live
     await slow.aclose()
 
 
-# -- FeedHub.subscribe_live over the stand-in ------------------------------------------------------
-
-
-def stand_in_rows(count: int = 120) -> list[tuple[int, float, float, float, float, float]]:
-    return [(T0_MS + i * STEP_MS, 30_000.0 + 10 * i, 30_030.0 + 10 * i, 29_980.0 + 10 * i, 30_010.0 + 10 * i,
-             1.5 + i) for i in range(count)]
-
-
-ROWS = stand_in_rows()
-
-
-def candles(first: int, last: int) -> list[Candle]:
-    return [Candle(*ROWS[i]) for i in range(first, last + 1)]
-
-
-@pytest.fixture
-async def standin():
-    async with BinanceStandIn(ROWS, start_ms=T0_MS + NOW_INDEX * STEP_MS + 1_000) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(standin):
-    exchange = make_ccxt_client(standin)
-    yield exchange
-    await exchange.close()
+# -- FeedHub.subscribe_live over the stand-in (its candles: standin_feeds.py) -------------------
 
 
 @pytest.fixture

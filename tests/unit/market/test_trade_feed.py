@@ -4,67 +4,27 @@ the test (`SteppedExchangeClock`), so nothing waits on wall time."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-import ccxt.pro
 import pytest
 
-from execution.standin import STANDIN_OPTIONS, BinanceStandIn, SteppedExchangeClock, make_ccxt_client
+from execution.standin import SteppedExchangeClock
 from market.models import Candle
 from market.trade_feed import TradeCandleFeed
 from tests.fakes import eventually
-from tests.unit.market.test_ccxt_feed import NOW_INDEX, ROWS, STEP_MS, Reader, _on_standin, candle_ms, candles
+from tests.unit.market.standin_feeds import NOW_INDEX, ROWS, STEP_MS, candle_ms, candles, finish, read
 
 GRACE_MS = 2_000
 
 
 @pytest.fixture
-async def standin():
-    async with BinanceStandIn(ROWS, start_ms=candle_ms(NOW_INDEX) + 1_000) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(standin):
-    exchange = make_ccxt_client(standin)
-    yield exchange
-    await exchange.close()
-
-
-@pytest.fixture
-def clock(standin) -> SteppedExchangeClock:
-    return SteppedExchangeClock(standin)
-
-
-@pytest.fixture
-async def make_feed(client, clock):
-    made: list[TradeCandleFeed] = []
-
-    def make(**kwargs: Any) -> TradeCandleFeed:
-        made.append(TradeCandleFeed(client, "BTC/USDT", "1m", clock=clock, grace_secs=GRACE_MS / 1000,
-                                    poll_secs=60, **kwargs))
-        return made[-1]
-
-    yield make
-    for feed in made:
-        await feed.aclose()
-
-
-async def read(feed: TradeCandleFeed, clock: SteppedExchangeClock) -> Reader:
-    reader = Reader(feed)
-    await clock.settle()
-    return reader
+def make_feed(client, clock, close_after):
+    """Build feeds on the stand-in, polling at each close plus the grace; each is closed after the test."""
+    return lambda **kwargs: close_after(TradeCandleFeed(client, "BTC/USDT", "1m", clock=clock,
+                                                        grace_secs=GRACE_MS / 1000, poll_secs=60, **kwargs))
 
 
 async def to_close_of(clock: SteppedExchangeClock, index: int) -> None:
     """Move the clock to candle `index`'s close plus the grace: the feed's poll for it."""
     await clock.step(candle_ms(index + 1) + GRACE_MS - clock.now_ms())
-
-
-async def finish(feed: TradeCandleFeed, reader: Reader) -> None:
-    await feed.aclose()
-    await asyncio.wait_for(reader.task, timeout=1)
 
 
 async def test_candles_made_from_trades_equal_the_exchanges_klines(make_feed, clock):
@@ -123,15 +83,6 @@ async def test_trades_published_after_the_grace_are_late_counted_and_leave_the_c
     late_lines = [r["message"] for r in log_records if "late trades" in r["message"]]
     assert late_lines and late_lines[0].startswith("binance BTC/USDT 1m trades: 1 late trades (")
     await finish(feed, reader)
-
-
-@pytest.fixture
-async def pro_client(standin):
-    """ccxt.pro's binance (REST and websockets), every URL on the stand-in."""
-    pro = ccxt.pro.binance({"options": dict(STANDIN_OPTIONS), "timeout_on_exit": 0, "timeout": 5_000})
-    pro.urls["api"] = _on_standin(pro.urls["api"], standin.base_url, standin.base_url.replace("http", "ws", 1))
-    yield pro
-    await pro.close()
 
 
 async def test_a_websocket_client_builds_candles_from_the_agg_trade_stream(clock, standin, pro_client):
