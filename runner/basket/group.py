@@ -9,6 +9,13 @@ an entry while a leg the basket expects has not started yet: after a restart, a 
 of the cash (its fills) is back only once it is restored, and an entry sized before that
 could spend cash another leg already spent.
 
+So that a restart ends where the uninterrupted run does, whatever order the legs start in, a
+leg does not even step before the others are back: the daemon joins each restored leg to its
+group and waits (`Baskets.start_together`) until every leg the basket expects has joined. A
+leg whose start fails (it cannot be built, or is halted by its recovery) is not waited for:
+the others step on, managing their positions, and enter nothing until it starts or leaves the
+basket's symbols (its share of the cash is in its snapshot, which nothing has read).
+
 One `BasketKillSwitch` is every leg's latch: a leg tripping it (a drawdown of the basket's
 equity, a kill by hand) makes every other leg close its position: at its next candle in a
 backtest, at once in the daemon, which listens to the latch (`BasketKillSwitch.listen`).
@@ -16,7 +23,10 @@ backtest, at once in the daemon, which listens to the latch (`BasketKillSwitch.l
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from loguru import logger
 
 from portfolio.basket import CashLedger, LegPortfolio
 from risk.group import RiskGroup, RiskGroupLimits
@@ -25,6 +35,7 @@ from runner.basket.roster import SnapshotPort, settle_leavers
 from runner.config.basket_leg import BasketLeg
 
 if TYPE_CHECKING:
+    from runner.bot.strategy_runner import StrategyRunner
     from runner.config.bot import BotConfig
 
 __all__ = ["BasketGroup", "BasketKillSwitch", "BasketStake", "Baskets"]
@@ -69,10 +80,39 @@ class BasketGroup(RiskGroup):
         self.kill_switch = BasketKillSwitch()
         self._expected: set[str] = set()         # symbols of the legs the basket runs now
         self._started: set[str] = set()          # ... that have joined (restored, running)
+        self._failed: dict[str, str] = {}        # ... whose start failed: not waited for (why)
+        self._all_in = asyncio.Event()           # set while no leg is left to wait for
 
     def expect(self, symbols: set[str] | frozenset[str]) -> None:
         """The legs the basket runs (set again when its list changes)."""
         self._expected = set(symbols)
+        self._check_all_in()
+
+    def waiting_for(self) -> set[str]:
+        """The symbols whose legs the others wait for at their start: expected, not joined
+        yet, and not failed to start."""
+        return self._expected - self._started - self._failed.keys()
+
+    async def all_in(self) -> None:
+        """Return once no expected leg is left to wait for (see the module docstring)."""
+        while self.waiting_for():
+            await self._all_in.wait()
+
+    def start_failed(self, symbol: str, reason: str) -> None:
+        """`symbol`'s leg could not start: the others stop waiting for it, and enter nothing
+        until it joins (its cash is not known without it)."""
+        if symbol not in self._expected or symbol in self._started or symbol in self._failed:
+            return
+        self._failed[symbol] = reason
+        logger.warning("Basket {}: the leg of {} could not start ({}); its other legs go on without it, entering "
+                       "nothing until it starts or leaves symbols:", self.name, symbol, reason)
+        self._check_all_in()
+
+    def _check_all_in(self) -> None:
+        if self.waiting_for():
+            self._all_in.clear()
+        else:
+            self._all_in.set()
 
     def follow(self, leg: BasketLeg) -> None:
         """The basket's settings as a leg reloaded with a changed file has them."""
@@ -89,6 +129,8 @@ class BasketGroup(RiskGroup):
         if isinstance(portfolio, LegPortfolio):
             self.ledger.attach(portfolio)        # a restored ledger replaces the one built empty
         self._started.add(symbol)
+        self._failed.pop(symbol, None)
+        self._check_all_in()
 
     def reserve(self, bot_id: str, order_id: str, symbol: str, notional: float, candle_ts_ms: int) -> str | None:
         waiting = self._expected - self._started
@@ -198,3 +240,22 @@ class Baskets:
 
     def groups(self) -> list[BasketGroup]:
         return list(self._groups.values())
+
+    async def start_together(self, runner: StrategyRunner, config: BotConfig) -> None:
+        """Join a restored leg to its basket and wait until every leg it expects has joined
+        or failed to start, so that no leg decides on a cash balance missing another's share;
+        a bot that is no basket's leg returns at once. (`run()` joins again: a no-op.)"""
+        group = runner.risk_group
+        if config.basket is None or not isinstance(group, BasketGroup):
+            return
+        group.join(runner.bot_id, runner.symbol, runner.portfolio)
+        if waiting := group.waiting_for():
+            logger.info("Waiting for the legs of {} to start: the basket's cash is whole only then",
+                        ", ".join(sorted(waiting)))
+            await group.all_in()
+
+    def start_failed(self, config: BotConfig, exc: BaseException) -> None:
+        """A leg's start failed (see `BasketGroup.start_failed`); nothing for a plain bot."""
+        if config.basket is not None:        # the group too, when its first leg failed before making it
+            self.for_leg(config).start_failed(config.symbol, f"{type(exc).__name__}: {exc}" if str(exc)
+                                              else type(exc).__name__)

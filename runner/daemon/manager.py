@@ -153,6 +153,7 @@ class BotManager:
                 runner = None
                 try:
                     runner = await self._build(slot)
+                    await self._services.risk_groups.baskets.start_together(runner, slot.config)   # a leg waits for the rest
                     slot.runner, slot.state, slot.started = runner, BotState.RUNNING, True
                     if slot.kill_on_start is not None:
                         reason, slot.kill_on_start = slot.kill_on_start, None
@@ -177,14 +178,20 @@ class BotManager:
                                 f"{runner.bars} candles, equity {runner.portfolio.equity:.2f}")
                     return
                 except BotMustStayDown as exc:
+                    self._services.risk_groups.baskets.start_failed(slot.config, exc)   # the legs stop waiting
                     if isinstance(exc, RecoveryError) and exc.restored is not None:
                         slot.runner = exc.restored      # halted: its status shows its restored state
                     self._fail(slot, str(exc))
                     logger.error("Bot cannot start safely: {}", exc)
                     return
                 except Exception as exc:            # CancelledError is a BaseException: it passes
+                    self._services.risk_groups.baskets.start_failed(slot.config, exc)
                     if not await self._crashed(slot, exc):
                         return
+                except asyncio.CancelledError as exc:   # stopped by hand before it started: not waited for
+                    if not self._stopping:
+                        self._services.risk_groups.baskets.start_failed(slot.config, exc)
+                    raise
                 finally:
                     if runner is not None:          # its own parts, never the shared ones
                         await runner.aclose()
