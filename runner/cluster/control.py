@@ -140,7 +140,7 @@ class ClusterControl:
         """The basket whole, from the node holding its lease (its legs run there only)."""
         self._manager.basket(basket_id)                  # UnknownBot for no basket's id
         if not self._coordinator.holds(basket_id):
-            self._here(self._coordinator.units[basket_id][0], "status")
+            self._here(self._coordinator.units.get(basket_id, [basket_id])[0], "status")
         return self._manager.basket(basket_id)
 
     def governance(self, bot_id: str | None = None) -> list[GovernanceStatus]:

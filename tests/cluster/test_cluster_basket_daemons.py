@@ -55,6 +55,9 @@ async def test_a_killed_nodes_basket_is_taken_over_whole_and_ends_with_the_one_c
         rows = await nodes.until(lambda n: _legs_finished_on(n, survivor), "the basket finished on the survivor",
                                  node=survivor, timeout_secs=60)
         assert {rows[leg].cluster["token"] for leg in LEGS} == {token + 1}
+        basket = await nodes.request(survivor, lambda c: c.basket("trio"))       # the basket whole, where it runs
+        assert basket.cash == pytest.approx(expected.cash, rel=1e-9)
+        assert math.fsum(rows[leg].cash for leg in LEGS) == pytest.approx(basket.cash, rel=1e-9)   # shares add up
     finally:
         await nodes.stop_all()
     events, states = stored(postgres_url, LEGS)
