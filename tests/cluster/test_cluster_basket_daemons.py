@@ -96,3 +96,33 @@ async def _legs_finished_on(nodes: ClusterNodes, node: str):
     if all(rows[leg].state == "finished" and (rows[leg].cluster or {}).get("node") == node for leg in LEGS):
         return rows
     return None
+
+
+async def test_a_basket_moved_away_and_back_ends_where_an_uninterrupted_run_ends(tmp_path, redis_url, postgres_url):
+    nodes = ClusterNodes(tmp_path, redis_url, postgres_url, bots={"trio": BASKET}, lease_secs=LEASE_SECS)
+    expected = await run_basket_backtest(load_bot_or_basket_text(tmp_path, BASKET))
+    try:
+        for node in ("node-a", "node-b"):
+            nodes.start(node)
+        rows = await nodes.until(lambda n: _legs_running(n, "node-a", 8), "the basket's legs trading")
+        first = rows[LEGS[0]].cluster["node"]
+        other = next(n for n in ("node-a", "node-b") if n != first)
+        for target, fills in ((other, 40), (first, 80)):          # there and back, into the same process
+            moved = nodes.cli(first, "move", "trio", target)
+            assert moved.returncode == 0, moved.stderr
+            await nodes.until(lambda n: _legs_on(n, target, fills), f"the basket trading on {target}", node=target)
+        await nodes.until(lambda n: _legs_finished_on(n, first), "the basket finished", node=first, timeout_secs=60)
+    finally:
+        await nodes.stop_all()
+    _, states = stored(postgres_url, LEGS)
+    for symbol, leg in zip(SYMBOLS, LEGS):
+        assert states[leg]["portfolio"]["fill_count"] == expected.legs[symbol]["fills"], f"{leg}: a fill lost or doubled"
+    last = max(LEGS, key=lambda leg: states[leg]["journal_seq"])
+    assert states[last]["portfolio"]["cash"] == pytest.approx(expected.cash, rel=1e-9)
+
+
+async def _legs_on(nodes: ClusterNodes, node: str, fills: int):
+    rows = await nodes.rows(node)
+    legs = [rows[leg] for leg in LEGS]
+    return all(r.state == "running" and (r.cluster or {}).get("node") == node for r in legs) and \
+        sum(r.fills for r in legs) >= fills
