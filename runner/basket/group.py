@@ -108,6 +108,12 @@ class BasketGroup(RiskGroup):
                        "nothing until it starts or leaves symbols:", self.name, symbol, reason)
         self._check_all_in()
 
+    def forget(self, symbol: str) -> None:
+        """`symbol`'s leg was dropped without a snapshot (a cluster's lost lease): its share here
+        is stale, so when the basket is taken again its legs wait for it as after a restart."""
+        self._started.discard(symbol)
+        self._check_all_in()
+
     def _check_all_in(self) -> None:
         if self.waiting_for():
             self._all_in.clear()
@@ -253,6 +259,11 @@ class Baskets:
             logger.info("Waiting for the legs of {} to start: the basket's cash is whole only then",
                         ", ".join(sorted(waiting)))
             await group.all_in()
+
+    def dropped(self, config: BotConfig) -> None:
+        """A leg dropped by a cluster (see `BasketGroup.forget`); nothing for a plain bot."""
+        if config.basket is not None and (group := self._groups.get(config.basket.basket)) is not None:
+            group.forget(config.symbol)
 
     def start_failed(self, config: BotConfig, exc: BaseException) -> None:
         """A leg's start failed (see `BasketGroup.start_failed`); nothing for a plain bot."""

@@ -342,6 +342,7 @@ class BotManager:
             slot.task.cancel()
             await asyncio.gather(slot.task, return_exceptions=True)
         slot.state = BotState.STOPPED
+        self._services.risk_groups.baskets.dropped(slot.config)   # taken again: its basket's legs wait for it
 
     async def start(self, bot_id: str) -> BotStatus:
         slot = self._slot(bot_id)

@@ -147,3 +147,30 @@ async def test_a_stop_while_the_legs_wait_for_a_held_leg_ends_the_daemon(tmp_pat
         assert all(manager.status(leg).bars == 0 for leg in LEGS)       # none stepped; run() returned: none left
     finally:
         close(services)
+
+
+async def test_legs_a_cluster_dropped_and_takes_again_wait_for_each_other_again(tmp_path):
+    path = tmp_path / "trio.yaml"
+    path.write_text(BASKET.format(extra="").replace("bars: 1500", "bars: 100000").replace("60000", "600"))
+    services = make_services(tmp_path)
+    manager = BotManager(load_bot_or_basket(path).legs(), services, autostart=False, exit_when_done=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    try:
+        for leg in LEGS:
+            manager.take(leg, services.journal.for_bot(leg))
+        await eventually(lambda: all(manager.status(leg).bars > 0 for leg in LEGS), timeout_secs=20, poll_secs=0.01)
+        for leg in LEGS:                                    # the lease lost: no snapshot
+            await manager.drop(leg)
+        manager.take(HELD, services.journal.for_bot(HELD))  # taken again, the others not yet
+        group = services.risk_groups.baskets.group("trio")
+        await eventually(lambda: group.waiting_for() == set(SYMBOLS[1:]), timeout_secs=20, poll_secs=0.01)
+        assert manager.status(HELD).state == "starting"     # joined, waiting: not stepping on a stale cash
+        for leg in LEGS[1:]:
+            manager.take(leg, services.journal.for_bot(leg))
+        await eventually(lambda: all(manager.status(leg).state == "running" for leg in LEGS), timeout_secs=20,
+                         poll_secs=0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 20)
+        close(services)
