@@ -66,8 +66,10 @@ class BasketKillSwitch(KillSwitch):
         return True
 
     def restore(self, data: dict[str, Any]) -> None:
+        resets = max(self.resets, data.get("resets", 0))
         if data["tripped"] and not self.tripped:
             super().restore(data)
+        self.resets = resets
 
 
 class BasketGroup(RiskGroup):

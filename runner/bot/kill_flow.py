@@ -70,9 +70,11 @@ class KillSwitchFlow:
         logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
         self._filled = True               # checkpoint at the end of this candle: the latch persists
         # Key: the candles read so far. A rule trips while reading candle n-1 and a kill by
-        # hand before candle n, so the two never share a key (and the latch allows one anyway).
+        # hand before candle n, so the two never share a key (and the latch allows one anyway);
+        # after a resume, a kill on the same candle is another event: the resets count in its key.
+        resets = switch.resets
         self._record("kill", now_ms, {"reason": reason, "source": source, "bars": self.bars},
-                     key=str(self.bars))
+                     key=f"{self.bars}.{resets}" if resets else str(self.bars))
         if self.plugins is not None:
             self._plugins_on_kill(reason)
         await self._flatten_on_kill(now_ms)

@@ -68,7 +68,8 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> Recov
         elif event.kind == "resume":
             recovered.kills_to_replay.clear()
             if recovered.state is not None:
-                recovered.state["kill_switch"] = {"tripped": False, "reason": "", "ts_ms": 0}
+                resets = recovered.state["kill_switch"].get("resets", 0) + 1    # as `KillSwitch.reset` counts
+                recovered.state["kill_switch"] = {"tripped": False, "reason": "", "ts_ms": 0, "resets": resets}
         elif event.data.get("source") == "manual":
             recovered.kills_to_replay[event.data["bars"]] = event.data["reason"]
     if source == "fresh" and journal.events(kinds=("order", "fill"), limit=1):

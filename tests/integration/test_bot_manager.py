@@ -139,6 +139,32 @@ async def test_stop_start_kill_resume_through_the_manager(services, log_records)
     assert {s.state for s in manager.statuses()} == {"stopped"}
 
 
+async def test_a_kill_after_a_resume_on_the_same_candle_kills_again_and_both_are_journalled(services, tmp_path):
+    # One candle every 20 minutes: the kill, the resume and the second kill come on one candle.
+    manager = BotManager([bot("twice", speed=0.05)], services(), exit_when_done=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    await eventually(lambda: manager.status("twice").state == "running", timeout_secs=10, poll_secs=0.005)
+
+    bars = manager.status("twice").bars
+    await manager.kill("twice", "first")
+    await eventually(lambda: manager.status("twice").state == "killed", timeout_secs=10, poll_secs=0.005)
+    await manager.resume("twice")
+    await eventually(lambda: manager.status("twice").state == "running", timeout_secs=10, poll_secs=0.005)
+    await manager.kill("twice", "second")          # refused as a journal conflict before the fix
+    await eventually(lambda: manager.status("twice").state == "killed", timeout_secs=10, poll_secs=0.005)
+
+    assert manager.status("twice").kill_reason == "second" and manager.status("twice").bars == bars
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    try:
+        kills = [(e.key, e.data["reason"]) for e in journal.events("twice", kinds=("kill",))]
+    finally:
+        journal.close()
+    assert kills == [(str(bars), "first"), (f"{bars}.1", "second")]
+
+
 async def test_a_restarted_manager_continues_from_the_snapshots_like_an_uninterrupted_run(services):
     config = bot("restartable", speed=120_000)
     first = BotManager([config], services(), exit_when_done=False)

@@ -69,7 +69,7 @@ def test_a_resume_past_the_snapshot_clears_the_latch_and_earlier_kills(snapshots
     recovered = recover(BOT, snapshots, journal)
 
     assert recovered.kills_to_replay == {}
-    assert recovered.state["kill_switch"] == {"tripped": False, "reason": "", "ts_ms": 0}
+    assert recovered.state["kill_switch"] == {"tripped": False, "reason": "", "ts_ms": 0, "resets": 1}   # counted, as KillSwitch.reset does
 
 
 def test_a_crash_before_the_first_snapshot_rebuilds_from_the_journal(snapshots, journal):
