@@ -136,6 +136,8 @@ class ClusterCoordinator:
             while True:
                 started = time.monotonic()
                 await self.tick()
+                if (task := asyncio.current_task()) is not None and task.cancelling():
+                    raise asyncio.CancelledError()   # a cancel some call in the round turned into an error
                 await asyncio.sleep(max(0.0, self._next_round_secs() - (time.monotonic() - started)))
         finally:
             stop.set()

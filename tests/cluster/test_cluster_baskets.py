@@ -99,8 +99,9 @@ async def test_a_baskets_legs_run_on_one_node_and_a_dead_nodes_basket_is_taken_o
 
 async def test_a_basket_moved_on_request_stops_and_saves_every_leg_then_the_named_node_takes_them_all(nodes):
     (a, control), (b, _) = await nodes("node-a"), await nodes("node-b")
-    await eventually(lambda: basket_node(a, b) is not None and len(a.held) + len(b.held) == 5,
-                     timeout_secs=15, poll_secs=0.05)
+    # node-a answers the move from the leases as its last round saw them: wait for a round that saw the basket's.
+    await eventually(lambda: basket_node(a, b) is not None and len(a.held) + len(b.held) == 5
+                     and a.lease_row("trio") is not None, timeout_secs=15, poll_secs=0.05)
     source, target = (a, b) if basket_node(a, b) is a else (b, a)
     start = len(nodes.log)
     answer = await control.move("trio", target.node)
