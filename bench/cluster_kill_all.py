@@ -4,7 +4,7 @@ on every node is killed, and from `resume --all` until all run again.
     python bench/cluster_kill_all.py [--trials 10] [--bots 30] [--nodes 3] [--lease-secs 6]
                                      [--timeout-secs 900]
 
-Starts a throwaway Redis and PostgreSQL on 127.0.0.1 (tests.cluster.servers) and `--nodes`
+Starts a throwaway Redis and PostgreSQL on 127.0.0.1 (bench.cluster_setup) and `--nodes`
 `botrunner run` processes in cluster mode sharing `--bots` paced sim bots, and waits until every
 bot runs and the nodes hold a fair share each. Each trial sends `kill --all` to one node (in
 turn) through its control socket, as the CLI does, and meanwhile polls every node's own bots
@@ -26,32 +26,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import asyncpg  # noqa: E402
-
+from bench.cluster_setup import node_names, sim_bots, throwaway_cluster  # noqa: E402
 from runner.control.client import ControlClientError  # noqa: E402
 from tests.cluster.nodes import ClusterNodes  # noqa: E402
-from tests.cluster.servers import start_postgres, start_redis  # noqa: E402
 
-SIM = """\
-id: {bot_id}
-mode: sim
-symbol: BTC/USDT
-timeframe: 1m
-capital: 10000
-market: {{source: synthetic, seed: {seed}, bars: 20000}}
-speed: 60
-strategy: {{name: sma_cross, params: {{fast: 3, slow: 8}}}}
-"""
 POLL_SECS = 0.01
 
 
@@ -133,16 +119,9 @@ def summary(what: str, figures: list[float]) -> str:
 
 
 async def main(trials: int, bot_count: int, node_count: int, lease_secs: float) -> None:
-    postgres, redis = start_postgres(), start_redis()
-    root = Path(tempfile.mkdtemp(prefix="cluster-kill-bench-"))
-    nodes: ClusterNodes | None = None
-    try:
-        connection = await asyncpg.connect(postgres.url("postgres"))
-        await connection.execute("CREATE DATABASE bench")
-        await connection.close()
-        bots = {f"sim-{i}": SIM.format(bot_id=f"sim-{i}", seed=i) for i in range(1, bot_count + 1)}
-        nodes = ClusterNodes(root, redis.url, postgres.url("bench"), bots=bots, lease_secs=lease_secs)
-        names = [f"node-{chr(ord('a') + i)}" for i in range(node_count)]
+    names = node_names(node_count)
+    bots = sim_bots(bot_count, bars=20000)
+    async with throwaway_cluster(bots, lease_secs=lease_secs, prefix="cluster-kill-bench-") as nodes:
         for name in names:
             nodes.start(name)
         held = await shared_out(nodes, names, bot_count)
@@ -166,12 +145,6 @@ async def main(trials: int, bot_count: int, node_count: int, lease_secs: float) 
             print(f"trial {number:>2}: kill --all on {asked}: all killed after {last_kill[-1] * 1000:.0f} ms ("
                   + ", ".join(f"{n} {killed[n] * 1000:.0f}" for n in names)
                   + f"); resume --all: all running after {last_resume[-1] * 1000:.0f} ms", flush=True)
-    finally:
-        if nodes is not None:
-            await nodes.stop_all()
-        postgres.stop()
-        redis.stop()
-        shutil.rmtree(root, ignore_errors=True)
     print(f"\n{trials} trials, {bot_count} bots on {node_count} nodes")
     print(summary("kill --all to the last bot killed", last_kill))
     for node, figures in per_node.items():

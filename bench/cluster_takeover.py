@@ -3,7 +3,7 @@ bot runs again on another node.
 
     python bench/cluster_takeover.py [--kills 20] [--lease-secs 2] [--nodes 2]
 
-Starts a throwaway Redis and PostgreSQL on 127.0.0.1 (tests.cluster.servers) and `--nodes`
+Starts a throwaway Redis and PostgreSQL on 127.0.0.1 (bench.cluster_setup) and `--nodes`
 `botrunner run` processes in cluster mode sharing two paced sim bots (one per node). Each round:
 SIGKILL the node holding `sim-1`, then poll another node's control API every 10 ms until
 `sim-1` shows `running` there under a new lease; the time from the kill to that answer is one
@@ -22,29 +22,16 @@ import asyncio
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import asyncpg  # noqa: E402
-
+from bench.cluster_setup import node_names, sim_bots, throwaway_cluster  # noqa: E402
 from runner.control.client import ControlClientError  # noqa: E402
 from tests.cluster.nodes import ClusterNodes  # noqa: E402
-from tests.cluster.servers import start_postgres, start_redis  # noqa: E402
 
-SIM = """\
-id: {bot_id}
-mode: sim
-symbol: BTC/USDT
-timeframe: 1m
-capital: 10000
-market: {{source: synthetic, seed: {seed}, bars: 1000000}}
-speed: 60
-strategy: {{name: sma_cross, params: {{fast: 3, slow: 8}}}}
-"""
-BOTS = {f"sim-{i}": SIM.format(bot_id=f"sim-{i}", seed=i) for i in (1, 2)}
+BOTS = sim_bots(2, bars=1000000)
 
 
 async def owner(nodes: ClusterNodes, asked: str, bot_id: str) -> tuple[str | None, str]:
@@ -69,15 +56,9 @@ async def shared_out(nodes: ClusterNodes, names: list[str]) -> dict[str, str]:
 
 
 async def main(kills: int, lease_secs: float, node_count: int) -> None:
-    postgres, redis = start_postgres(), start_redis()
-    root = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
-    connection = await asyncpg.connect(postgres.url("postgres"))
-    await connection.execute("CREATE DATABASE bench")
-    await connection.close()
-    nodes = ClusterNodes(root, redis.url, postgres.url("bench"), bots=BOTS, lease_secs=lease_secs)
-    names = [f"node-{chr(ord('a') + i)}" for i in range(node_count)]
+    names = node_names(node_count)
     takeovers: list[float] = []
-    try:
+    async with throwaway_cluster(BOTS, lease_secs=lease_secs, prefix="cluster-bench-") as nodes:
         for name in names:
             nodes.start(name)
         for round_ in range(1, kills + 1):
@@ -94,10 +75,6 @@ async def main(kills: int, lease_secs: float, node_count: int) -> None:
             takeovers.append(time.monotonic() - killed_at)
             print(f"kill {round_:>2}: {victim} killed, sim-1 running on {node} after {takeovers[-1]:.2f} s", flush=True)
             nodes.start(victim)
-    finally:
-        await nodes.stop_all()
-        postgres.stop()
-        redis.stop()
     print(f"\ntakeover after SIGKILL, lease {lease_secs:g} s (renewed every {lease_secs / 3:.2f} s), {node_count} nodes, "
           f"{kills} kills: p50 {statistics.median(takeovers):.2f} s, max {max(takeovers):.2f} s, "
           f"min {min(takeovers):.2f} s")
