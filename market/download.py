@@ -32,6 +32,7 @@ import ccxt
 import ccxt.async_support as ccxt_async
 from loguru import logger
 
+from market.feed_retry import FATAL_ERRORS, TEMPORARY_ERRORS, describe_error
 from market.files import COLUMNS
 from market.models import Candle, iso_utc, timeframe_ms
 from market.validation import clean_candles
@@ -40,8 +41,6 @@ HEADER = ",".join(COLUMNS)
 DEFAULT_PAGE_LIMIT = 500                  # when ccxt does not know the exchange's maximum
 RETRY_DELAYS_SECS = (1.0, 2.0, 4.0, 8.0, 16.0)
 REQUEST_TIMEOUT_SECS = 60.0               # beyond ccxt's own `timeout`, which covers one HTTP request
-_REFUSED = (ccxt.AuthenticationError, ccxt.BadRequest, ccxt.NotSupported)   # BadRequest covers BadSymbol
-_TEMPORARY = (ccxt.OperationFailed, ccxt.ExchangeError, TimeoutError)      # OperationFailed covers NetworkError
 
 # (done_ms, total_ms, written): how much of this run's time range is done, and candles written so far.
 Progress = Callable[[int, int, int], None]
@@ -292,19 +291,19 @@ async def _retrying(source: str, action: str, call: Callable[[], Awaitable[Any]]
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT_SECS):
                 return await call()
-        except _REFUSED as exc:
-            raise DownloadFailed(f"{source}: {action} was refused ({_describe(exc)}){saved}") from exc
-        except _TEMPORARY as exc:
+        except FATAL_ERRORS as exc:           # the live feeds' list: the same errors no retry can fix
+            raise DownloadFailed(f"{source}: {action} was refused ({describe_error(exc)}){saved}") from exc
+        except TEMPORARY_ERRORS as exc:
             if attempt == len(delays):
-                raise DownloadFailed(f"{source}: {action} failed {attempt + 1} times, last with {_describe(exc)}"
+                raise DownloadFailed(f"{source}: {action} failed {attempt + 1} times, last with {describe_error(exc)}"
                                      f"{saved}; run the same command again to resume") from exc
             if attempt == 0 and isinstance(exc, ccxt.NetworkError | TimeoutError):
                 # Said at once, not after the last retry half a minute later.
                 logger.warning("{}: cannot reach the exchange while {} ({}): no network here, a wrong "
                                "--base-url, or the exchange is down; trying {} more times over {:g}s (Ctrl-C stops)",
-                               source, action, _describe(exc), len(delays), sum(delays))
+                               source, action, describe_error(exc), len(delays), sum(delays))
             else:
-                logger.warning("{}: {} failed ({}); retry {} of {} in {:g}s", source, action, _describe(exc),
+                logger.warning("{}: {} failed ({}); retry {} of {} in {:g}s", source, action, describe_error(exc),
                                attempt + 1, len(delays), delays[attempt])
             await asyncio.sleep(delays[attempt])
     raise AssertionError("unreachable")
@@ -317,8 +316,3 @@ def _rebase(urls: Any, base_url: str) -> Any:
     if isinstance(urls, str):
         return base_url + urlsplit(urls).path
     return urls
-
-
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "no message"
-    return f"{type(exc).__name__}: {text[:200]}{'...' if len(text) > 200 else ''}"

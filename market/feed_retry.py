@@ -10,6 +10,8 @@ apart up to a maximum, with one WARNING per failure streak and one INFO when it 
     any other ccxt.ExchangeError, ccxt.OperationFailed  retried
       (NetworkError, RateLimitExceeded, a 5xx ...)
       and a request that outlives the timeout
+
+`market.download` retries a bounded number of times instead, over the same two lists.
 """
 
 from __future__ import annotations

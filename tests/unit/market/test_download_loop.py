@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import ccxt
+import ccxt.async_support as ccxt_async
 import pytest
 
 from market.download import HEADER, DownloadFailed, download_candles
@@ -140,3 +141,14 @@ async def test_a_temporary_error_is_retried_and_a_refusal_fails_saying_what_the_
     with pytest.raises(DownloadFailed, match="refused .* the file holds everything up to 2024-01-01T00:14:00Z"):
         await download(refusing, tmp_path / "c.csv")
     assert written(tmp_path / "c.csv") == list(range(15))
+
+
+async def test_an_error_the_live_feeds_never_retry_is_not_retried_by_the_download_either(tmp_path, log_records):
+    # A real ccxt client closed under the download raises ExchangeClosedByUser at its first
+    # request: market.feed_retry's list says no retry can fix that, and the download uses that list.
+    client = ccxt_async.binance({"options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False}})
+    await client.close()
+
+    with pytest.raises(DownloadFailed, match="loading markets was refused .*ExchangeClosedByUser"):
+        await download_candles(client, "BTC/USDT", "1m", tmp_path / "c.csv", since_ms=T0, retry_delays_secs=(0.0, 0.0))
+    assert not [r for r in log_records if r["level"].name == "WARNING"]     # no "retry 1 of 2"
