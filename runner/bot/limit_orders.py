@@ -15,8 +15,11 @@ it; live: the exchange's matching). The rules, decided here:
   by market or at the exit's limit. Nothing filled: nothing to exit ("already flat").
 - **A limit exit** (a FLAT `LimitSignal`) sells the position at its price or better. Like a
   market exit it replaces the protective exits (stop-loss, take-profit, trailing stop) of the
-  position; if it expires unfilled, the position stays open without them, and the strategy's
-  next signal decides (a market exit, say).
+  position: both resting could sell the position twice. One with an expiry keeps them aside
+  (in the snapshot too), and if it expires with the position still open, they are put back as
+  they stood when it was placed (a trailing stop at its level then), for what is left of the
+  position when it filled in part. A good-till-cancelled limit exit has no such end: the
+  position rests without them until it fills or the strategy decides otherwise.
 - **Expiry**: an order of a signal with `expire_after` N carries `expire_ts_ms`, the close time
   of the Nth candle after the one it was placed on. At that candle, after its fills are booked
   (so the candle can still fill it), the runner cancels it and only it (journal `cancel`, why
@@ -38,7 +41,10 @@ from __future__ import annotations
 
 from loguru import logger
 
-from execution.models import Order, OrderType, Side
+from dataclasses import replace
+from typing import Any
+
+from execution.models import Order, OrderType, Side, order_from_dict, order_to_dict
 from market.models import iso_utc
 from risk.decision import RiskDecision
 from strategies.signal import LimitSignal, Signal
@@ -52,6 +58,11 @@ class LimitOrderFlow:
     # Client order id -> expire_ts_ms of the resting limit orders that expire; None while there
     # is none (the per-candle check is then one `is None`). Set per runner when one rests.
     _limit_expiries: dict[str, int] | None = None
+    # Limit exit's client order id -> the protective exits it replaced, put back if it expires
+    # with the position open; None while there is none. `_exits_set_aside`: those of the exit
+    # being decided, between `_set_aside_exits` and `_limit_order` in `_act`.
+    _replaced_exits: dict[str, list[Order]] | None = None
+    _exits_set_aside: list[Order] | None = None
 
     def _limit_order(self, decision: RiskDecision, signal: Signal, now_ms: int) -> Order:
         """The LIMIT order of an approved decision with a price (`decision.price`)."""
@@ -65,7 +76,19 @@ class LimitOrderFlow:
             expire_ts_ms=expire_ts_ms)
         if expire_ts_ms is not None:
             self._expire_at(order.client_order_id, expire_ts_ms)
+        kept, self._exits_set_aside = self._exits_set_aside, None
+        position = self.portfolio.quantity
+        if kept and expire_ts_ms is not None and position and order.side is (Side.SELL if position > 0 else Side.BUY):
+            if self._replaced_exits is None:
+                self._replaced_exits = {}
+            self._replaced_exits[order.client_order_id] = kept
         return order
+
+    def _set_aside_exits(self, signal: Signal) -> None:
+        """An exit is about to cancel the position's protective exits: a limit exit with an
+        expiry keeps them (as they stand now) to put back if it expires unfilled."""
+        self._exits_set_aside = ([o for o in self.execution.open_orders() if o.oco_group is not None]
+                                 if isinstance(signal, LimitSignal) and signal.expire_after is not None else None)
 
     def _expire_at(self, order_id: str, expire_ts_ms: int) -> None:
         if self._limit_expiries is None:
@@ -77,6 +100,9 @@ class LimitOrderFlow:
         for order in self.execution.open_orders():
             if order.expire_ts_ms is not None and order.type is OrderType.LIMIT:
                 self._expire_at(order.client_order_id, order.expire_ts_ms)
+        if self._replaced_exits is not None:            # of limit exits done while the bot was down
+            for order_id in [i for i in self._replaced_exits if i not in (self._limit_expiries or ())]:
+                self._forget_replaced_exits(order_id)
 
     async def _expire_limit_orders(self, close_ms: int) -> None:
         """At each candle's close while an order with an expiry rests (its fills booked): cancel
@@ -86,6 +112,7 @@ class LimitOrderFlow:
         open_ids = {o.client_order_id for o in self.execution.open_orders()}
         for order_id in [i for i in expiries if i not in open_ids]:
             del expiries[order_id]                      # filled, or cancelled by something else
+            self._forget_replaced_exits(order_id)
         due = [i for i, ts_ms in expiries.items() if ts_ms <= close_ms]
         if due:
             logger.info("Limit order(s) {} expired at the close of {}; cancelling", ", ".join(due), iso_utc(close_ms))
@@ -94,8 +121,48 @@ class LimitOrderFlow:
             for order_id in due:
                 if order_id not in still_open:
                     del expiries[order_id]
+                    if (kept := self._forget_replaced_exits(order_id)) is not None:
+                        self._put_back_exits(order_id, kept)
         if not expiries:
             self._limit_expiries = None
+
+    def _forget_replaced_exits(self, order_id: str) -> list[Order] | None:
+        replaced = self._replaced_exits
+        if replaced is None:
+            return None
+        kept = replaced.pop(order_id, None)
+        if not replaced:
+            self._replaced_exits = None
+        return kept
+
+    def _put_back_exits(self, order_id: str, kept: list[Order]) -> None:
+        """The limit exit `order_id` expired: its position, if still open (in the direction the
+        exits close), gets back the protective exits it replaced, for what is left of it: each
+        entry's exits share one quantity, and they are scaled down together when the exit
+        filled in part. Not while the kill switch is tripped: it closes the position itself."""
+        position = self.portfolio.quantity
+        if not position or self.kill_switch.tripped:
+            return
+        exit_side = Side.SELL if position > 0 else Side.BUY
+        kept = [o for o in kept if o.side is exit_side]
+        held = sum({o.oco_group: o.quantity for o in kept}.values())
+        if not held:
+            return
+        scale = min(1.0, abs(position) / held)
+        orders = [o if scale == 1.0 else replace(o, quantity=o.quantity * scale) for o in kept]
+        self.execution.restore_orders(orders)
+        self._filled = True               # checkpoint at the end of this candle: the exits persist
+        logger.info("Limit exit {} expired with {} {} still held; protective exits back: {}", order_id, position,
+                    self.symbol, ", ".join(f"{o.reason} at {o.stop_price or o.price:.8g}" for o in orders))
+
+    def replaced_exits_snapshot(self) -> dict[str, Any] | None:
+        """The protective exits set aside by resting limit exits, for the snapshot (None: none)."""
+        if not self._replaced_exits:
+            return None
+        return {i: [order_to_dict(o) for o in orders] for i, orders in self._replaced_exits.items()}
+
+    def restore_replaced_exits(self, data: dict[str, Any] | None) -> None:
+        self._replaced_exits = {i: [order_from_dict(o) for o in orders] for i, orders in data.items()} if data else None
 
     async def _withdraw_limit_entry(self, now_ms: int) -> bool:
         """An exit signal while an order works: a resting limit entry is cancelled (and what it

@@ -39,6 +39,8 @@ class RunnerPersistence:
             state["forecasting"] = self.forecasting.snapshot()
         if self.governance is not None:
             state["governance"] = self.governance.snapshot()
+        if self._replaced_exits is not None:     # a resting limit exit's (`runner.bot.limit_orders`)
+            state["replaced_exits"] = self.replaced_exits_snapshot()
         return state
 
     def checkpoint(self) -> None:
@@ -101,3 +103,4 @@ class RunnerPersistence:
         self.last_error = state.get("last_error", "")
         if self.governance is not None and state.get("governance") is not None:
             self.governance.restore(state["governance"])
+        self.restore_replaced_exits(state.get("replaced_exits"))

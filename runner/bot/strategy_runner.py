@@ -407,6 +407,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             return
         if signal.direction is Direction.FLAT and self.execution.open_orders():
             # An exit replaces whatever protects the position it closes.
+            self._set_aside_exits(signal)    # a limit exit that expires puts them back (limit_orders)
             await self._cancel_all(now_ms, "replaced by an exit")
         if self.risk_group is not None and not self._group_room_for(decision, now_ms):
             return
