@@ -33,7 +33,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from loguru import logger
@@ -267,6 +267,7 @@ class ClusterCoordinator:
             self._hand_over(bot_id, why)
         for bot_id, pinned in plan.take:
             await self._take(bot_id, pinned=pinned)
+        await self._events.tell_departures()     # nodes taken over from that the live set never showed leaving
 
     async def _take(self, bot_id: str, *, pinned: bool) -> None:
         sent_at = time.monotonic()              # the TTL runs from no earlier than this
@@ -286,9 +287,9 @@ class ClusterCoordinator:
             self._pinned.add(bot_id)
             await self._nodes.clear_move(bot_id)
         kill = f"{GLOBAL_KILL_PREFIX} ({self.kill_latch['node']}): {self.kill_latch['reason']}" if self.kill_latch else None
-        for leg in self.units[bot_id]:
-            journal = self._fencing.journal_for(leg, lease.token)
-            self._events.took(replace(lease, bot_id=leg), journal)
+        journals = {leg: self._fencing.journal_for(leg, lease.token) for leg in self.units[bot_id]}
+        self._events.took(lease, journals)        # journalled per leg, notified once per unit
+        for leg, journal in journals.items():
             self._bots.take(leg, journal, kill_reason=kill)
 
     def _hand_over(self, bot_id: str, why: str) -> None:
