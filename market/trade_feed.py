@@ -13,6 +13,9 @@ round to publishing its kline, and late trades are counted instead of silently f
   since the last one seen (`since` = its time; trades already seen are skipped by id), a page of
   `limit` at a time until caught up. A candle is emitted when a trade of a later period
   arrives, or when a poll made at or after its period's end plus the grace has come back.
+  A full page within one millisecond would come back the same from its time: on Binance the
+  pages go on by id (aggTrades' `fromId`, the page's highest id + 1) until one is not full; on an
+  exchange without it, the rest of that millisecond is skipped with a warning.
 - With `websocket` and a ccxt.pro client whose exchange has `watchTrades`, trades come from
   `watch_trades` (Binance's `<symbol>@aggTrade` stream, the ids of `aggTrades`), so a candle is
   emitted as soon as the first trade of the next period arrives. A period whose end plus the
@@ -154,14 +157,19 @@ class TradeCandleFeed:
         """Every trade since the last one seen into `builder`; the candles that closed, or None
         when the feed was closed meanwhile."""
         closed: list[Candle] = []
+        from_id: int | None = None                        # paging by id, once a page filled one millisecond
         while not self._clock.closed:
-            rows = await self._fetch(self._intake.since_ms)
+            rows = await self._fetch(self._intake.since_ms, from_id)
             if rows is None:
                 return None
             taken = self._intake.take(rows)
             for trade in taken:
                 closed += builder.add(*trade)
-            if len(rows) >= self._limit and taken:
+            if len(rows) >= self._limit and (from_id is not None or _one_millisecond(rows)):
+                from_id = self._next_id(rows)             # by time, the next page would be this one again
+                if from_id is not None:
+                    continue
+            elif len(rows) >= self._limit and taken:
                 continue                                  # a full page of new trades: more may follow at once
             if not rows and self._intake.since_ms + _WINDOW_MS < self._clock.now_ms():
                 self._intake.since_ms += _WINDOW_MS       # a quiet hour after an outage: look further on
@@ -169,9 +177,26 @@ class TradeCandleFeed:
             return closed
         return None
 
-    async def _fetch(self, since_ms: int) -> list[dict[str, Any]] | None:
-        """`fetch_trades` from `since_ms`, retried until it works; None when closed meanwhile."""
+    async def _fetch(self, since_ms: int, from_id: int | None = None) -> list[dict[str, Any]] | None:
+        """`fetch_trades` from `since_ms` (or from trade id `from_id`), retried until it works;
+        None when closed meanwhile."""
+        if from_id is not None:
+            return await self._retry(lambda: self._client.fetch_trades(self.symbol, limit=self._limit,
+                                                                       params={"fromId": from_id}))
         return await self._retry(lambda: self._client.fetch_trades(self.symbol, since=since_ms, limit=self._limit))
+
+    def _next_id(self, rows: list[dict[str, Any]]) -> int | None:
+        """The id to page on from after a full page `rows` within one millisecond: its highest
+        + 1 on Binance, whose aggTrades ids count up with no gap; elsewhere None, after skipping
+        the rest of that millisecond (its trades beyond the page cannot be reached by time)."""
+        ids = [int(row["id"]) for row in rows if isinstance(row.get("id"), str) and row["id"].isdigit()]
+        if self.exchange.startswith("binance") and ids:
+            return max(ids) + 1
+        logger.warning("{}: {} trades at {} fill a page, and {} cannot page by id: any more trades in that "
+                       "millisecond are left out", self._source, len(rows), iso_utc(self._intake.since_ms),
+                       self.exchange)
+        self._intake.skip_millisecond()
+        return None
 
     # -- websocket -----------------------------------------------------------------------------
 
@@ -233,3 +258,8 @@ class TradeCandleFeed:
                            "cannot be reached; bots on this feed wait", self._source, self._stale_after_bars,
                            iso_utc(self._last_candle_close_ms))
             self._staleness.turn(True)
+
+
+def _one_millisecond(rows: list[dict[str, Any]]) -> bool:
+    """Whether every row of a page has one time: the next page by time would start there again."""
+    return len({row.get("timestamp") for row in rows}) == 1

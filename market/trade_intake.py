@@ -4,7 +4,9 @@ A trade feed reads the same trades twice over: pages of REST that overlap (`sinc
 newest trade's time, so the next page starts with it again), and a websocket beside a REST
 catch-up. One rule takes each once with any id scheme: a trade older than the newest one taken
 was taken; one at the newest time was taken if its id was seen at that time. (A source that
-sent trades out of time order would lose the older ones; Binance's do not.)
+sent trades out of time order would lose the older ones; Binance's do not.) Trades of one
+millisecond are taken in the order of their ids, read as numbers where they are: ccxt sorts
+them as text, so "1000" came before "999" and a candle's open could be a later trade.
 
 A row that is not a usable trade (time not an int, price outside `market.limits`, amount
 negative or not finite) is dropped with a warning, the first ten of them.
@@ -36,7 +38,7 @@ class TradeIntake:
     def take(self, rows: list[dict[str, Any]]) -> list[tuple[int, float, float]]:
         """(time ms, price, amount) of each trade in `rows` not taken before, in time order."""
         taken = []
-        for row in sorted(rows, key=lambda r: r.get("timestamp") if isinstance(r.get("timestamp"), int) else 0):
+        for row in sorted(rows, key=_time_order):
             trade = self._checked(row)
             if trade is None or trade[0] < self.since_ms:
                 continue
@@ -50,6 +52,12 @@ class TradeIntake:
             taken.append(trade)
         return taken
 
+    def skip_millisecond(self) -> None:
+        """Go on from the millisecond after `since_ms`: its trades not taken yet are left out
+        (for a source that cannot page past a full page of them)."""
+        self.since_ms += 1
+        self._seen_ids = set()
+
     def _checked(self, row: dict[str, Any]) -> tuple[int, float, float] | None:
         ts, price, amount = row.get("timestamp"), row.get("price"), row.get("amount")
         if (isinstance(ts, int) and isinstance(price, (int, float)) and isinstance(amount, (int, float))
@@ -61,3 +69,9 @@ class TradeIntake:
                            "within [{:g}, {:g}] and an amount >= 0", self._source, row.get("id"), ts, price, amount,
                            MIN_PRICE, MAX_PRICE)
         return None
+
+
+def _time_order(row: dict[str, Any]) -> tuple[int, int]:
+    """Sort key: the trade's time, then its id where it is a number (else as it came: sorted is stable)."""
+    ts, trade_id = row.get("timestamp"), row.get("id")
+    return (ts if isinstance(ts, int) else 0, int(trade_id) if isinstance(trade_id, str) and trade_id.isdigit() else 0)

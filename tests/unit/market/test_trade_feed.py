@@ -7,12 +7,14 @@ from __future__ import annotations
 import pytest
 
 from execution.standin import SteppedExchangeClock
+from execution.standin.trade_bursts import BurstTrades
 from market.models import Candle
 from market.trade_feed import TradeCandleFeed
 from tests.fakes import eventually
 from tests.unit.market.standin_feeds import NOW_INDEX, ROWS, STEP_MS, candle_ms, candles, finish, read
 
 GRACE_MS = 2_000
+BURST_FIRST_ID = NOW_INDEX * 4 + 1       # the stand-in's ids count four a candle from 1
 
 
 @pytest.fixture
@@ -82,6 +84,25 @@ async def test_trades_published_after_the_grace_are_late_counted_and_leave_the_c
     assert feed.late_trades == 2 and feed.late_volume == sum(float(t.qty) for t in closes)
     late_lines = [r["message"] for r in log_records if "late trades" in r["message"]]
     assert late_lines and late_lines[0].startswith("binance BTC/USDT 1m trades: 1 late trades (")
+    await finish(feed, reader)
+
+
+async def test_more_trades_in_one_millisecond_than_a_page_holds_are_all_taken_paging_by_id(make_feed, clock, standin):
+    # 2,500 trades at candle 60's first millisecond, pages of 1,000: by startTime the second page
+    # would be the first again; aggTrades' fromId reaches the rest.
+    standin.api.market_trades = BurstTrades(standin.api.tape, NOW_INDEX, 2_500)
+    feed = make_feed(limit=1000)
+    reader = await read(feed, clock)
+
+    await to_close_of(clock, NOW_INDEX)
+    await to_close_of(clock, NOW_INDEX + 1)
+
+    burst, after = reader.candles
+    expected = candles(NOW_INDEX, NOW_INDEX)[0]
+    assert burst[:5] == expected[:5] and burst.volume == pytest.approx(expected.volume)    # 2,500 parts added up
+    assert [after] == candles(NOW_INDEX + 1, NOW_INDEX + 1)       # and on after the burst
+    asked = [r.params for r in standin.requests if r.path == "/api/v3/aggTrades"]
+    assert [p["fromId"] for p in asked if "fromId" in p][:2] == [str(BURST_FIRST_ID + 1000), str(BURST_FIRST_ID + 2000)]
     await finish(feed, reader)
 
 

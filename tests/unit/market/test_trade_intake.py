@@ -39,3 +39,21 @@ def test_a_row_that_is_not_a_usable_trade_is_skipped_with_a_warning(log_records)
     warnings = [r["message"] for r in log_records if r["level"].name == "WARNING"]
     assert len(warnings) == 3 and warnings[2].startswith("binance BTC/USDT 1m trades: trade 2 skipped: time "
                                                           f"{T0 + 1}, price 100.0, amount -1.0; expected")
+
+
+def test_trades_of_one_millisecond_are_taken_in_the_order_of_their_numeric_ids_not_as_ccxt_sorts_the_text():
+    intake = TradeIntake("x", T0)
+
+    taken = intake.take([row(1000, T0, price=103.0), row(1001, T0, price=104.0), row(998, T0, price=101.0),
+                         row(999, T0, price=102.0)])         # ccxt's order: "1000" < "1001" < "998" < "999"
+
+    assert [price for _, price, _ in taken] == [101.0, 102.0, 103.0, 104.0]
+
+
+def test_skipping_a_millisecond_leaves_its_untaken_trades_out_and_takes_the_next_ones():
+    intake = TradeIntake("x", T0)
+    intake.take([row(1, T0), row(2, T0)])
+
+    intake.skip_millisecond()
+
+    assert intake.take([row(3, T0), row(4, T0 + 1)]) == [(T0 + 1, 100.0, 1.0)]
