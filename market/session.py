@@ -19,22 +19,23 @@ or 25 hours.
   they pass twice (01:30 on the fall-back day) is its first occurrence (PEP 495's `fold=0`).
 
 Per-candle questions (`window`, `day_of`) answer from the session or day computed last while the
-time stays inside it, so a replay converts times with zoneinfo about twice per session day.
+time stays inside it, so a replay converts times with zoneinfo about twice per session day. The
+days are cut by `market.trading_days.TradingDays` (`trading_days`), which the bot's other
+day-counting features (`vwap:day`) take from the session too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from market.trading_days import TradingDays, utc_ms
 
 __all__ = ["DAY_NAMES", "MINUTES_PER_DAY", "TradingSession"]
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")      # date.weekday() order
 MINUTES_PER_DAY = 1440
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_MS = timedelta(milliseconds=1)
 
 
 class TradingSession:
@@ -50,7 +51,7 @@ class TradingSession:
     """
 
     __slots__ = ("zone", "open_minute", "close_minute", "days", "flatten_at_close", "crosses_midnight",
-                 "_day_start", "_day_cache", "_window_cache")
+                 "trading_days", "day_of", "_window_cache")
 
     def __init__(self, time_zone: str | ZoneInfo, open_minute: int, close_minute: int, days: Iterable[int],
                  *, flatten_at_close: bool = False) -> None:
@@ -67,8 +68,11 @@ class TradingSession:
         self.flatten_at_close = flatten_at_close
         self.crosses_midnight = close_minute < open_minute
         # Where a trading day starts: local midnight, or the open of a session crossing midnight.
-        self._day_start = timedelta(minutes=open_minute if self.crosses_midnight else 0)
-        self._day_cache = (0, 0, 0)          # (start_ms, end_ms, day): the last day computed
+        self.trading_days = TradingDays(self.zone, open_minute if self.crosses_midnight else 0)
+        self.day_of = self.trading_days.day_of
+        """The trading day of a time in UTC ms: days since 1970-01-01 of its local date (of the
+        session's open for a session crossing midnight). Every instant has one, in a session or
+        not. The days' own method, bound here: the risk rules call it per candle."""
         self._window_cache = (0, 0, 0)       # (valid_from_ms, open_ms, close_ms): the last session found
 
     # -- sessions ----------------------------------------------------------------------------
@@ -103,22 +107,6 @@ class TradingSession:
                 return open_ms, close_ms
         raise AssertionError("a session opens on some day of every week")   # days is never empty
 
-    # -- trading days ------------------------------------------------------------------------
-
-    def day_of(self, ts_ms: int) -> int:
-        """The trading day of `ts_ms`: days since 1970-01-01 of its local date (of the session's
-        open for a session crossing midnight). Every instant has one, in a session or not."""
-        start_ms, end_ms, day = self._day_cache
-        if start_ms <= ts_ms < end_ms:
-            return day
-        local_day = (self.local(ts_ms) - self._day_start).date()   # wall-clock arithmetic: DST-proof
-        day = local_day.toordinal() - _EPOCH_ORDINAL
-        start_ms = self._utc_ms(local_day, self._day_start.seconds // 60)
-        end_ms = self._utc_ms(local_day + timedelta(days=1), self._day_start.seconds // 60)
-        if start_ms <= ts_ms < end_ms:       # not so only where a DST gap holds the day's start
-            self._day_cache = (start_ms, end_ms, day)
-        return day
-
     # -- conversions -------------------------------------------------------------------------
 
     def local(self, ts_ms: int) -> datetime:
@@ -126,8 +114,7 @@ class TradingSession:
         return datetime.fromtimestamp(ts_ms / 1000, tz=self.zone)
 
     def _utc_ms(self, day: date, minute: int) -> int:
-        wall = datetime(day.year, day.month, day.day, tzinfo=self.zone) + timedelta(minutes=minute)
-        return (wall - _EPOCH) // _ONE_MS        # exact: no float seconds
+        return utc_ms(self.zone, day, minute)
 
     def describe(self) -> str:
         """`09:30-16:00 America/New_York mon,tue,wed,thu,fri`, for messages and the journal."""

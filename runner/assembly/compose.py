@@ -48,6 +48,7 @@ from strategies.registry import create_strategy
 
 if TYPE_CHECKING:
     from execution.exchange import ExchangeAccount
+    from market.session import TradingSession
 
 __all__ = ["compose_runner", "make_strategy", "sim_runner"]
 
@@ -113,7 +114,7 @@ def compose_runner(
     session = config.session.session() if config.session is not None else None
     return StrategyRunner(
         config.id, feed=feed, strategy=strategy,
-        features=_features(strategy, feature_hub, stream_key),
+        features=_features(strategy, feature_hub, stream_key, session),
         forecasting=_forecasting(config, clock, forecast_recorder),
         decide_on_trigger=config.run_strategy == "on_trigger", risk_group=risk_group,
         regime=_regime(config, strategy, regime_hub, stream_key),
@@ -161,12 +162,14 @@ def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: C
                          timeframe=config.timeframe)
 
 
-def _features(strategy: Strategy, hub: FeatureHub | None, stream_key: Hashable | None) -> SharedFeatures | None:
+def _features(strategy: Strategy, hub: FeatureHub | None, stream_key: Hashable | None,
+              session: TradingSession | None) -> SharedFeatures | None:
     if not strategy.features:
         return None                        # a strategy without features pays nothing for them
+    days = session.trading_days if session is not None else None      # vwap:day restarts on the session's days
     if hub is None or stream_key is None:
-        return SharedFeatures(strategy.features)
-    return hub.shared(stream_key, strategy.features)
+        return SharedFeatures(strategy.features, days=days)
+    return hub.shared(stream_key, strategy.features, days=days)
 
 
 def _timeframes(config: BotConfig, strategy: Strategy, hub: FeatureHub | None,

@@ -131,7 +131,7 @@ class _Vwap:
         out[self._key] = self._update(ts_ms, high, low, close, volume)
 
 
-def _writer(spec: FeatureSpec):
+def _writer(spec: FeatureSpec, day_of: Callable[[int], int]):
     kind, period = spec.kind, spec.period
     if kind == "bb":
         return _Bands(Bollinger(period, spec.dev), spec.keys)
@@ -149,7 +149,7 @@ def _writer(spec: FeatureSpec):
     if kind == "volume_ratio":
         return _VolumeRatio(SMA(period), key)
     if kind == "vwap":  # the only anchor so far is "day"
-        return _Vwap(AnchoredVWAP(utc_day), key)
+        return _Vwap(AnchoredVWAP(day_of), key)
     raise AssertionError(f"no writer for {spec}")  # parse_spec lets through only the kinds above
 
 
@@ -163,11 +163,15 @@ class FeatureSet:
 
     `update` returns a new dict per candle with every key of `keys`, None while that feature
     warms up; feed each candle once, oldest first. Raises ValueError for a bad spec.
+
+    `day_of` numbers the day a candle opening at a time (UTC ms) belongs to, for the features
+    that restart each day (`vwap:day`): UTC days by default, a bot's session days with its
+    session's `TradingDays.day_of` (`market.trading_days`).
     """
 
     __slots__ = ("specs", "keys", "_writes", "_aliases")
 
-    def __init__(self, specs: Iterable[str]) -> None:
+    def __init__(self, specs: Iterable[str], *, day_of: Callable[[int], int] = utc_day) -> None:
         self.specs: tuple[FeatureSpec, ...] = parse_specs(specs)
         self.keys: tuple[str, ...] = tuple(key for spec in self.specs for key in spec.keys)
         first: dict[tuple, FeatureSpec] = {}
@@ -176,7 +180,7 @@ class FeatureSet:
         for spec in self.specs:
             same = first.setdefault(spec.compute_key, spec)
             if same is spec:
-                self._writes.append(_writer(spec).write)
+                self._writes.append(_writer(spec, day_of).write)
             else:
                 self._aliases.extend(zip(spec.keys, same.keys))
 

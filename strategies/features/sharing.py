@@ -19,17 +19,22 @@ backtest of several bots, bot by bot) must not share a hub. Each stored candle c
 with five specs (~5.5 MB per stream at the default 10,000).
 
 Values are read-only mappings (`MappingProxyType`): one bot cannot change another's features.
+
+Features that restart each day (`vwap:day`) depend on where a bot's days are cut: UTC midnight,
+or its session's days in its zone (`days`, a `market.trading_days.TradingDays`). Bots whose
+days differ share a computation only while none of its specs restarts by day.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from types import MappingProxyType
 
 from market.models import Candle
 from market.timeframes import TimeframeHub
-from strategies.features.feature_set import FeatureSet
+from market.trading_days import TradingDays
+from strategies.features.feature_set import FeatureSet, utc_day
 from strategies.features.specs import parse_specs
 
 DEFAULT_MAX_CANDLES = 10_000
@@ -39,21 +44,25 @@ class SharedFeatures:
     """One `FeatureSet` over one candle stream, fed once per candle by whichever reader gets
     there first; see the module docstring for what an older, never-computed candle gets.
 
-    `computed` counts candles computed, `misses` the calls answered with None values.
+    `computed` counts candles computed, `misses` the calls answered with None values. `days`
+    cuts the days of the features that restart each day (None: UTC days).
     """
 
-    __slots__ = ("keys", "max_candles", "computed", "misses", "_set", "_last_ts_ms", "_store", "_order", "_unknown")
+    __slots__ = ("keys", "max_candles", "computed", "misses", "days", "_set", "_last_ts_ms", "_store", "_order",
+                 "_unknown")
 
-    def __init__(self, specs: Iterable[str], *, max_candles: int = DEFAULT_MAX_CANDLES) -> None:
+    def __init__(self, specs: Iterable[str], *, max_candles: int = DEFAULT_MAX_CANDLES,
+                 days: TradingDays | None = None) -> None:
         if max_candles < 1:
             raise ValueError(f"max_candles must be >= 1, got {max_candles}")
         self.max_candles = max_candles
+        self.days = days
         self.computed = 0
         self.misses = 0
         self._last_ts_ms: float = float("-inf")
         self._store: dict[int, Mapping[str, float | None]] = {}
         self._order: deque[int] = deque(maxlen=max_candles)  # the stored timestamps, oldest first
-        self._use(FeatureSet(specs))
+        self._use(FeatureSet(specs, day_of=self._day_of()))
 
     @property
     def specs(self) -> tuple[str, ...]:
@@ -87,7 +96,17 @@ class SharedFeatures:
         miss its key). Raises RuntimeError after it, ValueError for a bad spec."""
         if self.computed:
             raise RuntimeError(f"cannot add features after {self.computed} candles were computed")
-        self._use(FeatureSet((*self.specs, *specs)))
+        self._use(FeatureSet((*self.specs, *specs), day_of=self._day_of()))
+
+    def fits(self, specs: Iterable[str], days: TradingDays | None) -> bool:
+        """Whether a bot cutting its days by `days` may read `specs` from here, widened if need
+        be: its days are these, or neither side has a feature that restarts by day."""
+        if _days_key(days) == _days_key(self.days):
+            return True
+        return not any(spec.by_day for spec in (*self._set.specs, *parse_specs(specs)))
+
+    def _day_of(self) -> Callable[[int], int]:
+        return utc_day if self.days is None else self.days.day_of
 
     def _use(self, feature_set: FeatureSet) -> None:
         self._set = feature_set
@@ -99,7 +118,8 @@ class FeatureHub:
     """Hands out one `SharedFeatures` per candle stream and set of specs, to all the bots of a
     daemon (or a backtest) that read that stream.
 
-    `shared(stream_key, specs)` returns a SharedFeatures that computes at least `specs`:
+    `shared(stream_key, specs, days=...)` returns a SharedFeatures that computes at least `specs`
+    with the bot's days (`days`, None: UTC; see the module docstring):
 
     - one already handed out for `stream_key` that covers them (same specs, or more);
     - else one for `stream_key` that has not computed a candle yet, widened to the union: bots
@@ -121,20 +141,24 @@ class FeatureHub:
         self.timeframes = TimeframeHub(max_candles=max_candles)
         self._streams: dict[Hashable, list[SharedFeatures]] = {}
 
-    def shared(self, stream_key: Hashable, specs: Iterable[str]) -> SharedFeatures:
+    def shared(self, stream_key: Hashable, specs: Iterable[str], *, days: TradingDays | None = None) -> SharedFeatures:
         wanted = tuple(spec.text for spec in parse_specs(specs))
         group = self._streams.setdefault(stream_key, [])
         for shared in group:
-            if set(wanted) <= set(shared.specs):
+            if set(wanted) <= set(shared.specs) and shared.fits(wanted, days):
                 return shared
         for shared in group:
-            if not shared.computed:
+            if not shared.computed and shared.fits(wanted, days):
                 shared.extend(wanted)
                 return shared
-        shared = SharedFeatures(wanted, max_candles=self._max_candles)
+        shared = SharedFeatures(wanted, max_candles=self._max_candles, days=days)
         group.append(shared)
         return shared
 
     def __len__(self) -> int:
         """How many computations the hub runs (SharedFeatures over all streams)."""
         return sum(map(len, self._streams.values()))
+
+
+def _days_key(days: TradingDays | None) -> tuple[str, int] | None:
+    return None if days is None else days.key

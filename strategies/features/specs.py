@@ -32,7 +32,8 @@ _ALLOWED_TEXT = (", ".join(ALLOWED) + f" (N a whole number from 1 to {MAX_PERIOD
 _PERIOD_KINDS = {"sma": 1, "ema": 1, "rsi": 1, "atr": 1, "volatility": 2, "volume_ratio": 1}  # kind: least N
 _PERIOD = re.compile(r"[1-9][0-9]*")
 _DEV = re.compile(r"[0-9]+(\.[0-9]+)?")
-# Anchors VWAP resets at. Trading sessions ("vwap:session") go here once sessions exist.
+# Anchors VWAP resets at: "day" is the UTC day, or the session's trading day for a bot with a
+# `session:` (its zone's midnight, or its open for a session crossing midnight).
 VWAP_ANCHORS = ("day",)
 BAND_PARTS = ("upper", "middle", "lower")
 
@@ -52,6 +53,11 @@ class FeatureSpec(NamedTuple):
         if self.kind == "bb":
             return tuple(f"{self.text}:{part}" for part in BAND_PARTS)
         return (self.text,)
+
+    @property
+    def by_day(self) -> bool:
+        """Whether the values depend on where days are cut (a bot's session cuts them in its zone)."""
+        return self.kind == "vwap"
 
     @property
     def compute_key(self) -> tuple[str, int | float | str | None, ...]:
