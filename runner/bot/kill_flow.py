@@ -9,7 +9,10 @@ position, retried after 1, 2, 4 ... `FLATTEN_RETRY_MAX_BARS` candles.
 `on_restart: flatten` owes the same flatten without the kill (`flatten_on_restart`): one that
 cannot complete at the restart (an order of unknown outcome may still change the position)
 leaves the bot RUNNING and `flatten_pending`, deciding nothing, retried the same way; once
-flat, it trades on.
+flat, it trades on. The flatten owed is in the snapshot (`restart_flatten`, written at once),
+so a bot stopped or crashed again before it is done owes it still when it next starts
+(`finish_owed_flatten`, called by the daemon as it builds the bot): the exchange may agree with
+the journal by then, and nothing else would ask for it.
 
 A mixin of `StrategyRunner` (it reads and writes the runner's own state), kept in its own
 module so that the loop in `strategy_runner.py` reads alone.
@@ -83,11 +86,27 @@ class KillSwitchFlow:
         """`on_restart: flatten`, before the bot runs: close the position now, or, while an
         order's outcome is unknown (or the exchange refuses), owe it: `flatten_pending`, retried
         at the candles (see `_work_on_flatten`), the bot deciding nothing until flat."""
+        owed = self._restart_flatten_reason
         self._restart_flatten_reason = reason
+        if self.flatten_pending and any(o.oco_group is None and o.reason in (owed, reason)
+                                        for o in self.execution.open_orders()):
+            # Owed before the restart, and its order survived it (sim replays it, live looks it
+            # up): followed, not sent a second time, as the kill switch's flatten is.
+            return
         await self._attempt_flatten(self.last_candle_ts_ms + self._bar_ms)
         if self.flatten_pending:
             logger.warning("{}: the position ({} {}) is not closed yet; the bot decides nothing until it is",
                            reason, self.portfolio.quantity, self.symbol)
+            self.checkpoint()             # between candles: the flatten owed persists now
+
+    async def finish_owed_flatten(self) -> None:
+        """As the bot starts, before it runs: a flatten of `on_restart: flatten` owed by the
+        snapshot it was restored from is attempted now, unless one was this start already (the
+        reconciliation's, a retired basket leg's)."""
+        if self.flatten_pending and self.flatten_attempts == 0 and not self.kill_switch.tripped:
+            logger.warning("{}: the flatten owed before the restart is not done; closing the position ({} {}) now",
+                           self._restart_flatten_reason, self.portfolio.quantity, self.symbol)
+            await self.flatten_on_restart(self._restart_flatten_reason)
 
     async def _flatten_on_kill(self, now_ms: int) -> None:
         await self._attempt_flatten(now_ms)
@@ -118,6 +137,7 @@ class KillSwitchFlow:
                 self._killed(self.kill_switch.reason, flat=True)
             else:
                 self.flatten_pending = False
+                self._filled = True       # checkpoint at the end of this candle: nothing owed any more
                 logger.info("{}: position closed after {} attempt(s); trading on",
                             self._restart_flatten_reason, self.flatten_attempts)
             return True

@@ -39,6 +39,8 @@ class RunnerPersistence:
             state["forecasting"] = self.forecasting.snapshot()
         if self.governance is not None:
             state["governance"] = self.governance.snapshot()
+        if self.flatten_pending and not self.kill_switch.tripped:   # `on_restart: flatten` owed (kill_flow)
+            state["restart_flatten"] = self._restart_flatten_reason
         if self._replaced_exits is not None:     # a resting limit exit's (`runner.bot.limit_orders`)
             state["replaced_exits"] = self.replaced_exits_snapshot()
         return state
@@ -86,8 +88,8 @@ class RunnerPersistence:
         self.execution.restore_orders(orders, fill_ids=fill_ids)
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders and
-        the position in the candle stream. Call before `run()`."""
+        """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders, a
+        flatten owed and the position in the candle stream. Call before `run()`."""
         self.portfolio = self.portfolio.restored(state["portfolio"])
         if self.forecasting is not None and state.get("forecasting") is not None:
             self.forecasting.restore(state["forecasting"])
@@ -104,3 +106,5 @@ class RunnerPersistence:
         if self.governance is not None and state.get("governance") is not None:
             self.governance.restore(state["governance"])
         self.restore_replaced_exits(state.get("replaced_exits"))
+        if (owed := state.get("restart_flatten")) is not None:   # closed at the start (`finish_owed_flatten`)
+            self._restart_flatten_reason, self.flatten_pending = owed, True

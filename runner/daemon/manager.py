@@ -246,6 +246,7 @@ class BotManager:
             forecast_recorder=services.forecasts,
             on_checkpoint=self._write_snapshot, checkpoint_interval_secs=self._snapshot_interval_secs)
         await retire_on_start(runner, slot.config)      # a basket's leg retired with a position to sell
+        await runner.finish_owed_flatten()              # `on_restart: flatten` owed from before the restart
         if slot.config.basket is not None and runner.kill_switch.shared:   # one latch for a basket's legs
             runner.kill_switch.listen("manager", partial(self._kill_soon, slot.config.basket.basket))
         # Spread over the interval by id, the same offset at every restart of the bot.
