@@ -30,7 +30,7 @@ from market.session import DAY_NAMES, MINUTES_PER_DAY, TradingSession
 from market.strict import StrictModel
 from risk.config import Flag
 
-__all__ = ["SessionConfig", "session_fits_timeframe"]
+__all__ = ["SessionConfig", "TimeZoneName", "session_fits_timeframe"]
 
 _CLOCK_TIME = re.compile(r"^(\d\d):(\d\d)$")
 
@@ -75,10 +75,12 @@ def _day_names(value: Any) -> Any:
 
 
 ClockTime = Annotated[str, BeforeValidator(_clock_time)]
+TimeZoneName = Annotated[str, BeforeValidator(_zone_name)]
+"""An IANA time zone name zoneinfo can load; the message names close matches (for any config field)."""
 
 
 class SessionConfig(StrictModel):
-    time_zone: Annotated[str, BeforeValidator(_zone_name)]
+    time_zone: TimeZoneName
     open: ClockTime = "00:00"
     close: ClockTime = "24:00"
     days: Annotated[list[str], BeforeValidator(_day_names)] = list(DAY_NAMES)

@@ -5,7 +5,8 @@ notifications:
   urls_env: [BOTRUNNER_NOTIFY_URL]   # the NAMES of variables holding apprise URLs (they hold tokens)
   events: [kill, failed, daemon, daily]   # add fill for every fill of fill_modes' bots
   fill_modes: [live]
-  daily_at: "00:00"                  # UTC time of the daily summary
+  daily_at: "00:00"                  # time of the daily summary, in daily_time_zone
+  daily_time_zone: UTC               # an IANA name, e.g. America/New_York: the summary follows its DST
   queue_size: 100                    # per URL variable; a full queue drops (counted), never waits
   retries: 3                         # after a failed send, with backoff doubling from
   backoff_initial_secs: 1            #   1 s up to
@@ -26,6 +27,7 @@ from pydantic import Field, model_validator
 
 from market.limits import Number, WholeNumber
 from runner.config.backoff import BackoffSettings
+from runner.config.session import TimeZoneName
 
 __all__ = ["EVENTS", "NotificationsConfig"]
 
@@ -36,7 +38,8 @@ daemon: the daemon started or stopped; fill: a fill of a bot in `fill_modes`; da
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$",
                                description="an environment variable name in capitals, e.g. BOTRUNNER_NOTIFY_URL")]
 Event = Literal["kill", "failed", "daemon", "fill", "daily"]
-UtcTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, UTC")]
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                                 description="HH:MM from 00:00 to 23:59, in daily_time_zone")]
 
 
 class NotificationsConfig(BackoffSettings):
@@ -45,7 +48,10 @@ class NotificationsConfig(BackoffSettings):
     fill_modes: list[Literal["sim", "paper", "live"]] = ["live"]
     """Whose fills are sent with `fill` in `events`. Live by default: a sim replay fills
     thousands of times a second, which no chat wants."""
-    daily_at: UtcTime = "00:00"
+    daily_at: ClockTime = "00:00"
+    daily_time_zone: TimeZoneName = "UTC"
+    """The zone `daily_at` is read in; a daemon whose bots trade a market's session sets the
+    market's zone, so the summary comes at the same local time all year."""
     queue_size: Annotated[WholeNumber, Field(ge=1, le=100_000)] = 100
     retries: Annotated[WholeNumber, Field(ge=0, le=20)] = 3
     send_timeout_secs: Annotated[Number, Field(gt=0, le=300)] = 10.0
@@ -59,6 +65,6 @@ class NotificationsConfig(BackoffSettings):
 
     @property
     def daily_at_minutes(self) -> int:
-        """`daily_at` as minutes after 00:00 UTC."""
+        """`daily_at` as minutes after local midnight of `daily_time_zone`."""
         hours, minutes = self.daily_at.split(":")
         return int(hours) * 60 + int(minutes)

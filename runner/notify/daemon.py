@@ -104,7 +104,7 @@ async def open_notifications(config: NotificationsConfig, environ: Mapping[str, 
     daily = None
     if "daily" in config.events:
         summary = DailySummary(statuses, notifications.offer, at_minutes=config.daily_at_minutes, clock=clock,
-                               host=host, poll_secs=daily_poll_secs)
+                               host=host, poll_secs=daily_poll_secs, time_zone=config.daily_time_zone)
         daily = asyncio.create_task(summary.run(), name="notify:daily")
     logger.info("Notifications on ({}) to {}", ", ".join(config.events),
                 ", ".join(f"${t.name}" for t in targets))

@@ -12,7 +12,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
-from market.models import iso_utc
 from runner.control.status import BotStatus
 from runner.state.journal import JournalEvent
 
@@ -93,17 +92,17 @@ class DayFigures:
     trades: int
 
 
-def daily_summary(host: str, until_ms: int, statuses: list[BotStatus],
+def daily_summary(host: str, when: str, statuses: list[BotStatus],
                   previous: dict[str, DayFigures]) -> Notice:
     """Per bot: equity, PnL since the start (and since `previous`, the last summary, where
-    known), trades, state; then the totals."""
+    known), trades, state; then the totals. `when` is the summary's time as its title shows it."""
     lines = []
     for s in statuses[:SUMMARY_MAX_BOTS]:
         before = previous.get(s.id)
         day = f" (day {s.equity - before.equity:+,.2f}, {s.trades - before.trades} trades)" if before else ""
         lines.append(f"{s.id}: equity {s.equity:,.2f}, PnL {s.pnl:+,.2f}{day}, {s.trades} trades, {s.state}")
     total_pnl = sum(s.pnl for s in statuses)
-    return Notice("daily", f"botrunner daily summary on {host}, {iso_utc(until_ms)}",
+    return Notice("daily", f"botrunner daily summary on {host}, {when}",
                   "\n".join([*lines, *_more(len(statuses)),
                              f"All {len(statuses)} bot(s): equity {sum(s.equity for s in statuses):,.2f}, "
                              f"PnL {total_pnl:+,.2f}, {sum(s.trades for s in statuses)} trades."]))

@@ -116,18 +116,49 @@ def test_the_journal_tells_its_listeners_each_new_event_once_and_a_failing_liste
     assert heard == ["kill:5", "fill:f-1"]
 
 
-@pytest.mark.parametrize(("now", "at_minutes", "due"), [
-    ("2026-12-01T17:59:00", 18 * 60, "2026-12-01T18:00:00"),
-    ("2026-12-01T18:00:00", 18 * 60, "2026-12-02T18:00:00"),     # at the due time: the next day's
-    ("2026-12-01T23:59:59", 0, "2026-12-02T00:00:00"),
+@pytest.mark.parametrize(("now", "at_minutes", "zone", "due"), [
+    ("2026-12-01T17:59:00+00:00", 18 * 60, "UTC", "2026-12-01T18:00:00+00:00"),
+    ("2026-12-01T18:00:00+00:00", 18 * 60, "UTC", "2026-12-02T18:00:00+00:00"),     # at the due time: the next day's
+    ("2026-12-01T23:59:59+00:00", 0, "UTC", "2026-12-02T00:00:00+00:00"),
+    # New York: 18:00 local is 23:00 UTC before the spring-forward night (2026-03-08), 22:00 after it.
+    ("2026-03-07T20:00:00+00:00", 18 * 60, "America/New_York", "2026-03-07T23:00:00+00:00"),
+    ("2026-03-07T23:00:00+00:00", 18 * 60, "America/New_York", "2026-03-08T22:00:00+00:00"),
+    ("2026-03-09T00:30:00+00:00", 0, "America/New_York", "2026-03-09T04:00:00+00:00"),    # midnight EDT
 ])
-def test_the_next_summary_is_due_at_the_configured_utc_time(now, at_minutes, due):
-    from datetime import datetime, timezone
+def test_the_next_summary_is_due_at_the_configured_time_in_its_zone(now, at_minutes, zone, due):
+    from datetime import datetime
+
+    from market.trading_days import TradingDays
 
     def ms(text: str) -> int:
-        return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp() * 1000)
+        return int(datetime.fromisoformat(text).timestamp() * 1000)
 
-    assert next_due_ms(ms(now), at_minutes) == ms(due)
+    assert next_due_ms(ms(now), TradingDays(zone, at_minutes)) == ms(due)
+
+
+async def test_the_daily_summary_goes_out_at_midnight_in_its_zone_not_utc():
+    from market.models import iso_utc
+    from runner.bot.clock import ManualClock
+    from runner.notify.daily import DailySummary
+
+    june_1 = 1_780_272_000_000                              # 2026-06-01 00:00 UTC: 20:00 EDT on May 31
+    clock, sent = ManualClock(now_ms=june_1 - 60_000), []
+    summary = DailySummary(lambda: [], sent.append, at_minutes=0, clock=clock, host="box", poll_secs=0.001,
+                           time_zone="America/New_York")
+    running = asyncio.create_task(summary.run())
+    try:
+        clock.advance_to(june_1 + 60_000)                   # UTC midnight passes: not New York's
+        for _ in range(20):
+            await asyncio.sleep(0.002)
+        assert sent == []
+        clock.advance_to(june_1 + 4 * 3_600_000)            # 00:00 EDT
+        async with asyncio.timeout(2):
+            while not sent:
+                await asyncio.sleep(0.001)
+    finally:
+        running.cancel()
+    assert iso_utc(june_1) == "2026-06-01T00:00:00Z"
+    assert [n.title for n in sent] == ["botrunner daily summary on box, 2026-06-01 00:00 America/New_York"]
 
 
 def test_a_bad_notifications_block_is_reported_with_its_file_and_field(tmp_path):
@@ -142,9 +173,9 @@ def test_a_bad_notifications_block_is_reported_with_its_file_and_field(tmp_path)
     daemon_yaml = tmp_path / "daemon.yaml"
     assert error.value.problems == [
         f"{daemon_yaml}: notifications.events[1]: must be one of 'kill', 'failed', 'daemon', 'fill' or 'daily', got 'page'",
-        f"{daemon_yaml}: notifications.daily_at: HH:MM, UTC, got '24:00'",
+        f"{daemon_yaml}: notifications.daily_at: HH:MM from 00:00 to 23:59, in daily_time_zone, got '24:00'",
         f"{daemon_yaml}: notifications.url: unknown field; allowed: backoff_initial_secs, backoff_max_secs, "
-        "daily_at, drain_secs, events, fill_modes, queue_size, retries, send_timeout_secs, urls_env",
+        "daily_at, daily_time_zone, drain_secs, events, fill_modes, queue_size, retries, send_timeout_secs, urls_env",
     ]
 
 
@@ -159,3 +190,17 @@ def test_a_daemon_without_notifications_never_imports_apprise():
             "plan_daemon(None, None); assert 'apprise' not in sys.modules, 'apprise imported'")
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_an_unknown_summary_time_zone_is_reported_with_its_file_field_and_close_names(tmp_path):
+    (tmp_path / "bots").mkdir()
+    (tmp_path / "bots" / "a.yaml").write_text(
+        "id: a\nsymbol: BTC/USD\ntimeframe: 1m\ncapital: 1000\nmarket: {source: synthetic, seed: 1, bars: 10}\n"
+        "strategy: {name: sma_cross}\n")
+    (tmp_path / "daemon.yaml").write_text(
+        "notifications: {urls_env: [BOTRUNNER_NOTIFY_URL], daily_time_zone: America/New_Yrok}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config_dir(tmp_path)
+    [problem] = error.value.problems
+    assert problem.startswith(f"{tmp_path / 'daemon.yaml'}: notifications.daily_time_zone: unknown time zone "
+                              "'America/New_Yrok'; did you mean America/New_York")
