@@ -37,8 +37,13 @@ class _LiveCandles:
 
     def __getitem__(self, key):
         if isinstance(key, slice):
-            start, stop, _ = key.indices(len(self))
-            return self.items[max(start - self.base, 0):max(stop - self.base, 0)]
+            start, stop = key.start, key.stop
+            # A cursor's [position:end], every bot on every candle, needs no normalising:
+            # list slicing clips a stop past the end as `indices` would.
+            if start is None or stop is None or start < 0 or stop < 0:
+                start, stop, _ = key.indices(len(self))
+            base = self.base
+            return self.items[max(start - base, 0):max(stop - base, 0)]
         index = key + len(self) if key < 0 else key
         if not self.base <= index < len(self):
             raise IndexError(f"candle {key} is not held (held: {self.base} to {len(self) - 1})")

@@ -267,29 +267,38 @@ class StreamCursor:
         return list(self._source._candles[max(0, end - limit):end]) if limit > 0 else []
 
     async def stream(self) -> AsyncIterator[Sequence[Candle]]:
+        # Paced and live streams run this loop once per candle for every bot, so it reads the
+        # source's fields, not its properties, and keeps the loop and the candles in locals.
         source = self._source
+        candles, batch_size = source._candles, self._batch_size
+        create_future = asyncio.get_running_loop().create_future
         suspended = False
+        acknowledged = -1      # the position last acknowledged: waking at the same one settles nothing
         while not self._closed:
-            if self._active:
-                source._acknowledge(self, self._position)
-            end = min(source.released, self._position + self._batch_size)
-            if end > self._position:
+            position = self._position
+            if self._active and position != acknowledged:
+                source._acknowledge(self, position)
+                acknowledged = position
+            end = source._released
+            if end > position:
+                if end - position > batch_size:
+                    end = position + batch_size
                 if not suspended:
                     # One real suspension per batch, or a bot whose strategy never awaits
                     # would hold the loop until it caught up with the whole file.
                     await asyncio.sleep(0)
                     if self._closed:  # closed meanwhile: the batch stays undelivered
                         return
-                batch = source._candles[self._position:end]
+                batch = candles[position:end]
                 self._position = end
                 suspended = False
                 yield batch
-            elif source.finished:
+            elif source._finished:
                 return
             else:
                 # A bare future rather than an asyncio.Event: ten thousand bots wait on every
                 # candle, and each Event.wait() made a coroutine, a future and a deque entry.
-                waiter = self._waiter = asyncio.get_running_loop().create_future()
+                waiter = self._waiter = create_future()
                 source._waiters.append(waiter)
                 await waiter
                 suspended = True

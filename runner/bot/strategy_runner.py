@@ -25,7 +25,6 @@ there is an order.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -55,6 +54,7 @@ from runner.bot.plugin_hooks import BotPlugins, PluginHooks
 from runner.bot.risk_checks import RiskChecks
 from runner.bot.session_flow import SessionFlow
 from runner.bot.states import RunnerState
+from runner.bot.turn import Turn
 from runner.state.journal import Journal, JournalEvent, MemoryJournal
 from strategies.base import Strategy
 from strategies.signal import Direction, Signal
@@ -164,7 +164,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self._bar_ms = timeframe_ms(feed.timeframe)
         self._interrupt: tuple[str, str] | None = None   # (what, reason): see "control" below
         self._busy = False
-        self._turn = asyncio.Lock()        # a batch of candles, or a kill by hand: one at a time
+        self._turn = Turn()                # a batch of candles, or a kill by hand: one at a time
         self._scheduled_kills: dict[int, str] = {}       # bar -> reason, replayed after a restart
         # Paper and live: a signal on a candle that closed longer ago than this is not acted on
         # (a backlog after an outage updates the strategy's state; only a fresh candle trades).
@@ -250,21 +250,23 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         clock = time.perf_counter
         turn = self._turn
         async for batch in self.feed.stream():
-            async with turn:
+            if not turn.try_take():        # a kill, resume or governance change by hand has it
+                await turn.take()
+            self._busy = True
+            try:
                 if self.state is not RunnerState.RUNNING and not self.flatten_pending:
                     return                 # killed by hand (`kill_now`) while the batch waited
                 started = clock()
-                self._busy = True
-                try:
-                    if await steps(batch):
-                        return
-                    # A stop or kill asked for while this batch was worked on (a slow exchange
-                    # answer, say) acts now, not when the next candle comes: an hour for a 1h bot.
-                    interrupt = self._interrupt
-                    if interrupt is not None and interrupt[0] != "scheduled" and await self._handle_interrupt():
-                        return
-                finally:
-                    self._busy = False
+                if await steps(batch):
+                    return
+                # A stop or kill asked for while this batch was worked on (a slow exchange
+                # answer, say) acts now, not when the next candle comes: an hour for a 1h bot.
+                interrupt = self._interrupt
+                if interrupt is not None and interrupt[0] != "scheduled" and await self._handle_interrupt():
+                    return
+            finally:
+                self._busy = False
+                turn.give()
             observe(clock() - started)
             # After every batch with a fill: live and paced feeds deliver one candle per batch,
             # so that is after every fill; a full-speed replay coalesces a batch's fills into
