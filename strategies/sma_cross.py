@@ -12,13 +12,13 @@ counts as crossing to whichever side it goes, so below, equal, below gives a sec
 (no change for a position that is already flat).
 
 The rule and its fast path are `strategies.crossing.AverageCross`, shared with `ema_cross`;
-this module only picks the average and the default periods.
+this module only picks the average, its exact comparison (`SMAPair`) and the default periods.
 """
 
 from __future__ import annotations
 
 from strategies.crossing import AverageCross
-from strategies.indicators import SMA
+from strategies.indicators import SMA, SMAPair
 from strategies.params import FastSlowParams, Period
 from strategies.registry import register
 
@@ -35,3 +35,6 @@ class SmaCross(AverageCross):
     name = "sma_cross"
     Params = SmaCrossParams
     average = SMA
+
+    def lines(self, fast: int, slow: int) -> SMAPair:
+        return SMAPair(fast, slow)   # compares the two SMAs exactly, at a third of their cost
