@@ -144,7 +144,8 @@ def _saved_governance(config: BotConfig, recovered: RecoveredState, journal: Bot
     if not config.governance.enabled:
         return None
     saved_in_snapshot = recovered.state is not None and recovered.state.get("governance") is not None
-    events = [] if saved_in_snapshot else journal.events(kinds=(GOVERNANCE_KIND,))
+    after_seq = recovered.state.get("journal_seq", 0) if saved_in_snapshot else 0   # those past it: folded in
+    events = journal.events(after_seq=after_seq, kinds=(GOVERNANCE_KIND,))
     return saved_governance(config.governance, config.mode, recovered.state, events)
 
 

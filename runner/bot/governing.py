@@ -7,12 +7,18 @@ Every decision it makes is journalled as a `governance` event with its reason, a
 are scaled to the new size at once. Then:
 
 - a drift pause stops the bot (STOPPED, the reason in the journal and its status) until
-  `botrunner start`;
+  `botrunner start` (`resume_governance`, journalled as a `resume`); the pause is in the
+  snapshot, so a restarted daemon brings the bot back stopped, with its reason (`_stay_paused`);
 - a level that wants another execution (L1 paper -> L2 live, say) first closes the position with
   the execution the bot has (a live position is sold on the exchange, a paper one at the quote),
   deciding nothing else meanwhile; once flat, it journals the switch and ends the run, and the
   daemon has the composition root build the bot again with the new execution (see
   `BotManager._supervise`). The ledger runs on across levels.
+
+Each decision is journalled under a key, `<candles read>.<decisions journalled before it>`, as
+the kill switch's: a sim bot re-running its candles after a crash makes the same decisions under
+the same keys, and the journal keeps each once; a paper or live bot counts the decisions
+journalled past its snapshot (`runner.governance.saved`), so its next key is a new one.
 
 A mixin of `StrategyRunner` (it reads and writes the runner's own state), kept in its own
 module so that the loop in `strategy_runner.py` reads alone.
@@ -97,6 +103,23 @@ class GovernanceFlow:
                 self.checkpoint()
             return decision
 
+    def _stay_paused(self) -> RunnerState:
+        """At the start of a run: the bot was paused by governance before the restart, and stays
+        STOPPED with the reason until `botrunner start`."""
+        reason = self.governance.pause_reason
+        logger.warning("Governance pause: {}; the bot stays stopped until `botrunner start`", reason)
+        self._finish(RunnerState.STOPPED, f"governance pause: {reason}")
+        return self.state
+
+    def resume_governance(self) -> bool:
+        """`botrunner start` of a bot governance paused, before it is built again: the pause is
+        journalled as ended (True; the caller writes the snapshot). False when not paused."""
+        record = self.governance.resume() if self.governance is not None else None
+        if record is None:
+            return False
+        self._record_governance(record, self.clock.now_ms())
+        return True
+
     @property
     def execution_switched(self) -> bool:
         """The run ended for a change of execution: build the bot again (the daemon does)."""
@@ -112,4 +135,7 @@ class GovernanceFlow:
     def _record_governance(self, record: dict[str, Any], now_ms: int) -> None:
         logger.info("Governance {}: {}", record["action"], record["reason"])
         self._filled = True               # checkpoint at the end of this batch: the decision persists
-        self._record(GOVERNANCE_KIND, now_ms, record)
+        governance = self.governance
+        key = f"{self.bars}.{governance.journalled}"       # see the module docstring
+        governance.journalled += 1
+        self._record(GOVERNANCE_KIND, now_ms, record, key=key)

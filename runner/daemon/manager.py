@@ -353,6 +353,8 @@ class BotManager:
             reason = slot.runner.kill_switch.reason if slot.runner else ""
             raise BotStateError(f"bot {bot_id} is killed ({reason}); the kill switch stays latched "
                                 f"until: botrunner resume {bot_id}")
+        if slot.runner is not None and slot.runner.resume_governance():   # a governance pause ends here
+            self._write_snapshot(slot.runner)
         slot.crash_times.clear()
         self._launch(slot)
         logger.info("Bot {} started by request", bot_id)

@@ -61,6 +61,7 @@ class BotGovernance:
         self._level_sizes = {Level.SHADOW: 1.0, Level.PAPER: 1.0, Level.GATED: gated_size,
                              Level.CONSTRAINED: config.constrained_fraction, Level.FULL: 1.0}
         self.trades_seen = 0                  # the portfolio's trade count already looked at
+        self.journalled = 0                   # governance events journalled: keys the next (runner.bot.governing)
         self.journalled_health = 1.0
         self.drift_factor = 1.0
         self.pause_reason: str | None = None
@@ -119,6 +120,16 @@ class BotGovernance:
         decision = self.ladder.promote_by_hand() if action == "promote" else self.ladder.demote_by_hand()
         self._refresh()
         return decision
+
+    def resume(self) -> dict[str, Any] | None:
+        """`botrunner start` of a bot paused by drift: the pause ends. The record to journal, or
+        None when the bot was not paused. Its drift factor stays until the next check says otherwise."""
+        if self.pause_reason is None:
+            return None
+        record = {"action": "resume", "level": int(self.ladder.level), "by": "person",
+                  "reason": f"started by hand; was paused ({self.pause_reason})"}
+        self.pause_reason = None
+        return record
 
     def switch_to(self, kind: ExecutionKind) -> None:
         """The bot, flat, ends its run to be built again with `kind` (saved in its snapshot)."""
@@ -213,16 +224,20 @@ class BotGovernance:
         return {"ladder": self.ladder.snapshot(), "health": self.health.snapshot(),
                 "running_kind": self.running_kind.value, "trades_seen": self.trades_seen,
                 "journalled_health": self.journalled_health, "drift_factor": self.drift_factor,
-                "last_drift": self.last_drift,
+                "last_drift": self.last_drift, "journalled": self.journalled, "pause_reason": self.pause_reason,
                 "figures": self.figures()}      # for `botrunner governance` with no daemon running
 
     def restore(self, data: dict[str, Any]) -> None:
         """Continue from `snapshot()`. The candles kept for the drift check start afresh: a
-        restarted bot is compared on what it trades from now on."""
+        restarted bot is compared on what it trades from now on. A pause outlives the restart
+        (the runner stops at its start until `botrunner start`); a snapshot written before
+        pauses and keys were kept reads without them."""
         self.ladder.restore(data["ladder"])
         self.health.restore(data["health"])
         self.trades_seen = data["trades_seen"]
         self.journalled_health = data["journalled_health"]
         self.drift_factor = data["drift_factor"]
         self.last_drift = data.get("last_drift")
+        self.journalled = data.get("journalled", 0)
+        self.pause_reason = data.get("pause_reason")
         self._refresh()

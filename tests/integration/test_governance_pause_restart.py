@@ -1,0 +1,131 @@
+"""A governance pause outlives a daemon restart: a paper bot paused by drift under the BotManager,
+on the Binance stand-in through real ccxt, comes back stopped with its reason until `start`,
+and its governance events are journalled once each, under keys.
+
+Helpers, the stand-in's tape and its clock are test_exchange_bots.py's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from execution.standin import FastForwardClock
+from runner.daemon.manager import BotManager
+from runner.state.snapshots import SnapshotStore
+from strategies.base import Strategy
+from strategies.registry import register
+from strategies.signal import GO_FLAT, GO_LONG
+from tests.integration.test_exchange_bots import bot, crash, services_for, standin, until
+
+__all__ = ["standin"]        # the stand-in fixture, imported for pytest
+
+GOVERNANCE = {"enabled": True, "start_level": 1, "promotion": {"min_trades": 1_000},
+              "drift": {"every_candles": 6, "window_candles": 30, "min_trades": 1}}
+
+
+@register
+class TradesInItsFirstInstanceOnly(Strategy):
+    """Round trips (long on every 4th candle, flat two later), made only by the first instance
+    built since `made` was cleared: the bot's. The drift check's backtest builds another, which
+    never trades, so the bot's trades diverge from it (n trades against none) and governance
+    pauses the bot at its first check."""
+
+    name = "test_trades_in_its_first_instance_only"
+    made: list[Strategy] = []
+
+    def __init__(self, params) -> None:
+        super().__init__(params)
+        self.made.append(self)
+
+    def generate_signal(self, market_data):
+        if self is not self.made[0]:
+            return None
+        step = market_data.bar_index % 4
+        return GO_LONG if step == 0 else GO_FLAT if step == 2 else None
+
+
+def governed_bot(standin):
+    return bot("paper-gov", "paper", standin.base_url, strategy={"name": TradesInItsFirstInstanceOnly.name},
+               governance=GOVERNANCE)
+
+
+async def paused_by_drift(tmp_path, standin, config, *, ended_by: str) -> str:
+    """Run the bot until drift pauses it; then stop the daemon, or crash it. The pause's reason."""
+    TradesInItsFirstInstanceOnly.made.clear()
+    services = services_for(tmp_path, FastForwardClock(standin))
+    manager = BotManager([config], services, exit_when_done=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    try:
+        await until(lambda: manager.status(config.id).state == "stopped")
+        [governance] = manager.governance(config.id)
+        assert governance.figures["paused"].startswith("drift: ")
+    finally:
+        if ended_by == "crash":
+            await asyncio.sleep(0.05)          # the snapshot the pause wrote reaches the disk (a crash after)
+            await crash(manager, services)
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+        else:
+            stop.set()
+            await asyncio.wait_for(running, 10)
+            await services.aclose()
+            services.journal.close()
+    return governance.figures["paused"]
+
+
+async def test_a_bot_paused_by_governance_comes_back_paused_after_a_restart_until_started_by_hand(tmp_path, standin):
+    config = governed_bot(standin)
+    reason = await paused_by_drift(tmp_path, standin, config, ended_by="stop")
+
+    services = services_for(tmp_path, FastForwardClock(standin))
+    manager = BotManager([config], services, exit_when_done=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    try:
+        await manager.wait_started()
+        paused = manager.status(config.id)
+        [governance] = manager.governance(config.id)
+        assert (paused.state, governance.figures["paused"]) == ("stopped", reason)
+        bars = paused.bars
+        await asyncio.sleep(0.3)                                 # candles keep closing on the stand-in
+        assert manager.status(config.id).bars == bars            # and the paused bot reads none
+
+        started = await manager.start(config.id)                 # `botrunner start`: the pause ends
+        await until(lambda: manager.status(config.id).bars > bars)
+        assert started.state in ("starting", "running") and manager.status(config.id).state == "running"
+        assert manager.governance(config.id)[0].figures["paused"] is None
+        events = services.journal.for_bot(config.id).events(kinds=("governance",))
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await services.aclose()
+        services.journal.close()
+
+    actions = [e.data["action"] for e in events]
+    assert actions.count("drift_pause") == 1 and actions[-1] == "resume"
+    assert [e.key for e in events] == [f"{e.key.split('.')[0]}.{n}" for n, e in enumerate(events)]   # <bars>.<n>
+    assert SnapshotStore(tmp_path / "bots").read(config.id)["governance"]["pause_reason"] is None
+
+
+async def test_a_pause_survives_a_crash_and_the_next_keys_follow_the_journal(tmp_path, standin):
+    config = governed_bot(standin)
+    reason = await paused_by_drift(tmp_path, standin, config, ended_by="crash")
+
+    services = services_for(tmp_path, FastForwardClock(standin))
+    manager = BotManager([config], services, exit_when_done=False)
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    try:
+        await manager.wait_started()
+        assert manager.status(config.id).state == "stopped"
+        assert manager.governance(config.id)[0].figures["paused"] == reason
+        await manager.start(config.id)
+        await until(lambda: manager.status(config.id).state == "running")
+        events = services.journal.for_bot(config.id).events(kinds=("governance",))
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+        await services.aclose()
+        services.journal.close()
+    assert [int(e.key.split(".")[1]) for e in events] == list(range(len(events)))   # no key made twice
