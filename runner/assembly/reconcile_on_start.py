@@ -38,7 +38,7 @@ RECONCILE_LOOKBACK_MS = 7 * _DAY_MS
 def restore_from_journal(runner: StrategyRunner, recovered: RecoveredState, journal: BotJournal) -> None:
     """Snapshot, then the fills and intents the journal holds past it."""
     if recovered.state is not None:
-        runner.restore(recovered.state)
+        runner.restore(recovered.state, cancelled_after=recovered.cancelled_after)   # not what was cancelled since
     runner.book_journalled_fills([fill_from_dict(data) for data in recovered.fills_after])
     intents = [order_from_dict(data) for data in recovered.orders_after]
     runner.resume_order_sequence(o.client_order_id for o in intents)

@@ -9,9 +9,9 @@ module so that the loop in `strategy_runner.py` reads alone.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-from execution.models import Fill, Order, fill_to_dict, order_from_dict, order_to_dict
+from execution.models import Fill, Order, OrderType, Side, fill_to_dict, order_from_dict, order_to_dict
 from execution.order_ids import sequence_of
 
 __all__ = ["RunnerPersistence"]
@@ -84,19 +84,40 @@ class RunnerPersistence:
 
     def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
         """Hand orders to follow (open in a snapshot, journalled, or found on the exchange) to
-        the execution engine, with the trade ids the bot has booked (`fill_ids`)."""
+        the execution engine, with the trade ids the bot has booked (`fill_ids`). A limit exit
+        with an expiry among them gets the protective exits it replaced past the snapshot
+        (see `restore`), to put back if it expires."""
         self.execution.restore_orders(orders, fill_ids=fill_ids)
+        kept, self._exits_set_aside = self._exits_set_aside, None
+        position = self.portfolio.quantity
+        if kept and position:
+            exit_side = Side.SELL if position > 0 else Side.BUY
+            for order in orders:
+                if order.type is OrderType.LIMIT and order.expire_ts_ms is not None and order.side is exit_side:
+                    self.restore_replaced_exits({**(self.replaced_exits_snapshot() or {}),
+                                                 order.client_order_id: [order_to_dict(o) for o in kept]})
+                    break
 
-    def restore(self, state: dict[str, Any]) -> None:
+    def restore(self, state: dict[str, Any], *, cancelled_after: Mapping[str, str] | None = None) -> None:
         """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders, a
-        flatten owed and the position in the candle stream. Call before `run()`."""
+        flatten owed and the position in the candle stream. Call before `run()`.
+
+        `cancelled_after` (paper, live: they do not re-run their candles): the orders the journal
+        cancelled past the snapshot, by id, with why. Those of the snapshot are not restored:
+        a protective exit an exit replaced since would otherwise rest again beside it (and sell
+        a position sold already). Those a limit exit replaced are kept for it (`restore_orders`)."""
         self.portfolio = self.portfolio.restored(state["portfolio"])
         if self.forecasting is not None and state.get("forecasting") is not None:
             self.forecasting.restore(state["forecasting"])
         self._booked_position = self.portfolio.quantity
         self.risk.restore(state["risk"])
         self.kill_switch.restore(state["kill_switch"])
-        self.execution.restore_orders([order_from_dict(o) for o in state["open_orders"]])
+        orders = [order_from_dict(o) for o in state["open_orders"]]
+        if cancelled_after:
+            self._exits_set_aside = [o for o in orders if o.oco_group is not None
+                                     and cancelled_after.get(o.client_order_id) == "replaced by an exit"] or None
+            orders = [o for o in orders if o.client_order_id not in cancelled_after]
+        self.execution.restore_orders(orders)
         self.bars = state["bars"]
         self.last_candle_ts_ms = state["last_candle_ts_ms"]
         self.order_seq = state["order_seq"]

@@ -41,6 +41,9 @@ class RecoveredState:
     # book, and the order intents whose outcome the exchange must be asked about.
     fills_after: list[dict[str, Any]] = field(default_factory=list)
     orders_after: list[dict[str, Any]] = field(default_factory=list)
+    # Order id -> why, of the cancels past the snapshot: a paper or live bot does not restore an
+    # order of its snapshot that was cancelled since (`StrategyRunner.restore`).
+    cancelled_after: dict[str, str] = field(default_factory=dict)
 
     @property
     def position(self) -> int:
@@ -65,6 +68,7 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> Recov
             recovered.fills_after.append(event.data)
         elif event.kind == "cancel":
             recovered.orders_after = [o for o in recovered.orders_after if o["order_id"] != event.key]
+            recovered.cancelled_after[event.key] = event.data.get("why", "")
         elif event.kind == "resume":
             recovered.kills_to_replay.clear()
             if recovered.state is not None:

@@ -23,7 +23,10 @@ from risk.config import RiskConfig
 from risk.engine import RuleRiskEngine
 from runner.bot.clock import ManualClock
 from runner.bot.strategy_runner import StrategyRunner
-from runner.state.journal import MemoryJournal
+from runner.assembly.reconcile_on_start import restore_from_journal
+from runner.state.journal import MemoryJournal, SqliteJournal
+from runner.state.recovery import recover
+from runner.state.snapshots import SnapshotStore
 from strategies.signal import GO_LONG, Direction, LimitSignal
 from tests.fakes import QueuedFeed, Scripted, eventually
 from tests.unit.exchange_standin.sample_market import candle_ms, make_candles
@@ -36,14 +39,18 @@ SCRIPT = {0: GO_LONG, 1: LimitSignal(Direction.FLAT, "take it", price=31_000.0, 
 
 @pytest.fixture
 async def bot(standin):
-    """Factory: `bot(engine)` -> (runner, push) trading SCRIPT with a 0.2% stop-loss on `engine`."""
+    """Factory: `bot(engine, journal=None, before_run=None, script=SCRIPT)` -> (runner, push) with a
+    0.2% stop-loss on `engine`; `before_run(runner)` restores it first (a restart)."""
     tasks: list[asyncio.Task] = []
 
-    def make(engine):
+    def make(engine, journal=None, before_run=None, script=SCRIPT):
         feed = QueuedFeed(SYMBOL)
-        runner = StrategyRunner("expiry-bot", feed=feed, strategy=Scripted(SCRIPT), execution=engine,
+        runner = StrategyRunner("expiry-bot", feed=feed, strategy=Scripted(script), execution=engine,
                                 risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=0.1, stop_loss_pct=0.002)),
-                                portfolio=Portfolio(SYMBOL, 1_000.0), journal=MemoryJournal(), order_id_prefix=PREFIX)
+                                portfolio=Portfolio(SYMBOL, 1_000.0), journal=journal or MemoryJournal(),
+                                order_id_prefix=PREFIX)
+        if before_run is not None:
+            before_run(runner)
         tasks.append(asyncio.create_task(runner.run()))
 
         async def push(i: int) -> None:
@@ -61,6 +68,11 @@ async def bot(standin):
 
 def cancels(runner: StrategyRunner) -> list[str]:
     return [e.data["why"] for e in runner.journal.of_kind("cancel")]
+
+
+def live_engine(account) -> LiveExecution:
+    return LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=ManualClock(candle_ms(60)),
+                         reconcile_every_candles=0)
 
 
 async def test_a_live_limit_exit_that_expires_puts_back_the_stop_loss_which_then_sells_on_the_exchange(bot, account,
@@ -96,3 +108,39 @@ async def test_a_paper_limit_exit_that_expires_puts_back_the_stop_loss_like_a_li
     assert (stop.data["order_id"], stop.data["side"]) == (f"{PREFIX}1-sl", "sell")
     assert runner.portfolio.quantity == pytest.approx(0.0, abs=1e-12)
     assert standin.orders == []                                 # paper sends nothing
+
+
+async def test_after_a_crash_past_the_snapshot_the_replaced_stop_is_not_restored_beside_the_limit_exit_but_comes_back_at_expiry(
+        bot, account, standin, tmp_path):
+    # The snapshot is written with the position and its stop; then the limit exit replaces the
+    # stop (both journalled) and the process dies before the next snapshot.
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    snapshots = SnapshotStore(tmp_path / "bots")
+    try:
+        first, push = bot(live_engine(account), journal=journal.for_bot("expiry-bot"))
+        await push(60)
+        state = first.snapshot()
+        snapshots.write("expiry-bot", {**state, "journal_seq": journal.last_seq("expiry-bot")})
+        assert [o["order_id"] for o in state["open_orders"]] == [f"{PREFIX}1-sl"]
+        await push(61)
+        journal.commit()
+        first.request_stop()                                    # it reads no candle more: the process is gone
+
+        bot_journal = journal.for_bot("expiry-bot")
+        recovered = recover("expiry-bot", snapshots, bot_journal)
+        second, push = bot(live_engine(account), journal=bot_journal, script={},
+                           before_run=lambda runner: restore_from_journal(runner, recovered, bot_journal))
+        await push(62)                                          # reaches the stop: which is not resting now
+        assert not [r for r in standin.requests if r.method == "POST" and r.path == "/api/v3/order"
+                    and r.params.get("newClientOrderId") == f"{PREFIX}1-sl"]
+        assert [o.client_order_id for o in second.execution.open_orders()] == [f"{PREFIX}2"]
+        await push(63)                                          # the limit exit expires: the stop is back
+        assert [o.client_order_id for o in second.execution.open_orders()] == [f"{PREFIX}1-sl"]
+        await push(64)
+    finally:
+        journal.close()
+
+    sold = standin.order_by_client_id(f"{PREFIX}1-sl")
+    assert (sold.side, sold.type, sold.status) == ("SELL", "MARKET", "FILLED")
+    assert standin.order_submissions == {f"{PREFIX}1": 1, f"{PREFIX}2": 1, f"{PREFIX}1-sl": 1}
+    assert second.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
