@@ -118,6 +118,9 @@ class LiveExecution:
         await self._submit(order)
         return self._fills.drain()
 
+    def on_candle_now(self, candle: Candle) -> None:
+        return None                          # each candle polls the exchange: `on_candle` is awaited
+
     async def on_candle(self, candle: Candle) -> Sequence[Fill]:
         """Resolve unknown outcomes first, then poll open orders, then check protective exits
         against `candle`; return the new fills in exchange time order."""

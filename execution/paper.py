@@ -88,6 +88,9 @@ class PaperExecution:
             return []
         return self._fill_at(quote, order)
 
+    def on_candle_now(self, candle: Candle) -> None:
+        return None                          # pending market orders wait for a quote: `on_candle` is awaited
+
     async def on_candle(self, candle: Candle) -> Sequence[Fill]:
         """Fill resting orders the candle reached, then pending market orders at the live quote
         (their protective orders rest from now on: the candle was over before they filled)."""

@@ -52,6 +52,9 @@ class SimExecution:
         return []
 
     async def on_candle(self, candle: Candle) -> Sequence[Fill]:
+        return self.on_candle_now(candle)
+
+    def on_candle_now(self, candle: Candle) -> Sequence[Fill]:
         if not self._pending:
             return _NO_FILLS
         if not (0.0 < candle.low <= candle.high < _INFINITY and 0.0 < candle.open < _INFINITY):

@@ -185,7 +185,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         """Warm up, then trade each closed candle until the data ends or something stops the
         bot. Returns the final state; a strategy that raises ends in FAILED and re-raises as
         `StrategyError`."""
-        if self.governance is not None and self.governance.pause_reason is not None and not self.kill_switch.tripped:
+        if self.governance is not None and self.governance.pause_reason is not None:
             return self._stay_paused()       # paused before a restart: until `botrunner start` (governing)
         self.state = RunnerState.RUNNING
         if self.risk_group is not None:      # after any restore: the group reads this portfolio
@@ -281,33 +281,46 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         """The batch's closed candles through the pipeline, one after another; True when the
         bot must stop after the candle it is on. This is the hot path: locals over attribute
         chains, work per order only on orders, and one coroutine per batch rather than one
-        per candle (a coroutine made and awaited per candle cost ~7% of a backtest)."""
+        per candle (a coroutine made and awaited per candle cost ~7% of a backtest; so the
+        engine's fills come from `on_candle_now` where they need no wait: sim's always).
+
+        The bot's parts are read into locals once a batch: none of them changes during a run
+        (`restore` comes before it). What can change within a batch (a fill, a kill, a flatten
+        owed, a limit order's expiry, a stop asked for) is read on every candle."""
+        execution, view, kill_switch, risk = self.execution, self.view, self.kill_switch, self.risk
+        candle_now, mark, push = execution.on_candle_now, self.portfolio.mark, view.push
+        generate = self.strategy.generate_signal
+        curve, bar_ms, watches = self.equity_curve, self._bar_ms, risk.watches_candles
+        risk_group, governance, session, plugins = self.risk_group, self.governance, self.session, self.plugins
+        # What the view gets beside the candle (`_enrich`); a plain bot skips it at one check.
+        enriched = (self.timeframes is not None or self._features is not None or self.regime is not None
+                    or self.forecasting is not None)
         for candle in batch:
             if self._interrupt is not None and await self._handle_interrupt():
                 return True
-            close_ms = candle.ts_ms + self._bar_ms
-            fills = await self.execution.on_candle(candle)
+            close_ms = candle.ts_ms + bar_ms
+            fills = candle_now(candle)
+            if fills is None:                  # paper, live: the exchange is asked
+                fills = await execution.on_candle(candle)
             if fills:
                 self._apply_fills(fills, close_ms)
             if self._limit_expiries is not None:   # a limit order with an expiry rests
                 await self._expire_limit_orders(close_ms)
-            if self.risk_group is not None:
-                self.risk_group.observe(close_ms)
+            if risk_group is not None:
+                risk_group.observe(close_ms)
                 if fills:
                     self._release_done_orders()
-            portfolio = self.portfolio
-            equity = portfolio.mark(candle.close)
-            if self.equity_curve is not None:
-                self.equity_curve.append(equity)
+            equity = mark(candle.close)
+            if curve is not None:
+                curve.append(equity)
             self.bars += 1
             self.last_candle_ts_ms = candle.ts_ms
-            if self.kill_switch.tripped:
+            if kill_switch.tripped:
                 if await self._work_on_flatten(close_ms):
                     return True
                 continue
-            risk = self.risk
-            if risk.watches_candles:           # no kill rule or breaker configured: nothing to ask
-                reason = risk.on_candle(candle, equity, portfolio.peak_equity)
+            if watches:                        # no kill rule or breaker configured: nothing to ask
+                reason = risk.on_candle(candle, equity, self.portfolio.peak_equity)
                 if reason is not None:
                     await self._trip(reason, close_ms)
                     if not self.flatten_pending:
@@ -316,7 +329,6 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             if self.flatten_pending:           # `on_restart: flatten` not done yet: no decision until flat
                 await self._work_on_flatten(close_ms)
                 continue
-            governance = self.governance
             if governance is not None:
                 if self._govern(candle, equity, close_ms):
                     return True                # a governance pause
@@ -324,26 +336,16 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                     if await self._switch_execution(close_ms):
                         return True
                     continue
-            view = self.view
-            view.push(candle)
-            if self.timeframes is not None:
-                self.timeframes.on_candle(candle)
-            if self._features is not None:
-                view.features = self._features.values_for(candle)
-            if self.regime is not None and not self.regime.observe(candle, view):
-                await self._observe_regime(candle)      # a sim fit due on this candle is still running
-            if self.forecasting is not None:
-                fired = await self.forecasting.on_candle(candle, close_ms, view)
-                if self._decide_on_trigger and not fired:
-                    continue                   # decides only when a trigger fired (and asked the model)
-            plugins = self.plugins             # hooks around the strategy's turn (`runner.bot.plugin_hooks`)
-            if plugins is not None and (table := plugins.hooks["before_loop"]):
+            push(candle)
+            if enriched and not await self._enrich(candle, close_ms, view):
+                continue                       # decides only when a trigger fired (and asked the model)
+            if plugins is not None and (table := plugins.hooks["before_loop"]):   # `runner.bot.plugin_hooks`
                 self._call_hooks(table, "before_loop", view)
             try:                               # `_generate`, inlined: a call less on every candle
-                signal = self.strategy.generate_signal(view)
+                signal = generate(view)
             except Exception as exc:
                 raise self._strategy_error(candle, exc) from exc
-            if self.session is not None and self._session_acts(signal, close_ms):   # trading hours
+            if session is not None and self._session_acts(signal, close_ms):   # trading hours
                 signal = await self._session_check(signal, close_ms)
             if signal is not None:
                 if plugins is None:
@@ -353,6 +355,22 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             if plugins is not None and (table := plugins.hooks["after_loop"]):
                 self._call_hooks(table, "after_loop", view)
         return False
+
+    async def _enrich(self, candle: Candle, close_ms: int, view: MarketView) -> bool:
+        """The view's higher-timeframe candles, features, regime and forecast for `candle`,
+        for a bot that has any; False when the strategy is not to decide on this candle (a bot
+        that decides only on its model's triggers, and none fired)."""
+        if self.timeframes is not None:
+            self.timeframes.on_candle(candle)
+        if self._features is not None:
+            view.features = self._features.values_for(candle)
+        if self.regime is not None and not self.regime.observe(candle, view):
+            await self._observe_regime(candle)      # a sim fit due on this candle is still running
+        if self.forecasting is not None:
+            fired = await self.forecasting.on_candle(candle, close_ms, view)
+            if self._decide_on_trigger and not fired:
+                return False
+        return True
 
     def step(self, batch: Sequence[Candle]):
         """`batch` through the pipeline, outside `run()`'s loop: for a driver that steps several

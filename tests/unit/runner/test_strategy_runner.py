@@ -213,6 +213,9 @@ class SlowExchange(SimExecution):
         super().__init__()
         self.slow_at, self.waiting, self.release = slow_at, asyncio.Event(), asyncio.Event()
 
+    def on_candle_now(self, candle):
+        return None                    # as paper and live: the runner awaits `on_candle`, the slow one
+
     async def on_candle(self, candle):
         if candle.ts_ms == self.slow_at * MIN:
             self.waiting.set()
