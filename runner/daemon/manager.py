@@ -256,6 +256,12 @@ class BotManager:
     def _kill_soon(self, bot_id: str, reason: str) -> None:
         """Kill `bot_id` (a basket: every leg) from a task of its own: a leg tripped its basket's
         latch, and the others close their positions now rather than at their next candle."""
+        # A leg whose candle was released in the turn the latch tripped runs before this task
+        # and would step on that candle first; asked here, it acts on the kill before it.
+        for leg in self._basket_legs(bot_id):
+            if leg.state == BotState.RUNNING and leg.runner is not None and leg.runner.state is RunnerState.RUNNING:
+                leg.runner.request_kill(reason)
+
         async def kill() -> None:
             try:
                 await self.kill(bot_id, reason)

@@ -6,10 +6,12 @@ import asyncio
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
 from execution.standin import BinanceStandIn
+from market.clock import SYSTEM_CLOCK
 from market.shared import FeedHub
 from runner.basket.provider import BasketRefresher, FileSource
 from runner.config.basket import load_bot_or_basket
@@ -190,6 +192,53 @@ async def test_one_leg_tripping_the_latch_makes_every_other_leg_close_its_positi
     finally:
         stop.set()
         await asyncio.wait_for(running, 20)
+
+
+class HookedClock:
+    """Wall-clock time whose next sleep first calls `then` (once). A paced stream sleeps right
+    after it releases a candle, so `then` runs while that candle is on its way to its leg,
+    before the leg has stepped on it: the turn a leg could step before the daemon's kill."""
+
+    def __init__(self) -> None:
+        self.then: Callable[[], None] | None = None
+
+    def now_ms(self) -> int:
+        return SYSTEM_CLOCK.now_ms()
+
+    async def sleep(self, seconds: float) -> None:
+        if (then := self.then) is not None:
+            self.then = None
+            then()
+        await asyncio.sleep(seconds)
+
+
+async def test_a_leg_whose_candle_is_on_its_way_when_the_latch_trips_closes_before_stepping_on_it(tmp_path):
+    clock, journal = HookedClock(), SqliteJournal(tmp_path / "journal.sqlite3")
+    services = DaemonServices(hub=FeedHub(clock=clock), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"))
+    manager = BotManager(load_bot_or_basket(write_basket(tmp_path)).legs(), services)
+    legs = ("fed.btc-usdt", "fed.eth-usdt")
+    bars_at_trip: dict[str, int] = {}
+
+    def trip() -> None:                # as a rule of another leg would, between two of its awaits
+        bars_at_trip.update({leg: manager.status(leg).bars for leg in legs})
+        services.risk_groups.baskets.group("fed").kill_switch.trip("tripped as a candle goes out", clock.now_ms())
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(manager.run(stop))
+    try:
+        await eventually(lambda: all(s.position > 0 for s in manager.statuses()), timeout_secs=20, poll_secs=0.02)
+        clock.then = trip
+        await eventually(lambda: all(s.state == "killed" and s.position == 0 for s in manager.statuses()),
+                         timeout_secs=20, poll_secs=0.02)
+        kills = {leg: [(e.data["source"], e.data["bars"]) for e in journal.events(leg, kinds=("kill",))] for leg in legs}
+        # Killed by the daemon before the candle released with the trip: at the bars it had read then
+        # (a leg stepping on that candle first finds the latch there and journals "basket", a bar later).
+        assert kills == {leg: [("manual", bars_at_trip[leg])] for leg in legs}
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 20)
+        services.close()
+        journal.close()
 
 
 TOP_VOLUME = """\
