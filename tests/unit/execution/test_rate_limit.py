@@ -24,6 +24,18 @@ async def test_orders_queued_at_one_candle_close_are_all_let_through_in_one_loop
     assert all(g.done() for g in grants)
 
 
+async def test_a_request_with_room_and_nobody_in_line_goes_at_once_without_a_loop_turn():
+    limiter = throttler(window_ms=200, rate_limit_ms=50)  # a budget of 4 per 200 ms
+    grants = [limiter(1) for _ in range(5)]
+    # The first four are let through as they are asked: each order is signed and sent in its
+    # bot's own step. The fifth has no room: it waits in line for the limiter's task.
+    assert [g.done() for g in grants] == [True] * 4 + [False]
+    assert limiter.running and limiter.spent == 4
+    later = limiter(0.5)                                  # someone waits: in line behind them
+    assert not later.done()
+    await asyncio.wait_for(asyncio.gather(grants[-1], later), timeout=5)
+
+
 async def test_requests_past_the_budget_wait_in_order_until_the_window_frees():
     limiter = throttler(window_ms=200, rate_limit_ms=50)  # a budget of 4 per 200 ms
     grants = [limiter(1) for _ in range(6)]
