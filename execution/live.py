@@ -118,16 +118,22 @@ class LiveExecution:
         await self._submit(order)
         return self._fills.drain()
 
-    def on_candle_now(self, candle: Candle) -> None:
-        return None                          # each candle polls the exchange: `on_candle` is awaited
+    def on_candle_now(self, candle: Candle) -> Sequence[Fill] | None:
+        """`on_candle` of a bot that follows nothing (no order, exit or unreported fill): no
+        request to make, so nothing to await, on most candles of most bots; None otherwise."""
+        if self._orders or self._exits or self._fills:
+            return None                      # the exchange is asked: `on_candle` is awaited
+        self._last_price = candle.close
+        self._reconciliation.on_candle(candle)       # in the background: see `execution.periodic_reconcile`
+        return _NO_FILLS
 
     async def on_candle(self, candle: Candle) -> Sequence[Fill]:
         """Resolve unknown outcomes first, then poll open orders, then check protective exits
         against `candle`; return the new fills in exchange time order."""
+        if not self._orders and not self._exits and not self._fills:
+            return self.on_candle_now(candle)
         self._last_price = candle.close
         self._reconciliation.on_candle(candle)       # in the background: see `execution.periodic_reconcile`
-        if not self._orders and not self._exits and not self._fills:
-            return _NO_FILLS
         if not await self._markets_ready():
             return self._fills.drain()
         armed = self._exits.orders()       # only exits that existed before this candle
