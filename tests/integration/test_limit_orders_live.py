@@ -3,29 +3,27 @@ bot's limit entry rests on the exchange and fills as a maker, expires (cancelled
 exchange), is cancelled by the kill switch, survives a restart without being sent again, and
 partial fills are booked as they come; a paper bot's limit entry fills by the candles.
 
-The market (as in test_live_execution): the stand-in's clock starts at candle 60 (close 30600,
-ask 30603.06); after it closes fall by 20 a candle and lows sit 25 under the body, so a buy
-limit at 30500 is first reached by candle 64. `push(i)` moves the stand-in to candle i (it
-trades the candle's range as it opens) and hands the closed candle i to the bot.
+The stand-in and its account come from tests/integration/conftest.py. The market: the
+stand-in's clock starts at candle 60 (close 30600, ask 30603.06); after it closes fall by 20 a
+candle and lows sit 25 under the body, so a buy limit at 30500 is first reached by candle 64.
+`push(i)` moves the stand-in to candle i (it trades the candle's range as it opens) and hands
+the closed candle i to the bot.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from execution.exchange import ExchangeAccount, ExchangeAccounts
-from execution.exchange_config import ExchangeConfig
 from execution.live import LiveExecution
 from execution.models import Side
 from execution.order_request import limit_price
 from execution.paper import PaperExecution
 from execution.quotes import CcxtQuotes
 from execution.standin import BinanceStandIn
-from execution.standin.ccxt_client import fast_client
 from market.models import Candle
 from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
@@ -35,53 +33,15 @@ from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from runner.state.journal import MemoryJournal
 from strategies.signal import Direction, LimitSignal
 from tests.fakes import QueuedFeed, Scripted, eventually
+from tests.unit.exchange_standin.sample_market import candle_ms, make_candles
 
-T0_MS = 1_704_067_200_000
-STEP_MS = 60_000
-NOW_INDEX = 60
 SYMBOL = "BTC/USDT"
 PREFIX = "brlimit001-"
-KEY_ENV, SECRET_ENV = "BR_LIMIT_KEY", "BR_LIMIT_SECRET"
-
-
-def close_at(i: int) -> float:
-    return 30_000.0 + 10 * i if i <= NOW_INDEX else 30_600.0 - 20 * (i - NOW_INDEX)
-
-
-def make_candles(count: int = 80) -> list[tuple[int, float, float, float, float, float]]:
-    candles = []
-    for i in range(count):
-        o, c = close_at(i - 1) if i else 30_000.0, close_at(i)
-        candles.append((T0_MS + i * STEP_MS, o, max(o, c) + 25, min(o, c) - 25, c, 1 + i / 100))
-    return candles
-
-
 CANDLES = make_candles()
-
-
-def candle_ms(i: int) -> int:
-    return T0_MS + i * STEP_MS
 
 
 def buy_limit(price: float, expire_after: int | None = None) -> LimitSignal:
     return LimitSignal(Direction.LONG, "dip", price=price, expire_after=expire_after)
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[BinanceStandIn]:
-    async with BinanceStandIn(CANDLES, balances={"USDT": 10_000, "BTC": 0}, start_ms=candle_ms(NOW_INDEX),
-                              fee_rate=0.001, spread_bps=2) as running:
-        yield running
-
-
-@pytest.fixture
-async def account(standin) -> AsyncIterator[ExchangeAccount]:
-    environ = {KEY_ENV: standin.api_key, SECRET_ENV: standin.secret}
-    accounts = ExchangeAccounts(environ=environ, client_factory=fast_client, clock=ManualClock(1_700_000_000_000))
-    yield accounts.get(ExchangeConfig(id="binance", account="main", api_key_env=KEY_ENV, secret_env=SECRET_ENV,
-                                      base_url=standin.base_url, timeout_secs=5))
-    await accounts.aclose()
-    assert standin.unserved == []
 
 
 @pytest.fixture

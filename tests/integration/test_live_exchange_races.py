@@ -2,62 +2,36 @@
 on the way, a trade list that lags the order's status, a 5xx after the order was booked, and a
 client order id sent again while its order is open.
 
-The market (as in test_live_execution): the clock starts at candle 60 (close 30600; bid
-30596.94, ask 30603.06); closes then fall by 20 a candle and lows sit 25 under the body, so a buy
-limit at 30500 is first reached by candle 64.
+The stand-in and its account come from tests/integration/conftest.py. The market: the clock
+starts at candle 60 (close 30600; bid 30596.94, ask 30603.06); closes then fall by 20 a candle and
+lows sit 25 under the body, so a buy limit at 30500 is first reached by candle 64.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 
 import pytest
 
-from execution.exchange import ExchangeAccount
 from execution.live import LiveExecution
 from execution.models import Fill, Order, OrderType, Side
 from market.models import Candle
 from runner.bot.clock import ManualClock
 from execution.standin import BinanceStandIn
-from execution.standin.ccxt_client import standin_account
+from tests.unit.exchange_standin.sample_market import NOW_INDEX, candle_ms, make_candles
 
-T0_MS, STEP_MS, NOW_INDEX = 1_704_067_200_000, 60_000, 60
 SYMBOL, PREFIX = "BTC/USDT", "brrace0001-"
-
-
-def close_at(i: int) -> float:
-    return 30_000.0 + 10 * i if i <= NOW_INDEX else 30_600.0 - 20 * (i - NOW_INDEX)
-
-
-CANDLES = [(T0_MS + i * STEP_MS, close_at(i - 1) if i else 30_000.0,
-            max(close_at(i - 1) if i else 30_000.0, close_at(i)) + 25,
-            min(close_at(i - 1) if i else 30_000.0, close_at(i)) - 25, close_at(i), 1 + i / 100) for i in range(120)]
+CANDLES = make_candles()
 
 
 def candle(i: int) -> Candle:
     return Candle(*CANDLES[i])
 
 
-def candle_ms(i: int) -> int:
-    return T0_MS + i * STEP_MS
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[BinanceStandIn]:
-    async with BinanceStandIn(CANDLES, balances={"USDT": 10_000, "BTC": 0}, start_ms=candle_ms(NOW_INDEX),
-                              fee_rate=0.001, spread_bps=2) as running:
-        yield running
-
-
 @pytest.fixture
 def clock() -> ManualClock:
+    """The conftest's account and this module's engines on a clock at the stand-in's start."""
     return ManualClock(candle_ms(NOW_INDEX))
-
-
-@pytest.fixture
-async def account(standin, clock) -> AsyncIterator[ExchangeAccount]:
-    async with standin_account(standin, clock=clock) as account:
-        yield account
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""`LiveExecution` and `reconcile` against the Binance stand-in, through the real ccxt client.
+"""`LiveExecution` and `reconcile` against the Binance stand-in, through the real ccxt client (the
+stand-in and the accounts on it: tests/integration/conftest.py).
 
 The market: the stand-in's clock starts at candle 60 (close 30600; bid 30596.94, ask 30603.06);
 after it closes fall by 20 a candle and lows sit 25 under the body, so a buy limit at 30500 is
@@ -10,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from execution.errors import AuthenticationFailed
-from execution.exchange import ExchangeAccount, ExchangeAccounts
-from execution.exchange_config import ExchangeConfig
 from execution.live import LiveExecution
 from execution.models import Fill, Order, OrderType, Side
 from execution.reconcile import reconcile
@@ -26,35 +25,16 @@ from market.models import Candle
 from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
 from risk.engine import RuleRiskEngine
-from runner.bot.clock import ManualClock
 from runner.state.journal import MemoryJournal
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from strategies.signal import GO_FLAT, GO_LONG
 from execution.standin import BinanceStandIn, SteppedExchangeClock
-from execution.standin.ccxt_client import fast_client
 from tests.fakes import QueuedFeed, Scripted, eventually
+from tests.unit.exchange_standin.sample_market import NOW_INDEX, candle_ms, make_candles
 
-T0_MS = 1_704_067_200_000
-STEP_MS = 60_000
-NOW_INDEX = 60
 SYMBOL = "BTC/USDT"
 ASK, BID = 30_603.06, 30_596.94
 PREFIX = "brtest0001-"
-KEY_ENV, SECRET_ENV = "BR_LIVE_KEY", "BR_LIVE_SECRET"
-
-
-def close_at(i: int) -> float:
-    return 30_000.0 + 10 * i if i <= NOW_INDEX else 30_600.0 - 20 * (i - NOW_INDEX)
-
-
-def make_candles(count: int = 120) -> list[tuple[int, float, float, float, float, float]]:
-    candles = []
-    for i in range(count):
-        o, c = close_at(i - 1) if i else 30_000.0, close_at(i)
-        candles.append((T0_MS + i * STEP_MS, o, max(o, c) + 25, min(o, c) - 25, c, 1 + i / 100))
-    return candles
-
-
 CANDLES = make_candles()
 
 
@@ -62,48 +42,9 @@ def candle(i: int) -> Candle:
     return Candle(*CANDLES[i])
 
 
-def candle_ms(i: int) -> int:
-    return T0_MS + i * STEP_MS
-
-
 def settled(condition: Callable[[], bool]):
     """`eventually`, polling every 10 ms for up to 3 s: the stand-in answers in the same loop."""
     return eventually(condition, 3.0, poll_secs=0.01)
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[BinanceStandIn]:
-    async with BinanceStandIn(CANDLES, balances={"USDT": 10_000, "BTC": 0}, start_ms=candle_ms(NOW_INDEX),
-                              fee_rate=0.001, spread_bps=2) as running:
-        yield running
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(1_700_000_000_000)
-
-
-@pytest.fixture
-async def accounts(standin, clock) -> AsyncIterator[Callable[..., ExchangeAccount]]:
-    """Factory: `accounts(secret=..., timeout_secs=...)` -> an ExchangeAccount on the stand-in."""
-    registry: list[ExchangeAccounts] = []
-
-    def make(*, secret: str | None = None, **changes: Any) -> ExchangeAccount:
-        environ = {KEY_ENV: standin.api_key, SECRET_ENV: standin.secret if secret is None else secret}
-        registry.append(ExchangeAccounts(environ=environ, client_factory=fast_client, clock=clock))
-        fields = dict(id="binance", account="main", api_key_env=KEY_ENV, secret_env=SECRET_ENV,
-                      base_url=standin.base_url, timeout_secs=5)
-        return registry[-1].get(ExchangeConfig(**(fields | changes)))
-
-    yield make
-    for accounts_ in registry:
-        await accounts_.aclose()
-    assert standin.unserved == []          # nothing outside the spot endpoints it serves
-
-
-@pytest.fixture
-def account(accounts) -> ExchangeAccount:
-    return accounts()
 
 
 @pytest.fixture
