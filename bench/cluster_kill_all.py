@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cluster_setup import node_names, sim_bots, throwaway_cluster  # noqa: E402
+from bench.cluster_setup import node_names, paced_sim_bots, throwaway_cluster  # noqa: E402
 from runner.control.client import ControlClientError  # noqa: E402
 from tests.cluster.nodes import ClusterNodes  # noqa: E402
 
@@ -120,7 +120,7 @@ def summary(what: str, figures: list[float]) -> str:
 
 async def main(trials: int, bot_count: int, node_count: int, lease_secs: float) -> None:
     names = node_names(node_count)
-    bots = sim_bots(bot_count, bars=20000)
+    bots = paced_sim_bots(bot_count, bars=20000)
     async with throwaway_cluster(bots, lease_secs=lease_secs, prefix="cluster-kill-bench-") as nodes:
         for name in names:
             nodes.start(name)

@@ -1,9 +1,9 @@
 """What the cluster benches share (imported as bench.cluster_setup, the project's folder on the
 path as each bench puts it): a throwaway Redis and PostgreSQL on 127.0.0.1
 (tests.cluster.servers), `botrunner run` nodes in cluster mode on them (tests.cluster.nodes) and
-the paced sim bots they run.
+the paced sim bots they run (tests.cluster.sim_bots).
 
-    async with throwaway_cluster(sim_bots(30, bars=20000), lease_secs=6, prefix="my-bench-") as nodes:
+    async with throwaway_cluster(paced_sim_bots(30, bars=20000), lease_secs=6, prefix="my-bench-") as nodes:
         names = node_names(3)
         for name in names:
             nodes.start(name)
@@ -25,24 +25,15 @@ import asyncpg
 
 from tests.cluster.nodes import ClusterNodes
 from tests.cluster.servers import start_postgres, start_redis
+from tests.cluster.sim_bots import sim_bots
 
-SIM = """\
-id: {bot_id}
-mode: sim
-symbol: BTC/USDT
-timeframe: 1m
-capital: 10000
-market: {{source: synthetic, seed: {seed}, bars: {bars}}}
-speed: 60
-strategy: {{name: sma_cross, params: {{fast: 3, slow: 8}}}}
-"""
 DATABASE = "bench"
 
 
-def sim_bots(count: int, *, bars: int) -> dict[str, str]:
-    """`count` paced sim bots sim-1 ... sim-<count> (one candle a second, seeded by their number),
-    each with `bars` synthetic candles: enough that none finishes during the bench; id -> YAML."""
-    return {f"sim-{i}": SIM.format(bot_id=f"sim-{i}", seed=i, bars=bars) for i in range(1, count + 1)}
+def paced_sim_bots(count: int, *, bars: int) -> dict[str, str]:
+    """`count` sim bots sim-1 ... sim-<count> (tests.cluster.sim_bots), a candle a second each,
+    seeded by their number, with `bars` candles: enough that none finishes during the bench."""
+    return sim_bots(*(f"sim-{i}" for i in range(1, count + 1)), bars=bars, speed=60)
 
 
 def node_names(count: int) -> list[str]:

@@ -27,11 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cluster_setup import node_names, sim_bots, throwaway_cluster  # noqa: E402
+from bench.cluster_setup import node_names, paced_sim_bots, throwaway_cluster  # noqa: E402
 from runner.control.client import ControlClientError  # noqa: E402
 from tests.cluster.nodes import ClusterNodes  # noqa: E402
 
-BOTS = sim_bots(2, bars=1000000)
+BOTS = paced_sim_bots(2, bars=1000000)
 
 
 async def owner(nodes: ClusterNodes, asked: str, bot_id: str) -> tuple[str | None, str]:

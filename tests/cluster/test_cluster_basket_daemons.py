@@ -15,7 +15,8 @@ from runner.basket.backtest import run_basket_backtest
 from runner.config.basket import load_bot_or_basket
 from runner.control.client import ControlRequestFailed
 from tests.cluster.nodes import ClusterNodes
-from tests.cluster.test_cluster_daemons import LEASE_SECS, sim_bots, stored
+from tests.cluster.sim_bots import sim_bots
+from tests.cluster.test_cluster_daemons import LEASE_SECS, stored
 
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 LEGS = ["trio.btc-usdt", "trio.eth-usdt", "trio.sol-usdt"]

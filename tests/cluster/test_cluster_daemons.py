@@ -16,7 +16,6 @@ Leases are 2 s. The stand-in follows the wall clock and replays one-second candl
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 import yaml
@@ -24,15 +23,15 @@ import yaml
 from execution.order_ids import order_id_prefix
 from execution.standin import BinanceStandIn
 from execution.standin.ledger import base_moved
-from execution.standin.tapes import quick_swings
 from runner.backtest.run import run_backtest
 from runner.cluster.postgres import PostgresJournal, PostgresSnapshotStore
 from runner.config.bot import BotConfig
 from runner.control.client import ControlRequestFailed
 from tests.cluster.nodes import ClusterNodes
+from tests.cluster.sim_bots import sim_bots
+from tests.wall_clock_standin import wall_clock_standin
 
 LEASE_SECS = 2
-WARM_CANDLES = 20
 
 EXCHANGE = """\
 exchange:
@@ -64,16 +63,6 @@ capital: 2000
 strategy: {{name: sma_cross, params: {{fast: 2, slow: 5}}}}
 risk: {{stake_pct: 0.5}}
 """
-SIM = """\
-id: {bot_id}
-mode: sim
-symbol: BTC/USDT
-timeframe: 1m
-capital: 10000
-market: {{source: synthetic, seed: {seed}, bars: {bars}}}
-speed: {speed}
-strategy: {{name: sma_cross, params: {{fast: 3, slow: 8}}}}
-"""
 
 
 def live_bots(base_url: str, *ids: str) -> dict[str, str]:
@@ -82,17 +71,6 @@ def live_bots(base_url: str, *ids: str) -> dict[str, str]:
 
 def paper_bots(base_url: str, *ids: str) -> dict[str, str]:
     return {bot_id: PAPER.format(bot_id=bot_id, exchange=EXCHANGE.format(base_url=base_url)) for bot_id in ids}
-
-
-def sim_bots(*ids: str, bars: int, speed: int) -> dict[str, str]:
-    return {bot_id: SIM.format(bot_id=bot_id, seed=i + 1, bars=bars, speed=speed) for i, bot_id in enumerate(ids)}
-
-
-def standin_on_the_wall_clock():
-    now_ms = time.time_ns() // 1_000_000
-    start_ms = now_ms - now_ms % 1000 - WARM_CANDLES * 1000
-    return BinanceStandIn(quick_swings(WARM_CANDLES + 900, start_ms=start_ms), balances={"USDT": 10_000, "BTC": 0},
-                          start_ms=now_ms, real_time=True, timeframe_ms=1000)
 
 
 def keyed(standin: BinanceStandIn) -> dict[str, str]:
@@ -150,7 +128,7 @@ def check_paper_bot(bot_id: str, events: list, state: dict) -> None:
 async def test_a_killed_nodes_bots_are_taken_over_and_every_ledger_ends_as_an_uninterrupted_run(
         tmp_path, redis_url, postgres_url):
     sims = sim_bots("sim-1", "sim-2", bars=240, speed=1200)          # 20 candles a second: 12 s each
-    async with standin_on_the_wall_clock() as standin:
+    async with wall_clock_standin(900) as standin:
         bots = {**live_bots(standin.base_url, "live-1", "live-2"), **paper_bots(standin.base_url, "paper-1"), **sims}
         nodes = ClusterNodes(tmp_path, redis_url, postgres_url, bots=bots, lease_secs=LEASE_SECS, env=keyed(standin),
                              live=True)
@@ -194,7 +172,7 @@ async def test_a_killed_nodes_bots_are_taken_over_and_every_ledger_ends_as_an_un
 
 
 async def test_a_node_paused_past_its_lease_is_fenced_out_when_it_wakes(tmp_path, redis_url, postgres_url):
-    async with standin_on_the_wall_clock() as standin:
+    async with wall_clock_standin(900) as standin:
         # One bot on two nodes: once the paused node is back, balancing gives it nothing back.
         bots = live_bots(standin.base_url, "live-1")
         nodes = ClusterNodes(tmp_path, redis_url, postgres_url, bots=bots, lease_secs=LEASE_SECS, env=keyed(standin),

@@ -9,7 +9,6 @@ journal's uncommitted rows are rolled back, and a new manager starts on the same
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -26,8 +25,9 @@ from strategies.registry import register
 from strategies.signal import GO_FLAT, GO_LONG
 from execution.standin import BinanceStandIn, FastForwardClock
 from execution.standin.ledger import base_moved
-from execution.standin.tapes import quick_swings, wavy_candles
+from execution.standin.tapes import wavy_candles
 from tests.fakes import eventually
+from tests.wall_clock_standin import wall_clock_standin
 
 T0_MS = 1_704_067_200_000
 MIN = 60_000
@@ -249,10 +249,7 @@ async def test_stale_data_trips_the_kill_switch_when_the_risk_rule_asks(tmp_path
 async def test_a_bot_on_an_account_with_a_websocket_url_takes_its_candles_from_the_kline_stream(tmp_path):
     # Real time: nothing sleeps on a clock while candles come by websocket, so the stand-in
     # follows the wall clock and replays one-second candles around now.
-    now_ms = time.time_ns() // 1_000_000
-    tape = quick_swings(200, start_ms=now_ms - now_ms % 1000 - 20_000)
-    async with BinanceStandIn(tape, balances={"USDT": 10_000, "BTC": 0}, start_ms=now_ms, real_time=True,
-                              timeframe_ms=1000) as standin:
+    async with wall_clock_standin(180) as standin:
         clock = SYSTEM_CLOCK
         services = services_for(tmp_path, clock)
         config = bot("paper-ws", "paper", standin.base_url, timeframe="1s",

@@ -2,31 +2,25 @@
 stand-in through real ccxt: the restarted bot follows the order it finds in its journal and
 snapshot (never sending it again) and cancels it on the exchange when it expires, on time.
 
-Time as in test_exchange_bots: the bots' clock reads the stand-in's, and a bot sleeping until
-the next candle closes moves it forward. A crash cancels the bots' tasks without a clean stop
-and rolls back the journal's uncommitted rows.
+Time as in test_exchange_bots (whose services and `until` it uses): the bots' clock reads the
+stand-in's, and a bot sleeping until the next candle closes moves it forward. A crash cancels
+the bots' tasks without a clean stop and rolls back the journal's uncommitted rows.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from execution.exchange import ExchangeAccounts
 from execution.standin import BinanceStandIn, FastForwardClock
 from execution.standin.tapes import wavy_candles
-from market.shared import FeedHub
 from runner.config.bot import BotConfig
-from runner.daemon.manager import BotManager, DaemonServices
+from runner.daemon.manager import BotManager
 from runner.state.journal import SqliteJournal
-from runner.state.snapshots import SnapshotStore
 from strategies.base import Strategy
 from strategies.registry import register
 from strategies.signal import Direction, LimitSignal
-from tests.fakes import eventually
+from tests.integration.test_exchange_bots import MIN, T0_MS, services_for, until
 
-T0_MS = 1_704_067_200_000
-MIN = 60_000
-KEYS = {"BR_KEY": "test-key", "BR_SECRET": "test-secret"}
 ENTRY_MS = T0_MS + 62 * MIN          # a candle of the stand-in's first minutes
 EXPIRE_AFTER = 6
 
@@ -53,16 +47,6 @@ def live_bot(base_url: str) -> BotConfig:
                                                             "fetchCurrencies": False, "fetchMargins": False}},
         "strategy": {"name": "test_bids_low_once"}, "risk": {"stake_pct": 0.5}, "on_restart": "resume",
     })
-
-
-def services_for(tmp_path, clock) -> DaemonServices:
-    return DaemonServices(hub=FeedHub(clock=clock), journal=SqliteJournal(tmp_path / "journal.sqlite3"),
-                          snapshots=SnapshotStore(tmp_path / "bots"), clock=clock,
-                          accounts=ExchangeAccounts(environ=KEYS, clock=clock))
-
-
-def until(condition):
-    return eventually(condition, 20.0, poll_secs=0.01)
 
 
 def journalled(tmp_path, kind: str) -> list[dict]:

@@ -24,12 +24,11 @@ from pathlib import Path
 from execution.order_ids import order_id_prefix
 from execution.standin import BinanceStandIn
 from execution.standin.ledger import base_moved
-from execution.standin.tapes import quick_swings
+from tests.wall_clock_standin import wall_clock_standin
 
 PROJECT = Path(__file__).resolve().parents[2]
 BOT_ID = "btc-live"
 PREFIX = order_id_prefix(BOT_ID)
-WARM_CANDLES = 20
 KILL_SEED = 20261201            # the second kill lands a seeded random time after the orders it waits for
 
 BOT = """\
@@ -103,12 +102,8 @@ def kill(daemon: subprocess.Popen) -> None:
 
 
 async def test_live_daemon_killed_twice_comes_back_with_the_exchanges_position_and_no_order_sent_twice(tmp_path):
-    now_ms = time.time_ns() // 1_000_000
-    start_ms = now_ms - now_ms % 1000 - WARM_CANDLES * 1000
-    tape = quick_swings(WARM_CANDLES + 600, start_ms=start_ms)           # ten minutes of 1s candles
     log = tmp_path / "daemon.log"
-    async with BinanceStandIn(tape, balances={"USDT": 10_000, "BTC": 0}, start_ms=now_ms, real_time=True,
-                              timeframe_ms=1000) as standin:
+    async with wall_clock_standin(600) as standin:                      # ten minutes of 1s candles
         config_dir, state_dir = write_config(tmp_path, standin.base_url), tmp_path / "state"
 
         # 1. Trade, then lose the answer to an order and die before learning its outcome.

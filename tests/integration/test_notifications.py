@@ -10,7 +10,6 @@ import gc
 import logging
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -307,14 +306,9 @@ risk: {{stake_pct: 0.5}}
 
 
 async def test_a_live_bots_fill_on_the_exchange_stand_in_is_sent_by_default(receiver, root, monkeypatch):
-    from execution.standin import BinanceStandIn
-    from execution.standin.tapes import quick_swings
+    from tests.wall_clock_standin import wall_clock_standin
 
-    now_ms = time.time_ns() // 1_000_000
-    start_ms = now_ms - now_ms % 1000 - 20_000
-    tape = quick_swings(20 + 120, start_ms=start_ms)          # two minutes of 1s candles, trading every few
-    async with BinanceStandIn(tape, balances={"USDT": 10_000, "BTC": 0}, start_ms=now_ms, real_time=True,
-                              timeframe_ms=1000) as standin:
+    async with wall_clock_standin(120) as standin:            # two minutes of 1s candles, trading every few
         monkeypatch.setenv("BR_NOTIFY_KEY", standin.api_key)
         monkeypatch.setenv("BR_NOTIFY_SECRET", standin.secret)
         monkeypatch.setenv(URL_ENV, receiver.url())
