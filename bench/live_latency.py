@@ -31,7 +31,11 @@ the pairwise slopes) against ccxt's own cost per order (the median of `FLOOR_BUR
 straight through ccxt), and the last order of candles with one to ten orders (p99) against one
 journal commit (p99 of the group commits of the run: the one commit every order of a candle
 waits for). On a shared machine other processes' time slices land on some candles and move
-least squares most; repeat, and read the ratios of one run.
+least squares most; repeat, and read the ratios of one run. Both figures are also given in the
+event loop thread's CPU time (`time.thread_time`, taken by the same probes): what the wall clock
+shows on a quiet machine, where nothing but this process runs on the core (the candle's path
+waits on no I/O until its last order is on the wire); on a loaded one it leaves out the other
+processes' slices, which the wall-clock figures cannot.
 
 `--journal postgres` runs the same bots on cluster mode's store (`runner.cluster.postgres`: the
 journal and snapshots in PostgreSQL, on a throwaway server started on 127.0.0.1 with its
@@ -116,16 +120,18 @@ def open_store(kind: str, folder: Path, postgres_url: str | None):
     return journal, PostgresSnapshotStore(journal)
 
 
-def time_commits(journal, commits: list[float]) -> None:
-    """Probe: how long each group commit (the one every order of a candle waits for) takes.
-    SQLite's is done inside `_commit_group`; PostgreSQL's `_commit_group` hands the batch to
-    its database thread and `_group_done` runs once it is committed (one at a time, in order)."""
+def time_commits(journal, commits: list[float], commits_cpu: list[float]) -> None:
+    """Probe: how long each group commit (the one every order of a candle waits for) takes,
+    and (SQLite) the loop thread's CPU time in it. SQLite's is done inside `_commit_group`;
+    PostgreSQL's `_commit_group` hands the batch to its database thread and `_group_done` runs
+    once it is committed (one at a time, in order): no CPU time of the loop's to take."""
     commit_group = journal._commit_group
     if not hasattr(journal, "_group_done"):
         def timed_commit_group():
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.thread_time()
             commit_group()
             commits.append(time.perf_counter() - started)
+            commits_cpu.append(time.thread_time() - started_cpu)
 
         journal._commit_group = timed_commit_group
         return
@@ -146,19 +152,21 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
               postgres_url: str | None = None) -> tuple[list[float], list[float]]:
     """One run; returns the orders' candle arrival -> on the wire, and the commits' times."""
     end_ms = T0_MS + (WARM + candles) * MINUTE_MS
-    arrived = [0.0]
+    arrived = [0.0, 0.0]                              # the last candle's arrival: wall, thread CPU
     candle_seq = [0]
     by_candle: dict[int, list[float]] = {}            # candle -> its orders' arrival -> wire
-    decided: dict[str, tuple[float, float]] = {}      # client order id -> (candle arrival, create_order)
-    sent: list[tuple[float, str, str | None]] = []   # (on the wire, url, body): read after the run
+    by_candle_cpu: dict[int, list[float]] = {}        # the same in the loop thread's CPU time
+    decided: dict[str, tuple[float, ...]] = {}        # client order id -> (arrival, create_order, candle, arrival CPU)
+    sent: list[tuple[float, float, str, str | None]] = []   # (on the wire, its CPU time, url, body): read after the run
     decide: list[float] = []
     commits: list[float] = []                       # seconds each journal commit took
+    commits_cpu: list[float] = []                   # and the loop thread's CPU seconds in it (SQLite)
     in_flight = [0]
 
     original_append = LiveCandleStream.append
 
     def timed_append(self, batch):                    # probe: a closed candle arrives
-        arrived[0] = time.perf_counter()
+        arrived[0], arrived[1] = time.perf_counter(), time.thread_time()
         candle_seq[0] += 1
         return original_append(self, batch)
 
@@ -183,13 +191,13 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
 
             async def timed_create_order(symbol, type, side, amount, price=None, params={}):  # probe: decided
                 now = time.perf_counter()
-                decided[params.get("clientOrderId", "")] = (arrived[0], now, candle_seq[0])
+                decided[params.get("clientOrderId", "")] = (arrived[0], now, candle_seq[0], arrived[1])
                 decide.append(now - arrived[0])
                 return await create_order(symbol, type, side, amount, price, params)
 
             async def timed_fetch(url, method="GET", headers=None, body=None):   # probe: on the wire
                 if method == "POST":
-                    sent.append((time.perf_counter(), url, body))
+                    sent.append((time.perf_counter(), time.thread_time(), url, body))
                 in_flight[0] += 1
                 try:
                     return await fetch(url, method, headers, body)
@@ -197,7 +205,7 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
                     in_flight[0] -= 1
 
             client.create_order, client.fetch = timed_create_order, timed_fetch
-            time_commits(journal, commits)             # probe: the commit a candle's orders wait for
+            time_commits(journal, commits, commits_cpu)   # probe: the commit a candle's orders wait for
             account = accounts.get(configs[0].exchange)
             manager = BotManager(configs, services, exit_when_done=False)
             stop = asyncio.Event()
@@ -218,13 +226,14 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
         async with session.get(f"{base_url}/_standin/stats") as reply:
             stats = await reply.json()
         wire, in_ccxt = [], []
-        for now, url, body in sent:
+        for now, now_cpu, url, body in sent:
             if not urlsplit(url).path.endswith("/order"):
                 continue
-            arrival, at_create, candle = decided.get(client_order_id(url, body), (now, now, 0))
+            arrival, at_create, candle, arrival_cpu = decided.get(client_order_id(url, body), (now, now, 0, now_cpu))
             wire.append(now - arrival)
             in_ccxt.append(now - at_create)
             by_candle.setdefault(candle, []).append(now - arrival)
+            by_candle_cpu.setdefault(candle, []).append(now_cpu - arrival_cpu)
         burst = max((len(v) for v in by_candle.values()), default=0)
         floors = await ccxt_alone(configs[0], burst) if burst else []
         over_ws = await websocket_against_rest(configs[0], base_url, burst) if burst else {}
@@ -238,11 +247,13 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
     if wire:
         print(f"  mean arrival -> wire        {statistics.mean(wire) * 1000:7.3f} ms over {len(wire)} orders")
     slopes = print_by_burst(by_candle)
-    floor = statistics.median(max(burst) / len(burst) for burst in floors) if floors else None
+    slopes_cpu = burst_slopes(by_candle_cpu)
+    floor = statistics.median(max(w for w, _ in b) / len(b) for b in floors) if floors else None
+    floor_cpu = statistics.median(max(c for _, c in b) / len(b) for b in floors) if floors else None
     if floor is not None:
         print(f"  the same {burst} orders straight through ccxt, no bot code, {len(floors)} times: last on the wire "
-              f"after {statistics.median(max(b) for b in floors) * 1000:.2f} ms (median; {floor * 1e6:.0f} us an "
-              "order: ccxt's create_order, signing and aiohttp)")
+              f"after {statistics.median(max(w for w, _ in b) for b in floors) * 1000:.2f} ms (median; "
+              f"{floor * 1e6:.0f} us an order, {floor_cpu * 1e6:.0f} us of CPU: ccxt's create_order, signing and aiohttp)")
     if over_ws:
         (ws_wire, ws_reply), (rest_wire, rest_reply) = over_ws["websocket"], over_ws["rest"]
         print(f"  the same {burst} orders over Binance's WebSocket API (ccxt's create_order_ws, order.place) against "
@@ -251,6 +262,8 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
               f"{rest_reply * 1e6:.0f} us)")
     if commits:
         print(f"  one journal commit                    {ms(commits)}   ({len(commits)} commits)")
+    if commits_cpu:
+        print(f"  one journal commit, CPU time          {ms(commits_cpu)}")
     print("  issue 15's figures:")
     if slopes is not None and floor is not None:
         slope, pairwise = slopes
@@ -261,16 +274,25 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
         print(f"    last order of candles with 1-10 orders p99 {pct(few, 0.99) * 1000:.2f} ms against one commit's "
               f"p99 {pct(commits, 0.99) * 1000:.2f} ms: {(pct(few, 0.99) - pct(commits, 0.99)) * 1000:+.2f} ms "
               f"(at most +2 ms; {len(few)} candles)")
+    if slopes_cpu is not None and floor_cpu:
+        slope, pairwise = slopes_cpu
+        print(f"    in the loop thread's CPU time: each further order {slope * 1e6:.0f} us against ccxt's own "
+              f"{floor_cpu * 1e6:.0f} us: {slope / floor_cpu:.2f}x (pairwise {pairwise / floor_cpu:.2f}x)")
+    few_cpu = [max(v) for v in by_candle_cpu.values() if len(v) <= 10]
+    if few_cpu and commits_cpu:
+        print(f"    in the loop thread's CPU time: last order of candles with 1-10 orders p99 "
+              f"{pct(few_cpu, 0.99) * 1000:.2f} ms against one commit's p99 {pct(commits_cpu, 0.99) * 1000:.2f} ms: "
+              f"{(pct(few_cpu, 0.99) - pct(commits_cpu, 0.99)) * 1000:+.2f} ms")
     print(f"  account requests            {requests:>8}   {requests / candles:,.1f} per minute of exchange time, "
           f"{requests / wall * 60:,.0f} per minute of wall time")
     print("  requests by endpoint        " + ", ".join(f"{p} {n}" for p, n in stats["requests_by_endpoint"].items()))
     return wire, commits
 
 
-async def ccxt_alone(config: BotConfig, orders: int) -> list[list[float]]:
+async def ccxt_alone(config: BotConfig, orders: int) -> list[list[tuple[float, float]]]:
     """For each of `FLOOR_BURSTS` bursts, seconds from one moment to each of `orders` market
-    buys reaching ccxt's `fetch`, when they are all asked of a client like the bots' at once:
-    the part of the figure that is ccxt's."""
+    buys reaching ccxt's `fetch`, when they are all asked of a client like the bots' at once,
+    and the loop thread's CPU seconds in that time: the part of the figure that is ccxt's."""
     accounts = ExchangeAccounts(environ=KEYS)
     account = accounts.get(config.exchange)
     client, leaving = account.client, []
@@ -278,7 +300,7 @@ async def ccxt_alone(config: BotConfig, orders: int) -> list[list[float]]:
 
     async def timed_fetch(url, method="GET", headers=None, body=None):
         if method == "POST":
-            leaving.append(time.perf_counter() - started)
+            leaving.append((time.perf_counter() - started, time.thread_time() - started_cpu))
         return await fetch(url, method, headers, body)
 
     client.fetch = timed_fetch
@@ -287,7 +309,7 @@ async def ccxt_alone(config: BotConfig, orders: int) -> list[list[float]]:
         await account.load_markets()
         for burst in range(FLOOR_BURSTS + 1):      # the first opens the pooled connections
             leaving = []
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.thread_time()
             await asyncio.gather(*(client.create_market_buy_order_with_cost(
                 "BTC/USDT", 20, {"clientOrderId": f"floor-{burst}-{i}"}) for i in range(orders)))
             if burst:
@@ -365,14 +387,22 @@ def print_by_burst(by_candle: dict[int, list[float]]) -> tuple[float, float] | N
         lasts = [last for _, last in rows]
         print(f"    {label:>6} orders  {len(rows):>4} candles   last order on the wire: "
               f"p50 {pct(lasts, 0.5) * 1000:6.2f} ms   max {max(lasts) * 1000:6.2f} ms")
-    big = [(n, last) for rows in groups.values() for n, last in rows if n >= 10]
-    if len(big) >= 2:
-        slope = statistics.linear_regression([n for n, _ in big], [last for _, last in big]).slope
-        pairwise = statistics.median((b - a) / (m - n) for i, (n, a) in enumerate(big) for m, b in big[i + 1:] if m != n)
-        print(f"    each further order on a candle adds {slope * 1e6:.0f} us (least squares, candles of 10+; "
-              f"median of pairwise slopes {pairwise * 1e6:.0f} us)")
-        return slope, pairwise
-    return None
+    slopes = burst_slopes(by_candle)
+    if slopes is not None:
+        print(f"    each further order on a candle adds {slopes[0] * 1e6:.0f} us (least squares, candles of 10+; "
+              f"median of pairwise slopes {slopes[1] * 1e6:.0f} us)")
+    return slopes
+
+
+def burst_slopes(by_candle: dict[int, list[float]]) -> tuple[float, float] | None:
+    """What each further order on a candle adds to its last one, over candles of 10+ orders
+    (least squares, median of pairwise slopes); None with fewer than two such candles."""
+    big = [(len(v), max(v)) for v in by_candle.values() if len(v) >= 10]
+    if len(big) < 2:
+        return None
+    slope = statistics.linear_regression([n for n, _ in big], [last for _, last in big]).slope
+    pairwise = statistics.median((b - a) / (m - n) for i, (n, a) in enumerate(big) for m, b in big[i + 1:] if m != n)
+    return slope, pairwise
 
 
 def main() -> None:
