@@ -1,7 +1,7 @@
 """What the command line's commands share: exit codes, logging, bad-input exits, dates, progress.
 
-`main.py` holds most commands; a command kept beside its package (`runner.research.commands`,
-`runner.forecast.commands`) uses these too."""
+Each command is kept beside its package (`runner.backtest.commands`, `runner.control.commands`,
+`runner.daemon.commands`, `runner.research.commands`, ...) and `main.py` adds them to its app."""
 
 from __future__ import annotations
 

@@ -1,0 +1,95 @@
+"""`botrunner run` (the daemon) and `botrunner journal` (what it recorded, read from its state
+folder or a cluster's PostgreSQL, with or without the daemon running); added to `main.py`'s app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from runner.cli_common import fail, setup_logging
+
+
+def run(
+    config_dir: Annotated[Optional[Path], typer.Argument(
+        help="Folder with daemon.yaml (optional) and bots/*.yaml; omit for three paced demo bots.")] = None,
+    state_dir: Annotated[Optional[Path], typer.Option(
+        "--state-dir", help="Snapshots, journal and control socket (default: daemon.yaml's state_dir, ./state).")] = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log JSON lines instead of text.")] = False,
+    log_level: Annotated[Optional[str], typer.Option("--log-level", help="Overrides daemon.yaml's log.level.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Allow mode: live bots (also needs I_UNDERSTAND_LIVE_TRADING=true).")] = False,
+) -> None:
+    """Run the daemon: every enabled bot of CONFIG_DIR, until they are all done or SIGTERM/SIGINT."""
+    from runner.config.bot import ConfigError
+    from runner.control.server import ControlEndpointUnusable, ControlSocketInUse
+    from runner.daemon.process import LiveTradingNotAllowed, format_summary, plan_daemon, run_daemon
+    from runner.daemon.logging_setup import LogSetupError
+    from runner.state.state_dir import StartupError
+
+    try:
+        plan = plan_daemon(config_dir, state_dir, live_flag=live)
+    except ConfigError as exc:
+        fail(exc.problems)
+    except LiveTradingNotAllowed as exc:
+        fail([str(exc)])
+    log = plan.daemon.log
+    daemon_file = f"{config_dir / 'daemon.yaml'}: " if config_dir else ""
+    try:
+        setup_logging(level=log_level or log.level, json_lines=log_json or log.json_lines, file=log.file,
+                      rotation=log.rotation, retention=log.retention)
+    except LogSetupError as exc:
+        fail([f"{daemon_file}{exc}"])
+    try:
+        statuses = asyncio.run(run_daemon(plan))
+    except StartupError as exc:             # names --state-dir or daemon.yaml's state_dir itself
+        fail([str(exc)])
+    except ControlEndpointUnusable as exc:
+        fail([f"{daemon_file}{exc}"])
+    except (ControlSocketInUse, ValueError) as exc:
+        fail([str(exc)], code=1)
+    typer.echo(format_summary(statuses))
+    enabled = [s for s in statuses if s.enabled]
+    if enabled and not any(s.started for s in enabled):
+        # systemd reads exit 0 as a clean stop: a daemon none of whose bots could run is not one.
+        typer.echo("no bot could start (see the notes above)", err=True)
+        raise typer.Exit(1)
+
+
+def journal(
+    bot: Annotated[str, typer.Argument(help="The bot's id.")],
+    state_dir: Annotated[Path, typer.Option("--state-dir", help="The daemon's state folder.")] = Path("state"),
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show the last N events.")] = 50,
+    kind: Annotated[Optional[list[str]], typer.Option("--kind", help="Only these kinds: order, fill, cancel, kill, resume, lifecycle, error, risk, governance.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    postgres_url_env: Annotated[Optional[str], typer.Option(
+        "--postgres-url-env", metavar="NAME", help="A cluster's journal: the variable holding its PostgreSQL URL.")] = None,
+) -> None:
+    """Print a bot's journal (orders, fills, kill switch, lifecycle); works with or without the daemon."""
+    from market.models import iso_utc
+    from runner.daemon.process import JOURNAL_FILE
+    from runner.state.journal import SqliteJournal
+
+    path = state_dir / JOURNAL_FILE
+    if postgres_url_env:
+        from runner.cluster.postgres.reader import read_events
+        events, path = read_events(bot, postgres_url_env, kinds=tuple(kind) if kind else None, fail=fail)
+        events = events[-limit:]
+    else:
+        if not path.exists():
+            fail([f"no journal at {path}; is --state-dir the daemon's state folder?"], code=1)
+        store = SqliteJournal(path)
+        try:
+            events = store.events(bot, kinds=tuple(kind) if kind else None)[-limit:]
+        finally:
+            store.close()
+    if not events:
+        fail([f"no journal events for bot {bot!r} in {path}"], code=1)
+    for e in events:
+        if as_json:
+            typer.echo(json.dumps({"seq": e.seq, "ts_ms": e.ts_ms, "kind": e.kind, "key": e.key, "bar": e.bar, "data": e.data}))
+        else:
+            detail = " ".join(f"{k}={v}" for k, v in e.data.items() if v is not None)
+            typer.echo(f"{e.seq:>7} {iso_utc(e.ts_ms)} {e.kind:<9} {e.key or '-':<16} {detail}")
