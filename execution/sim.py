@@ -36,6 +36,10 @@ from market.models import Candle
 
 _NO_FILLS: tuple[Fill, ...] = ()
 _INFINITY = float("inf")
+# Enum members as module names: on Python 3.11 `Side.BUY` (a member read off its class) costs
+# ten times a module global, and these are read for every order and fill.
+_BUY, _SELL = Side.BUY, Side.SELL
+_MARKET, _LIMIT, _STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP
 
 
 class SimExecution:
@@ -101,10 +105,12 @@ class SimExecution:
         fills: list[Fill] = []
         resting: list[Order] = []
         for order in self._pending:
-            if order.type is OrderType.MARKET:
+            if order.type is _MARKET:
                 fill = self._fill(order, self._slipped(order.side, candle.open), candle.ts_ms)
                 fills.append(fill)
-                resting.extend(self._protective_orders(order, fill))
+                if (order.stop_loss_pct is not None or order.take_profit_pct is not None
+                        or order.trailing_stop_pct is not None or order.trailing_stop_distance is not None):
+                    resting.extend(self._protective_orders(order, fill))
             else:
                 resting.append(order)
         self._pending = []
@@ -136,18 +142,18 @@ class SimExecution:
         return fills
 
     def _trigger_price(self, order: Order, candle: Candle) -> float | None:
-        if order.type is OrderType.LIMIT:
+        if order.type is _LIMIT:
             limit = order.price
-            if order.side is Side.BUY:
+            if order.side is _BUY:
                 return min(candle.open, limit) if candle.low <= limit else None
             return max(candle.open, limit) if candle.high >= limit else None
         stop = order.stop_price
-        if order.side is Side.SELL:
-            return self._slipped(Side.SELL, min(candle.open, stop)) if candle.low <= stop else None
-        return self._slipped(Side.BUY, max(candle.open, stop)) if candle.high >= stop else None
+        if order.side is _SELL:
+            return self._slipped(_SELL, min(candle.open, stop)) if candle.low <= stop else None
+        return self._slipped(_BUY, max(candle.open, stop)) if candle.high >= stop else None
 
     def _slipped(self, side: Side, price: float) -> float:
-        return price * (1 + self._slippage) if side is Side.BUY else price * (1 - self._slippage)
+        return price * (1 + self._slippage) if side is _BUY else price * (1 - self._slippage)
 
     def _fill(self, order: Order, price: float, ts_ms: int) -> Fill:
         if order.quote_amount is not None:
@@ -160,21 +166,20 @@ class SimExecution:
                     notional * self._fee_rate, ts_ms, order.reason)
 
     def _protective_orders(self, entry: Order, fill: Fill) -> list[Order]:
-        if (entry.stop_loss_pct is None and entry.take_profit_pct is None and entry.trailing_stop_pct is None
-                and entry.trailing_stop_distance is None):
-            return []
-        exit_side = Side.SELL if entry.side is Side.BUY else Side.BUY
-        direction = 1.0 if entry.side is Side.BUY else -1.0
+        """The exits `entry` asks for, resting from its fill on (`fill_pending` calls this only
+        for an entry that asks for one)."""
+        exit_side = _SELL if entry.side is _BUY else _BUY
+        direction = 1.0 if entry.side is _BUY else -1.0
         group = entry.client_order_id
         orders = []
         if entry.stop_loss_pct is not None:
             orders.append(Order(
-                protective_id(group, "sl"), entry.symbol, exit_side, OrderType.STOP, quantity=fill.quantity,
+                protective_id(group, "sl"), entry.symbol, exit_side, _STOP, quantity=fill.quantity,
                 stop_price=fill.price * (1 - direction * entry.stop_loss_pct), reason="stop_loss",
                 created_ts_ms=fill.ts_ms, oco_group=group))
         if entry.take_profit_pct is not None:
             orders.append(Order(
-                protective_id(group, "tp"), entry.symbol, exit_side, OrderType.LIMIT, quantity=fill.quantity,
+                protective_id(group, "tp"), entry.symbol, exit_side, _LIMIT, quantity=fill.quantity,
                 price=fill.price * (1 + direction * entry.take_profit_pct), reason="take_profit",
                 created_ts_ms=fill.ts_ms, oco_group=group))
         trailing = trailing_stop(entry, entry.symbol, quantity=fill.quantity, entry_price=fill.price, ts_ms=fill.ts_ms)

@@ -43,6 +43,11 @@ from strategies.signal import Direction, LimitSignal, Signal
 
 _MIN_ENTRY_AMOUNT = 1e-9
 _INFINITY = float("inf")
+# Enum members as module names: each signal passes here, and on Python 3.11 reading a member off
+# its class (`Side.BUY`) costs ten times a module global.
+_BUY, _SELL = Side.BUY, Side.SELL
+_FLAT, _SHORT = Direction.FLAT, Direction.SHORT
+_APPROVE, _RESIZE = Verdict.APPROVE, Verdict.RESIZE
 
 # Refusals that carry no numbers, made once: a decision is immutable, and building a frozen
 # dataclass costs about a microsecond, more than the rest of a refusal.
@@ -93,6 +98,9 @@ class RuleRiskEngine:
         self.watches_candles = daily_max_loss is not None or max_drawdown is not None or bool(self._candle_observers)
         self._fill_observers = tuple(g.on_fill for g in gates if hasattr(g, "on_fill"))
         self._spread = next((g for g in gates if isinstance(g, SpreadBreaker)), None)
+        # A spread breaker is configured: the caller should read the spread before an entry. An
+        # attribute, not a property: the runner reads it on every signal.
+        self.watches_spread = self._spread is not None
         self.rejections = 0
 
     @classmethod
@@ -151,7 +159,8 @@ class RuleRiskEngine:
         nothing closable is dust, too small for the exchange to trade, and counts as flat.
         """
         decision = self._decide(signal, portfolio, market_data, orders_pending, closable)
-        if not decision.approved:
+        verdict = decision.verdict
+        if verdict is not _APPROVE and verdict is not _RESIZE:     # `not decision.approved`, without the call
             self.rejections += 1
         return decision
 
@@ -164,13 +173,13 @@ class RuleRiskEngine:
             position = 0.0                       # dust
         if orders_pending:
             return _PENDING
-        if direction is Direction.FLAT:
+        if direction is _FLAT:
             if position == 0.0:
                 return _ALREADY_FLAT
-            side = Side.SELL if position > 0 else Side.BUY
+            side = _SELL if position > 0 else _BUY
             quantity = abs(position) if closable is None else closable
-            return RiskDecision(Verdict.APPROVE, signal.reason or "exit", side, quantity=quantity, price=limit)
-        if direction is Direction.SHORT:
+            return RiskDecision(_APPROVE, signal.reason or "exit", side, quantity, price=limit)
+        if direction is _SHORT:
             return _NO_SHORTS
         if position > 0.0:
             return _ALREADY_LONG
@@ -209,15 +218,15 @@ class RuleRiskEngine:
             amount = notional.cap(amount)
             rule, inputs = notional.name, {"asked": asked, "max_order_notional": notional.max_order_notional}
         exits = self.protective_exits
+        # Positional, in `RiskDecision`'s field order (side, quantity, quote_amount, stop-loss,
+        # take-profit, trailing pct, trailing distance): keywords cost a third more, per entry.
         if rule:
             inputs["amount"] = amount
-            return RiskDecision(Verdict.RESIZE, signal.reason or "entry", Side.BUY, quote_amount=amount,
-                                stop_loss_pct=exits.stop_loss_pct, take_profit_pct=exits.take_profit_pct,
-                                **exits.trailing_fields(),
-                                rule=rule, inputs=inputs)
-        return RiskDecision(Verdict.APPROVE, signal.reason or "entry", Side.BUY, quote_amount=amount,
-                            stop_loss_pct=exits.stop_loss_pct, take_profit_pct=exits.take_profit_pct,
-                            **exits.trailing_fields())
+            return RiskDecision(_RESIZE, signal.reason or "entry", _BUY, None, amount, exits.stop_loss_pct,
+                                exits.take_profit_pct, exits.trailing_stop_pct, exits.trailing_distance(),
+                                rule, inputs)
+        return RiskDecision(_APPROVE, signal.reason or "entry", _BUY, None, amount, exits.stop_loss_pct,
+                            exits.take_profit_pct, exits.trailing_stop_pct, exits.trailing_distance())
 
     def scale_entries(self, factor: float) -> None:
         """Every entry from now on spends `factor` of what the stake alone would (governance:
@@ -263,11 +272,6 @@ class RuleRiskEngine:
         """Each fill the bot books, in order: protections learn stop-loss exits and round trips."""
         for observe in self._fill_observers:
             observe(fill)
-
-    @property
-    def watches_spread(self) -> bool:
-        """A spread breaker is configured: the caller should read the spread before an entry."""
-        return self._spread is not None
 
     def set_spread_bps(self, spread_bps: float) -> None:
         """The best bid/ask spread in basis points of the mid, whenever the caller has quotes

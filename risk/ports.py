@@ -38,10 +38,8 @@ class RiskEngine(Protocol):
     """Some rule looks at candles or the marked equity: False when `on_candle` can only answer
     None, and the caller may skip it."""
 
-    @property
-    def watches_spread(self) -> bool:
-        """A spread breaker is configured: read the book's spread before deciding an entry."""
-        ...
+    watches_spread: bool
+    """A spread breaker is configured: read the book's spread before deciding an entry."""
 
     def set_spread_bps(self, spread_bps: float) -> None:
         """The latest best bid/ask spread, in basis points, when the caller has quotes."""

@@ -58,10 +58,10 @@ class ProtectiveExits:
         self.trailing_stop_pct = trailing_stop_pct
         self.trailing_atr = trailing_atr
 
-    def trailing_fields(self) -> dict[str, float | None]:
-        """The trailing stop an entry carries: `trailing_stop_pct` and `trailing_stop_distance`."""
-        distance = self.trailing_atr.distance() if self.trailing_atr is not None else None
-        return {"trailing_stop_pct": self.trailing_stop_pct, "trailing_stop_distance": distance}
+    def trailing_distance(self) -> float | None:
+        """The trailing stop distance an entry carries now (`trailing_stop_distance`): the ATR
+        multiple's, None without `trailing_atr` or while its ATR warms up."""
+        return self.trailing_atr.distance() if self.trailing_atr is not None else None
 
 
 class TrailingAtr:

@@ -69,6 +69,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RunnerState", "StrategyRunner"]
 
+# Read on every decision: on Python 3.11 an enum member read off its class costs ten times a global.
+_FLAT, _LONG, _MARKET = Direction.FLAT, Direction.LONG, OrderType.MARKET
+
 
 class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow, LimitOrderFlow,
                      PluginHooks, SessionFlow):
@@ -415,19 +418,20 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             self._record_risk("regime", "reject", refusal, {"regime": self.view.regime.value,
                                                             "probabilities": dict(self.view.regime_probs)}, now_ms)
             return
-        pending = bool(self.execution.open_orders()) and self._has_working_order()
-        if pending and signal.direction is Direction.FLAT:
+        execution, portfolio, risk, exit = self.execution, self.portfolio, self.risk, signal.direction is _FLAT
+        pending = bool(execution.open_orders()) and self._has_working_order()
+        if pending and exit:
             pending = await self._withdraw_limit_entry(now_ms)   # an exit cancels a resting limit entry
-        if self.risk.watches_spread and signal.direction is Direction.LONG:
+        if risk.watches_spread and signal.direction is _LONG:
             await self._read_spread()
-        position = self.portfolio.quantity
-        closable = self.execution.closable_quantity(abs(position), self.portfolio.last_price) if position else None
-        decision = self.risk.check_all(signal, self.portfolio, self.view, orders_pending=pending, closable=closable)
+        position = portfolio.quantity
+        closable = execution.closable_quantity(abs(position), portfolio.last_price) if position else None
+        decision = risk.check_all(signal, portfolio, self.view, orders_pending=pending, closable=closable)
         if decision.rule:
-            self._record_risk(decision.rule, decision.verdict.value, decision.reason, decision.inputs or {}, now_ms)
+            self._record_risk(decision.rule, decision.verdict._value_, decision.reason, decision.inputs or {}, now_ms)
         if not decision.approved:
             return
-        if signal.direction is Direction.FLAT and self.execution.open_orders():
+        if exit and execution.open_orders():
             # An exit replaces whatever protects the position it closes.
             self._set_aside_exits(signal)    # a limit exit that expires puts them back (limit_orders)
             await self._cancel_all(now_ms, "replaced by an exit")
@@ -437,7 +441,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             order = self._limit_order(decision, signal, now_ms)
         else:
             order = Order(
-                self._next_order_id(), self.symbol, decision.side, OrderType.MARKET,
+                self._next_order_id(), self.symbol, decision.side, _MARKET,
                 quantity=decision.quantity, quote_amount=decision.quote_amount, reason=decision.reason,
                 created_ts_ms=now_ms, stop_loss_pct=decision.stop_loss_pct,
                 take_profit_pct=decision.take_profit_pct, trailing_stop_pct=decision.trailing_stop_pct,
@@ -453,7 +457,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
     async def _submit(self, order: Order, now_ms: int) -> None:
         self.orders += 1
         # The intent is journalled before the order leaves, so a crash cannot lose it.
-        self._record("order", now_ms, order_to_dict(order), key=order.client_order_id)
+        self._record("order", now_ms, order_to_dict(order), order.client_order_id)
         if self._commit_intents:
             await self.journal.group_commit()   # an order that reaches an exchange is journalled first
         fills = await self.execution.execute_signal(order)
@@ -468,8 +472,9 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             portfolio.apply_fill(fill)
             self.fills += 1
             data = fill_to_dict(fill)
-            data["cash"], data["position"] = portfolio.cash, portfolio.quantity
-            self._record("fill", now_ms, data, key=fill.key)
+            data["cash"] = portfolio.cash
+            data["position"] = portfolio.quantity
+            self._record("fill", now_ms, data, fill.fill_id or fill.client_order_id)   # `fill.key`
             self._after_fill(fill, reference, now_ms)
         if self.plugins is not None:
             self._plugins_on_fills(fills)

@@ -25,8 +25,12 @@ from loguru import logger
 from runner.bot.errors import BotMustStayDown
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class JournalEvent:
+    """One event as recorded; treat it as immutable. Not a frozen dataclass: one is made for each
+    order and fill, and a frozen one sets its seven fields through `object.__setattr__` (1.4 us
+    against 0.4 us here, ~10% of a sim order's whole cost)."""
+
     bot_id: str
     kind: str          # "order", "fill", "cancel", "kill", "resume", "lifecycle", "error"
     ts_ms: int         # candle close time for trading events, clock time for the others
