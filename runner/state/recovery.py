@@ -6,7 +6,10 @@ crash. A sim bot is deterministic, so it re-runs the candles from the snapshot's
 orders and fills it makes again are checked against the journalled ones (same keys, same
 values; see `runner.state.journal`) and booked once. Kills by hand are not deterministic, so those
 past the snapshot are scheduled to trip again before the same candle, and a resume past the
-snapshot clears the latch.
+snapshot clears the latch. A paper or live bot cannot re-run: it books the fills past the
+snapshot, asks the exchange about the intents past it, and leaves out the orders of the
+snapshot cancelled past it (`cancelled_after`). Its governance decisions past the snapshot are
+folded in where it is built (`runner.governance.saved`).
 
 A snapshot that is damaged is moved aside (kept for a person to look at) and the bot re-runs
 from the start against the whole journal; so does a bot that crashed before its first snapshot.
