@@ -1,0 +1,228 @@
+"""What `BotManager` does when asked through the control API (`start`, `stop`, `kill`, `resume`,
+`trigger`, `reload`, and for governed bots `promote` and `demote`), and, in a cluster, when
+this node takes or loses a bot's lease (`take`, `drop`; see runner.cluster.coordinator).
+
+A mixin of `runner.daemon.manager.BotManager`: each request changes a bot's slot and starts or
+stops it through the manager's supervision (`_launch`, `_ask_to_stop`, `_write_snapshot`),
+which stays in runner.daemon.manager beside the daemon's life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from loguru import logger
+
+from runner.basket.retire import keep_retiring
+from runner.bot.strategy_runner import RunnerState
+from runner.config.bot import BotConfig
+from runner.control.errors import BotStateError, GovernanceRefused
+from runner.control.governance_status import GovernanceStatus
+from runner.control.status import BotStatus, ReloadResult
+from runner.daemon.slots import BotSlot, BotState
+from runner.daemon.status_queries import ManagerQueries
+from runner.state.journal import BotJournal, JournalEvent
+
+
+class ManagerRequests(ManagerQueries):
+    """The control requests of `BotManager`; see the module's docstring."""
+
+    def take(self, bot_id: str, journal: BotJournal, *, kill_reason: str | None = None) -> None:
+        """Cluster: this node now holds the bot's lease. Build it from its saved state, writing
+        through `journal` (the handle fenced with the lease's token), killed on start with
+        `kill_reason`; see runner.cluster.coordinator."""
+        slot = self._slot(bot_id)
+        slot.journal, slot.kill_on_start = journal, kill_reason
+        slot.crash_times.clear()
+        self._launch(slot)
+
+    async def drop(self, bot_id: str) -> None:
+        """Cluster: the lease is lost or about to be. Cancel the bot's task now, mid-candle if
+        need be: no snapshot, nothing more from it (the next owner rebuilds it from its saved
+        state and the journal, and reconciles with the exchange)."""
+        slot = self._slot(bot_id)
+        if slot.alive:
+            slot.task.cancel()
+            await asyncio.gather(slot.task, return_exceptions=True)
+        slot.state = BotState.STOPPED
+        self._services.risk_groups.baskets.dropped(slot.config)   # taken again: its basket's legs wait for it
+
+    async def start(self, bot_id: str) -> BotStatus:
+        slot = self._slot(bot_id)
+        if slot.alive:
+            raise BotStateError(f"bot {bot_id} is already {slot.state}")
+        if slot.state == BotState.KILLED or (slot.runner is not None and slot.runner.kill_switch.tripped):
+            reason = slot.runner.kill_switch.reason if slot.runner else ""
+            raise BotStateError(f"bot {bot_id} is killed ({reason}); the kill switch stays latched "
+                                f"until: botrunner resume {bot_id}")
+        if slot.runner is not None and slot.runner.resume_governance():   # a governance pause ends here
+            self._write_snapshot(slot.runner)
+        slot.crash_times.clear()
+        self._launch(slot)
+        logger.info("Bot {} started by request", bot_id)
+        return self._status(slot)
+
+    async def stop(self, bot_id: str) -> BotStatus:
+        slot = self._slot(bot_id)
+        if not slot.alive:
+            raise BotStateError(f"bot {bot_id} is not running (it is {slot.state})")
+        await self._ask_to_stop(slot)
+        await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
+        if slot.alive:
+            slot.task.cancel()
+            await asyncio.gather(slot.task, return_exceptions=True)
+        if slot.state != BotState.FAILED:
+            slot.state = BotState.STOPPED
+        return self._status(slot)
+
+    async def kill(self, bot_id: str, reason: str) -> BotStatus:
+        """Trip the bot's kill switch: cancel its orders, flatten, stop; latched until resumed.
+        A basket's id kills every leg (they share one latch); the status is its first leg's."""
+        if legs := self._basket_legs(bot_id):
+            return (await asyncio.gather(*(self.kill(leg.id, reason) for leg in legs)))[0]
+        slot = self._slot(bot_id)
+        runner = slot.runner
+        if slot.state == BotState.DISABLED:
+            raise BotStateError(f"bot {bot_id} is disabled in its config")
+        # (A basket's leg whose latch another leg tripped is not killed yet: it flattens here.)
+        if runner is not None and runner.kill_switch.tripped and (
+                slot.config.basket is None or runner.state is RunnerState.KILLED):
+            return self._status(slot)
+        if slot.alive and slot.state == BotState.RUNNING and runner is not None:
+            if runner.busy:
+                runner.request_kill(reason)
+            else:
+                with logger.contextualize(bot=bot_id):     # its log lines tagged as the bot's own
+                    await runner.kill_now(reason)
+                if runner.state is RunnerState.KILLED and not runner.flatten_pending:
+                    await runner.feed.aclose()       # flat already: nothing left to wait for
+        else:
+            if slot.alive:                           # starting or backing off: let it settle first
+                slot.task.cancel()
+                await asyncio.gather(slot.task, return_exceptions=True)
+            slot.kill_on_start = reason              # flattens from its saved state, then stops
+            self._launch(slot)
+        await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
+        return self._status(slot)
+
+    async def kill_all(self, reason: str) -> list[BotStatus]:
+        targets = [s.id for s in self._slots.values() if s.state not in (BotState.DISABLED, BotState.KILLED)]
+        await asyncio.gather(*(self.kill(bot_id, reason) for bot_id in targets))
+        return self.statuses()
+
+    async def resume(self, bot_id: str) -> BotStatus:
+        if legs := self._basket_legs(bot_id):
+            return await self._resume_basket(legs)
+        slot = self._slot(bot_id)
+        runner = slot.runner
+        flattening = slot.alive and runner is not None and runner.flatten_pending
+        if runner is None or not runner.kill_switch.tripped or (slot.alive and not flattening):
+            raise BotStateError(f"bot {bot_id} is not killed (it is {slot.state}); nothing to resume")
+        reason = runner.kill_switch.reason
+        if flattening:              # still at work on its flatten: it trades on from here
+            if await runner.resume_in_place():
+                slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(),
+                                                 {"cleared": reason}))
+                self._write_snapshot(runner)
+                logger.info("Kill switch of {} cleared (was: {}) before its position was closed; it trades on",
+                            bot_id, reason)
+                return self._status(slot)
+            # Its flatten completed meanwhile: the bot is done, killed; resumed as any killed bot.
+            await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
+        slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(), {"cleared": reason}))
+        runner.kill_switch.reset()
+        self._write_snapshot(runner)
+        logger.info("Kill switch of {} cleared (was: {}); starting it", bot_id, reason)
+        slot.crash_times.clear()
+        self._launch(slot)
+        return self._status(slot)
+
+    async def _resume_basket(self, legs: list[BotSlot]) -> BotStatus:
+        """Clear a basket's one latch and start every leg it stopped (see `runner.basket.group`)."""
+        tripped = [s for s in legs if s.runner is not None and s.runner.kill_switch.tripped]
+        if not tripped:
+            raise BotStateError(f"basket {legs[0].config.basket.basket} is not killed; nothing to resume")
+        first = await self.resume(tripped[0].id)          # clears the latch the legs share
+        for slot in legs:
+            if slot is not tripped[0] and slot.runner is not None and not slot.alive and slot.state == BotState.KILLED:
+                slot.journal.record(JournalEvent(slot.id, "resume", self._services.clock.now_ms(),
+                                                 {"cleared": "the basket's kill switch"}))
+                self._write_snapshot(slot.runner)         # its latch as cleared, before it is built again
+                slot.crash_times.clear()
+                self._launch(slot)
+        return first
+
+    async def trigger(self, bot_id: str) -> BotStatus:
+        """Ask the bot's model at its next candle (`botrunner trigger`)."""
+        slot = self._slot(bot_id)
+        runner = slot.runner
+        if not slot.alive or runner is None or slot.state != BotState.RUNNING:
+            raise BotStateError(f"bot {bot_id} is not running (it is {slot.state}); its model is asked by a running bot")
+        try:
+            runner.request_forecast()
+        except RuntimeError as exc:
+            raise BotStateError(f"{exc}; give it a model: block in its config") from None
+        logger.info("Bot {}: model asked by hand at its next candle", bot_id)
+        return self._status(slot)
+
+    async def promote(self, bot_id: str) -> GovernanceStatus:
+        """One level up by a person (`botrunner promote`), when the rule allows it; otherwise
+        `GovernanceRefused` with the reason (journalled too)."""
+        return await self._govern_by_hand(bot_id, "promote")
+
+    async def demote(self, bot_id: str) -> GovernanceStatus:
+        """One level down by a person (`botrunner demote`)."""
+        return await self._govern_by_hand(bot_id, "demote")
+
+    async def _govern_by_hand(self, bot_id: str, action: str) -> GovernanceStatus:
+        slot = self._slot(bot_id)
+        runner = slot.runner
+        if not slot.config.governance.enabled:
+            raise BotStateError(f"bot {bot_id} is not governed; add governance: {{enabled: true}} to its config")
+        if runner is None or slot.state in (BotState.STARTING, BotState.RESTARTING):
+            raise BotStateError(f"bot {bot_id} is {slot.state}; its level can be changed once it has started")
+        with logger.contextualize(bot=bot_id):
+            decision = await runner.govern_by_hand(action)
+        if decision.action == "refuse":
+            raise GovernanceRefused(decision.reason)
+        return self._governance(slot)
+
+    async def reload(self, configs: list[BotConfig] | None = None) -> ReloadResult:
+        """Re-read the config folder: add new bots, stop removed ones, restart changed ones.
+        ConfigError (the folder is invalid) leaves everything as it was. With `configs`, those
+        instead of the folder's (a basket's symbol provider: `runner.basket.provider`)."""
+        if configs is None and self._reload_configs is None:
+            raise BotStateError("this daemon was started without a config folder to reload")
+        configs = {c.id: c for c in (self._reload_configs() if configs is None else configs)}
+        for kept in keep_retiring(configs, [s for bot_id, s in self._slots.items() if bot_id not in configs]):
+            configs[kept.id] = kept      # a basket's leg whose symbol left holding a position (runner.basket.retire)
+        self._services.risk_groups.baskets.expect(configs.values())
+        result = ReloadResult()
+        for bot_id in sorted(set(self._slots) - set(configs)):
+            slot = self._slots.pop(bot_id)
+            if slot.alive:
+                await self._ask_to_stop(slot)
+                await asyncio.gather(slot.task, return_exceptions=True)
+            result.removed.append(bot_id)
+        for bot_id, config in sorted(configs.items()):
+            slot = self._slots.get(bot_id)
+            if slot is None:
+                slot = self._slots[bot_id] = self._new_slot(config)
+                if config.enabled:
+                    self._launch(slot)
+                result.added.append(bot_id)
+            elif slot.config != config:
+                if slot.alive:
+                    await self._ask_to_stop(slot)
+                    await asyncio.gather(slot.task, return_exceptions=True)
+                slot.config = config
+                slot.state = BotState.CREATED if config.enabled else BotState.DISABLED
+                if config.enabled and slot.state != BotState.KILLED:
+                    self._launch(slot)
+                result.restarted.append(bot_id)
+            else:
+                result.unchanged.append(bot_id)
+        self._changed.set()
+        logger.info("Reloaded: {} added, {} removed, {} restarted, {} unchanged", len(result.added),
+                    len(result.removed), len(result.restarted), len(result.unchanged))
+        return result
