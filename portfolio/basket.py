@@ -7,7 +7,8 @@ cash without knowing the other legs': cash = capital + the flows of every leg.
 
 A leg's `equity`, `mark` and drawdown are the basket's (cash plus every leg's position at its
 last price): the risk rules of a leg (daily loss, drawdown) then watch the basket, and any leg
-can trip them. The single-symbol `Portfolio` is untouched: a plain bot pays nothing for this.
+can trip them. A plain bot pays one `is None` a candle for this (`Portfolio.mark` asks whether
+its ledger is a basket's).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class LegPortfolio(Portfolio):
     """One symbol's ledger in a basket; see the module docstring. Detached (a leg replaced or
     retired), it keeps its own view: cash = capital + its flow."""
 
-    __slots__ = ("ledger", "flow")
+    __slots__ = ("flow",)                          # and the base's `ledger`, which `Portfolio.mark` reads
 
     def __init__(self, symbol: str, ledger: CashLedger) -> None:
         self.ledger: CashLedger | None = None      # attached after the base sets the cash
@@ -98,18 +99,6 @@ class LegPortfolio(Portfolio):
         ledger = self.ledger
         return ledger.equity() if ledger is not None else self.cash + self.quantity * self.last_price
 
-    def mark(self, price: float) -> float:
-        """Value this leg's position at `price`: the basket's equity, its peak and drawdown."""
-        self.last_price = price
-        equity = self.equity
-        if equity > self.peak_equity:
-            self.peak_equity = equity
-        else:
-            drawdown = 1.0 - equity / self.peak_equity
-            if drawdown > self.max_drawdown:
-                self.max_drawdown = drawdown
-        return equity
-
     def share(self) -> tuple[float, float, float]:
         """This leg's (equity, pnl, cash) as its status row shows them, so that a basket's legs
         add up to the basket and a total over bots counts it once: pnl is what this symbol made
@@ -135,7 +124,7 @@ class LegPortfolio(Portfolio):
         leg = LegPortfolio(data["symbol"], ledger)
         saved = Portfolio.restore({**data, "cash": ledger.capital + data["flow"]})
         for name in Portfolio.__slots__:
-            if name not in ("symbol", "cash", "initial_capital"):
+            if name not in ("symbol", "cash", "initial_capital", "ledger"):
                 setattr(leg, name, getattr(saved, name))
         leg.initial_capital = ledger.capital
         leg.cash = ledger.cash + data["flow"] - leg.flow     # the leg's flow becomes the saved one
