@@ -5,7 +5,8 @@ lives in the package, beside the engines it stands in for, so both can. It never
 network. Faults (lost answers, 5xx, bans, fills during a cancel, lagging trade lists, a
 drifting clock) are armed by hooks.
 
-Modules: `binance_standin` (server, faults, introspection), `routes` (endpoints), `matching`
+Modules: `binance_standin` (server, clock, introspection), `hooks` (the faults and market
+changes a test arms), `http_replies` (fault replies, usage headers), `routes` (endpoints), `matching`
 (orders, fills, balances), `market_data` (klines, book, tickers), `exchange_info` (symbol and
 filters), `streams` (kline websocket streams), `ws_api` (the WebSocket API), `signing` (SIGNED request checks), `faults`,
 `api_errors`, `ccxt_client`, `clock` (the stand-in's time as a bot's clock), `tapes` (candles to

@@ -6,7 +6,8 @@ Copied behaviour: request handling as Binance does it, in order: route lookup (4
 does not serve), API key, signature and timestamp for SIGNED endpoints (see `signing`), the
 parameter check (-1104), then the endpoint (see `routes`). Errors are `{"code", "msg"}` bodies
 with Binance's HTTP statuses; replies carry `X-MBX-USED-WEIGHT(-1M)` headers, and order replies
-`X-MBX-ORDER-COUNT-10S/-1D`.
+`X-MBX-ORDER-COUNT-10S/-1D` (see `http_replies`, with the replies of armed faults). The hooks a
+test arms faults and changes the market with are in `hooks`.
 
 Usage::
 
@@ -23,8 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
-import json
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,17 +36,15 @@ from aiohttp import web
 from . import api_errors, signing
 from .exchange_info import SpotSymbol, SymbolRules
 from .faults import Fault, FaultPlan
+from .hooks import StandInHooks
+from .http_replies import UsedWeight, fault_reply, json_reply
 from .market_data import CandleTape
 from .matching import Balance, FeeAsset, MatchingEngine, Order, Trade
 from .routes import SpotApi
 from .streams import KlineStreams
 from .ws_api import WsOrderApi
 
-_compact_json = functools.partial(json.dumps, separators=(",", ":"))   # Binance sends no spaces
 _REDACTED_HEADERS = frozenset({"x-mbx-apikey", "authorization", "cookie"})
-_GATEWAY_PAGE = "<html><head><title>{0}</title></head><body><center><h1>{0}</h1></center></body></html>"
-_REASONS = {500: "500 Internal Server Error", 502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable",
-            504: "504 Gateway Time-out"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,7 @@ class RecordedRequest:
     now_ms: int
 
 
-class BinanceStandIn:
+class BinanceStandIn(StandInHooks):
     """A fake Binance spot exchange replaying `candles` ((ts_ms, o, h, l, c, v) tuples) for one symbol.
 
     The clock starts at `start_ms` (default: the first candle's open time) and moves only when the
@@ -105,13 +102,12 @@ class BinanceStandIn:
         self._ticker: asyncio.Task[None] | None = None
         self.streams = KlineStreams(tape, engine.symbol.id, self.api.market_trades)
         """The websocket market streams (`/ws`): kline and trade events as the clock moves."""
+        self._used_weight = UsedWeight()
         self.ws_api = WsOrderApi(self.api, known_keys=self._keys, server_ms=self._signing_clock_ms,
                                  record=self._record_ws_request,
-                                 used_weight=lambda weight, is_order: self._weight_headers(weight, is_order=is_order))
+                                 used_weight=lambda weight, is_order: self._used_weight.headers(weight, is_order=is_order))
         """The WebSocket API (`/ws-api/v3`): `order.place`, on the same account as REST."""
         self._faults = FaultPlan()
-        self._weights: collections.deque[tuple[int, int]] = collections.deque()
-        self._order_times_ms: list[int] = []
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -203,77 +199,6 @@ class BinanceStandIn:
         """Close every websocket connection (clients see their stream end)."""
         await self.streams.drop_all()
 
-    # -- test hooks ----------------------------------------------------------------------------
-
-    def fail_next(self, pattern: str, status: int = 500, times: int = 1, *, code: int | None = None,
-                  msg: str | None = None) -> Fault:
-        """Answer `status` without processing: an HTML gateway page, or Binance JSON with `code`/`msg`
-        (`msg` defaults to Binance's for a 10xx server error, see `api_errors.server_error`). The
-        code must be one `api_errors.catalogue()` lists, so the guard test has checked it."""
-        if code is not None and code not in {e.code for e in api_errors.catalogue()}:
-            raise ValueError(f"fail_next: code {code} is not in execution.standin.api_errors.catalogue(); add it "
-                             "there with Binance's message so the guard test covers it")
-        return self._faults.arm(Fault(pattern, "status", times, status=status, code=code, msg=msg))
-
-    def rate_limit_next(self, pattern: str, retry_after_secs: int = 1, times: int = 1) -> Fault:
-        return self._faults.arm(Fault(pattern, "rate_limit", times, retry_after_secs=retry_after_secs))
-
-    def ban_next(self, pattern: str, retry_after_secs: int = 120, times: int = 1) -> Fault:
-        return self._faults.arm(Fault(pattern, "ban", times, retry_after_secs=retry_after_secs))
-
-    def delay_next(self, pattern: str, secs: float, times: int = 1) -> Fault:
-        return self._faults.arm(Fault(pattern, "delay", times, delay_secs=secs))
-
-    def drop_next(self, pattern: str, times: int = 1) -> Fault:
-        """Close the connection without a reply. aiohttp retries an idempotent request (GET, DELETE)
-        once on a dropped connection, so use `times=2` to make such a request fail."""
-        return self._faults.arm(Fault(pattern, "drop", times))
-
-    def lose_response_next(self, pattern: str = "POST /api/v3/order", times: int = 1) -> Fault:
-        """Process the request, then close the connection without a reply."""
-        return self._faults.arm(Fault(pattern, "lose_response", times))
-
-    def fail_after_processing_next(self, pattern: str = "POST /api/v3/order", *, status: int = 503,
-                                   code: int = -1007, msg: str | None = None, times: int = 1) -> Fault:
-        """Process the request (book the order, fill what it can), then answer `status` with
-        Binance's `code`/`msg` instead of the result: by default the 503 -1007 "Send status
-        unknown; execution status unknown." that Binance sends when its backend was too slow."""
-        msg = api_errors.server_error(code).msg if msg is None else msg
-        return self._faults.arm(Fault(pattern, "status_after", times, status=status, code=code, msg=msg))
-
-    def fill_during_cancel_next(self, times: int = 1) -> None:
-        """The next `times` cancels of a resting order arrive after a trade filled it: the order
-        fills (whole, at its price, as a maker) and the cancel answers -2011 "Unknown order sent.",
-        as Binance answers a cancel of an order that is no longer open."""
-        self.api.fills_during_cancel += times
-
-    def lag_trades_next(self, requests: int) -> None:
-        """The trades of the next order placed are missing from `GET /api/v3/myTrades` for the
-        next `requests` requests that would list them, while `GET /api/v3/order` already counts
-        them (Binance's trade list is written after the order's state)."""
-        if requests < 1:
-            raise ValueError(f"lag_trades_next: requests must be >= 1, got {requests}")
-        self.api.lagging_trades_requests = requests
-
-    def split_next_fill(self, parts: int) -> None:
-        """The next fill (of any order) is booked as `parts` trades, as when a taker order meets
-        `parts` resting orders: one order, many trades."""
-        self.api.engine.split_next_fill(parts)
-
-    def partial_fill_next(self, fraction: float | str) -> None:
-        """The next fill (of any order) takes only `fraction` of what remains, at least one step."""
-        self.api.engine.partial_fill_next(Decimal(str(fraction)))
-
-    def list_symbol(self, symbol: str, candles: Iterable[Sequence[Any]], *, rules: SymbolRules = SymbolRules()) -> None:
-        """List another spot symbol with its own `candles`: exchangeInfo and the 24hr tickers
-        (`GET /api/v3/ticker/24hr` without a symbol gives every listed one, as Binance does)
-        show it from its tape at the exchange's clock; orders and klines stay the replayed symbol's."""
-        listed = SpotSymbol.parse(symbol, rules)
-        self.api.listed[listed.id] = (listed, CandleTape(candles, timeframe_ms=self.api.tape.timeframe_ms))
-
-    def set_balance(self, asset: str, free: float | int | str) -> None:
-        self.api.engine.balances.setdefault(asset, Balance(Decimal(0))).free = Decimal(str(free))
-
     # -- introspection -------------------------------------------------------------------------
 
     @property
@@ -336,13 +261,13 @@ class BinanceStandIn:
             elif fault.kind == "drop":
                 return self._drop(request)
             else:
-                return self._fault_reply(fault)
+                return fault_reply(fault)
         response = self._reply(method, path, params, raw_query, raw_body, request.headers.get("X-MBX-APIKEY"),
                                recorded)
         if fault is not None and fault.kind == "lose_response":
             return self._drop(request)
         if fault is not None and fault.kind == "status_after":
-            return self._fault_reply(fault)
+            return fault_reply(fault)
         return response
 
     def _record_ws_request(self, method: str, params: dict[str, str]) -> None:
@@ -357,42 +282,15 @@ class BinanceStandIn:
         if route is None:
             self.unserved.append(recorded)
             return web.Response(status=404, text=f"the stand-in does not serve {method} {path}")
-        headers = self._weight_headers(route.weight, is_order=(method, path) == ("POST", "/api/v3/order"))
+        headers = self._used_weight.headers(route.weight, is_order=(method, path) == ("POST", "/api/v3/order"))
         try:
             if route.signed:
                 signing.check_signed_request(api_key=api_key, params=params, raw_query=raw_query, raw_body=raw_body,
                                              known_keys=self._keys, server_ms=self._signing_clock_ms())
             route.check_params(params)
-            return _json_reply(route.handler(params), headers=headers)
+            return json_reply(route.handler(params), headers=headers)
         except api_errors.BinanceApiError as exc:
-            return _json_reply(exc.body(), status=exc.http_status, headers=headers)
-
-    def _fault_reply(self, fault: Fault) -> web.Response:
-        if fault.kind == "rate_limit":
-            error = api_errors.too_many_requests()
-        elif fault.kind == "ban":
-            error = api_errors.ip_banned(signing.wall_clock_ms() + fault.retry_after_secs * 1000)
-        elif fault.code is not None:
-            msg = fault.msg if fault.msg is not None else api_errors.server_error(fault.code).msg
-            return _json_reply({"code": fault.code, "msg": msg}, status=fault.status)
-        else:
-            reason = _REASONS.get(fault.status, f"{fault.status} Error")
-            return web.Response(status=fault.status, text=_GATEWAY_PAGE.format(reason), content_type="text/html")
-        return _json_reply(error.body(), status=error.http_status,
-                                 headers={"Retry-After": str(fault.retry_after_secs)})
-
-    def _weight_headers(self, weight: int, *, is_order: bool) -> dict[str, str]:
-        now = signing.wall_clock_ms()
-        self._weights.append((now, weight))
-        while self._weights and self._weights[0][0] <= now - 60_000:
-            self._weights.popleft()
-        used = str(sum(w for _, w in self._weights))
-        headers = {"X-MBX-USED-WEIGHT": used, "X-MBX-USED-WEIGHT-1M": used}
-        if is_order:
-            self._order_times_ms.append(now)
-            recent = sum(1 for t in self._order_times_ms if t > now - 10_000)
-            headers |= {"X-MBX-ORDER-COUNT-10S": str(recent), "X-MBX-ORDER-COUNT-1D": str(len(self._order_times_ms))}
-        return headers
+            return json_reply(exc.body(), status=exc.http_status, headers=headers)
 
     async def _closing_within(self, secs: float) -> bool:
         try:
@@ -408,7 +306,3 @@ class BinanceStandIn:
         if request.transport is not None:
             request.transport.close()
         return web.Response(status=204)
-
-
-def _json_reply(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.json_response(data, status=status, headers=headers, dumps=_compact_json)
