@@ -12,6 +12,7 @@ import pytest
 
 from market.ccxt_feed import CcxtCandleFeed
 from market.models import Candle
+from market.live_stream import TRIM_SLACK
 from market.shared import FeedHub, LiveCandleStream, StreamCursor, live_feed_key
 from market.synthetic import generate_candles
 from execution.standin import BinanceStandIn, SteppedExchangeClock
@@ -131,6 +132,20 @@ async def test_memory_holds_the_warm_up_and_what_a_slow_cursor_has_not_read(live
     assert len(slow_read) == 300
     assert stream.held <= 5 + 1                      # the warm-up and the candle not yet read
     await slow.aclose()
+
+
+async def test_a_stream_whose_cursors_keep_up_holds_its_warm_up_and_at_most_a_trims_slack_more(live):
+    stream = live(keep_history=5)
+    reader = Reader(stream.subscribe(stream.released))
+    held = []
+    for candle in generate_candles(count=3 * TRIM_SLACK):
+        stream.append([candle])
+        await eventually(lambda: len(reader.candles) == stream.released, timeout_secs=5)
+        held.append(stream.held)
+
+    assert max(held) <= 5 + TRIM_SLACK              # trimmed once in TRIM_SLACK candles, not per candle
+    assert min(held[TRIM_SLACK:]) <= 5 + 1          # each trim keeps only the warm-up and the newest
+    assert len(set(held)) > 2                       # it grew between trims
 
 
 # -- FeedHub.subscribe_live over the stand-in (its candles: standin_feeds.py) -------------------
