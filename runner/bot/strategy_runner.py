@@ -295,9 +295,9 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         generate = self.strategy.generate_signal
         curve, bar_ms, watches = self.equity_curve, self._bar_ms, risk.watches_candles
         risk_group, governance, session, plugins = self.risk_group, self.governance, self.session, self.plugins
-        # What the view gets beside the candle (`_enrich`); a plain bot skips it at one check.
-        enriched = (self.timeframes is not None or self._features is not None or self.regime is not None
-                    or self.forecasting is not None)
+        timeframes, features, regime, forecasting = self.timeframes, self._features, self.regime, self.forecasting
+        # What the view gets beside the candle; a plain bot skips all of it at one check.
+        enriched = timeframes is not None or features is not None or regime is not None or forecasting is not None
         for candle in batch:
             if self._interrupt is not None and await self._handle_interrupt():
                 return True
@@ -340,8 +340,17 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
                         return True
                     continue
             push(candle)
-            if enriched and not await self._enrich(candle, close_ms, view):
-                continue                       # decides only when a trigger fired (and asked the model)
+            if enriched:
+                if timeframes is not None:
+                    timeframes.on_candle(candle)
+                if features is not None:
+                    view.features = features.values_for(candle)
+                if regime is not None and not regime.observe(candle, view):
+                    await self._observe_regime(candle)  # a sim fit due on this candle is still running
+                if forecasting is not None:
+                    fired = await forecasting.on_candle(candle, close_ms, view)
+                    if self._decide_on_trigger and not fired:
+                        continue               # decides only when a trigger fired (and asked the model)
             if plugins is not None and (table := plugins.hooks["before_loop"]):   # `runner.bot.plugin_hooks`
                 self._call_hooks(table, "before_loop", view)
             try:                               # `_generate`, inlined: a call less on every candle
@@ -358,22 +367,6 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             if plugins is not None and (table := plugins.hooks["after_loop"]):
                 self._call_hooks(table, "after_loop", view)
         return False
-
-    async def _enrich(self, candle: Candle, close_ms: int, view: MarketView) -> bool:
-        """The view's higher-timeframe candles, features, regime and forecast for `candle`,
-        for a bot that has any; False when the strategy is not to decide on this candle (a bot
-        that decides only on its model's triggers, and none fired)."""
-        if self.timeframes is not None:
-            self.timeframes.on_candle(candle)
-        if self._features is not None:
-            view.features = self._features.values_for(candle)
-        if self.regime is not None and not self.regime.observe(candle, view):
-            await self._observe_regime(candle)      # a sim fit due on this candle is still running
-        if self.forecasting is not None:
-            fired = await self.forecasting.on_candle(candle, close_ms, view)
-            if self._decide_on_trigger and not fired:
-                return False
-        return True
 
     def step(self, batch: Sequence[Candle]):
         """`batch` through the pipeline, outside `run()`'s loop: for a driver that steps several
