@@ -79,7 +79,7 @@ class MemoryJournal:
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)   # one encoder: dumps() builds one per call; NaN is a bug, not data
 # `JSONEncoder.encode` builds its C encoder anew on every call and tracks every container for
-# cycles (an event's data, made by our code, has none): a third of what encoding an order cost,
+# cycles (an event's data, made by our code, has none): a quarter of what encoding an order cost,
 # on the way of every live order before its commit. The same C encoder, made once; the same text.
 _C_ENCODER = (json.encoder.c_make_encoder(None, _ENCODER.default, json.encoder.encode_basestring_ascii, None, ":", ",",
                                           True, False, False) if json.encoder.c_make_encoder is not None else None)
