@@ -36,51 +36,34 @@ class LineCross:
         return GO_LONG if side > 0 else GO_FLAT
 
 
-class AverageLines:
-    """Two moving averages of one series, fast and slow: `update(value)` gives the sign of
-    fast - slow (1, 0, -1), or None until the slow one has a value."""
-
-    __slots__ = ("_fast", "_slow")
-
-    def __init__(self, fast: Any, slow: Any) -> None:
-        self._fast = fast.update
-        self._slow = slow.update
-
-    def update(self, value: float) -> int | None:
-        fast = self._fast(value)
-        slow = self._slow(value)
-        if slow is None:  # the fast line is ready first, so this covers both
-            return None
-        return (fast > slow) - (fast < slow)
-
-
 class AverageCross(Strategy):
     """Long while the fast moving average of the close is above the slow one: `sma_cross` and
     `ema_cross`, which differ only in their `average` (an indicator class taking a period,
-    whose `update(close)` gives its value, or None until it has one), and in `lines` where an
-    average has a cheaper way to compare two of its kind (`SMAPair`)."""
+    whose `update(close)` gives its value, or None until it has one). A subclass whose averages
+    compare more cheaply as a pair builds that pair in `_lines` (`sma_cross`: `SMAPair`)."""
 
     average: ClassVar[Callable[[int], Any]]
     params: FastSlowParams
 
     def __init__(self, params: FastSlowParams) -> None:
         super().__init__(params)
-        # Bound methods, kept rather than their objects: an attribute look-up fewer per candle
-        # on the hot path of backtests.
-        self._side = self.lines(params.fast, params.slow).update
         self._cross = LineCross().update
+        self._lines(params.fast, params.slow)
 
-    def lines(self, fast: int, slow: int) -> Any:
-        """The two averages, as an object whose `update(close)` gives the sign of fast - slow
-        (None until both have a value)."""
-        return AverageLines(self.average(fast), self.average(slow))
+    def _lines(self, fast: int, slow: int) -> None:
+        # Bound methods, kept rather than the averages: two attribute look-ups fewer per candle
+        # on the hot path of backtests.
+        self._fast = self.average(fast).update
+        self._slow = self.average(slow).update
 
     @property
     def warmup_bars(self) -> int:
         return self.params.slow + 1
 
     def generate_signal(self, market_data: MarketView) -> Signal | None:
-        side = self._side(market_data.candle.close)
-        if side is None:
+        close = market_data.candle.close
+        fast = self._fast(close)
+        slow = self._slow(close)
+        if slow is None:  # the fast line is ready first, so this covers both
             return None
-        return self._cross(side, 0)   # fast - slow crossing 0 is the fast line crossing the slow
+        return self._cross(fast, slow)

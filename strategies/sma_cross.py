@@ -11,16 +11,19 @@ same number, so the strategy sees a tie, not a crossing made of rounding noise. 
 counts as crossing to whichever side it goes, so below, equal, below gives a second GO_FLAT
 (no change for a position that is already flat).
 
-The rule and its fast path are `strategies.crossing.AverageCross`, shared with `ema_cross`;
-this module only picks the average, its exact comparison (`SMAPair`) and the default periods.
+The rule is `strategies.crossing.AverageCross`'s, shared with `ema_cross`; this module picks
+the average and the default periods, and reads its two SMAs as one `SMAPair` (the same
+comparisons as two `SMA`s' values, without dividing them out).
 """
 
 from __future__ import annotations
 
+from market.view import MarketView
 from strategies.crossing import AverageCross
 from strategies.indicators import SMA, SMAPair
 from strategies.params import FastSlowParams, Period
 from strategies.registry import register
+from strategies.signal import Signal
 
 
 class SmaCrossParams(FastSlowParams):
@@ -36,5 +39,13 @@ class SmaCross(AverageCross):
     Params = SmaCrossParams
     average = SMA
 
-    def lines(self, fast: int, slow: int) -> SMAPair:
-        return SMAPair(fast, slow)   # compares the two SMAs exactly, at a third of their cost
+    def _lines(self, fast: int, slow: int) -> None:
+        # Both SMAs in one `SMAPair`: compared as two `SMA`s' values compare, without dividing
+        # them out, one call a candle (a bound method, as the base keeps its averages').
+        self._side = SMAPair(fast, slow).update
+
+    def generate_signal(self, market_data: MarketView) -> Signal | None:
+        side = self._side(market_data.candle.close)
+        if side is None:
+            return None
+        return self._cross(side, 0)   # fast - slow crossing 0 is the fast SMA crossing the slow one
