@@ -15,10 +15,10 @@ first, the others through Redis's channel). Then `resume --all` on the same node
 way until every bot shows `running` again. Resolution: one poll round (10 ms plus the nodes'
 answers, which on a loaded machine are what dominates).
 
-What a kill costs, by design (runner.cluster.coordinator.apply_kill_latch): the node asked sets
-the latch and publishes it, then kills its own bots; the others get the message within
-milliseconds and kill theirs, one after another, each kill cancelling the bot's orders and
-flattening (a sim bot fills at once). Figures depend on the machine and its load; printed, never
+What a kill costs, by design (apply_kill_latch in runner.cluster.coordinator_status): the node
+asked sets the latch and publishes it, then kills its own bots; the others get the message
+within milliseconds and kill theirs, one after another, each kill cancelling the bot's orders
+and flattening (a sim bot fills at once). Figures depend on the machine and its load; printed, never
 asserted. The whole run is bounded by `--timeout-secs`; servers and nodes are stopped on exit.
 """
 

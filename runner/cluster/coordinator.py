@@ -25,6 +25,10 @@ one cash ledger and one latch in one process, `runner.basket.group`). A basket's
 by the basket's id; its legs are taken, handed over, moved and stopped together, and each leg's
 fence is raised to the basket's token, so the PostgreSQL side stays per bot: a leg's journal
 and snapshot writes carry the token of the basket lease its node won.
+
+The rows the node publishes, the lease each shows, and how the node follows the global kill
+switch are in runner.cluster.coordinator_status; what it asks of the bots and of PostgreSQL
+(`OwnedBots`, `Fencing`) in runner.cluster.ports.
 """
 
 from __future__ import annotations
@@ -34,42 +38,24 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from loguru import logger
 from redis.exceptions import RedisError
 
 from runner.cluster.balance import plan_round
 from runner.cluster.config import LeaseTimings
+from runner.cluster.coordinator_status import StatusAndKillSwitch
 from runner.cluster.events import ClusterEvents
 from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
 from runner.cluster.leases import REDIS_TIMEOUT_SECS, Lease, LeaseStore, LeaseView
 from runner.cluster.nodes import NodeRegistry
+from runner.cluster.ports import Fencing, OwnedBots
 from runner.control.errors import ControlError
-from runner.state.journal import BotJournal
 
 __all__ = ["ClusterCoordinator", "ClusterCounters", "Fencing"]
 
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
-
-
-class OwnedBots(Protocol):
-    """What the coordinator asks of the daemon's `BotManager`."""
-
-    def take(self, bot_id: str, journal: BotJournal, *, kill_reason: str | None = None) -> None: ...
-    async def stop(self, bot_id: str) -> Any: ...
-    async def drop(self, bot_id: str) -> None: ...
-    async def kill(self, bot_id: str, reason: str) -> Any: ...
-    async def resume(self, bot_id: str) -> Any: ...
-    async def status_rows(self) -> list[dict[str, Any]]: ...
-
-
-class Fencing(Protocol):
-    """The database side of fencing (runner.cluster.postgres): raise a bot's fence to a token
-    (False when it already holds a higher one), and a journal handle whose writes carry it."""
-
-    async def claim(self, bot_id: str, token: int) -> bool: ...
-    def journal_for(self, bot_id: str, token: int) -> BotJournal: ...
 
 
 @dataclass(slots=True)
@@ -91,7 +77,7 @@ class _Held:
     leaving: bool = False            # being handed over: renewed on, never stopped twice
 
 
-class ClusterCoordinator:
+class ClusterCoordinator(StatusAndKillSwitch):
     def __init__(self, *, bots: OwnedBots, bot_ids: list[str], leases: LeaseStore, nodes: NodeRegistry,
                  kill_switch: GlobalKillSwitch, fencing: Fencing, timings: LeaseTimings, events: ClusterEvents,
                  flush_snapshot: Callable[[str], Awaitable[None]], kill_all_at_loss: float | None = None,
@@ -325,74 +311,6 @@ class ClusterCoordinator:
         except Exception:
             logger.exception("Cluster: stopping bot {} to hand it over failed; cancelling it", bot_id)
             await self._bots.drop(bot_id)                     # never two nodes running it
-
-    # -- status and the global kill switch ----------------------------------------------------
-
-    async def _publish_rows(self) -> None:
-        rows = [row for row in await self._bots.status_rows() if self.holds(row["id"])]
-        for row in rows:
-            row["cluster"] = self.lease_row(row["id"])
-        await self._nodes.publish_rows(rows)
-
-    async def _check_cluster_loss(self, limit: float) -> None:
-        """The account-level rule (`kill_all_at_loss_pct`): the bots' published rows summed, and
-        `kill --all` once together they lost `limit` of their capital. Bots with no row (not
-        running anywhere) are not counted."""
-        rows = self.published.values()
-        capital = sum(row["equity"] - row["pnl"] for row in rows)
-        pnl = sum(row["pnl"] for row in rows)
-        if capital > 0 and -pnl >= limit * capital:
-            reason = (f"the cluster's bots lost {-pnl / capital:.1%} of their capital together "
-                      f"({pnl:,.2f} of {capital:,.2f}); kill_all_at_loss_pct is {limit:.1%}")
-            logger.error("Cluster: {}; pulling the global kill switch", reason)
-            await self.apply_kill_latch(await self._kill_switch.trip(reason))
-
-    def unit_of(self, bot_id: str) -> str:
-        """The id `bot_id` is leased under: its basket's for a leg, its own otherwise."""
-        return self._unit_of.get(bot_id, bot_id)
-
-    def holds(self, bot_id: str) -> bool:
-        """This node holds the lease `bot_id` runs under (a leg: its basket's)."""
-        return self.unit_of(bot_id) in self.held
-
-    def lease_row(self, bot_id: str) -> dict[str, Any] | None:
-        """The lease `bot_id` runs under as status shows it (a leg: its basket's): node, token,
-        seconds left (None: nobody holds it)."""
-        bot_id = self.unit_of(bot_id)
-        held = self.held.get(bot_id)
-        if held is not None:
-            left = held.confirmed_at + self._timings.lease_secs - time.monotonic()
-            return {"node": self.node, "token": held.lease.token, "expires_in_secs": round(max(left, 0.0), 3)}
-        view = self.views.get(bot_id)
-        if view is None:
-            return None
-        return {"node": view.node, "token": view.token, "expires_in_secs": round(view.ttl_ms / 1000, 3)}
-
-    async def apply_kill_latch(self, latch: dict[str, Any] | None) -> None:
-        was = self.kill_latch
-        if latch is None and was is not None and not await self._kill_switch.released_since(was):
-            if not self._latch_gone_told:
-                self._latch_gone_told = True
-                logger.warning("Cluster: the global kill switch's latch is gone from Redis without resume --all; "
-                               "the bots here stay killed until: botrunner resume --all")
-            return
-        self._latch_gone_told = False
-        self.kill_latch = latch
-        if latch is not None:
-            reason = f"{GLOBAL_KILL_PREFIX} ({latch['node']}): {latch['reason']}"
-            for bot_id in list(self.held):        # a basket's id kills every leg (one latch)
-                try:
-                    await self._bots.kill(bot_id, reason)
-                except ControlError:
-                    pass                                      # disabled, or killed already
-        elif was is not None:
-            killed = sorted({self.unit_of(row["id"]) for row in await self._bots.status_rows()
-                             if self.holds(row["id"]) and row["kill_reason"].startswith(GLOBAL_KILL_PREFIX)})
-            for bot_id in killed:                 # a basket's id resumes every leg (one latch)
-                try:
-                    await self._bots.resume(bot_id)
-                except ControlError as exc:
-                    logger.warning("Cluster: bot {} not resumed after resume --all: {}", bot_id, exc)
 
 
 def _cancelled_meanwhile(exc: BaseException) -> None:

@@ -1,0 +1,107 @@
+"""What a node shows of the cluster and how it follows the global kill switch: a mixin of
+`ClusterCoordinator` (runner.cluster.coordinator), on the leases it holds and the views it read
+in its last round.
+
+- Status: each round the node publishes the rows of the bots it holds, each with its lease
+  (`lease_row`: node, token, seconds left; a basket's leg shows its basket's lease), so any
+  node can answer `botrunner status` for the whole cluster.
+- The global kill switch (runner.cluster.kill_switch): the node asked sets the latch and
+  publishes it; each node then kills the bots it holds (`apply_kill_latch`), and `resume --all`
+  resumes those the latch killed. The account-level rule (`kill_all_at_loss_pct`) trips it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from loguru import logger
+
+from runner.cluster.config import LeaseTimings
+from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
+from runner.cluster.leases import LeaseView
+from runner.cluster.nodes import NodeRegistry
+from runner.cluster.ports import OwnedBots
+from runner.control.errors import ControlError
+
+
+class StatusAndKillSwitch:
+    """The status rows and the global kill switch of `ClusterCoordinator`; see the module's docstring."""
+
+    node: str
+    held: dict[str, Any]                       # unit -> runner.cluster.coordinator's _Held
+    views: dict[str, LeaseView | None]
+    published: dict[str, dict[str, Any]]
+    kill_latch: dict[str, Any] | None
+    _bots: OwnedBots
+    _nodes: NodeRegistry
+    _kill_switch: GlobalKillSwitch
+    _timings: LeaseTimings
+    _unit_of: dict[str, str]
+    _latch_gone_told: bool
+
+    async def _publish_rows(self) -> None:
+        rows = [row for row in await self._bots.status_rows() if self.holds(row["id"])]
+        for row in rows:
+            row["cluster"] = self.lease_row(row["id"])
+        await self._nodes.publish_rows(rows)
+
+    async def _check_cluster_loss(self, limit: float) -> None:
+        """The account-level rule (`kill_all_at_loss_pct`): the bots' published rows summed, and
+        `kill --all` once together they lost `limit` of their capital. Bots with no row (not
+        running anywhere) are not counted."""
+        rows = self.published.values()
+        capital = sum(row["equity"] - row["pnl"] for row in rows)
+        pnl = sum(row["pnl"] for row in rows)
+        if capital > 0 and -pnl >= limit * capital:
+            reason = (f"the cluster's bots lost {-pnl / capital:.1%} of their capital together "
+                      f"({pnl:,.2f} of {capital:,.2f}); kill_all_at_loss_pct is {limit:.1%}")
+            logger.error("Cluster: {}; pulling the global kill switch", reason)
+            await self.apply_kill_latch(await self._kill_switch.trip(reason))
+
+    def unit_of(self, bot_id: str) -> str:
+        """The id `bot_id` is leased under: its basket's for a leg, its own otherwise."""
+        return self._unit_of.get(bot_id, bot_id)
+
+    def holds(self, bot_id: str) -> bool:
+        """This node holds the lease `bot_id` runs under (a leg: its basket's)."""
+        return self.unit_of(bot_id) in self.held
+
+    def lease_row(self, bot_id: str) -> dict[str, Any] | None:
+        """The lease `bot_id` runs under as status shows it (a leg: its basket's): node, token,
+        seconds left (None: nobody holds it)."""
+        bot_id = self.unit_of(bot_id)
+        held = self.held.get(bot_id)
+        if held is not None:
+            left = held.confirmed_at + self._timings.lease_secs - time.monotonic()
+            return {"node": self.node, "token": held.lease.token, "expires_in_secs": round(max(left, 0.0), 3)}
+        view = self.views.get(bot_id)
+        if view is None:
+            return None
+        return {"node": view.node, "token": view.token, "expires_in_secs": round(view.ttl_ms / 1000, 3)}
+
+    async def apply_kill_latch(self, latch: dict[str, Any] | None) -> None:
+        was = self.kill_latch
+        if latch is None and was is not None and not await self._kill_switch.released_since(was):
+            if not self._latch_gone_told:
+                self._latch_gone_told = True
+                logger.warning("Cluster: the global kill switch's latch is gone from Redis without resume --all; "
+                               "the bots here stay killed until: botrunner resume --all")
+            return
+        self._latch_gone_told = False
+        self.kill_latch = latch
+        if latch is not None:
+            reason = f"{GLOBAL_KILL_PREFIX} ({latch['node']}): {latch['reason']}"
+            for bot_id in list(self.held):        # a basket's id kills every leg (one latch)
+                try:
+                    await self._bots.kill(bot_id, reason)
+                except ControlError:
+                    pass                                      # disabled, or killed already
+        elif was is not None:
+            killed = sorted({self.unit_of(row["id"]) for row in await self._bots.status_rows()
+                             if self.holds(row["id"]) and row["kill_reason"].startswith(GLOBAL_KILL_PREFIX)})
+            for bot_id in killed:                 # a basket's id resumes every leg (one latch)
+                try:
+                    await self._bots.resume(bot_id)
+                except ControlError as exc:
+                    logger.warning("Cluster: bot {} not resumed after resume --all: {}", bot_id, exc)
