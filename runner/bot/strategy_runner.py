@@ -38,6 +38,7 @@ from execution.ports import ExecutionEngine
 from market.models import Candle, iso_utc, timeframe_ms
 from market.ports import MarketDataProvider
 from market.view import MarketView
+from portfolio.basket import LegPortfolio
 from portfolio.portfolio import Portfolio
 from risk.kill_switch import KillSwitch
 from risk.ports import RiskEngine
@@ -460,6 +461,9 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
     def _apply_fills(self, fills: Sequence[Fill], now_ms: int) -> None:
         portfolio = self.portfolio
         self._filled = True
+        # A basket leg's cash is the basket's, which a re-run cannot give again: its own flow
+        # beside it tells the journal to compare the fill without them (`rewritten_alike`).
+        leg = isinstance(portfolio, LegPortfolio)
         for fill in fills:
             reference = portfolio.last_price           # the close the order was decided on
             portfolio.apply_fill(fill)
@@ -467,6 +471,8 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             data = fill_to_dict(fill)
             data["cash"] = portfolio.cash
             data["position"] = portfolio.quantity
+            if leg:
+                data["flow"] = portfolio.flow
             self._record("fill", now_ms, data, fill.fill_id or fill.client_order_id)   # `fill.key`
             self._after_fill(fill, reference, now_ms)
         if self.plugins is not None:

@@ -18,12 +18,17 @@ from pathlib import Path
 import pytest
 
 from runner.basket.backtest import run_basket_backtest
+from market.shared import FeedHub
 from runner.config.basket import load_bot_or_basket
+from runner.daemon.manager import BotManager, DaemonServices
 from runner.notify.events import daily_summary
+from runner.state.journal import SqliteJournal
+from runner.state.snapshots import SnapshotStore
 from tests.daemon_process import connected, start_daemon, stop_daemon
 
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 LEGS = ("trio.btc-usdt", "trio.eth-usdt", "trio.sol-usdt")
+LEGS2 = ("duo.btc-usdt", "duo.eth-usdt")
 CAPITAL = 10_000
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -117,6 +122,42 @@ async def test_a_sigkilled_daemon_restores_every_leg_and_the_one_cash_balance(ro
     last = max(LEGS, key=lambda leg: snapshot(state_dir, leg)["journal_seq"])
     assert snapshot(state_dir, last)["portfolio"]["cash"] == pytest.approx(cash, rel=1e-9)
     assert cash == pytest.approx(expected.cash, rel=1e-9)
+
+
+async def test_a_leg_re_running_its_fills_behind_the_other_legs_checks_them_without_the_baskets_cash(tmp_path):
+    """After a SIGKILL the legs' snapshots are of different moments, so a leg re-running fills past
+    its snapshot books them on a basket cash the journal never held (the other legs were elsewhere
+    then): here ETH's leg from its first candle, BTC's from its end. Its fills still match the
+    journal's, without that cash, and it ends where it did; before, the leg could not start. (The
+    leg re-run is the one that filled first: its first fill was journalled on a cash without any
+    of the other's flow, which is all in at the re-run.)"""
+    (tmp_path / "duo.yaml").write_text(BASKET.format(bars=400, speed="null").replace(
+        "id: trio", "id: duo").replace(", SOL/USDT]", "]"))
+    basket = load_bot_or_basket(tmp_path / "duo.yaml")
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    ended = {}
+    try:
+        for run in ("first", "again"):
+            services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"))
+            manager = BotManager(basket.legs(), services)
+            try:
+                await asyncio.wait_for(manager.run(asyncio.Event()), 60)
+            finally:
+                services.close()
+            ended[run] = {s.id: (s.state, s.bars, s.fills, s.realized_pnl, s.position) for s in manager.statuses()}
+            if run == "first":
+                fills = journal_fill_count(journal)
+                first = min(LEGS2, key=lambda leg: journal.events(leg, kinds=("fill",))[0].seq)
+                (tmp_path / "bots" / f"{first}.json").unlink()      # it re-runs from its journal
+        assert ended["again"] == ended["first"] and min(fills for _, _, fills, *_ in ended["first"].values()) > 4
+        assert {state for state, *_ in ended["again"].values()} == {"finished"}
+        assert journal_fill_count(journal) == fills             # every fill re-run matched; none added
+    finally:
+        journal.close()
+
+
+def journal_fill_count(journal: SqliteJournal) -> int:
+    return sum(len(journal.events(leg, kinds=("fill",))) for leg in LEGS2)
 
 
 async def test_killing_the_basket_flattens_every_symbol_and_stays_latched_across_a_restart(root):

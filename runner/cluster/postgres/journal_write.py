@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from runner.cluster.postgres.errors import StaleFencingToken
-from runner.state.journal import JournalConflict, JournalEvent
+from runner.state.journal import JournalConflict, JournalEvent, rewritten_alike
 
 if TYPE_CHECKING:
     from runner.cluster.postgres.journal import PostgresBotJournal
@@ -98,7 +98,7 @@ async def _compare_rewrites(conn: asyncpg.Connection, again: list[Pending]) -> d
             continue
         if event.key is not None and (handle.bot_id, event.kind, event.key) in stored:
             journalled = stored[(handle.bot_id, event.kind, event.key)]
-            if journalled != data:
+            if not rewritten_alike(journalled, data):
                 conflicts[handle] = (seq, JournalConflict(
                     f"journal already holds {event.kind} {event.key} of bot {event.bot_id} with other values: "
                     f"journalled {journalled}, now {data}. The data or the bot's code changed since it was "
