@@ -135,6 +135,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self.equity_curve: list[float] | None = [] if record_equity else None
         self.step_latency = Histogram()
         self._warmup_bars = warmup_bars
+        self._parts: tuple | None = None                 # what `_steps` reads of the parts (`_hot_parts`)
         # Features the strategy reads (shared per stream), and the bot's model: None when the
         # strategy declares none or the bot has no model, so a plain bot pays nothing for them.
         self._features = features
@@ -233,6 +234,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
 
     async def _warm_up(self) -> None:
         """Feed the strategy history so its indicators are ready; signals are ignored."""
+        self._parts = None                   # read again for this run, after any `restore`
         needed = self.strategy.warmup_bars if self._warmup_bars is None else self._warmup_bars
         if needed <= 0:
             return
@@ -288,17 +290,14 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         per candle (a coroutine made and awaited per candle cost ~7% of a backtest; so the
         engine's fills come from `on_candle_now` where they need no wait: sim's always).
 
-        The bot's parts are read into locals once a batch: none of them changes during a run
-        (`restore` comes before it). What can change within a batch (a fill, a kill, a flatten
-        owed, a limit order's expiry, a stop asked for) is read on every candle."""
-        execution, view, kill_switch, risk = self.execution, self.view, self.kill_switch, self.risk
-        candle_now, mark, push = execution.on_candle_now, self.portfolio.mark, view.push
-        generate = self.strategy.generate_signal
-        curve, bar_ms, watches = self.equity_curve, self._bar_ms, risk.watches_candles
-        risk_group, governance, session, plugins = self.risk_group, self.governance, self.session, self.plugins
-        timeframes, features, regime, forecasting = self.timeframes, self._features, self.regime, self.forecasting
-        # What the view gets beside the candle; a plain bot skips all of it at one check.
-        enriched = timeframes is not None or features is not None or regime is not None or forecasting is not None
+        The bot's parts are read into locals once a batch (`_hot_parts`). What can change
+        within a batch (a fill, a kill, a flatten owed, a limit order's expiry, a stop asked
+        for) is read on every candle."""
+        parts = self._parts
+        if parts is None:
+            parts = self._parts = self._hot_parts()
+        (execution, view, kill_switch, risk, candle_now, mark, push, generate, curve, bar_ms, watches, risk_group,
+         governance, session, plugins, timeframes, features, regime, forecasting, enriched) = parts
         for candle in batch:
             if self._interrupt is not None and await self._handle_interrupt():
                 return True
@@ -368,6 +367,19 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             if plugins is not None and (table := plugins.hooks["after_loop"]):
                 self._call_hooks(table, "after_loop", view)
         return False
+
+    def _hot_parts(self) -> tuple:
+        """The parts `_steps` reads, made once a run: none of them changes during one (`restore`
+        comes before it), and a batch of one candle (a live or paced feed, a basket's lockstep)
+        then pays one attribute read for them, not twenty and four bound methods."""
+        execution, view, risk = self.execution, self.view, self.risk
+        timeframes, features, regime, forecasting = self.timeframes, self._features, self.regime, self.forecasting
+        # What the view gets beside the candle; a plain bot skips all of it at one check.
+        enriched = timeframes is not None or features is not None or regime is not None or forecasting is not None
+        return (execution, view, self.kill_switch, risk, execution.on_candle_now, self.portfolio.mark, view.push,
+                self.strategy.generate_signal, self.equity_curve, self._bar_ms, risk.watches_candles,
+                self.risk_group, self.governance, self.session, self.plugins, timeframes, features, regime,
+                forecasting, enriched)
 
     def step(self, batch: Sequence[Candle]):
         """`batch` through the pipeline, outside `run()`'s loop: for a driver that steps several
