@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from market.view import MarketView
 from strategies.crossing import AverageCross
-from strategies.indicators import SMA, SMAPair
+from strategies.indicators import SMA
 from strategies.params import FastSlowParams, Period
 from strategies.registry import register
+from strategies.sma_pair import SMAPair
 from strategies.signal import Signal
 
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies.indicators import SMA, SMAPair
+from strategies.indicators import SMA
+from strategies.sma_pair import SMAPair
 
 BOUNDED = settings(max_examples=200, deadline=None)
 
