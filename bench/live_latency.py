@@ -11,15 +11,18 @@ request is in flight and the snapshots are written (the daemon is done with the 
 background work included, as it is long before the next close in a real run); the run is
 bounded by `--candles`.
 
-Measured in this process, with three probes outside the code under test:
+Measured in this process, with four probes outside the code under test:
 - arrival: when the shared live stream receives a closed candle from the feed;
+- fanned out: when the last bot on the stream asks for the candle after it (its step is done);
 - decided: when a bot's order reaches the ccxt client's `create_order`;
 - on the wire: when ccxt hands the signed order request to its HTTP session, past ccxt's rate
   limiter (ccxt's `fetch`);
 the figure is on-the-wire minus the arrival of the candle the order was decided on, per order
 (p50, p99, max), with the decided figure and the time inside ccxt (building the request, its
 rate limiter, signing) beside it; then the last order of each candle by how many orders that
-candle made, and the same number of orders sent straight through ccxt with no bot code, over
+candle made, the fan-out of the candles without orders (arrival to every bot past it: what the
+hundred bots' turns cost before a candle's commit can start), and the same number of orders
+sent straight through ccxt with no bot code, over
 REST and over Binance's WebSocket API (`create_order_ws`) from the same client. Also the
 account's requests per minute (of exchange time and of wall time), and orders sent twice (0).
 The probes only take the time and keep what they saw; reading the client order id out of a
@@ -68,6 +71,7 @@ from loguru import logger  # noqa: E402
 from execution.exchange import ExchangeAccounts  # noqa: E402
 from execution.rate_limit import BurstThrottler  # noqa: E402
 from market.shared import FeedHub, LiveCandleStream  # noqa: E402
+from market.stream import SharedCandleStream  # noqa: E402
 from runner.config.bot import BotConfig  # noqa: E402
 from runner.daemon.process import freeze_startup_heap  # noqa: E402
 from runner.state.journal import SqliteJournal  # noqa: E402
@@ -162,13 +166,20 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
     commits: list[float] = []                       # seconds each journal commit took
     commits_cpu: list[float] = []                   # and the loop thread's CPU seconds in it (SQLite)
     in_flight = [0]
+    fanned: dict[int, tuple[float, float]] = {}     # candle -> arrival -> every bot past it (wall, CPU)
 
-    original_append = LiveCandleStream.append
+    original_append, original_acknowledge = LiveCandleStream.append, SharedCandleStream._acknowledge
 
     def timed_append(self, batch):                    # probe: a closed candle arrives
         arrived[0], arrived[1] = time.perf_counter(), time.thread_time()
         candle_seq[0] += 1
         return original_append(self, batch)
+
+    def timed_acknowledge(self, cursor, position):    # probe: the last bot is past the candle
+        done = len(self._latencies)
+        original_acknowledge(self, cursor, position)
+        if len(self._latencies) > done and candle_seq[0] not in fanned:
+            fanned[candle_seq[0]] = (time.perf_counter() - arrived[0], time.thread_time() - arrived[1])
 
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base_url}/_standin/stats") as reply:
@@ -179,7 +190,7 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
             clock = VirtualStandInClock(base_url, (await reply.json())["now_ms"],
                                         quiet=lambda: in_flight[0] == 0 and not getattr(journal, "committing", 0)
                                         and services.writer.flush(timeout_secs=0))
-        LiveCandleStream.append = timed_append
+        LiveCandleStream.append, SharedCandleStream._acknowledge = timed_append, timed_acknowledge
         with tempfile.TemporaryDirectory() as tmp:
             accounts = ExchangeAccounts(environ=KEYS, clock=clock)
             journal, snapshots = open_store(journal_kind, Path(tmp), postgres_url)
@@ -222,7 +233,7 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
             await services.aclose()
             services.journal.close()
             await clock.aclose()
-        LiveCandleStream.append = original_append
+        LiveCandleStream.append, SharedCandleStream._acknowledge = original_append, original_acknowledge
         async with session.get(f"{base_url}/_standin/stats") as reply:
             stats = await reply.json()
         wire, in_ccxt = [], []
@@ -246,6 +257,12 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
     print(f"  create_order -> on the wire (ccxt)    {ms(in_ccxt)}")
     if wire:
         print(f"  mean arrival -> wire        {statistics.mean(wire) * 1000:7.3f} ms over {len(wire)} orders")
+    quiet_candles = [f for candle, f in fanned.items() if candle not in by_candle and candle > 1]
+    if quiet_candles:                                 # the first candles are the warm-up's
+        fan_wall = statistics.median(w for w, _ in quiet_candles)
+        fan_cpu = statistics.median(c for _, c in quiet_candles)
+        print(f"  candles without orders, arrival -> every bot past it: p50 {fan_wall * 1000:.3f} ms, "
+              f"{fan_cpu * 1000:.3f} ms of CPU ({fan_cpu / bots * 1e6:.1f} us a bot; {len(quiet_candles)} candles)")
     slopes = print_by_burst(by_candle)
     slopes_cpu = burst_slopes(by_candle_cpu)
     floor = statistics.median(max(w for w, _ in b) / len(b) for b in floors) if floors else None
