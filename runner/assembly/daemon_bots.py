@@ -136,6 +136,9 @@ async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub
             logger.info("Restored from snapshot at candle {}", recovered.position)
     for bar, reason in recovered.kills_to_replay.items():
         runner.schedule_kill(bar, reason)
+    if runner.governance is not None:        # a person's decisions past the snapshot, at the same place
+        for bars, asked in recovered.governance_to_replay:
+            runner.schedule_governance(bars, asked)
     return runner
 
 

@@ -35,6 +35,7 @@ from portfolio.trades import Trade
 from risk.governance.ladder import Action, Decision
 from runner.bot.states import RunnerState
 from runner.governance.saved import GOVERNANCE_KIND
+from runner.state.journal import JournalEvent
 
 __all__ = ["GovernanceFlow"]
 
@@ -42,11 +43,26 @@ __all__ = ["GovernanceFlow"]
 class GovernanceFlow:
     """Governance methods of `StrategyRunner`; see the module docstring."""
 
+    # Sim, after a crash: a person's decisions journalled past the snapshot, made again at the
+    # same place, as (candles read when it was made, "promote" or "demote"); None without.
+    _governance_replays: list[tuple[int, str]] | None = None
+
+    def schedule_governance(self, bars: int, asked: str) -> None:
+        """Make a person's `asked` ("promote" or "demote") again once `bars` candles are read,
+        before the next one's decisions: a sim bot re-running its candles after a crash makes
+        the decisions the journal holds past its snapshot at the same place (a person's are
+        not in its candles), so its sizes and keys are the ones journalled."""
+        if self._governance_replays is None:
+            self._governance_replays = []
+        self._governance_replays.append((bars, asked))
+
     def _govern(self, candle: Candle, equity: float, now_ms: int) -> bool | None:
         """The candle through governance: None to go on, True when the bot stops here (a pause).
         Synchronous, and cheap when nothing happened: it runs on every candle of the hot path.
         The caller then closes the position for an execution switch (`_switch_execution`)."""
         governance = self.governance
+        if self._governance_replays is not None:
+            self._replay_by_hand(now_ms - self._bar_ms)
         new = self.portfolio.trade_count - governance.trades_seen
         records = governance.on_candle(candle, equity, self._closed_since(new) if new else ())
         for record in records:
@@ -120,6 +136,18 @@ class GovernanceFlow:
         self._record_governance(record, self.clock.now_ms())
         return True
 
+    def _replay_by_hand(self, made_ms: int) -> None:
+        """The decisions scheduled for the candles read before this one, as `govern_by_hand`
+        made them between those candles: on the ladder as it stood (this candle's equity and
+        trades come after), journalled under the key they had."""
+        due = [(bars, asked) for bars, asked in self._governance_replays if bars < self.bars]
+        self._governance_replays = [r for r in self._governance_replays if r[0] >= self.bars] or None
+        for bars, asked in due:
+            decision = self.governance.by_hand(asked)
+            self._record_governance(decision.record(), made_ms, bars=bars)
+            if decision.action is not Action.REFUSE:
+                self._scale_entries()
+
     @property
     def execution_switched(self) -> bool:
         """The run ended for a change of execution: build the bot again (the daemon does)."""
@@ -132,10 +160,11 @@ class GovernanceFlow:
         self._entry_scale = multiplier = self.governance.size_multiplier
         self.risk.scale_entries(multiplier)
 
-    def _record_governance(self, record: dict[str, Any], now_ms: int) -> None:
+    def _record_governance(self, record: dict[str, Any], now_ms: int, *, bars: int | None = None) -> None:
         logger.info("Governance {}: {}", record["action"], record["reason"])
         self._filled = True               # checkpoint at the end of this batch: the decision persists
         governance = self.governance
-        key = f"{self.bars}.{governance.journalled}"       # see the module docstring
+        bars = self.bars if bars is None else bars
+        key = f"{bars}.{governance.journalled}"             # see the module docstring
         governance.journalled += 1
-        self._record(GOVERNANCE_KIND, now_ms, record, key=key)
+        self.journal.record(JournalEvent(self.bot_id, GOVERNANCE_KIND, now_ms, record, key, bars - 1))

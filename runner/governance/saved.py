@@ -23,7 +23,7 @@ from risk.governance.config import GovernanceConfig
 from risk.governance.ladder import ExecutionKind, Level, execution_kind, highest_level
 from runner.state.journal import JournalEvent
 
-__all__ = ["GOVERNANCE_KIND", "SavedGovernance", "fold_events", "saved_governance"]
+__all__ = ["GOVERNANCE_KIND", "SavedGovernance", "asked_by_hand", "fold_events", "saved_governance"]
 
 GOVERNANCE_KIND = "governance"
 """The journal kind of every governance decision."""
@@ -101,3 +101,16 @@ def fold_events(state: dict[str, Any], events: list[JournalEvent], config: Gover
         elif action == "refuse" and data.get("by") == "rule":
             ladder["waiting_noted"] = True          # "the rule holds, a person must promote": said once
     return state
+
+
+def asked_by_hand(data: dict[str, Any]) -> str | None:
+    """What a person asked for (`promote` or `demote`) in a governance event's `data`, refused
+    or not; None for a decision of the rules (or a resume, which no re-run makes again)."""
+    if data.get("by") != "person":
+        return None
+    action = data.get("action")
+    if action in ("promote", "demote"):
+        return action
+    if action == "refuse":                      # "promote refused: ..." (`Ladder._refuse`)
+        return "demote" if data.get("reason", "").startswith("demote") else "promote"
+    return None

@@ -6,7 +6,8 @@ crash. A sim bot is deterministic, so it re-runs the candles from the snapshot's
 orders and fills it makes again are checked against the journalled ones (same keys, same
 values; see `runner.state.journal`) and booked once. Kills by hand are not deterministic, so those
 past the snapshot are scheduled to trip again before the same candle, and a resume past the
-snapshot clears the latch. A paper or live bot cannot re-run: it books the fills past the
+snapshot clears the latch; so are a person's governance decisions (promote, demote, and their
+refusals), made again at the same place under the same keys. A paper or live bot cannot re-run: it books the fills past the
 snapshot, asks the exchange about the intents past it, and leaves out the orders of the
 snapshot cancelled past it (`cancelled_after`). Its governance decisions past the snapshot are
 folded in where it is built (`runner.governance.saved`).
@@ -24,6 +25,7 @@ from typing import Any
 from loguru import logger
 
 from runner.bot.errors import BotMustStayDown
+from runner.governance.saved import GOVERNANCE_KIND, asked_by_hand
 from runner.state.journal import BotJournal
 from runner.state.snapshots import CorruptSnapshot, SnapshotStore
 
@@ -33,6 +35,9 @@ class RecoveryError(BotMustStayDown):
     `restored` is the bot as far as it was restored (shown in its status), when there is one."""
 
     restored: object | None = None
+
+
+_KINDS = ("kill", "resume", "order", "fill", "cancel", GOVERNANCE_KIND)   # what recovery reads past the snapshot
 
 
 @dataclass(slots=True)
@@ -47,6 +52,9 @@ class RecoveredState:
     # Order id -> why, of the cancels past the snapshot: a paper or live bot does not restore an
     # order of its snapshot that was cancelled since (`StrategyRunner.restore`).
     cancelled_after: dict[str, str] = field(default_factory=dict)
+    # Sim: a person's governance decisions past the snapshot, as (candles read, "promote" or
+    # "demote"), made again at the same place (`StrategyRunner.schedule_governance`).
+    governance_to_replay: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def position(self) -> int:
@@ -64,8 +72,11 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> Recov
         source = "snapshot" if state is not None else "fresh"
     after_seq = state.get("journal_seq", 0) if state else 0
     recovered = RecoveredState(state, source=source)
-    for event in journal.events(after_seq=after_seq, kinds=("kill", "resume", "order", "fill", "cancel")):
-        if event.kind == "order":
+    for event in journal.events(after_seq=after_seq, kinds=_KINDS):
+        if event.kind == GOVERNANCE_KIND:
+            if (asked := asked_by_hand(event.data)) is not None:
+                recovered.governance_to_replay.append((event.bar + 1, asked))   # journalled at bar = candles read - 1
+        elif event.kind == "order":
             recovered.orders_after.append(event.data)
         elif event.kind == "fill":
             recovered.fills_after.append(event.data)

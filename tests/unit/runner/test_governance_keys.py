@@ -12,6 +12,8 @@ from runner.assembly.compose import compose_runner, sim_runner
 from runner.governance.bot_governance import BotGovernance
 from runner.governance.saved import saved_governance
 from runner.state.journal import JournalEvent, MemoryJournal, SqliteJournal
+from runner.state.recovery import recover
+from runner.state.snapshots import SnapshotStore
 from tests.unit.runner.test_governance_runner import candles_from, config, round_trips
 
 CANDLES = candles_from([100.0 + i for i in range(40)])     # promotions at bars 8 and 17, a refusal at 26
@@ -85,3 +87,37 @@ async def test_a_decision_by_hand_takes_the_next_key_after_those_restored():
     *by_rule, by_hand = journal.of_kind("governance")
     assert [e.key.split(".")[1] for e in journal.of_kind("governance")] == [str(7 + n) for n in range(len(by_rule) + 1)]
     assert (by_hand.key, by_hand.data["action"]) == (f"12.{7 + len(by_rule)}", "demote")
+
+
+async def test_a_persons_decision_past_the_snapshot_is_made_again_at_the_same_place_when_a_sim_bot_re_runs(tmp_path):
+    journal, snapshots = SqliteJournal(tmp_path / "journal.sqlite3"), SnapshotStore(tmp_path / "bots")
+    try:
+        bot_journal = journal.for_bot("gov-bot")
+        first = sim_runner(config(start_level=2), CANDLES[:12], strategy=round_trips(12), journal=bot_journal)
+        await first.run()
+        snapshots.write("gov-bot", {**first.snapshot(), "journal_seq": bot_journal.last_seq})
+        await first.govern_by_hand("demote")            # L2 -> L1; the snapshot it wrote never reached the disk
+        demoted = first.snapshot()
+        journal.commit()
+
+        recovered = recover("gov-bot", snapshots, bot_journal)
+        assert recovered.governance_to_replay == [(12, "demote")]
+        again = compose_runner(config(start_level=2), ReplayProvider("BTC/USDT", "1m", CANDLES, warmup=12),
+                               warmup_bars=12, strategy=round_trips(12), journal=bot_journal)
+        again.restore(recovered.state)
+        for bars, asked in recovered.governance_to_replay:
+            again.schedule_governance(bars, asked)
+        await again.run()
+        journal.commit()
+        # As if the process had gone on from the demotion without a crash:
+        went_on = compose_runner(config(start_level=2), ReplayProvider("BTC/USDT", "1m", CANDLES, warmup=12),
+                                 warmup_bars=12, strategy=round_trips(12), journal=MemoryJournal())
+        went_on.restore(demoted)
+        await went_on.run()
+
+        assert again.governance.level is went_on.governance.level
+        assert again.portfolio.snapshot() == went_on.portfolio.snapshot()
+        demotions = [e for e in journal.events("gov-bot", kinds=("governance",)) if e.data["action"] == "demote"]
+        assert [(e.key, e.data["by"]) for e in demotions] == [(f"12.{demotions[0].key.split('.')[1]}", "person")]
+    finally:
+        journal.close()
