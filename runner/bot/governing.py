@@ -17,7 +17,8 @@ are scaled to the new size at once. Then:
 
 Each decision is journalled under a key, `<candles read>.<decisions journalled before it>`, as
 the kill switch's: a sim bot re-running its candles after a crash makes the same decisions under
-the same keys, and the journal keeps each once; a paper or live bot counts the decisions
+the same keys (a person's, read back from the journal, at the same place: `schedule_governance`),
+and the journal keeps each once; a paper or live bot counts the decisions
 journalled past its snapshot (`runner.governance.saved`), so its next key is a new one.
 
 A mixin of `StrategyRunner` (it reads and writes the runner's own state), kept in its own
