@@ -21,9 +21,10 @@ class ExecutionEngine(Protocol):
     async def on_candle(self, candle: Candle) -> Sequence[Fill]: ...
 
     def on_candle_now(self, candle: Candle) -> Sequence[Fill] | None:
-        """`on_candle` when it needs no wait: the candle's fills (sim's always), or None when
-        only awaiting `on_candle` can tell (paper, live: the exchange is asked). The runner
-        tries this first: an awaited coroutine per candle cost a backtest ~140 ns a candle."""
+        """`on_candle` when it needs no wait: the candle's fills (sim's always, live's while it
+        follows nothing on the exchange), or None when only awaiting `on_candle` can tell (paper;
+        live following an order). The runner tries this first: an awaited coroutine per candle
+        cost a backtest ~140 ns a candle."""
         ...
 
     async def cancel_all(self) -> tuple[list[Order], list[Fill]]:
