@@ -5,7 +5,6 @@ exchange. On the Binance stand-in through the real ccxt client."""
 from __future__ import annotations
 
 from execution.live import LiveExecution
-from tests.integration.standin_exchange import account, accounts, clock, standin  # noqa: F401
 from tests.integration.test_live_execution import PREFIX, SYMBOL, buy, candle
 
 
