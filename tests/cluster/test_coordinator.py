@@ -25,7 +25,7 @@ from runner.state.journal import MemoryJournal
 from tests.fakes import eventually
 
 BOTS = [f"bot-{i}" for i in range(6)]
-LEASE_SECS = 1.0
+LEASE_SECS = 2.0
 
 
 class RecordingBots:
