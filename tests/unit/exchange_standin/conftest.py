@@ -1,5 +1,5 @@
-"""Fixtures for the stand-in tests: the stand-in serving `sample_market`, and real ccxt clients
-pointed at it (closed at teardown)."""
+"""Fixtures for the stand-in tests: the stand-in serving `sample_market` (tests/standin_exchange.py,
+shared with the integration tests), and real ccxt clients pointed at it (closed at teardown)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,9 @@ import ccxt.async_support as ccxt_async
 import pytest
 
 from execution.standin import BinanceStandIn, make_ccxt_client
+from tests.standin_exchange import standin
 
-from .sample_market import NOW_INDEX, candle_ms, make_candles
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[BinanceStandIn]:
-    async with BinanceStandIn(make_candles(), balances={"USDT": 10_000, "BTC": 0}, start_ms=candle_ms(NOW_INDEX),
-                              fee_rate=0.001, spread_bps=2) as running:
-        yield running
+__all__ = ["exchange", "make_client", "standin"]      # fixtures: pytest finds them by these names
 
 
 @pytest.fixture

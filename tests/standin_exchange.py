@@ -1,6 +1,7 @@
 """The Binance stand-in and exchange accounts on it, as fixtures, for the tests that trade through
 the real ccxt client: tests/integration/conftest.py offers them to every integration test
-(test_live_execution, test_limit_orders_live, test_live_exchange_races use them), and a test
+(test_live_execution, test_limit_orders_live, test_live_exchange_races, ...),
+tests/unit/exchange_standin/conftest.py its `standin` to the stand-in's own tests, and a test
 elsewhere imports them by name (tests/unit/execution/test_trailing_stop.py).
 
 The stand-in serves the market of tests.unit.exchange_standin.sample_market: its clock starts at
