@@ -42,6 +42,10 @@ class KillSwitchFlow:
         # arriving meanwhile waits, so its protective exits cannot sell what the flatten sells.
         async with self._turn:
             await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms, source="manual")
+            if self._interrupt is not None and self._interrupt[0] == "kill":
+                # Asked for already (a basket's latch asks every leg at once): this kill is it,
+                # and left pending it would trip the latch again after a resume in place.
+                self._interrupt = None
             self.checkpoint()             # between candles: persist the latch now
 
     async def resume_in_place(self) -> bool:
