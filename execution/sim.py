@@ -46,6 +46,8 @@ class SimExecution:
     def __init__(self, *, fee_rate: float = 0.001, slippage_bps: float = 0.0) -> None:
         self._fee_rate = fee_rate
         self._slippage = slippage_bps / 10_000
+        # A buy fills `slippage` above the price, a sell below: the factors made once.
+        self._buy_factor, self._sell_factor = 1 + self._slippage, 1 - self._slippage
         self._pending: list[Order] = []
         # A trailing stop may rest: stops go by level and trailing stops trail. Kept as a flag so
         # that a sim without one pays nothing for them per candle.
@@ -153,7 +155,7 @@ class SimExecution:
         return self._slipped(_BUY, max(candle.open, stop)) if candle.high >= stop else None
 
     def _slipped(self, side: Side, price: float) -> float:
-        return price * (1 + self._slippage) if side is _BUY else price * (1 - self._slippage)
+        return price * (self._buy_factor if side is _BUY else self._sell_factor)
 
     def _fill(self, order: Order, price: float, ts_ms: int) -> Fill:
         if order.quote_amount is not None:

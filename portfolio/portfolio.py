@@ -199,14 +199,15 @@ class Portfolio:
     def _close_trade(self, fill: Fill) -> None:
         exit_price = self._trade_exit_value / self._trade_exit_qty
         entry_price = self.avg_entry_price
-        trade = Trade(
-            entry_ts_ms=self._trade_entry_ts, exit_ts_ms=fill.ts_ms, quantity=self._trade_peak_qty,
-            entry_price=entry_price, exit_price=exit_price,
-            pnl=self._trade_pnl - self._trade_fees, fees=self._trade_fees, exit_reason=fill.reason,
-        )
-        self.trades.append(trade)
+        fees = self._trade_fees
+        pnl = self._trade_pnl - fees
+        # Positional, in the field order of `Trade` (entry and exit time, quantity, entry and exit
+        # price, pnl, fees, exit reason), and its `is_win` read off `pnl`: every exit of a backtest
+        # passes here, and keywords and the property cost about 0.5 us more on a loaded machine.
+        self.trades.append(Trade(self._trade_entry_ts, fill.ts_ms, self._trade_peak_qty, entry_price, exit_price,
+                                 pnl, fees, fill.reason))
         self.trade_count += 1
-        self.winning_trades += trade.is_win
+        self.winning_trades += pnl > 0
         self._reset_open_trade()
 
     def _reset_open_trade(self) -> None:

@@ -60,7 +60,7 @@ class LimitOrderFlow:
     _limit_expiries: dict[str, int] | None = None
     # Limit exit's client order id -> the protective exits it replaced, put back if it expires
     # with the position open; None while there is none. `_exits_set_aside`: those of the exit
-    # being decided, between `_set_aside_exits` and `_limit_order` in `_act`.
+    # being decided, between `_set_aside_exits` and `_limit_order` in `_decide`.
     _replaced_exits: dict[str, list[Order]] | None = None
     _exits_set_aside: list[Order] | None = None
 

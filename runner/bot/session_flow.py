@@ -75,7 +75,7 @@ class SessionFlow:
                 return None
         if signal is None or may_enter or not self._enters(signal):
             return signal
-        self.signals += 1                  # counted as `_act` counts the signals the regime refuses
+        self.signals += 1                  # counted as `_decide` counts the signals the regime refuses
         self._record_risk("session", "reject", self._outside_reason(close_ms, open_ms, session_close_ms),
                           self._session_inputs(close_ms), close_ms)
         return None

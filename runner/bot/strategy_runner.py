@@ -388,19 +388,6 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         batch. A coroutine; True when the bot must stop (then end its feed and let `run()` finish)."""
         return self._steps(batch)
 
-    async def _decide(self, signal: Signal, candle: Candle, close_ms: int) -> None:
-        """Act on the strategy's signal on `candle`, unless the candle came late."""
-        max_age_ms = self._max_candle_age_ms
-        if max_age_ms is not None and self.clock.now_ms() - close_ms > max_age_ms:
-            # A late candle (a backlog after an outage): it updated the strategy's state,
-            # but the market has moved on since; only a fresh candle trades.
-            self.late_signals += 1
-            logger.info("Not acting on the {} signal of the candle of {}: it closed {:.1f}s ago "
-                        "(at most {:.1f}s)", signal.direction.value, iso_utc(candle.ts_ms),
-                        (self.clock.now_ms() - close_ms) / 1000, max_age_ms / 1000)
-            return
-        await self._act(signal, close_ms)
-
     async def _observe_regime(self, candle: Candle) -> None:
         regime = self.regime
         while not regime.observe(candle, self.view):
@@ -418,15 +405,28 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
 
     # -- orders and fills --------------------------------------------------------------------
 
-    async def _act(self, signal: Signal, now_ms: int) -> None:
+    async def _decide(self, signal: Signal, candle: Candle, now_ms: int) -> None:
+        """Act on the strategy's signal on `candle`, which closed at `now_ms`, unless the candle
+        came late: the risk engine sizes the signal into an order or refuses it, and the order
+        goes to the execution engine. One coroutine for all of it: each signal of a backtest
+        passes here, and a coroutine more cost about 0.3 us a signal."""
+        max_age_ms = self._max_candle_age_ms
+        if max_age_ms is not None and self.clock.now_ms() - now_ms > max_age_ms:
+            # A late candle (a backlog after an outage): it updated the strategy's state,
+            # but the market has moved on since; only a fresh candle trades.
+            self.late_signals += 1
+            logger.info("Not acting on the {} signal of the candle of {}: it closed {:.1f}s ago "
+                        "(at most {:.1f}s)", signal.direction.value, iso_utc(candle.ts_ms),
+                        (self.clock.now_ms() - now_ms) / 1000, max_age_ms / 1000)
+            return
         self.signals += 1
         if self.regime is not None and (refusal := self.regime.refuses(signal, self.portfolio.quantity, self.view)):
             self._record_risk("regime", "reject", refusal, {"regime": self.view.regime.value,
                                                             "probabilities": dict(self.view.regime_probs)}, now_ms)
             return
-        execution, portfolio, risk, exit = self.execution, self.portfolio, self.risk, signal.direction is _FLAT
+        execution, portfolio, risk, is_exit = self.execution, self.portfolio, self.risk, signal.direction is _FLAT
         pending = bool(execution.open_orders()) and self._has_working_order()
-        if pending and exit:
+        if pending and is_exit:
             pending = await self._withdraw_limit_entry(now_ms)   # an exit cancels a resting limit entry
         if risk.watches_spread and signal.direction is _LONG:
             await self._read_spread()
@@ -437,7 +437,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             self._record_risk(decision.rule, decision.verdict._value_, decision.reason, decision.inputs or {}, now_ms)
         if not decision.approved:
             return
-        if exit and execution.open_orders():
+        if is_exit and execution.open_orders():
             # An exit replaces whatever protects the position it closes.
             self._set_aside_exits(signal)    # a limit exit that expires puts them back (limit_orders)
             await self._cancel_all(now_ms, "replaced by an exit")
@@ -446,12 +446,13 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         if decision.price is not None:       # a limit order (`runner.bot.limit_orders`)
             order = self._limit_order(decision, signal, now_ms)
         else:
-            order = Order(
-                self._next_order_id(), self.symbol, decision.side, _MARKET,
-                quantity=decision.quantity, quote_amount=decision.quote_amount, reason=decision.reason,
-                created_ts_ms=now_ms, stop_loss_pct=decision.stop_loss_pct,
-                take_profit_pct=decision.take_profit_pct, trailing_stop_pct=decision.trailing_stop_pct,
-                trailing_stop_distance=decision.trailing_stop_distance)
+            # Positional, in `Order`'s field order (id, symbol, side, type, quantity, quote_amount,
+            # price, stop_price, reason, created_ts_ms, stop_loss_pct, take_profit_pct, oco_group,
+            # trailing_stop_pct, trailing_stop_distance): eleven keywords cost 0.4 us an order.
+            order = Order(self._next_order_id(), self.symbol, decision.side, _MARKET, decision.quantity,
+                          decision.quote_amount, None, None, decision.reason, now_ms, decision.stop_loss_pct,
+                          decision.take_profit_pct, None, decision.trailing_stop_pct,
+                          decision.trailing_stop_distance)
         await self._submit(order, now_ms)
         if self.risk_group is not None:
             self._release_done_orders()
