@@ -40,9 +40,10 @@ def stop_daemon(process: subprocess.Popen) -> None:
         process.communicate()
 
 
-async def connected(socket_path: Path) -> ControlClient:
-    """A client of the daemon listening on `socket_path`, once it answers (20 s at most)."""
-    async with asyncio.timeout(20):
+async def connected(socket_path: Path, timeout_secs: float = 120.0) -> ControlClient:
+    """A client of the daemon listening on `socket_path`, once it answers (`timeout_secs` at most:
+    on a loaded machine the daemon's imports alone took 20 s)."""
+    async with asyncio.timeout(timeout_secs):
         while True:
             client = ControlClient(socket_path)
             try:

@@ -158,10 +158,10 @@ async def test_a_daemon_adds_a_symbol_its_basket_file_gains():
             try:
                 assert {b.id for b in await client.bots()} == {"fed.btc-usdt", "fed.eth-usdt"}
                 (root / "config" / "symbols.txt").write_text("BTC/USDT\nETH/USDT\nSOL/USDT\n")
-                async with asyncio.timeout(20):
+                async with asyncio.timeout(60):
                     while "fed.sol-usdt" not in {b.id for b in await client.bots()}:
                         await asyncio.sleep(0.1)
-                async with asyncio.timeout(20):
+                async with asyncio.timeout(60):
                     while (await client.bot("fed.sol-usdt")).state != "running":
                         await asyncio.sleep(0.1)
                 assert daemon.poll() is None                               # no restart of the daemon
@@ -278,7 +278,7 @@ async def test_a_daemon_follows_the_exchanges_top_volume_symbols(tmp_path):
                 try:
                     assert {b.id for b in await client.bots()} == {"top.eth-usdt", "top.btc-usdt"}
                     standin.list_symbol("DOGE/USDT", stand_in_candles(10_000_000, 0.1))   # overtakes both
-                    async with asyncio.timeout(30):
+                    async with asyncio.timeout(90):
                         while {b.id for b in await client.bots()} != {"top.doge-usdt", "top.eth-usdt"}:
                             await asyncio.sleep(0.1)       # BTC/USDT left (sold first if it held a position)
                     assert daemon.poll() is None
