@@ -186,6 +186,10 @@ class ClusterControl:
         if node not in live:
             raise BotStateError(f"no live node {node!r}; live nodes: {', '.join(live) or 'none'}")
         lease = self._coordinator.lease_row(bot_id)
+        if lease is not None and lease["node"] == self.node and not self._coordinator.holds(bot_id):
+            # This node's last round saw itself holding what it has handed over since (a move
+            # back asked right after a move away): that view is out of date, not an answer.
+            lease = None
         if lease is not None and lease["node"] == node:
             raise BotStateError(f"bot {bot_id} already runs on node {node}")
         await self._nodes.request_move(bot_id, node)

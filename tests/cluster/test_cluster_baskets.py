@@ -130,3 +130,24 @@ async def test_moving_a_leg_alone_is_refused_naming_its_basket(nodes):
     with pytest.raises(BotStateError, match=r"trio\.eth-usdt is a leg of basket trio.*botrunner move trio node-b"):
         await control.move("trio.eth-usdt", "node-b")
     assert await a._nodes.move_requests(["trio", "trio.eth-usdt"]) == {}
+
+
+async def test_a_basket_moved_away_can_be_asked_back_before_the_nodes_next_round(nodes):
+    (a, control), (b, _) = await nodes("node-a"), await nodes("node-b")
+    await eventually(lambda: basket_node(a, b) is not None and a.lease_row("trio") is not None, timeout_secs=15,
+                     poll_secs=0.05)
+    if basket_node(a, b) is not a:                       # the basket to node-a first, then the test proper
+        await control.move("trio", "node-a")
+        await eventually(lambda: basket_node(a, b) is a, timeout_secs=15, poll_secs=0.05)
+    await eventually(lambda: a.views.get("trio") is not None and a.views["trio"].node == "node-a", timeout_secs=15,
+                     poll_secs=0.05)
+    seen_before = a.views["trio"]                        # node-a's round: the basket here
+    await control.move("trio", "node-b")
+    await eventually(lambda: basket_node(a, b) is b and "trio" not in a.held, timeout_secs=15, poll_secs=0.05)
+    nodes.tasks["node-a"].cancel()                       # no round of node-a comes to refresh its view
+    await asyncio.gather(nodes.tasks["node-a"], return_exceptions=True)
+    a.views["trio"] = seen_before                        # as node-a's last round saw it, before the hand-over
+
+    answer = await control.move("trio", "node-a")        # was refused: "already runs on node node-a"
+    assert (answer["to"], answer["from"]) == ("node-a", None)
+    assert await a._nodes.move_requests(["trio"]) == {"trio": "node-a"}
