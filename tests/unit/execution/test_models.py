@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,3 +57,20 @@ def test_a_fill_journalled_before_reason_and_fill_id_existed_reads_with_their_de
     fill = fill_from_dict(old)
 
     assert (fill.reason, fill.fill_id, fill.key, fill.side) == ("", "", "o1", Side.SELL)
+
+
+def test_orders_and_fills_equal_field_by_field_hash_alike_as_when_they_were_frozen():
+    # Not declared frozen (see execution.models), they still hash by their fields: a set or a
+    # dict keyed by them keeps working, and two equal ones are one key.
+    order = Order("o1", "BTC/USDT", Side.BUY, OrderType.MARKET, quote_amount=100.0, reason="entry")
+    fill = Fill("o1", "BTC/USDT", Side.BUY, 0.01, 10_000.0, 0.1, 60_000, "entry")
+
+    assert len({order, dataclasses.replace(order)}) == 1 and len({fill, dataclasses.replace(fill)}) == 1
+    assert hash(dataclasses.replace(order, quote_amount=200.0)) != hash(order)
+
+
+def test_an_order_changed_with_replace_is_checked_as_a_new_one():
+    order = Order("o1", "BTC/USDT", Side.SELL, OrderType.STOP, quantity=1.0, stop_price=90.0)
+
+    with pytest.raises(ValueError, match="stop_price must be a finite number"):
+        dataclasses.replace(order, stop_price=float("nan"))
