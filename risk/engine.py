@@ -97,6 +97,9 @@ class RuleRiskEngine:
         # every candle of a backtest that can only answer None).
         self.watches_candles = daily_max_loss is not None or max_drawdown is not None or bool(self._candle_observers)
         self._fill_observers = tuple(g.on_fill for g in gates if hasattr(g, "on_fill"))
+        # False when neither a rule learns fills nor their price is checked: the runner then
+        # skips `on_fill` and `check_fill_price` after each fill (two calls that do nothing).
+        self.watches_fills = bool(self._fill_observers) or max_fill_deviation_pct is not None
         self._spread = next((g for g in gates if isinstance(g, SpreadBreaker)), None)
         # A spread breaker is configured: the caller should read the spread before an entry. An
         # attribute, not a property: the runner reads it on every signal.

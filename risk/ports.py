@@ -38,6 +38,10 @@ class RiskEngine(Protocol):
     """Some rule looks at candles or the marked equity: False when `on_candle` can only answer
     None, and the caller may skip it."""
 
+    watches_fills: bool
+    """Some rule learns fills, or their price is checked: False when `on_fill` and
+    `check_fill_price` can only do nothing, and the caller may skip them."""
+
     watches_spread: bool
     """A spread breaker is configured: read the book's spread before deciding an entry."""
 

@@ -46,7 +46,9 @@ class RiskChecks:
 
     def _after_fill(self, fill: Fill, reference_price: float, now_ms: int) -> None:
         risk = self.risk
-        risk.on_fill(fill)
+        watches = risk.watches_fills           # no protection nor fill-price check configured: no call
+        if watches:
+            risk.on_fill(fill)
         booked = self._booked_position + ((fill.quantity if fill.side is _BUY else -fill.quantity) - fill.base_fee)
         self._booked_position = booked
         position = self.portfolio.quantity
@@ -54,7 +56,7 @@ class RiskChecks:
             raise PositionInvariantBroken(
                 f"the position ({position}) differs from the sum of the bot's fills ({booked}) "
                 f"after fill {fill.key}; the ledger cannot be trusted, so the bot stops for a person to look")
-        if reference_price > 0 and (deviation := risk.check_fill_price(fill.price, reference_price)):
+        if watches and reference_price > 0 and (deviation := risk.check_fill_price(fill.price, reference_price)):
             logger.warning("Fill {} at {} is far from the close it was decided on ({}): {}", fill.key, fill.price,
                            reference_price, deviation)
             self._record_risk("fill_deviation", "alert", deviation,

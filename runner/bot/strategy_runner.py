@@ -56,7 +56,7 @@ from runner.bot.risk_checks import RiskChecks
 from runner.bot.session_flow import SessionFlow
 from runner.bot.states import RunnerState
 from runner.bot.turn import Turn
-from runner.state.journal import Journal, JournalEvent, MemoryJournal
+from runner.state.journal import Journal, JournalEvent, MemoryJournal, lazy_event
 from strategies.base import Strategy
 from strategies.signal import Direction, Signal
 
@@ -464,7 +464,9 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
     async def _submit(self, order: Order, now_ms: int) -> None:
         self.orders += 1
         # The intent is journalled before the order leaves, so a crash cannot lose it.
-        self._record("order", now_ms, order_to_dict(order), order.client_order_id)
+        # Its data made when read (`lazy_event`): a backtest's journal may never read it.
+        self.journal.record(lazy_event(self.bot_id, "order", now_ms, order_to_dict, (order,), order.client_order_id,
+                                       self.bars - 1))
         if self._commit_intents:
             await self.journal.group_commit()   # an order that reaches an exchange is journalled first
         fills = await self.execution.execute_signal(order)
@@ -477,16 +479,15 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         # A basket leg's cash is the basket's, which a re-run cannot give again: its own flow
         # beside it tells the journal to compare the fill without them (`rewritten_alike`).
         leg = isinstance(portfolio, LegPortfolio)
+        journal, bot_id = self.journal, self.bot_id
         for fill in fills:
             reference = portfolio.last_price           # the close the order was decided on
             portfolio.apply_fill(fill)
             self.fills += 1
-            data = fill_to_dict(fill)
-            data["cash"] = portfolio.cash
-            data["position"] = portfolio.quantity
-            if leg:
-                data["flow"] = portfolio.flow
-            self._record("fill", now_ms, data, fill.fill_id or fill.client_order_id)   # `fill.key`
+            # The fill's data (`_fill_data`) made when read, from the ledger's figures after it.
+            journal.record(lazy_event(bot_id, "fill", now_ms, _fill_data,
+                                      (fill, portfolio.cash, portfolio.quantity, portfolio.flow if leg else None),
+                                      fill.fill_id or fill.client_order_id, self.bars - 1))   # `fill.key`
             self._after_fill(fill, reference, now_ms)
         if self.plugins is not None:
             self._plugins_on_fills(fills)
@@ -513,3 +514,14 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
 
     def _record(self, kind: str, ts_ms: int, data: dict[str, Any], key: str | None = None) -> None:
         self.journal.record(JournalEvent(self.bot_id, kind, ts_ms, data, key, self.bars - 1))
+
+
+def _fill_data(fill: Fill, cash: float, position: float, flow: float | None) -> dict[str, Any]:
+    """A booked fill's journal data: the fill, the cash and position after it, and a basket
+    leg's own flow (`rewritten_alike` compares a leg's fill without the basket's cash)."""
+    data = fill_to_dict(fill)
+    data["cash"] = cash
+    data["position"] = position
+    if flow is not None:
+        data["flow"] = flow
+    return data

@@ -40,6 +40,58 @@ class JournalEvent:
     seq: int = 0             # position in the journal, set when read back
 
 
+_data_slot = JournalEvent.data        # the slot the dataclass made; `LazyJournalEvent.data` reads it
+
+
+class LazyJournalEvent(JournalEvent):
+    """A `JournalEvent` of an order or a fill whose data dict is made the first time `data` is
+    read, from what was passed when it was recorded (`lazy_event`): `make(*args)`, then kept.
+
+    Every order and fill of a backtest is journalled, and a `MemoryJournal` only keeps them:
+    building the two dicts of a signal (an order's thirteen fields, a fill's twelve) cost about
+    a tenth of a sim signal's decision and fill, for data a report may never read. A journal
+    that writes (SQLite, PostgreSQL) reads `data` in `record`, so the intent it stores before an
+    order leaves is made then. `args` must be values that do not change afterwards: an `Order`
+    or a `Fill` (treated as immutable), and numbers."""
+
+    __slots__ = ("_make", "_args")
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data = _data_slot.__get__(self)
+        if data is None:
+            data = self._make(*self._args)
+            _data_slot.__set__(self, data)
+            self._make = self._args = None     # let go of the order or fill
+        return data
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:   # the dataclass's __init__ (`dataclasses.replace`, a copy)
+        _data_slot.__set__(self, value)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal to a plain event with the same fields, as one made eagerly would be.
+        if not isinstance(other, JournalEvent):
+            return NotImplemented
+        return ((self.bot_id, self.kind, self.ts_ms, self.data, self.key, self.bar, self.seq)
+                == (other.bot_id, other.kind, other.ts_ms, other.data, other.key, other.bar, other.seq))
+
+    __hash__ = None                        # as a dataclass's with eq and not frozen
+
+
+_new_lazy = LazyJournalEvent.__new__
+
+
+def lazy_event(bot_id: str, kind: str, ts_ms: int, make: Callable[..., dict[str, Any]], args: tuple,
+               key: str | None, bar: int) -> LazyJournalEvent:
+    """The event whose data is `make(*args)`, made when first read (see `LazyJournalEvent`)."""
+    event = _new_lazy(LazyJournalEvent)
+    event.bot_id, event.kind, event.ts_ms, event.key, event.bar, event.seq = bot_id, kind, ts_ms, key, bar, 0
+    _data_slot.__set__(event, None)
+    event._make, event._args = make, args
+    return event
+
+
 class Journal(Protocol):
     def record(self, event: JournalEvent) -> int:
         """Append `event`; return its sequence number (0 where the journal has none)."""
