@@ -36,9 +36,13 @@ RECONCILE_LOOKBACK_MS = 7 * _DAY_MS
 
 
 def restore_from_journal(runner: StrategyRunner, recovered: RecoveredState, journal: BotJournal) -> None:
-    """Snapshot, then the fills and intents the journal holds past it."""
+    """Snapshot, then the kill latch, fills and intents the journal holds past it."""
     if recovered.state is not None:
         runner.restore(recovered.state, cancelled_after=recovered.cancelled_after)   # not what was cancelled since
+    if recovered.latch_after is not None:
+        # Killed (or resumed) past the snapshot: the latch holds, with its reason, and `run`
+        # finishes the flatten, following its order if journalled (restored below), not resending it.
+        runner.kill_switch.restore(recovered.latch_after)
     runner.book_journalled_fills([fill_from_dict(data) for data in recovered.fills_after])
     intents = [order_from_dict(data) for data in recovered.orders_after]
     runner.resume_order_sequence(o.client_order_id for o in intents)

@@ -9,8 +9,11 @@ past the snapshot are scheduled to trip again before the same candle, and a resu
 snapshot clears the latch; so are a person's governance decisions (promote, demote, and their
 refusals), made again at the same place under the same keys. A paper or live bot cannot re-run: it books the fills past the
 snapshot, asks the exchange about the intents past it, and leaves out the orders of the
-snapshot cancelled past it (`cancelled_after`). Its governance decisions past the snapshot are
-folded in where it is built (`runner.governance.saved`).
+snapshot cancelled past it (`cancelled_after`), and its kill latch is the one the journal leaves:
+the kills and resumes past the snapshot folded into the snapshot's (`latch_after`; a kill's
+snapshot is written a loop turn after its journal commit, and a flatten's answer may come later
+still). Its governance decisions past the snapshot are folded in where it is built
+(`runner.governance.saved`).
 
 A snapshot that is damaged is moved aside (kept for a person to look at) and the bot re-runs
 from the start against the whole journal; so does a bot that crashed before its first snapshot.
@@ -26,7 +29,7 @@ from loguru import logger
 
 from runner.bot.errors import BotMustStayDown
 from runner.governance.saved import GOVERNANCE_KIND, asked_by_hand
-from runner.state.journal import BotJournal
+from runner.state.journal import BotJournal, JournalEvent
 from runner.state.snapshots import CorruptSnapshot, SnapshotStore
 
 
@@ -55,6 +58,10 @@ class RecoveredState:
     # Sim: a person's governance decisions past the snapshot, as (candles read, "promote" or
     # "demote"), made again at the same place (`StrategyRunner.schedule_governance`).
     governance_to_replay: list[tuple[int, str]] = field(default_factory=list)
+    # Paper, live: the kill latch (`KillSwitch.snapshot()`) with the kills and resumes past the
+    # snapshot folded in; None when none was journalled (`restore_from_journal` restores it).
+    # Not for sim: its re-run trips the rules again and replays the kills by hand.
+    latch_after: dict[str, Any] | None = None
 
     @property
     def position(self) -> int:
@@ -72,6 +79,7 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> Recov
         source = "snapshot" if state is not None else "fresh"
     after_seq = state.get("journal_seq", 0) if state else 0
     recovered = RecoveredState(state, source=source)
+    latch = state["kill_switch"] if state else None
     for event in journal.events(after_seq=after_seq, kinds=_KINDS):
         if event.kind == GOVERNANCE_KIND:
             if (asked := asked_by_hand(event.data)) is not None:
@@ -83,19 +91,32 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> Recov
         elif event.kind == "cancel":
             recovered.orders_after = [o for o in recovered.orders_after if o["order_id"] != event.key]
             recovered.cancelled_after[event.key] = event.data.get("why", "")
-        elif event.kind == "resume":
-            recovered.kills_to_replay.clear()
-            if recovered.state is not None:
-                resets = recovered.state["kill_switch"].get("resets", 0) + 1    # as `KillSwitch.reset` counts
-                recovered.state["kill_switch"] = {"tripped": False, "reason": "", "ts_ms": 0, "resets": resets}
-        elif event.data.get("source") == "manual":
-            recovered.kills_to_replay[event.data["bars"]] = event.data["reason"]
+        else:                                       # a kill or a resume
+            latch = recovered.latch_after = folded_latch(latch, event)
+            if event.kind == "resume":
+                recovered.kills_to_replay.clear()
+                if recovered.state is not None:
+                    recovered.state["kill_switch"] = latch
+            elif event.data.get("source") == "manual":
+                recovered.kills_to_replay[event.data["bars"]] = event.data["reason"]
     if source == "fresh" and journal.events(kinds=("order", "fill"), limit=1):
         # Crashed before its first snapshot: re-run from the first candle, checked against what
         # the journal holds, which is a rebuild from the journal, not an empty start.
         recovered.source = "journal"
         logger.info("No snapshot yet; re-running from the first candle against the journal")
     return recovered
+
+
+def folded_latch(latch: dict[str, Any] | None, event: JournalEvent) -> dict[str, Any]:
+    """`KillSwitch.snapshot()`'s `latch` (None: never tripped) after a kill or resume `event`
+    journalled past it, changed as `KillSwitch.trip` and `reset` change the switch: a kill
+    latches unless tripped already (the first reason stays), a resume clears it and counts."""
+    latch = latch or {"tripped": False, "reason": "", "ts_ms": 0}
+    if event.kind == "resume":
+        return {"tripped": False, "reason": "", "ts_ms": 0, "resets": latch.get("resets", 0) + 1}
+    if latch["tripped"]:
+        return latch
+    return {**latch, "tripped": True, "reason": event.data["reason"], "ts_ms": event.ts_ms}
 
 
 def _after_corrupt_snapshot(bot_id: str, snapshots: SnapshotStore, journal: BotJournal,

@@ -101,3 +101,25 @@ def test_a_damaged_snapshot_with_an_empty_journal_refuses_to_start_and_keeps_the
     with pytest.raises(RecoveryError, match="holds nothing for bot btc-ema to rebuild it from"):
         recover(BOT, snapshots, journal)
     assert snapshots.path(BOT).read_text() == "{not json"
+
+
+def test_kills_and_resumes_past_the_snapshot_leave_the_latch_they_make_the_first_reason_kept(snapshots, journal):
+    snapshots.write(BOT, {"bars": 5, "journal_seq": 0, "kill_switch": {"tripped": False, "reason": "", "ts_ms": 0}})
+    journal.record(kill(6, "operator: pause"))
+    journal.record(JournalEvent(BOT, "resume", 7_000, {}, None, 7))
+    journal.record(kill(8, "drawdown 31%", source="rule"))
+    journal.record(kill(9, "operator: again"))            # tripped already: the first reason stays
+
+    recovered = recover(BOT, snapshots, journal)
+
+    assert recovered.latch_after == {"tripped": True, "reason": "drawdown 31%", "ts_ms": 8_000, "resets": 1}
+    # The snapshot's own latch holds the resume only: a sim bot re-runs the rule's kill.
+    assert recovered.state["kill_switch"] == {"tripped": False, "reason": "", "ts_ms": 0, "resets": 1}
+
+
+def test_a_kill_with_no_snapshot_is_the_latch_and_none_journalled_leaves_it_alone(snapshots, journal):
+    assert recover(BOT, snapshots, journal).latch_after is None
+    journal.record(kill(3, "operator: stop it"))
+
+    assert recover(BOT, snapshots, journal).latch_after == {"tripped": True, "reason": "operator: stop it",
+                                                            "ts_ms": 3_000}
