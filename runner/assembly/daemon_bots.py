@@ -30,7 +30,7 @@ from runner.bot.forecasting import ForecastRecorder
 from runner.bot.errors import ExchangeRefusedBot
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
-from runner.governance.saved import GOVERNANCE_KIND, SavedGovernance, saved_governance
+from runner.governance.saved import GOVERNANCE_KIND, SavedGovernance, fold_unsaved, saved_governance
 from runner.state.journal import BotJournal
 from runner.state.recovery import RecoveredState, RecoveryError
 from risk.governance.ladder import ExecutionKind
@@ -103,6 +103,8 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
         runner = compose_runner(config, cursor, account=account, strategy=strategy, feature_hub=feature_hub,
                                 stream_key=key, warmup_bars=warmup, **wiring)
         restore_from_journal(runner, recovered, journal)
+        if runner.governance is not None:      # no governance saved: its journalled events, a pause included
+            fold_unsaved(runner.governance, wiring["governance"], config.governance)
         # A governed live bot below L2 sends nothing (shadow, paper): there is nothing of it
         # on the exchange to compare; it last sent orders before a switch that left it flat.
         if config.mode == "live" and (runner.governance is None or runner.governance.running_kind is ExecutionKind.LIVE):

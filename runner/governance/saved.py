@@ -8,7 +8,8 @@ level: a live bot demoted while its position was still open ran on with its live
 close it, and must come back with that execution, not the one its new level wants.
 
 A paper or live bot does not re-run its candles, so the governance events journalled past its
-snapshot (a crash before the next one was written) are folded into the snapshot's state: the
+snapshot (a crash before the next one was written) are folded into the snapshot's state (and,
+without one, all its events into the state it is built with: `fold_unsaved`): the
 level (a move starts the level's record afresh), the execution, the drift factor, a pause and
 its resume, and the count of events, which keys the next one (`runner.bot.governing`). A sim bot
 re-runs its candles from the snapshot (or from the first, at its start level, without one):
@@ -17,13 +18,16 @@ the re-run makes the same decisions under the same keys, which the journal check
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from risk.governance.config import GovernanceConfig
 from risk.governance.ladder import ExecutionKind, Level, execution_kind, highest_level
 from runner.state.journal import JournalEvent
 
-__all__ = ["GOVERNANCE_KIND", "SavedGovernance", "asked_by_hand", "fold_events", "saved_governance"]
+if TYPE_CHECKING:
+    from runner.governance.bot_governance import BotGovernance
+
+__all__ = ["GOVERNANCE_KIND", "SavedGovernance", "asked_by_hand", "fold_events", "fold_unsaved", "saved_governance"]
 
 GOVERNANCE_KIND = "governance"
 """The journal kind of every governance decision."""
@@ -32,12 +36,16 @@ GOVERNANCE_KIND = "governance"
 class SavedGovernance:
     """The level and execution a governed bot is built with, and its saved state (or None)."""
 
-    __slots__ = ("level", "running_kind", "state")
+    __slots__ = ("level", "running_kind", "state", "unsaved")
 
-    def __init__(self, level: Level, running_kind: ExecutionKind, state: dict[str, Any] | None) -> None:
+    def __init__(self, level: Level, running_kind: ExecutionKind, state: dict[str, Any] | None,
+                 unsaved: list[JournalEvent] | None = None) -> None:
         self.level = level
         self.running_kind = running_kind
         self.state = state
+        # A paper or live bot without a saved state: its journalled events, to fold into the
+        # state it is built with (`fold_unsaved`): a drift pause, the count that keys the next.
+        self.unsaved = unsaved or []
 
 
 def saved_governance(config: GovernanceConfig, mode: str, snapshot: dict[str, Any] | None,
@@ -62,7 +70,7 @@ def saved_governance(config: GovernanceConfig, mode: str, snapshot: dict[str, An
         if event.data.get("action") == "switch":
             kind = ExecutionKind(event.data["to"])
     level = min(level, highest_level(mode))
-    return SavedGovernance(level, _fitting(mode, level, kind), None)
+    return SavedGovernance(level, _fitting(mode, level, kind), None, events)
 
 
 def _fitting(mode: str, level: Level, kind: ExecutionKind) -> ExecutionKind:
@@ -101,6 +109,15 @@ def fold_events(state: dict[str, Any], events: list[JournalEvent], config: Gover
         elif action == "refuse" and data.get("by") == "rule":
             ladder["waiting_noted"] = True          # "the rule holds, a person must promote": said once
     return state
+
+
+def fold_unsaved(governance: BotGovernance, saved: SavedGovernance, config: GovernanceConfig) -> None:
+    """A paper or live bot built without a saved governance state (it crashed before its first
+    snapshot reached the disk, or that snapshot was damaged): the events its journal holds are
+    folded into the state it was built with, as those past a snapshot are (`fold_events`). Else
+    a bot paused by drift came back running, and its next event reused a key."""
+    if saved.unsaved:
+        governance.restore(fold_events(governance.snapshot(), saved.unsaved, config))
 
 
 def asked_by_hand(data: dict[str, Any]) -> str | None:
