@@ -1,10 +1,15 @@
 """`ClusterCoordinator`: which bots this node runs, kept in step with the leases in Redis.
 
-Every `renew_secs` (a third of the lease) the node, in this order:
+Every `renew_secs` (a third of the lease), from one send to the next, the node's renewal task
+renews the leases it holds, in one round trip (a lease found lost stops its bot at once), and
+beats its heartbeat. It runs beside the rounds and never waits for one: a round is six or more
+Redis round trips plus work, and one slowed by a loaded machine, a slow reply or a large status
+publish would otherwise let the deadlines below stop bots whose leases were sound, and another
+node take them over. Every `renew_secs` too (sooner when another node's lease is about to end),
+a round:
 
-1. renews the leases it holds, in one round trip; a lease found lost stops its bot at once;
-2. beats its heartbeat and publishes its bots' status rows;
-3. balances: takes free bots while it holds fewer than its fair share (the bots over the live
+1. reads the global kill switch and publishes the status rows of the bots the node holds;
+2. balances: takes free bots while it holds fewer than its fair share (the bots over the live
    nodes, rounded up), hands one over when it holds more than that while a live node holds
    fewer than the share rounded down, and serves `botrunner move` requests.
 
@@ -62,8 +67,10 @@ REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 class ClusterCounters:
     """This node's figures for /metrics."""
 
+    rounds: int = 0                  # rounds done, failed ones included
     renewals: int = 0
-    renew_failures: int = 0          # rounds whose renewal did not come back
+    renew_failures: int = 0          # renewals that did not come back (or failed after)
+    round_failures: int = 0          # rounds ended early by an error (renewals go on meanwhile)
     leases_lost: int = 0             # found taken by another node, or stopped by the deadline
     takeovers: int = 0               # bots taken from a node that stopped renewing
     acquired: int = 0                # every lease won, takeovers included
@@ -116,7 +123,8 @@ class ClusterCoordinator(StatusAndKillSwitch):
         """Join, then keep the leases until cancelled (`leave` gives them back after)."""
         await self._join()
         stop = asyncio.Event()
-        watchers = [asyncio.create_task(self._deadlines(), name="cluster:deadlines"),
+        watchers = [asyncio.create_task(self._renewals(), name="cluster:renewals"),
+                    asyncio.create_task(self._deadlines(), name="cluster:deadlines"),
                     asyncio.create_task(self._kill_switch.watch(self.apply_kill_latch, stop), name="cluster:kill-switch")]
         try:
             while True:
@@ -163,12 +171,9 @@ class ClusterCoordinator(StatusAndKillSwitch):
             pass
 
     async def tick(self) -> None:
-        """One round: renew, beat, publish, balance. A Redis error ends the round early (counted);
-        the deadlines stop the bots if it lasts."""
-        sent_at = time.monotonic()
+        """One round: the latch, the status rows, balancing. An error ends the round early
+        (counted); the leases are renewed meanwhile by `_renewals`, on their own schedule."""
         try:
-            await self._renew(sent_at)
-            await self._nodes.beat(len(self.held))
             latch = await self._kill_switch.state()       # in case a message was missed
             if latch != self.kill_latch:
                 await self.apply_kill_latch(latch)
@@ -179,15 +184,15 @@ class ClusterCoordinator(StatusAndKillSwitch):
             await self._balance()
         except REDIS_ERRORS as exc:
             _cancelled_meanwhile(exc)
-            self.counters.renew_failures += 1
-            logger.warning("Cluster: Redis round failed ({}: {}); {} bot(s) stop {:g}s after their last renewal "
-                           "if it goes on", type(exc).__name__, exc, len(self.held), self._timings.stop_after_secs)
+            self.counters.round_failures += 1
+            logger.warning("Cluster: Redis round failed ({}: {}); trying again at the next", type(exc).__name__, exc)
         except Exception as exc:
-            # Never the end of the rounds (PostgreSQL refusing a claim, say): a coordinator that
-            # stopped would leave its bots running on leases nobody renews.
+            # Never the end of the rounds (PostgreSQL refusing a claim, say): a node that stopped
+            # balancing would take no bot and hand none over.
             _cancelled_meanwhile(exc)
-            self.counters.renew_failures += 1
+            self.counters.round_failures += 1
             logger.exception("Cluster: round failed; trying again at the next")
+        self.counters.rounds += 1
 
     def _next_round_secs(self) -> float:
         """A renewal's interval, or sooner: just after the first of the other nodes' leases runs
@@ -197,19 +202,43 @@ class ClusterCoordinator(StatusAndKillSwitch):
         soonest = min(others, default=math.inf) / 1000 + 0.005
         return min(self._timings.renew_secs, soonest)
 
+    async def _renewals(self) -> None:
+        """Renew the held leases and beat the heartbeat every `renew_secs`, send to send, until
+        cancelled. A failure is counted and logged, never the end of the task: the deadlines
+        stop the bots if renewals keep failing."""
+        while True:
+            sent_at = time.monotonic()
+            try:
+                await self._renew(sent_at)
+                await self._nodes.beat(len(self.held))
+            except REDIS_ERRORS as exc:
+                _cancelled_meanwhile(exc)
+                self.counters.renew_failures += 1
+                logger.warning("Cluster: lease renewal failed ({}: {}); {} bot(s) stop {:g}s after their last "
+                               "renewal if it goes on", type(exc).__name__, exc, len(self.held),
+                               self._timings.stop_after_secs)
+            except Exception as exc:                      # a bot's drop failing after a lost lease, say
+                _cancelled_meanwhile(exc)
+                self.counters.renew_failures += 1
+                logger.exception("Cluster: lease renewal failed; trying again at the next")
+            await asyncio.sleep(max(0.0, self._timings.renew_secs - (time.monotonic() - sent_at)))
+
     async def _renew(self, sent_at: float) -> None:
-        if not self.held:
+        leases = [h.lease for h in self.held.values()]
+        if not leases:
             return
-        results = await self._leases.renew([h.lease for h in self.held.values()])
+        results = await self._leases.renew(leases)
         self.counters.renewals += 1
-        for bot_id, ok in results.items():
-            held = self.held.get(bot_id)
-            if held is None:
+        for lease in leases:
+            # The rounds go on during the renewal: a lease handed over (or lost) meanwhile is
+            # not this answer's to judge, nor one taken again since under a new token.
+            held = self.held.get(lease.bot_id)
+            if held is None or held.lease is not lease:
                 continue
-            if ok:
-                held.confirmed_at = sent_at
+            if results[lease.bot_id]:
+                held.confirmed_at = max(held.confirmed_at, sent_at)
             else:
-                await self._lose(bot_id, "its lease is held by another node now")
+                await self._lose(lease.bot_id, "its lease is held by another node now")
 
     async def _deadlines(self) -> None:
         """Stop each bot whose lease may have ended, by this node's clock alone."""

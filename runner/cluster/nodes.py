@@ -7,7 +7,7 @@
   (`botrunner move`). The bot's owner stops it at a candle boundary, saves it and releases the
   lease; only the named node takes it while the request stands, then clears it.
 - Status rows: `<prefix>:status:<bot>`, the owner's `BotStatus` row of the bot as JSON, written
-  at every renewal, so `botrunner status` on any node shows every bot as its owner sees it.
+  at every round of the node, so `botrunner status` on any node shows every bot as its owner sees it.
 """
 
 from __future__ import annotations

@@ -77,8 +77,9 @@ async def test_a_basket_taken_over_is_one_notice_naming_its_legs_and_the_silent_
         b, c = start("node-b"), start("node-c")
         await eventually(lambda: sorted([*b.held, *c.held]) == sorted([*PLAIN, "trio"]), timeout_secs=15,
                          poll_secs=0.05)
-        rounds = b.counters.renewals + 3, c.counters.renewals + 3     # a few more rounds of both: nothing more told
-        await eventually(lambda: (b.counters.renewals, c.counters.renewals) >= rounds, timeout_secs=15, poll_secs=0.05)
+        rounds = {n: n.counters.rounds + 3 for n in (b, c)}          # a few more rounds of both: nothing more told
+        await eventually(lambda: all(n.counters.rounds >= r for n, r in rounds.items()), timeout_secs=15,
+                         poll_secs=0.05)
     finally:
         for task in tasks.values():
             task.cancel()

@@ -35,6 +35,8 @@ class RecordingBots:
         self.node, self.log = node, log
         self.running: dict[str, str] = {}            # bot -> kill reason ("" while not killed)
         self.pnl: dict[str, float] = {}              # bot -> its PnL on a capital of 1,000
+        self.rows_delay_secs = 0.0                   # armed by a test: every round's status step this slow
+        self.rows_served = 0
 
     def take(self, bot_id, journal, *, kill_reason=None):
         self.log.append(("take", self.node, bot_id, time.monotonic()))
@@ -56,6 +58,9 @@ class RecordingBots:
         self.running[bot_id] = ""
 
     async def status_rows(self):
+        if self.rows_delay_secs:
+            await asyncio.sleep(self.rows_delay_secs)
+        self.rows_served += 1
         return [{"id": bot_id, "kill_reason": reason, "equity": 1000 + self.pnl.get(bot_id, 0.0),
                  "pnl": self.pnl.get(bot_id, 0.0)} for bot_id, reason in sorted(self.running.items())]
 
@@ -182,6 +187,27 @@ async def test_the_global_kill_switch_kills_every_nodes_bots_and_the_bots_they_t
     assert killed(a) and len(a._bots.running) == 4
     await GlobalKillSwitch(a._leases._redis, cluster.prefix, "node-a").clear()
     await eventually(lambda: not any(a._bots.running.values()), timeout_secs=5, poll_secs=0.02)
+
+
+async def test_a_round_slower_than_the_lease_costs_its_node_no_lease_and_no_takeover(cluster):
+    """The round (heartbeat, leases read, status rows, balancing) is not what keeps the leases:
+    a status step as slow as the whole lease, round after round, and node-a keeps its bots and
+    tokens, stays live, and node-b takes nothing (before, renewals waited for the round: node-a
+    stopped its bots at 0.75 of the lease and node-b took them over)."""
+    a, b = [await cluster(name, bots=BOTS[:4]) for name in ("node-a", "node-b")]
+    await eventually(lambda: len(a.held) == len(b.held) == 2, timeout_secs=15, poll_secs=0.05)
+    kept = {bot_id: held.lease for bot_id, held in a.held.items()}
+    start, served = len(cluster.log), a._bots.rows_served
+    a._bots.rows_delay_secs = LEASE_SECS
+    # The round under way when armed may be a fast one: two more are slow ones, done.
+    await eventually(lambda: a._bots.rows_served >= served + 3, timeout_secs=30, poll_secs=0.05)
+    assert [e for e in cluster.log[start:] if e[0] != "flush"] == []     # nothing dropped, stopped or taken
+    assert a.counters.leases_lost == 0 and b.counters.takeovers == 0
+    assert {bot_id: held.lease for bot_id, held in a.held.items()} == kept
+    views = await a._leases.views(sorted(kept))                        # as Redis holds them now
+    assert {bot_id: (v.node, v.token) for bot_id, v in views.items()} == \
+        {bot_id: ("node-a", lease.token) for bot_id, lease in kept.items()}
+    assert "node-a" in await b._nodes.live()
 
 
 class RedisProxy:
