@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from runner.cluster.config import LeaseTimings
-from runner.cluster.coordinator import ClusterCoordinator
+from runner.cluster.coordinator import ClusterCoordinator, _Held
 from runner.cluster.events import ClusterEvents
 from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
 from runner.cluster.leases import LeaseStore
@@ -88,7 +88,7 @@ async def cluster(redis_url, redis_key_prefix):
     prefix = redis_key_prefix.rstrip(":")
 
     async def node(name: str, *, redis: Redis | None = None, bots: list[str] = BOTS,
-                   kill_all_at_loss: float | None = None) -> ClusterCoordinator:
+                   kill_all_at_loss: float | None = None, run: bool = True) -> ClusterCoordinator:
         client = redis or Redis.from_url(redis_url)
         clients.append(client)
         timings = LeaseTimings(LEASE_SECS)
@@ -98,7 +98,8 @@ async def cluster(redis_url, redis_key_prefix):
             kill_switch=GlobalKillSwitch(client, prefix, name), fencing=fences, timings=timings,
             events=ClusterEvents(client, prefix, name, timings.lease_ms), flush_snapshot=_flushed(log, name),
             kill_all_at_loss=kill_all_at_loss)
-        tasks[name] = asyncio.create_task(coordinator.run())
+        if run:
+            tasks[name] = asyncio.create_task(coordinator.run())
         return coordinator
 
     node.log, node.fences, node.tasks, node.prefix = log, fences, tasks, prefix
@@ -210,12 +211,42 @@ async def test_a_round_slower_than_the_lease_costs_its_node_no_lease_and_no_take
     assert "node-a" in await b._nodes.live()
 
 
+async def test_a_renewal_answered_after_its_lease_was_replaced_leaves_the_new_lease_alone(cluster, redis_url):
+    """Renewals run beside the rounds: one in flight while the bot was handed over and taken again
+    under a new token answers "not ours" for the old lease, which stops nothing (before, the
+    answer was applied by bot id and dropped the bot running on the new lease)."""
+    proxy = await RedisProxy.start(redis_url)
+    direct = Redis.from_url(redis_url)
+    try:
+        a = await cluster("node-a", redis=Redis.from_url(proxy.url), bots=BOTS[:1], run=False)
+        leases = LeaseStore(direct, cluster.prefix, "node-a", a._leases.lease_ms)
+        first = await leases.acquire(BOTS[0])
+        a.held[BOTS[0]] = _Held(first, time.monotonic())
+        await a._leases._redis.ping()                  # connected: what the stall holds is the renewal
+        proxy.stall()
+        renewal = asyncio.create_task(a._renew(time.monotonic()))
+        await eventually(lambda: proxy.held_chunks > 0, timeout_secs=5, poll_secs=0.01)
+        assert await leases.release(first)             # handed over, and taken again by this node
+        second = await leases.acquire(BOTS[0])
+        a.held[BOTS[0]] = _Held(second, time.monotonic())
+        proxy.resume()
+        await asyncio.wait_for(renewal, timeout=10)
+    finally:
+        await proxy.aclose()
+        await direct.aclose()
+    assert second.token == first.token + 1
+    assert a.held[BOTS[0]].lease is second and a.counters.leases_lost == 0
+    assert [e for e in cluster.log if e[0] == "drop"] == []
+
+
 class RedisProxy:
     """A TCP relay to Redis that the test can stall: connections stay open, nothing passes."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self._target = target
         self._stalled = asyncio.Event()
+        self._flowing = asyncio.Event()
+        self.held_chunks = 0                           # chunks held back since the stall
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self._writers: list[asyncio.StreamWriter] = []
@@ -230,7 +261,13 @@ class RedisProxy:
         return proxy
 
     def stall(self) -> None:
+        self._flowing.clear()
         self._stalled.set()
+
+    def resume(self) -> None:
+        """What the stall held goes on, in order; nothing is held any more."""
+        self._stalled.clear()
+        self._flowing.set()
 
     async def aclose(self) -> None:
         for task in self._tasks:
@@ -251,7 +288,8 @@ class RedisProxy:
     async def _pipe(self, source, sink) -> None:
         while data := await source.read(65536):
             if self._stalled.is_set():
-                await asyncio.Event().wait()           # hold it forever: a partition, not a reset
+                self.held_chunks += 1
+                await self._flowing.wait()             # held until resumed: a partition, not a reset
             sink.write(data)
             await sink.drain()
 
