@@ -74,8 +74,11 @@ async def test_a_killed_nodes_basket_is_taken_over_whole_and_ends_with_the_one_c
         flows.append(portfolio["flow"])
     # One cash balance, rebuilt on the survivor from each leg's share: the uninterrupted basket's.
     assert CAPITAL + math.fsum(flows) == pytest.approx(expected.cash, rel=1e-9)
-    last = max(LEGS, key=lambda leg: states[leg]["journal_seq"])
-    assert states[last]["portfolio"]["cash"] == pytest.approx(expected.cash, rel=1e-9)
+    # The leg that finished last saved the basket's last cash. Not found by journal_seq: in
+    # PostgreSQL each leg numbers its own journal, so the highest is the busiest leg, which may
+    # have finished first (9,295.33 for 7,793.83 seen, 2 runs in 51, three at once).
+    assert any(states[leg]["portfolio"]["cash"] == pytest.approx(expected.cash, rel=1e-9) for leg in LEGS), \
+        {leg: states[leg]["portfolio"]["cash"] for leg in LEGS}
 
 
 def load_bot_or_basket_text(root, text: str):
@@ -118,8 +121,9 @@ async def test_a_basket_moved_away_and_back_ends_where_an_uninterrupted_run_ends
     _, states = stored(postgres_url, LEGS)
     for symbol, leg in zip(SYMBOLS, LEGS):
         assert states[leg]["portfolio"]["fill_count"] == expected.legs[symbol]["fills"], f"{leg}: a fill lost or doubled"
-    last = max(LEGS, key=lambda leg: states[leg]["journal_seq"])
-    assert states[last]["portfolio"]["cash"] == pytest.approx(expected.cash, rel=1e-9)
+    # The leg that finished last saved the basket's last cash (journal_seq is per leg: see above).
+    assert any(states[leg]["portfolio"]["cash"] == pytest.approx(expected.cash, rel=1e-9) for leg in LEGS), \
+        {leg: states[leg]["portfolio"]["cash"] for leg in LEGS}
 
 
 async def _legs_on(nodes: ClusterNodes, node: str, fills: int):
