@@ -215,7 +215,9 @@ class ClusterControl:
             "# TYPE botrunner_cluster_kill_all gauge",
             f'botrunner_cluster_kill_all{{node="{node}"}} {int(self._coordinator.kill_latch is not None)}',
         ]
-        for name, help_text in (("renew_failures", "Lease renewal rounds that failed (Redis out of reach)."),
+        for name, help_text in (("renew_failures", "Lease renewals that failed (Redis out of reach)."),
+                                ("rounds", "Coordination rounds done (status rows, kill switch, balancing)."),
+                                ("round_failures", "Coordination rounds ended early by an error."),
                                 ("leases_lost", "Leases lost: taken by another node, or stopped by the deadline."),
                                 ("takeovers", "Bots taken over from a node that stopped renewing."),
                                 ("acquired", "Leases won, takeovers included."),

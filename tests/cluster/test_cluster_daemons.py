@@ -244,6 +244,9 @@ async def test_the_global_kill_switch_reaches_every_node_survives_their_restart_
         assert status.returncode == 0 and "NODE" in status.stdout and "node-b #" in status.stdout, status.stdout
         metrics = await nodes.request("node-b", lambda c: c.metrics())
         assert 'botrunner_cluster_leases_held{node="node-b"}' in metrics
+        rounds = next(line for line in metrics.splitlines() if line.startswith("botrunner_cluster_rounds_total{"))
+        assert int(rounds.rsplit(" ", 1)[1]) > 0, rounds      # the rounds go on beside the renewals
+        assert 'botrunner_cluster_round_failures_total{node="node-b"} ' in metrics
         with pytest.raises(ControlRequestFailed, match="no live node 'node-x'; live nodes: node-a, node-b"):
             await nodes.request("node-a", lambda c: c.move(bot_id, "node-x"))
     finally:
