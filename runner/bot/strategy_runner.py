@@ -38,7 +38,6 @@ from execution.ports import ExecutionEngine
 from market.models import Candle, iso_utc, timeframe_ms
 from market.ports import MarketDataProvider
 from market.view import MarketView
-from portfolio.basket import LegPortfolio
 from portfolio.portfolio import Portfolio
 from risk.decision import Verdict
 from risk.kill_switch import KillSwitch
@@ -452,10 +451,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             # Positional, in `Order`'s field order (id, symbol, side, type, quantity, quote_amount,
             # price, stop_price, reason, created_ts_ms, stop_loss_pct, take_profit_pct, oco_group,
             # trailing_stop_pct, trailing_stop_distance): eleven keywords cost 0.4 us an order.
-            # Its id is `_next_order_id()`'s, made here: the two calls (with `client_order_id`'s)
-            # cost ~0.4 us a signal in situ; `test_order_ids_are_client_order_ids` holds it to the format.
-            self.order_seq = seq = self.order_seq + 1
-            order = Order(f"{self.order_id_prefix}{seq}", self.symbol, decision.side, _MARKET, decision.quantity,
+            order = Order(self._next_order_id(), self.symbol, decision.side, _MARKET, decision.quantity,
                           decision.quote_amount, None, None, decision.reason, now_ms, decision.stop_loss_pct,
                           decision.take_profit_pct, None, decision.trailing_stop_pct,
                           decision.trailing_stop_distance)
@@ -484,7 +480,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         self._filled = True
         # A basket leg's cash is the basket's, which a re-run cannot give again: its own flow
         # beside it tells the journal to compare the fill without them (`rewritten_alike`).
-        leg = isinstance(portfolio, LegPortfolio)
+        leg = portfolio.ledger is not None             # a basket leg (`portfolio.basket`)
         journal, bot_id = self.journal, self.bot_id
         for fill in fills:
             reference = portfolio.last_price           # the close the order was decided on
@@ -493,7 +489,7 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
             # The fill's data (`_fill_data`) made when read, from the ledger's figures after it.
             journal.record(lazy_event(bot_id, "fill", now_ms, _fill_data,
                                       (fill, portfolio.cash, portfolio.quantity, portfolio.flow if leg else None),
-                                      fill.fill_id or fill.client_order_id, self.bars - 1))   # `fill.key`
+                                      fill.key, self.bars - 1))
             self._after_fill(fill, reference, now_ms)
         if self.plugins is not None:
             self._plugins_on_fills(fills)
