@@ -31,15 +31,13 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from loguru import logger
 
 from execution.errors import FatalExchangeError
-from execution.models import Fill, Order, OrderType, fill_to_dict, order_to_dict
-from execution.order_ids import BotId, client_order_id
+from execution.order_ids import BotId
 from execution.order_ids import order_id_prefix as order_id_prefix_for
 from execution.ports import ExecutionEngine
 from market.models import Candle, iso_utc, timeframe_ms
 from market.ports import MarketDataProvider
 from market.view import MarketView
 from portfolio.portfolio import Portfolio
-from risk.decision import Verdict
 from risk.kill_switch import KillSwitch
 from risk.ports import RiskEngine
 from runner.bot.clock import SYSTEM_CLOCK, Clock
@@ -50,15 +48,16 @@ from runner.bot.governing import GovernanceFlow
 from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
 from runner.bot.limit_orders import LimitOrderFlow
+from runner.bot.order_flow import OrderFlow
 from runner.bot.persistence import RunnerPersistence
 from runner.bot.plugin_hooks import BotPlugins, PluginHooks
 from runner.bot.risk_checks import RiskChecks
 from runner.bot.session_flow import SessionFlow
 from runner.bot.states import RunnerState
 from runner.bot.turn import Turn
-from runner.state.journal import Journal, JournalEvent, MemoryJournal, lazy_event
+from runner.state.journal import Journal, JournalEvent, MemoryJournal
 from strategies.base import Strategy
-from strategies.signal import Direction, Signal
+from strategies.signal import Signal
 
 if TYPE_CHECKING:
     from market.session import TradingSession
@@ -70,19 +69,15 @@ if TYPE_CHECKING:
 
 __all__ = ["RunnerState", "StrategyRunner"]
 
-# Read on every decision: on Python 3.11 an enum member read off its class costs ten times a global.
-_FLAT, _LONG, _MARKET = Direction.FLAT, Direction.LONG, OrderType.MARKET
-_APPROVE, _RESIZE = Verdict.APPROVE, Verdict.RESIZE
 
-
-class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow, LimitOrderFlow,
-                     PluginHooks, SessionFlow):
+class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow,
+                     LimitOrderFlow, PluginHooks, SessionFlow):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
-    sim, paper and live differ only in what is passed here. The kill switch's flatten
-    (`runner.bot.kill_flow`) and the state in and out (`runner.bot.persistence`) are its
-    methods too, in modules of their own.
+    sim, paper and live differ only in what is passed here. Its orders and fills
+    (`runner.bot.order_flow`), the kill switch's flatten (`runner.bot.kill_flow`) and the state
+    in and out (`runner.bot.persistence`) are its methods too, in modules of their own.
     """
 
     def __init__(
@@ -404,108 +399,6 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
         return StrategyError(f"strategy {self.strategy.name!r} raised on the candle of {iso_utc(candle.ts_ms)}: "
                              f"{type(exc).__name__}: {exc}")
 
-    # -- orders and fills --------------------------------------------------------------------
-
-    async def _decide(self, signal: Signal, candle: Candle, now_ms: int) -> None:
-        """Act on the strategy's signal on `candle`, which closed at `now_ms`, unless the candle
-        came late: the risk engine sizes the signal into an order or refuses it, and the order
-        goes to the execution engine. One coroutine for all of it: each signal of a backtest
-        passes here, and a coroutine more cost about 0.3 us a signal."""
-        max_age_ms = self._max_candle_age_ms
-        if max_age_ms is not None and self.clock.now_ms() - now_ms > max_age_ms:
-            # A late candle (a backlog after an outage): it updated the strategy's state,
-            # but the market has moved on since; only a fresh candle trades.
-            self.late_signals += 1
-            logger.info("Not acting on the {} signal of the candle of {}: it closed {:.1f}s ago "
-                        "(at most {:.1f}s)", signal.direction.value, iso_utc(candle.ts_ms),
-                        (self.clock.now_ms() - now_ms) / 1000, max_age_ms / 1000)
-            return
-        self.signals += 1
-        if self.regime is not None and (refusal := self.regime.refuses(signal, self.portfolio.quantity, self.view)):
-            self._record_risk("regime", "reject", refusal, {"regime": self.view.regime.value,
-                                                            "probabilities": dict(self.view.regime_probs)}, now_ms)
-            return
-        execution, portfolio, risk, is_exit = self.execution, self.portfolio, self.risk, signal.direction is _FLAT
-        pending = bool(execution.open_orders()) and self._has_working_order()
-        if pending and is_exit:
-            pending = await self._withdraw_limit_entry(now_ms)   # an exit cancels a resting limit entry
-        if risk.watches_spread and signal.direction is _LONG:
-            await self._read_spread()
-        position = portfolio.quantity
-        closable = execution.closable_quantity(abs(position), portfolio.last_price) if position else None
-        decision = risk.check_all(signal, portfolio, self.view, orders_pending=pending, closable=closable)
-        verdict = decision.verdict
-        if decision.rule:
-            self._record_risk(decision.rule, verdict._value_, decision.reason, decision.inputs or {}, now_ms)
-        if verdict is not _APPROVE and verdict is not _RESIZE:   # `decision.approved`, without the call
-            return
-        if is_exit and execution.open_orders():
-            # An exit replaces whatever protects the position it closes.
-            self._set_aside_exits(signal)    # a limit exit that expires puts them back (limit_orders)
-            await self._cancel_all(now_ms, "replaced by an exit")
-        if self.risk_group is not None and not self._group_room_for(decision, now_ms):
-            return
-        if decision.price is not None:       # a limit order (`runner.bot.limit_orders`)
-            order = self._limit_order(decision, signal, now_ms)
-        else:
-            # Positional, in `Order`'s field order (id, symbol, side, type, quantity, quote_amount,
-            # price, stop_price, reason, created_ts_ms, stop_loss_pct, take_profit_pct, oco_group,
-            # trailing_stop_pct, trailing_stop_distance): eleven keywords cost 0.4 us an order.
-            order = Order(self._next_order_id(), self.symbol, decision.side, _MARKET, decision.quantity,
-                          decision.quote_amount, None, None, decision.reason, now_ms, decision.stop_loss_pct,
-                          decision.take_profit_pct, None, decision.trailing_stop_pct,
-                          decision.trailing_stop_distance)
-        await self._submit(order, now_ms)
-        if self.risk_group is not None:
-            self._release_done_orders()
-
-    def _has_working_order(self) -> bool:
-        # Protective orders rest for as long as a position is open; they do not block a decision.
-        return any(o.oco_group is None for o in self.execution.open_orders())
-
-    async def _submit(self, order: Order, now_ms: int) -> None:
-        self.orders += 1
-        # The intent is journalled before the order leaves, so a crash cannot lose it.
-        # Its data made when read (`lazy_event`): a backtest's journal may never read it.
-        self.journal.record(lazy_event(self.bot_id, "order", now_ms, order_to_dict, (order,), order.client_order_id,
-                                       self.bars - 1))
-        if self._commit_intents:
-            await self.journal.group_commit()   # an order that reaches an exchange is journalled first
-        fills = await self.execution.execute_signal(order)
-        if fills:
-            self._apply_fills(fills, now_ms)
-
-    def _apply_fills(self, fills: Sequence[Fill], now_ms: int) -> None:
-        portfolio = self.portfolio
-        self._filled = True
-        # A basket leg's cash is the basket's, which a re-run cannot give again: its own flow
-        # beside it tells the journal to compare the fill without them (`rewritten_alike`).
-        leg = portfolio.ledger is not None             # a basket leg (`portfolio.basket`)
-        journal, bot_id = self.journal, self.bot_id
-        for fill in fills:
-            reference = portfolio.last_price           # the close the order was decided on
-            portfolio.apply_fill(fill)
-            self.fills += 1
-            # The fill's data (`_fill_data`) made when read, from the ledger's figures after it.
-            journal.record(lazy_event(bot_id, "fill", now_ms, _fill_data,
-                                      (fill, portfolio.cash, portfolio.quantity, portfolio.flow if leg else None),
-                                      fill.key, self.bars - 1))
-            self._after_fill(fill, reference, now_ms)
-        if self.plugins is not None:
-            self._plugins_on_fills(fills)
-
-    async def _cancel_all(self, now_ms: int, why: str) -> None:
-        cancelled, fills = await self.execution.cancel_all()
-        for order in cancelled:
-            self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": why},
-                         key=order.client_order_id)
-        if fills:                     # filled before the cancel arrived: booked before any sizing
-            self._apply_fills(fills, now_ms)
-
-    def _next_order_id(self) -> str:
-        self.order_seq += 1
-        return client_order_id(self.order_id_prefix, self.order_seq)
-
     # -- state -------------------------------------------------------------------------------
 
     def _finish(self, state: RunnerState, detail: str) -> None:
@@ -516,14 +409,3 @@ class StrategyRunner(RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistenc
 
     def _record(self, kind: str, ts_ms: int, data: dict[str, Any], key: str | None = None) -> None:
         self.journal.record(JournalEvent(self.bot_id, kind, ts_ms, data, key, self.bars - 1))
-
-
-def _fill_data(fill: Fill, cash: float, position: float, flow: float | None) -> dict[str, Any]:
-    """A booked fill's journal data: the fill, the cash and position after it, and a basket
-    leg's own flow (`rewritten_alike` compares a leg's fill without the basket's cash)."""
-    data = fill_to_dict(fill)
-    data["cash"] = cash
-    data["position"] = position
-    if flow is not None:
-        data["flow"] = flow
-    return data
