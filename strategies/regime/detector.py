@@ -267,8 +267,8 @@ class _FilterStep:
         k = len(means)
         widest = max(range(k), key=variances.__getitem__)
         # log N(r; m, v) - log N(r; m_w, v_w) = c - (r - m)^2 h + (r - m_w)^2 h_w
-        lines = [f"def advance(filtered, observation, exp=exp):",
-                 f"    r = observation[0]",
+        lines = ["def advance(filtered, observation, exp=exp):",
+                 "    r = observation[0]",
                  f"    {', '.join(f'f{i}' for i in range(k))}, = filtered",
                  f"    w = (r - {means[widest]!r}) * (r - {means[widest]!r}) * {0.5 / variances[widest]!r}"]
         for j in range(k):

@@ -20,10 +20,12 @@ from execution.sim import SimExecution
 from market.models import Candle
 # The Binance stand-in's fixtures and market, for the live engine's trailing stop below. Named
 # one by one: importing the module's tests too would collect them twice.
-from tests.standin_exchange import account, accounts, clock, standin  # noqa: F401
+from tests.standin_exchange import account, accounts, clock, standin
 from tests.integration.test_live_execution import (
-    ASK, PREFIX, SYMBOL, assert_ledger_matches, buy, candle as standin_candle, candle_ms,
+    PREFIX, SYMBOL, assert_ledger_matches, buy, candle as standin_candle, candle_ms,
 )
+
+__all__ = ["account", "accounts", "clock", "standin"]      # fixtures: pytest finds them by these names
 
 
 def bar(o, h, l, c, ts=0):
