@@ -8,8 +8,6 @@ journal's uncommitted rows are rolled back, and a new manager starts on the same
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from market.shared import FeedHub
@@ -27,11 +25,15 @@ from execution.standin import BinanceStandIn, FastForwardClock
 from execution.standin.ledger import base_moved
 from execution.standin.tapes import wavy_candles
 from tests.fakes import eventually
+from tests.integration.manager_runs import ManagerRun, crash
 from tests.wall_clock_standin import wall_clock_standin
 
 T0_MS = 1_704_067_200_000
 MIN = 60_000
 KEYS = {"BR_KEY": "test-key", "BR_SECRET": "test-secret"}
+
+# `crash` is manager_runs' now; tests that take it from here still find it.
+__all__ = ["crash"]
 
 
 def bot(bot_id: str, mode: str, base_url: str, *, exchange_extra: dict | None = None, **extra) -> BotConfig:
@@ -64,19 +66,6 @@ async def standin():
         yield s
 
 
-async def crash(manager: BotManager, services: DaemonServices) -> None:
-    """Lose everything in memory: no clean stop, no final snapshot, uncommitted journal rows gone."""
-    for slot in manager._slots.values():
-        if slot.task is not None:
-            slot.task.cancel()
-    await asyncio.gather(*(s.task for s in manager._slots.values() if s.task), return_exceptions=True)
-    services.journal._db.rollback()
-    services.journal._db.close()
-    await services.hub.aclose()
-    await services.accounts.aclose()
-    services.writer.close()
-
-
 def journalled(tmp_path, bot_id: str, kind: str) -> list[dict]:
     """The data of the bot's journal events of `kind`, read from the file as a restart would."""
     journal = SqliteJournal(tmp_path / "journal.sqlite3")
@@ -93,17 +82,10 @@ def bot_trades(standin: BinanceStandIn, bot_id: str):
 
 
 async def test_paper_bot_trades_on_exchange_prices_and_sends_no_order(tmp_path, standin):
-    clock = FastForwardClock(standin)
-    services = services_for(tmp_path, clock)
-    manager = BotManager([bot("paper-1", "paper", standin.base_url)], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    await until(lambda: manager.status("paper-1").fills >= 4)
-    stop.set()
-    await asyncio.wait_for(running, 10)
-    await services.aclose()
-    services.journal.close()
-    assert manager.status("paper-1").state == "stopped"
+    async with ManagerRun([bot("paper-1", "paper", standin.base_url)],
+                          services_for(tmp_path, FastForwardClock(standin))) as run:
+        await until(lambda: run.manager.status("paper-1").fills >= 4)
+    assert run.manager.status("paper-1").state == "stopped"
     assert not [r for r in standin.requests if r.method == "POST"]
 
 
@@ -134,36 +116,25 @@ async def crash_with_an_order_in_flight(tmp_path, standin, config: BotConfig, *,
     clock = FastForwardClock(standin)
     if hold_at_ms is not None:
         clock.hold_at(hold_at_ms)
-    services = services_for(tmp_path, clock)
-    manager = BotManager([config], services, exit_when_done=False)
-    running = asyncio.create_task(manager.run(asyncio.Event()))
-    await until(lambda: manager.status(config.id).fills >= fills_first)
-    standin.lose_response_next("POST /api/v3/order")
-    lookup = standin.delay_next("GET /api/v3/order", 60)      # its lookup hangs until the crash
-    orders_before = len(standin.orders)
-    clock.release()
-    await until(lambda: len(standin.orders) > orders_before and lookup not in standin.pending_faults)
-    await crash(manager, services)
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
+    async with ManagerRun([config], services_for(tmp_path, clock)) as run:
+        await until(lambda: run.manager.status(config.id).fills >= fills_first)
+        standin.lose_response_next("POST /api/v3/order")
+        lookup = standin.delay_next("GET /api/v3/order", 60)      # its lookup hangs until the crash
+        orders_before = len(standin.orders)
+        clock.release()
+        await until(lambda: len(standin.orders) > orders_before and lookup not in standin.pending_faults)
+        await run.crash()
     return len(standin.orders)
 
 
 async def restart_until(tmp_path, standin, config: BotConfig, condition, *, before_stop=None) -> BotManager:
     """A new manager on the same state folder, run until `condition(status)`, then stopped
     (after `before_stop(services)`, when given)."""
-    services = services_for(tmp_path, FastForwardClock(standin))
-    manager = BotManager([config], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    await until(lambda: condition(manager.status(config.id)))
-    if before_stop is not None:
-        before_stop(services)
-    stop.set()
-    await asyncio.wait_for(running, 10)
-    await services.aclose()
-    services.journal.close()
-    return manager
+    async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
+        await until(lambda: condition(run.manager.status(config.id)))
+        if before_stop is not None:
+            before_stop(run.services)
+    return run.manager
 
 
 async def test_live_bot_ledger_equals_the_exchange_and_survives_a_crash(tmp_path, standin):
@@ -205,17 +176,12 @@ async def test_live_bot_with_on_restart_halt_refuses_to_trade_past_a_difference(
 async def test_on_restart_halt_starts_when_the_only_difference_is_an_order_that_never_reached_the_exchange(
         tmp_path, standin):
     config = bot("live-3", "live", standin.base_url, on_restart="halt")
-    clock = FastForwardClock(standin)
-    services = services_for(tmp_path, clock)
-    manager = BotManager([config], services, exit_when_done=False)
-    running = asyncio.create_task(manager.run(asyncio.Event()))
-    await until(lambda: manager.status("live-3").fills >= 1)
-    standin.drop_next("POST /api/v3/order")                 # the connection drops before the exchange sees it
-    lookup = standin.delay_next("GET /api/v3/order", 60)    # its lookup hangs until the crash
-    await until(lambda: lookup not in standin.pending_faults)    # the lookup is under way
-    await crash(manager, services)
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
+    async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
+        await until(lambda: run.manager.status("live-3").fills >= 1)
+        standin.drop_next("POST /api/v3/order")                 # the connection drops before the exchange sees it
+        lookup = standin.delay_next("GET /api/v3/order", 60)    # its lookup hangs until the crash
+        await until(lambda: lookup not in standin.pending_faults)    # the lookup is under way
+        await run.crash()
     [dropped] = [d["order_id"] for d in journalled(tmp_path, "live-3", "order")
                  if standin.order_by_client_id(d["order_id"]) is None]
 
@@ -230,18 +196,10 @@ async def test_on_restart_halt_starts_when_the_only_difference_is_an_order_that_
 async def test_stale_data_trips_the_kill_switch_when_the_risk_rule_asks(tmp_path):
     candles = wavy_candles(90)
     async with BinanceStandIn(candles, balances={"USDT": 10_000, "BTC": 0}, start_ms=T0_MS + 60 * MIN) as standin:
-        clock = FastForwardClock(standin)
-        services = services_for(tmp_path, clock)
         config = bot("paper-stale", "paper", standin.base_url, risk={"stake_pct": 0.5, "kill_on_stale_data": True})
-        manager = BotManager([config], services, exit_when_done=False)
-        stop = asyncio.Event()
-        running = asyncio.create_task(manager.run(stop))
-        await until(lambda: manager.status("paper-stale").state == "killed")   # the tape runs out
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
-    status = manager.status("paper-stale")
+        async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
+            await until(lambda: run.manager.status("paper-stale").state == "killed")   # the tape runs out
+    status = run.manager.status("paper-stale")
     assert status.kill_reason.startswith("stale data: no new BTC/USDT 1m candle")
     assert status.position == 0.0
 
@@ -250,24 +208,16 @@ async def test_a_bot_on_an_account_with_a_websocket_url_takes_its_candles_from_t
     # Real time: nothing sleeps on a clock while candles come by websocket, so the stand-in
     # follows the wall clock and replays one-second candles around now.
     async with wall_clock_standin(180) as standin:
-        clock = SYSTEM_CLOCK
-        services = services_for(tmp_path, clock)
         config = bot("paper-ws", "paper", standin.base_url, timeframe="1s",
                      strategy={"name": "sma_cross", "params": {"fast": 2, "slow": 4}},
                      exchange_extra={"ws_url": standin.base_url.replace("http", "ws", 1)})
-        manager = BotManager([config], services, exit_when_done=False)
-        stop = asyncio.Event()
-        running = asyncio.create_task(manager.run(stop))
-        await until(lambda: manager.status("paper-ws").bars >= 2)
-        polled = len([r for r in standin.requests if r.path == "/api/v3/klines"])
-        await until(lambda: manager.status("paper-ws").bars >= 5)
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+        async with ManagerRun([config], services_for(tmp_path, SYSTEM_CLOCK)) as run:
+            await until(lambda: run.manager.status("paper-ws").bars >= 2)
+            polled = len([r for r in standin.requests if r.path == "/api/v3/klines"])
+            await until(lambda: run.manager.status("paper-ws").bars >= 5)
         assert standin.streams.subscribe_messages[0]["params"] == ["btcusdt@kline_1s"]
         assert len([r for r in standin.requests if r.path == "/api/v3/klines"]) == polled   # no polling
-    status = manager.status("paper-ws")
+    status = run.manager.status("paper-ws")
     assert status.state == "stopped" and status.last_error == ""
 
 
@@ -282,31 +232,42 @@ class BuysOnceAndHolds(Strategy):
         return GO_LONG if market_data.bar_index == 2 else None
 
 
-async def test_a_kill_whose_flatten_is_refused_shows_killed_and_retries_until_flat(tmp_path, standin):
+async def crash_with_the_entry_unknown(tmp_path, standin, config: BotConfig):
+    """The entry of a `test_buys_once_and_holds` bot (its third candle) reaches the exchange and
+    fills, its answer is lost, its lookup hangs, the process dies. Its trade is missing from the
+    trade list for two requests: the bot's own right after the lost answer, and the reconcile's
+    at the restart; so only the entry's lookup can tell the bot. The clock is held meanwhile (the
+    candle feed would run through the tape while the lookup hangs), leaving candles for the
+    restart. Returns the entry, as the exchange has it."""
     clock = FastForwardClock(standin)
+    clock.hold_at(standin.now_ms + 10 * MIN)
     services = services_for(tmp_path, clock)
+    standin.lag_trades_next(requests=2)
+    standin.lose_response_next("POST /api/v3/order")
+    lookup = standin.delay_next("GET /api/v3/order", 60)
+    async with ManagerRun([config], services) as run:
+        await until(lambda: standin.orders and lookup not in standin.pending_faults)
+        await run.crash()
+    [entry] = standin.orders
+    assert (entry.side, entry.status) == ("BUY", "FILLED")
+    return entry
+
+
+async def test_a_kill_whose_flatten_is_refused_shows_killed_and_retries_until_flat(tmp_path, standin):
     config = bot("live-k", "live", standin.base_url, strategy={"name": "test_buys_once_and_holds"})
-    manager = BotManager([config], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    try:
-        await until(lambda: manager.status("live-k").position > 0)
+    async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
+        await until(lambda: run.manager.status("live-k").position > 0)
         standin.fail_next("POST /api/v3/order", status=400, code=-2010,
                           msg="Account has insufficient balance for requested action.")
 
-        killed = await manager.kill("live-k", "by hand")
+        killed = await run.manager.kill("live-k", "by hand")
 
         assert (killed.state, killed.kill_switch) == ("killed", True)
-        await until(lambda: not manager.status("live-k").flatten_pending)     # retried at a later candle
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-    lifecycle = [e.data for e in services.journal.for_bot("live-k").events(kinds=("lifecycle",))]
-    services.journal.close()
+        await until(lambda: not run.manager.status("live-k").flatten_pending)     # retried at a later candle
+    lifecycle = journalled(tmp_path, "live-k", "lifecycle")
     assert [(d["state"], d.get("flatten_pending")) for d in lifecycle if d["state"] == "killed"] == [
         ("killed", True), ("killed", False)]                              # killed at once, flat later
-    status = manager.status("live-k")
+    status = run.manager.status("live-k")
     assert status.state == "killed" and status.position == pytest.approx(
         float(standin.balances["BTC"].free + standin.balances["BTC"].locked), abs=1e-12)
     assert status.position < 0.00001                                      # dust under one lot step
@@ -320,21 +281,17 @@ async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sell
     # The exit's candle closes only once the faults below are armed, however late this test
     # sees the entry's fill (a loaded machine: the bot used to be past its exit by then).
     clock.hold_at(EXIT_MS + MIN)
-    services = services_for(tmp_path, clock)
-    manager = BotManager([config], services, exit_when_done=False)
-    running = asyncio.create_task(manager.run(asyncio.Event()))
-    await until(lambda: manager.status("live-f").fills >= 1)
-    # The exit reaches the exchange and fills, its answer is lost, its lookup hangs, the
-    # process dies; and after the restart the trade list lags the order for one request.
-    standin.lose_response_next("POST /api/v3/order")
-    standin.lag_trades_next(requests=1)
-    lookup = standin.delay_next("GET /api/v3/order", 60)
-    orders_before = len(standin.orders)
-    clock.release()
-    await until(lambda: len(standin.orders) > orders_before and lookup not in standin.pending_faults)
-    await crash(manager, services)
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
+    async with ManagerRun([config], services_for(tmp_path, clock)) as run:
+        await until(lambda: run.manager.status("live-f").fills >= 1)
+        # The exit reaches the exchange and fills, its answer is lost, its lookup hangs, the
+        # process dies; and after the restart the trade list lags the order for one request.
+        standin.lose_response_next("POST /api/v3/order")
+        standin.lag_trades_next(requests=1)
+        lookup = standin.delay_next("GET /api/v3/order", 60)
+        orders_before = len(standin.orders)
+        clock.release()
+        await until(lambda: len(standin.orders) > orders_before and lookup not in standin.pending_faults)
+        await run.crash()
     [exit_order] = standin.orders[orders_before:]
     assert (exit_order.side, exit_order.status) == ("SELL", "FILLED")
 
@@ -347,50 +304,32 @@ async def test_on_restart_flatten_after_a_crash_mid_exit_books_the_exit_and_sell
 
 
 async def test_a_bot_killed_with_its_flatten_unfinished_can_be_resumed_and_trades_on(tmp_path, standin):
-    clock = FastForwardClock(standin)
-    services = services_for(tmp_path, clock)
     config = bot("live-r", "live", standin.base_url, strategy={"name": "test_buys_once_and_holds"})
-    manager = BotManager([config], services, exit_when_done=False, stop_grace_secs=0.2)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    try:
-        await until(lambda: manager.status("live-r").position > 0)
+    async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin)), stop_grace_secs=0.2) as run:
+        await until(lambda: run.manager.status("live-r").position > 0)
         standin.fail_next("POST /api/v3/order", status=400, code=-2010, times=1_000,
                           msg="Account has insufficient balance for requested action.")
-        killed = await manager.kill("live-r", "by hand")
+        killed = await run.manager.kill("live-r", "by hand")
         assert (killed.state, killed.flatten_pending) == ("killed", True)
 
-        resumed = await manager.resume("live-r")
+        resumed = await run.manager.resume("live-r")
 
         assert (resumed.state, resumed.kill_switch, resumed.flatten_pending) == ("running", False, False)
         assert resumed.position == killed.position                 # the position stays; the strategy has it
         bars = resumed.bars
-        await until(lambda: manager.status("live-r").bars >= bars + 2)
-        assert manager.status("live-r").state == "running"
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+        await until(lambda: run.manager.status("live-r").bars >= bars + 2)
+        assert run.manager.status("live-r").state == "running"
 
 
 async def test_a_paper_bot_with_a_spread_breaker_refuses_entries_while_the_book_is_wide(tmp_path):
     # The stand-in quotes 2 bps either side of the close: a 4 bps spread, over a 3 bps limit.
     async with BinanceStandIn(wavy_candles(600), balances={"USDT": 10_000, "BTC": 0}, start_ms=T0_MS + 60 * MIN,
                               spread_bps=4) as standin:
-        clock = FastForwardClock(standin)
-        services = services_for(tmp_path, clock)
         config = bot("paper-spread", "paper", standin.base_url,
                      risk={"stake_pct": 0.5, "spread_breaker": {"max_bps": 3, "cooldown_candles": 0}})
-        manager = BotManager([config], services, exit_when_done=False)
-        stop = asyncio.Event()
-        running = asyncio.create_task(manager.run(stop))
-        await until(lambda: manager.status("paper-spread").risk_blocks.get("spread_breaker", 0) >= 2)
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
-    status = manager.status("paper-spread")
+        async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
+            await until(lambda: run.manager.status("paper-spread").risk_blocks.get("spread_breaker", 0) >= 2)
+    status = run.manager.status("paper-spread")
     assert status.fills == 0 and status.risk["spread_bps"] == pytest.approx(4.0, rel=0.01)
     [block, *_] = journalled(tmp_path, "paper-spread", "risk")
     assert block["rule"] == "spread_breaker" and block["verdict"] == "reject"
@@ -399,50 +338,23 @@ async def test_a_paper_bot_with_a_spread_breaker_refuses_entries_while_the_book_
 async def test_on_restart_flatten_waits_for_an_entry_of_unknown_outcome_then_closes_the_position_once(
         tmp_path, standin):
     config = bot("live-g", "live", standin.base_url, on_restart="flatten", strategy={"name": "test_buys_once_and_holds"})
-    # The entry (its third candle) reaches the exchange and fills, its answer is lost, its
-    # lookup hangs, the process dies. Its trade is missing from the trade list for two requests:
-    # the bot's own right after the lost answer, and the reconcile's at the restart; so only the
-    # entry's lookup can tell the bot. The clock is held meanwhile (the candle feed would run
-    # through the tape while the lookup hangs), leaving candles for the restart.
-    clock = FastForwardClock(standin)
-    clock.hold_at(standin.now_ms + 10 * MIN)
-    services = services_for(tmp_path, clock)
-    standin.lag_trades_next(requests=2)
-    standin.lose_response_next("POST /api/v3/order")
-    lookup = standin.delay_next("GET /api/v3/order", 60)
-    manager = BotManager([config], services, exit_when_done=False)
-    running = asyncio.create_task(manager.run(asyncio.Event()))
-    await until(lambda: standin.orders and lookup not in standin.pending_faults)
-    await crash(manager, services)
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
-    [entry] = standin.orders
-    assert (entry.side, entry.status) == ("BUY", "FILLED")
+    entry = await crash_with_the_entry_unknown(tmp_path, standin, config)
     # After the restart every lookup of it fails, until the test lets them through below.
     lookups = standin.fail_next("GET /api/v3/order", status=503, times=1_000)
     clock = FastForwardClock(standin)
     clock.hold_at(standin.now_ms + 5 * MIN)     # however late this test looks, the failures last
-    services = services_for(tmp_path, clock)
-    manager = BotManager([config], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    try:
-        await until(lambda: manager.status("live-g").bars >= 3 and lookups.remaining <= 1_000 - 3)
+    async with ManagerRun([config], services_for(tmp_path, clock)) as run:
+        await until(lambda: run.manager.status("live-g").bars >= 3 and lookups.remaining <= 1_000 - 3)
         # The flatten is owed and shown, and nothing is sent while the entry's outcome is unknown.
-        owing = manager.status("live-g")
+        owing = run.manager.status("live-g")
         assert (owing.state, owing.flatten_pending) == ("running", True)
         assert standin.orders == [entry]
         lookups.remaining = 1                  # one more failure, then the exchange answers again
         clock.release()
         clock.hold_at(standin.now_ms + 15 * MIN)    # 14 candles more: to flatten, then to trade on
-        await until(lambda: not manager.status("live-g").flatten_pending
-                    and manager.status("live-g").bars >= owing.bars + 10)
-        status = manager.status("live-g")
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+        await until(lambda: not run.manager.status("live-g").flatten_pending
+                    and run.manager.status("live-g").bars >= owing.bars + 10)
+        status = run.manager.status("live-g")
 
     [buy, sell] = standin.orders                        # the entry, then one flatten sell: no new entry
     assert (buy, sell.side, sell.status) == (entry, "SELL", "FILLED")

@@ -8,13 +8,9 @@ Helpers are test_governance_pause_restart.py's and test_exchange_bots.py's.
 
 from __future__ import annotations
 
-import asyncio
-
-from execution.standin import FastForwardClock
-from runner.daemon.manager import BotManager
 from runner.state.snapshots import SnapshotStore
-from tests.integration.test_exchange_bots import services_for, standin, until
-from tests.integration.test_governance_pause_restart import governed_bot, paused_by_drift
+from tests.integration.test_exchange_bots import standin, until
+from tests.integration.test_governance_pause_restart import governance_events, governed_bot, paused_by_drift, restarted
 
 __all__ = ["standin"]        # the stand-in fixture, imported for pytest
 
@@ -25,21 +21,12 @@ async def test_a_bot_paused_by_drift_before_any_snapshot_comes_back_paused_and_k
     reason = await paused_by_drift(tmp_path, standin, config, ended_by="crash")
     SnapshotStore(tmp_path / "bots").path(config.id).unlink()           # no snapshot ever written
 
-    services = services_for(tmp_path, FastForwardClock(standin))
-    manager = BotManager([config], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    try:
-        await manager.wait_started()
+    async with restarted(tmp_path, standin, config) as run:
+        manager = run.manager
         paused = manager.status(config.id)
         assert (paused.state, manager.governance(config.id)[0].figures["paused"]) == ("stopped", reason)
         await manager.start(config.id)                                  # `botrunner start`: the pause ends
         await until(lambda: manager.status(config.id).state == "running")
-        events = services.journal.for_bot(config.id).events(kinds=("governance",))
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+        events = governance_events(run, config.id)
     assert [e.data["action"] for e in events][-1] == "resume"
     assert [int(e.key.split(".")[1]) for e in events] == list(range(len(events)))   # no key made twice

@@ -8,14 +8,16 @@ Helpers, the stand-in's tape and its clock are test_exchange_bots.py's.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from execution.standin import FastForwardClock
-from runner.daemon.manager import BotManager
 from runner.state.snapshots import SnapshotStore
 from strategies.base import Strategy
 from strategies.registry import register
 from strategies.signal import GO_FLAT, GO_LONG
-from tests.integration.test_exchange_bots import bot, crash, services_for, standin, until
+from tests.integration.manager_runs import ManagerRun
+from tests.integration.test_exchange_bots import bot, services_for, standin, until
 
 __all__ = ["standin"]        # the stand-in fixture, imported for pytest
 
@@ -52,38 +54,37 @@ def governed_bot(standin):
 async def paused_by_drift(tmp_path, standin, config, *, ended_by: str) -> str:
     """Run the bot until drift pauses it; then stop the daemon, or crash it. The pause's reason."""
     TradesInItsFirstInstanceOnly.made.clear()
-    services = services_for(tmp_path, FastForwardClock(standin))
-    manager = BotManager([config], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    try:
-        await until(lambda: manager.status(config.id).state == "stopped")
-        [governance] = manager.governance(config.id)
-        assert governance.figures["paused"].startswith("drift: ")
-    finally:
-        if ended_by == "crash":
-            await asyncio.sleep(0.05)          # the snapshot the pause wrote reaches the disk (a crash after)
-            await crash(manager, services)
-            running.cancel()
-            await asyncio.gather(running, return_exceptions=True)
-        else:
-            stop.set()
-            await asyncio.wait_for(running, 10)
-            await services.aclose()
-            services.journal.close()
+    async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
+        try:
+            await until(lambda: run.manager.status(config.id).state == "stopped")
+            [governance] = run.manager.governance(config.id)
+            assert governance.figures["paused"].startswith("drift: ")
+        finally:
+            if ended_by == "crash":
+                await asyncio.sleep(0.05)          # the snapshot the pause wrote reaches the disk (a crash after)
+                await run.crash()
     return governance.figures["paused"]
+
+
+@asynccontextmanager
+async def restarted(tmp_path, standin, config) -> AsyncIterator[ManagerRun]:
+    """The daemon started again on the same state folder, its bots restored (`wait_started`);
+    stopped cleanly when the block ends."""
+    async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
+        await run.manager.wait_started()
+        yield run
+
+
+def governance_events(run: ManagerRun, bot_id: str) -> list:
+    return run.services.journal.for_bot(bot_id).events(kinds=("governance",))
 
 
 async def test_a_bot_paused_by_governance_comes_back_paused_after_a_restart_until_started_by_hand(tmp_path, standin):
     config = governed_bot(standin)
     reason = await paused_by_drift(tmp_path, standin, config, ended_by="stop")
 
-    services = services_for(tmp_path, FastForwardClock(standin))
-    manager = BotManager([config], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    try:
-        await manager.wait_started()
+    async with restarted(tmp_path, standin, config) as run:
+        manager = run.manager
         paused = manager.status(config.id)
         [governance] = manager.governance(config.id)
         assert (paused.state, governance.figures["paused"]) == ("stopped", reason)
@@ -95,12 +96,7 @@ async def test_a_bot_paused_by_governance_comes_back_paused_after_a_restart_unti
         await until(lambda: manager.status(config.id).bars > bars)
         assert started.state in ("starting", "running") and manager.status(config.id).state == "running"
         assert manager.governance(config.id)[0].figures["paused"] is None
-        events = services.journal.for_bot(config.id).events(kinds=("governance",))
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+        events = governance_events(run, config.id)
 
     actions = [e.data["action"] for e in events]
     assert actions.count("drift_pause") == 1 and actions[-1] == "resume"
@@ -112,20 +108,11 @@ async def test_a_pause_survives_a_crash_and_the_next_keys_follow_the_journal(tmp
     config = governed_bot(standin)
     reason = await paused_by_drift(tmp_path, standin, config, ended_by="crash")
 
-    services = services_for(tmp_path, FastForwardClock(standin))
-    manager = BotManager([config], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    try:
-        await manager.wait_started()
+    async with restarted(tmp_path, standin, config) as run:
+        manager = run.manager
         assert manager.status(config.id).state == "stopped"
         assert manager.governance(config.id)[0].figures["paused"] == reason
         await manager.start(config.id)
         await until(lambda: manager.status(config.id).state == "running")
-        events = services.journal.for_bot(config.id).events(kinds=("governance",))
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+        events = governance_events(run, config.id)
     assert [int(e.key.split(".")[1]) for e in events] == list(range(len(events)))   # no key made twice

@@ -16,7 +16,8 @@ from execution.order_ids import order_id_prefix
 from execution.standin import FastForwardClock
 from runner.daemon.manager import BotManager
 from runner.state.snapshots import SnapshotStore
-from tests.integration.test_exchange_bots import ENTRY_MS, MIN, bot, crash, journalled, restart_until, services_for, standin, until
+from tests.integration.manager_runs import ManagerRun
+from tests.integration.test_exchange_bots import ENTRY_MS, MIN, bot, journalled, restart_until, services_for, standin, until
 
 __all__ = ["standin"]        # the stand-in fixture, imported for pytest
 
@@ -34,20 +35,15 @@ async def crash_mid_flatten(tmp_path, standin, config, *, kill=None, hold_at_ms:
     clock = FastForwardClock(standin)
     if hold_at_ms is not None:
         clock.hold_at(hold_at_ms)
-    services = services_for(tmp_path, clock)
-    manager = BotManager([config], services, exit_when_done=False, snapshot_interval_secs=3_600)
-    running = asyncio.create_task(manager.run(asyncio.Event()))
-    await until(lambda: manager.status(config.id).position > 0)
-    standin.lose_response_next("POST /api/v3/order")
-    lookup = standin.delay_next("GET /api/v3/order", 60)      # hangs until the crash
-    killing = asyncio.create_task(kill(manager) if kill is not None else asyncio.sleep(0))
-    clock.release()
-    await until(lambda: len(sells(standin, config.id)) == 1 and lookup not in standin.pending_faults)
-    bars = manager.status(config.id).bars
-    await crash(manager, services)
-    for task in (killing, running):
-        task.cancel()
-    await asyncio.gather(killing, running, return_exceptions=True)
+    async with ManagerRun([config], services_for(tmp_path, clock), snapshot_interval_secs=3_600) as run:
+        await until(lambda: run.manager.status(config.id).position > 0)
+        standin.lose_response_next("POST /api/v3/order")
+        lookup = standin.delay_next("GET /api/v3/order", 60)      # hangs until the crash
+        killing = asyncio.create_task(kill(run.manager) if kill is not None else asyncio.sleep(0))
+        clock.release()
+        await until(lambda: len(sells(standin, config.id)) == 1 and lookup not in standin.pending_faults)
+        bars = run.manager.status(config.id).bars
+        await run.crash(killing)
     return bars
 
 

@@ -7,17 +7,15 @@ Helpers, the stand-in's tape and its clock are test_exchange_bots.py's.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from execution.order_ids import order_id_prefix
 from execution.standin import FastForwardClock
 from execution.standin.ledger import base_moved
-from runner.daemon.manager import BotManager
 from runner.state.snapshots import SnapshotStore
-from tests.integration.test_exchange_bots import (MIN, bot, bot_trades, crash, journalled, services_for, standin,
-                                                  until)
+from tests.integration.manager_runs import ManagerRun
+from tests.integration.test_exchange_bots import (bot, bot_trades, crash_with_the_entry_unknown, journalled,
+                                                  services_for, standin, until)
 
 __all__ = ["standin"]        # the stand-in fixture, imported for pytest
 
@@ -26,23 +24,8 @@ __all__ = ["standin"]        # the stand-in fixture, imported for pytest
 async def test_a_flatten_owed_at_a_restart_is_finished_at_the_next_start_though_the_exchange_then_agrees(
         tmp_path, standin, ended_by):
     config = bot("live-o", "live", standin.base_url, on_restart="flatten", strategy={"name": "test_buys_once_and_holds"})
-    # 1. The entry (its third candle) fills on the exchange, its answer is lost, its lookup hangs,
-    # the process dies; the trade list lags it for two requests (the bot's own, the reconcile's
-    # at the restart). The clock is held meanwhile, leaving candles for the restarts.
-    clock = FastForwardClock(standin)
-    clock.hold_at(standin.now_ms + 10 * MIN)
-    services = services_for(tmp_path, clock)
-    standin.lag_trades_next(requests=2)
-    standin.lose_response_next("POST /api/v3/order")
-    lookup = standin.delay_next("GET /api/v3/order", 60)
-    manager = BotManager([config], services, exit_when_done=False)
-    running = asyncio.create_task(manager.run(asyncio.Event()))
-    await until(lambda: standin.orders and lookup not in standin.pending_faults)
-    await crash(manager, services)
-    running.cancel()
-    await asyncio.gather(running, return_exceptions=True)
-    [entry] = standin.orders
-    assert (entry.side, entry.status) == ("BUY", "FILLED")
+    # 1. The entry fills on the exchange, its answer is lost, the process dies looking it up.
+    entry = await crash_with_the_entry_unknown(tmp_path, standin, config)
 
     # 2. The restart looks the entry up, books its fill, and owes the flatten: the exchange
     # refuses the sell. No candle closes meanwhile (no retry); the daemon is stopped, or dies,
@@ -51,40 +34,21 @@ async def test_a_flatten_owed_at_a_restart_is_finished_at_the_next_start_though_
                       msg="Account has insufficient balance for requested action.")
     clock = FastForwardClock(standin)
     clock.hold_at(standin.now_ms + 1)
-    services = services_for(tmp_path, clock)
-    manager = BotManager([config], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    try:
-        await until(lambda: manager.status("live-o").state == "running")
-        owing = manager.status("live-o")
-        assert owing.flatten_pending and owing.position > 0
-    finally:
-        if ended_by == "crash":
-            await crash(manager, services)
-            running.cancel()
-            await asyncio.gather(running, return_exceptions=True)
-        else:
-            stop.set()
-            await asyncio.wait_for(running, 10)
-            await services.aclose()
-            services.journal.close()
+    async with ManagerRun([config], services_for(tmp_path, clock)) as run:
+        try:
+            await until(lambda: run.manager.status("live-o").state == "running")
+            owing = run.manager.status("live-o")
+            assert owing.flatten_pending and owing.position > 0
+        finally:
+            if ended_by == "crash":
+                await run.crash()
     assert SnapshotStore(tmp_path / "bots").read("live-o")["restart_flatten"] == "on_restart: flatten"
 
     # 3. The next start: the journal and the exchange agree now (nothing to reconcile), but the
     # flatten is still owed, so the position is closed, once.
-    services = services_for(tmp_path, FastForwardClock(standin))
-    manager = BotManager([config], services, exit_when_done=False)
-    stop = asyncio.Event()
-    running = asyncio.create_task(manager.run(stop))
-    try:
-        await until(lambda: manager.status("live-o").bars >= 3)
-        status = manager.status("live-o")
-    finally:
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+    async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
+        await until(lambda: run.manager.status("live-o").bars >= 3)
+        status = run.manager.status("live-o")
 
     ours = [o for o in standin.orders if o.client_order_id.startswith(order_id_prefix("live-o"))]
     [buy, sell] = ours

@@ -1,0 +1,69 @@
+"""A BotManager running its bots inside a test, as the daemon runs them, and the two ways such a
+run ends: a clean stop (final snapshots written, services closed), or a crash that loses
+everything in memory, as a killed process does.
+
+For the restart tests that run bots under the manager against the Binance stand-in
+(test_exchange_bots.py and the tests that take its helpers): each used to write out the start,
+the stop and the crash, in the same dozen lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from runner.config.bot import BotConfig
+from runner.daemon.manager import BotManager, DaemonServices
+
+
+async def crash(manager: BotManager, services: DaemonServices) -> None:
+    """Lose everything in memory: no clean stop, no final snapshot, uncommitted journal rows gone."""
+    for slot in manager._slots.values():
+        if slot.task is not None:
+            slot.task.cancel()
+    await asyncio.gather(*(s.task for s in manager._slots.values() if s.task), return_exceptions=True)
+    services.journal._db.rollback()
+    services.journal._db.close()
+    await services.hub.aclose()
+    await services.accounts.aclose()
+    services.writer.close()
+
+
+class ManagerRun:
+    """`async with ManagerRun([config], services) as run:` runs `run.manager` (a BotManager, with
+    `exit_when_done=False` and `manager_options`) in a task; leaving the block stops it cleanly
+    and closes the services and the journal, unless `run.crash()` ended it first.
+
+    A failure inside the block still stops the bots before it propagates, so a test that fails
+    leaves no task running into the next one."""
+
+    def __init__(self, configs: list[BotConfig], services: DaemonServices, **manager_options) -> None:
+        self.manager = BotManager(configs, services, exit_when_done=False, **manager_options)
+        self.services = services
+        self._stop = asyncio.Event()
+        self._running: asyncio.Task | None = None
+        self._ended = False
+
+    async def __aenter__(self) -> ManagerRun:
+        self._running = asyncio.create_task(self.manager.run(self._stop))
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        if not self._ended:
+            await self.stop()
+
+    async def stop(self) -> None:
+        """The daemon's clean stop (SIGTERM): the bots stop and save, then the services close."""
+        self._ended = True
+        self._stop.set()
+        await asyncio.wait_for(self._running, 10)
+        await self.services.aclose()
+        self.services.journal.close()
+
+    async def crash(self, *also: asyncio.Task) -> None:
+        """The process dies: see `crash`. The manager's task, and the tasks in `also` (a test's
+        own calls into the manager still under way), are cancelled with it."""
+        self._ended = True
+        await crash(self.manager, self.services)
+        for task in (*also, self._running):
+            task.cancel()
+        await asyncio.gather(*also, self._running, return_exceptions=True)
