@@ -10,75 +10,34 @@ rests through candles 62 and 63 and is cancelled at 63's close; from candle 64 t
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from execution.live import LiveExecution
-from execution.paper import PaperExecution
-from execution.quotes import CcxtQuotes
-from market.models import Candle
-from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
-from risk.engine import RuleRiskEngine
-from runner.bot.clock import ManualClock
-from runner.bot.strategy_runner import StrategyRunner
 from runner.assembly.reconcile_on_start import restore_from_journal
-from runner.state.journal import MemoryJournal, SqliteJournal
+from runner.state.journal import SqliteJournal
 from runner.state.recovery import recover
 from runner.state.snapshots import SnapshotStore
 from strategies.signal import GO_LONG, Direction, LimitSignal
-from tests.fakes import QueuedFeed, Scripted, eventually
-from tests.unit.exchange_standin.sample_market import candle_ms, make_candles
+from tests.integration.pushed_runners import cancels, live_engine, paper_engine
 
-SYMBOL = "BTC/USDT"
 PREFIX = "brexpire01-"
-CANDLES = make_candles()
 SCRIPT = {0: GO_LONG, 1: LimitSignal(Direction.FLAT, "take it", price=31_000.0, expire_after=2)}
 
 
 @pytest.fixture
-async def bot(standin):
+def bot(pushed_runners):
     """Factory: `bot(engine, journal=None, before_run=None, script=SCRIPT)` -> (runner, push) with a
-    0.2% stop-loss on `engine`; `before_run(runner)` restores it first (a restart)."""
-    tasks: list[asyncio.Task] = []
-
+    0.2% stop-loss on `engine` (tests/integration/pushed_runners.py); `before_run(runner)`
+    restores it first (a restart)."""
     def make(engine, journal=None, before_run=None, script=SCRIPT):
-        feed = QueuedFeed(SYMBOL)
-        runner = StrategyRunner("expiry-bot", feed=feed, strategy=Scripted(script), execution=engine,
-                                risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=0.1, stop_loss_pct=0.002)),
-                                portfolio=Portfolio(SYMBOL, 1_000.0), journal=journal or MemoryJournal(),
-                                order_id_prefix=PREFIX)
-        if before_run is not None:
-            before_run(runner)
-        tasks.append(asyncio.create_task(runner.run()))
-
-        async def push(i: int) -> None:
-            standin.advance_to(candle_ms(i))
-            seen = runner.bars
-            feed.queue.put_nowait(Candle(*CANDLES[i]))
-            await eventually(lambda: runner.bars > seen and not runner.busy, 3.0, poll_secs=0.01)
-        return runner, push
-
-    yield make
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def cancels(runner: StrategyRunner) -> list[str]:
-    return [e.data["why"] for e in runner.journal.of_kind("cancel")]
-
-
-def live_engine(account) -> LiveExecution:
-    return LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=ManualClock(candle_ms(60)),
-                         reconcile_every_candles=0)
+        return pushed_runners("expiry-bot", engine, script, RiskConfig(stake_pct=0.1, stop_loss_pct=0.002), PREFIX,
+                              journal=journal, before_run=before_run)
+    return make
 
 
 async def test_a_live_limit_exit_that_expires_puts_back_the_stop_loss_which_then_sells_on_the_exchange(bot, account,
                                                                                                        standin):
-    runner, push = bot(LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=ManualClock(candle_ms(60)),
-                                     reconcile_every_candles=0))
+    runner, push = bot(live_engine(account, PREFIX))
     for i in (60, 61, 62, 63):
         await push(i)
     limit_exit = standin.order_by_client_id(f"{PREFIX}2")
@@ -96,7 +55,7 @@ async def test_a_live_limit_exit_that_expires_puts_back_the_stop_loss_which_then
 
 
 async def test_a_paper_limit_exit_that_expires_puts_back_the_stop_loss_like_a_live_one(bot, account, standin):
-    paper = PaperExecution(CcxtQuotes(account.client), SYMBOL, fee_rate=0.001, now_ms=lambda: candle_ms(61))
+    paper = paper_engine(account)
     runner, push = bot(paper)
     for i in (60, 61, 62, 63):
         await push(i)
@@ -117,7 +76,7 @@ async def test_after_a_crash_past_the_snapshot_the_replaced_stop_is_not_restored
     journal = SqliteJournal(tmp_path / "journal.sqlite3")
     snapshots = SnapshotStore(tmp_path / "bots")
     try:
-        first, push = bot(live_engine(account), journal=journal.for_bot("expiry-bot"))
+        first, push = bot(live_engine(account, PREFIX), journal=journal.for_bot("expiry-bot"))
         await push(60)
         state = first.snapshot()
         snapshots.write("expiry-bot", {**state, "journal_seq": journal.last_seq("expiry-bot")})
@@ -128,7 +87,7 @@ async def test_after_a_crash_past_the_snapshot_the_replaced_stop_is_not_restored
 
         bot_journal = journal.for_bot("expiry-bot")
         recovered = recover("expiry-bot", snapshots, bot_journal)
-        second, push = bot(live_engine(account), journal=bot_journal, script={},
+        second, push = bot(live_engine(account, PREFIX), journal=bot_journal, script={},
                            before_run=lambda runner: restore_from_journal(runner, recovered, bot_journal))
         await push(62)                                          # reaches the stop: which is not resting now
         assert not [r for r in standin.requests if r.method == "POST" and r.path == "/api/v3/order"

@@ -12,32 +12,20 @@ the closed candle i to the bot.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from execution.live import LiveExecution
 from execution.models import Side
 from execution.order_request import limit_price
-from execution.paper import PaperExecution
-from execution.quotes import CcxtQuotes
 from execution.standin import BinanceStandIn
-from market.models import Candle
-from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
-from risk.engine import RuleRiskEngine
-from runner.bot.clock import ManualClock
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from runner.state.journal import MemoryJournal
 from strategies.signal import Direction, LimitSignal
-from tests.fakes import QueuedFeed, Scripted, eventually
-from tests.unit.exchange_standin.sample_market import candle_ms, make_candles
+from tests.integration.pushed_runners import SYMBOL, Push, cancels, live_engine, paper_engine
 
-SYMBOL = "BTC/USDT"
 PREFIX = "brlimit001-"
-CANDLES = make_candles()
 
 
 def buy_limit(price: float, expire_after: int | None = None) -> LimitSignal:
@@ -45,43 +33,19 @@ def buy_limit(price: float, expire_after: int | None = None) -> LimitSignal:
 
 
 @pytest.fixture
-def bots(account, standin):
-    """Factory: `bots(script, execution=None, state=None, journal=None, risk=...)` -> (runner, push);
-    a live engine on the stand-in unless `execution` is given; `state` restores a snapshot first
-    (a restart)."""
-    tasks: list[asyncio.Task] = []
-
+def bots(account, pushed_runners):
+    """Factory: `bots(script, execution=None, state=None, journal=None, risk=...)` -> (runner, push)
+    (tests/integration/pushed_runners.py); a live engine on the stand-in unless `execution` is
+    given; `state` restores a snapshot first (a restart)."""
     def make(script: dict, *, execution: Any = None, state: dict | None = None, journal: MemoryJournal | None = None,
-             risk: RiskConfig = RiskConfig(stake_pct=0.1)) -> tuple[StrategyRunner, Callable[[int], Any]]:
-        engine = execution or LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=ManualClock(candle_ms(60)),
-                                            reconcile_every_candles=0)
-        feed = QueuedFeed(SYMBOL)
-        runner = StrategyRunner("limit-bot", feed=feed, strategy=Scripted(script), execution=engine,
-                                risk=RuleRiskEngine.from_config(risk),
-                                portfolio=Portfolio(SYMBOL, 1_000.0), journal=journal or MemoryJournal(),
-                                order_id_prefix=PREFIX)
-        if state is not None:
-            runner.restore(state)
-        tasks.append(asyncio.create_task(runner.run()))
-
-        async def push(i: int) -> None:
-            standin.advance_to(candle_ms(i))
-            seen = runner.bars
-            feed.queue.put_nowait(Candle(*CANDLES[i]))
-            await eventually(lambda: runner.bars > seen and not runner.busy, 3.0, poll_secs=0.01)
-        return runner, push
-
-    yield make
-    for task in tasks:
-        task.cancel()
+             risk: RiskConfig = RiskConfig(stake_pct=0.1)) -> tuple[StrategyRunner, Push]:
+        return pushed_runners("limit-bot", execution or live_engine(account, PREFIX), script, risk, PREFIX,
+                              journal=journal, before_run=None if state is None else lambda runner: runner.restore(state))
+    return make
 
 
 def posted(standin: BinanceStandIn) -> list[dict[str, str]]:
     return [r.params for r in standin.requests if r.method == "POST" and r.path == "/api/v3/order"]
-
-
-def cancels(runner: StrategyRunner) -> list[str]:
-    return [e.data["why"] for e in runner.journal.of_kind("cancel")]
 
 
 async def test_a_limit_entry_goes_out_gtc_on_the_tick_rests_and_fills_as_a_maker_at_its_price(bots, standin):
@@ -168,7 +132,7 @@ async def test_limit_prices_are_rounded_to_the_tick_never_against_the_strategy(a
 
 
 async def test_a_paper_limit_entry_rests_until_a_candle_trades_through_it_and_fills_at_its_price(bots, account, standin):
-    paper = PaperExecution(CcxtQuotes(account.client), SYMBOL, fee_rate=0.001, now_ms=lambda: candle_ms(61))
+    paper = paper_engine(account)
     runner, push = bots({0: buy_limit(30_500.0, expire_after=6)}, execution=paper)
     for i in (60, 61, 62, 63):
         await push(i)
@@ -181,7 +145,7 @@ async def test_a_paper_limit_entry_rests_until_a_candle_trades_through_it_and_fi
 
 
 async def test_a_paper_limit_entry_expires_like_a_live_one(bots, account, standin):
-    paper = PaperExecution(CcxtQuotes(account.client), SYMBOL, fee_rate=0.001, now_ms=lambda: candle_ms(61))
+    paper = paper_engine(account)
     runner, push = bots({0: buy_limit(30_500.0, expire_after=2)}, execution=paper)
     for i in (60, 61, 62):
         await push(i)
@@ -225,7 +189,7 @@ async def test_a_partly_filled_entry_that_expires_keeps_its_stop_loss_for_what_f
 
 
 async def test_the_kill_switch_cancels_a_paper_bots_resting_limit_entry(bots, account):
-    paper = PaperExecution(CcxtQuotes(account.client), SYMBOL, fee_rate=0.001, now_ms=lambda: candle_ms(61))
+    paper = paper_engine(account)
     runner, push = bots({0: buy_limit(30_500.0)}, execution=paper)
     await push(60)
     assert [o.price for o in paper.open_orders()] == [30_500.0]
