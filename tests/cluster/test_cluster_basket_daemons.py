@@ -17,24 +17,9 @@ from runner.control.client import ControlRequestFailed
 from tests.cluster.nodes import ClusterNodes
 from tests.cluster.sim_bots import sim_bots
 from tests.cluster.test_cluster_daemons import LEASE_SECS, stored
+from tests.trio_basket import CAPITAL, LEGS, SYMBOLS, trio_basket
 
-SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
-LEGS = ["trio.btc-usdt", "trio.eth-usdt", "trio.sol-usdt"]
-CAPITAL = 10_000
-# As tests/integration/test_basket_daemon.py's: a stake far below the capital and a limit of every
-# symbol, so no leg's decision depends on how fast the others replay. 100 candles a second a leg.
-BASKET = """\
-id: trio
-symbols: [BTC/USDT, ETH/USDT, SOL/USDT]
-max_open_positions: 3
-stake_amount: 1500
-timeframe: 1m
-capital: 10000
-market: {source: synthetic, seed: 5, bars: 1500}
-strategy: {name: ema_cross, params: {fast: 5, slow: 20}}
-risk: {stop_loss_pct: 0.01}
-speed: 6000
-"""
+BASKET = trio_basket(speed=6000)          # 100 candles a second a leg
 
 
 async def test_a_killed_nodes_basket_is_taken_over_whole_and_ends_with_the_one_cash_balance_of_an_uninterrupted_run(

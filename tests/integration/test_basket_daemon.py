@@ -25,34 +25,17 @@ from runner.notify.events import daily_summary
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
 from tests.daemon_process import connected, start_daemon, stop_daemon
+from tests.trio_basket import CAPITAL, LEGS, SYMBOLS, write_trio_basket
 
-SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
-LEGS = ("trio.btc-usdt", "trio.eth-usdt", "trio.sol-usdt")
 LEGS2 = ("duo.btc-usdt", "duo.eth-usdt")
-CAPITAL = 10_000
 PROJECT = Path(__file__).resolve().parents[2]
-
-# A stake far below the capital and a limit of every symbol: no leg's decision depends on how
-# fast the others replay, so the daemon's legs must end where the basket backtest's do.
-BASKET = """\
-id: trio
-symbols: [BTC/USDT, ETH/USDT, SOL/USDT]
-max_open_positions: 3
-stake_amount: 1500
-timeframe: 1m
-capital: 10000
-market: {{source: synthetic, seed: 5, bars: {bars}}}
-strategy: {{name: ema_cross, params: {{fast: 5, slow: 20}}}}
-risk: {{stop_loss_pct: 0.01}}
-speed: {speed}
-"""
 
 
 def config_dir(root: Path, *, bars: int, speed: float) -> Path:
     folder = root / "config"
     (folder / "bots").mkdir(parents=True)
     (folder / "daemon.yaml").write_text("snapshot_interval_secs: 0.1\nstop_grace_secs: 5\n")
-    (folder / "bots" / "trio.yaml").write_text(BASKET.format(bars=bars, speed=speed))
+    write_trio_basket(folder / "bots", bars=bars, speed=speed)
     return folder
 
 
@@ -133,9 +116,8 @@ async def test_a_leg_re_running_its_fills_behind_the_other_legs_checks_them_with
     journal's, without that cash, and it ends where it did; before, the leg could not start. (The
     leg re-run is the one that filled first: its first fill was journalled on a cash without any
     of the other's flow, which is all in at the re-run.)"""
-    (tmp_path / "duo.yaml").write_text(BASKET.format(bars=400, speed="null").replace(
-        "id: trio", "id: duo").replace(", SOL/USDT]", "]"))
-    basket = load_bot_or_basket(tmp_path / "duo.yaml")
+    basket = load_bot_or_basket(write_trio_basket(tmp_path, bars=400, speed=None, basket_id="duo",
+                                                  symbols=SYMBOLS[:2]))
     journal = SqliteJournal(tmp_path / "journal.sqlite3")
     ended = {}
     try:

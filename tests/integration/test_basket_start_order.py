@@ -16,25 +16,9 @@ from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
 from tests.fakes import eventually
+from tests.trio_basket import LEGS, SYMBOLS, write_trio_basket
 
-SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
-LEGS = ("trio.btc-usdt", "trio.eth-usdt", "trio.sol-usdt")
 HELD = LEGS[0]
-
-# As the daemon test's basket: a stake far below the capital and a limit of every symbol, so no
-# decision depends on how fast the legs replay, only on whether every leg's share of cash is back.
-BASKET = """\
-id: trio
-symbols: [BTC/USDT, ETH/USDT, SOL/USDT]
-max_open_positions: 3
-stake_amount: 1500
-timeframe: 1m
-capital: 10000
-market: {{source: synthetic, seed: 5, bars: 1500}}
-strategy: {{name: ema_cross, params: {{fast: 5, slow: 20}}}}
-risk: {{stop_loss_pct: 0.01}}
-speed: 60000
-{extra}"""
 
 
 class HeldStart(Checkpoints):
@@ -72,8 +56,7 @@ def waiting_at_start(manager: BotManager, services: DaemonServices, leg: str, sy
 
 
 async def test_a_leg_restored_late_does_not_change_where_the_basket_ends(tmp_path):
-    path = tmp_path / "trio.yaml"
-    path.write_text(BASKET.format(extra=""))
+    path = write_trio_basket(tmp_path)
     expected = await run_basket_backtest(load_bot_or_basket(path))
     expected_fills = sum(leg["fills"] for leg in expected.legs.values())
     assert expected_fills > 20 and expected.refusals == 0
@@ -112,8 +95,7 @@ async def test_a_leg_restored_late_does_not_change_where_the_basket_ends(tmp_pat
 
 
 async def test_a_leg_that_cannot_start_does_not_hold_the_others(tmp_path, log_records):
-    path = tmp_path / "trio.yaml"
-    path.write_text(BASKET.format(extra=""))
+    path = write_trio_basket(tmp_path)
     services = make_services(tmp_path)
     services.snapshots.path(HELD).parent.mkdir(parents=True, exist_ok=True)
     services.snapshots.path(HELD).write_text("not a snapshot")   # and no journal to rebuild it from
@@ -133,8 +115,7 @@ async def test_a_leg_that_cannot_start_does_not_hold_the_others(tmp_path, log_re
 
 
 async def test_a_stop_while_the_legs_wait_for_a_held_leg_ends_the_daemon(tmp_path):
-    path = tmp_path / "trio.yaml"
-    path.write_text(BASKET.format(extra=""))
+    path = write_trio_basket(tmp_path)
     services = make_services(tmp_path)
     services.checkpoints = HeldStart(services, HELD)                # never released
     try:
@@ -150,8 +131,7 @@ async def test_a_stop_while_the_legs_wait_for_a_held_leg_ends_the_daemon(tmp_pat
 
 
 async def test_legs_a_cluster_dropped_and_takes_again_wait_for_each_other_again(tmp_path):
-    path = tmp_path / "trio.yaml"
-    path.write_text(BASKET.format(extra="").replace("bars: 1500", "bars: 100000").replace("60000", "600"))
+    path = write_trio_basket(tmp_path, bars=100_000, speed=600)
     services = make_services(tmp_path)
     manager = BotManager(load_bot_or_basket(path).legs(), services, autostart=False, exit_when_done=False)
     stop = asyncio.Event()
