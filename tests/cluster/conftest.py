@@ -103,6 +103,18 @@ def redis_url(redis_server) -> str:
 
 
 @pytest.fixture
+def pg_nodes(postgres_url):
+    """Two `PostgresJournal`s on this test's database, as two nodes have (each its own connection
+    pool and thread); closed after the test."""
+    from runner.cluster.postgres import PostgresJournal     # here: asyncpg is an optional extra
+
+    a, b = PostgresJournal.open(postgres_url), PostgresJournal.open(postgres_url)
+    yield a, b
+    a.close()
+    b.close()
+
+
+@pytest.fixture
 def redis_key_prefix() -> str:
     """A key prefix no other test uses, for code that takes one."""
     return f"t{uuid.uuid4().hex[:12]}:"

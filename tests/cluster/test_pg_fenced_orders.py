@@ -23,7 +23,7 @@ from risk.config import RiskConfig
 from risk.engine import RuleRiskEngine
 from runner.bot.clock import ManualClock
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
-from runner.cluster.postgres import PostgresJournal, StaleFencingToken
+from runner.cluster.postgres import StaleFencingToken
 from strategies.signal import GO_LONG
 from tests.fakes import QueuedFeed, Scripted, eventually
 
@@ -50,14 +50,6 @@ async def engine(standin) -> AsyncIterator[LiveExecution]:
     await accounts.aclose()
 
 
-@pytest.fixture
-def nodes(postgres_url):
-    a, b = PostgresJournal.open(postgres_url), PostgresJournal.open(postgres_url)
-    yield a, b
-    a.close()
-    b.close()
-
-
 def live_bot(engine: LiveExecution, journal) -> tuple[StrategyRunner, QueuedFeed]:
     feed = QueuedFeed(SYMBOL)
     runner = StrategyRunner(BOT, feed=feed, strategy=Scripted({0: GO_LONG}), execution=engine,
@@ -67,8 +59,8 @@ def live_bot(engine: LiveExecution, journal) -> tuple[StrategyRunner, QueuedFeed
     return runner, feed
 
 
-async def test_the_owner_journals_the_intent_before_its_order_reaches_the_exchange(nodes, engine, standin):
-    a, _ = nodes
+async def test_the_owner_journals_the_intent_before_its_order_reaches_the_exchange(pg_nodes, engine, standin):
+    a, _ = pg_nodes
     await a.claim(BOT, 1)
     runner, feed = live_bot(engine, a.for_bot(BOT, 1))
     running = asyncio.create_task(runner.run())
@@ -81,8 +73,8 @@ async def test_the_owner_journals_the_intent_before_its_order_reaches_the_exchan
     assert [e.kind for e in a.events(BOT, kinds=("order", "fill"))] == ["order", "fill"]
 
 
-async def test_a_node_fenced_out_sends_no_order_and_stops_the_bot(nodes, engine, standin):
-    a, b = nodes
+async def test_a_node_fenced_out_sends_no_order_and_stops_the_bot(pg_nodes, engine, standin):
+    a, b = pg_nodes
     await a.claim(BOT, 1)
     runner, feed = live_bot(engine, a.for_bot(BOT, 1))
     running = asyncio.create_task(runner.run())

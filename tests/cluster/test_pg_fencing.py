@@ -1,7 +1,7 @@
 """Fencing in the PostgreSQL store: a node that lost a bot's lease writes nothing in its name.
 
-Two `PostgresJournal`s on one database stand for two nodes (each its own connection pool and
-thread, as two daemons have). Tokens are what the nodes' Redis leases would hand out.
+Two `PostgresJournal`s on one database stand for two nodes (`pg_nodes`: each its own connection
+pool and thread, as two daemons have). Tokens are what the nodes' Redis leases would hand out.
 """
 
 from __future__ import annotations
@@ -12,34 +12,26 @@ import asyncpg
 import pytest
 
 from runner.bot.errors import BotMustStayDown
-from runner.cluster.postgres import PostgresJournal, PostgresSnapshotStore, StaleFencingToken
+from runner.cluster.postgres import PostgresSnapshotStore, StaleFencingToken
 from runner.state.journal import JournalEvent
 
 BOT = "btc-ema"
-
-
-@pytest.fixture
-def nodes(postgres_url):
-    a, b = PostgresJournal.open(postgres_url), PostgresJournal.open(postgres_url)
-    yield a, b
-    a.close()
-    b.close()
 
 
 def intent(n: int, bot_id: str = BOT) -> JournalEvent:
     return JournalEvent(bot_id, "order", 1_000 * n, {"n": n}, key=f"{bot_id}-o{n}", bar=n)
 
 
-async def test_a_fence_only_goes_up(nodes):
-    a, _ = nodes
+async def test_a_fence_only_goes_up(pg_nodes):
+    a, _ = pg_nodes
     assert await a.claim(BOT, 3)
     assert await a.claim(BOT, 3)            # the same lease again: still the owner
     assert not await a.claim(BOT, 2)
     assert a.fence(BOT) == 3
 
 
-async def test_after_a_takeover_the_old_owner_cannot_commit_an_intent(nodes):
-    a, b = nodes
+async def test_after_a_takeover_the_old_owner_cannot_commit_an_intent(pg_nodes):
+    a, b = pg_nodes
     await a.claim(BOT, 1)
     old = a.for_bot(BOT)
     old.record(intent(1))
@@ -56,8 +48,8 @@ async def test_after_a_takeover_the_old_owner_cannot_commit_an_intent(nodes):
         old.record(intent(3))               # and the bot's runner stops at its next event
 
 
-async def test_two_nodes_claiming_one_bot_only_the_higher_token_writes(nodes):
-    a, b = nodes
+async def test_two_nodes_claiming_one_bot_only_the_higher_token_writes(pg_nodes):
+    a, b = pg_nodes
     claims = await asyncio.gather(a.claim(BOT, 5), b.claim(BOT, 6))
     assert claims[1] is True
     on_a, on_b = a.for_bot(BOT, 5), b.for_bot(BOT, 6)
@@ -70,8 +62,8 @@ async def test_two_nodes_claiming_one_bot_only_the_higher_token_writes(nodes):
     assert [e.key for e in a.events(BOT)] == [f"{BOT}-o2"]
 
 
-async def test_a_refused_bot_does_not_hold_up_the_other_bots_of_the_commit(nodes):
-    a, b = nodes
+async def test_a_refused_bot_does_not_hold_up_the_other_bots_of_the_commit(pg_nodes):
+    a, b = pg_nodes
     await a.claim(BOT, 1)
     await a.claim("other", 1)
     fenced, other = a.for_bot(BOT), a.for_bot("other")
@@ -87,8 +79,8 @@ async def test_a_refused_bot_does_not_hold_up_the_other_bots_of_the_commit(nodes
         await fenced.group_commit()
 
 
-async def test_a_snapshot_from_the_old_owner_is_refused_and_the_new_owners_kept(nodes):
-    a, b = nodes
+async def test_a_snapshot_from_the_old_owner_is_refused_and_the_new_owners_kept(pg_nodes):
+    a, b = pg_nodes
     await a.claim(BOT, 1)
     a.for_bot(BOT)
     snapshots_a, snapshots_b = PostgresSnapshotStore(a), PostgresSnapshotStore(b)
@@ -103,8 +95,8 @@ async def test_a_snapshot_from_the_old_owner_is_refused_and_the_new_owners_kept(
     assert snapshots_b.read(BOT) == {"bars": 11}
 
 
-async def test_a_writer_with_no_claim_is_fenced_out_once_a_node_claims_the_bot(nodes, postgres_url):
-    a, b = nodes
+async def test_a_writer_with_no_claim_is_fenced_out_once_a_node_claims_the_bot(pg_nodes, postgres_url):
+    a, b = pg_nodes
     tool = a.for_bot(BOT)                   # token 0: no node's lease
     tool.record(intent(1))
     a.commit()
@@ -119,8 +111,8 @@ async def test_a_writer_with_no_claim_is_fenced_out_once_a_node_claims_the_bot(n
         await connection.close()
 
 
-async def test_a_claim_waits_for_a_write_under_way_so_no_stale_write_lands_after_it(nodes, postgres_url):
-    a, b = nodes
+async def test_a_claim_waits_for_a_write_under_way_so_no_stale_write_lands_after_it(pg_nodes, postgres_url):
+    a, b = pg_nodes
     await a.claim(BOT, 1)
     writer = a.for_bot(BOT)
     # Hold the bot's fence row the way a write under way holds it until it commits.
@@ -146,8 +138,8 @@ async def test_a_claim_waits_for_a_write_under_way_so_no_stale_write_lands_after
         await writer.group_commit()
 
 
-async def test_a_bot_claimed_again_on_one_node_writes_with_the_new_handle_only(nodes):
-    a, _ = nodes
+async def test_a_bot_claimed_again_on_one_node_writes_with_the_new_handle_only(pg_nodes):
+    a, _ = pg_nodes
     await a.claim(BOT, 1)
     old = a.for_bot(BOT)                    # a runner from before this node lost and won the bot again
     await a.claim(BOT, 2)
