@@ -1,8 +1,12 @@
-"""Shared fixtures: loguru records (caplog cannot see loguru) and the real-data folder."""
+"""Shared fixtures: loguru records (caplog cannot see loguru), a short folder for sockets and the
+real-data folder."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,16 @@ def log_records():
     sink_id = logger.add(lambda message: records.append(message.record), level="DEBUG")
     yield records
     logger.remove(sink_id)
+
+
+@pytest.fixture
+def sock_dir() -> Iterator[Path]:
+    """A fresh folder with a short path, removed after the test: a Unix socket's path must fit
+    AF_UNIX's 107 bytes, and tmp_path can be longer. For a daemon's state folder too (its socket
+    is there)."""
+    path = Path(tempfile.mkdtemp(prefix="br-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

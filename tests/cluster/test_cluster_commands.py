@@ -7,9 +7,6 @@ cluster mode (over its real socket); the CLI refuses `resume` with neither a bot
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +15,6 @@ from runner.control.server import serve_control
 from runner.control.status_table import format_status_table
 from tests.daemon_process import botrunner
 from tests.fakes import FakeManager, make_status
-
-
-@pytest.fixture
-def sock_dir():
-    path = Path(tempfile.mkdtemp(prefix="br-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 async def test_a_daemon_alone_refuses_the_cluster_commands_saying_they_need_cluster_mode(sock_dir):

@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -63,11 +61,8 @@ async def wait_until(condition, timeout: float = 120.0) -> None:
 
 
 @pytest.fixture
-def root():
-    """A short folder: a Unix socket path must fit in about 107 bytes."""
-    folder = Path(tempfile.mkdtemp(dir="/tmp", prefix="br-"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+def root(sock_dir):
+    return sock_dir          # a short folder: the daemon's socket goes in it (tests/conftest.py)
 
 
 async def test_a_sigkilled_daemon_restores_every_leg_and_the_one_cash_balance(root):

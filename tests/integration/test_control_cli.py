@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import socket
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -36,11 +34,9 @@ async def botrunner(*args: str, cwd: Path = PROJECT, token: str | None = None) -
 
 
 @pytest.fixture
-def state_dir():
-    """Short on purpose: the socket path inside must fit AF_UNIX's 107 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="br-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+def state_dir(sock_dir):
+    """Short on purpose (tests/conftest.py): the socket path inside must fit AF_UNIX's 107 bytes."""
+    return sock_dir
 
 
 @pytest.fixture

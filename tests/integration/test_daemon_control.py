@@ -6,8 +6,6 @@ import asyncio
 import os
 import signal
 import stat
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -28,10 +26,8 @@ speed: 12000
 
 
 @pytest.fixture
-def daemon():
-    # A short folder: a Unix socket path must fit in about 107 bytes.
-    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="br-"))
-    config_dir, state_dir = root / "config", root / "state"
+def daemon(sock_dir):
+    config_dir, state_dir = sock_dir / "config", sock_dir / "state"      # short: the socket is in state_dir
     (config_dir / "bots").mkdir(parents=True)
     (config_dir / "daemon.yaml").write_text("stop_grace_secs: 5\n")
     for i, name in enumerate(["alpha", "beta", "gamma"]):

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -33,9 +31,8 @@ governance:
 
 
 @pytest.fixture
-def folders():
-    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="br-gov-"))     # a socket path must stay short
-    config_dir, state_dir = root / "config", root / "state"
+def folders(sock_dir):
+    config_dir, state_dir = sock_dir / "config", sock_dir / "state"      # short: the socket is in state_dir
     (config_dir / "bots").mkdir(parents=True)
     (config_dir / "daemon.yaml").write_text("stop_grace_secs: 5\nsnapshot_interval_secs: 0.2\n")
     (config_dir / "bots" / "earned.yaml").write_text(BOT.format(id="earned", min_trades=2))

@@ -8,8 +8,6 @@ import asyncio
 import base64
 import gc
 import logging
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -123,11 +121,8 @@ def write_daemon(root: Path, notifications: str, bots: dict[str, str]) -> Path:
 
 
 @pytest.fixture
-def root():
-    # A short folder: a Unix socket path must fit in about 107 bytes, and tmp_path can be longer.
-    folder = Path(tempfile.mkdtemp(dir="/tmp", prefix="br-n-"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+def root(sock_dir):
+    return sock_dir          # a short folder: the daemon's socket goes in it (tests/conftest.py)
 
 
 async def test_each_daemon_event_reaches_the_webhook_and_no_secret_reaches_a_log(

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import stat
-import tempfile
 from pathlib import Path
 
 import aiohttp
@@ -18,14 +16,6 @@ from runner.control.status import LatencySummary, ReloadResult
 from tests.fakes import FakeManager, make_status
 
 LATENCY = LatencySummary(buckets=[("0.001", 3), ("0.01", 7), ("0.1", 7), ("+Inf", 8)], sum_s=0.0425, count=8)
-
-
-@pytest.fixture
-def sock_dir():
-    """A short folder for sockets: AF_UNIX paths stop at 107 bytes and tmp_path can be longer."""
-    path = Path(tempfile.mkdtemp(prefix="br-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

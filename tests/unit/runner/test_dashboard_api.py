@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import tempfile
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -17,12 +14,10 @@ from tests.fakes import FakeManager, make_status
 
 
 @pytest.fixture
-def journal():
-    folder = Path(tempfile.mkdtemp(prefix="br-", dir="/tmp"))
-    journal = SqliteJournal(folder / "journal.sqlite3")
+def journal(sock_dir):
+    journal = SqliteJournal(sock_dir / "journal.sqlite3")
     yield journal
     journal.close()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
