@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from market.models import Candle
 from runner.config.bot import ConfigError
 from runner.control.errors import BotStateError, UnknownBot
 from runner.control.live_feed import BotSample, sample_of
@@ -19,6 +20,16 @@ async def eventually(condition, timeout_secs: float = 2.0, *, poll_secs: float =
     async with asyncio.timeout(timeout_secs):
         while not condition():
             await asyncio.sleep(poll_secs)
+
+
+def candles_from(closes, start_open=None) -> list[Candle]:
+    """1m candles from ts 0, one a close, each opening at the close before it (the first at
+    `start_open`, else at its own close) with a range that spans both."""
+    out, prev = [], start_open if start_open is not None else closes[0]
+    for i, close in enumerate(closes):
+        out.append(Candle(i * 60_000, prev, max(prev, close), min(prev, close), close, 1.0))
+        prev = close
+    return out
 
 
 class Scripted(Strategy):

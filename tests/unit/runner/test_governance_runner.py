@@ -26,18 +26,10 @@ from runner.governance.bot_governance import BotGovernance, trade_return
 from runner.governance.saved import saved_governance
 from runner.state.journal import MemoryJournal
 from strategies.signal import GO_FLAT, GO_LONG
-from tests.fakes import QueuedFeed, Scripted, eventually
+from tests.fakes import QueuedFeed, Scripted, candles_from, eventually
 
 MIN = 60_000
 EXCHANGE = {"id": "binance", "base_url": "http://127.0.0.1:9", "api_key_env": "BR_K", "secret_env": "BR_S"}
-
-
-def candles_from(closes):
-    out, prev = [], closes[0]
-    for i, close in enumerate(closes):
-        out.append(Candle(i * MIN, prev, max(prev, close), min(prev, close), close, 1.0))
-        prev = close
-    return out
 
 
 def round_trips(count, every=3):

@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from market.models import Candle
 from market.synthetic import generate_candles
 from runner.assembly.compose import compose_runner, sim_runner
 from runner.bot.strategy_runner import RunnerState
@@ -15,17 +14,9 @@ from runner.control.status_table import format_status_table
 from runner.plugins import Plugin
 from runner.state.journal import MemoryJournal
 from strategies.signal import GO_FLAT, GO_LONG, Direction
-from tests.fakes import QueuedFeed, Scripted, eventually, make_status
+from tests.fakes import QueuedFeed, Scripted, candles_from, eventually, make_status
 
 MIN = 60_000
-
-
-def candles_from(closes):
-    out, prev = [], closes[0]
-    for i, close in enumerate(closes):
-        out.append(Candle(i * MIN, prev, max(prev, close), min(prev, close), close, 1.0))
-        prev = close
-    return out
 
 
 def config(**extra) -> BotConfig:

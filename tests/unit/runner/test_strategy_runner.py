@@ -5,7 +5,6 @@ import asyncio
 import pytest
 
 from execution.sim import SimExecution
-from market.models import Candle
 from market.replay import ReplayProvider
 from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
@@ -14,18 +13,9 @@ from runner.bot.errors import StrategyError
 from runner.state.journal import MemoryJournal
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from strategies.signal import GO_FLAT, GO_LONG
-from tests.fakes import QueuedFeed, Scripted, eventually
+from tests.fakes import QueuedFeed, Scripted, candles_from, eventually
 
 MIN = 60_000
-
-
-def candles_from(closes, start_open=None):
-    """Candles whose open is the previous close and whose range spans both."""
-    out, prev = [], start_open if start_open is not None else closes[0]
-    for i, close in enumerate(closes):
-        out.append(Candle(i * MIN, prev, max(prev, close), min(prev, close), close, 1.0))
-        prev = close
-    return out
 
 
 def make_runner(candles, strategy, risk=None, fee_rate=0.0, capital=1_000.0, journal=None):
