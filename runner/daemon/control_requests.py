@@ -5,6 +5,13 @@ this node takes or loses a bot's lease (`take`, `drop`; see runner.cluster.coord
 A mixin of `runner.daemon.manager.BotManager`: each request changes a bot's slot and starts or
 stops it through the manager's supervision (`_launch`, `_ask_to_stop`, `_write_snapshot`),
 which stays in runner.daemon.manager beside the daemon's life.
+
+`kill` and `resume` answer once what they changed is durable: the bot's kill (or resume) event
+committed to the journal, so a daemon killed (SIGKILL, a power cut with `durable`) right after the
+answer comes back as it said. A paper or sim bot's journal is otherwise committed only at the next
+snapshot (`runner.daemon.checkpoints`), at the end of a loop turn, which may come after the answer.
+A kill the bot cannot carry out within `stop_grace_secs` (busy on a slow exchange answer, or still
+starting) is not latched yet: the request says so (409) instead of answering as if it were.
 """
 
 from __future__ import annotations
@@ -87,7 +94,7 @@ class ManagerRequests(ManagerQueries):
         # (A basket's leg whose latch another leg tripped is not killed yet: it flattens here.)
         if runner is not None and runner.kill_switch.tripped and (
                 slot.config.basket is None or runner.state is RunnerState.KILLED):
-            return self._status(slot)
+            return await self._latched(slot)     # tripped by a rule this turn: committed before the answer
         if slot.alive and slot.state == BotState.RUNNING and runner is not None:
             if runner.busy:
                 runner.request_kill(reason)
@@ -103,11 +110,36 @@ class ManagerRequests(ManagerQueries):
             slot.kill_on_start = reason              # flattens from its saved state, then stops
             self._launch(slot)
         await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
+        return await self._latched(slot)
+
+    async def _latched(self, slot: BotSlot) -> BotStatus:
+        """The bot's status once its kill is durable: its kill event (recorded as the latch
+        tripped) committed. BotStateError while the latch is not tripped: the kill is asked for
+        and happens when the bot is free or has started, but a daemon stopped before then loses it."""
+        runner = slot.runner
+        if runner is None or not runner.kill_switch.tripped:
+            if not slot.alive:
+                why = f"it is {slot.state}" + (f": {slot.last_error}" if slot.last_error else "")
+            elif runner is not None and runner.busy:
+                why = f"it has been busy with a candle for {self._stop_grace_secs:g}s"
+            else:
+                why = f"it has been {slot.state} for {self._stop_grace_secs:g}s"
+            raise BotStateError(f"bot {slot.id} is not killed yet ({why}); its kill switch trips as soon as it can, "
+                                f"and is not latched until then. See: botrunner status {slot.id}")
+        await slot.journal.group_commit()
         return self._status(slot)
 
     async def kill_all(self, reason: str) -> list[BotStatus]:
+        """Kill every bot not killed or disabled; BotStateError naming those not latched yet
+        (the others are, durably)."""
         targets = [s.id for s in self._slots.values() if s.state not in (BotState.DISABLED, BotState.KILLED)]
-        await asyncio.gather(*(self.kill(bot_id, reason) for bot_id in targets))
+        outcomes = await asyncio.gather(*(self.kill(bot_id, reason) for bot_id in targets), return_exceptions=True)
+        refused = [str(o) for o in outcomes if isinstance(o, BotStateError)]
+        if failed := next((o for o in outcomes if isinstance(o, BaseException) and not isinstance(o, BotStateError)),
+                          None):
+            raise failed
+        if refused:
+            raise BotStateError("; ".join(refused))
         return self.statuses()
 
     async def resume(self, bot_id: str) -> BotStatus:
@@ -124,6 +156,7 @@ class ManagerRequests(ManagerQueries):
                 slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(),
                                                  {"cleared": reason}))
                 self._write_snapshot(runner)
+                await slot.journal.group_commit()     # durable before the answer
                 logger.info("Kill switch of {} cleared (was: {}) before its position was closed; it trades on",
                             bot_id, reason)
                 return self._status(slot)
@@ -132,6 +165,9 @@ class ManagerRequests(ManagerQueries):
         slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(), {"cleared": reason}))
         runner.kill_switch.reset()
         self._write_snapshot(runner)
+        # Durable before the answer and before the bot trades again. (Lost, it would come back
+        # killed with its reason, and wait for another resume: the safe side.)
+        await slot.journal.group_commit()
         logger.info("Kill switch of {} cleared (was: {}); starting it", bot_id, reason)
         slot.crash_times.clear()
         self._launch(slot)
@@ -148,6 +184,7 @@ class ManagerRequests(ManagerQueries):
                 slot.journal.record(JournalEvent(slot.id, "resume", self._services.clock.now_ms(),
                                                  {"cleared": "the basket's kill switch"}))
                 self._write_snapshot(slot.runner)         # its latch as cleared, before it is built again
+                await slot.journal.group_commit()
                 slot.crash_times.clear()
                 self._launch(slot)
         return first

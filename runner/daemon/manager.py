@@ -31,6 +31,7 @@ from runner.bot.errors import BotMustStayDown
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 from runner.config.bot import BotConfig
 from runner.config.daemon import SupervisorConfig
+from runner.control.errors import ControlError
 from runner.daemon.control_requests import ManagerRequests
 from runner.daemon.services import DaemonServices
 from runner.daemon.slots import DONE_STATES, BotSlot, BotState
@@ -114,8 +115,11 @@ class BotManager(ManagerRequests):
                     tf = slot.config.timeframe
                     stale_bars = slot.config.exchange.stale_after_bars if slot.config.exchange else 0
                     with logger.contextualize(bot=slot.id):
-                        await self.kill(slot.id, f"stale data: no new {slot.config.symbol} {tf} candle "
-                                                 f"for {stale_bars} timeframes")
+                        try:
+                            await self.kill(slot.id, f"stale data: no new {slot.config.symbol} {tf} candle "
+                                                     f"for {stale_bars} timeframes")
+                        except ControlError as exc:       # not latched yet: the watch goes on for the others
+                            logger.warning("Stale data: {}", exc)
 
     def all_done(self) -> bool:
         return all(s.state in DONE_STATES and not s.alive for s in self._slots.values())
