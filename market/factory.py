@@ -10,9 +10,7 @@ from market.config import CsvSource, JsonSource, MarketConfig, SyntheticSource, 
 from market.errors import MarketDataError
 from market.files import load_candles
 from market.models import Candle, timeframe_ms
-from market.synthetic import generate_candles
-from market.ticks import load_tick_candles
-from market.ticks_read import is_tick_file
+from market.tick_header import is_tick_file
 
 
 def load_market(
@@ -56,6 +54,8 @@ def _from_file(path: Path, timeframe: str, start: datetime | None, end: datetime
 
 
 def _ticks(path: Path, symbol: str, timeframe: str, start: datetime | None, end: datetime | None) -> list[Candle]:
+    from market.ticks import load_tick_candles   # numpy: imported by the sources that use it, as below
+
     return load_tick_candles(_absolute(path), symbol=symbol, timeframe=timeframe, start=start, end=end).candles
 
 
@@ -67,6 +67,8 @@ def _absolute(path: Path) -> Path:
 
 def _synthetic(config: SyntheticSource, timeframe: str,
                start: datetime | None, end: datetime | None) -> list[Candle]:
+    from market.synthetic import generate_candles
+
     first_ms = _ms(start or config.start)
     bars = config.bars
     if end is not None:

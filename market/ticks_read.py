@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from market.errors import MarketDataError
-from market.files import _check_epoch_unit, _epoch_timestamps, _floats, _iso_column_ms, _read_bytes
+from market.file_columns import _check_epoch_unit, _epoch_timestamps, _floats, _iso_column_ms
+from market.files import _read_bytes
+from market.tick_header import ALIASES as _ALIASES
+from market.tick_header import TICK_COLUMNS
 
-TICK_COLUMNS = ("datetime", "symbol", "price", "volume")
 EXPECTED_TICKS = "expected a header line datetime,symbol,price,volume and one trade per line"
-_ALIASES = {"timestamp": "datetime"}
 _CHUNK_ROWS = 200_000
 
 
@@ -46,29 +47,6 @@ def symbol_spellings(symbol: str) -> set[str]:
     """The ways a tick file may write `symbol` ("BTC/USDT"), upper-cased: with and without '/'."""
     upper = symbol.strip().upper()
     return {upper, upper.replace("/", "")}
-
-
-def is_tick_file(path: Path) -> bool:
-    """True when `path` is a CSV whose header names the tick columns (price and symbol rather
-    than a candle's open/high/low/close). False for anything else, unreadable files included:
-    the candle reader then says what is wrong with it."""
-    if path.suffix.lower() not in (".csv", ".gz"):
-        return False
-    try:
-        with open(path, "rb") as file:
-            head = file.read(4096)
-        if head[:2] == b"\x1f\x8b":
-            import gzip
-            with gzip.open(path, "rb") as file:
-                head = file.read(4096)
-    except OSError:
-        return False
-    first = head.replace(b"\r", b"\n").split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
-    try:
-        names = {_ALIASES.get(n.strip().lower(), n.strip().lower()) for n in next(csv.reader([first]), [])}
-    except csv.Error:
-        return False
-    return set(TICK_COLUMNS) <= names and "open" not in names
 
 
 def read_tick_table(path: Path, symbol: str) -> TickTable:

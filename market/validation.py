@@ -11,13 +11,12 @@ warning are looked at one by one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 from loguru import logger
 
-from market.errors import MarketDataError
+from market.checked import CleanResult, find_gaps
 from market.limits import MAX_PRICE, MAX_TS_MS, MIN_PRICE, MIN_TS_MS
 from market.models import Candle, iso_utc
 
@@ -39,21 +38,9 @@ _REASON_TEXT = {
     # Loaders flag these themselves (see `flagged`); the checks here never see such a row whole.
     "malformed": "malformed: not the six fields timestamp, open, high, low, close, volume",
 }
+# An out_of_order row newer than the two rows after it (`_spikes`) is described so.
+_NEWER_THAN_NEXT = "timestamp {ts} is newer than the candles after it, from {next}"
 _FIELDS = ("open", "high", "low", "close", "volume")
-
-
-@dataclass(slots=True)
-class CleanResult:
-    """Candles that passed, in time order, and what was left out.
-
-    `rejected` maps a reason (a key such as "duplicate" or "high_below_low") to how many rows it
-    dropped. `gaps` holds (ts_ms before the gap, ts_ms after it) for each pair of consecutive
-    accepted candles more than one timeframe apart.
-    """
-
-    candles: list[Candle]
-    rejected: dict[str, int] = field(default_factory=dict)
-    gaps: list[tuple[int, int]] = field(default_factory=list)
 
 
 def clean_candles(
@@ -102,7 +89,7 @@ def clean_arrays(
     (`market.limits`), volume < 0, high < low, open or close
     outside [low, high], a repeated timestamp (the first is kept) and a timestamp older than the
     last accepted one. Gaps are found with `timeframe_ms`, or, when None, with the most common
-    spacing of the accepted candles, and reported in one warning.
+    spacing of the accepted candles, and reported in one warning (`market.checked.find_gaps`).
 
     Raises MarketDataError when `timeframe_ms` is given and no two consecutive candles are that
     far apart: the data is another timeframe (a 5m file for a 1m bot), not a file full of gaps.
@@ -138,11 +125,10 @@ def clean_arrays(
         context = _RowContext(columns, accepted, valid, previous, label)
         _warn_rejected(source, reason, reasons, rejected, context)
 
-    ts_int = ts_ms[accepted].astype(np.int64)
+    ts_int = ts_ms[accepted].astype(np.int64).tolist()
     values = (column[accepted].tolist() for column in columns[1:])
-    candles = list(map(Candle._make, zip(ts_int.tolist(), *values)))
-    gaps = _find_gaps(source, ts_int, timeframe_ms)
-    return CleanResult(candles, rejected, gaps)
+    candles = list(map(Candle._make, zip(ts_int, *values)))
+    return CleanResult(candles, rejected, find_gaps(source, ts_int, timeframe_ms))
 
 
 def _spikes(ts: np.ndarray) -> np.ndarray:
@@ -197,8 +183,14 @@ class _RowContext:
             first = self.accepted[np.searchsorted(accepted_ts, ts)]
             return text.format(ts=iso_utc(int(ts)), first=self.label(int(first)))
         if name == "out_of_order":
-            previous = self.previous[np.searchsorted(self.valid, i)]
-            return text.format(ts=iso_utc(int(ts)), previous=iso_utc(int(previous)))
+            at = int(np.searchsorted(self.valid, i))
+            if self.valid[at] != i:
+                # A row newer than the two after it (`_spikes`), left out of `valid`; the row
+                # after it is in (two spikes cannot follow each other). Not "older than the
+                # candle before it": it is not, and the first row has none.
+                following = self.columns[0][self.valid[at]]
+                return _NEWER_THAN_NEXT.format(ts=iso_utc(int(ts)), next=iso_utc(int(following)))
+            return text.format(ts=iso_utc(int(ts)), previous=iso_utc(int(self.previous[at])))
         return text.format(value=named["volume"], **named)
 
 
@@ -214,30 +206,6 @@ def _warn_rejected(source: str, reason: np.ndarray, reasons: list[str], rejected
                        source, len(bad_rows), counts, MAX_ROW_WARNINGS)
 
 
-def _find_gaps(source: str, ts: np.ndarray, timeframe_ms: int | None) -> list[tuple[int, int]]:
-    """Gaps between consecutive candles, reported in one warning."""
-    if len(ts) < 2:
-        return []
-    steps = np.diff(ts)
-    spacings, counts = np.unique(steps, return_counts=True)
-    usual = int(spacings[np.argmax(counts)])  # ties go to the smaller spacing
-    if timeframe_ms is None:
-        timeframe_ms = usual
-    elif len(steps) >= 2 and usual != timeframe_ms:   # the usual step, not any one: 1m data has 5m gaps
-        raise MarketDataError(
-            f"{source}: candles are {_duration(usual)} apart, not {_duration(timeframe_ms)}; "
-            f"expected {_duration(timeframe_ms)} candles (is this file for another timeframe?)")
-    at = np.flatnonzero(steps > timeframe_ms)
-    if not len(at):
-        return []
-    missing = -(-steps[at] // timeframe_ms) - 1  # a gap of 2.5 timeframes misses 2 candles
-    widest = int(np.argmax(missing))
-    logger.warning("{}: {} gaps in the {} candles, {} candles missing in all; the largest is {} candles "
-                   "from {}", source, len(at), _duration(timeframe_ms), int(missing.sum()),
-                   int(missing[widest]), iso_utc(int(ts[at[widest]]) + timeframe_ms))
-    return list(zip(ts[at].tolist(), ts[at + 1].tolist()))
-
-
 def _floats(values: list[Any]) -> np.ndarray:
     try:
         return np.array(values, dtype=np.float64)
@@ -250,10 +218,3 @@ def _float_or_nan(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return float("nan")
-
-
-def _duration(ms: int) -> str:
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms >= size and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"

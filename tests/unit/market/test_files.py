@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from market import files
+from market import file_columns
 from market.errors import MarketDataError
 from market.files import load_candles
 from market.models import Candle
@@ -185,7 +185,7 @@ def test_a_file_read_in_chunks_gives_the_candles_rejects_and_line_numbers_of_one
     whole = load_candles(path)
     whole_warnings = warnings_logged()
 
-    monkeypatch.setattr(files, "_CHUNK_ROWS", 4)
+    monkeypatch.setattr(file_columns, "_CHUNK_ROWS", 4)
     chunked = load_candles(path)
 
     assert (chunked.candles, chunked.rejected) == (whole.candles, whole.rejected)

@@ -90,6 +90,19 @@ def test_a_candle_older_than_the_last_accepted_is_rejected(warnings_logged):
                                     "before it, 2022-01-01T00:02:00Z; row skipped")
 
 
+@pytest.mark.parametrize("first_line", [2, 3])
+def test_a_row_newer_than_the_two_after_it_is_rejected_as_such_first_row_or_not(first_line, warnings_logged):
+    # A far-future row: the row out of order, not the rows after it. Before, a first row like
+    # this crashed the warning (it has no candle before it) and any other was called older.
+    rows = [row(2, 0)][:first_line - 2] + [row(first_line, 600), row(first_line + 1, 1), row(first_line + 2, 2)]
+
+    result = clean_candles(rows, source="f.csv", timeframe_ms=MINUTE)
+
+    assert result.rejected == {"out_of_order": 1} and [c.ts_ms for c in result.candles][-2:] == [T0 + MINUTE, T0 + 2 * MINUTE]
+    assert warnings_logged()[0] == (f"f.csv line {first_line}: timestamp 2022-01-01T10:00:00Z is newer than the "
+                                    "candles after it, from 2022-01-01T00:01:00Z; row skipped")
+
+
 def test_a_row_rejected_for_its_values_does_not_count_for_the_order():
     # Line 3 has a timestamp far ahead but a broken price: dropping it must not drop the rest.
     rows = [row(2, 0), row(3, 500, h=1.0), row(4, 1), row(5, 2)]
