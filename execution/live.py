@@ -150,6 +150,21 @@ class LiveExecution:
             await self._submit(self._exits.market_exit(order, candle))
         return self._fills.drain()
 
+    async def catch_up_exits(self, candles: Sequence[Candle]) -> list[Fill]:
+        """The protective exits through `candles`, which the bot did not step through (those past
+        its snapshot, after a restart): trailing stops trail them, and an exit one of them reached
+        is sent now, as a market exit, as `on_candle` would have after that candle."""
+        if not self._exits or not await self._markets_ready():
+            return []
+        for candle in candles:
+            self._last_price = candle.close          # prices the minimum-notional check, as on_candle's
+            for order in self._exits.take_reached(candle, among=self._exits.orders()):
+                logger.warning("Order {}: {} reached by the candle of {} (low {}, high {}), past the snapshot "
+                               "the bot restarted from; sending a market exit now", order.oco_group, order.reason,
+                               candle.ts_ms, candle.low, candle.high)
+                await self._submit(self._exits.market_exit(order, candle))
+        return self._fills.drain()
+
     @property
     def reconciling(self) -> bool:
         """A periodic reconciliation is under way in the background."""

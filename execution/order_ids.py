@@ -18,8 +18,8 @@ ClientOrderId = NewType("ClientOrderId", str)
 ProtectiveKind = Literal["sl", "tp", "ts"]
 _PROTECTIVE_KINDS: tuple[ProtectiveKind, ...] = ("sl", "tp", "ts")
 
-__all__ = ["BotId", "ClientOrderId", "ProtectiveKind", "client_order_id", "order_id_prefix", "protective_id",
-           "protective_kind", "sequence_of"]
+__all__ = ["BotId", "ClientOrderId", "ProtectiveKind", "client_order_id", "order_id_prefix", "protected_entry",
+           "protective_id", "protective_kind", "sequence_of"]
 
 
 def order_id_prefix(bot_id: BotId | str) -> str:
@@ -54,3 +54,10 @@ def protective_kind(order_id: str, entry_id: str | None) -> ProtectiveKind | Non
         if order_id == f"{entry_id}-{kind}":
             return kind
     return None
+
+
+def protected_entry(order_id: str) -> str | None:
+    """The entry whose protective exit `order_id` is (`protective_id`'s inverse), or None when
+    `order_id` is not one (an entry's own id ends in its sequence number, never in a kind)."""
+    entry_id, _, kind = order_id.rpartition("-")
+    return entry_id if entry_id and kind in _PROTECTIVE_KINDS else None

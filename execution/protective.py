@@ -33,7 +33,9 @@ this with lows and `1 + pct` / `+ distance`.) When a candle reaches both the fix
 trailing stop, the higher of the two (the one a falling price reaches first) is the one that
 fills; a stop still beats a take-profit. Sim (`execution.sim`) applies the same rule and the
 same functions below, filling at the level (or at the open on a gap) instead of sending a
-market exit after the candle.
+market exit after the candle. The level is the order's `stop_price`, so a snapshot keeps it;
+after a restart the candles past the snapshot go through the same rule (`catch_up_exits` of
+the engines, `runner.state.exits_past_snapshot`).
 
 ```python
 exits = ProtectiveExits("BTC/USDT")

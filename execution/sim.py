@@ -98,6 +98,24 @@ class SimExecution:
         if any(map(is_trailing_stop, fresh)):
             self._trailing = True
 
+    async def catch_up_exits(self, candles: Sequence[Candle]) -> list[Fill]:
+        """The protective exits (orders with an `oco_group`) through `candles`, which the bot did
+        not step through (those past its snapshot, after a restart): each candle fills what it
+        reaches and trails the trailing stops, by the rule of `fill_pending`; the other resting
+        orders do not see them. A sim bot re-runs its candles instead; a shadow bot (sim fills
+        on exchange candles) and paper's book call this."""
+        exits = [o for o in self._pending if o.oco_group is not None]
+        if not exits:
+            return []
+        others = [o for o in self._pending if o.oco_group is None]
+        self._pending, self._trailing = exits, any(map(is_trailing_stop, exits))
+        fills: list[Fill] = []
+        for candle in candles:
+            fills.extend(self.on_candle_now(candle))
+        self._pending = others + self._pending
+        self._trailing = any(map(is_trailing_stop, self._pending))
+        return fills
+
     async def aclose(self) -> None:
         self._pending.clear()
         self._trailing = False

@@ -32,6 +32,7 @@ from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
 from runner.governance.saved import GOVERNANCE_KIND, SavedGovernance, fold_unsaved, saved_governance
 from runner.state.journal import BotJournal
+from runner.state.exits_past_snapshot import candles_past_snapshot
 from runner.state.recovery import RecoveredState, RecoveryError
 from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
@@ -97,7 +98,9 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
     warmup = max(strategy.warmup_bars, config.regime_history_candles,
                  warmup_candles(config.timeframe, strategy_needs(strategy)))
     key, make_feed = exchange_feed(config, account, clock)     # klines, or candles made from trades
-    cursor = await hub.subscribe_live(key, make_feed, warmup=warmup)
+    # The history holds the candles past the snapshot too, for its protective exits to catch up on.
+    past_snapshot = candles_past_snapshot(recovered.state, config.timeframe, clock.now_ms())
+    cursor = await hub.subscribe_live(key, make_feed, warmup=max(warmup, past_snapshot))
     runner = None
     try:
         runner = compose_runner(config, cursor, account=account, strategy=strategy, feature_hub=feature_hub,
@@ -109,6 +112,8 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
         # on the exchange to compare; it last sent orders before a switch that left it flat.
         if config.mode == "live" and (runner.governance is None or runner.governance.running_kind is ExecutionKind.LIVE):
             await reconcile_on_start(runner, config, account, journal, clock)
+        if past_snapshot:
+            await runner.catch_up_exits(await cursor.history(past_snapshot))
         return runner
     except BaseException as exc:
         if runner is None:

@@ -26,6 +26,7 @@ from execution.reconcile import ReconcileReport, reconcile
 from runner.bot.clock import Clock
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
+from runner.state.exits_past_snapshot import filled_exit_groups
 from runner.state.journal import BotJournal
 from runner.state.recovery import RecoveredState, RecoveryError
 
@@ -38,7 +39,8 @@ RECONCILE_LOOKBACK_MS = 7 * _DAY_MS
 def restore_from_journal(runner: StrategyRunner, recovered: RecoveredState, journal: BotJournal) -> None:
     """Snapshot, then the kill latch, fills and intents the journal holds past it."""
     if recovered.state is not None:
-        runner.restore(recovered.state, cancelled_after=recovered.cancelled_after)   # not what was cancelled since
+        runner.restore(recovered.state, cancelled_after=recovered.cancelled_after,   # not what was cancelled since,
+                       exits_filled_after=filled_exit_groups(recovered.fills_after))   # nor exits carried out
     if recovered.latch_after is not None:
         # Killed (or resumed) past the snapshot: the latch holds, with its reason, and `run`
         # finishes the flatten, following its order if journalled (restored below), not resending it.

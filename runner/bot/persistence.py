@@ -9,10 +9,14 @@ module so that the loop in `strategy_runner.py` reads alone.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Collection, Iterable, Mapping, Sequence
+
+from loguru import logger
 
 from execution.models import Fill, Order, OrderType, Side, fill_to_dict, order_from_dict, order_to_dict
 from execution.order_ids import sequence_of
+from execution.protective import is_trailing_stop
+from market.models import Candle, iso_utc
 
 __all__ = ["RunnerPersistence"]
 
@@ -66,6 +70,24 @@ class RunnerPersistence:
             self.fills += 1
         self._booked_position = self.portfolio.quantity
 
+    async def catch_up_exits(self, candles: Sequence[Candle]) -> None:
+        """Put the protective exits restored from the snapshot through those of `candles` (the
+        feed's latest) that closed after the snapshot's last candle, and book what they filled
+        (paper, live: see `runner.state.exits_past_snapshot`). Call after `restore`, before `run()`."""
+        past = [c for c in candles if c.ts_ms > self.last_candle_ts_ms]
+        trailing = {o.client_order_id: o.stop_price for o in self.execution.open_orders() if is_trailing_stop(o)}
+        if not past or not any(o.oco_group is not None for o in self.execution.open_orders()):
+            return
+        fills = await self.execution.catch_up_exits(past)
+        moved = [f"{o.client_order_id} {trailing[o.client_order_id]:.8g} -> {o.stop_price:.8g}"
+                 for o in self.execution.open_orders() if trailing.get(o.client_order_id, o.stop_price) != o.stop_price]
+        logger.info("Protective exits caught up on {} candle(s) past the snapshot ({} to {}): {}", len(past),
+                    iso_utc(past[0].ts_ms), iso_utc(past[-1].ts_ms),
+                    ", ".join(moved + [f"{f.client_order_id} filled" for f in fills]) or "nothing moved or reached")
+        if fills:
+            self._apply_fills(fills, self.clock.now_ms())
+            self.journal.commit()        # a live exit is out: its fill on disk before the bot goes on
+
     def adopt_fills(self, fills: Sequence[Fill], now_ms: int) -> None:
         """Book and journal fills that reconciliation found on the exchange and the journal
         lacks, before the strategy runs: a position the exchange holds is never bought twice."""
@@ -98,14 +120,17 @@ class RunnerPersistence:
                                                  order.client_order_id: [order_to_dict(o) for o in kept]})
                     break
 
-    def restore(self, state: dict[str, Any], *, cancelled_after: Mapping[str, str] | None = None) -> None:
+    def restore(self, state: dict[str, Any], *, cancelled_after: Mapping[str, str] | None = None,
+                exits_filled_after: Collection[str] = ()) -> None:
         """Continue from `snapshot()`'s output: ledger, risk counters, kill latch, open orders, a
         flatten owed and the position in the candle stream. Call before `run()`.
 
         `cancelled_after` (paper, live: they do not re-run their candles): the orders the journal
         cancelled past the snapshot, by id, with why. Those of the snapshot are not restored:
         a protective exit an exit replaced since would otherwise rest again beside it (and sell
-        a position sold already). Those a limit exit replaced are kept for it (`restore_orders`)."""
+        a position sold already). Those a limit exit replaced are kept for it (`restore_orders`).
+        `exits_filled_after` (paper, live): the entries one of whose protective exits the journal
+        holds a fill of past the snapshot; their exits were carried out and are not restored."""
         self.portfolio = self.portfolio.restored(state["portfolio"])
         if self.forecasting is not None and state.get("forecasting") is not None:
             self.forecasting.restore(state["forecasting"])
@@ -113,6 +138,8 @@ class RunnerPersistence:
         self.risk.restore(state["risk"])
         self.kill_switch.restore(state["kill_switch"])
         orders = [order_from_dict(o) for o in state["open_orders"]]
+        if exits_filled_after:
+            orders = [o for o in orders if o.oco_group not in exits_filled_after]
         if cancelled_after:
             self._exits_set_aside = [o for o in orders if o.oco_group is not None
                                      and cancelled_after.get(o.client_order_id) == "replaced by an exit"] or None

@@ -13,7 +13,8 @@ snapshot cancelled past it (`cancelled_after`), and its kill latch is the one th
 the kills and resumes past the snapshot folded into the snapshot's (`latch_after`; a kill's
 snapshot is written a loop turn after its journal commit, and a flatten's answer may come later
 still). Its governance decisions past the snapshot are folded in where it is built
-(`runner.governance.saved`).
+(`runner.governance.saved`), and its protective exits catch up on the candles past the
+snapshot where it is built too (`runner.state.exits_past_snapshot`).
 
 A snapshot that is damaged is moved aside (kept for a person to look at) and the bot re-runs
 from the start against the whole journal; so does a bot that crashed before its first snapshot.
