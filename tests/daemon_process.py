@@ -1,5 +1,5 @@
 """`botrunner` as a real process for integration tests: one command run to its end, or the daemon
-started, connected to over its socket, and stopped."""
+started on a config folder, connected to over its socket, and stopped."""
 
 from __future__ import annotations
 
@@ -18,6 +18,16 @@ def botrunner(*args: str, cwd: Path = PROJECT, timeout: float = 300) -> subproce
     """Run `botrunner ARGS...` in `cwd` to its end (killed after `timeout` s), output captured."""
     return subprocess.run([sys.executable, str(PROJECT / "main.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def write_config_folder(folder: Path, daemon_yaml: str, bots: dict[str, str]) -> Path:
+    """A daemon's config folder made at FOLDER: its daemon.yaml, and bots/<id>.yaml for each
+    bot's text in `bots`. Returns FOLDER."""
+    (folder / "bots").mkdir(parents=True)
+    (folder / "daemon.yaml").write_text(daemon_yaml)
+    for bot_id, text in bots.items():
+        (folder / "bots" / f"{bot_id}.yaml").write_text(text)
+    return folder
 
 
 def start_daemon(config_dir: Path, state_dir: Path) -> subprocess.Popen:

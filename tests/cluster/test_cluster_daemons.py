@@ -29,48 +29,22 @@ from runner.config.bot import BotConfig
 from runner.control.client import ControlRequestFailed
 from tests.cluster.nodes import ClusterNodes
 from tests.cluster.sim_bots import sim_bots
+from tests.exchange_bot_files import exchange_bot_file
 from tests.wall_clock_standin import wall_clock_standin
 
 LEASE_SECS = 2
 
-EXCHANGE = """\
-exchange:
-  id: binance
-  base_url: {base_url}
-  poll_delay_secs: 0.1
-  stale_after_bars: 30
-  options: {{fetchMarkets: {{types: [spot]}}, fetchCurrencies: false, fetchMargins: false}}
-"""
-LIVE = """\
-id: {bot_id}
-mode: live
-symbol: BTC/USDT
-timeframe: 1s
-capital: 2000
-{exchange}  api_key_env: BR_CLUSTER_KEY
-  secret_env: BR_CLUSTER_SECRET
-strategy: {{name: sma_cross, params: {{fast: 2, slow: 4}}}}
-risk: {{stake_pct: 0.5}}
-on_restart: resume
-"""
-PAPER = """\
-id: {bot_id}
-mode: paper
-symbol: BTC/USDT
-timeframe: 1s
-capital: 2000
-{exchange}  account: paper
-strategy: {{name: sma_cross, params: {{fast: 2, slow: 5}}}}
-risk: {{stake_pct: 0.5}}
-"""
+KEYS = {"api_key_env": "BR_CLUSTER_KEY", "secret_env": "BR_CLUSTER_SECRET"}
 
 
 def live_bots(base_url: str, *ids: str) -> dict[str, str]:
-    return {bot_id: LIVE.format(bot_id=bot_id, exchange=EXCHANGE.format(base_url=base_url)) for bot_id in ids}
+    return {bot_id: exchange_bot_file(bot_id, "live", base_url, capital=2_000, on_restart="resume",
+                                      exchange_extra={"stale_after_bars": 30, **KEYS}) for bot_id in ids}
 
 
 def paper_bots(base_url: str, *ids: str) -> dict[str, str]:
-    return {bot_id: PAPER.format(bot_id=bot_id, exchange=EXCHANGE.format(base_url=base_url)) for bot_id in ids}
+    return {bot_id: exchange_bot_file(bot_id, "paper", base_url, capital=2_000, slow=5,
+                                      exchange_extra={"stale_after_bars": 30, "account": "paper"}) for bot_id in ids}
 
 
 def keyed(standin: BinanceStandIn) -> dict[str, str]:

@@ -22,19 +22,16 @@ from runner.daemon.manager import BotManager, DaemonServices
 from runner.notify.events import daily_summary
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
-from tests.daemon_process import connected, start_daemon, stop_daemon
-from tests.trio_basket import CAPITAL, LEGS, SYMBOLS, write_trio_basket
+from tests.daemon_process import connected, start_daemon, stop_daemon, write_config_folder
+from tests.trio_basket import CAPITAL, LEGS, SYMBOLS, trio_basket, write_trio_basket
 
 LEGS2 = ("duo.btc-usdt", "duo.eth-usdt")
 PROJECT = Path(__file__).resolve().parents[2]
 
 
 def config_dir(root: Path, *, bars: int, speed: float) -> Path:
-    folder = root / "config"
-    (folder / "bots").mkdir(parents=True)
-    (folder / "daemon.yaml").write_text("snapshot_interval_secs: 0.1\nstop_grace_secs: 5\n")
-    write_trio_basket(folder / "bots", bars=bars, speed=speed)
-    return folder
+    return write_config_folder(root / "config", "snapshot_interval_secs: 0.1\nstop_grace_secs: 5\n",
+                               {"trio": trio_basket(bars=bars, speed=speed)})
 
 
 def snapshot(state_dir: Path, leg: str) -> dict:

@@ -10,7 +10,7 @@ import stat
 import pytest
 
 from runner.control.client import ControlClient, ControlRequestFailed
-from tests.daemon_process import botrunner, connected, start_daemon, stop_daemon
+from tests.daemon_process import botrunner, connected, start_daemon, stop_daemon, write_config_folder
 
 
 BOT = """\
@@ -28,10 +28,8 @@ speed: 12000
 @pytest.fixture
 def daemon(sock_dir):
     config_dir, state_dir = sock_dir / "config", sock_dir / "state"      # short: the socket is in state_dir
-    (config_dir / "bots").mkdir(parents=True)
-    (config_dir / "daemon.yaml").write_text("stop_grace_secs: 5\n")
-    for i, name in enumerate(["alpha", "beta", "gamma"]):
-        (config_dir / "bots" / f"{name}.yaml").write_text(BOT.format(id=name, seed=i))
+    write_config_folder(config_dir, "stop_grace_secs: 5\n",
+                        {name: BOT.format(id=name, seed=i) for i, name in enumerate(["alpha", "beta", "gamma"])})
     process = start_daemon(config_dir, state_dir)
     yield config_dir, state_dir, process
     stop_daemon(process)

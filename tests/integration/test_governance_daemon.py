@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from runner.control.client import ControlClient, ControlRequestFailed
-from tests.daemon_process import botrunner, connected, start_daemon, stop_daemon
+from tests.daemon_process import botrunner, connected, start_daemon, stop_daemon, write_config_folder
 
 
 BOT = """\
@@ -33,10 +33,8 @@ governance:
 @pytest.fixture
 def folders(sock_dir):
     config_dir, state_dir = sock_dir / "config", sock_dir / "state"      # short: the socket is in state_dir
-    (config_dir / "bots").mkdir(parents=True)
-    (config_dir / "daemon.yaml").write_text("stop_grace_secs: 5\nsnapshot_interval_secs: 0.2\n")
-    (config_dir / "bots" / "earned.yaml").write_text(BOT.format(id="earned", min_trades=2))
-    (config_dir / "bots" / "novice.yaml").write_text(BOT.format(id="novice", min_trades=1_000_000))
+    write_config_folder(config_dir, "stop_grace_secs: 5\nsnapshot_interval_secs: 0.2\n", {
+        "earned": BOT.format(id="earned", min_trades=2), "novice": BOT.format(id="novice", min_trades=1_000_000)})
     processes: list[subprocess.Popen] = []
     yield config_dir, state_dir, processes
     for process in processes:

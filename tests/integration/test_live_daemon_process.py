@@ -24,6 +24,8 @@ from pathlib import Path
 from execution.order_ids import order_id_prefix
 from execution.standin import BinanceStandIn
 from execution.standin.ledger import base_moved
+from tests.daemon_process import write_config_folder
+from tests.exchange_bot_files import exchange_bot_file
 from tests.wall_clock_standin import wall_clock_standin
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -31,32 +33,12 @@ BOT_ID = "btc-live"
 PREFIX = order_id_prefix(BOT_ID)
 KILL_SEED = 20261201            # the second kill lands a seeded random time after the orders it waits for
 
-BOT = """\
-id: {bot_id}
-mode: live
-symbol: BTC/USDT
-timeframe: 1s
-capital: 5000
-exchange:
-  id: binance
-  base_url: {base_url}
-  api_key_env: BR_PROC_KEY
-  secret_env: BR_PROC_SECRET
-  poll_delay_secs: 0.1
-  stale_after_bars: 30
-  options: {{fetchMarkets: {{types: [spot]}}, fetchCurrencies: false, fetchMargins: false}}
-strategy: {{name: sma_cross, params: {{fast: 2, slow: 4}}}}
-risk: {{stake_pct: 0.5}}
-on_restart: resume
-"""
 
 
 def write_config(root: Path, base_url: str) -> Path:
-    config_dir = root / "config"
-    (config_dir / "bots").mkdir(parents=True)
-    (config_dir / "daemon.yaml").write_text("snapshot_interval_secs: 0.2\nstop_grace_secs: 5\n")
-    (config_dir / "bots" / f"{BOT_ID}.yaml").write_text(BOT.format(bot_id=BOT_ID, base_url=base_url))
-    return config_dir
+    return write_config_folder(root / "config", "snapshot_interval_secs: 0.2\nstop_grace_secs: 5\n", {
+        BOT_ID: exchange_bot_file(BOT_ID, "live", base_url, on_restart="resume", exchange_extra={
+            "api_key_env": "BR_PROC_KEY", "secret_env": "BR_PROC_SECRET", "stale_after_bars": 30})})
 
 
 def start_daemon(config_dir: Path, state_dir: Path, standin: BinanceStandIn, log: Path) -> subprocess.Popen:

@@ -22,7 +22,8 @@ from runner.notify.config import NotificationsConfig
 from runner.notify.daemon import open_notifications
 from runner.notify.events import Notice
 from runner.notify.sender import NotificationSender
-from tests.daemon_process import connected
+from tests.daemon_process import connected, write_config_folder
+from tests.exchange_bot_files import exchange_bot_file
 
 pytest.importorskip("apprise")
 
@@ -112,12 +113,7 @@ def bot_file(bot_id: str, *, seed: int, speed: float, risk: str = "{stake_pct: 0
 
 
 def write_daemon(root: Path, notifications: str, bots: dict[str, str]) -> Path:
-    config_dir = root / "config"
-    (config_dir / "bots").mkdir(parents=True)
-    (config_dir / "daemon.yaml").write_text(f"stop_grace_secs: 5\nnotifications: {notifications}\n")
-    for bot_id, text in bots.items():
-        (config_dir / "bots" / f"{bot_id}.yaml").write_text(text)
-    return config_dir
+    return write_config_folder(root / "config", f"stop_grace_secs: 5\nnotifications: {notifications}\n", bots)
 
 
 @pytest.fixture
@@ -282,24 +278,6 @@ def test_a_variable_holding_no_url_is_named_and_its_value_is_not_shown(tmp_path,
     assert PATH_TOKEN not in problem
 
 
-LIVE_BOT = """\
-id: btc-live
-mode: live
-symbol: BTC/USDT
-timeframe: 1s
-capital: 5000
-exchange:
-  id: binance
-  base_url: {base_url}
-  api_key_env: BR_NOTIFY_KEY
-  secret_env: BR_NOTIFY_SECRET
-  poll_delay_secs: 0.1
-  options: {{fetchMarkets: {{types: [spot]}}, fetchCurrencies: false, fetchMargins: false}}
-strategy: {{name: sma_cross, params: {{fast: 2, slow: 4}}}}
-risk: {{stake_pct: 0.5}}
-"""
-
-
 async def test_a_live_bots_fill_on_the_exchange_stand_in_is_sent_by_default(receiver, root, monkeypatch):
     from tests.wall_clock_standin import wall_clock_standin
 
@@ -309,7 +287,8 @@ async def test_a_live_bots_fill_on_the_exchange_stand_in_is_sent_by_default(rece
         monkeypatch.setenv(URL_ENV, receiver.url())
         # `fill` with the default fill_modes: live fills only.
         config_dir = write_daemon(root, f"{{urls_env: [{URL_ENV}], events: [fill]}}",
-                                  {"btc-live": LIVE_BOT.format(base_url=standin.base_url)})
+                                  {"btc-live": exchange_bot_file("btc-live", "live", standin.base_url, exchange_extra={
+                                      "api_key_env": "BR_NOTIFY_KEY", "secret_env": "BR_NOTIFY_SECRET"})})
         plan = plan_daemon(config_dir, root / "state", live_flag=True, environ={"I_UNDERSTAND_LIVE_TRADING": "true",
                                                                               URL_ENV: receiver.url()})
         stop = asyncio.Event()
