@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from loguru import logger
 
 from portfolio.basket import CashLedger, LegPortfolio
-from risk.group import RiskGroup, RiskGroupLimits
+from risk.group import Reservation, RiskGroup, RiskGroupLimits
 from risk.kill_switch import KillSwitch
 from runner.basket.roster import SnapshotPort, settle_leavers
 from runner.config.basket_leg import BasketLeg
@@ -150,6 +150,12 @@ class BasketGroup(RiskGroup):
             return self._refuse(f"the entry ({notional:.2f}) is more than the basket's cash not yet spoken for "
                                 f"({available:.2f})")
         return super().reserve(bot_id, order_id, symbol, notional, candle_ts_ms)
+
+    def hold(self, bot_id: str, order_id: str, symbol: str, notional: float, candle_ts_ms: int) -> None:
+        """Take room for an entry a leg re-running its candles makes as its journal holds it
+        (`runner.bot.journal_follow`), without asking the limits: the run journalled found the
+        room, on a basket the re-run cannot see again (the other legs were elsewhere then)."""
+        self._reserved[order_id] = Reservation(bot_id, order_id, symbol, notional, candle_ts_ms)
 
     def available_cash(self) -> float:
         """Cash minus the entries on their way (reserved, not yet filled)."""

@@ -56,6 +56,9 @@ class OrderFlow:
         position = portfolio.quantity
         closable = execution.closable_quantity(abs(position), portfolio.last_price) if position else None
         decision = risk.check_all(signal, portfolio, self.view, orders_pending=pending, closable=closable)
+        adopted = False
+        if self._journalled_orders is not None:   # a basket leg re-running its candles (`runner.bot.journal_follow`)
+            decision, adopted = self._journalled_decision(decision, signal, now_ms)
         verdict = decision.verdict
         if decision.rule:
             self._record_risk(decision.rule, verdict._value_, decision.reason, decision.inputs or {}, now_ms)
@@ -65,7 +68,7 @@ class OrderFlow:
             # An exit replaces whatever protects the position it closes.
             self._set_aside_exits(signal)    # a limit exit that expires puts them back (limit_orders)
             await self._cancel_all(now_ms, "replaced by an exit")
-        if self.risk_group is not None and not self._group_room_for(decision, now_ms):
+        if self.risk_group is not None and not adopted and not self._group_room_for(decision, now_ms):
             return
         if decision.price is not None:       # a limit order (`runner.bot.limit_orders`)
             order = self._limit_order(decision, signal, now_ms)

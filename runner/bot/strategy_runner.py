@@ -45,6 +45,7 @@ from runner.bot.control import RunnerControl
 from runner.bot.errors import BotMustStayDown, ExchangeRefusedBot, StrategyError
 from runner.bot.forecasting import Forecasting
 from runner.bot.governing import GovernanceFlow
+from runner.bot.journal_follow import JournalFollowing
 from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
 from runner.bot.limit_orders import LimitOrderFlow
@@ -71,7 +72,7 @@ __all__ = ["RunnerState", "StrategyRunner"]
 
 
 class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow,
-                     LimitOrderFlow, PluginHooks, SessionFlow):
+                     LimitOrderFlow, PluginHooks, SessionFlow, JournalFollowing):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
