@@ -7,6 +7,7 @@ from runner.basket.group import Baskets
 from runner.config.basket import BasketConfig, leg_id, load_bot_or_basket, read_symbol_file
 from runner.config.bot import ConfigError, load_bot_config
 from runner.config.daemon import load_config_dir
+from tests.unit.runner.config_files import problems_of as config_problems, write
 
 BASKET = """\
 id: trio
@@ -20,16 +21,8 @@ strategy: {name: ema_cross, params: {fast: 5, slow: 20}}
 """
 
 
-def write(tmp_path, text, name="basket.yaml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
 def problems_of(path):
-    with pytest.raises(ConfigError) as info:
-        load_bot_or_basket(path)
-    return info.value.problems
+    return config_problems(path, load_bot_or_basket)
 
 
 def test_a_basket_is_one_leg_per_symbol_with_its_own_synthetic_series(tmp_path):

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from runner.config.basket import load_bot_or_basket
-from runner.config.bot import ConfigError, load_bot_config
+from runner.config.bot import load_bot_config
 from strategies.registry import strategy_names
+from tests.unit.runner.config_files import problems_of, write
 
 PROJECT = Path(__file__).resolve().parents[3]
 
@@ -19,18 +20,6 @@ market: {source: synthetic, seed: 3, bars: 500}
 strategy: {name: sma_cross, params: {fast: 5, slow: 20}}
 risk: {stake_pct: 0.5}
 """
-
-
-def write(tmp_path, text, name="bot.yaml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def problems_of(path):
-    with pytest.raises(ConfigError) as info:
-        load_bot_config(path)
-    return info.value.problems
 
 
 def test_a_good_file_loads_with_defaults_filled_in(tmp_path):

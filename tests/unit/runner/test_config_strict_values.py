@@ -4,14 +4,9 @@ import pytest
 
 from runner.config.bot import ConfigError, load_bot_config
 from runner.config.daemon import load_config_dir
+from tests.unit.runner.config_files import SMALL_BOT
 
-GOOD = """\
-id: btc-sma
-symbol: BTC/USD
-capital: 1000
-market: {source: synthetic, seed: 3, bars: 500}
-strategy: {name: sma_cross, params: {fast: 5, slow: 20}}
-"""
+GOOD = SMALL_BOT
 
 
 def bot_problems(tmp_path, extra):

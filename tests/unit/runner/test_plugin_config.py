@@ -12,11 +12,12 @@ import yaml
 import runner.plugins.registry as registry
 from market.synthetic import generate_candles
 from runner.assembly.compose import _drift_backtest, sim_runner
-from runner.config.bot import ConfigError, load_bot_config
+from runner.config.bot import load_bot_config
 from runner.plugins.base import Plugin
 from runner.plugins.registry import ENTRY_POINT_GROUP
 from strategies.entry_points import EntryPointGroup
 from tests.fake_packages import fake_site
+from tests.unit.runner.config_files import problems_of
 
 GUARD = """
 from typing import Annotated
@@ -61,12 +62,6 @@ def write_bot(tmp_path: Path, plugins, **extra) -> Path:
     path.write_text(yaml.safe_dump({"id": "guarded", "symbol": "BTC/USD", "capital": 1000,
                                     "strategy": {"name": "sma_cross"}, "plugins": plugins} | extra))
     return path
-
-
-def problems_of(path: Path) -> list[str]:
-    with pytest.raises(ConfigError) as raised:
-        load_bot_config(path)
-    return raised.value.problems
 
 
 def test_a_plugin_a_package_offers_is_built_for_the_bot_from_its_checked_params(site, tmp_path):

@@ -2,30 +2,17 @@
 
 import time
 
-import pytest
-
-from runner.config.bot import ConfigError, load_bot_config
+from runner.config.bot import load_bot_config
 from runner.config.errors import _show
 from runner.config.daemon import load_config_dir
+from tests.unit.runner.config_files import SMALL_BOT, problems_of
 
-GOOD = """\
-id: btc-sma
-symbol: BTC/USD
-capital: 1000
-market: {source: synthetic, seed: 3, bars: 500}
-strategy: {name: sma_cross, params: {fast: 5, slow: 20}}
-"""
+GOOD = SMALL_BOT
 
 # The "billion laughs": nine levels of ten aliases each expand to 10^9 strings.
 BILLION_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{name}: &{name} [{','.join(['*' + prev] * 9)}]\n"
     for prev, name in zip("abcdefgh", "bcdefghi")) + "capital: *i\n"
-
-
-def problems_of(path):
-    with pytest.raises(ConfigError) as info:
-        load_bot_config(path)
-    return info.value.problems
 
 
 def test_nested_aliases_are_refused_quickly_without_expanding(tmp_path):
