@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,11 +14,10 @@ from market.factory import load_market
 from market.models import Candle, timeframe_ms
 from portfolio.trades import Trade
 from runner.assembly.compose import sim_runner
+from runner.backtest.sharpe import sharpe_ratio
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
 from runner.state.journal import MemoryJournal
-
-_YEAR_MS = 365 * 86_400_000
 
 
 @dataclass(slots=True)
@@ -135,20 +133,6 @@ def summarize(runner: StrategyRunner, config: BotConfig, timestamps_ms: list[int
         elapsed_s=elapsed_s, trades=list(portfolio.trades), equity_curve=curve,
         timestamps_ms=timestamps_ms, closes=closes or [],
     )
-
-
-def sharpe_ratio(equity_curve: list[float], bar_ms: int, initial_capital: float) -> float:
-    """Annualized Sharpe ratio of per-bar returns (risk-free rate 0); 0 when returns are flat."""
-    if len(equity_curve) < 2:
-        return 0.0
-    import numpy as np
-
-    equity = np.asarray([initial_capital, *equity_curve], dtype=float)
-    returns = np.diff(equity) / equity[:-1]
-    std = returns.std(ddof=1)
-    if not std > 0:
-        return 0.0
-    return float(returns.mean() / std * math.sqrt(_YEAR_MS / bar_ms))
 
 
 def max_drawdown(curve: list[float], initial_capital: float) -> float:
