@@ -106,7 +106,7 @@ class JournalFollowing:
                   "type": "limit" if isinstance(signal, LimitSignal) else "market"}
         if any(data[name] != value for name, value in wanted.items()) or data["reason"] == "kill_switch":
             raise self._conflict(bar, f"decides a {wanted['side'] or 'no'} {wanted['type']} order on {self.symbol} "
-                                      f"({signal.direction.value} signal) where the journal holds {order_id}: "
+                                      f"({signal.direction.name.lower()} signal) where the journal holds {order_id}: "
                                       f"{_described(data)}")
         adopted = RiskDecision(Verdict.APPROVE, data["reason"], side, data["quantity"], data["quote_amount"],
                                data["stop_loss_pct"], data["take_profit_pct"], data.get("trailing_stop_pct"),
