@@ -5,15 +5,13 @@ own 1h kline (which the stand-in builds from its 1m tape on its own, as Binance 
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from execution.standin import BinanceStandIn, FastForwardClock
 from execution.standin.ccxt_client import make_ccxt_client
 from market.synthetic import generate_candles
-from runner.daemon.manager import BotManager
 from tests.higher_timeframes import RECORDED
+from tests.integration.manager_runs import ManagerRun
 from tests.integration.test_exchange_bots import MIN, T0_MS, bot, services_for, until
 
 HOUR = 60 * MIN
@@ -45,15 +43,9 @@ async def test_a_paper_bot_sees_only_closed_hours_equal_to_the_exchanges_and_has
         services = services_for(tmp_path, clock)
         config = bot("paper-hours", "paper", standin.base_url, strategy={
             "name": "test_records_higher_candles", "params": {"tag": "paper_hours", "timeframe": "1h", "bars": BARS}})
-        manager = BotManager([config], services, exit_when_done=False)
-        stop = asyncio.Event()
-        running = asyncio.create_task(manager.run(stop))
-        # Two hours close while it runs live: 21:00 on the 21:59 candle, 22:00 on the 22:59 one.
-        await until(lambda: any(ts >= T0_MS + 23 * HOUR for ts, _, _ in RECORDED.get("paper_hours", ())))
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+        async with ManagerRun([config], services):
+            # Two hours close while it runs live: 21:00 on the 21:59 candle, 22:00 on the 22:59 one.
+            await until(lambda: any(ts >= T0_MS + 23 * HOUR for ts, _, _ in RECORDED.get("paper_hours", ())))
         hours = await standin_hours(standin)
 
     seen = RECORDED["paper_hours"]

@@ -9,16 +9,14 @@ the bots' tasks without a clean stop and rolls back the journal's uncommitted ro
 
 from __future__ import annotations
 
-import asyncio
-
 from execution.standin import BinanceStandIn, FastForwardClock
 from execution.standin.tapes import wavy_candles
 from runner.config.bot import BotConfig
-from runner.daemon.manager import BotManager
 from runner.state.journal import SqliteJournal
 from strategies.base import Strategy
 from strategies.registry import register
 from strategies.signal import Direction, LimitSignal
+from tests.integration.manager_runs import ManagerRun
 from tests.integration.test_exchange_bots import MIN, T0_MS, services_for, until
 
 ENTRY_MS = T0_MS + 62 * MIN          # a candle of the stand-in's first minutes
@@ -63,39 +61,21 @@ async def test_a_resting_limit_order_survives_a_crash_is_not_sent_again_and_expi
         config = live_bot(standin.base_url)
         clock = FastForwardClock(standin)
         clock.hold_at(ENTRY_MS + 3 * MIN)            # time stops while the order rests: the crash comes first
-        services = services_for(tmp_path, clock)
-        manager = BotManager([config], services, exit_when_done=False)
-        running = asyncio.create_task(manager.run(asyncio.Event()))
-        await until(lambda: [o.status for o in standin.orders] == ["NEW"])
-        [order] = standin.orders
-        await until(lambda: manager.status("limit-live").bars >= 3)
-        for slot in manager._slots.values():        # the crash: no clean stop, uncommitted rows gone
-            slot.task.cancel()
-        await asyncio.gather(*(s.task for s in manager._slots.values()), return_exceptions=True)
-        services.journal._db.rollback()
-        services.journal._db.close()
-        await services.hub.aclose()
-        await services.accounts.aclose()
-        services.writer.close()
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        async with ManagerRun([config], services_for(tmp_path, clock)) as run:
+            await until(lambda: [o.status for o in standin.orders] == ["NEW"])
+            [order] = standin.orders
+            await until(lambda: run.manager.status("limit-live").bars >= 3)
+            await run.crash()                       # no clean stop, uncommitted rows gone
         [intent] = journalled(tmp_path, "order")
         assert (intent["type"], intent["order_id"]) == ("limit", order.client_order_id)
         assert intent["expire_ts_ms"] == ENTRY_MS + MIN + EXPIRE_AFTER * MIN
 
-        services = services_for(tmp_path, FastForwardClock(standin))
-        manager = BotManager([config], services, exit_when_done=False)
-        stop = asyncio.Event()
-        running = asyncio.create_task(manager.run(stop))
-        await until(lambda: order.status == "CANCELED")
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+        async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
+            await until(lambda: order.status == "CANCELED")
 
         assert standin.order_submissions == {order.client_order_id: 1}       # followed, never sent again
         assert len(standin.orders) == 1 and standin.trades == []
         [cancel] = journalled(tmp_path, "cancel")
         assert (cancel["order_id"], cancel["why"], cancel["ts_ms"]) == (order.client_order_id, "expired",
                                                                         intent["expire_ts_ms"])
-        assert manager.status("limit-live").last_error == ""
+        assert run.manager.status("limit-live").last_error == ""

@@ -4,12 +4,11 @@ candles rather than after `min_window` of them, and its status shows it."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 
 from execution.standin import BinanceStandIn, FastForwardClock
 from market.synthetic import generate_candles
-from runner.daemon.manager import BotManager
+from tests.integration.manager_runs import ManagerRun
 from tests.integration.test_exchange_bots import T0_MS, MIN, bot, services_for, until
 
 # Small detector settings, so that the test's tape is short: the first fit needs
@@ -33,20 +32,14 @@ async def test_a_paper_bot_with_regimes_fetches_its_first_fits_history_and_shows
         # The stand-in's clock runs on whenever no request is in flight, while the fit takes its
         # time in a worker thread: time stops before the 20th live candle until the fit is done.
         clock.hold_at(T0_MS + (HISTORY + 20) * MIN)
-        manager = BotManager([config], services, exit_when_done=False)
-        stop = asyncio.Event()
-        running = asyncio.create_task(manager.run(stop))
-        await until(lambda: services.regimes.detectors() and services.regimes.detectors()[0].candles >= 620)
-        [shared] = services.regimes.detectors()
-        await shared.fit_done()
-        clock.release()
-        # The fit is used at the first candle after it is done.
-        await until(lambda: manager.status("regime-paper").regime not in (None, "unknown"))
-        status = manager.status("regime-paper")
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+        async with ManagerRun([config], services) as run:
+            await until(lambda: services.regimes.detectors() and services.regimes.detectors()[0].candles >= 620)
+            [shared] = services.regimes.detectors()
+            await shared.fit_done()
+            clock.release()
+            # The fit is used at the first candle after it is done.
+            await until(lambda: run.manager.status("regime-paper").regime not in (None, "unknown"))
+            status = run.manager.status("regime-paper")
 
     assert status.regime in {"trending_up", "trending_down", "ranging", "volatile"}
     assert set(status.regime_probs) == {"trending_up", "trending_down", "ranging", "volatile"}

@@ -4,7 +4,6 @@ on the stand-in's fast-forward clock."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import ClassVar
 
 import pytest
@@ -16,9 +15,9 @@ from market.models import Candle
 from runner.config.bot import BotConfig
 from runner.control.metrics import render_prometheus
 from runner.control.status import BotStatus
-from runner.daemon.manager import BotManager
 from strategies.base import Strategy, StrategyParams
 from strategies.registry import register
+from tests.integration.manager_runs import ManagerRun
 from tests.integration.test_exchange_bots import T0_MS, MIN, bot, services_for, until
 
 CANDLES = 20
@@ -52,17 +51,10 @@ async def candles_seen(tmp_path, label: str, *, publish_delay_ms: int = 0,
     """The candles a paper bot saw on a fresh stand-in, and its status after the last of them."""
     async with BinanceStandIn(wavy_candles(400), balances={"USDT": 10_000}, start_ms=T0_MS + 60 * MIN) as standin:
         standin.api.market_trades.publish_delay_ms = publish_delay_ms
-        clock = FastForwardClock(standin)
-        services = services_for(tmp_path / label, clock)
-        manager = BotManager([recording_bot(standin.base_url, label, **exchange)], services, exit_when_done=False)
-        stop = asyncio.Event()
-        running = asyncio.create_task(manager.run(stop))
-        await until(lambda: len(RecordsCandles.seen.get(label, [])) >= CANDLES)
-        status = manager.status(f"rec-{label}")
-        stop.set()
-        await asyncio.wait_for(running, 10)
-        await services.aclose()
-        services.journal.close()
+        async with ManagerRun([recording_bot(standin.base_url, label, **exchange)],
+                              services_for(tmp_path / label, FastForwardClock(standin))) as run:
+            await until(lambda: len(RecordsCandles.seen.get(label, [])) >= CANDLES)
+            status = run.manager.status(f"rec-{label}")
         return RecordsCandles.seen.pop(label), status
 
 
