@@ -4,6 +4,7 @@ started on a config folder, connected to over its socket, and stopped."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -30,24 +31,31 @@ def write_config_folder(folder: Path, daemon_yaml: str, bots: dict[str, str]) ->
     return folder
 
 
-def start_daemon(config_dir: Path, state_dir: Path) -> subprocess.Popen:
-    """`botrunner run CONFIG_DIR --state-dir STATE_DIR` as a child process, output captured."""
-    return subprocess.Popen([sys.executable, str(PROJECT / "main.py"), "run", str(config_dir),
-                             "--state-dir", str(state_dir)], cwd=PROJECT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_daemon(config_dir: Path, state_dir: Path, *, env: dict[str, str] | None = None, live: bool = False,
+                 log: Path | None = None) -> subprocess.Popen:
+    """`botrunner run CONFIG_DIR --state-dir STATE_DIR [--live]` as a child process, with `env`
+    added to this process's environment; its output captured, or appended to `log` (stdout and
+    stderr both, so that a restart's follows the run before)."""
+    args = [sys.executable, str(PROJECT / "main.py"), "run", str(config_dir), "--state-dir", str(state_dir),
+            *(["--live"] if live else [])]
+    environ = {**os.environ, **(env or {})}
+    if log is None:
+        return subprocess.Popen(args, cwd=PROJECT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    with open(log, "a") as out:
+        return subprocess.Popen(args, cwd=PROJECT, env=environ, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
-def stop_daemon(process: subprocess.Popen) -> None:
-    """SIGTERM and wait (killed after 20 s); reaps one that already ended."""
+def stop_daemon(process: subprocess.Popen, timeout_secs: float = 20) -> str:
+    """SIGTERM and wait (killed after `timeout_secs`); reaps one that already ended. Its captured
+    stderr."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
-            process.communicate(timeout=20)
+            return process.communicate(timeout=timeout_secs)[1]
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
-    else:
-        process.communicate()
+    return process.communicate()[1]
 
 
 async def connected(socket_path: Path, timeout_secs: float = 120.0) -> ControlClient:

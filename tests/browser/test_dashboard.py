@@ -4,19 +4,14 @@ draws a bot's equity chart, and a kill from the page kills the bot."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.daemon_process import start_daemon, stop_daemon, write_config_folder
+
 TOKEN = "browser-test-token"
 BOT = """\
 id: {id}
@@ -55,29 +50,19 @@ def wait_for(condition, what: str, timeout_secs: float = 30.0) -> None:
 
 
 @pytest.fixture
-def daemon_url():
+def daemon_url(sock_dir):
     """A daemon with three paced sim bots, its control API on loopback TCP; yields its URL."""
-    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="br-"))
-    config_dir, state_dir, port = root / "config", root / "state", free_port()
-    (config_dir / "bots").mkdir(parents=True)
-    (config_dir / "daemon.yaml").write_text(f"stop_grace_secs: 5\ncontrol: {{tcp: {{port: {port}}}}}\n")
-    for i, name in enumerate(["alpha", "beta", "gamma"]):
-        (config_dir / "bots" / f"{name}.yaml").write_text(BOT.format(id=name, seed=i))
-    process = subprocess.Popen([sys.executable, str(PROJECT / "main.py"), "run", str(config_dir),
-                                "--state-dir", str(state_dir)], cwd=PROJECT, env={**os.environ, "BOTRUNNER_TOKEN": TOKEN},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    config_dir, state_dir, port = sock_dir / "config", sock_dir / "state", free_port()
+    write_config_folder(config_dir, f"stop_grace_secs: 5\ncontrol: {{tcp: {{port: {port}}}}}\n",
+                        {name: BOT.format(id=name, seed=i) for i, name in enumerate(["alpha", "beta", "gamma"])})
+    process = start_daemon(config_dir, state_dir, env={"BOTRUNNER_TOKEN": TOKEN})
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: process.poll() is not None or get_json(url + "/health")["bots"] == 3, "the daemon")
         assert process.poll() is None, process.communicate()[1][-3000:]
         yield url
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            _, err = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, err = process.communicate()
+        err = stop_daemon(process, timeout_secs=30)
     assert TOKEN not in err                        # the dashboard URL is logged without the token
     assert f"Dashboard: {url}/" in err
 

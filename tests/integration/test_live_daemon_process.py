@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from execution.order_ids import order_id_prefix
 from execution.standin import BinanceStandIn
 from execution.standin.ledger import base_moved
-from tests.daemon_process import write_config_folder
+from tests.daemon_process import start_daemon as start_daemon_process, write_config_folder
 from tests.exchange_bot_files import exchange_bot_file
 from tests.wall_clock_standin import wall_clock_standin
 
-PROJECT = Path(__file__).resolve().parents[2]
 BOT_ID = "btc-live"
 PREFIX = order_id_prefix(BOT_ID)
 KILL_SEED = 20261201            # the second kill lands a seeded random time after the orders it waits for
@@ -42,12 +39,8 @@ def write_config(root: Path, base_url: str) -> Path:
 
 
 def start_daemon(config_dir: Path, state_dir: Path, standin: BinanceStandIn, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "I_UNDERSTAND_LIVE_TRADING": "true",
-           "BR_PROC_KEY": standin.api_key, "BR_PROC_SECRET": standin.secret}
-    with open(log, "a") as out:
-        return subprocess.Popen([sys.executable, str(PROJECT / "main.py"), "run", str(config_dir),
-                                 "--state-dir", str(state_dir), "--live"],
-                                cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    return start_daemon_process(config_dir, state_dir, live=True, log=log, env={
+        "I_UNDERSTAND_LIVE_TRADING": "true", "BR_PROC_KEY": standin.api_key, "BR_PROC_SECRET": standin.secret})
 
 
 async def until(condition, what: str, log: Path, timeout: float = 45.0) -> None:
