@@ -26,7 +26,6 @@ from risk.engine import RuleRiskEngine
 from risk.governance.config import GovernanceConfig
 from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
-from runner.basket.group import BasketGroup
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.forecasting import ForecastRecorder, Forecasting
 from runner.bot.plugin_hooks import BotPlugins
@@ -37,10 +36,8 @@ from runner.governance.bot_governance import BotGovernance, DriftBacktest, trade
 from runner.governance.saved import SavedGovernance, saved_governance
 from runner.governance.shadow_journal import ShadowJournal
 from runner.forecast.triggers import Triggers
-from runner.regime.gate import RegimeGate
 from runner.plugins.base import Plugin
 from runner.plugins.registry import create_plugins
-from runner.regime.shared import RegimeHub
 from runner.state.journal import Journal
 from strategies.base import Strategy
 from strategies.features import FeatureHub, SharedFeatures
@@ -49,6 +46,8 @@ from strategies.registry import create_strategy
 if TYPE_CHECKING:
     from execution.exchange import ExchangeAccount
     from market.session import TradingSession
+    from runner.regime.gate import RegimeGate
+    from runner.regime.shared import RegimeHub
 
 __all__ = ["compose_runner", "make_strategy", "sim_runner"]
 
@@ -110,7 +109,11 @@ def compose_runner(
     if kind is ExecutionKind.SHADOW and journal is not None:
         journal = ShadowJournal(journal)
     # A basket's leg: its ledger on the basket's cash, the basket's stake and kill switch.
-    basket = risk_group if config.basket is not None and isinstance(risk_group, BasketGroup) else None
+    basket = None
+    if config.basket is not None:
+        from runner.basket.group import BasketGroup   # here: a single bot's process needs no basket package
+
+        basket = risk_group if isinstance(risk_group, BasketGroup) else None
     session = config.session.session() if config.session is not None else None
     return StrategyRunner(
         config.id, feed=feed, strategy=strategy,
@@ -194,6 +197,9 @@ def _regime(config: BotConfig, strategy: Strategy, hub: RegimeHub | None,
     backtests label alike; paper and live ones as soon as they are done (`runner.regime.shared`)."""
     if config.regimes is None and config.regime is None:
         return None
+    from runner.regime.gate import RegimeGate      # the detector's numpy: only for a bot with regimes
+    from runner.regime.shared import RegimeHub
+
     settings = config.regime or RegimeConfig()
     if hub is None or stream_key is None:
         hub, stream_key = RegimeHub(), config.id

@@ -37,15 +37,15 @@ def backtest(
 ) -> None:
     """Run one bot in sim mode over historical candles, as fast as the CPU allows; with a daemon
     folder, every bot of it over the same period, with its risk groups (a portfolio backtest)."""
+    # What a single bot's backtest runs; a basket, an HTML report (numpy) and a folder import
+    # theirs where they run.
     from market.errors import MarketDataError
     from runner.backtest.run import run_backtest
     from strategies.entry_points import EntryPointError
-    from runner.basket.backtest import format_basket_report, run_basket_backtest
     from runner.config.basket import BasketConfig, load_bot_or_basket
     from runner.config.bot import ConfigError
     from runner.config.defaults import DEFAULT_BOT
     from runner.bot.errors import BotError
-    from runner.backtest.html_report import write_html_report
     from runner.backtest.progress import LongRunProgress
     from runner.backtest.report import format_report, write_equity_csv, write_trades_csv
 
@@ -65,6 +65,8 @@ def backtest(
             if isinstance(bot, BasketConfig):          # symbols: [...], one leg per symbol (runner.basket)
                 if data is not None:
                     fail(["--data: a basket reads a market per symbol (markets: in its file), not one file"])
+                from runner.basket.backtest import run_basket_backtest
+
                 basket = asyncio.run(run_basket_backtest(bot, start=start, end=end, progress=progress))
                 result = basket.result
             else:
@@ -82,8 +84,12 @@ def backtest(
     if equity_out:
         write_equity_csv(result, equity_out)
     if report:
+        from runner.backtest.html_report import write_html_report
+
         write_html_report(result, report)
     if basket is not None:
+        from runner.basket.backtest import format_basket_report
+
         typer.echo(json.dumps(basket.summary(), allow_nan=False) if as_json else format_basket_report(basket))
         return
     typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_report(result))   # standard JSON only

@@ -33,7 +33,6 @@ from pydantic import Field, ValidationError, model_validator
 from market.config import MarketConfig, SyntheticSource
 from market.limits import MAX_CAPITAL, Number, WholeNumber
 from market.strict import StrictModel
-from market.synthetic import symbol_seed
 from runner.config.basket_leg import BasketLeg, OnRetire
 from runner.config.bot import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config.errors import describe_errors
@@ -149,6 +148,8 @@ class BasketConfig:
         fields, template = self.fields, self.template
         market = fields.markets.get(symbol, template.market)
         if isinstance(market, SyntheticSource) and symbol not in fields.markets:
+            from market.synthetic import symbol_seed   # here: market.synthetic imports numpy
+
             market = market.model_copy(update={"seed": symbol_seed(market.seed, symbol)})
         basket = BasketLeg(basket=self.id, stake_amount=fields.stake_amount, stake_fraction=fields.stake_fraction,
                            max_open_positions=fields.max_open_positions, on_retire=fields.on_retire,

@@ -21,14 +21,15 @@ a `RegimeSettings` through `RegimeConfig.settings()`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
 from market.limits import Number
 from market.strict import StrictModel
-from strategies.regime.detector import RegimeSettings
-from strategies.regime.labelling import LabelRule
+
+if TYPE_CHECKING:
+    from strategies.regime.detector import RegimeSettings
 
 # Regimes a bot may list; `unknown` (before the first fit) is deliberately not one of them.
 RegimeName = Literal["trending_up", "trending_down", "ranging", "volatile"]
@@ -76,6 +77,10 @@ class RegimeConfig(StrictModel):
         return self.vol_window + self.min_window
 
     def settings(self) -> RegimeSettings:
+        # Imported here: the detector's package brings numpy, which a bot without regimes never needs.
+        from strategies.regime.detector import RegimeSettings
+        from strategies.regime.labelling import LabelRule
+
         return RegimeSettings(states=self.states, window=self.window, min_window=self.min_window,
                               refit_every=self.refit_every,
                               vol_window=self.vol_window, regime_candles=self.regime_candles,
