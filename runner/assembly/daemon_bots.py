@@ -146,6 +146,8 @@ async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub
         runner.follow_journalled_orders(journalled_orders(wiring["journal"]))
     for bar, reason in recovered.kills_to_replay.items():
         runner.schedule_kill(bar, reason)
+    if config.basket is not None and recovered.journalled_kill is not None:   # where the journal has it, not before
+        runner.follow_journalled_kill(*recovered.journalled_kill)
     if runner.governance is not None:        # a person's decisions past the snapshot, at the same place
         for bars, asked in recovered.governance_to_replay:
             runner.schedule_governance(bars, asked)

@@ -82,5 +82,8 @@ class RunnerControl:
             if not (self.flatten_pending and self.kill_switch.tripped):    # a killed bot stays killed
                 self._finish(RunnerState.STOPPED, "stop requested")
             return True
-        await self._trip(reason, self.last_candle_ts_ms + self._bar_ms, source="manual")
+        if not await self._trip(reason, self.last_candle_ts_ms + self._bar_ms, source="manual") and (
+                self.kill_follows_journal):   # a re-run basket leg's journalled kill is ahead: not here
+            self._interrupt = ("scheduled", "")
+            return False
         return not self.flatten_pending

@@ -14,6 +14,13 @@ so a bot stopped or crashed again before it is done owes it still when it next s
 (`finish_owed_flatten`, called by the daemon as it builds the bot): the exchange may agree with
 the journal by then, and nothing else would ask for it.
 
+A sim basket leg re-running its candles after a crash, with its kill in the journal past its
+snapshot, is killed where the journal says and nowhere else (`follow_journalled_kill`): its legs
+restore from snapshots of different moments and re-run at their own paces, so the latch they share
+(tripped again by the first leg to reach its kill, or by a rule on a basket equity made of other
+moments) would kill the others candles before their journalled kills, and their flatten orders
+would not be the journalled ones (`JournalConflict`: the legs refused to start).
+
 A mixin of `StrategyRunner` (it reads and writes the runner's own state), kept in its own
 module so that the loop in `strategy_runner.py` reads alone.
 """
@@ -33,6 +40,22 @@ FLATTEN_RETRY_MAX_BARS = 16
 class KillSwitchFlow:
     """Kill-switch methods of `StrategyRunner`; see the module docstring."""
 
+    # (candles read, reason, source) of the kill a re-running sim basket leg's journal holds past
+    # its snapshot; None for every other bot, and once the leg has reached it.
+    _journalled_kill: tuple[int, str, str] | None = None
+
+    def follow_journalled_kill(self, bars: int, reason: str, source: str) -> None:
+        """Before `run()`, for a sim basket leg: trip the kill switch before candle `bars`, as
+        journalled (`reason`, `source`), and not before: the shared latch, a rule or a kill asked
+        for meanwhile leave the leg re-running its journalled candles until then."""
+        self._journalled_kill = (bars, reason, source)
+        self.schedule_kill(bars, reason)
+
+    @property
+    def kill_follows_journal(self) -> bool:
+        """A journalled kill is still ahead of this leg: the latch does not stop it yet."""
+        return self._journalled_kill is not None
+
     async def kill_now(self, reason: str) -> None:
         """Trip the kill switch at once. Only between candles (`busy` is False): the flatten
         order goes out now instead of when the next candle arrives."""
@@ -41,11 +64,14 @@ class KillSwitchFlow:
         # The turn is held while the orders are cancelled and the position closed: a candle
         # arriving meanwhile waits, so its protective exits cannot sell what the flatten sells.
         async with self._turn:
-            await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms, source="manual")
+            tripped = await self._trip(reason or "killed by hand", self.last_candle_ts_ms + self._bar_ms,
+                                       source="manual")
             if self._interrupt is not None and self._interrupt[0] == "kill":
                 # Asked for already (a basket's latch asks every leg at once): this kill is it,
                 # and left pending it would trip the latch again after a resume in place.
                 self._interrupt = None
+            if not tripped and self._scheduled_kills:
+                self._interrupt = ("scheduled", "")    # its journalled kill is still ahead (see `_trip`)
             self.checkpoint()             # between candles: persist the latch now
 
     async def resume_in_place(self) -> bool:
@@ -64,15 +90,21 @@ class KillSwitchFlow:
             self._record("lifecycle", self.clock.now_ms(), {"state": "running", "detail": "resumed"})
             return True
 
-    async def _trip(self, reason: str, now_ms: int, *, source: str = "rule") -> None:
+    async def _trip(self, reason: str, now_ms: int, *, source: str = "rule") -> bool:
         """Latch the kill switch and close the position. The bot is KILLED from here on,
         whatever the flatten's fate: one that does not complete now is retried (see
-        `_work_on_flatten`) and shown as `flatten_pending`."""
+        `_work_on_flatten`) and shown as `flatten_pending`. False when nothing was done: tripped
+        already, or a journalled kill is ahead (`follow_journalled_kill`)."""
+        if (journalled := self._journalled_kill) is not None:
+            if self.bars != journalled[0]:
+                return False              # re-running candles before its journalled kill
+            _, reason, source = journalled    # as journalled: a rule's figures differ in the re-run
+            self._journalled_kill = None
         # Tripped already: nothing more, unless by another leg of this bot's basket (they share
         # one latch) while this one still trades: it closes its position too.
         switch = self.kill_switch
         if not switch.trip(reason, now_ms) and (not switch.shared or self.state is RunnerState.KILLED):
-            return
+            return False
         reason = self.kill_switch.reason
         logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
         self._filled = True               # checkpoint at the end of this candle: the latch persists
@@ -85,6 +117,7 @@ class KillSwitchFlow:
         if self.plugins is not None:
             self._plugins_on_kill(reason)
         await self._flatten_on_kill(now_ms)
+        return True
 
     async def flatten_on_restart(self, reason: str) -> None:
         """`on_restart: flatten`, before the bot runs: close the position now, or, while an

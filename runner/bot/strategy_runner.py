@@ -196,7 +196,7 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
         self._record("lifecycle", self.clock.now_ms(), {"state": "running"})
         try:
             await self._warm_up()
-            if self.kill_switch.tripped:     # latched before this run: finish the flattening
+            if self.kill_switch.tripped and not self.kill_follows_journal:   # latched before this run: finish the flattening
                 # A flatten order that survived the restart (sim replays it, live looks it up)
                 # is followed, not sent a second time.
                 if not any(o.reason == "kill_switch" for o in self.execution.open_orders()):
@@ -315,14 +315,13 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
                 curve.append(equity)
             self.bars += 1
             self.last_candle_ts_ms = candle.ts_ms
-            if kill_switch.tripped:
+            if kill_switch.tripped and self._journalled_kill is None:   # (a re-run basket leg's is ahead: kill_flow)
                 if await self._work_on_flatten(close_ms):
                     return True
                 continue
             if watches:                        # no kill rule or breaker configured: nothing to ask
                 reason = risk.on_candle(candle, equity, self.portfolio.peak_equity)
-                if reason is not None:
-                    await self._trip(reason, close_ms)
+                if reason is not None and await self._trip(reason, close_ms):
                     if not self.flatten_pending:
                         return True
                     continue

@@ -63,6 +63,9 @@ class RecoveredState:
     # snapshot folded in; None when none was journalled (`restore_from_journal` restores it).
     # Not for sim: its re-run trips the rules again and replays the kills by hand.
     latch_after: dict[str, Any] | None = None
+    # Sim basket legs: (candles read, reason, source) of the first kill past the snapshot and its
+    # last resume, whatever tripped it; the leg re-runs up to it (`StrategyRunner.follow_journalled_kill`).
+    journalled_kill: tuple[int, str, str] | None = None
 
     @property
     def position(self) -> int:
@@ -96,10 +99,15 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> Recov
             latch = recovered.latch_after = folded_latch(latch, event)
             if event.kind == "resume":
                 recovered.kills_to_replay.clear()
+                recovered.journalled_kill = None
                 if recovered.state is not None:
                     recovered.state["kill_switch"] = latch
-            elif event.data.get("source") == "manual":
-                recovered.kills_to_replay[event.data["bars"]] = event.data["reason"]
+            else:
+                if recovered.journalled_kill is None:
+                    recovered.journalled_kill = (event.data["bars"], event.data["reason"],
+                                                 event.data.get("source", "rule"))
+                if event.data.get("source") == "manual":
+                    recovered.kills_to_replay[event.data["bars"]] = event.data["reason"]
     if source == "fresh" and journal.events(kinds=("order", "fill"), limit=1):
         # Crashed before its first snapshot: re-run from the first candle, checked against what
         # the journal holds, which is a rebuild from the journal, not an empty start.
