@@ -48,6 +48,12 @@ class RunnerControl:
         """True while a batch of candles is being processed (False while waiting for one)."""
         return self._busy
 
+    @property
+    def between_candles(self) -> bool:
+        """Nobody works on the bot's state now: no batch of candles, and no kill, resume or
+        governance change by hand (none holds its turn). Its state then holds whole candles."""
+        return not self._turn.locked()
+
     def request_stop(self) -> None:
         """Stop after the candle being worked on, if any, or before the next one (state
         STOPPED); the next candle stays unread."""

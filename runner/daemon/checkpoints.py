@@ -8,6 +8,17 @@ waited for all of them. Here a snapshot is encoded at once (the bot goes on chan
 and held until the end of the current loop turn; then one commit of the journal (and of the
 forecast store) covers every snapshot held, and they go to the writer together.
 
+A bot's checkpoint at the end of its candle (`submit_soon`) is made later still: after the
+orders of that candle are on the wire. Every bot of a one-minute daemon checkpoints after every
+candle (its interval, 5 s, is shorter than a candle), so each candle's fan-out built and encoded
+a hundred snapshots (~50 us each) before the commit its orders wait for: milliseconds before
+the first order left. Now the state is read when the group commit of the candle's intents has
+woken its bots and they have sent their orders (`SqliteJournal.after_group_commit`), or at the
+end of the loop turn where no commit is gathered, and only from a bot still between candles
+(none of its turns taken: a batch, or a kill or resume by hand), so a snapshot always holds
+whole candles. A bot that has started its next candle by then is left for its next checkpoint,
+or for `aflush`; the journal covers it meanwhile.
+
 A commit that fails hands nothing over: the snapshots on disk stay the older ones, which the
 journal does cover. The error is logged, and each bot whose snapshot was held gets it raised at
 its next checkpoint (the supervisor restarts it from its last good state), as it got it at once
@@ -18,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from loguru import logger
 
@@ -27,15 +38,30 @@ from runner.state.snapshots import SnapshotWriter, encode
 __all__ = ["Checkpoints"]
 
 
-class Checkpoints:
-    """Snapshots held until one commit of `commits` (in order) covers them, then given to `writer`."""
+class Checkpointed(Protocol):
+    """What `submit_soon` needs of a bot (a `StrategyRunner`)."""
 
-    def __init__(self, writer: SnapshotWriter, commits: Sequence[Callable[[], None]]) -> None:
+    bot_id: str
+
+    @property
+    def between_candles(self) -> bool: ...
+
+
+class Checkpoints:
+    """Snapshots held until one commit of `commits` (in order) covers them, then given to `writer`.
+    `after_group_commit` (the journal's, see `submit_soon`) defers a bot's checkpoint past the
+    orders of its candle; without it, to the end of the loop turn."""
+
+    def __init__(self, writer: SnapshotWriter, commits: Sequence[Callable[[], None]],
+                 after_group_commit: Callable[[Callable[[], None]], bool] | None = None) -> None:
         self._writer = writer
         self._commits = tuple(commits)
+        self._after_group_commit = after_group_commit
         self._held: dict[str, bytes] = {}
         self._failed: dict[str, Exception] = {}
         self._scheduled = False
+        self._soon: dict[str, tuple[Checkpointed, Callable[[Any], dict[str, Any]]]] = {}
+        self._soon_scheduled = False
 
     def submit(self, bot_id: str, state: dict[str, Any]) -> None:
         """Hold `state` for the end of this loop turn (the latest of a bot's states wins).
@@ -47,6 +73,48 @@ class Checkpoints:
             self._scheduled = True
             # Behind the callbacks already queued: the other bots stepping on the same candle.
             asyncio.get_running_loop().call_soon(self.hand_over)
+
+    def submit_soon(self, bot: Checkpointed, state_of: Callable[[Any], dict[str, Any]]) -> None:
+        """`submit(bot.bot_id, state_of(bot))` once the orders of the candle are on the wire (see
+        the module docstring): at once for a bot not between candles now (a kill or resume by hand
+        holds its turn). Raises the error of a failed commit, or of a deferred state that could
+        not be made, for this bot's previous checkpoint."""
+        if (error := self._failed.pop(bot.bot_id, None)) is not None:
+            raise error
+        if not bot.between_candles:
+            self.submit(bot.bot_id, state_of(bot))
+            return
+        self._soon[bot.bot_id] = (bot, state_of)
+        if not self._soon_scheduled:
+            self._soon_scheduled = True
+            asyncio.get_running_loop().call_soon(self._after_orders)
+
+    def _after_orders(self) -> None:
+        # The bots of a candle step in one loop turn, the deciders among them gathering one
+        # group commit for the next. Here, in that next turn, the commit is still being gathered
+        # (the snapshots wait for it), or it was done earlier in this turn and queued its bots'
+        # wake-ups (the snapshots come behind them), or there was none.
+        if self._after_group_commit is None or not self._after_group_commit(self._submit_deferred):
+            asyncio.get_running_loop().call_soon(self._submit_deferred)
+
+    def _submit_deferred(self) -> None:
+        self._make_deferred()
+        if self._held and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.hand_over)
+
+    def _make_deferred(self) -> None:
+        self._soon_scheduled = False
+        soon, self._soon = self._soon, {}
+        for bot_id, (bot, state_of) in soon.items():
+            if not bot.between_candles:
+                self._soon.setdefault(bot_id, (bot, state_of))   # busy again: left for later (see the docstring)
+                continue
+            try:
+                self._held[bot_id] = encode(bot_id, state_of(bot))
+            except Exception as exc:          # raised to the bot at its next checkpoint, as `submit` would
+                logger.error("Snapshot of {} not made: {}: {}", bot_id, type(exc).__name__, exc)
+                self._failed[bot_id] = exc
 
     def hand_over(self) -> None:
         """Commit, then give every held snapshot to the writer. Safe to call at any time."""
@@ -65,11 +133,15 @@ class Checkpoints:
         self._writer.submit_encoded_many(held)
 
     async def aflush(self, bot_id: str | None = None) -> None:
-        """Hand over what is held, then wait until it (or only `bot_id`'s) is on disk."""
+        """Make the deferred snapshots of bots between candles, hand over what is held, then wait
+        until it (or only `bot_id`'s) is on disk."""
+        self._make_deferred()
         self.hand_over()
         await self._writer.aflush(bot_id)
 
     def close(self) -> None:
-        """Hand over what is held, then flush and stop the writer."""
+        """Make the deferred snapshots of bots between candles, hand over what is held, then
+        flush and stop the writer."""
+        self._make_deferred()
         self.hand_over()
         self._writer.close()

@@ -247,7 +247,7 @@ class BotManager(ManagerRequests):
             regime_hub=services.regimes, replay_regime_hub=services.replay_regimes,
             risk_group=services.risk_groups.for_bot(slot.config),
             forecast_recorder=services.forecasts,
-            on_checkpoint=self._write_snapshot, checkpoint_interval_secs=self._snapshot_interval_secs)
+            on_checkpoint=self._checkpoint_soon, checkpoint_interval_secs=self._snapshot_interval_secs)
         await retire_on_start(runner, slot.config)      # a basket's leg retired with a position to sell
         await runner.finish_owed_flatten()              # `on_restart: flatten` owed from before the restart
         if slot.config.basket is not None and runner.kill_switch.shared:   # one latch for a basket's legs
@@ -278,9 +278,11 @@ class BotManager(ManagerRequests):
     def _write_snapshot(self, runner: StrategyRunner) -> None:
         # Never ahead of the journal, nor of the forecasts (a re-run does not ask again): the
         # snapshot goes to disk after one commit of both at the end of this loop turn.
-        state = runner.snapshot()
-        state["journal_seq"] = runner.journal.last_seq
-        self._services.checkpoints.submit(runner.bot_id, state)
+        self._services.checkpoints.submit(runner.bot_id, _snapshot_state(runner))
+
+    def _checkpoint_soon(self, runner: StrategyRunner) -> None:
+        # A bot's own checkpoints: made once its candle's orders are on the wire (`Checkpoints.submit_soon`).
+        self._services.checkpoints.submit_soon(runner, _snapshot_state)
 
     async def _ask_to_stop(self, slot: BotSlot) -> None:
         runner = slot.runner
@@ -290,3 +292,9 @@ class BotManager(ManagerRequests):
         runner.request_stop()
         if not runner.busy:       # waiting for a candle that may be a long way off: wake it
             await runner.feed.aclose()
+
+
+def _snapshot_state(runner: StrategyRunner) -> dict:
+    state = runner.snapshot()
+    state["journal_seq"] = runner.journal.last_seq
+    return state

@@ -70,7 +70,8 @@ class DaemonServices:
     def __post_init__(self) -> None:
         self.writer = SnapshotWriter(self.snapshots)
         commits = [self.journal.commit] + ([self.forecasts.commit] if self.forecasts is not None else [])
-        self.checkpoints = Checkpoints(self.writer, commits)
+        # A bot's checkpoint waits for its candle's orders: behind the journal's group commit (SQLite's).
+        self.checkpoints = Checkpoints(self.writer, commits, getattr(self.journal, "after_group_commit", None))
 
     def close(self) -> None:
         self.checkpoints.close()

@@ -206,6 +206,7 @@ class SqliteJournal:
         self._checkpointer = _WalCheckpointer(self.path)
         self._commits = 0
         self._group_waiters: list[asyncio.Future[None]] = []    # callers of `group_commit` this turn
+        self._after_group: list[Callable[[], None]] = []         # `after_group_commit`'s callbacks
         self._listeners: tuple[Callable[[JournalEvent], None], ...] = ()
 
     def subscribe(self, listener: Callable[[JournalEvent], None]) -> None:
@@ -263,8 +264,19 @@ class SqliteJournal:
         self._group_waiters.append(waiter)
         await waiter
 
+    def after_group_commit(self, callback: Callable[[], None]) -> bool:
+        """Call `callback` on the loop once the group commit now being gathered is done and its
+        callers have taken their next step (a live bot's: its order on the wire); False, and
+        nothing scheduled, when no group commit is being gathered. The daemon's snapshots
+        wait here, so that the orders of a candle do not wait for them (`Checkpoints.submit_soon`)."""
+        if not self._group_waiters:
+            return False
+        self._after_group.append(callback)
+        return True
+
     def _commit_group(self) -> None:
         waiters, self._group_waiters = self._group_waiters, []
+        after, self._after_group = self._after_group, []
         try:
             self.commit()
         except Exception as exc:
@@ -276,6 +288,10 @@ class SqliteJournal:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+        # Queued behind the callers' wake-ups, which `set_result` queued just now.
+        loop = asyncio.get_running_loop() if after else None
+        for callback in after:
+            loop.call_soon(callback)
 
     def for_bot(self, bot_id: str) -> BotJournal:
         return BotJournal(self, bot_id)
