@@ -1,6 +1,7 @@
 """Live bots against the Binance stand-in on loopback: candle arrival to order request, in-process.
 
-    python bench/live_latency.py [--bots 100] [--candles 240] [--journal sqlite|postgres|postgres-async ...]
+    python bench/live_latency.py [--bots 100] [--candles 240] [--runs 5] [--snapshot-interval 0]
+                                 [--journal sqlite|postgres|postgres-async ...]
 
 Starts the stand-in (execution/standin) in a process of its own on 127.0.0.1, so the exchange's
 work (signature checks, matching, replies) stays out of the event loop being measured, and a
@@ -9,7 +10,9 @@ subscription), with sma_cross at mixed lengths so their signals spread over many
 Time is the stand-in's, moved on by a discrete-event clock: the next candle closes once no
 request is in flight and the snapshots are written (the daemon is done with the last candle,
 background work included, as it is long before the next close in a real run); the run is
-bounded by `--candles`.
+bounded by `--candles`. Each bot checkpoints after every candle, as the bots of a daemon on 1m
+candles do (their 5 s interval is shorter than a minute); `--snapshot-interval` sets another
+interval, in seconds of wall time, of which a candle here lasts a few tens of milliseconds.
 
 Measured in this process, with four probes outside the code under test:
 - arrival: when the shared live stream receives a closed candle from the feed;
@@ -21,24 +24,32 @@ the figure is on-the-wire minus the arrival of the candle the order was decided 
 (p50, p99, max), with the decided figure and the time inside ccxt (building the request, its
 rate limiter, signing) beside it; then the last order of each candle by how many orders that
 candle made, the fan-out of the candles without orders (arrival to every bot past it: what the
-hundred bots' turns cost before a candle's commit can start), and the same number of orders
-sent straight through ccxt with no bot code, over
-REST and over Binance's WebSocket API (`create_order_ws`) from the same client. Also the
+hundred bots' turns cost before a candle's commit can start), and ccxt's own cost: every
+`FLOOR_EVERY` candles, while the daemon is quiet and before the clock moves on, `FLOOR_ORDERS`
+orders sent at once straight through ccxt with no bot code, from a client of their own on a
+second stand-in (an account of their own, which the bots' reconciliations never see), in the
+same process, heap and minutes as the bots' orders (`InterleavedFloor`); in the first run also
+orders over REST against Binance's WebSocket API (`create_order_ws`) from one client. Also the
 account's requests per minute (of exchange time and of wall time), and orders sent twice (0).
 The probes only take the time and keep what they saw; reading the client order id out of a
 request waits until the run is over, so the bots do not pay for the measuring.
 
 The two figures issue 15 asks of the live path, each against its own yardstick of the same run:
 each further order on a candle (least squares over candles of 10+ orders, and the median of
-the pairwise slopes) against ccxt's own cost per order (the median of `FLOOR_BURSTS` bursts
-straight through ccxt), and the last order of candles with one to ten orders (p99) against one
-journal commit (p99 of the group commits of the run: the one commit every order of a candle
-waits for). On a shared machine other processes' time slices land on some candles and move
-least squares most; repeat, and read the ratios of one run. Both figures are also given in the
-event loop thread's CPU time (`time.thread_time`, taken by the same probes): what the wall clock
-shows on a quiet machine, where nothing but this process runs on the core (the candle's path
-waits on no I/O until its last order is on the wire); on a loaded one it leaves out the other
-processes' slices, which the wall-clock figures cannot.
+the pairwise slopes) against ccxt's own cost per order (the median over the run's interleaved
+bursts), and the last order of candles with one to ten orders (p99) against one journal commit
+(p99 of the group commits of the run: the one commit every order of a candle waits for). Both
+figures are also given in the event loop thread's CPU time (`time.thread_time`, taken by the
+same probes): what the wall clock shows on a quiet machine, where nothing but this process runs
+on the core (the candle's path waits on no I/O until its last order is on the wire); on a
+loaded one it leaves out the other processes' slices, which the wall-clock figures cannot.
+In CPU time each further order is also split at the candle's commit: before it, what a deciding
+bot adds to the fan-out (its decision, the intent's JSON and SQLite row); after it, the time
+from one order on the wire to the next, against the same reading of ccxt's own bursts.
+
+A run's ratio moves with the machine (other processes' slices, and the caches and cores they
+share): `--runs` (default 5) runs on fresh stand-ins, and the ratios are given as the median of
+the runs' own ratios with their spread, by each reading.
 
 `--journal postgres` runs the same bots on cluster mode's store (`runner.cluster.postgres`: the
 journal and snapshots in PostgreSQL, on a throwaway server started on 127.0.0.1 with its
@@ -53,12 +64,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -82,7 +95,9 @@ from execution.standin.tapes import MINUTE_MS, T0_MS  # noqa: E402
 
 KEYS = {"BENCH_KEY": "test-key", "BENCH_SECRET": "test-secret"}
 WARM = 60
-FLOOR_BURSTS = 5                 # timed bursts straight through ccxt; their median is the floor
+FLOOR_BURSTS = 5                 # bursts straight through ccxt for the WebSocket-against-REST line
+FLOOR_EVERY = 6                  # candles between two bursts of ccxt's own cost, taken between candles
+FLOOR_ORDERS = 40                # orders in each of those bursts (about a busy candle's)
 
 
 def bot_config(i: int, base_url: str) -> BotConfig:
@@ -124,18 +139,22 @@ def open_store(kind: str, folder: Path, postgres_url: str | None):
     return journal, PostgresSnapshotStore(journal)
 
 
-def time_commits(journal, commits: list[float], commits_cpu: list[float]) -> None:
+def time_commits(journal, commits: list[float], commits_cpu: list[float],
+                 mark: Callable[[float, float], None] = lambda started, ended: None) -> None:
     """Probe: how long each group commit (the one every order of a candle waits for) takes,
     and (SQLite) the loop thread's CPU time in it. SQLite's is done inside `_commit_group`;
     PostgreSQL's `_commit_group` hands the batch to its database thread and `_group_done` runs
-    once it is committed (one at a time, in order): no CPU time of the loop's to take."""
+    once it is committed (one at a time, in order): no CPU time of the loop's to take. `mark`
+    is given the loop thread's CPU time at the start and end of each SQLite commit."""
     commit_group = journal._commit_group
     if not hasattr(journal, "_group_done"):
         def timed_commit_group():
             started, started_cpu = time.perf_counter(), time.thread_time()
             commit_group()
+            ended_cpu = time.thread_time()
             commits.append(time.perf_counter() - started)
-            commits_cpu.append(time.thread_time() - started_cpu)
+            commits_cpu.append(ended_cpu - started_cpu)
+            mark(started_cpu, ended_cpu)
 
         journal._commit_group = timed_commit_group
         return
@@ -153,8 +172,10 @@ def time_commits(journal, commits: list[float], commits_cpu: list[float]) -> Non
 
 
 async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlite",
-              postgres_url: str | None = None) -> tuple[list[float], list[float]]:
-    """One run; returns the orders' candle arrival -> on the wire, and the commits' times."""
+              postgres_url: str | None = None, *, websocket: bool = True, floor_url: str | None = None,
+              snapshot_interval: float = 0.0) -> dict:
+    """One run, its figures printed; returns them (`Figures`: the orders' candle arrival -> on
+    the wire, the commits' times, and issue 15's ratios of the run)."""
     end_ms = T0_MS + (WARM + candles) * MINUTE_MS
     arrived = [0.0, 0.0]                              # the last candle's arrival: wall, thread CPU
     candle_seq = [0]
@@ -167,6 +188,7 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
     commits_cpu: list[float] = []                   # and the loop thread's CPU seconds in it (SQLite)
     in_flight = [0]
     fanned: dict[int, tuple[float, float]] = {}     # candle -> arrival -> every bot past it (wall, CPU)
+    committed: dict[int, tuple[float, float]] = {}  # candle -> arrival -> its first commit's start, end (CPU)
 
     original_append, original_acknowledge = LiveCandleStream.append, SharedCandleStream._acknowledge
 
@@ -189,7 +211,9 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
             # later in a real run (a snapshot written meanwhile takes the GIL from the bots).
             clock = VirtualStandInClock(base_url, (await reply.json())["now_ms"],
                                         quiet=lambda: in_flight[0] == 0 and not getattr(journal, "committing", 0)
-                                        and services.writer.flush(timeout_secs=0))
+                                        and services.writer.flush(timeout_secs=0) and ccxt_floor.idle(candle_seq[0]))
+        ccxt_floor = InterleavedFloor(bot_config(0, floor_url or base_url), FLOOR_ORDERS, FLOOR_EVERY)
+        await ccxt_floor.open()
         LiveCandleStream.append, SharedCandleStream._acknowledge = timed_append, timed_acknowledge
         with tempfile.TemporaryDirectory() as tmp:
             accounts = ExchangeAccounts(environ=KEYS, clock=clock)
@@ -216,9 +240,11 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
                     in_flight[0] -= 1
 
             client.create_order, client.fetch = timed_create_order, timed_fetch
-            time_commits(journal, commits, commits_cpu)   # probe: the commit a candle's orders wait for
+            time_commits(journal, commits, commits_cpu,   # probe: the commit a candle's orders wait for
+                         lambda started, ended: committed.setdefault(candle_seq[0], (started - arrived[1],
+                                                                                     ended - arrived[1])))
             account = accounts.get(configs[0].exchange)
-            manager = BotManager(configs, services, exit_when_done=False)
+            manager = BotManager(configs, services, exit_when_done=False, snapshot_interval_secs=snapshot_interval)
             stop = asyncio.Event()
             started_wall = time.perf_counter()
             running = asyncio.create_task(manager.run(stop))
@@ -233,6 +259,7 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
             await services.aclose()
             services.journal.close()
             await clock.aclose()
+            await ccxt_floor.aclose()
         LiveCandleStream.append, SharedCandleStream._acknowledge = original_append, original_acknowledge
         async with session.get(f"{base_url}/_standin/stats") as reply:
             stats = await reply.json()
@@ -246,17 +273,18 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
             by_candle.setdefault(candle, []).append(now - arrival)
             by_candle_cpu.setdefault(candle, []).append(now_cpu - arrival_cpu)
         burst = max((len(v) for v in by_candle.values()), default=0)
-        floors = await ccxt_alone(configs[0], burst) if burst else []
-        over_ws = await websocket_against_rest(configs[0], base_url, burst) if burst else {}
+        over_ws = await websocket_against_rest(configs[0], base_url, burst) if burst and websocket else {}
 
     print(f"{bots} live bots, one account, one shared BTC/USDT 1m feed, {candles} candles "
-          f"({wall:.1f} s of wall time); the stand-in in its own process; journal and snapshots: {journal_kind}")
+          f"({wall:.1f} s of wall time); the stand-in in its own process; journal and snapshots: {journal_kind}, "
+          f"each bot's {'after every candle' if not snapshot_interval else f'every {snapshot_interval:g} s'}")
     print(f"  orders sent                 {stats['orders']:>8}   sent twice: {stats['sent_twice']}")
     print(f"  candle arrival -> order on the wire   {ms(wire)}")
     print(f"  candle arrival -> create_order        {ms(decide)}")
     print(f"  create_order -> on the wire (ccxt)    {ms(in_ccxt)}")
     if wire:
         print(f"  mean arrival -> wire        {statistics.mean(wire) * 1000:7.3f} ms over {len(wire)} orders")
+    floor_bursts = ccxt_floor.bursts
     quiet_candles = [f for candle, f in fanned.items() if candle not in by_candle and candle > 1]
     if quiet_candles:                                 # the first candles are the warm-up's
         fan_wall = statistics.median(w for w, _ in quiet_candles)
@@ -265,11 +293,11 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
               f"{fan_cpu * 1000:.3f} ms of CPU ({fan_cpu / bots * 1e6:.1f} us a bot; {len(quiet_candles)} candles)")
     slopes = print_by_burst(by_candle)
     slopes_cpu = burst_slopes(by_candle_cpu)
-    floor = statistics.median(max(w for w, _ in b) / len(b) for b in floors) if floors else None
-    floor_cpu = statistics.median(max(c for _, c in b) / len(b) for b in floors) if floors else None
+    floor, floor_cpu = ccxt_floor.per_order() or (None, None)
     if floor is not None:
-        print(f"  the same {burst} orders straight through ccxt, no bot code, {len(floors)} times: last on the wire "
-              f"after {statistics.median(max(w for w, _ in b) for b in floors) * 1000:.2f} ms (median; "
+        print(f"  {FLOOR_ORDERS} orders straight through ccxt, no bot code, every {FLOOR_EVERY} candles between "
+              f"the bots' ({len(floor_bursts)} times): last on the wire after "
+              f"{statistics.median(max(w for w, _ in b) for b in floor_bursts) * 1000:.2f} ms (median; "
               f"{floor * 1e6:.0f} us an order, {floor_cpu * 1e6:.0f} us of CPU: ccxt's create_order, signing and aiohttp)")
     if over_ws:
         (ws_wire, ws_reply), (rest_wire, rest_reply) = over_ws["websocket"], over_ws["rest"]
@@ -295,6 +323,14 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
         slope, pairwise = slopes_cpu
         print(f"    in the loop thread's CPU time: each further order {slope * 1e6:.0f} us against ccxt's own "
               f"{floor_cpu * 1e6:.0f} us: {slope / floor_cpu:.2f}x (pairwise {pairwise / floor_cpu:.2f}x)")
+    split = split_cost(by_candle_cpu, committed)
+    between = ccxt_floor.between_orders()
+    if split is not None and between is not None:
+        before, after = split
+        print(f"    in the loop thread's CPU time, where each further order goes: {before * 1e6:.0f} us before the "
+              f"commit (its decision: risk sizing, the Order, the intent's JSON and row) and {after * 1e6:.0f} us "
+              f"after it, its send, against ccxt's own {between * 1e6:.0f} us from one order to the next: "
+              f"{after / between:.2f}x")
     few_cpu = [max(v) for v in by_candle_cpu.values() if len(v) <= 10]
     if few_cpu and commits_cpu:
         print(f"    in the loop thread's CPU time: last order of candles with 1-10 orders p99 "
@@ -303,37 +339,92 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
     print(f"  account requests            {requests:>8}   {requests / candles:,.1f} per minute of exchange time, "
           f"{requests / wall * 60:,.0f} per minute of wall time")
     print("  requests by endpoint        " + ", ".join(f"{p} {n}" for p, n in stats["requests_by_endpoint"].items()))
-    return wire, commits
+    ratios = {}
+    if slopes is not None and floor:
+        ratios["wall"], ratios["wall, pairwise"] = slopes[0] / floor, slopes[1] / floor
+    if slopes_cpu is not None and floor_cpu:
+        ratios["CPU"], ratios["CPU, pairwise"] = slopes_cpu[0] / floor_cpu, slopes_cpu[1] / floor_cpu
+    if split is not None and between is not None:
+        ratios["CPU, sends"] = split[1] / between
+        ratios["CPU, decision us"] = split[0] * 1e6
+    return {"wire": wire, "commits": commits, "ratios": ratios}
 
 
-async def ccxt_alone(config: BotConfig, orders: int) -> list[list[tuple[float, float]]]:
-    """For each of `FLOOR_BURSTS` bursts, seconds from one moment to each of `orders` market
-    buys reaching ccxt's `fetch`, when they are all asked of a client like the bots' at once,
-    and the loop thread's CPU seconds in that time: the part of the figure that is ccxt's."""
-    accounts = ExchangeAccounts(environ=KEYS)
-    account = accounts.get(config.exchange)
-    client, leaving = account.client, []
-    fetch = client.fetch
+class InterleavedFloor:
+    """ccxt's own cost per order, measured between the bots' candles: every `every` candles, once
+    the daemon is quiet and before the clock moves on, `orders` market buys are asked at once of
+    a client of its own on the same account (made as the bots' is: `ExchangeAccounts`, the
+    account's rate limiter), and the wall and loop-thread CPU seconds from the ask to each one
+    reaching ccxt's `fetch` are kept. Measured in the same process, heap and minutes as the bots'
+    orders, so a machine that gets busier or quieter during a run moves both sides of the ratio
+    alike (a floor taken after the run, as before, moved it alone: 271-335 us between runs)."""
 
-    async def timed_fetch(url, method="GET", headers=None, body=None):
-        if method == "POST":
-            leaving.append((time.perf_counter() - started, time.thread_time() - started_cpu))
-        return await fetch(url, method, headers, body)
+    def __init__(self, config: BotConfig, orders: int, every: int) -> None:
+        self._accounts = ExchangeAccounts(environ=KEYS)
+        self._account = self._accounts.get(config.exchange)
+        self._orders, self._every = orders, every
+        self._task: asyncio.Task[None] | None = None
+        self._last_candle = 0
+        self._leaving: list[tuple[float, float]] = []
+        self.bursts: list[list[tuple[float, float]]] = []
+        client = self._account.client
+        fetch = client.fetch
 
-    client.fetch = timed_fetch
-    bursts = []
-    try:
-        await account.load_markets()
-        for burst in range(FLOOR_BURSTS + 1):      # the first opens the pooled connections
-            leaving = []
-            started, started_cpu = time.perf_counter(), time.thread_time()
-            await asyncio.gather(*(client.create_market_buy_order_with_cost(
-                "BTC/USDT", 20, {"clientOrderId": f"floor-{burst}-{i}"}) for i in range(orders)))
-            if burst:
-                bursts.append(leaving)
-    finally:
-        await accounts.aclose()
-    return bursts
+        async def timed_fetch(url, method="GET", headers=None, body=None):
+            if method == "POST":
+                self._leaving.append((time.perf_counter() - self._started, time.thread_time() - self._started_cpu))
+            return await fetch(url, method, headers, body)
+
+        client.fetch = timed_fetch
+
+    async def open(self) -> None:
+        """Load the markets and send one burst untimed (it opens the pooled connections)."""
+        await self._account.load_markets()
+        await self._burst(keep=False)
+
+    def idle(self, candle: int) -> bool:
+        """For the clock's quiet check: False while a burst is under way, and when one is due
+        (it is started, and the clock waits for it)."""
+        if self._task is not None:
+            if not self._task.done():
+                return False
+            task, self._task = self._task, None
+            task.result()                   # a failed burst fails the run
+            return True
+        if candle - self._last_candle < self._every:
+            return True
+        self._last_candle = candle
+        self._task = asyncio.ensure_future(self._burst(keep=True))
+        return False
+
+    async def _burst(self, keep: bool) -> None:
+        self._leaving = []
+        seq = len(self.bursts)
+        self._started, self._started_cpu = time.perf_counter(), time.thread_time()
+        await asyncio.gather(*(self._account.client.create_market_buy_order_with_cost(
+            "BTC/USDT", 20, {"clientOrderId": f"floor-{seq}-{i}-{keep:d}"}) for i in range(self._orders)))
+        if keep:
+            self.bursts.append(self._leaving)
+
+    def per_order(self) -> tuple[float, float] | None:
+        """The median over the bursts of the last order's wall and CPU seconds over the orders."""
+        if not self.bursts:
+            return None
+        return (statistics.median(max(w for w, _ in b) / len(b) for b in self.bursts),
+                statistics.median(max(c for _, c in b) / len(b) for b in self.bursts))
+
+    def between_orders(self) -> float | None:
+        """The median over the bursts of the loop thread's CPU seconds from one order reaching
+        `fetch` to the next (first to last over n - 1), as `split_cost` reads the bots' sends."""
+        bursts = [b for b in self.bursts if len(b) > 1]
+        if not bursts:
+            return None
+        return statistics.median((max(c for _, c in b) - min(c for _, c in b)) / (len(b) - 1) for b in bursts)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._accounts.aclose()
 
 
 async def websocket_against_rest(config: BotConfig, base_url: str, orders: int) -> dict[str, tuple[float, float]]:
@@ -411,6 +502,21 @@ def print_by_burst(by_candle: dict[int, list[float]]) -> tuple[float, float] | N
     return slopes
 
 
+def split_cost(by_candle: dict[int, list[float]],
+               committed: dict[int, tuple[float, float]]) -> tuple[float, float] | None:
+    """Each further order on a candle of 10+ orders, split at the candle's commit (loop thread
+    CPU seconds): before it, the median of the pairwise slopes of arrival -> the commit's start
+    over the candle's orders (the deciding bots' extra work in the fan-out); after it, the median
+    over candles of the time from one order on the wire to the next (first to last over n - 1:
+    the sends, one after another). None without two such candles (or without SQLite's marks)."""
+    big = [(len(v), committed[c][0], (max(v) - min(v)) / (len(v) - 1))
+           for c, v in by_candle.items() if len(v) >= 10 and c in committed]
+    if len(big) < 2:
+        return None
+    before = statistics.median((b - a) / (m - n) for i, (n, a, _) in enumerate(big) for m, b, _ in big[i + 1:] if m != n)
+    return before, statistics.median(after for _, _, after in big)
+
+
 def burst_slopes(by_candle: dict[int, list[float]]) -> tuple[float, float] | None:
     """What each further order on a candle adds to its last one, over candles of 10+ orders
     (least squares, median of pairwise slopes); None with fewer than two such candles."""
@@ -428,6 +534,13 @@ def main() -> None:
     parser.add_argument("--candles", type=int, default=240, help="closed candles to trade over")
     parser.add_argument("--journal", choices=["sqlite", "postgres", "postgres-async"], action="append",
                         help="the store of the journal and snapshots (default sqlite); repeat to compare")
+    parser.add_argument("--snapshot-interval", type=float, default=0.0, metavar="SECS",
+                        help="the bots' snapshot interval, in seconds of wall time (default 0: after every "
+                             "candle, as a daemon's 1m bots do, their 5 s interval being shorter than a minute; "
+                             "here a candle closes every few tens of milliseconds)")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="runs of each store, each on a fresh stand-in; issue 15's per-order ratio is the "
+                             "median of theirs (default 5)")
     parser.add_argument("--postgres-url-env", metavar="NAME",
                         help="a variable holding the PostgreSQL URL (default: a throwaway server on 127.0.0.1)")
     args = parser.parse_args()
@@ -445,27 +558,56 @@ def main() -> None:
     else:
         postgres_url = None
     try:
-        figures = {kind: run_on_a_fresh_standin(args.bots, args.candles, kind, postgres_url) for kind in kinds}
+        runs = {kind: [run_on_a_fresh_standin(args.bots, args.candles, kind, postgres_url, websocket=not i,
+                                              snapshot_interval=args.snapshot_interval)
+                       for i in range(args.runs)] for kind in kinds}
     finally:
         if database is not None:
             database.stop()
-    if len(figures) > 1:
-        print(f"candle arrival -> order on the wire, {args.bots} live bots, same candles:")
-        for kind, (wire, commits) in figures.items():
-            print(f"  {kind:<14} orders {ms(wire)}   one group commit {ms(commits)}")
+    for kind, figures in runs.items():
+        print_ratios(kind, figures)
+    if len(runs) > 1:
+        print(f"candle arrival -> order on the wire, {args.bots} live bots, same candles (first run of each):")
+        for kind, figures in runs.items():
+            print(f"  {kind:<14} orders {ms(figures[0]['wire'])}   one group commit {ms(figures[0]['commits'])}")
 
 
-def run_on_a_fresh_standin(bots: int, candles: int, journal_kind: str,
-                           postgres_url: str | None) -> tuple[list[float], list[float]]:
+def print_ratios(kind: str, figures: list[dict]) -> None:
+    """Issue 15's per-order ratio over the runs: the median of the runs' own ratios (each its
+    slope over its own interleaved floor) and their spread, by each estimator."""
+    print(f"issue 15, each further order against ccxt's own cost per order, {len(figures)} runs ({kind}):")
+    for name in ("CPU", "CPU, pairwise", "wall", "wall, pairwise", "CPU, sends", "CPU, decision us"):
+        ratios = [f["ratios"][name] for f in figures if name in f["ratios"]]
+        unit, digits = ("", 0) if name.endswith(" us") else ("x", 2)
+        if ratios:
+            print(f"  {name:<17} median {statistics.median(ratios):.{digits}f}{unit}   min {min(ratios):.{digits}f}{unit}"
+                  f"   max {max(ratios):.{digits}f}{unit}   runs: {' '.join(f'{r:.{digits}f}' for r in ratios)}")
+
+
+def run_on_a_fresh_standin(bots: int, candles: int, journal_kind: str, postgres_url: str | None, *,
+                           websocket: bool = True, snapshot_interval: float = 0.0) -> dict:
+    """One run on a stand-in of its own, and ccxt's own orders (`InterleavedFloor`) on a second
+    one: an account of their own, so the bots' reconciliations never meet their trades (they
+    would look each one up, a request each, at every bot's reconciliation)."""
+    with contextlib.ExitStack() as stack:
+        base_url = stack.enter_context(standin(candles, USDT=1_000 * bots * 2))
+        floor_url = stack.enter_context(standin(candles, USDT=1_000_000))
+        return asyncio.run(run(bots, candles, base_url, journal_kind, postgres_url, websocket=websocket,
+                               floor_url=floor_url, snapshot_interval=snapshot_interval))
+
+
+@contextlib.contextmanager
+def standin(candles: int, **balances: int) -> Iterator[str]:
+    """A stand-in in a process of its own; yields its URL."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "execution.standin.serve", "--candles", str(WARM + candles + 5),
-         "--start-bar", str(WARM), "--balance", f"USDT={1_000 * bots * 2}", "--balance", "BTC=0"],
+        [sys.executable, "-m", "execution.standin.serve", "--candles", str(WARM + candles + 5), "--start-bar", str(WARM),
+         "--balance", "BTC=0", *(f"--balance={asset}={amount}" for asset, amount in balances.items())],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         base_url = server.stdout.readline().strip()
         if not base_url.startswith("http://127.0.0.1:"):
             raise SystemExit(f"the stand-in did not start (said {base_url!r})")
-        return asyncio.run(run(bots, candles, base_url, journal_kind, postgres_url))
+        yield base_url
     finally:
         server.stdin.close()               # the stand-in exits at EOF
         server.wait(timeout=10)
