@@ -17,6 +17,7 @@ from runner.assembly.compose import sim_runner
 from runner.backtest.sharpe import sharpe_ratio
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
+from runner.daemon.startup_heap import collector_paused
 from runner.state.journal import MemoryJournal
 
 
@@ -82,8 +83,12 @@ async def run_backtest(
     With `progress`, it is called every `progress_every_secs` during the run with (candles done,
     candles in all, seconds since the run started), from a timer task: the candle loop itself
     pays nothing for it (the replay yields to the event loop once per batch of candles)."""
-    candles = load_bot_candles(config, data_path=data_path, start=start, end=end)
-    runner = sim_runner(config, candles, journal=MemoryJournal(), record_equity=True)
+    # Reading the candles allocates one lasting tuple a candle and no garbage cycles: with the
+    # collector on, the 45,000 of a month cost ~60 collections, one over the whole heap, more
+    # CPU than the read itself. Paused as the daemon pauses it while its bots start.
+    with collector_paused():
+        candles = load_bot_candles(config, data_path=data_path, start=start, end=end)
+        runner = sim_runner(config, candles, journal=MemoryJournal(), record_equity=True)
     started = time.perf_counter()
     reporter = None if progress is None else asyncio.create_task(
         _report_progress(runner, len(candles), progress, progress_every_secs, started), name="backtest-progress")
