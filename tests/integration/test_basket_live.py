@@ -22,14 +22,16 @@ async def standin():
         yield s
 
 
-def live_basket(base_url: str):
-    raw = {"id": "live-basket", "mode": "live", "symbols": ["BTC/USDT"], "stake_amount": 1_000, "timeframe": "1m",
+def live_basket(base_url: str, **fields):
+    """The live basket of one symbol, `stake_amount: 1000`; `fields` added (a `stake_fraction` in place of the stake)."""
+    raw = {"id": "live-basket", "mode": "live", "symbols": ["BTC/USDT"], "timeframe": "1m",
            "capital": 5_000, "max_open_positions": 1,
            "exchange": {"id": "binance", "base_url": base_url, "poll_delay_secs": 0.5, "api_key_env": "BR_KEY",
                         "secret_env": "BR_SECRET",
                         "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False,
                                     "fetchMargins": False}},
-           "strategy": {"name": "sma_cross", "params": {"fast": 3, "slow": 8}}}
+           "strategy": {"name": "sma_cross", "params": {"fast": 3, "slow": 8}},
+           **({} if "stake_fraction" in fields else {"stake_amount": 1_000}), **fields}
     basket, problems = basket_config_problems(Path("live-basket.yaml"), raw)
     assert basket is not None, problems
     return basket
