@@ -10,6 +10,8 @@ pay for them, and a backtest of a candle file loads no exchange client
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import json
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +51,11 @@ def backtest(
     from runner.backtest.progress import LongRunProgress
     from runner.backtest.report import format_report, write_equity_csv, write_trades_csv
 
+    # The process ends with this command, and the interpreter's last full collections would walk
+    # every candle and object of the run (~0.1 s of CPU after a month of 1m candles) to find no
+    # garbage worth a pause: frozen at exit, they are skipped. In a process that goes on (a test
+    # calling this function), nothing changes until it exits.
+    atexit.register(gc.freeze)
     setup_logging(log_level)
     start, end = parse_date(from_, "--from"), parse_date(to, "--to")
     if config is not None and config.is_dir():
