@@ -131,7 +131,10 @@ class PaperExecution:
         return self._unfilled + self._book.open_orders()
 
     def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
-        known = {o.client_order_id for o in self.open_orders()}
+        # An order fills once here, under its own id (`_with_fill_id`): one whose fill is booked is
+        # done, and followed again it would fill a second time at today's quote (a restart whose
+        # snapshot predates the fill; the journal refused the second fill and the bot stopped).
+        known = {o.client_order_id for o in self.open_orders()}.union(fill_ids)
         fresh = [o for o in orders if o.client_order_id not in known]
         self._unfilled.extend(o for o in fresh if o.type is OrderType.MARKET)
         self._book.restore_orders([o for o in fresh if o.type is not OrderType.MARKET])
