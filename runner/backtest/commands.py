@@ -46,7 +46,6 @@ def backtest(
     from strategies.entry_points import EntryPointError
     from runner.config.basket import BasketConfig, load_bot_or_basket
     from runner.config.bot import ConfigError
-    from runner.config.defaults import DEFAULT_BOT
     from runner.bot.errors import BotError
     from runner.backtest.progress import LongRunProgress
     from runner.backtest.report import format_report, write_equity_csv, write_trades_csv
@@ -65,7 +64,7 @@ def backtest(
         _backtest_folder(config, start, end, as_json, report)
         return
     try:
-        bot = load_bot_or_basket(config) if config is not None else DEFAULT_BOT
+        bot = load_bot_or_basket(config) if config is not None else _default_bot()
         basket = None
         with logger.contextualize(bot=bot.id), progress_bar(f"backtest {bot.id}", log_level, as_json) as bar:
             progress = LongRunProgress(bar, unit="candles") if bar else None
@@ -100,6 +99,13 @@ def backtest(
         typer.echo(json.dumps(basket.summary(), allow_nan=False) if as_json else format_basket_report(basket))
         return
     typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_report(result))   # standard JSON only
+
+
+def _default_bot():
+    # Imported when used: the module validates the embedded bot's config as it is imported.
+    from runner.config.defaults import DEFAULT_BOT
+
+    return DEFAULT_BOT
 
 
 def _backtest_folder(folder: Path, start: Optional[datetime], end: Optional[datetime], as_json: bool,
