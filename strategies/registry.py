@@ -1,6 +1,7 @@
 """Strategies by name, so a YAML file can say `strategy: {name: sma_cross, params: {...}}`.
 
-The built-ins register themselves (`@register`). Any installed package may offer more through
+The built-ins register themselves (`@register`) as their module is imported, when their name is
+first asked for (`strategies.builtin`). Any installed package may offer more through
 the `botrunner.strategies` entry-point group (`strategies.entry_points`): its names are read from
 the packages' metadata at the first lookup (a few milliseconds), and its module is imported only
 when one of its names is asked for. A name both built in and offered by a package is an error
@@ -54,7 +55,7 @@ def strategy_class(name: str) -> type[Strategy]:
     """The class registered as `name`, or offered as `name` by an installed package.
     `UnknownStrategy` names the ones there are; `EntryPointError` says why a package's cannot
     be used (a name clash with a built-in included). Both are LookupErrors."""
-    _load_builtins()
+    _load_builtins(name)
     registered = _REGISTRY.get(name)
     if name in OUTSIDE:
         offered = OUTSIDE.load(name)
@@ -82,6 +83,9 @@ def builtin_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def _load_builtins() -> None:
+def _load_builtins(name: str | None = None) -> None:
+    """Import the built-in strategy `name`'s module, or every built-in's (`strategies.builtin`)."""
     # Imported here, not at module top, so a strategy module can import `register` freely.
-    import strategies.builtin  # noqa: F401
+    from strategies import builtin
+
+    builtin.load(name)
