@@ -247,9 +247,10 @@ class LiveExecution:
         the fills it had are reported, and an entry that filled in part arms its protective exits
         for that part (`cancel_all` drops every exit; this keeps them). An order of unknown
         outcome is looked up first; one still unknown, or whose cancel fails for now, stays in
-        `open_orders()` and the caller tries again later."""
+        `open_orders()` and the caller tries again later. A protective exit named is disarmed,
+        with its pair (they are the bot's, not the exchange's)."""
         await self._account.load_markets()
-        client, cancelled = self._account.client, []
+        client, cancelled = self._account.client, self._exits.disarm(order_ids)
         for cid in order_ids:
             tracked = self._orders.get(cid)
             if tracked is not None and tracked.state is _UNKNOWN:

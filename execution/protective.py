@@ -47,7 +47,7 @@ for order in exits.take_reached(candle, among=exits.orders()):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 
 from loguru import logger
@@ -142,6 +142,15 @@ class ProtectiveExits:
     def restore(self, order: Order) -> None:
         """Keep `order`, an exit armed before a restart (from a snapshot or journal), as it is."""
         self._orders.append(order)
+
+    def disarm(self, order_ids: Collection[str]) -> list[Order]:
+        """Disarm the exits named (and so their pairs' too: one without the other would sell a
+        position its pair sold); return every exit disarmed."""
+        groups = {o.oco_group for o in self._orders if o.client_order_id in order_ids}
+        disarmed = [o for o in self._orders if o.oco_group in groups]
+        if disarmed:
+            self._orders = [o for o in self._orders if o.oco_group not in groups]
+        return disarmed
 
     def clear(self) -> list[Order]:
         """Disarm every exit; return them."""

@@ -40,7 +40,7 @@ def restore_from_journal(runner: StrategyRunner, recovered: RecoveredState, jour
     """Snapshot, then the kill latch, fills and intents the journal holds past it."""
     if recovered.state is not None:
         runner.restore(recovered.state, cancelled_after=recovered.cancelled_after,   # not what was cancelled since,
-                       exits_filled_after=filled_exit_groups(recovered.fills_after))   # nor exits carried out
+                       exits_filled_after=filled_exit_groups(d["order_id"] for d in recovered.fills_after))
     if recovered.latch_after is not None:
         # Killed (or resumed) past the snapshot: the latch holds, with its reason, and `run`
         # finishes the flatten, following its order if journalled (restored below), not resending it.
@@ -80,6 +80,9 @@ async def reconcile_on_start(runner: StrategyRunner, config: BotConfig, account:
                             "so it waits for a person. Set on_restart: resume to adopt the exchange's view.")
     logger.warning("The exchange disagrees with the bot's state: {}; on_restart: {}", summary, config.on_restart)
     runner.adopt_fills(report.missing_fills, clock.now_ms())      # booked first: never bought twice
+    # An exit the exchange shows carried out (its answer lost before the crash): armed still, it
+    # would sell what it sold again when a candle reaches it.
+    await runner.disarm_exits_of(filled_exit_groups(f.client_order_id for f in report.missing_fills), clock.now_ms())
     runner.restore_orders(report.unknown_open_orders, fill_ids={*booked, *(f.key for f in report.missing_fills)})
     if config.on_restart == "flatten":
         await runner.flatten_on_restart("on_restart: flatten")   # owed until done, if it cannot be now

@@ -88,6 +88,20 @@ class RunnerPersistence:
             self._apply_fills(fills, self.clock.now_ms())
             self.journal.commit()        # a live exit is out: its fill on disk before the bot goes on
 
+    async def disarm_exits_of(self, entries: Collection[str], now_ms: int) -> None:
+        """Disarm the protective exits of `entries` (`oco_group`s) whose exit was carried out
+        with no word of it before a restart (its fills adopted from the exchange), each
+        journalled as a cancel, why `exit filled`."""
+        named = [o.client_order_id for o in self.execution.open_orders() if o.oco_group in entries]
+        if not named:
+            return
+        cancelled, fills = await self.execution.cancel(named)
+        for order in cancelled:
+            self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": "exit filled"},
+                         key=order.client_order_id)
+        if fills:
+            self._apply_fills(fills, now_ms)
+
     def adopt_fills(self, fills: Sequence[Fill], now_ms: int) -> None:
         """Book and journal fills that reconciliation found on the exchange and the journal
         lacks, before the strategy runs: a position the exchange holds is never bought twice."""

@@ -58,8 +58,8 @@ def candles_past_snapshot(state: dict[str, Any] | None, timeframe: str, now_ms: 
     return spans + 1
 
 
-def filled_exit_groups(fills_after: Iterable[dict[str, Any]]) -> set[str]:
-    """The entries (`oco_group`s) one of whose protective exits has a fill among `fills_after`
-    (fill data journalled past the snapshot): that exit was carried out, and the group's exits,
-    one cancelling the other, are not to be restored."""
-    return {entry for data in fills_after if (entry := protected_entry(data["order_id"])) is not None}
+def filled_exit_groups(order_ids: Iterable[str]) -> set[str]:
+    """The entries (`oco_group`s) one of whose protective exits is among `order_ids` (of fills
+    journalled past the snapshot, or found on the exchange): that exit was carried out, and the
+    group's exits, one cancelling the other, are not to be restored, nor left armed."""
+    return {entry for order_id in order_ids if (entry := protected_entry(order_id)) is not None}

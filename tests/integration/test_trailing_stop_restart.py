@@ -269,3 +269,32 @@ async def test_a_sim_bot_crashed_after_the_top_re_runs_its_candles_and_exits_as_
 def sim_services(tmp_path) -> DaemonServices:
     return DaemonServices(hub=FeedHub(), journal=SqliteJournal(tmp_path / "journal.sqlite3"),
                           snapshots=SnapshotStore(tmp_path / "bots"))
+
+
+async def test_a_live_exit_whose_answer_was_lost_before_a_crash_is_adopted_and_not_sent_again(tmp_path):
+    async with new_standin() as standin:
+        config = config_for("live", standin.base_url)
+        await run_until(tmp_path, standin, config, hold_at_ms=T0_MS + FALL * MIN)   # its stop at the top's level
+        clock = FastForwardClock(standin)
+        clock.hold_at(REACHING_MS + MIN)                 # the candle reaching the stop closes then
+        services = services_for(tmp_path, clock)
+        manager = BotManager([config], services, exit_when_done=False, snapshot_interval_secs=3_600)
+        running = asyncio.create_task(manager.run(asyncio.Event()))
+        await until(lambda: manager.status(config.id).last_candle_time == iso_utc(REACHING_MS - MIN))
+        # The exit reaches the exchange and fills; its answer is lost, its lookup hangs, the process dies.
+        standin.lose_response_next("POST /api/v3/order")
+        lookup = standin.delay_next("GET /api/v3/order", 60)
+        clock.release()
+        await until(lambda: exit_orders_sent(standin, config.id) and lookup not in standin.pending_faults)
+        await crash(manager, services)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+        manager = await run_until(tmp_path, standin, config,
+                                  condition=lambda s: (s.last_candle_time or "") >= iso_utc(REACHING_MS + 5 * MIN))
+
+        [(order_id, sent)] = exit_orders_sent(standin, config.id)
+        assert order_id.endswith("-ts") and sent == 1
+        assert [f["order_id"] for f in journalled(tmp_path, config.id, "fill") if f.get("adopted")] == [order_id]
+        assert [c["why"] for c in journalled(tmp_path, config.id, "cancel")] == ["exit filled"]
+        assert manager.status(config.id).position < 0.00001

@@ -8,7 +8,7 @@ import pytest
 from execution.models import Order, OrderType, Side, order_from_dict, order_to_dict
 from execution.order_ids import protected_entry, protective_id
 from execution.paper import PaperExecution
-from execution.protective import is_trailing_stop
+from execution.protective import ProtectiveExits, is_trailing_stop
 from execution.sim import SimExecution
 from market.models import Candle
 from runner.state.exits_past_snapshot import MAX_CATCH_UP_CANDLES, candles_past_snapshot, filled_exit_groups
@@ -108,7 +108,19 @@ def test_a_restart_after_a_long_time_down_catches_up_on_the_latest_candles_only(
 
 
 def test_the_entries_whose_exit_filled_past_the_snapshot_are_named_by_the_exit_ids():
-    fills = [{"order_id": "brabc-3"}, {"order_id": protective_id("brabc-1", "ts")},
-             {"order_id": protective_id("brabc-2", "tp")}]
-    assert filled_exit_groups(fills) == {"brabc-1", "brabc-2"}
+    assert filled_exit_groups(["brabc-3", protective_id("brabc-1", "ts"), protective_id("brabc-2", "tp")]) == {
+        "brabc-1", "brabc-2"}
     assert [protected_entry(i) for i in ("brabc-3", "brabc-3-sl", "ts", "-ts")] == [None, "brabc-3", None, None]
+
+
+def test_disarming_a_named_exit_disarms_its_pair_and_leaves_other_entries_exits():
+    exits = ProtectiveExits("BTC/USD")
+    for entry_id in ("e-1", "e-2"):
+        exits.arm(Order(entry_id, "BTC/USD", Side.BUY, OrderType.MARKET, quote_amount=1_000.0, stop_loss_pct=0.05,
+                        trailing_stop_pct=0.1), filled_qty=10.0, notional=1_000.0, base_fees=0.0, ts_ms=0)
+
+    disarmed = exits.disarm({"e-1-ts"})
+
+    assert sorted(o.client_order_id for o in disarmed) == ["e-1-sl", "e-1-ts"]
+    assert sorted(o.client_order_id for o in exits.orders()) == ["e-2-sl", "e-2-ts"]
+    assert exits.disarm({"e-9-ts"}) == []
