@@ -23,6 +23,9 @@ Checking again a candle the bot had already checked before it died changes nothi
 candle against the same level gives the same answer. The one it may have answered already is a
 reached exit: the fill of an exit journalled past the snapshot means the exit was carried out,
 so its entry's exits are not restored at all (`filled_exit_groups`), and nothing is sold twice.
+A live exit whose answer was lost before the crash has no fill journalled; reconciliation finds
+its fill on the exchange and adopts it, and its entry's exits are disarmed then
+(`StrategyRunner.disarm_exits_of`), before the catch-up could send it again.
 """
 
 from __future__ import annotations
