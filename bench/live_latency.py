@@ -326,11 +326,11 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
     split = split_cost(by_candle_cpu, committed)
     between = ccxt_floor.between_orders()
     if split is not None and between is not None:
-        before, after = split
+        before, after, commit = split
         print(f"    in the loop thread's CPU time, where each further order goes: {before * 1e6:.0f} us before the "
-              f"commit (its decision: risk sizing, the Order, the intent's JSON and row) and {after * 1e6:.0f} us "
-              f"after it, its send, against ccxt's own {between * 1e6:.0f} us from one order to the next: "
-              f"{after / between:.2f}x")
+              f"commit (its decision: risk sizing, the Order, the intent's JSON and row), {commit * 1e6:.0f} us in "
+              f"the commit, and {after * 1e6:.0f} us after it, its send, against ccxt's own {between * 1e6:.0f} us "
+              f"from one order to the next: {after / between:.2f}x")
     few_cpu = [max(v) for v in by_candle_cpu.values() if len(v) <= 10]
     if few_cpu and commits_cpu:
         print(f"    in the loop thread's CPU time: last order of candles with 1-10 orders p99 "
@@ -347,7 +347,8 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
     if split is not None and between is not None:
         ratios["CPU, sends"] = split[1] / between
         ratios["CPU, decision us"] = split[0] * 1e6
-    return {"wire": wire, "commits": commits, "ratios": ratios}
+        ratios["CPU, commit us"] = split[2] * 1e6
+    return {"wire": wire, "commits": commits, "ratios": ratios, "by_candle": by_candle, "by_candle_cpu": by_candle_cpu}
 
 
 class InterleavedFloor:
@@ -503,18 +504,21 @@ def print_by_burst(by_candle: dict[int, list[float]]) -> tuple[float, float] | N
 
 
 def split_cost(by_candle: dict[int, list[float]],
-               committed: dict[int, tuple[float, float]]) -> tuple[float, float] | None:
+               committed: dict[int, tuple[float, float]]) -> tuple[float, float, float] | None:
     """Each further order on a candle of 10+ orders, split at the candle's commit (loop thread
     CPU seconds): before it, the median of the pairwise slopes of arrival -> the commit's start
     over the candle's orders (the deciding bots' extra work in the fan-out); after it, the median
     over candles of the time from one order on the wire to the next (first to last over n - 1:
-    the sends, one after another). None without two such candles (or without SQLite's marks)."""
-    big = [(len(v), committed[c][0], (max(v) - min(v)) / (len(v) - 1))
+    the sends, one after another); and the commit's own, the pairwise slopes of its CPU time (an
+    intent row more is pages more to write). None without two such candles (or SQLite's marks)."""
+    big = [(len(v), committed[c][0], (max(v) - min(v)) / (len(v) - 1), committed[c][1] - committed[c][0])
            for c, v in by_candle.items() if len(v) >= 10 and c in committed]
     if len(big) < 2:
         return None
-    before = statistics.median((b - a) / (m - n) for i, (n, a, _) in enumerate(big) for m, b, _ in big[i + 1:] if m != n)
-    return before, statistics.median(after for _, _, after in big)
+    pairs = [(m - n, rest, first) for i, (n, *first) in enumerate(big) for m, *rest in big[i + 1:] if m != n]
+    before = statistics.median((b[0] - a[0]) / d for d, b, a in pairs)
+    commit = statistics.median((b[2] - a[2]) / d for d, b, a in pairs)
+    return before, statistics.median(after for _, _, after, _ in big), commit
 
 
 def burst_slopes(by_candle: dict[int, list[float]]) -> tuple[float, float] | None:
@@ -576,7 +580,7 @@ def print_ratios(kind: str, figures: list[dict]) -> None:
     """Issue 15's per-order ratio over the runs: the median of the runs' own ratios (each its
     slope over its own interleaved floor) and their spread, by each estimator."""
     print(f"issue 15, each further order against ccxt's own cost per order, {len(figures)} runs ({kind}):")
-    for name in ("CPU", "CPU, pairwise", "wall", "wall, pairwise", "CPU, sends", "CPU, decision us"):
+    for name in ("CPU", "CPU, pairwise", "wall", "wall, pairwise", "CPU, sends", "CPU, decision us", "CPU, commit us"):
         ratios = [f["ratios"][name] for f in figures if name in f["ratios"]]
         unit, digits = ("", 0) if name.endswith(" us") else ("x", 2)
         if ratios:
