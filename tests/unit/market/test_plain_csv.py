@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from loguru import logger
 
 from market.errors import MarketDataError
 from market.file_columns import load_columns
+from market import plain_csv
 from market.files import COLUMNS, _read_bytes, load_candles
 from market.plain_csv import read_plain_csv
 from market.synthetic import generate_candles
@@ -44,7 +46,7 @@ OTHER_STAMPS = {
 }
 # What a mutation writes into one field of one row.
 ODD_VALUES = ["", "nan", "inf", "-inf", "-1", "0", "1e-320", "1e13", " 5 ", "abc", "1_0", "-0", "１", '"7"',
-              "99999999999999999999", "2022-02-30T00:00:00Z", "2022-01-01T24:00:00Z", "1640995200"]
+              "99999999999999999999", "2022-02-30T00:00:00Z", "2022-01-01T24:00:00Z", "1640995200", str(T0 + 90_000)]
 
 
 def _iso(ms: int) -> str:
@@ -120,21 +122,39 @@ def read_by_columns(path: Path, *, start: datetime | None, end: datetime | None,
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=candle_files())
-def test_load_candles_gives_what_the_column_reader_gives_for_any_file(tmp_path, case):
+@given(case=candle_files(), chunk_chars=st.sampled_from([1, 100, plain_csv._CHUNK_CHARS]))
+def test_load_candles_gives_what_the_column_reader_gives_for_any_file(tmp_path, case, chunk_chars):
     text, keywords, clean = case
     path = tmp_path / "candles.csv"
     path.write_bytes(text.encode())
     if keywords["start"] and keywords["end"] and keywords["end"] <= keywords["start"]:
         keywords["end"] = None
 
-    loaded = outcome(lambda: load_candles(path, **keywords))
+    with patch.object(plain_csv, "_CHUNK_CHARS", chunk_chars):     # a line, a few lines or the whole file at a time
+        loaded = outcome(lambda: load_candles(path, **keywords))
 
     assert loaded == outcome(lambda: read_by_columns(path, **keywords))
     if clean and loaded[0] == "read":
         plain = read_plain_csv(path, path.read_bytes(), start_ms=_ms(keywords["start"]), end_ms=_ms(keywords["end"]),
                                timeframe_ms={None: None, "1m": 60_000, "5m": 300_000}[keywords["timeframe"]])
         assert plain is not None and plain.candles == loaded[1]
+
+
+@pytest.mark.parametrize("first, then", [("iso_z", "epoch_ms"), ("epoch_ms", "iso_z")])
+@pytest.mark.parametrize("chunk_chars", [1, plain_csv._CHUNK_CHARS])
+def test_a_file_whose_timestamps_change_form_part_way_is_read_as_the_column_reader_reads_it(
+        write_file, first, then, chunk_chars):
+    # The column reader takes the form of the first lines for the whole file: a later line in
+    # the other form is a bad timestamp even where it is in order, whichever piece it is in.
+    stamps = [PLAIN_STAMPS[first]] * 20 + [PLAIN_STAMPS[then]] + [PLAIN_STAMPS[first]] * 19
+    lines = [",".join(COLUMNS), *(",".join([stamp(c.ts_ms), *map(repr, c[1:])]) for stamp, c in zip(stamps, CANDLES))]
+    path = write_file("mixed.csv", "\n".join(lines) + "\n")
+
+    with patch.object(plain_csv, "_CHUNK_CHARS", chunk_chars):
+        loaded = outcome(lambda: load_candles(path, timeframe="1m"))
+
+    assert loaded == outcome(lambda: read_by_columns(path, start=None, end=None, timeframe="1m"))
+    assert loaded[0] == "read" and loaded[2] == {"bad_timestamp": 1}
 
 
 @pytest.mark.parametrize("stamp", sorted(PLAIN_STAMPS))
