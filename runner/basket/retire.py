@@ -64,9 +64,11 @@ async def leave_when_flat(manager: BotManager, interval_secs: float = RETIRED_CH
     by their strategy) leave the daemon (`manager.reload` without them)."""
     while True:
         await asyncio.sleep(interval_secs)
-        configs = manager.configs()
-        flat = [c.id for c in configs if c.basket is not None and c.basket.retiring and _flat(manager, c.id)]
+        # Only the retiring legs are read (`manager.retiring_legs`): every bot's config, every
+        # second, was 5-12 ms of the loop at ten thousand bots.
+        flat = [slot.id for slot in manager.retiring_legs() if _flat(manager, slot.id)]
         if flat:
+            configs = manager.configs()
             logger.info("Retired basket legs {} are flat; they leave", ", ".join(flat))
             try:
                 await manager.reload([c for c in configs if c.id not in flat])

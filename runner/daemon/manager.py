@@ -34,6 +34,7 @@ from runner.config.daemon import SupervisorConfig
 from runner.control.errors import ControlError
 from runner.daemon.control_requests import ManagerRequests
 from runner.daemon.services import DaemonServices
+from runner.daemon.slot_views import SlotsWhere, wait_started
 from runner.daemon.slots import DONE_STATES, BotSlot, BotState
 from runner.daemon.status_queries import STATUS_CHUNK_BOTS
 from runner.state.journal import JournalEvent
@@ -67,6 +68,9 @@ class BotManager(ManagerRequests):
         self._exit_when_done = exit_when_done
         self._autostart = autostart     # False in a cluster: a node runs the bots it holds leases of
         self._slots: dict[str, BotSlot] = {c.id: self._new_slot(c) for c in configs}
+        # The few slots each periodic watch reads, not all of them every second (runner.daemon.slot_views).
+        self._stale_watched = SlotsWhere(self._slots, lambda c: c.risk.kill_on_stale_data)
+        self.retiring_legs = SlotsWhere(self._slots, lambda c: c.basket is not None and c.basket.retiring)
         services.risk_groups.baskets.expect(configs)    # the legs a basket waits for (runner.basket)
         self._changed = asyncio.Event()
         self._stopping = False
@@ -99,16 +103,14 @@ class BotManager(ManagerRequests):
     async def wait_started(self, poll_secs: float = 0.05) -> None:
         """Return once no bot is starting any more (each is running, done, or failed). Called
         before `run` has launched the bots, it waits for that too."""
-        waiting = (BotState.CREATED, BotState.STARTING)
-        while any(s.state in waiting for s in self._slots.values()):
-            await asyncio.sleep(poll_secs)
+        await wait_started(self._slots, poll_secs)
 
     async def _watch_stale_data(self, interval_secs: float = 1.0) -> None:
         """Kill-switch rule on stale data: a bot whose feed went quiet cannot manage its risk.
         It lives here, not in the runner, because a bot waiting for a candle runs no code."""
         while True:
             await asyncio.sleep(interval_secs)
-            for slot in list(self._slots.values()):
+            for slot in self._stale_watched():
                 runner = slot.runner
                 if (slot.state == BotState.RUNNING and runner is not None and slot.config.risk.kill_on_stale_data
                         and runner.stale and not runner.kill_switch.tripped):

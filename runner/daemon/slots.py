@@ -45,6 +45,10 @@ DONE_STATES = frozenset({BotState.FINISHED, BotState.FAILED, BotState.DISABLED})
 class BotSlot:
     """One configured bot: its config, its current runner and task, and its crash record."""
 
+    # Slots made, and configs given to them, in this process: views of a manager's slots by
+    # config (`runner.daemon.slot_views.SlotsWhere`) are made again when it moves.
+    changes = 0
+
     def __init__(self, config: BotConfig, journal: BotJournal) -> None:
         self.config = config
         self.journal = journal
@@ -58,6 +62,15 @@ class BotSlot:
         self.kill_on_start: str | None = None
         self.started = False            # built and running at least once in this daemon's life
         self._candle_time_cache: tuple[int | None, str] = (None, "")
+
+    @property
+    def config(self) -> BotConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: BotConfig) -> None:
+        self._config = config
+        BotSlot.changes += 1
 
     @property
     def id(self) -> str:
