@@ -5,6 +5,7 @@ bot between candles. On a real SQLite journal and snapshot files."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 
@@ -89,7 +90,9 @@ async def test_a_candle_without_orders_has_its_snapshots_on_disk_behind_a_commit
     assert events == ["state quiet-a at bar 0"]
     await writer.aflush()
     assert writer.store.read("quiet-a") == {"bars": 0}
-    assert not journal._db.in_transaction            # committed before the snapshot went to the writer
+    reader = sqlite3.connect(journal.path)           # another connection sees committed rows only
+    assert reader.execute("SELECT kind FROM events").fetchall() == [("lifecycle",)]
+    reader.close()
 
 
 async def test_a_bot_whose_turn_is_held_by_a_kill_by_hand_is_checkpointed_at_once(store):
