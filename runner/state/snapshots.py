@@ -43,6 +43,7 @@ class SnapshotStore:
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)   # snapshots hold balances
+        self._folder_name = str(self.folder)
 
     def path(self, bot_id: str) -> Path:
         return self.folder / f"{bot_id}.json"
@@ -89,12 +90,17 @@ class SnapshotStore:
 
     def read(self, bot_id: str) -> dict[str, Any] | None:
         """The bot's last state, None if it never had one; CorruptSnapshot if it is damaged."""
-        path = self.path(bot_id)
+        # The path as text, not `self.path`: a daemon starting reads every bot's snapshot, most
+        # of them absent on a first start, and pathlib's joining and parsing were most of a
+        # missing file's cost (6.5 -> 2.7 us of CPU warm; a start-up's reads are cold, and ten
+        # thousand of them showed as a fifth of building the bots in a profile).
+        path = os.path.join(self._folder_name, f"{bot_id}.json")
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as file:
+                raw = file.read()
         except FileNotFoundError:
             return None
-        return decode(bot_id, raw, where=str(path))
+        return decode(bot_id, raw, where=path)
 
     def set_aside(self, bot_id: str) -> str:
         """Move the bot's (damaged) snapshot out of the way, kept for a person to look at; return
