@@ -33,6 +33,7 @@ from runner.config.bot import BotConfig
 from runner.config.daemon import SupervisorConfig
 from runner.control.errors import ControlError
 from runner.daemon.control_requests import ManagerRequests
+from runner.daemon.pacing import PacedTurns
 from runner.daemon.services import DaemonServices
 from runner.daemon.slot_views import SlotsWhere, wait_started
 from runner.daemon.slots import DONE_STATES, BotSlot, BotState
@@ -71,6 +72,7 @@ class BotManager(ManagerRequests):
         # The few slots each periodic watch reads, not all of them every second (runner.daemon.slot_views).
         self._stale_watched = SlotsWhere(self._slots, lambda c: c.risk.kill_on_stale_data)
         self.retiring_legs = SlotsWhere(self._slots, lambda c: c.basket is not None and c.basket.retiring)
+        self._finished_snapshots = PacedTurns(per_turn=64)    # a few each loop turn, between candles
         services.risk_groups.baskets.expect(configs)    # the legs a basket waits for (runner.basket)
         self._changed = asyncio.Event()
         self._stopping = False
@@ -168,8 +170,9 @@ class BotManager(ManagerRequests):
                     final = await runner.run()
                     # Its last snapshot after the bots woken by the same candle have stepped: at
                     # the end of a replay every bot finishes on one candle, and ten thousand
-                    # snapshots made there were a second that the candle waited.
-                    await asyncio.sleep(0)
+                    # snapshots made there were a second that the candle waited; nor before a
+                    # candle of another stream released meanwhile (runner.daemon.pacing).
+                    await self._finished_snapshots.wait()
                     self._write_snapshot(runner)
                     if runner.execution_switched and not self._stopping:
                         # Governance moved the bot to a level that trades on another execution
