@@ -70,7 +70,7 @@ class KillSwitchFlow:
                 # Asked for already (a basket's latch asks every leg at once): this kill is it,
                 # and left pending it would trip the latch again after a resume in place.
                 self._interrupt = None
-            if not tripped and self._scheduled_kills:
+            if not tripped and self.kill_follows_journal:
                 self._interrupt = ("scheduled", "")    # its journalled kill is still ahead (see `_trip`)
             self.checkpoint()             # between candles: persist the latch now
 
