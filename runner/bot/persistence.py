@@ -57,6 +57,12 @@ class RunnerPersistence:
         if self._on_checkpoint is not None:
             self._on_checkpoint(self)
 
+    def checkpoint_owed(self) -> None:
+        """A checkpoint handed over was not made (the bot was at work again when its turn came,
+        see `runner.daemon.checkpoints`): take one at the end of the next batch, whatever the
+        interval, rather than leave the snapshot as old as the interval allows."""
+        self._last_checkpoint = float("-inf")
+
     def advance_checkpoint(self, secs: float) -> None:
         """Take the next periodic checkpoint `secs` sooner than the interval says. The daemon
         gives each bot its own offset: ten thousand bots started together otherwise all wrote

@@ -16,8 +16,9 @@ the first order left. Now the state is read when the group commit of the candle'
 woken its bots and they have sent their orders (`SqliteJournal.after_group_commit`), or at the
 end of the loop turn where no commit is gathered, and only from a bot still between candles
 (none of its turns taken: a batch, or a kill or resume by hand), so a snapshot always holds
-whole candles. A bot that has started its next candle by then is left for its next checkpoint,
-or for `aflush`; the journal covers it meanwhile.
+whole candles. A bot that has started its next candle by then is told it owes one
+(`checkpoint_owed`) and checkpoints again at the end of that candle, whatever its interval; the
+journal covers it meanwhile.
 
 A commit that fails hands nothing over: the snapshots on disk stay the older ones, which the
 journal does cover. The error is logged, and each bot whose snapshot was held gets it raised at
@@ -45,6 +46,8 @@ class Checkpointed(Protocol):
 
     @property
     def between_candles(self) -> bool: ...
+
+    def checkpoint_owed(self) -> None: ...
 
 
 class Checkpoints:
@@ -108,7 +111,7 @@ class Checkpoints:
         soon, self._soon = self._soon, {}
         for bot_id, (bot, state_of) in soon.items():
             if not bot.between_candles:
-                self._soon.setdefault(bot_id, (bot, state_of))   # busy again: left for later (see the docstring)
+                bot.checkpoint_owed()        # busy again: at the end of its candle (see the docstring)
                 continue
             try:
                 self._held[bot_id] = encode(bot_id, state_of(bot))

@@ -47,6 +47,14 @@ async def crash_mid_flatten(tmp_path, standin, config, *, kill=None, hold_at_ms:
     return bars
 
 
+def latched_on_disk(tmp_path, bot_id: str) -> bool:
+    """Whether the bot's snapshot on disk holds a tripped latch. Its entry's snapshot may not be
+    there at all: a checkpoint is made after the candle's orders, and skipped for one candle
+    when the bot is at work again by then (`runner.daemon.checkpoints`)."""
+    snapshot = SnapshotStore(tmp_path / "bots").read(bot_id)
+    return snapshot is not None and snapshot["kill_switch"]["tripped"]
+
+
 async def restart_killed_or_trading(tmp_path, standin, config, bars_at_crash: int) -> BotManager:
     """Started again, until killed and flat, or (the gap) trading on two candles past the crash."""
     return await restart_until(tmp_path, standin, config, lambda s: (s.state == "killed" and not s.flatten_pending)
@@ -70,7 +78,7 @@ async def test_a_kill_by_hand_past_the_snapshot_is_latched_after_a_crash_and_its
                  strategy={"name": "test_buys_once_and_holds"})
     bars = await crash_mid_flatten(tmp_path, standin, config,
                                    kill=lambda manager: manager.kill("live-kh", "by hand: looks wrong"))
-    assert not SnapshotStore(tmp_path / "bots").read("live-kh")["kill_switch"]["tripped"]   # the gap
+    assert not latched_on_disk(tmp_path, "live-kh")                                           # the gap
 
     manager = await restart_killed_or_trading(tmp_path, standin, config, bars)
 
@@ -83,7 +91,7 @@ async def test_a_risk_rule_kill_past_the_snapshot_is_latched_after_a_crash_and_i
                  strategy={"name": "test_enters_and_exits_once"}, risk={"stake_pct": 0.5, "max_drawdown_pct": 0.0001})
     # The entry's fee alone is a drawdown past the rule's: it trips at the candle after the entry's.
     bars = await crash_mid_flatten(tmp_path, standin, config, hold_at_ms=ENTRY_MS + 2 * MIN)
-    assert not SnapshotStore(tmp_path / "bots").read("live-kr")["kill_switch"]["tripped"]   # the gap
+    assert not latched_on_disk(tmp_path, "live-kr")                                           # the gap
     [kill] = journalled(tmp_path, "live-kr", "kill")
 
     manager = await restart_killed_or_trading(tmp_path, standin, config, bars)

@@ -52,3 +52,32 @@ async def test_a_bot_is_between_candles_while_it_waits_and_at_its_checkpoints_no
 
     await feed.aclose()
     await asyncio.wait_for(running, 1)
+
+
+async def test_a_bot_that_owes_a_checkpoint_takes_one_at_the_end_of_its_next_candle_whatever_its_interval():
+    candles = candles_from([100.0 + i for i in range(5)])
+    feed = QueuedFeed()
+    checkpointed_at: list[int] = []
+    runner = StrategyRunner("bot-a", feed=feed, strategy=Scripted({0: GO_LONG}), execution=RefusingExits(refusals=1),
+                            risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=1.0)),
+                            portfolio=Portfolio("BTC/USD", 1_000.0), journal=MemoryJournal(),
+                            on_checkpoint=lambda r: checkpointed_at.append(r.bars),
+                            checkpoint_interval_secs=3_600.0)
+    running = asyncio.create_task(runner.run())
+
+    async def step(candle) -> None:
+        feed.queue.put_nowait(candle)
+        await eventually(lambda: runner.bars == candles.index(candle) + 1)
+
+    for candle in candles[:3]:                        # the entry and its fill, then a quiet candle
+        await step(candle)
+    before = list(checkpointed_at)
+    await step(candles[3])
+    assert checkpointed_at == before                  # within its interval, no fill: none
+    runner.checkpoint_owed()                          # its deferred checkpoint found it at work
+    await step(candles[4])
+
+    assert checkpointed_at == [*before, 5]            # at the end of the next candle
+
+    await feed.aclose()
+    await asyncio.wait_for(running, 1)
