@@ -246,7 +246,8 @@ class BotManager(ManagerRequests):
         await self._services.checkpoints.aflush(slot.id)    # read what the bot last handed over
         services = self._services
         runner = await build_daemon_bot(
-            slot.config, recover(slot.id, services.snapshots, slot.journal), hub=services.hub,
+            slot.config, recover(slot.id, services.snapshots, slot.journal, reruns=slot.config.mode == "sim"),
+            hub=services.hub,
             accounts=services.accounts, journal=slot.journal, clock=services.clock,
             feature_hub=services.features, replay_feature_hub=services.replay_features,
             regime_hub=services.regimes, replay_regime_hub=services.replay_regimes,

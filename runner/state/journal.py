@@ -300,10 +300,16 @@ class SqliteJournal:
                limit: int | None = None) -> list[JournalEvent]:
         sql = "SELECT seq, bot_id, kind, key, bar, ts_ms, data FROM events WHERE bot_id = ? AND seq > ?"
         args: list[Any] = [bot_id, after_seq]
+        order = " ORDER BY seq"
         if kinds:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             args.extend(kinds)
-        sql += " ORDER BY seq"
+            if not after_seq and _BULK_KINDS.isdisjoint(kinds):
+                # A few rows of the bot's whole journal (its kills, resumes, governance decisions,
+                # read as it is built): found through the (bot, kind, key) index and sorted, not
+                # by reading every row of the bot in seq order (7 us against 70 for 600 rows).
+                sql, order = sql.replace(" AND seq > ?", " AND +seq > ?"), " ORDER BY +seq"
+        sql += order
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
@@ -335,6 +341,9 @@ class SqliteJournal:
         self._checkpointer.close()
         self._db.close()          # the last connection: SQLite checkpoints and removes the WAL
 
+
+_BULK_KINDS = frozenset(("order", "fill", "cancel", "lifecycle", "risk"))
+"""The kinds a bot journals many of: a read of them goes through the rows in seq order."""
 
 _CHECKPOINT_EVERY_COMMITS = 200
 """A commit adds a few pages to the WAL (the events' table and index pages it changed); 200 of

@@ -5,9 +5,12 @@ it reflects. What the journal holds past that number happened after the snapshot
 crash. A sim bot is deterministic, so it re-runs the candles from the snapshot's position: the
 orders and fills it makes again are checked against the journalled ones (same keys, same
 values; see `runner.state.journal`) and booked once. Kills by hand are not deterministic, so those
-past the snapshot are scheduled to trip again before the same candle, and a resume past the
-snapshot clears the latch; so are a person's governance decisions (promote, demote, and their
-refusals), made again at the same place under the same keys. A paper or live bot cannot re-run: it books the fills past the
+the snapshot does not hold are scheduled to trip again before the same candle, and a resume past
+the snapshot clears the latch; so are a person's governance decisions (promote, demote, and their
+refusals), made again at the same place under the same keys. Which those are is read by where
+the snapshot stands in the candles, not by its `journal_seq` (`runner.state.rerun_decisions`):
+a snapshot written while the bot re-ran candles it had journalled holds the journal's end there,
+and a second crash then must still make them. A paper or live bot cannot re-run: it books the fills past the
 snapshot, asks the exchange about the intents past it, and leaves out the orders of the
 snapshot cancelled past it (`cancelled_after`), and its kill latch is the one the journal leaves:
 the kills and resumes past the snapshot folded into the snapshot's (`latch_after`; a kill's
@@ -29,8 +32,9 @@ from typing import Any
 from loguru import logger
 
 from runner.bot.errors import BotMustStayDown
-from runner.governance.saved import GOVERNANCE_KIND, asked_by_hand
+from runner.governance.saved import GOVERNANCE_KIND
 from runner.state.journal import BotJournal, JournalEvent
+from runner.state.rerun_decisions import rerun_decisions
 from runner.state.snapshots import CorruptSnapshot, SnapshotStore
 
 
@@ -42,6 +46,7 @@ class RecoveryError(BotMustStayDown):
 
 
 _KINDS = ("kill", "resume", "order", "fill", "cancel", GOVERNANCE_KIND)   # what recovery reads past the snapshot
+_RERUN_KINDS = ("kill", "resume", GOVERNANCE_KIND)                        # `rerun_decisions`, from the whole journal
 
 
 @dataclass(slots=True)
@@ -56,15 +61,15 @@ class RecoveredState:
     # Order id -> why, of the cancels past the snapshot: a paper or live bot does not restore an
     # order of its snapshot that was cancelled since (`StrategyRunner.restore`).
     cancelled_after: dict[str, str] = field(default_factory=dict)
-    # Sim: a person's governance decisions past the snapshot, as (candles read, "promote" or
-    # "demote"), made again at the same place (`StrategyRunner.schedule_governance`).
+    # Sim: a person's governance decisions the snapshot does not hold, as (candles read, "promote"
+    # or "demote"), made again at the same place (`StrategyRunner.schedule_governance`).
     governance_to_replay: list[tuple[int, str]] = field(default_factory=list)
     # Paper, live: the kill latch (`KillSwitch.snapshot()`) with the kills and resumes past the
     # snapshot folded in; None when none was journalled (`restore_from_journal` restores it).
     # Not for sim: its re-run trips the rules again and replays the kills by hand.
     latch_after: dict[str, Any] | None = None
-    # Sim basket legs: (candles read, reason, source) of the first kill past the snapshot and its
-    # last resume, whatever tripped it; the leg re-runs up to it (`StrategyRunner.follow_journalled_kill`).
+    # Sim basket legs: (candles read, reason, source) of the first kill the snapshot does not hold,
+    # after the last resume, whatever tripped it; the leg re-runs up to it (`StrategyRunner.follow_journalled_kill`).
     journalled_kill: tuple[int, str, str] | None = None
 
     @property
@@ -72,8 +77,10 @@ class RecoveredState:
         return self.state["bars"] if self.state else 0
 
 
-def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> RecoveredState:
-    """Read the bot's snapshot and the journal past it; see the module docstring."""
+def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal, *, reruns: bool = True) -> RecoveredState:
+    """Read the bot's snapshot and the journal past it; see the module docstring. `reruns`: the
+    bot re-runs its candles (sim), so the decisions by hand it makes again are looked for
+    (`kills_to_replay`, `journalled_kill`, `governance_to_replay`; a paper or live bot needs none)."""
     try:
         state = snapshots.read(bot_id)
     except CorruptSnapshot as exc:
@@ -84,30 +91,24 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal) -> Recov
     after_seq = state.get("journal_seq", 0) if state else 0
     recovered = RecoveredState(state, source=source)
     latch = state["kill_switch"] if state else None
-    for event in journal.events(after_seq=after_seq, kinds=_KINDS):
-        if event.kind == GOVERNANCE_KIND:
-            if (asked := asked_by_hand(event.data)) is not None:
-                recovered.governance_to_replay.append((event.bar + 1, asked))   # journalled at bar = candles read - 1
-        elif event.kind == "order":
+    past = journal.events(after_seq=after_seq, kinds=_KINDS)
+    for event in past:
+        if event.kind == "order":
             recovered.orders_after.append(event.data)
         elif event.kind == "fill":
             recovered.fills_after.append(event.data)
         elif event.kind == "cancel":
             recovered.orders_after = [o for o in recovered.orders_after if o["order_id"] != event.key]
             recovered.cancelled_after[event.key] = event.data.get("why", "")
-        else:                                       # a kill or a resume
+        elif event.kind != GOVERNANCE_KIND:         # a kill or a resume
             latch = recovered.latch_after = folded_latch(latch, event)
-            if event.kind == "resume":
-                recovered.kills_to_replay.clear()
-                recovered.journalled_kill = None
-                if recovered.state is not None:
-                    recovered.state["kill_switch"] = latch
-            else:
-                if recovered.journalled_kill is None:
-                    recovered.journalled_kill = (event.data["bars"], event.data["reason"],
-                                                 event.data.get("source", "rule"))
-                if event.data.get("source") == "manual":
-                    recovered.kills_to_replay[event.data["bars"]] = event.data["reason"]
+            if event.kind == "resume" and recovered.state is not None:
+                recovered.state["kill_switch"] = latch
+    if reruns:     # by where the state stands in the candles, not by `journal_seq` (see the module docstring)
+        rerun = rerun_decisions(recovered.state, journal,
+                                [e for e in past if e.kind in _RERUN_KINDS] if after_seq == 0 else None)
+        recovered.kills_to_replay, recovered.journalled_kill = rerun.kills, rerun.first_kill
+        recovered.governance_to_replay = rerun.governance
     if source == "fresh" and journal.events(kinds=("order", "fill"), limit=1):
         # Crashed before its first snapshot: re-run from the first candle, checked against what
         # the journal holds, which is a rebuild from the journal, not an empty start.
