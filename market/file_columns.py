@@ -228,10 +228,15 @@ def _epoch_timestamps(texts: list[str]) -> bool:
     return True
 
 
+# RFC 3339 allows a lower-case `z`. numpy reads it as UTC with a UserWarning (an error under
+# `-W error`, noise on a user's terminal) and Python 3.11's fromisoformat refuses it.
+_UTC_DESIGNATORS = ("Z", "z")
+
+
 def _iso_column_ms(texts: list[str]) -> np.ndarray:
     """ISO 8601 fields as epoch ms; no offset or `Z` means UTC. numpy parses a column of
     UTC times in C; one with an offset or an unreadable field goes value by value."""
-    naive = [text[:-1] if text.endswith("Z") else text for text in map(str.strip, texts)]
+    naive = [text[:-1] if text[-1:] in _UTC_DESIGNATORS else text for text in map(str.strip, texts)]
     if not any("+" in text or "-" in text[10:] for text in naive):   # a date's own dashes end at 10
         try:
             parsed = np.array(naive, dtype="datetime64[us]")
@@ -246,8 +251,11 @@ def _iso_column_ms(texts: list[str]) -> np.ndarray:
 
 def _iso_ms(value: Any) -> float:
     """One ISO 8601 timestamp as epoch ms, NaN if unreadable (the slow path, for far dates)."""
+    text = str(value).strip()
+    if text[-1:] in _UTC_DESIGNATORS:
+        text = text[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         return float("nan")
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)

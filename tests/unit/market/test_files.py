@@ -57,6 +57,14 @@ def test_timestamps_without_zone_or_with_an_offset_are_read_as_utc(write_file):
     assert [c.ts_ms for c in candles] == [T0, T0 + 60_000]
 
 
+def test_a_lower_case_z_is_utc_and_read_without_a_warning(write_file, recwarn):
+    lower = write_file("lower.csv", csv_text(CANDLES, stamp=lambda ts: iso(ts).lower()))
+
+    assert load_candles(lower, timeframe="1m").candles == CANDLES
+    assert file_columns._iso_ms("2022-01-01t00:00:00z") == T0       # the value-by-value path
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
 def test_header_order_case_and_extra_columns_do_not_matter(write_file):
     lines = ["Volume,Close,trades,Timestamp,High,Low,Open"]
     lines += [f"{c.volume},{c.close},7,{c.ts_ms},{c.high},{c.low},{c.open}" for c in CANDLES]
