@@ -96,7 +96,7 @@ class StatusAndKillSwitch:
                 try:
                     await self._bots.kill(bot_id, reason)
                 except ControlError:
-                    pass                                      # disabled, or killed already
+                    pass          # disabled, killed already, or busy past its grace: asked, it trips when it can
         elif was is not None:
             killed = sorted({self.unit_of(row["id"]) for row in await self._bots.status_rows()
                              if self.holds(row["id"]) and row["kill_reason"].startswith(GLOBAL_KILL_PREFIX)})
