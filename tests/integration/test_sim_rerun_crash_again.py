@@ -93,7 +93,7 @@ async def test_a_sim_bot_crashed_again_mid_re_run_comes_back_demoted_and_killed_
         manager = run.manager
         kept = await snapshot_past(tmp_path, 40)
         at_a = bars_of(kept)
-        await until(lambda: manager.status(BOT).bars >= at_a + 60)
+        await until(lambda: manager.status(BOT).bars >= at_a + 100)   # 2 s of candles to catch the re-run in
         if governed:
             await manager.demote(BOT)
         at_g = manager.status(BOT).bars
