@@ -150,7 +150,7 @@ class LiveExecution:
             await self._submit(self._exits.market_exit(order, candle))
         return self._fills.drain()
 
-    async def catch_up_exits(self, candles: Sequence[Candle]) -> list[Fill]:
+    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot") -> list[Fill]:
         """The protective exits through `candles`, which the bot did not step through (those past
         its snapshot, after a restart): trailing stops trail them, and an exit one of them reached
         is sent now, as a market exit, as `on_candle` would have after that candle."""
@@ -159,9 +159,8 @@ class LiveExecution:
         for candle in candles:
             self._last_price = candle.close          # prices the minimum-notional check, as on_candle's
             for order in self._exits.take_reached(candle, among=self._exits.orders()):
-                logger.warning("Order {}: {} reached by the candle of {} (low {}, high {}), past the snapshot "
-                               "the bot restarted from; sending a market exit now", order.oco_group, order.reason,
-                               candle.ts_ms, candle.low, candle.high)
+                logger.warning("Order {}: {} reached by the candle of {} (low {}, high {}), {}; sending a market "
+                               "exit now", order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high, why)
                 await self._submit(self._exits.market_exit(order, candle))
         return self._fills.drain()
 

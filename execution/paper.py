@@ -139,12 +139,12 @@ class PaperExecution:
         self._unfilled.extend(o for o in fresh if o.type is OrderType.MARKET)
         self._book.restore_orders([o for o in fresh if o.type is not OrderType.MARKET])
 
-    async def catch_up_exits(self, candles: Sequence[Candle]) -> list[Fill]:
+    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot") -> list[Fill]:
         """Sim's `catch_up_exits` on the resting orders: the protective exits fill, at the candle
         that reached them, what sim's rule fills, and the trailing stops trail the rest."""
         fills = [_with_fill_id(f) for f in await self._book.catch_up_exits(candles)]
         for fill in fills:
-            _log_fill(fill, "a candle past the snapshot reached it")
+            _log_fill(fill, f"a candle {why} reached it")
         return fills
 
     async def aclose(self) -> None:

@@ -57,7 +57,7 @@ from execution.order_ids import protective_id
 from market.limits import MIN_PRICE
 from market.models import Candle
 
-__all__ = ["ProtectiveExits", "by_level", "is_trailing_stop", "stops_first", "trailed", "trailing_stop"]
+__all__ = ["ProtectiveExits", "by_level", "is_trailing_stop", "stop_reached", "stops_first", "trailed", "trailing_stop"]
 
 
 class ProtectiveExits:
@@ -200,6 +200,18 @@ def trailed(order: Order, candle: Candle) -> Order:
         level = _level(order.trailing_stop_pct, order.trailing_stop_distance, Side.BUY, candle.low)
         moves = level < order.stop_price
     return replace(order, stop_price=level) if moves else order
+
+
+def stop_reached(exits: Iterable[Order], candle: Candle) -> tuple[Order | None, list[Order]]:
+    """Protective exits set aside (by a resting limit exit) through `candle`: the stop, fixed or
+    trailing, that the candle reaches at its level before the candle (of two, the one a move
+    reaches first, `by_level`), and None and the exits with their trailing stops trailed when
+    it reaches none. Take-profits are not watched: the limit exit does their job."""
+    exits = list(exits)
+    stops = sorted((o for o in exits if o.type is OrderType.STOP and _reached(o, candle)), key=by_level)
+    if stops:
+        return stops[0], exits
+    return None, [trailed(o, candle) if is_trailing_stop(o) else o for o in exits]
 
 
 def stops_first(order: Order) -> bool:

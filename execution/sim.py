@@ -98,12 +98,13 @@ class SimExecution:
         if any(map(is_trailing_stop, fresh)):
             self._trailing = True
 
-    async def catch_up_exits(self, candles: Sequence[Candle]) -> list[Fill]:
+    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot") -> list[Fill]:
         """The protective exits (orders with an `oco_group`) through `candles`, which the bot did
         not step through (those past its snapshot, after a restart): each candle fills what it
         reaches and trails the trailing stops, by the rule of `fill_pending`; the other resting
         orders do not see them. A sim bot re-runs its candles instead; a shadow bot (sim fills
-        on exchange candles) and paper's book call this."""
+        on exchange candles) and paper's book call this, and a bot whose resting limit exit gave
+        way to a stop it had set aside (`why`: for the engines that log it; sim logs nothing)."""
         exits = [o for o in self._pending if o.oco_group is not None]
         if not exits:
             return []

@@ -15,11 +15,18 @@ it; live: the exchange's matching). The rules, decided here:
   by market or at the exit's limit. Nothing filled: nothing to exit ("already flat").
 - **A limit exit** (a FLAT `LimitSignal`) sells the position at its price or better. Like a
   market exit it replaces the protective exits (stop-loss, take-profit, trailing stop) of the
-  position: both resting could sell the position twice. One with an expiry keeps them aside
-  (in the snapshot too), and if it expires with the position still open, they are put back as
-  they stood when it was placed (a trailing stop at its level then), for what is left of the
-  position when it filled in part. A good-till-cancelled limit exit has no such end: the
-  position rests without them until it fills or the strategy decides otherwise.
+  position in the engine: both resting could sell the position twice. The runner keeps them
+  aside (in the snapshot too) and they keep watching the closed candles, as Binance's OCO
+  pairs a limit maker with a stop: a trailing stop goes on trailing, and a candle that reaches
+  a stop (at its level before the candle) makes the runner cancel the limit exit (journal
+  `cancel`, why "stop reached") and, once the cancel is confirmed, put the exits back and
+  carry out the stop through the engine's `catch_up_exits` on that candle: sim and paper fill
+  it by sim's stop rule, live sends it as a market exit. A limit that filled first wins (the
+  cancel books its fills): no stop exit for what it sold. A cancel that fails leaves both as
+  they are and is tried again at the next candle that reaches the stop. Take-profits stay
+  aside: the limit exit does their job. If the limit exit expires with the position still open,
+  the exits are put back as they stand then (a trailing stop at its ratcheted level), for what
+  is left of the position when it filled in part.
 - **Expiry**: an order of a signal with `expire_after` N carries `expire_ts_ms`, the close time
   of the Nth candle after the one it was placed on. At that candle, after its fills are booked
   (so the candle can still fill it), the runner cancels it and only it (journal `cancel`, why
@@ -30,8 +37,9 @@ it; live: the exchange's matching). The rules, decided here:
 - **The kill switch** cancels resting limit orders with every other order of the bot
   (`runner.bot.kill_flow`), before it closes the position.
 
-Cost: the loop asks `_limit_expiries is not None` once per candle; it is None unless an order
-with an expiry rests, so a bot without one pays that check only.
+Cost: the loop asks `_limit_expiries is not None` and `_replaced_exits is not None` once per
+candle; they are None unless an order with an expiry, or a limit exit that replaced exits,
+rests, so a bot without one pays those checks only.
 
 A mixin of `StrategyRunner` (it reads and writes the runner's own state), kept in its own
 module so that the loop in `strategy_runner.py` reads alone.
@@ -45,7 +53,8 @@ from dataclasses import replace
 from typing import Any
 
 from execution.models import Order, OrderType, Side, order_from_dict, order_to_dict
-from market.models import iso_utc
+from execution.protective import stop_reached
+from market.models import Candle, iso_utc
 from risk.decision import RiskDecision
 from strategies.signal import LimitSignal, Signal
 
@@ -78,17 +87,17 @@ class LimitOrderFlow:
             self._expire_at(order.client_order_id, expire_ts_ms)
         kept, self._exits_set_aside = self._exits_set_aside, None
         position = self.portfolio.quantity
-        if kept and expire_ts_ms is not None and position and order.side is (Side.SELL if position > 0 else Side.BUY):
+        if kept and position and order.side is (Side.SELL if position > 0 else Side.BUY):
             if self._replaced_exits is None:
                 self._replaced_exits = {}
             self._replaced_exits[order.client_order_id] = kept
         return order
 
     def _set_aside_exits(self, signal: Signal) -> None:
-        """An exit is about to cancel the position's protective exits: a limit exit with an
-        expiry keeps them (as they stand now) to put back if it expires unfilled."""
+        """An exit is about to cancel the position's protective exits: a limit exit keeps them
+        (as they stand now) to watch the candles while it rests, and to put back if it expires."""
         self._exits_set_aside = ([o for o in self.execution.open_orders() if o.oco_group is not None]
-                                 if isinstance(signal, LimitSignal) and signal.expire_after is not None else None)
+                                 if isinstance(signal, LimitSignal) else None)
 
     def _expire_at(self, order_id: str, expire_ts_ms: int) -> None:
         if self._limit_expiries is None:
@@ -101,7 +110,8 @@ class LimitOrderFlow:
             if order.expire_ts_ms is not None and order.type is OrderType.LIMIT:
                 self._expire_at(order.client_order_id, order.expire_ts_ms)
         if self._replaced_exits is not None:            # of limit exits done while the bot was down
-            for order_id in [i for i in self._replaced_exits if i not in (self._limit_expiries or ())]:
+            open_ids = {o.client_order_id for o in self.execution.open_orders()}
+            for order_id in [i for i in self._replaced_exits if i not in open_ids]:
                 self._forget_replaced_exits(order_id)
 
     async def _expire_limit_orders(self, close_ms: int) -> None:
@@ -126,6 +136,47 @@ class LimitOrderFlow:
         if not expiries:
             self._limit_expiries = None
 
+    async def _watch_set_aside_exits(self, candle: Candle, close_ms: int) -> None:
+        """At each candle while a limit exit rests with the exits it replaced (its fills booked,
+        before its expiry): a stop the candle reaches cancels the limit exit and is carried out;
+        else the trailing stops trail (see the module docstring). Not while the kill switch is
+        tripped: it cancels the limit exit and closes the position itself."""
+        if self.kill_switch.tripped:
+            return
+        replaced = self._replaced_exits
+        open_ids = {o.client_order_id for o in self.execution.open_orders()}
+        for order_id, kept in list(replaced.items()):
+            if order_id not in open_ids:              # filled, or cancelled by something else
+                self._forget_replaced_exits(order_id)
+                continue
+            stop, replaced[order_id] = stop_reached(kept, candle)
+            if stop is None:
+                continue
+            logger.info("Limit exit {} rests and the candle of {} reached its set-aside {} at {:.8g} (low {}, "
+                        "high {}); cancelling it for the stop", order_id, iso_utc(candle.ts_ms), stop.reason,
+                        stop.stop_price, candle.low, candle.high)
+            await self._cancel_orders(close_ms, "stop reached", [order_id])
+            if any(o.client_order_id == order_id for o in self.execution.open_orders()):
+                logger.warning("Limit exit {} could not be cancelled; its stop waits for the next candle that "
+                               "reaches it", order_id)
+                continue
+            if self._limit_expiries is not None:
+                self._limit_expiries.pop(order_id, None)
+                if not self._limit_expiries:
+                    self._limit_expiries = None
+            kept = self._forget_replaced_exits(order_id)
+            # Its fills up to the cancel are booked: one that filled before the cancel arrived
+            # sold what the stop would have (what is left is dust no order can sell), one that
+            # filled in part leaves the rest to the stop, and so does one cancelled by hand.
+            position = abs(self.portfolio.quantity)
+            if (position and self.execution.closable_quantity(position, candle.close) > 0
+                    and self._put_back_exits(order_id, kept, "was cancelled for its stop")):
+                fills = await self.execution.catch_up_exits([candle], why="while its limit exit rested")
+                if fills:
+                    self._apply_fills(fills, close_ms)
+            if self._replaced_exits is None:
+                return
+
     def _forget_replaced_exits(self, order_id: str) -> list[Order] | None:
         replaced = self._replaced_exits
         if replaced is None:
@@ -135,25 +186,27 @@ class LimitOrderFlow:
             self._replaced_exits = None
         return kept
 
-    def _put_back_exits(self, order_id: str, kept: list[Order]) -> None:
-        """The limit exit `order_id` expired: its position, if still open (in the direction the
-        exits close), gets back the protective exits it replaced, for what is left of it: each
+    def _put_back_exits(self, order_id: str, kept: list[Order], what: str = "expired") -> bool:
+        """The limit exit `order_id` expired (or `what`): its position, if still open (in the
+        direction the exits close), gets back the protective exits it replaced, for what is left of it: each
         entry's exits share one quantity, and they are scaled down together when the exit
-        filled in part. Not while the kill switch is tripped: it closes the position itself."""
+        filled in part. Not while the kill switch is tripped: it closes the position itself.
+        True when exits were put back."""
         position = self.portfolio.quantity
         if not position or self.kill_switch.tripped:
-            return
+            return False
         exit_side = Side.SELL if position > 0 else Side.BUY
         kept = [o for o in kept if o.side is exit_side]
         held = sum({o.oco_group: o.quantity for o in kept}.values())
         if not held:
-            return
+            return False
         scale = min(1.0, abs(position) / held)
         orders = [o if scale == 1.0 else replace(o, quantity=o.quantity * scale) for o in kept]
         self.execution.restore_orders(orders)
         self._filled = True               # checkpoint at the end of this candle: the exits persist
-        logger.info("Limit exit {} expired with {} {} still held; protective exits back: {}", order_id, position,
+        logger.info("Limit exit {} {} with {} {} still held; protective exits back: {}", order_id, what, position,
                     self.symbol, ", ".join(f"{o.reason} at {o.stop_price or o.price:.8g}" for o in orders))
+        return True
 
     def replaced_exits_snapshot(self) -> dict[str, Any] | None:
         """The protective exits set aside by resting limit exits, for the snapshot (None: none)."""

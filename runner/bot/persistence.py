@@ -127,15 +127,15 @@ class RunnerPersistence:
     def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
         """Hand orders to follow (open in a snapshot, journalled, or found on the exchange) to
         the execution engine, with the trade ids the bot has booked (`fill_ids`). A limit exit
-        with an expiry among them gets the protective exits it replaced past the snapshot
-        (see `restore`), to put back if it expires."""
+        among them gets the protective exits it replaced past the snapshot
+        (see `restore`), to watch while it rests and put back if it expires."""
         self.execution.restore_orders(orders, fill_ids=fill_ids)
         kept, self._exits_set_aside = self._exits_set_aside, None
         position = self.portfolio.quantity
         if kept and position:
             exit_side = Side.SELL if position > 0 else Side.BUY
             for order in orders:
-                if order.type is OrderType.LIMIT and order.expire_ts_ms is not None and order.side is exit_side:
+                if order.type is OrderType.LIMIT and order.side is exit_side:
                     self.restore_replaced_exits({**(self.replaced_exits_snapshot() or {}),
                                                  order.client_order_id: [order_to_dict(o) for o in kept]})
                     break

@@ -304,6 +304,8 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
                 fills = await execution.on_candle(candle)
             if fills:
                 self._apply_fills(fills, close_ms)
+            if self._replaced_exits is not None:   # a limit exit rests; the exits it replaced watch
+                await self._watch_set_aside_exits(candle, close_ms)
             if self._limit_expiries is not None:   # a limit order with an expiry rests
                 await self._expire_limit_orders(close_ms)
             if risk_group is not None:
