@@ -79,8 +79,15 @@ class RunnerPersistence:
     async def catch_up_exits(self, candles: Sequence[Candle]) -> None:
         """Put the protective exits restored from the snapshot through those of `candles` (the
         feed's latest) that closed after the snapshot's last candle, and book what they filled
-        (paper, live: see `runner.state.exits_past_snapshot`). Call after `restore`, before `run()`."""
+        (paper, live: see `runner.state.exits_past_snapshot`); first those a resting limit exit
+        set aside, which cancel it for a stop reached. Call after `restore`, before `run()`."""
         past = [c for c in candles if c.ts_ms > self.last_candle_ts_ms]
+        if past and self._replaced_exits is not None:   # a resting limit exit's set-aside stops (limit_orders)
+            for candle in past:
+                await self._watch_set_aside_exits(candle, self.clock.now_ms())
+                if self._replaced_exits is None:
+                    break
+            self.journal.commit()        # a cancel or an exit sent: on disk before the bot goes on
         trailing = {o.client_order_id: o.stop_price for o in self.execution.open_orders() if is_trailing_stop(o)}
         if not past or not any(o.oco_group is not None for o in self.execution.open_orders()):
             return

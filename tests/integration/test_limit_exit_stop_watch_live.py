@@ -1,7 +1,8 @@
 """While a limit exit rests, the stop it set aside keeps watching: a candle that reaches it makes
 the bot cancel the limit exit on the exchange and then sell by market (live, on the Binance
 stand-in through the real ccxt client), or fill the stop by sim's rule (paper, by the stand-in's
-quotes); a limit exit that filled before its cancel arrived wins, and no stop exit follows.
+quotes); a limit exit that filled before its cancel arrived wins, and no stop exit follows. A
+bot restarted after such a candle catches up on it.
 
 The market (tests/unit/exchange_standin/sample_market.py): the bot buys at candle 60's close
 (ask 30603.06) with a stop 0.2% under its fill (about 30541.9); closes then fall by 20 a candle
@@ -13,9 +14,15 @@ from __future__ import annotations
 
 import pytest
 
+from market.models import Candle
+from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
+from risk.engine import RuleRiskEngine
+from runner.bot.strategy_runner import StrategyRunner
 from strategies.signal import GO_LONG, Direction, LimitSignal
-from tests.integration.pushed_runners import cancels, live_engine, paper_engine
+from tests.fakes import QueuedFeed, Scripted
+from tests.integration.pushed_runners import CANDLES, SYMBOL, cancels, live_engine, paper_engine
+from tests.unit.exchange_standin.sample_market import candle_ms
 
 PREFIX = "brwatch01-"
 SCRIPT = {0: GO_LONG, 1: LimitSignal(Direction.FLAT, "take it", price=31_000.0)}
@@ -95,3 +102,30 @@ async def test_a_paper_stop_reached_while_the_limit_exit_rests_cancels_it_and_fi
     assert runner.portfolio.quantity == pytest.approx(0.0, abs=1e-12)
     assert paper.open_orders() == [] and runner._replaced_exits is None
     assert standin.orders == []                                 # paper sends nothing
+
+
+async def test_a_live_bot_restarted_past_a_candle_that_reached_the_set_aside_stop_cancels_the_limit_exit_and_sells(
+        bot, account, standin):
+    first, push = bot(live_engine(account, PREFIX))
+    await push(60)
+    await push(61)
+    state = first.snapshot()                                    # the limit exit rests, its stop set aside
+    assert [o["order_id"] for o in state["replaced_exits"][f"{PREFIX}2"]] == [f"{PREFIX}1-sl"]
+    first.request_stop()                                        # the process is gone
+    standin.advance_to(candle_ms(62))                           # candle 62 reaches the stop meanwhile
+
+    second = StrategyRunner("watch-bot", feed=QueuedFeed(SYMBOL), strategy=Scripted({}),
+                            execution=live_engine(account, PREFIX),
+                            risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=0.1, stop_loss_pct=0.002)),
+                            portfolio=Portfolio(SYMBOL, 1_000.0), journal=first.journal, order_id_prefix=PREFIX)
+    second.restore(state)
+    await second.catch_up_exits([Candle(*CANDLES[61]), Candle(*CANDLES[62])])   # 61 is the snapshot's own
+
+    assert standin.order_by_client_id(f"{PREFIX}2").status == "CANCELED"
+    sold = standin.order_by_client_id(f"{PREFIX}1-sl")
+    assert (sold.side, sold.type, sold.status) == ("SELL", "MARKET", "FILLED")
+    assert order_posts(standin) == [f"{PREFIX}1", f"{PREFIX}2", f"{PREFIX}1-sl"]
+    assert cancels(second) == ["replaced by an exit", "stop reached"]
+    assert second.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
+    assert second.execution.open_orders() == [] and second._replaced_exits is None
+    await second.aclose()
