@@ -27,17 +27,32 @@ class PacedTurns:
         self._per_turn = per_turn
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._letting = False
+        self._quick = 0                 # waiters let through with a plain sleep(0) in this turn
+        self._counting = False
 
     async def wait(self) -> None:
         """Return in a later loop turn, behind the callbacks already queued and at most
         `per_turn` - 1 other waiters. A cancelled waiter gives up its place."""
         loop = asyncio.get_running_loop()
+        if not self._waiting and self._quick < self._per_turn:
+            # No crowd: the next turn, as a sleep(0), so a daemon with a few bots finishing
+            # keeps the order of events it had before (a bot's state changes one turn after
+            # its run ends).
+            self._quick += 1
+            if not self._counting:
+                self._counting = True
+                loop.call_soon(self._next_turn)
+            await asyncio.sleep(0)
+            return
         waiter = loop.create_future()
         self._waiting.append(waiter)
         if not self._letting:
             self._letting = True
             loop.call_soon(self._let_through)
         await waiter
+
+    def _next_turn(self) -> None:
+        self._quick, self._counting = 0, False
 
     def _let_through(self) -> None:
         waiting, let = self._waiting, 0
