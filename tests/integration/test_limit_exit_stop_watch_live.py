@@ -129,3 +129,24 @@ async def test_a_live_bot_restarted_past_a_candle_that_reached_the_set_aside_sto
     assert second.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
     assert second.execution.open_orders() == [] and second._replaced_exits is None
     await second.aclose()
+
+
+async def test_a_live_limit_exit_whose_cancel_fails_keeps_the_stop_waiting_and_nothing_is_sold_until_it_is_cancelled(
+        bot, account, standin):
+    runner, push = bot(live_engine(account, PREFIX))
+    await push(60)
+    await push(61)
+    standin.fail_next("DELETE /api/v3/order", status=503, times=4)      # every attempt of the cancel
+    await push(62)                                              # reaches the stop; the cancel fails
+
+    assert standin.order_by_client_id(f"{PREFIX}2").status == "NEW"
+    assert order_posts(standin) == [f"{PREFIX}1", f"{PREFIX}2"]                   # no exit beside it
+    assert cancels(runner) == ["replaced by an exit"]
+    assert [o.client_order_id for o in runner._replaced_exits[f"{PREFIX}2"]] == [f"{PREFIX}1-sl"]
+    assert standin.pending_faults == []                         # the exchange answers again
+    await push(63)                                              # reaches the stop too
+
+    assert standin.order_by_client_id(f"{PREFIX}2").status == "CANCELED"
+    assert order_posts(standin) == [f"{PREFIX}1", f"{PREFIX}2", f"{PREFIX}1-sl"]
+    assert cancels(runner) == ["replaced by an exit", "stop reached"]
+    assert runner.portfolio.quantity < 1e-5
