@@ -13,31 +13,16 @@ model, a composition helper) would pull them in for everyone.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from market.synthetic import generate_candles
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.imported_modules import command_modules
 
 NOT_FOR_A_SIM_BACKTEST = {"ccxt", "aiohttp", "pandas"}
 NOT_FOR_A_BACKTEST_OF_A_CANDLE_FILE = {"numpy", "runner.basket", "runner.regime", "strategies.regime",
                                        "runner.backtest.html_report"}
-
-# Runs the command line in this process, then names every module it imported.
-_RUN_AND_LIST_MODULES = """
-import json, runpy, sys
-sys.argv = ["botrunner", *sys.argv[1:]]
-try:
-    runpy.run_path("main.py", run_name="__main__")
-except SystemExit as exc:
-    if exc.code not in (0, None):
-        raise
-print(json.dumps(sorted(sys.modules)))
-"""
 
 BOT = """\
 id: file-bot
@@ -51,15 +36,9 @@ risk: {{stake_pct: 0.5, stop_loss_pct: 0.01}}
 
 
 def backtest_modules(*args: str) -> tuple[dict, set[str]]:
-    """The `--json` summary of `botrunner backtest ARGS` and the modules its process imported,
-    each with every package above it ("a.b.c" also gives "a" and "a.b")."""
-    result = subprocess.run([sys.executable, "-c", _RUN_AND_LIST_MODULES, "backtest", *args, "--json"],
-                            cwd=PROJECT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    summary, modules = result.stdout.strip().splitlines()[-2:]
-    names = json.loads(modules)
-    return json.loads(summary), {".".join(name.split(".")[:depth]) for name in names
-                                 for depth in range(1, name.count(".") + 2)}
+    """The `--json` summary of `botrunner backtest ARGS` and the modules its process imported."""
+    output, modules = command_modules("backtest", *args, "--json")
+    return json.loads(output.splitlines()[-1]), modules
 
 
 def write_candles(path: Path) -> None:
