@@ -16,14 +16,15 @@ CAPITAL = 10_000
 
 
 def trio_basket(*, bars: int = 1500, speed: float | None = 60_000, basket_id: str = "trio",
-                symbols: tuple[str, ...] = SYMBOLS) -> str:
+                symbols: tuple[str, ...] = SYMBOLS, stake: str = "stake_amount: 1500") -> str:
     """The basket file's text: `bars` 1m candles a symbol, replayed `speed` times faster than
-    real time (60,000: 1,000 candles a second a leg; None: as fast as they go)."""
+    real time (60,000: 1,000 candles a second a leg; None: as fast as they go); `stake` the
+    sizing line (the basket restart tests size on the shared cash)."""
     return f"""\
 id: {basket_id}
 symbols: [{", ".join(symbols)}]
 max_open_positions: 3
-stake_amount: 1500
+{stake}
 timeframe: 1m
 capital: {CAPITAL}
 market: {{source: synthetic, seed: 5, bars: {bars}}}

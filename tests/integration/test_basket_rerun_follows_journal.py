@@ -20,20 +20,8 @@ from runner.config.basket import load_bot_or_basket
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
+from tests.trio_basket import CAPITAL, LEGS, trio_basket
 
-LEGS = ("trio.btc-usdt", "trio.eth-usdt", "trio.sol-usdt")
-CAPITAL = 10_000
-BASKET = """\
-id: trio
-symbols: [BTC/USDT, ETH/USDT, SOL/USDT]
-max_open_positions: 3
-{stake}
-timeframe: 1m
-capital: 10000
-market: {{source: synthetic, seed: 5, bars: 400}}
-strategy: {{name: ema_cross, params: {{fast: 5, slow: 20}}}}
-risk: {{stop_loss_pct: 0.01}}
-"""
 STAKES = {
     "stake_fraction": "stake_fraction: 0.3",
     # 9,000 of 10,000: capped by the cash left (times stake_pct) once anything was lost or spent.
@@ -45,7 +33,7 @@ class Basket:
     """The basket's legs run twice under a BotManager on one journal and snapshot folder."""
 
     def __init__(self, folder: Path, stake: str) -> None:
-        (folder / "trio.yaml").write_text(BASKET.format(stake=stake))
+        (folder / "trio.yaml").write_text(trio_basket(bars=400, speed=None, stake=stake))
         self.folder = folder
         self.config = load_bot_or_basket(folder / "trio.yaml")
         self.path = folder / "journal.sqlite3"

@@ -10,50 +10,25 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import shutil
 import signal
 import sqlite3
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.daemon_process import start_daemon
+from tests.trio_basket import CAPITAL, LEGS, trio_basket
 
-LEGS = ("trio.btc-usdt", "trio.eth-usdt", "trio.sol-usdt")
-CAPITAL = 10_000
 BARS = 1_500
 STAKES = {
     "stake_fraction": "stake_fraction: 0.3",
     # Entries of 6,000 on 10,000: a second one at once gets what the first left (capped by the cash).
     "cash_capped_stake_amount": "stake_amount: 6000",
 }
-BASKET = """\
-id: trio
-symbols: [BTC/USDT, ETH/USDT, SOL/USDT]
-max_open_positions: 3
-{stake}
-timeframe: 1m
-capital: 10000
-market: {{source: synthetic, seed: 5, bars: {bars}}}
-strategy: {{name: ema_cross, params: {{fast: 5, slow: 20}}}}
-risk: {{stop_loss_pct: 0.01}}
-speed: {speed}
-"""
-
-
-@pytest.fixture
-def root():
-    """A short folder: a Unix socket path must fit in about 107 bytes."""
-    folder = Path(tempfile.mkdtemp(dir="/tmp", prefix="br-"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def write_config(folder: Path, stake: str, speed: str) -> None:
+def write_config(folder: Path, stake: str, speed: float | None) -> None:
     (folder / "bots").mkdir(parents=True, exist_ok=True)
     (folder / "daemon.yaml").write_text("snapshot_interval_secs: 0.1\nstop_grace_secs: 5\n")
-    (folder / "bots" / "trio.yaml").write_text(BASKET.format(stake=stake, bars=BARS, speed=speed))
+    (folder / "bots" / "trio.yaml").write_text(trio_basket(bars=BARS, speed=speed, stake=stake))
 
 
 def snapshot(state_dir: Path, leg: str) -> dict | None:
@@ -124,11 +99,11 @@ async def killed_when(folder: Path, state_dir: Path, condition) -> None:
 
 
 @pytest.mark.parametrize("stake", STAKES.values(), ids=STAKES.keys())
-async def test_a_basket_sized_on_its_shared_cash_comes_back_from_a_sigkill_with_its_journalled_orders(root, stake):
-    folder, state_dir = root / "config", root / "state"
+async def test_a_basket_sized_on_its_shared_cash_comes_back_from_a_sigkill_with_its_journalled_orders(sock_dir, stake):
+    folder, state_dir = sock_dir / "config", sock_dir / "state"
     # 20 candles a second a leg, each leg's feed paced alike: legs that start a run at different
     # candles stay that far apart.
-    write_config(folder, stake, speed="1200")
+    write_config(folder, stake, speed=1200)
     await killed_when(folder, state_dir, lambda: trading(state_dir, every=1, one=3))
     # The leg that traded most loses its snapshot (damaged on disk: moved aside at the restart),
     # so it is rebuilt from its journal, from the first candle, while the others go on from
@@ -141,7 +116,7 @@ async def test_a_basket_sized_on_its_shared_cash_comes_back_from_a_sigkill_with_
     bars = {leg: (snapshot(state_dir, leg) or {"bars": 0})["bars"] for leg in LEGS}
     assert len(set(bars.values())) > 1 and legs_with_orders_past_snapshot(state_dir), bars
 
-    write_config(folder, stake, speed="null")    # the rest of the data at full speed
+    write_config(folder, stake, speed=None)    # the rest of the data at full speed
     final = start_daemon(folder, state_dir)
     _, err = final.communicate(timeout=240)
     assert final.returncode == 0, err[-3000:]
