@@ -74,8 +74,8 @@ class Daemon:
         self.services.journal.close()
 
 
-async def test_a_kill_and_a_resume_are_committed_when_they_are_answered(tmp_path):
-    daemon = Daemon(tmp_path, [sim_bot("sim-a")])
+async def test_a_kill_a_resume_and_a_kill_of_all_are_committed_when_they_are_answered(tmp_path):
+    daemon = Daemon(tmp_path, [sim_bot("sim-a"), sim_bot("sim-b")])
     async with daemon as manager:
         await eventually(lambda: manager.status("sim-a").bars >= 5, 60.0, poll_secs=0.01)
 
@@ -86,6 +86,10 @@ async def test_a_kill_and_a_resume_are_committed_when_they_are_answered(tmp_path
         resumed = await manager.resume("sim-a")
         assert committed(daemon.journal_path, "sim-a", "resume") == [{"cleared": "by hand"}]
         assert not resumed.kill_switch
+
+        await manager.kill_all("kill --all")
+        assert [[k["reason"] for k in committed(daemon.journal_path, bot_id, "kill")] for bot_id in ("sim-a", "sim-b")] \
+            == [["by hand", "kill --all"], ["kill --all"]]
 
 
 async def test_a_kill_the_bot_cannot_carry_out_within_the_grace_is_refused_then_latched_when_it_can(tmp_path):
