@@ -68,10 +68,14 @@ async def paused_by_drift(tmp_path, standin, config, *, ended_by: str) -> str:
 
 @asynccontextmanager
 async def restarted(tmp_path, standin, config) -> AsyncIterator[ManagerRun]:
-    """The daemon started again on the same state folder, its bots restored (`wait_started`);
-    stopped cleanly when the block ends."""
+    """The daemon started again on the same state folder, its paused bot restored and come to
+    rest; stopped cleanly when the block ends. A bot that stays paused is shown running from its
+    start until its run has returned and its last snapshot has had its turn (runner.daemon.pacing),
+    a loop turn or more after `wait_started` returns: read before, it was `running` in 1 run of
+    about 30. A bot that came back trading never comes to rest, and the test fails here."""
     async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
         await run.manager.wait_started()
+        await until(lambda: run.manager.status(config.id).state != "running")
         yield run
 
 
@@ -99,7 +103,9 @@ async def test_a_bot_paused_by_governance_comes_back_paused_after_a_restart_unti
         events = governance_events(run, config.id)
 
     actions = [e.data["action"] for e in events]
-    assert actions.count("drift_pause") == 1 and actions[-1] == "resume"
+    # Trading again, the bot may decide anew before the journal is read (drift_none: back within
+    # bounds, seen in 1 run of 5): the pause is once, and ended by the resume.
+    assert actions.count("drift_pause") == 1 and actions.index("resume") > actions.index("drift_pause")
     assert [e.key for e in events] == [f"{e.key.split('.')[0]}.{n}" for n, e in enumerate(events)]   # <bars>.<n>
     assert SnapshotStore(tmp_path / "bots").read(config.id)["governance"]["pause_reason"] is None
 
