@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -23,6 +22,7 @@ from typing import Any, Callable, Protocol
 from loguru import logger
 
 from runner.bot.errors import BotMustStayDown
+from runner.state.wal_checkpointer import WalCheckpointer
 
 
 @dataclass(slots=True)
@@ -192,7 +192,7 @@ class SqliteJournal:
 
     A commit never copies the WAL back into the database (SQLite's automatic checkpoint would,
     in the commit that crosses 1,000 pages: 4 ms or more on the candle whose orders wait for
-    that commit); `_WalCheckpointer` does it on a thread of its own every
+    that commit); `WalCheckpointer` does it on a thread of its own every
     `_CHECKPOINT_EVERY_COMMITS` commits.
     """
 
@@ -202,8 +202,8 @@ class SqliteJournal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
-        self._db.execute("PRAGMA wal_autocheckpoint=0")      # see `_WalCheckpointer`
-        self._checkpointer = _WalCheckpointer(self.path)
+        self._db.execute("PRAGMA wal_autocheckpoint=0")      # see `WalCheckpointer`
+        self._checkpointer = WalCheckpointer(self.path)
         self._commits = 0
         self._group_waiters: list[asyncio.Future[None]] = []    # callers of `group_commit` this turn
         self._after_group: list[Callable[[], None]] = []         # `after_group_commit`'s callbacks
@@ -348,55 +348,6 @@ _BULK_KINDS = frozenset(("order", "fill", "cancel", "lifecycle", "risk"))
 _CHECKPOINT_EVERY_COMMITS = 200
 """A commit adds a few pages to the WAL (the events' table and index pages it changed); 200 of
 them keep the WAL near SQLite's own threshold of 1,000 pages."""
-
-
-class _WalCheckpointer:
-    """Copies a journal's WAL back into its database on a thread of its own, when asked.
-
-    A PASSIVE checkpoint through a second connection: it waits for no writer and blocks none, so
-    the event loop's commits go on meanwhile (sqlite3 lets go of the GIL while SQLite works). The
-    thread starts at the first request; a request made while one is under way is served once
-    that one is done. A failed checkpoint is logged and tried again at the next request: the WAL
-    only grows meanwhile, nothing is lost.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._wanted = threading.Event()
-        self._closing = False
-        self._thread: threading.Thread | None = None
-        self.done = 0
-
-    def request(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"checkpoint:{self._path.name}", daemon=True)
-            self._thread.start()
-        self._wanted.set()
-
-    def close(self) -> None:
-        """Wait for a checkpoint under way and end the thread."""
-        if self._thread is not None:
-            self._closing = True
-            self._wanted.set()
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
-        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        try:
-            while True:
-                self._wanted.wait()
-                self._wanted.clear()
-                if self._closing:
-                    return
-                try:
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as exc:
-                    logger.warning("Checkpointing the journal {} failed ({}); trying again later", self._path, exc)
-                else:
-                    self.done += 1
-        finally:
-            db.close()
 
 
 class BotJournal:
