@@ -85,6 +85,14 @@ def would_take() -> BinanceApiError:
     return BinanceApiError(-2010, "Order would immediately match and take.")
 
 
+def stop_would_trigger() -> BinanceApiError:
+    return BinanceApiError(-2010, "Stop price would trigger immediately.")
+
+
+def param_not_required(name: str) -> BinanceApiError:
+    return BinanceApiError(-1106, f"Parameter '{name}' sent when not required.")
+
+
 def order_does_not_exist() -> BinanceApiError:
     return BinanceApiError(-2013, "Order does not exist.")
 
@@ -174,8 +182,8 @@ def catalogue() -> list[BinanceApiError]:
         invalid_symbol(), invalid_interval(), invalid_side(), invalid_order_type(), invalid_time_in_force(),
         more_than_24_hours(), bad_param_combination(),
         *(filter_failure(f) for f in ("PRICE_FILTER", "PERCENT_PRICE_BY_SIDE", "LOT_SIZE", "MARKET_LOT_SIZE",
-                                      "NOTIONAL", "MIN_NOTIONAL", "MAX_NUM_ORDERS")),
-        duplicate_order(), insufficient_balance(), would_take(), order_does_not_exist(), unknown_order_sent(),
+                                      "NOTIONAL", "MIN_NOTIONAL", "MAX_NUM_ORDERS", "MAX_NUM_ALGO_ORDERS")),
+        duplicate_order(), insufficient_balance(), would_take(), stop_would_trigger(), param_not_required("stopPrice"), order_does_not_exist(), unknown_order_sent(),
         api_key_format_invalid(), invalid_api_key(), bad_signature(), timestamp_outside_recv_window(),
         timestamp_ahead(), bad_recv_window(), too_many_requests(), ip_banned(1_700_000_000_000),
         unknown_error(), internal_error(), unexpected_response(), backend_timeout(), server_busy(),

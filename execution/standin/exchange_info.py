@@ -18,7 +18,10 @@ are checked like Binance does:
   and are not checked;
 - NOTIONAL (or the older MIN_NOTIONAL): `price * qty >= minNotional` (and `<= maxNotional` for
   limit orders); market orders are checked at the current price;
-- MAX_NUM_ORDERS: at most this many open orders on the symbol.
+- MAX_NUM_ORDERS: at most this many open orders on the symbol;
+- MAX_NUM_ALGO_ORDERS: at most this many open stop orders (STOP_LOSS_LIMIT) on the symbol
+  (Binance lists 5 for BTCUSDT);
+- a stop order's `stopPrice` passes PRICE_FILTER as its `price` does ("price/stopPrice").
 
 A failure is -1013 "Filter failure: <FILTER>". Other filters are not enforced, so they are not
 listed either. Source: developers.binance.com/docs/binance-spot-api-docs/filters.
@@ -32,7 +35,7 @@ from typing import Any, Literal
 
 from . import api_errors
 
-ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
+ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT")
 
 
 def fmt(value: Decimal, places: int = 8) -> str:
@@ -54,6 +57,7 @@ class SymbolRules:
     max_notional: Decimal = Decimal("9000000")
     notional_filter: Literal["NOTIONAL", "MIN_NOTIONAL"] = "NOTIONAL"
     max_num_orders: int = 200
+    max_num_algo_orders: int = 5
     market_min_qty: Decimal = Decimal("0")
     market_max_qty: Decimal = Decimal("120")
     market_step_size: Decimal = Decimal("0")
@@ -121,6 +125,7 @@ class SpotSymbol:
                  "stepSize": fmt(r.market_step_size)},
                 notional,
                 {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": r.max_num_orders},
+                {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": r.max_num_algo_orders},
             ],
             "permissions": [],
             "permissionSets": [["SPOT"]],

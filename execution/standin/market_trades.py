@@ -47,6 +47,13 @@ class MarketTrade(NamedTuple):
     buyer_maker: bool
 
 
+def price_path(bar: Bar) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """The prices of a candle's four trades, in time order: the open, the extreme away from
+    the close, the other extreme, the close (resting stop orders trigger along the same path)."""
+    first, second = (bar.high, bar.low) if bar.close < bar.open else (bar.low, bar.high)
+    return bar.open, first, second, bar.close
+
+
 class MarketTrades:
     """The trades of one candle tape, computed when asked (a long tape holds no trade list)."""
 
@@ -63,12 +70,11 @@ class MarketTrades:
         bar: Bar = self._tape.bars[index]
         if bar.volume <= 0:
             return []
-        first, second = (bar.high, bar.low) if bar.close < bar.open else (bar.low, bar.high)
         part = (bar.volume / _PER_CANDLE).quantize(_QTY_STEP, rounding=ROUND_FLOOR)
         qtys = [part] * (_PER_CANDLE - 1) + [bar.volume - part * (_PER_CANDLE - 1)]
         base = index * _PER_CANDLE + 1
         return [MarketTrade(base + k, bar.ts_ms + k * self._step_ms, price, qty, k % 2 == 1)
-                for k, (price, qty) in enumerate(zip((bar.open, first, second, bar.close), qtys)) if qty > 0]
+                for k, (price, qty) in enumerate(zip(price_path(bar), qtys)) if qty > 0]
 
     def forward(self, *, from_id: int | None = None, start_ms: int | None = None) -> Iterator[MarketTrade]:
         """Trades from id `from_id` or time `start_ms` on, oldest first (every trade, whatever the clock)."""

@@ -17,6 +17,8 @@ Copied behaviour:
   `commission`/`commissionAsset` and a FULL reply's `fills` all show the same charge.
 - `split_next_fill(n)` books the next fill as `n` trades at the same price, as a taker order
   that meets `n` resting orders does on Binance (a FULL reply then lists `n` fills).
+- STOP_LOSS_LIMIT orders rest untriggered, locking funds like a limit, until the tape reaches
+  their stop; then they work as a LIMIT at their price (see `stop_orders`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, Literal
 from . import api_errors
 from .exchange_info import SpotSymbol, fmt
 from .market_data import Bar, Quote
+from .stop_orders import STOP_LIMIT_TYPES, reached, run_stop
 
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
 FeeAsset = Literal["quote", "received"]
@@ -88,10 +91,17 @@ class Order:
     update_time_ms: int = 0
     locked: Decimal = Decimal(0)
     trades: list[Trade] = field(default_factory=list)
+    stop_price: Decimal = Decimal(0)
+    working_time_ms: int = -1              # when it went on the book: at once, or when its stop triggered
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_working(self) -> bool:
+        """On the book: any order but a stop that has not triggered yet."""
+        return self.working_time_ms >= 0
 
     @property
     def remaining_qty(self) -> Decimal:
@@ -109,17 +119,19 @@ class Order:
         if resp_type == "ACK":
             return {"symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
                     "clientOrderId": self.client_order_id, "transactTime": self.time_ms}
-        view = {**self._common(), "transactTime": self.time_ms, "workingTime": self.time_ms,
+        view = {**self._common(), "transactTime": self.time_ms, "workingTime": self.working_time_ms,
                 "selfTradePreventionMode": "NONE"}
+        if self.type in STOP_LIMIT_TYPES:       # Binance adds it to the reply of an order that has one
+            view["stopPrice"] = fmt(self.stop_price)
         if resp_type == "FULL":                 # called right after submit: these are the immediate fills
             view["fills"] = [t.fill_view() for t in self.trades]
         return view
 
     def query_view(self) -> dict[str, Any]:
         """The reply to `GET /api/v3/order` and one row of `GET /api/v3/openOrders`."""
-        return {**self._common(), "stopPrice": fmt(Decimal(0)), "icebergQty": fmt(Decimal(0)),
-                "time": self.time_ms, "updateTime": self.update_time_ms, "isWorking": True,
-                "workingTime": self.time_ms, "selfTradePreventionMode": "NONE"}
+        return {**self._common(), "stopPrice": fmt(self.stop_price), "icebergQty": fmt(Decimal(0)),
+                "time": self.time_ms, "updateTime": self.update_time_ms, "isWorking": self.is_working,
+                "workingTime": self.working_time_ms, "selfTradePreventionMode": "NONE"}
 
     def cancel_view(self, cancel_client_order_id: str, now_ms: int) -> dict[str, Any]:
         """The reply to `DELETE /api/v3/order`: `clientOrderId` is the *cancel's* id, the order's own
@@ -139,6 +151,7 @@ class NewOrder:
     quote_order_qty: Decimal | None = None
     price: Decimal | None = None
     time_in_force: str | None = None
+    stop_price: Decimal | None = None
 
 
 class MatchingEngine:
@@ -181,9 +194,10 @@ class MatchingEngine:
 
     # -- placing -------------------------------------------------------------------------------
 
-    def submit(self, req: NewOrder, *, quote: Quote, now_ms: int, avg_price: Decimal) -> Order:
+    def submit(self, req: NewOrder, *, quote: Quote, now_ms: int, avg_price: Decimal, last_price: Decimal) -> Order:
         """Accept `req` and fill what it can now, or raise the BinanceApiError Binance would send.
-        `avg_price` is the symbol's average price (see `CandleTape.average_price`)."""
+        `avg_price` is the symbol's average price (see `CandleTape.average_price`), `last_price`
+        the last trade's (a stop it reaches would trigger at once)."""
         sym, is_buy = self.symbol, req.side == "BUY"
         taker_price = quote.ask if is_buy else quote.bid
         if req.type == "MARKET":
@@ -195,6 +209,8 @@ class MatchingEngine:
         else:
             qty, price = req.quantity, req.price
             sym.check_price(price)
+            if req.type in STOP_LIMIT_TYPES:
+                sym.check_price(req.stop_price)                 # PRICE_FILTER: "price/stopPrice"
             sym.check_percent_price(price, is_buy=is_buy, avg_price=avg_price)
             sym.check_quantity(qty)
             sym.check_notional(qty * price, is_market=False)
@@ -203,13 +219,20 @@ class MatchingEngine:
                 raise api_errors.would_take()
             if len(self.open_orders()) >= sym.rules.max_num_orders:
                 raise api_errors.filter_failure("MAX_NUM_ORDERS")
+            if req.type in STOP_LIMIT_TYPES:
+                if sum(o.type in STOP_LIMIT_TYPES for o in self.open_orders()) >= sym.rules.max_num_algo_orders:
+                    raise api_errors.filter_failure("MAX_NUM_ALGO_ORDERS")
+                if reached(req.side, req.stop_price, last_price):
+                    raise api_errors.stop_would_trigger()
+                marketable = False                              # off the book until its stop triggers
         if any(o.client_order_id == req.client_order_id for o in self.open_orders()):
             raise api_errors.duplicate_order()
         self._check_funds(is_buy, qty, price if req.type != "MARKET" else taker_price)
 
         order = Order(next(self._order_ids), req.client_order_id, sym.id, req.side, req.type,
                       req.time_in_force or "GTC", price, qty, req.quote_order_qty or Decimal(0), now_ms,
-                      update_time_ms=now_ms)
+                      update_time_ms=now_ms, stop_price=req.stop_price or Decimal(0),
+                      working_time_ms=-1 if req.type in STOP_LIMIT_TYPES else now_ms)
         self.orders.append(order)
         if req.type != "MARKET":
             order.locked = self._lock_amount(is_buy, qty, price)
@@ -220,7 +243,7 @@ class MatchingEngine:
                 fill_qty = Decimal(0)
             if fill_qty:
                 self._fill(order, fill_qty, taker_price, now_ms, is_maker=False)
-        if order.is_open and (req.type == "MARKET" or req.time_in_force in ("IOC", "FOK")):
+        if order.is_open and order.is_working and (req.type == "MARKET" or req.time_in_force in ("IOC", "FOK")):
             self._close(order, "EXPIRED", now_ms)
         return order
 
@@ -229,6 +252,8 @@ class MatchingEngine:
         that reached it first)."""
         if not order.is_open or order.type == "MARKET":
             raise ValueError(f"order {order.client_order_id} is not a resting order")
+        if not order.is_working:
+            order.working_time_ms = max(now_ms, order.time_ms)      # the trade reached its stop too
         self._fill(order, order.remaining_qty, order.price, max(now_ms, order.time_ms), is_maker=True)
 
     def cancel(self, order: Order, now_ms: int) -> None:
@@ -237,12 +262,27 @@ class MatchingEngine:
         self._close(order, "CANCELED", now_ms)
 
     def on_bar(self, bar: Bar) -> None:
-        """Fill resting limit orders that `bar` traded through, oldest order first."""
+        """Fill resting limit orders that `bar` traded through, oldest order first, and trigger
+        (and maybe fill) the stops it reached."""
         for order in self.open_orders():
+            if not order.is_working:
+                self._on_stop_bar(order, bar)
+                continue
             crossed = bar.low <= order.price if order.side == "BUY" else bar.high >= order.price
             if crossed:
                 self._fill(order, self._next_fill_qty(order), order.price, max(bar.ts_ms, order.time_ms),
                            is_maker=True)
+
+    def _on_stop_bar(self, order: Order, bar: Bar) -> None:
+        outcome = run_stop(order, bar)
+        if not outcome.triggered:
+            return
+        now_ms = max(bar.ts_ms, order.time_ms)
+        order.working_time_ms = order.update_time_ms = now_ms
+        if outcome.fill_price is not None:
+            self._fill(order, self._next_fill_qty(order), outcome.fill_price, now_ms, is_maker=outcome.is_maker)
+        if order.is_open and order.time_in_force in ("IOC", "FOK"):
+            self._close(order, "EXPIRED", now_ms)
 
     # -- money ---------------------------------------------------------------------------------
 

@@ -13,6 +13,9 @@ longer than 24 hours" (-1127); with startTime alone the window is the 24 hours f
 endTime alone the 24 hours up to it (both ends inclusive); `fromId` gives trades with id >= fromId, oldest
 first; a window gives its oldest trades first; with neither, the most recent trades.
 
+`POST /api/v3/order` takes MARKET, LIMIT, LIMIT_MAKER and STOP_LOSS_LIMIT orders (the last with
+`stopPrice` and `timeInForce`; `stopPrice` on another type is -1106; see `stop_orders`).
+
 Test hooks reach in here: `lag_trades_next` (an order's trades missing from myTrades for a few
 requests while the order already shows them) and `fill_during_cancel_next` (an order that fills
 while its cancel is on the way, so the cancel answers -2011).
@@ -33,6 +36,7 @@ from .exchange_info import SpotSymbol, exchange_info, fmt
 from .market_data import CandleTape, Quote, depth, quote_from, ticker_24hr
 from .market_trades import MarketTrades, agg_trades, recent_trades
 from .matching import MatchingEngine, NewOrder, Order, Trade
+from .stop_orders import STOP_LIMIT_TYPES
 
 Params = dict[str, str]
 _NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
@@ -102,7 +106,8 @@ class SpotApi:
                 self.price_ticker, False, p({"symbol", "symbols", "symbolStatus"}), 2),
             ("GET", "/api/v3/account"): Route(self.account, True, p({"omitZeroBalances"}), 20),
             ("POST", "/api/v3/order"): Route(self.new_order, True, p({
-                "symbol", "side", "type", "timeInForce", "quantity", "quoteOrderQty", "price", "newClientOrderId",
+                "symbol", "side", "type", "timeInForce", "quantity", "quoteOrderQty", "price", "stopPrice",
+                "newClientOrderId",
                 "newOrderRespType", "selfTradePreventionMode", "strategyId", "strategyType"})),
             ("GET", "/api/v3/order"): Route(self.query_order, True, p({"symbol", "orderId", "origClientOrderId"}), 4),
             ("DELETE", "/api/v3/order"): Route(self.cancel_order, True, p({
@@ -276,24 +281,29 @@ class SpotApi:
             raise api_errors.invalid_side()
         if not order_type:
             raise api_errors.mandatory_param("type")
-        if order_type not in ("LIMIT", "LIMIT_MAKER", "MARKET"):
+        if order_type not in ("LIMIT", "LIMIT_MAKER", "MARKET", *STOP_LIMIT_TYPES):
             raise api_errors.invalid_order_type()
         qty, quote_qty = self._decimal(params, "quantity"), self._decimal(params, "quoteOrderQty")
         price, tif = self._decimal(params, "price"), params.get("timeInForce")
+        stop_price, is_stop = self._decimal(params, "stopPrice"), order_type in STOP_LIMIT_TYPES
+        takes_tif = order_type == "LIMIT" or is_stop
+        if stop_price is not None and not is_stop:
+            raise api_errors.param_not_required("stopPrice")
         if order_type == "MARKET":
             if qty is None and quote_qty is None:
                 raise api_errors.both_quantities_missing()
             if qty is not None and quote_qty is not None:
                 raise api_errors.BinanceApiError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
             if price is not None:
-                raise api_errors.BinanceApiError(-1106, "Parameter 'price' sent when not required.")
+                raise api_errors.param_not_required("price")
         else:
-            for name, value in (("quantity", qty), ("price", price)):
+            required = [("quantity", qty), ("price", price)] + ([("stopPrice", stop_price)] if is_stop else [])
+            for name, value in required:
                 if value is None:
                     raise api_errors.mandatory_param(name)
-            if order_type == "LIMIT" and not tif:
+            if takes_tif and not tif:
                 raise api_errors.mandatory_param("timeInForce")
-            if order_type == "LIMIT" and tif not in ("GTC", "IOC", "FOK"):
+            if takes_tif and tif not in ("GTC", "IOC", "FOK"):
                 raise api_errors.invalid_time_in_force()
         client_id = params.get("newClientOrderId") or f"standin{next(self._generated_ids):015d}"
         if not _CLIENT_ORDER_ID.match(client_id):
@@ -304,9 +314,10 @@ class SpotApi:
         if resp_type not in ("ACK", "RESULT", "FULL"):
             raise api_errors.BinanceApiError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
         order = self.engine.submit(
-            NewOrder(side, order_type, client_id, qty, quote_qty, price, tif if order_type == "LIMIT" else None),
+            NewOrder(side, order_type, client_id, qty, quote_qty, price, tif if takes_tif else None, stop_price),
             quote=self.quote(), now_ms=self.now_ms,
-            avg_price=self.tape.average_price(self.now_ms, self.symbol.rules.avg_price_mins))
+            avg_price=self.tape.average_price(self.now_ms, self.symbol.rules.avg_price_mins),
+            last_price=self.tape.current(self.now_ms).close)
         if self.lagging_trades_requests:
             self._lagging_orders[order.order_id] = self.lagging_trades_requests
             self.lagging_trades_requests = 0
