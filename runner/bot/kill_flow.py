@@ -74,6 +74,19 @@ class KillSwitchFlow:
                 self._interrupt = ("scheduled", "")    # its journalled kill is still ahead (see `_trip`)
             self.checkpoint()             # between candles: persist the latch now
 
+    async def _kill_at_end_of_data(self) -> None:
+        """The data ended at the candle a kill is scheduled before (`schedule_kill`; a basket
+        leg's `follow_journalled_kill`): a kill journalled after the bot read its last candle,
+        which a re-run reaches with no candle left to make it before. Made now, as journalled,
+        so the bot comes back killed rather than finished (and a basket's latch latched)."""
+        if self.state is not RunnerState.RUNNING or self._stop_requested:
+            return                        # stopped or killed already: its state is not the data's end
+        reason = self._scheduled_kills.pop(self.bars, None)
+        if reason is None:
+            return
+        async with self._turn:
+            await self._trip(reason, self.last_candle_ts_ms + self._bar_ms, source="manual")
+
     async def resume_in_place(self) -> bool:
         """Clear a kill whose flatten has not completed, while the bot is still at work on it:
         it trades on from where it is, its position included. (A killed bot that is done is

@@ -206,6 +206,8 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
                 if not self.flatten_pending:
                     return self.state
             await self._loop()
+            if self._scheduled_kills:        # one scheduled after the last candle (`kill_flow`): made now
+                await self._kill_at_end_of_data()
         except StrategyError as exc:
             self._finish(RunnerState.FAILED, str(exc))
             raise
