@@ -26,7 +26,13 @@ it; live: the exchange's matching). The rules, decided here:
   they are and is tried again at the next candle that reaches the stop. Take-profits stay
   aside: the limit exit does their job. If the limit exit expires with the position still open,
   the exits are put back as they stand then (a trailing stop at its ratcheted level), for what
-  is left of the position when it filled in part.
+  is left of the position when it filled in part. So are they when it leaves the open orders
+  without the bot (cancelled by hand on the exchange, expired or rejected there): once its
+  fills are booked, the cancel is journalled (why "cancelled outside the bot"), and a stop its
+  last candle reached is carried out on that candle; one that filled whole leaves nothing to
+  protect. A set-aside trailing stop that moves owes a checkpoint, as a fill does, so the
+  snapshot on disk has its level; after a restart, the exits of a limit exit done meanwhile
+  (its cancel or fill journalled) come back for what is held, or once an order in flight is done.
 - **Expiry**: an order of a signal with `expire_after` N carries `expire_ts_ms`, the close time
   of the Nth candle after the one it was placed on. At that candle, after its fills are booked
   (so the candle can still fill it), the runner cancels it and only it (journal `cancel`, why
@@ -72,6 +78,9 @@ class LimitOrderFlow:
     # being decided, between `_set_aside_exits` and `_limit_order` in `_decide`.
     _replaced_exits: dict[str, list[Order]] | None = None
     _exits_set_aside: list[Order] | None = None
+    # Limit exits whose cancel the journal holds from before a restart, their exits left aside
+    # while an order was in flight (`settle_limit_exits_done_while_down`): not journalled again.
+    _cancel_journalled: frozenset[str] = frozenset()
 
     def _limit_order(self, decision: RiskDecision, signal: Signal, now_ms: int) -> Order:
         """The LIMIT order of an approved decision with a price (`decision.price`)."""
@@ -110,9 +119,7 @@ class LimitOrderFlow:
             if order.expire_ts_ms is not None and order.type is OrderType.LIMIT:
                 self._expire_at(order.client_order_id, order.expire_ts_ms)
         if self._replaced_exits is not None:            # of limit exits done while the bot was down
-            open_ids = {o.client_order_id for o in self.execution.open_orders()}
-            for order_id in [i for i in self._replaced_exits if i not in open_ids]:
-                self._forget_replaced_exits(order_id)
+            self.settle_limit_exits_done_while_down()
 
     async def _expire_limit_orders(self, close_ms: int) -> None:
         """At each candle's close while an order with an expiry rests (its fills booked): cancel
@@ -121,8 +128,9 @@ class LimitOrderFlow:
         expiries = self._limit_expiries
         open_ids = {o.client_order_id for o in self.execution.open_orders()}
         for order_id in [i for i in expiries if i not in open_ids]:
-            del expiries[order_id]                      # filled, or cancelled by something else
-            self._forget_replaced_exits(order_id)
+            # Filled, or cancelled by something else: the exits a limit exit set aside are the
+            # watch's (`_watch_set_aside_exits`, before this), which gives them back if need be.
+            del expiries[order_id]
         due = [i for i, ts_ms in expiries.items() if ts_ms <= close_ms]
         if due:
             logger.info("Limit order(s) {} expired at the close of {}; cancelling", ", ".join(due), iso_utc(close_ms))
@@ -139,43 +147,101 @@ class LimitOrderFlow:
     async def _watch_set_aside_exits(self, candle: Candle, close_ms: int) -> None:
         """At each candle while a limit exit rests with the exits it replaced (its fills booked,
         before its expiry): a stop the candle reaches cancels the limit exit and is carried out;
-        else the trailing stops trail (see the module docstring). Not while the kill switch is
-        tripped: it cancels the limit exit and closes the position itself."""
+        else the trailing stops trail (see the module docstring). A limit exit gone from the
+        open orders without the bot (filled, or cancelled on the exchange) gives the exits back
+        for what is still held (`_limit_exit_gone`). Not while the kill switch is tripped: it
+        cancels the limit exit and closes the position itself."""
         if self.kill_switch.tripped:
             return
         replaced = self._replaced_exits
         open_ids = {o.client_order_id for o in self.execution.open_orders()}
         for order_id, kept in list(replaced.items()):
-            if order_id not in open_ids:              # filled, or cancelled by something else
-                self._forget_replaced_exits(order_id)
+            stop, watched = stop_reached(kept, candle)
+            if order_id not in open_ids:
+                what = await self._limit_exit_gone(order_id, candle, close_ms)
+                if what is None:
+                    continue
+            elif stop is None:
+                if any(a is not b for a, b in zip(kept, watched)):
+                    self._filled = True   # a trailing stop moved: checkpoint at the end of this candle
+                replaced[order_id] = watched
                 continue
-            stop, replaced[order_id] = stop_reached(kept, candle)
-            if stop is None:
-                continue
-            logger.info("Limit exit {} rests and the candle of {} reached its set-aside {} at {:.8g} (low {}, "
-                        "high {}); cancelling it for the stop", order_id, iso_utc(candle.ts_ms), stop.reason,
-                        stop.stop_price, candle.low, candle.high)
-            await self._cancel_orders(close_ms, "stop reached", [order_id])
-            if any(o.client_order_id == order_id for o in self.execution.open_orders()):
-                logger.warning("Limit exit {} could not be cancelled; its stop waits for the next candle that "
-                               "reaches it", order_id)
-                continue
+            else:
+                logger.info("Limit exit {} rests and the candle of {} reached its set-aside {} at {:.8g} (low {}, "
+                            "high {}); cancelling it for the stop", order_id, iso_utc(candle.ts_ms), stop.reason,
+                            stop.stop_price, candle.low, candle.high)
+                await self._cancel_orders(close_ms, "stop reached", [order_id])
+                if any(o.client_order_id == order_id for o in self.execution.open_orders()):
+                    logger.warning("Limit exit {} could not be cancelled; its stop waits for the next candle that "
+                                   "reaches it", order_id)
+                    continue
+                what = "was cancelled for its stop"
             if self._limit_expiries is not None:
                 self._limit_expiries.pop(order_id, None)
                 if not self._limit_expiries:
                     self._limit_expiries = None
-            kept = self._forget_replaced_exits(order_id)
+            self._forget_replaced_exits(order_id)
             # Its fills up to the cancel are booked: one that filled before the cancel arrived
             # sold what the stop would have (what is left is dust no order can sell), one that
             # filled in part leaves the rest to the stop, and so does one cancelled by hand.
-            position = abs(self.portfolio.quantity)
-            if (position and self.execution.closable_quantity(position, candle.close) > 0
-                    and self._put_back_exits(order_id, kept, "was cancelled for its stop")):
+            # A stop this candle reached (its level before the candle: `watched` is then as
+            # kept) is carried out on it, as it would have been with the limit exit resting.
+            if (self._still_held(candle.close) and self._put_back_exits(order_id, watched, what)
+                    and stop is not None):
                 fills = await self.execution.catch_up_exits([candle], why="while its limit exit rested")
                 if fills:
                     self._apply_fills(fills, close_ms)
             if self._replaced_exits is None:
                 return
+
+    async def _limit_exit_gone(self, order_id: str, candle: Candle, close_ms: int) -> str | None:
+        """The limit exit `order_id` left the open orders and the bot did not cancel it: filled,
+        or cancelled by hand on the exchange, expired or rejected there. Its fills are booked
+        first; then, with a position still held, the cancel is journalled (`cancel`, why
+        `cancelled outside the bot`) and what to say of it is returned, for the exits to come
+        back; None while another order is in flight (after a restart: an exit being looked
+        up), which settles the position first and leaves the exits aside until it has."""
+        if self._has_working_order():
+            return None
+        # The engine's cancel of an order no longer open sends nothing; it hands over the fills
+        # it learned (live: those of the order's last poll), booked before the position is read.
+        _, fills = await self.execution.cancel([order_id])
+        if fills:
+            self._apply_fills(fills, close_ms)
+        if not self._still_held(candle.close):
+            logger.info("Limit exit {} filled; the exits it had set aside are dropped", order_id)
+            return "filled"
+        if order_id in self._cancel_journalled:        # a cancel of the bot's before a restart
+            return "was cancelled before the restart"
+        logger.warning("Limit exit {} is no longer open on the exchange with {} {} still held: cancelled outside the "
+                       "bot (by hand, or expired or rejected by the exchange)", order_id, self.portfolio.quantity,
+                       self.symbol)
+        self._record("cancel", close_ms, {"order_id": order_id, "why": "cancelled outside the bot"}, key=order_id)
+        return "was cancelled outside the bot"
+
+    def settle_limit_exits_done_while_down(self) -> None:
+        """After a restart (snapshot restored, the journal's fills booked, a live bot reconciled):
+        a limit exit that had set exits aside and is not open any more was done before the
+        restart, its cancel or fill in the journal. Its exits come back at once for what is
+        still held, at their levels in the snapshot (the candles past it then go through them,
+        `catch_up_exits`); while another order is in flight they wait for the candles' watch."""
+        open_orders = self.execution.open_orders()
+        open_ids = {o.client_order_id for o in open_orders}
+        in_flight = any(o.oco_group is None for o in open_orders)
+        for order_id in [i for i in self._replaced_exits if i not in open_ids]:
+            if in_flight:
+                self._cancel_journalled = self._cancel_journalled | {order_id}   # not journalled again
+                continue
+            kept = self._forget_replaced_exits(order_id)
+            if self._still_held(self.portfolio.last_price):
+                self._put_back_exits(order_id, kept, "was done before the restart")
+            if self._replaced_exits is None:
+                return
+
+    def _still_held(self, price: float) -> bool:
+        """A position is held that an order could sell (dust aside)."""
+        position = abs(self.portfolio.quantity)
+        return bool(position) and self.execution.closable_quantity(position, price) > 0
 
     def _forget_replaced_exits(self, order_id: str) -> list[Order] | None:
         replaced = self._replaced_exits

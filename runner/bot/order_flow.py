@@ -124,6 +124,8 @@ class OrderFlow:
         for order in cancelled:
             self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": why},
                          key=order.client_order_id)
+            if self._replaced_exits is not None:   # a limit exit's set-aside exits go with it: a flatten follows
+                self._forget_replaced_exits(order.client_order_id)
         if fills:                     # filled before the cancel arrived: booked before any sizing
             self._apply_fills(fills, now_ms)
 

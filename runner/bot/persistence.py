@@ -81,6 +81,8 @@ class RunnerPersistence:
         feed's latest) that closed after the snapshot's last candle, and book what they filled
         (paper, live: see `runner.state.exits_past_snapshot`); first those a resting limit exit
         set aside, which cancel it for a stop reached. Call after `restore`, before `run()`."""
+        if self._replaced_exits is not None:            # a limit exit done before the restart gives them back
+            self.settle_limit_exits_done_while_down()
         past = [c for c in candles if c.ts_ms > self.last_candle_ts_ms]
         if past and self._replaced_exits is not None:   # a resting limit exit's set-aside stops (limit_orders)
             for candle in past:
