@@ -13,6 +13,12 @@ lease); the fence in the database can.
 
 Acquire, renew and release are Lua scripts: check-and-set in one step, so two nodes never both
 see a bot free and both take it, and a node never renews or deletes a lease another node holds.
+
+Redis restarted without its data (no AOF or RDB, or a new server) starts the generations at 1
+again, below the fences PostgreSQL remembers: every claim would be refused and the bots would
+stay down. The node whose claim is refused raises the lease it holds above the fence
+(`raise_above`, given the fence's token as a floor): the same check-and-set step, so the token
+is still handed out under one lease only, and the fence still only goes up.
 """
 
 from __future__ import annotations
@@ -45,6 +51,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return 1
 end
 return 0
+"""
+# KEYS: lease, generation. ARGV: "node|token", node, floor, ttl_ms. The lease again under a token
+# above both the generation and the floor (a fence's token), when it is still ours; 0 otherwise.
+_RAISE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+local token = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[2] .. '|' .. token, 'PX', ARGV[4])
+return token
 """
 # KEYS: lease, last owner. ARGV: "node|token", node. 1 when deleted; 0 when it was not ours (any more).
 _RELEASE = """
@@ -96,6 +113,7 @@ class LeaseStore:
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
+        self._raise = redis.register_script(_RAISE)
 
     def key(self, bot_id: str) -> str:
         return f"{self._prefix}:lease:{bot_id}"
@@ -116,6 +134,17 @@ class LeaseStore:
             return None
         node, _, how = _text(previous).rpartition("|")
         return Lease(bot_id, self.node, int(token), node if how == "held" else None)
+
+    async def raise_above(self, lease: Lease, floor: int) -> Lease | None:
+        """`lease` again under a new token above `floor` (and above every token handed out for
+        the bot), its TTL started again; None when it is no longer ours. For a fence found
+        above the generation: Redis lost its data."""
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            token = await self._raise(keys=[self.key(lease.bot_id), self._generation_key(lease.bot_id)],
+                                      args=[lease.value, lease.node, floor, self.lease_ms])
+        if not int(token):
+            return None
+        return Lease(lease.bot_id, lease.node, int(token), lease.taken_from)
 
     async def renew(self, leases: list[Lease]) -> dict[str, bool]:
         """Renew every lease in one round trip; per bot, True when it is still ours."""

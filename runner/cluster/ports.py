@@ -21,7 +21,8 @@ class OwnedBots(Protocol):
 
 class Fencing(Protocol):
     """The database side of fencing (runner.cluster.postgres): raise a bot's fence to a token
-    (False when it already holds a higher one), and a journal handle whose writes carry it."""
+    (False when it already holds a higher one), read it, and a journal handle whose writes carry it."""
 
     async def claim(self, bot_id: str, token: int) -> bool: ...
+    async def fence(self, bot_id: str) -> int: ...        # the token the fence holds (0: none yet)
     def journal_for(self, bot_id: str, token: int) -> BotJournal: ...

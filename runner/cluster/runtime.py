@@ -57,6 +57,9 @@ class _Fencing:
     async def claim(self, bot_id: str, token: int) -> bool:
         return await self._journal.claim(bot_id, token)
 
+    async def fence(self, bot_id: str) -> int:
+        return await self._journal.current_fence(bot_id)
+
     def journal_for(self, bot_id: str, token: int) -> PostgresBotJournal:
         return self._journal.for_bot(bot_id, token)
 

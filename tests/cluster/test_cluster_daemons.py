@@ -5,6 +5,8 @@ a real PostgreSQL on 127.0.0.1, paper and live bots trading on the Binance stand
   reaches the exchange twice, every exchange order is a journalled decision made once, every
   trade is journalled once, live positions are the exchange's, paper ledgers follow their fills,
   and sim bots end exactly where an uninterrupted backtest of them ends.
+- Redis emptied under running bots (restarted without its data): the bots run again under tokens
+  raised above their fences, trading on, no order sent twice.
 - A node paused (SIGSTOP) past its lease, then woken: its bot was taken over and it is fenced
   out (it stops the bot; nothing of it lands).
 - The global kill switch from one node kills the bots on all; they stay killed after every node
@@ -225,6 +227,50 @@ async def test_the_global_kill_switch_reaches_every_node_survives_their_restart_
             await nodes.request("node-a", lambda c: c.move(bot_id, "node-x"))
     finally:
         await nodes.stop_all()
+
+
+async def test_redis_emptied_under_running_bots_gives_them_back_under_tokens_above_their_fences(
+        tmp_path, redis_url, postgres_url):
+    """Redis restarted without its data: every generation starts again at 1, below the fences in
+    PostgreSQL. The nodes lose their leases, take the bots again under tokens raised above the
+    fences, and the bots trade on: their journal writes are accepted, no order is sent twice."""
+    from redis.asyncio import Redis
+
+    async with wall_clock_standin(900) as standin:
+        bots = {**live_bots(standin.base_url, "live-1"), **sim_bots("sim-1", bars=100_000, speed=120)}
+        nodes = ClusterNodes(tmp_path, redis_url, postgres_url, bots=bots, lease_secs=LEASE_SECS, env=keyed(standin),
+                             live=True)
+        try:
+            for node in ("node-a", "node-b"):
+                nodes.start(node)
+            rows = await nodes.until(lambda n: held_by(n, "node-a", list(bots)), "every bot running on a node")
+            await nodes.until(lambda n: _fills_at_least(n, rows["live-1"].cluster["node"], "live-1", 1), "live-1 trading",
+                              node=rows["live-1"].cluster["node"])
+            fences = {b: r.cluster["token"] for b, r in (await nodes.rows("node-a")).items()}
+            redis = Redis.from_url(redis_url)
+            try:
+                await redis.flushall()
+            finally:
+                await redis.aclose()
+
+            def back(rows):
+                return all(r.cluster is not None and r.cluster["token"] > fences[b] and r.state == "running"
+                           for b, r in rows.items()) and rows
+
+            await nodes.until(lambda n: _rows_if(n, "node-a", back), "every bot running again above its fence",
+                              timeout_secs=6 * LEASE_SECS + 20)
+            orders, bars = len(standin.orders), (await nodes.rows("node-a"))["sim-1"].bars
+            await nodes.until(lambda n: _async(len(standin.orders) > orders), "live-1 trading on")
+            await nodes.until(lambda n: _rows_if(n, "node-a", lambda rows: rows["sim-1"].bars > bars), "sim-1 going on")
+        finally:
+            await nodes.stop_all()
+        logs = nodes.log("node-a") + nodes.log("node-b")
+        events, states = stored(postgres_url, list(bots))
+        check_live_bot("live-1", standin, events["live-1"], states["live-1"])
+    assert "Redis restarted without its data?); lease raised to token" in logs
+    assert "StaleFencingToken" not in logs and "Journal writes of bot" not in logs
+    decided_on = [(e.data["created_ts_ms"], e.data["side"]) for e in events["sim-1"] if e.kind == "order"]
+    assert decided_on and len(set(decided_on)) == len(decided_on)
 
 
 async def _async(value):

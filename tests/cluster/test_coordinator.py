@@ -66,16 +66,19 @@ class RecordingBots:
 
 
 class Fences:
-    """The database's fencing rule: a claim raises a bot's fence, never lowers it."""
+    """The database's fencing rule: a claim raises a bot's fence, never lowers it nor claims its token twice."""
 
     def __init__(self) -> None:
         self.tokens: dict[str, int] = {}
 
     async def claim(self, bot_id, token):
-        if self.tokens.get(bot_id, 0) > token:
+        if self.tokens.get(bot_id, 0) >= token:
             return False
         self.tokens[bot_id] = token
         return True
+
+    async def fence(self, bot_id):
+        return self.tokens.get(bot_id, 0)
 
     def journal_for(self, bot_id, token):
         return MemoryJournal()

@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from runner.cluster.kill_switch import GlobalKillSwitch
-from runner.cluster.leases import LeaseStore
+from runner.cluster.leases import Lease, LeaseStore
 from runner.cluster.nodes import NodeRegistry
 from tests.fakes import eventually
 
@@ -64,6 +64,21 @@ async def test_a_lease_not_renewed_expires_and_its_taker_is_told_it_takes_over(r
     assert (await b.renew([taken])) == {"sol": True}
     view = (await a.views(["sol"]))["sol"]
     assert view.node == "node-b" and view.token == 2 and 0 < view.ttl_ms <= 300
+
+
+async def test_a_lease_raised_above_a_floor_gets_a_token_above_it_and_only_its_holder_can_raise_it(redis, prefix):
+    """Redis emptied: the generation starts again at 1, below the fence PostgreSQL holds (7)."""
+    a, b = LeaseStore(redis, prefix, "node-a", 10_000), LeaseStore(redis, prefix, "node-b", 10_000)
+    low = await a.acquire("ada")
+    assert low.token == 1
+    assert await b.raise_above(Lease("ada", "node-b", 1), 7) is None     # b does not hold it: nothing changes
+    raised = await a.raise_above(low, 7)
+    assert raised is not None and raised.token == 8 and raised.node == "node-a"
+    assert await a.raise_above(low, 7) is None               # the old token's lease is gone
+    assert await a.renew([low]) == {"ada": False} and await a.renew([raised]) == {"ada": True}
+    assert (await b.views(["ada"]))["ada"].token == 8
+    assert await a.release(raised)
+    assert (await b.acquire("ada")).token == 9               # and the generation goes on above it
 
 
 async def test_nodes_beat_and_drop_out_of_the_live_set_when_they_stop(redis, prefix):

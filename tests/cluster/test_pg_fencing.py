@@ -22,12 +22,13 @@ def intent(n: int, bot_id: str = BOT) -> JournalEvent:
     return JournalEvent(bot_id, "order", 1_000 * n, {"n": n}, key=f"{bot_id}-o{n}", bar=n)
 
 
-async def test_a_fence_only_goes_up(pg_nodes):
-    a, _ = pg_nodes
+async def test_a_fence_only_goes_up_and_never_lets_a_token_be_claimed_twice(pg_nodes):
+    a, b = pg_nodes
     assert await a.claim(BOT, 3)
-    assert await a.claim(BOT, 3)            # the same lease again: still the owner
+    # Redis emptied hands token 3 out again: the second holder is refused, or both would write.
+    assert not await b.claim(BOT, 3)
     assert not await a.claim(BOT, 2)
-    assert a.fence(BOT) == 3
+    assert a.fence(BOT) == 3 and await b.current_fence(BOT) == 3
 
 
 async def test_after_a_takeover_the_old_owner_cannot_commit_an_intent(pg_nodes):

@@ -85,8 +85,10 @@ class PostgresJournal:
 
     async def claim(self, bot_id: str, token: int) -> bool:
         """Raise the bot's fence to `token` (the Redis lease generation this node won). False
-        when the fence already holds a higher token: another node won a later lease. From now
-        on writes with a lower token are refused; `for_bot(bot_id)` writes with `token`."""
+        when the fence already holds `token` or a higher one: another node won a later lease,
+        or Redis handed the token out before (it lost its generations; equal is refused too, or
+        the two nodes holding that token would both write). From now on writes with a lower
+        token are refused; `for_bot(bot_id)` writes with `token`."""
         if token < 1:
             raise ValueError(f"fencing tokens start at 1; got {token} for bot {bot_id}")
         won = await self.db.acall(lambda conn: conn.fetchval(_CLAIM, bot_id, token))
@@ -96,8 +98,11 @@ class PostgresJournal:
 
     def fence(self, bot_id: str) -> int:
         """The token the bot's fence holds now (0: never claimed)."""
-        return self.db.call(lambda conn: conn.fetchval(
-            "SELECT COALESCE((SELECT token FROM fences WHERE bot_id = $1), 0)", bot_id))
+        return self.db.call(lambda conn: conn.fetchval(_FENCE, bot_id))
+
+    async def current_fence(self, bot_id: str) -> int:
+        """`fence`, awaited without blocking the loop (a node taking a bot reads it)."""
+        return await self.db.acall(lambda conn: conn.fetchval(_FENCE, bot_id))
 
     def writer_token(self, bot_id: str) -> tuple[int, Exception | None]:
         """The token snapshots of the bot are written with (its latest handle's, else this node's
@@ -288,9 +293,11 @@ def _event(row: asyncpg.Record) -> JournalEvent:
 
 _CLAIM = """
 INSERT INTO fences (bot_id, token) VALUES ($1, $2)
-ON CONFLICT (bot_id) DO UPDATE SET token = EXCLUDED.token WHERE fences.token <= EXCLUDED.token
+ON CONFLICT (bot_id) DO UPDATE SET token = EXCLUDED.token WHERE fences.token < EXCLUDED.token
 RETURNING true
 """
+
+_FENCE = "SELECT COALESCE((SELECT token FROM fences WHERE bot_id = $1), 0)"
 
 _LAST_SEQ = """
 SELECT GREATEST(COALESCE((SELECT last_seq FROM fences WHERE bot_id = $1), 0),
