@@ -26,13 +26,10 @@ it; live: the exchange's matching). The rules, decided here:
   they are and is tried again at the next candle that reaches the stop. Take-profits stay
   aside: the limit exit does their job. If the limit exit expires with the position still open,
   the exits are put back as they stand then (a trailing stop at its ratcheted level), for what
-  is left of the position when it filled in part. So are they when it leaves the open orders
-  without the bot (cancelled by hand on the exchange, expired or rejected there): once its
-  fills are booked, the cancel is journalled (why "cancelled outside the bot"), and a stop its
-  last candle reached is carried out on that candle; one that filled whole leaves nothing to
-  protect. A set-aside trailing stop that moves owes a checkpoint, as a fill does, so the
-  snapshot on disk has its level; after a restart, the exits of a limit exit done meanwhile
-  (its cancel or fill journalled) come back for what is held, or once an order in flight is done.
+  is left of the position when it filled in part; so are they when it leaves the open orders
+  without the bot (cancelled by hand on the exchange, expired or rejected there), its fills
+  booked and the cancel journalled (why "cancelled outside the bot"), or while the bot was
+  down. A set-aside trailing stop that moves owes a checkpoint, as a fill does.
 - **Expiry**: an order of a signal with `expire_after` N carries `expire_ts_ms`, the close time
   of the Nth candle after the one it was placed on. At that candle, after its fills are booked
   (so the candle can still fill it), the runner cancels it and only it (journal `cancel`, why
@@ -78,8 +75,7 @@ class LimitOrderFlow:
     # being decided, between `_set_aside_exits` and `_limit_order` in `_decide`.
     _replaced_exits: dict[str, list[Order]] | None = None
     _exits_set_aside: list[Order] | None = None
-    # Limit exits whose cancel the journal holds from before a restart, their exits left aside
-    # while an order was in flight (`settle_limit_exits_done_while_down`): not journalled again.
+    # Limit exits cancelled before a restart (`settle_limit_exits_done_while_down`): not journalled again.
     _cancel_journalled: frozenset[str] = frozenset()
 
     def _limit_order(self, decision: RiskDecision, signal: Signal, now_ms: int) -> Order:
@@ -195,12 +191,10 @@ class LimitOrderFlow:
                 return
 
     async def _limit_exit_gone(self, order_id: str, candle: Candle, close_ms: int) -> str | None:
-        """The limit exit `order_id` left the open orders and the bot did not cancel it: filled,
-        or cancelled by hand on the exchange, expired or rejected there. Its fills are booked
-        first; then, with a position still held, the cancel is journalled (`cancel`, why
-        `cancelled outside the bot`) and what to say of it is returned, for the exits to come
-        back; None while another order is in flight (after a restart: an exit being looked
-        up), which settles the position first and leaves the exits aside until it has."""
+        """The limit exit `order_id` left the open orders without the bot: filled, or cancelled
+        by hand on the exchange, expired or rejected there. Its fills booked, with a position
+        still held the cancel is journalled and what to log of it returned, for the exits to come
+        back; None while another order is in flight (after a restart: an exit being looked up)."""
         if self._has_working_order():
             return None
         # The engine's cancel of an order no longer open sends nothing; it hands over the fills
@@ -221,10 +215,9 @@ class LimitOrderFlow:
 
     def settle_limit_exits_done_while_down(self) -> None:
         """After a restart (snapshot restored, the journal's fills booked, a live bot reconciled):
-        a limit exit that had set exits aside and is not open any more was done before the
-        restart, its cancel or fill in the journal. Its exits come back at once for what is
-        still held, at their levels in the snapshot (the candles past it then go through them,
-        `catch_up_exits`); while another order is in flight they wait for the candles' watch."""
+        the exits of a limit exit done before it (its cancel or fill journalled) come back for
+        what is still held, at their snapshot's levels (`catch_up_exits` then puts the candles
+        past it through them); while another order is in flight they wait for the watch."""
         open_orders = self.execution.open_orders()
         open_ids = {o.client_order_id for o in open_orders}
         in_flight = any(o.oco_group is None for o in open_orders)

@@ -164,3 +164,18 @@ async def test_a_paper_limit_exit_cancelled_outside_the_bot_gives_the_position_i
     assert stop.data["quantity"] == pytest.approx(entry.data["quantity"])
     assert runner.portfolio.quantity == pytest.approx(0.0, abs=1e-12)
     assert standin.orders == []                                 # paper sends nothing
+
+
+async def test_the_kill_switch_cancels_a_resting_limit_exit_and_sells_once_and_its_stop_stays_away(
+        bot, account, standin):
+    runner, push = bot(live_engine(account, PREFIX), STOP_LOSS[0])
+    await push(60)
+    await push(61)
+    await runner.kill_now("by hand")
+
+    assert cancels(runner) == ["replaced by an exit", "kill switch"]
+    assert standin.order_by_client_id(LIMIT_EXIT).status == "CANCELED"
+    sells = [o for o in standin.orders if o.side == "SELL"]
+    assert [(o.type, o.status) for o in sells] == [("LIMIT", "CANCELED"), ("MARKET", "FILLED")]
+    assert runner.portfolio.quantity < 1e-5 and runner.execution.open_orders() == []
+    assert "replaced_exits" not in runner.snapshot()            # a restart puts no stop back either
