@@ -89,6 +89,8 @@ def run_optimize(request: OptimizeRequest, *, progress: Callable[[str], SearchPr
         bot, problems = bot_config_problems(request.config_path, raw)
         if bot is None:
             raise ConfigError(problems)
+    if unknown := _unknown_searched_fields(raw, request.space, request.config_path):
+        raise ConfigError(unknown)
     objective = resolve_objective(request.objective)
     source = CandleSource(bot, request.data_path, request.start, request.end)
     study = request.study or _default_study(bot, request, raw)
@@ -116,6 +118,22 @@ def run_optimize(request: OptimizeRequest, *, progress: Callable[[str], SearchPr
             folds.append(_test_out_of_sample(fold, outcome, pool, raw, request, objective))
         return OptimizeResult(request, bot, original, searches, folds, candles=candles,
                               elapsed_s=time.perf_counter() - started)
+
+
+def _unknown_searched_fields(raw: dict[str, Any], space: ParamSpace, config_path: Path) -> list[str]:
+    """A line per searched name the config has no field for (`slwo`, `risk.stop_los_pct`). Each
+    trial would be recorded invalid with the same note and the search end with no best, exit 0:
+    a typo is said once, before anything runs. Each name is tried alone at its first value."""
+    problems = []
+    for spec in space.specs:
+        first = spec.low if spec.choices is None and spec.step is None else spec.grid_values()[0]
+        _, lines = bot_config_problems(config_path, apply_params(raw, ParamSpace((spec,)), {spec.name: first}))
+        dotted = ".".join(spec.path)
+        for line in lines:
+            where, _, what = line.removeprefix(f"{config_path}: ").partition(": ")
+            if what.startswith("unknown field") and (dotted == where or dotted.startswith(where + ".")):
+                problems.append(f"searched parameter {spec.name}: {line}")
+    return problems
 
 
 def _test_out_of_sample(fold, outcome: SearchOutcome, pool: BacktestPool, raw: dict[str, Any],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from runner.config.bot import ConfigError
 from runner.research.optimize import OptimizeRequest, run_optimize
 from runner.research.params import make_space, parse_param
 from runner.research.search import SearchSettings
@@ -105,6 +106,18 @@ def test_a_study_name_reused_with_other_ranges_is_refused(planted_bot, tmp_path)
     run_optimize(request(planted_bot, tmp_path, params=["fast=7", "slow=14"], study="mine"))
     with pytest.raises(StudyMismatch, match="other settings"):
         run_optimize(request(planted_bot, tmp_path, params=["fast=7", "slow=21"], study="mine"))
+
+
+def test_a_searched_name_the_config_has_no_field_for_is_refused_before_any_trial(planted_bot, tmp_path):
+    # Before: every trial recorded invalid with the same note, no best, exit 0 and no word why.
+    params = ["fast=7", "slwo=14,21", "risk.stop_los_pct=0.01:0.03:0.01", "risk.protections.max_losing_streak=2"]
+    with pytest.raises(ConfigError) as refused:
+        run_optimize(request(planted_bot, tmp_path / "state", params=params))
+    slwo, stop_los = refused.value.problems
+    assert slwo == f"searched parameter slwo: {planted_bot}: strategy.params.slwo: unknown field; allowed: fast, slow"
+    assert stop_los.startswith(f"searched parameter risk.stop_los_pct: {planted_bot}: risk.stop_los_pct: unknown "
+                               "field; allowed: ") and "stop_loss_pct" in stop_los
+    assert not (tmp_path / "state").exists()
 
 
 def test_a_paper_bot_is_searched_as_a_backtest_and_its_best_config_stays_paper(tmp_path):
