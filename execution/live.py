@@ -40,7 +40,7 @@ to the market's step, and nothing when under its minimum (the rest is dust the b
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from loguru import logger
@@ -150,15 +150,19 @@ class LiveExecution:
             await self._submit(self._exits.market_exit(order, candle))
         return self._fills.drain()
 
-    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot") -> list[Fill]:
+    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot",
+                             from_ms: Mapping[str, int] | None = None) -> list[Fill]:
         """The protective exits through `candles`, which the bot did not step through (those past
         its snapshot, after a restart): trailing stops trail them, and an exit one of them reached
-        is sent now, as a market exit, as `on_candle` would have after that candle."""
+        is sent now, as a market exit, as `on_candle` would have after that candle. `from_ms`: by
+        `oco_group`, the open time of the first candle an entry's exits see (see `SimExecution`'s)."""
         if not self._exits or not await self._markets_ready():
             return []
+        starts = from_ms or {}
         for candle in candles:
             self._last_price = candle.close          # prices the minimum-notional check, as on_candle's
-            for order in self._exits.take_reached(candle, among=self._exits.orders()):
+            among = [o for o in self._exits.orders() if starts.get(o.oco_group, candle.ts_ms) <= candle.ts_ms]
+            for order in self._exits.take_reached(candle, among=among):
                 logger.warning("Order {}: {} reached by the candle of {} (low {}, high {}), {}; sending a market "
                                "exit now", order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high, why)
                 await self._submit(self._exits.market_exit(order, candle))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Callable, Collection, Iterable, Sequence
+from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from loguru import logger
 
@@ -139,10 +139,11 @@ class PaperExecution:
         self._unfilled.extend(o for o in fresh if o.type is OrderType.MARKET)
         self._book.restore_orders([o for o in fresh if o.type is not OrderType.MARKET])
 
-    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot") -> list[Fill]:
+    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot",
+                             from_ms: Mapping[str, int] | None = None) -> list[Fill]:
         """Sim's `catch_up_exits` on the resting orders: the protective exits fill, at the candle
         that reached them, what sim's rule fills, and the trailing stops trail the rest."""
-        fills = [_with_fill_id(f) for f in await self._book.catch_up_exits(candles)]
+        fills = [_with_fill_id(f) for f in await self._book.catch_up_exits(candles, from_ms=from_ms)]
         for fill in fills:
             _log_fill(fill, f"a candle {why} reached it")
         return fills

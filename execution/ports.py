@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Collection, Iterable, Protocol, Sequence
+from typing import Collection, Iterable, Mapping, Protocol, Sequence
 
 from execution.models import Fill, Order
 from market.models import Candle
@@ -59,14 +59,17 @@ class ExecutionEngine(Protocol):
         `fill_ids`: trade ids the bot has booked, never to be reported again (live)."""
         ...
 
-    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot") -> list[Fill]:
+    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot",
+                             from_ms: Mapping[str, int] | None = None) -> list[Fill]:
         """Put the protective exits (stop-loss, take-profit, trailing stop) through `candles`,
         closed candles the bot did not step through: after a restart of a bot that does not
         re-run its candles (paper, live, shadow), those past its snapshot. Each is checked and
         then trails, as at `on_candle`; an exit one of them reached is carried out (sim, paper:
         filled at that candle; live: a market exit sent now). Returns the fills to book. Also
         the candle that reached exits a resting limit exit had set aside (`runner.bot.limit_orders`);
-        `why` says which, in the log."""
+        `why` says which, in the log. `from_ms`: by `oco_group`, the open time of the first
+        candle an entry's exits see (an entry filled past the snapshot: not the candles before
+        its fill); the exits of other entries see every candle."""
         ...
 
     async def aclose(self) -> None: ...

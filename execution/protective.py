@@ -57,7 +57,8 @@ from execution.order_ids import protective_id
 from market.limits import MIN_PRICE
 from market.models import Candle
 
-__all__ = ["ProtectiveExits", "by_level", "is_trailing_stop", "stop_reached", "stops_first", "trailed", "trailing_stop"]
+__all__ = ["ProtectiveExits", "by_level", "is_trailing_stop", "protective_exits", "stop_reached", "stops_first",
+           "trailed", "trailing_stop"]
 
 
 class ProtectiveExits:
@@ -82,24 +83,10 @@ class ProtectiveExits:
         if filled_qty <= 0 or (entry.stop_loss_pct is None and entry.take_profit_pct is None
                                and entry.trailing_stop_pct is None and entry.trailing_stop_distance is None):
             return
-        avg_price = notional / filled_qty
         held = filled_qty - (base_fees if entry.side is Side.BUY else 0.0)
-        exit_side = Side.SELL if entry.side is Side.BUY else Side.BUY
-        direction = 1.0 if entry.side is Side.BUY else -1.0
+        self._orders.extend(protective_exits(entry, self.symbol, quantity=held, avg_price=notional / filled_qty,
+                                             ts_ms=ts_ms))
         group = entry.client_order_id
-        if entry.stop_loss_pct is not None:
-            self._orders.append(Order(
-                protective_id(group, "sl"), self.symbol, exit_side, OrderType.STOP, quantity=held,
-                stop_price=avg_price * (1 - direction * entry.stop_loss_pct), reason="stop_loss",
-                created_ts_ms=ts_ms, oco_group=group))
-        if entry.take_profit_pct is not None:
-            self._orders.append(Order(
-                protective_id(group, "tp"), self.symbol, exit_side, OrderType.LIMIT, quantity=held,
-                price=avg_price * (1 + direction * entry.take_profit_pct), reason="take_profit",
-                created_ts_ms=ts_ms, oco_group=group))
-        trailing = trailing_stop(entry, self.symbol, quantity=held, entry_price=avg_price, ts_ms=ts_ms)
-        if trailing is not None:
-            self._orders.append(trailing)
         logger.info("Order {}: protective exits armed (bot-managed): {}", group, ", ".join(
             f"{o.reason} at {o.stop_price or o.price:.8g}" for o in self._orders if o.oco_group == group))
 
@@ -156,6 +143,31 @@ class ProtectiveExits:
         """Disarm every exit; return them."""
         cleared, self._orders = self._orders, []
         return cleared
+
+
+def protective_exits(entry: Order, symbol: str, *, quantity: float, avg_price: float, ts_ms: int) -> list[Order]:
+    """The exits `entry` asks for (stop-loss, take-profit, trailing stop, in that order), now that
+    it is done with `quantity` held at `avg_price`: what `ProtectiveExits.arm` arms, and what a
+    restart arms for an entry whose fills the journal holds past the snapshot
+    (`runner.state.exits_past_snapshot`). Sim builds the same in its own loop (`execution.sim`)."""
+    exit_side = Side.SELL if entry.side is Side.BUY else Side.BUY
+    direction = 1.0 if entry.side is Side.BUY else -1.0
+    group = entry.client_order_id
+    orders = []
+    if entry.stop_loss_pct is not None:
+        orders.append(Order(
+            protective_id(group, "sl"), symbol, exit_side, OrderType.STOP, quantity=quantity,
+            stop_price=avg_price * (1 - direction * entry.stop_loss_pct), reason="stop_loss",
+            created_ts_ms=ts_ms, oco_group=group))
+    if entry.take_profit_pct is not None:
+        orders.append(Order(
+            protective_id(group, "tp"), symbol, exit_side, OrderType.LIMIT, quantity=quantity,
+            price=avg_price * (1 + direction * entry.take_profit_pct), reason="take_profit",
+            created_ts_ms=ts_ms, oco_group=group))
+    trailing = trailing_stop(entry, symbol, quantity=quantity, entry_price=avg_price, ts_ms=ts_ms)
+    if trailing is not None:
+        orders.append(trailing)
+    return orders
 
 
 def _reached(order: Order, candle: Candle) -> bool:

@@ -27,7 +27,7 @@
 
 from __future__ import annotations
 
-from typing import Collection, Iterable, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 from execution.models import Fill, Order, OrderType, Side
 from execution.order_ids import protective_id
@@ -98,22 +98,32 @@ class SimExecution:
         if any(map(is_trailing_stop, fresh)):
             self._trailing = True
 
-    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot") -> list[Fill]:
+    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot",
+                             from_ms: Mapping[str, int] | None = None) -> list[Fill]:
         """The protective exits (orders with an `oco_group`) through `candles`, which the bot did
         not step through (those past its snapshot, after a restart): each candle fills what it
         reaches and trails the trailing stops, by the rule of `fill_pending`; the other resting
         orders do not see them. A sim bot re-runs its candles instead; a shadow bot (sim fills
         on exchange candles) and paper's book call this, and a bot whose resting limit exit gave
-        way to a stop it had set aside (`why`: for the engines that log it; sim logs nothing)."""
+        way to a stop it had set aside (`why`: for the engines that log it; sim logs nothing).
+        `from_ms`: by `oco_group`, the open time of the first candle an entry's exits see (an
+        entry filled past the snapshot: none from before its fill); the others see every one."""
         exits = [o for o in self._pending if o.oco_group is not None]
         if not exits:
             return []
         others = [o for o in self._pending if o.oco_group is None]
-        self._pending, self._trailing = exits, any(map(is_trailing_stop, exits))
+        starts = from_ms or {}
+        waiting = [o for o in exits if o.oco_group in starts]
+        self._pending = [o for o in exits if o.oco_group not in starts]
+        self._trailing = any(map(is_trailing_stop, self._pending))
         fills: list[Fill] = []
         for candle in candles:
+            if waiting and (due := [o for o in waiting if starts[o.oco_group] <= candle.ts_ms]):
+                waiting = [o for o in waiting if starts[o.oco_group] > candle.ts_ms]
+                self._pending = self._pending + due
+                self._trailing = any(map(is_trailing_stop, self._pending))
             fills.extend(self.on_candle_now(candle))
-        self._pending = others + self._pending
+        self._pending = others + self._pending + waiting
         self._trailing = any(map(is_trailing_stop, self._pending))
         return fills
 

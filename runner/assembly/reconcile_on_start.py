@@ -48,7 +48,12 @@ def restore_from_journal(runner: StrategyRunner, recovered: RecoveredState, jour
     runner.book_journalled_fills([fill_from_dict(data) for data in recovered.fills_after])
     intents = [order_from_dict(data) for data in recovered.orders_after]
     runner.resume_order_sequence(o.client_order_id for o in intents)
-    runner.restore_orders(intents, fill_ids=_booked_fill_ids(journal))
+    # A market entry filled past the snapshot is done: its exits are armed from its journalled
+    # fills (and caught up from its fill's candle on), not by following it again (live looked it
+    # up and armed them a second time, at its fill price).
+    done = {late.entry.client_order_id for late in recovered.exits_to_arm}
+    runner.restore_orders([o for o in intents if o.client_order_id not in done], fill_ids=_booked_fill_ids(journal))
+    runner.arm_exits_past_snapshot(recovered.exits_to_arm)
     if recovered.fills_after or recovered.orders_after:
         logger.info("Restored past the snapshot from the journal: {} fills booked, {} orders to look up",
                     len(recovered.fills_after), len(recovered.orders_after))

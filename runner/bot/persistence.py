@@ -17,12 +17,16 @@ from execution.models import Fill, Order, OrderType, Side, fill_to_dict, order_f
 from execution.order_ids import sequence_of
 from execution.protective import is_trailing_stop
 from market.models import Candle, iso_utc
+from runner.state.exits_past_snapshot import ExitsToArm
 
 __all__ = ["RunnerPersistence"]
 
 
 class RunnerPersistence:
     """State methods of `StrategyRunner`; see the module docstring."""
+
+    # `oco_group` -> the first candle (open time) its exits, armed from the journal, catch up on.
+    _exits_from_ms: dict[str, int] | None = None
 
     def snapshot(self) -> dict[str, Any]:
         """The bot's whole state as JSON-ready values."""
@@ -93,7 +97,9 @@ class RunnerPersistence:
         trailing = {o.client_order_id: o.stop_price for o in self.execution.open_orders() if is_trailing_stop(o)}
         if not past or not any(o.oco_group is not None for o in self.execution.open_orders()):
             return
-        fills = await self.execution.catch_up_exits(past)
+        # Exits armed from the journal (`arm_exits_past_snapshot`) see the candles from their fill's on.
+        fills = await self.execution.catch_up_exits(past, from_ms=self._exits_from_ms)
+        self._exits_from_ms = None
         moved = [f"{o.client_order_id} {trailing[o.client_order_id]:.8g} -> {o.stop_price:.8g}"
                  for o in self.execution.open_orders() if trailing.get(o.client_order_id, o.stop_price) != o.stop_price]
         logger.info("Protective exits caught up on {} candle(s) past the snapshot ({} to {}): {}", len(past),
@@ -102,6 +108,25 @@ class RunnerPersistence:
         if fills:
             self._apply_fills(fills, self.clock.now_ms())
             self.journal.commit()        # a live exit is out: its fill on disk before the bot goes on
+
+    def arm_exits_past_snapshot(self, to_arm: Sequence[ExitsToArm]) -> None:
+        """Arm the protective exits of the market entries whose fills the journal holds past the
+        snapshot (`runner.state.exits_past_snapshot`), for `catch_up_exits` to put through the
+        candles from each one's fill on. Call after the journalled fills are booked: exits of a
+        position the booked fills do not hold (flat, or the other way) are not armed."""
+        position, armed = self.portfolio.quantity, []
+        for late in to_arm:
+            if (position > 0) if late.entry.side is Side.BUY else (position < 0):
+                armed.append(late)
+            else:
+                logger.warning("Order {}: its protective exits are not armed again; the journal's fills leave a "
+                               "position of {}, not one it opened", late.entry.client_order_id, position)
+        if armed:
+            self.execution.restore_orders([o for late in armed for o in late.exits])
+            self._exits_from_ms = {late.entry.client_order_id: late.first_candle_ms(self._bar_ms) for late in armed}
+            logger.info("Protective exits armed from the journal for {} filled past the snapshot: {}",
+                        ", ".join(late.entry.client_order_id for late in armed), ", ".join(
+                            f"{o.reason} at {o.stop_price or o.price:.8g}" for late in armed for o in late.exits))
 
     async def disarm_exits_of(self, entries: Collection[str], now_ms: int) -> None:
         """Disarm the protective exits of `entries` (`oco_group`s) whose exit was carried out

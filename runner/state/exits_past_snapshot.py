@@ -26,34 +26,102 @@ so its entry's exits are not restored at all (`filled_exit_groups`), and nothing
 A live exit whose answer was lost before the crash has no fill journalled; reconciliation finds
 its fill on the exchange and adopts it, and its entry's exits are disarmed then
 (`StrategyRunner.disarm_exits_of`), before the catch-up could send it again.
+
+An entry whose fill the journal holds past the snapshot (the process died between the fill's
+journal commit and the snapshot's write, or before any snapshot) has no exits in the snapshot:
+a paper bot came back with none at all (the entry, its fill booked, is not followed again), a
+live one looked the entry up and armed them at its fill price, trailing only from the restart.
+`exits_of_entries_past_snapshot` arms them from the journalled fills instead, as the engine
+armed them (`execution.protective.protective_exits`), and the catch-up puts them through the
+candles from their fill's candle on (`ExitsToArm.first_candle_ms`): the candle the entry filled
+in is the first an uninterrupted bot checked them against, and one before it never sees them.
+Only market entries: a limit entry may still rest in part (the engine follows it, and arms its
+exits when it is done), and sim's and paper's rules arm none for a limit entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from loguru import logger
 
-from execution.order_ids import protected_entry
+from execution.models import Order, OrderType, Side, order_from_dict
+from execution.order_ids import protected_entry, protective_id
+from execution.protective import protective_exits
 from market.models import timeframe_ms
 
-__all__ = ["MAX_CATCH_UP_CANDLES", "candles_past_snapshot", "filled_exit_groups"]
+__all__ = ["MAX_CATCH_UP_CANDLES", "ExitsToArm", "candles_past_snapshot", "exits_of_entries_past_snapshot",
+           "filled_exit_groups"]
 
 # Past this many candles (3.5 days of 1m) a bot's exits catch up on the latest only: older ones
 # would cost pages of history on every start for a stop that long in the past.
 MAX_CATCH_UP_CANDLES = 5_000
 
 
-def candles_past_snapshot(state: dict[str, Any] | None, timeframe: str, now_ms: int) -> int:
+@dataclass(frozen=True, slots=True)
+class ExitsToArm:
+    """The protective exits of a market entry whose fills the journal holds past the snapshot."""
+
+    entry: Order
+    exits: list[Order]
+    fill_ts_ms: int           # its last fill's time
+
+    def first_candle_ms(self, bar_ms: int) -> int:
+        """The open time of the first candle the exits see: the one the entry filled in, and never
+        one that closed before the entry was decided (its `created_ts_ms`, the close it was
+        decided on; an exchange's clock a little behind the bot's must not reach back)."""
+        decided_ms = self.entry.created_ts_ms
+        return max(self.fill_ts_ms - self.fill_ts_ms % bar_ms, decided_ms - decided_ms % bar_ms)
+
+
+def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fills_after: Sequence[Mapping[str, Any]],
+                                   cancelled_after: Mapping[str, str]) -> list[ExitsToArm]:
+    """The exits to arm for the market entries asking for them whose intents (`orders_after`)
+    and fills (`fills_after`, journal dicts) the journal holds past the snapshot: held quantity
+    (what filled less a base-asset fee) at the fills' average price, as the engine armed them.
+    None for an entry whose exits were carried out (an exit's fill, `filled_exit_groups`) or
+    cancelled (replaced by an exit, a kill's flatten: `cancelled_after`) past the snapshot."""
+    carried_out = filled_exit_groups(f["order_id"] for f in fills_after)
+    armed = []
+    for data in orders_after:
+        entry = order_from_dict(data)
+        group = entry.client_order_id
+        if entry.type is not OrderType.MARKET or entry.oco_group is not None or group in carried_out or not (
+                entry.stop_loss_pct is not None or entry.take_profit_pct is not None
+                or entry.trailing_stop_pct is not None or entry.trailing_stop_distance is not None):
+            continue
+        if any(protective_id(group, kind) in cancelled_after for kind in ("sl", "tp", "ts")):
+            continue
+        fills = [f for f in fills_after if f["order_id"] == group]
+        quantity = sum(f["quantity"] for f in fills)
+        if quantity <= 0:
+            continue
+        # One fill (paper's always): its price as it is, as the engine used it.
+        avg_price = fills[0]["price"] if len(fills) == 1 else sum(f["quantity"] * f["price"] for f in fills) / quantity
+        held = quantity - (sum(f.get("base_fee", 0.0) for f in fills) if entry.side is Side.BUY else 0.0)
+        fill_ts_ms = max(f["fill_ts_ms"] for f in fills)
+        armed.append(ExitsToArm(entry, protective_exits(entry, entry.symbol, quantity=held, avg_price=avg_price,
+                                                        ts_ms=fill_ts_ms), fill_ts_ms))
+    return armed
+
+
+def candles_past_snapshot(state: dict[str, Any] | None, timeframe: str, now_ms: int,
+                          to_arm: Sequence[ExitsToArm] = ()) -> int:
     """How many of the latest closed candles of `timeframe` the history must give, at `now_ms`,
     to hold every candle after the last one of the snapshot `state` (two more than can have
     closed by then: one closing while the feed is asked still leaves the oldest needed one in,
-    and the extra ones, the snapshot's own candle at most, are told apart by time); 0 when `state`
-    is None or holds no protective exit. At most `MAX_CATCH_UP_CANDLES`, with a warning."""
-    if state is None or not state["last_candle_ts_ms"] or not any(o.get("oco_group") for o in state["open_orders"]):
+    and the extra ones, the snapshot's own candle at most, are told apart by time), and every
+    candle from the first that the exits `to_arm` see on; 0 when neither `state` nor `to_arm`
+    holds a protective exit. At most `MAX_CATCH_UP_CANDLES`, with a warning."""
+    bar_ms = timeframe_ms(timeframe)
+    after = [x.first_candle_ms(bar_ms) - bar_ms for x in to_arm]      # as if a snapshot ended the candle before
+    if state is not None and state["last_candle_ts_ms"] and any(o.get("oco_group") for o in state["open_orders"]):
+        after.append(state["last_candle_ts_ms"])
+    if not after:
         return 0
-    spans = max(0, (now_ms - state["last_candle_ts_ms"]) // timeframe_ms(timeframe))
+    spans = max(0, (now_ms - min(after)) // bar_ms)
     if spans > MAX_CATCH_UP_CANDLES:
         logger.warning("{} candles closed since the snapshot's last; the protective exits catch up on the last {} "
                        "only (a candle before them that reached an exit is not seen)", spans - 1, MAX_CATCH_UP_CANDLES)

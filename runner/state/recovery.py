@@ -17,7 +17,8 @@ the kills and resumes past the snapshot folded into the snapshot's (`latch_after
 snapshot is written a loop turn after its journal commit, and a flatten's answer may come later
 still). Its governance decisions past the snapshot are folded in where it is built
 (`runner.governance.saved`), and its protective exits catch up on the candles past the
-snapshot where it is built too (`runner.state.exits_past_snapshot`).
+snapshot where it is built too (`runner.state.exits_past_snapshot`), with those of the market
+entries filled past the snapshot (`exits_to_arm`), from their fill's candle on.
 
 A snapshot that is damaged is moved aside (kept for a person to look at) and the bot re-runs
 from the start against the whole journal; so does a bot that crashed before its first snapshot.
@@ -33,6 +34,7 @@ from loguru import logger
 
 from runner.bot.errors import BotMustStayDown
 from runner.governance.saved import GOVERNANCE_KIND
+from runner.state.exits_past_snapshot import ExitsToArm, exits_of_entries_past_snapshot
 from runner.state.journal import BotJournal, JournalEvent
 from runner.state.rerun_decisions import rerun_decisions
 from runner.state.snapshots import CorruptSnapshot, SnapshotStore
@@ -71,6 +73,9 @@ class RecoveredState:
     # Sim basket legs: (candles read, reason, source) of the first kill the snapshot does not hold,
     # after the last resume, whatever tripped it; the leg re-runs up to it (`StrategyRunner.follow_journalled_kill`).
     journalled_kill: tuple[int, str, str] | None = None
+    # Paper, live: the protective exits of the market entries filled past the snapshot, to arm
+    # and catch up from their fill's candle on (`runner.state.exits_past_snapshot`).
+    exits_to_arm: list[ExitsToArm] = field(default_factory=list)
 
     @property
     def position(self) -> int:
@@ -104,6 +109,9 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal, *, rerun
             latch = recovered.latch_after = folded_latch(latch, event)
             if event.kind == "resume" and recovered.state is not None:
                 recovered.state["kill_switch"] = latch
+    if not reruns:
+        recovered.exits_to_arm = exits_of_entries_past_snapshot(recovered.orders_after, recovered.fills_after,
+                                                                recovered.cancelled_after)
     if reruns:     # by where the state stands in the candles, not by `journal_seq` (see the module docstring)
         rerun = rerun_decisions(recovered.state, journal,
                                 [e for e in past if e.kind in _RERUN_KINDS] if after_seq == 0 else None)

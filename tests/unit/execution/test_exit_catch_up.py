@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import pytest
 
-from execution.models import Order, OrderType, Side, order_from_dict, order_to_dict
+from execution.live import LiveExecution
+from execution.models import Fill, Order, OrderType, Side, fill_to_dict, order_from_dict, order_to_dict
 from execution.order_ids import protected_entry, protective_id
 from execution.paper import PaperExecution
-from execution.protective import ProtectiveExits, is_trailing_stop
+from execution.protective import ProtectiveExits, is_trailing_stop, protective_exits
 from execution.sim import SimExecution
 from market.models import Candle
-from runner.state.exits_past_snapshot import MAX_CATCH_UP_CANDLES, candles_past_snapshot, filled_exit_groups
+from runner.state.exits_past_snapshot import (
+    MAX_CATCH_UP_CANDLES, ExitsToArm, candles_past_snapshot, exits_of_entries_past_snapshot, filled_exit_groups,
+)
+# The Binance stand-in's fixtures and market, for the live engine's catch-up below (named one by
+# one: importing the module's tests too would collect them twice).
+from tests.standin_exchange import account, accounts, clock, standin
+from tests.integration.test_live_execution import PREFIX, SYMBOL, buy, candle as standin_candle, candle_ms
+
+__all__ = ["account", "accounts", "clock", "standin"]      # fixtures: pytest finds them by these names
 
 MIN = 60_000
 
@@ -124,3 +133,112 @@ def test_disarming_a_named_exit_disarms_its_pair_and_leaves_other_entries_exits(
     assert sorted(o.client_order_id for o in disarmed) == ["e-1-sl", "e-1-ts"]
     assert sorted(o.client_order_id for o in exits.orders()) == ["e-2-sl", "e-2-ts"]
     assert exits.disarm({"e-9-ts"}) == []
+
+
+# -- exits armed from an entry whose fills the journal holds past the snapshot ----------------
+
+
+def journalled_entry(order_id="e-1", *, created_ts_ms=2 * MIN, fills=((10.0, 100.0, 2 * MIN + 500),), base_fee=0.0,
+                     type_=OrderType.MARKET, **exits) -> tuple[dict, list[dict]]:
+    """An entry's journal dicts: its intent and its fills as (quantity, price, fill_ts_ms)."""
+    exits = exits or {"trailing_stop_pct": 0.1}
+    limit_price = 100.0 if type_ is OrderType.LIMIT else None
+    entry = Order(order_id, "BTC/USD", Side.BUY, type_, quantity=10.0, price=limit_price, created_ts_ms=created_ts_ms,
+                  **exits)
+    return order_to_dict(entry), [fill_to_dict(Fill(order_id, "BTC/USD", Side.BUY, q, p, 0.0, ts, fill_id=f"t{i}",
+                                                    base_fee=base_fee)) for i, (q, p, ts) in enumerate(fills)]
+
+
+def armed_for(entry: tuple[dict, list[dict]]) -> list[ExitsToArm]:
+    intent, fills = entry
+    return exits_of_entries_past_snapshot([intent], fills, {})
+
+
+def test_an_entry_filled_past_the_snapshot_gets_its_exits_at_its_fills_average_less_the_base_fee():
+    intent, fills = journalled_entry(fills=((4.0, 100.0, 2 * MIN + 100), (6.0, 110.0, 2 * MIN + 900)), base_fee=0.01,
+                                     stop_loss_pct=0.05, trailing_stop_pct=0.1)
+
+    [armed] = exits_of_entries_past_snapshot([intent], fills, {})
+
+    assert armed.fill_ts_ms == 2 * MIN + 900
+    assert [(o.client_order_id, o.quantity, o.stop_price) for o in armed.exits] == [
+        ("e-1-sl", pytest.approx(9.98), pytest.approx(106.0 * 0.95)),
+        ("e-1-ts", pytest.approx(9.98), pytest.approx(106.0 * 0.9))]
+    # What the live engine arms for the same entry, done with the same trades.
+    live = ProtectiveExits("BTC/USD")
+    live.arm(order_from_dict(intent), filled_qty=10.0, notional=1_060.0, base_fees=0.02, ts_ms=2 * MIN + 900)
+    assert [(o.client_order_id, o.quantity, o.stop_price) for o in live.orders()] == [
+        (o.client_order_id, pytest.approx(o.quantity), pytest.approx(o.stop_price)) for o in armed.exits]
+
+
+def test_no_exits_are_armed_for_entries_whose_exits_were_carried_out_or_cancelled_or_that_ask_for_none():
+    filled_exit, filled_exit_fills = journalled_entry("e-2")
+    cancelled, cancelled_fills = journalled_entry("e-3", stop_loss_pct=0.05)
+    plain, plain_fills = journalled_entry("e-4", stop_loss_pct=None)
+    limit, limit_fills = journalled_entry("e-5", type_=OrderType.LIMIT)
+    unfilled, _ = journalled_entry("e-6")
+    exit_fill = fill_to_dict(Fill("e-2-ts", "BTC/USD", Side.SELL, 10.0, 95.0, 0.0, 5 * MIN))
+
+    assert exits_of_entries_past_snapshot(
+        [filled_exit, cancelled, plain, limit, unfilled],
+        filled_exit_fills + cancelled_fills + plain_fills + limit_fills + [exit_fill],
+        {"e-3-sl": "replaced by an exit"}) == []
+
+
+def test_the_first_candle_an_entrys_exits_see_is_the_one_it_filled_in_never_one_before_it_was_decided():
+    [in_its_candle] = armed_for(journalled_entry(fills=((10.0, 100.0, 2 * MIN + 500),)))
+    assert in_its_candle.first_candle_ms(MIN) == 2 * MIN
+    # An exchange clock a little behind the bot's stamps the fill before the close it was decided on.
+    [early_stamp] = armed_for(journalled_entry(fills=((10.0, 100.0, 2 * MIN - 40),)))
+    assert early_stamp.first_candle_ms(MIN) == 2 * MIN
+
+
+def test_the_restart_asks_the_feed_for_the_candles_from_an_entrys_fill_on_snapshot_or_none():
+    [armed] = armed_for(journalled_entry(fills=((10.0, 100.0, 10 * MIN + 500),)))
+    # Its candle (10) and the next have closed at 12 min: as many as after a snapshot of candle 9.
+    assert candles_past_snapshot(None, "1m", 12 * MIN, [armed]) == candles_past_snapshot(snapshot_state(9 * MIN),
+                                                                                          "1m", 12 * MIN) == 4
+    older_without_exits = snapshot_state(5 * MIN, with_exit=False)
+    assert candles_past_snapshot(older_without_exits, "1m", 12 * MIN, [armed]) == 4
+    assert candles_past_snapshot(snapshot_state(5 * MIN), "1m", 12 * MIN, [armed]) == 8   # its own exits: from 5 on
+
+
+async def test_exits_armed_from_the_journal_see_no_candle_before_their_fills_candle_then_trail_as_stepping_does():
+    entry = Order("e-1", "BTC/USD", Side.BUY, OrderType.MARKET, quote_amount=1_000.0, stop_loss_pct=0.05,
+                  trailing_stop_pct=0.1)
+    armed = ExitsToArm(entry, protective_exits(entry, "BTC/USD", quantity=10.0, avg_price=100.0, ts_ms=2 * MIN + 5),
+                       2 * MIN + 5)
+    before_the_fill = bar(100, 101, 80, 100, MIN)           # its low would reach both stops
+    after = [bar(100, 120, 99, 118, 2 * MIN), bar(118, 119, 109, 110, 3 * MIN)]
+    caught_up, blind = SimExecution(fee_rate=0.0), SimExecution(fee_rate=0.0)
+    for sim in (caught_up, blind):
+        sim.restore_orders(armed.exits)
+
+    assert await caught_up.catch_up_exits([before_the_fill, *after], from_ms={"e-1": armed.first_candle_ms(MIN)}) == []
+    assert level(caught_up) == pytest.approx(108.0)        # 120 * 0.9: the high since the fill
+    stepped = SimExecution(fee_rate=0.0)
+    stepped.restore_orders(armed.exits)
+    for candle in after:
+        await stepped.on_candle(candle)
+    assert caught_up.open_orders() == stepped.open_orders()
+    # Without its start, the candle before the fill would have sold it.
+    assert [f.client_order_id for f in await blind.catch_up_exits([before_the_fill, *after])] == ["e-1-sl"]
+
+
+async def test_live_catch_up_sends_no_exit_for_a_candle_before_the_entrys_fill(account, clock, standin):
+    # The entry, decided at candle 59's close, fills at candle 60's quote (ask 30603.06); its
+    # stop-loss 0.25% under it is 30526.55, which candle 59, made up with a low of 30000, reaches.
+    entry = buy(1, type=OrderType.MARKET, quantity=0.01, stop_loss_pct=0.0025, trailing_stop_pct=0.0025,
+                created_ts_ms=candle_ms(60))
+    [bought] = await LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock).execute_signal(entry)
+    [armed] = exits_of_entries_past_snapshot([order_to_dict(entry)], [fill_to_dict(bought)], {})   # the journal's
+    restarted = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock)
+    restarted.restore_orders(armed.exits, fill_ids={bought.fill_id})
+    made_up = standin_candle(59)._replace(low=30_000.0)
+
+    assert await restarted.catch_up_exits([made_up, standin_candle(60), standin_candle(61)],
+                                          from_ms={f"{PREFIX}1": armed.first_candle_ms(MIN)}) == []
+
+    assert standin.order_submissions == {f"{PREFIX}1": 1}
+    [trailing] = [o for o in restarted.open_orders() if is_trailing_stop(o)]
+    assert trailing.stop_price == pytest.approx(30_625 * 0.9975)       # 61's high, the highest since the fill

@@ -1,0 +1,102 @@
+"""An entry whose fill the journal holds past the bot's last snapshot (the process died between
+the fill's journal commit and the snapshot's write, or before any snapshot) gets its protective
+exits back caught up on the candles since its fill: a trailing stop at the high-water mark since
+the fill, and a stop those candles reached carried out once. Paper and live bots under the
+BotManager on the Binance stand-in through real ccxt, on the tape and helpers of
+test_trailing_stop_restart.py (entry in the rise, top at candle 82, fall from candle 110).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from market.models import iso_utc
+from runner.state.journal import SqliteJournal
+from runner.state.snapshots import SnapshotStore
+from runner.config.bot import BotConfig
+from tests.integration.test_exchange_bots import MIN, T0_MS, bot, journalled
+from tests.integration.test_trailing_stop_restart import (
+    ENTRY_MS, FALL, LEVEL, REACHING_MS, TRAIL_PCT, exit_fills, exit_orders_sent, exited, new_standin, run_until,
+    trailing_level, uninterrupted_exit,
+)
+
+BEFORE_THE_ENTRY_MS = ENTRY_MS + MIN          # held here, the bot has read the candle before the entry's
+
+
+def config_for(mode: str, base_url: str) -> BotConfig:
+    """test_trailing_stop_restart's bot, which acts on a candle up to ten minutes old: a live bot
+    started again just before its entry's candle closes reconciles first, and on the fast clock
+    here that candle is already two minutes old when it reads it (the entry is not what is tested)."""
+    return bot(f"{mode}-trail", mode, base_url, on_restart="resume", strategy={"name": "test_buys_on_one_candle"},
+               risk={"stake_pct": 0.5, "trailing_stop_pct": TRAIL_PCT}, exchange_extra={"max_candle_age_secs": 600})
+
+
+async def crash_with_the_entry_past_the_snapshot(tmp_path, standin, config, *, snapshot: str) -> None:
+    """Run the bot through its entry and the rise to the top, then crash it with its snapshot on
+    disk from before the entry (`snapshot="older"`: a clean stop's, the bot flat) or none at all
+    (`"none"`: it died before its first was written), as when the process dies between the
+    entry's journal commit and the snapshot's write."""
+    store = SnapshotStore(tmp_path / "bots")
+    if snapshot == "older":
+        await run_until(tmp_path, standin, config, hold_at_ms=BEFORE_THE_ENTRY_MS)
+        older = store.path(config.id).read_bytes()
+    await run_until(tmp_path, standin, config, hold_at_ms=T0_MS + (FALL - 5) * MIN, then_crash=True)
+    assert [f["side"] for f in journalled(tmp_path, config.id, "fill")] == ["buy"]
+    if snapshot == "older":
+        store.path(config.id).write_bytes(older)
+        assert store.read(config.id)["open_orders"] == []
+    else:
+        store.path(config.id).unlink()
+
+
+@pytest.mark.parametrize("snapshot", ["older", "none"])
+@pytest.mark.parametrize("mode", ["paper", "live"])
+async def test_a_trailing_stop_of_an_entry_past_the_snapshot_comes_back_at_the_high_since_its_fill(
+        tmp_path, mode, snapshot):
+    expected = await uninterrupted_exit(tmp_path / "alone", mode)
+    async with new_standin() as standin:
+        config = config_for(mode, standin.base_url)
+        await crash_with_the_entry_past_the_snapshot(tmp_path, standin, config, snapshot=snapshot)
+
+        await run_until(tmp_path, standin, config, hold_at_ms=T0_MS + FALL * MIN)
+        assert trailing_level(tmp_path, config.id) == pytest.approx(LEVEL, rel=1e-12)
+
+        await run_until(tmp_path, standin, config, condition=exited)
+        assert exit_fills(tmp_path, config.id) == expected
+        if mode == "live":
+            assert [n for _, n in exit_orders_sent(standin, config.id)] == [1]
+
+
+@pytest.mark.parametrize("snapshot", ["older", "none"])
+@pytest.mark.parametrize("mode", ["paper", "live"])
+async def test_a_stop_of_an_entry_past_the_snapshot_reached_while_the_daemon_was_down_exits_once(
+        tmp_path, mode, snapshot):
+    async with new_standin() as standin:
+        config = config_for(mode, standin.base_url)
+        await crash_with_the_entry_past_the_snapshot(tmp_path, standin, config, snapshot=snapshot)
+        standin.advance(REACHING_MS + 5 * MIN - standin.now_ms)      # down until the fall is past the stop
+        state = SnapshotStore(tmp_path / "bots").read(config.id)
+        candles_read = state["bars"] if state else 0
+
+        await run_until(tmp_path, standin, config, condition=exited)
+        manager = await run_until(tmp_path, standin, config,       # and once more: nothing is sold again
+                                  condition=lambda s: (s.last_candle_time or "") >= iso_utc(REACHING_MS + 10 * MIN))
+
+        [(order_id, price, fill_ts_ms)] = exit_fills(tmp_path, config.id)
+        assert order_id.endswith("-ts")
+        if mode == "paper":         # filled at the candle that reached it, at the level trailed since the fill
+            assert (price, fill_ts_ms) == (pytest.approx(LEVEL, rel=1e-12), REACHING_MS)
+        else:                       # sent once, as the bot starts: not when the price falls to the entry's level
+            assert [n for _, n in exit_orders_sent(standin, config.id)] == [1]
+            [exit_fill] = [e for e in journalled_events(tmp_path, config.id, "fill") if e.data["order_id"] == order_id]
+            assert exit_fill.bar == candles_read - 1
+        assert manager.status(config.id).position < 0.00001          # dust under one lot step
+        assert manager.status(config.id).fills == 2
+
+
+def journalled_events(tmp_path, bot_id: str, kind: str):
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    try:
+        return journal.for_bot(bot_id).events(kinds=(kind,))
+    finally:
+        journal.close()
