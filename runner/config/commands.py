@@ -19,7 +19,8 @@ def validate(
     from runner.config.validate import validate_paths
 
     setup_logging("WARNING")
-    valid, problems = validate_paths(paths)
+    unlisted: list = []
+    valid, problems = validate_paths(paths, unlisted=unlisted)
     baskets: dict[tuple[Path, str], list[str]] = {}       # a basket's legs: one line for the basket
     for source, bot in valid:
         if bot.basket is not None:
@@ -29,5 +30,18 @@ def validate(
     for (source, basket_id), symbols in baskets.items():
         bot = next(b for s, b in valid if s == source and b.basket is not None and b.basket.basket == basket_id)
         typer.echo(f"ok  {source}  ({basket_id}: {bot.strategy.name} on {', '.join(symbols)} {bot.timeframe}, {bot.mode})")
+    for source, basket in unlisted:          # valid, but no symbol to name before it runs
+        bot = basket.template
+        typer.echo(f"ok  {source}  ({basket.id}: {bot.strategy.name} on {_provided(basket)} {bot.timeframe}, "
+                   f"{bot.mode})")
     if problems:
         fail(problems)
+
+
+def _provided(basket) -> str:
+    """What a basket with no symbol yet will trade, as its provider says."""
+    provider = basket.fields.symbol_provider
+    if getattr(provider, "source", None) == "top_volume":
+        exchange = basket.template.exchange.id if basket.template.exchange is not None else "its exchange"
+        return f"the top {provider.count} {provider.quote} symbols by 24h volume on {exchange} (asked when it runs)"
+    return f"no symbol yet ({provider.path} lists none)" if provider is not None else "no symbol"

@@ -11,32 +11,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from market.config import CsvSource, JsonSource, TicksSource
-from runner.config.basket import BasketConfig, load_bot_or_basket
-from runner.config.bot import BotConfig, ConfigError
-from runner.config.daemon import load_config_dir
+from runner.config.basket import BasketConfig, basket_config_problems, is_basket, load_bot_or_basket
+from runner.config.bot import BotConfig, ConfigError, read_yaml_mapping
+from runner.config.daemon import deep_merge, load_config_dir
 
 __all__ = ["validate_paths"]
 
 
-def validate_paths(paths: list[Path]) -> tuple[list[tuple[Path, BotConfig]], list[str]]:
-    """(the valid bots with the file or folder they came from, every problem found)."""
+def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig]] | None = None
+                   ) -> tuple[list[tuple[Path, BotConfig]], list[str]]:
+    """(the valid bots with the file or folder they came from, every problem found). A valid
+    basket with no symbol yet (a top-volume provider asks its exchange when it runs) has no leg
+    to return: it is added to `unlisted`, with its file, where given."""
     valid: list[tuple[Path, BotConfig]] = []
     problems: list[str] = []
+    unlisted = [] if unlisted is None else unlisted
     for path in paths:
         if _is_daemon_folder(path):
             try:
-                _, bots = load_config_dir(path)
+                daemon, bots = load_config_dir(path)
             except ConfigError as exc:
                 problems.extend(exc.problems)
                 continue
             valid.extend((path / "bots", bot) for bot in bots)
+            unlisted.extend(_baskets_without_legs(path / "bots", daemon.bot_defaults))
         elif path.is_dir():
             files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
             if not files:
                 problems.append(f"{path}: no *.yaml files in this folder")
-            valid.extend(_load_files(files, problems))
+            valid.extend(_load_files(files, problems, unlisted))
         elif path.exists():
-            valid.extend(_load_files([path], problems))
+            valid.extend(_load_files([path], problems, unlisted))
         else:
             problems.append(f"{path}: no such file or folder")
     checked = []
@@ -53,16 +58,31 @@ def _is_daemon_folder(path: Path) -> bool:
     return path.is_dir() and ((path / "daemon.yaml").is_file() or (path / "bots").is_dir())
 
 
-def _load_files(files: list[Path], problems: list[str]) -> list[tuple[Path, BotConfig]]:
+def _load_files(files: list[Path], problems: list[str], unlisted: list[tuple[Path, BasketConfig]]
+                ) -> list[tuple[Path, BotConfig]]:
     loaded = []
     for file in files:
         try:
             config = load_bot_or_basket(file)
             # A basket is checked as its legs, one bot config per symbol (runner.config.basket).
-            loaded.extend((file, leg) for leg in (config.legs() if isinstance(config, BasketConfig) else [config]))
+            legs = config.legs() if isinstance(config, BasketConfig) else [config]
         except ConfigError as exc:
             problems.extend(exc.problems)
+            continue
+        loaded.extend((file, leg) for leg in legs)
+        if not legs:
+            unlisted.append((file, config))
     return loaded
+
+
+def _baskets_without_legs(folder: Path, defaults: dict) -> list[tuple[Path, BasketConfig]]:
+    """The baskets of a daemon's bot folder, already found valid, that have no symbol yet."""
+    found = []
+    for file in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        raw = deep_merge(defaults, read_yaml_mapping(file))
+        if is_basket(raw) and (basket := basket_config_problems(file, raw)[0]) is not None and not basket.legs():
+            found.append((file, basket))
+    return found
 
 
 def _missing_data(bot: BotConfig) -> Path | None:
