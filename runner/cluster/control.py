@@ -7,18 +7,21 @@ only those this node holds leases of:
   published them in Redis; each row has `cluster` (node, token, seconds left of the lease);
 - actions on a bot (start, stop, kill, resume, trigger, promote, demote) are done by the node
   running it; asked here, they are refused with the node to ask instead;
-- `kill_all` trips the global kill switch (every bot on every node), `resume_all` releases it,
+- `kill_all` trips the global kill switch (every bot on every node) and names the kills still
+  pending on any node, `resume_all` releases it,
   `move` asks for a bot to run on another node;
 - `/metrics` shows this node's bots and its lease figures.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from runner.basket.status import BasketStatus
 from runner.cluster.coordinator import REDIS_ERRORS, ClusterCoordinator
 from runner.cluster.kill_switch import GlobalKillSwitch
+from runner.cluster.leases import REDIS_TIMEOUT_SECS, LeaseView
 from runner.cluster.nodes import MOVE_REQUEST_SECS, NodeRegistry
 from runner.control.errors import BotStateError
 from runner.control.governance_status import GovernanceStatus
@@ -31,8 +34,9 @@ __all__ = ["ClusterControl"]
 
 class ClusterControl:
     def __init__(self, manager: BotManager, coordinator: ClusterCoordinator, nodes: NodeRegistry,
-                 kill_switch: GlobalKillSwitch) -> None:
+                 kill_switch: GlobalKillSwitch, *, stop_grace_secs: float = 10.0) -> None:
         self._manager = manager
+        self._stop_grace_secs = stop_grace_secs
         self._coordinator = coordinator
         self._nodes = nodes
         self._kill_switch = kill_switch
@@ -153,19 +157,32 @@ class ClusterControl:
     # -- the whole cluster ----------------------------------------------------------------------
 
     async def kill_all(self, reason: str) -> list[BotStatus]:
-        """Latch the global kill switch: every node kills its bots (this one before answering).
-        With Redis out of reach this node's bots are killed all the same, and the answer says
-        the other nodes were not reached."""
+        """Latch the global kill switch: every node kills its bots, and the answer waits for every
+        live node's (up to `stop_grace_secs` and two Redis timeouts). As the single daemon's
+        `kill --all`, BotStateError (409) names each bot whose kill is pending (busy past its
+        grace: it trips when it can), with its node, and any node that did not answer. With
+        Redis out of reach this node's bots are killed all the same, and the answer says the
+        other nodes were not reached."""
         try:
-            latch = await self._kill_switch.trip(reason)
+            latch, asked = await self._kill_switch.ask(reason)
         except REDIS_ERRORS as exc:
             # Killed one by one, not under the global latch: Redis, once back, holds no latch,
             # and the coordinator would read that as `resume --all`.
-            for bot_id in list(self._coordinator.held):
-                await self._manager.kill(bot_id, f"{reason} (kill --all while Redis was out of reach)")
+            units = list(self._coordinator.held)
+            outcomes = await asyncio.gather(*(self._manager.kill(u, f"{reason} (kill --all while Redis was out of reach)")
+                                              for u in units), return_exceptions=True)
+            busy = "".join(f"; not killed yet: {o}" for o in outcomes if isinstance(o, Exception))
             raise BotStateError(f"this node's bots are killed, but Redis is out of reach ({type(exc).__name__}): "
-                                f"the other nodes did not get the kill; run kill --all on each of them") from None
-        await self._coordinator.apply_kill_latch(latch)
+                                f"the other nodes did not get the kill; run kill --all on each of them{busy}") from None
+        pending = {self.node: await self._coordinator.apply_kill_latch(latch)}
+        try:
+            others = [node for node in await self._nodes.live() if node != self.node]
+        except REDIS_ERRORS:
+            others = []                 # the latch is set: the others kill their bots as they read it
+        pending.update(await self._kill_switch.answers_to(asked, others, self._stop_grace_secs + 2 * REDIS_TIMEOUT_SECS))
+        if problems := _pending_kills(pending, self._coordinator.views, self._stop_grace_secs + 2 * REDIS_TIMEOUT_SECS):
+            raise BotStateError(f"the global kill switch is latched ({latch['reason']}), but not every kill is: "
+                                + "; ".join(problems))
         return self.statuses()
 
     async def resume_all(self) -> list[BotStatus]:
@@ -226,3 +243,18 @@ class ClusterControl:
                       f"# TYPE botrunner_cluster_{name}_total counter",
                       f'botrunner_cluster_{name}_total{{node="{node}"}} {getattr(counters, name)}']
         return "\n".join(lines) + "\n"
+
+
+def _pending_kills(pending: dict[str, dict[str, str] | None], views: dict[str, LeaseView | None],
+                   waited_secs: float) -> list[str]:
+    """`kill_all`'s refusal, a line per bot not killed yet, by node (from the nodes' answers; None:
+    a node that did not answer, named with the bots its leases held at this node's last round)."""
+    problems = []
+    for node, kills in sorted(pending.items()):
+        if kills is None:
+            held = sorted(bot_id for bot_id, view in views.items() if view is not None and view.node == node)
+            problems.append(f"node {node} did not answer within {waited_secs:g}s (its bots: {', '.join(held) or 'none'}); "
+                            f"they are killed as it reads the latch, or start killed on the node that takes them over")
+        else:
+            problems += [f"on node {node}: {why}" for _, why in sorted(kills.items())]
+    return problems

@@ -6,16 +6,18 @@ in its last round.
   (`lease_row`: node, token, seconds left; a basket's leg shows its basket's lease), so any
   node can answer `botrunner status` for the whole cluster.
 - The global kill switch (runner.cluster.kill_switch): the node asked sets the latch and
-  publishes it; each node then kills the bots it holds (`apply_kill_latch`), and `resume --all`
-  resumes those the latch killed. The account-level rule (`kill_all_at_loss_pct`) trips it.
+  publishes it; each node then kills the bots it holds (`apply_kill_latch`), all at once, and
+  answers which kills are pending; `resume --all` resumes those the latch killed. The account-level rule (`kill_all_at_loss_pct`) trips it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from loguru import logger
+from redis.exceptions import RedisError
 
 from runner.cluster.config import LeaseTimings
 from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
@@ -80,24 +82,22 @@ class StatusAndKillSwitch:
             return None
         return {"node": view.node, "token": view.token, "expires_in_secs": round(view.ttl_ms / 1000, 3)}
 
-    async def apply_kill_latch(self, latch: dict[str, Any] | None) -> None:
+    async def apply_kill_latch(self, latch: dict[str, Any] | None) -> dict[str, str]:
+        """Kill the bots held here under `latch`, or resume those it killed once it is released
+        (None). Returns the kills pending, bot (a basket: its id) -> why, as this node answers
+        them in Redis for `kill --all` (runner.cluster.kill_switch)."""
         was = self.kill_latch
         if latch is None and was is not None and not await self._kill_switch.released_since(was):
             if not self._latch_gone_told:
                 self._latch_gone_told = True
                 logger.warning("Cluster: the global kill switch's latch is gone from Redis without resume --all; "
                                "the bots here stay killed until: botrunner resume --all")
-            return
+            return {}
         self._latch_gone_told = False
         self.kill_latch = latch
         if latch is not None:
-            reason = f"{GLOBAL_KILL_PREFIX} ({latch['node']}): {latch['reason']}"
-            for bot_id in list(self.held):        # a basket's id kills every leg (one latch)
-                try:
-                    await self._bots.kill(bot_id, reason)
-                except ControlError:
-                    pass          # disabled, killed already, or busy past its grace: asked, it trips when it can
-        elif was is not None:
+            return await self._kill_held(latch)
+        if was is not None:
             killed = sorted({self.unit_of(row["id"]) for row in await self._bots.status_rows()
                              if self.holds(row["id"]) and row["kill_reason"].startswith(GLOBAL_KILL_PREFIX)})
             for bot_id in killed:                 # a basket's id resumes every leg (one latch)
@@ -105,3 +105,29 @@ class StatusAndKillSwitch:
                     await self._bots.resume(bot_id)
                 except ControlError as exc:
                     logger.warning("Cluster: bot {} not resumed after resume --all: {}", bot_id, exc)
+        return {}
+
+    async def _kill_held(self, latch: dict[str, Any]) -> dict[str, str]:
+        """Kill every bot held here at once (a basket's id kills every leg: one latch), each
+        waiting up to its grace; answer which are pending (busy past their grace: the kill is
+        asked, and the bot trips when it can)."""
+        try:
+            asked = await self._kill_switch.asked()  # before the kills: the answer covers this trip
+        except (RedisError, OSError, TimeoutError):
+            asked = None                             # the kills go ahead all the same; no answer
+        reason = f"{GLOBAL_KILL_PREFIX} ({latch['node']}): {latch['reason']}"
+        units = list(self.held)
+        outcomes = await asyncio.gather(*(self._bots.kill(unit, reason) for unit in units), return_exceptions=True)
+        pending = {}
+        for unit, outcome in zip(units, outcomes):
+            if isinstance(outcome, ControlError):         # not latched within its grace (BotManager.kill)
+                pending[unit] = str(outcome)
+            elif isinstance(outcome, BaseException):
+                logger.opt(exception=outcome).error("Cluster: the global kill of bot {} failed", unit)
+                pending[unit] = f"bot {unit}: its kill failed ({type(outcome).__name__}: {outcome})"
+        try:
+            if asked is not None:
+                await self._kill_switch.answer(asked, pending)
+        except (RedisError, OSError, TimeoutError) as exc:      # the asking node says it had no answer
+            logger.warning("Cluster: could not answer kill --all in Redis ({}: {})", type(exc).__name__, exc)
+        return pending

@@ -9,6 +9,13 @@ word. The key stays until `botrunner resume --all` deletes it, so the latch surv
 any node and the restart of all of them; a bot a node takes over while it is set starts killed.
 A node resumes its bots only when `resume --all` has run since the latch it applied: a latch
 that vanished otherwise (Redis restarted without its data) leaves them killed.
+
+`kill --all` answers for every node, as the single daemon's answers for every bot: each trip is
+numbered (`<prefix>:killall:asked`), and a node that applied the latch answers in
+`<prefix>:killall:answers` with the number it read before its kills and the bots whose kill is
+pending (busy past `stop_grace_secs`: asked, the bot trips when it can). The node asked waits
+for every live node's answer to its number (`answers_to`) and names those bots, and any node
+that did not answer in time.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ GLOBAL_KILL_PREFIX = "kill --all"
 those, not a bot killed on its own for its own reason."""
 
 RECONNECT_SECS = 0.5
+ANSWER_POLL_SECS = 0.02
 
 
 class GlobalKillSwitch:
@@ -42,11 +50,47 @@ class GlobalKillSwitch:
 
     async def trip(self, reason: str) -> dict[str, Any]:
         """Latch the switch (the first reason stays if it is already latched) and announce it."""
+        return (await self.ask(reason))[0]
+
+    async def ask(self, reason: str) -> tuple[dict[str, Any], int]:
+        """`trip`, numbered: the latch, and the number the nodes' answers to it carry (at least)."""
         latch = {"reason": reason, "node": self.node, "ts_ms": time.time_ns() // 1_000_000}
         async with asyncio.timeout(REDIS_TIMEOUT_SECS):
             await self._redis.set(self._key, json.dumps(latch), nx=True)
+            asked = await self._redis.incr(f"{self._key}:asked")      # before the announcement
             await self._redis.publish(self._key, "kill")
-        return await self.state() or latch
+        return await self.state() or latch, int(asked)
+
+    async def asked(self) -> int:
+        """The number of the latest trip: read by a node before it kills its bots."""
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            return int(await self._redis.get(f"{self._key}:asked") or 0)
+
+    async def answer(self, asked: int, pending: dict[str, str]) -> None:
+        """This node applied the latch of trip `asked` (or a later one); `pending`: bot -> why its
+        kill is not latched yet."""
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            await self._redis.hset(f"{self._key}:answers", self.node, json.dumps({"asked": asked, "pending": pending}))
+
+    async def answers_to(self, asked: int, nodes: list[str], timeout_secs: float) -> dict[str, dict[str, str] | None]:
+        """Each of `nodes`' pending kills (bot -> why) once it answered trip `asked`, polled for up
+        to `timeout_secs`; None for a node that did not answer by then (or Redis out of reach)."""
+        answers: dict[str, dict[str, str] | None] = dict.fromkeys(nodes)
+        deadline = time.monotonic() + timeout_secs
+        while nodes:
+            try:
+                async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+                    values = await self._redis.hmget(f"{self._key}:answers", nodes)
+            except (RedisError, OSError, TimeoutError):
+                values = [None] * len(nodes)
+            for node, value in zip(nodes, values):
+                answer = json.loads(value) if value is not None else None
+                if answer is not None and answer["asked"] >= asked:
+                    answers[node] = answer["pending"]
+            if all(a is not None for a in answers.values()) or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(ANSWER_POLL_SECS)
+        return answers
 
     async def clear(self) -> bool:
         """Release the latch and announce it; False when it was not latched. Also records when
@@ -69,7 +113,7 @@ class GlobalKillSwitch:
             value = await self._redis.get(self._key)
         return json.loads(value) if value is not None else None
 
-    async def watch(self, on_state: Callable[[dict[str, Any] | None], Awaitable[None]],
+    async def watch(self, on_state: Callable[[dict[str, Any] | None], Awaitable[object]],
                     stop: asyncio.Event | None = None) -> None:
         """Call `on_state(latch or None)` now, at every announcement, and after each reconnect;
         runs until cancelled or `stop` is set (seen within a second: a cancel alone has been

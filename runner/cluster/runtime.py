@@ -107,9 +107,10 @@ class ClusterRuntime:
 
     def control(self, manager: BotManager, services: DaemonServices, bot_ids: list[str],
                 notify: Callable[[Notice], None] | None = None,
-                baskets: Mapping[str, str] | None = None) -> ClusterControl:
+                baskets: Mapping[str, str] | None = None, stop_grace_secs: float = 10.0) -> ClusterControl:
         """The coordinator of `manager`'s bots (`bot_ids`, the enabled ones; `baskets`: each
-        basket leg's id -> its basket's, leased whole), and the control API's view of this node."""
+        basket leg's id -> its basket's, leased whole), and the control API's view of this node
+        (`stop_grace_secs`: the daemon's, how long a kill waits for a bot)."""
         lease_ms = self.config.timings().lease_ms
         self.coordinator = ClusterCoordinator(
             bots=manager, bot_ids=bot_ids, leases=self.leases, nodes=self.nodes, kill_switch=self.kill_switch,
@@ -117,7 +118,7 @@ class ClusterRuntime:
             events=ClusterEvents(self.redis, self.config.key_prefix, self.config.node, lease_ms, notify),
             flush_snapshot=services.checkpoints.aflush, kill_all_at_loss=self.config.kill_all_at_loss_pct,
             baskets=baskets)
-        return ClusterControl(manager, self.coordinator, self.nodes, self.kill_switch)
+        return ClusterControl(manager, self.coordinator, self.nodes, self.kill_switch, stop_grace_secs=stop_grace_secs)
 
     async def run(self, manager: BotManager, stop: asyncio.Event) -> Any:
         """Keep the leases while `manager` runs; once `stop` is set, take no more bots, let the

@@ -195,7 +195,8 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         if cluster is not None:
             control = cluster.control(manager, services, [b.id for b in plan.bots if b.enabled],
                                       notify=notifications.offer if notifications else None,
-                                      baskets={b.id: b.basket.basket for b in plan.bots if b.basket is not None})
+                                      baskets={b.id: b.basket.basket for b in plan.bots if b.basket is not None},
+                                      stop_grace_secs=daemon.stop_grace_secs)
         tcp = (daemon.control.tcp.host, daemon.control.tcp.port) if daemon.control.tcp else None
         await stack.enter_async_context(await serve_control(control, socket_path=socket_path, tcp=tcp, token=plan.token,
                                                             health_problems=journal_watch.problems if journal_watch else list,

@@ -15,6 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from runner.cluster.config import LeaseTimings
+from runner.cluster.control import ClusterControl
 from runner.cluster.coordinator import ClusterCoordinator, _Held
 from runner.cluster.events import ClusterEvents
 from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
@@ -37,6 +38,8 @@ class RecordingBots:
         self.pnl: dict[str, float] = {}              # bot -> its PnL on a capital of 1,000
         self.rows_delay_secs = 0.0                   # armed by a test: every round's status step this slow
         self.rows_served = 0
+        self.busy: set[str] = set()                  # bots busy with a candle past their grace
+        self.kills_asked: list[tuple[str, str]] = []
 
     def take(self, bot_id, journal, *, kill_reason=None):
         self.log.append(("take", self.node, bot_id, time.monotonic()))
@@ -52,7 +55,14 @@ class RecordingBots:
         self.running.pop(bot_id, None)
 
     async def kill(self, bot_id, reason):
+        self.kills_asked.append((bot_id, reason))
+        if bot_id in self.busy:                      # as BotManager.kill answers it: asked, not latched yet
+            raise BotStateError(f"bot {bot_id} is not killed yet (it has been busy with a candle for 0.3s); "
+                                f"its kill switch trips as soon as it can")
         self.running[bot_id] = self.running.get(bot_id) or reason
+
+    def statuses(self):
+        return []
 
     async def resume(self, bot_id):
         self.running[bot_id] = ""
@@ -310,3 +320,28 @@ async def test_the_cluster_loss_rule_pulls_the_global_kill_switch_once_the_bots_
     killed = lambda n: all(r.startswith(GLOBAL_KILL_PREFIX) and "kill_all_at_loss_pct is 10.0%" in r
                            for r in n._bots.running.values())
     await eventually(lambda: killed(a) and killed(b), timeout_secs=10, poll_secs=0.02)
+
+
+async def test_kill_all_names_the_bots_whose_kill_is_pending_on_any_node_and_answers_once_none_is(cluster):
+    """As the single daemon's kill --all: a bot busy past its grace is not killed yet; the answer
+    (409) names it and its node, the others are killed, and the latch asked its kill."""
+    a, b = await cluster("node-a", bots=BOTS[:4]), await cluster("node-b", bots=BOTS[:4])
+    await eventually(lambda: len(a.held) == len(b.held) == 2, timeout_secs=15, poll_secs=0.05)
+    busy_here, busy_there = sorted(a.held)[0], sorted(b.held)[0]
+    a._bots.busy.add(busy_here)
+    b._bots.busy.add(busy_there)
+    control = ClusterControl(a._bots, a, a._nodes, a._kill_switch, stop_grace_secs=0.3)
+    with pytest.raises(BotStateError) as refused:
+        await control.kill_all("drill")
+    message = str(refused.value)
+    assert message.startswith("the global kill switch is latched (drill), but not every kill is: ")
+    assert f"on node node-a: bot {busy_here} is not killed yet (it has been busy" in message
+    assert f"on node node-b: bot {busy_there} is not killed yet (it has been busy" in message
+    assert message.count("is not killed yet") == 2
+    for node, busy in ((a, busy_here), (b, busy_there)):
+        assert (busy, f"{GLOBAL_KILL_PREFIX} (node-a): drill") in node._bots.kills_asked
+        assert all(reason.startswith(GLOBAL_KILL_PREFIX) for bot_id, reason in node._bots.running.items()
+                   if bot_id != busy)
+    b._bots.busy.clear()                                 # the busy bots are done with their candles
+    a._bots.busy.clear()
+    assert await control.kill_all("drill again") == []   # every kill latched: answered, nothing pending
