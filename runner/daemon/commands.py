@@ -58,6 +58,15 @@ def run(
         raise typer.Exit(1)
 
 
+def _no_events_of_kind(bot: str, kinds: list[str], has: set[str], path: Path) -> str:
+    """Why `journal --kind` shows nothing: the bot has none of those kinds (a typo'd `fills`, or
+    no fill yet), or no events at all; the kinds it does have are the ones to ask for."""
+    if not has:
+        return f"no journal events for bot {bot!r} in {path}"
+    return (f"no {' or '.join(kinds)} events for bot {bot!r} in {path}; its journal has "
+            f"{', '.join(sorted(has))} events")
+
+
 def journal(
     bot: Annotated[str, typer.Argument(help="The bot's id.")],
     state_dir: Annotated[Path, typer.Option("--state-dir", help="The daemon's state folder.")] = Path("state"),
@@ -83,6 +92,8 @@ def journal(
         store = SqliteJournal(path)
         try:
             events = store.events(bot, kinds=tuple(kind) if kind else None)[-limit:]
+            if not events and kind:
+                fail([_no_events_of_kind(bot, kind, {e.kind for e in store.events(bot)}, path)], code=1)
         finally:
             store.close()
     if not events:
