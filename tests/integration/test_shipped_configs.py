@@ -49,3 +49,12 @@ def test_every_shipped_config_backtests_in_a_fresh_clone(fresh_clone, path):
 def test_no_shipped_config_reads_data_from_outside_the_project():
     for path in SHIPPED:
         assert "../" not in path.read_text(), f"{path.name} points outside the project"
+
+
+def test_the_systemd_unit_makes_the_state_folder_with_the_daemons_own_mode():
+    # With 0750 (before), systemd loosened the folder at each start and the daemon tightened it
+    # again, logging that it had found it mode 750.
+    from runner.state.state_dir import PRIVATE_DIR_MODE
+
+    unit = (PROJECT / "configs" / "systemd" / "botrunner.service").read_text().splitlines()
+    assert f"StateDirectoryMode={PRIVATE_DIR_MODE:04o}" in unit
