@@ -52,8 +52,8 @@ def test_no_shipped_config_reads_data_from_outside_the_project():
 
 
 def test_the_systemd_unit_makes_the_state_folder_with_the_daemons_own_mode():
-    # With 0750 (before), systemd loosened the folder at each start and the daemon tightened it
-    # again, logging that it had found it mode 750.
+    # With 0750 (before), the daemon tightened the folder systemd made (logging it found mode
+    # 750) and systemd then warned at every start that the folder's mode differed from the unit's.
     from runner.state.state_dir import PRIVATE_DIR_MODE
 
     unit = (PROJECT / "configs" / "systemd" / "botrunner.service").read_text().splitlines()
