@@ -321,15 +321,18 @@ class MoveRequest(StrictModel):
     node: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=63)]
 
 
-def _cluster_only(manager: BotControl, action: str) -> Any:
-    """The manager's cluster side (runner.cluster.control.ClusterControl), or a 409 saying why not."""
+def _cluster_only(manager: BotControl, action: str, alone: str = "") -> Any:
+    """The manager's cluster side (runner.cluster.control.ClusterControl), or a 409 saying why
+    not, and `alone`: what to do instead on a daemon that runs alone."""
     if not hasattr(manager, "move"):
-        raise BotStateError(f"{action} needs cluster mode (a cluster: block in daemon.yaml); this daemon runs alone")
+        raise BotStateError(f"{action} needs cluster mode (a cluster: block in daemon.yaml); this daemon runs "
+                            f"alone{alone}")
     return manager
 
 
 async def _resume_all(request: web.Request) -> web.Response:
-    manager = _cluster_only(request.app[_MANAGER], "resume --all")
+    # A daemon alone has no global latch: its `kill --all` latched each bot, released one by one.
+    manager = _cluster_only(request.app[_MANAGER], "resume --all", ": resume each bot (botrunner resume BOT)")
     return _json(await _act("resume all", "*", manager.resume_all(),
                             lambda all_: f"global kill switch released; {len(all_)} bots here"))
 

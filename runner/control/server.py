@@ -144,7 +144,8 @@ async def serve_control(manager: BotControl, *, socket_path: Path | None,
             # Never the token itself: log files get shared. The fragment stays in the browser.
             logger.info("Dashboard: {}/ (to act from it, open {}/#token=<your token>)", server.url, server.url)
         else:
-            logger.info("Dashboard: off; a browser needs a TCP port (control.tcp in daemon.yaml, see the README)")
+            logger.info("Dashboard: off; a browser needs a TCP port (control.tcp in daemon.yaml, or for the demo "
+                        "BOTRUNNER_TOKEN set: see the README)")
         server._feed_task = asyncio.create_task(feed.run(), name="control:dashboard-feed")
     except BaseException:
         await server.aclose()

@@ -143,6 +143,16 @@ async def test_kill_all_latches_every_bot(client, manager):
     assert manager.calls == [("kill_all", "maintenance")]
 
 
+async def test_resume_all_on_a_daemon_alone_is_409_saying_to_resume_each_bot(client, manager):
+    # Its kill --all latched each bot: there is no global latch to release (cluster mode's).
+    with pytest.raises(ControlRequestFailed) as failed:
+        await client.resume_all()
+    assert failed.value.status == 409 and failed.value.message == (
+        "resume --all needs cluster mode (a cluster: block in daemon.yaml); this daemon runs alone: "
+        "resume each bot (botrunner resume BOT)")
+    assert manager.calls == []
+
+
 async def test_reload_returns_what_changed(client, manager):
     manager.reload_result = ReloadResult(added=["ada-bb"], removed=["eth-rsi"], unchanged=["btc-ema", "sol-macd"])
 
