@@ -80,7 +80,10 @@ def backtest(
     except ConfigError as exc:
         fail(exc.problems)
     except MarketDataError as exc:
-        fail([str(exc)])
+        # The candles the config's own market names (no --data): say which config and field, as
+        # validate does; the message names the candle file.
+        own = config is not None and data is None and not isinstance(bot, BasketConfig)
+        fail([f"{config}: market: {exc}" if own else str(exc)])
     except EntryPointError as exc:    # the embedded bot's strategy shadowed by an installed package's
         fail([f"{bot.id}: strategy.name: {exc}"])
     except BotError as exc:

@@ -85,6 +85,13 @@ def test_timestamps_in_year_9998_are_bad_rows(tmp_path):
     assert_one_clear_line(botrunner("backtest", str(bot), "--data", str(data)), str(data), "bad_timestamp 50")
 
 
+def test_a_missing_candle_file_of_the_configs_market_names_the_config_and_field(tmp_path):
+    # Before: only the candle file ("/abs/nowhere.csv: no such file"), not where it was asked for.
+    bot = tmp_path / "bot.yaml"
+    bot.write_text(BOT.replace("{source: synthetic, seed: 5, bars: 300}", "{source: csv, path: nowhere.csv}"))
+    assert_one_clear_line(botrunner("backtest", str(bot)), f"{bot}: market: ", "nowhere.csv: no such file")
+
+
 def test_a_json_timestamp_of_1e30_is_a_clear_error(tmp_path):
     bot, data = bot_with_data(tmp_path, "big.json", "[[1e30,1,1,1,1,1],[1e30,1,1,1,1,1]]")
     assert_one_clear_line(botrunner("backtest", str(bot), "--data", str(data)), str(data))
