@@ -33,8 +33,21 @@ def format_optimize_report(result: OptimizeResult, *, top: int = 10) -> str:
         title = "Best trials" + (" of the last fold" if result.folds else "")
         lines += ["", f"{title}:", *_trial_table(outcome.top(top), names)]
     if result.best is None:
-        lines += ["", "No trial met the constraints."]
+        lines += ["", "No trial met the constraints" + _why_none(result.searches[-1].trials) + "."]
     return "\n".join(lines)
+
+
+def _why_none(trials: list[TrialRecord]) -> str:
+    """Each state's count and its first note (`4 invalid, e.g. fast must be below slow`): the
+    report shows no trial otherwise, and the reason is what the next command changes."""
+    first: dict[TrialState, TrialRecord] = {}
+    counts: dict[TrialState, int] = {}
+    for trial in trials:
+        first.setdefault(trial.state, trial)
+        counts[trial.state] = counts.get(trial.state, 0) + 1
+    parts = [f"{n:,} {state.value}" + (f", e.g. {first[state].note}" if first[state].note else "")
+             for state, n in counts.items()]
+    return f": {'; '.join(parts)}" if parts else ""
 
 
 def optimize_json(result: OptimizeResult, *, top: int = 10) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 from runner.config.bot import ConfigError
 from runner.research.optimize import OptimizeRequest, run_optimize
 from runner.research.params import make_space, parse_param
+from runner.research.report import format_optimize_report
 from runner.research.search import SearchSettings
 from runner.research.store import StudyMismatch, TrialState
 
@@ -118,6 +119,17 @@ def test_a_searched_name_the_config_has_no_field_for_is_refused_before_any_trial
     assert stop_los.startswith(f"searched parameter risk.stop_los_pct: {planted_bot}: risk.stop_los_pct: unknown "
                                "field; allowed: ") and "stop_loss_pct" in stop_los
     assert not (tmp_path / "state").exists()
+
+
+def test_a_search_with_no_best_says_why_in_its_report(planted_bot, tmp_path):
+    # Before: "No trial met the constraints." and nothing else, no trial being shown.
+    invalid = run_optimize(request(planted_bot, tmp_path / "a", params=["fast=30,31", "slow=14"]))
+    assert format_optimize_report(invalid).endswith(
+        "No trial met the constraints: 2 invalid, e.g. strategy.params.slow: fast (30) must be shorter than slow (14).")
+    few = run_optimize(request(planted_bot, tmp_path / "b", params=["fast=7", "slow=14"], min_trades=10_000))
+    assert format_optimize_report(few).endswith(
+        f"No trial met the constraints: 1 infeasible, e.g. {few.searches[0].trials[0].summary['trades']} trades, "
+        "fewer than --min-trades 10000.")
 
 
 def test_a_paper_bot_is_searched_as_a_backtest_and_its_best_config_stays_paper(tmp_path):
