@@ -89,6 +89,7 @@ class BotManager(ManagerRequests):
         stop_waiter = asyncio.create_task(stop.wait(), name="manager:stop")
         stale_watch = asyncio.create_task(self._watch_stale_data(), name="manager:stale-data")
         retired_watch = asyncio.create_task(leave_when_flat(self), name="manager:retired-legs")
+        changed: asyncio.Task | None = None
         try:
             while not stop.is_set() and not (self._exit_when_done and self.all_done()):
                 self._changed.clear()
@@ -99,6 +100,8 @@ class BotManager(ManagerRequests):
             stop_waiter.cancel()
             stale_watch.cancel()
             retired_watch.cancel()
+            if changed is not None:     # this run cancelled in its wait: left pending, it was garbage-collected so
+                changed.cancel()
             await self.shutdown()
             await self._services.checkpoints.aflush()
 

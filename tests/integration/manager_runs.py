@@ -16,12 +16,19 @@ from runner.daemon.manager import BotManager, DaemonServices
 
 
 async def crash(manager: BotManager, services: DaemonServices) -> None:
-    """Lose everything in memory: no clean stop, no final snapshot, uncommitted journal rows gone."""
-    for slot in manager._slots.values():
-        if slot.task is not None:
-            slot.task.cancel()
-    await asyncio.gather(*(s.task for s in manager._slots.values() if s.task), return_exceptions=True)
+    """Lose everything in memory: no clean stop, no final snapshot, uncommitted journal rows gone.
+
+    Every task of the bots (and a basket's kill of its legs under way) is cancelled and awaited
+    here, before the journal goes: a bot cancelled writes no snapshot, and no task is left
+    pending for the garbage collector to destroy ("Task was destroyed but it is pending"). The
+    manager's own run is cancelled by `ManagerRun.crash` after this, when its shutdown finds no
+    bot to stop or snapshot."""
+    tasks = [s.task for s in manager._slots.values() if s.task is not None] + list(manager._background)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     services.journal._db.rollback()
+    services.journal._checkpointer.close()      # its thread: it copies only what was committed
     services.journal._db.close()
     await services.hub.aclose()
     await services.accounts.aclose()
