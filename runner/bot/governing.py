@@ -120,6 +120,12 @@ class GovernanceFlow:
                 self.checkpoint()
             return decision
 
+    @property
+    def stays_paused(self) -> bool:
+        """Paused by governance and not killed: a run started now stops at once, reading no
+        candle (`_stay_paused`), so the daemon shows a bot restored so stopped from its start."""
+        return self.governance is not None and self.governance.pause_reason is not None and not self.kill_switch.tripped
+
     def _stay_paused(self) -> RunnerState:
         """At the start of a run: the bot was paused by governance before the restart, and stays
         STOPPED with the reason until `botrunner start`."""

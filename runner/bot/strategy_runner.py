@@ -187,7 +187,7 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
         """Warm up, then trade each closed candle until the data ends or something stops the
         bot. Returns the final state; a strategy that raises ends in FAILED and re-raises as
         `StrategyError`."""
-        if self.governance is not None and self.governance.pause_reason is not None and not self.kill_switch.tripped:
+        if self.stays_paused:
             return self._stay_paused()       # paused before a restart: until `botrunner start` (governing)
         self.state = RunnerState.RUNNING
         if self.risk_group is not None:      # after any restore: the group reads this portfolio

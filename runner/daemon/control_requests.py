@@ -56,8 +56,10 @@ class ManagerRequests(ManagerQueries):
 
     async def start(self, bot_id: str) -> BotStatus:
         slot = self._slot(bot_id)
+        if slot.alive and slot.run_ended:      # shown stopped while its last snapshot is written: it ends soon
+            await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
         if slot.alive:
-            raise BotStateError(f"bot {bot_id} is already {slot.state}")
+            raise BotStateError(f"bot {bot_id} is already {slot.shown_state()}")
         if slot.state == BotState.KILLED or (slot.runner is not None and slot.runner.kill_switch.tripped):
             reason = slot.runner.kill_switch.reason if slot.runner else ""
             raise BotStateError(f"bot {bot_id} is killed ({reason}); the kill switch stays latched "

@@ -164,7 +164,7 @@ class BotManager(ManagerRequests):
                 try:
                     runner = await self._build(slot)
                     await self._services.risk_groups.baskets.start_together(runner, slot.config)   # a leg waits for the rest
-                    slot.runner, slot.state, slot.started = runner, BotState.RUNNING, True
+                    slot.hand_over(runner)          # RUNNING; shown stopped or killed if it comes back so
                     if slot.kill_on_start is not None:
                         reason, slot.kill_on_start = slot.kill_on_start, None
                         await runner.kill_now(reason)

@@ -40,6 +40,8 @@ class BotState(StrEnum):
 # States in which a bot is done for good; the daemon exits when every bot is in one. A killed
 # bot is not done: it waits, latched, for someone to resume it through this daemon.
 DONE_STATES = frozenset({BotState.FINISHED, BotState.FAILED, BotState.DISABLED})
+_RUN_ENDED = frozenset({BotState.FINISHED, BotState.STOPPED, BotState.KILLED, BotState.FAILED})
+_RUNNING, _RUNNER_RUNNING = BotState.RUNNING, RunnerState.RUNNING      # read for every bot of a listing
 
 
 class BotSlot:
@@ -61,6 +63,7 @@ class BotSlot:
         self.last_error = ""
         self.kill_on_start: str | None = None
         self.started = False            # built and running at least once in this daemon's life
+        self._latched_at_start = False  # its runner's kill switch was latched when handed its run
         self._candle_time_cache: tuple[int | None, str] = (None, "")
 
     @property
@@ -80,12 +83,52 @@ class BotSlot:
     def alive(self) -> bool:
         return self.task is not None and not self.task.done()
 
+    def shown_state(self) -> BotState:
+        """The state its status shows (`status_row`, `dashboard_sample`, and so the control API,
+        the dashboard and a cluster's rows): the slot's, except while the supervisor has handed
+        the runner its run (RUNNING), where it is what the runner is. From its first answer on,
+        a bot that comes back paused by governance is stopped and one that comes back latched is
+        killed, as they are when that happens to a running bot; and a run that has ended shows
+        how, while the supervisor still writes its last snapshot (a loop turn or more, paced:
+        runner.daemon.pacing). Only then does the slot's own state follow."""
+        state, runner = self.state, self.runner
+        if runner is None:
+            return state
+        if state is not _RUNNING:
+            # A bot killed with its flatten unfinished is still at work on it, but killed (one that
+            # owes the flatten of `on_restart: flatten` is running).
+            if runner.flatten_pending and runner.kill_switch.tripped and self.alive:
+                return BotState.KILLED
+            return state
+        ran = runner.state
+        if ran is _RUNNER_RUNNING or ran is RunnerState.CREATED:
+            # Latched before its run: killed while it warms up and closes what it holds. (A kill
+            # during the run shows once its first flatten is done, or owed, as it always has.)
+            if runner.kill_switch.tripped and (self._latched_at_start or runner.flatten_pending and self.alive):
+                return BotState.KILLED
+            return BotState.STOPPED if ran is RunnerState.CREATED and runner.stays_paused else state
+        # Ended: how. A switch of execution is built again at once, and stays shown running.
+        return state if runner.execution_switched else BotState(ran.value)
+
+    def hand_over(self, runner: StrategyRunner) -> None:
+        """The supervisor gives `runner`, built and restored, its run: the slot is RUNNING (and
+        shows what the runner is: `shown_state`)."""
+        self.runner, self.state, self.started = runner, BotState.RUNNING, True
+        # Not a sim basket leg re-running its candles up to its journalled kill: that one runs.
+        self._latched_at_start = runner.kill_switch.tripped and not runner.kill_follows_journal
+
+    @property
+    def run_ended(self) -> bool:
+        """Its status shows its run over (stopped, finished, killed with nothing left to flatten,
+        failed), though its task may still be writing its last snapshot and closing its parts."""
+        runner = self.runner
+        return self.shown_state() in _RUN_ENDED and not (runner is not None and runner.flatten_pending)
+
     def dashboard_sample(self) -> BotSample:
         """This bot's row for the dashboard (runner.control.live_feed.FIELDS) and its candle
         count: the figures of `status()` that the table shows, read without building a status."""
         config, runner = self.config, self.runner
-        flattening = runner is not None and runner.flatten_pending
-        state = BotState.KILLED if flattening and self.alive and runner.kill_switch.tripped else self.state
+        state = self.shown_state()
         if runner is None:                  # a basket's leg not built yet: no share of the basket (status_row)
             capital = round(config.capital, 2) if config.basket is None else 0.0
             return BotSample((self.id, state.value, config.mode, config.symbol, config.timeframe, config.strategy.name,
@@ -113,9 +156,7 @@ class BotSlot:
         listing: each figure walks every member of the group."""
         config, runner = self.config, self.runner
         flattening = runner is not None and runner.flatten_pending
-        # A bot killed with its flatten unfinished is still at work on it, but killed (one that
-        # owes the flatten of `on_restart: flatten` is running).
-        state = BotState.KILLED if flattening and self.alive and runner.kill_switch.tripped else self.state
+        state = self.shown_state()
         if runner is None:
             capital = float(config.capital) if config.basket is None else 0.0    # a leg: its share, none yet
             return {"id": config.id, "state": state.value, "enabled": config.enabled, "mode": config.mode,

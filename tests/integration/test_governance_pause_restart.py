@@ -1,6 +1,7 @@
 """A governance pause outlives a daemon restart: a paper bot paused by drift under the BotManager,
 on the Binance stand-in through real ccxt, comes back stopped with its reason until `start`,
-and its governance events are journalled once each, under keys.
+shown so from its first status answer (never running), and its governance events are journalled
+once each, under keys.
 
 Helpers, the stand-in's tape and its clock are test_exchange_bots.py's.
 """
@@ -17,6 +18,7 @@ from strategies.base import Strategy
 from strategies.registry import register
 from strategies.signal import GO_FLAT, GO_LONG
 from tests.integration.manager_runs import ManagerRun
+from tests.integration.states_shown import StatesShown, states_shown
 from tests.integration.test_exchange_bots import bot, services_for, standin, until
 
 __all__ = ["standin"]        # the stand-in fixture, imported for pytest
@@ -67,27 +69,39 @@ async def paused_by_drift(tmp_path, standin, config, *, ended_by: str) -> str:
 
 
 @asynccontextmanager
-async def restarted(tmp_path, standin, config) -> AsyncIterator[ManagerRun]:
-    """The daemon started again on the same state folder, its paused bot restored and come to
-    rest; stopped cleanly when the block ends. A bot that stays paused is shown running from its
-    start until its run has returned and its last snapshot has had its turn (runner.daemon.pacing),
-    a loop turn or more after `wait_started` returns: read before, it was `running` in 1 run of
-    about 30. A bot that came back trading never comes to rest, and the test fails here."""
-    async with ManagerRun([config], services_for(tmp_path, FastForwardClock(standin))) as run:
-        await run.manager.wait_started()
-        await until(lambda: run.manager.status(config.id).state != "running")
-        yield run
+async def restarted(tmp_path, sock_dir, standin, config, *,
+                    over_socket: bool = True) -> AsyncIterator[tuple[ManagerRun, StatesShown]]:
+    """The daemon started again on the same state folder, its bot's status read from before its
+    start, over the control socket and at every loop turn (`states_shown`), until the socket
+    answers stopped (or, with `over_socket=False`, the first loop turn it is shown stopped);
+    stopped cleanly when the block ends. A bot that came back trading is never stopped, and the
+    test fails here."""
+    run = ManagerRun([config], services_for(tmp_path, FastForwardClock(standin)))
+    async with states_shown(run.manager, config.id, sock_dir / "botrunner.sock") as shown:
+        async with run:
+            await shown.until("stopped", over_socket=over_socket)
+            yield run, shown
+
+
+def assert_stopped_from_its_first_answer(shown: StatesShown, reason: str) -> None:
+    """Never running: created and being built (`starting`), then stopped with the pause's reason
+    at every answer and every loop turn until now. (Before, it was shown running from its start
+    until its run had returned and its last snapshot had had its turn: a loop turn or more.)"""
+    in_process = shown.halt()
+    assert in_process == ["created", "starting", "stopped"] and "running" not in shown.over_socket
+    assert {paused for state, _, paused in shown.in_process if state == "stopped"} == {reason}
 
 
 def governance_events(run: ManagerRun, bot_id: str) -> list:
     return run.services.journal.for_bot(bot_id).events(kinds=("governance",))
 
 
-async def test_a_bot_paused_by_governance_comes_back_paused_after_a_restart_until_started_by_hand(tmp_path, standin):
+async def test_a_bot_paused_by_governance_comes_back_paused_after_a_restart_until_started_by_hand(
+        tmp_path, sock_dir, standin):
     config = governed_bot(standin)
     reason = await paused_by_drift(tmp_path, standin, config, ended_by="stop")
 
-    async with restarted(tmp_path, standin, config) as run:
+    async with restarted(tmp_path, sock_dir, standin, config) as (run, shown):
         manager = run.manager
         paused = manager.status(config.id)
         [governance] = manager.governance(config.id)
@@ -95,6 +109,7 @@ async def test_a_bot_paused_by_governance_comes_back_paused_after_a_restart_unti
         bars = paused.bars
         await asyncio.sleep(0.3)                                 # candles keep closing on the stand-in
         assert manager.status(config.id).bars == bars            # and the paused bot reads none
+        assert_stopped_from_its_first_answer(shown, reason)
 
         started = await manager.start(config.id)                 # `botrunner start`: the pause ends
         await until(lambda: manager.status(config.id).bars > bars)
@@ -110,14 +125,16 @@ async def test_a_bot_paused_by_governance_comes_back_paused_after_a_restart_unti
     assert SnapshotStore(tmp_path / "bots").read(config.id)["governance"]["pause_reason"] is None
 
 
-async def test_a_pause_survives_a_crash_and_the_next_keys_follow_the_journal(tmp_path, standin):
+async def test_a_pause_survives_a_crash_and_the_next_keys_follow_the_journal(tmp_path, sock_dir, standin):
     config = governed_bot(standin)
     reason = await paused_by_drift(tmp_path, standin, config, ended_by="crash")
 
-    async with restarted(tmp_path, standin, config) as run:
+    # Started by hand at the first loop turn it is shown stopped: its task is still at its run's
+    # end then (its last snapshot, its parts closing), and `start` waits for it.
+    async with restarted(tmp_path, sock_dir, standin, config, over_socket=False) as (run, shown):
         manager = run.manager
-        assert manager.status(config.id).state == "stopped"
         assert manager.governance(config.id)[0].figures["paused"] == reason
+        assert_stopped_from_its_first_answer(shown, reason)
         await manager.start(config.id)
         await until(lambda: manager.status(config.id).state == "running")
         events = governance_events(run, config.id)
