@@ -24,7 +24,8 @@ def format_optimize_report(result: OptimizeResult, *, top: int = 10) -> str:
         + (f", at least {request.settings.min_trades} trades" if request.settings.min_trades else "") + ")",
         f"  params    {'  '.join(request.space.describe())}",
         f"  trials    {_counts(result)}; {result.ran:,} run now on {request.jobs} "
-        f"process{'es' if request.jobs > 1 else ''} in {result.elapsed_s:.1f} s ({_per_minute(result):,.0f} a minute)",
+        f"process{'es' if request.jobs > 1 else ''} in {result.elapsed_s:.1f} s ({_per_minute(result):,.0f} a minute)"
+        + _repeats(result),
     ]
     if result.folds:
         lines += ["", f"Walk-forward, {len(result.folds)} folds ({'anchored' if request.anchored else 'rolling'}):",
@@ -35,6 +36,13 @@ def format_optimize_report(result: OptimizeResult, *, top: int = 10) -> str:
     if result.best is None:
         lines += ["", "No trial met the constraints" + _why_none(result.searches[-1].trials) + "."]
     return "\n".join(lines)
+
+
+def _repeats(result: OptimizeResult) -> str:
+    """TPE's trials that proposed a set already tried: counted as trials, but not in the study
+    (200 asked, 151 in the study would otherwise read as trials lost)."""
+    repeated = sum(outcome.repeated for outcome in result.searches)
+    return f"; {repeated:,} more trials proposed a set already tried" if repeated else ""
 
 
 def _why_none(trials: list[TrialRecord]) -> str:

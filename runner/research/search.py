@@ -47,6 +47,7 @@ class SearchOutcome:
     trials: list[TrialRecord]
     ran: int                           # backtests run by this invocation (not resumed, not reused)
     elapsed_s: float
+    repeated: int = 0                  # TPE's proposals of a set already tried: trials without a backtest
     best: TrialRecord | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,7 +79,7 @@ def run_search(
     proposer = _proposer(settings, space, study, done, optuna_storage)
     next_number = max((t.number for t in done.values()), default=-1) + 1
     in_flight: dict[Future, dict[str, Any]] = {}
-    ran = 0
+    ran = repeated = 0
     best = max((t.value for t in done.values() if t.state is TrialState.COMPLETE), default=None)
 
     def finish(params: dict[str, Any], record: TrialRecord) -> None:
@@ -102,6 +103,7 @@ def run_search(
                 if record is not None:
                     if record.key in done:                 # TPE proposed values it has seen
                         proposer.tell(params, record)
+                        repeated += 1
                         continue
                     finish(params, record)
                     continue
@@ -118,7 +120,7 @@ def run_search(
     except BaseException:
         proposer.abandon()
         raise
-    return SearchOutcome(study, store.trials(study), ran, time.perf_counter() - started)
+    return SearchOutcome(study, store.trials(study), ran, time.perf_counter() - started, repeated)
 
 
 def _config(raw_config: dict[str, Any], space: ParamSpace, params: dict[str, Any], config_path: Path):

@@ -121,6 +121,14 @@ def test_a_searched_name_the_config_has_no_field_for_is_refused_before_any_trial
     assert not (tmp_path / "state").exists()
 
 
+def test_tpe_trials_that_propose_a_set_already_tried_are_counted_in_the_report(planted_bot, tmp_path):
+    pytest.importorskip("optuna")
+    result = run_optimize(request(planted_bot, tmp_path, method="tpe", params=["fast=7", "slow=14,21"], trials=6))
+    assert len(result.searches[0].trials) == 2 and result.searches[0].repeated == 4
+    assert "2 in the study, 2 complete; 2 run now" in format_optimize_report(result)
+    assert format_optimize_report(result).splitlines()[3].endswith("; 4 more trials proposed a set already tried")
+
+
 def test_a_search_with_no_best_says_why_in_its_report(planted_bot, tmp_path):
     # Before: "No trial met the constraints." and nothing else, no trial being shown.
     invalid = run_optimize(request(planted_bot, tmp_path / "a", params=["fast=30,31", "slow=14"]))
