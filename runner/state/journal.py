@@ -316,6 +316,14 @@ class SqliteJournal:
         return [JournalEvent(bot, kind, ts, json.loads(data), key, bar, seq)
                 for seq, bot, kind, key, bar, ts, data in self._db.execute(sql, args)]
 
+    def seq_of(self, bot_id: str, kind: str, key: str) -> int | None:
+        """The sequence number of the bot's `kind` event under `key` (None: none journalled),
+        through the (bot, kind, key) index: where a read of what followed it starts
+        (`runner.bot.journal_follow`, a basket leg's orders past its snapshot)."""
+        row = self._db.execute("SELECT seq FROM events WHERE bot_id = ? AND kind = ? AND key = ?",
+                               (bot_id, kind, key)).fetchone()
+        return row[0] if row is not None else None
+
     def recent(self, bot_id: str, *, kinds: tuple[str, ...] | None = None, limit: int = 50) -> list[JournalEvent]:
         """The bot's `limit` latest events (of `kinds`), newest first: what the dashboard shows."""
         sql = "SELECT seq, bot_id, kind, key, bar, ts_ms, data FROM events WHERE bot_id = ?"
@@ -374,3 +382,6 @@ class BotJournal:
     def events(self, *, after_seq: int = 0, kinds: tuple[str, ...] | None = None,
                limit: int | None = None) -> list[JournalEvent]:
         return self._journal.events(self.bot_id, after_seq=after_seq, kinds=kinds, limit=limit)
+
+    def seq_of(self, kind: str, key: str) -> int | None:
+        return self._journal.seq_of(self.bot_id, kind, key)

@@ -163,6 +163,19 @@ async def test_an_event_rewritten_with_other_values_stops_the_bot_with_a_conflic
     assert [e.data["price"] for e in journal.events(BOT, kinds=("fill",))] == [100_000.0]
 
 
+async def test_a_keyed_event_is_found_by_its_key_where_it_was_first_journalled(journal):
+    bot = journal.for_bot(BOT)
+    for event in (order(1), fill(1), order(2)):
+        bot.record(event)
+    await bot.group_commit()
+    first = journal.events(BOT)
+    bot.record(order(1))                  # written again (a bot re-running its candles): it keeps its place
+    await bot.group_commit()
+
+    assert (bot.seq_of("order", "o1"), bot.seq_of("order", "o2")) == (first[0].seq, first[2].seq)
+    assert (bot.seq_of("fill", "o1"), bot.seq_of("order", "o3")) == (None, None)
+
+
 def test_events_without_a_key_are_all_kept(journal):
     bot = journal.for_bot(BOT)
     for _ in range(3):

@@ -223,6 +223,12 @@ class PostgresJournal:
             bot_id, after_seq, list(kinds) if kinds else None, limit))
         return [_event(row) for row in rows]
 
+    def seq_of(self, bot_id: str, kind: str, key: str) -> int | None:
+        """The sequence number of the bot's `kind` event under `key` (None: none journalled)."""
+        self.commit()
+        return self.db.call(lambda conn: conn.fetchval(
+            "SELECT seq FROM events WHERE bot_id = $1 AND kind = $2 AND key = $3", bot_id, kind, key))
+
     def recent(self, bot_id: str, *, kinds: tuple[str, ...] | None = None, limit: int = 50) -> list[JournalEvent]:
         """The bot's `limit` latest events (of `kinds`), newest first."""
         self.commit()
@@ -284,6 +290,9 @@ class PostgresBotJournal:
     def events(self, *, after_seq: int = 0, kinds: tuple[str, ...] | None = None,
                limit: int | None = None) -> list[JournalEvent]:
         return self._journal.events(self.bot_id, after_seq=after_seq, kinds=kinds, limit=limit)
+
+    def seq_of(self, kind: str, key: str) -> int | None:
+        return self._journal.seq_of(self.bot_id, kind, key)
 
 
 def _event(row: asyncpg.Record) -> JournalEvent:
