@@ -4,7 +4,9 @@ A bot's orders are `<prefix><seq>`: the prefix is `br` + 8 hex of the SHA-1 of t
 `-` (exchanges cap ids, Binance at 36 characters, and bot ids may be 63), the sequence counts
 the bot's orders and survives restarts. A protective exit the engine derives from an entry
 is `<entry id>-sl` (stop-loss), `<entry id>-tp` (take-profit) or `<entry id>-ts` (trailing
-stop), so it is as deterministic as its entry and names it. The ids are the orders' identity on the exchange and the journal's
+stop), so it is as deterministic as its entry and names it; a stop-loss resting on the exchange
+(`execution.stop_on_exchange`) is `<entry id>-xs`, never the id of the market exit a bot-managed
+stop sends (`-sl`). The ids are the orders' identity on the exchange and the journal's
 keys, which is why they are deterministic: a restarted bot makes the same ids again.
 """
 
@@ -17,9 +19,10 @@ BotId = NewType("BotId", str)
 ClientOrderId = NewType("ClientOrderId", str)
 ProtectiveKind = Literal["sl", "tp", "ts"]
 _PROTECTIVE_KINDS: tuple[ProtectiveKind, ...] = ("sl", "tp", "ts")
+_EXCHANGE_STOP = "xs"
 
-__all__ = ["BotId", "ClientOrderId", "ProtectiveKind", "client_order_id", "order_id_prefix", "protected_entry",
-           "protective_id", "protective_kind", "sequence_of"]
+__all__ = ["BotId", "ClientOrderId", "ProtectiveKind", "client_order_id", "exchange_stop_id", "is_exchange_stop",
+           "order_id_prefix", "protected_entry", "protective_id", "protective_kind", "sequence_of"]
 
 
 def order_id_prefix(bot_id: BotId | str) -> str:
@@ -56,8 +59,19 @@ def protective_kind(order_id: str, entry_id: str | None) -> ProtectiveKind | Non
     return None
 
 
+def exchange_stop_id(entry_id: str) -> ClientOrderId:
+    """The id of the stop-loss of the entry `entry_id` that rests on the exchange."""
+    return ClientOrderId(f"{entry_id}-{_EXCHANGE_STOP}")
+
+
+def is_exchange_stop(order_id: str) -> bool:
+    """`order_id` is a stop-loss resting on the exchange (`exchange_stop_id`)."""
+    return order_id.endswith(f"-{_EXCHANGE_STOP}")
+
+
 def protected_entry(order_id: str) -> str | None:
-    """The entry whose protective exit `order_id` is (`protective_id`'s inverse), or None when
-    `order_id` is not one (an entry's own id ends in its sequence number, never in a kind)."""
+    """The entry whose protective exit `order_id` is (`protective_id`'s or `exchange_stop_id`'s
+    inverse), or None when `order_id` is not one (an entry's own id ends in its sequence number,
+    never in a kind)."""
     entry_id, _, kind = order_id.rpartition("-")
-    return entry_id if entry_id and kind in _PROTECTIVE_KINDS else None
+    return entry_id if entry_id and (kind in _PROTECTIVE_KINDS or kind == _EXCHANGE_STOP) else None

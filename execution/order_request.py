@@ -6,8 +6,9 @@ buy's down, a sell's up (ccxt's `price_to_precision` rounds to the nearest tick,
 pay a tick more); an order under the market's minimum amount or
 notional (at the limit price, else at the last price) is refused before any request. A market
 buy by cost (`quote_amount`) uses `create_market_buy_order_with_cost` where ccxt has it, else
-`create_order` with a `cost` param. STOP orders are never sent: stops are bot-managed (see
-`execution.protective`).
+`create_order` with a `cost` param. A STOP order is sent only with a limit `price`: the stop-loss
+that rests on the exchange (`execution.exchange_stop`), Binance's STOP_LOSS_LIMIT, which ccxt
+sends for a limit order with a `stopPrice`; other stops are bot-managed (see `execution.protective`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def order_call(account: ExchangeAccount, symbol: str, order: Order, *, last_pric
     client = account.client
     params = {"clientOrderId": order.client_order_id}
     if order.type is OrderType.STOP:
-        return "stop orders are not sent to the exchange; use stop_loss_pct (bot-managed exits)"
+        if order.price is None:
+            return "stop orders are not sent to the exchange; use stop_loss_pct (bot-managed exits)"
+        return _stop_limit_call(account, symbol, order)
     if order.quote_amount is not None:
         cost = order.quote_amount
         if refusal := account.check_order(symbol, None, None, cost=cost):
@@ -54,6 +57,19 @@ def order_call(account: ExchangeAccount, symbol: str, order: Order, *, last_pric
         return refusal
     return OrderCall(client.create_order, (symbol, order.type.value, order.side.value, amount, price, params),
                      f"{amount:g}")
+
+
+def _stop_limit_call(account: ExchangeAccount, symbol: str, order: Order) -> OrderCall | str:
+    """A stop-limit: `stop_price` on the nearest tick, the limit `price` as any limit's (never
+    worse), checked against the minimum notional at the limit price, where it sells if it fills."""
+    amount = account.round_amount(symbol, order.quantity)
+    price = limit_price(account, symbol, order.price, order.side)
+    if refusal := account.check_order(symbol, amount, price):
+        return refusal
+    stop = float(account.client.price_to_precision(symbol, order.stop_price))
+    params = {"clientOrderId": order.client_order_id, "stopPrice": stop}
+    return OrderCall(account.client.create_order, (symbol, "limit", order.side.value, amount, price, params),
+                     f"{amount:g} stop {stop:.8g}")
 
 
 def limit_price(account: ExchangeAccount, symbol: str, price: float, side: Side) -> float:

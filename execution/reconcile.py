@@ -31,6 +31,7 @@ from loguru import logger
 from execution.errors import OrderNotFound
 from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order, OrderType, Side
+from execution.order_ids import is_exchange_stop
 
 __all__ = ["ReconcileReport", "fill_from_ccxt", "order_from_ccxt", "reconcile"]
 
@@ -69,7 +70,8 @@ async def reconcile(account: ExchangeAccount, symbol: str, *, prefix: str, known
 
     `since_ms` (exchange time) bounds the trade history read: the time of the snapshot the bot
     restarts from, minus a margin. Bot-managed protective orders (those with an `oco_group`:
-    see `execution.live`) never rest on the exchange and are not compared. Raises the domain
+    see `execution.live`) never rest on the exchange and are not compared; a stop-loss resting
+    on the exchange (`execution.exchange_stop`) is compared like any order. Raises the domain
     errors of `execution.errors` (after the account's retries).
     """
     await account.load_markets()
@@ -77,7 +79,7 @@ async def reconcile(account: ExchangeAccount, symbol: str, *, prefix: str, known
     since_ms -= since_ms % _SINCE_STEP_MS        # reading a little further back is harmless, and shared
     raw_open = await account.shared_read("fetch_open_orders", symbol, client.fetch_open_orders, symbol)
     mine_open = {cid: raw for raw in raw_open if (cid := _client_id(raw)).startswith(prefix)}
-    real_known = [o for o in known_open_orders if o.oco_group is None]
+    real_known = [o for o in known_open_orders if o.oco_group is None or is_exchange_stop(o.client_order_id)]
     known_ids = {o.client_order_id for o in real_known}
     reasons = {o.client_order_id: o.reason for o in known_open_orders}
 

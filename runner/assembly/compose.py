@@ -38,7 +38,7 @@ from runner.governance.shadow_journal import ShadowJournal
 from runner.forecast.triggers import Triggers
 from runner.plugins.base import Plugin
 from runner.plugins.registry import create_plugins
-from runner.state.journal import Journal
+from runner.state.journal import Journal, MemoryJournal
 from strategies.base import Strategy
 from strategies.features import FeatureHub, SharedFeatures
 from strategies.registry import create_strategy
@@ -115,6 +115,8 @@ def compose_runner(
 
         basket = risk_group if isinstance(risk_group, BasketGroup) else None
     session = config.session.session() if config.session is not None else None
+    if journal is None and kind is ExecutionKind.LIVE and config.execution.stop_on_exchange:
+        journal = MemoryJournal()       # the engine journals its stops' intents where the runner journals
     return StrategyRunner(
         config.id, feed=feed, strategy=strategy,
         features=_features(strategy, feature_hub, stream_key, session),
@@ -127,7 +129,7 @@ def compose_runner(
                                         size_multiplier=1.0 if governed else _size_multiplier(config),
                                         sizing=basket.stake(config.basket, config.risk.stake_pct) if basket else None),
         session=session,
-        execution=_make_execution(config, account, clock, kind), governance=governed,
+        execution=_make_execution(config, account, clock, kind, journal), governance=governed,
         portfolio=basket.portfolio(config.symbol) if basket else Portfolio(config.symbol, config.capital),
         kill_switch=basket.kill_switch if basket else None,
         journal=journal, clock=clock, record_equity=record_equity, warmup_bars=warmup_bars,
@@ -146,7 +148,7 @@ def sim_runner(config: BotConfig, candles: Sequence[Candle], **options: Any) -> 
 
 
 def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: Clock,
-                    kind: ExecutionKind) -> ExecutionEngine:
+                    kind: ExecutionKind, journal: Journal | None = None) -> ExecutionEngine:
     fees = config.execution
     if kind is ExecutionKind.SIM or kind is ExecutionKind.SHADOW:      # shadow: sim fills on exchange candles
         return SimExecution(fee_rate=fees.fee_rate, slippage_bps=fees.slippage_bps)
@@ -161,6 +163,10 @@ def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: C
     if kind is ExecutionKind.PAPER:
         return PaperExecution(CcxtQuotes(account.client), config.symbol, fee_rate=fees.fee_rate,
                               slippage_bps=fees.slippage_bps, now_ms=clock.now_ms)
+    if config.execution.stop_on_exchange:      # `compose_runner` gives it the runner's journal
+        from runner.assembly.exchange_stop import exchange_stop_execution
+
+        return exchange_stop_execution(config, account, clock, journal)
     return LiveExecution(account, config.symbol, order_id_prefix=order_id_prefix(config.id), clock=clock,
                          timeframe=config.timeframe)
 

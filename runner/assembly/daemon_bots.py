@@ -23,6 +23,7 @@ from market.shared import FeedHub, feed_key_for
 from market.stream import StreamCursor
 from market.timeframes import strategy_needs, warmup_candles
 from runner.assembly.compose import compose_runner, make_strategy
+from runner.assembly.catch_up_history import candles_to_catch_up, shared_catch_up
 from runner.assembly.live_feed import exchange_feed
 from runner.assembly.reconcile_on_start import reconcile_on_start, restore_from_journal
 from runner.bot.clock import Clock
@@ -101,7 +102,7 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
     key, make_feed = exchange_feed(config, account, clock)     # klines, or candles made from trades
     # The history holds the candles past the snapshot too, for its protective exits to catch up on.
     past_snapshot = candles_past_snapshot(recovered.state, config.timeframe, clock.now_ms(), recovered.exits_to_arm)
-    cursor = await hub.subscribe_live(key, make_feed, warmup=max(warmup, past_snapshot))
+    cursor = await hub.subscribe_live(key, make_feed, warmup=max(warmup, shared_catch_up(past_snapshot)))
     runner = None
     try:
         runner = compose_runner(config, cursor, account=account, strategy=strategy, feature_hub=feature_hub,
@@ -114,7 +115,7 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
         if config.mode == "live" and (runner.governance is None or runner.governance.running_kind is ExecutionKind.LIVE):
             await reconcile_on_start(runner, config, account, journal, clock)
         if past_snapshot:
-            await runner.catch_up_exits(await cursor.history(past_snapshot))
+            await runner.catch_up_exits(await candles_to_catch_up(cursor, make_feed, past_snapshot))
         return runner
     except BaseException as exc:
         if runner is None:

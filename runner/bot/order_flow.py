@@ -68,6 +68,16 @@ class OrderFlow:
             # An exit replaces whatever protects the position it closes.
             self._set_aside_exits(signal)    # a limit exit that expires puts them back (limit_orders)
             await self._cancel_all(now_ms, "replaced by an exit")
+            if portfolio.quantity != position and decision.quantity is not None:
+                # The cancel booked fills (a stop resting on the exchange sold first): the exit,
+                # sized before them, sells what is left, or nothing.
+                left = portfolio.quantity
+                closable = execution.closable_quantity(abs(left), portfolio.last_price) if left else 0.0
+                if closable <= 0.0:
+                    logger.info("Exit not sent: the position was closed before it ({} {} left)", left, self.symbol)
+                    self._exits_set_aside = None
+                    return
+                decision = decision._replace(quantity=min(decision.quantity, closable))
         if self.risk_group is not None and not adopted and not self._group_room_for(decision, now_ms):
             return
         if decision.price is not None:       # a limit order (`runner.bot.limit_orders`)

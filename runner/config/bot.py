@@ -137,6 +137,16 @@ class BotConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _stop_on_exchange_is_live(self) -> Self:
+        if self.execution.stop_on_exchange and self.mode != "live":
+            raise ValueError(f"execution.stop_on_exchange: a {self.mode} bot sends no orders to rest a stop on; "
+                             "it is for live bots (set mode: live, or remove it)")
+        if self.execution.stop_on_exchange and self.risk.stop_loss_pct is None:
+            raise ValueError("execution.stop_on_exchange: rests the fixed stop-loss on the exchange, and "
+                             "risk.stop_loss_pct is not set (set it, e.g. 0.02, or remove stop_on_exchange)")
+        return self
+
+    @model_validator(mode="after")
     def _mode_has_what_it_needs(self) -> Self:
         if self.mode == "sim":
             if self.exchange is not None and self.exchange.api_key_env:

@@ -55,9 +55,10 @@ from market.models import timeframe_ms
 __all__ = ["MAX_CATCH_UP_CANDLES", "ExitsToArm", "candles_past_snapshot", "exits_of_entries_past_snapshot",
            "filled_exit_groups"]
 
-# Past this many candles (3.5 days of 1m) a bot's exits catch up on the latest only: older ones
-# would cost pages of history on every start for a stop that long in the past.
-MAX_CATCH_UP_CANDLES = 5_000
+# Past this many candles (69 days of 1m, 11 years of 1h) a bot's exits catch up on the latest
+# only: the older ones are 200 requests of history and 26 MB for a stop that long in the past
+# (`runner.assembly.catch_up_history` says how they are fetched).
+MAX_CATCH_UP_CANDLES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
