@@ -55,6 +55,7 @@ from runner.cluster.coordinator_status import StatusAndKillSwitch
 from runner.cluster.events import ClusterEvents
 from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
 from runner.cluster.leases import REDIS_TIMEOUT_SECS, Lease, LeaseStore, LeaseView
+from runner.cluster.loss_rule import AccountLoss, SavedFigures
 from runner.cluster.nodes import NodeRegistry
 from runner.cluster.ports import Fencing, OwnedBots
 from runner.control.errors import ControlError
@@ -89,8 +90,9 @@ class ClusterCoordinator(StatusAndKillSwitch):
     def __init__(self, *, bots: OwnedBots, bot_ids: list[str], leases: LeaseStore, nodes: NodeRegistry,
                  kill_switch: GlobalKillSwitch, fencing: Fencing, timings: LeaseTimings, events: ClusterEvents,
                  flush_snapshot: Callable[[str], Awaitable[None]], kill_all_at_loss: float | None = None,
-                 baskets: Mapping[str, str] | None = None) -> None:
-        """`baskets`: each basket leg's id -> its basket's id (the unit it is leased with)."""
+                 baskets: Mapping[str, str] | None = None, saved_figures: SavedFigures | None = None) -> None:
+        """`baskets`: each basket leg's id -> its basket's id (the unit it is leased with);
+        `saved_figures`: the bots' snapshots, for the loss rule's bots that Redis has no figures of."""
         self._bots = bots
         self._all_bots = sorted(bot_ids)
         self._unit_of = {bot_id: (baskets or {}).get(bot_id, bot_id) for bot_id in self._all_bots}
@@ -105,7 +107,7 @@ class ClusterCoordinator(StatusAndKillSwitch):
         self._timings = timings
         self._events = events
         self._flush_snapshot = flush_snapshot
-        self._kill_all_at_loss = kill_all_at_loss
+        self._loss = AccountLoss(nodes, saved_figures, kill_all_at_loss) if kill_all_at_loss is not None else None
         self.node = leases.node
         self.counters = ClusterCounters()
         self.held: dict[str, _Held] = {}               # by unit
@@ -180,8 +182,8 @@ class ClusterCoordinator(StatusAndKillSwitch):
                 await self.apply_kill_latch(latch)
             await self._publish_rows()
             self.published = await self._nodes.rows(self._all_bots)
-            if self._kill_all_at_loss is not None and self.kill_latch is None:
-                await self._check_cluster_loss(self._kill_all_at_loss)
+            if self._loss is not None and self.kill_latch is None:
+                await self._check_cluster_loss(self._loss)
             await self._balance()
         except REDIS_ERRORS as exc:
             _cancelled_meanwhile(exc)

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from runner.cluster.config import LeaseTimings
 from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
 from runner.cluster.leases import LeaseView
+from runner.cluster.loss_rule import AccountLoss
 from runner.cluster.nodes import NodeRegistry
 from runner.cluster.ports import OwnedBots
 from runner.control.errors import ControlError
@@ -40,6 +41,7 @@ class StatusAndKillSwitch:
     _kill_switch: GlobalKillSwitch
     _timings: LeaseTimings
     _unit_of: dict[str, str]
+    _all_bots: list[str]
     _latch_gone_told: bool
 
     async def _publish_rows(self) -> None:
@@ -48,16 +50,11 @@ class StatusAndKillSwitch:
             row["cluster"] = self.lease_row(row["id"])
         await self._nodes.publish_rows(rows)
 
-    async def _check_cluster_loss(self, limit: float) -> None:
-        """The account-level rule (`kill_all_at_loss_pct`): the bots' published rows summed, and
-        `kill --all` once together they lost `limit` of their capital. Bots with no row (not
-        running anywhere) are not counted."""
-        rows = self.published.values()
-        capital = sum(row["equity"] - row["pnl"] for row in rows)
-        pnl = sum(row["pnl"] for row in rows)
-        if capital > 0 and -pnl >= limit * capital:
-            reason = (f"the cluster's bots lost {-pnl / capital:.1%} of their capital together "
-                      f"({pnl:,.2f} of {capital:,.2f}); kill_all_at_loss_pct is {limit:.1%}")
+    async def _check_cluster_loss(self, loss: AccountLoss) -> None:
+        """The account-level rule (`kill_all_at_loss_pct`): `kill --all` once every bot's latest
+        known figures together lost the limit of their capital, whether the bot runs now or not
+        (runner.cluster.loss_rule says what counts)."""
+        if (reason := await loss.breach(self._all_bots)) is not None:
             logger.error("Cluster: {}; pulling the global kill switch", reason)
             await self.apply_kill_latch(await self._kill_switch.trip(reason))
 

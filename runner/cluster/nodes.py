@@ -8,6 +8,10 @@
   lease; only the named node takes it while the request stands, then clears it.
 - Status rows: `<prefix>:status:<bot>`, the owner's `BotStatus` row of the bot as JSON, written
   at every round of the node, so `botrunner status` on any node shows every bot as its owner sees it.
+- Figures: `<prefix>:figures`, a hash of each bot's last known equity and PnL, written with the
+  rows, without a TTL, and only from a bot that has stepped (a row from no runner says nothing
+  of its money): a bot stopped, killed, failed, or whose node died keeps its last figures until
+  its next owner replaces them, for the account-level loss rule (`kill_all_at_loss_pct`).
 """
 
 from __future__ import annotations
@@ -76,14 +80,29 @@ class NodeRegistry:
 
     async def publish_rows(self, rows: list[dict[str, Any]]) -> None:
         """The owner's status rows of its bots, each kept for three leases (a dead owner's rows
-        outlive it a little, so status shows where its bots were until they run elsewhere)."""
+        outlive it a little, so status shows where its bots were until they run elsewhere), and
+        the figures of those that have stepped, kept until replaced."""
         if not rows:
             return
+        # A bot restored from its snapshot has its candle count back: 0 bars is a row built
+        # without a runner (starting, failed), whose equity is the config's capital, not its money.
+        figures = {row["id"]: json.dumps({"equity": row["equity"], "pnl": row["pnl"]}) for row in rows if row["bars"]}
         async with asyncio.timeout(REDIS_TIMEOUT_SECS):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for row in rows:
                     pipe.set(f"{self._prefix}:status:{row['id']}", json.dumps(row), px=3 * self._ttl_ms)
+                if figures:
+                    pipe.hset(f"{self._prefix}:figures", mapping=figures)
                 await pipe.execute()
+
+    async def figures(self, bot_ids: list[str]) -> dict[str, dict[str, float]]:
+        """Each bot's last known equity and pnl (`{"equity": ..., "pnl": ...}`); a bot with none
+        published (never stepped, or Redis emptied since) is left out."""
+        if not bot_ids:
+            return {}
+        async with asyncio.timeout(REDIS_TIMEOUT_SECS):
+            values = await self._redis.hmget(f"{self._prefix}:figures", bot_ids)
+        return {bot_id: json.loads(value) for bot_id, value in zip(bot_ids, values) if value is not None}
 
     async def rows(self, bot_ids: list[str]) -> dict[str, dict[str, Any]]:
         if not bot_ids:

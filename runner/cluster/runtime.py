@@ -117,7 +117,7 @@ class ClusterRuntime:
             fencing=_Fencing(self.journal), timings=self.config.timings(),
             events=ClusterEvents(self.redis, self.config.key_prefix, self.config.node, lease_ms, notify),
             flush_snapshot=services.checkpoints.aflush, kill_all_at_loss=self.config.kill_all_at_loss_pct,
-            baskets=baskets)
+            baskets=baskets, saved_figures=self.snapshots)
         return ClusterControl(manager, self.coordinator, self.nodes, self.kill_switch, stop_grace_secs=stop_grace_secs)
 
     async def run(self, manager: BotManager, stop: asyncio.Event) -> Any:

@@ -39,6 +39,7 @@ class RecordingBots:
         self.rows_delay_secs = 0.0                   # armed by a test: every round's status step this slow
         self.rows_served = 0
         self.busy: set[str] = set()                  # bots busy with a candle past their grace
+        self.unbuilt: set[str] = set()               # bots whose runner is gone (failed): a row of no figures
         self.kills_asked: list[tuple[str, str]] = []
 
     def take(self, bot_id, journal, *, kill_reason=None):
@@ -71,8 +72,9 @@ class RecordingBots:
         if self.rows_delay_secs:
             await asyncio.sleep(self.rows_delay_secs)
         self.rows_served += 1
-        return [{"id": bot_id, "kill_reason": reason, "equity": 1000 + self.pnl.get(bot_id, 0.0),
-                 "pnl": self.pnl.get(bot_id, 0.0)} for bot_id, reason in sorted(self.running.items())]
+        return [{"id": bot_id, "kill_reason": reason, "bars": 0, "equity": 1000.0, "pnl": 0.0} if bot_id in self.unbuilt
+                else {"id": bot_id, "kill_reason": reason, "bars": 1, "equity": 1000 + self.pnl.get(bot_id, 0.0),
+                      "pnl": self.pnl.get(bot_id, 0.0)} for bot_id, reason in sorted(self.running.items())]
 
 
 class Fences:
@@ -345,3 +347,32 @@ async def test_kill_all_names_the_bots_whose_kill_is_pending_on_any_node_and_ans
     b._bots.busy.clear()                                 # the busy bots are done with their candles
     a._bots.busy.clear()
     assert await control.kill_all("drill again") == []   # every kill latched: answered, nothing pending
+
+
+async def test_the_cluster_loss_rule_counts_a_bot_stopped_at_a_loss_with_its_last_figures(cluster):
+    """A bot that lost money then stopped is still down by it: stopped (no row any more, as after
+    its node's death once the row expires) or failed (a row from no runner: the config's capital,
+    PnL 0), it counts with the figures its owner last published. 250 stopped and 60 failed, then
+    the two running lose 60 each: 430 of 4,000 is 10.75% (the rows alone: 120 of 3,000, 4%)."""
+    a, b = [await cluster(name, bots=BOTS[:4], kill_all_at_loss=0.1) for name in ("node-a", "node-b")]
+    await eventually(lambda: len(a.held) == len(b.held) == 2, timeout_secs=15, poll_secs=0.05)
+    stopped, failed = sorted(a.held)
+    for node in (a, b):
+        node._bots.pnl.update({stopped: -250.0, failed: -60.0})      # 310 of 4,000: 7.75%
+    figures = {}
+
+    async def published():
+        figures.update(await a._nodes.figures([stopped, failed]))
+        return figures.get(stopped, {}).get("pnl") == -250.0 and figures.get(failed, {}).get("pnl") == -60.0
+
+    async with asyncio.timeout(10):
+        while not await published():
+            await asyncio.sleep(0.05)
+    await a._bots.stop(stopped)
+    await a._nodes._redis.delete(f"{cluster.prefix}:status:{stopped}")     # its row gone, as when it expires
+    a._bots.unbuilt.add(failed)
+    assert a.kill_latch is None
+    for node in (a, b):
+        node._bots.pnl.update(dict.fromkeys(b.held, -60.0))
+    killed = lambda n: all(r.startswith(GLOBAL_KILL_PREFIX) and "(-430.00 of 4,000.00)" in r for r in n._bots.running.values())
+    await eventually(lambda: killed(a) and killed(b) and b._bots.running, timeout_secs=10, poll_secs=0.02)

@@ -20,7 +20,7 @@ import asyncpg
 
 from runner.cluster.postgres.errors import StaleFencingToken
 from runner.cluster.postgres.journal import PostgresJournal
-from runner.state.snapshots import decode, encode
+from runner.state.snapshots import CorruptSnapshot, decode, encode
 
 
 class PostgresSnapshotStore:
@@ -67,6 +67,25 @@ class PostgresSnapshotStore:
         if raw is None:
             return None
         return decode(bot_id, bytes(raw), where=f"snapshot of {bot_id} in PostgreSQL {self._journal.url}")
+
+    async def figures(self, bot_ids: list[str]) -> dict[str, dict[str, float]]:
+        """The equity and PnL in each bot's last snapshot (`{"equity": ..., "pnl": ...}`), read in
+        one query without blocking the loop, for the cluster's loss rule (runner.cluster.loss_rule).
+        Left out: a bot with no snapshot, a damaged one, and a basket's leg, whose share of the
+        basket's money its snapshot alone does not give."""
+        rows = await self._db.acall(lambda conn: conn.fetch(
+            "SELECT bot_id, document FROM snapshots WHERE bot_id = ANY($1)", bot_ids))
+        figures = {}
+        for row in rows:
+            try:
+                ledger = decode(row["bot_id"], bytes(row["document"]), where="")["portfolio"]
+            except (CorruptSnapshot, KeyError, TypeError):
+                continue
+            if "flow" in ledger:                     # a basket's leg (portfolio.basket.LegPortfolio)
+                continue
+            equity = ledger["cash"] + ledger["quantity"] * (ledger["last_price"] or 0.0)
+            figures[row["bot_id"]] = {"equity": equity, "pnl": equity - ledger["initial_capital"]}
+        return figures
 
     def set_aside(self, bot_id: str) -> str:
         """Move the bot's snapshot to `snapshots_set_aside` (for a person to look at)."""
