@@ -3,21 +3,28 @@ the fill's journal commit and the snapshot's write, or before any snapshot) gets
 exits back caught up on the candles since its fill: a trailing stop at the high-water mark since
 the fill, and a stop those candles reached carried out once. Paper and live bots under the
 BotManager on the Binance stand-in through real ccxt, on the tape and helpers of
-test_trailing_stop_restart.py (entry in the rise, top at candle 82, fall from candle 110).
+test_trailing_stop_restart.py (entry in the rise, top at candle 82, fall from candle 110). A sim
+bot has no such gap: it re-runs its candles, the entry among them (checked here too).
 """
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from market.files import load_candles
 from market.models import iso_utc
+from runner.assembly.compose import sim_runner
+from runner.config.bot import BotConfig
+from runner.daemon.manager import BotManager
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
-from runner.config.bot import BotConfig
-from tests.integration.test_exchange_bots import MIN, T0_MS, bot, journalled
+from tests.fakes import eventually
+from tests.integration.test_exchange_bots import MIN, T0_MS, bot, crash, journalled
 from tests.integration.test_trailing_stop_restart import (
-    ENTRY_MS, FALL, LEVEL, REACHING_MS, TRAIL_PCT, exit_fills, exit_orders_sent, exited, new_standin, run_until,
-    trailing_level, uninterrupted_exit,
+    ENTRY_MS, FALL, LEVEL, REACHING_MS, TAPE, TOP, TRAIL_PCT, exit_fills, exit_orders_sent, exited, new_standin,
+    run_until, sim_services, trailing_level, uninterrupted_exit,
 )
 
 BEFORE_THE_ENTRY_MS = ENTRY_MS + MIN          # held here, the bot has read the candle before the entry's
@@ -100,3 +107,34 @@ def journalled_events(tmp_path, bot_id: str, kind: str):
         return journal.for_bot(bot_id).events(kinds=(kind,))
     finally:
         journal.close()
+
+
+async def test_a_sim_bot_with_its_entry_past_the_snapshot_re_runs_it_and_exits_as_without_the_crash(tmp_path):
+    path = tmp_path / "tape.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n" + "".join(
+        f"{iso_utc(ts)},{o!r},{h!r},{low!r},{c!r},{v!r}\n" for ts, o, h, low, c, v in TAPE))
+    fields = {"id": "sim-trail", "symbol": "BTC/USDT", "timeframe": "1m", "capital": 5_000,
+              "market": {"source": "csv", "path": str(path)}, "strategy": {"name": "test_buys_on_one_candle"},
+              "risk": {"stake_pct": 0.5, "trailing_stop_pct": TRAIL_PCT}}
+    alone = sim_runner(BotConfig.model_validate(fields), load_candles(path).candles)
+    await alone.run()
+
+    services = sim_services(tmp_path)
+    manager = BotManager([BotConfig.model_validate({**fields, "speed": 1_500})], services, exit_when_done=False,
+                         snapshot_interval_secs=3_600)
+    running = asyncio.create_task(manager.run(asyncio.Event()))
+    await eventually(lambda: manager.status("sim-trail").bars >= TOP + 5, timeout_secs=30, poll_secs=0.005)
+    await crash(manager, services)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    assert manager.status("sim-trail").fills == 1                      # crashed after the entry, before the exit
+    SnapshotStore(tmp_path / "bots").path("sim-trail").unlink()        # as if it died before the entry's snapshot
+
+    services = sim_services(tmp_path)
+    await asyncio.wait_for(BotManager([BotConfig.model_validate(fields)], services).run(asyncio.Event()), 30)
+    services.close()
+
+    state = SnapshotStore(tmp_path / "bots").read("sim-trail")
+    assert state["bars"] == len(TAPE) and state["portfolio"] == alone.snapshot()["portfolio"]
+    [(order_id, price, _)] = exit_fills(tmp_path, "sim-trail")
+    assert order_id.endswith("-ts") and price == pytest.approx(LEVEL, rel=1e-12)
