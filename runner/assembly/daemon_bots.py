@@ -28,7 +28,6 @@ from runner.assembly.live_feed import exchange_feed
 from runner.assembly.reconcile_on_start import reconcile_on_start, restore_from_journal
 from runner.bot.clock import Clock
 from runner.bot.forecasting import ForecastRecorder
-from runner.bot.journal_follow import journalled_orders
 from runner.bot.errors import ExchangeRefusedBot
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
@@ -143,8 +142,8 @@ async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub
         runner.restore(recovered.state)
         if recovered.source == "snapshot":
             logger.info("Restored from snapshot at candle {}", recovered.position)
-    if config.basket is not None and recovered.source != "fresh":   # sized on the basket's cash: as journalled
-        runner.follow_journalled_orders(journalled_orders(wiring["journal"]))
+    if config.basket is not None:   # sized on the basket's cash: as journalled, the others' re-runs first
+        runner.follow_journal(wiring["journal"] if recovered.source != "fresh" else None)
     for bar, reason in recovered.kills_to_replay.items():
         runner.schedule_kill(bar, reason)
     if config.basket is not None and recovered.journalled_kill is not None:   # where the journal has it, not before

@@ -31,6 +31,7 @@ from loguru import logger
 from portfolio.basket import CashLedger, LegPortfolio
 from risk.group import Reservation, RiskGroup, RiskGroupLimits
 from risk.kill_switch import KillSwitch
+from runner.basket.reruns import RerunBarrier
 from runner.basket.roster import SnapshotPort, settle_leavers
 from runner.config.basket_leg import BasketLeg
 
@@ -84,6 +85,7 @@ class BasketGroup(RiskGroup):
         self._started: set[str] = set()          # ... that have joined (restored, running)
         self._failed: dict[str, str] = {}        # ... whose start failed: not waited for (why)
         self._all_in = asyncio.Event()           # set while no leg is left to wait for
+        self.reruns = RerunBarrier()             # the legs re-running journalled candles after a restart
 
     def expect(self, symbols: set[str] | frozenset[str]) -> None:
         """The legs the basket runs (set again when its list changes)."""
@@ -139,6 +141,10 @@ class BasketGroup(RiskGroup):
         self._started.add(symbol)
         self._failed.pop(symbol, None)
         self._check_all_in()
+
+    def leave(self, bot_id: str) -> None:
+        super().leave(bot_id)
+        self.reruns.done(bot_id)                 # stopped or gone mid-re-run: the others stop waiting for it
 
     def reserve(self, bot_id: str, order_id: str, symbol: str, notional: float, candle_ts_ms: int) -> str | None:
         waiting = self._expected - self._started
@@ -276,5 +282,6 @@ class Baskets:
     def start_failed(self, config: BotConfig, exc: BaseException) -> None:
         """A leg's start failed (see `BasketGroup.start_failed`); nothing for a plain bot."""
         if config.basket is not None:        # the group too, when its first leg failed before making it
-            self.for_leg(config).start_failed(config.symbol, f"{type(exc).__name__}: {exc}" if str(exc)
-                                              else type(exc).__name__)
+            group = self.for_leg(config)
+            group.reruns.done(config.id)     # built, maybe, before it failed: its re-run is not waited for
+            group.start_failed(config.symbol, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)

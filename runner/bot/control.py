@@ -60,11 +60,15 @@ class RunnerControl:
         self._stop_requested = True
         if self._interrupt is None or self._interrupt[0] == "scheduled":
             self._interrupt = ("stop", "")
+        if self._rerun_wake is not None:          # waiting for its basket's re-runs (journal_follow)
+            self._rerun_wake.set()
 
     def request_kill(self, reason: str) -> None:
         """Trip the kill switch after the batch being worked on, or before the next candle:
         cancel orders, flatten, stop."""
         self._interrupt = ("kill", reason or "killed by hand")
+        if self._rerun_wake is not None:
+            self._rerun_wake.set()
 
     def schedule_kill(self, bar: int, reason: str) -> None:
         """Trip the kill switch before candle `bar`: a kill by hand that the journal holds past
@@ -78,6 +82,10 @@ class RunnerControl:
         what, reason = self._interrupt
         self._interrupt = None
         if what == "scheduled":
+            if self._rerun_until is not None and self.bars >= self._rerun_until:
+                await self._pass_rerun_barrier()    # a basket leg past its journal (`runner.bot.journal_follow`)
+                if self._interrupt is not None:     # a stop or kill asked for while it waited: that first
+                    return await self._handle_interrupt()
             if self.bars not in self._scheduled_kills:
                 self._interrupt = ("scheduled", "")     # keep watching until the bar comes
                 return False

@@ -12,11 +12,16 @@ others a hundred candles further, or already at their end): its entry came out 2
 So a re-run leg follows its journal rather than deciding again: on the candle where the
 journal holds the leg's next order, the decision is that order as journalled (its size, reason
 and protection, whatever the basket's cash says now: it takes its room in the basket without
-the limits' say); on a candle where the journal's next order came later, the run journalled
+the limits' say); on a candle where the journal's next order came later, or none came though
+the journal goes on (a fill of a resting stop, a refusal, the leg's stop), the run journalled
 sent none there (refused, or out of room), and the leg sends none either. Its fills are then
 the journalled ones (in sim an order fills from its candles), so its flow is, and the one cash
-balance (capital plus every leg's flow) is the one the journal accounts for. Past its last
-journalled order the leg decides afresh, on the basket as it then is.
+balance (capital plus every leg's flow) is the one the journal accounts for. Past the candle
+of its journal's last event, the leg passes the basket's `RerunBarrier` (`runner.basket.reruns`):
+it waits until no other leg re-runs, then decides afresh, on the basket as it then is, whole.
+
+What is read, as the leg is built: its events past the last order its snapshot holds (found by
+its id through the journal's (bot, kind, key) index), not its whole history.
 
 A re-run that is not the journalled run still stops the bot with `JournalConflict`: a signal
 on that candle for the other side, another symbol or order type, a kill's flatten where the
@@ -27,6 +32,7 @@ it follows its journalled intents on the exchange (`runner.assembly.reconcile_on
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Iterable
 
 from loguru import logger
@@ -38,33 +44,70 @@ from risk.decision import RiskDecision, Verdict
 from runner.state.journal import BotJournal, JournalConflict
 from strategies.signal import Direction, LimitSignal, Signal
 
-__all__ = ["JournalFollowing", "journalled_orders"]
+__all__ = ["JournalFollowing", "journal_past_snapshot"]
 
 # The decision on a candle where the journal's next order came later: send nothing, journal
 # nothing (the run journalled journalled its own refusal there, if it had one).
 _NONE_HERE = RiskDecision(Verdict.REJECT, "the journal holds no order of this candle")
 
 
-def journalled_orders(journal: BotJournal) -> list[tuple[int, dict[str, Any]]]:
-    """(candle index, order data) of every order the journal holds of the bot, cancelled ones
-    included (a cancelled order was sent all the same); `follow_journalled_orders` keeps those
-    past the snapshot by their order sequence. Not by the snapshot's `journal_seq`: a leg's
-    snapshot written while it re-ran candles it had journalled holds the journal's end there
-    (its rewritten events keep their place), and a crash then must still re-run them as journalled."""
-    return [(event.bar, event.data) for event in journal.events(kinds=("order",))]
+def journal_past_snapshot(journal: BotJournal, prefix: str,
+                          order_seq: int) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+    """What a leg restored with `order_seq` orders made re-runs as journalled: (candle index,
+    order data) of the orders the journal holds past the last of them, cancelled ones included
+    (a cancelled order was sent all the same), and the number of candles its journal covers: up
+    to its last event (an order, a fill, a refusal, its stop or end), which the run journalled
+    read, deciding nothing more than its journal holds (0 without any).
+
+    Read from the last order the snapshot holds on, found by its id: every later order was
+    first journalled after it, and a re-written event keeps its place. Not from the snapshot's
+    `journal_seq`: a snapshot written while the leg re-ran candles it had journalled holds the
+    journal's end there, and a crash then must still re-run them as journalled. Without that
+    order in the journal (none made yet, a journal rebuilt), every event of the leg is read."""
+    after = journal.seq_of("order", client_order_id(prefix, order_seq)) if order_seq else None
+    orders, covered = [], 0
+    for event in journal.events(after_seq=after or 0):
+        if event.kind == "fill":
+            covered = max(covered, event.bar + 2)         # journalled at `bar`, filled at candle bar + 1
+            continue
+        if event.kind == "order":
+            orders.append((event.bar, event.data))
+        covered = max(covered, event.bar + 1)             # on candle `bar`, or after it (a stop, a kill)
+    return orders, covered
 
 
 class JournalFollowing:
     """`StrategyRunner`'s re-run after its journal; see the module docstring."""
 
     # Order id -> (candle index, journalled data) of the orders a re-run leg has yet to make;
-    # None for every other bot, and once past them (`_decide` pays one `is None` a signal).
+    # None for every other bot, and once past its journal (`_decide` pays one `is None` a signal).
     _journalled_orders: dict[str, tuple[int, dict[str, Any]]] | None = None
     _last_journalled_seq = 0
+    _journal_covers = 0                 # candles its journal covers: no fresh decision before their end
+    # Candles read at which a basket leg passes its basket's `RerunBarrier` (its journal's end, or
+    # its first candle), and what wakes it there (a stop or kill asked for); None for other bots.
+    _rerun_until: int | None = None
+    _rerun_wake: asyncio.Event | None = None
 
-    def follow_journalled_orders(self, orders: Iterable[tuple[int, dict[str, Any]]]) -> None:
-        """Make `orders` (`journalled_orders`) of a higher sequence than the last one restored
-        as journalled when re-running their candles. For a basket leg's sim runner, after `restore`."""
+    def follow_journal(self, journal: BotJournal | None) -> None:
+        """For a basket leg's sim runner in the daemon, after `restore`: re-run the orders its
+        `journal` holds past the snapshot as journalled (`journal_past_snapshot`; None: a leg
+        new to the journal, nothing to read), and pass the basket's `RerunBarrier` once past them."""
+        reruns = self.risk_group.reruns
+        covered = 0
+        if journal is not None:
+            orders, covered = journal_past_snapshot(journal, self.order_id_prefix, self.order_seq)
+            self.follow_journalled_orders(orders, covers=covered)
+        if covered > self.bars:
+            reruns.rerunning(self.bot_id)
+        self._rerun_until = max(covered, self.bars)
+        if self._interrupt is None:          # read before each candle (`_handle_interrupt`), as a scheduled kill
+            self._interrupt = ("scheduled", "")
+
+    def follow_journalled_orders(self, orders: Iterable[tuple[int, dict[str, Any]]], *, covers: int = 0) -> None:
+        """Make `orders` (`journal_past_snapshot`) of a higher sequence than the last one restored
+        as journalled when re-running their candles, and none afresh before `covers` candles
+        are read. After `restore`."""
         prefix, restored_seq = self.order_id_prefix, self.order_seq
         followed = {}
         for bar, data in orders:
@@ -72,10 +115,40 @@ class JournalFollowing:
             if seq > restored_seq and data["order_id"] == client_order_id(prefix, seq):   # not a protective exit's
                 followed[data["order_id"]] = (bar, data)
                 self._last_journalled_seq = max(self._last_journalled_seq, seq)
-        self._journalled_orders = followed or None
+        self._journal_covers = covers
+        self._journalled_orders = followed if followed or covers > self.bars else None
         if followed:
             logger.info("Re-running {} order(s) journalled past the snapshot as journalled: the basket's cash "
                         "they were sized on is not the one it has now", len(followed))
+
+    def journal_covers_until(self, bars: int) -> None:
+        """The leg's journal goes on to `bars` candles read (its kill there): it decides nothing
+        afresh before, and passes its basket's barrier there. Nothing for a runner that does not
+        `follow_journal`."""
+        if self._rerun_until is None or bars <= self._journal_covers:
+            return
+        self._journal_covers = bars
+        if self._journalled_orders is None:
+            self._journalled_orders = {}
+        if bars > self.bars:
+            self.risk_group.reruns.rerunning(self.bot_id)
+        self._rerun_until = max(bars, self.bars)
+
+    async def _pass_rerun_barrier(self) -> None:
+        """At the candle past its journal: done re-running; wait until the basket's other legs
+        are too (`runner.basket.reruns`), or a stop or kill is asked for (`request_stop`,
+        `request_kill` set the wake: the caller then acts on it)."""
+        reruns, self._rerun_until = self.risk_group.reruns, None
+        reruns.done(self.bot_id)
+        if not reruns.pending:
+            return
+        logger.info("Past its journal at candle {}; its first fresh decision waits for {} to re-run theirs (the "
+                    "basket's cash is of one moment only then)", self.bars, ", ".join(sorted(reruns.pending)))
+        self._rerun_wake = asyncio.Event()
+        try:
+            await reruns.wait(self._rerun_wake)
+        finally:
+            self._rerun_wake = None
 
     def _journalled_decision(self, decision: RiskDecision, signal: Signal,
                              now_ms: int) -> tuple[RiskDecision, bool]:
@@ -92,6 +165,8 @@ class JournalFollowing:
             if seq <= self._last_journalled_seq:
                 raise self._conflict(bar, f"would make order {order_id}, which the journal lacks though it holds "
                                           f"later ones of this bot")
+            if self.bars <= self._journal_covers:
+                return _NONE_HERE, False            # a candle the journal covers: the run journalled sent none
             self._journalled_orders = None          # past the journal: the leg decides afresh
             return decision, False
         journalled_bar, data = journalled

@@ -50,6 +50,7 @@ class KillSwitchFlow:
         for meanwhile leave the leg re-running its journalled candles until then."""
         self._journalled_kill = (bars, reason, source)
         self.schedule_kill(bars, reason)
+        self.journal_covers_until(bars)   # nothing afresh before it (`runner.bot.journal_follow`)
 
     @property
     def kill_follows_journal(self) -> bool:

@@ -1,0 +1,62 @@
+"""The legs of a basket still re-running their journalled candles after a restart, and the wait
+of the others before their first fresh decision.
+
+After a crash each leg restores from a snapshot of its own moment and re-runs the candles past
+it as its journal holds them (`runner.bot.journal_follow`); the legs replay at their own paces.
+The basket's cash is capital plus every leg's flow, so while one leg re-runs, the cash holds its
+flow as of the candle its re-run has reached, not as of the crash: an entry another leg decided
+afresh then was sized on a cash balance of no moment at all (more than the basket had, while the
+re-running leg's journalled entries were not made again yet; less, while its exits were not),
+and the cash could go below zero once the re-run caught up.
+
+So each leg of a restored basket passes `RerunBarrier` once, at the candle past its journal
+(a leg with nothing to re-run: at its first candle): it is done re-running there, and it waits
+until every other leg is too. Then every leg's flow is the one its journal ends with, the cash
+is the basket's as at the crash, and the fresh decisions of every leg are sized on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+__all__ = ["RerunBarrier"]
+
+
+class RerunBarrier:
+    """The bot ids of one basket's legs re-running journalled candles; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._legs: set[str] = set()
+        self._none_left = asyncio.Event()
+        self._none_left.set()
+
+    @property
+    def pending(self) -> frozenset[str]:
+        """The legs still re-running."""
+        return frozenset(self._legs)
+
+    def rerunning(self, bot_id: str) -> None:
+        """`bot_id`'s leg, being built, re-runs journalled candles: the others wait for it. Called
+        before the legs step (they start together: `Baskets.start_together`)."""
+        self._legs.add(bot_id)
+        self._none_left.clear()
+
+    def done(self, bot_id: str) -> None:
+        """`bot_id`'s leg is past its journal, or no longer runs (stopped, killed, failed,
+        removed): nothing of its re-run is left to wait for."""
+        self._legs.discard(bot_id)
+        if not self._legs:
+            self._none_left.set()
+
+    async def wait(self, wake: asyncio.Event) -> bool:
+        """Return once no leg re-runs (True), or once `wake` is set (a stop or kill asked for the
+        waiting leg; False while legs still re-run)."""
+        while self._legs and not wake.is_set():
+            none_left = asyncio.ensure_future(self._none_left.wait())
+            woken = asyncio.ensure_future(wake.wait())
+            try:
+                await asyncio.wait((none_left, woken), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                none_left.cancel()
+                woken.cancel()
+        return not self._legs
