@@ -85,17 +85,21 @@ def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fi
     None for an entry whose exits were carried out (an exit's fill, `filled_exit_groups`) or
     cancelled (replaced by an exit, a kill's flatten: `cancelled_after`) past the snapshot."""
     carried_out = filled_exit_groups(f["order_id"] for f in fills_after)
+    fills_of: dict[str, list[Mapping[str, Any]]] = {}
+    for fill in fills_after:
+        fills_of.setdefault(fill["order_id"], []).append(fill)
     armed = []
     for data in orders_after:
+        group = data["order_id"]
+        fills = fills_of.get(group)
+        if not fills or data["type"] != OrderType.MARKET or data["oco_group"] is not None or group in carried_out:
+            continue
         entry = order_from_dict(data)
-        group = entry.client_order_id
-        if entry.type is not OrderType.MARKET or entry.oco_group is not None or group in carried_out or not (
-                entry.stop_loss_pct is not None or entry.take_profit_pct is not None
+        if not (entry.stop_loss_pct is not None or entry.take_profit_pct is not None
                 or entry.trailing_stop_pct is not None or entry.trailing_stop_distance is not None):
             continue
         if any(protective_id(group, kind) in cancelled_after for kind in ("sl", "tp", "ts")):
             continue
-        fills = [f for f in fills_after if f["order_id"] == group]
         quantity = sum(f["quantity"] for f in fills)
         if quantity <= 0:
             continue
