@@ -138,3 +138,17 @@ async def test_a_sim_bot_with_its_entry_past_the_snapshot_re_runs_it_and_exits_a
     assert state["bars"] == len(TAPE) and state["portfolio"] == alone.snapshot()["portfolio"]
     [(order_id, price, _)] = exit_fills(tmp_path, "sim-trail")
     assert order_id.endswith("-ts") and price == pytest.approx(LEVEL, rel=1e-12)
+
+
+async def test_a_live_bot_that_halts_on_a_difference_starts_with_its_entry_past_the_snapshot(tmp_path):
+    # The entry's fill is journalled and the exchange holds the same trade: nothing differs. It
+    # used to be followed again as an order of unknown outcome, which the exchange no longer
+    # lists open, and `on_restart: halt` refused to start over that "difference".
+    async with new_standin() as standin:
+        config = config_for("live", standin.base_url).model_copy(update={"on_restart": "halt"})
+        await crash_with_the_entry_past_the_snapshot(tmp_path, standin, config, snapshot="none")
+
+        manager = await run_until(tmp_path, standin, config, hold_at_ms=T0_MS + FALL * MIN)
+
+        assert manager.status(config.id).state == "stopped" and manager.status(config.id).last_error == ""
+        assert trailing_level(tmp_path, config.id) == pytest.approx(LEVEL, rel=1e-12)
