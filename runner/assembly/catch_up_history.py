@@ -12,7 +12,7 @@ bot on it, long after this one catch-up.
 
 What it costs, once, at the start of such a bot only: a request per 500 candles (a week of 1m,
 10,080 candles, is 21 requests; the cap, 200) and the candles in memory until the catch-up is
-done (about 26 MB at the cap). `python bench/exit_catch_up.py` prints the time on the stand-in.
+done (about 28 MB at the cap). `python bench/exit_catch_up.py` prints the time on the stand-in.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ __all__ = ["MAX_CATCH_UP_CANDLES", "ExitsToArm", "candles_past_snapshot", "exits
            "filled_exit_groups"]
 
 # Past this many candles (69 days of 1m, 11 years of 1h) a bot's exits catch up on the latest
-# only: the older ones are 200 requests of history and 26 MB for a stop that long in the past
+# only: the older ones are 200 requests of history and 28 MB for a stop that long in the past
 # (`runner.assembly.catch_up_history` says how they are fetched).
 MAX_CATCH_UP_CANDLES = 100_000
 
