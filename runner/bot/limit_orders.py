@@ -203,7 +203,7 @@ class LimitOrderFlow:
         if fills:
             self._apply_fills(fills, close_ms)
         if not self._still_held(candle.close):
-            logger.info("Limit exit {} filled; the exits it had set aside are dropped", order_id)
+            logger.info("Limit exit {} is done with nothing left to sell; the exits it set aside are dropped", order_id)
             return "filled"
         if order_id in self._cancel_journalled:        # a cancel of the bot's before a restart
             return "was cancelled before the restart"

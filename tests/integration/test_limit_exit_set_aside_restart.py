@@ -20,7 +20,7 @@ from runner.state.recovery import recover
 from runner.state.snapshots import SnapshotStore
 from strategies.base import Strategy
 from strategies.registry import register
-from strategies.signal import GO_LONG, Direction, LimitSignal
+from strategies.signal import GO_FLAT, GO_LONG, Direction, LimitSignal
 from tests.integration.pushed_runners import live_engine, paper_engine
 from tests.integration.test_exchange_bots import MIN, T0_MS, bot, journalled
 from tests.integration.test_limit_exit_cancelled_outside import PREFIX, SYMBOL, order_posts
@@ -45,13 +45,12 @@ def state_files(tmp_path):
 
 @pytest.fixture
 def restartable(pushed_runners, state_files):
-    """Factory: `restartable(engine, script)` -> (runner, push, crash, restart): a bot with a 0.4%
-    stop on the journal file; `crash(then=(i, ...))` snapshots it, pushes candles `i, ...`
+    """Factory: `restartable(engine, script, risk=0.4% stop)` -> (runner, push, crash, restart): a bot
+    on the journal file; `crash(then=(i, ...))` snapshots it, pushes candles `i, ...`
     (journalled, no snapshot) and loses it; `restart(engine)` -> (runner, push) recovers it as the daemon does."""
     journal, snapshots = state_files
-    risk = RiskConfig(stake_pct=0.1, stop_loss_pct=0.004)
 
-    def make(engine, script):
+    def make(engine, script, risk=RiskConfig(stake_pct=0.1, stop_loss_pct=0.004)):
         runner, push = pushed_runners("restart-bot", engine, script, risk, PREFIX,
                                       journal=journal.for_bot("restart-bot"))
 
@@ -116,6 +115,34 @@ async def test_a_limit_exit_expired_past_the_snapshot_gives_its_stop_back_after_
     assert second.portfolio.quantity == pytest.approx(0.0, abs=1e-5)
     if mode == "live":
         assert order_posts(standin) == [f"{PREFIX}1", LIMIT_EXIT, f"{PREFIX}1-sl"]
+
+
+async def test_an_exit_in_flight_at_a_crash_is_followed_and_the_stops_of_the_expired_limit_exit_stay_away(
+        restartable, account, standin):
+    # The limit exit expires at candle 63's close and its stop-loss and take-profit come back; at
+    # 64 the strategy exits by market: the order fills on the exchange, its answer is lost, its
+    # lookup fails, and the process dies (the snapshot is from candle 62). Restarted, the exit is
+    # looked up (filled) before the stops the snapshot still holds aside are put back: none is,
+    # and candle 65, which reaches the stop's level, sends nothing.
+    script = {0: GO_LONG, 1: LimitSignal(Direction.FLAT, "take it", price=31_000.0, expire_after=2), 4: GO_FLAT}
+    risk = RiskConfig(stake_pct=0.1, stop_loss_pct=0.004, take_profit_pct=0.05)
+    first, push, crash, restart = restartable(live_engine(account, PREFIX), script, risk)
+    for i in (60, 61, 62):
+        await push(i)
+    standin.lose_response_next("POST /api/v3/order")
+    standin.fail_next("GET /api/v3/time", status=503, times=4)          # the lookup's first request
+    await crash(then=(63, 64))
+    assert [o.client_order_id for o in first.execution.open_orders()] == [f"{PREFIX}3"]   # outcome unknown
+    assert standin.order_by_client_id(f"{PREFIX}3").status == "FILLED"
+
+    second, push = restart(live_engine(account, PREFIX))
+    await push(65)
+
+    assert standin.order_submissions == {f"{PREFIX}1": 1, LIMIT_EXIT: 1, f"{PREFIX}3": 1}
+    assert "expired" in cancels(second) and "cancelled outside the bot" not in cancels(second)
+    assert second.execution.open_orders() == [] and second._replaced_exits is None
+    assert second.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
+    assert second.portfolio.quantity < 1e-5
 
 
 ENTRY_MS = T0_MS + 63 * MIN                # in the rise of the tape
