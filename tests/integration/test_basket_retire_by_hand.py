@@ -22,17 +22,26 @@ from tests.fakes import eventually
 from tests.integration.test_basket_provider import AlwaysLong
 
 BLOCK_CANDLES = 300
+# The synthetic candles' first minute: the blocks count from it, so the bot holds at once, early in
+# its first block (counted from the epoch, the data began 120 minutes into a long block, and the
+# test waited out 480 candles, about 5 s, for the next one to begin).
+FIRST_MINUTE = 1_704_067_200_000 // 60_000
 
 
 @register
 class InAndOut(Strategy):
-    """Long for 300 one-minute candles, flat for the next 300, by the candle's time: a leg that
-    holds a position and later exits by its own decision."""
+    """Long for 300 one-minute candles, flat for the next 300, by the candle's time counted from
+    the data's first minute: a leg that holds a position and later exits by its own decision."""
 
     name = "test_in_and_out"
 
     def generate_signal(self, market_data):
-        return GO_LONG if (market_data.candle.ts_ms // 60_000 // BLOCK_CANDLES) % 2 == 0 else GO_FLAT
+        return GO_LONG if block_minute(market_data.candle.ts_ms // 60_000) < BLOCK_CANDLES else GO_FLAT
+
+
+def block_minute(minute: int) -> int:
+    """Where `minute` is in its long-then-flat cycle of 2 * BLOCK_CANDLES minutes."""
+    return (minute - FIRST_MINUTE) % (2 * BLOCK_CANDLES)
 
 
 BASKET = """\
@@ -67,7 +76,7 @@ def early_in_a_long_block(status) -> bool:
     if not status.position or status.last_candle_time is None:
         return False
     minute = int(datetime.fromisoformat(status.last_candle_time).timestamp()) // 60
-    return minute % (2 * BLOCK_CANDLES) < BLOCK_CANDLES // 3
+    return block_minute(minute) < BLOCK_CANDLES // 3
 
 
 @pytest.mark.parametrize("on_retire", ["exit", "hold"])
