@@ -237,7 +237,7 @@ async def test_redis_emptied_under_running_bots_gives_them_back_under_tokens_abo
     from redis.asyncio import Redis
 
     async with wall_clock_standin(900) as standin:
-        bots = {**live_bots(standin.base_url, "live-1"), **sim_bots("sim-1", bars=100_000, speed=120)}
+        bots = {**live_bots(standin.base_url, "live-1"), **sim_bots("sim-1", bars=100_000, speed=600)}
         nodes = ClusterNodes(tmp_path, redis_url, postgres_url, bots=bots, lease_secs=LEASE_SECS, env=keyed(standin),
                              live=True)
         try:
@@ -246,6 +246,7 @@ async def test_redis_emptied_under_running_bots_gives_them_back_under_tokens_abo
             rows = await nodes.until(lambda n: held_by(n, "node-a", list(bots)), "every bot running on a node")
             await nodes.until(lambda n: _fills_at_least(n, rows["live-1"].cluster["node"], "live-1", 1), "live-1 trading",
                               node=rows["live-1"].cluster["node"])
+            await nodes.until(lambda n: _rows_if(n, "node-a", lambda rows: rows["sim-1"].orders > 0), "sim-1 trading")
             fences = {b: r.cluster["token"] for b, r in (await nodes.rows("node-a")).items()}
             redis = Redis.from_url(redis_url)
             try:
@@ -259,9 +260,10 @@ async def test_redis_emptied_under_running_bots_gives_them_back_under_tokens_abo
 
             await nodes.until(lambda n: _rows_if(n, "node-a", back), "every bot running again above its fence",
                               timeout_secs=6 * LEASE_SECS + 20)
-            orders, bars = len(standin.orders), (await nodes.rows("node-a"))["sim-1"].bars
+            orders, sim_orders = len(standin.orders), (await nodes.rows("node-a"))["sim-1"].orders
             await nodes.until(lambda n: _async(len(standin.orders) > orders), "live-1 trading on")
-            await nodes.until(lambda n: _rows_if(n, "node-a", lambda rows: rows["sim-1"].bars > bars), "sim-1 going on")
+            await nodes.until(lambda n: _rows_if(n, "node-a", lambda rows: rows["sim-1"].orders > sim_orders),
+                              "sim-1 trading on")
         finally:
             await nodes.stop_all()
         logs = nodes.log("node-a") + nodes.log("node-b")
