@@ -65,6 +65,8 @@ def backtest(
         return
     try:
         bot = load_bot_or_basket(config) if config is not None else _default_bot()
+        if config is not None and (bot.template if isinstance(bot, BasketConfig) else bot).mode != "sim":
+            bot = _as_sim(config, data)
         basket = None
         with logger.contextualize(bot=bot.id), progress_bar(f"backtest {bot.id}", log_level, as_json) as bar:
             progress = LongRunProgress(bar, unit="candles") if bar else None
@@ -102,6 +104,30 @@ def backtest(
         typer.echo(json.dumps(basket.summary(), allow_nan=False) if as_json else format_basket_report(basket))
         return
     typer.echo(json.dumps(result.summary(), allow_nan=False) if as_json else format_report(result))   # standard JSON only
+
+
+def _as_sim(path: Path, data: Optional[Path]):
+    """A paper or live bot's (or basket's) file backtested as a sim bot, as `optimize` searches
+    one: its strategy, risk and execution settings, sending nothing. A paper or live file has no
+    market of its own: without --data it runs on the default synthetic candles, and says so."""
+    from runner.config.basket import basket_config_problems, is_basket
+    from runner.config.bot import ConfigError, bot_config_problems, read_yaml_mapping
+
+    raw = read_yaml_mapping(path)
+    mode, basket = raw.get("mode"), is_basket(raw)
+    raw["mode"] = "sim"
+    if not basket:
+        raw.pop("exchange", None)    # a sim basket's legs drop it themselves; its provider may need it
+    config, problems = (basket_config_problems if basket else bot_config_problems)(path, raw)
+    if config is None:
+        raise ConfigError(problems)
+    if basket and config.fields.symbol_provider is not None and config.fields.symbol_provider.source == "top_volume":
+        return config                # refused as it is: no symbols to replay
+    if data is None:
+        logger.warning("{}: a {} {}, backtested in sim on the default synthetic candles{}", path, mode,
+                       *(("basket", ", a series per symbol (a sim copy with markets: reads candle files)") if basket
+                         else ("bot", " (give --data FILE for the exchange's own: botrunner download-data)")))
+    return config
 
 
 def _default_bot():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import math
@@ -29,6 +30,29 @@ def test_backtest_without_a_config_runs_the_embedded_demo():
     result = botrunner("backtest")
     assert result.returncode == 0, result.stderr
     assert "demo-sma-cross" in result.stdout and "candles/s" in result.stdout
+
+
+async def test_a_paper_or_live_bot_is_backtested_as_a_sim_bot_as_optimize_searches_it(tmp_path):
+    # Before: a traceback ending in "ValueError: bot cli-bot: a live bot needs its exchange account".
+    from runner.backtest.run import run_backtest
+    from runner.config.basket import load_bot_or_basket
+
+    sim = tmp_path / "sim.yaml"
+    sim.write_text(BOT)
+    live = tmp_path / "live.yaml"
+    live.write_text(BOT.replace("market: {source: synthetic, seed: 5, bars: 3000}\n", "mode: live\n")
+                    + "exchange: {id: binance, api_key_env: NO_KEY, secret_env: NO_SECRET}\n")
+    candles = tmp_path / "candles.json"
+    candles.write_text(json.dumps([[c.ts_ms, c.open, c.high, c.low, c.close, c.volume]
+                                   for c in generate_candles(seed=5, count=3000)]))
+    as_live = await asyncio.to_thread(botrunner, "backtest", str(live), "--json", "--data", str(candles))
+    assert as_live.returncode == 0, as_live.stderr
+    as_sim = (await run_backtest(load_bot_or_basket(sim), data_path=candles)).summary()
+    same = ("bars", "trades", "final_equity", "fees")
+    assert [json.loads(as_live.stdout)[k] for k in same] == [as_sim[k] for k in same]
+    default = await asyncio.to_thread(botrunner, "backtest", str(live), "--json", "--to", "2024-01-02")
+    assert default.returncode == 0, default.stderr
+    assert "a live bot, backtested in sim on the default synthetic candles (give --data FILE" in default.stderr
 
 
 def test_backtest_json_has_the_promised_fields(tmp_path):
