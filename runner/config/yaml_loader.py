@@ -11,11 +11,16 @@
 - **Impossible dates.** `start: 2022-13-45` makes yaml raise a bare ValueError; it stays the
   text it was instead, so the config's own validation names the field.
 
+And one leniency: numbers in exponent notation without a point or an exponent sign, `1e5`,
+`2.5e-3`, `1E6`, are numbers, as YAML 1.2 reads them. yaml (1.1) reads them as text, and
+`capital: 1e5` was refused with "must be a number, got '1e5'". Quoted, they stay text.
+
 `StrictSafeLoader` raises `yaml.constructor.ConstructorError`, whose marks give the line.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -70,6 +75,10 @@ class StrictSafeLoader(_BASE):  # type: ignore[misc, valid-type]
 
 
 StrictSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictSafeLoader.construct_yaml_timestamp)
+# Added to yaml's own float pattern (tried in order of addition, after it), which needs a point
+# and a signed exponent: `1.0e+5`. The safe constructor's float() reads these as they are.
+StrictSafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 def _check_expanded_size(root: Node) -> None:

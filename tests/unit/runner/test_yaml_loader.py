@@ -73,3 +73,15 @@ def test_an_empty_daemon_file_means_every_default(tmp_path):
     (tmp_path / "bots" / "bot.yaml").write_text(GOOD)
     daemon, bots = load_config_dir(tmp_path)
     assert daemon.snapshot_interval_secs == 5.0 and [b.id for b in bots] == ["btc-sma"]
+
+
+def test_exponent_notation_without_a_point_is_a_number_and_quoted_it_stays_text(tmp_path):
+    # Before: yaml 1.1 read `capital: 1e5` as the text '1e5': "capital: must be a number, got '1e5'".
+    path = tmp_path / "bot.yaml"
+    path.write_text(GOOD.replace("capital: 1000\n", "capital: 1e5\n") + "risk: {stop_loss_pct: 2.5e-2}\n")
+    bot = load_bot_config(path)
+    assert (bot.capital, bot.risk.stop_loss_pct) == (100_000.0, 0.025)
+    path.write_text(GOOD.replace("capital: 1000\n", "capital: 1E16\n"))
+    assert problems_of(path) == [f"{path}: capital: must be > 0 and <= 1e+15, got 1e+16"]
+    path.write_text(GOOD.replace("capital: 1000\n", "capital: '1e5'\n"))
+    assert problems_of(path) == [f"{path}: capital: must be a number, got '1e5'"]
