@@ -13,8 +13,6 @@ they fail: a browser test that quietly skips on CI tests nothing.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,10 +38,11 @@ def _missing(reason: str) -> None:
     pytest.skip(f"{reason} (install it: sudo apt-get install -y chromium; pip install -e '.[dev]')")
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    """A fresh headless chromium (a Playwright `BrowserContext` with an empty profile), closed after
-    the test. Open pages with `browser.new_page()`; see `page` for the common case."""
+@pytest.fixture(scope="package")
+def chromium() -> Iterator[object]:
+    """One headless chromium process (a Playwright `Browser`) for the browser tests, closed after
+    the last of them: a launch costs 1-2 s on a loaded machine, and each test still gets a fresh
+    profile of its own from `browser`."""
     executable = chromium_path()
     if executable is None:
         _missing(f"no chromium found (looked for {', '.join(CHROMIUM_PATHS)})")
@@ -51,22 +50,29 @@ def browser() -> Iterator[object]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _missing("the playwright package is not installed")
-    profile = tempfile.mkdtemp(prefix="br-chromium-")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(executable), headless=True, args=list(CHROMIUM_ARGS))
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def browser(chromium) -> Iterator[object]:
+    """A fresh browser profile (a Playwright `BrowserContext`: its own cookies, storage and cache,
+    nothing kept from another test) in the shared headless chromium, closed after the test. Open
+    pages with `browser.new_page()`; see `page` for the common case."""
+    context = chromium.new_context()
     try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                profile, executable_path=str(executable), headless=True, args=list(CHROMIUM_ARGS))
-            try:
-                yield context
-            finally:
-                context.close()
+        yield context
     finally:
-        shutil.rmtree(profile, ignore_errors=True)
+        context.close()
 
 
 @pytest.fixture
 def page(browser) -> Iterator[object]:
-    """One page (a Playwright `Page`) in a fresh headless chromium; what the page logs to its
+    """One page (a Playwright `Page`) in a fresh browser profile; what the page logs to its
     console as an error, or throws, fails the test at teardown."""
     page = browser.pages[0] if browser.pages else browser.new_page()
     page_errors: list[str] = []
