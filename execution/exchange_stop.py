@@ -73,7 +73,7 @@ class ExchangeStopExecution(LiveExecution):
         self._to_place: list[Order] = []            # stops of entries just done, placed before the call returns
         self._cancelling: set[str] = set()          # stops this engine cancels for an exit of its own
         self._cancelling_all = False
-        self._set_aside: dict[str, float] = {}      # stop id -> what it sold, cancelled by `cancel_all`
+        self._set_aside: set[str] = set()           # stops `cancel_all` cancelled: a limit exit may put them back
         self._sold_by_stop: dict[str, float] = {}   # entry id -> what its stop sold before its cancel
         self._waiting_exits: list[Order] = []       # exits whose stop's cancel failed: sent at the next candle
 
@@ -136,8 +136,9 @@ class ExchangeStopExecution(LiveExecution):
         kept = []
         for order in orders:
             if is_exchange_stop(order.client_order_id) and order.client_order_id in self._set_aside:
-                sold = self._set_aside.pop(order.client_order_id)
-                self._arm_bot_stop(order, order.quantity - sold, "put back after the limit exit that replaced it")
+                # Sized by the runner for what is still held (what the stop sold is booked).
+                self._set_aside.discard(order.client_order_id)
+                self._arm_bot_stop(order, order.quantity, "put back after the limit exit that replaced it")
             else:
                 kept.append(order)
         on_exchange = {o.oco_group for o in kept if is_exchange_stop(o.client_order_id)} | set(self._stops)
@@ -194,6 +195,7 @@ class ExchangeStopExecution(LiveExecution):
             if cid in self._orders:                  # resting, or its outcome looked up
                 self._stops[group] = stop
                 self._drop_bot_stop(group)
+                self._set_aside.clear()              # a new position: no limit exit of an old one rests
             else:
                 self._arm_bot_stop(stop, stop.quantity, "the exchange did not take it")
 
@@ -204,16 +206,16 @@ class ExchangeStopExecution(LiveExecution):
         group, sold = stop.oco_group, tracked.filled_qty
         self._stops.pop(group, None)
         if sold > 0:
-            self._sold_by_stop[group] = sold
             logger.warning("Order {}: its stop-loss on the exchange sold {} at {:.8g} ({})", group, sold,
                            tracked.notional / sold, status)
         left = stop.quantity - sold
         if status == "closed" or self.closable_quantity(left, stop.price) <= 0.0:
             self._disarm_group(group)                   # the position is sold: its other exits go too
+            self._sold_by_stop[group] = sold            # an exit taken at this candle sends nothing
         elif cid in self._cancelling:
-            pass                                        # an exit of the engine's own follows
+            self._sold_by_stop[group] = sold            # the engine's own exit follows, for what is left
         elif self._cancelling_all:
-            self._set_aside[cid] = sold                 # a limit exit may put it back (`restore_orders`)
+            self._set_aside.add(cid)                    # a limit exit may put it back (`restore_orders`)
         else:
             self._arm_bot_stop(stop, left, f"{status} outside the bot")
         self._cancelling.discard(cid)
