@@ -17,8 +17,9 @@ answers, which on a loaded machine are what dominates).
 
 What a kill costs, by design (apply_kill_latch in runner.cluster.coordinator_status): the node
 asked sets the latch and publishes it, then kills its own bots; the others get the message
-within milliseconds and kill theirs, one after another, each kill cancelling the bot's orders
-and flattening (a sim bot fills at once). Figures depend on the machine and its load; printed, never
+within milliseconds and kill theirs, all at once, each kill cancelling the bot's orders and
+flattening (a sim bot fills at once), and answer in Redis which kills are pending. The answer to
+`kill --all` waits for every node's (`ClusterControl.kill_all`): its time is printed too. Figures depend on the machine and its load; printed, never
 asserted. The whole run is bounded by `--timeout-secs`; servers and nodes are stopped on exit.
 """
 
@@ -99,11 +100,13 @@ async def until_all(nodes: ClusterNodes, names: list[str], state: str, started: 
     return done, bars
 
 
-async def trial(nodes: ClusterNodes, names: list[str], asked: str,
-                held: dict[str, int]) -> tuple[dict[str, float], dict[str, float]]:
-    """One kill --all and one resume --all, both sent to `asked`; per-node seconds for each."""
+async def trial(nodes: ClusterNodes, names: list[str], asked: str, held: dict[str, int],
+                answered: list[float]) -> tuple[dict[str, float], dict[str, float]]:
+    """One kill --all and one resume --all, both sent to `asked`; per-node seconds for each, and
+    the seconds kill --all took to answer appended to `answered`."""
     started = time.monotonic()
     request = asyncio.create_task(nodes.request(asked, lambda c: c.kill_all("bench: kill --all")))
+    request.add_done_callback(lambda _: answered.append(time.monotonic() - started))
     killed, bars = await until_all(nodes, names, "killed", started, held, request)
     await request
     started = time.monotonic()
@@ -133,22 +136,24 @@ async def main(trials: int, bot_count: int, node_count: int, lease_secs: float) 
             await every_row(nodes, names)
             rounds.append(time.monotonic() - polled)
         print(f"one poll of every node (the resolution): p50 {statistics.median(rounds) * 1000:.0f} ms", flush=True)
-        last_kill, last_resume = [], []
+        last_kill, last_resume, answered = [], [], []
         per_node: dict[str, list[float]] = {n: [] for n in names}
         for number in range(1, trials + 1):
             asked = names[(number - 1) % len(names)]
-            killed, resumed = await trial(nodes, names, asked, held)
+            killed, resumed = await trial(nodes, names, asked, held, answered)
             last_kill.append(max(killed.values()))
             last_resume.append(max(resumed.values()))
             for node, secs in killed.items():
                 per_node[node].append(secs)
             print(f"trial {number:>2}: kill --all on {asked}: all killed after {last_kill[-1] * 1000:.0f} ms ("
                   + ", ".join(f"{n} {killed[n] * 1000:.0f}" for n in names)
-                  + f"); resume --all: all running after {last_resume[-1] * 1000:.0f} ms", flush=True)
+                  + f"); answered after {answered[-1] * 1000:.0f} ms; resume --all: all running after "
+                  f"{last_resume[-1] * 1000:.0f} ms", flush=True)
     print(f"\n{trials} trials, {bot_count} bots on {node_count} nodes")
     print(summary("kill --all to the last bot killed", last_kill))
     for node, figures in per_node.items():
         print(summary(f"  {node}'s bots all killed", figures))
+    print(summary("kill --all answered (every node's answer in)", answered))
     print(summary("resume --all to the last bot running", last_resume))
 
 

@@ -169,8 +169,8 @@ class ClusterControl:
             # Killed one by one, not under the global latch: Redis, once back, holds no latch,
             # and the coordinator would read that as `resume --all`.
             units = list(self._coordinator.held)
-            outcomes = await asyncio.gather(*(self._manager.kill(u, f"{reason} (kill --all while Redis was out of reach)")
-                                              for u in units), return_exceptions=True)
+            why = f"{reason} (kill --all while Redis was out of reach)"
+            outcomes = await asyncio.gather(*(self._manager.kill(u, why) for u in units), return_exceptions=True)
             busy = "".join(f"; not killed yet: {o}" for o in outcomes if isinstance(o, Exception))
             raise BotStateError(f"this node's bots are killed, but Redis is out of reach ({type(exc).__name__}): "
                                 f"the other nodes did not get the kill; run kill --all on each of them{busy}") from None
@@ -179,8 +179,9 @@ class ClusterControl:
             others = [node for node in await self._nodes.live() if node != self.node]
         except REDIS_ERRORS:
             others = []                 # the latch is set: the others kill their bots as they read it
-        pending.update(await self._kill_switch.answers_to(asked, others, self._stop_grace_secs + 2 * REDIS_TIMEOUT_SECS))
-        if problems := _pending_kills(pending, self._coordinator.views, self._stop_grace_secs + 2 * REDIS_TIMEOUT_SECS):
+        wait_secs = self._stop_grace_secs + 2 * REDIS_TIMEOUT_SECS     # their kills, and their answer
+        pending.update(await self._kill_switch.answers_to(asked, others, wait_secs))
+        if problems := _pending_kills(pending, self._coordinator.views, wait_secs):
             raise BotStateError(f"the global kill switch is latched ({latch['reason']}), but not every kill is: "
                                 + "; ".join(problems))
         return self.statuses()

@@ -15,9 +15,10 @@ a round:
 
 Taking a bot: acquire its lease (a new, higher token), raise the bot's fence in PostgreSQL to
 that token (a fence already above it, Redis having lost its generations, raises the lease above
-the fence first: `LeaseStore.raise_above`), then build the bot from its saved state there, writing through a journal handle
-fenced with the token. Handing over: stop the bot at a candle boundary, wait for its snapshot
-to be saved, release the lease; the taker finds it free at its next tick.
+the fence first: `LeaseStore.raise_above`), then build the bot from its saved state there,
+writing through a journal handle fenced with the token. Handing over: stop the bot at a candle
+boundary, wait for its snapshot to be saved, release the lease; the taker finds it free at its
+next tick.
 
 A node cut off from Redis (or paused) cannot renew. Its `_deadlines` task, which needs no
 Redis, stops each bot whose last successful renewal was sent `stop_after_secs` ago (0.75 of

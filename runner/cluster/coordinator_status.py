@@ -7,7 +7,8 @@ in its last round.
   node can answer `botrunner status` for the whole cluster.
 - The global kill switch (runner.cluster.kill_switch): the node asked sets the latch and
   publishes it; each node then kills the bots it holds (`apply_kill_latch`), all at once, and
-  answers which kills are pending; `resume --all` resumes those the latch killed. The account-level rule (`kill_all_at_loss_pct`) trips it.
+  answers which kills are pending; `resume --all` resumes those the latch killed. The
+  account-level rule (`kill_all_at_loss_pct`, runner.cluster.loss_rule) trips it.
 """
 
 from __future__ import annotations

@@ -374,5 +374,6 @@ async def test_the_cluster_loss_rule_counts_a_bot_stopped_at_a_loss_with_its_las
     assert a.kill_latch is None
     for node in (a, b):
         node._bots.pnl.update(dict.fromkeys(b.held, -60.0))
-    killed = lambda n: all(r.startswith(GLOBAL_KILL_PREFIX) and "(-430.00 of 4,000.00)" in r for r in n._bots.running.values())
+    killed = lambda n: all(r.startswith(GLOBAL_KILL_PREFIX) and "(-430.00 of 4,000.00)" in r
+                           for r in n._bots.running.values())
     await eventually(lambda: killed(a) and killed(b) and b._bots.running, timeout_secs=10, poll_secs=0.02)
