@@ -277,3 +277,19 @@ async def test_a_stop_the_exchange_refuses_becomes_the_bot_managed_stop(bot, sta
     sold = standin.order_by_client_id(f"{ENTRY}-sl")
     assert (sold.type, sold.status) == ("MARKET", "FILLED") and posted(standin) == [ENTRY, STOP, f"{ENTRY}-sl"]
     assert_flat_as_the_account(runner, standin)
+
+
+async def test_a_stop_cancelled_by_hand_on_the_exchange_leaves_the_bot_managed_stop_in_its_place(bot, account,
+                                                                                                 standin):
+    runner, push = bot({0: GO_LONG})
+    await push(60)
+    resting = standin.order_by_client_id(STOP)
+    await account.client.cancel_order(str(resting.order_id), SYMBOL)          # a person, on the exchange
+    await push(61)
+    assert [(o.client_order_id, o.stop_price) for o in runner.execution.open_orders()] == [
+        (f"{ENTRY}-sl", pytest.approx(30_541.85, abs=0.01))]
+    await push(62)                                  # low 30535 reaches it: the bot sells by market, once
+
+    sold = standin.order_by_client_id(f"{ENTRY}-sl")
+    assert (sold.type, sold.status) == ("MARKET", "FILLED") and posted(standin) == [ENTRY, STOP, f"{ENTRY}-sl"]
+    assert_flat_as_the_account(runner, standin)
