@@ -42,6 +42,7 @@ class BotState(StrEnum):
 DONE_STATES = frozenset({BotState.FINISHED, BotState.FAILED, BotState.DISABLED})
 _RUN_ENDED = frozenset({BotState.FINISHED, BotState.STOPPED, BotState.KILLED, BotState.FAILED})
 _RUNNING, _RUNNER_RUNNING = BotState.RUNNING, RunnerState.RUNNING      # read for every bot of a listing
+_RUN_GOING = (RunnerState.CREATED, RunnerState.RUNNING)                 # a runner handed its run, not ended
 
 
 class BotSlot:
@@ -117,12 +118,19 @@ class BotSlot:
         # Not a sim basket leg re-running its candles up to its journalled kill: that one runs.
         self._latched_at_start = runner.kill_switch.tripped and not runner.kill_follows_journal
 
+    def _flatten_owed(self, runner: StrategyRunner) -> bool:
+        """The runner's flatten is pending (runner.bot.kill_flow); or, latched when handed its run,
+        it still holds the position it closes once warmed up: shown killed meanwhile
+        (`shown_state`), its flatten is shown owed, not done."""
+        return runner.flatten_pending or (self._latched_at_start and runner.state in _RUN_GOING
+                                           and runner.kill_switch.tripped and runner.portfolio.quantity != 0.0)
+
     @property
     def run_ended(self) -> bool:
         """Its status shows its run over (stopped, finished, killed with nothing left to flatten,
         failed), though its task may still be writing its last snapshot and closing its parts."""
         runner = self.runner
-        return self.shown_state() in _RUN_ENDED and not (runner is not None and runner.flatten_pending)
+        return self.shown_state() in _RUN_ENDED and not (runner is not None and self._flatten_owed(runner))
 
     def dashboard_sample(self) -> BotSample:
         """This bot's row for the dashboard (runner.control.live_feed.FIELDS) and its candle
@@ -155,7 +163,7 @@ class BotSlot:
         bots (0.3-0.7 s). `group_figures` shares one risk group's figures among its bots for one
         listing: each figure walks every member of the group."""
         config, runner = self.config, self.runner
-        flattening = runner is not None and runner.flatten_pending
+        flattening = runner is not None and self._flatten_owed(runner)
         state = self.shown_state()
         if runner is None:
             capital = float(config.capital) if config.basket is None else 0.0    # a leg: its share, none yet

@@ -20,20 +20,29 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from runner.control.client import ControlClient
 from runner.control.server import serve_control
+from runner.control.status import BotStatus
 from runner.daemon.manager import BotManager
 from tests.fakes import eventually
 
 
+class Shown(NamedTuple):
+    """The bot's status at the loop turn its state changed, and its governance pause then."""
+
+    status: BotStatus
+    paused: str | None
+
+
 class StatesShown:
     """The states `bot_id`'s status showed: `over_socket`, each answer in order; `in_process`,
-    each change seen at a loop turn, as (state, kill reason, governance pause) at that turn."""
+    each change seen at a loop turn (`Shown`)."""
 
     def __init__(self, manager: BotManager, bot_id: str, client: ControlClient) -> None:
         self.over_socket: list[str] = []
-        self.in_process: list[tuple[str, str, str | None]] = []
+        self.in_process: list[Shown] = []
         self._manager, self._bot_id, self._client = manager, bot_id, client
         self._watches = [asyncio.create_task(self._every_turn(), name="test:states-every-turn"),
                          asyncio.create_task(self._over_socket(), name="test:states-over-socket")]
@@ -50,7 +59,11 @@ class StatesShown:
         """End the watch; the states seen in process, in order, each change once."""
         for watch in self._watches:
             watch.cancel()
-        return [state for state, _, _ in self.in_process]
+        return [shown.status.state for shown in self.in_process]
+
+    def first(self, state: str) -> Shown:
+        """The status at the first loop turn it showed `state`."""
+        return next(shown for shown in self.in_process if shown.status.state == state)
 
     async def aclose(self) -> None:
         self.halt()
@@ -60,10 +73,9 @@ class StatesShown:
         manager, bot_id = self._manager, self._bot_id
         while True:
             status = manager.status(bot_id)
-            if not self.in_process or self.in_process[-1][0] != status.state:
+            if not self.in_process or self.in_process[-1].status.state != status.state:
                 governance = manager.governance(bot_id)[0].figures if status.governance is not None else None
-                paused = governance["paused"] if governance is not None else None
-                self.in_process.append((status.state, status.kill_reason, paused))
+                self.in_process.append(Shown(status, governance["paused"] if governance is not None else None))
             await asyncio.sleep(0)
 
     async def _over_socket(self) -> None:

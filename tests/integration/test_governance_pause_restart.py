@@ -89,7 +89,7 @@ def assert_stopped_from_its_first_answer(shown: StatesShown, reason: str) -> Non
     until its run had returned and its last snapshot had had its turn: a loop turn or more.)"""
     in_process = shown.halt()
     assert in_process == ["created", "starting", "stopped"] and "running" not in shown.over_socket
-    assert {paused for state, _, paused in shown.in_process if state == "stopped"} == {reason}
+    assert {seen.paused for seen in shown.in_process if seen.status.state == "stopped"} == {reason}
 
 
 def governance_events(run: ManagerRun, bot_id: str) -> list:
