@@ -38,7 +38,11 @@ def _control(state_dir: Path, url: Optional[str], call, *, not_running: type[Exc
     try:
         return asyncio.run(run())
     except ControlRequestFailed as exc:
-        fail([exc.message, *exc.problems], code=EXIT_BAD_INPUT if exc.status in (400, 422) else 1)
+        lines = [exc.message, *exc.problems]
+        if exc.status == 401:        # the server speaks to any HTTP client; this one reads the variable
+            lines.append("BOTRUNNER_TOKEN here is not the daemon's token" if os.environ.get("BOTRUNNER_TOKEN")
+                         else "BOTRUNNER_TOKEN is not set here: set it to the daemon's token to act over --url")
+        fail(lines, code=EXIT_BAD_INPUT if exc.status in (400, 422) else 1)
     except ControlClientError as exc:
         if not_running is not None and isinstance(exc, not_running):
             raise

@@ -157,6 +157,10 @@ async def test_status_over_tcp_uses_the_token_from_the_environment(manager):
 
         code, _, err = await botrunner("kill", "btc-ema", "--reason", "x", "--url", server.url)
         assert code == 1 and "token" in err
+        assert "BOTRUNNER_TOKEN is not set here: set it to the daemon's token to act over --url" in err
+        code, _, err = await botrunner("kill", "btc-ema", "--reason", "x", "--url", server.url, token="wrong")
+        assert code == 1 and "BOTRUNNER_TOKEN here is not the daemon's token" in err
+        assert manager.calls == []
 
 
 async def test_status_without_a_daemon_exits_1_with_a_plain_message(state_dir):
