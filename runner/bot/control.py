@@ -87,8 +87,9 @@ class RunnerControl:
                 if self._interrupt is not None:     # a stop or kill asked for while it waited: that first
                     return await self._handle_interrupt()
             if self.bars not in self._scheduled_kills:
-                self._interrupt = ("scheduled", "")     # keep watching until the bar comes
-                return False
+                if self._scheduled_kills or self._rerun_until is not None:
+                    self._interrupt = ("scheduled", "")     # keep watching until the bar comes
+                return False                # (nothing left to watch: no call before every candle)
             what, reason = "kill", self._scheduled_kills.pop(self.bars)
             if self._scheduled_kills:
                 self._interrupt = ("scheduled", "")
