@@ -119,6 +119,7 @@ class ClusterCoordinator(StatusAndKillSwitch):
         self._pinned: set[str] = set()         # moved here on request: not handed over to balance
         self.closing = False                   # the daemon is stopping: take nothing more
         self._latch_gone_told = False
+        self._missing: set[str] = set()        # nodes gone from the live set at the last round
         self._handovers: set[asyncio.Task] = set()
 
     # -- the node's life ----------------------------------------------------------------------
@@ -241,6 +242,8 @@ class ClusterCoordinator(StatusAndKillSwitch):
                 continue
             if results[lease.bot_id]:
                 held.confirmed_at = max(held.confirmed_at, sent_at)
+            elif results[lease.bot_id] is None:
+                await self._lose(lease.bot_id, "its lease is gone from Redis (it ran out, or Redis lost its data)")
             else:
                 await self._lose(lease.bot_id, "its lease is held by another node now")
 
@@ -277,7 +280,10 @@ class ClusterCoordinator(StatusAndKillSwitch):
         previous, self.live_nodes = self.live_nodes, await self._nodes.live()
         if self.node not in self.live_nodes:
             self.live_nodes = sorted([*self.live_nodes, self.node])
-        for gone in sorted(set(previous) - set(self.live_nodes)):
+        # Gone two rounds in a row: a Redis emptied (restarted without its data) drops every
+        # heartbeat at once, and the nodes are back at their next renewal, a round later.
+        missing, self._missing = self._missing, set(previous) - set(self.live_nodes)
+        for gone in sorted(missing - set(self.live_nodes)):
             await self._events.node_left(gone)
         moves = await self._nodes.move_requests(self._bot_ids)
         plan = plan_round(self.node, self.views, self.live_nodes, moves,

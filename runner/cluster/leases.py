@@ -44,13 +44,16 @@ local previous = redis.call('GET', KEYS[3]) or ''
 redis.call('SET', KEYS[3], ARGV[1] .. '|held')
 return {token, previous}
 """
-# KEYS: lease. ARGV: "node|token", ttl_ms. 1 when renewed; 0 when the lease is another's or gone.
+# KEYS: lease. ARGV: "node|token", ttl_ms. 1 when renewed; 0 when the lease is another's; -1
+# when it is gone (ran out, or Redis lost its data).
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local value = redis.call('GET', KEYS[1])
+if value == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-return 0
+if value then return 0 end
+return -1
 """
 # KEYS: lease, generation. ARGV: "node|token", node, floor, ttl_ms. The lease again under a token
 # above both the generation and the floor (a fence's token), when it is still ours; 0 otherwise.
@@ -146,8 +149,9 @@ class LeaseStore:
             return None
         return Lease(lease.bot_id, lease.node, int(token), lease.taken_from)
 
-    async def renew(self, leases: list[Lease]) -> dict[str, bool]:
-        """Renew every lease in one round trip; per bot, True when it is still ours."""
+    async def renew(self, leases: list[Lease]) -> dict[str, bool | None]:
+        """Renew every lease in one round trip; per bot, True when it is still ours, False when
+        another lease holds the bot, None when its lease is gone (ran out, or Redis emptied)."""
         if not leases:
             return {}
         async with asyncio.timeout(REDIS_TIMEOUT_SECS):
@@ -155,7 +159,7 @@ class LeaseStore:
                 for lease in leases:
                     await self._renew(keys=[self.key(lease.bot_id)], args=[lease.value, self.lease_ms], client=pipe)
                 results = await pipe.execute()
-        return {lease.bot_id: bool(ok) for lease, ok in zip(leases, results)}
+        return {lease.bot_id: None if int(ok) < 0 else bool(ok) for lease, ok in zip(leases, results)}
 
     async def release(self, lease: Lease) -> bool:
         """Give the lease up at once (the bot is stopped and its state saved); False when it was

@@ -78,7 +78,11 @@ async def test_a_lease_raised_above_a_floor_gets_a_token_above_it_and_only_its_h
     assert await a.renew([low]) == {"ada": False} and await a.renew([raised]) == {"ada": True}
     assert (await b.views(["ada"]))["ada"].token == 8
     assert await a.release(raised)
-    assert (await b.acquire("ada")).token == 9               # and the generation goes on above it
+    taken = await b.acquire("ada")
+    assert taken.token == 9                                  # and the generation goes on above it
+    await redis.delete(b.key("ada"))                         # gone, as when Redis lost its data
+    assert await b.renew([taken]) == {"ada": None}           # not "held by another": gone
+    assert await b.raise_above(taken, 7) is None
 
 
 async def test_nodes_beat_and_drop_out_of_the_live_set_when_they_stop(redis, prefix):
