@@ -14,8 +14,8 @@ a round:
    fewer than the share rounded down, and serves `botrunner move` requests.
 
 Taking a bot: acquire its lease (a new, higher token), raise the bot's fence in PostgreSQL to
-that token (a fence already above it, Redis having lost its generations, raises the lease above
-the fence first: `LeaseStore.raise_above`), then build the bot from its saved state there,
+that token (a fence already at or above it, Redis having lost its generations, raises the lease
+above the fence first: runner.cluster.claims), then build the bot from its saved state there,
 writing through a journal handle fenced with the token. Handing over: stop the bot at a candle
 boundary, wait for its snapshot to be saved, release the lease; the taker finds it free at its
 next tick.
@@ -51,6 +51,7 @@ from loguru import logger
 from redis.exceptions import RedisError
 
 from runner.cluster.balance import plan_round
+from runner.cluster.claims import claim_unit
 from runner.cluster.config import LeaseTimings
 from runner.cluster.coordinator_status import StatusAndKillSwitch
 from runner.cluster.events import ClusterEvents
@@ -299,7 +300,7 @@ class ClusterCoordinator(StatusAndKillSwitch):
         lease = await self._leases.acquire(bot_id)
         if lease is None:
             return                                            # another node was quicker
-        lease = await self._claim(lease)
+        lease = await claim_unit(lease, self.units[bot_id], self._leases, self._fencing)
         if lease is None:
             return
         self.held[bot_id] = _Held(lease, sent_at)
@@ -313,30 +314,6 @@ class ClusterCoordinator(StatusAndKillSwitch):
         self._events.took(lease, journals)        # journalled per leg, notified once per unit
         for leg, journal in journals.items():
             self._bots.take(leg, journal, kill_reason=kill)
-
-    async def _claim(self, lease: Lease) -> Lease | None:
-        """Raise the fence of every leg of the unit to the lease's token, before any of them
-        runs. A fence above it means Redis lost the generation (restarted without its data): the
-        lease is raised above the highest fence, once, and claimed again. None when the unit is
-        left alone (its lease released, or lost meanwhile)."""
-        legs = self.units[lease.bot_id]
-        refused = [leg for leg in legs if not await self._fencing.claim(leg, lease.token)]
-        if refused:
-            floor = max([await self._fencing.fence(leg) for leg in refused])
-            raised = await self._leases.raise_above(lease, floor)
-            if raised is None:
-                return None                                   # not ours any more: nothing to release
-            logger.warning("Cluster: bot {}'s fence in PostgreSQL holds token {}, above the lease's {} (Redis "
-                           "restarted without its data?); lease raised to token {}", refused[0], floor,
-                           lease.token, raised.token)
-            lease = raised
-            refused = [leg for leg in legs if not await self._fencing.claim(leg, lease.token)]
-        if refused:                  # raised again meanwhile: a node that won a later lease
-            logger.error("Cluster: bot {}'s fence in PostgreSQL is above token {}; leaving {} alone",
-                         refused[0], lease.token, lease.bot_id)
-            await self._leases.release(lease)
-            return None
-        return lease
 
     def _hand_over(self, bot_id: str, why: str) -> None:
         self.held[bot_id].leaving = True

@@ -152,3 +152,34 @@ async def test_a_bot_claimed_again_on_one_node_writes_with_the_new_handle_only(p
 
     assert isinstance(results[0], StaleFencingToken) and results[1] is None
     assert [e.key for e in a.events(BOT)] == [f"{BOT}-o2"]
+
+
+async def test_a_basket_taken_after_redis_lost_its_data_is_claimed_above_every_legs_fence(pg_nodes, redis_url,
+                                                                                          redis_key_prefix):
+    """Redis emptied: the basket's lease comes back as token 1, below its legs' fences (5 and 3).
+    The taker raises the lease above the highest, and every leg is fenced with it; the old
+    owner's handle (token 5) writes nothing more."""
+    from redis.asyncio import Redis
+
+    from runner.cluster.claims import claim_unit
+    from runner.cluster.leases import LeaseStore
+    from runner.cluster.runtime import _Fencing
+
+    old_node, taker = pg_nodes
+    legs = ["trio.btc-usdt", "trio.eth-usdt"]
+    assert await old_node.claim(legs[0], 5) and await old_node.claim(legs[1], 3)
+    stale = old_node.for_bot(legs[0], 5)
+    redis = Redis.from_url(redis_url)
+    try:
+        leases = LeaseStore(redis, redis_key_prefix.rstrip(":"), "node-b", 10_000)
+        lease = await leases.acquire("trio")
+        assert lease.token == 1
+        claimed = await claim_unit(lease, legs, leases, _Fencing(taker))
+        assert claimed is not None and claimed.token == 6 and claimed.node == "node-b"
+        assert (await leases.views(["trio"]))["trio"].token == 6
+    finally:
+        await redis.aclose()
+    assert [old_node.fence(leg) for leg in legs] == [6, 6]
+    stale.record(intent(1, legs[0]))
+    with pytest.raises(StaleFencingToken):
+        await stale.group_commit()
