@@ -291,8 +291,7 @@ class LimitOrderFlow:
         are armed for what it filled), journalling `why`, and book the fills learned meanwhile."""
         cancelled, fills = await self.execution.cancel(order_ids)
         for order in cancelled:
-            self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": why},
-                         key=order.client_order_id)
+            self._record_cancel(order, why, now_ms)
         if fills:
             self._apply_fills(fills, now_ms)
         if self.risk_group is not None:

@@ -132,12 +132,20 @@ class OrderFlow:
     async def _cancel_all(self, now_ms: int, why: str) -> None:
         cancelled, fills = await self.execution.cancel_all()
         for order in cancelled:
-            self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": why},
-                         key=order.client_order_id)
+            self._record_cancel(order, why, now_ms)
             if self._replaced_exits is not None:   # a limit exit's set-aside exits go with it: a flatten follows
                 self._forget_replaced_exits(order.client_order_id)
         if fills:                     # filled before the cancel arrived: booked before any sizing
             self._apply_fills(fills, now_ms)
+
+    def _record_cancel(self, order: Order, why: str, now_ms: int) -> None:
+        """Journal the cancel of `order`. A protective exit's is keyed by its id and candle: one a
+        limit exit set aside comes back (`runner.bot.limit_orders`) and can be cancelled again,
+        and under its id alone the journal kept only the first cancel (or refused a second with
+        another why), so a restart restored it beside the exit that replaced it. Recovery reads
+        the order id from the data."""
+        key = order.client_order_id if order.oco_group is None else f"{order.client_order_id}@{self.bars - 1}"
+        self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": why}, key=key)
 
     def _next_order_id(self) -> str:
         self.order_seq += 1

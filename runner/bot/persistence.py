@@ -137,8 +137,7 @@ class RunnerPersistence:
             return
         cancelled, fills = await self.execution.cancel(named)
         for order in cancelled:
-            self._record("cancel", now_ms, {"order_id": order.client_order_id, "why": "exit filled"},
-                         key=order.client_order_id)
+            self._record_cancel(order, "exit filled", now_ms)
         if fills:
             self._apply_fills(fills, now_ms)
 

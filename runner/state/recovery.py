@@ -102,9 +102,10 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal, *, rerun
             recovered.orders_after.append(event.data)
         elif event.kind == "fill":
             recovered.fills_after.append(event.data)
-        elif event.kind == "cancel":
-            recovered.orders_after = [o for o in recovered.orders_after if o["order_id"] != event.key]
-            recovered.cancelled_after[event.key] = event.data.get("why", "")
+        elif event.kind == "cancel":                # keyed by order id, or a protective exit's by id@candle
+            order_id = event.data.get("order_id", event.key)
+            recovered.orders_after = [o for o in recovered.orders_after if o["order_id"] != order_id]
+            recovered.cancelled_after[order_id] = event.data.get("why", "")
         elif event.kind != GOVERNANCE_KIND:         # a kill or a resume
             latch = recovered.latch_after = folded_latch(latch, event)
             if event.kind == "resume" and recovered.state is not None:

@@ -145,6 +145,33 @@ async def test_an_exit_in_flight_at_a_crash_is_followed_and_the_stops_of_the_exp
     assert second.portfolio.quantity < 1e-5
 
 
+@pytest.mark.parametrize("mode", ["paper", "live"])
+async def test_stops_put_back_then_replaced_by_an_exit_past_the_snapshot_are_not_restored_after_a_crash(
+        restartable, account, standin, mode):
+    # The limit exit expires at 63's close and the stop-loss and take-profit come back (in the
+    # snapshot written then); at 64 the strategy exits by market, which cancels them a second
+    # time, and the process dies. Their second cancel must be in the journal: restored, the stop
+    # would sell again at 65 (paper: a short; live: a sell of coins the bot does not hold).
+    engine = (lambda: paper_engine(account)) if mode == "paper" else (lambda: live_engine(account, PREFIX))
+    script = {0: GO_LONG, 1: LimitSignal(Direction.FLAT, "take it", price=31_000.0, expire_after=2), 4: GO_FLAT}
+    first, push, crash, restart = restartable(engine(), script,
+                                              RiskConfig(stake_pct=0.1, stop_loss_pct=0.004, take_profit_pct=0.05))
+    for i in (60, 61, 62, 63):
+        await push(i)
+    assert [o.client_order_id for o in first.execution.open_orders()] == [f"{PREFIX}1-sl", f"{PREFIX}1-tp"]
+    await crash(then=(64,))
+
+    second, push = restart(engine())
+    assert [o for o in second.execution.open_orders() if o.oco_group is not None] == []
+    await push(65)
+
+    assert second.portfolio.quantity == pytest.approx(0.0, abs=1e-5)
+    assert [f.data["order_id"] for f in second.journal.events(kinds=("fill",))] == [f"{PREFIX}1", f"{PREFIX}3"]
+    assert cancels(second) == ["replaced by an exit"] * 2 + ["expired"] + ["replaced by an exit"] * 2
+    if mode == "live":
+        assert standin.order_submissions == {f"{PREFIX}1": 1, LIMIT_EXIT: 1, f"{PREFIX}3": 1}
+
+
 ENTRY_MS = T0_MS + 63 * MIN                # in the rise of the tape
 FAR_ABOVE = 100_000.0                      # a limit exit the tape never reaches
 
