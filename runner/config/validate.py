@@ -25,7 +25,6 @@ def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig
     to return: it is added to `unlisted`, with its file, where given."""
     valid: list[tuple[Path, BotConfig]] = []
     problems: list[str] = []
-    unlisted = [] if unlisted is None else unlisted
     for path in paths:
         if _is_daemon_folder(path):
             try:
@@ -34,7 +33,8 @@ def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig
                 problems.extend(exc.problems)
                 continue
             valid.extend((path / "bots", bot) for bot in bots)
-            unlisted.extend(_baskets_without_legs(path / "bots", daemon.bot_defaults))
+            if unlisted is not None:      # each file read again: only for validate's report
+                unlisted.extend(_baskets_without_legs(path / "bots", daemon.bot_defaults))
         elif path.is_dir():
             files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
             if not files:
@@ -58,7 +58,7 @@ def _is_daemon_folder(path: Path) -> bool:
     return path.is_dir() and ((path / "daemon.yaml").is_file() or (path / "bots").is_dir())
 
 
-def _load_files(files: list[Path], problems: list[str], unlisted: list[tuple[Path, BasketConfig]]
+def _load_files(files: list[Path], problems: list[str], unlisted: list[tuple[Path, BasketConfig]] | None
                 ) -> list[tuple[Path, BotConfig]]:
     loaded = []
     for file in files:
@@ -70,7 +70,7 @@ def _load_files(files: list[Path], problems: list[str], unlisted: list[tuple[Pat
             problems.extend(exc.problems)
             continue
         loaded.extend((file, leg) for leg in legs)
-        if not legs:
+        if not legs and unlisted is not None:
             unlisted.append((file, config))
     return loaded
 
