@@ -81,6 +81,9 @@ async def test_a_sigkilled_daemon_restores_every_leg_and_the_one_cash_balance(ro
     assert daemon.returncode == -signal.SIGKILL, "the daemon should have been killed mid-run"
     assert journal_fills(state_dir) < expected_fills
 
+    # The rest of the data at full speed: pacing is only there for the kill to land mid-run (paced,
+    # the restart replayed its 1,300-odd candles a leg in about 3 s).
+    (folder / "bots" / "trio.yaml").write_text(trio_basket(bars=2_000, speed=None))
     final = start_daemon(folder, state_dir)
     _, err = final.communicate(timeout=240)
     assert final.returncode == 0, err[-3000:]
