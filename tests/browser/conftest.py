@@ -38,32 +38,64 @@ def _missing(reason: str) -> None:
     pytest.skip(f"{reason} (install it: sudo apt-get install -y chromium; pip install -e '.[dev]')")
 
 
-@pytest.fixture(scope="package")
-def chromium() -> Iterator[object]:
-    """One headless chromium process (a Playwright `Browser`) for the browser tests, closed after
-    the last of them: a launch costs 1-2 s on a loaded machine, and each test still gets a fresh
-    profile of its own from `browser`."""
-    executable = chromium_path()
-    if executable is None:
-        _missing(f"no chromium found (looked for {', '.join(CHROMIUM_PATHS)})")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(executable), headless=True, args=list(CHROMIUM_ARGS))
+class SharedChromium:
+    """One headless chromium process (a Playwright `Browser`) for the browser tests: launched by
+    the first, closed after the last (`pytest_runtest_teardown` below). A launch cost 1-2 s a test
+    on a loaded machine; each test still gets a fresh profile of its own from `browser`. Not a
+    package-scoped fixture: this folder is no Python package, and pytest kept such a fixture, and
+    chromium, to the end of the session."""
+
+    def __init__(self) -> None:
+        self._playwright = None
+        self._browser = None
+
+    def get(self) -> object:
+        if self._browser is None:
+            executable = chromium_path()
+            if executable is None:
+                _missing(f"no chromium found (looked for {', '.join(CHROMIUM_PATHS)})")
+            try:
+                from playwright.sync_api import sync_playwright
+            except ImportError:
+                _missing("the playwright package is not installed")
+            self._playwright = sync_playwright().start()
+            try:
+                self._browser = self._playwright.chromium.launch(executable_path=str(executable), headless=True,
+                                                                 args=list(CHROMIUM_ARGS))
+            except BaseException:
+                self.close()
+                raise
+        return self._browser
+
+    def close(self) -> None:
         try:
-            yield launched
+            if self._browser is not None:
+                self._browser.close()
         finally:
-            launched.close()
+            if self._playwright is not None:
+                self._playwright.stop()
+            self._playwright = self._browser = None
+
+
+SHARED_CHROMIUM = SharedChromium()
+
+
+@pytest.hookimpl(trylast=True)          # after the test's own fixtures (its context) are torn down
+def pytest_runtest_teardown(item, nextitem) -> None:
+    if nextitem is None or nextitem.path.parent != Path(__file__).parent:
+        SHARED_CHROMIUM.close()
+
+
+def pytest_sessionfinish(session) -> None:
+    SHARED_CHROMIUM.close()             # a session stopped early (-x, Ctrl-C) in this folder
 
 
 @pytest.fixture
-def browser(chromium) -> Iterator[object]:
+def browser() -> Iterator[object]:
     """A fresh browser profile (a Playwright `BrowserContext`: its own cookies, storage and cache,
     nothing kept from another test) in the shared headless chromium, closed after the test. Open
     pages with `browser.new_page()`; see `page` for the common case."""
-    context = chromium.new_context()
+    context = SHARED_CHROMIUM.get().new_context()
     try:
         yield context
     finally:
