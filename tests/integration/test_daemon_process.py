@@ -32,9 +32,9 @@ speed: {speed}
 """
 
 
-def write_config_dir(root: Path, speed: float) -> Path:
+def write_config_dir(root: Path, speed: float | str) -> Path:
     config_dir = root / "config"
-    (config_dir / "bots").mkdir(parents=True)
+    (config_dir / "bots").mkdir(parents=True, exist_ok=True)
     (config_dir / "daemon.yaml").write_text("snapshot_interval_secs: 0.1\nstop_grace_secs: 5\n")
     for i, seed in enumerate(SEEDS):
         strategy, params = [("sma_cross", "{fast: 5, slow: 20}"), ("ema_cross", "{fast: 5, slow: 20}"),
@@ -152,6 +152,8 @@ def kill_and_restart(tmp_path: Path, seed: int) -> None:
                     checked_mid_run.add(bot_id)
     assert checked_mid_run == set(bot_ids), "every bot's snapshot should have been checked after a kill mid-run"
 
+    # The rest of the data at full speed: the pacing only let the kills land mid-run.
+    write_config_dir(tmp_path, speed="null")
     final = start_daemon(config_dir, state_dir)
     out, err = final.communicate(timeout=60)
     assert final.returncode == 0, err[-3000:]
