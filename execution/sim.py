@@ -91,8 +91,10 @@ class SimExecution:
         return list(self._pending)
 
     def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
-        # Sim fills are keyed by their order's id, so `fill_ids` names nothing to skip.
-        known = {o.client_order_id for o in self._pending}
+        # A sim order fills whole, once, its fill keyed by the order's id: one among `fill_ids` is
+        # done. A shadow bot (sim fills on exchange candles) restarted from a snapshot older than
+        # such a fill got the intent back from the journal and filled it again at the next open.
+        known = {o.client_order_id for o in self._pending}.union(fill_ids)
         fresh = [o for o in orders if o.client_order_id not in known]
         self._pending.extend(fresh)
         if any(map(is_trailing_stop, fresh)):
