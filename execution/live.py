@@ -60,7 +60,7 @@ from execution.reconcile import fill_from_ccxt, order_from_ccxt, reconcile
 from execution.tracked_order import OrderState, TrackedOrder
 from execution.unreported_fills import UnreportedFills
 from market.clock import SYSTEM_CLOCK, Clock
-from market.models import Candle
+from market.models import Candle, iso_utc, timeframe_ms
 
 __all__ = ["LiveExecution"]
 
@@ -99,6 +99,7 @@ class LiveExecution:
         self._sent: set[str] = set()
         self._fills = UnreportedFills()
         self._last_price: float | None = None
+        self._bar_ms = timeframe_ms(timeframe)
         self._reconciliation = PeriodicReconciliation(self._reconcile, timeframe=timeframe, clock=clock,
                                                       every_candles=reconcile_every_candles,
                                                       name=f"reconcile:{order_id_prefix}")
@@ -155,10 +156,14 @@ class LiveExecution:
         """The protective exits through `candles`, which the bot did not step through (those past
         its snapshot, after a restart): trailing stops trail them, and an exit one of them reached
         is sent now, as a market exit, as `on_candle` would have after that candle. `from_ms`: by
-        `oco_group`, the open time of the first candle an entry's exits see (see `SimExecution`'s)."""
-        if not self._exits or not await self._markets_ready():
+        `oco_group`, the open time of the first candle an entry's exits see (see `SimExecution`'s).
+        Orders of unknown outcome are looked up first, as `on_candle` does (after a restart every
+        order followed again is: an answer lost before the crash, an order resting in the
+        snapshot): an entry the exchange filled meanwhile arms its exits now, and they see the
+        candles from its fill on (`TrackedOrder.first_candle_of_exits`), not only those to come."""
+        if not (self._exits or self._orders) or not await self._markets_ready():
             return []
-        starts = from_ms or {}
+        starts = {**(from_ms or {}), **await self._look_up_unknown_outcomes()}
         for candle in candles:
             self._last_price = candle.close          # prices the minimum-notional check, as on_candle's
             among = [o for o in self._exits.orders() if starts.get(o.oco_group, candle.ts_ms) <= candle.ts_ms]
@@ -167,6 +172,21 @@ class LiveExecution:
                                "exit now", order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high, why)
                 await self._submit(self._exits.market_exit(order, candle))
         return self._fills.drain()
+
+    async def _look_up_unknown_outcomes(self) -> dict[str, int]:
+        """Look up the orders of unknown outcome once each; return, by `oco_group`, the first
+        candle (open time) the exits of each entry found done see."""
+        followed = [t for t in self._orders.values() if t.state is _UNKNOWN]
+        armed_before = {o.oco_group for o in self._exits.orders()}
+        for tracked in followed:
+            await self._resolve(tracked)
+        armed = {o.oco_group for o in self._exits.orders()} - armed_before
+        starts = {t.order.client_order_id: t.first_candle_of_exits(self._bar_ms) for t in followed
+                  if t.order.client_order_id in armed}
+        for group, first_ms in starts.items():
+            logger.info("Order {}: found done on the exchange; its protective exits catch up from the candle of {}",
+                        group, iso_utc(first_ms))
+        return starts
 
     @property
     def reconciling(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from execution.models import Fill, Order
+from execution.models import Fill, Order, OrderType
 
 __all__ = ["DONE_STATUSES", "OrderState", "TrackedOrder"]
 
@@ -38,6 +38,7 @@ class TrackedOrder:
     not_found: int = 0
     settle_after_ms: int | None = None   # exchange time past which "not found" is final
     fill_ids: set[str] = field(default_factory=set)
+    last_fill_ts_ms: int = 0         # exchange time of the latest trade seen
 
     def count(self, fill: Fill) -> bool:
         """Add `fill` to the totals; False (and nothing added) when it was counted before."""
@@ -47,7 +48,20 @@ class TrackedOrder:
         self.base_fees += fill.base_fee
         self.filled_qty += fill.quantity
         self.notional += fill.quantity * fill.price
+        self.last_fill_ts_ms = max(self.last_fill_ts_ms, fill.ts_ms)
         return True
+
+    def first_candle_of_exits(self, bar_ms: int) -> int:
+        """The open time of the first candle of `bar_ms` the protective exits of this entry, found
+        done after a restart, see (`LiveExecution.catch_up_exits`). A market entry's: the candle
+        its last fill falls in (armed with the order's reply, they saw the rest of it). A limit
+        entry's: the first candle opening at or after its last fill (the engine learns a resting
+        order filled at a poll after the candle closed, and that candle's range holds prices from
+        before the fill: a high the stop would trail from, a low it would take for reached).
+        Never one that closed before the entry was decided."""
+        fill_ms, decided_ms = self.last_fill_ts_ms, self.order.created_ts_ms
+        first_ms = fill_ms - fill_ms % bar_ms if self.order.type is OrderType.MARKET else -(-fill_ms // bar_ms) * bar_ms
+        return max(first_ms, decided_ms - decided_ms % bar_ms)
 
     def lacks_trades(self, filled: float) -> bool:
         """The exchange says `filled` traded: more than the trades seen so far add up to."""

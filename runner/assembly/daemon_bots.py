@@ -100,7 +100,8 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
                  warmup_candles(config.timeframe, strategy_needs(strategy)))
     key, make_feed = exchange_feed(config, account, clock)     # klines, or candles made from trades
     # The history holds the candles past the snapshot too, for its protective exits to catch up on.
-    past_snapshot = candles_past_snapshot(recovered.state, config.timeframe, clock.now_ms(), recovered.exits_to_arm)
+    past_snapshot = candles_past_snapshot(recovered.state, config.timeframe, clock.now_ms(), recovered.exits_to_arm,
+                                          recovered.entries_to_look_up if config.mode == "live" else ())
     cursor = await hub.subscribe_live(key, make_feed, warmup=max(warmup, shared_catch_up(past_snapshot)))
     runner = None
     try:

@@ -70,7 +70,9 @@ async def reconcile_on_start(runner: StrategyRunner, config: BotConfig, account:
     # An order the bot holds open that the exchange does not list either never reached it (an
     # intent journalled before a crash) or is done, its fills among the missing ones. Only one
     # the exchange knows is a difference; one it does not know stays with the engine, which
-    # looks it up again and drops it once it cannot land any more.
+    # looks it up again and drops it once it cannot land any more. Nor is one it shows filled
+    # whole: its trades are journalled, or they are among the missing ones (a limit entry of
+    # the snapshot, filled before the crash, its fill journalled, halted a bot on nothing).
     vanished = [o for o in report.vanished_orders if await _exchange_knows(account, config.symbol, o)]
     if not (report.missing_fills or report.unknown_open_orders or vanished):
         if report.vanished_orders:
@@ -99,15 +101,16 @@ def _booked_fill_ids(journal: BotJournal) -> set[str]:
 
 
 async def _exchange_knows(account: ExchangeAccount, symbol: str, order: Order) -> bool:
-    """Whether the exchange finds `order` by its client order id (a failed lookup: assume so)."""
+    """Whether the exchange finds `order` by its client order id, other than filled whole (a
+    failed lookup: assume so)."""
     try:
-        await account.call("fetch_order", symbol, account.client.fetch_order, None, symbol,
-                           {"origClientOrderId": order.client_order_id})
+        raw = await account.call("fetch_order", symbol, account.client.fetch_order, None, symbol,
+                                 {"origClientOrderId": order.client_order_id})
     except OrderNotFound:
         return False
     except TemporaryExchangeError:
         return True
-    return True
+    return raw.get("status") != "closed"
 
 
 def _describe(report: ReconcileReport, vanished: list[Order]) -> str:

@@ -17,7 +17,7 @@ from execution.models import Fill, Order, OrderType, Side, fill_to_dict, order_f
 from execution.order_ids import sequence_of
 from execution.protective import is_trailing_stop
 from market.models import Candle, iso_utc
-from runner.state.exits_past_snapshot import ExitsToArm
+from runner.state.exits_past_snapshot import ExitsToArm, asks_for_exits
 
 __all__ = ["RunnerPersistence"]
 
@@ -95,7 +95,8 @@ class RunnerPersistence:
                     break
             self.journal.commit()        # a cancel or an exit sent: on disk before the bot goes on
         trailing = {o.client_order_id: o.stop_price for o in self.execution.open_orders() if is_trailing_stop(o)}
-        if not past or not any(o.oco_group is not None for o in self.execution.open_orders()):
+        # An entry asking for exits counts too: live looks it up first, and one found filled arms them.
+        if not past or not any(o.oco_group is not None or asks_for_exits(o) for o in self.execution.open_orders()):
             return
         # Exits armed from the journal (`arm_exits_past_snapshot`) see the candles from their fill's on.
         fills = await self.execution.catch_up_exits(past, from_ms=self._exits_from_ms)

@@ -37,6 +37,14 @@ candles from their fill's candle on (`ExitsToArm.first_candle_ms`): the candle t
 in is the first an uninterrupted bot checked them against, and one before it never sees them.
 Only market entries: a limit entry may still rest in part (the engine follows it, and arms its
 exits when it is done), and sim's and paper's rules arm none for a limit entry.
+
+A live bot also follows again, by looking them up, the entries the journal holds no fill of past
+the snapshot: one resting in it (a limit entry), one whose answer was lost before the crash.
+Whether such an entry is done cannot be read from the journal (the intent's quantity is before
+rounding to the lot step), so `entries_to_look_up` lists them, the feed gives the candles since
+the snapshot or since each was decided, and the engine's catch-up looks them up before the
+candles (`LiveExecution.catch_up_exits`): one the exchange filled meanwhile arms its exits then,
+and they see the candles from its fill on, as those armed from the journal do.
 """
 
 from __future__ import annotations
@@ -52,8 +60,8 @@ from execution.order_ids import protected_entry, protective_id
 from execution.protective import protective_exits
 from market.models import timeframe_ms
 
-__all__ = ["MAX_CATCH_UP_CANDLES", "ExitsToArm", "candles_past_snapshot", "exits_of_entries_past_snapshot",
-           "filled_exit_groups"]
+__all__ = ["MAX_CATCH_UP_CANDLES", "ExitsToArm", "asks_for_exits", "candles_past_snapshot", "entries_to_look_up",
+           "exits_of_entries_past_snapshot", "filled_exit_groups"]
 
 # Past this many candles (69 days of 1m, 11 years of 1h) a bot's exits catch up on the latest
 # only: the older ones are 200 requests of history and 28 MB for a stop that long in the past
@@ -95,8 +103,7 @@ def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fi
         if not fills or data["type"] != OrderType.MARKET or data["oco_group"] is not None or group in carried_out:
             continue
         entry = order_from_dict(data)
-        if not (entry.stop_loss_pct is not None or entry.take_profit_pct is not None
-                or entry.trailing_stop_pct is not None or entry.trailing_stop_distance is not None):
+        if not asks_for_exits(entry):
             continue
         if any(protective_id(group, kind) in cancelled_after for kind in ("sl", "tp", "ts")):
             continue
@@ -112,18 +119,34 @@ def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fi
     return armed
 
 
+def entries_to_look_up(state: dict[str, Any] | None, orders_after: Sequence[Mapping[str, Any]],
+                       to_arm: Sequence[ExitsToArm], cancelled_after: Mapping[str, str]) -> list[Order]:
+    """The entries asking for protective exits that a restarted live bot follows again by looking
+    them up (see the module docstring): open in the snapshot `state` and not cancelled past it,
+    and the intents journalled past it (`orders_after`) but those whose exits are armed from the
+    journal (`to_arm`)."""
+    done = {x.entry.client_order_id for x in to_arm}
+    resting = [d for d in state["open_orders"] if d["order_id"] not in cancelled_after] if state is not None else []
+    return [entry for data in (*resting, *orders_after) if data.get("oco_group") is None and data["order_id"] not in done
+            and asks_for_exits(entry := order_from_dict(data))]
+
+
 def candles_past_snapshot(state: dict[str, Any] | None, timeframe: str, now_ms: int,
-                          to_arm: Sequence[ExitsToArm] = ()) -> int:
+                          to_arm: Sequence[ExitsToArm] = (), looked_up: Sequence[Order] = ()) -> int:
     """How many of the latest closed candles of `timeframe` the history must give, at `now_ms`,
     to hold every candle after the last one of the snapshot `state` (two more than can have
     closed by then: one closing while the feed is asked still leaves the oldest needed one in,
-    and the extra ones, the snapshot's own candle at most, are told apart by time), and every
-    candle from the first that the exits `to_arm` see on; 0 when neither `state` nor `to_arm`
-    holds a protective exit. At most `MAX_CATCH_UP_CANDLES`, with a warning."""
+    and the extra ones, the snapshot's own candle at most, are told apart by time), every
+    candle from the first that the exits `to_arm` see on, and, for the entries a live bot
+    looks up again (`looked_up`, from `entries_to_look_up`), every candle after the snapshot's
+    last and from the one each was decided on; 0 when neither `state`, `to_arm` nor `looked_up`
+    holds a protective exit or an entry asking for one. At most `MAX_CATCH_UP_CANDLES`, with a warning."""
     bar_ms = timeframe_ms(timeframe)
     after = [x.first_candle_ms(bar_ms) - bar_ms for x in to_arm]      # as if a snapshot ended the candle before
-    if state is not None and state["last_candle_ts_ms"] and any(o.get("oco_group") for o in state["open_orders"]):
-        after.append(state["last_candle_ts_ms"])
+    last_ms = (state["last_candle_ts_ms"] or 0) if state is not None else 0
+    if last_ms and any(o.get("oco_group") for o in state["open_orders"]):
+        after.append(last_ms)
+    after.extend(max(last_ms, o.created_ts_ms - o.created_ts_ms % bar_ms - bar_ms) for o in looked_up)
     if not after:
         return 0
     spans = max(0, (now_ms - min(after)) // bar_ms)
@@ -139,3 +162,9 @@ def filled_exit_groups(order_ids: Iterable[str]) -> set[str]:
     journalled past the snapshot, or found on the exchange): that exit was carried out, and the
     group's exits, one cancelling the other, are not to be restored, nor left armed."""
     return {entry for order_id in order_ids if (entry := protected_entry(order_id)) is not None}
+
+
+def asks_for_exits(order: Order) -> bool:
+    """Whether `order`, an entry, asks for protective exits once it is done."""
+    return (order.stop_loss_pct is not None or order.take_profit_pct is not None
+            or order.trailing_stop_pct is not None or order.trailing_stop_distance is not None)

@@ -18,7 +18,8 @@ snapshot is written a loop turn after its journal commit, and a flatten's answer
 still). Its governance decisions past the snapshot are folded in where it is built
 (`runner.governance.saved`), and its protective exits catch up on the candles past the
 snapshot where it is built too (`runner.state.exits_past_snapshot`), with those of the market
-entries filled past the snapshot (`exits_to_arm`), from their fill's candle on.
+entries filled past the snapshot (`exits_to_arm`), from their fill's candle on, and (live) those
+of the entries it looks up again and finds filled (`entries_to_look_up`).
 
 A snapshot that is damaged is moved aside (kept for a person to look at) and the bot re-runs
 from the start against the whole journal; so does a bot that crashed before its first snapshot.
@@ -32,9 +33,10 @@ from typing import Any
 
 from loguru import logger
 
+from execution.models import Order
 from runner.bot.errors import BotMustStayDown
 from runner.governance.saved import GOVERNANCE_KIND
-from runner.state.exits_past_snapshot import ExitsToArm, exits_of_entries_past_snapshot
+from runner.state.exits_past_snapshot import ExitsToArm, entries_to_look_up, exits_of_entries_past_snapshot
 from runner.state.journal import BotJournal, JournalEvent
 from runner.state.rerun_decisions import rerun_decisions
 from runner.state.snapshots import CorruptSnapshot, SnapshotStore
@@ -76,6 +78,9 @@ class RecoveredState:
     # Paper, live: the protective exits of the market entries filled past the snapshot, to arm
     # and catch up from their fill's candle on (`runner.state.exits_past_snapshot`).
     exits_to_arm: list[ExitsToArm] = field(default_factory=list)
+    # Paper, live: the entries asking for exits that a live bot follows again by looking them up;
+    # the feed gives the candles their exits may catch up on (`entries_to_look_up`).
+    entries_to_look_up: list[Order] = field(default_factory=list)
 
     @property
     def position(self) -> int:
@@ -113,6 +118,8 @@ def recover(bot_id: str, snapshots: SnapshotStore, journal: BotJournal, *, rerun
     if not reruns:
         recovered.exits_to_arm = exits_of_entries_past_snapshot(recovered.orders_after, recovered.fills_after,
                                                                 recovered.cancelled_after)
+        recovered.entries_to_look_up = entries_to_look_up(recovered.state, recovered.orders_after,
+                                                          recovered.exits_to_arm, recovered.cancelled_after)
     if reruns:     # by where the state stands in the candles, not by `journal_seq` (see the module docstring)
         rerun = rerun_decisions(recovered.state, journal,
                                 [e for e in past if e.kind in _RERUN_KINDS] if after_seq == 0 else None)
