@@ -133,11 +133,14 @@ class PaperExecution:
     def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
         # An order fills once here, under its own id (`_with_fill_id`): one whose fill is booked is
         # done, and followed again it would fill a second time at today's quote (a restart whose
-        # snapshot predates the fill; the journal refused the second fill and the bot stopped).
-        known = {o.client_order_id for o in self.open_orders()}.union(fill_ids)
+        # snapshot predates the fill; the journal refused the second fill and the bot stopped),
+        # or, a limit order the snapshot held resting, at the next candle that reaches it.
+        done = set(fill_ids)
+        self._unfilled = [o for o in self._unfilled if o.client_order_id not in done]
+        known = {o.client_order_id for o in self.open_orders()}.union(done)
         fresh = [o for o in orders if o.client_order_id not in known]
         self._unfilled.extend(o for o in fresh if o.type is OrderType.MARKET)
-        self._book.restore_orders([o for o in fresh if o.type is not OrderType.MARKET])
+        self._book.restore_orders([o for o in fresh if o.type is not OrderType.MARKET], fill_ids=done)
 
     async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot",
                              from_ms: Mapping[str, int] | None = None) -> list[Fill]:

@@ -92,9 +92,14 @@ class SimExecution:
 
     def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
         # A sim order fills whole, once, its fill keyed by the order's id: one among `fill_ids` is
-        # done. A shadow bot (sim fills on exchange candles) restarted from a snapshot older than
-        # such a fill got the intent back from the journal and filled it again at the next open.
-        known = {o.client_order_id for o in self._pending}.union(fill_ids)
+        # done, handed over now or restored before (from a snapshot older than its fill). A shadow
+        # bot (sim fills on exchange candles) got such an intent back from the journal, or such a
+        # resting limit order from its snapshot, and filled it again.
+        done = set(fill_ids)
+        if done and any(o.client_order_id in done for o in self._pending):
+            self._pending = [o for o in self._pending if o.client_order_id not in done]
+            self._trailing = any(map(is_trailing_stop, self._pending))
+        known = {o.client_order_id for o in self._pending}.union(done)
         fresh = [o for o in orders if o.client_order_id not in known]
         self._pending.extend(fresh)
         if any(map(is_trailing_stop, fresh)):

@@ -70,3 +70,12 @@ async def test_a_sim_engine_does_not_follow_again_an_order_whose_fill_is_booked(
 
     assert sim.open_orders() == [pending]
     assert [f.client_order_id for f in await sim.on_candle(Candle(6 * MIN, 100, 101, 99, 100, 1.0))] == ["e-2"]
+
+
+def test_a_sim_engine_drops_a_resting_order_of_the_snapshot_whose_fill_is_booked_past_it():
+    sim = SimExecution(fee_rate=0.0)
+    sim.restore_orders([entry("e-1"), entry("e-2")])                  # the snapshot's
+
+    sim.restore_orders([], fill_ids={"e-1"})                           # then the journal's fills
+
+    assert [o.client_order_id for o in sim.open_orders()] == ["e-2"]
