@@ -35,5 +35,10 @@ def timeframe_ms(timeframe: str) -> int:
 
 
 def iso_utc(ts_ms: int) -> str:
-    """Epoch milliseconds as `2022-01-01T00:00:00Z`, the form used in messages and files."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Epoch milliseconds as `2022-01-01T00:00:00Z`, the form used in messages and files. A time
+    no calendar date holds (before year 1 or past 9999: a bad file's timestamp being reported)
+    is given as its milliseconds, so the message about it can still be made."""
+    try:
+        return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return f"{ts_ms} ms since 1970"

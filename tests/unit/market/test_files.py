@@ -116,6 +116,17 @@ def test_a_range_with_no_candles_says_what_the_file_covers(write_file):
                                         "the file covers 2022-01-01T00:00:00Z .. 2022-01-01T00:29:00Z")
 
 
+def test_a_range_with_no_candles_in_a_file_dated_before_year_one_is_still_a_clear_error(write_file):
+    text = csv_text(CANDLES).replace("2022-01-01T00:00:00Z", "-1", 1)   # numpy reads it as year -1
+    path = write_file("range.csv", text)
+
+    with pytest.raises(MarketDataError) as caught:
+        load_candles(path, start=datetime(2023, 1, 1))
+
+    assert str(caught.value).startswith(f"{path}: no candles from 2023-01-01 00:00:00 to the end; "
+                                        "the file covers -62198755200000 ms since 1970 .. ")
+
+
 def test_end_before_start_is_an_error(write_file):
     path = write_file("range.csv", csv_text(CANDLES))
 
