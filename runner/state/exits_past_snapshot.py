@@ -139,12 +139,15 @@ def candles_past_snapshot(state: dict[str, Any] | None, timeframe: str, now_ms: 
     and the extra ones, the snapshot's own candle at most, are told apart by time), every
     candle from the first that the exits `to_arm` see on, and, for the entries a live bot
     looks up again (`looked_up`, from `entries_to_look_up`), every candle after the snapshot's
-    last and from the one each was decided on; 0 when neither `state`, `to_arm` nor `looked_up`
-    holds a protective exit or an entry asking for one. At most `MAX_CATCH_UP_CANDLES`, with a warning."""
+    last and from the one each was decided on; 0 when neither `state` (its open orders or the
+    exits a resting limit exit set aside), `to_arm` nor `looked_up` holds a protective exit or an
+    entry asking for one. At most `MAX_CATCH_UP_CANDLES`, with a warning."""
     bar_ms = timeframe_ms(timeframe)
     after = [x.first_candle_ms(bar_ms) - bar_ms for x in to_arm]      # as if a snapshot ended the candle before
     last_ms = (state["last_candle_ts_ms"] or 0) if state is not None else 0
-    if last_ms and any(o.get("oco_group") for o in state["open_orders"]):
+    # A snapshot taken while a limit exit rests has its stops set aside (`replaced_exits`), not
+    # among its open orders: they watch the candles all the same.
+    if last_ms and (state.get("replaced_exits") or any(o.get("oco_group") for o in state["open_orders"])):
         after.append(last_ms)
     after.extend(max(last_ms, o.created_ts_ms - o.created_ts_ms % bar_ms - bar_ms) for o in looked_up)
     if not after:

@@ -230,11 +230,6 @@ async def test_a_paper_set_aside_trailing_stop_ratchet_reaches_disk_and_a_crash_
     assert_exited_at_the_level(tmp_path, config, manager)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runner.state.exits_past_snapshot.candles_past_snapshot asks for no candles past a snapshot whose "
-    "open orders hold no protective exit, as when a limit exit rests with them set aside (replaced_exits): "
-    "the restart's catch-up sees none of the candles closed while the bot was down, and the stop fills at "
-    "the first live candle, lower. Fix: count state.get('replaced_exits') as exits there (its owner's file)"))
 async def test_a_paper_set_aside_trailing_stop_reached_while_the_daemon_was_down_fills_at_that_candle(tmp_path):
     async with new_standin() as standin:
         config = resting_config(standin.base_url)
