@@ -67,10 +67,15 @@ class Checkpoints:
         self._soon_scheduled = False
 
     def submit(self, bot_id: str, state: dict[str, Any]) -> None:
-        """Hold `state` for the end of this loop turn (the latest of a bot's states wins).
+        """Hold `state` for the end of this loop turn (the latest of a bot's states wins, and a
+        checkpoint of it still deferred is dropped).
         Raises the error of a failed commit that held this bot's previous snapshot."""
         if (error := self._failed.pop(bot_id, None)) is not None:
             raise error
+        # A checkpoint deferred earlier (`submit_soon`) is older than `state`, and made later it
+        # would read a bot that may have closed its parts meanwhile (a finished sim bot's engine
+        # drops its resting stops): `state` replaces it.
+        self._soon.pop(bot_id, None)
         self._held[bot_id] = encode(bot_id, state)
         if not self._scheduled:
             self._scheduled = True

@@ -125,6 +125,21 @@ async def test_a_bot_back_at_work_when_its_snapshot_is_due_is_told_it_owes_one_a
     assert events == [] and writer.store.read("busy") is None
 
 
+async def test_a_last_snapshot_submitted_after_a_deferred_checkpoint_is_the_one_written(store):
+    journal, writer, checkpoints = store
+    events: list[str] = []
+    bot = Bot("finished", events)
+    checkpoints.submit_soon(bot, Bot.state)          # its last candle's checkpoint, deferred
+    checkpoints.submit("finished", {"bars": 9, "open_orders": ["stop"]})     # its run's last snapshot
+    bot.bars = -1                                    # its parts closed: a state made now loses its stops
+    for _ in range(4):
+        await asyncio.sleep(0)
+    await checkpoints.aflush("finished")
+
+    assert events == []
+    assert writer.store.read("finished") == {"bars": 9, "open_orders": ["stop"]}
+
+
 async def test_a_snapshot_that_cannot_be_made_later_is_raised_to_its_bot_at_its_next_checkpoint(store):
     journal, writer, checkpoints = store
 
