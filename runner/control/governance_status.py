@@ -61,7 +61,7 @@ def governance_status(bot_id: str, state: str, mode: str, figures: dict[str, Any
 def from_state_folder(state_dir: Path, bot_id: str | None = None) -> list[GovernanceStatus]:
     """Read what a stopped daemon left: each governed bot's snapshot figures and its journal.
     Raises FileNotFoundError when the folder has no journal."""
-    from runner.daemon.process import JOURNAL_FILE, SNAPSHOT_FOLDER
+    from runner.state.state_dir import JOURNAL_FILE, SNAPSHOT_FOLDER
     from runner.state.journal import SqliteJournal
     from runner.state.snapshots import CorruptSnapshot, SnapshotStore
 

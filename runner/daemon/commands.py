@@ -23,11 +23,14 @@ def run(
     live: Annotated[bool, typer.Option("--live", help="Allow mode: live bots (also needs I_UNDERSTAND_LIVE_TRADING=true).")] = False,
 ) -> None:
     """Run the daemon: every enabled bot of CONFIG_DIR, until they are all done or SIGTERM/SIGINT."""
+    # What can be refused is checked first, each with only what it needs imported: the configs,
+    # the log file, the state folder. The daemon's stack (bots, exchange clients, the control
+    # server: a second of imports) comes after, so a typo is refused in the time it takes to read
+    # the files, for a person and for a restart loop alike.
     from runner.config.bot import ConfigError
-    from runner.control.server import ControlEndpointUnusable, ControlSocketInUse
-    from runner.daemon.process import LiveTradingNotAllowed, format_summary, plan_daemon, run_daemon
     from runner.daemon.logging_setup import LogSetupError
-    from runner.state.state_dir import StartupError
+    from runner.daemon.plan import LiveTradingNotAllowed, plan_daemon
+    from runner.state.state_dir import StartupError, StateDirLock
 
     try:
         plan = plan_daemon(config_dir, state_dir, live_flag=live)
@@ -43,8 +46,15 @@ def run(
     except LogSetupError as exc:
         fail([f"{daemon_file}{exc}"])
     try:
-        statuses = asyncio.run(run_daemon(plan))
+        state_lock = StateDirLock.acquire(plan.state_dir, setting=plan.state_dir_setting)
     except StartupError as exc:             # names --state-dir or daemon.yaml's state_dir itself
+        fail([str(exc)])
+    from runner.control.server import ControlEndpointUnusable, ControlSocketInUse
+    from runner.daemon.process import format_summary, run_daemon
+
+    try:
+        statuses = asyncio.run(run_daemon(plan, state_lock=state_lock))
+    except StartupError as exc:             # a cluster's database, say
         fail([str(exc)])
     except ControlEndpointUnusable as exc:
         fail([f"{daemon_file}{exc}"])
@@ -78,7 +88,7 @@ def journal(
 ) -> None:
     """Print a bot's journal (orders, fills, kill switch, lifecycle); works with or without the daemon."""
     from market.models import iso_utc
-    from runner.daemon.process import JOURNAL_FILE
+    from runner.state.state_dir import JOURNAL_FILE
     from runner.state.journal import SqliteJournal
 
     path = state_dir / JOURNAL_FILE

@@ -14,129 +14,46 @@ import os
 import signal
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
 
 from market.shared import FeedHub
-from runner.cluster.config import cluster_problems
 from runner.daemon import systemd
-from runner.config.bot import BotConfig, ConfigError
 from runner.control.server import serve_control
-from runner.config.daemon import DaemonConfig, load_config_dir
-from runner.config.defaults import DEMO_BOTS, DEMO_DASHBOARD_PORT
+from runner.config.daemon import load_config_dir
 from runner.state.forecasts import FORECASTS_FILE, ForecastStore
 from runner.state.journal import SqliteJournal
 from runner.daemon.manager import BotManager, DaemonServices
-from runner.basket.provider import basket_refreshers, provider_baskets
+from runner.basket.provider import basket_refreshers
+from runner.daemon.plan import (LIVE_ENV, DaemonPlan, LiveTradingNotAllowed, check_live_gates, demo_daemon_config,
+                                plan_daemon)
 from runner.daemon.services import RiskGroups
-from runner.daemon.startup_heap import collector_paused, freeze_startup_heap
-from runner.notify.apprise_target import url_problems
+from runner.daemon.startup_heap import freeze_startup_heap
 from runner.notify.daemon import DaemonNotifications, open_notifications
 from runner.state.snapshots import SnapshotStore
-from runner.state.state_dir import StateDirLock, private_file
+from runner.state.state_dir import JOURNAL_FILE, SNAPSHOT_FOLDER, StateDirLock, private_file
 from runner.control.status import BotStatus
 
-JOURNAL_FILE = "journal.sqlite3"
-SNAPSHOT_FOLDER = "bots"
+# The plan is read in runner.daemon.plan, without this module's imports (`botrunner run` refuses
+# a bad config before loading the daemon); its names stay importable from here.
+__all__ = ["JOURNAL_CHECK_SECS", "JOURNAL_FILE", "LIVE_ENV", "SNAPSHOT_FOLDER", "DaemonPlan", "JournalWatch",
+           "LiveTradingNotAllowed", "check_live_gates", "demo_daemon_config", "format_summary",
+           "freeze_startup_heap", "plan_daemon", "run_daemon"]
+
 JOURNAL_CHECK_SECS = 5.0
 
 
-@dataclass(slots=True, frozen=True)
-class DaemonPlan:
-    """Everything `run` needs, validated before anything starts."""
-
-    daemon: DaemonConfig
-    bots: list[BotConfig]
-    config_dir: Path | None
-    state_dir: Path
-    token: str | None
-    state_dir_setting: str = "state_dir"
-    """How the state folder was given, for messages: `--state-dir` or `<dir>/daemon.yaml: state_dir`."""
-
-
-LIVE_ENV = "I_UNDERSTAND_LIVE_TRADING"
-
-
-class LiveTradingNotAllowed(Exception):
-    """Live bots are configured but the two safety gates are not both open."""
-
-
-def check_live_gates(bots: list[BotConfig], *, live_flag: bool, environ: dict[str, str]) -> None:
-    """Live mode needs both `--live` and I_UNDERSTAND_LIVE_TRADING=true; say which is missing."""
-    live = sorted(b.id for b in bots if b.mode == "live" and b.enabled)
-    if not live:
-        return
-    missing = []
-    if not live_flag:
-        missing.append("--live on the command line")
-    if environ.get(LIVE_ENV, "").lower() != "true":
-        missing.append(f"{LIVE_ENV}=true in the environment")
-    if missing:
-        raise LiveTradingNotAllowed(
-            f"refusing to start: {', '.join(live)} trade real money (mode: live). Live trading needs "
-            f"both --live on the command line and {LIVE_ENV}=true in the environment; missing: "
-            f"{' and '.join(missing)}. Use mode: paper to trade on live prices without orders.")
-
-
-def demo_daemon_config(environ: dict[str, str]) -> DaemonConfig:
-    """The demo's daemon settings: every default, plus the dashboard on 127.0.0.1:DEMO_DASHBOARD_PORT
-    when BOTRUNNER_TOKEN is set (a TCP port needs a token to guard its actions with; without
-    one the demo listens on its socket only, as before)."""
-    if not environ.get("BOTRUNNER_TOKEN"):
-        return DaemonConfig()
-    return DaemonConfig.model_validate({"control": {"tcp": {"port": DEMO_DASHBOARD_PORT}}})
-
-
-def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: bool = False,
-                environ: dict[str, str] | None = None) -> DaemonPlan:
-    """Read and check the config folder (or take the demo bots, `DEMO_BOTS`, when there is none).
-    Raises ConfigError with every problem found, LiveTradingNotAllowed when live bots are
-    configured without both safety gates."""
-    environ = dict(os.environ) if environ is None else environ
-    if config_dir is None:
-        daemon, bots = demo_daemon_config(environ), list(DEMO_BOTS)
-    else:
-        with collector_paused():     # see runner.daemon.startup_heap: ten thousand files, no garbage
-            daemon, bots = load_config_dir(config_dir)
-    check_live_gates(bots, live_flag=live_flag, environ=environ)
-    if daemon.notifications is not None:
-        # Checked here, not when the first kill needs it: a typo in a variable's name must stop
-        # the start, not surface at 3 a.m. as a notification that never left.
-        if problems := url_problems(daemon.notifications.urls_env, environ):
-            where = config_dir / "daemon.yaml" if config_dir else "daemon.yaml"
-            raise ConfigError([f"{where}: notifications.urls_env: {p}" for p in problems])
-    if daemon.cluster is not None and (problems := cluster_problems(
-            daemon.cluster, environ, str(config_dir / "daemon.yaml" if config_dir else "daemon.yaml"))):
-        raise ConfigError(problems)        # the URLs' variables, checked before anything opens
-    if daemon.cluster is not None and config_dir is not None and (moving := provider_baskets(config_dir)):
-        # A basket is leased whole (runner.cluster.coordinator), but each node would fetch its
-        # own symbol list, and legs a refresh adds are known to no node's leases.
-        raise ConfigError([f"{config_dir / 'daemon.yaml'}: cluster: baskets with a symbol_provider cannot run in "
-                           f"cluster mode yet ({', '.join(moving)}): each node would fetch its own symbols; "
-                           "list the symbols in the file, or run them on a daemon of their own"])
-    token = None
-    if daemon.control.tcp is not None:
-        token = environ.get(daemon.control.tcp.token_env)
-        if not token:
-            where = config_dir / "daemon.yaml" if config_dir else "daemon.yaml"
-            raise ConfigError([f"{where}: control.tcp: set the token in the environment variable "
-                               f"{daemon.control.tcp.token_env} (the TCP control API needs one)"])
-    if state_dir is not None:
-        setting = "--state-dir"
-    else:
-        setting = f"{config_dir / 'daemon.yaml'}: state_dir" if config_dir else "state_dir"
-    return DaemonPlan(daemon, bots, config_dir, state_dir or daemon.state_dir, token, setting)
-
-
-async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None) -> list[BotStatus]:
+async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None,
+                     state_lock: StateDirLock | None = None) -> list[BotStatus]:
     """Run until every bot is done or a stop signal arrives; return the bots' final statuses.
+    `state_lock`: the state folder's lock, when the caller took it already (`botrunner run` does,
+    before importing this module); released at the end either way.
 
     Raises StartupError (`runner.state.state_dir`) when the state folder is unusable or another daemon
     holds it, ControlEndpointUnusable when the control socket or port cannot be listened on."""
     stop = stop or asyncio.Event()
-    state_lock = StateDirLock.acquire(plan.state_dir, setting=plan.state_dir_setting)
+    state_lock = state_lock or StateDirLock.acquire(plan.state_dir, setting=plan.state_dir_setting)
     try:
         return await _run_locked(plan, stop)
     finally:

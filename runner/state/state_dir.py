@@ -17,6 +17,8 @@ from pathlib import Path
 from loguru import logger
 
 LOCK_FILE = ".lock"
+JOURNAL_FILE = "journal.sqlite3"      # the daemon's journal, without cluster mode
+SNAPSHOT_FOLDER = "bots"              # one snapshot file a bot
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
