@@ -37,13 +37,15 @@ import ccxt.async_support as ccxt_async
 from loguru import logger
 
 from execution import rate_limit
-from execution.ccxt_client import ClientFactory, MissingCredentials, client_fields, make_client, websocket_wanted
+from execution.accounts import ExchangeAccounts
+from execution.ccxt_client import ClientFactory, MissingCredentials, make_client, websocket_wanted
 from execution.ccxt_errors import ccxt_errors, retry_delay_secs
 from execution.errors import ExchangeError, RateLimited, TemporaryExchangeError
 from execution.exchange_config import ExchangeConfig
 from market.clock import SYSTEM_CLOCK, Clock
 
-# Re-exported: `ExchangeAccount(...)` raises `MissingCredentials`, and takes a `ClientFactory`.
+# Re-exported: `ExchangeAccount(...)` raises `MissingCredentials`, and takes a `ClientFactory`;
+# `ExchangeAccounts` lives in execution.accounts, without ccxt.
 __all__ = ["SYSTEM_CLOCK", "ClientFactory", "Clock", "ExchangeAccount", "ExchangeAccounts", "MissingCredentials"]
 
 T = TypeVar("T")
@@ -351,44 +353,6 @@ class ExchangeAccount:
     async def aclose(self) -> None:
         """Close the ccxt client (its HTTP session)."""
         await self._client.close()
-
-
-class ExchangeAccounts:
-    """The process's accounts, one `ExchangeAccount` per (exchange id, account) however many bots
-    name it. The first config seen for a key makes the account; a later one naming other keys,
-    URL or options for the same key is refused (two bots cannot share a client they disagree on).
-    """
-
-    def __init__(self, *, environ: Mapping[str, str] = os.environ, client_factory: ClientFactory | None = None,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
-        self._environ = environ
-        self._client_factory = client_factory
-        self._clock = clock
-        self._accounts: dict[tuple[str, str], ExchangeAccount] = {}
-
-    def get(self, config: ExchangeConfig) -> ExchangeAccount:
-        account = self._accounts.get(config.account_key)
-        if account is None:
-            account = ExchangeAccount(config, environ=self._environ, client_factory=self._client_factory,
-                                      clock=self._clock)
-            self._accounts[config.account_key] = account
-        elif client_fields(account.config) != client_fields(config):
-            raise ValueError(
-                f"exchange account {config.id}/{config.account} is configured twice with different keys, "
-                "base_url or options; give the bots one config or different `account` names")
-        return account
-
-    def __len__(self) -> int:
-        return len(self._accounts)
-
-    async def aclose(self) -> None:
-        """Close every client, even when one fails to close."""
-        accounts, self._accounts = list(self._accounts.values()), {}
-        for account in accounts:
-            try:
-                await account.aclose()
-            except Exception:
-                logger.exception("Closing the client of {} failed", account.name)
 
 
 def _num(value: float | None) -> str:

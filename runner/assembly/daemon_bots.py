@@ -10,12 +10,11 @@ its snapshot plus the journal past it, and a live bot then reconciles with the e
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from loguru import logger
 
 from execution.errors import FatalExchangeError
-from execution.exchange import ExchangeAccounts
 from market.factory import load_market
 from market.models import iso_utc
 from market.ports import MarketDataProvider
@@ -24,8 +23,6 @@ from market.stream import StreamCursor
 from market.timeframes import strategy_needs, warmup_candles
 from runner.assembly.compose import compose_runner, make_strategy
 from runner.assembly.catch_up_history import candles_to_catch_up, shared_catch_up
-from runner.assembly.live_feed import exchange_feed
-from runner.assembly.reconcile_on_start import reconcile_on_start, restore_from_journal
 from runner.bot.clock import Clock
 from runner.bot.forecasting import ForecastRecorder
 from runner.bot.errors import ExchangeRefusedBot
@@ -39,6 +36,9 @@ from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
 from runner.regime.shared import RegimeHub
 from strategies.features import FeatureHub
+
+if TYPE_CHECKING:
+    from execution.accounts import ExchangeAccounts
 
 __all__ = ["build_daemon_bot"]
 
@@ -87,6 +87,10 @@ async def build_daemon_bot(
 
 async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub, accounts: ExchangeAccounts,
                         feature_hub: FeatureHub | None, wiring: dict[str, Any]) -> StrategyRunner:
+    # Here, not at the top: they import ccxt (and numpy), which a daemon of sim bots never needs.
+    from runner.assembly.live_feed import exchange_feed
+    from runner.assembly.reconcile_on_start import reconcile_on_start, restore_from_journal
+
     journal, clock = wiring["journal"], wiring["clock"]
     exchange = config.exchange
     assert exchange is not None            # BotConfig guarantees it for paper and live

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from execution.exchange import ExchangeAccounts
+from execution.accounts import ExchangeAccounts
 from market.shared import FeedHub
 from risk.group import RiskGroup, RiskGroupLimits
 from runner.basket.group import Baskets
