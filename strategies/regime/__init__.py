@@ -3,6 +3,7 @@ model over two observations (trend strength and log realized volatility), refitt
 history.
 
 - `hmm`: the model in numpy (scaled forward recursion, Baum-Welch), with no I/O and no threads.
+- `recursion`: forward-backward's one recursion, run in chunks (a few hundred numpy calls a pass).
 - `observations`: the per-candle observations, O(1) per candle.
 - `labelling`: which label a fitted state gets, from its means (`LabelRule`).
 - `detector`: `RegimeDetector` (per-candle filtering; fits handed out as `FitRequest`s for the

@@ -7,9 +7,11 @@ hmmlearn would bring scikit-learn and scipy into the daemon for that.
 
 The recursions are the scaled ones (Rabiner 1989, section V.A): each step's forward vector is
 normalized to sum 1, so it *is* the filtered distribution P(state_t | x_1..x_t), and the log
-likelihood is the sum of the logs of the scale factors. Emissions are exponentiated after
-subtracting each row's largest log density, so an observation far from every state (a crash
-candle) cannot underflow to all zeros.
+likelihood is the sum of the logs of the scale factors. The backward vectors are normalized the
+same way (their scale cancels in the posteriors), so both passes are one recursion, which
+`recursion.normalized_chain` runs in chunks: a few hundred numpy calls per pass, not several per
+observation. Emissions are exponentiated after subtracting each row's largest log density, so an
+observation far from every state (a crash candle) cannot underflow to all zeros.
 
     model, log_likelihood, iterations = fit_hmm(x, n_states=4, seed=7)
     filtered, _ = forward(model, x)          # (T, K): P(state_t | x_1..t), causal
@@ -22,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from strategies.regime.recursion import normalized_chain
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -120,19 +124,7 @@ def _scaled_emissions(model: GaussianHMM, x: np.ndarray) -> tuple[np.ndarray, np
 def _forward_scaled(model: GaussianHMM, emissions: tuple[np.ndarray, np.ndarray]
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     b, peaks = emissions
-    transition = model.transition
-    alpha = np.empty_like(b)
-    scales = np.empty(len(b))
-    a = model.start * b[0]
-    for t in range(len(b)):
-        if t:
-            a = (a @ transition) * b[t]
-        scale = a.sum()
-        if not scale > 0:       # every state at zero (a variance floored to nothing): restart flat
-            a, scale = np.full(len(a), 1.0 / len(a)), 1.0
-        a = a / scale
-        alpha[t] = a
-        scales[t] = scale
+    alpha, scales = normalized_chain(model.start * b[0], model.transition, b[1:])
     return alpha, scales, peaks
 
 
@@ -147,18 +139,16 @@ def _baum_welch_step(model: GaussianHMM, sequences: list[np.ndarray], min_varian
     for x in sequences:
         b, peaks = _scaled_emissions(model, x)
         alpha, scales, _ = _forward_scaled(model, (b, peaks))
-        # beta_t = A (b_{t+1} * beta_{t+1}) / c_{t+1}, scaled by the same factors as alpha.
-        weighted = np.empty_like(b)             # b_t * beta_t / c_t, the backward pass' rows
-        beta = np.ones(n_states)
-        for t in range(len(b) - 1, 0, -1):
-            w = b[t] * beta / scales[t]
-            weighted[t] = w
-            beta = transition @ w
-        gamma = alpha * _betas(transition, weighted, len(b))
-        gamma /= gamma.sum(axis=1, keepdims=True)
+        # The backward pass as the same chain over the reversed sequence: u_t = b_t * beta_t up
+        # to a factor per t, u_{t-1} ~ (u_t @ A.T) * b_{t-1}, and beta_t ~ A @ u_{t+1}. Each t's
+        # factor cancels in gamma_t, and in xi_t once divided by its total, which is gamma_t's.
+        weighted = normalized_chain(b[-1], transition.T, b[-2::-1])[0][::-1]
+        joint = alpha * _betas(transition, weighted, len(b))
+        totals = joint.sum(axis=1)
+        gamma = joint / totals[:, None]
         start += gamma[0]
-        # Sum over t of the pairwise posteriors xi_t(i, j) = alpha_t(i) A(i, j) w_{t+1}(j).
-        xi += transition * (alpha[:-1].T @ weighted[1:])
+        # Sum over t of the pairwise posteriors xi_t(i, j) = alpha_t(i) A(i, j) u_{t+1}(j) / total_t.
+        xi += transition * ((alpha[:-1] / totals[:-1, None]).T @ weighted[1:])
         weight += gamma.sum(axis=0)
         first += gamma.T @ x
         second += gamma.T @ (x * x)
@@ -176,7 +166,7 @@ def _baum_welch_step(model: GaussianHMM, sequences: list[np.ndarray], min_varian
 
 
 def _betas(transition: np.ndarray, weighted: np.ndarray, count: int) -> np.ndarray:
-    """The scaled backward vectors, rebuilt from the weighted rows the backward pass kept."""
+    """The backward vectors (each up to a factor), rebuilt from the weighted rows of the backward pass."""
     betas = np.ones((count, transition.shape[0]))
     if count > 1:
         betas[:-1] = weighted[1:] @ transition.T
