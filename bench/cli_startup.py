@@ -5,10 +5,11 @@
 Times, as new processes, `botrunner --help`; `run` of a folder whose daemon.yaml has a typo (it
 exits 2 naming it); `run` of a sim-only folder up to the moment its control socket is listening
 (the CPU read from /proc at that moment, then SIGTERM); `status` and `kill` against a daemon
-that keeps running through the rounds; and `validate` of the sim-only folder. Prints the best
-and the median wall and CPU (user + system) time of each. With `--against DIR` (a tree of
-another commit: `git archive COMMIT | tar -x -C DIR`) the two trees take turns, one process
-each, so a load that comes and goes weighs on both alike; the ratio is of the best CPU times.
+that keeps running through the rounds; `journal` of that daemon's bot (read from its file); and
+`validate` of the sim-only folder. Prints the best and the median wall and CPU (user + system)
+time of each. With `--against DIR` (a tree of another commit: `git archive COMMIT | tar -x -C
+DIR`) the two trees take turns, one process each, so a load that comes and goes weighs on both
+alike; the ratio is of the best CPU times.
 
 Bytecode is written and used, as on a user's machine, after one warm-up round that is not
 counted. Each process is the console script's code run with the tree as working directory.
@@ -110,6 +111,7 @@ def main() -> None:
                 "run, sim folder, to serving": lambda tree: until_serving(tree, root / "good", root / "state"),
                 "status": lambda tree: one_process(tree, ["status", *control], 0),
                 "kill": lambda tree: one_process(tree, ["kill", "b", "--reason", "bench", *control], 0),
+                "journal": lambda tree: one_process(tree, ["journal", "b", *control], 0),
                 "validate": lambda tree: one_process(tree, ["validate", str(root / "good")], 0),
             }
             runs = {(command, name): [] for command in commands for name in trees}

@@ -4,7 +4,7 @@
 it imports the daemon's stack, so a typo is refused without a second of imports (a systemd
 restart loop pays them at every try); a daemon of sim bots never loads the exchange client;
 `status` and `kill` talk HTTP to the daemon and load no exchange client, no numpy, no pandas,
-no HTTP server and none of the bots' packages.
+no HTTP server and none of the bots' packages; `journal` reads the journal file with no HTTP at all.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ THE_DAEMON_STACK = {"runner.daemon.process", "runner.daemon.manager", "runner.as
 NOT_FOR_A_REFUSAL = {"ccxt", "aiohttp", "numpy", "pandas", *THE_DAEMON_STACK}
 NOT_FOR_A_CONTROL_COMMAND = {"ccxt", "numpy", "pandas", "aiohttp.web", "execution", "strategies", "risk",
                              *THE_DAEMON_STACK}
+NOT_FOR_A_JOURNAL_READ = {"aiohttp", *NOT_FOR_A_CONTROL_COMMAND}
 
 
 @pytest.mark.parametrize(("daemon_yaml", "expected"), [
@@ -58,7 +59,7 @@ def test_a_daemon_of_sim_bots_runs_without_importing_an_exchange_client_or_panda
     assert not modules & {"ccxt", "pandas", "execution.exchange"}
 
 
-def test_status_and_kill_import_no_exchange_client_numpy_pandas_http_server_or_bot_packages(tmp_path):
+def test_status_kill_and_journal_import_no_exchange_client_numpy_pandas_http_server_or_bot_packages(tmp_path):
     config = write_config_folder(tmp_path / "cfg", "", {"b": SIM_BOT.format(bars=100_000, speed=5)})
     state = tmp_path / "state"
     daemon = start_daemon(config, state)
@@ -71,7 +72,10 @@ def test_status_and_kill_import_no_exchange_client_numpy_pandas_http_server_or_b
         killed, kill_modules = command_modules("kill", "b", "--reason", "looking", "--state-dir", str(state))
     finally:
         stop_daemon(daemon)
+    events, journal_modules = command_modules("journal", "b", "--state-dir", str(state))
 
     assert "running" in shown.splitlines()[-1] and "b: killed" in killed
+    assert "reason=looking" in events
+    assert not journal_modules & NOT_FOR_A_JOURNAL_READ, sorted(journal_modules & NOT_FOR_A_JOURNAL_READ)
     assert not status_modules & NOT_FOR_A_CONTROL_COMMAND, sorted(status_modules & NOT_FOR_A_CONTROL_COMMAND)
     assert not kill_modules & NOT_FOR_A_CONTROL_COMMAND, sorted(kill_modules & NOT_FOR_A_CONTROL_COMMAND)
