@@ -71,13 +71,17 @@ async def reconcile_on_start(runner: StrategyRunner, config: BotConfig, account:
     # intent journalled before a crash) or is done, its fills among the missing ones. Only one
     # the exchange knows is a difference; one it does not know stays with the engine, which
     # looks it up again and drops it once it cannot land any more. Nor is one it shows filled
-    # whole: its trades are journalled, or they are among the missing ones (a limit entry of
-    # the snapshot, filled before the crash, its fill journalled, halted a bot on nothing).
-    vanished = [o for o in report.vanished_orders if await _exchange_knows(account, config.symbol, o)]
+    # whole with every trade journalled (a limit entry of the snapshot, filled before the crash,
+    # its fill journalled, halted a bot on nothing); one whose trades the exchange's trade list
+    # does not show yet (it can lag the order) still is.
+    journalled_qty = _journalled_quantities(journal, {o.client_order_id for o in report.vanished_orders})
+    vanished = [o for o in report.vanished_orders
+                if await _exchange_knows(account, config.symbol, o, journalled_qty.get(o.client_order_id, 0.0))]
     if not (report.missing_fills or report.unknown_open_orders or vanished):
         if report.vanished_orders:
-            logger.info("Reconciled with {}: order(s) {} never reached the exchange; looked up again at the "
-                        "next candle", account.name, ", ".join(o.client_order_id for o in report.vanished_orders))
+            logger.info("Reconciled with {}: order(s) {} not open on the exchange (never reached it, or filled "
+                        "with every trade journalled); looked up again at the next candle", account.name,
+                        ", ".join(o.client_order_id for o in report.vanished_orders))
         else:
             logger.info("Reconciled with {}: nothing to adopt", account.name)
         return
@@ -100,8 +104,20 @@ def _booked_fill_ids(journal: BotJournal) -> set[str]:
     return {e.key for e in journal.events(kinds=("fill",)) if e.key}
 
 
-async def _exchange_knows(account: ExchangeAccount, symbol: str, order: Order) -> bool:
-    """Whether the exchange finds `order` by its client order id, other than filled whole (a
+def _journalled_quantities(journal: BotJournal, order_ids: set[str]) -> dict[str, float]:
+    """What the journal's fills of each of `order_ids` add up to."""
+    if not order_ids:
+        return {}
+    quantities: dict[str, float] = {}
+    for event in journal.events(kinds=("fill",)):
+        if (order_id := event.data.get("order_id")) in order_ids:
+            quantities[order_id] = quantities.get(order_id, 0.0) + event.data["quantity"]
+    return quantities
+
+
+async def _exchange_knows(account: ExchangeAccount, symbol: str, order: Order, journalled_qty: float) -> bool:
+    """Whether the exchange finds `order` by its client order id, other than filled whole with
+    `journalled_qty` (what the journal's fills of it add up to) covering what it filled (a
     failed lookup: assume so)."""
     try:
         raw = await account.call("fetch_order", symbol, account.client.fetch_order, None, symbol,
@@ -110,7 +126,8 @@ async def _exchange_knows(account: ExchangeAccount, symbol: str, order: Order) -
         return False
     except TemporaryExchangeError:
         return True
-    return raw.get("status") != "closed"
+    filled = float(raw.get("filled") or 0.0)
+    return not (raw.get("status") == "closed" and journalled_qty >= filled * (1 - 1e-9))
 
 
 def _describe(report: ReconcileReport, vanished: list[Order]) -> str:
