@@ -123,7 +123,7 @@ def fit_cost(candles: list[Candle], settings: RegimeSettings, fit_candles: int, 
             model = fit_regime_model(request)
             runs.append(time.perf_counter() - started)
             iterations = model.iterations
-        print(f"{kind} on {fit_candles:,} candles: {statistics.median(runs):.2f} s, {iterations} Baum-Welch "
+        print(f"{kind} on {fit_candles:,} candles: {statistics.median(runs):.3f} s, {iterations} Baum-Welch "
               f"iterations, {settings.states} states (in a worker thread, not on the loop)")
         request = dataclasses.replace(request, previous=model)
 
