@@ -15,7 +15,7 @@ from strategies.regime.recursion import _stepwise, normalized_chain
 from tests.unit.strategies.regime import stepwise_hmm
 
 # Small windows, so that the step-by-step reference fits in about a second; long enough (over
-# 256 steps) for the chunked path.
+# 64 steps) for the chunked path.
 SETTINGS = RegimeSettings(window=2_000, min_window=2_000, refit_every=1_500)
 
 
@@ -26,7 +26,7 @@ def _sticky_model() -> GaussianHMM:
                        np.array([[1.0], [1.0], [0.3], [4.0]]))
 
 
-@pytest.mark.parametrize("count", [257, 1_000, 4_099])     # chunks with and without a padded tail
+@pytest.mark.parametrize("count", [65, 257, 1_000, 4_099])     # chunks with and without a padded tail
 def test_the_chunked_recursion_gives_the_step_by_step_rows_and_totals(count):
     model = _sticky_model()
     x = sample_hmm(model, count, np.random.default_rng(count))[1]
