@@ -28,12 +28,15 @@ import asyncio
 from collections import deque
 from collections.abc import Hashable
 from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from market.models import Candle
 from market.regime import NO_READING, RegimeReading
-from strategies.regime.detector import RegimeDetector, RegimeModel, RegimeSettings, fit_regime_model
+
+if TYPE_CHECKING:
+    from strategies.regime.detector import RegimeModel, RegimeSettings
 
 __all__ = ["RegimeHub", "SharedRegime"]
 
@@ -47,7 +50,12 @@ class SharedRegime:
                  max_candles: int = DEFAULT_MAX_CANDLES, executor: Executor | None = None) -> None:
         if apply_after < 1 or max_candles < 1:
             raise ValueError(f"need apply_after >= 1 and max_candles >= 1, got {apply_after}, {max_candles}")
+        # Here, not at the top: the detector is numpy's, and every daemon holds a RegimeHub
+        # (runner.daemon.services) whether or not a bot of it reads regimes.
+        from strategies.regime.detector import RegimeDetector, fit_regime_model
+
         self.detector = RegimeDetector(settings)
+        self._fit_model = fit_regime_model
         self.deterministic = deterministic
         self.apply_after = apply_after
         self.max_candles = max_candles
@@ -91,7 +99,7 @@ class SharedRegime:
         if self._fit is None:
             request = detector.fit_request()
             if request is not None:
-                self._fit = asyncio.get_running_loop().run_in_executor(self._executor, fit_regime_model, request)
+                self._fit = asyncio.get_running_loop().run_in_executor(self._executor, self._fit_model, request)
                 self._apply_at = self.candles + self.apply_after - 1
         return reading
 

@@ -2,7 +2,8 @@
 
 `run` reads and checks what can be refused (the configs, the log file, the state folder) before
 it imports the daemon's stack, so a typo is refused without a second of imports (a systemd
-restart loop pays them at every try); a daemon of sim bots never loads the exchange client;
+restart loop pays them at every try); a daemon of sim bots never loads the exchange client,
+nor, on a candle file, numpy (the regime detector's, loaded for a bot with regimes only);
 `status` and `kill` talk HTTP to the daemon and load no exchange client, no numpy, no pandas,
 no HTTP server and none of the bots' packages; `journal` reads the journal file with no HTTP at all.
 """
@@ -13,6 +14,7 @@ import time
 
 import pytest
 
+from market.synthetic import generate_candles
 from tests.daemon_process import start_daemon, stop_daemon, write_config_folder
 from tests.imported_modules import command_modules, refused_command_modules
 
@@ -57,6 +59,22 @@ def test_a_daemon_of_sim_bots_runs_without_importing_an_exchange_client_or_panda
     assert "finished" in summary.splitlines()[-1] and " 300 " in summary.splitlines()[-1]
     assert "runner.control.server" in modules                      # it did serve its control socket
     assert not modules & {"ccxt", "pandas", "execution.exchange"}
+
+
+def test_a_daemon_of_bots_on_a_candle_file_imports_no_numpy_either(tmp_path):
+    candles = tmp_path / "candles.csv"
+    with candles.open("w") as out:
+        out.write("timestamp,open,high,low,close,volume\n")
+        for c in generate_candles(count=500, seed=3, timeframe="1m"):
+            out.write(f"{c.ts_ms},{c.open},{c.high},{c.low},{c.close},{c.volume}\n")
+    bot = SIM_BOT.format(bars=0, speed="null").replace("{source: synthetic, seed: 5, bars: 0}",
+                                                       f"{{source: csv, path: {candles}}}")
+    config = write_config_folder(tmp_path / "cfg", "", {"b": bot})
+
+    summary, modules = command_modules("run", str(config), "--state-dir", str(tmp_path / "state"))
+
+    assert "finished" in summary.splitlines()[-1] and " 500 " in summary.splitlines()[-1]
+    assert not modules & {"ccxt", "pandas", "numpy", "runner.regime.gate", "strategies.regime"}
 
 
 def test_status_kill_and_journal_import_no_exchange_client_numpy_pandas_http_server_or_bot_packages(tmp_path):
