@@ -24,6 +24,10 @@ __all__ = ["LIVE_ENV", "DaemonPlan", "LiveTradingNotAllowed", "check_live_gates"
 
 LIVE_ENV = "I_UNDERSTAND_LIVE_TRADING"
 
+MIN_TOKEN_CHARS = 16
+"""The shortest TCP control token taken: it is all that stands between a local process (or a page
+open in the browser) and kill, resume and reload."""
+
 
 @dataclass(slots=True, frozen=True)
 class DaemonPlan:
@@ -102,6 +106,12 @@ def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: b
             where = config_dir / "daemon.yaml" if config_dir else "daemon.yaml"
             raise ConfigError([f"{where}: control.tcp: set the token in the environment variable "
                                f"{daemon.control.tcp.token_env} (the TCP control API needs one)"])
+        if len(token) < MIN_TOKEN_CHARS:        # its length only: the token itself is never shown
+            where = f"{config_dir / 'daemon.yaml'}: control.tcp" if config_dir else "the demo's dashboard"
+            raise ConfigError([f"{where}: the token in {daemon.control.tcp.token_env} has "
+                               f"{len(token)} characters; at least {MIN_TOKEN_CHARS} are needed (it guards kill, "
+                               "resume and live orders' bots): make one with python3 -c 'import secrets; "
+                               "print(secrets.token_urlsafe(24))'"])
     if state_dir is not None:
         setting = "--state-dir"
     else:

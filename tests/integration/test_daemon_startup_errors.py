@@ -71,7 +71,7 @@ def test_a_tcp_port_in_use_is_one_line_and_exit_2(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         config_dir(tmp_path, f"control: {{tcp: {{port: {port}}}}}\n")
-        result = run("cfg", cwd=tmp_path, env={"BOTRUNNER_TOKEN": "t"})
+        result = run("cfg", cwd=tmp_path, env={"BOTRUNNER_TOKEN": "a-token-of-16-chars"})
     assert_one_clear_line(result, f"cfg/daemon.yaml: control.tcp: cannot listen on 127.0.0.1:{port}")
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runner.config.bot import BotConfig
+from runner.config.bot import BotConfig, ConfigError
 from runner.daemon.process import LiveTradingNotAllowed, check_live_gates, plan_daemon
 
 LIVE_FILE = {
@@ -50,10 +50,25 @@ def test_both_gates_open_or_no_enabled_live_bot_lets_the_daemon_plan_every_bot(t
     assert plan.state_dir == tmp_path / "state"
 
 
+def test_a_tcp_token_too_short_to_guard_the_daemon_is_refused_without_being_shown(tmp_path):
+    folder = config_folder(tmp_path / "etc", SIM_FILE)
+    (folder / "daemon.yaml").write_text("control: {tcp: {port: 8765}}\n")
+
+    with pytest.raises(ConfigError) as caught:
+        plan_daemon(folder, tmp_path / "state", environ={"BOTRUNNER_TOKEN": "short-s3cret"})
+    with pytest.raises(ConfigError) as in_demo:
+        plan_daemon(None, tmp_path / "state", environ={"BOTRUNNER_TOKEN": "short-s3cret"})
+
+    assert str(caught.value).startswith(f"{folder / 'daemon.yaml'}: control.tcp: the token in BOTRUNNER_TOKEN "
+                                        "has 12 characters; at least 16 are needed")
+    assert str(in_demo.value).startswith("the demo's dashboard: the token in BOTRUNNER_TOKEN has 12 characters")
+    assert "short-s3cret" not in str(caught.value) + str(in_demo.value)
+
+
 def test_the_demo_serves_the_dashboard_on_loopback_only_when_given_a_token(tmp_path):
-    with_token = plan_daemon(None, tmp_path / "state", environ={"BOTRUNNER_TOKEN": "t0ken"})
+    with_token = plan_daemon(None, tmp_path / "state", environ={"BOTRUNNER_TOKEN": "t0ken-of-16-chars"})
     without = plan_daemon(None, tmp_path / "state", environ={})
 
     assert (with_token.daemon.control.tcp.host, with_token.daemon.control.tcp.port) == ("127.0.0.1", 8765)
-    assert with_token.token == "t0ken"
+    assert with_token.token == "t0ken-of-16-chars"
     assert (without.daemon.control.tcp, without.token) == (None, None)
