@@ -17,15 +17,8 @@ import pytest
 from market.synthetic import generate_candles
 from tests.daemon_process import start_daemon, stop_daemon, write_config_folder
 from tests.imported_modules import command_modules, refused_command_modules
+from tests.integration.test_daemon_startup_errors import BOT as SIM_BOT
 
-SIM_BOT = """\
-id: b
-symbol: BTC/USD
-capital: 1000
-market: {{source: synthetic, seed: 5, bars: {bars}}}
-strategy: {{name: sma_cross, params: {{fast: 5, slow: 20}}}}
-speed: {speed}
-"""
 
 THE_DAEMON_STACK = {"runner.daemon.process", "runner.daemon.manager", "runner.assembly", "runner.control.server"}
 NOT_FOR_A_REFUSAL = {"ccxt", "aiohttp", "numpy", "pandas", *THE_DAEMON_STACK}
