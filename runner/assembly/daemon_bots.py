@@ -149,6 +149,7 @@ async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub
             logger.info("Restored from snapshot at candle {}", recovered.position)
     if config.basket is not None:   # sized on the basket's cash: as journalled, the others' re-runs first
         runner.follow_journal(wiring["journal"] if recovered.source != "fresh" else None)
+        runner.step_in_lockstep()   # candle t once every other leg has stepped t - 1 (runner.basket.lockstep)
     for bar, reason in recovered.kills_to_replay.items():
         runner.schedule_kill(bar, reason)
     if config.basket is not None and recovered.journalled_kill is not None:   # where the journal has it, not before

@@ -31,6 +31,7 @@ from loguru import logger
 from portfolio.basket import CashLedger, LegPortfolio
 from risk.group import Reservation, RiskGroup, RiskGroupLimits
 from risk.kill_switch import KillSwitch
+from runner.basket.lockstep import LegLockstep
 from runner.basket.reruns import RerunBarrier
 from runner.basket.roster import SnapshotPort, settle_leavers
 from runner.config.basket_leg import BasketLeg
@@ -86,11 +87,19 @@ class BasketGroup(RiskGroup):
         self._failed: dict[str, str] = {}        # ... whose start failed: not waited for (why)
         self._all_in = asyncio.Event()           # set while no leg is left to wait for
         self.reruns = RerunBarrier()             # the legs re-running journalled candles after a restart
+        self.lockstep = LegLockstep(self.reruns)     # the daemon's sim legs: candle t after the others' t - 1
+        self._places: dict[str, int] = {}        # symbol -> its place in the basket's list (the order on a tie)
 
-    def expect(self, symbols: set[str] | frozenset[str]) -> None:
-        """The legs the basket runs (set again when its list changes)."""
+    def expect(self, symbols: Iterable[str]) -> None:
+        """The legs the basket runs (set again when its list changes), in the basket's order."""
+        symbols = list(symbols)
         self._expected = set(symbols)
+        self._places = {symbol: place for place, symbol in enumerate(symbols)}
         self._check_all_in()
+
+    def place_of(self, symbol: str) -> int:
+        """`symbol`'s place in the basket's list: legs on one candle time step in this order."""
+        return self._places.get(symbol, len(self._places))
 
     def waiting_for(self) -> set[str]:
         """The symbols whose legs the others wait for at their start: expected, not joined
@@ -145,6 +154,7 @@ class BasketGroup(RiskGroup):
     def leave(self, bot_id: str) -> None:
         super().leave(bot_id)
         self.reruns.done(bot_id)                 # stopped or gone mid-re-run: the others stop waiting for it
+        self.lockstep.leave(bot_id)              # ... and stepping: nor at its next candle
 
     def reserve(self, bot_id: str, order_id: str, symbol: str, notional: float, candle_ts_ms: int) -> str | None:
         waiting = self._expected - self._started
@@ -213,7 +223,7 @@ class Baskets:
 
     def __init__(self) -> None:
         self._groups: dict[str, BasketGroup] = {}
-        self._legs: dict[str, set[str]] = {}
+        self._legs: dict[str, dict[str, None]] = {}
         self._settled: dict[str, dict[str, float]] = {}
         self._store: SnapshotPort | None = None
 
@@ -233,7 +243,7 @@ class Baskets:
         group = self._groups.get(leg.basket)
         if group is None:
             group = self._groups[leg.basket] = BasketGroup(leg, config.capital)
-            group.expect(self._legs.get(leg.basket, set()))
+            group.expect(self._legs.get(leg.basket, ()))
             group.ledger.settle(self._settled.get(leg.basket, {}))
         elif group.basket.max_open_positions != leg.max_open_positions:
             group.follow(leg)          # the basket's file changed and its legs were reloaded
@@ -243,17 +253,17 @@ class Baskets:
         """The legs each basket runs, from every bot configured (at the start, after a reload):
         a basket enters nothing until each of them has started. With a store (`keep_in`), the
         symbols that left are settled (`runner.basket.roster`)."""
-        legs: dict[str, set[str]] = {}
+        legs: dict[str, dict[str, None]] = {}    # ordered: a leg's place steps it first on a tie
         for config in configs:
             if config.basket is not None and config.enabled:
-                legs.setdefault(config.basket.basket, set()).add(config.symbol)
+                legs.setdefault(config.basket.basket, {})[config.symbol] = None
         self._legs = legs
         for name, group in self._groups.items():
-            group.expect(legs.get(name, set()))
+            group.expect(legs.get(name, ()))
         if self._store is not None:
             for name in sorted(set(legs) | set(self._groups)):
                 group = self._groups.get(name)
-                self._settled[name] = settle_leavers(self._store, name, legs.get(name, set()),
+                self._settled[name] = settle_leavers(self._store, name, set(legs.get(name, ())),
                                                      group.ledger if group is not None else None)
                 if group is not None:
                     group.ledger.settle(self._settled[name])
@@ -284,4 +294,5 @@ class Baskets:
         if config.basket is not None:        # the group too, when its first leg failed before making it
             group = self.for_leg(config)
             group.reruns.done(config.id)     # built, maybe, before it failed: its re-run is not waited for
+            group.lockstep.leave(config.id)  # nor its next candle (a crash's backoff comes before its close)
             group.start_failed(config.symbol, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)

@@ -49,6 +49,7 @@ from runner.bot.journal_follow import JournalFollowing
 from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
 from runner.bot.limit_orders import LimitOrderFlow
+from runner.bot.lockstep_flow import LockstepFlow
 from runner.bot.order_flow import OrderFlow
 from runner.bot.persistence import RunnerPersistence
 from runner.bot.plugin_hooks import BotPlugins, PluginHooks
@@ -72,7 +73,7 @@ __all__ = ["RunnerState", "StrategyRunner"]
 
 
 class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow,
-                     LimitOrderFlow, PluginHooks, SessionFlow, JournalFollowing):
+                     LimitOrderFlow, PluginHooks, SessionFlow, JournalFollowing, LockstepFlow):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
@@ -297,7 +298,10 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
             parts = self._parts = self._hot_parts()
         (execution, view, kill_switch, risk, candle_now, mark, push, generate, curve, bar_ms, watches, risk_group,
          governance, session, plugins, timeframes, features, regime, forecasting, enriched) = parts
+        lockstep = self._lockstep              # a sim basket leg in the daemon (`runner.bot.lockstep_flow`)
         for candle in batch:
+            if lockstep is not None:           # before the interrupt check: a stop that ends the wait acts at once
+                await self._lockstep_turn(candle.ts_ms)
             if self._interrupt is not None and await self._handle_interrupt():
                 return True
             close_ms = candle.ts_ms + bar_ms

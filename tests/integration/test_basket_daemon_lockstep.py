@@ -1,0 +1,69 @@
+"""A sim basket's legs in the daemon step in lockstep, as its backtest does: each leg's candle t
+only once every other running leg has stepped the candles before t (`runner.basket.lockstep`).
+Sized on a share of the basket's equity with the cash binding, a leg's entries depend on where
+the other legs' marks are: replayed each at its own pace, the daemon's legs ended elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from market.shared import FeedHub
+from runner.basket.backtest import run_basket_backtest
+from runner.config.basket import load_bot_or_basket
+from runner.daemon.manager import BotManager, DaemonServices
+from runner.state.journal import SqliteJournal
+from runner.state.snapshots import SnapshotStore
+from tests.trio_basket import write_trio_basket
+
+SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
+LEGS = tuple(f"quad.{s.lower().replace('/', '-')}" for s in SYMBOLS)
+
+
+def quad_basket(folder, *, speed=None):
+    """Four legs, at most three positions, each entry 45% of the basket's equity: the cash and
+    the limit bind, so every entry depends on the other legs' positions and marks."""
+    return load_bot_or_basket(write_trio_basket(folder, bars=2_000, speed=speed, basket_id="quad", symbols=SYMBOLS,
+                                                stake="stake_fraction: 0.45"))
+
+
+async def run_daemon(tmp_path, basket):
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"))
+    try:
+        manager = BotManager(basket.legs(), services)
+        await asyncio.wait_for(manager.run(asyncio.Event()), 60)
+        return manager, services.risk_groups.baskets.group("quad")
+    finally:
+        services.close()
+        journal.close()
+
+
+async def test_the_daemons_sim_basket_ends_where_its_backtest_ends(tmp_path):
+    basket = quad_basket(tmp_path)
+    expected = await run_basket_backtest(basket)
+    assert sum(leg["fills"] for leg in expected.legs.values()) > 40 and expected.refusals > 0   # the limits bind
+
+    manager, group = await run_daemon(tmp_path, basket)
+
+    for symbol, leg in zip(SYMBOLS, LEGS):
+        status, want = manager.status(leg), expected.legs[symbol]
+        assert (status.state, status.bars, status.fills) == ("finished", want["bars"], want["fills"]), leg
+        assert status.realized_pnl == pytest.approx(want["realized_pnl"], rel=1e-12, abs=1e-9), leg
+    assert group.ledger.cash == pytest.approx(expected.cash, rel=1e-12)
+    assert group.equity() == pytest.approx(expected.result.final_equity, rel=1e-12)
+    assert group.lockstep.legs == frozenset()          # every leg left the clock at its end
+
+
+async def test_a_leg_that_fails_at_start_does_not_hold_the_others_steps(tmp_path):
+    basket = quad_basket(tmp_path)
+    snapshots = SnapshotStore(tmp_path / "bots")
+    snapshots.path(LEGS[0]).parent.mkdir(parents=True, exist_ok=True)
+    snapshots.path(LEGS[0]).write_text("not a snapshot")   # and no journal to rebuild it from
+
+    manager, group = await run_daemon(tmp_path, basket)
+
+    assert manager.status(LEGS[0]).state == "failed"
+    assert all(manager.status(leg).state == "finished" and manager.status(leg).bars == 2_000 for leg in LEGS[1:])
+    assert group.lockstep.legs == frozenset()
