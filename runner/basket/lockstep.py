@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 
-from runner.basket.reruns import RerunBarrier
+from runner.basket.reruns import RerunBarrier, either_set
 
 __all__ = ["LegLockstep"]
 
@@ -74,13 +74,7 @@ class LegLockstep:
         self._wake()
         try:
             while not self.may_step(bot_id, ts_ms) and not wake.is_set():
-                moved = asyncio.ensure_future(self._moved.wait())
-                woken = asyncio.ensure_future(wake.wait())
-                try:
-                    await asyncio.wait((moved, woken), return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    moved.cancel()
-                    woken.cancel()
+                await either_set(self._moved, wake)
         finally:
             if bot_id in self._next:
                 self._next[bot_id] = None    # stepping: its next candle is not known yet

@@ -19,7 +19,17 @@ from __future__ import annotations
 
 import asyncio
 
-__all__ = ["RerunBarrier"]
+__all__ = ["RerunBarrier", "either_set"]
+
+
+async def either_set(event: asyncio.Event, wake: asyncio.Event) -> None:
+    """Return once `event` or `wake` is set (a leg's wait, ended early by a stop or kill)."""
+    waits = (asyncio.ensure_future(event.wait()), asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
 
 
 class RerunBarrier:
@@ -52,11 +62,5 @@ class RerunBarrier:
         """Return once no leg re-runs (True), or once `wake` is set (a stop or kill asked for the
         waiting leg; False while legs still re-run)."""
         while self._legs and not wake.is_set():
-            none_left = asyncio.ensure_future(self._none_left.wait())
-            woken = asyncio.ensure_future(wake.wait())
-            try:
-                await asyncio.wait((none_left, woken), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                none_left.cancel()
-                woken.cancel()
+            await either_set(self._none_left, wake)
         return not self._legs
