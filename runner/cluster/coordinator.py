@@ -183,7 +183,9 @@ class ClusterCoordinator(StatusAndKillSwitch):
             latch = await self._kill_switch.state()       # in case a message was missed
             if latch != self.kill_latch:
                 await self.apply_kill_latch(latch)
-            await self._publish_rows()
+            rows = await self._publish_rows()
+            if self.kill_latch is None:
+                await self._resume_latch_kills_missed(rows)
             self.published = await self._nodes.rows(self._all_bots)
             if self._loss is not None and self.kill_latch is None:
                 await self._check_cluster_loss(self._loss)

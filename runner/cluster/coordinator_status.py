@@ -45,11 +45,21 @@ class StatusAndKillSwitch:
     _all_bots: list[str]
     _latch_gone_told: bool
 
-    async def _publish_rows(self) -> None:
+    async def _publish_rows(self) -> list[dict[str, Any]]:
+        """Publish the rows of the bots held here; returns them."""
         rows = [row for row in await self._bots.status_rows() if self.holds(row["id"])]
         for row in rows:
             row["cluster"] = self.lease_row(row["id"])
         await self._nodes.publish_rows(rows)
+        return rows
+
+    async def _resume_latch_kills_missed(self, rows: list[dict[str, Any]]) -> None:
+        """Each round with no latch: resume the bots here still killed by a latch that
+        `resume --all` released. A bot still being built from its snapshot when the release
+        came showed no kill then, and came back with its snapshot's latched kill after it. A
+        latch that vanished without `resume --all` (Redis emptied) leaves them killed."""
+        if (killed := self._latch_killed(rows)) and await self._kill_switch.released_since(None):
+            await self._resume_latch_killed(killed)
 
     async def _check_cluster_loss(self, loss: AccountLoss) -> None:
         """The account-level rule (`kill_all_at_loss_pct`): `kill --all` once every bot's latest
@@ -96,14 +106,22 @@ class StatusAndKillSwitch:
         if latch is not None:
             return await self._kill_held(latch)
         if was is not None:
-            killed = sorted({self.unit_of(row["id"]) for row in await self._bots.status_rows()
-                             if self.holds(row["id"]) and row["kill_reason"].startswith(GLOBAL_KILL_PREFIX)})
-            for bot_id in killed:                 # a basket's id resumes every leg (one latch)
-                try:
-                    await self._bots.resume(bot_id)
-                except ControlError as exc:
-                    logger.warning("Cluster: bot {} not resumed after resume --all: {}", bot_id, exc)
+            await self._resume_latch_killed(self._latch_killed(await self._bots.status_rows()))
         return {}
+
+    def _latch_killed(self, rows: list[dict[str, Any]]) -> list[str]:
+        """The units held here that a global kill killed (a basket's id for its legs: one latch)."""
+        return sorted({self.unit_of(row["id"]) for row in rows
+                       if self.holds(row["id"]) and row["kill_reason"].startswith(GLOBAL_KILL_PREFIX)})
+
+    async def _resume_latch_killed(self, units: list[str]) -> None:
+        for bot_id in units:
+            if self.kill_latch is not None:
+                return                            # latched again meanwhile: they stay killed
+            try:
+                await self._bots.resume(bot_id)
+            except ControlError as exc:
+                logger.warning("Cluster: bot {} not resumed after resume --all: {}", bot_id, exc)
 
     async def _kill_held(self, latch: dict[str, Any]) -> dict[str, str]:
         """Kill every bot held here at once (a basket's id kills every leg: one latch), each

@@ -8,7 +8,9 @@ reach, and at every lease renewal: a message lost while a node was cut off is ne
 word. The key stays until `botrunner resume --all` deletes it, so the latch survives the loss of
 any node and the restart of all of them; a bot a node takes over while it is set starts killed.
 A node resumes its bots only when `resume --all` has run since the latch it applied: a latch
-that vanished otherwise (Redis restarted without its data) leaves them killed.
+that vanished otherwise (Redis restarted without its data) leaves them killed. A bot that comes
+back from its snapshot killed by a latch `resume --all` released since (it was still being built
+when the release came, or its node was down) is resumed at its node's next round.
 
 `kill --all` answers for every node, as the single daemon's answers for every bot: each trip is
 numbered (`<prefix>:killall:asked`), and a node that applied the latch answers in
@@ -38,6 +40,13 @@ GLOBAL_KILL_PREFIX = "kill --all"
 """Every bot killed by the global switch has a kill reason starting so; `resume --all` resumes
 those, not a bot killed on its own for its own reason."""
 
+# Set the latch unless set, and then forget the last release: `released_since(None)` means
+# "the latest latch was released", in one step, so a `resume --all` cannot fall in between.
+_LATCH_SCRIPT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then redis.call('DEL', KEYS[2]) end
+return 0
+"""
+
 RECONNECT_SECS = 0.5
 ANSWER_POLL_SECS = 0.02
 
@@ -56,7 +65,7 @@ class GlobalKillSwitch:
         """`trip`, numbered: the latch, and the number the nodes' answers to it carry (at least)."""
         latch = {"reason": reason, "node": self.node, "ts_ms": time.time_ns() // 1_000_000}
         async with asyncio.timeout(REDIS_TIMEOUT_SECS):
-            await self._redis.set(self._key, json.dumps(latch), nx=True)
+            await self._redis.eval(_LATCH_SCRIPT, 2, self._key, f"{self._key}:released", json.dumps(latch))
             asked = await self._redis.incr(f"{self._key}:asked")      # before the announcement
             await self._redis.publish(self._key, "kill")
         return await self.state() or latch, int(asked)
@@ -101,11 +110,12 @@ class GlobalKillSwitch:
             await self._redis.publish(self._key, "resume")
         return bool(removed)
 
-    async def released_since(self, latch: dict[str, Any]) -> bool:
-        """Whether `resume --all` ran after `latch` was set."""
+    async def released_since(self, latch: dict[str, Any] | None) -> bool:
+        """Whether `resume --all` ran after `latch` was set (None: after the latest latch; a new
+        latch forgets the release before it)."""
         async with asyncio.timeout(REDIS_TIMEOUT_SECS):
             released = await self._redis.get(f"{self._key}:released")
-        return released is not None and int(released) >= latch.get("ts_ms", 0)
+        return released is not None and (latch is None or int(released) >= latch.get("ts_ms", 0))
 
     async def state(self) -> dict[str, Any] | None:
         """The latch (reason, node, ts_ms), or None when the switch is not latched."""

@@ -41,10 +41,25 @@ class RecordingBots:
         self.busy: set[str] = set()                  # bots busy with a candle past their grace
         self.unbuilt: set[str] = set()               # bots whose runner is gone (failed): a row of no figures
         self.kills_asked: list[tuple[str, str]] = []
+        # Armed by a test: a bot taken is built from its snapshot this long, shown unkilled
+        # meanwhile (as BotManager's row of a starting bot), then killed as its snapshot says.
+        self.build_secs = 0.0
+        self.snapshot_kills: dict[str, str] = {}
+        self.building: set[str] = set()
 
     def take(self, bot_id, journal, *, kill_reason=None):
         self.log.append(("take", self.node, bot_id, time.monotonic()))
-        self.running[bot_id] = kill_reason or ""
+        if not self.build_secs:
+            self.running[bot_id] = kill_reason or ""
+            return
+        self.running[bot_id] = ""
+        self.building.add(bot_id)
+        asyncio.get_running_loop().call_later(self.build_secs, self._built, bot_id,
+                                              self.snapshot_kills.get(bot_id) or kill_reason or "")
+
+    def _built(self, bot_id, restored_kill):
+        self.building.discard(bot_id)
+        self.running[bot_id] = restored_kill
 
     async def stop(self, bot_id):
         self.log.append(("stop", self.node, bot_id, time.monotonic()))
@@ -203,6 +218,42 @@ async def test_the_global_kill_switch_kills_every_nodes_bots_and_the_bots_they_t
     assert killed(a) and len(a._bots.running) == 4
     await GlobalKillSwitch(a._leases._redis, cluster.prefix, "node-a").clear()
     await eventually(lambda: not any(a._bots.running.values()), timeout_secs=5, poll_secs=0.02)
+
+
+async def test_a_bot_still_being_built_when_resume_all_runs_is_resumed_once_it_comes_back_killed(cluster):
+    """A bot taken while the latch holds, whose snapshot holds the latch's kill, is still being
+    built when `resume --all` releases the latch: it misses that resume, comes back killed from
+    its snapshot, and the node's next round resumes it (the latch was released, not lost)."""
+    a, b = await cluster("node-a", bots=BOTS[:4]), await cluster("node-b", bots=BOTS[:4])
+    await eventually(lambda: len(a.held) == len(b.held) == 2, timeout_secs=15, poll_secs=0.05)
+    switch = GlobalKillSwitch(a._leases._redis, cluster.prefix, "node-a")
+    await switch.trip("exchange outage")
+    killed = lambda n: n._bots.running and all(r.startswith(GLOBAL_KILL_PREFIX) for r in n._bots.running.values())
+    await eventually(lambda: killed(a) and killed(b), timeout_secs=5, poll_secs=0.02)
+    a._bots.build_secs = 1.0
+    a._bots.snapshot_kills = dict(b._bots.running)              # each saved killed by the latch
+    cluster.tasks["node-b"].cancel()
+    await eventually(lambda: len(a.held) == 4, timeout_secs=15, poll_secs=0.01)
+    assert len(a._bots.building) == 2
+    await switch.clear()                                        # resume --all, while they are built
+    await eventually(lambda: not a._bots.building, timeout_secs=5, poll_secs=0.02)
+    await eventually(lambda: not any(a._bots.running.values()) and len(a._bots.running) == 4,
+                     timeout_secs=5, poll_secs=0.02)
+
+
+async def test_a_new_latch_forgets_the_release_before_it_so_only_its_own_release_resumes_its_kills(redis_url, redis_key_prefix):
+    client = Redis.from_url(redis_url)
+    try:
+        switch = GlobalKillSwitch(client, redis_key_prefix.rstrip(":"), "node-a")
+        assert not await switch.released_since(None)
+        await switch.trip("first outage")
+        await switch.clear()
+        assert await switch.released_since(None)
+        await switch.trip("second outage")
+        await client.delete(f"{redis_key_prefix.rstrip(':')}:killall")    # lost, not released
+        assert not await switch.released_since(None)
+    finally:
+        await client.aclose()
 
 
 async def test_a_round_slower_than_the_lease_costs_its_node_no_lease_and_no_takeover(cluster):
