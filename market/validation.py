@@ -94,6 +94,10 @@ def clean_arrays(
     Raises MarketDataError when `timeframe_ms` is given and no two consecutive candles are that
     far apart: the data is another timeframe (a 5m file for a 1m bot), not a file full of gaps.
     """
+    # Candles carry whole milliseconds. A fraction (epoch ms `1704067260000.5`, or ISO with
+    # microseconds) is cut before the order and duplicate checks, not after: compared as floats,
+    # 1704067260000 and 1704067260000.5 are two candles that become one time when cut.
+    ts_ms = np.floor(ts_ms)
     n = len(ts_ms)
     reason = np.zeros(n, dtype=np.int8)  # 0 = accepted, k = reasons[k - 1]
     reasons: list[str] = []
