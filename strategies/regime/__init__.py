@@ -5,6 +5,7 @@ history.
 - `hmm`: the model in numpy (scaled forward recursion, Baum-Welch), with no I/O and no threads.
 - `recursion`: forward-backward's one recursion, run in chunks (a few hundred numpy calls a pass).
 - `observations`: the per-candle observations, O(1) per candle.
+- `window`: the last `window` observations, kept as numpy rows so that a fit's copy is cheap.
 - `labelling`: which label a fitted state gets, from its means (`LabelRule`).
 - `detector`: `RegimeDetector` (per-candle filtering; fits handed out as `FitRequest`s for the
   caller to run where it likes), `fit_regime_model`, and `label_history` for a list of closes.

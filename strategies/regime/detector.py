@@ -50,6 +50,7 @@ from market.regime import NO_READING, Regime, RegimeReading
 from strategies.regime.hmm import GaussianHMM, fit_hmm, forward
 from strategies.regime.labelling import LabelRule
 from strategies.regime.observations import RegimeObservations
+from strategies.regime.window import ObservationWindow
 
 __all__ = ["KNOWN_REGIMES", "FitRequest", "RegimeDetector", "RegimeModel", "RegimeSettings", "fit_regime_model",
            "label_history"]
@@ -202,7 +203,7 @@ class RegimeDetector:
         self.model: RegimeModel | None = None
         self.observed = 0                    # observations so far (candles past the warm-up)
         self._observations = RegimeObservations(settings.vol_window)
-        self._recent: deque[tuple[float, float]] = deque(maxlen=settings.window)
+        self._recent = ObservationWindow(settings.window)
         self._requested_end = -1             # `observed` when the last fit was asked for
         self._filtered: list[float] = []
         self._step: _FilterStep | None = None
@@ -229,7 +230,9 @@ class RegimeDetector:
                 self._requested_end >= 0 and self.observed - self._requested_end < settings.refit_every):
             return None
         self._requested_end = self.observed
-        return FitRequest(np.array(self._recent), self.observed, settings, self.model)
+        # A copy of numpy rows kept as the candles came (strategies.regime.window): about 60 us on the
+        # loop for 20,000 observations, where np.array over them as tuples took 1.6-2.9 ms.
+        return FitRequest(self._recent.latest(), self.observed, settings, self.model)
 
     def install(self, model: RegimeModel) -> None:
         """Use `model` from now on, its filter caught up over the candles seen since its window."""
@@ -240,7 +243,7 @@ class RegimeDetector:
             filtered = [1.0 / len(filtered)] * len(filtered)
             behind = len(self._recent)
         if behind:
-            for observation in list(self._recent)[-behind:]:
+            for observation in self._recent.tail(behind):
                 filtered = step.advance(filtered, observation)
         self.model, self._step, self._filtered = model, step, filtered
         self.reading = step.reading(filtered)

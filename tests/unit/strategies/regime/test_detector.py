@@ -144,3 +144,17 @@ def test_fits_see_every_observation_up_to_the_window_then_the_last_window():
             sizes.append(len(request.observations))
             assert request.end == detector.observed
     assert sizes == [400, 550, 700, 700, 700, 700, 700]        # 1,380 observations: one fit per 150
+
+
+def test_every_fit_gets_the_last_window_of_observations_exactly_as_observed():
+    settings = dataclasses.replace(SMALL, window=1_300, min_window=600, refit_every=250)
+    detector, observations = RegimeDetector(settings), RegimeObservations(settings.vol_window)
+    seen, requests = collections.deque(maxlen=settings.window), 0
+    for close in _closes(6_000):
+        detector.update(close)
+        if (o := observations.update(close)) is not None:
+            seen.append(o)
+        if (request := detector.fit_request()) is not None:
+            requests += 1
+            assert np.array_equal(request.observations, np.array(seen))
+    assert requests == 22
