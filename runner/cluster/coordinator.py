@@ -33,9 +33,10 @@ by the basket's id; its legs are taken, handed over, moved and stopped together,
 fence is raised to the basket's token, so the PostgreSQL side stays per bot: a leg's journal
 and snapshot writes carry the token of the basket lease its node won.
 
-The rows the node publishes, the lease each shows, and how the node follows the global kill
-switch are in runner.cluster.coordinator_status; what it asks of the bots and of PostgreSQL
-(`OwnedBots`, `Fencing`) in runner.cluster.ports.
+The round's balancing, taking and handing over are in runner.cluster.coordinator_balance; the
+rows the node publishes, the lease each shows, and how the node follows the global kill switch
+in runner.cluster.coordinator_status; what it asks of the bots and of PostgreSQL (`OwnedBots`,
+`Fencing`) in runner.cluster.ports.
 """
 
 from __future__ import annotations
@@ -48,24 +49,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from loguru import logger
-from redis.exceptions import RedisError
 
-from runner.cluster.balance import plan_round
-from runner.cluster.claims import claim_unit
 from runner.cluster.config import LeaseTimings
+from runner.cluster.coordinator_balance import BalanceAndHandOver, Held
 from runner.cluster.coordinator_status import StatusAndKillSwitch
 from runner.cluster.events import ClusterEvents
-from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
-from runner.cluster.leases import REDIS_TIMEOUT_SECS, Lease, LeaseStore, LeaseView
+from runner.cluster.kill_switch import GlobalKillSwitch
+from runner.cluster.leases import REDIS_ERRORS, REDIS_TIMEOUT_SECS, LeaseStore, LeaseView
 from runner.cluster.loss_rule import AccountLoss, SavedFigures
 from runner.cluster.nodes import NodeRegistry
 from runner.cluster.ports import Fencing, OwnedBots
-from runner.control.errors import ControlError
 
-__all__ = ["ClusterCoordinator", "ClusterCounters", "Fencing"]
-
-REDIS_ERRORS = (RedisError, OSError, TimeoutError)
-
+__all__ = ["REDIS_ERRORS", "ClusterCoordinator", "ClusterCounters", "Fencing"]
 
 @dataclass(slots=True)
 class ClusterCounters:
@@ -81,14 +76,7 @@ class ClusterCounters:
     handed_over: int = 0             # released to balance or for `botrunner move`
 
 
-@dataclass(slots=True)
-class _Held:
-    lease: Lease
-    confirmed_at: float              # monotonic time the last successful renewal was sent
-    leaving: bool = False            # being handed over: renewed on, never stopped twice
-
-
-class ClusterCoordinator(StatusAndKillSwitch):
+class ClusterCoordinator(StatusAndKillSwitch, BalanceAndHandOver):
     def __init__(self, *, bots: OwnedBots, bot_ids: list[str], leases: LeaseStore, nodes: NodeRegistry,
                  kill_switch: GlobalKillSwitch, fencing: Fencing, timings: LeaseTimings, events: ClusterEvents,
                  flush_snapshot: Callable[[str], Awaitable[None]], kill_all_at_loss: float | None = None,
@@ -112,7 +100,7 @@ class ClusterCoordinator(StatusAndKillSwitch):
         self._loss = AccountLoss(nodes, saved_figures, kill_all_at_loss) if kill_all_at_loss is not None else None
         self.node = leases.node
         self.counters = ClusterCounters()
-        self.held: dict[str, _Held] = {}               # by unit
+        self.held: dict[str, Held] = {}               # by unit
         self.views: dict[str, LeaseView | None] = {}
         self.live_nodes: list[str] = []
         self.kill_latch: dict[str, Any] | None = None
@@ -273,83 +261,6 @@ class ClusterCoordinator(StatusAndKillSwitch):
         logger.error("Cluster: stopping bot {} at once: {}", bot_id, why)
         for leg in self.units[bot_id]:
             await self._bots.drop(leg)
-
-    # -- balancing ----------------------------------------------------------------------------
-
-    async def _balance(self) -> None:
-        if self.closing:
-            return
-        self.views = await self._leases.views(self._bot_ids)
-        previous, self.live_nodes = self.live_nodes, await self._nodes.live()
-        if self.node not in self.live_nodes:
-            self.live_nodes = sorted([*self.live_nodes, self.node])
-        # Gone two rounds in a row: a Redis emptied (restarted without its data) drops every
-        # heartbeat at once, and the nodes are back at their next renewal, a round later.
-        missing, self._missing = self._missing, set(previous) - set(self.live_nodes)
-        for gone in sorted(missing - set(self.live_nodes)):
-            await self._events.node_left(gone)
-        moves = await self._nodes.move_requests(self._bot_ids)
-        plan = plan_round(self.node, self.views, self.live_nodes, moves,
-                          {bot_id: h.leaving for bot_id, h in self.held.items()}, self._pinned)
-        for bot_id, why in plan.hand_over:
-            self._hand_over(bot_id, why)
-        for bot_id, pinned in plan.take:
-            await self._take(bot_id, pinned=pinned)
-        await self._events.tell_departures()     # nodes taken over from that the live set never showed leaving
-
-    async def _take(self, bot_id: str, *, pinned: bool) -> None:
-        sent_at = time.monotonic()              # the TTL runs from no earlier than this
-        lease = await self._leases.acquire(bot_id)
-        if lease is None:
-            return                                            # another node was quicker
-        lease = await claim_unit(lease, self.units[bot_id], self._leases, self._fencing)
-        if lease is None:
-            return
-        self.held[bot_id] = _Held(lease, sent_at)
-        self.counters.acquired += 1
-        self.counters.takeovers += lease.taken_from is not None
-        if pinned:
-            self._pinned.add(bot_id)
-            await self._nodes.clear_move(bot_id)
-        kill = f"{GLOBAL_KILL_PREFIX} ({self.kill_latch['node']}): {self.kill_latch['reason']}" if self.kill_latch else None
-        journals = {leg: self._fencing.journal_for(leg, lease.token) for leg in self.units[bot_id]}
-        self._events.took(lease, journals)        # journalled per leg, notified once per unit
-        for leg, journal in journals.items():
-            self._bots.take(leg, journal, kill_reason=kill)
-
-    def _hand_over(self, bot_id: str, why: str) -> None:
-        self.held[bot_id].leaving = True
-        task = asyncio.create_task(self._release(bot_id, why), name=f"cluster:hand-over:{bot_id}")
-        self._handovers.add(task)
-        task.add_done_callback(self._handovers.discard)
-
-    async def _release(self, bot_id: str, why: str) -> None:
-        logger.info("Cluster: handing bot {} over ({})", bot_id, why)
-        # A basket's legs stop together (at their candle boundaries), and are saved once all
-        # have stopped: none still trades on the cash while another's share is being saved.
-        await asyncio.gather(*(self._stop_to_hand_over(leg) for leg in self.units[bot_id]))
-        for leg in self.units[bot_id]:
-            try:
-                await self._flush_snapshot(leg)
-            except Exception:                                 # the next node recovers it from the journal
-                logger.exception("Cluster: bot {}'s last snapshot was not saved before its hand-over", leg)
-        held = self.held.pop(bot_id, None)
-        self._pinned.discard(bot_id)
-        if held is not None:
-            try:
-                await self._leases.release(held.lease)
-            except REDIS_ERRORS:
-                pass                                          # it ends with its TTL instead
-            self.counters.handed_over += 1
-
-    async def _stop_to_hand_over(self, bot_id: str) -> None:
-        try:
-            await self._bots.stop(bot_id)
-        except ControlError:
-            pass                                              # not running: nothing to stop
-        except Exception:
-            logger.exception("Cluster: stopping bot {} to hand it over failed; cancelling it", bot_id)
-            await self._bots.drop(bot_id)                     # never two nodes running it
 
 
 def _cancelled_meanwhile(exc: BaseException) -> None:

@@ -33,7 +33,7 @@ class StatusAndKillSwitch:
     """The status rows and the global kill switch of `ClusterCoordinator`; see the module's docstring."""
 
     node: str
-    held: dict[str, Any]                       # unit -> runner.cluster.coordinator's _Held
+    held: dict[str, Any]                       # unit -> runner.cluster.coordinator_balance's Held
     views: dict[str, LeaseView | None]
     published: dict[str, dict[str, Any]]
     kill_latch: dict[str, Any] | None

@@ -27,10 +27,14 @@ import asyncio
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 __all__ = ["Lease", "LeaseStore", "LeaseView"]
 
 REDIS_TIMEOUT_SECS = 2.0
+
+REDIS_ERRORS = (RedisError, OSError, TimeoutError)
+"""What a Redis call can end with when Redis is out of reach, slow, or answers with an error."""
 
 # KEYS: lease, generation, last owner. ARGV: node, ttl_ms. Returns {new token, the last owner
 # record} or {0, ''} when the bot is held. The last owner record is "<node>|held" while a node

@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 
 from runner.cluster.config import LeaseTimings
 from runner.cluster.control import ClusterControl
-from runner.cluster.coordinator import ClusterCoordinator, _Held
+from runner.cluster.coordinator import ClusterCoordinator
+from runner.cluster.coordinator_balance import Held
 from runner.cluster.events import ClusterEvents
 from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
 from runner.cluster.leases import LeaseStore
@@ -287,14 +288,14 @@ async def test_a_renewal_answered_after_its_lease_was_replaced_leaves_the_new_le
         a = await cluster("node-a", redis=Redis.from_url(proxy.url), bots=BOTS[:1], run=False)
         leases = LeaseStore(direct, cluster.prefix, "node-a", a._leases.lease_ms)
         first = await leases.acquire(BOTS[0])
-        a.held[BOTS[0]] = _Held(first, time.monotonic())
+        a.held[BOTS[0]] = Held(first, time.monotonic())
         await a._leases._redis.ping()                  # connected: what the stall holds is the renewal
         proxy.stall()
         renewal = asyncio.create_task(a._renew(time.monotonic()))
         await eventually(lambda: proxy.held_chunks > 0, timeout_secs=5, poll_secs=0.01)
         assert await leases.release(first)             # handed over, and taken again by this node
         second = await leases.acquire(BOTS[0])
-        a.held[BOTS[0]] = _Held(second, time.monotonic())
+        a.held[BOTS[0]] = Held(second, time.monotonic())
         proxy.resume()
         await asyncio.wait_for(renewal, timeout=10)
     finally:
