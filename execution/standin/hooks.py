@@ -82,6 +82,13 @@ class StandInHooks:
         """The next fill (of any order) takes only `fraction` of what remains, at least one step."""
         self.api.engine.partial_fill_next(Decimal(str(fraction)))
 
+    def thin_book_at_next_stop(self, fraction: float | str) -> None:
+        """The next stop-limit to trigger with a trade it can take finds only `fraction` of its
+        quantity on the book at or better than its limit (at least one step): it fills that part
+        and stays PARTIALLY_FILLED, the rest resting at its limit until a later trade reaches it,
+        as a Binance STOP_LOSS_LIMIT does when a fast move empties the book down to its limit."""
+        self.api.engine.thin_book_at_next_stop(Decimal(str(fraction)))
+
     def list_symbol(self, symbol: str, candles: Iterable[Sequence[Any]], *, rules: SymbolRules = SymbolRules()) -> None:
         """List another spot symbol with its own `candles`: exchangeInfo and the 24hr tickers
         (`GET /api/v3/ticker/24hr` without a symbol gives every listed one, as Binance does)

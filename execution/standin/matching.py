@@ -170,6 +170,7 @@ class MatchingEngine:
         self._order_ids = itertools.count(1001)
         self._trade_ids = itertools.count(5001)
         self._partial_fractions: list[Decimal] = []
+        self._stop_fractions: list[Decimal] = []       # `thin_book_at_next_stop`, one per stop that triggers
         self._split_parts: list[int] = []
 
     def split_next_fill(self, parts: int) -> None:
@@ -181,6 +182,11 @@ class MatchingEngine:
         if not 0 < fraction < 1:
             raise ValueError(f"partial fill fraction must be between 0 and 1, got {fraction}")
         self._partial_fractions.append(fraction)
+
+    def thin_book_at_next_stop(self, fraction: Decimal) -> None:
+        if not 0 < fraction < 1:
+            raise ValueError(f"the part of a stop the book can fill must be between 0 and 1, got {fraction}")
+        self._stop_fractions.append(fraction)
 
     def find(self, *, order_id: int | None = None, client_order_id: str | None = None) -> Order | None:
         """An order by id, or the latest with this client order id (open orders first)."""
@@ -280,7 +286,7 @@ class MatchingEngine:
         now_ms = max(bar.ts_ms, order.time_ms)
         order.working_time_ms = order.update_time_ms = now_ms
         if outcome.fill_price is not None:
-            self._fill(order, self._next_fill_qty(order), outcome.fill_price, now_ms, is_maker=outcome.is_maker)
+            self._fill(order, self._stop_fill_qty(order), outcome.fill_price, now_ms, is_maker=outcome.is_maker)
         if order.is_open and order.time_in_force in ("IOC", "FOK"):
             self._close(order, "EXPIRED", now_ms)
 
@@ -311,6 +317,14 @@ class MatchingEngine:
         if not self._partial_fractions:
             return order.remaining_qty
         share = self.symbol.floor_to_step(order.remaining_qty * self._partial_fractions.pop(0))
+        return min(max(share, self.symbol.rules.step_size), order.remaining_qty)
+
+    def _stop_fill_qty(self, order: Order) -> Decimal:
+        # A thin book: the bids (a buy stop: the asks) at or better than the limit hold only
+        # this part; the rest rests at the limit, as any limit order, until a trade reaches it.
+        if not self._stop_fractions:
+            return self._next_fill_qty(order)
+        share = self.symbol.floor_to_step(order.remaining_qty * self._stop_fractions.pop(0))
         return min(max(share, self.symbol.rules.step_size), order.remaining_qty)
 
     def _fill(self, order: Order, qty: Decimal, price: Decimal, now_ms: int, *, is_maker: bool) -> None:

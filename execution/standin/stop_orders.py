@@ -14,7 +14,10 @@ Copied behaviour (Binance spot REST, "New order (TRADE)", and its errors list):
   better than `price` when it triggers fills it at that trade's price (a taker), a later
   trade reaching `price` fills it at `price` (a maker); a gap past `price` leaves it resting,
   unfilled, until the market comes back. Its status stays NEW (then PARTIALLY_FILLED or
-  FILLED), as Binance reports it; a triggered IOC/FOK stop expires what it could not fill.
+  FILLED), as Binance reports it; a triggered IOC/FOK stop expires what it could not fill;
+- on a thin book (the `thin_book_at_next_stop` hook) the trigger's fill takes only part of the
+  order: it is PARTIALLY_FILLED, the rest rests at `price` until a later trade reaches it, and a
+  cancel then ends it CANCELED with `executedQty` what it sold (the coins of the rest unlocked).
 
 The tape is each candle's four trades (`market_trades.price_path`): the open, the extreme away
 from the close, the other extreme, the close.

@@ -140,3 +140,43 @@ async def test_at_most_max_num_algo_orders_stops_rest_on_the_symbol(exchange, st
     market = exchange.market("BTC/USDT")["info"]
     assert "STOP_LOSS_LIMIT" in market["orderTypes"]
     assert {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5} in market["filters"]
+
+
+async def test_a_stop_triggered_on_a_thin_book_fills_in_part_and_its_cancel_keeps_what_it_sold(exchange, standin):
+    await _holding(exchange)
+    placed = await _stop(exchange, 30_500, 30_450)
+    standin.thin_book_at_next_stop(0.4)
+    standin.advance_to(candle_ms(64))                 # its low, 30495, triggers it: 40% of it finds bids
+
+    part = await exchange.fetch_order(placed["id"], "BTC/USDT")
+    assert (part["status"], part["info"]["status"], part["filled"], part["remaining"]) == (
+        "open", "PARTIALLY_FILLED", 0.00399, 0.006)
+    assert (standin.balances["BTC"].free, standin.balances["BTC"].locked) == (0, Decimal("0.00600"))
+    cancelled = await exchange.cancel_order(placed["id"], "BTC/USDT")
+    assert (cancelled["info"]["status"], cancelled["info"]["executedQty"]) == ("CANCELED", "0.00399000")
+
+    [trade] = await exchange.fetch_my_trades("BTC/USDT", params={"orderId": placed["id"]})
+    assert (trade["price"], trade["amount"], trade["takerOrMaker"]) == (30_495, 0.00399, "taker")
+    assert (standin.balances["BTC"].free, standin.balances["BTC"].locked) == (Decimal("0.00600"), 0)
+
+
+async def test_the_rest_of_a_stop_filled_in_part_rests_at_its_limit_until_a_trade_reaches_it():
+    candles = [(candle_ms(i), *((30_000.0, 30_010.0, 29_990.0, 30_000.0) if i < 62 else
+                                (30_000.0, 30_010.0, 29_900.0, 29_900.0) if i == 62 else
+                                (29_700.0, 29_710.0, 29_690.0, 29_700.0) if i < 66 else
+                                (29_700.0, 29_850.0, 29_690.0, 29_840.0)), 5.0) for i in range(70)]
+    async with BinanceStandIn(candles, balances={"USDT": 10_000}, start_ms=candle_ms(60)) as standin:
+        exchange = make_ccxt_client(standin)
+        try:
+            await _holding(exchange)
+            await _stop(exchange, 29_950, 29_800)
+            standin.thin_book_at_next_stop(0.5)
+            standin.advance_to(candle_ms(65))         # 62 triggers it at 29900 (half fills); 63-65 trade under 29800
+            stop = standin.order_by_client_id("stop-1")
+            assert (stop.status, stop.executed_qty, [t.price for t in stop.trades]) == (
+                "PARTIALLY_FILLED", Decimal("0.00499"), [29_900])
+            standin.advance_to(candle_ms(66))         # back up to 29850: a trade reaches its limit
+        finally:
+            await exchange.close()
+    assert (stop.status, [(t.price, t.qty, t.is_maker) for t in stop.trades]) == (
+        "FILLED", [(29_900, Decimal("0.00499"), False), (29_800, Decimal("0.00500"), True)])
