@@ -85,7 +85,8 @@ class BotConfig(StrictModel):
     as `MarketView.forecast`."""
     triggers: list[TriggerConfig] = []
     """When the model is asked; none: on every candle (`runner.forecast.triggers`)."""
-    risk_group: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] | None = None
+    risk_group: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] | None = Field(
+        None, description="a risk group's name: lower-case letters, digits, '-' and '_', up to 63 characters")
     """A risk group of daemon.yaml's `risk_groups`: limits across the bots that name it."""
     run_strategy: Literal["every_candle", "on_trigger"] = "every_candle"
     """`on_trigger`: the strategy runs only on the candles where a trigger fired."""
@@ -226,6 +227,8 @@ def read_yaml_mapping(path: Path, *, empty_is_defaults: bool = False) -> dict[st
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            problem += " (a tab: YAML indents with spaces only)"
         raise ConfigError([f"{path}: invalid YAML{where}: {problem}"]) from None
     if raw is None and empty_is_defaults:
         return {}
@@ -234,6 +237,11 @@ def read_yaml_mapping(path: Path, *, empty_is_defaults: bool = False) -> dict[st
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: expected a mapping of fields at the top level, got {type(raw).__name__}"])
     return raw
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    return lines[line][column:column + 1] if line < len(lines) else ""
 
 
 def _strategy_problems(raw_strategy: Any) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import reprlib
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any, Literal, Union
 
 import annotated_types as at
@@ -20,6 +21,14 @@ from pydantic.fields import FieldInfo
 _BOUND_TEXT = ((at.Gt, "gt", ">"), (at.Ge, "ge", ">="), (at.Lt, "lt", "<"), (at.Le, "le", "<="))
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 _NUMBER_ERRORS = {"float_parsing", "float_type", "int_parsing", "int_type", "int_from_float"}
+_PLAIN_TYPE_TEXT = {
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list, e.g. [a, b] or one '- item' per line",
+    "tuple_type": "must be a list, e.g. [a, b] or one '- item' per line",
+    "path_type": "must be a file path",
+}
 
 
 def describe_errors(exc: ValidationError, model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[str]:
@@ -43,6 +52,10 @@ def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str], F
         if isinstance(part, int):
             if path:
                 path[-1] += f"[{part}]"
+            continue
+        if isinstance(current, _ValuesOf):   # a key of a mapping, `markets: {BTC/USDT: {...}}`
+            path.append(str(part))
+            current = current.models
             continue
         if isinstance(current, list):  # a union of models: this part is the tag that chose one
             chosen = _member_with_tag(current, part)
@@ -73,7 +86,20 @@ def _models_in(annotation: Any) -> Any:
         return members or None
     if typing.get_origin(annotation) is typing.Annotated:
         return _models_in(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (list, tuple) and typing.get_args(annotation):
+        # `triggers: list[A | B]`: the index is skipped, then the item's models (and their tags)
+        return _models_in(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) is dict and len(typing.get_args(annotation)) == 2:
+        values = _models_in(typing.get_args(annotation)[1])
+        return None if values is None else _ValuesOf(values)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _ValuesOf:
+    """A `dict[str, Model]` field: the next part of an error's path is a key, then the value's models."""
+
+    models: Any
 
 
 def _member_with_tag(members: list[type[BaseModel]], tag: str) -> type[BaseModel] | None:
@@ -113,6 +139,10 @@ def _message(error: dict[str, Any], field: FieldInfo | None, parent: Any) -> str
         return f"needs {name} to say which kind it is"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"must be a mapping of fields{got}"
+    if kind in _PLAIN_TYPE_TEXT:     # pydantic's "Input should be a valid ..." in the words of the YAML
+        return f"{_PLAIN_TYPE_TEXT[kind]}{got}"
+    if kind.startswith(("datetime_", "date_")):
+        return f"must be a date like 2024-01-01 or a time like 2024-01-01T12:00:00Z{got}"
     if kind == "value_error":
         return str(ctx.get("error") or error["msg"].removeprefix("Value error, "))
     return f"{error['msg']}{got}"

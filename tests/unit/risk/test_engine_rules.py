@@ -62,7 +62,7 @@ def long_portfolio(qty=1.0, price=100.0, capital=1_000.0):
      "risk.volatility_breaker.action: must be one of 'pause' or 'kill'"),
     ({"volatility_breaker": {"window": 10, "threshold": 0.01, "cooldown_candles": -1}},
      "risk.volatility_breaker.cooldown_candles: must be >= 0"),
-    ({"volatility_breaker": {"window": 10, "threshold": 0.01, "atr": "yes"}}, "risk.volatility_breaker.atr: Input should be a valid boolean"),
+    ({"volatility_breaker": {"window": 10, "threshold": 0.01, "atr": "yes"}}, "risk.volatility_breaker.atr: must be true or false"),
     ({"spread_breaker": {"max_bps": 0}}, "risk.spread_breaker.max_bps: must be > 0 and <= 10000"),
     ({"spread_breaker": {"max_bps": 10, "windw": 3}}, "risk.spread_breaker.windw: unknown field"),
     ({"var": {"window": 100, "confidence": 1.0, "limit_pct": 0.01}}, "risk.var.confidence: must be >= 0.5 and < 1"),
