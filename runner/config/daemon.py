@@ -33,6 +33,7 @@ reports every problem of every file at once.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -56,9 +57,23 @@ class TcpControl(StrictModel):
     token_env: str = "BOTRUNNER_TOKEN"
 
 
+# sockaddr_un.sun_path holds 108 bytes on Linux, one the terminating NUL (as
+# runner.control.client.MAX_SOCKET_PATH_BYTES, not imported: config models load no client code).
+_MAX_SOCKET_PATH_BYTES = 107
+
+
 class ControlConfig(StrictModel):
     socket: Path | None = None
     tcp: TcpControl | None = None
+
+    @field_validator("socket")
+    @classmethod
+    def _socket_path_fits(cls, path: Path | None) -> Path | None:
+        # Refused here, with exit 2 and the field named, not when the daemon binds it.
+        if path is not None and (size := len(os.fsencode(path))) > _MAX_SOCKET_PATH_BYTES:
+            raise ValueError(f"{size} bytes long; a Unix socket's path holds at most {_MAX_SOCKET_PATH_BYTES}: "
+                             "choose a shorter one, e.g. /run/botrunner/botrunner.sock")
+        return path
 
 
 class LogConfig(StrictModel):
@@ -146,25 +161,47 @@ def load_bot_folder(folder: Path, defaults: dict[str, Any]) -> tuple[list[BotCon
         return [], [f"{folder}: no bot configs (*.yaml) found"]
     bots: list[BotConfig] = []
     problems: list[str] = []
+    files_of: dict[str, list[str]] = {}      # bot id -> the files that define it
     for file in files:
         try:
-            raw = deep_merge(defaults, read_yaml_mapping(file))
+            own = read_yaml_mapping(file)
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
+        raw = deep_merge(defaults, own)
         if is_basket(raw):                   # symbols: [...]: a bot per symbol, its legs (runner.config.basket)
-            basket, file_problems = basket_config_problems(file, raw)
-            problems.extend(file_problems)
-            bots.extend(basket.legs() if basket is not None else [])
-            continue
-        config, file_problems = bot_config_problems(file, raw)
-        problems.extend(file_problems)
-        if config is not None:
-            bots.append(config)
+            config, file_problems = basket_config_problems(file, raw)
+            found = config.legs() if config is not None else []
+        else:
+            config, file_problems = bot_config_problems(file, raw)
+            found = [config] if config is not None else []
+        problems.extend(_name_defaults(line, file, defaults, own) for line in file_problems)
+        for bot in found:
+            files_of.setdefault(bot.id, []).append(file.name)
+        bots.extend(found)
     repeated = sorted(i for i, n in Counter(b.id for b in bots).items() if n > 1)
     if repeated:
-        problems.append(f"{folder}: bot ids must be unique; repeated: {', '.join(repeated)}")
+        where = "; ".join(f"{i} in {', '.join(sorted(set(files_of[i])))}" for i in repeated)
+        problems.append(f"{folder}: bot ids must be unique; repeated: {where}")
     return bots, problems
+
+
+def _name_defaults(problem: str, file: Path, defaults: dict[str, Any], own: dict[str, Any]) -> str:
+    """`problem` (a line about `file`), saying so when its field comes from daemon.yaml's
+    `bot_defaults` and not from the file: there is nothing to fix in the file it names."""
+    field = problem.removeprefix(f"{file}: ").split(": ", 1)[0]
+    keys = [key.split("[", 1)[0] for key in field.split(".")]
+    if _has(defaults, keys) and not _has(own, keys):
+        return f"{problem} (set in daemon.yaml's bot_defaults)"
+    return problem
+
+
+def _has(mapping: dict[str, Any], keys: list[str]) -> bool:
+    for key in keys:
+        if not isinstance(mapping, dict) or key not in mapping:
+            return False
+        mapping = mapping[key]
+    return True
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
