@@ -13,6 +13,12 @@ So each leg of a restored basket passes `RerunBarrier` once, at the candle past 
 (a leg with nothing to re-run: at its first candle): it is done re-running there, and it waits
 until every other leg is too. Then every leg's flow is the one its journal ends with, the cash
 is the basket's as at the crash, and the fresh decisions of every leg are sized on it.
+
+A leg that crashes mid-re-run is restarted by the daemon's supervisor after a backoff, and its
+runner closes (leaving its basket) before that: its re-run is not done, so the supervisor `hold`s
+it here until it is built again (its new runner re-runs, or has nothing to) and `release`s it. A
+leg that stays down mid-re-run leaves its share of the cash partial; the supervisor releases the
+others then, and the basket enters nothing until that leg starts again (`runner.daemon.manager`).
 """
 
 from __future__ import annotations
@@ -37,13 +43,19 @@ class RerunBarrier:
 
     def __init__(self) -> None:
         self._legs: set[str] = set()
+        self._held: set[str] = set()         # crashed mid-re-run, waiting out the supervisor's backoff
         self._none_left = asyncio.Event()
         self._none_left.set()
 
     @property
     def pending(self) -> frozenset[str]:
-        """The legs still re-running."""
-        return frozenset(self._legs)
+        """The legs still re-running, or crashed mid-re-run and not built again yet."""
+        return frozenset(self._legs | self._held)
+
+    @property
+    def held(self) -> frozenset[str]:
+        """The legs crashed mid-re-run, waited for until built again (`hold`)."""
+        return frozenset(self._held)
 
     def rerunning(self, bot_id: str) -> None:
         """`bot_id`'s leg, being built, re-runs journalled candles: the others wait for it. Called
@@ -53,14 +65,29 @@ class RerunBarrier:
 
     def done(self, bot_id: str) -> None:
         """`bot_id`'s leg is past its journal, or no longer runs (stopped, killed, failed,
-        removed): nothing of its re-run is left to wait for."""
+        removed): nothing of its re-run is left to wait for, unless it is held (`hold`)."""
         self._legs.discard(bot_id)
-        if not self._legs:
+        self._check_none_left()
+
+    def hold(self, bot_id: str) -> None:
+        """`bot_id`'s leg crashed; if it was re-running, the others wait for it until `release`
+        (its runner's close calls `done` meanwhile: not the end of its re-run)."""
+        if bot_id in self._legs:
+            self._held.add(bot_id)
+
+    def release(self, bot_id: str) -> None:
+        """`bot_id`'s leg held since its crash is built again (its new runner `rerunning`, or with
+        nothing to re-run), or stays down: the hold ends."""
+        self._held.discard(bot_id)
+        self._check_none_left()
+
+    def _check_none_left(self) -> None:
+        if not self._legs and not self._held:
             self._none_left.set()
 
     async def wait(self, wake: asyncio.Event) -> bool:
         """Return once no leg re-runs (True), or once `wake` is set (a stop or kill asked for the
         waiting leg; False while legs still re-run)."""
-        while self._legs and not wake.is_set():
+        while (self._legs or self._held) and not wake.is_set():
             await either_set(self._none_left, wake)
-        return not self._legs
+        return not (self._legs or self._held)

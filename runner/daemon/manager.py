@@ -26,6 +26,7 @@ from loguru import logger
 
 from runner.assembly.daemon_bots import build_daemon_bot
 from runner.basket.provider import retire_on_start
+from runner.basket.reruns import RerunBarrier
 from runner.basket.retire import leave_when_flat
 from runner.bot.errors import BotMustStayDown
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
@@ -158,11 +159,19 @@ class BotManager(ManagerRequests):
         slot.task.add_done_callback(lambda _: self._changed.set())
 
     async def _supervise(self, slot: BotSlot) -> None:
+        try:
+            await self._run_and_restart(slot)
+        finally:
+            self._rerun_given_up(slot)
+
+    async def _run_and_restart(self, slot: BotSlot) -> None:
         with logger.contextualize(bot=slot.id):
             while True:
                 runner = None
                 try:
                     runner = await self._build(slot)
+                    if (reruns := self._reruns_of(slot)) is not None:
+                        reruns.release(slot.id)     # crashed mid-re-run: its new runner re-runs now, or has nothing to
                     await self._services.risk_groups.baskets.start_together(runner, slot.config)   # a leg waits for the rest
                     slot.hand_over(runner)          # RUNNING; shown stopped or killed if it comes back so
                     if slot.kill_on_start is not None:
@@ -196,6 +205,8 @@ class BotManager(ManagerRequests):
                     logger.error("Bot cannot start safely: {}", exc)
                     return
                 except Exception as exc:            # CancelledError is a BaseException: it passes
+                    if (reruns := self._reruns_of(slot)) is not None:
+                        reruns.hold(slot.id)        # mid-re-run: the other legs wait for its restart's
                     self._services.risk_groups.baskets.start_failed(slot.config, exc)
                     if not await self._crashed(slot, exc):
                         return
@@ -206,6 +217,32 @@ class BotManager(ManagerRequests):
                 finally:
                     if runner is not None:          # its own parts, never the shared ones
                         await runner.aclose()
+
+    def _reruns_of(self, slot: BotSlot) -> RerunBarrier | None:
+        """The re-runs of the basket `slot` is a leg of (`runner.basket.reruns`); None for a plain bot."""
+        basket = slot.config.basket
+        group = self._services.risk_groups.baskets.group(basket.basket) if basket is not None else None
+        return group.reruns if group is not None else None
+
+    def _rerun_given_up(self, slot: BotSlot) -> None:
+        """A leg that crashed mid-re-run is not restarted after all (out of restarts, stopped,
+        killed or cancelled during its backoff, or failing to build): the other legs stop waiting.
+        Its share of the basket's cash is as of the candle its re-run reached, a moment the basket
+        never was at, so the basket enters nothing until the leg starts again, as for a leg that
+        cannot start (`BasketGroup.start_failed`). The others manage their positions meanwhile:
+        stopping them would leave those positions to nobody, and their own flow is whole."""
+        reruns = self._reruns_of(slot)
+        if reruns is None or slot.id not in reruns.held:
+            return
+        if not self._stopping:      # the daemon's shutdown: every leg re-runs again at the next start
+            group = self._services.risk_groups.baskets.group(slot.config.basket.basket)
+            group.forget(slot.config.symbol)
+            group.start_failed(slot.config.symbol, f"down in the middle of its re-run: {slot.last_error or slot.state}")
+            with logger.contextualize(bot=slot.id):
+                logger.error("Down in the middle of its re-run: the basket's cash holds its share as of the candle "
+                             "its re-run reached, so its other legs enter nothing until it runs again (botrunner "
+                             "start {})", slot.id)
+        reruns.release(slot.id)
 
     async def _crashed(self, slot: BotSlot, exc: Exception) -> bool:
         """Log a crash once and wait out the backoff; False when the bot must stay down."""

@@ -42,3 +42,32 @@ async def test_a_stop_or_kill_asked_for_wakes_the_waiting_leg_while_others_still
 
     assert await asyncio.wait_for(waiting, 1) is False
     assert barrier.pending == {"trio.sol-usdt"}
+
+
+async def test_a_leg_held_since_its_crash_mid_re_run_holds_the_others_after_its_runner_is_done():
+    barrier = RerunBarrier()
+    barrier.rerunning("trio.eth-usdt")
+    barrier.hold("trio.eth-usdt")                # crashed: the supervisor restarts it after a backoff
+    barrier.done("trio.eth-usdt")                # its crashed runner closes (`BasketGroup.leave`)
+    waiting = asyncio.create_task(barrier.wait(asyncio.Event()))
+    await asyncio.sleep(0)
+    assert not waiting.done() and barrier.pending == {"trio.eth-usdt"}
+
+    barrier.rerunning("trio.eth-usdt")           # built again: it re-runs its journal anew
+    barrier.release("trio.eth-usdt")
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    barrier.done("trio.eth-usdt")                # past its journal
+
+    assert await asyncio.wait_for(waiting, 1) is True
+
+
+async def test_a_crash_after_its_re_run_holds_nobody_and_a_release_of_a_leg_not_held_does_nothing():
+    barrier = RerunBarrier()
+    barrier.rerunning("trio.eth-usdt")
+    barrier.done("trio.eth-usdt")
+    barrier.hold("trio.eth-usdt")                # crashed once past its journal: its share is whole
+
+    assert barrier.pending == frozenset() and await barrier.wait(asyncio.Event()) is True
+    barrier.release("trio.sol-usdt")
+    assert barrier.held == frozenset()
