@@ -11,17 +11,18 @@ ControlClientError ─┬─ DaemonNotRunning        nothing listens: start one 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-import aiohttp
 from pydantic import BaseModel, ValidationError
 
 from runner.basket.status import BasketStatus
+from runner.control.client_http import MalformedReply, Reply, exchange
 from runner.control.governance_status import GovernanceStatus
 from runner.control.status import BotStatus, ReloadResult
 
@@ -72,8 +73,9 @@ class ControlRequestFailed(ControlClientError):
 class ControlClient:
     """One daemon's control API, over its Unix socket (no token) or a loopback URL (token).
 
-    Every request is bounded by `timeout_secs`. Use as an async context manager, or call
-    `aclose()`. Raises the `ControlClientError` subclasses above.
+    Every request is bounded by `timeout_secs`, and goes on a connection of its own (the
+    stdlib's streams, `runner.control.client_http`: no aiohttp to import for a command). Use as an
+    async context manager, or call `aclose()`. Raises the `ControlClientError` subclasses above.
     """
 
     def __init__(self, socket_path: Path | None = None, *, url: str | None = None,
@@ -83,9 +85,7 @@ class ControlClient:
         self._socket_path = socket_path
         self._base_url = url.rstrip("/") if url else "http://botrunner"
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._timeout = aiohttp.ClientTimeout(total=timeout_secs)
         self._timeout_secs = timeout_secs
-        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ControlClient:
         return self
@@ -95,9 +95,7 @@ class ControlClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Nothing stays open between requests; kept so that callers close what they open."""
 
     async def health(self) -> dict[str, Any]:
         return await self._request("GET", "/health")
@@ -178,16 +176,6 @@ class ControlClient:
                  else f"nothing answers at {self._base_url}")
         return DaemonNotRunning(f"no botrunner daemon is running ({where}); start one with: botrunner run")
 
-    def _open_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            if self._socket_path is not None:
-                connector: aiohttp.BaseConnector = aiohttp.UnixConnector(path=str(self._socket_path))
-            else:
-                connector = aiohttp.TCPConnector()
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
-                                                  headers=self._headers)
-        return self._session
-
     async def _request(self, method: str, path: str, body: dict[str, Any] | None = None, *,
                        expect_json: bool = True) -> Any:
         if self._socket_path is not None:
@@ -197,30 +185,57 @@ class ControlClient:
                 raise ControlClientError(str(exc)) from None
             if not self._socket_path.exists():
                 raise self._not_running()
-        session = self._open_session()
         try:
-            async with session.request(method, self._base_url + path, json=body) as response:
-                text = await response.text()
-                if response.status >= 400:
-                    raise _failure(response.status, text)
-                if not expect_json:
-                    return text
-                try:
-                    return json.loads(text)
-                except ValueError:
-                    raise ControlRequestFailed(response.status, f"the daemon sent a reply that is not JSON: "
-                                                                f"{text[:200]!r}") from None
-        except aiohttp.ClientConnectorError as exc:
-            # Refused: the socket file outlived its daemon (a crash, or kill -9), or no one is on the port.
-            if isinstance(exc.os_error, ConnectionRefusedError | FileNotFoundError):
-                raise self._not_running() from exc
-            # PermissionError, most often: the daemon runs as another user.
-            raise ControlClientError(f"cannot reach the botrunner daemon at {self._target}: {exc.os_error}") from exc
+            async with asyncio.timeout(self._timeout_secs):
+                reply = await self._exchange(method, path, None if body is None else json.dumps(body).encode())
         except TimeoutError as exc:
             raise DaemonNotResponding(f"the botrunner daemon at {self._target} did not answer {method} {path} "
                                       f"within {self._timeout_secs:g}s") from exc
-        except aiohttp.ClientError as exc:
+        if reply.status >= 400:
+            raise _failure(reply.status, reply.text)
+        if not expect_json:
+            return reply.text
+        try:
+            return json.loads(reply.text)
+        except ValueError:
+            raise ControlRequestFailed(reply.status, f"the daemon sent a reply that is not JSON: "
+                                                     f"{reply.text[:200]!r}") from None
+
+    async def _exchange(self, method: str, path: str, body: bytes | None) -> Reply:
+        url = urlsplit(self._base_url)
+        try:
+            port = url.port or 80
+        except ValueError:              # a port that is not a number, or out of range
+            port = None
+        if url.scheme != "http" or not url.hostname or port is None:
+            raise ControlClientError(f"cannot reach {self._base_url}: the control API speaks plain HTTP on "
+                                     "loopback; give a URL like http://127.0.0.1:8765")
+        if any(c in value for value in self._headers.values() for c in "\r\n\0"):
+            # Never the token itself in the message: it would land in a terminal's scrollback.
+            raise ControlClientError("the token (BOTRUNNER_TOKEN) holds a line break or a NUL, which an HTTP "
+                                     "header cannot carry; set it to the daemon's token")
+        try:
+            if self._socket_path is not None:
+                reader, writer = await asyncio.open_unix_connection(str(self._socket_path))
+            else:
+                reader, writer = await asyncio.open_connection(url.hostname, port)
+        except (ConnectionRefusedError, FileNotFoundError) as exc:
+            # Refused: the socket file outlived its daemon (a crash, or kill -9), or no one is on the port.
+            raise self._not_running() from exc
+        except OSError as exc:
+            # PermissionError, most often: the daemon runs as another user.
+            raise ControlClientError(f"cannot reach the botrunner daemon at {self._target}: {exc}") from exc
+        try:
+            return await exchange(reader, writer, method, url.path + path, host=url.netloc,
+                                  headers=self._headers, body=body)
+        except (MalformedReply, OSError) as exc:
             raise ControlClientError(f"{method} {path} failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass                    # reset by the daemon after its reply: the reply is what counts
 
 
 def _bot_path(bot_id: str, action: str | None = None) -> str:

@@ -5,7 +5,8 @@ it imports the daemon's stack, so a typo is refused without a second of imports 
 restart loop pays them at every try); a daemon of sim bots never loads the exchange client,
 nor, on a candle file, numpy (the regime detector's, loaded for a bot with regimes only);
 `status` and `kill` talk HTTP to the daemon and load no exchange client, no numpy, no pandas,
-no HTTP server and none of the bots' packages; `journal` reads the journal file with no HTTP at all.
+no aiohttp (server or client: asyncio's streams carry a request) and none of the bots' packages;
+`journal` reads the journal file with no HTTP at all.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from tests.integration.test_daemon_startup_errors import BOT as SIM_BOT
 
 THE_DAEMON_STACK = {"runner.daemon.process", "runner.daemon.manager", "runner.assembly", "runner.control.server"}
 NOT_FOR_A_REFUSAL = {"ccxt", "aiohttp", "numpy", "pandas", *THE_DAEMON_STACK}
-NOT_FOR_A_CONTROL_COMMAND = {"ccxt", "numpy", "pandas", "aiohttp.web", "execution", "strategies", "risk",
+NOT_FOR_A_CONTROL_COMMAND = {"ccxt", "numpy", "pandas", "aiohttp", "execution", "strategies", "risk",
                              *THE_DAEMON_STACK}
-NOT_FOR_A_JOURNAL_READ = {"aiohttp", *NOT_FOR_A_CONTROL_COMMAND}
+NOT_FOR_A_JOURNAL_READ = NOT_FOR_A_CONTROL_COMMAND
 
 
 @pytest.mark.parametrize(("daemon_yaml", "expected"), [
@@ -70,7 +71,7 @@ def test_a_daemon_of_bots_on_a_candle_file_imports_no_numpy_either(tmp_path):
     assert not modules & {"ccxt", "pandas", "numpy", "runner.regime.gate", "strategies.regime"}
 
 
-def test_status_kill_and_journal_import_no_exchange_client_numpy_pandas_http_server_or_bot_packages(tmp_path):
+def test_status_kill_and_journal_import_no_exchange_client_numpy_pandas_aiohttp_or_bot_packages(tmp_path):
     config = write_config_folder(tmp_path / "cfg", "", {"b": SIM_BOT.format(bars=100_000, speed=5)})
     state = tmp_path / "state"
     daemon = start_daemon(config, state)
