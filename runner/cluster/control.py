@@ -160,9 +160,11 @@ class ClusterControl:
         """Latch the global kill switch: every node kills its bots, and the answer waits for every
         live node's (up to `stop_grace_secs` and two Redis timeouts). As the single daemon's
         `kill --all`, BotStateError (409) names each bot whose kill is pending (busy past its
-        grace: it trips when it can), with its node, and any node that did not answer. With
-        Redis out of reach this node's bots are killed all the same, and the answer says the
-        other nodes were not reached."""
+        grace: it trips when it can), with its node, and any node that did not answer. A node
+        on older code, which never answers (its heartbeat lacks `answers_kill_all`), is not
+        waited for: the refusal names it at once, its kills unconfirmed. With Redis out of
+        reach this node's bots are killed all the same, and the answer says the other nodes
+        were not reached."""
         try:
             latch, asked = await self._kill_switch.ask(reason)
         except REDIS_ERRORS as exc:
@@ -176,12 +178,16 @@ class ClusterControl:
                                 f"the other nodes did not get the kill; run kill --all on each of them{busy}") from None
         pending = {self.node: await self._coordinator.apply_kill_latch(latch)}
         try:
-            others = [node for node in await self._nodes.live() if node != self.node]
+            heartbeats = await self._nodes.heartbeats()
         except REDIS_ERRORS:
-            others = []                 # the latch is set: the others kill their bots as they read it
+            heartbeats = {}             # the latch is set: the others kill their bots as they read it
+        others = sorted(node for node in heartbeats if node != self.node)
+        # A node on older code (a rolling upgrade) never answers: waiting for it would only end
+        # in "did not answer". Its heartbeat lacks the mark; it is named at once instead.
+        older = [node for node in others if not heartbeats[node].get("answers_kill_all")]
         wait_secs = self._stop_grace_secs + 2 * REDIS_TIMEOUT_SECS     # their kills, and their answer
-        pending.update(await self._kill_switch.answers_to(asked, others, wait_secs))
-        if problems := _pending_kills(pending, self._coordinator.views, wait_secs):
+        pending.update(await self._kill_switch.answers_to(asked, [n for n in others if n not in older], wait_secs))
+        if problems := _pending_kills(pending, older, self._coordinator.views, wait_secs):
             raise BotStateError(f"the global kill switch is latched ({latch['reason']}), but not every kill is: "
                                 + "; ".join(problems))
         return self.statuses()
@@ -246,16 +252,21 @@ class ClusterControl:
         return "\n".join(lines) + "\n"
 
 
-def _pending_kills(pending: dict[str, dict[str, str] | None], views: dict[str, LeaseView | None],
-                   waited_secs: float) -> list[str]:
+def _pending_kills(pending: dict[str, dict[str, str] | None], older: list[str],
+                   views: dict[str, LeaseView | None], waited_secs: float) -> list[str]:
     """`kill_all`'s refusal, a line per bot not killed yet, by node (from the nodes' answers; None:
-    a node that did not answer, named with the bots its leases held at this node's last round)."""
+    a node that did not answer), and a line per node on `older` code, not asked for an answer.
+    A node without an answer is named with the bots its leases held at this node's last round."""
+    def held(node: str) -> str:
+        return ", ".join(sorted(b for b, view in views.items() if view is not None and view.node == node)) or "none"
+
     problems = []
     for node, kills in sorted(pending.items()):
         if kills is None:
-            held = sorted(bot_id for bot_id, view in views.items() if view is not None and view.node == node)
-            problems.append(f"node {node} did not answer within {waited_secs:g}s (its bots: {', '.join(held) or 'none'}); "
+            problems.append(f"node {node} did not answer within {waited_secs:g}s (its bots: {held(node)}); "
                             f"they are killed as it reads the latch, or start killed on the node that takes them over")
         else:
             problems += [f"on node {node}: {why}" for _, why in sorted(kills.items())]
+    problems += [f"node {node} is running an older version, which does not answer kill --all: its bots "
+                 f"({held(node)}) are killed as it reads the latch, unconfirmed" for node in older]
     return problems

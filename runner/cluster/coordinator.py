@@ -8,7 +8,9 @@ publish would otherwise let the deadlines below stop bots whose leases were soun
 node take them over. Every `renew_secs` too (sooner when another node's lease is about to end),
 a round:
 
-1. reads the global kill switch and publishes the status rows of the bots the node holds;
+1. reads the global kill switch, publishes the status rows of the bots the node holds, and
+   reads the live nodes' heartbeats (deleting the loss rule's figures of bots that no live
+   node's config lists: runner.cluster.nodes);
 2. balances: takes free bots while it holds fewer than its fair share (the bots over the live
    nodes, rounded up), hands one over when it holds more than that while a live node holds
    fewer than the share rounded down, and serves `botrunner move` requests.
@@ -139,7 +141,7 @@ class ClusterCoordinator(StatusAndKillSwitch, BalanceAndHandOver):
         each other, and share the bots instead of the first taking them all and shedding."""
         while True:
             try:
-                await self._nodes.beat(0)
+                await self._nodes.beat(0, self._all_bots)
                 self.kill_latch = await self._kill_switch.state()
                 break
             except REDIS_ERRORS as exc:
@@ -175,9 +177,13 @@ class ClusterCoordinator(StatusAndKillSwitch, BalanceAndHandOver):
             if self.kill_latch is None:
                 await self._resume_latch_kills_missed(rows)
             self.published = await self._nodes.rows(self._all_bots)
+            heartbeats = await self._nodes.heartbeats()
+            if pruned := await self._nodes.prune_figures(self._all_bots, heartbeats):
+                logger.info("Cluster: the figures of bot(s) {} are deleted: no live node's config lists them "
+                            "(the loss rule counts them no more)", ", ".join(pruned))
             if self._loss is not None and self.kill_latch is None:
                 await self._check_cluster_loss(self._loss)
-            await self._balance()
+            await self._balance(sorted(heartbeats))
         except REDIS_ERRORS as exc:
             _cancelled_meanwhile(exc)
             self.counters.round_failures += 1
@@ -206,7 +212,7 @@ class ClusterCoordinator(StatusAndKillSwitch, BalanceAndHandOver):
             sent_at = time.monotonic()
             try:
                 await self._renew(sent_at)
-                await self._nodes.beat(len(self.held))
+                await self._nodes.beat(len(self.held), self._all_bots)
             except REDIS_ERRORS as exc:
                 _cancelled_meanwhile(exc)
                 self.counters.renew_failures += 1

@@ -68,11 +68,12 @@ class BalanceAndHandOver:
     _missing: set[str]
     _handovers: set[asyncio.Task]
 
-    async def _balance(self) -> None:
+    async def _balance(self, live_nodes: list[str]) -> None:
+        """`live_nodes`: the nodes whose heartbeats the round read, sorted."""
         if self.closing:
             return
         self.views = await self._leases.views(self._bot_ids)
-        previous, self.live_nodes = self.live_nodes, await self._nodes.live()
+        previous, self.live_nodes = self.live_nodes, live_nodes
         if self.node not in self.live_nodes:
             self.live_nodes = sorted([*self.live_nodes, self.node])
         # Gone two rounds in a row: a Redis emptied (restarted without its data) drops every

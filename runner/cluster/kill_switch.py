@@ -17,7 +17,9 @@ numbered (`<prefix>:killall:asked`), and a node that applied the latch answers i
 `<prefix>:killall:answers` with the number it read before its kills and the bots whose kill is
 pending (busy past `stop_grace_secs`: asked, the bot trips when it can). The node asked waits
 for every live node's answer to its number (`answers_to`) and names those bots, and any node
-that did not answer in time.
+that did not answer in time. A node announces in its heartbeat that it answers
+(runner.cluster.nodes); one on older code, whose heartbeat lacks the mark, is not waited for,
+and is named as such (runner.cluster.control).
 """
 
 from __future__ import annotations

@@ -4,12 +4,14 @@ Every bot of the cluster counts with its latest known money, whatever it is doin
 
 1. its figures in Redis (`NodeRegistry.figures`): what its owner last published from a bot that
    has stepped, kept until the next owner replaces them, so a bot stopped, killed, failed, or
-   whose node died counts with what it had when last seen;
+   whose node died counts with what it had when last seen (a bot that no live node's config
+   lists any more has them deleted: `NodeRegistry.prune_figures`, at every round);
 2. for a bot with none there (never published since Redis lost its data, or never stepped),
    its last snapshot in PostgreSQL (`SavedFigures`): the cash and position it saved;
 3. a bot with neither has made nothing yet and is left out.
 
-The capital is the sum of each bot's equity less its PnL, the loss the sum of its PnLs; the
+The bots counted are those of this node's config: one removed from every node's config counts
+nowhere. The capital is the sum of each bot's equity less its PnL, the loss the sum of its PnLs; the
 rule trips once the loss reaches `limit` of the capital. The snapshots are read once for each
 bot missing from Redis and kept while it is missing: the rule runs every round, and a bot that
 never steps would otherwise cost a database query each time.

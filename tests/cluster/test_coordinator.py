@@ -9,6 +9,7 @@ raises it); the daemon processes with PostgreSQL are in test_cluster_daemons.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -429,3 +430,45 @@ async def test_the_cluster_loss_rule_counts_a_bot_stopped_at_a_loss_with_its_las
     killed = lambda n: all(r.startswith(GLOBAL_KILL_PREFIX) and "(-430.00 of 4,000.00)" in r
                            for r in n._bots.running.values())
     await eventually(lambda: killed(a) and killed(b) and b._bots.running, timeout_secs=10, poll_secs=0.02)
+
+
+async def test_the_figures_of_a_bot_removed_from_every_nodes_config_are_deleted_and_count_no_more(cluster):
+    """A bot that lost 5,000 and was then removed from the config of every node: its figures,
+    published under the old config, are deleted at the nodes' next round (no live node lists
+    it), and the loss rule never counts them; the figures of the bots listed stay."""
+    a, b = [await cluster(name, bots=BOTS[:4], kill_all_at_loss=0.1) for name in ("node-a", "node-b")]
+    await eventually(lambda: len(a.held) == len(b.held) == 2, timeout_secs=15, poll_secs=0.05)
+    redis, key = a._nodes._redis, f"{cluster.prefix}:figures"
+    await redis.hset(key, "bot-removed", json.dumps({"equity": -4_000.0, "pnl": -5_000.0}))
+
+    async with asyncio.timeout(10):
+        while await redis.hexists(key, "bot-removed"):
+            await asyncio.sleep(0.05)
+    assert sorted(await redis.hkeys(key)) == [b.encode() for b in BOTS[:4]]
+    assert a.kill_latch is None and b.kill_latch is None
+
+
+async def test_kill_all_names_a_node_on_older_code_at_once_instead_of_waiting_for_an_answer_it_never_writes(
+        cluster, redis_url):
+    """A rolling upgrade: node-old beats without the mark of a node that answers kill --all. The
+    answer names it and the bot its lease holds, unconfirmed, instead of 'did not answer' after
+    the wait; node-b, upgraded, answers and is not named."""
+    old = Redis.from_url(redis_url)
+    try:
+        await old.set(f"{cluster.prefix}:node:node-old", json.dumps({"node": "node-old", "bots": 1, "ts_ms": 0}),
+                      px=60_000)                           # the heartbeat of the code before the mark
+        assert await LeaseStore(old, cluster.prefix, "node-old", 60_000).acquire(BOTS[3]) is not None
+        a, b = await cluster("node-a", bots=BOTS[:4]), await cluster("node-b", bots=BOTS[:4])
+        await eventually(lambda: len(a.held) + len(b.held) == 3 and getattr(a.views.get(BOTS[3]), "node", "") == "node-old",
+                         timeout_secs=15, poll_secs=0.05)
+        control = ClusterControl(a._bots, a, a._nodes, a._kill_switch, stop_grace_secs=0.3)
+        with pytest.raises(BotStateError) as refused:
+            await control.kill_all("drill")
+        assert str(refused.value) == (
+            "the global kill switch is latched (drill), but not every kill is: node node-old is running an older "
+            f"version, which does not answer kill --all: its bots ({BOTS[3]}) are killed as it reads the latch, "
+            "unconfirmed")
+        for node in (a, b):
+            assert node.held and all(reason.startswith(GLOBAL_KILL_PREFIX) for reason in node._bots.running.values())
+    finally:
+        await old.aclose()

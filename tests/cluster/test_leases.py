@@ -87,9 +87,11 @@ async def test_a_lease_raised_above_a_floor_gets_a_token_above_it_and_only_its_h
 
 async def test_nodes_beat_and_drop_out_of_the_live_set_when_they_stop(redis, prefix):
     a, b = NodeRegistry(redis, prefix, "node-a", 300), NodeRegistry(redis, prefix, "node-b", 10_000)
-    await a.beat(1)
-    await b.beat(0)
+    await a.beat(1, ["btc", "eth"])
+    await b.beat(0, ["btc"])
     assert await b.live() == ["node-a", "node-b"]
+    beat = (await b.heartbeats())["node-a"]
+    assert (beat["bots"], beat["configured"], beat["answers_kill_all"]) == (1, ["btc", "eth"], True)
     names: list[str] = []
 
     async def refresh():

@@ -3,6 +3,8 @@ PostgreSQL: each bot's last figures in Redis, else its last snapshot in PostgreS
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from redis.asyncio import Redis
 
@@ -21,10 +23,15 @@ def row(bot_id: str, pnl: float, bars: int) -> dict:
 
 
 @pytest.fixture
-async def nodes(redis_url, redis_key_prefix):
+async def redis(redis_url):
     client = Redis.from_url(redis_url)
-    yield NodeRegistry(client, redis_key_prefix.rstrip(":"), "node-a", 2_000)
+    yield client
     await client.aclose()
+
+
+@pytest.fixture
+def nodes(redis, redis_key_prefix):
+    return NodeRegistry(redis, redis_key_prefix.rstrip(":"), "node-a", 2_000)
 
 
 async def test_bots_redis_has_no_figures_of_count_with_their_last_snapshot_until_published_again(pg_nodes, nodes):
@@ -48,3 +55,25 @@ async def test_bots_redis_has_no_figures_of_count_with_their_last_snapshot_until
     await nodes.publish_rows([row("btc", -20.0, bars=9)])           # running again: Redis has the latest
     assert (await loss.figures(bots))["btc"] == {"equity": 980.0, "pnl": -20.0}
     assert await loss.breach(bots) is None                           # 170 of 3,000
+
+
+async def test_a_bot_no_live_nodes_config_lists_has_its_figures_deleted_unless_a_node_on_older_code_is_live(
+        redis, redis_key_prefix, nodes):
+    """A bot removed from every node's config stops counting and leaves no figures behind; while
+    a node beats without its list (older code, during a rolling upgrade), nothing is pruned."""
+    prefix = redis_key_prefix.rstrip(":")
+    other = NodeRegistry(redis, prefix, "node-b", 2_000)
+    await nodes.beat(0, ["btc", "eth"])
+    await other.beat(0, ["btc", "sol"])
+    await nodes.publish_rows([row(bot_id, -100.0, bars=5) for bot_id in ("btc", "eth", "sol", "gone")])
+    older = json.dumps({"node": "node-old", "bots": 0, "ts_ms": 0})      # a heartbeat of the code before
+    await redis.set(f"{prefix}:node:node-old", older, px=2_000)
+
+    assert await nodes.prune_figures(["btc", "eth"], await nodes.heartbeats()) == []
+    await redis.delete(f"{prefix}:node:node-old")                         # upgraded, or gone
+    assert await nodes.prune_figures(["btc", "eth"], await nodes.heartbeats()) == ["gone"]
+    assert sorted(await redis.hkeys(f"{prefix}:figures")) == [b"btc", b"eth", b"sol"]
+    await other.leave()                                                   # the last node listing sol
+    assert await nodes.prune_figures(["btc", "eth"], await nodes.heartbeats()) == ["sol"]
+    loss = AccountLoss(nodes, None, 0.1)
+    assert sorted(await loss.figures(["btc", "eth", "sol", "gone"])) == ["btc", "eth"]
