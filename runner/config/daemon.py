@@ -58,7 +58,7 @@ class TcpControl(StrictModel):
 
 
 # sockaddr_un.sun_path holds 108 bytes on Linux, one the terminating NUL (as
-# runner.control.client.MAX_SOCKET_PATH_BYTES, not imported: config models load no client code).
+# runner.control.endpoints.MAX_SOCKET_PATH_BYTES, not imported: config models import no control code).
 _MAX_SOCKET_PATH_BYTES = 107
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -23,29 +22,18 @@ from pydantic import BaseModel, ValidationError
 
 from runner.basket.status import BasketStatus
 from runner.control.client_http import MalformedReply, Reply, exchange
+from runner.control.endpoints import SOCKET_NAME, check_socket_path_length
 from runner.control.governance_status import GovernanceStatus
 from runner.control.status import BotStatus, ReloadResult
 
 M = TypeVar("M", bound=BaseModel)
 
-SOCKET_NAME = "botrunner.sock"
 DEFAULT_TIMEOUT_SECS = 10.0
-# sockaddr_un.sun_path is 108 bytes on Linux, one of them the terminating NUL.
-MAX_SOCKET_PATH_BYTES = 107
 
 
 def socket_path(state_dir: Path) -> Path:
     """Where the daemon listens and clients look: `<state-dir>/botrunner.sock`."""
     return state_dir / SOCKET_NAME
-
-
-def check_socket_path_length(path: Path) -> None:
-    """Raise ValueError for a path too long to bind or connect to, naming the fix; otherwise the
-    kernel's "AF_UNIX path too long" would surface as a daemon that seems not to be running."""
-    size = len(os.fsencode(path))
-    if size > MAX_SOCKET_PATH_BYTES:
-        raise ValueError(f"control socket path {path} is {size} bytes; AF_UNIX allows "
-                         f"{MAX_SOCKET_PATH_BYTES}: use a shorter --state-dir")
 
 
 class ControlClientError(Exception):

@@ -1,13 +1,12 @@
 """Listening for the control API: the Unix socket (0600, a stale file replaced, another daemon's
-refused) and loopback TCP. The application itself is `runner.control.api.build_control_app`."""
+refused) and loopback TCP, checked as `runner.control.endpoints` checks them before the bots are
+built. The application itself is `runner.control.api.build_control_app`."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import socket
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -16,7 +15,8 @@ from aiohttp import web
 from loguru import logger
 
 from runner.control.api import BotControl, build_control_app
-from runner.control.client import check_socket_path_length
+from runner.control.endpoints import (ControlEndpointUnusable, ControlSocketInUse, bind_tcp, loopback_host,
+                                      stale_socket_file)
 from runner.notify.sender import SenderStats
 from runner.control.dashboard import JournalView
 from runner.control.live_feed import DashboardFeed
@@ -25,11 +25,6 @@ __all__ = ["ControlEndpointUnusable", "ControlServer", "ControlSocketInUse", "se
 
 # Long enough for a stop or kill in flight to finish when the daemon shuts down.
 SHUTDOWN_GRACE_SECS = 5.0
-_PROBE_TIMEOUT_SECS = 1.0
-
-
-class ControlSocketInUse(RuntimeError):
-    """Another daemon answers on the control socket (or the path is not a socket): not ours to delete."""
 
 
 class ControlServer:
@@ -92,11 +87,6 @@ class ControlServer:
             raise
 
 
-class ControlEndpointUnusable(ValueError):
-    """The socket or TCP port cannot be listened on (a file in the way, the port taken); the
-    message names the setting and the path or address."""
-
-
 async def serve_control(manager: BotControl, *, socket_path: Path | None,
                         tcp: tuple[str, int] | None = None, token: str | None = None,
                         health_problems: Callable[[], list[str]] = list,
@@ -117,25 +107,20 @@ async def serve_control(manager: BotControl, *, socket_path: Path | None,
     if socket_path is None and tcp is None:
         raise ValueError("the control API needs a socket path or a TCP address to listen on")
     if tcp is not None:
-        host = _loopback_host(tcp[0])
+        host = loopback_host(tcp[0])
         if not token:
             raise ValueError("the control API on TCP needs a token (set BOTRUNNER_TOKEN)")
     server = ControlServer()
     feed = server.feed = DashboardFeed(manager.dashboard_samples, fills=journal)
     try:
         if socket_path is not None:
-            sock = await _bind_unix(socket_path)
+            sock = _bind_unix(socket_path)
             server.socket_path, server._socket_inode = socket_path, os.stat(socket_path).st_ino
             await server._serve(build_control_app(manager, health_problems=health_problems, feed=feed,
                                                   journal=journal, notification_stats=notification_stats), sock)
             logger.info("Control API listening on {}", socket_path)
         if tcp is not None:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            try:
-                sock = socket.create_server((host, tcp[1]), family=family)
-            except OSError as exc:
-                raise ControlEndpointUnusable(
-                    f"control.tcp: cannot listen on {host}:{tcp[1]}: {exc.strerror or exc}") from None
+            sock = bind_tcp(host, tcp[1])
             server.tcp_address = sock.getsockname()[:2]
             await server._serve(build_control_app(manager, token=token, health_problems=health_problems,
                                                   feed=feed, journal=journal, notification_stats=notification_stats),
@@ -153,33 +138,8 @@ async def serve_control(manager: BotControl, *, socket_path: Path | None,
     return server
 
 
-def _loopback_host(host: str) -> str:
-    if host == "localhost":
-        return "127.0.0.1"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is None or not address.is_loopback:
-        raise ValueError(f"the control API listens on loopback only (127.0.0.1, ::1 or localhost), "
-                         f"not {host!r}; reach it from elsewhere through an SSH tunnel")
-    return str(address)
-
-
-async def _bind_unix(path: Path) -> socket.socket:
-    check_socket_path_length(path)
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:          # a file where a folder of the path should be
-        raise ControlEndpointUnusable(f"control.socket: cannot use {path}: {exc.strerror or exc}") from None
-    if mode is not None:
-        if not stat.S_ISSOCK(mode):
-            raise ControlSocketInUse(f"{path} exists and is not a socket; refusing to replace it")
-        if await _answers(path):
-            raise ControlSocketInUse(f"another botrunner daemon is already listening on {path}; "
-                                     f"stop it first, or give this one another --state-dir")
+def _bind_unix(path: Path) -> socket.socket:
+    if stale_socket_file(path):        # a blocking probe of at most a second, at start-up only
         logger.info("Removing stale control socket {} (no daemon answers on it)", path)
         path.unlink(missing_ok=True)
     try:
@@ -203,19 +163,3 @@ async def _bind_unix(path: Path) -> socket.socket:
     finally:
         os.umask(previous)
     return sock
-
-
-async def _answers(path: Path) -> bool:
-    """Does a process accept connections on this socket file? Refused means a stale file."""
-    try:
-        async with asyncio.timeout(_PROBE_TIMEOUT_SECS):
-            _, writer = await asyncio.open_unix_connection(str(path))
-    except (ConnectionRefusedError, FileNotFoundError):
-        return False
-    except TimeoutError:
-        return True                  # it exists and is busy: still not ours to delete
-    except OSError as exc:
-        raise ControlSocketInUse(f"cannot tell whether a daemon listens on {path}: {exc}") from exc
-    writer.close()
-    await writer.wait_closed()
-    return True

@@ -24,10 +24,11 @@ def run(
 ) -> None:
     """Run the daemon: every enabled bot of CONFIG_DIR, until they are all done or SIGTERM/SIGINT."""
     # What can be refused is checked first, each with only what it needs imported: the configs,
-    # the log file, the state folder. The daemon's stack (bots, exchange clients, the control
-    # server: a second of imports) comes after, so a typo is refused in the time it takes to read
-    # the files, for a person and for a restart loop alike.
+    # the log file, the state folder, the control socket and port. The daemon's stack (bots,
+    # exchange clients, the control server: a second of imports) comes after, so a typo is
+    # refused in the time it takes to read the files, for a person and for a restart loop alike.
     from runner.config.bot import ConfigError
+    from runner.control.endpoints import ControlEndpointUnusable, ControlSocketInUse, check_control_endpoints
     from runner.daemon.logging_setup import LogSetupError
     from runner.daemon.plan import LiveTradingNotAllowed, plan_daemon
     from runner.state.state_dir import StartupError, StateDirLock
@@ -49,7 +50,15 @@ def run(
         state_lock = StateDirLock.acquire(plan.state_dir, setting=plan.state_dir_setting)
     except StartupError as exc:             # names --state-dir or daemon.yaml's state_dir itself
         fail([str(exc)])
-    from runner.control.server import ControlEndpointUnusable, ControlSocketInUse
+    try:
+        # Before the bots are built and the journal opened: a port or socket in use was found
+        # only when the server started, seconds later with a thousand bots. The server binds
+        # with the same checks, so one taken in between is refused with the same message.
+        check_control_endpoints(plan.socket_path, plan.tcp_address)
+    except ControlEndpointUnusable as exc:
+        fail([f"{daemon_file}{exc}"])
+    except (ControlSocketInUse, ValueError) as exc:
+        fail([str(exc)], code=1)
     from runner.daemon.process import format_summary, run_daemon
 
     try:

@@ -17,6 +17,7 @@ from runner.cluster.config import cluster_problems
 from runner.config.bot import BotConfig, ConfigError
 from runner.config.daemon import DaemonConfig, load_config_dir
 from runner.config.defaults import DEMO_BOTS, DEMO_DASHBOARD_PORT
+from runner.control.endpoints import SOCKET_NAME
 from runner.daemon.startup_heap import collector_paused
 from runner.notify.apprise_target import url_problems
 
@@ -40,6 +41,17 @@ class DaemonPlan:
     token: str | None
     state_dir_setting: str = "state_dir"
     """How the state folder was given, for messages: `--state-dir` or `<dir>/daemon.yaml: state_dir`."""
+
+    @property
+    def socket_path(self) -> Path:
+        """Where the control API listens: control.socket, or botrunner.sock in the state folder."""
+        return self.daemon.control.socket or self.state_dir / SOCKET_NAME
+
+    @property
+    def tcp_address(self) -> tuple[str, int] | None:
+        """control.tcp's (host, port), or None."""
+        tcp = self.daemon.control.tcp
+        return (tcp.host, tcp.port) if tcp is not None else None
 
 
 class LiveTradingNotAllowed(Exception):

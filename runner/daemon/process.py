@@ -62,7 +62,7 @@ async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None,
 
 async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
     daemon, state_dir = plan.daemon, plan.state_dir
-    socket_path = daemon.control.socket or state_dir / "botrunner.sock"
+    socket_path = plan.socket_path
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, _on_signal, signum, stop)
@@ -114,8 +114,8 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
                                       notify=notifications.offer if notifications else None,
                                       baskets={b.id: b.basket.basket for b in plan.bots if b.basket is not None},
                                       stop_grace_secs=daemon.stop_grace_secs)
-        tcp = (daemon.control.tcp.host, daemon.control.tcp.port) if daemon.control.tcp else None
-        await stack.enter_async_context(await serve_control(control, socket_path=socket_path, tcp=tcp, token=plan.token,
+        await stack.enter_async_context(await serve_control(control, socket_path=socket_path, tcp=plan.tcp_address,
+                                                            token=plan.token,
                                                             health_problems=journal_watch.problems if journal_watch else list,
                                                             journal=journal,
                                                             notification_stats=notifications.stats if notifications else list))
