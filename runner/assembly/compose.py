@@ -27,6 +27,7 @@ from risk.governance.config import GovernanceConfig
 from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
 from runner.bot.clock import SYSTEM_CLOCK, Clock
+from runner.bot.errors import StrategyError
 from runner.bot.forecasting import ForecastRecorder, Forecasting
 from runner.bot.plugin_hooks import BotPlugins
 from runner.bot.strategy_runner import StrategyRunner
@@ -41,7 +42,7 @@ from runner.plugins.registry import create_plugins
 from runner.state.journal import Journal, MemoryJournal
 from strategies.base import Strategy
 from strategies.features import FeatureHub, SharedFeatures
-from strategies.registry import create_strategy
+from strategies.registry import strategy_class
 
 if TYPE_CHECKING:
     from execution.exchange import ExchangeAccount
@@ -53,8 +54,16 @@ __all__ = ["compose_runner", "make_strategy", "sim_runner"]
 
 
 def make_strategy(config: BotConfig) -> Strategy:
-    """The bot's strategy with its checked params."""
-    return create_strategy(config.strategy.name, config.strategy.params)
+    """The bot's strategy with its checked params. StrategyError when its class raises as it is
+    made (an installed package's, say): that bot fails, saying so, and no other."""
+    name = config.strategy.name
+    cls = strategy_class(name)
+    params = cls.Params.model_validate(config.strategy.params)
+    try:
+        return cls(params)
+    except Exception as exc:
+        raise StrategyError(f"strategy {name!r} could not be made from its params: {type(exc).__name__}: {exc}"
+                            ) from exc
 
 
 def compose_runner(

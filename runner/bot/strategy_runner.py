@@ -59,7 +59,7 @@ from runner.bot.states import RunnerState
 from runner.bot.turn import Turn
 from runner.state.journal import Journal, JournalEvent, MemoryJournal
 from strategies.base import Strategy
-from strategies.signal import Signal
+from strategies.signal import Direction, Signal
 
 if TYPE_CHECKING:
     from market.session import TradingSession
@@ -361,6 +361,8 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
                 signal = generate(view)
             except Exception as exc:
                 raise self._strategy_error(candle, exc) from exc
+            if signal is not None and not (isinstance(signal, Signal) and signal.direction.__class__ is Direction):
+                raise self._not_a_signal(candle, signal)   # a bug of the strategy's: traded on, it is a guess
             if session is not None and self._session_acts(signal, close_ms):   # trading hours
                 signal = await self._session_check(signal, close_ms)
             if signal is not None:
@@ -406,6 +408,12 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
     def _strategy_error(self, candle: Candle, exc: Exception) -> StrategyError:
         return StrategyError(f"strategy {self.strategy.name!r} raised on the candle of {iso_utc(candle.ts_ms)}: "
                              f"{type(exc).__name__}: {exc}")
+
+    def _not_a_signal(self, candle: Candle, signal: Any) -> StrategyError:
+        got = f"a Signal of direction {signal.direction!r}" if isinstance(signal, Signal) else repr(signal)[:80]
+        return StrategyError(f"strategy {self.strategy.name!r} returned {got} on the candle of "
+                             f"{iso_utc(candle.ts_ms)}: expected None or a Signal whose direction is "
+                             "Direction.LONG, Direction.FLAT or Direction.SHORT")
 
     # -- state -------------------------------------------------------------------------------
 

@@ -23,7 +23,10 @@ def higher_timeframe_problems(timeframe: str, strategy_name: str, params: Mappin
     declares timeframes is made (most declare none; a config check should not build them all)."""
     if strategy_class(strategy_name).timeframes is Strategy.timeframes:
         return []
-    strategy = create_strategy(strategy_name, dict(params))
+    try:
+        strategy = create_strategy(strategy_name, dict(params))
+    except Exception as exc:       # an installed package's class that raises as it is made
+        return [f"strategy: {strategy_name!r} could not be made from its params: {type(exc).__name__}: {exc}"]
     problems = []
     for higher in strategy.timeframes:
         try:

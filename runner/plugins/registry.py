@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from pydantic import ValidationError
 
+from runner.bot.errors import StrategyError
 from runner.config.errors import describe_errors
 from runner.plugins.base import Plugin
 from runner.plugins.config import PluginConfig
@@ -39,11 +40,18 @@ def plugin_class(name: str) -> type[Plugin]:
 
 def create_plugins(configs: Sequence[PluginConfig]) -> list[Plugin]:
     """One new instance per entry, built from its checked params (pydantic's ValidationError
-    propagates; `plugin_problems` reports it at config load)."""
+    propagates; `plugin_problems` reports it at config load). StrategyError, naming the plugin,
+    when its class raises as it is made: the bot cannot run as configured (a hook that raises
+    later only disables the plugin, `runner.bot.plugin_hooks`)."""
     plugins = []
     for config in configs:
         cls = plugin_class(config.name)
-        plugins.append(cls(cls.Params.model_validate(config.params)))
+        params = cls.Params.model_validate(config.params)
+        try:
+            plugins.append(cls(params))
+        except Exception as exc:
+            raise StrategyError(f"plugin {config.name!r} could not be made from its params: "
+                                f"{type(exc).__name__}: {exc}") from exc
     return plugins
 
 

@@ -1,0 +1,102 @@
+"""A strategy or plugin with a bug stops its own bot with a message that says what it did, before
+any order on a guess; a backtest of it prints that message, not a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+import runner.plugins.registry as plugin_registry
+import strategies.registry as strategy_registry
+from main import app
+from runner.assembly.compose import sim_runner
+from runner.bot.errors import StrategyError
+from runner.bot.strategy_runner import RunnerState
+from runner.config.bot import BotConfig
+from runner.plugins.base import Plugin
+from strategies.base import Strategy
+from strategies.entry_points import EntryPointGroup
+from strategies.signal import GO_LONG, Signal
+from tests.fake_packages import fake_site
+from tests.fakes import Scripted, candles_from
+
+CONFIG = BotConfig.model_validate({"id": "buggy", "symbol": "BTC/USD", "timeframe": "1m", "capital": 1_000,
+                                   "strategy": {"name": "sma_cross"}})
+
+
+@pytest.mark.parametrize("returned, said", [
+    ("BUY", "returned 'BUY'"),
+    (1, "returned 1"),
+    (Signal(5), "returned a Signal of direction 5"),
+    (Signal(1), "returned a Signal of direction 1"),     # an int, not Direction.LONG: `is` compares fail
+    (Signal(None), "returned a Signal of direction None"),
+])
+async def test_a_strategy_that_returns_no_signal_stops_its_bot_before_any_order(returned, said):
+    # Before: 'BUY' failed deep in the order flow ("'str' object has no attribute 'direction'"),
+    # and Signal(5) traded (229 trades on 3,000 candles in the daemon).
+    runner = sim_runner(CONFIG, candles_from([100.0 + i for i in range(8)]),
+                        strategy=Scripted({1: GO_LONG, 3: returned}))
+
+    with pytest.raises(StrategyError) as caught:
+        await runner.run()
+
+    assert said in str(caught.value) and "on the candle of 1970-01-01T00:03:00Z" in str(caught.value)
+    assert "expected None or a Signal whose direction is Direction.LONG" in str(caught.value)
+    assert runner.state is RunnerState.FAILED and runner.orders == 1     # the entry of candle 1 only
+
+
+MODULE = """
+from runner.plugins import Plugin
+from strategies.base import Strategy, StrategyParams
+from strategies.signal import GO_LONG
+
+
+class Broken(Strategy):
+    name = "broken_init"
+
+    def __init__(self, params):
+        super().__init__(params)
+        raise OSError("cannot open model.bin")
+
+    def generate_signal(self, market_data):
+        return GO_LONG
+
+
+class BrokenPlugin(Plugin):
+    name = "broken_plugin"
+
+    def __init__(self, params):
+        super().__init__(params)
+        raise KeyError("TELEGRAM_CHAT")
+"""
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    site = next(gen := fake_site(tmp_path, monkeypatch))
+    site.install("broken-parts", MODULE, {"botrunner.strategies": {"broken_init": "MODULE:Broken"},
+                                          "botrunner.plugins": {"broken_plugin": "MODULE:BrokenPlugin"}})
+    # Each registry reads the installed packages once per process: fresh ones see the test's.
+    monkeypatch.setattr(strategy_registry, "OUTSIDE",
+                        EntryPointGroup(strategy_registry.ENTRY_POINT_GROUP, Strategy, "strategy"))
+    monkeypatch.setattr(plugin_registry, "INSTALLED",
+                        EntryPointGroup(plugin_registry.ENTRY_POINT_GROUP, Plugin, "plugin"))
+    yield tmp_path
+    next(gen, None)
+
+
+@pytest.mark.parametrize("parts, said", [
+    ("strategy: {name: broken_init}",
+     "buggy: strategy 'broken_init' could not be made from its params: OSError: cannot open model.bin"),
+    ("strategy: {name: sma_cross}\nplugins: [{name: broken_plugin}]",
+     "buggy: plugin 'broken_plugin' could not be made from its params: KeyError: 'TELEGRAM_CHAT'"),
+])
+def test_a_backtest_of_a_strategy_or_plugin_that_raises_as_it_is_made_says_so_without_a_traceback(
+        installed, parts, said):
+    bot = installed / "bot.yaml"
+    bot.write_text(f"id: buggy\nsymbol: BTC/USD\ncapital: 1000\nmarket: {{source: synthetic, bars: 100}}\n{parts}\n")
+
+    result = CliRunner().invoke(app, ["backtest", str(bot)])
+
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == said and "Traceback" not in result.output
