@@ -40,7 +40,7 @@ to the market's step, and nothing when under its minimum (the rest is dust the b
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from loguru import logger
@@ -51,16 +51,17 @@ from execution.errors import (
 )
 from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order
-from execution.order_ids import protective_kind
+from execution.live_cancel import LiveCancels
+from execution.live_restart import LiveRestart
 from execution.order_request import order_call
 from execution.periodic_reconcile import PeriodicReconciliation
 from execution.protective import ProtectiveExits
 from execution.quotes import account_spread_bps
-from execution.reconcile import fill_from_ccxt, order_from_ccxt, reconcile
+from execution.reconcile import fill_from_ccxt, reconcile
 from execution.tracked_order import OrderState, TrackedOrder
 from execution.unreported_fills import UnreportedFills
 from market.clock import SYSTEM_CLOCK, Clock
-from market.models import Candle, iso_utc, timeframe_ms
+from market.models import Candle, timeframe_ms
 
 __all__ = ["LiveExecution"]
 
@@ -70,10 +71,11 @@ _NO_FILLS: tuple[Fill, ...] = ()
 _RECONCILE_LOOKBACK_MS = 86_400_000
 
 
-class LiveExecution:
+class LiveExecution(LiveRestart, LiveCancels):
     """Real orders for one bot (client order ids starting with `order_id_prefix`) on `symbol`.
 
-    Implements the `ExecutionEngine` surface; see the module docstring for the rules.
+    Implements the `ExecutionEngine` surface; see the module docstring for the rules. Its
+    restart (`execution.live_restart`) and its cancels (`execution.live_cancel`) are mixins.
     `clock` stamps fills whose exchange time is missing. `unknown_grace_secs` overrides the
     exchange-time grace before an unknown order that is not found counts as never placed.
     Every `reconcile_every_candles` candles of `timeframe` (by default an hour's worth, at least
@@ -151,43 +153,6 @@ class LiveExecution:
             await self._submit(self._exits.market_exit(order, candle))
         return self._fills.drain()
 
-    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot",
-                             from_ms: Mapping[str, int] | None = None) -> list[Fill]:
-        """The protective exits through `candles`, which the bot did not step through (those past
-        its snapshot, after a restart): trailing stops trail them, and an exit one of them reached
-        is sent now, as a market exit, as `on_candle` would have after that candle. `from_ms`: by
-        `oco_group`, the open time of the first candle an entry's exits see (see `SimExecution`'s).
-        Orders of unknown outcome are looked up first, as `on_candle` does (after a restart every
-        order followed again is: an answer lost before the crash, an order resting in the
-        snapshot): an entry the exchange filled meanwhile arms its exits now, and they see the
-        candles from its fill on (`TrackedOrder.first_candle_of_exits`), not only those to come."""
-        if not (self._exits or self._orders) or not await self._markets_ready():
-            return []
-        starts = {**(from_ms or {}), **await self._look_up_unknown_outcomes()}
-        for candle in candles:
-            self._last_price = candle.close          # prices the minimum-notional check, as on_candle's
-            among = [o for o in self._exits.orders() if starts.get(o.oco_group, candle.ts_ms) <= candle.ts_ms]
-            for order in self._exits.take_reached(candle, among=among):
-                logger.warning("Order {}: {} reached by the candle of {} (low {}, high {}), {}; sending a market "
-                               "exit now", order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high, why)
-                await self._submit(self._exits.market_exit(order, candle))
-        return self._fills.drain()
-
-    async def _look_up_unknown_outcomes(self) -> dict[str, int]:
-        """Look up the orders of unknown outcome once each; return, by `oco_group`, the first
-        candle (open time) the exits of each entry found done see."""
-        followed = [t for t in self._orders.values() if t.state is _UNKNOWN]
-        armed_before = {o.oco_group for o in self._exits.orders()}
-        for tracked in followed:
-            await self._resolve(tracked)
-        armed = {o.oco_group for o in self._exits.orders()} - armed_before
-        starts = {t.order.client_order_id: t.first_candle_of_exits(self._bar_ms) for t in followed
-                  if t.order.client_order_id in armed}
-        for group, first_ms in starts.items():
-            logger.info("Order {}: found done on the exchange; its protective exits catch up from the candle of {}",
-                        group, iso_utc(first_ms))
-        return starts
-
     @property
     def reconciling(self) -> bool:
         """A periodic reconciliation is under way in the background."""
@@ -215,86 +180,6 @@ class LiveExecution:
         for fill in report.missing_fills:
             self._fills.add(fill)
 
-    async def cancel_all(self) -> tuple[list[Order], list[Fill]]:
-        """Cancel this bot's open orders on the exchange (those with its prefix, known or not)
-        and drop its protective exits; return what was cancelled and every fill learned on the
-        way (orders of unknown outcome are looked up first, and an order that filled before its
-        cancel arrived is polled), so the caller books them before it sizes a flatten. An order
-        whose outcome is still unknown stays in `open_orders()`."""
-        await self._account.load_markets()
-        for tracked in [t for t in self._orders.values() if t.state is _UNKNOWN]:
-            await self._resolve(tracked)
-        client = self._account.client
-        targets: dict[str, str] = {}
-        try:
-            for raw in await self._account.call("fetch_open_orders", self.symbol, client.fetch_open_orders,
-                                                self.symbol):
-                cid = str(raw.get("clientOrderId") or "")
-                if not cid.startswith(self._prefix):
-                    continue
-                targets[cid] = str(raw["id"])
-                tracked = self._orders.get(cid)
-                if tracked is None:
-                    logger.warning("Order {} is open on the exchange but unknown to this bot; adopting it "
-                                   "to cancel it", cid)
-                    self._sent.add(cid)
-                    self._orders[cid] = TrackedOrder(order_from_ccxt(raw, self.symbol, reason="adopted"), _OPEN,
-                                                 exchange_id=str(raw["id"]))
-                elif tracked.state is _UNKNOWN:         # its lookup failed just now; the listing found it
-                    tracked.state, tracked.exchange_id = _OPEN, str(raw["id"])
-        except TemporaryExchangeError as exc:
-            logger.warning("Cannot list open orders of {} ({}); cancelling the ones this bot knows", self.symbol, exc)
-            targets = {cid: t.exchange_id for cid, t in self._orders.items() if t.state is _OPEN and t.exchange_id}
-        cancelled: list[Order] = []
-        for cid, exchange_id in targets.items():
-            try:
-                await self._account.call("cancel_order", self.symbol, client.cancel_order, exchange_id, self.symbol)
-            except OrderNotFound:
-                pass                 # filled or cancelled meanwhile: the poll below fetches its fills
-            except TemporaryExchangeError as exc:
-                logger.warning("Cancelling order {} failed ({}); it stays open and is polled at the next candle",
-                               cid, exc)
-                continue
-            else:
-                cancelled.append(self._orders[cid].order)
-        for tracked in [t for t in self._orders.values() if t.state is _OPEN]:
-            await self._poll(tracked)
-        cancelled.extend(self._exits.clear())
-        if cancelled:
-            logger.info("Cancelled {} order(s) of {}: {}", len(cancelled), self.symbol,
-                        ", ".join(o.client_order_id for o in cancelled))
-        return cancelled, self._fills.drain()
-
-    async def cancel(self, order_ids: Collection[str]) -> tuple[list[Order], list[Fill]]:
-        """Cancel the bot's orders named (a limit order at its expiry) and follow each to its end:
-        the fills it had are reported, and an entry that filled in part arms its protective exits
-        for that part (`cancel_all` drops every exit; this keeps them). An order of unknown
-        outcome is looked up first; one still unknown, or whose cancel fails for now, stays in
-        `open_orders()` and the caller tries again later. A protective exit named is disarmed,
-        with its pair (they are the bot's, not the exchange's)."""
-        await self._account.load_markets()
-        client, cancelled = self._account.client, self._exits.disarm(order_ids)
-        for cid in order_ids:
-            tracked = self._orders.get(cid)
-            if tracked is not None and tracked.state is _UNKNOWN:
-                await self._resolve(tracked)
-            if tracked is None or self._orders.get(cid) is not tracked or tracked.state is _UNKNOWN:
-                continue                     # not open any more (done), or its outcome still unknown
-            try:
-                await self._account.call("cancel_order", self.symbol, client.cancel_order, tracked.exchange_id,
-                                         self.symbol)
-            except OrderNotFound:
-                pass                         # filled or cancelled meanwhile: the poll below fetches its fills
-            except TemporaryExchangeError as exc:
-                logger.warning("Cancelling order {} failed ({}); it stays open", cid, exc)
-                continue
-            else:
-                cancelled.append(tracked.order)
-            await self._poll(tracked)        # done now: its last fills, and exits for what it filled
-        if cancelled:
-            logger.info("Cancelled order(s) of {}: {}", self.symbol, ", ".join(o.client_order_id for o in cancelled))
-        return cancelled, self._fills.drain()
-
     async def spread_bps(self) -> float | None:
         return await account_spread_bps(self._account, self.symbol)
 
@@ -311,22 +196,6 @@ class LiveExecution:
         """Orders not done: open on the exchange, or of unknown outcome (pending either way), then
         the bot-managed protective exits (with `oco_group`)."""
         return [t.order for t in self._orders.values()] + self._exits.orders()
-
-    def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
-        """Adopt orders to follow (a snapshot's, journalled intents, or found on the exchange):
-        protective exits are kept as they are, the others are looked up by client order id at
-        the next `on_candle` (as unknown outcomes); one already followed is left as it is. Pass
-        the trade ids the bot has already booked as `fill_ids`, so their fills are not reported again."""
-        self._fills.mark_booked(fill_ids)
-        known = {o.client_order_id for o in self.open_orders()}
-        for order in orders:
-            if order.client_order_id in known:
-                continue
-            if protective_kind(order.client_order_id, order.oco_group) is not None:
-                self._exits.restore(order)
-            else:
-                self._sent.add(order.client_order_id)
-                self._orders[order.client_order_id] = TrackedOrder(order, _UNKNOWN)
 
     async def aclose(self) -> None:
         """The account (shared) is closed by its owner; orders stay as they are on the exchange."""

@@ -1,0 +1,82 @@
+"""`LiveRestart`: how a `LiveExecution` picks up after a restart, a part of it (a mixin whose
+state, orders and exits are the engine's).
+
+A restarted live bot hands the engine what it followed (`restore_orders`): the open orders and
+armed protective exits of its snapshot, the intents journalled past it, and orders
+reconciliation found on the exchange. An order is never sent again: each is looked up by its
+client order id, as after an unknown outcome, since the answer may have been lost with the
+process. Then the exits go through the candles the bot did not step through (`catch_up_exits`),
+as `on_candle` would have put them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from loguru import logger
+
+from execution.models import Fill, Order
+from execution.order_ids import protective_kind
+from execution.tracked_order import OrderState, TrackedOrder
+from market.models import Candle, iso_utc
+
+__all__ = ["LiveRestart"]
+
+_UNKNOWN = OrderState.UNKNOWN
+
+
+class LiveRestart:
+    """`LiveExecution`'s restart methods; see the module docstring."""
+
+    def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
+        """Adopt orders to follow (a snapshot's, journalled intents, or found on the exchange):
+        protective exits are kept as they are, the others are looked up by client order id at
+        the next `on_candle` (as unknown outcomes); one already followed is left as it is. Pass
+        the trade ids the bot has already booked as `fill_ids`, so their fills are not reported again."""
+        self._fills.mark_booked(fill_ids)
+        known = {o.client_order_id for o in self.open_orders()}
+        for order in orders:
+            if order.client_order_id in known:
+                continue
+            if protective_kind(order.client_order_id, order.oco_group) is not None:
+                self._exits.restore(order)
+            else:
+                self._sent.add(order.client_order_id)
+                self._orders[order.client_order_id] = TrackedOrder(order, _UNKNOWN)
+
+    async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot",
+                             from_ms: Mapping[str, int] | None = None) -> list[Fill]:
+        """The protective exits through `candles`, which the bot did not step through (those past
+        its snapshot, after a restart): trailing stops trail them, and an exit one of them reached
+        is sent now, as a market exit, as `on_candle` would have after that candle. `from_ms`: by
+        `oco_group`, the open time of the first candle an entry's exits see (see `SimExecution`'s).
+        Orders of unknown outcome are looked up first, as `on_candle` does (after a restart every
+        order followed again is: an answer lost before the crash, an order resting in the
+        snapshot): an entry the exchange filled meanwhile arms its exits now, and they see the
+        candles from its fill on (`TrackedOrder.first_candle_of_exits`), not only those to come."""
+        if not (self._exits or self._orders) or not await self._markets_ready():
+            return []
+        starts = {**(from_ms or {}), **await self._look_up_unknown_outcomes()}
+        for candle in candles:
+            self._last_price = candle.close          # prices the minimum-notional check, as on_candle's
+            among = [o for o in self._exits.orders() if starts.get(o.oco_group, candle.ts_ms) <= candle.ts_ms]
+            for order in self._exits.take_reached(candle, among=among):
+                logger.warning("Order {}: {} reached by the candle of {} (low {}, high {}), {}; sending a market "
+                               "exit now", order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high, why)
+                await self._submit(self._exits.market_exit(order, candle))
+        return self._fills.drain()
+
+    async def _look_up_unknown_outcomes(self) -> dict[str, int]:
+        """Look up the orders of unknown outcome once each; return, by `oco_group`, the first
+        candle (open time) the exits of each entry found done see."""
+        followed = [t for t in self._orders.values() if t.state is _UNKNOWN]
+        armed_before = {o.oco_group for o in self._exits.orders()}
+        for tracked in followed:
+            await self._resolve(tracked)
+        armed = {o.oco_group for o in self._exits.orders()} - armed_before
+        starts = {t.order.client_order_id: t.first_candle_of_exits(self._bar_ms) for t in followed
+                  if t.order.client_order_id in armed}
+        for group, first_ms in starts.items():
+            logger.info("Order {}: found done on the exchange; its protective exits catch up from the candle of {}",
+                        group, iso_utc(first_ms))
+        return starts
