@@ -27,7 +27,7 @@ from risk.governance.config import GovernanceConfig
 from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
 from runner.bot.clock import SYSTEM_CLOCK, Clock
-from runner.bot.errors import StrategyError
+from runner.bot.errors import FAULTS_OF_ITS_OWN, StrategyError
 from runner.bot.forecasting import ForecastRecorder, Forecasting
 from runner.bot.plugin_hooks import BotPlugins
 from runner.bot.strategy_runner import StrategyRunner
@@ -61,7 +61,7 @@ def make_strategy(config: BotConfig) -> Strategy:
     params = cls.Params.model_validate(config.strategy.params)
     try:
         return cls(params)
-    except Exception as exc:
+    except FAULTS_OF_ITS_OWN as exc:
         raise StrategyError(f"strategy {name!r} could not be made from its params: {type(exc).__name__}: {exc}"
                             ) from exc
 

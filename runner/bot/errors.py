@@ -5,6 +5,12 @@ class BotError(Exception):
     """Something stopped one bot; the other bots are not affected."""
 
 
+# What a strategy's or a plugin's own code may raise that stops (or, a plugin's hook, disables)
+# only its part. SystemExit too: a `sys.exit()` in a strategy would end the event loop and every
+# bot with it. KeyboardInterrupt is left alone: in a backtest or a search it is the person's Ctrl-C.
+FAULTS_OF_ITS_OWN = (Exception, SystemExit)
+
+
 class StrategyError(BotError):
     """The strategy raised. Its traceback is chained (`__cause__`); the bot stops safely."""
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from loguru import logger
 
 from execution.models import Fill
+from runner.bot.errors import FAULTS_OF_ITS_OWN
 from runner.plugins.base import HOOKS, Plugin
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class PluginHooks:
                 continue
             try:
                 method(self.bot_id, *args)
-            except Exception as exc:
+            except FAULTS_OF_ITS_OWN as exc:
                 self._plugin_failed(plugin, hook, exc)
 
     def _first_veto(self, table: tuple[_Bound, ...], view: Any, signal: Any) -> tuple[str, str] | None:
@@ -99,14 +100,14 @@ class PluginHooks:
                 continue
             try:
                 reason = method(self.bot_id, view, signal)
-            except Exception as exc:
+            except FAULTS_OF_ITS_OWN as exc:
                 self._plugin_failed(plugin, "before_signal", exc)
                 continue
             if reason is not None:
                 return plugin.name, str(reason) or "vetoed"
         return None
 
-    def _plugin_failed(self, plugin: Plugin, hook: str, exc: Exception) -> None:
+    def _plugin_failed(self, plugin: Plugin, hook: str, exc: BaseException) -> None:
         why = f"{hook}: {type(exc).__name__}: {exc}"
         self.plugins.disable(plugin, why)
         logger.opt(exception=exc).error("Bot {}: plugin {!r} raised in {} ({}: {}); disabled for this bot, "

@@ -42,7 +42,7 @@ from risk.kill_switch import KillSwitch
 from risk.ports import RiskEngine
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.control import RunnerControl
-from runner.bot.errors import BotMustStayDown, ExchangeRefusedBot, StrategyError
+from runner.bot.errors import FAULTS_OF_ITS_OWN, BotMustStayDown, ExchangeRefusedBot, StrategyError
 from runner.bot.forecasting import Forecasting
 from runner.bot.governing import GovernanceFlow
 from runner.bot.journal_follow import JournalFollowing
@@ -359,7 +359,7 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
                 self._call_hooks(table, "before_loop", view)
             try:                               # `_generate`, inlined: a call less on every candle
                 signal = generate(view)
-            except Exception as exc:
+            except FAULTS_OF_ITS_OWN as exc:
                 raise self._strategy_error(candle, exc) from exc
             if signal is not None and not (isinstance(signal, Signal) and signal.direction.__class__ is Direction):
                 raise self._not_a_signal(candle, signal)   # a bug of the strategy's: traded on, it is a guess
@@ -402,10 +402,10 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
     def _generate(self, candle: Candle) -> Signal | None:
         try:
             return self.strategy.generate_signal(self.view)
-        except Exception as exc:
+        except FAULTS_OF_ITS_OWN as exc:
             raise self._strategy_error(candle, exc) from exc
 
-    def _strategy_error(self, candle: Candle, exc: Exception) -> StrategyError:
+    def _strategy_error(self, candle: Candle, exc: BaseException) -> StrategyError:
         return StrategyError(f"strategy {self.strategy.name!r} raised on the candle of {iso_utc(candle.ts_ms)}: "
                              f"{type(exc).__name__}: {exc}")
 

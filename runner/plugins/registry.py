@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from pydantic import ValidationError
 
-from runner.bot.errors import StrategyError
+from runner.bot.errors import FAULTS_OF_ITS_OWN, StrategyError
 from runner.config.errors import describe_errors
 from runner.plugins.base import Plugin
 from runner.plugins.config import PluginConfig
@@ -49,7 +49,7 @@ def create_plugins(configs: Sequence[PluginConfig]) -> list[Plugin]:
         params = cls.Params.model_validate(config.params)
         try:
             plugins.append(cls(params))
-        except Exception as exc:
+        except FAULTS_OF_ITS_OWN as exc:
             raise StrategyError(f"plugin {config.name!r} could not be made from its params: "
                                 f"{type(exc).__name__}: {exc}") from exc
     return plugins

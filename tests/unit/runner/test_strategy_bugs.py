@@ -100,3 +100,37 @@ def test_a_backtest_of_a_strategy_or_plugin_that_raises_as_it_is_made_says_so_wi
 
     assert result.exit_code == 1, result.output
     assert result.stderr.strip() == said and "Traceback" not in result.output
+
+
+class Exits(Scripted):
+    """A strategy that calls sys.exit() on candle 2."""
+
+    def generate_signal(self, market_data):
+        if market_data.bar_index == 2:
+            raise SystemExit(3)
+        return super().generate_signal(market_data)
+
+
+class ExitsInBeforeLoop(Plugin):
+    name = "exits"
+
+    def before_loop(self, bot_id, view):
+        raise SystemExit(4)
+
+
+async def test_a_strategy_that_calls_sys_exit_stops_its_bot_only():
+    # Before, SystemExit went through the bot's task and ended the event loop: a daemon exited
+    # with code 3 at once, every other bot with it, without a line of log or a summary.
+    runner = sim_runner(CONFIG, candles_from([100.0 + i for i in range(6)]), strategy=Exits({1: GO_LONG}))
+
+    with pytest.raises(StrategyError, match="raised on the candle of 1970-01-01T00:02:00Z: SystemExit: 3"):
+        await runner.run()
+    assert runner.state is RunnerState.FAILED
+
+
+async def test_a_plugin_hook_that_calls_sys_exit_is_disabled_and_the_bot_goes_on():
+    runner = sim_runner(CONFIG, candles_from([100.0 + i for i in range(6)]), strategy=Scripted({1: GO_LONG}),
+                        plugins=[ExitsInBeforeLoop(ExitsInBeforeLoop.Params())])
+
+    assert await runner.run() is RunnerState.FINISHED
+    assert runner.plugins.disabled == {"exits": "before_loop: SystemExit: 4"} and runner.orders == 1
