@@ -92,7 +92,10 @@ def _read_csv(path: Path, raw: bytes) -> _Table:
     else:
         missing = [name for name in COLUMNS if name not in names]
         if missing:
-            raise MarketDataError(f"{path}: missing columns {missing}; expected {','.join(COLUMNS)}")
+            # A spreadsheet saved with another separator: one column named "timestamp;open;...".
+            other = next((sep for sep in (";", "\t", "|") if len(names) == 1 and sep in first_line), None)
+            hint = f" (the header is separated by {other!r}: save the file with commas)" if other else ""
+            raise MarketDataError(f"{path}: missing columns {missing}; expected {','.join(COLUMNS)}{hint}")
         positions, header_lines = [names.index(name) for name in COLUMNS], 1
     quoted = b'"' in raw
     ends = _line_ends(raw)

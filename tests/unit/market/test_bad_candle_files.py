@@ -144,3 +144,13 @@ def test_an_empty_or_header_only_file_is_an_error_naming_it(write_file, content)
 
     with pytest.raises(MarketDataError, match="^" + str(path)):
         load_candles(path)
+
+
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_a_file_separated_by_something_else_than_commas_says_so(write_file, separator):
+    lines = [HEADER, *good_lines(3)]
+    path = write_file("other.csv", "\n".join(line.replace(",", separator) for line in lines) + "\n")
+
+    with pytest.raises(MarketDataError) as caught:
+        load_candles(path)
+    assert str(caught.value).endswith(f"(the header is separated by {separator!r}: save the file with commas)")
