@@ -29,7 +29,9 @@ What happens to an order, by the answer to its submission:
 Protective exits (`stop_loss_pct`, `take_profit_pct`, `trailing_stop_pct` or
 `trailing_stop_distance`) are bot-managed, not exchange orders: armed when an entry is done,
 a trailing stop's level trailing the highs of closed candles, a market exit sent when a candle
-reaches one (`execution.protective`); listed in `open_orders()`, dropped by `cancel_all`.
+reaches one (`execution.protective`); listed in `open_orders()`, dropped by `cancel_all`. That
+exit's intent is journalled (`journal_intent`) before it is sent, as the runner journals its
+own orders: a restart follows it by its client order id, never sends it again.
 
 A fill's `quantity` is what traded; a fee the exchange takes in the base asset (Binance takes a
 buy's fee from the coin received) is its `base_fee`, which the portfolio takes off the position,
@@ -40,7 +42,7 @@ to the market's step, and nothing when under its minimum (the rest is dust the b
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from loguru import logger
@@ -53,6 +55,7 @@ from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order
 from execution.live_cancel import LiveCancels
 from execution.live_restart import LiveRestart
+from execution.order_ids import managed_exit_entry
 from execution.order_request import order_call
 from execution.periodic_reconcile import PeriodicReconciliation
 from execution.protective import ProtectiveExits
@@ -63,7 +66,10 @@ from execution.unreported_fills import UnreportedFills
 from market.clock import SYSTEM_CLOCK, Clock
 from market.models import Candle, timeframe_ms
 
-__all__ = ["LiveExecution"]
+__all__ = ["JournalIntent", "LiveExecution"]
+
+JournalIntent = Callable[[Order], Awaitable[None]]
+"""Journals an order's intent and returns once it is durable (the runner's own discipline)."""
 
 _OPEN, _UNKNOWN = OrderState.OPEN, OrderState.UNKNOWN
 _NOT_FOUND_ANSWERS = 2          # "not found" answers before an unknown order counts as never placed
@@ -76,6 +82,8 @@ class LiveExecution(LiveRestart, LiveCancels):
 
     Implements the `ExecutionEngine` surface; see the module docstring for the rules. Its
     restart (`execution.live_restart`) and its cancels (`execution.live_cancel`) are mixins.
+    `journal_intent` makes the intent of an exit the engine sends itself durable before it is
+    sent (None: not journalled, for a test of the engine alone).
     `clock` stamps fills whose exchange time is missing. `unknown_grace_secs` overrides the
     exchange-time grace before an unknown order that is not found counts as never placed.
     Every `reconcile_every_candles` candles of `timeframe` (by default an hour's worth, at least
@@ -84,13 +92,15 @@ class LiveExecution(LiveRestart, LiveCancels):
 
     def __init__(self, account: ExchangeAccount, symbol: str, *, order_id_prefix: str,
                  clock: Clock = SYSTEM_CLOCK, unknown_grace_secs: float | None = None,
-                 reconcile_every_candles: int | None = None, timeframe: str = "1m") -> None:
+                 reconcile_every_candles: int | None = None, timeframe: str = "1m",
+                 journal_intent: JournalIntent | None = None) -> None:
         if not order_id_prefix:
             raise ValueError("LiveExecution needs an order_id_prefix: it tells this bot's orders from others'")
         self.symbol = symbol
         self._account = account
         self._prefix = order_id_prefix
         self._clock = clock
+        self._journal_intent = journal_intent
         if unknown_grace_secs is None:
             recv_window_ms = account.client.options.get("recvWindow") or 10_000
             self._grace_ms = int(recv_window_ms) + 1_000
@@ -217,6 +227,8 @@ class LiveExecution(LiveRestart, LiveCancels):
             logger.warning("Order {} {} {} dropped, not sent: {}", cid, order.side.value, self.symbol, prepared)
             return
         fn, args, size = prepared
+        if self._journal_intent is not None and managed_exit_entry(cid) is not None:
+            await self._journal_intent(order)     # an exit of the engine's own: durable before it leaves
         self._sent.add(cid)
         started = time.perf_counter()
         try:

@@ -2,11 +2,12 @@
 state, orders and exits are the engine's).
 
 A restarted live bot hands the engine what it followed (`restore_orders`): the open orders and
-armed protective exits of its snapshot, the intents journalled past it, and orders
-reconciliation found on the exchange. An order is never sent again: each is looked up by its
-client order id, as after an unknown outcome, since the answer may have been lost with the
-process. Then the exits go through the candles the bot did not step through (`catch_up_exits`),
-as `on_candle` would have put them.
+armed protective exits of its snapshot, the intents journalled past it (the runner's orders,
+and the market exits the engine sent for a bot-managed stop), and orders reconciliation found
+on the exchange. An order is never sent again: each is looked up by its client order id, as
+after an unknown outcome, since the answer may have been lost with the process. Then the exits
+go through the candles the bot did not step through (`catch_up_exits`), as `on_candle` would
+have put them.
 """
 
 from __future__ import annotations

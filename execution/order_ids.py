@@ -22,7 +22,7 @@ _PROTECTIVE_KINDS: tuple[ProtectiveKind, ...] = ("sl", "tp", "ts")
 _EXCHANGE_STOP = "xs"
 
 __all__ = ["BotId", "ClientOrderId", "ProtectiveKind", "client_order_id", "exchange_stop_id", "is_exchange_stop",
-           "order_id_prefix", "protected_entry", "protective_id", "protective_kind", "sequence_of"]
+           "managed_exit_entry", "order_id_prefix", "protected_entry", "protective_id", "protective_kind", "sequence_of"]
 
 
 def order_id_prefix(bot_id: BotId | str) -> str:
@@ -75,3 +75,11 @@ def protected_entry(order_id: str) -> str | None:
     never in a kind)."""
     entry_id, _, kind = order_id.rpartition("-")
     return entry_id if entry_id and (kind in _PROTECTIVE_KINDS or kind == _EXCHANGE_STOP) else None
+
+
+def managed_exit_entry(order_id: str) -> str | None:
+    """The entry whose bot-managed exit (`protective_id`: stop-loss, take-profit, trailing stop)
+    `order_id` is, or None: an entry, or a stop resting on the exchange (`exchange_stop_id`).
+    The engine sends such an exit itself, as a market order, when a candle reaches it."""
+    entry_id, _, kind = order_id.rpartition("-")
+    return entry_id if entry_id and kind in _PROTECTIVE_KINDS else None

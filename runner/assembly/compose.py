@@ -29,6 +29,7 @@ from risk.group import RiskGroup
 from runner.bot.clock import SYSTEM_CLOCK, Clock
 from runner.bot.errors import FAULTS_OF_ITS_OWN, StrategyError
 from runner.bot.forecasting import ForecastRecorder, Forecasting
+from runner.bot.order_flow import intent_journal
 from runner.bot.plugin_hooks import BotPlugins
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig, SafeMode
@@ -124,8 +125,8 @@ def compose_runner(
 
         basket = risk_group if isinstance(risk_group, BasketGroup) else None
     session = config.session.session() if config.session is not None else None
-    if journal is None and kind is ExecutionKind.LIVE and config.execution.stop_on_exchange:
-        journal = MemoryJournal()       # the engine journals its stops' intents where the runner journals
+    if journal is None and kind is ExecutionKind.LIVE:
+        journal = MemoryJournal()       # the engine journals its own orders' intents where the runner journals
     return StrategyRunner(
         config.id, feed=feed, strategy=strategy,
         features=_features(strategy, feature_hub, stream_key, session),
@@ -172,12 +173,13 @@ def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: C
     if kind is ExecutionKind.PAPER:
         return PaperExecution(CcxtQuotes(account.client), config.symbol, fee_rate=fees.fee_rate,
                               slippage_bps=fees.slippage_bps, now_ms=clock.now_ms)
-    if config.execution.stop_on_exchange:      # `compose_runner` gives it the runner's journal
+    # `compose_runner` gives a live engine the runner's journal, for the intents of its own orders.
+    if config.execution.stop_on_exchange:
         from runner.assembly.exchange_stop import exchange_stop_execution
 
         return exchange_stop_execution(config, account, clock, journal)
     return LiveExecution(account, config.symbol, order_id_prefix=order_id_prefix(config.id), clock=clock,
-                         timeframe=config.timeframe)
+                         timeframe=config.timeframe, journal_intent=intent_journal(config.id, journal, clock))
 
 
 def _features(strategy: Strategy, hub: FeatureHub | None, stream_key: Hashable | None,

@@ -4,26 +4,14 @@ with the journal its stops' intents go to before they are sent, as the runner's 
 from __future__ import annotations
 
 from execution.exchange import ExchangeAccount
-from execution.exchange_stop import ExchangeStopExecution, JournalIntent
-from execution.models import Order, order_to_dict
+from execution.exchange_stop import ExchangeStopExecution
 from execution.order_ids import order_id_prefix
 from runner.bot.clock import Clock
+from runner.bot.order_flow import intent_journal
 from runner.config.bot import BotConfig
-from runner.state.journal import Journal, lazy_event
+from runner.state.journal import Journal
 
 __all__ = ["exchange_stop_execution", "intent_journal"]
-
-_NO_CANDLE = -1        # the engine places a stop when an entry is done, not on a candle of the runner's
-
-
-def intent_journal(bot_id: str, journal: Journal, clock: Clock) -> JournalIntent:
-    """Journals an order's intent as the runner's `_submit` does (an `order` event keyed by its
-    client order id) and returns once it is committed: after a crash, the restart follows it."""
-    async def journal_intent(order: Order) -> None:
-        journal.record(lazy_event(bot_id, "order", clock.now_ms(), order_to_dict, (order,), order.client_order_id,
-                                  _NO_CANDLE))
-        await journal.group_commit()
-    return journal_intent
 
 
 def exchange_stop_execution(config: BotConfig, account: ExchangeAccount, clock: Clock,

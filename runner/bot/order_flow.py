@@ -1,7 +1,9 @@
 """The runner's orders and fills: a signal decided into an order (regime and risk checks,
 sizing, a risk group's room), its intent journalled before it leaves, and its fills booked and
 journalled (`OrderFlow`, a part of `StrategyRunner`, whose state it uses: portfolio, risk,
-execution, journal, counters, order ids).
+execution, journal, counters, order ids). The orders a live engine makes itself (the market
+exit of a bot-managed stop, a stop resting on the exchange) have their intents journalled the
+same way, by the engine, before they leave (`intent_journal`).
 
 This is the per-signal path of a backtest: locals over attribute chains, positional `Order`s,
 and journal data made only when read (`lazy_event`).
@@ -9,7 +11,7 @@ and journal data made only when read (`lazy_event`).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from loguru import logger
 
@@ -17,12 +19,14 @@ from execution.models import Fill, Order, OrderType, fill_to_dict, order_to_dict
 from execution.order_ids import client_order_id
 from market.models import Candle, iso_utc
 from risk.decision import Verdict
-from runner.state.journal import lazy_event
+from runner.bot.clock import Clock
+from runner.state.journal import Journal, lazy_event
 from strategies.signal import Direction, Signal
 
 # Module names: an enum member read through its class costs ~150 ns on Python 3.11.
 _FLAT, _LONG, _MARKET = Direction.FLAT, Direction.LONG, OrderType.MARKET
 _APPROVE, _RESIZE = Verdict.APPROVE, Verdict.RESIZE
+_NO_CANDLE = -1        # an engine's own order comes when a candle or an entry says, not on one of the runner's
 
 
 class OrderFlow:
@@ -150,6 +154,17 @@ class OrderFlow:
     def _next_order_id(self) -> str:
         self.order_seq += 1
         return client_order_id(self.order_id_prefix, self.order_seq)
+
+
+def intent_journal(bot_id: str, journal: Journal, clock: Clock) -> Callable[[Order], Awaitable[None]]:
+    """Journals the intent of an order a live engine makes itself as `OrderFlow._submit` journals
+    the runner's (an `order` event keyed by its client order id) and returns once it is
+    committed: after a crash, the restart follows the order by that id, never sends it again."""
+    async def journal_intent(order: Order) -> None:
+        journal.record(lazy_event(bot_id, "order", clock.now_ms(), order_to_dict, (order,), order.client_order_id,
+                                  _NO_CANDLE))
+        await journal.group_commit()
+    return journal_intent
 
 
 def _fill_data(fill: Fill, cash: float, position: float, flow: float | None) -> dict[str, Any]:

@@ -320,6 +320,22 @@ async def test_a_stop_loss_sends_a_market_exit_with_a_deterministic_id(engine, s
     assert_ledger_matches([bought, sold], standin)
 
 
+async def test_the_market_exit_of_a_reached_stop_is_journalled_before_it_is_sent_and_the_entry_is_not(
+        account, clock, standin):
+    journalled = []
+
+    async def journal_intent(order: Order) -> None:     # the runner's: durable before it returns
+        journalled.append((order.client_order_id, standin.order_by_client_id(order.client_order_id) is not None))
+
+    engine = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock, journal_intent=journal_intent)
+    await engine.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002))     # the runner journals its own
+    standin.advance_to(candle_ms(63))
+    [sold] = await engine.on_candle(candle(62))                     # low 30535: stop reached
+
+    assert journalled == [(f"{PREFIX}1-sl", False)]                 # not on the exchange yet when journalled
+    assert sold.client_order_id == f"{PREFIX}1-sl" and standin.order_submissions[f"{PREFIX}1-sl"] == 1
+
+
 async def test_protective_exits_survive_a_restart_through_the_snapshot(account, clock, standin):
     before = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock)
     bought = await before.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002))

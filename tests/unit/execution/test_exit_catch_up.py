@@ -13,7 +13,8 @@ from execution.protective import ProtectiveExits, is_trailing_stop, protective_e
 from execution.sim import SimExecution
 from market.models import Candle
 from runner.state.exits_past_snapshot import (
-    MAX_CATCH_UP_CANDLES, ExitsToArm, candles_past_snapshot, exits_of_entries_past_snapshot, filled_exit_groups,
+    MAX_CATCH_UP_CANDLES, ExitsToArm, candles_past_snapshot, carried_out_exit_groups, exits_of_entries_past_snapshot,
+    filled_exit_groups,
 )
 # The Binance stand-in's fixtures and market, for the live engine's catch-up below (named one by
 # one: importing the module's tests too would collect them twice).
@@ -183,6 +184,19 @@ def test_no_exits_are_armed_for_entries_whose_exits_were_carried_out_or_cancelle
         [filled_exit, cancelled, plain, limit, unfilled],
         filled_exit_fills + cancelled_fills + plain_fills + limit_fills + [exit_fill],
         {"e-3-sl": "replaced by an exit"}) == []
+
+
+def test_an_exit_whose_intent_alone_is_journalled_was_carried_out_but_an_exchange_stops_intent_was_not():
+    # The engine journals the market exit it sends before it sends it; its fill may be lost with
+    # the crash. Its entry's exits must not come back armed: the restart looks the exit up instead.
+    entry, entry_fills = journalled_entry("e-1", stop_loss_pct=0.05)
+    sent_exit = order_to_dict(Order("e-1-ts", "BTC/USD", Side.SELL, OrderType.MARKET, quantity=10.0,
+                                    reason="trailing_stop", created_ts_ms=5 * MIN))
+    resting_stop = order_to_dict(Order("e-2-xs", "BTC/USD", Side.SELL, OrderType.STOP, quantity=10.0, price=94.0,
+                                       stop_price=95.0, reason="stop_loss", oco_group="e-2"))
+
+    assert exits_of_entries_past_snapshot([entry, sent_exit], entry_fills, {}) == []
+    assert carried_out_exit_groups(entry_fills, [entry, sent_exit, resting_stop]) == {"e-1"}
 
 
 def test_the_first_candle_an_entrys_exits_see_is_the_one_it_filled_in_never_one_before_it_was_decided():
