@@ -186,6 +186,11 @@ BINANCE_ERRORS: dict[tuple[int, str | None], type[ccxt.BaseError]] = {
     # means an open order already has this client order id: most likely our own earlier send
     # that landed, so the order is looked up, never taken as refused (and forgotten).
     (-2010, "Duplicate order sent."): ccxt.DuplicateOrderId,
+    # -2026 ORDER_ARCHIVED, "Order was canceled or expired with no executed qty over 90 days ago
+    # and has been archived.", answers a lookup (ccxt: InvalidOrder, which a poll would raise
+    # through the bot). It is an order that ended with nothing filled: for the books, as good as
+    # one the exchange does not have, and a lookup drops it as such.
+    (-2026, None): ccxt.OrderNotFound,
 }
 _BINANCE_PAYLOAD = re.compile(r"^binance\w* (\{.*\})\s*$", re.DOTALL)
 

@@ -6,7 +6,8 @@ network. Faults (lost answers, 5xx, bans, fills during a cancel, lagging trade l
 drifting clock) are armed by hooks.
 
 Modules: `binance_standin` (server, clock, introspection), `hooks` (the faults and market
-changes a test arms), `http_replies` (fault replies, usage headers), `routes` (endpoints), `matching`
+changes a test arms), `http_replies` (fault replies), `rate_limits` (request weights, the weight and
+unfilled-order limits, their 429/418 and usage headers), `routes` (endpoints), `matching`
 (orders, fills, balances), `market_data` (klines, book, tickers), `exchange_info` (symbol and
 filters), `streams` (kline websocket streams), `ws_api` (the WebSocket API), `signing` (SIGNED request checks), `faults`,
 `api_errors`, `ccxt_client`, `clock` (the stand-in's time as a bot's clock), `tapes` (candles to

@@ -18,6 +18,8 @@ class BinanceApiError(Exception):
         self.code = code
         self.msg = msg
         self.http_status = http_status
+        self.retry_after_secs: int | None = None      # a 429 or 418 of the rate limits: its Retry-After
+        self.headers: dict[str, str] = {}             # usage headers the refusal still carries
 
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "msg": self.msg}
@@ -86,6 +88,12 @@ def would_take() -> BinanceApiError:
 
 
 def stop_would_trigger() -> BinanceApiError:
+    # The errors list's wording; Binance's servers have also been seen answering "Stop price would
+    # trigger immediately." (ccxt maps both to OrderImmediatelyFillable; the catalogue has both).
+    return BinanceApiError(-2010, "Order would trigger immediately.")
+
+
+def stop_would_trigger_as_seen() -> BinanceApiError:
     return BinanceApiError(-2010, "Stop price would trigger immediately.")
 
 
@@ -99,6 +107,27 @@ def order_does_not_exist() -> BinanceApiError:
 
 def unknown_order_sent() -> BinanceApiError:
     return BinanceApiError(-2011, "Unknown order sent.")
+
+
+def order_archived() -> BinanceApiError:
+    return BinanceApiError(-2026, "Order was canceled or expired with no executed qty over 90 days ago and has been "
+                                  "archived.")
+
+
+def not_cancelled_for_restrictions() -> BinanceApiError:
+    return BinanceApiError(-2011, "Order was not canceled due to cancel restrictions.")
+
+
+def invalid_cancel_restrictions() -> BinanceApiError:
+    return BinanceApiError(-1145, "cancelRestrictions has to be either ONLY_NEW or ONLY_PARTIALLY_FILLED.")
+
+
+def time_in_force_not_required() -> BinanceApiError:
+    return BinanceApiError(-1114, "TimeInForce parameter sent when not required.")
+
+
+def invalid_parameter(name: str) -> BinanceApiError:
+    return BinanceApiError(-1130, f"Data sent for parameter '{name}' is not valid.")
 
 
 def api_key_format_invalid() -> BinanceApiError:
@@ -161,16 +190,22 @@ def server_error(code: int) -> BinanceApiError:
     raise ValueError(f"no server error {code} is copied here; give its msg too")
 
 
-def too_many_requests() -> BinanceApiError:
+def too_many_requests(limit: int = 6000, interval: str = "1 MINUTE") -> BinanceApiError:
     return BinanceApiError(
-        -1003, "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute. "
+        -1003, f"Too much request weight used; current limit is {limit} request weight per {interval}. "
         "Please use WebSocket Streams for live updates to avoid polling the API.", http_status=429)
 
 
 def ip_banned(until_ms: int) -> BinanceApiError:
     return BinanceApiError(
-        -1003, f"Way too many requests; IP(127.0.0.1) banned until {until_ms}. "
+        -1003, f"Way too much request weight used; IP banned until {until_ms}. "
         "Please use WebSocket Streams for live updates to avoid bans.", http_status=418)
+
+
+def too_many_orders(limit: int = 100, interval: str = "10 SECOND") -> BinanceApiError:
+    """The unfilled order count is over its limit: HTTP 429 without `Retry-After` (see `rate_limits`)."""
+    return BinanceApiError(-1015, f"Too many new orders; current limit is {limit} orders per {interval}.",
+                           http_status=429)
 
 
 def catalogue() -> list[BinanceApiError]:
@@ -183,8 +218,11 @@ def catalogue() -> list[BinanceApiError]:
         more_than_24_hours(), bad_param_combination(),
         *(filter_failure(f) for f in ("PRICE_FILTER", "PERCENT_PRICE_BY_SIDE", "LOT_SIZE", "MARKET_LOT_SIZE",
                                       "NOTIONAL", "MIN_NOTIONAL", "MAX_NUM_ORDERS", "MAX_NUM_ALGO_ORDERS")),
-        duplicate_order(), insufficient_balance(), would_take(), stop_would_trigger(), param_not_required("stopPrice"), order_does_not_exist(), unknown_order_sent(),
+        duplicate_order(), insufficient_balance(), would_take(), stop_would_trigger(), stop_would_trigger_as_seen(),
+        param_not_required("stopPrice"), order_does_not_exist(), unknown_order_sent(), order_archived(),
+        not_cancelled_for_restrictions(), invalid_cancel_restrictions(), time_in_force_not_required(),
+        invalid_parameter("selfTradePreventionMode"),
         api_key_format_invalid(), invalid_api_key(), bad_signature(), timestamp_outside_recv_window(),
-        timestamp_ahead(), bad_recv_window(), too_many_requests(), ip_banned(1_700_000_000_000),
+        timestamp_ahead(), bad_recv_window(), too_many_requests(), ip_banned(1_700_000_000_000), too_many_orders(),
         unknown_error(), internal_error(), unexpected_response(), backend_timeout(), server_busy(),
     ]

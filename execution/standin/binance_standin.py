@@ -6,7 +6,8 @@ Copied behaviour: request handling as Binance does it, in order: route lookup (4
 does not serve), API key, signature and timestamp for SIGNED endpoints (see `signing`), the
 parameter check (-1104), then the endpoint (see `routes`). Errors are `{"code", "msg"}` bodies
 with Binance's HTTP statuses; replies carry `X-MBX-USED-WEIGHT(-1M)` headers, and order replies
-`X-MBX-ORDER-COUNT-10S/-1D` (see `http_replies`, with the replies of armed faults). The hooks a
+`X-MBX-ORDER-COUNT-10S/-1D`, and the request-weight and unfilled-order limits refuse with 429 and
+418 as Binance does (see `rate_limits`; `http_replies` has the replies of armed faults). The hooks a
 test arms faults and changes the market with are in `hooks`.
 
 Usage::
@@ -37,9 +38,10 @@ from . import api_errors, signing
 from .exchange_info import SpotSymbol, SymbolRules
 from .faults import Fault, FaultPlan
 from .hooks import StandInHooks
-from .http_replies import UsedWeight, fault_reply, json_reply
+from .http_replies import fault_reply, json_reply
 from .market_data import CandleTape
 from .matching import Balance, FeeAsset, MatchingEngine, Order, Trade
+from .rate_limits import RateLimits
 from .routes import SpotApi
 from .streams import KlineStreams
 from .ws_api import WsOrderApi
@@ -77,6 +79,10 @@ class BinanceStandIn(StandInHooks):
     `/api/v3/time` is the replay clock plus the offset while signatures are checked against the
     host clock plus the offset (ccxt signs with the host's clock, and the replay clock jumps), so
     a drift shows the same in both.
+
+    `request_weight_limit`, `orders_per_10s` and `orders_per_day` are the limits exchangeInfo
+    advertises and the stand-in enforces (Binance's by default), by the server's clock
+    (`rate_limits.clock_ms`, which a test may replace with a clock of its own).
     """
 
     def __init__(self, candles: Iterable[Sequence[Any]], *, symbol: str = "BTC/USDT",
@@ -84,7 +90,8 @@ class BinanceStandIn(StandInHooks):
                  secret: str = "test-secret", fee_rate: float | str = 0.001, fee_asset: FeeAsset = "received",
                  spread_bps: float | str = 2.0, book_level_qty: float | str = 5.0,
                  rules: SymbolRules = SymbolRules(), timeframe_ms: int | None = None,
-                 start_ms: int | None = None, real_time: bool = False, clock_offset_ms: int = 0) -> None:
+                 start_ms: int | None = None, real_time: bool = False, clock_offset_ms: int = 0,
+                 request_weight_limit: int = 6000, orders_per_10s: int = 100, orders_per_day: int = 200_000) -> None:
         tape = CandleTape(candles, timeframe_ms=timeframe_ms)
         engine = MatchingEngine(SpotSymbol.parse(symbol, rules),
                                 {a: Decimal(str(v)) for a, v in (balances or {}).items()},
@@ -102,10 +109,12 @@ class BinanceStandIn(StandInHooks):
         self._ticker: asyncio.Task[None] | None = None
         self.streams = KlineStreams(tape, engine.symbol.id, self.api.market_trades)
         """The websocket market streams (`/ws`): kline and trade events as the clock moves."""
-        self._used_weight = UsedWeight()
+        self.rate_limits = RateLimits(self._signing_clock_ms, request_weight_limit=request_weight_limit,
+                                      orders_per_10s=orders_per_10s, orders_per_day=orders_per_day)
+        """The request-weight and unfilled-order limits (see `rate_limits`)."""
+        self.api.rate_limit_rules = self.rate_limits.rate_limits()
         self.ws_api = WsOrderApi(self.api, known_keys=self._keys, server_ms=self._signing_clock_ms,
-                                 record=self._record_ws_request,
-                                 used_weight=lambda weight, is_order: self._used_weight.headers(weight, is_order=is_order))
+                                 record=self._record_ws_request, limits=self.rate_limits)
         """The WebSocket API (`/ws-api/v3`): `order.place`, on the same account as REST."""
         self._faults = FaultPlan()
         self._closing = asyncio.Event()
@@ -282,15 +291,31 @@ class BinanceStandIn(StandInHooks):
         if route is None:
             self.unserved.append(recorded)
             return web.Response(status=404, text=f"the stand-in does not serve {method} {path}")
-        headers = self._used_weight.headers(route.weight, is_order=(method, path) == ("POST", "/api/v3/order"))
+        try:
+            headers = self.rate_limits.admit(route.weight_of(params))
+        except api_errors.BinanceApiError as exc:              # 429 or 418: nothing else is looked at
+            return json_reply(exc.body(), status=exc.http_status,
+                              headers={**exc.headers, "Retry-After": str(exc.retry_after_secs)})
         try:
             if route.signed:
                 signing.check_signed_request(api_key=api_key, params=params, raw_query=raw_query, raw_body=raw_body,
                                              known_keys=self._keys, server_ms=self._signing_clock_ms())
             route.check_params(params)
+            if route.places_order:
+                result, headers = self._placed(route, params, headers)
+                return json_reply(result, headers=headers)
             return json_reply(route.handler(params), headers=headers)
         except api_errors.BinanceApiError as exc:
             return json_reply(exc.body(), status=exc.http_status, headers=headers)
+
+    def _placed(self, route: Any, params: dict[str, str], headers: dict[str, str]) -> tuple[Any, dict[str, str]]:
+        """An order placed through `route` under the unfilled order count: (its reply, the headers)."""
+        self.rate_limits.check_order_room()
+        before = len(self.api.engine.orders)
+        result = route.handler(params)
+        if len(self.api.engine.orders) > before:
+            headers = headers | self.rate_limits.count_order(self.api.engine.orders[-1])
+        return result, headers
 
     async def _closing_within(self, secs: float) -> bool:
         try:

@@ -17,7 +17,9 @@ are checked like Binance does:
   price of the last `avgPriceMins` minutes (the last price when 0); market orders have no price
   and are not checked;
 - NOTIONAL (or the older MIN_NOTIONAL): `price * qty >= minNotional` (and `<= maxNotional` for
-  limit orders); market orders are checked at the current price;
+  limit orders: `applyMaxToMarket` is false); "for MARKET orders, the average price used over
+  the last avgPriceMins minutes will be used for calculation. If the avgPriceMins is 0, then the
+  last price will be used", with the filter's `avgPriceMins` (the symbol's `avg_price_mins`);
 - MAX_NUM_ORDERS: at most this many open orders on the symbol;
 - MAX_NUM_ALGO_ORDERS: at most this many open stop orders (STOP_LOSS_LIMIT) on the symbol
   (Binance lists 5 for BTCUSDT);
@@ -36,6 +38,8 @@ from typing import Any, Literal
 from . import api_errors
 
 ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT")
+STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
+DEFAULT_STP_MODE = "EXPIRE_MAKER"
 
 
 def fmt(value: Decimal, places: int = 8) -> str:
@@ -99,10 +103,10 @@ class SpotSymbol:
         r = self.rules
         notional: dict[str, Any] = (
             {"filterType": "NOTIONAL", "minNotional": fmt(r.min_notional), "applyMinToMarket": True,
-             "maxNotional": fmt(r.max_notional), "applyMaxToMarket": False, "avgPriceMins": 5}
+             "maxNotional": fmt(r.max_notional), "applyMaxToMarket": False, "avgPriceMins": r.avg_price_mins}
             if r.notional_filter == "NOTIONAL" else
             {"filterType": "MIN_NOTIONAL", "minNotional": fmt(r.min_notional), "applyToMarket": True,
-             "avgPriceMins": 5})
+             "avgPriceMins": r.avg_price_mins})
         return {
             "symbol": self.id, "status": "TRADING",
             "baseAsset": self.base, "baseAssetPrecision": 8,
@@ -129,8 +133,8 @@ class SpotSymbol:
             ],
             "permissions": [],
             "permissionSets": [["SPOT"]],
-            "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
-            "allowedSelfTradePreventionModes": ["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+            "defaultSelfTradePreventionMode": DEFAULT_STP_MODE,
+            "allowedSelfTradePreventionModes": list(STP_MODES),
         }
 
     def check_price(self, price: Decimal) -> None:
@@ -171,17 +175,22 @@ class SpotSymbol:
         return (qty // step) * step
 
 
-def exchange_info(symbols: list[SpotSymbol], server_ms: int) -> dict[str, Any]:
+RATE_LIMITS: list[dict[str, Any]] = [
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+]
+"""Binance's spot limits, as exchangeInfo lists them (a stand-in may be given lower ones)."""
+
+
+def exchange_info(symbols: list[SpotSymbol], server_ms: int,
+                  rate_limits: list[dict[str, Any]] = RATE_LIMITS) -> dict[str, Any]:
     """The whole exchangeInfo reply."""
     return {
         "timezone": "UTC",
         "serverTime": server_ms,
-        "rateLimits": [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-            {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
-            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
-        ],
+        "rateLimits": rate_limits,
         "exchangeFilters": [],
         "symbols": [s.info() for s in symbols],
     }

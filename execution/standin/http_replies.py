@@ -1,10 +1,9 @@
 """How the stand-in answers over HTTP, besides an endpoint's own result: JSON bodies written as
-Binance writes them, the reply an armed fault gives instead of the endpoint's (see `faults`),
-and the used-weight and order-count headers Binance puts on every reply."""
+Binance writes them, and the reply an armed fault gives instead of the endpoint's (see `faults`).
+The usage headers and the limits' own refusals are `rate_limits`'."""
 
 from __future__ import annotations
 
-import collections
 import functools
 import json
 from collections.abc import Mapping
@@ -39,27 +38,3 @@ def fault_reply(fault: Fault) -> web.Response:
         reason = _REASONS.get(fault.status, f"{fault.status} Error")
         return web.Response(status=fault.status, text=_GATEWAY_PAGE.format(reason), content_type="text/html")
     return json_reply(error.body(), status=error.http_status, headers={"Retry-After": str(fault.retry_after_secs)})
-
-
-class UsedWeight:
-    """Binance's usage headers, by the wall clock: `X-MBX-USED-WEIGHT(-1M)`, the request weight
-    used in the last minute, and on order replies `X-MBX-ORDER-COUNT-10S/-1D`, the orders placed
-    in the last ten seconds and since the stand-in started. REST and the WebSocket API share one."""
-
-    def __init__(self) -> None:
-        self._weights: collections.deque[tuple[int, int]] = collections.deque()
-        self._order_times_ms: list[int] = []
-
-    def headers(self, weight: int, *, is_order: bool) -> dict[str, str]:
-        """Count a request of `weight` (an order placed, with `is_order`); the headers of its reply."""
-        now = signing.wall_clock_ms()
-        self._weights.append((now, weight))
-        while self._weights and self._weights[0][0] <= now - 60_000:
-            self._weights.popleft()
-        used = str(sum(w for _, w in self._weights))
-        headers = {"X-MBX-USED-WEIGHT": used, "X-MBX-USED-WEIGHT-1M": used}
-        if is_order:
-            self._order_times_ms.append(now)
-            recent = sum(1 for t in self._order_times_ms if t > now - 10_000)
-            headers |= {"X-MBX-ORDER-COUNT-10S": str(recent), "X-MBX-ORDER-COUNT-1D": str(len(self._order_times_ms))}
-        return headers

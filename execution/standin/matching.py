@@ -93,6 +93,7 @@ class Order:
     trades: list[Trade] = field(default_factory=list)
     stop_price: Decimal = Decimal(0)
     working_time_ms: int = -1              # when it went on the book: at once, or when its stop triggered
+    stp_mode: str = "EXPIRE_MAKER"         # as sent, else the symbol's defaultSelfTradePreventionMode
 
     @property
     def is_open(self) -> bool:
@@ -120,7 +121,7 @@ class Order:
             return {"symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
                     "clientOrderId": self.client_order_id, "transactTime": self.time_ms}
         view = {**self._common(), "transactTime": self.time_ms, "workingTime": self.working_time_ms,
-                "selfTradePreventionMode": "NONE"}
+                "selfTradePreventionMode": self.stp_mode}
         if self.type in STOP_LIMIT_TYPES:       # Binance adds it to the reply of an order that has one
             view["stopPrice"] = fmt(self.stop_price)
         if resp_type == "FULL":                 # called right after submit: these are the immediate fills
@@ -131,13 +132,13 @@ class Order:
         """The reply to `GET /api/v3/order` and one row of `GET /api/v3/openOrders`."""
         return {**self._common(), "stopPrice": fmt(self.stop_price), "icebergQty": fmt(Decimal(0)),
                 "time": self.time_ms, "updateTime": self.update_time_ms, "isWorking": self.is_working,
-                "workingTime": self.working_time_ms, "selfTradePreventionMode": "NONE"}
+                "workingTime": self.working_time_ms, "selfTradePreventionMode": self.stp_mode}
 
     def cancel_view(self, cancel_client_order_id: str, now_ms: int) -> dict[str, Any]:
         """The reply to `DELETE /api/v3/order`: `clientOrderId` is the *cancel's* id, the order's own
         id is in `origClientOrderId`."""
         return {**self._common(), "origClientOrderId": self.client_order_id,
-                "clientOrderId": cancel_client_order_id, "transactTime": now_ms, "selfTradePreventionMode": "NONE"}
+                "clientOrderId": cancel_client_order_id, "transactTime": now_ms, "selfTradePreventionMode": self.stp_mode}
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class NewOrder:
     price: Decimal | None = None
     time_in_force: str | None = None
     stop_price: Decimal | None = None
+    stp_mode: str = "EXPIRE_MAKER"
 
 
 class MatchingEngine:
@@ -210,7 +212,7 @@ class MatchingEngine:
             qty = req.quantity if req.quantity is not None else sym.floor_to_step(req.quote_order_qty / taker_price)
             sym.check_quantity(qty)
             sym.check_market_quantity(qty)
-            sym.check_notional(qty * taker_price, is_market=True)
+            sym.check_notional(qty * avg_price, is_market=True)     # Binance: the average price, not the book
             price, marketable = Decimal(0), True
         else:
             qty, price = req.quantity, req.price
@@ -238,7 +240,7 @@ class MatchingEngine:
         order = Order(next(self._order_ids), req.client_order_id, sym.id, req.side, req.type,
                       req.time_in_force or "GTC", price, qty, req.quote_order_qty or Decimal(0), now_ms,
                       update_time_ms=now_ms, stop_price=req.stop_price or Decimal(0),
-                      working_time_ms=-1 if req.type in STOP_LIMIT_TYPES else now_ms)
+                      working_time_ms=-1 if req.type in STOP_LIMIT_TYPES else now_ms, stp_mode=req.stp_mode)
         self.orders.append(order)
         if req.type != "MARKET":
             order.locked = self._lock_amount(is_buy, qty, price)

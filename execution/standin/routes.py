@@ -14,7 +14,16 @@ endTime alone the 24 hours up to it (both ends inclusive); `fromId` gives trades
 first; a window gives its oldest trades first; with neither, the most recent trades.
 
 `POST /api/v3/order` takes MARKET, LIMIT, LIMIT_MAKER and STOP_LOSS_LIMIT orders (the last with
-`stopPrice` and `timeInForce`; `stopPrice` on another type is -1106; see `stop_orders`).
+`stopPrice` and `timeInForce`; `stopPrice` on another type is -1106; see `stop_orders`);
+`timeInForce` on MARKET or LIMIT_MAKER is -1114; `newOrderRespType` defaults to FULL for MARKET
+and LIMIT, ACK for the others; `selfTradePreventionMode` is one of the symbol's allowed modes
+(else -1130) and defaults to its `defaultSelfTradePreventionMode`, which the replies show.
+`GET`/`DELETE /api/v3/order` given both `orderId` and `origClientOrderId` find the order by id
+and refuse it (-2013 / -2011) unless its client id is the one sent; `cancelRestrictions`
+(ONLY_NEW, ONLY_PARTIALLY_FILLED, else -1145) refuses the cancel of an order in another status
+with -2011 "Order was not canceled due to cancel restrictions."; a query of an order cancelled
+or expired with nothing executed more than 90 days ago is -2026 (archived). Request weights are
+Binance's, some by parameter (see `rate_limits`).
 
 Test hooks reach in here: `lag_trades_next` (an order's trades missing from myTrades for a few
 requests while the order already shows them) and `fill_during_cancel_next` (an order that fills
@@ -32,10 +41,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import api_errors
-from .exchange_info import SpotSymbol, exchange_info, fmt
+from .exchange_info import DEFAULT_STP_MODE, RATE_LIMITS, STP_MODES, SpotSymbol, exchange_info, fmt
 from .market_data import CandleTape, Quote, depth, quote_from, ticker_24hr
 from .market_trades import MarketTrades, agg_trades, recent_trades
 from .matching import MatchingEngine, NewOrder, Order, Trade
+from .rate_limits import depth_weight, one_symbol_or_more_weight, ticker_24hr_weight
 from .stop_orders import STOP_LIMIT_TYPES
 
 Params = dict[str, str]
@@ -43,16 +53,23 @@ _NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _CLIENT_ORDER_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _SIGNED_EXTRAS = frozenset({"timestamp", "recvWindow", "signature"})
 DAY_MS = 86_400_000
+ARCHIVED_AFTER_MS = 90 * DAY_MS      # a cancelled or expired order without fills is archived after 90 days (-2026)
 
 
 @dataclass(frozen=True)
 class Route:
-    """One endpoint: its handler, whether it is SIGNED, the parameters it reads, its request weight."""
+    """One endpoint: its handler, whether it is SIGNED, the parameters it reads, its request
+    weight (a number, or a function of the parameters where Binance's depends on them), and
+    whether it places an order (the unfilled order count applies)."""
 
     handler: Callable[[Params], Any]
     signed: bool
     params: frozenset[str]
-    weight: int = 1
+    weight: int | Callable[[Params], int] = 1
+    places_order: bool = False
+
+    def weight_of(self, params: Params) -> int:
+        return self.weight(params) if callable(self.weight) else self.weight
 
     def check_params(self, params: Params) -> None:
         known = self.params | _SIGNED_EXTRAS if self.signed else self.params
@@ -85,6 +102,7 @@ class SpotApi:
         # Other symbols the exchange lists (exchangeInfo, 24hr tickers), each with its own candles;
         # orders and klines stay the replayed symbol's. By id: "ETHUSDT" -> (symbol, tape).
         self.listed: dict[str, tuple[SpotSymbol, CandleTape]] = {}
+        self.rate_limit_rules = RATE_LIMITS             # exchangeInfo's `rateLimits`: the ones enforced
         p = frozenset
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "/api/v3/ping"): Route(lambda _: {}, False, p()),
@@ -94,28 +112,29 @@ class SpotApi:
                                               "symbolStatus"}), 20),
             ("GET", "/api/v3/klines"): Route(
                 self.klines, False, p({"symbol", "interval", "startTime", "endTime", "timeZone", "limit"}), 2),
-            ("GET", "/api/v3/depth"): Route(self.depth, False, p({"symbol", "limit", "symbolStatus"}), 5),
+            ("GET", "/api/v3/depth"): Route(self.depth, False, p({"symbol", "limit", "symbolStatus"}), depth_weight),
             ("GET", "/api/v3/trades"): Route(lambda q: recent_trades(self, q), False, p({"symbol", "limit"}), 25),
             ("GET", "/api/v3/aggTrades"): Route(
                 lambda q: agg_trades(self, q), False, p({"symbol", "fromId", "startTime", "endTime", "limit"}), 4),
             ("GET", "/api/v3/ticker/24hr"): Route(
-                self.ticker_24hr, False, p({"symbol", "symbols", "type", "symbolStatus"}), 2),
+                self.ticker_24hr, False, p({"symbol", "symbols", "type", "symbolStatus"}), ticker_24hr_weight),
             ("GET", "/api/v3/ticker/bookTicker"): Route(
-                self.book_ticker, False, p({"symbol", "symbols", "symbolStatus"}), 2),
+                self.book_ticker, False, p({"symbol", "symbols", "symbolStatus"}), one_symbol_or_more_weight),
             ("GET", "/api/v3/ticker/price"): Route(
-                self.price_ticker, False, p({"symbol", "symbols", "symbolStatus"}), 2),
+                self.price_ticker, False, p({"symbol", "symbols", "symbolStatus"}), one_symbol_or_more_weight),
             ("GET", "/api/v3/account"): Route(self.account, True, p({"omitZeroBalances"}), 20),
             ("POST", "/api/v3/order"): Route(self.new_order, True, p({
                 "symbol", "side", "type", "timeInForce", "quantity", "quoteOrderQty", "price", "stopPrice",
                 "newClientOrderId",
-                "newOrderRespType", "selfTradePreventionMode", "strategyId", "strategyType"})),
+                "newOrderRespType", "selfTradePreventionMode", "strategyId", "strategyType"}), places_order=True),
             ("GET", "/api/v3/order"): Route(self.query_order, True, p({"symbol", "orderId", "origClientOrderId"}), 4),
             ("DELETE", "/api/v3/order"): Route(self.cancel_order, True, p({
                 "symbol", "orderId", "origClientOrderId", "newClientOrderId", "cancelRestrictions"})),
-            ("GET", "/api/v3/openOrders"): Route(self.open_orders, True, p({"symbol"}), 6),
+            ("GET", "/api/v3/openOrders"): Route(self.open_orders, True, p({"symbol"}),
+                                                 lambda q: 6 if "symbol" in q else 80),
             ("DELETE", "/api/v3/openOrders"): Route(self.cancel_open_orders, True, p({"symbol"})),
             ("GET", "/api/v3/myTrades"): Route(self.my_trades, True, p({
-                "symbol", "orderId", "startTime", "endTime", "fromId", "limit"}), 20),
+                "symbol", "orderId", "startTime", "endTime", "fromId", "limit"}), lambda q: 5 if "orderId" in q else 20),
         }
 
     # -- clock and book ------------------------------------------------------------------------
@@ -213,14 +232,21 @@ class SpotApi:
         if order_id is None and not client_id:
             raise api_errors.BinanceApiError(
                 -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
-        return self.engine.find(order_id=order_id, client_order_id=client_id)
+        # "If both orderId and origClientOrderId are provided, the orderId is searched first, then
+        # the origClientOrderId from that result is checked against that order. If both
+        # conditions are not met the request will be rejected" (as an order not found).
+        order = self.engine.find(order_id=order_id, client_order_id=None if order_id is not None else client_id)
+        if order is not None and order_id is not None and client_id and order.client_order_id != client_id:
+            return None
+        return order
 
     # -- public endpoints ----------------------------------------------------------------------
 
     def exchange_info(self, params: Params) -> Any:
         asked = self._listed_asked(params)
         symbols = [self.symbol, *(symbol for symbol, _ in self.listed.values())]
-        return exchange_info([s for s in symbols if asked is None or s.id in asked], self.now_ms)
+        return exchange_info([s for s in symbols if asked is None or s.id in asked], self.now_ms,
+                             self.rate_limit_rules)
 
     def klines(self, params: Params) -> Any:
         self._symbol(params)
@@ -289,6 +315,8 @@ class SpotApi:
         takes_tif = order_type == "LIMIT" or is_stop
         if stop_price is not None and not is_stop:
             raise api_errors.param_not_required("stopPrice")
+        if tif and not takes_tif:                       # MARKET, LIMIT_MAKER: -1114 TIF_NOT_REQUIRED
+            raise api_errors.time_in_force_not_required()
         if order_type == "MARKET":
             if qty is None and quote_qty is None:
                 raise api_errors.both_quantities_missing()
@@ -310,11 +338,16 @@ class SpotApi:
             raise api_errors.BinanceApiError(
                 -1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is "
                 "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
-        resp_type = params.get("newOrderRespType", "FULL")
+        # "MARKET and LIMIT order types default to FULL, all other orders default to ACK."
+        resp_type = params.get("newOrderRespType") or ("FULL" if order_type in ("MARKET", "LIMIT") else "ACK")
         if resp_type not in ("ACK", "RESULT", "FULL"):
             raise api_errors.BinanceApiError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
+        stp_mode = params.get("selfTradePreventionMode") or DEFAULT_STP_MODE
+        if stp_mode not in STP_MODES:                   # the symbol's allowedSelfTradePreventionModes
+            raise api_errors.invalid_parameter("selfTradePreventionMode")
         order = self.engine.submit(
-            NewOrder(side, order_type, client_id, qty, quote_qty, price, tif if takes_tif else None, stop_price),
+            NewOrder(side, order_type, client_id, qty, quote_qty, price, tif if takes_tif else None, stop_price,
+                     stp_mode),
             quote=self.quote(), now_ms=self.now_ms,
             avg_price=self.tape.average_price(self.now_ms, self.symbol.rules.avg_price_mins),
             last_price=self.tape.current(self.now_ms).close)
@@ -328,13 +361,21 @@ class SpotApi:
         order = self._find_order(params)
         if order is None:
             raise api_errors.order_does_not_exist()
+        if order.status in ("CANCELED", "EXPIRED") and not order.executed_qty and \
+                self.now_ms - order.update_time_ms > ARCHIVED_AFTER_MS:
+            raise api_errors.order_archived()
         return order.query_view()
 
     def cancel_order(self, params: Params) -> Any:
         self._symbol(params)
+        restriction = params.get("cancelRestrictions")
+        if restriction is not None and restriction not in ("ONLY_NEW", "ONLY_PARTIALLY_FILLED"):
+            raise api_errors.invalid_cancel_restrictions()
         order = self._find_order(params)
         if order is None:
             raise api_errors.unknown_order_sent()
+        if restriction is not None and order.is_open and order.status != restriction.removeprefix("ONLY_"):
+            raise api_errors.not_cancelled_for_restrictions()
         if self.fills_during_cancel and order.is_open and order.type != "MARKET":
             self.fills_during_cancel -= 1
             self.engine.fill_resting(order, self.now_ms)       # a trade reached it first

@@ -9,7 +9,8 @@ Copied behaviour (Binance spot REST docs, "SIGNED endpoint security"):
   `signature` parameter itself. A mismatch -> -1022.
 - `timestamp` is required; the request is refused with -1021 unless
   `timestamp < server_ms + 1000` and `server_ms - timestamp <= recvWindow` (default 5000,
-  at most 60000, else -1131).
+  at most 60000, else -1131; it "supports up to three decimal places of precision (e.g.,
+  6000.346) so that microseconds may be specified").
 
 The WebSocket API (`execution.standin.ws_api`) signs the same way with another payload (its
 "Request security" docs): the key is the request's `apiKey` parameter, and the signature covers
@@ -25,12 +26,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
+from decimal import Decimal
 
 from . import api_errors
 
 MAX_RECV_WINDOW_MS = 60_000
 DEFAULT_RECV_WINDOW_MS = 5_000
+_RECV_WINDOW = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,3})?$")
 
 
 def sign(payload: str, secret: str) -> str:
@@ -92,11 +96,11 @@ def _check_timing(params: dict[str, str], server_ms: int) -> None:
     if not timestamp.isdigit():
         raise api_errors.mandatory_param("timestamp")
     recv_window = params.get("recvWindow", str(DEFAULT_RECV_WINDOW_MS))
-    if not recv_window.isdigit():
+    if not _RECV_WINDOW.match(recv_window):
         raise api_errors.illegal_number("recvWindow")
-    if int(recv_window) > MAX_RECV_WINDOW_MS:
+    if Decimal(recv_window) > MAX_RECV_WINDOW_MS:
         raise api_errors.bad_recv_window()
     if int(timestamp) >= server_ms + 1000:
         raise api_errors.timestamp_ahead()
-    if server_ms - int(timestamp) > int(recv_window):
+    if server_ms - int(timestamp) > Decimal(recv_window):
         raise api_errors.timestamp_outside_recv_window()

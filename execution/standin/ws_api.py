@@ -7,7 +7,9 @@ Copied behaviour (Binance spot WebSocket API docs: "Request format", "Request se
   back with the same `id`: `{"id", "status": 200, "result": ...}` or `{"id", "status": 4xx,
   "error": {"code", "msg"}}` with Binance's codes and messages (`api_errors`), plus `rateLimits`
   (request weight in the minute, orders in 10 s and in the day) unless the request sent
-  `returnRateLimits: false`;
+  `returnRateLimits: false`; the limits are REST's, counted together (`rate_limits`), and a
+  request they refuse gets status 429 or 418 with `"data": {"serverTime", "retryAfter"}`, the
+  time (ms) it may be sent again;
 - `order.place` is TRADE, so SIGNED: `apiKey`, `timestamp`, optional `recvWindow` and
   `signature` among its parameters, checked as `signing.check_ws_signed_request` says. The other
   parameters are REST's `POST /api/v3/order`'s, answered through the same route and matching
@@ -30,6 +32,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from . import api_errors, signing
+from .rate_limits import RateLimits
 from .routes import SpotApi
 
 __all__ = ["WsOrderApi"]
@@ -44,18 +47,16 @@ class WsOrderApi:
 
     `known_keys` maps API key -> secret; `server_ms` is the clock SIGNED requests are checked
     against; `record(method, params)` is told of each request (its `signature` left out) before
-    it is answered, and `used_weight(weight, is_order)` counts it and returns the usage headers
-    REST would send (`X-MBX-USED-WEIGHT-1M`, `X-MBX-ORDER-COUNT-10S`, `-1D`).
+    it is answered, and `limits` counts it with REST's requests.
     """
 
     def __init__(self, api: SpotApi, *, known_keys: Mapping[str, str], server_ms: Callable[[], int],
-                 record: Callable[[str, dict[str, str]], None],
-                 used_weight: Callable[[int, bool], Mapping[str, str]]) -> None:
+                 record: Callable[[str, dict[str, str]], None], limits: RateLimits) -> None:
         self._api = api
         self._keys = dict(known_keys)
         self._server_ms = server_ms
         self._record = record
-        self._used_weight = used_weight
+        self._limits = limits
         self._connections: set[web.WebSocketResponse] = set()
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
@@ -87,17 +88,26 @@ class WsOrderApi:
         if method != "order.place":
             return {"id": request_id, "status": 404,
                     "error": {"code": 0, "msg": f"the stand-in does not serve method {method!r}"}}
-        route = self._api.routes[_ORDER_ROUTE]
+        route, limits = self._api.routes[_ORDER_ROUTE], self._limits
         reply: dict[str, Any] = {"id": request_id}
+        order_counts: Mapping[str, str] = {}
         try:
+            limits.admit(route.weight_of(params))
             signing.check_ws_signed_request(params, known_keys=self._keys, server_ms=self._server_ms())
             order_params = {k: v for k, v in params.items() if k not in _SESSION_PARAMS}
             route.check_params(order_params)
+            limits.check_order_room()
+            before = len(self._api.engine.orders)
             reply |= {"status": 200, "result": route.handler(order_params)}
+            if len(self._api.engine.orders) > before:
+                order_counts = limits.count_order(self._api.engine.orders[-1])
         except api_errors.BinanceApiError as exc:
             reply |= {"status": exc.http_status, "error": exc.body()}
+            if exc.retry_after_secs is not None:
+                now = self._server_ms()
+                reply["error"]["data"] = {"serverTime": now, "retryAfter": now + exc.retry_after_secs * 1000}
         if params.get("returnRateLimits") != "false":
-            reply["rateLimits"] = _rate_limits(self._used_weight(route.weight, True))
+            reply["rateLimits"] = _rate_limits(limits, order_counts)
         return reply
 
 
@@ -107,13 +117,11 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _rate_limits(headers: Mapping[str, str]) -> list[dict[str, Any]]:
-    # The limits `exchange_info` advertises, with the counts REST sends as headers.
-    return [
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000,
-         "count": int(headers["X-MBX-USED-WEIGHT-1M"])},
-        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100,
-         "count": int(headers["X-MBX-ORDER-COUNT-10S"])},
-        {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000,
-         "count": int(headers["X-MBX-ORDER-COUNT-1D"])},
-    ]
+def _rate_limits(limits: RateLimits, order_counts: Mapping[str, str]) -> list[dict[str, Any]]:
+    # The limits `exchange_info` advertises, with the counts REST sends as headers (an order
+    # refused has no order counts: they are read as they stand).
+    counts = {**limits.weight_headers(), **limits.order_counts(), **order_counts}
+    weight, *orders = limits.rate_limits()[:3]
+    return [{**weight, "count": int(counts["X-MBX-USED-WEIGHT-1M"])},
+            *({**rule, "count": int(counts[limit.header])} for rule, limit in zip(orders, limits.order_limits,
+                                                                                  strict=True))]

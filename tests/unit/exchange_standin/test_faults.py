@@ -159,8 +159,9 @@ def test_ccxt_alone_maps_only_these_stand_in_codes_differently_from_production()
                  for e in api_errors.catalogue()}
     differing = {code: pair for code, pair in differing.items() if pair[0] != pair[1]}
 
-    # Both are corrected by execution.ccxt_errors.binance_class (the test above).
-    assert differing == {-1131: ("ExchangeError", "BadRequest"), -1008: ("ExchangeError", "OperationFailed")}
+    # All are corrected by execution.ccxt_errors.binance_class (the test above).
+    assert differing == {-1131: ("ExchangeError", "BadRequest"), -1008: ("ExchangeError", "OperationFailed"),
+                         -1145: ("ExchangeError", "BadRequest"), -2026: ("ExchangeError", "InvalidOrder")}
 
 
 async def test_a_code_a_test_injects_must_be_in_the_catalogue(standin):

@@ -105,7 +105,7 @@ async def test_a_stop_cancelled_before_it_triggers_never_trades(exchange, standi
 
 async def test_a_stop_the_last_price_already_reached_is_refused_as_binance_refuses_it(exchange, standin):
     await _holding(exchange)
-    with pytest.raises(ccxt.InvalidOrder, match="Stop price would trigger immediately"):
+    with pytest.raises(ccxt.OrderImmediatelyFillable, match="Order would trigger immediately"):
         await _stop(exchange, 30_600, 30_550)             # the last price is 30600
     assert standin.order_by_client_id("stop-1") is None
 
