@@ -3,7 +3,8 @@
     python bench/cli_startup.py [--rounds 5] [--against DIR]
 
 Times, as new processes, `botrunner --help`; `run` of a folder whose daemon.yaml has a typo (it
-exits 2 naming it); `run` of a sim-only folder up to the moment its control socket is listening
+exits 2 naming it); `run` of a folder whose control.tcp port this script holds (exit 2 too: what
+a daemon started twice meets); `run` of a sim-only folder up to the moment its control socket is listening
 (the CPU read from /proc at that moment, then SIGTERM); `status` and `kill` against a daemon
 that keeps running through the rounds; `journal` of that daemon's bot (read from its file); and
 `validate` of the sim-only folder. Prints the best and the median wall and CPU (user + system)
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -41,18 +43,18 @@ speed: 1
 """
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+def _env(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, **extra}
 
 
 def _command(*args: str) -> list[str]:
     return [sys.executable, "-c", _CONSOLE_SCRIPT, *args]
 
 
-def one_process(tree: Path, args: list[str], expect: int) -> tuple[float, float]:
+def one_process(tree: Path, args: list[str], expect: int, env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of `botrunner ARGS` run to its exit in `tree`."""
     started = time.perf_counter()
-    child = subprocess.Popen(_command(*args), cwd=tree, env=_env(), stdout=subprocess.DEVNULL,
+    child = subprocess.Popen(_command(*args), cwd=tree, env=env or _env(), stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
@@ -92,9 +94,11 @@ def main() -> None:
     parser.add_argument("--against", type=Path, help="another tree, run in turn with this one")
     args = parser.parse_args()
     trees = {"this tree": PROJECT, **({f"against {args.against}": args.against.resolve()} if args.against else {})}
-    with tempfile.TemporaryDirectory(prefix="cli-startup-") as folder:
-        root = Path(folder)
-        for name, daemon_yaml in (("good", ""), ("bad", "stat_dir: state\n")):
+    with tempfile.TemporaryDirectory(prefix="cli-startup-") as folder, \
+            socket.create_server(("127.0.0.1", 0)) as taken:
+        root, port = Path(folder), taken.getsockname()[1]
+        for name, daemon_yaml in (("good", ""), ("bad", "stat_dir: state\n"),
+                                  ("busy", f"control: {{tcp: {{port: {port}}}}}\n")):
             (root / name / "bots").mkdir(parents=True)
             (root / name / "daemon.yaml").write_text(daemon_yaml)
             (root / name / "bots" / "b.yaml").write_text(BOT)
@@ -108,6 +112,9 @@ def main() -> None:
             commands = {
                 "--help": lambda tree: one_process(tree, ["--help"], 0),
                 "run, typo in daemon.yaml": lambda tree: one_process(tree, ["run", str(root / "bad")], 2),
+                "run, control port in use": lambda tree: one_process(
+                    tree, ["run", str(root / "busy"), "--state-dir", str(root / "busy-state")], 2,
+                    _env(BOTRUNNER_TOKEN="a-bench-token-of-16-chars")),
                 "run, sim folder, to serving": lambda tree: until_serving(tree, root / "good", root / "state"),
                 "status": lambda tree: one_process(tree, ["status", *control], 0),
                 "kill": lambda tree: one_process(tree, ["kill", "b", "--reason", "bench", *control], 0),
