@@ -9,7 +9,7 @@ from pathlib import Path
 from market.config import CsvSource, JsonSource, MarketConfig, SyntheticSource, TicksSource
 from market.errors import MarketDataError
 from market.files import load_candles
-from market.models import Candle, timeframe_ms
+from market.models import Candle, iso_utc, timeframe_ms
 from market.tick_header import is_tick_file
 
 
@@ -27,8 +27,8 @@ def load_market(
     `start`, `end` and `path_override` (say, from the command line) win over the config's; the
     override's extension picks its format, whatever the config's source says, and a CSV whose
     header names the tick columns is read as ticks (`market.ticks`). A relative path
-    is taken from the current working directory. Synthetic candles are
-    `timeframe` apart, from `start` or else the config's start, and stop before `end`.
+    is taken from the current working directory. Synthetic candles are the config's series
+    (`timeframe` apart from its `start`), cut to [start, end) as a file's are.
 
     Raises MarketDataError when the data is unusable as a whole (see `market.files`).
     """
@@ -67,16 +67,29 @@ def _absolute(path: Path) -> Path:
 
 def _synthetic(config: SyntheticSource, timeframe: str,
                start: datetime | None, end: datetime | None) -> list[Candle]:
+    """The config's series, from its own start, cut to [start, end) as a file's candles are:
+    a window of a seeded series holds the same candles whichever window is asked. (Generated
+    from `start` instead, `--from 2030-01-01` re-dated the whole series to 2030, and two
+    windows held the same prices.)"""
     from market.synthetic import generate_candles
 
-    first_ms = _ms(start or config.start)
-    bars = config.bars
+    if start is not None and end is not None and end <= start:
+        raise MarketDataError(f"synthetic market: end {end} is not after start {start}")
+    step_ms, first_ms = timeframe_ms(timeframe), _ms(config.start)
+    bars, skip = config.bars, 0
     if end is not None:
-        bars = min(bars, -(-(_ms(end) - first_ms) // timeframe_ms(timeframe)))
-        if bars <= 0:
-            raise MarketDataError(f"synthetic market: end {end} is not after start {start or config.start}")
-    return generate_candles(count=bars, seed=config.seed, timeframe=timeframe, start_ms=first_ms,
-                            start_price=config.start_price, volatility=config.volatility)
+        bars = min(bars, max(0, -(-(_ms(end) - first_ms) // step_ms)))
+    if start is not None:
+        skip = max(0, -(-(_ms(start) - first_ms) // step_ms))
+    if skip >= bars:
+        last_ms = first_ms + (config.bars - 1) * step_ms
+        raise MarketDataError(f"synthetic market: no candles from {start or config.start} to {end or 'its end'}; "
+                              f"the series covers {iso_utc(first_ms)} .. {iso_utc(last_ms)} (market.start, market.bars)")
+    # All of it, then cut: the draws for wicks and volume come after every close's, so a
+    # shorter series is not a prefix of a longer one.
+    candles = generate_candles(count=config.bars, seed=config.seed, timeframe=timeframe, start_ms=first_ms,
+                               start_price=config.start_price, volatility=config.volatility)
+    return candles[skip:bars] if skip or bars < config.bars else candles
 
 
 def _ms(moment: datetime) -> int:
