@@ -31,7 +31,9 @@ Protective exits (`stop_loss_pct`, `take_profit_pct`, `trailing_stop_pct` or
 a trailing stop's level trailing the highs of closed candles, a market exit sent when a candle
 reaches one (`execution.protective`); listed in `open_orders()`, dropped by `cancel_all`. That
 exit's intent is journalled (`journal_intent`) before it is sent, as the runner journals its
-own orders: a restart follows it by its client order id, never sends it again.
+own orders: a restart follows it by its client order id, never sends it again. One that never
+reached the exchange is not resent either (a wrong "never reached" would sell twice, perhaps
+another bot's coins): its position stays open without exits, with a WARNING to close it.
 
 A fill's `quantity` is what traded; a fee the exchange takes in the base asset (Binance takes a
 buy's fee from the coin received) is its `base_fee`, which the portfolio takes off the position,
@@ -291,6 +293,9 @@ class LiveExecution(LiveRestart, LiveCancels):
                 del self._orders[cid]
                 logger.warning("Order {} never reached the exchange (not found {} times, the last at exchange time "
                                "{}); dropped it, and it is not resent", cid, tracked.not_found, exchange_now_ms)
+                if (entry := managed_exit_entry(cid)) is not None:   # its exits were disarmed when it was sent
+                    logger.warning("Order {}: the position of entry {} stays open without its protective exits; "
+                                   "close it by hand, or the strategy's exit or a kill will", cid, entry)
             else:
                 logger.info("Order {} not found yet ({} time(s)); looking again at the next candle", cid,
                             tracked.not_found)

@@ -336,6 +336,22 @@ async def test_the_market_exit_of_a_reached_stop_is_journalled_before_it_is_sent
     assert sold.client_order_id == f"{PREFIX}1-sl" and standin.order_submissions[f"{PREFIX}1-sl"] == 1
 
 
+async def test_a_stop_exit_that_never_reached_the_exchange_warns_that_its_position_is_left_unprotected(
+        engine, standin, log_records):
+    await engine.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002, take_profit_pct=0.05))
+    standin.advance_to(candle_ms(63))
+    standin.fail_next("POST /api/v3/order", status=503)             # not processed: the exit never lands
+    assert await engine.on_candle(candle(62)) == []                 # stop reached; the exit's outcome unknown
+    standin.advance_to(candle_ms(64))
+    assert await engine.on_candle(candle(63)) == []                 # not found again, past the grace: dropped
+
+    assert engine.open_orders() == [] and standin.order_submissions[f"{PREFIX}1-sl"] == 1
+    assert [o.side for o in standin.orders] == ["BUY"]
+    # Not resent (on an account several bots share, a wrong "never reached" would sell another's
+    # coins): a person, the strategy's exit or a kill closes the position.
+    assert any(f"{PREFIX}1 stays open without its protective exits" in m for m in warnings_in(log_records))
+
+
 async def test_protective_exits_survive_a_restart_through_the_snapshot(account, clock, standin):
     before = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock)
     bought = await before.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002))
