@@ -242,6 +242,7 @@ class BinanceStandIn(StandInHooks):
         return web.json_response({
             "now_ms": self.now_ms, "orders": len(self.api.engine.orders),
             "sent_twice": sum(1 for n in self.order_submissions.values() if n > 1),
+            "rate_limit_refusals": len(self.rate_limits.refusals),
             "requests_by_endpoint": dict(by_endpoint.most_common())})
 
     # -- HTTP ----------------------------------------------------------------------------------

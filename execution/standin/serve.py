@@ -7,7 +7,8 @@ It replays `tapes.wavy_candles(--candles)`, prints its base URL on one line once
 and runs until its standard input closes (so it never outlives the process that started it).
 Besides Binance's routes it serves two test-only ones: `POST /_standin/advance?ms=N` (moves the
 clock, answers `{"now_ms"}`) and `GET /_standin/stats` (orders, orders sent twice, requests by
-endpoint). `execution.standin.clock.VirtualStandInClock` drives the first.
+endpoint, requests refused by the rate limits). `execution.standin.clock.VirtualStandInClock`
+drives the first.
 """
 
 from __future__ import annotations
