@@ -87,7 +87,7 @@ class BasketGroup(RiskGroup):
         self._failed: dict[str, str] = {}        # ... whose start failed: not waited for (why)
         self._all_in = asyncio.Event()           # set while no leg is left to wait for
         self.reruns = RerunBarrier()             # the legs re-running journalled candles after a restart
-        self.lockstep = LegLockstep(self.reruns)     # the daemon's sim legs: candle t after the others' t - 1
+        self.lockstep = LegLockstep(self.reruns, basket.basket)   # the daemon's sim legs: candle t after the others' t - 1
         self._places: dict[str, int] = {}        # symbol -> its place in the basket's list (the order on a tie)
 
     def expect(self, symbols: Iterable[str]) -> None:

@@ -1,85 +1,276 @@
-"""The daemon's clock for a sim basket's legs: no leg steps candle t before the others are at t.
+"""The daemon's clock for a sim basket's legs: every leg's candles of one time, stepped in one task.
 
 In a backtest the legs step in one task, each leg's candle of a time after the others' of the
 time before (`runner.basket.stepping`). In the daemon each leg is a `StrategyRunner` with its
-own feed task, and the legs replayed their candles each at its own pace: the basket's equity
+own feed and task, and the legs replayed their candles each at its own pace: the basket's equity
 (summed over the legs' marks) mixed different moments, and the basket decided on a state that
 never existed (synthetic-basket.yaml tripped its 30% drawdown kill at 2024-06-19 with the SOL
 leg's last candle at 2024-05-24; its backtest ends at 28.69%).
 
-So each leg of a sim basket announces the candle it is about to step (open time, then its place
-in the basket's list of symbols, the backtest's order on a tie) and steps it only when every
-other leg still running has announced a later one: a leg between two candles (stepping one, or
-waiting for its feed's next) holds the others, since its next candle could be earlier. The
-smallest announced candle always goes, so the legs never all wait. A leg leaves the clock when
-its run ends (data ended, stopped, killed, failed, retired, removed): it holds nobody then.
+So a sim basket leg hands each batch of candles its feed gives to this clock (`hand_over`) and
+waits. Once every leg on the clock has handed candles over, one task, the clock's driver, steps
+them through each leg's pipeline (`StrategyRunner.step`) in the backtest's order: open time, then
+the leg's place in the basket's list of symbols, then its id. A leg whose candles are used up gets
+them back to read its feed's next: the driver stops there, since that leg's next candle could be
+earlier than every other leg's. Before, each leg waited for its turn candle by candle, a task
+wake-up per leg per candle: 6.2x the time of the legs each at its own pace at full speed.
 
-While the basket's legs re-run their journalled candles after a restart (`runner.basket.reruns`)
-the clock holds nobody: each leg re-runs to its journal's end at its own pace by design, and the
-lockstep takes over once none re-runs (the legs ahead wait there for those behind).
+What stays each leg's own, though another task steps its candles:
 
-Paper and live legs are driven by the exchange's clock and never join.
+- its failure: a step that raises raises in the leg's task (its run fails, alone);
+- stop and kill: `release` (from `request_stop`, `request_kill`) gives the leg back the candles
+  not stepped yet, at once, or after the candle the driver is inside for it; the leg acts on the
+  request in its own task, then hands the rest over again;
+- its log lines: each step runs in the leg's task's context (loguru's `bot` tag);
+- its snapshots: the leg holds its turn while its candles are handed over, so none is taken
+  mid-candle; and a leg cancelled while the driver is inside its candle waits for the candle's end.
+
+A leg leaves the clock when its run ends (data ended, stopped, killed, failed, retired, removed):
+it holds nobody then. While the basket's legs re-run their journalled candles after a restart
+(`runner.basket.reruns`) the clock holds nobody (`holds_nobody`): each leg re-runs to its
+journal's end at its own pace by design, and hands over once none re-runs (the legs ahead wait
+at the re-run barrier for those behind). Paper and live legs are driven by the exchange's clock
+and never join.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import heapq
+from heapq import heapreplace
+from typing import Any, Callable, Coroutine, Sequence
 
-from runner.basket.reruns import RerunBarrier, either_set
+from loguru import logger
 
-__all__ = ["LegLockstep"]
+from market.models import Candle
+from runner.basket.reruns import RerunBarrier
+
+__all__ = ["LegLockstep", "StepFunction"]
+
+YIELD_EVERY = 4096            # candles the driver steps between two turns of the event loop
+
+# A leg's pipeline for a batch of candles (`StrategyRunner._steps`): True when the leg must stop.
+StepFunction = Callable[[Sequence[Candle]], Coroutine[Any, Any, bool]]
+
+
+class _Leg:
+    """One leg on the clock, and the candles it handed over: `candles[index:]` not stepped yet."""
+
+    __slots__ = ("bot_id", "place", "step", "candles", "index", "done", "context", "release_after")
+
+    def __init__(self, bot_id: str, place: int) -> None:
+        self.bot_id = bot_id
+        self.place = place
+        self.step: StepFunction | None = None
+        self.candles: Sequence[Candle] | None = None      # None: none handed over (it holds the others)
+        self.index = 0
+        self.done: asyncio.Future[tuple[bool, int]] | None = None
+        self.context: contextvars.Context | None = None
+        self.release_after = False      # a stop or kill asked for while the driver was inside its candle
+
+
+def _order(leg: _Leg) -> tuple[int, str]:
+    return leg.place, leg.bot_id
 
 
 class LegLockstep:
     """One sim basket's legs stepping in candle order; see the module docstring."""
 
-    def __init__(self, reruns: RerunBarrier) -> None:
-        self._reruns = reruns
-        # bot id -> (open time ms, place, bot id) of the candle it waits to step; None: between
-        # candles. The id breaks a tie of places (a retired leg has none in the list), so keys never tie.
-        self._next: dict[str, tuple[int, int, str] | None] = {}
-        self._places: dict[str, int] = {}
-        self._moved = asyncio.Event()        # a leg announced a candle or left: the waiting look again
+    def __init__(self, reruns: RerunBarrier, name: str = "basket") -> None:
+        self._reruns = reruns           # while legs re-run their journals, the clock holds nobody
+        self._name = name
+        self._legs: dict[str, _Leg] = {}
+        self._idle = 0                  # legs on the clock with no candles handed over: nothing steps
+        self._changes = 0               # counts hand-overs and give-backs: the driver's order is stale
+        self._driver: asyncio.Task[None] | None = None
+        self._stepping: _Leg | None = None          # the leg whose candle the driver is inside
+        self._candle_ended: asyncio.Future[None] | None = None   # for a leg cancelled meanwhile
 
     @property
     def legs(self) -> frozenset[str]:
         """The legs on the clock."""
-        return frozenset(self._next)
+        return frozenset(self._legs)
+
+    @property
+    def holds_nobody(self) -> bool:
+        """While legs re-run their journal: each steps its candles itself, at its own pace."""
+        return bool(self._reruns.pending)
+
+    def on_clock(self, bot_id: str) -> bool:
+        """Whether `bot_id`'s leg steps on this clock (`hand_over` is for those only)."""
+        return bot_id in self._legs
 
     def join(self, bot_id: str, place: int) -> None:
         """`bot_id`'s leg steps on this clock, `place` its index in the basket's symbols (the
-        order on a tie). Until it announces its first candle it holds the others."""
-        self._next[bot_id] = None
-        self._places[bot_id] = place
+        order on a tie). Until it hands candles over it holds the others."""
+        self.leave(bot_id)                  # a leg rebuilt after a crash joins afresh
+        self._legs[bot_id] = _Leg(bot_id, place)
+        self._idle += 1
+        self._changes += 1
 
     def leave(self, bot_id: str) -> None:
-        """`bot_id`'s leg no longer steps (its run ended, or it never started): nobody waits for it."""
-        if self._next.pop(bot_id, 0) != 0:
-            self._places.pop(bot_id, None)
-            self._wake()
-
-    def may_step(self, bot_id: str, ts_ms: int) -> bool:
-        """Whether `bot_id`'s leg may step its candle opening at `ts_ms` now, without waiting."""
-        if self._reruns.pending:
-            return True
-        mine = (ts_ms, self._places.get(bot_id, 0), bot_id)
-        return all(key is not None and key > mine for other, key in self._next.items() if other != bot_id)
-
-    async def turn(self, bot_id: str, ts_ms: int, wake: asyncio.Event) -> None:
-        """Announce `bot_id`'s candle opening at `ts_ms` and return when the leg may step it, or
-        once `wake` is set (a stop or kill asked for the waiting leg: the caller acts on it)."""
-        if bot_id not in self._next:         # left (closed) meanwhile: holds nobody, waits for nobody
+        """`bot_id`'s leg no longer steps here (its run ended, or it never started): nobody waits
+        for it. Candles it had handed over go back to it, to step itself."""
+        leg = self._legs.pop(bot_id, None)
+        if leg is None:
             return
-        self._next[bot_id] = (ts_ms, self._places[bot_id], bot_id)
-        self._wake()
-        try:
-            while not self.may_step(bot_id, ts_ms) and not wake.is_set():
-                await either_set(self._moved, wake)
-        finally:
-            if bot_id in self._next:
-                self._next[bot_id] = None    # stepping: its next candle is not known yet
+        if leg.candles is None:
+            self._idle -= 1
+        else:
+            self._give_back(leg, False)
+        self._changes += 1
+        self._kick()
 
-    def _wake(self) -> None:
-        # Every waiting leg looks again; a fresh event for the next wait (a handful of legs a basket).
-        moved, self._moved = self._moved, asyncio.Event()
-        moved.set()
+    def release(self, bot_id: str) -> None:
+        """A stop or kill was asked for `bot_id`'s leg: give it back the candles it handed over
+        (now, or after the candle the driver is inside for it), for it to act on the request."""
+        leg = self._legs.get(bot_id)
+        if leg is None or leg.candles is None:
+            return
+        if leg is self._stepping:
+            leg.release_after = True
+        else:
+            self._give_back(leg, False)
+
+    async def hand_over(self, bot_id: str, step: StepFunction, candles: Sequence[Candle], start: int) -> tuple[bool, int]:
+        """Have the driver step `candles[start:]` of `bot_id`'s leg through `step`, each when its
+        turn comes; in the leg's task. Returns (stop, index): `stop` when a step said the leg must
+        stop, `index` the first candle not stepped. A leg given back its candles early (`release`,
+        `leave`) gets (False, index < len(candles)). A step's exception is raised here."""
+        if start >= len(candles):
+            return False, start
+        leg = self._legs[bot_id]
+        leg.step, leg.candles, leg.index, leg.release_after = step, candles, start, False
+        leg.context = contextvars.copy_context()
+        leg.done = done = asyncio.get_running_loop().create_future()
+        self._idle -= 1
+        self._changes += 1
+        self._kick()
+        try:
+            return await done
+        except asyncio.CancelledError:
+            try:
+                if self._stepping is leg:   # the driver is inside its candle: half a candle is no state
+                    leg.release_after = True    # and no candle after it
+                    if self._candle_ended is None:
+                        self._candle_ended = asyncio.get_running_loop().create_future()
+                    await asyncio.shield(self._candle_ended)
+            finally:
+                self._give_back(leg, False)
+            raise
+
+    # -- the driver ----------------------------------------------------------------------------
+
+    def _kick(self) -> None:
+        if self._driver is None and not self._idle and self._legs:
+            # A context of its own: none of the legs' (each step runs in its leg's, see `_drive`).
+            self._driver = asyncio.create_task(self._drive(), name=f"lockstep:{self._name}",
+                                               context=contextvars.Context())
+
+    def _give_back(self, leg: _Leg, stop: bool) -> None:
+        if leg.candles is None:
+            return
+        leg.candles = None
+        if self._legs.get(leg.bot_id) is leg:
+            self._idle += 1
+        self._changes += 1
+        if not leg.done.done():
+            leg.done.set_result((stop, leg.index))
+
+    def _fail(self, leg: _Leg, exc: BaseException) -> None:
+        if leg.candles is None:
+            return
+        leg.candles = None
+        if self._legs.get(leg.bot_id) is leg:
+            self._idle += 1
+        self._changes += 1
+        if leg.done.done():             # cancelled while its candle ended: nobody else will tell it
+            logger.opt(exception=exc).error("Basket {}: the step of {} failed after it was cancelled",
+                                            self._name, leg.bot_id)
+        else:
+            leg.done.set_exception(exc)
+
+    async def _drive(self) -> None:
+        """Step the handed-over candles in the clock's order while every leg on it has some."""
+        count = 0
+        try:
+            while not self._idle and self._legs:
+                seen = self._changes
+                # Keys are ints, open time then rank (the basket's order, then id) in the low bits:
+                # a heap of ints costs a third of one of tuples, and legs on one time tie often.
+                ranked = sorted(self._legs.values(), key=_order)
+                bits = len(ranked).bit_length()
+                mask = (1 << bits) - 1
+                heap = [leg.candles[leg.index].ts_ms << bits | rank for rank, leg in enumerate(ranked)]
+                heapq.heapify(heap)
+                while self._changes == seen:
+                    rank = heap[0] & mask
+                    leg = ranked[rank]
+                    candles, index = leg.candles, leg.index
+                    index += 1
+                    leg.index = index
+                    self._stepping = leg
+                    coro = leg.step((candles[index - 1],))
+                    try:
+                        try:
+                            yielded = leg.context.run(coro.send, None)
+                        except StopIteration as ended:
+                            stop = ended.value
+                        else:                       # it awaits something real (a regime fit in a thread)
+                            stop = await self._step_on(coro, yielded, leg.context)
+                    except Exception as exc:       # the leg's own failure, raised in its task
+                        self._stepping = None
+                        self._fail(leg, exc)
+                        continue
+                    self._stepping = None
+                    if stop or leg.release_after or leg.candles is None or index == len(candles):
+                        self._give_back(leg, stop)     # used up (its next could be earlier), stopping or released
+                    else:
+                        heapreplace(heap, candles[index].ts_ms << bits | rank)
+                    count += 1
+                    if not count % YIELD_EVERY:
+                        await asyncio.sleep(0)      # the control API, the other bots
+        except BaseException as exc:
+            # The driver cancelled (the loop closing) or a bug here: no leg may wait for it. A
+            # cancelled leg's half candle is not its state: cancelled too, the rest go back.
+            stepping, self._stepping = self._stepping, None
+            if stepping is not None and stepping.candles is not None:
+                stepping.done.cancel()
+                self._give_back(stepping, False)
+            for leg in list(self._legs.values()):
+                if isinstance(exc, asyncio.CancelledError):
+                    self._give_back(leg, False)
+                else:
+                    self._fail(leg, exc)
+            raise
+        finally:
+            self._driver = None
+
+    async def _step_on(self, coro: Coroutine[Any, Any, bool], yielded: Any, context: contextvars.Context) -> bool:
+        """Carry a step that awaits something on to its end, as a task would: what it awaits is
+        waited for here, and a cancellation of the driver goes into the step (`asyncio.timeout`
+        in it reads the current task: the driver's)."""
+        try:
+            while True:
+                resume: Callable[..., Any] = coro.send
+                value: Any = None
+                try:
+                    if yielded is None:             # a bare yield (asyncio.sleep(0)): a turn of the loop
+                        await asyncio.sleep(0)
+                    else:                           # an asyncio Future: wait for it, then go on
+                        yielded._asyncio_future_blocking = False
+                        await asyncio.wait((yielded,))
+                except asyncio.CancelledError as exc:
+                    if yielded is not None:
+                        yielded.cancel()
+                    resume, value = coro.throw, exc
+                try:
+                    yielded = context.run(resume, value)
+                except StopIteration as ended:
+                    return ended.value
+        finally:
+            ended, self._candle_ended = self._candle_ended, None
+            if ended is not None and not ended.done():
+                ended.set_result(None)
+

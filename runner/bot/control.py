@@ -62,6 +62,8 @@ class RunnerControl:
             self._interrupt = ("stop", "")
         if self._rerun_wake is not None:          # waiting for its basket's re-runs (journal_follow)
             self._rerun_wake.set()
+        if self._lockstep is not None:            # its candles handed to its basket's clock: back, to act
+            self._lockstep.release(self.bot_id)
 
     def request_kill(self, reason: str) -> None:
         """Trip the kill switch after the batch being worked on, or before the next candle:
@@ -69,6 +71,8 @@ class RunnerControl:
         self._interrupt = ("kill", reason or "killed by hand")
         if self._rerun_wake is not None:
             self._rerun_wake.set()
+        if self._lockstep is not None:
+            self._lockstep.release(self.bot_id)
 
     def schedule_kill(self, bar: int, reason: str) -> None:
         """Trip the kill switch before candle `bar`: a kill by hand that the journal holds past

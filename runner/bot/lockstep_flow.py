@@ -1,22 +1,22 @@
-"""A sim basket leg in the daemon steps each candle on its basket's clock (`runner.basket.lockstep`).
+"""A sim basket leg in the daemon has its candles stepped on its basket's clock (`runner.basket.lockstep`).
 
-A mixin of `StrategyRunner`: `_steps` asks `_lockstep_turn` before each candle of a leg that
-`step_in_lockstep` put on the clock, and reads one `is None` for every other bot.
+A mixin of `StrategyRunner`: `_loop` gives each batch of a leg that `step_in_lockstep` put on the
+clock to `_lockstep_steps` instead of `_steps`, so every other bot pays nothing for it.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
+    from market.models import Candle
     from runner.basket.lockstep import LegLockstep
 
 __all__ = ["LockstepFlow"]
 
 
 class LockstepFlow:
-    """`StrategyRunner`'s turn on its basket's clock; see the module docstring."""
+    """`StrategyRunner`'s batches on its basket's clock; see the module docstring."""
 
     _lockstep: LegLockstep | None = None            # None: not a sim basket's leg (paper, live, a plain bot)
 
@@ -27,18 +27,27 @@ class LockstepFlow:
         group.lockstep.join(self.bot_id, group.place_of(self.symbol))
         self._lockstep = group.lockstep
 
-    async def _lockstep_turn(self, ts_ms: int) -> None:
-        """Wait for the turn of the candle opening at `ts_ms`. A stop or kill asked for before or
-        while waiting ends the wait (`request_stop` and `request_kill` set `_rerun_wake`, the
-        waiting leg's wake): the caller's interrupt check then acts on it."""
-        lockstep = self._lockstep
-        if lockstep.may_step(self.bot_id, ts_ms):
-            return
-        interrupt = self._interrupt
-        if interrupt is not None and interrupt[0] != "scheduled":
-            return                                  # a stop or kill is waiting already
-        self._rerun_wake = wake = asyncio.Event()
-        try:
-            await lockstep.turn(self.bot_id, ts_ms, wake)
-        finally:
-            self._rerun_wake = None
+    async def _lockstep_steps(self, batch: Sequence[Candle]) -> bool:
+        """`_steps` for a leg on the clock: the batch is handed over, and the clock's driver steps
+        it through `_steps` candle by candle in the basket's order. True when the leg must stop.
+
+        Given back early, the leg acts here on the stop or kill asked for (`request_stop` and
+        `request_kill` call `release`), then hands the rest over again. Off the clock (it left)
+        or while the basket's legs re-run their journals, it steps its candles itself."""
+        lockstep, bot_id = self._lockstep, self.bot_id
+        start, end = 0, len(batch)
+        while start < end:
+            if not lockstep.on_clock(bot_id):
+                return await self._steps(batch[start:])
+            if lockstep.holds_nobody:               # one at a time: the re-runs may end within the batch
+                if await self._steps(batch[start:start + 1]):
+                    return True
+                start += 1
+                continue
+            stop, start = await lockstep.hand_over(bot_id, self._steps, batch, start)
+            if stop:
+                return True
+            interrupt = self._interrupt
+            if start < end and interrupt is not None and interrupt[0] != "scheduled" and await self._handle_interrupt():
+                return True
+        return False

@@ -252,7 +252,8 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
             self._generate(candle)
 
     async def _loop(self) -> None:
-        steps = self._steps
+        # A sim basket leg in the daemon hands its batches to its basket's clock (`runner.bot.lockstep_flow`).
+        steps = self._steps if self._lockstep is None else self._lockstep_steps
         checkpoint = self._on_checkpoint
         observe = self.step_latency.observe
         clock = time.perf_counter
@@ -298,10 +299,7 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
             parts = self._parts = self._hot_parts()
         (execution, view, kill_switch, risk, candle_now, mark, push, generate, curve, bar_ms, watches, risk_group,
          governance, session, plugins, timeframes, features, regime, forecasting, enriched) = parts
-        lockstep = self._lockstep              # a sim basket leg in the daemon (`runner.bot.lockstep_flow`)
         for candle in batch:
-            if lockstep is not None:           # before the interrupt check: a stop that ends the wait acts at once
-                await self._lockstep_turn(candle.ts_ms)
             if self._interrupt is not None and await self._handle_interrupt():
                 return True
             close_ms = candle.ts_ms + bar_ms

@@ -15,6 +15,7 @@ from runner.config.basket import load_bot_or_basket
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
+from tests.fakes import eventually
 from tests.trio_basket import write_trio_basket
 
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
@@ -67,3 +68,29 @@ async def test_a_leg_that_fails_at_start_does_not_hold_the_others_steps(tmp_path
     assert manager.status(LEGS[0]).state == "failed"
     assert all(manager.status(leg).state == "finished" and manager.status(leg).bars == 2_000 for leg in LEGS[1:])
     assert group.lockstep.legs == frozenset()
+
+
+async def test_a_legs_log_lines_from_a_candle_the_clock_steps_carry_the_legs_own_tag(tmp_path, log_records):
+    # One task steps every leg's candles (`LegLockstep`'s driver): each step runs in the context
+    # of its leg's task, so the lines it logs are the leg's, as the supervisor tagged them.
+    path = write_trio_basket(tmp_path, bars=2_000, speed=None, basket_id="quad", symbols=SYMBOLS,
+                             stake="stake_fraction: 0.45")
+    path.write_text(path.read_text().replace("risk: {stop_loss_pct: 0.01}",
+                                             "risk: {stop_loss_pct: 0.01, max_drawdown_pct: 0.01}"))
+    basket = load_bot_or_basket(path)
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"))
+    stop = asyncio.Event()
+    try:
+        manager = BotManager(basket.legs(), services)
+        running = asyncio.create_task(manager.run(stop))
+        await eventually(lambda: all(manager.status(leg).state == "killed" for leg in LEGS), 30)
+        stop.set()
+        await asyncio.wait_for(running, 30)
+    finally:
+        services.close()
+        journal.close()
+
+    tripped = [r for r in log_records if r["message"].startswith("Kill switch tripped")]
+    assert "drawdown" in tripped[0]["message"]                         # a rule, on a candle the clock stepped
+    assert sorted(str(r["extra"].get("bot")) for r in tripped) == sorted(LEGS)   # then each leg's kill, in its task
