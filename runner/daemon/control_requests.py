@@ -11,7 +11,8 @@ committed to the journal, so a daemon killed (SIGKILL, a power cut with `durable
 answer comes back as it said. A paper or sim bot's journal is otherwise committed only at the next
 snapshot (`runner.daemon.checkpoints`), at the end of a loop turn, which may come after the answer.
 A kill the bot cannot carry out within `stop_grace_secs` (busy on a slow exchange answer, or still
-starting) is not latched yet: the request says so (409) instead of answering as if it were.
+starting) is not latched yet: the request says so (409) instead of answering as if it were. Once
+latched, the answer waits `FLATTEN_WAIT_SECS` at most for the bot's flatten (`_until_killed`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ from runner.control.status import BotStatus, ReloadResult
 from runner.daemon.slots import BotSlot, BotState
 from runner.daemon.status_queries import ManagerQueries
 from runner.state.journal import BotJournal, JournalEvent
+
+
+# How long a kill's answer waits, once the bot is latched, for its flatten (see `_until_killed`).
+FLATTEN_WAIT_SECS = 2.0
+_LATCH_POLL_SECS = 0.005
 
 
 class ManagerRequests(ManagerQueries):
@@ -111,8 +117,26 @@ class ManagerRequests(ManagerQueries):
                 await asyncio.gather(slot.task, return_exceptions=True)
             slot.kill_on_start = reason              # flattens from its saved state, then stops
             self._launch(slot)
-        await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
+        await self._until_killed(slot)
         return await self._latched(slot)
+
+    async def _until_killed(self, slot: BotSlot) -> None:
+        """Wait, `stop_grace_secs` at most, until the bot's run has ended or, once its latch has
+        tripped, `FLATTEN_WAIT_SECS` more for its flatten. A sim flatten fills at the bot's next
+        candle, which a paced replay's gap or a basket leg's lockstep (its clock held by another
+        leg's next candle) can hold back longer than a client waits for the answer (10 s, as
+        long as the grace): the latch is what the answer must wait for, and it shows
+        `flatten_pending` then. A next candle due at once (a replay) is still waited for."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._stop_grace_secs
+        # The latch trips in the bot's own task (a busy bot acts on `request_kill` after its
+        # candle; one still starting, once built): looked at every few ms, no event to wait on.
+        while slot.alive and not (slot.runner is not None and slot.runner.kill_switch.tripped):
+            if (left := deadline - loop.time()) <= 0:
+                return
+            await asyncio.wait({slot.task}, timeout=min(left, _LATCH_POLL_SECS))
+        if slot.alive:
+            await asyncio.wait({slot.task}, timeout=max(0.0, min(FLATTEN_WAIT_SECS, deadline - loop.time())))
 
     async def _latched(self, slot: BotSlot) -> BotStatus:
         """The bot's status once its kill is durable: its kill event (recorded as the latch
