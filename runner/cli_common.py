@@ -5,8 +5,10 @@ Each command is kept beside its package (`runner.backtest.commands`, `runner.con
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -14,10 +16,32 @@ import typer
 EXIT_BAD_INPUT = 2
 
 
+# loguru's levels, which --log-level names (in any case).
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
+
 def setup_logging(level: str = "INFO", **options) -> None:
+    """Configure the sinks (`runner.daemon.logging_setup`); exits 2 naming --log-level and the
+    levels there are when `level` is none of them (loguru's own answer is a traceback)."""
     from runner.daemon.logging_setup import setup_logging as configure
 
-    configure(level=level, **options)
+    if level.upper() not in LOG_LEVELS:
+        fail([f"--log-level: must be one of {', '.join(LOG_LEVELS)}, got {level!r}"])
+    configure(level=level.upper(), **options)
+
+
+def check_output_file(path: Optional[Path], option: str) -> None:
+    """Exit 2, naming `option`, when `path` cannot be written: checked before the work whose
+    result it is to hold, not after a long backtest."""
+    if path is None:
+        return
+    if path.is_dir():
+        fail([f"{option}: {path} is a folder; give the name of a file (in it, say)"])
+    folder = path.parent
+    if not folder.is_dir():
+        fail([f"{option}: cannot write {path}: no folder {folder}"])
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        fail([f"{option}: cannot write {path}: permission denied"])
 
 
 def fail(lines: list[str], code: int = EXIT_BAD_INPUT) -> None:

@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 from loguru import logger
 
-from runner.cli_common import fail, parse_date, progress_bar, setup_logging
+from runner.cli_common import check_output_file, fail, parse_date, progress_bar, setup_logging
 
 
 def backtest(
@@ -57,6 +57,8 @@ def backtest(
     atexit.register(gc.freeze)
     setup_logging(log_level)
     start, end = parse_date(from_, "--from"), parse_date(to, "--to")
+    for path, option in ((trades_out, "--trades-out"), (equity_out, "--equity-out"), (report, "--report")):
+        check_output_file(path, option)
     if config is not None and config.is_dir():
         for given, option in ((data, "--data"), (trades_out, "--trades-out"), (equity_out, "--equity-out")):
             if given is not None:
@@ -90,14 +92,17 @@ def backtest(
         fail([f"{bot.id}: strategy.name: {exc}"])
     except BotError as exc:
         fail([f"{bot.id}: {exc}"], code=1)
-    if trades_out:
-        write_trades_csv(result, trades_out)
-    if equity_out:
-        write_equity_csv(result, equity_out)
-    if report:
-        from runner.backtest.html_report import write_html_report
+    try:         # checked before the run; a disk that fills or a /proc path can still refuse
+        if trades_out:
+            write_trades_csv(result, trades_out)
+        if equity_out:
+            write_equity_csv(result, equity_out)
+        if report:
+            from runner.backtest.html_report import write_html_report
 
-        write_html_report(result, report)
+            write_html_report(result, report)
+    except OSError as exc:
+        fail([f"cannot write {exc.filename or 'an output file'}: {exc.strerror or exc}"])
     if basket is not None:
         from runner.basket.backtest import format_basket_report
 
