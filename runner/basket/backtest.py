@@ -55,8 +55,10 @@ class BasketResult:
 def basket_legs(basket: BasketConfig) -> list[BotConfig]:
     legs = basket.legs()
     if not legs:
-        raise ConfigError([f"{basket.path}: symbol_provider: a backtest needs symbols to replay; the top-volume "
-                           "provider asks a live exchange (give symbols: [...] or a file provider)"])
+        provider = basket.fields.symbol_provider
+        why = (f"{provider.path} lists none" if provider is not None and provider.source == "file" else
+               "the top-volume provider asks a live exchange (give symbols: [...] or a file provider)")
+        raise ConfigError([f"{basket.path}: symbol_provider: a backtest needs symbols to replay; {why}"])
     return legs
 
 

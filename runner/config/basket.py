@@ -44,6 +44,7 @@ Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$",
                               description="BASE/QUOTE in capitals, e.g. BTC/USDT")]
 BASKET_KEYS = ("symbols", "symbol_provider", "max_open_positions", "stake_amount", "stake_fraction",
                "on_retire", "markets")
+_MAX_SYMBOL_PROBLEMS = 5     # lines of a symbol file named one by one
 _PLACEHOLDER = "BASKET/LEG"     # the symbol the shared fields are checked with, before the legs get theirs
 
 
@@ -245,13 +246,19 @@ def read_symbol_file(path: Path) -> list[str]:
     ConfigError names the file and the line of a symbol that is not BASE/QUOTE."""
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
     except OSError as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text; expected one symbol a line (BTC/USDT) or a YAML list"]) from None
     if text.lstrip().startswith("["):
         try:
             items = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError([f"{path}: invalid YAML list: {exc}"]) from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError([f"{path}: invalid YAML list{where}: {getattr(exc, 'problem', None) or exc}"]) from None
         lines = [(i + 1, str(s)) for i, s in enumerate(items or [])]
     else:
         lines = [(n, line.split("#", 1)[0].strip().lstrip("- ").strip()) for n, line in enumerate(text.splitlines(), 1)]
@@ -264,6 +271,9 @@ def read_symbol_file(path: Path) -> list[str]:
                             "e.g. BTC/USDT")
         elif symbol not in symbols:
             symbols.append(symbol)
+    if len(problems) > _MAX_SYMBOL_PROBLEMS:      # not a symbol file at all (/etc/passwd, a CSV): a few say so
+        problems[_MAX_SYMBOL_PROBLEMS:] = [f"{path}: and {len(problems) - _MAX_SYMBOL_PROBLEMS} more lines "
+                                           "that are not symbols"]
     if problems:
         raise ConfigError(problems)
     return symbols

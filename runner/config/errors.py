@@ -36,8 +36,11 @@ def describe_errors(exc: ValidationError, model: type[BaseModel], prefix: tuple[
     lines = []
     for error in exc.errors(include_url=False):
         path, field, parent = _resolve(model, error["loc"])
-        where = ".".join((*prefix, *path)) or "(top level)"
-        lines.append(f"{where}: {_message(error, field, parent)}")
+        where, message = ".".join((*prefix, *path)), _message(error, field, parent)
+        if not where and error["type"] == "value_error":
+            lines.append(message)          # a rule across fields: its message names them
+        else:
+            lines.append(f"{where or '(top level)'}: {message}")
     return lines
 
 
@@ -80,7 +83,11 @@ def _models_in(annotation: Any) -> Any:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     if typing.get_origin(annotation) in (Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        # `Model | None`, `A | B`, and `Annotated[A | B, Field(discriminator=...)] | None`
+        members: list[Any] = []
+        for arg in typing.get_args(annotation):
+            found = _models_in(arg)
+            members.extend(found if isinstance(found, list) else [] if found is None else [found])
         if len(members) == 1:
             return members[0]
         return members or None
@@ -139,6 +146,9 @@ def _message(error: dict[str, Any], field: FieldInfo | None, parent: Any) -> str
         return f"needs {name} to say which kind it is"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"must be a mapping of fields{got}"
+    if kind in ("too_short", "too_long"):
+        bound = ("at least", ctx.get("min_length")) if kind == "too_short" else ("at most", ctx.get("max_length"))
+        return f"must hold {bound[0]} {bound[1]} item{'s' if bound[1] != 1 else ''}{got}"
     if kind in _PLAIN_TYPE_TEXT:     # pydantic's "Input should be a valid ..." in the words of the YAML
         return f"{_PLAIN_TYPE_TEXT[kind]}{got}"
     if kind.startswith(("datetime_", "date_")):

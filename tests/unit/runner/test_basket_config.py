@@ -104,7 +104,7 @@ def test_a_file_provider_names_its_symbols_and_a_missing_file_is_named(tmp_path)
     assert [leg.id for leg in load_bot_or_basket(write(tmp_path, text)).legs()] == ["trio.eth-usdt", "trio.sol-usdt"]
     missing = write(tmp_path, text.replace("symbols.txt", "none.txt"), "m.yaml")
     [problem] = problems_of(missing)
-    assert problem.startswith(f"{missing}: symbol_provider.path: {tmp_path / 'none.txt'}: cannot read")
+    assert problem == f"{missing}: symbol_provider.path: {tmp_path / 'none.txt'}: no such file"
     both = write(tmp_path, text.replace("max_open_positions", "symbols: [BTC/USDT]\nmax_open_positions"), "both.yaml")
     assert any("a basket names its symbols once" in p for p in problems_of(both))
 

@@ -4,6 +4,7 @@ config is either a config or such lines, never another exception."""
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,7 @@ def broken_configs(draw) -> dict[str, Any]:
         elif action == "unknown" and isinstance(parent, dict):
             parent["typo_field"] = 1
         else:
-            parent[where[-1]] = draw(_BAD_VALUES)
+            parent[where[-1]] = copy.deepcopy(draw(_BAD_VALUES))   # a later step may change it in place
         if not _paths(config):
             break
     return config
@@ -144,3 +145,56 @@ def test_an_empty_list_text_binary_or_broken_file_is_one_line_naming_it(tmp_path
 
     (problem,) = problems_of(path, load_bot_or_basket)
     assert problem.startswith(f"{path}: ")
+
+
+# -- baskets ------------------------------------------------------------------------------------
+
+BASKET = "id: pair\ncapital: 1000\nstrategy: {name: sma_cross, params: {fast: 5, slow: 20}}\n"
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("symbols: []\n", "symbols: must hold at least 1 item, got []"),                 # was pydantic's words
+    ("symbols: [BTC/USDT, BTC/USDT]\n", "symbols: each symbol once; repeated: BTC/USDT"),   # was "(top level): ..."
+    ("symbol_provider: {source: top_volume}\n", "symbol_provider.quote: required field is missing"),  # was .top_volume.
+])
+def test_a_basket_problem_names_the_field_as_written(tmp_path, extra, expected):
+    path = write(tmp_path, BASKET + extra)
+
+    assert f"{path}: {expected}" in problems_of(path, load_bot_or_basket)
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"\x7fELF\x02\x01\x01\x00\xd0\xff", "not UTF-8 text; expected one symbol a line (BTC/USDT) or a YAML list"),
+    (b"[BTC/USDT, [1", "invalid YAML list at line 1, column 14: expected ',' or ']', but got '<stream end>'"),
+])
+def test_a_symbol_file_that_is_binary_or_broken_yaml_is_one_line(tmp_path, content, expected):
+    # Before: a binary file raised UnicodeDecodeError (a traceback in validate), and broken YAML
+    # printed yaml's several lines with a caret.
+    (tmp_path / "symbols.txt").write_bytes(content)
+    path = write(tmp_path, BASKET + f"symbol_provider: {{source: file, path: {tmp_path / 'symbols.txt'}}}\n")
+
+    assert problems_of(path, load_bot_or_basket) == [f"{path}: symbol_provider.path: {tmp_path / 'symbols.txt'}: {expected}"]
+
+
+def test_a_file_of_anything_but_symbols_is_named_in_a_few_lines_not_one_per_line(tmp_path):
+    (tmp_path / "symbols.txt").write_text("".join(f"user{i}:x:{i}:{i}::/home:/bin/sh\n" for i in range(40)))
+    path = write(tmp_path, BASKET + f"symbol_provider: {{source: file, path: {tmp_path / 'symbols.txt'}}}\n")
+
+    found = problems_of(path, load_bot_or_basket)
+    assert len(found) == 6 and found[-1].endswith("symbols.txt: and 35 more lines that are not symbols")
+
+
+def test_a_backtest_of_a_basket_whose_symbol_file_is_empty_says_so(tmp_path):
+    # Before: "the top-volume provider asks a live exchange", of a file provider.
+    from typer.testing import CliRunner
+
+    from main import app
+
+    (tmp_path / "symbols.txt").write_text("# none yet\n")
+    path = write(tmp_path, BASKET + f"symbol_provider: {{source: file, path: {tmp_path / 'symbols.txt'}}}\n")
+
+    result = CliRunner().invoke(app, ["backtest", str(path)])
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"{path}: symbol_provider: a backtest needs symbols to replay; "
+                                     f"{tmp_path / 'symbols.txt'} lists none")
