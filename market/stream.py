@@ -260,6 +260,13 @@ class StreamCursor:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def span_ms(self) -> tuple[int, int] | None:
+        """(first, last) open time in epoch ms of the stream's candles, whatever this cursor's
+        start index; None when it has none."""
+        candles = self._source._candles
+        return (candles[0].ts_ms, candles[-1].ts_ms) if len(candles) else None
+
     async def history(self, limit: int) -> list[Candle]:
         """Up to `limit` candles before the start index, oldest first: what a restarted bot
         replays into its strategy to warm up."""

@@ -95,6 +95,7 @@ class BasketGroup(RiskGroup):
         symbols = list(symbols)
         self._expected = set(symbols)
         self._places = {symbol: place for place, symbol in enumerate(symbols)}
+        self.lockstep.keep_spans(symbols)
         self._check_all_in()
 
     def place_of(self, symbol: str) -> int:

@@ -25,6 +25,16 @@ What stays each leg's own, though another task steps its candles:
 - its snapshots: the leg holds its turn while its candles are handed over, so none is taken
   mid-candle; and a leg cancelled while the driver is inside its candle waits for the candle's end.
 
+Legs whose candles open over different spans each step over their own here: a leg steps alone
+before the others' first candle and after their last, on the basket's cash, as a live basket's
+leg trades while its symbol has candles. The backtest runs every leg over the span all have
+instead, so the two end differently. Cutting the daemon's legs to that span would not do: a leg's
+snapshot holds its place in its own candles, and the span moves with the basket's symbols (a
+reload, a provider), which would leave every running leg's snapshot pointing into other candles.
+So the spans are noted (`note_span`), a leg whose span differs is logged, and `botrunner status`
+says it (`span_note`); `botrunner validate`, which reads no candles, notes a sim basket whose
+symbols replay candles of different sources.
+
 A leg leaves the clock when its run ends (data ended, stopped, killed, failed, retired, removed):
 it holds nobody then. While the basket's legs re-run their journalled candles after a restart
 (`runner.basket.reruns`) the clock holds nobody (`holds_nobody`): each leg re-runs to its
@@ -39,11 +49,11 @@ import asyncio
 import contextvars
 import heapq
 from heapq import heapreplace
-from typing import Any, Callable, Coroutine, Sequence
+from typing import Any, Callable, Coroutine, Iterable, Sequence
 
 from loguru import logger
 
-from market.models import Candle
+from market.models import Candle, iso_utc
 from runner.basket.reruns import RerunBarrier
 
 __all__ = ["LegLockstep", "StepFunction"]
@@ -86,11 +96,40 @@ class LegLockstep:
         self._driver: asyncio.Task[None] | None = None
         self._stepping: _Leg | None = None          # the leg whose candle the driver is inside
         self._candle_ended: asyncio.Future[None] | None = None   # for a leg cancelled meanwhile
+        self._spans: dict[str, tuple[int, tuple[int, int]]] = {}   # symbol -> (place, (first, last) open time)
 
     @property
     def legs(self) -> frozenset[str]:
         """The legs on the clock."""
         return frozenset(self._legs)
+
+    def note_span(self, symbol: str, place: int, span_ms: tuple[int, int]) -> None:
+        """`symbol`'s leg (at `place` in the basket's list) replays candles opening from
+        `span_ms[0]` to `span_ms[1]` (epoch ms). Logged when that is not the span of the legs
+        noted before it (see the module docstring)."""
+        other = next(((s, span) for s, (_, span) in self._spans.items() if s != symbol and span != span_ms), None)
+        self._spans[symbol] = (place, span_ms)
+        if other is not None:
+            logger.warning("Basket {}: the candles of {} open from {} to {}, those of {} from {} to {}: the daemon "
+                           "steps each leg over its own candles, `botrunner backtest` every leg over the span all "
+                           "have, so the two end differently (`botrunner status {}` lists every leg's)", self._name,
+                           symbol, *map(iso_utc, span_ms), other[0], *map(iso_utc, other[1]), self._name)
+
+    def keep_spans(self, symbols: Iterable[str]) -> None:
+        """Only the spans of `symbols`' legs (the basket's list changed)."""
+        kept = set(symbols)
+        self._spans = {symbol: span for symbol, span in self._spans.items() if symbol in kept}
+
+    def span_note(self) -> str:
+        """What differs from the backtest when the legs' candles open over different spans, else ''."""
+        spans = {symbol: span for symbol, (_, span) in sorted(self._spans.items(), key=lambda item: item[1][0])}
+        if len(set(spans.values())) < 2:
+            return ""
+        first_ms, last_ms = max(first for first, _ in spans.values()), min(last for _, last in spans.values())
+        listed = "; ".join(f"{symbol} {iso_utc(first)} to {iso_utc(last)}" for symbol, (first, last) in spans.items())
+        common = f"{iso_utc(first_ms)} to {iso_utc(last_ms)}" if first_ms <= last_ms else "none: it refuses them"
+        return (f"the legs' candles open over different spans ({listed}); the daemon steps each leg over its own, "
+                f"the backtest every leg over the span all have ({common}), so the two end differently")
 
     @property
     def holds_nobody(self) -> bool:

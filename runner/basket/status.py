@@ -41,6 +41,7 @@ class BasketStatus(BaseModel):
     kill_switch: bool
     kill_reason: str
     legs: list[BasketLegStatus]
+    candle_spans: str = ""     # sim: the legs' candles cover different spans, so the backtest ends elsewhere
 
 
 def basket_status(basket_id: str, rows: list[dict[str, Any]], retiring: dict[str, bool],
@@ -63,7 +64,8 @@ def basket_status(basket_id: str, rows: list[dict[str, Any]], retiring: dict[str
                             retiring=retiring.get(r["id"], False)) for r in rows]
     return BasketStatus(id=basket_id, state=state, capital=capital, cash=cash, equity=equity, pnl=equity - capital,
                         open_positions=open_positions, max_open_positions=limit, kill_switch=killed,
-                        kill_reason=reason, legs=legs)
+                        kill_reason=reason, legs=legs,
+                        candle_spans=group.lockstep.span_note() if group is not None else "")
 
 
 def format_basket_status(status: BasketStatus) -> str:
@@ -82,4 +84,6 @@ def format_basket_status(status: BasketStatus) -> str:
     for cells in (headers, *rows):
         padded = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)]
         lines.append(("  " + "  ".join(padded)).rstrip())
+    if status.candle_spans:
+        lines.append(f"  note: {status.candle_spans}")
     return "\n".join(lines)

@@ -23,9 +23,12 @@ class LockstepFlow:
     def step_in_lockstep(self) -> None:
         """For a sim basket leg's runner in the daemon, when built: step each candle only once
         every other running leg has stepped the candles before it (the basket's backtest order)."""
-        group = self.risk_group
-        group.lockstep.join(self.bot_id, group.place_of(self.symbol))
+        group, place = self.risk_group, self.risk_group.place_of(self.symbol)
+        group.lockstep.join(self.bot_id, place)
         self._lockstep = group.lockstep
+        span = getattr(self.feed, "span_ms", None)      # a replay's cursor has it
+        if span is not None:
+            group.lockstep.note_span(self.symbol, place, span)
 
     async def _lockstep_steps(self, batch: Sequence[Candle]) -> bool:
         """`_steps` for a leg on the clock: the batch is handed over, and the clock's driver steps

@@ -28,14 +28,27 @@ def validate(
         else:
             typer.echo(f"ok  {source}  ({bot.id}: {bot.strategy.name} on {bot.symbol} {bot.timeframe}, {bot.mode})")
     for (source, basket_id), symbols in baskets.items():
-        bot = next(b for s, b in valid if s == source and b.basket is not None and b.basket.basket == basket_id)
+        legs = [b for s, b in valid if s == source and b.basket is not None and b.basket.basket == basket_id]
+        bot = legs[0]
         typer.echo(f"ok  {source}  ({basket_id}: {bot.strategy.name} on {', '.join(symbols)} {bot.timeframe}, {bot.mode})")
+        if bot.mode == "sim" and len({_replayed_span(leg.market) for leg in legs}) > 1:
+            typer.echo(f"    note: its symbols replay candles of different sources; where their spans differ, the "
+                       f"daemon steps each leg over its own and `botrunner backtest` every leg over the span all "
+                       f"have, so the two end differently (`botrunner status {basket_id}` lists the spans)")
     for source, basket in unlisted:          # valid, but no symbol to name before it runs
         bot = basket.template
         typer.echo(f"ok  {source}  ({basket.id}: {bot.strategy.name} on {_provided(basket)} {bot.timeframe}, "
                    f"{bot.mode})")
     if problems:
         fail(problems)
+
+
+def _replayed_span(market) -> tuple:
+    """What sets the span of the candles a sim leg replays: its file and cut, or a synthetic
+    series' start and length (the seed, mixed with each symbol, does not change it)."""
+    if market.source == "synthetic":
+        return ("synthetic", market.start, market.bars)
+    return (market.source, str(market.path), market.start, market.end)
 
 
 def _provided(basket) -> str:

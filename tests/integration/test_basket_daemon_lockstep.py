@@ -11,7 +11,9 @@ import pytest
 
 from market.shared import FeedHub
 from runner.basket.backtest import run_basket_backtest
+from runner.basket.status import format_basket_status
 from runner.config.basket import load_bot_or_basket
+from runner.config.commands import validate
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
@@ -94,3 +96,60 @@ async def test_a_legs_log_lines_from_a_candle_the_clock_steps_carry_the_legs_own
     tripped = [r for r in log_records if r["message"].startswith("Kill switch tripped")]
     assert "drawdown" in tripped[0]["message"]                         # a rule, on a candle the clock stepped
     assert sorted(str(r["extra"].get("bot")) for r in tripped) == sorted(LEGS)   # then each leg's kill, in its task
+
+
+SPANS = """\
+markets:
+  ETH/USDT: {source: synthetic, seed: 9, bars: 1500}                                  # ends 8h20 before BTC
+  SOL/USDT: {source: synthetic, seed: 13, bars: 1700, start: "2024-01-01T05:00:00Z"}  # starts 5h after it
+"""
+
+
+def basket_of_spans(folder):
+    path = write_trio_basket(folder, bars=2_000, speed=None, basket_id="quad", symbols=SYMBOLS,
+                             stake="stake_fraction: 0.45")
+    path.write_text(path.read_text() + SPANS)
+    return path
+
+
+async def test_legs_whose_candles_cover_different_spans_each_step_their_own_and_the_status_says_so(tmp_path,
+                                                                                                 log_records):
+    # The backtest runs every leg over the span all have (05:00 to ETH's last candle); the daemon
+    # steps each over its own candles, as a live basket's leg trades while its symbol has some:
+    # cut to that span, a leg's snapshot (its place in its own candles) would move with the
+    # basket's symbols. So the daemon keeps its ends, and says where the backtest's are.
+    basket = load_bot_or_basket(basket_of_spans(tmp_path))
+    expected = await run_basket_backtest(basket)
+    assert {leg["bars"] for leg in expected.legs.values()} == {1_200}
+
+    manager, _ = await run_daemon(tmp_path, basket)
+
+    assert [manager.status(leg).bars for leg in LEGS] == [2_000, 1_500, 1_700, 2_000]
+    status = manager.basket("quad")
+    assert status.candle_spans == (
+        "the legs' candles open over different spans (BTC/USDT 2024-01-01T00:00:00Z to 2024-01-02T09:19:00Z; "
+        "ETH/USDT 2024-01-01T00:00:00Z to 2024-01-02T00:59:00Z; SOL/USDT 2024-01-01T05:00:00Z to "
+        "2024-01-02T09:19:00Z; XRP/USDT 2024-01-01T00:00:00Z to 2024-01-02T09:19:00Z); the daemon steps each leg "
+        "over its own, the backtest every leg over the span all have (2024-01-01T05:00:00Z to "
+        "2024-01-02T00:59:00Z), so the two end differently")
+    assert format_basket_status(status).endswith(f"note: {status.candle_spans}")
+    warned = [r["message"] for r in log_records if r["level"].name == "WARNING" and "open from" in r["message"]]
+    assert warned and all(m.startswith("Basket quad: the candles of ") for m in warned)   # when the legs start
+
+
+async def test_a_basket_whose_legs_cover_one_span_has_no_note(tmp_path):
+    manager, _ = await run_daemon(tmp_path, quad_basket(tmp_path))
+    assert manager.basket("quad").candle_spans == ""
+    assert "note" not in format_basket_status(manager.basket("quad"))
+
+
+def test_validate_says_a_sim_baskets_symbols_replay_candles_of_different_sources(tmp_path, capsys):
+    path = basket_of_spans(tmp_path)
+    validate([path])
+    ok, note = capsys.readouterr().out.splitlines()
+    assert ok.startswith(f"ok  {path}  (quad: ema_cross on BTC/USDT, ETH/USDT, SOL/USDT, XRP/USDT 1m, sim)")
+    assert note.startswith("    note: its symbols replay candles of different sources; where their spans differ, "
+                           "the daemon steps each leg over its own and `botrunner backtest` every leg over the span")
+
+    validate([write_trio_basket(tmp_path, basket_id="same", symbols=SYMBOLS)])   # one synthetic series' span
+    assert "note" not in capsys.readouterr().out
