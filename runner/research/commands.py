@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from runner.cli_common import fail, parse_date, progress_bar, setup_logging
+from runner.cli_common import check_output_file, fail, parse_date, progress_bar, setup_logging
 
 
 def optimize(
@@ -48,6 +48,7 @@ def optimize(
     from runner.research.search import METHODS, SearchSettings
 
     setup_logging(log_level)
+    check_output_file(out, "--out")      # before the search, not after it
     if method not in METHODS:
         fail([f"--method {method}: use one of {', '.join(METHODS)}"])
     try:

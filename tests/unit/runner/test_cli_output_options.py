@@ -67,3 +67,15 @@ def test_an_output_file_refused_only_when_written_is_one_line_not_a_traceback(tm
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.strip() in ("cannot write /proc/botrunner-equity.csv: No such file or directory",
                                      "--equity-out: cannot write /proc/botrunner-equity.csv: permission denied")
+
+
+def test_optimize_refuses_an_out_file_it_cannot_write_before_the_search(tmp_path):
+    # Before: every trial ran, then FileNotFoundError as a traceback, exit 1.
+    (tmp_path / "bot.yaml").write_text(BOT)
+    target = tmp_path / "missing" / "best.yaml"
+
+    result = invoke("optimize", str(tmp_path / "bot.yaml"), "--param", "fast=3:6", "--state-dir", str(tmp_path / "st"),
+                    "--out", str(target))
+
+    assert result.exit_code == 2 and not (tmp_path / "st").exists()
+    assert result.stderr.strip() == f"--out: cannot write {target}: no folder {target.parent}"
