@@ -14,11 +14,15 @@ So each leg of a restored basket passes `RerunBarrier` once, at the candle past 
 until every other leg is too. Then every leg's flow is the one its journal ends with, the cash
 is the basket's as at the crash, and the fresh decisions of every leg are sized on it.
 
-A leg that crashes mid-re-run is restarted by the daemon's supervisor after a backoff, and its
-runner closes (leaving its basket) before that: its re-run is not done, so the supervisor `hold`s
-it here until it is built again (its new runner re-runs, or has nothing to) and `release`s it. A
-leg that stays down mid-re-run leaves its share of the cash partial; the supervisor releases the
-others then, and the basket enters nothing until that leg starts again (`runner.daemon.manager`).
+A sim leg that crashes, mid-re-run or later, is restarted by the daemon's supervisor after a
+backoff, from its last snapshot: it re-runs the candles past it, and until it is past them the
+cash holds its share as of the snapshot. So the supervisor `hold`s it here from the crash (its
+runner closes meanwhile, which is no end of a re-run), has the other legs wait again before their
+next candle (`JournalFollowing.wait_for_reruns`), and `release`s it once it is built again: its
+new runner re-runs, or has nothing to. A leg that stays down mid-re-run leaves its share of the
+cash partial; the others are released then, and the basket enters nothing until that leg starts
+again (`runner.daemon.manager`). One that crashed past its re-run leaves its share as of its
+crash, and the others trade on, as before it.
 """
 
 from __future__ import annotations
@@ -43,19 +47,23 @@ class RerunBarrier:
 
     def __init__(self) -> None:
         self._legs: set[str] = set()
-        self._held: set[str] = set()         # crashed mid-re-run, waiting out the supervisor's backoff
+        self._held: dict[str, bool] = {}     # crashed, not built again yet -> it crashed mid-re-run
         self._none_left = asyncio.Event()
         self._none_left.set()
 
     @property
     def pending(self) -> frozenset[str]:
-        """The legs still re-running, or crashed mid-re-run and not built again yet."""
-        return frozenset(self._legs | self._held)
+        """The legs still re-running, or crashed and not built again yet."""
+        return frozenset(self._legs | self._held.keys())
 
     @property
     def held(self) -> frozenset[str]:
-        """The legs crashed mid-re-run, waited for until built again (`hold`)."""
+        """The legs crashed, waited for until built again (`hold`)."""
         return frozenset(self._held)
+
+    def held_mid_rerun(self, bot_id: str) -> bool:
+        """Whether `bot_id`'s leg, held, crashed before it was past its journal."""
+        return self._held.get(bot_id, False)
 
     def rerunning(self, bot_id: str) -> None:
         """`bot_id`'s leg, being built, re-runs journalled candles: the others wait for it. Called
@@ -70,15 +78,15 @@ class RerunBarrier:
         self._check_none_left()
 
     def hold(self, bot_id: str) -> None:
-        """`bot_id`'s leg crashed; if it was re-running, the others wait for it until `release`
-        (its runner's close calls `done` meanwhile: not the end of its re-run)."""
-        if bot_id in self._legs:
-            self._held.add(bot_id)
+        """`bot_id`'s leg crashed and is restarted after a backoff: the others wait for it until
+        `release` (its runner's close calls `done` meanwhile, which does not end the hold)."""
+        self._held[bot_id] = self._held.get(bot_id, False) or bot_id in self._legs
+        self._none_left.clear()
 
     def release(self, bot_id: str) -> None:
         """`bot_id`'s leg held since its crash is built again (its new runner `rerunning`, or with
         nothing to re-run), or stays down: the hold ends."""
-        self._held.discard(bot_id)
+        self._held.pop(bot_id, None)
         self._check_none_left()
 
     def _check_none_left(self) -> None:

@@ -134,6 +134,15 @@ class JournalFollowing:
             self.risk_group.reruns.rerunning(self.bot_id)
         self._rerun_until = max(bars, self.bars)
 
+    def wait_for_reruns(self) -> None:
+        """Another leg of the basket crashed and comes back re-running its journal: pass the
+        basket's `RerunBarrier` again before the next candle, deciding nothing afresh until it is
+        back. Nothing for a leg still re-running its own (it passes the barrier at its end)."""
+        if self._rerun_until is None or self._rerun_until < self.bars:
+            self._rerun_until = self.bars
+        if self._interrupt is None:          # read before each candle (`_handle_interrupt`)
+            self._interrupt = ("scheduled", "")
+
     async def _pass_rerun_barrier(self) -> None:
         """At the candle past its journal: done re-running; wait until the basket's other legs
         are too (`runner.basket.reruns`), or a stop or kill is asked for (`request_stop`,

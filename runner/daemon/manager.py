@@ -205,8 +205,7 @@ class BotManager(ManagerRequests):
                     logger.error("Bot cannot start safely: {}", exc)
                     return
                 except Exception as exc:            # CancelledError is a BaseException: it passes
-                    if (reruns := self._reruns_of(slot)) is not None:
-                        reruns.hold(slot.id)        # mid-re-run: the other legs wait for its restart's
+                    self._hold_basket_for_restart(slot)
                     self._services.risk_groups.baskets.start_failed(slot.config, exc)
                     if not await self._crashed(slot, exc):
                         return
@@ -224,17 +223,32 @@ class BotManager(ManagerRequests):
         group = self._services.risk_groups.baskets.group(basket.basket) if basket is not None else None
         return group.reruns if group is not None else None
 
+    def _hold_basket_for_restart(self, slot: BotSlot) -> None:
+        """A sim basket leg crashed: restarted, it re-runs the candles past its last snapshot, and
+        until then the basket's cash holds its share as of that snapshot. Its basket's other legs
+        wait for it (`runner.basket.reruns`) from their next candle, through its backoff."""
+        reruns = self._reruns_of(slot)
+        if reruns is None or slot.config.mode != "sim":
+            return
+        reruns.hold(slot.id)
+        for leg in self._basket_legs(slot.config.basket.basket):
+            runner = leg.runner
+            if leg is not slot and leg.state == BotState.RUNNING and runner is not None and (
+                    runner.state is RunnerState.RUNNING):
+                runner.wait_for_reruns()
+
     def _rerun_given_up(self, slot: BotSlot) -> None:
-        """A leg that crashed mid-re-run is not restarted after all (out of restarts, stopped,
+        """A leg held since its crash is not restarted after all (out of restarts, stopped,
         killed or cancelled during its backoff, or failing to build): the other legs stop waiting.
-        Its share of the basket's cash is as of the candle its re-run reached, a moment the basket
-        never was at, so the basket enters nothing until the leg starts again, as for a leg that
-        cannot start (`BasketGroup.start_failed`). The others manage their positions meanwhile:
-        stopping them would leave those positions to nobody, and their own flow is whole."""
+        If it crashed mid-re-run, its share of the basket's cash is as of the candle its re-run
+        reached, a moment the basket never was at, so the basket enters nothing until the leg
+        starts again, as for a leg that cannot start (`BasketGroup.start_failed`). The others
+        manage their positions meanwhile: stopping them would leave those positions to nobody,
+        and their own flow is whole. (Crashed past its re-run, its share is as of its crash.)"""
         reruns = self._reruns_of(slot)
         if reruns is None or slot.id not in reruns.held:
             return
-        if not self._stopping:      # the daemon's shutdown: every leg re-runs again at the next start
+        if not self._stopping and reruns.held_mid_rerun(slot.id):   # the daemon's shutdown: all re-run at the next start
             group = self._services.risk_groups.baskets.group(slot.config.basket.basket)
             group.forget(slot.config.symbol)
             group.start_failed(slot.config.symbol, f"down in the middle of its re-run: {slot.last_error or slot.state}")

@@ -178,3 +178,37 @@ async def test_a_leg_stopped_by_hand_in_its_backoff_mid_re_run_releases_the_othe
         await eventually(lambda: all(manager.status(leg).state == "finished" for leg in others), 30.0, poll_secs=0.01)
         assert manager.status(rebuilt).state == "stopped"
         assert [order for order in fresh if order[1] == "buy"] == [] and group.refusals > 0
+
+
+async def test_a_leg_crashed_mid_run_holds_the_others_until_its_restart_has_re_run_and_the_basket_ends_as_its_backtest(
+        tmp_path):
+    """Not a restart's re-run: the leg crashes in the basket's first run. Restarted, it re-runs
+    the candles past its last snapshot, and until then the cash holds its share as of that
+    snapshot: the others wait, through its backoff and its re-run."""
+    path = write_trio_basket(tmp_path, bars=1500, speed=None, stake="stake_amount: 9000")   # the cash binds
+    path.write_text(path.read_text().replace(STRATEGY, CrashesMidRerun.name))
+    basket = load_bot_or_basket(path)
+    expected = await run_basket_backtest(basket)
+    crashed = LEGS[1]
+    CrashesMidRerun.crash_at = {symbol_of(crashed): 700}
+
+    journalled = services(tmp_path)
+    fresh: list[tuple[str, str, str]] = []      # (leg, side, the crashed leg's state) of the others' orders
+    supervisor = SupervisorConfig(backoff_initial_secs=0.2, backoff_max_secs=0.2)
+    async with ManagerRun(basket.legs(), journalled, supervisor=supervisor, snapshot_interval_secs=3_600) as run:
+        manager = run.manager
+
+        def heard(event: JournalEvent) -> None:
+            if event.kind == "order" and event.bot_id != crashed:
+                fresh.append((event.bot_id, event.data["side"], manager.status(crashed).state))
+
+        journalled.journal.subscribe(heard)
+        await eventually(lambda: all(manager.status(leg).state == "finished" for leg in LEGS), 60.0, poll_secs=0.01)
+        assert manager.status(crashed).restarts == 1
+        cash = journalled.risk_groups.baskets.group("trio").ledger.cash
+
+    assert [order for order in fresh if order[2] != "running"] == []      # none in its backoff
+    # Before: the others ran on to their last candle in its backoff and its re-run (cash 407.12).
+    for leg in LEGS:
+        assert manager.status(leg).fills == expected.legs[symbol_of(leg)]["fills"], leg
+    assert cash == pytest.approx(expected.cash, rel=1e-12)

@@ -51,7 +51,7 @@ async def test_a_leg_held_since_its_crash_mid_re_run_holds_the_others_after_its_
     barrier.done("trio.eth-usdt")                # its crashed runner closes (`BasketGroup.leave`)
     waiting = asyncio.create_task(barrier.wait(asyncio.Event()))
     await asyncio.sleep(0)
-    assert not waiting.done() and barrier.pending == {"trio.eth-usdt"}
+    assert not waiting.done() and barrier.pending == {"trio.eth-usdt"} and barrier.held_mid_rerun("trio.eth-usdt")
 
     barrier.rerunning("trio.eth-usdt")           # built again: it re-runs its journal anew
     barrier.release("trio.eth-usdt")
@@ -62,12 +62,19 @@ async def test_a_leg_held_since_its_crash_mid_re_run_holds_the_others_after_its_
     assert await asyncio.wait_for(waiting, 1) is True
 
 
-async def test_a_crash_after_its_re_run_holds_nobody_and_a_release_of_a_leg_not_held_does_nothing():
+async def test_a_leg_crashed_past_its_re_run_is_held_too_but_not_as_mid_re_run():
     barrier = RerunBarrier()
     barrier.rerunning("trio.eth-usdt")
     barrier.done("trio.eth-usdt")
-    barrier.hold("trio.eth-usdt")                # crashed once past its journal: its share is whole
+    barrier.hold("trio.eth-usdt")                # crashed once past its journal: it re-runs past its snapshot
 
-    assert barrier.pending == frozenset() and await barrier.wait(asyncio.Event()) is True
-    barrier.release("trio.sol-usdt")
+    assert barrier.pending == {"trio.eth-usdt"} and not barrier.held_mid_rerun("trio.eth-usdt")
+    waiting = asyncio.create_task(barrier.wait(asyncio.Event()))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+
+    barrier.release("trio.eth-usdt")             # built again, with nothing past its snapshot to re-run
+    barrier.release("trio.sol-usdt")             # never held: nothing
+
+    assert await asyncio.wait_for(waiting, 1) is True
     assert barrier.held == frozenset()
