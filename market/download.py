@@ -198,8 +198,6 @@ def _read_existing(path: Path) -> tuple[bool, int | None]:
     """(has the header, last candle's open time) of the file an earlier run left; a half-written
     last line is cut off. Raises DownloadInputError for a file that is not ours."""
     if not path.exists():
-        if not path.parent.is_dir():      # said now, not after the first page of candles is fetched
-            raise DownloadInputError(f"--out {path}: no folder {path.parent} to write it in")
         return False, None
     if path.is_dir():
         raise DownloadInputError(f"--out {path} is a folder; expected a .csv file name")

@@ -80,14 +80,3 @@ def test_optimize_refuses_an_out_file_it_cannot_write_before_the_search(tmp_path
     assert result.exit_code == 2 and not (tmp_path / "st").exists()
     assert result.stderr.strip() == f"--out: cannot write {target}: no folder {target.parent}"
 
-
-def test_download_data_refuses_an_out_file_in_a_missing_folder_before_asking_the_exchange(tmp_path):
-    # Before: the exchange was asked (here, for half a minute of retries on a closed port) and the
-    # file's folder was found missing only when the first page was to be written.
-    target = tmp_path / "missing" / "btc.csv"
-
-    result = invoke("download-data", "--exchange", "binance", "--symbol", "BTC/USDT", "--timeframe", "1m",
-                    "--since", "2024-01-01", "--out", str(target), "--base-url", "http://127.0.0.1:9")
-
-    assert result.exit_code == 2
-    assert result.stderr.strip() == f"--out {target}: no folder {target.parent} to write it in"
