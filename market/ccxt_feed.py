@@ -102,7 +102,7 @@ class CcxtCandleFeed:
         self._staleness = StaleWatch(self._source, stale_after_bars * self._tf_ms, on_stale)
         self._retry = FeedRetry(self._source, "candles", self._clock, initial_secs=retry_initial_secs,
                                 max_secs=retry_max_secs, timeout_secs=request_timeout_secs,
-                                on_failure=lambda: self._check_stale(self._clock.now_ms()))
+                                on_failure=lambda: self._check_stale(self._clock.now_ms()), client=client)
 
     @property
     def stale(self) -> bool:

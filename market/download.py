@@ -32,7 +32,7 @@ import ccxt
 import ccxt.async_support as ccxt_async
 from loguru import logger
 
-from market.feed_retry import FATAL_ERRORS, TEMPORARY_ERRORS, describe_error
+from market.feed_retry import FATAL_ERRORS, RATE_LIMIT_ERRORS, TEMPORARY_ERRORS, describe_error, retry_after_secs
 from market.files import COLUMNS
 from market.models import Candle, iso_utc, timeframe_ms
 from market.validation import clean_candles
@@ -148,7 +148,7 @@ async def download_candles(
     has_header, last_ms = _read_existing(out)
     source = f"{client.id} {symbol} {timeframe}"
 
-    markets = await _retrying(source, "loading markets", client.load_markets, retry_delays_secs)
+    markets = await _retrying(source, "loading markets", client.load_markets, retry_delays_secs, client=client)
     if symbol not in markets:
         close = difflib.get_close_matches(symbol.upper(), list(markets), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -172,7 +172,7 @@ async def download_candles(
             file.flush()
         while since < end_ms:
             rows = await _retrying(source, f"fetching candles from {iso_utc(since)}", lambda: client.fetch_ohlcv(
-                symbol, timeframe, since=since, limit=limit), retry_delays_secs, written_up_to=last_ms)
+                symbol, timeframe, since=since, limit=limit), retry_delays_secs, written_up_to=last_ms, client=client)
             page = [c for c in _checked(rows, source)
                     if since <= c.ts_ms < end_ms and (last_ms is None or c.ts_ms > last_ms)]
             if page:
@@ -279,13 +279,14 @@ def _page_limit(client: Any, market: dict[str, Any]) -> int:
 async def _exchange_ms(client: Any, source: str, delays: Sequence[float]) -> int:
     """The exchange's clock, which decides which candles have closed; ours if it has none."""
     if client.has.get("fetchTime"):
-        return int(await _retrying(source, "reading the exchange's clock", client.fetch_time, delays))
+        return int(await _retrying(source, "reading the exchange's clock", client.fetch_time, delays, client=client))
     return client.milliseconds()
 
 
 async def _retrying(source: str, action: str, call: Callable[[], Awaitable[Any]], delays: Sequence[float], *,
-                    written_up_to: int | None = None) -> Any:
-    """`await call()`, again after each of `delays` while it fails with a temporary error."""
+                    written_up_to: int | None = None, client: Any = None) -> Any:
+    """`await call()`, again after each of `delays` while it fails with a temporary error; after a
+    rate limit, no sooner than the `Retry-After` of `client`'s reply (`market.feed_retry`)."""
     saved = f"; the file holds everything up to {iso_utc(written_up_to)}" if written_up_to is not None else ""
     for attempt in range(len(delays) + 1):
         try:
@@ -297,7 +298,12 @@ async def _retrying(source: str, action: str, call: Callable[[], Awaitable[Any]]
             if attempt == len(delays):
                 raise DownloadFailed(f"{source}: {action} failed {attempt + 1} times, last with {describe_error(exc)}"
                                      f"{saved}; run the same command again to resume") from exc
-            if attempt == 0 and isinstance(exc, ccxt.NetworkError | TimeoutError):
+            wait_secs = delays[attempt]
+            if isinstance(exc, RATE_LIMIT_ERRORS):      # a 429 or 418: the exchange was reached
+                wait_secs = max(wait_secs, retry_after_secs(client) or 0.0)
+                logger.warning("{}: {} was rate-limited ({}); retry {} of {} in {:g}s", source, action,
+                               describe_error(exc), attempt + 1, len(delays), wait_secs)
+            elif attempt == 0 and isinstance(exc, ccxt.NetworkError | TimeoutError):
                 # Said at once, not after the last retry half a minute later.
                 logger.warning("{}: cannot reach the exchange while {} ({}): no network here, a wrong "
                                "--base-url, or the exchange is down; trying {} more times over {:g}s (Ctrl-C stops)",
@@ -305,7 +311,7 @@ async def _retrying(source: str, action: str, call: Callable[[], Awaitable[Any]]
             else:
                 logger.warning("{}: {} failed ({}); retry {} of {} in {:g}s", source, action, describe_error(exc),
                                attempt + 1, len(delays), delays[attempt])
-            await asyncio.sleep(delays[attempt])
+            await asyncio.sleep(wait_secs)
     raise AssertionError("unreachable")
 
 

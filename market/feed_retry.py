@@ -11,13 +11,18 @@ apart up to a maximum, with one WARNING per failure streak and one INFO when it 
       (NetworkError, RateLimitExceeded, a 5xx ...)
       and a request that outlives the timeout
 
+A rate limit (429) or a ban (418; `RATE_LIMIT_ERRORS`) is retried no sooner than the reply's
+`Retry-After` says: Binance turns requests sent during its wait into an IP ban, which stops
+every bot of the address, orders included.
+
 `market.download` retries a bounded number of times instead, over the same two lists.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable, TypeVar
+import math
+from typing import Any, Awaitable, Callable, TypeVar
 
 import ccxt
 from loguru import logger
@@ -28,6 +33,8 @@ from market.feed_clock import FeedClock
 FATAL_ERRORS = (ccxt.AuthenticationError, ccxt.BadRequest, ccxt.NotSupported, ccxt.ExchangeClosedByUser)
 # OperationFailed covers NetworkError (timeouts, 5xx, rate limits); TimeoutError is our own deadline.
 TEMPORARY_ERRORS = (ccxt.OperationFailed, ccxt.ExchangeError, TimeoutError)
+# A 429 or a 418: the exchange was reached and asks for a wait (in ccxt 4 neither class is the other's).
+RATE_LIMIT_ERRORS = (ccxt.RateLimitExceeded, ccxt.DDoSProtection)
 _MAX_ERROR_CHARS = 200   # ccxt puts whole HTML error pages in its messages
 
 T = TypeVar("T")
@@ -41,10 +48,11 @@ class FeedRetry:
     """
 
     def __init__(self, source: str, what: str, clock: FeedClock, *, initial_secs: float, max_secs: float,
-                 timeout_secs: float, on_failure: Callable[[], None]) -> None:
+                 timeout_secs: float, on_failure: Callable[[], None], client: Any = None) -> None:
         self._source, self._what, self._clock = source, what, clock
         self._initial_secs, self._max_secs, self._timeout_secs = initial_secs, max_secs, timeout_secs
         self._on_failure = on_failure
+        self._client = client      # the ccxt client asked: its last reply's headers hold Retry-After
         self._failures = 0    # failed requests in a row
 
     async def __call__(self, request: Callable[[], Awaitable[T]]) -> T | None:
@@ -57,7 +65,9 @@ class FeedRetry:
             except FATAL_ERRORS:
                 raise
             except TEMPORARY_ERRORS as exc:
-                delay_secs = self._failed(exc)
+                # Read now, before another task's request replaces the client's last headers.
+                told = retry_after_secs(self._client) if isinstance(exc, RATE_LIMIT_ERRORS) else None
+                delay_secs = self._failed(exc, told)
                 self._on_failure()
                 if not await self._clock.sleep(delay_secs):
                     return None
@@ -68,11 +78,16 @@ class FeedRetry:
             return result
         return None
 
-    def _failed(self, exc: BaseException) -> float:
-        """Count a failed request; log the first of a streak. Returns the seconds to wait."""
+    def _failed(self, exc: BaseException, told_secs: float | None = None) -> float:
+        """Count a failed request; log the first of a streak. Returns the seconds to wait: the
+        backoff, or the exchange's `Retry-After` (`told_secs`) when that is longer."""
         self._failures += 1
         delay_secs = min(self._initial_secs * 2 ** (self._failures - 1), self._max_secs)
-        if self._failures == 1:
+        if told_secs is not None and told_secs > delay_secs:
+            delay_secs = told_secs
+            logger.warning("{}: fetching {} failed ({}); the exchange asks to wait {:g}s, so the next try is "
+                           "then", self._source, self._what, describe_error(exc), told_secs)
+        elif self._failures == 1:
             logger.warning("{}: fetching {} failed ({}); retrying with backoff up to every {:g}s until it "
                            "works (one line when it does)", self._source, self._what, describe_error(exc),
                            self._max_secs)
@@ -80,6 +95,20 @@ class FeedRetry:
             logger.debug("{}: attempt {} failed ({}); next in {:g}s", self._source, self._failures,
                          describe_error(exc), delay_secs)
         return delay_secs
+
+
+def retry_after_secs(client: Any) -> float | None:
+    """The `Retry-After` of `client`'s last reply in seconds (ccxt keeps the last reply's headers
+    on the client, `last_response_headers`), or None: no client, no header, or not a number of
+    seconds (the HTTP-date form is not read; Binance sends seconds). Capped at an hour: a
+    header of a year must not park a feed for good."""
+    headers = getattr(client, "last_response_headers", None) or {}
+    value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    try:
+        secs = float(value) if value is not None else math.nan
+    except (TypeError, ValueError):
+        return None
+    return min(secs, 3600.0) if math.isfinite(secs) and secs >= 0 else None
 
 
 def describe_error(exc: BaseException) -> str:

@@ -77,7 +77,7 @@ class TradeCandleFeed:
         self._staleness = StaleWatch(self._source, stale_after_bars * self._tf_ms + self._grace_ms, on_stale)
         self._retry = FeedRetry(self._source, "trades", self._clock, initial_secs=retry_initial_secs,
                                 max_secs=retry_max_secs, timeout_secs=request_timeout_secs,
-                                on_failure=lambda: self._check_stale(self._clock.now_ms()))
+                                on_failure=lambda: self._check_stale(self._clock.now_ms()), client=client)
         self._history = CcxtCandleFeed(client, symbol, timeframe, clock=clock, websocket=False,
                                        retry_initial_secs=retry_initial_secs, retry_max_secs=retry_max_secs,
                                        request_timeout_secs=request_timeout_secs)

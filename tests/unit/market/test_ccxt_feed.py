@@ -212,3 +212,23 @@ async def test_a_websocket_client_polls_while_the_websocket_is_down_and_goes_bac
         await finish(feed, reader)
     finally:
         await feed.aclose()
+
+
+async def test_a_rate_limit_is_asked_again_no_sooner_than_its_retry_after(make_feed, clock, standin, log_records):
+    # Before: asked again after the backoff's 1 s, 2 s, 4 s ... inside the exchange's 30 s, the
+    # requests Binance answers with an IP ban (418) that stops every bot of the address.
+    feed = make_feed(retry_initial_secs=1)
+    await feed.history(1)
+    reader = await read(feed, clock)
+    standin.rate_limit_next(KLINES, retry_after_secs=30)
+
+    await clock.step(STEP_MS)
+    asked = len(klines_requests(standin))
+    for _ in range(29):
+        await clock.step(1000)
+    assert len(klines_requests(standin)) == asked and reader.candles == []
+    await clock.step(1000)
+
+    assert reader.candles == candles(60, 60) and standin.pending_faults == []
+    assert any("the exchange asks to wait 30s" in r["message"] for r in log_records if r["level"].name == "WARNING")
+    await finish(feed, reader)

@@ -152,3 +152,17 @@ async def test_an_error_the_live_feeds_never_retry_is_not_retried_by_the_downloa
     with pytest.raises(DownloadFailed, match="loading markets was refused .*ExchangeClosedByUser"):
         await download_candles(client, "BTC/USDT", "1m", tmp_path / "c.csv", since_ms=T0, retry_delays_secs=(0.0, 0.0))
     assert not [r for r in log_records if r["level"].name == "WARNING"]     # no "retry 1 of 2"
+
+
+async def test_a_rate_limit_waits_its_retry_after_and_is_not_called_a_network_failure(tmp_path, log_records):
+    # Before: retried after the first delay however long the exchange asked to wait, and the
+    # 429 was reported as "cannot reach the exchange ... no network here".
+    source = FakeCandleSource(range(100), now_index=15)
+    source.errors = [ccxt.RateLimitExceeded('binance 429 {"code":-1003,"msg":"Too many requests"}')]
+    source.last_response_headers = {"Retry-After": "0.2"}
+
+    await download(source, tmp_path / "c.csv")
+
+    assert written(tmp_path / "c.csv") == list(range(15))
+    [warning] = [r["message"] for r in log_records if r["level"].name == "WARNING"]
+    assert "was rate-limited (RateLimitExceeded" in warning and warning.endswith("retry 1 of 2 in 0.2s")
