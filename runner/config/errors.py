@@ -35,6 +35,11 @@ def describe_errors(exc: ValidationError, model: type[BaseModel], prefix: tuple[
     """One `field.path: what is wrong, got X` line per error in `exc` (raised validating `model`)."""
     lines = []
     for error in exc.errors(include_url=False):
+        if error["type"] == "invalid_key":     # `1: x` or `null: y`: the loc ends with the key itself
+            path = _resolve(model, error["loc"][:-1])[0]
+            where = ".".join((*prefix, *path)) or "(top level)"
+            lines.append(f"{where}: a key must be a field's name (text), got {_show(error.get('input'))}")
+            continue
         path, field, parent = _resolve(model, error["loc"])
         where, message = ".".join((*prefix, *path)), _message(error, field, parent)
         if not where and error["type"] == "value_error":

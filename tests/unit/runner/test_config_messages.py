@@ -32,6 +32,8 @@ def problems(tmp_path: Path, extra: str) -> list[str]:
      "triggers: must be a list, e.g. [a, b] or one '- item' per line, got {'every': '1h', 'kind': 'interval'}"),
     ("regimes: trending_up\n", "regimes: must be a list, e.g. [a, b] or one '- item' per line, got 'trending_up'"),
     ("safe_mode: {symbols: [5]}\n", "safe_mode.symbols[0]: must be text, got 5"),
+    ("1: x\n", "(top level): a key must be a field's name (text), got 1"),          # was "Keys should be strings"
+    ("risk: {null: 2}\n", "risk: a key must be a field's name (text), got None"),   # was "risk.None: ..."
     ("risk_group: 'Majors!'\n",
      "risk_group: a risk group's name: lower-case letters, digits, '-' and '_', up to 63 characters, got 'Majors!'"),
 ])
