@@ -34,6 +34,10 @@ def illegal_number(name: str) -> BinanceApiError:
     return BinanceApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{legal}'.")
 
 
+def too_much_precision(name: str) -> BinanceApiError:
+    return BinanceApiError(-1111, f"Parameter '{name}' has too much precision.")
+
+
 def unread_params(read: int, sent: int) -> BinanceApiError:
     return BinanceApiError(
         -1104, f"Not all sent parameters were read; read '{read}' parameter(s) but was sent '{sent}'.")
@@ -213,7 +217,8 @@ def catalogue() -> list[BinanceApiError]:
     with sample arguments: the guard test checks that ccxt and the bot read each one as they
     would from Binance itself."""
     return [
-        mandatory_param("symbol"), illegal_number("quantity"), unread_params(5, 6), both_quantities_missing(),
+        mandatory_param("symbol"), illegal_number("quantity"), too_much_precision("quantity"), unread_params(5, 6),
+        both_quantities_missing(),
         invalid_symbol(), invalid_interval(), invalid_side(), invalid_order_type(), invalid_time_in_force(),
         more_than_24_hours(), bad_param_combination(),
         *(filter_failure(f) for f in ("PRICE_FILTER", "PERCENT_PRICE_BY_SIDE", "LOT_SIZE", "MARKET_LOT_SIZE",

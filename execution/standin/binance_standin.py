@@ -252,8 +252,10 @@ class BinanceStandIn(StandInHooks):
             self.advance_to(wall_ms)
         raw_query = request.rel_url.raw_query_string
         raw_body = await request.text() if request.can_read_body else ""
-        params = dict(parse_qsl(raw_query, keep_blank_values=True))
-        params.update(parse_qsl(raw_body, keep_blank_values=True))
+        # "If a parameter sent in both the query string and request body, the query string
+        # parameter will be used."
+        params = dict(parse_qsl(raw_body, keep_blank_values=True))
+        params.update(parse_qsl(raw_query, keep_blank_values=True))
         method, path = request.method, request.path
         recorded = RecordedRequest(
             method, path, {k: v for k, v in params.items() if k != "signature"},

@@ -19,6 +19,8 @@ Copied behaviour:
   that meets `n` resting orders does on Binance (a FULL reply then lists `n` fills).
 - STOP_LOSS_LIMIT orders rest untriggered, locking funds like a limit, until the tape reaches
   their stop; then they work as a LIMIT at their price (see `stop_orders`).
+- A taker that meets the account's own resting orders first goes through self-trade prevention
+  by its `selfTradePreventionMode` (see `self_trade`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Literal
 from . import api_errors
 from .exchange_info import SpotSymbol, fmt
 from .market_data import Bar, Quote
+from .self_trade import PREVENTIONS, own_makers, prevented
 from .stop_orders import STOP_LIMIT_TYPES, reached, run_stop
 
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
@@ -94,6 +97,8 @@ class Order:
     stop_price: Decimal = Decimal(0)
     working_time_ms: int = -1              # when it went on the book: at once, or when its stop triggered
     stp_mode: str = "EXPIRE_MAKER"         # as sent, else the symbol's defaultSelfTradePreventionMode
+    prevented_match_id: int | None = None  # set when self-trade prevention stopped a match of it
+    prevented_qty: Decimal = Decimal(0)
 
     @property
     def is_open(self) -> bool:
@@ -109,11 +114,14 @@ class Order:
         return self.orig_qty - self.executed_qty
 
     def _common(self) -> dict[str, Any]:
-        return {"symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
-                "clientOrderId": self.client_order_id, "price": fmt(self.price), "origQty": fmt(self.orig_qty),
-                "executedQty": fmt(self.executed_qty), "origQuoteOrderQty": fmt(self.orig_quote_qty),
-                "cummulativeQuoteQty": fmt(self.cum_quote_qty), "status": self.status,
-                "timeInForce": self.time_in_force, "type": self.type, "side": self.side}
+        common = {"symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
+                  "clientOrderId": self.client_order_id, "price": fmt(self.price), "origQty": fmt(self.orig_qty),
+                  "executedQty": fmt(self.executed_qty), "origQuoteOrderQty": fmt(self.orig_quote_qty),
+                  "cummulativeQuoteQty": fmt(self.cum_quote_qty), "status": self.status,
+                  "timeInForce": self.time_in_force, "type": self.type, "side": self.side}
+        if self.prevented_match_id is not None:          # Binance adds them to an order STP touched
+            common |= {"preventedMatchId": self.prevented_match_id, "preventedQuantity": fmt(self.prevented_qty)}
+        return common
 
     def new_order_view(self, resp_type: str) -> dict[str, Any]:
         """The reply to `POST /api/v3/order` for `newOrderRespType` ACK, RESULT or FULL."""
@@ -171,6 +179,7 @@ class MatchingEngine:
         self.trades: list[Trade] = []
         self._order_ids = itertools.count(1001)
         self._trade_ids = itertools.count(5001)
+        self._match_ids = itertools.count(0)        # preventedMatchId, from 0 as Binance's examples
         self._partial_fractions: list[Decimal] = []
         self._stop_fractions: list[Decimal] = []       # `thin_book_at_next_stop`, one per stop that triggers
         self._split_parts: list[int] = []
@@ -223,7 +232,7 @@ class MatchingEngine:
             sym.check_quantity(qty)
             sym.check_notional(qty * price, is_market=False)
             marketable = price >= quote.ask if is_buy else price <= quote.bid
-            if req.type == "LIMIT_MAKER" and marketable:
+            if req.type == "LIMIT_MAKER" and (marketable or own_makers(self.open_orders(), req.side, price, quote)):
                 raise api_errors.would_take()
             if len(self.open_orders()) >= sym.rules.max_num_orders:
                 raise api_errors.filter_failure("MAX_NUM_ORDERS")
@@ -245,7 +254,9 @@ class MatchingEngine:
         if req.type != "MARKET":
             order.locked = self._lock_amount(is_buy, qty, price)
             self._move(self._locked_asset(is_buy), order.locked, to_locked=True)
-        if marketable:
+        if order.is_working:                            # a limit inside the spread may meet its own too
+            self._meet_own_makers(order, quote, now_ms)
+        if marketable and order.is_open:
             fill_qty = self._next_fill_qty(order)
             if req.time_in_force == "FOK" and fill_qty < order.remaining_qty:
                 fill_qty = Decimal(0)
@@ -254,6 +265,27 @@ class MatchingEngine:
         if order.is_open and order.is_working and (req.type == "MARKET" or req.time_in_force in ("IOC", "FOK")):
             self._close(order, "EXPIRED", now_ms)
         return order
+
+    def _meet_own_makers(self, taker: Order, quote: Quote, now_ms: int) -> None:
+        """Self-trade prevention, or with NONE the self-trade, against the account's own resting
+        orders `taker` meets before the quote (see `self_trade`)."""
+        limit_price = None if taker.type == "MARKET" else taker.price
+        makers = [o for o in own_makers(self.open_orders(), taker.side, limit_price, quote) if o is not taker]
+        prevention = PREVENTIONS.get(taker.stp_mode)
+        if not makers:
+            return
+        if prevention is None:                              # NONE: they trade with each other
+            for maker in makers:
+                quantity = min(taker.remaining_qty, maker.remaining_qty)
+                if quantity > 0:
+                    self._fill(maker, quantity, maker.price, now_ms, is_maker=True)
+                    self._fill(taker, quantity, maker.price, now_ms, is_maker=False)
+            return
+        for maker in prevented(taker, makers, prevention, next(self._match_ids)):
+            if prevention.makers_expire:
+                self._close(maker, "EXPIRED_IN_MATCH", now_ms)
+        if prevention.taker_expires:
+            self._close(taker, "EXPIRED_IN_MATCH", now_ms)
 
     def fill_resting(self, order: Order, now_ms: int) -> None:
         """Fill what remains of the open limit order `order` at its price, as a maker (a trade

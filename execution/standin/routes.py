@@ -22,7 +22,8 @@ and LIMIT, ACK for the others; `selfTradePreventionMode` is one of the symbol's 
 and refuse it (-2013 / -2011) unless its client id is the one sent; `cancelRestrictions`
 (ONLY_NEW, ONLY_PARTIALLY_FILLED, else -1145) refuses the cancel of an order in another status
 with -2011 "Order was not canceled due to cancel restrictions."; a query of an order cancelled
-or expired with nothing executed more than 90 days ago is -2026 (archived). Request weights are
+or expired with nothing executed more than 90 days ago is -2026 (archived). A number with more
+decimals than the symbol's precision (8) is -1111. Request weights are
 Binance's, some by parameter (see `rate_limits`).
 
 Test hooks reach in here: `lag_trades_next` (an order's trades missing from myTrades for a few
@@ -53,6 +54,7 @@ _NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _CLIENT_ORDER_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _SIGNED_EXTRAS = frozenset({"timestamp", "recvWindow", "signature"})
 DAY_MS = 86_400_000
+ASSET_PRECISION = 8                  # baseAssetPrecision, quotePrecision: more decimals is -1111
 ARCHIVED_AFTER_MS = 90 * DAY_MS      # a cancelled or expired order without fills is archived after 90 days (-2026)
 
 
@@ -214,9 +216,12 @@ class SpotApi:
         if not _NUMBER.match(value):
             raise api_errors.illegal_number(name)
         try:
-            return Decimal(value)
+            number = Decimal(value)
         except InvalidOperation:
             raise api_errors.illegal_number(name) from None
+        if len(value.partition(".")[2].rstrip("0")) > ASSET_PRECISION:     # the symbol's 8 decimals
+            raise api_errors.too_much_precision(name)
+        return number
 
     @staticmethod
     def _int(params: Params, name: str, default: int | None = None) -> int | None:

@@ -6,7 +6,7 @@ Copied behaviour (Binance spot REST docs, "SIGNED endpoint security"):
   (both HTTP 401).
 - `signature` is the hex HMAC-SHA256, keyed by the secret, of *totalParams*: the raw query
   string concatenated with the raw request body, with no `&` between them, and without the
-  `signature` parameter itself. A mismatch -> -1022.
+  `signature` parameter itself. "The signature is not case sensitive." A mismatch -> -1022.
 - `timestamp` is required; the request is refused with -1021 unless
   `timestamp < server_ms + 1000` and `server_ms - timestamp <= recvWindow` (default 5000,
   at most 60000, else -1131; it "supports up to three decimal places of precision (e.g.,
@@ -65,7 +65,7 @@ def check_signed_request(*, api_key: str | None, params: dict[str, str], raw_que
     if "signature" not in params:
         raise api_errors.mandatory_param("signature")
     total_params = without_signature(raw_query) + without_signature(raw_body)
-    if not hmac.compare_digest(sign(total_params, secret), params["signature"]):
+    if not hmac.compare_digest(sign(total_params, secret), params["signature"].lower()):
         raise api_errors.bad_signature()
     _check_timing(params, server_ms)
 

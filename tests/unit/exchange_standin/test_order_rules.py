@@ -6,6 +6,8 @@ recvWindow with microseconds. And what the bot makes of the answers."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import aiohttp
 import ccxt
 import pytest
@@ -137,3 +139,21 @@ async def test_a_recv_window_with_microseconds_is_taken_and_a_fourth_decimal_is_
     assert (status, body["accountType"]) == (200, "SPOT")
     status, body = await account("5000.1255")
     assert (status, body["code"]) == (400, -1100) and "recvWindow" in body["msg"]
+
+
+async def test_a_parameter_in_both_the_query_string_and_the_body_is_taken_from_the_query_string(standin):
+    query = "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001"
+    body = f"quantity=0.002&newClientOrderId=both&timestamp={wall_clock_ms()}"
+    signature = sign(query + body, standin.secret)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{standin.base_url}/api/v3/order?{query}", data=f"{body}&signature={signature}",
+                                headers={"X-MBX-APIKEY": standin.api_key,
+                                         "Content-Type": "application/x-www-form-urlencoded"}) as reply:
+            assert reply.status == 200, await reply.text()
+    assert standin.order_by_client_id("both").orig_qty == Decimal("0.001")
+
+
+async def test_a_quantity_with_more_decimals_than_the_symbols_precision_is_1111(exchange, standin):
+    with pytest.raises(ccxt.BadRequest, match="-1111.*Parameter 'quantity' has too much precision"):
+        await _order(exchange, side="BUY", type="MARKET", quantity="0.000000001")
+    assert standin.orders == []

@@ -51,3 +51,7 @@ def test_refusals(server_ms, api_key, code):
         check(QUERY, signed_body, server_ms=server_ms, api_key=api_key)
 
     assert caught.value.code == code
+
+
+def test_the_signature_is_not_case_sensitive():
+    check(QUERY, f"{BODY}&signature={sign(QUERY + BODY, SECRET).upper()}")          # does not raise
