@@ -7,8 +7,8 @@ drifting clock) are armed by hooks.
 
 Modules: `binance_standin` (server, clock, introspection), `hooks` (the faults and market
 changes a test arms), `http_replies` (fault replies), `rate_limits` (request weights, the weight and
-unfilled-order limits, their 429/418 and usage headers), `routes` (endpoints), `matching`
-(orders, fills, balances), `market_data` (klines, book, tickers), `exchange_info` (symbol and
+unfilled-order limits, their 429/418 and usage headers), `routes` (endpoints), `order_params` (a
+new order's parameters), `matching` (orders, fills, balances), `self_trade` (self-trade prevention), `market_data` (klines, book, tickers), `exchange_info` (symbol and
 filters), `streams` (kline websocket streams), `ws_api` (the WebSocket API), `signing` (SIGNED request checks), `faults`,
 `api_errors`, `ccxt_client`, `clock` (the stand-in's time as a bot's clock), `tapes` (candles to
 replay), `serve` (a stand-in in a process of its own, for benchmarks).

@@ -13,17 +13,12 @@ longer than 24 hours" (-1127); with startTime alone the window is the 24 hours f
 endTime alone the 24 hours up to it (both ends inclusive); `fromId` gives trades with id >= fromId, oldest
 first; a window gives its oldest trades first; with neither, the most recent trades.
 
-`POST /api/v3/order` takes MARKET, LIMIT, LIMIT_MAKER and STOP_LOSS_LIMIT orders (the last with
-`stopPrice` and `timeInForce`; `stopPrice` on another type is -1106; see `stop_orders`);
-`timeInForce` on MARKET or LIMIT_MAKER is -1114; `newOrderRespType` defaults to FULL for MARKET
-and LIMIT, ACK for the others; `selfTradePreventionMode` is one of the symbol's allowed modes
-(else -1130) and defaults to its `defaultSelfTradePreventionMode`, which the replies show.
+`POST /api/v3/order` reads its parameters as `order_params` says, then the matching engine decides.
 `GET`/`DELETE /api/v3/order` given both `orderId` and `origClientOrderId` find the order by id
 and refuse it (-2013 / -2011) unless its client id is the one sent; `cancelRestrictions`
 (ONLY_NEW, ONLY_PARTIALLY_FILLED, else -1145) refuses the cancel of an order in another status
 with -2011 "Order was not canceled due to cancel restrictions."; a query of an order cancelled
-or expired with nothing executed more than 90 days ago is -2026 (archived). A number with more
-decimals than the symbol's precision (8) is -1111. Request weights are
+or expired with nothing executed more than 90 days ago is -2026 (archived). Request weights are
 Binance's, some by parameter (see `rate_limits`).
 
 Test hooks reach in here: `lag_trades_next` (an order's trades missing from myTrades for a few
@@ -35,26 +30,22 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from . import api_errors
-from .exchange_info import DEFAULT_STP_MODE, RATE_LIMITS, STP_MODES, SpotSymbol, exchange_info, fmt
+from .exchange_info import RATE_LIMITS, SpotSymbol, exchange_info, fmt
 from .market_data import CandleTape, Quote, depth, quote_from, ticker_24hr
 from .market_trades import MarketTrades, agg_trades, recent_trades
-from .matching import MatchingEngine, NewOrder, Order, Trade
+from .matching import MatchingEngine, Order, Trade
+from .order_params import read_new_order
 from .rate_limits import depth_weight, one_symbol_or_more_weight, ticker_24hr_weight
-from .stop_orders import STOP_LIMIT_TYPES
 
 Params = dict[str, str]
-_NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
-_CLIENT_ORDER_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _SIGNED_EXTRAS = frozenset({"timestamp", "recvWindow", "signature"})
 DAY_MS = 86_400_000
-ASSET_PRECISION = 8                  # baseAssetPrecision, quotePrecision: more decimals is -1111
 ARCHIVED_AFTER_MS = 90 * DAY_MS      # a cancelled or expired order without fills is archived after 90 days (-2026)
 
 
@@ -209,21 +200,6 @@ class SpotApi:
         return ticker_24hr(symbol, tape.last_24h(self.now_ms), quote, now_ms=self.now_ms)
 
     @staticmethod
-    def _decimal(params: Params, name: str) -> Decimal | None:
-        value = params.get(name)
-        if value is None or value == "":
-            return None
-        if not _NUMBER.match(value):
-            raise api_errors.illegal_number(name)
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise api_errors.illegal_number(name) from None
-        if len(value.partition(".")[2].rstrip("0")) > ASSET_PRECISION:     # the symbol's 8 decimals
-            raise api_errors.too_much_precision(name)
-        return number
-
-    @staticmethod
     def _int(params: Params, name: str, default: int | None = None) -> int | None:
         value = params.get(name)
         if value is None or value == "":
@@ -305,55 +281,9 @@ class SpotApi:
 
     def new_order(self, params: Params) -> Any:
         self._symbol(params)
-        side, order_type = params.get("side", ""), params.get("type", "")
-        if not side:
-            raise api_errors.mandatory_param("side")
-        if side not in ("BUY", "SELL"):
-            raise api_errors.invalid_side()
-        if not order_type:
-            raise api_errors.mandatory_param("type")
-        if order_type not in ("LIMIT", "LIMIT_MAKER", "MARKET", *STOP_LIMIT_TYPES):
-            raise api_errors.invalid_order_type()
-        qty, quote_qty = self._decimal(params, "quantity"), self._decimal(params, "quoteOrderQty")
-        price, tif = self._decimal(params, "price"), params.get("timeInForce")
-        stop_price, is_stop = self._decimal(params, "stopPrice"), order_type in STOP_LIMIT_TYPES
-        takes_tif = order_type == "LIMIT" or is_stop
-        if stop_price is not None and not is_stop:
-            raise api_errors.param_not_required("stopPrice")
-        if tif and not takes_tif:                       # MARKET, LIMIT_MAKER: -1114 TIF_NOT_REQUIRED
-            raise api_errors.time_in_force_not_required()
-        if order_type == "MARKET":
-            if qty is None and quote_qty is None:
-                raise api_errors.both_quantities_missing()
-            if qty is not None and quote_qty is not None:
-                raise api_errors.BinanceApiError(-1106, "Parameter 'quoteOrderQty' sent when not required.")
-            if price is not None:
-                raise api_errors.param_not_required("price")
-        else:
-            required = [("quantity", qty), ("price", price)] + ([("stopPrice", stop_price)] if is_stop else [])
-            for name, value in required:
-                if value is None:
-                    raise api_errors.mandatory_param(name)
-            if takes_tif and not tif:
-                raise api_errors.mandatory_param("timeInForce")
-            if takes_tif and tif not in ("GTC", "IOC", "FOK"):
-                raise api_errors.invalid_time_in_force()
-        client_id = params.get("newClientOrderId") or f"standin{next(self._generated_ids):015d}"
-        if not _CLIENT_ORDER_ID.match(client_id):
-            raise api_errors.BinanceApiError(
-                -1100, "Illegal characters found in parameter 'newClientOrderId'; legal range is "
-                "'^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
-        # "MARKET and LIMIT order types default to FULL, all other orders default to ACK."
-        resp_type = params.get("newOrderRespType") or ("FULL" if order_type in ("MARKET", "LIMIT") else "ACK")
-        if resp_type not in ("ACK", "RESULT", "FULL"):
-            raise api_errors.BinanceApiError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
-        stp_mode = params.get("selfTradePreventionMode") or DEFAULT_STP_MODE
-        if stp_mode not in STP_MODES:                   # the symbol's allowedSelfTradePreventionModes
-            raise api_errors.invalid_parameter("selfTradePreventionMode")
+        new, resp_type = read_new_order(params, lambda: f"standin{next(self._generated_ids):015d}")
         order = self.engine.submit(
-            NewOrder(side, order_type, client_id, qty, quote_qty, price, tif if takes_tif else None, stop_price,
-                     stp_mode),
-            quote=self.quote(), now_ms=self.now_ms,
+            new, quote=self.quote(), now_ms=self.now_ms,
             avg_price=self.tape.average_price(self.now_ms, self.symbol.rules.avg_price_mins),
             last_price=self.tape.current(self.now_ms).close)
         if self.lagging_trades_requests:
