@@ -3,7 +3,9 @@
 A daemon folder (one with `daemon.yaml` or `bots/`) is checked as `run` reads it: `daemon.yaml`,
 every bot file with `bot_defaults` merged under it, unique ids, risk groups that exist. A bot
 file, or a folder of bot files, is checked as `backtest` reads it. Either way a sim bot's candle
-file must exist: a config that names a missing file is not "ok".
+file must exist and be read as the bot would read it (each file once, however many bots name
+it): a config whose file is missing, empty, of another timeframe or mostly bad rows is not "ok"
+here and then a failed bot in the daemon. Its rejected rows are warned about as a run would.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from market.config import CsvSource, JsonSource, TicksSource
+from market.errors import MarketDataError
 from runner.config.basket import BasketConfig, basket_config_problems, is_basket, load_bot_or_basket
 from runner.config.bot import BotConfig, ConfigError, read_yaml_mapping
 from runner.config.daemon import deep_merge, load_config_dir
@@ -45,10 +48,13 @@ def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig
         else:
             problems.append(f"{path}: no such file or folder")
     checked = []
+    read: dict[tuple, str | None] = {}      # (market, timeframe, symbol) -> the problem of reading it, if any
     for source, bot in valid:
         if (missing := _missing_data(bot)) is not None:
             problems.append(f"{source}: bot {bot.id}: market.path: no such file {missing} (paths are relative to "
                             "the folder botrunner runs in; `botrunner download-data` fetches candles)")
+        elif (unusable := _unusable_data(bot, read)) is not None:
+            problems.append(f"{source}: bot {bot.id}: market: {unusable}")
         else:
             checked.append((source, bot))
     return checked, problems
@@ -83,6 +89,24 @@ def _baskets_without_legs(folder: Path, defaults: dict) -> list[tuple[Path, Bask
         if is_basket(raw) and (basket := basket_config_problems(file, raw)[0]) is not None and not basket.legs():
             found.append((file, basket))
     return found
+
+
+def _unusable_data(bot: BotConfig, read: dict[tuple, str | None]) -> str | None:
+    """Why a sim bot's candle file cannot be replayed (`market.factory.load_market`'s error), or
+    None; each file, cut and timeframe is read once, the answer kept in `read`."""
+    market = bot.market
+    if bot.mode != "sim" or not isinstance(market, CsvSource | JsonSource | TicksSource):
+        return None
+    key = (market, bot.timeframe, bot.symbol if isinstance(market, TicksSource) else None)
+    if key not in read:
+        from market.factory import load_market    # the readers, numpy for some files: only where a file is named
+
+        try:
+            load_market(market, symbol=bot.symbol, timeframe=bot.timeframe)
+            read[key] = None
+        except MarketDataError as exc:
+            read[key] = str(exc)
+    return read[key]
 
 
 def _missing_data(bot: BotConfig) -> Path | None:
