@@ -158,6 +158,19 @@ async def test_a_stop_filled_in_part_and_cancelled_by_hand_leaves_a_bot_stop_for
     assert_flat_as_the_account(runner, standin)
 
 
+async def test_a_kill_after_a_stop_filled_in_part_cancels_it_and_flattens_only_the_rest(bot, standin):
+    runner, push = bot({0: GO_LONG})
+    await stop_filled_in_part(standin, push)
+    await runner.kill_now("by hand")
+
+    flatten = standin.order_by_client_id(f"{PREFIX}2")
+    assert (standin.order_by_client_id(STOP).status, float(standin.order_by_client_id(STOP).executed_qty)) == (
+        "CANCELED", STOP_SOLD)
+    assert (flatten.type, flatten.status, float(flatten.executed_qty)) == ("MARKET", "FILLED", REST)
+    assert fills_of(runner.journal)[1:] == [(STOP, STOP_SOLD), (f"{PREFIX}2", REST)]
+    assert_flat_as_the_account(runner, standin)
+
+
 @pytest.mark.parametrize("while_down", ["cancelled-by-hand", "still-resting", "filled-in-part", "filled-in-part-reconciled"])
 async def test_a_stop_filled_in_part_around_a_restart_is_booked_once_and_the_rest_sold_once(
         bot, account, standin, tmp_path, while_down):
