@@ -217,8 +217,12 @@ def read_yaml_mapping(path: Path, *, empty_is_defaults: bool = False) -> dict[st
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a folder; expected a YAML file"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
     try:
         raw = yaml.load(text, Loader=StrictSafeLoader)
     except RecursionError:

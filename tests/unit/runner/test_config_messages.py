@@ -200,3 +200,14 @@ def test_a_backtest_of_a_basket_whose_symbol_file_is_empty_says_so(tmp_path):
     assert result.exit_code == 2
     assert result.stderr.strip() == (f"{path}: symbol_provider: a backtest needs symbols to replay; "
                                      f"{tmp_path / 'symbols.txt'} lists none")
+
+
+def test_a_config_that_is_a_folder_or_not_utf8_says_which(tmp_path):
+    # Before: "cannot read: [Errno 21] Is a directory: '...'" and the codec's own sentence.
+    (tmp_path / "folder.yaml").mkdir()
+    (tmp_path / "latin1.yaml").write_bytes(b"id: caf\xe9\n")
+
+    assert problems_of(tmp_path / "folder.yaml", load_bot_or_basket) == [
+        f"{tmp_path / 'folder.yaml'}: is a folder; expected a YAML file"]
+    assert problems_of(tmp_path / "latin1.yaml", load_bot_or_basket) == [
+        f"{tmp_path / 'latin1.yaml'}: not UTF-8 text (byte 7); save it as UTF-8"]
