@@ -35,14 +35,18 @@ class LockstepFlow:
         it through `_steps` candle by candle in the basket's order. True when the leg must stop.
 
         Given back early, the leg acts here on the stop or kill asked for (`request_stop` and
-        `request_kill` call `release`), then hands the rest over again. Off the clock (it left)
-        or while the basket's legs re-run their journals, it steps its candles itself."""
+        `request_kill` call `release`), then hands the rest over again. Off the clock (it left),
+        while the basket's legs re-run their journals, or once the basket is killed, it steps its
+        candles itself."""
         lockstep, bot_id = self._lockstep, self.bot_id
         start, end = 0, len(batch)
         while start < end:
             if not lockstep.on_clock(bot_id):
                 return await self._steps(batch[start:])
-            if lockstep.holds_nobody:               # one at a time: the re-runs may end within the batch
+            # One at a time: the re-runs may end within the batch. Killed (the basket's one latch):
+            # no leg decides any more, and each closes what it holds at its own next candle, now,
+            # not when the clock gets there (a paced leg's gap away).
+            if lockstep.holds_nobody or self.kill_switch.tripped:
                 if await self._steps(batch[start:start + 1]):
                     return True
                 start += 1

@@ -9,10 +9,11 @@ behind it (SOL's next candle could be earlier than theirs), with their own candl
   comes (nor cancelled after `stop_grace_secs`); its last snapshot holds the candles its journal
   has, its journal ends with its stop; BTC and SOL run on (a stopped leg holds nobody).
 - `botrunner kill trio`: the answer comes once every leg is latched with the basket's reason, not
-  after the flattens: the waiting BTC leg is killed at once (journalled before the candle it waited
-  to step), SOL owes its flatten to its next candle (`flatten_pending`), and the stopped ETH leg
-  is built again from its snapshot and killed there. Once SOL's replay goes on, each leg has
-  closed its position at its next candle, as the basket's backtest would.
+  after every flatten: the waiting BTC leg is killed at once (journalled before the candle it
+  waited to step) and closes its position on that candle without waiting for the clock (a killed
+  basket decides nothing more); SOL owes its flatten to its next candle (`flatten_pending`); the
+  stopped ETH leg is built again from its snapshot and killed there. Once SOL's replay goes on,
+  every leg is flat.
 """
 
 from __future__ import annotations
@@ -147,6 +148,9 @@ async def test_a_leg_stopped_or_its_basket_killed_while_it_waits_in_lockstep_end
         found = await statuses(client)
         assert all(found[leg].state == "killed" and found[leg].kill_reason == REASON for leg in LEGS), found
         assert found[SOL].bars == BEFORE_GAP and found[SOL].flatten_pending    # its next candle 14 s away
+        # BTC, killed while it waited for the clock, closed its position at its own next candle
+        # at once: the basket is killed, and no leg decides on the others' moment any more.
+        assert (found[BTC].bars, found[BTC].position, found[BTC].flatten_pending) == (BEFORE_GAP + 1, 0, False)
         btc_kills = [data for kind, _, data in journalled(state_dir, BTC) if kind == "kill"]
         assert [(kill["bars"], kill["reason"]) for kill in btc_kills] == [(BEFORE_GAP, REASON)]  # before the candle it waited for
 
