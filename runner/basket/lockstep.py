@@ -8,12 +8,15 @@ never existed (synthetic-basket.yaml tripped its 30% drawdown kill at 2024-06-19
 leg's last candle at 2024-05-24; its backtest ends at 28.69%).
 
 So a sim basket leg hands each batch of candles its feed gives to this clock (`hand_over`) and
-waits. Once every leg on the clock has handed candles over, one task, the clock's driver, steps
-them through each leg's pipeline (`StrategyRunner.step`) in the backtest's order: open time, then
-the leg's place in the basket's list of symbols, then its id. A leg whose candles are used up gets
-them back to read its feed's next: the driver stops there, since that leg's next candle could be
-earlier than every other leg's. Before, each leg waited for its turn candle by candle, a task
-wake-up per leg per candle: 6.2x the time of the legs each at its own pace at full speed.
+waits. One task, the clock's driver, steps them through each leg's pipeline (`StrategyRunner.step`)
+in the backtest's order: open time, then the leg's place in the basket's list of symbols, then its
+id. A leg whose candles are used up gets its turn back to read its feed's next; meanwhile the
+others' candles up to the open time of its last still go (a leg's candles open one after another,
+so its next opens later), and the later ones wait for its next batch. A leg that has handed over
+nothing yet holds every other. Before, each leg waited for its turn candle by candle, a task
+wake-up per leg per candle: 6.2x the time of the legs each at its own pace at full speed; and on
+a paced replay every leg but the first of a time waited for the first one's next candle, a whole
+candle of wall time late.
 
 What stays each leg's own, though another task steps its candles:
 
@@ -59,6 +62,7 @@ from runner.basket.reruns import RerunBarrier
 __all__ = ["LegLockstep", "StepFunction"]
 
 YIELD_EVERY = 4096            # candles the driver steps between two turns of the event loop
+_UNBOUNDED = 1 << 62          # a limit past every candle's open time (epoch ms)
 
 # A leg's pipeline for a batch of candles (`StrategyRunner._steps`): True when the leg must stop.
 StepFunction = Callable[[Sequence[Candle]], Coroutine[Any, Any, bool]]
@@ -67,7 +71,7 @@ StepFunction = Callable[[Sequence[Candle]], Coroutine[Any, Any, bool]]
 class _Leg:
     """One leg on the clock, and the candles it handed over: `candles[index:]` not stepped yet."""
 
-    __slots__ = ("bot_id", "place", "step", "candles", "index", "done", "context", "release_after")
+    __slots__ = ("bot_id", "place", "step", "candles", "index", "done", "context", "release_after", "floor_ms")
 
     def __init__(self, bot_id: str, place: int) -> None:
         self.bot_id = bot_id
@@ -78,6 +82,10 @@ class _Leg:
         self.done: asyncio.Future[tuple[bool, int]] | None = None
         self.context: contextvars.Context | None = None
         self.release_after = False      # a stop or kill asked for while the driver was inside its candle
+        # Open time of a candle it stepped (its last, or one before): its next opens later, so
+        # while it has nothing handed over, the others' candles up to this time may still go.
+        # None: it has stepped none here yet, and holds every other leg.
+        self.floor_ms: int | None = None
 
 
 def _order(leg: _Leg) -> tuple[int, str]:
@@ -91,7 +99,6 @@ class LegLockstep:
         self._reruns = reruns           # while legs re-run their journals, the clock holds nobody
         self._name = name
         self._legs: dict[str, _Leg] = {}
-        self._idle = 0                  # legs on the clock with no candles handed over: nothing steps
         self._changes = 0               # counts hand-overs and give-backs: the driver's order is stale
         self._driver: asyncio.Task[None] | None = None
         self._stepping: _Leg | None = None          # the leg whose candle the driver is inside
@@ -145,7 +152,6 @@ class LegLockstep:
         order on a tie). Until it hands candles over it holds the others."""
         self.leave(bot_id)                  # a leg rebuilt after a crash joins afresh
         self._legs[bot_id] = _Leg(bot_id, place)
-        self._idle += 1
         self._changes += 1
 
     def leave(self, bot_id: str) -> None:
@@ -154,10 +160,7 @@ class LegLockstep:
         leg = self._legs.pop(bot_id, None)
         if leg is None:
             return
-        if leg.candles is None:
-            self._idle -= 1
-        else:
-            self._give_back(leg, False)
+        self._give_back(leg, False)
         self._changes += 1
         self._kick()
 
@@ -183,7 +186,6 @@ class LegLockstep:
         leg.step, leg.candles, leg.index, leg.release_after = step, candles, start, False
         leg.context = contextvars.copy_context()
         leg.done = done = asyncio.get_running_loop().create_future()
-        self._idle -= 1
         self._changes += 1
         self._kick()
         try:
@@ -201,8 +203,23 @@ class LegLockstep:
 
     # -- the driver ----------------------------------------------------------------------------
 
+    def _limit_ms(self) -> int | None:
+        """The latest open time the driver may step now: the earliest of the floors of the legs
+        with nothing handed over (`_UNBOUNDED` if none); None while one of them has no floor."""
+        limit = _UNBOUNDED
+        for leg in self._legs.values():
+            if leg.candles is None:
+                if leg.floor_ms is None:
+                    return None
+                limit = min(limit, leg.floor_ms)
+        return limit
+
     def _kick(self) -> None:
-        if self._driver is None and not self._idle and self._legs:
+        if self._driver is not None:
+            return
+        limit = self._limit_ms()
+        if limit is not None and any(leg.candles is not None and leg.candles[leg.index].ts_ms <= limit
+                                     for leg in self._legs.values()):
             # A context of its own: none of the legs' (each step runs in its leg's, see `_drive`).
             self._driver = asyncio.create_task(self._drive(), name=f"lockstep:{self._name}",
                                                context=contextvars.Context())
@@ -210,9 +227,9 @@ class LegLockstep:
     def _give_back(self, leg: _Leg, stop: bool) -> None:
         if leg.candles is None:
             return
+        if leg.index:                   # stepped, here or by the leg itself before it handed the rest over
+            leg.floor_ms = leg.candles[leg.index - 1].ts_ms
         leg.candles = None
-        if self._legs.get(leg.bot_id) is leg:
-            self._idle += 1
         self._changes += 1
         if not leg.done.done():
             leg.done.set_result((stop, leg.index))
@@ -221,8 +238,6 @@ class LegLockstep:
         if leg.candles is None:
             return
         leg.candles = None
-        if self._legs.get(leg.bot_id) is leg:
-            self._idle += 1
         self._changes += 1
         if leg.done.done():             # cancelled while its candle ended: nobody else will tell it
             logger.opt(exception=exc).error("Basket {}: the step of {} failed after it was cancelled",
@@ -231,20 +246,28 @@ class LegLockstep:
             leg.done.set_exception(exc)
 
     async def _drive(self) -> None:
-        """Step the handed-over candles in the clock's order while every leg on it has some."""
+        """Step the handed-over candles in the clock's order, each once no leg with nothing
+        handed over can have an earlier one (up to `_limit_ms`); return when none is left so."""
         count = 0
         try:
-            while not self._idle and self._legs:
+            while True:
                 seen = self._changes
+                limit_ms = self._limit_ms()
+                ranked = sorted((leg for leg in self._legs.values() if leg.candles is not None), key=_order)
+                if limit_ms is None or not ranked:
+                    return
                 # Keys are ints, open time then rank (the basket's order, then id) in the low bits:
                 # a heap of ints costs a third of one of tuples, and legs on one time tie often.
-                ranked = sorted(self._legs.values(), key=_order)
                 bits = len(ranked).bit_length()
                 mask = (1 << bits) - 1
+                limit = limit_ms << bits | mask
                 heap = [leg.candles[leg.index].ts_ms << bits | rank for rank, leg in enumerate(ranked)]
                 heapq.heapify(heap)
                 while self._changes == seen:
-                    rank = heap[0] & mask
+                    key = heap[0]
+                    if key > limit:
+                        return                      # a leg with nothing handed over may come before it
+                    rank = key & mask
                     leg = ranked[rank]
                     candles, index = leg.candles, leg.index
                     index += 1
@@ -264,7 +287,7 @@ class LegLockstep:
                         continue
                     self._stepping = None
                     if stop or leg.release_after or leg.candles is None or index == len(candles):
-                        self._give_back(leg, stop)     # used up (its next could be earlier), stopping or released
+                        self._give_back(leg, stop)     # used up (it reads its feed's next), stopping or released
                     else:
                         heapreplace(heap, candles[index].ts_ms << bits | rank)
                     count += 1

@@ -83,10 +83,30 @@ async def test_the_driver_steps_every_legs_candles_in_time_then_basket_order_in_
 
     eth = hand_over(lockstep, recorder, ETH, candles(4, 5))
     assert await asyncio.wait_for(btc, 1) == (False, 4)
-    assert recorder.steps[-2:] == [(ETH, 3), (BTC, 4)]
+    await asyncio.sleep(0.01)
+    assert recorder.steps[-2:] == [(BTC, 4), (ETH, 4)]                # BTC's next opens after 4: ETH's 4 goes
+    assert not eth.done()                                             # its 5 waits for BTC's next batch
     lockstep.leave(BTC)                                               # its data ended: nobody waits for it
     assert await asyncio.wait_for(eth, 1) == (False, 2)
-    assert recorder.steps[-2:] == [(ETH, 4), (ETH, 5)]
+    assert recorder.steps[-1] == (ETH, 5)
+
+
+async def test_on_a_paced_replay_every_legs_candle_of_a_time_goes_without_waiting_for_the_next():
+    # Each leg hands over one candle a release. BTC's is stepped first and BTC goes back to its
+    # feed; its next candle opens later, so ETH's of the same time goes at once, not a candle of
+    # wall time later when BTC's next is released (the clock before: it waited for that).
+    lockstep, recorder = clock(), Recorder()
+    btc = hand_over(lockstep, recorder, BTC, candles(1))
+    eth = hand_over(lockstep, recorder, ETH, candles(1))
+    assert await asyncio.wait_for(asyncio.gather(btc, eth), 1) == [(False, 1), (False, 1)]
+    assert recorder.steps == [(BTC, 1), (ETH, 1)]
+
+    eth = hand_over(lockstep, recorder, ETH, candles(2))              # BTC's 2 is not released yet
+    await asyncio.sleep(0.01)
+    assert not eth.done()                                             # BTC's next could open at 2
+    btc = hand_over(lockstep, recorder, BTC, candles(2))
+    assert await asyncio.wait_for(asyncio.gather(btc, eth), 1) == [(False, 1), (False, 1)]
+    assert recorder.steps[2:] == [(BTC, 2), (ETH, 2)]
 
 
 async def test_a_leg_with_no_candles_handed_over_holds_the_others():
