@@ -31,6 +31,7 @@ from runner.config.bot import BotConfig
 from runner.governance.saved import GOVERNANCE_KIND, SavedGovernance, fold_unsaved, saved_governance
 from runner.state.journal import BotJournal
 from runner.state.exits_past_snapshot import candles_past_snapshot
+from runner.state.limits_past_snapshot import resting_limit_orders
 from runner.state.recovery import RecoveredState, RecoveryError
 from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
@@ -104,8 +105,12 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
                  warmup_candles(config.timeframe, strategy_needs(strategy)))
     key, make_feed = exchange_feed(config, account, clock)     # klines, or candles made from trades
     # The history holds the candles past the snapshot too, for its protective exits to catch up on.
+    # Live looks its entries up again; paper puts its resting limit orders through the candles
+    # it missed (`runner.bot.limits_while_down`): each from the candle it was decided on, at most.
     past_snapshot = candles_past_snapshot(recovered.state, config.timeframe, clock.now_ms(), recovered.exits_to_arm,
-                                          recovered.entries_to_look_up if config.mode == "live" else ())
+                                          recovered.entries_to_look_up if config.mode == "live" else resting_limit_orders(
+                                              recovered.state, recovered.orders_after, recovered.fills_after,
+                                              recovered.cancelled_after))
     cursor = await hub.subscribe_live(key, make_feed, warmup=max(warmup, shared_catch_up(past_snapshot)))
     runner = None
     try:

@@ -49,6 +49,7 @@ from runner.bot.journal_follow import JournalFollowing
 from runner.bot.kill_flow import KillSwitchFlow
 from runner.bot.latency import Histogram
 from runner.bot.limit_orders import LimitOrderFlow
+from runner.bot.limits_while_down import LimitsWhileDown
 from runner.bot.lockstep_flow import LockstepFlow
 from runner.bot.order_flow import OrderFlow
 from runner.bot.persistence import RunnerPersistence
@@ -73,7 +74,7 @@ __all__ = ["RunnerState", "StrategyRunner"]
 
 
 class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow,
-                     LimitOrderFlow, PluginHooks, SessionFlow, JournalFollowing, LockstepFlow):
+                     LimitOrderFlow, LimitsWhileDown, PluginHooks, SessionFlow, JournalFollowing, LockstepFlow):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
