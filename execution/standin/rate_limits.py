@@ -187,7 +187,11 @@ class RateLimits:
 
     @staticmethod
     def _unfilled(window: _Window, counting: Placed | None = None) -> int:
-        return sum(1 for o in window.orders if o is counting or not o.executed_qty)
+        # A fill is for good: filled orders leave the list, which so holds the resting ones only
+        # (a day of market orders does not make each count walk them all). `counting`, the order
+        # just placed, counts even when filled at once.
+        window.orders = [o for o in window.orders if not o.executed_qty]
+        return len(window.orders) + (1 if counting is not None and counting.executed_qty else 0)
 
     def _refused(self, error: api_errors.BinanceApiError, retry_after_ms: int,
                  headers: dict[str, str] | None = None) -> api_errors.BinanceApiError:
