@@ -35,10 +35,19 @@ __all__ = ["SessionConfig", "TimeZoneName", "session_fits_timeframe"]
 _CLOCK_TIME = re.compile(r"^(\d\d):(\d\d)$")
 
 
+def _number_hint(value: int) -> str:
+    """What an unquoted time became: `16:00` is read as 960 (base 60), and `1700` is a number
+    as written. Said only where the reading fits a time of day."""
+    if 0 <= value // 60 <= 24 and value >= 0:
+        return f" (YAML reads an unquoted {value // 60}:{value % 60:02d} as the number {value}: write it in quotes)"
+    if 0 <= value // 100 <= 24 and value % 100 < 60:
+        return f' (for {value // 100:02d}:{value % 100:02d} write "{value // 100:02d}:{value % 100:02d}")'
+    return ""
+
+
 def _clock_time(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str):
-        hint = (f" (YAML reads an unquoted {value // 60}:{value % 60:02d} as the number {value}: write it in quotes)"
-                if isinstance(value, int) and not isinstance(value, bool) else "")
+        hint = _number_hint(value) if isinstance(value, int) and not isinstance(value, bool) else ""
         raise ValueError(f'must be a time "HH:MM" in quotes, e.g. "09:30"{hint}; got {value!r}')
     match = _CLOCK_TIME.match(value)
     if match is None or int(match[1]) > 24 or int(match[2]) > 59 or (int(match[1]) == 24 and match[2] != "00"):

@@ -33,6 +33,9 @@ def problems(tmp_path: Path, extra: str) -> list[str]:
     ("regimes: trending_up\n", "regimes: must be a list, e.g. [a, b] or one '- item' per line, got 'trending_up'"),
     ("safe_mode: {symbols: [5]}\n", "safe_mode.symbols[0]: must be text, got 5"),
     ("1: x\n", "(top level): a key must be a field's name (text), got 1"),          # was "Keys should be strings"
+    # Before: "YAML reads an unquoted 28:20 as the number 1700", a time nobody wrote.
+    ("session: {time_zone: UTC, close: 1700}\n",
+     'session.close: must be a time "HH:MM" in quotes, e.g. "09:30" (for 17:00 write "17:00"); got 1700'),
     ("risk: {null: 2}\n", "risk: a key must be a field's name (text), got None"),   # was "risk.None: ..."
     ("risk_group: 'Majors!'\n",
      "risk_group: a risk group's name: lower-case letters, digits, '-' and '_', up to 63 characters, got 'Majors!'"),
