@@ -59,8 +59,14 @@ class LimitsWhileDown:
         if not past or not resting or not isinstance(engine, ReplaysRestingOrders):
             return past
         self._follow_limit_expiries()        # the restored orders' expiries, due at the candles below
+        if self._limit_expiries is not None:
+            # One due before the first candle here never sees it: its cancel lost in a crash, or
+            # a downtime longer than the catch-up's cap (MAX_CATCH_UP_CANDLES) left candles out.
+            await self._expire_limit_orders(past[0].ts_ms)
         bar_ms, fills_booked, seen = self._bar_ms, 0, 0
         for candle in past:
+            if not self._limit_orders_resting():
+                break
             seen += 1
             close_ms = candle.ts_ms + bar_ms
             fills = await engine.catch_up_resting(candle, from_ms=self._exits_from_ms)
@@ -71,10 +77,8 @@ class LimitsWhileDown:
                 await self._watch_set_aside_exits(candle, close_ms)
             if self._limit_expiries is not None:
                 await self._expire_limit_orders(close_ms)
-            if not self._limit_orders_resting():
-                break
         self.journal.commit()                # on disk before the bot goes on: never filled twice
-        logger.info("Resting limit order(s) {} put through {} candle(s) closed while the bot was down ({} to {}): "
-                    "{} fill(s), still resting: {}", ", ".join(resting), seen, iso_utc(past[0].ts_ms),
-                    iso_utc(past[seen - 1].ts_ms), fills_booked, ", ".join(self._limit_orders_resting()) or "none")
+        logger.info("Resting limit order(s) {} put through {} candle(s) closed while the bot was down (from {}): "
+                    "{} fill(s), still resting: {}", ", ".join(resting), seen, iso_utc(past[0].ts_ms), fills_booked,
+                    ", ".join(self._limit_orders_resting()) or "none")
         return past[seen:]
