@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from market.limits import Number
+from market.limits import Number, WholeNumber
 from market.strict import StrictModel
 
 if TYPE_CHECKING:
@@ -47,17 +47,17 @@ AllowedRegimes = Annotated[list[RegimeName], AfterValidator(_some_regime)]
 
 
 class RegimeConfig(StrictModel):
-    states: Annotated[int, Field(ge=4, le=16)] = 4
-    window: Annotated[int, Field(ge=200, le=1_000_000)] = 20_000
-    min_window: Annotated[int, Field(ge=200, le=1_000_000)] = 5_000
-    refit_every: Annotated[int, Field(ge=1, le=1_000_000)] = 2_000
-    vol_window: Annotated[int, Field(ge=2, le=100_000)] = 60
-    regime_candles: Annotated[int, Field(ge=2, le=10_000_000)] = 1_000
+    states: Annotated[WholeNumber, Field(ge=4, le=16)] = 4
+    window: Annotated[WholeNumber, Field(ge=200, le=1_000_000)] = 20_000
+    min_window: Annotated[WholeNumber, Field(ge=200, le=1_000_000)] = 5_000
+    refit_every: Annotated[WholeNumber, Field(ge=1, le=1_000_000)] = 2_000
+    vol_window: Annotated[WholeNumber, Field(ge=2, le=100_000)] = 60
+    regime_candles: Annotated[WholeNumber, Field(ge=2, le=10_000_000)] = 1_000
     min_drift: Annotated[Number, Field(ge=0, le=1)] = 0.03
     trend_threshold: Annotated[Number, Field(ge=0, le=1)] = 0.01
     quiet_ratio: Annotated[Number, Field(gt=0, le=1)] = 0.8
     volatile_ratio: Annotated[Number, Field(ge=1, le=100)] = 1.6
-    apply_after: Annotated[int, Field(ge=1, le=100_000)] = 10
+    apply_after: Annotated[WholeNumber, Field(ge=1, le=100_000)] = 10
 
     @model_validator(mode="after")
     def _window_holds_the_observations(self) -> Self:

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator
 
+from market.limits import Number, WholeNumber
 from market.models import Candle, timeframe_ms
 from market.strict import StrictModel
 
@@ -45,19 +46,19 @@ class IntervalTrigger(_Trigger):
 
 class PriceMoveTrigger(_Trigger):
     kind: Literal["price_move"]
-    pct: Annotated[float, Field(gt=0, le=1)]
+    pct: Annotated[Number, Field(gt=0, le=1)]
 
 
 class VolumeSpikeTrigger(_Trigger):
     kind: Literal["volume_spike"]
-    factor: Annotated[float, Field(gt=1, le=1000)] = 3.0
-    window: Annotated[int, Field(ge=2, le=10_000)] = 20
+    factor: Annotated[Number, Field(gt=1, le=1000)] = 3.0
+    window: Annotated[WholeNumber, Field(ge=2, le=10_000)] = 20
 
 
 class VolatilitySpikeTrigger(_Trigger):
     kind: Literal["volatility_spike"]
-    threshold: Annotated[float, Field(gt=0, le=10)]
-    window: Annotated[int, Field(ge=2, le=10_000)] = 30
+    threshold: Annotated[Number, Field(gt=0, le=10)]
+    window: Annotated[WholeNumber, Field(ge=2, le=10_000)] = 30
 
 
 TriggerConfig = Annotated[Union[IntervalTrigger, PriceMoveTrigger, VolumeSpikeTrigger, VolatilitySpikeTrigger],

@@ -71,3 +71,17 @@ def daemon_problems(tmp_path, daemon_yaml):
 ])
 def test_daemon_settings_that_cannot_work_are_refused(tmp_path, daemon_yaml, expected):
     assert daemon_problems(tmp_path, daemon_yaml) == [expected]
+
+
+@pytest.mark.parametrize("extra, expected", [
+    # Before: lax ints and floats took text and booleans ('20000' a window, true a 1).
+    ("capital: 1000\nregime: {window: '20000'}\n", "regime.window: must be a whole number, got '20000'"),
+    ("capital: 1000\nregime: {states: true}\n", "regime.states: must be a whole number, got True"),
+    ("capital: 1000\nregimes: [ranging]\nregime: {states: 4.0}\n", "regime.states: must be a whole number, got 4.0"),
+    ("capital: 1000\nmodel: {url: 'http://127.0.0.1:8780/forecast'}\n"
+     "triggers: [{kind: volume_spike, factor: '3', window: 20}]\n", "triggers[0].factor: must be a number, got '3'"),
+    ("capital: 1000\nmodel: {url: 'http://127.0.0.1:8780/forecast'}\n"
+     "triggers: [{kind: price_move, pct: true}]\n", "triggers[0].pct: must be a number, got True"),
+])
+def test_regime_and_trigger_numbers_are_numbers(tmp_path, extra, expected):
+    assert expected in bot_problems(tmp_path, extra)
