@@ -6,6 +6,7 @@ the other legs' marks are: replayed each at its own pace, the daemon's legs ende
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from runner.state.snapshots import SnapshotStore
 from tests.fakes import eventually
 from tests.trio_basket import write_trio_basket
 
+PROJECT = Path(__file__).resolve().parents[2]
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT")
 LEGS = tuple(f"quad.{s.lower().replace('/', '-')}" for s in SYMBOLS)
 
@@ -153,3 +155,26 @@ def test_validate_says_a_sim_baskets_symbols_replay_candles_of_different_sources
 
     validate([write_trio_basket(tmp_path, basket_id="same", symbols=SYMBOLS)])   # one synthetic series' span
     assert "note" not in capsys.readouterr().out
+
+
+async def test_the_shipped_synthetic_basket_in_the_daemon_ends_as_its_backtest(tmp_path):
+    # Replayed each leg at its own pace it tripped its 30% drawdown kill at 2024-06-19, SOL's
+    # last candle at 2024-05-24; in lockstep the daemon ends where the backtest does.
+    basket = load_bot_or_basket(PROJECT / "configs/bots/synthetic-basket.yaml")
+    expected = await run_basket_backtest(basket)
+    assert (len(expected.result.trades), round(expected.result.final_equity, 2)) == (1_336, 15_022.74)
+
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"))
+    try:
+        manager = BotManager(basket.legs(), services)
+        await asyncio.wait_for(manager.run(asyncio.Event()), 120)
+        group = services.risk_groups.baskets.group("synthetic-basket")
+    finally:
+        services.close()
+        journal.close()
+
+    for leg in basket.legs():
+        status, want = manager.status(leg.id), expected.legs[leg.symbol]
+        assert (status.state, status.bars, status.fills) == ("finished", want["bars"], want["fills"]), leg.id
+    assert group.equity() == pytest.approx(expected.result.final_equity, rel=1e-12)
