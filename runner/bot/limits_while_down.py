@@ -11,8 +11,9 @@ cancelled at that candle's close.
 have (`StrategyRunner._steps` without the strategy): the engine fills what each candle reached
 (`PaperExecution.catch_up_resting`: limit orders and protective exits together, by sim's rule),
 the fills are booked and journalled at the candle's close, a resting limit exit's set-aside
-stops watch the candle, and orders whose expiry is that close are cancelled (journalled
-"expired" at it). Once no limit order rests, the candles left go to the exits' catch-up as
+stops watch the candle, orders whose expiry is that close are cancelled (journalled
+"expired" at it), and a bot with trading hours cancels a resting entry at the first close
+outside them (`runner.bot.session_flow`). Once no limit order rests, the candles left go to the exits' catch-up as
 before, so an entry filled meanwhile has its exits caught up from its fill on (sim's and
 paper's rule arms none for a limit entry today; if it did, they would rest from that candle).
 
@@ -77,6 +78,11 @@ class LimitsWhileDown:
                 await self._watch_set_aside_exits(candle, close_ms)
             if self._limit_expiries is not None:
                 await self._expire_limit_orders(close_ms)
+            if self.session is not None and self.portfolio.quantity == 0.0 and self._session_acts(None, close_ms):
+                # Flat, so what rests is an entry: cancelled at the first close out of the trading
+                # hours (`runner.bot.session_flow`). Holding, the session's flatten is left to the
+                # first live candle, as after any restart: a market exit has no missed price.
+                await self._session_check(None, close_ms)
         self.journal.commit()                # on disk before the bot goes on: never filled twice
         logger.info("Resting limit order(s) {} put through {} candle(s) closed while the bot was down (from {}): "
                     "{} fill(s), still resting: {}", ", ".join(resting), seen, iso_utc(past[0].ts_ms), fills_booked,

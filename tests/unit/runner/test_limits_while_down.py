@@ -7,6 +7,7 @@ from __future__ import annotations
 from execution.models import Order, OrderType, Side
 from execution.paper import PaperExecution
 from market.models import Candle
+from market.session import TradingSession
 from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
 from risk.engine import RuleRiskEngine
@@ -23,11 +24,12 @@ class NoQuotes:
         raise AssertionError("a missed candle's fills are read from the candle, not the live quote")
 
 
-def paper_runner(*resting: Order) -> StrategyRunner:
+def paper_runner(*resting: Order, session: TradingSession | None = None) -> StrategyRunner:
     engine = PaperExecution(NoQuotes(), SYMBOL, fee_rate=0.0, now_ms=lambda: 0)
     runner = StrategyRunner("down-bot", feed=QueuedFeed(SYMBOL), strategy=Scripted({}), execution=engine,
                             risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=0.1)),
-                            portfolio=Portfolio(SYMBOL, 1_000.0), journal=MemoryJournal(), order_id_prefix="d-")
+                            portfolio=Portfolio(SYMBOL, 1_000.0), journal=MemoryJournal(), order_id_prefix="d-",
+                            session=session)
     runner.restore_orders(list(resting))
     return runner
 
@@ -62,3 +64,17 @@ async def test_an_order_due_at_a_missed_close_fills_on_that_candle_and_expires_a
     assert (fill.data["order_id"], fill.data["fill_ts_ms"], fill.ts_ms) == ("d-1", 10 * MIN, 11 * MIN)
     assert runner.journal.of_kind("cancel") == []
     assert runner.portfolio.quantity == 1.0
+
+
+async def test_a_resting_entry_of_a_bot_with_trading_hours_is_cancelled_at_the_first_missed_close_outside_them():
+    # Hours 00:00 to 00:10 UTC: the candle closing at 00:10 is the first outside; the dip at
+    # 00:12 would have filled an entry the bot running through would have cancelled by then.
+    bid = Order("d-1", SYMBOL, Side.BUY, OrderType.LIMIT, quantity=1.0, price=95.0, created_ts_ms=2 * MIN)
+    runner = paper_runner(bid, session=TradingSession("UTC", 0, 10, range(7)))
+    flat = [Candle(i * MIN, 100.0, 101.0, 99.0, 100.0, 1.0) for i in range(5, 12)]
+
+    await runner.catch_up_exits([*flat, dip(12 * MIN)])
+
+    assert runner.journal.of_kind("fill") == []
+    [cancel] = runner.journal.of_kind("cancel")
+    assert (cancel.data, cancel.ts_ms) == ({"order_id": "d-1", "why": "no entry outside the session"}, 10 * MIN)
