@@ -38,6 +38,10 @@ def too_much_precision(name: str) -> BinanceApiError:
     return BinanceApiError(-1111, f"Parameter '{name}' has too much precision.")
 
 
+def duplicate_values() -> BinanceApiError:
+    return BinanceApiError(-1101, "Duplicate values for a parameter detected.")
+
+
 def unread_params(read: int, sent: int) -> BinanceApiError:
     return BinanceApiError(
         -1104, f"Not all sent parameters were read; read '{read}' parameter(s) but was sent '{sent}'.")
@@ -217,7 +221,7 @@ def catalogue() -> list[BinanceApiError]:
     with sample arguments: the guard test checks that ccxt and the bot read each one as they
     would from Binance itself."""
     return [
-        mandatory_param("symbol"), illegal_number("quantity"), too_much_precision("quantity"), unread_params(5, 6),
+        mandatory_param("symbol"), illegal_number("quantity"), too_much_precision("quantity"), duplicate_values(), unread_params(5, 6),
         both_quantities_missing(),
         invalid_symbol(), invalid_interval(), invalid_side(), invalid_order_type(), invalid_time_in_force(),
         more_than_24_hours(), bad_param_combination(),

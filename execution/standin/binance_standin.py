@@ -4,7 +4,8 @@ for tests.
 
 Copied behaviour: request handling as Binance does it, in order: route lookup (404 for a path it
 does not serve), API key, signature and timestamp for SIGNED endpoints (see `signing`), the
-parameter check (-1104), then the endpoint (see `routes`). Errors are `{"code", "msg"}` bodies
+parameter check (-1104), then the endpoint (see `routes`). A parameter given twice in the query
+string (or twice in the body) is -1101; one in both is the query string's. Errors are `{"code", "msg"}` bodies
 with Binance's HTTP statuses; replies carry `X-MBX-USED-WEIGHT(-1M)` headers, and order replies
 `X-MBX-ORDER-COUNT-10S/-1D`, and the request-weight and unfilled-order limits refuse with 429 and
 418 as Binance does (see `rate_limits`; `http_replies` has the replies of armed faults). The hooks a
@@ -254,8 +255,9 @@ class BinanceStandIn(StandInHooks):
         raw_body = await request.text() if request.can_read_body else ""
         # "If a parameter sent in both the query string and request body, the query string
         # parameter will be used."
-        params = dict(parse_qsl(raw_body, keep_blank_values=True))
-        params.update(parse_qsl(raw_query, keep_blank_values=True))
+        query_pairs, body_pairs = (parse_qsl(raw, keep_blank_values=True) for raw in (raw_query, raw_body))
+        params = dict(body_pairs) | dict(query_pairs)
+        repeated = any(len(dict(pairs)) < len(pairs) for pairs in (query_pairs, body_pairs))
         method, path = request.method, request.path
         recorded = RecordedRequest(
             method, path, {k: v for k, v in params.items() if k != "signature"},
@@ -275,7 +277,7 @@ class BinanceStandIn(StandInHooks):
             else:
                 return fault_reply(fault)
         response = self._reply(method, path, params, raw_query, raw_body, request.headers.get("X-MBX-APIKEY"),
-                               recorded)
+                               recorded, repeated=repeated)
         if fault is not None and fault.kind == "lose_response":
             return self._drop(request)
         if fault is not None and fault.kind == "status_after":
@@ -289,7 +291,7 @@ class BinanceStandIn(StandInHooks):
             self.order_submissions[params.get("newClientOrderId", "")] += 1
 
     def _reply(self, method: str, path: str, params: dict[str, str], raw_query: str, raw_body: str,
-               api_key: str | None, recorded: RecordedRequest) -> web.Response:
+               api_key: str | None, recorded: RecordedRequest, *, repeated: bool = False) -> web.Response:
         route = self.api.routes.get((method, path))
         if route is None:
             self.unserved.append(recorded)
@@ -300,6 +302,8 @@ class BinanceStandIn(StandInHooks):
             return json_reply(exc.body(), status=exc.http_status,
                               headers={**exc.headers, "Retry-After": str(exc.retry_after_secs)})
         try:
+            if repeated:                                   # a name twice in the query string, or in the body
+                raise api_errors.duplicate_values()
             if route.signed:
                 signing.check_signed_request(api_key=api_key, params=params, raw_query=raw_query, raw_body=raw_body,
                                              known_keys=self._keys, server_ms=self._signing_clock_ms())

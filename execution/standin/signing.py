@@ -10,7 +10,8 @@ Copied behaviour (Binance spot REST docs, "SIGNED endpoint security"):
 - `timestamp` is required; the request is refused with -1021 unless
   `timestamp < server_ms + 1000` and `server_ms - timestamp <= recvWindow` (default 5000,
   at most 60000, else -1131; it "supports up to three decimal places of precision (e.g.,
-  6000.346) so that microseconds may be specified").
+  6000.346) so that microseconds may be specified"); "timestamp parameters ... can be passed in
+  milliseconds or microseconds" (16 digits and more read as microseconds).
 
 The WebSocket API (`execution.standin.ws_api`) signs the same way with another payload (its
 "Request security" docs): the key is the request's `apiKey` parameter, and the signature covers
@@ -34,6 +35,7 @@ from . import api_errors
 
 MAX_RECV_WINDOW_MS = 60_000
 DEFAULT_RECV_WINDOW_MS = 5_000
+_MICROSECONDS_FROM = 10**15          # a timestamp this large is in microseconds (ms reach it in 33,658)
 _RECV_WINDOW = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,3})?$")
 
 
@@ -100,7 +102,8 @@ def _check_timing(params: dict[str, str], server_ms: int) -> None:
         raise api_errors.illegal_number("recvWindow")
     if Decimal(recv_window) > MAX_RECV_WINDOW_MS:
         raise api_errors.bad_recv_window()
-    if int(timestamp) >= server_ms + 1000:
+    timestamp_ms = Decimal(timestamp) / 1000 if int(timestamp) >= _MICROSECONDS_FROM else Decimal(timestamp)
+    if timestamp_ms >= server_ms + 1000:
         raise api_errors.timestamp_ahead()
-    if server_ms - int(timestamp) > Decimal(recv_window):
+    if server_ms - timestamp_ms > Decimal(recv_window):
         raise api_errors.timestamp_outside_recv_window()

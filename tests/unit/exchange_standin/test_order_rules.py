@@ -157,3 +157,21 @@ async def test_a_quantity_with_more_decimals_than_the_symbols_precision_is_1111(
     with pytest.raises(ccxt.BadRequest, match="-1111.*Parameter 'quantity' has too much precision"):
         await _order(exchange, side="BUY", type="MARKET", quantity="0.000000001")
     assert standin.orders == []
+
+
+async def _signed_get(standin, query: str) -> tuple[int, dict]:
+    url = f"{standin.base_url}/api/v3/account?{query}&signature={sign(query, standin.secret)}"
+    async with aiohttp.ClientSession() as session, session.get(url, headers={"X-MBX-APIKEY": standin.api_key}) as r:
+        return r.status, await r.json()
+
+
+async def test_a_timestamp_in_microseconds_is_taken_and_checked_in_its_unit(standin):
+    status, body = await _signed_get(standin, f"timestamp={wall_clock_ms() * 1000 + 999}")
+    assert (status, body.get("accountType")) == (200, "SPOT")
+    status, body = await _signed_get(standin, f"timestamp={(wall_clock_ms() - 6_000) * 1000}")
+    assert (status, body["code"]) == (400, -1021)                    # 6 s old: outside the 5 s recvWindow
+
+
+async def test_a_parameter_sent_twice_in_the_query_string_is_1101(standin):
+    status, body = await _signed_get(standin, f"omitZeroBalances=true&omitZeroBalances=false&timestamp={wall_clock_ms()}")
+    assert (status, body) == (400, {"code": -1101, "msg": "Duplicate values for a parameter detected."})
