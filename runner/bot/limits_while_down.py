@@ -13,16 +13,18 @@ have (`StrategyRunner._steps` without the strategy): the engine fills what each 
 the fills are booked and journalled at the candle's close, a resting limit exit's set-aside
 stops watch the candle, orders whose expiry is that close are cancelled (journalled
 "expired" at it), and a bot with trading hours cancels a resting entry at the first close
-outside them (`runner.bot.session_flow`). Once no limit order rests, the candles left go to the exits' catch-up as
-before, so an entry filled meanwhile has its exits caught up from its fill on (sim's and
-paper's rule arms none for a limit entry today; if it did, they would rest from that candle).
+outside them (`runner.bot.session_flow`). Once no limit order rests, the candles left go to
+the exits' catch-up as before, so an entry filled meanwhile has its exits caught up from its
+fill on (sim's and paper's rule arms none for a limit entry today; if it did, they would rest
+from that candle).
 
 Nothing fills twice across a second restart: the fills are journalled (and committed) before the
 bot trades, and a restart does not restore an order whose fill the journal holds
 (`PaperExecution.restore_orders`) nor one whose cancel it holds (`runner.state.recovery`).
 
 A mixin of `StrategyRunner`, called from `RunnerPersistence.catch_up_exits`; engines without
-`catch_up_resting` (live: the exchange matched them, and the restart looks them up) skip it.
+`catch_up_resting` skip it: live (the exchange matched them; the restart looks them up), and
+sim's engine under a shadow bot, whose limit orders still wait for the first live candle.
 """
 
 from __future__ import annotations
