@@ -3,9 +3,14 @@ when a bad field comes from its bot_defaults, and a control socket path too long
 
 from __future__ import annotations
 
+import copy
+import math
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runner.config.bot import ConfigError
 from runner.config.daemon import load_config_dir
@@ -54,3 +59,57 @@ def test_a_control_socket_path_too_long_to_bind_is_a_config_error(tmp_path):
     assert problems(config_dir) == [
         f"{tmp_path / 'daemon.yaml'}: control.socket: 130 bytes long; a Unix socket's path holds at most 107: "
         "choose a shorter one, e.g. /run/botrunner/botrunner.sock"]
+
+
+# -- property: daemon.yaml broken at random ------------------------------------------------------
+
+FULL_DAEMON = {
+    "state_dir": "state", "control": {"socket": None, "tcp": {"host": "127.0.0.1", "port": 8765}},
+    "log": {"level": "INFO", "json": False, "file": None, "rotation": "50 MB", "retention": 10},
+    "stop_grace_secs": 10, "snapshot_interval_secs": 5,
+    "supervisor": {"max_restarts": 5, "window_secs": 300, "backoff_initial_secs": 1, "backoff_max_secs": 60},
+    "bot_defaults": {"execution": {"fee_rate": 0.001}},
+    "risk_groups": {"majors": {"max_gross_exposure_pct": 0.8, "max_open_positions": 3}},
+    "account_limits": {"binance/main": {"max_gross_exposure_pct": 0.9}},
+    "notifications": {"urls_env": ["BOTRUNNER_NOTIFY_URL"], "events": ["kill", "failed"]},
+}
+
+
+def _paths(value, prefix=()):
+    found = [prefix] if prefix else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, child in items:
+        found += _paths(child, (*prefix, key))
+    return found
+
+
+@st.composite
+def broken_daemon_files(draw):
+    config = copy.deepcopy(FULL_DAEMON)
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(_paths(config)))
+        parent = config
+        for key in where[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()) and isinstance(parent, dict):
+            parent["typo_field"] = 1
+        else:
+            parent[where[-1]] = copy.deepcopy(draw(st.sampled_from([
+                None, "", "abc", -1, 0, math.nan, math.inf, 1e308, 10**30, [], {}, [1], {"x": 1}, True, "1e5",
+                "ÿ", "/", 0.001, "0 MB", "a" * 300])))
+    return config
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(daemon=broken_daemon_files())
+def test_a_broken_daemon_file_loads_or_names_the_file_and_field_of_each_problem(tmp_path, daemon):
+    config_dir = tmp_path / "cfg"
+    (config_dir / "bots").mkdir(parents=True, exist_ok=True)
+    (config_dir / "bots" / "a.yaml").write_text(SMALL_BOT)
+    (config_dir / "daemon.yaml").write_text(yaml.safe_dump(daemon, allow_unicode=True))
+    try:
+        load_config_dir(config_dir)
+    except ConfigError as exc:
+        for line in exc.problems:
+            assert line.startswith((f"{config_dir / 'daemon.yaml'}: ", f"{config_dir / 'bots'}")), line
+            assert "Input should" not in line and "<class" not in line, line
