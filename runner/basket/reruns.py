@@ -21,7 +21,7 @@ runner closes meanwhile, which is no end of a re-run), has the other legs wait a
 next candle (`JournalFollowing.wait_for_reruns`), and `release`s it once it is built again: its
 new runner re-runs, or has nothing to. A leg that stays down mid-re-run leaves its share of the
 cash partial; the others are released then, and the basket enters nothing until that leg starts
-again (`runner.daemon.manager`). One that crashed past its re-run leaves its share as of its
+again (`runner.daemon.manager`), when they wait for its re-run as at a restart. One that crashed past its re-run leaves its share as of its
 crash, and the others trade on, as before it.
 """
 

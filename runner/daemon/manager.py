@@ -170,8 +170,7 @@ class BotManager(ManagerRequests):
                 runner = None
                 try:
                     runner = await self._build(slot)
-                    if (reruns := self._reruns_of(slot)) is not None:
-                        reruns.release(slot.id)     # crashed mid-re-run: its new runner re-runs now, or has nothing to
+                    self._rebuilt_in_basket(slot)
                     await self._services.risk_groups.baskets.start_together(runner, slot.config)   # a leg waits for the rest
                     slot.hand_over(runner)          # RUNNING; shown stopped or killed if it comes back so
                     if slot.kill_on_start is not None:
@@ -231,6 +230,20 @@ class BotManager(ManagerRequests):
         if reruns is None or slot.config.mode != "sim":
             return
         reruns.hold(slot.id)
+        self._others_wait_for_reruns(slot)
+
+    def _rebuilt_in_basket(self, slot: BotSlot) -> None:
+        """A basket leg built: its hold since a crash ends (its new runner re-runs, or has nothing
+        to). One that re-runs while the other legs run (started again by hand after it stayed
+        down, say) has them wait from their next candle, as at a restart of the daemon."""
+        reruns = self._reruns_of(slot)
+        if reruns is None:
+            return
+        reruns.release(slot.id)
+        if slot.id in reruns.pending:
+            self._others_wait_for_reruns(slot)
+
+    def _others_wait_for_reruns(self, slot: BotSlot) -> None:
         for leg in self._basket_legs(slot.config.basket.basket):
             runner = leg.runner
             if leg is not slot and leg.state == BotState.RUNNING and runner is not None and (

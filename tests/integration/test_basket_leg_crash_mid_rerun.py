@@ -212,3 +212,29 @@ async def test_a_leg_crashed_mid_run_holds_the_others_until_its_restart_has_re_r
     for leg in LEGS:
         assert manager.status(leg).fills == expected.legs[symbol_of(leg)]["fills"], leg
     assert cash == pytest.approx(expected.cash, rel=1e-12)
+
+
+async def test_a_leg_started_by_hand_after_it_stayed_down_mid_re_run_re_runs_while_the_others_wait(tmp_path):
+    rebuilt, journal_ends = await traded_then_one_leg_lost_its_snapshot(tmp_path)
+    CrashesMidRerun.crash_at = {symbol_of(rebuilt): journal_ends // 2}
+    others = [leg for leg in LEGS if leg != rebuilt]
+
+    again = services(tmp_path)
+    fresh: list[tuple[str, str, int]] = []      # (leg, side, candles the rebuilt leg had read) of the others' orders
+    basket = trio(tmp_path, speed=6_000)        # 100 candles a second a leg: the others still run when it is back
+    async with ManagerRun(basket.legs(), again, supervisor=SupervisorConfig(max_restarts=0)) as run:
+        manager = run.manager
+        await eventually(lambda: manager.status(rebuilt).state == "failed", 30.0, poll_secs=0.01)
+        again.journal.subscribe(lambda e: fresh.append((e.bot_id, e.data["side"], manager.status(rebuilt).bars))
+                                if e.kind == "order" and e.bot_id != rebuilt else None)
+
+        await manager.start(rebuilt)
+
+        await eventually(lambda: manager.status(rebuilt).bars >= journal_ends, 30.0, poll_secs=0.01)
+        assert all(manager.status(leg).state == "running" for leg in others)    # the test saw them wait
+        await eventually(lambda: any(leg != rebuilt for leg, *_ in fresh), 30.0, poll_secs=0.01)
+
+    early = [order for order in fresh if order[2] < journal_ends]
+    # Before: once it joined again, the others entered while its re-run had its share of the cash
+    # as of a candle before its journal's end.
+    assert early == [], f"decided afresh before {rebuilt} had re-run its {journal_ends} candles: {early[:3]}"
