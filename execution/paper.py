@@ -153,22 +153,13 @@ class PaperExecution:
 
     async def catch_up_resting(self, candle: Candle, *, from_ms: Mapping[str, int] | None = None) -> list[Fill]:
         """`on_candle`'s fills of the resting orders (limit orders and protective exits) for
-        `candle`, a candle that closed while the bot was down: what it reached fills at its price
-        and time, as it would have live. An order placed after the candle opened (its
-        `created_ts_ms`, the close it was decided on) does not see it, nor do an entry's exits
-        before `from_ms[entry id]` (see `catch_up_exits`). The runner calls this candle by
-        candle, expiring what is due at each close (`runner.bot.limits_while_down`)."""
-        starts = from_ms or {}
-        ts_ms = candle.ts_ms
-        later = [o for o in self._book.open_orders()
-                 if (o.created_ts_ms > ts_ms if o.oco_group is None else starts.get(o.oco_group, ts_ms) > ts_ms)]
-        if later:                            # set aside for this candle, back right after it
-            await self._book.cancel({o.client_order_id for o in later})
-        fills = [_with_fill_id(f) for f in await self._book.on_candle(candle)]
-        if later:
-            self._book.restore_orders(later)
+        `candle`, a candle that closed while the bot was down: sim's `catch_up_resting` on the
+        book, so what it reached fills at its price and time, as it would have live, and no
+        quote is read. The runner calls this candle by candle, expiring what is due at each
+        close (`runner.bot.limits_while_down`)."""
+        fills = [_with_fill_id(f) for f in await self._book.catch_up_resting(candle, from_ms=from_ms)]
         for fill in fills:
-            _log_fill(fill, f"the candle of {iso_utc(ts_ms)}, while the bot was down, reached it")
+            _log_fill(fill, f"the candle of {iso_utc(candle.ts_ms)}, while the bot was down, reached it")
         return fills
 
     async def aclose(self) -> None:

@@ -134,6 +134,24 @@ class SimExecution:
         self._trailing = any(map(is_trailing_stop, self._pending))
         return fills
 
+    async def catch_up_resting(self, candle: Candle, *, from_ms: Mapping[str, int] | None = None) -> list[Fill]:
+        """`on_candle`'s fills for `candle`, a candle the bot did not step through (a shadow or
+        paper bot's downtime, `runner.bot.limits_while_down`), of the orders that would have
+        seen it: not one decided after it opened (its `created_ts_ms`, the close it was decided
+        on), nor an entry's exits before `from_ms[entry id]` (see `catch_up_exits`); those rest
+        on, unchanged, for the next."""
+        starts, ts_ms = from_ms or {}, candle.ts_ms
+        later = [o for o in self._pending
+                 if (o.created_ts_ms > ts_ms if o.oco_group is None else starts.get(o.oco_group, ts_ms) > ts_ms)]
+        if not later:
+            return list(self.on_candle_now(candle))
+        held = set(map(id, later))
+        self._pending = [o for o in self._pending if id(o) not in held]
+        fills = list(self.on_candle_now(candle))
+        self._pending += later
+        self._trailing = any(map(is_trailing_stop, self._pending))
+        return fills
+
     async def aclose(self) -> None:
         self._pending.clear()
         self._trailing = False

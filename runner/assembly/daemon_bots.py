@@ -105,12 +105,15 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
                  warmup_candles(config.timeframe, strategy_needs(strategy)))
     key, make_feed = exchange_feed(config, account, clock)     # klines, or candles made from trades
     # The history holds the candles past the snapshot too, for its protective exits to catch up on.
-    # Live looks its entries up again; paper puts its resting limit orders through the candles
-    # it missed (`runner.bot.limits_while_down`): each from the candle it was decided on, at most.
+    # Live looks its entries up again; paper and shadow fills put the resting limit orders through
+    # the candles missed (`runner.bot.limits_while_down`): each from the candle it was decided on.
+    governed = wiring["governance"]
+    kind = governed.running_kind if governed is not None else ExecutionKind(config.mode)
+    looked_up = [*(recovered.entries_to_look_up if config.mode == "live" else ()), *(resting_limit_orders(
+        recovered.state, recovered.orders_after, recovered.fills_after, recovered.cancelled_after)
+        if kind is not ExecutionKind.LIVE else ())]
     past_snapshot = candles_past_snapshot(recovered.state, config.timeframe, clock.now_ms(), recovered.exits_to_arm,
-                                          recovered.entries_to_look_up if config.mode == "live" else resting_limit_orders(
-                                              recovered.state, recovered.orders_after, recovered.fills_after,
-                                              recovered.cancelled_after))
+                                          looked_up)
     cursor = await hub.subscribe_live(key, make_feed, warmup=max(warmup, shared_catch_up(past_snapshot)))
     runner = None
     try:

@@ -197,3 +197,20 @@ async def test_a_limit_order_journalled_past_the_snapshot_sees_the_missed_candle
     assert second.execution.open_orders() == []
     assert second.portfolio.quantity == pytest.approx(order.quantity)
     journal.close()
+
+
+async def test_a_shadow_bots_limit_entry_reached_while_the_daemon_was_down_fills_at_that_candle(tmp_path):
+    # A governed live bot at L0: sim fills on the exchange's candles, nothing sent.
+    async with BinanceStandIn(tape(), balances={"USDT": 10_000, "BTC": 0}, start_ms=T0_MS + 60 * MIN) as standin:
+        config = bot("shadow-bid", "live", standin.base_url, on_restart="resume",
+                     strategy={"name": "test_places_one_limit_order", "params": {"plan": "bid"}},
+                     risk={"stake_pct": 0.5},
+                     governance={"enabled": True, "start_level": 0, "drift": {"enabled": False},
+                                 "promotion": {"min_trades": 1_000, "min_win_rate": 0.0, "max_drawdown_pct": 1.0}})
+        manager = await down_and_back(tmp_path, standin, config)
+
+        [fill] = events(tmp_path, config.id, "fill")
+        assert fill["shadow"]
+        assert (fill["price"], fill["fill_ts_ms"], fill["at_ms"]) == (BID, candle_ms(DOWN_WICK), candle_ms(DOWN_WICK + 1))
+        assert manager.status(config.id).position == pytest.approx(fill["quantity"])
+        assert not standin.orders
