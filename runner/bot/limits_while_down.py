@@ -1,4 +1,4 @@
-"""A restarted paper bot's resting limit orders over the candles that closed while it was down.
+"""A restarted paper (or shadow) bot's resting limit orders over the candles closed while it was down.
 
 A paper bot does not re-run its candles after a restart: it starts on the exchange's next one.
 Its protective exits catch up on the candles it missed (`runner.state.exits_past_snapshot`),
@@ -9,7 +9,7 @@ cancelled at that candle's close.
 
 `replay_resting_limits` puts them through the missed candles one at a time, as the loop would
 have (`StrategyRunner._steps` without the strategy): the engine fills what each candle reached
-(`PaperExecution.catch_up_resting`: limit orders and protective exits together, by sim's rule),
+(`catch_up_resting`: limit orders and protective exits together, by sim's rule),
 the fills are booked and journalled at the candle's close, a resting limit exit's set-aside
 stops watch the candle, orders whose expiry is that close are cancelled (journalled
 "expired" at it), and a bot with trading hours cancels a resting entry at the first close
@@ -23,8 +23,8 @@ bot trades, and a restart does not restore an order whose fill the journal holds
 (`PaperExecution.restore_orders`) nor one whose cancel it holds (`runner.state.recovery`).
 
 A mixin of `StrategyRunner`, called from `RunnerPersistence.catch_up_exits`; engines without
-`catch_up_resting` skip it: live (the exchange matched them; the restart looks them up), and
-sim's engine under a shadow bot, whose limit orders still wait for the first live candle.
+`catch_up_resting` (live: the exchange matched them; the restart looks them up) skip it.
+Paper's and a shadow bot's (sim fills on exchange candles) have it: `SimExecution.catch_up_resting`.
 """
 
 from __future__ import annotations
