@@ -28,14 +28,16 @@ a stop-limit order on the exchange instead (Binance spot STOP_LOSS_LIMIT), as fr
   candle (a kill's flatten by the kill flow's own retries).
 - **A gap.** Once triggered, the stop is a limit order: a price that gapped past its limit
   leaves it unfilled. A candle that closes past the limit with the stop still open makes the
-  engine cancel it (confirmed) and sell what it did not by market (`<entry id>-sl`).
+  engine cancel it (confirmed) and sell what it did not by market (`<entry id>-sl`). One that
+  provably never reaches the exchange leaves a bot-managed stop at the stop's level in its place
+  (`execution.live_exits_in_flight`): the next candle past it sends a new exit (`-sl2`).
 - **Restarts.** A restored stop is looked up by its client order id; one filled while the
   daemon was down is booked then (or adopted by reconciliation first, never twice).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -43,31 +45,27 @@ from loguru import logger
 
 from execution.errors import OrderNotFound, TemporaryExchangeError
 from execution.exchange import ExchangeAccount
-from execution.live import LiveExecution
+from execution.live import JournalIntent, LiveExecution
 from execution.models import Fill, Order, OrderType, Side
 from execution.order_ids import exchange_stop_id, is_exchange_stop, protected_entry, protective_id, protective_kind
 from execution.tracked_order import OrderState, TrackedOrder
 from market.models import Candle
 
-__all__ = ["ExchangeStopExecution", "JournalIntent"]
-
-JournalIntent = Callable[[Order], Awaitable[None]]
-"""Journals an order's intent and returns once it is durable (the runner's own discipline)."""
+__all__ = ["ExchangeStopExecution"]
 
 _OPEN, _UNKNOWN = OrderState.OPEN, OrderState.UNKNOWN
 
 
 class ExchangeStopExecution(LiveExecution):
     """`LiveExecution` with each entry's fixed stop-loss resting on the exchange; see the module.
-    `journal_intent` makes a stop's intent durable before it is sent; `stop_limit_offset_pct`
-    puts the limit that far past the stop."""
+    `journal_intent` (required here) makes a stop's intent durable before it is sent, as it
+    does the exits' (`LiveExecution`); `stop_limit_offset_pct` puts the limit that far past the stop."""
 
     def __init__(self, account: ExchangeAccount, symbol: str, *, order_id_prefix: str,
                  journal_intent: JournalIntent, stop_limit_offset_pct: float = 0.005, **options: Any) -> None:
-        super().__init__(account, symbol, order_id_prefix=order_id_prefix, **options)
+        super().__init__(account, symbol, order_id_prefix=order_id_prefix, journal_intent=journal_intent, **options)
         if not 0.0 < stop_limit_offset_pct < 0.5:
             raise ValueError(f"stop_limit_offset_pct must be > 0 and < 0.5, got {stop_limit_offset_pct!r}")
-        self._journal_intent = journal_intent
         self._offset = stop_limit_offset_pct
         self._stops: dict[str, Order] = {}          # entry id -> its stop, resting or in flight
         self._to_place: list[Order] = []            # stops of entries just done, placed before the call returns
@@ -190,8 +188,7 @@ class ExchangeStopExecution(LiveExecution):
                 self._arm_bot_stop(stop, stop.quantity, "under the market's minimum order at its limit price")
                 continue
             stop = replace(stop, quantity=quantity)
-            await self._journal_intent(stop)        # durable before it leaves, as every order
-            await self._submit(stop)
+            await self._submit(stop)                 # its intent journalled before it leaves, as every order
             if cid in self._orders:                  # resting, or its outcome looked up
                 self._stops[group] = stop
                 self._drop_bot_stop(group)
@@ -254,6 +251,7 @@ class ExchangeStopExecution(LiveExecution):
             quantity = self.closable_quantity(order.quantity - sold, 0.0) if order.quantity > sold else 0.0
             if quantity <= 0.0:
                 logger.info("Order {} not sent: the stop on the exchange sold the position first", order.client_order_id)
+                self._in_flight.release(order.client_order_id)      # nothing left for its exits to protect
                 return
             order = replace(order, quantity=quantity)
         await super()._submit(order)
@@ -303,11 +301,15 @@ class ExchangeStopExecution(LiveExecution):
             if not await self._cancel_stop(stop):
                 continue                         # tried again at the next candle
             sold = self._sold_by_stop.pop(group, 0.0)
-            self._disarm_group(group)
+            others = self._disarm_group(group)
             quantity = self.closable_quantity(stop.quantity - sold, candle.close) if stop.quantity > sold else 0.0
             if quantity > 0.0:
-                await super()._submit(Order(protective_id(group, "sl"), self.symbol, stop.side, OrderType.MARKET,
-                                            quantity=quantity, reason="stop_loss", created_ts_ms=candle.ts_ms))
+                gap_exit = Order(protective_id(group, "sl"), self.symbol, stop.side, OrderType.MARKET,
+                                 quantity=quantity, reason="stop_loss", created_ts_ms=candle.ts_ms)
+                # Held while it is out: one that never reaches the exchange leaves the position
+                # to a bot-managed stop at the stop's level (reached at once) and its other exits.
+                self._in_flight.hold(gap_exit.client_order_id, [*others, self._bot_stop(stop, quantity)])
+                await super()._submit(gap_exit)
 
     # -- the bot-managed stop, when the exchange holds none ------------------------------------
 
@@ -317,15 +319,24 @@ class ExchangeStopExecution(LiveExecution):
             return
         logger.warning("Order {}: its stop-loss at {:.8g} is bot-managed from now on ({})", stop.oco_group,
                        stop.stop_price, why)
-        self._exits.restore(Order(protective_id(stop.oco_group, "sl"), self.symbol, stop.side, OrderType.STOP,
-                                  quantity=quantity, stop_price=stop.stop_price, reason="stop_loss",
-                                  created_ts_ms=stop.created_ts_ms, oco_group=stop.oco_group))
+        bot_stop = self._bot_stop(stop, quantity)
+        if (exit_out := self._in_flight.exit_out(stop.oco_group)) is not None:
+            self._in_flight.hold(exit_out, [bot_stop])      # its entry's exit is out: armed if that never lands
+        else:
+            self._exits.restore(bot_stop)
+
+    def _bot_stop(self, stop: Order, quantity: float) -> Order:
+        """The bot-managed stop-loss that stands in for the exchange stop `stop`, for `quantity`."""
+        return Order(protective_id(stop.oco_group, "sl"), self.symbol, stop.side, OrderType.STOP, quantity=quantity,
+                     stop_price=stop.stop_price, reason="stop_loss", created_ts_ms=stop.created_ts_ms,
+                     oco_group=stop.oco_group)
 
     def _drop_bot_stop(self, group: str) -> None:
-        sl = protective_id(group, "sl")
-        if any(o.client_order_id == sl for o in self._exits.orders()):
-            for order in [o for o in self._exits.clear() if o.client_order_id != sl]:
+        def is_bot_stop(order: Order) -> bool:
+            return protective_kind(order.client_order_id, group) == "sl"
+        if any(map(is_bot_stop, self._exits.orders())):
+            for order in [o for o in self._exits.clear() if not is_bot_stop(o)]:
                 self._exits.restore(order)
 
-    def _disarm_group(self, group: str) -> None:
-        self._exits.disarm([o.client_order_id for o in self._exits.orders() if o.oco_group == group])
+    def _disarm_group(self, group: str) -> list[Order]:
+        return self._exits.disarm([o.client_order_id for o in self._exits.orders() if o.oco_group == group])

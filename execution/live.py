@@ -31,9 +31,13 @@ Protective exits (`stop_loss_pct`, `take_profit_pct`, `trailing_stop_pct` or
 a trailing stop's level trailing the highs of closed candles, a market exit sent when a candle
 reaches one (`execution.protective`); listed in `open_orders()`, dropped by `cancel_all`. That
 exit's intent is journalled (`journal_intent`) before it is sent, as the runner journals its
-own orders: a restart follows it by its client order id, never sends it again. One that never
-reached the exchange is not resent either (a wrong "never reached" would sell twice, perhaps
-another bot's coins): its position stays open without exits, with a WARNING to close it.
+own orders: a restart follows it by its client order id, never sends it again. While it is out,
+its entry's exits are held (`execution.live_exits_in_flight`); one that provably never reached
+the exchange (as above: not found twice past the grace), or that a rate limit refused, gets
+them armed again under new ids, so the next candle that reaches one sends a new exit: never
+the same order twice, and never a position left unprotected. An exit the exchange refused
+(say, insufficient balance: on an account several bots share, sending it again might sell
+another's coins) leaves its position without exits, with a WARNING to close it.
 
 A fill's `quantity` is what traded; a fee the exchange takes in the base asset (Binance takes a
 buy's fee from the coin received) is its `base_fee`, which the portfolio takes off the position,
@@ -56,8 +60,9 @@ from execution.errors import (
 from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order
 from execution.live_cancel import LiveCancels
+from execution.live_exits_in_flight import ExitsInFlight, LiveExitsInFlight
 from execution.live_restart import LiveRestart
-from execution.order_ids import managed_exit_entry
+from execution.order_ids import managed_exit_entry, protected_entry
 from execution.order_request import order_call
 from execution.periodic_reconcile import PeriodicReconciliation
 from execution.protective import ProtectiveExits
@@ -79,13 +84,15 @@ _NO_FILLS: tuple[Fill, ...] = ()
 _RECONCILE_LOOKBACK_MS = 86_400_000
 
 
-class LiveExecution(LiveRestart, LiveCancels):
+class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
     """Real orders for one bot (client order ids starting with `order_id_prefix`) on `symbol`.
 
     Implements the `ExecutionEngine` surface; see the module docstring for the rules. Its
-    restart (`execution.live_restart`) and its cancels (`execution.live_cancel`) are mixins.
-    `journal_intent` makes the intent of an exit the engine sends itself durable before it is
-    sent (None: not journalled, for a test of the engine alone).
+    restart (`execution.live_restart`), its cancels (`execution.live_cancel`) and what an exit's
+    outcome does to the exits held for it (`execution.live_exits_in_flight`) are mixins.
+    `journal_intent` makes the intent of an order the engine makes itself (an exit, a stop
+    resting on the exchange) durable before it is sent (None: not journalled, for a test of the
+    engine alone).
     `clock` stamps fills whose exchange time is missing. `unknown_grace_secs` overrides the
     exchange-time grace before an unknown order that is not found counts as never placed.
     Every `reconcile_every_candles` candles of `timeframe` (by default an hour's worth, at least
@@ -110,6 +117,7 @@ class LiveExecution(LiveRestart, LiveCancels):
             self._grace_ms = int(unknown_grace_secs * 1000)
         self._orders: dict[str, TrackedOrder] = {}
         self._exits = ProtectiveExits(symbol)
+        self._in_flight = ExitsInFlight()         # exits held while their entry's market exit is out
         self._sent: set[str] = set()
         self._fills = UnreportedFills()
         self._last_price: float | None = None
@@ -155,14 +163,16 @@ class LiveExecution(LiveRestart, LiveCancels):
         looked_up = set()
         for tracked in [t for t in self._orders.values() if t.state is _UNKNOWN]:
             looked_up.add(tracked.order.client_order_id)
-            await self._resolve(tracked)
+            # Exits armed again (their exit never reached the exchange) were armed before this
+            # candle: it is checked against them, not only the next one.
+            armed.extend(await self._resolve(tracked))
         for tracked in [t for t in self._orders.values() if t.state is _OPEN]:
             if tracked.order.client_order_id not in looked_up:
                 await self._poll(tracked)
         for order in self._exits.take_reached(candle, among=armed):
             logger.info("Order {}: {} reached by the candle of {} (low {}, high {}); sending a market exit",
                         order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high)
-            await self._submit(self._exits.market_exit(order, candle))
+            await self._send_exit(order, armed, candle)
         return self._fills.drain()
 
     @property
@@ -206,8 +216,9 @@ class LiveExecution(LiveRestart, LiveCancels):
 
     def open_orders(self) -> list[Order]:
         """Orders not done: open on the exchange, or of unknown outcome (pending either way), then
-        the bot-managed protective exits (with `oco_group`)."""
-        return [t.order for t in self._orders.values()] + self._exits.orders()
+        the bot-managed protective exits (with `oco_group`): armed, then held while their
+        entry's market exit is out (a snapshot keeps them; see `execution.live_exits_in_flight`)."""
+        return [t.order for t in self._orders.values()] + self._exits.orders() + self._in_flight.orders()
 
     async def aclose(self) -> None:
         """The account (shared) is closed by its owner; orders stay as they are on the exchange."""
@@ -222,15 +233,18 @@ class LiveExecution(LiveRestart, LiveCancels):
         cid = order.client_order_id
         if cid in self._sent:
             logger.warning("Order {} was sent before; not sending it again", cid)
+            if cid not in self._orders:       # not followed: its exits are held for nothing
+                self._unprotected_by(cid)
             return
         await self._account.load_markets()
         prepared = order_call(self._account, self.symbol, order, last_price=self._last_price)
         if isinstance(prepared, str):
             logger.warning("Order {} {} {} dropped, not sent: {}", cid, order.side.value, self.symbol, prepared)
+            self._unprotected_by(cid)
             return
         fn, args, size = prepared
-        if self._journal_intent is not None and managed_exit_entry(cid) is not None:
-            await self._journal_intent(order)     # an exit of the engine's own: durable before it leaves
+        if self._journal_intent is not None and protected_entry(cid) is not None:
+            await self._journal_intent(order)     # an order of the engine's own: durable before it leaves
         self._sent.add(cid)
         started = time.perf_counter()
         try:
@@ -240,9 +254,11 @@ class LiveExecution(LiveRestart, LiveCancels):
             return
         except RateLimited as exc:
             logger.warning("Order {} dropped, not placed (rate limited before matching): {}", cid, exc)
+            self._rearm_exits_of(cid, "a rate limit refused it before matching")
             return
         except OrderRejected as exc:
             logger.warning("Order {} dropped, the exchange refused it: {}", cid, exc)
+            self._unprotected_by(cid)
             return
         except FatalExchangeError:
             self._orders[cid] = TrackedOrder(order, _UNKNOWN)     # it may exist: reconcile before trading again
@@ -254,6 +270,7 @@ class LiveExecution(LiveRestart, LiveCancels):
             # Cancelled (shutdown) while the request was out: it may have reached the exchange.
             self._orders[cid] = TrackedOrder(order, _UNKNOWN)
             raise
+        self._in_flight.release(cid)      # on the exchange: it sells the position its exits protected
         tracked = TrackedOrder(order, _OPEN)
         self._orders[cid] = tracked
         await self._absorb_or_retry_later(tracked, raw)
@@ -278,8 +295,9 @@ class LiveExecution(LiveRestart, LiveCancels):
 
     # -- following orders --------------------------------------------------------------------
 
-    async def _resolve(self, tracked: TrackedOrder) -> None:
-        """One lookup of an order of unknown outcome by its client order id."""
+    async def _resolve(self, tracked: TrackedOrder) -> list[Order]:
+        """One lookup of an order of unknown outcome by its client order id; return the exits
+        armed again for it (an exit found never to have reached the exchange)."""
         cid, client = tracked.order.client_order_id, self._account.client
         try:
             exchange_now_ms = await self._account.exchange_time_ms()
@@ -293,21 +311,23 @@ class LiveExecution(LiveRestart, LiveCancels):
                 del self._orders[cid]
                 logger.warning("Order {} never reached the exchange (not found {} times, the last at exchange time "
                                "{}); dropped it, and it is not resent", cid, tracked.not_found, exchange_now_ms)
-                if (entry := managed_exit_entry(cid)) is not None:   # its exits were disarmed when it was sent
-                    logger.warning("Order {}: the position of entry {} stays open without its protective exits; "
-                                   "close it by hand, or the strategy's exit or a kill will", cid, entry)
+                if managed_exit_entry(cid) is not None:   # its entry's exits were held when it was sent
+                    return self._rearm_exits_of(cid, "it never reached the exchange")
             else:
                 logger.info("Order {} not found yet ({} time(s)); looking again at the next candle", cid,
                             tracked.not_found)
-            return
+            return []
         except TemporaryExchangeError as exc:
+            # Unknown still (the exchange may be down): held exits stay held, nothing is sent.
             logger.warning("Order {}: lookup by client order id failed ({}); trying again at the next candle",
                            cid, exc)
-            return
+            return []
         logger.info("Order {} found on the exchange after an unknown outcome: {} (filled {})", cid,
                     raw.get("status"), raw.get("filled"))
+        self._in_flight.release(cid)      # it reached the exchange: its entry's exits go for good
         tracked.state = _OPEN
         await self._absorb_or_retry_later(tracked, raw)
+        return []
 
     async def _poll(self, tracked: TrackedOrder) -> None:
         cid, client = tracked.order.client_order_id, self._account.client

@@ -6,7 +6,7 @@ the position, a kill's flatten) or those named (`cancel`: a limit order at its e
 way each order is followed to its end, and the fills it had are returned with what was
 cancelled: an order may fill before its cancel arrives, and the runner books those fills before
 it sizes anything on the position. A protective exit is the bot's, not the exchange's: it is
-disarmed here, with its pair.
+disarmed here, with its pair (or dropped, held while its entry's market exit is out).
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ class LiveCancels:
         for tracked in [t for t in self._orders.values() if t.state is _OPEN]:
             await self._poll(tracked)
         cancelled.extend(self._exits.clear())
+        cancelled.extend(self._in_flight.clear())      # the caller's exit or flatten replaces them
         if cancelled:
             logger.info("Cancelled {} order(s) of {}: {}", len(cancelled), self.symbol,
                         ", ".join(o.client_order_id for o in cancelled))
@@ -86,7 +87,7 @@ class LiveCancels:
         `open_orders()` and the caller tries again later. A protective exit named is disarmed,
         with its pair (they are the bot's, not the exchange's)."""
         await self._account.load_markets()
-        client, cancelled = self._account.client, self._exits.disarm(order_ids)
+        client, cancelled = self._account.client, self._exits.disarm(order_ids) + self._in_flight.disarm(order_ids)
         for cid in order_ids:
             tracked = self._orders.get(cid)
             if tracked is not None and tracked.state is _UNKNOWN:

@@ -5,9 +5,11 @@ A restarted live bot hands the engine what it followed (`restore_orders`): the o
 armed protective exits of its snapshot, the intents journalled past it (the runner's orders,
 and the market exits the engine sent for a bot-managed stop), and orders reconciliation found
 on the exchange. An order is never sent again: each is looked up by its client order id, as
-after an unknown outcome, since the answer may have been lost with the process. Then the exits
-go through the candles the bot did not step through (`catch_up_exits`), as `on_candle` would
-have put them.
+after an unknown outcome, since the answer may have been lost with the process. An entry whose
+market exit is among them has its exits held, not armed, until the lookup tells whether that
+exit reached the exchange (`execution.live_exits_in_flight`): armed again if it never did.
+Then the exits go through the candles the bot did not step through (`catch_up_exits`), as
+`on_candle` would have put them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from loguru import logger
 
 from execution.models import Fill, Order
-from execution.order_ids import protective_kind
+from execution.order_ids import managed_exit_entry, protective_kind
 from execution.tracked_order import OrderState, TrackedOrder
 from market.models import Candle, iso_utc
 
@@ -31,19 +33,33 @@ class LiveRestart:
 
     def restore_orders(self, orders: list[Order], *, fill_ids: Iterable[str] = ()) -> None:
         """Adopt orders to follow (a snapshot's, journalled intents, or found on the exchange):
-        protective exits are kept as they are, the others are looked up by client order id at
-        the next `on_candle` (as unknown outcomes); one already followed is left as it is. Pass
+        protective exits are kept as they are (held, when their entry's market exit is among the
+        orders followed), the others are looked up by client order id at the next `on_candle`
+        (as unknown outcomes); one already followed is left as it is. Pass
         the trade ids the bot has already booked as `fill_ids`, so their fills are not reported again."""
         self._fills.mark_booked(fill_ids)
-        known = {o.client_order_id for o in self.open_orders()}
+        # An exit's market order has the id of the exit it carries out: the two are told apart.
+        known_exits = {o.client_order_id for o in (*self._exits.orders(), *self._in_flight.orders())}
+        known_orders = set(self._orders)
         for order in orders:
-            if order.client_order_id in known:
+            cid = order.client_order_id
+            if protective_kind(cid, order.oco_group) is not None:
+                if cid in known_exits:
+                    continue
+                if (exit_out := self._in_flight.exit_out(order.oco_group)) is not None:
+                    self._in_flight.hold(exit_out, [order])
+                else:
+                    self._exits.restore(order)
                 continue
-            if protective_kind(order.client_order_id, order.oco_group) is not None:
-                self._exits.restore(order)
-            else:
-                self._sent.add(order.client_order_id)
-                self._orders[order.client_order_id] = TrackedOrder(order, _UNKNOWN)
+            if cid in known_orders:
+                continue
+            self._sent.add(cid)
+            self._orders[cid] = TrackedOrder(order, _UNKNOWN)
+            if (group := managed_exit_entry(cid)) is not None:
+                # A market exit journalled (or in a snapshot) before its answer: its entry's exits
+                # wait for the lookup, neither armed beside it nor lost if it never landed.
+                self._in_flight.hold(cid, self._exits.disarm(
+                    [o.client_order_id for o in self._exits.orders() if o.oco_group == group]))
 
     async def catch_up_exits(self, candles: Sequence[Candle], *, why: str = "past the snapshot",
                              from_ms: Mapping[str, int] | None = None) -> list[Fill]:
@@ -64,7 +80,7 @@ class LiveRestart:
             for order in self._exits.take_reached(candle, among=among):
                 logger.warning("Order {}: {} reached by the candle of {} (low {}, high {}), {}; sending a market "
                                "exit now", order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high, why)
-                await self._submit(self._exits.market_exit(order, candle))
+                await self._send_exit(order, among, candle)
         return self._fills.drain()
 
     async def _look_up_unknown_outcomes(self) -> dict[str, int]:

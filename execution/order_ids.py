@@ -8,6 +8,11 @@ stop), so it is as deterministic as its entry and names it; a stop-loss resting 
 (`execution.stop_on_exchange`) is `<entry id>-xs`, never the id of the market exit a bot-managed
 stop sends (`-sl`). The ids are the orders' identity on the exchange and the journal's
 keys, which is why they are deterministic: a restarted bot makes the same ids again.
+
+An exit sent once and proven never to have reached the exchange has its entry's exits armed
+again under the next generation, `<entry id>-sl2` (then `-sl3`, ...; the first has no number):
+the exit the next candle sends is a new order with a new id, since Binance takes the id of a
+closed order again and the journal keys its intents by id (`execution.live_exits_in_flight`).
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ ProtectiveKind = Literal["sl", "tp", "ts"]
 _PROTECTIVE_KINDS: tuple[ProtectiveKind, ...] = ("sl", "tp", "ts")
 _EXCHANGE_STOP = "xs"
 
-__all__ = ["BotId", "ClientOrderId", "ProtectiveKind", "client_order_id", "exchange_stop_id", "is_exchange_stop",
-           "managed_exit_entry", "order_id_prefix", "protected_entry", "protective_id", "protective_kind", "sequence_of"]
+__all__ = ["BotId", "ClientOrderId", "ProtectiveKind", "client_order_id", "exchange_stop_id", "exit_generation",
+           "is_exchange_stop", "managed_exit_entry", "order_id_prefix", "protected_entry", "protective_id",
+           "protective_kind", "sequence_of"]
 
 
 def order_id_prefix(bot_id: BotId | str) -> str:
@@ -43,20 +49,25 @@ def sequence_of(order_id: str, prefix: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
-def protective_id(entry_id: str, kind: ProtectiveKind) -> ClientOrderId:
+def protective_id(entry_id: str, kind: ProtectiveKind, generation: int = 1) -> ClientOrderId:
     """The id of the stop-loss (`"sl"`), take-profit (`"tp"`) or trailing stop (`"ts"`) exit of the
-    entry `entry_id`."""
-    return ClientOrderId(f"{entry_id}-{kind}")
+    entry `entry_id`; of its `generation`-th arming (see the module docstring) past the first."""
+    return ClientOrderId(f"{entry_id}-{kind}" if generation == 1 else f"{entry_id}-{kind}{generation}")
 
 
 def protective_kind(order_id: str, entry_id: str | None) -> ProtectiveKind | None:
-    """`"sl"`, `"tp"` or `"ts"` when `order_id` is a protective exit of the entry `entry_id`, else None."""
+    """`"sl"`, `"tp"` or `"ts"` when `order_id` is a protective exit of the entry `entry_id` (of
+    any generation), else None."""
     if entry_id is None:
         return None
-    for kind in _PROTECTIVE_KINDS:
-        if order_id == f"{entry_id}-{kind}":
-            return kind
-    return None
+    parsed = _managed_exit(order_id)
+    return parsed[1] if parsed is not None and parsed[0] == entry_id else None
+
+
+def exit_generation(order_id: str) -> int:
+    """The generation of the protective exit `order_id` (`protective_id`'s); 1 for any other id."""
+    parsed = _managed_exit(order_id)
+    return parsed[2] if parsed is not None else 1
 
 
 def exchange_stop_id(entry_id: str) -> ClientOrderId:
@@ -73,13 +84,23 @@ def protected_entry(order_id: str) -> str | None:
     """The entry whose protective exit `order_id` is (`protective_id`'s or `exchange_stop_id`'s
     inverse), or None when `order_id` is not one (an entry's own id ends in its sequence number,
     never in a kind)."""
-    entry_id, _, kind = order_id.rpartition("-")
-    return entry_id if entry_id and (kind in _PROTECTIVE_KINDS or kind == _EXCHANGE_STOP) else None
+    if order_id.endswith(f"-{_EXCHANGE_STOP}"):
+        return order_id[:-len(_EXCHANGE_STOP) - 1] or None
+    return managed_exit_entry(order_id)
 
 
 def managed_exit_entry(order_id: str) -> str | None:
     """The entry whose bot-managed exit (`protective_id`: stop-loss, take-profit, trailing stop)
     `order_id` is, or None: an entry, or a stop resting on the exchange (`exchange_stop_id`).
     The engine sends such an exit itself, as a market order, when a candle reaches it."""
-    entry_id, _, kind = order_id.rpartition("-")
-    return entry_id if entry_id and kind in _PROTECTIVE_KINDS else None
+    parsed = _managed_exit(order_id)
+    return parsed[0] if parsed is not None else None
+
+
+def _managed_exit(order_id: str) -> tuple[str, ProtectiveKind, int] | None:
+    """(entry id, kind, generation) of a `protective_id`, else None."""
+    entry_id, _, tail = order_id.rpartition("-")
+    kind, generation = tail[:2], tail[2:]
+    if not entry_id or kind not in _PROTECTIVE_KINDS or not (generation == "" or generation.isdigit()):
+        return None
+    return entry_id, kind, int(generation) if generation else 1

@@ -196,8 +196,15 @@ def trailing_stop(entry: Order, symbol: str, *, quantity: float, entry_price: fl
 
 
 def is_trailing_stop(order: Order) -> bool:
-    """`order` is the trailing stop exit of an entry (not an entry asking for one)."""
-    return order.oco_group is not None and order.client_order_id == protective_id(order.oco_group, "ts")
+    """`order` is the trailing stop exit of an entry (not an entry asking for one), of any
+    generation (`protective_id`: one armed again after its exit never reached the exchange)."""
+    group, order_id = order.oco_group, order.client_order_id
+    if group is None:
+        return False
+    # `protective_kind(order_id, group) == "ts"`, inline: sim asks this of each stop on each candle.
+    end = len(group) + 3
+    return order_id.startswith(group) and order_id[len(group):end] == "-ts" and (
+        len(order_id) == end or order_id[end:].isdigit())
 
 
 def trailed(order: Order, candle: Candle) -> Order:

@@ -26,7 +26,7 @@ from execution.reconcile import ReconcileReport, reconcile
 from runner.bot.clock import Clock
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
-from runner.state.exits_past_snapshot import carried_out_exit_groups, filled_exit_groups
+from runner.state.exits_past_snapshot import filled_exit_groups
 from runner.state.journal import BotJournal
 from runner.state.recovery import RecoveredState, RecoveryError
 
@@ -40,7 +40,7 @@ def restore_from_journal(runner: StrategyRunner, recovered: RecoveredState, jour
     """Snapshot, then the kill latch, fills and intents the journal holds past it."""
     if recovered.state is not None:
         runner.restore(recovered.state, cancelled_after=recovered.cancelled_after,   # not what was cancelled since,
-                       exits_filled_after=carried_out_exit_groups(recovered.fills_after, recovered.orders_after))
+                       exits_filled_after=filled_exit_groups(f["order_id"] for f in recovered.fills_after))
     if recovered.latch_after is not None:
         # Killed (or resumed) past the snapshot: the latch holds, with its reason, and `run`
         # finishes the flatten, following its order if journalled (restored below), not resending it.

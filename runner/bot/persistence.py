@@ -188,8 +188,9 @@ class RunnerPersistence:
         a protective exit an exit replaced since would otherwise rest again beside it (and sell
         a position sold already). Those a limit exit replaced are kept for it (`restore_orders`).
         `exits_filled_after` (paper, live): the entries one of whose protective exits the journal
-        holds a fill or a sent exit's intent of past the snapshot; their exits were carried out
-        and are not restored (`runner.state.exits_past_snapshot.carried_out_exit_groups`)."""
+        holds a fill of past the snapshot; their exits were carried out and are not restored
+        (`runner.state.exits_past_snapshot.filled_exit_groups`; a live exit's intent alone has
+        the engine hold them until its lookup, see `execution.live_exits_in_flight`)."""
         self.portfolio = self.portfolio.restored(state["portfolio"])
         if self.forecasting is not None and state.get("forecasting") is not None:
             self.forecasting.restore(state["forecasting"])

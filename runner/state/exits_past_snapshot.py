@@ -23,12 +23,15 @@ Checking again a candle the bot had already checked before it died changes nothi
 candle against the same level gives the same answer. The one it may have answered already is a
 reached exit: the fill of an exit journalled past the snapshot means the exit was carried out,
 so its entry's exits are not restored at all (`filled_exit_groups`), and nothing is sold twice.
-A live exit whose answer was lost before the crash has no fill journalled, but its intent is: the
-engine journals it before it sends it. Its entry's exits are not restored either
-(`carried_out_exit_groups`): the exit is followed by its client order id, and its fill booked
-when the lookup finds it (or by reconciliation first, once). Before the intent was journalled
-only reconciliation could tell; when the exchange's trade list did not show the trade yet, the
-exit came back armed and was sent a second time.
+A live exit whose answer was lost before the crash (or that crashed with the process before it
+was sent) has no fill journalled, but its intent is: the engine journals it before it sends it.
+Its entry's exits are restored, and the engine holds them, not armed, beside the exit it follows
+by its client order id (`execution.live_exits_in_flight`): found on the exchange, they go and
+its fill is booked when the lookup finds it (or by reconciliation first, once); proven never to
+have reached it, they are armed again and the next candle reaching one sends a new exit under a
+new id. Before the intent was journalled, the exit came back armed and was sent a second time
+when the exchange's trade list did not show its trade yet; then, with the intent journalled
+but the exits dropped, an exit that never reached the exchange left the position unprotected.
 
 An entry whose fill the journal holds past the snapshot (the process died between the fill's
 journal commit and the snapshot's write, or before any snapshot) has no exits in the snapshot:
@@ -59,12 +62,12 @@ from typing import Any
 from loguru import logger
 
 from execution.models import Order, OrderType, Side, order_from_dict
-from execution.order_ids import managed_exit_entry, protected_entry, protective_id
+from execution.order_ids import protected_entry, protective_id
 from execution.protective import protective_exits
 from market.models import timeframe_ms
 
-__all__ = ["MAX_CATCH_UP_CANDLES", "ExitsToArm", "asks_for_exits", "candles_past_snapshot",
-           "carried_out_exit_groups", "entries_to_look_up", "exits_of_entries_past_snapshot", "filled_exit_groups"]
+__all__ = ["MAX_CATCH_UP_CANDLES", "ExitsToArm", "asks_for_exits", "candles_past_snapshot", "entries_to_look_up",
+           "exits_of_entries_past_snapshot", "filled_exit_groups"]
 
 # Past this many candles (69 days of 1m, 11 years of 1h) a bot's exits catch up on the latest
 # only: the older ones are 200 requests of history and 28 MB for a stop that long in the past
@@ -93,10 +96,11 @@ def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fi
     """The exits to arm for the market entries asking for them whose intents (`orders_after`)
     and fills (`fills_after`, journal dicts) the journal holds past the snapshot: held quantity
     (what filled less a base-asset fee) at the fills' average price, as the engine armed them.
-    None for an entry whose exits were carried out (an exit's fill or intent,
-    `carried_out_exit_groups`) or cancelled (replaced by an exit, a kill's flatten:
-    `cancelled_after`) past the snapshot."""
-    carried_out = carried_out_exit_groups(fills_after, orders_after)
+    None for an entry whose exits were carried out (an exit's fill, `filled_exit_groups`) or
+    cancelled (replaced by an exit, a kill's flatten: `cancelled_after`) past the snapshot. An
+    exit's intent alone does not count: a live engine holds the exits beside that exit until
+    its lookup says whether it reached the exchange (see the module docstring)."""
+    carried_out = filled_exit_groups(f["order_id"] for f in fills_after)
     fills_of: dict[str, list[Mapping[str, Any]]] = {}
     for fill in fills_after:
         fills_of.setdefault(fill["order_id"], []).append(fill)
@@ -169,16 +173,6 @@ def filled_exit_groups(order_ids: Iterable[str]) -> set[str]:
     journalled past the snapshot, or found on the exchange): that exit was carried out, and the
     group's exits, one cancelling the other, are not to be restored, nor left armed."""
     return {entry for order_id in order_ids if (entry := protected_entry(order_id)) is not None}
-
-
-def carried_out_exit_groups(fills_after: Iterable[Mapping[str, Any]],
-                            orders_after: Iterable[Mapping[str, Any]]) -> set[str]:
-    """The entries whose protective exits were carried out past the snapshot, by the journal's
-    fills and intents past it (dicts): an exit's fill (`filled_exit_groups`), or the intent of the
-    market exit the engine sent for one (its answer may be lost with the process: the restart
-    looks it up by its id). An exchange stop's intent (`-xs`) is no exit carried out: it rests."""
-    sent = {entry for data in orders_after if (entry := managed_exit_entry(data["order_id"])) is not None}
-    return filled_exit_groups(f["order_id"] for f in fills_after) | sent
 
 
 def asks_for_exits(order: Order) -> bool:

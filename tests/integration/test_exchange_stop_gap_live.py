@@ -34,20 +34,26 @@ async def standin():
         yield running
 
 
-async def test_a_stop_the_price_gapped_past_is_cancelled_and_the_position_sold_by_market(standin, account):
+def gap_runner(standin, account, journal):
     config = BotConfig.model_validate({
         "id": "gap-bot", "mode": "live", "symbol": "BTC/USDT", "capital": 1_000,
         "exchange": {"id": "binance", "base_url": standin.base_url, "api_key_env": "BR_K", "secret_env": "BR_S"},
         "strategy": {"name": "sma_cross", "params": {"fast": 5, "slow": 20}},
         "risk": {"stake_pct": 0.1, "stop_loss_pct": 0.002}, "execution": {"stop_on_exchange": True}})
-    feed, journal = QueuedFeed("BTC/USDT"), MemoryJournal()
+    feed = QueuedFeed("BTC/USDT")
     runner = compose_runner(config, feed, account=account, strategy=Scripted({0: GO_LONG}), journal=journal,
                             clock=ManualClock(candle_ms(61)))
-    prefix = runner.order_id_prefix
+    return runner, feed
+
+
+async def step_through(runner, feed, standin, candles: range, before=lambda i: None) -> None:
+    """Hand `runner` the candles of `candles` one by one, each once the stand-in's clock is at its
+    open (`before(i)` first: a fault to arm), and wait for it to be done with each."""
     task = asyncio.create_task(runner.run())
     try:
-        for i in (60, 61, 62, 63):
+        for i in candles:
             standin.advance_to(candle_ms(i))
+            before(i)
             seen = runner.bars
             feed.queue.put_nowait(Candle(*CANDLES[i]))
             await eventually(lambda: runner.bars > seen and not runner.busy, 3.0, poll_secs=0.01)
@@ -55,10 +61,41 @@ async def test_a_stop_the_price_gapped_past_is_cancelled_and_the_position_sold_b
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
+
+async def test_a_stop_the_price_gapped_past_is_cancelled_and_the_position_sold_by_market(standin, account):
+    journal = MemoryJournal()
+    runner, feed = gap_runner(standin, account, journal)
+    prefix = runner.order_id_prefix
+    await step_through(runner, feed, standin, range(60, 64))
+
     stop, sold = standin.order_by_client_id(f"{prefix}1-xs"), standin.order_by_client_id(f"{prefix}1-sl")
     assert (stop.type, stop.status, stop.executed_qty) == ("STOP_LOSS_LIMIT", "CANCELED", 0)
     assert (sold.side, sold.type, sold.status) == ("SELL", "MARKET", "FILLED")
     assert standin.order_submissions == {f"{prefix}1": 1, f"{prefix}1-xs": 1, f"{prefix}1-sl": 1}
     assert ("order", f"{prefix}1-xs") in [(e.kind, e.key) for e in journal.events]    # its intent, journalled
+    assert runner.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
+    assert runner.portfolio.quantity < 1e-5 and runner.execution.open_orders() == []
+
+
+async def test_a_gap_exit_that_never_reached_the_exchange_leaves_a_bot_stop_that_sells_at_the_next_candle(
+        standin, account):
+    journal = MemoryJournal()
+    runner, feed = gap_runner(standin, account, journal)
+    prefix = runner.order_id_prefix
+
+    def exit_not_processed(i: int) -> None:
+        if i == 62:                     # the candle closing past the limit: its market exit gets a 503
+            standin.fail_next("POST /api/v3/order", status=503)
+
+    await step_through(runner, feed, standin, range(60, 65), before=exit_not_processed)
+
+    # Not found twice past the grace at candle 63: a bot-managed stop at the exchange stop's level
+    # is armed in its place, 63 reaches it, and a new exit sells (before: nothing protected the position).
+    assert standin.order_by_client_id(f"{prefix}1-sl") is None
+    sold = standin.order_by_client_id(f"{prefix}1-sl2")
+    assert (sold.side, sold.type, sold.status) == ("SELL", "MARKET", "FILLED")
+    assert [o.side for o in standin.orders] == ["BUY", "SELL", "SELL"]      # the entry, its stop (cancelled), the exit
+    sells = [e.data for e in journal.events if e.kind == "fill" and e.data["side"] == "sell"]
+    assert [(f["order_id"], f["reason"]) for f in sells] == [(f"{prefix}1-sl2", "stop_loss")]   # booked once
     assert runner.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
     assert runner.portfolio.quantity < 1e-5 and runner.execution.open_orders() == []

@@ -19,20 +19,26 @@ from tests.integration.test_trailing_stop_restart import (
 )
 
 
-async def crash_with_the_exit_in_flight(tmp_path, standin, config, *, trades_lag_requests: int = 0) -> None:
+async def crash_with_the_exit_in_flight(tmp_path, standin, config, *, trades_lag_requests: int = 0,
+                                        lands: bool = True) -> None:
     """Run the bot until the candle before the one reaching its trailing stop; then the exit
     reaches the exchange and fills, its answer is lost, its lookup hangs, and the process dies.
-    `trades_lag_requests`: reads of the trade list that miss the exit's trade after that."""
+    `trades_lag_requests`: reads of the trade list that miss the exit's trade after that.
+    `lands=False`: the exit never reaches the exchange (a 503 before processing); to the restart
+    that is a crash between its intent's commit and its send."""
     clock = FastForwardClock(standin)
     clock.hold_at(REACHING_MS + MIN)                 # the candle reaching the stop closes then
     async with ManagerRun([config], services_for(tmp_path, clock), snapshot_interval_secs=3_600) as run:
         await until(lambda: run.manager.status(config.id).last_candle_time == iso_utc(REACHING_MS - MIN))
-        standin.lose_response_next("POST /api/v3/order")
+        if lands:
+            sent = standin.lose_response_next("POST /api/v3/order")
+        else:
+            sent = standin.fail_next("POST /api/v3/order", status=503)
         if trades_lag_requests:
             standin.lag_trades_next(trades_lag_requests)
         lookup = standin.delay_next("GET /api/v3/order", 60)
         clock.release()
-        await until(lambda: exit_orders_sent(standin, config.id) and lookup not in standin.pending_faults)
+        await until(lambda: sent not in standin.pending_faults and lookup not in standin.pending_faults)
         await run.crash()
 
 
@@ -54,4 +60,26 @@ async def test_an_exit_lost_in_a_crash_is_followed_by_its_id_when_the_trade_list
         assert exit_orders_sent(standin, config.id) == [(exit_id, 1)]      # before: sent again, refused
         sells = [f for f in journalled(tmp_path, config.id, "fill") if f["side"] == "sell"]
         assert [(f["order_id"], f["reason"]) for f in sells] == [(exit_id, "trailing_stop")]   # before: none
+        assert manager.status(config.id).position < 0.00001          # dust under one lot step
+
+
+async def test_an_exit_that_never_reached_the_exchange_before_a_crash_has_its_stop_back_and_sells_once(tmp_path):
+    async with new_standin() as standin:
+        config = config_for("live", standin.base_url)
+        await run_until(tmp_path, standin, config, hold_at_ms=T0_MS + FALL * MIN)   # its stop at the top's level
+        await crash_with_the_exit_in_flight(tmp_path, standin, config, lands=False)
+        assert exit_orders_sent(standin, config.id) == []
+        [exit_id] = exit_intents(tmp_path, config.id)                  # journalled, never placed
+
+        manager = await run_until(tmp_path, standin, config,
+                                  condition=lambda s: (s.last_candle_time or "") >= iso_utc(REACHING_MS + 5 * MIN))
+
+        # Looked up twice past the grace, it can never land: the trailing stop is armed again,
+        # the price is under it, and a new exit goes under a new id (before: the stop was not
+        # restored beside the exit's intent, and the position stayed open, unprotected).
+        again = f"{exit_id}2"
+        assert exit_orders_sent(standin, config.id) == [(again, 1)]
+        assert exit_intents(tmp_path, config.id) == [exit_id, again]
+        sells = [f for f in journalled(tmp_path, config.id, "fill") if f["side"] == "sell"]
+        assert [(f["order_id"], f["reason"]) for f in sells] == [(again, "trailing_stop")]    # booked once
         assert manager.status(config.id).position < 0.00001          # dust under one lot step

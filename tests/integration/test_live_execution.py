@@ -336,19 +336,80 @@ async def test_the_market_exit_of_a_reached_stop_is_journalled_before_it_is_sent
     assert sold.client_order_id == f"{PREFIX}1-sl" and standin.order_submissions[f"{PREFIX}1-sl"] == 1
 
 
-async def test_a_stop_exit_that_never_reached_the_exchange_warns_that_its_position_is_left_unprotected(
-        engine, standin, log_records):
-    await engine.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002, take_profit_pct=0.05))
+async def test_a_stop_exit_that_never_reached_the_exchange_gets_its_exits_back_and_a_new_exit_sells_once(
+        engine, standin):
+    [bought] = await engine.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002, take_profit_pct=0.05))
+    [stop, target] = engine.open_orders()
     standin.advance_to(candle_ms(63))
     standin.fail_next("POST /api/v3/order", status=503)             # not processed: the exit never lands
     assert await engine.on_candle(candle(62)) == []                 # stop reached; the exit's outcome unknown
-    standin.advance_to(candle_ms(64))
-    assert await engine.on_candle(candle(63)) == []                 # not found again, past the grace: dropped
+    # Held, not armed, while the exit is out: under the ids of the exit that comes after it.
+    assert [(o.client_order_id, o.stop_price, o.price) for o in engine.open_orders()] == [
+        (f"{PREFIX}1-sl", None, None), (f"{PREFIX}1-sl2", stop.stop_price, None), (f"{PREFIX}1-tp2", None, target.price)]
 
-    assert engine.open_orders() == [] and standin.order_submissions[f"{PREFIX}1-sl"] == 1
-    assert [o.side for o in standin.orders] == ["BUY"]
-    # Not resent (on an account several bots share, a wrong "never reached" would sell another's
-    # coins): a person, the strategy's exit or a kill closes the position.
+    standin.advance_to(candle_ms(64))
+    # Not found again, past the grace: it can never land. The exits are armed again, and candle
+    # 63 (low 30515) reaches the stop (30541.85) again: a new exit, under a new id.
+    [sold] = await engine.on_candle(candle(63))
+
+    assert sold.client_order_id == f"{PREFIX}1-sl2" and sold.quantity == pytest.approx(bought.quantity - bought.base_fee)
+    assert [(o.side, o.client_order_id) for o in standin.orders] == [("BUY", f"{PREFIX}1"), ("SELL", f"{PREFIX}1-sl2")]
+    assert engine.open_orders() == []                               # the take-profit went with it
+    assert_ledger_matches([bought, sold], standin)                  # one sell, booked once
+    assert list(await engine.on_candle(candle(64))) == []
+
+
+async def test_an_exit_whose_lookup_keeps_failing_stays_unknown_and_nothing_is_sent_until_it_answers(
+        engine, standin):
+    [bought] = await engine.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002))
+    standin.advance_to(candle_ms(63))
+    standin.fail_next("POST /api/v3/order", status=503)
+    assert await engine.on_candle(candle(62)) == []
+    for i in (63, 64):                                  # past the grace, the stop reached, the exchange down
+        standin.advance_to(candle_ms(i + 1))
+        standin.fail_next("GET /api/v3/order", status=503, times=4)     # every attempt of the lookup
+        assert await engine.on_candle(candle(i)) == [] and not standin.pending_faults
+        assert [o.client_order_id for o in engine.open_orders()] == [f"{PREFIX}1-sl", f"{PREFIX}1-sl2"]
+    assert [o.side for o in standin.orders] == ["BUY"]             # unknown is not "never placed"
+
+    standin.advance_to(candle_ms(66))
+    [sold] = await engine.on_candle(candle(65))          # it answers: not found, past the grace
+
+    assert sold.client_order_id == f"{PREFIX}1-sl2"
+    assert_ledger_matches([bought, sold], standin)
+
+
+async def test_a_stop_exit_a_rate_limit_refused_gets_its_exits_back_and_the_next_candle_sends_a_new_one(
+        engine, standin):
+    [bought] = await engine.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002))
+    standin.advance_to(candle_ms(63))
+    # Binance's unfilled order count: 429 -1015 before matching, nothing placed.
+    standin.fail_next("POST /api/v3/order", status=429, code=-1015,
+                      msg="Too many new orders; current limit is 100 orders per 10 SECOND.")
+    assert await engine.on_candle(candle(62)) == []
+    assert [(o.client_order_id, o.type) for o in engine.open_orders()] == [(f"{PREFIX}1-sl2", OrderType.STOP)]
+
+    standin.advance_to(candle_ms(64))
+    [sold] = await engine.on_candle(candle(63))          # low 30515: the stop again, a new exit
+
+    assert sold.client_order_id == f"{PREFIX}1-sl2"
+    assert [o.side for o in standin.orders] == ["BUY", "SELL"]
+    assert_ledger_matches([bought, sold], standin)
+
+
+async def test_a_stop_exit_the_exchange_refused_is_not_resent_and_warns_that_its_position_is_unprotected(
+        engine, standin, log_records):
+    await engine.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002))
+    standin.advance_to(candle_ms(63))
+    standin.fail_next("POST /api/v3/order", status=400, code=-2010,
+                      msg="Account has insufficient balance for requested action.")
+    assert await engine.on_candle(candle(62)) == []
+    standin.advance_to(candle_ms(64))
+    assert list(await engine.on_candle(candle(63))) == []
+
+    # Refused, not lost: on an account several bots share, sending it again might sell another's
+    # coins. A person, the strategy's exit or a kill closes the position.
+    assert engine.open_orders() == [] and [o.side for o in standin.orders] == ["BUY"]
     assert any(f"{PREFIX}1 stays open without its protective exits" in m for m in warnings_in(log_records))
 
 

@@ -296,8 +296,10 @@ async def test_a_live_exit_whose_answer_was_lost_before_a_crash_is_adopted_and_n
         [(order_id, sent)] = exit_orders_sent(standin, config.id)
         assert order_id.endswith("-ts") and sent == 1
         assert [f["order_id"] for f in journalled(tmp_path, config.id, "fill") if f.get("adopted")] == [order_id]
-        # The exit's intent was journalled before it left: its entry's exits were not restored
-        # beside it (before, they were, and reconciliation disarmed them: cancels, "exit filled").
-        assert not journalled(tmp_path, config.id, "cancel")
+        # The exit's intent was journalled before it left: its entry's exits came back held beside
+        # it, not armed (under the ids of a next exit, had it never landed), and go once
+        # reconciliation finds it filled.
+        assert [(c["order_id"], c["why"]) for c in journalled(tmp_path, config.id, "cancel")] == [
+            (f"{order_id}2", "exit filled")]
         assert SnapshotStore(tmp_path / "bots").read(config.id)["open_orders"] == []
         assert manager.status(config.id).position < 0.00001

@@ -13,8 +13,7 @@ from execution.protective import ProtectiveExits, is_trailing_stop, protective_e
 from execution.sim import SimExecution
 from market.models import Candle
 from runner.state.exits_past_snapshot import (
-    MAX_CATCH_UP_CANDLES, ExitsToArm, candles_past_snapshot, carried_out_exit_groups, exits_of_entries_past_snapshot,
-    filled_exit_groups,
+    MAX_CATCH_UP_CANDLES, ExitsToArm, candles_past_snapshot, exits_of_entries_past_snapshot, filled_exit_groups,
 )
 # The Binance stand-in's fixtures and market, for the live engine's catch-up below (named one by
 # one: importing the module's tests too would collect them twice).
@@ -118,9 +117,10 @@ def test_a_restart_after_a_long_time_down_catches_up_on_the_latest_candles_only(
 
 
 def test_the_entries_whose_exit_filled_past_the_snapshot_are_named_by_the_exit_ids():
-    assert filled_exit_groups(["brabc-3", protective_id("brabc-1", "ts"), protective_id("brabc-2", "tp")]) == {
+    assert filled_exit_groups(["brabc-3", protective_id("brabc-1", "ts"), protective_id("brabc-2", "tp", 2)]) == {
         "brabc-1", "brabc-2"}
-    assert [protected_entry(i) for i in ("brabc-3", "brabc-3-sl", "ts", "-ts")] == [None, "brabc-3", None, None]
+    assert [protected_entry(i) for i in ("brabc-3", "brabc-3-sl", "brabc-3-sl2", "brabc-3-xs", "ts", "-ts")] == [
+        None, "brabc-3", "brabc-3", "brabc-3", None, None]
 
 
 def test_disarming_a_named_exit_disarms_its_pair_and_leaves_other_entries_exits():
@@ -186,19 +186,6 @@ def test_no_exits_are_armed_for_entries_whose_exits_were_carried_out_or_cancelle
         {"e-3-sl": "replaced by an exit"}) == []
 
 
-def test_an_exit_whose_intent_alone_is_journalled_was_carried_out_but_an_exchange_stops_intent_was_not():
-    # The engine journals the market exit it sends before it sends it; its fill may be lost with
-    # the crash. Its entry's exits must not come back armed: the restart looks the exit up instead.
-    entry, entry_fills = journalled_entry("e-1", stop_loss_pct=0.05)
-    sent_exit = order_to_dict(Order("e-1-ts", "BTC/USD", Side.SELL, OrderType.MARKET, quantity=10.0,
-                                    reason="trailing_stop", created_ts_ms=5 * MIN))
-    resting_stop = order_to_dict(Order("e-2-xs", "BTC/USD", Side.SELL, OrderType.STOP, quantity=10.0, price=94.0,
-                                       stop_price=95.0, reason="stop_loss", oco_group="e-2"))
-
-    assert exits_of_entries_past_snapshot([entry, sent_exit], entry_fills, {}) == []
-    assert carried_out_exit_groups(entry_fills, [entry, sent_exit, resting_stop]) == {"e-1"}
-
-
 def test_the_first_candle_an_entrys_exits_see_is_the_one_it_filled_in_never_one_before_it_was_decided():
     [in_its_candle] = armed_for(journalled_entry(fills=((10.0, 100.0, 2 * MIN + 500),)))
     assert in_its_candle.first_candle_ms(MIN) == 2 * MIN
@@ -256,3 +243,26 @@ async def test_live_catch_up_sends_no_exit_for_a_candle_before_the_entrys_fill(a
     assert standin.order_submissions == {f"{PREFIX}1": 1}
     [trailing] = [o for o in restarted.open_orders() if is_trailing_stop(o)]
     assert trailing.stop_price == pytest.approx(30_625 * 0.9975)       # 61's high, the highest since the fill
+
+
+async def test_an_exit_whose_intent_alone_is_journalled_has_its_entrys_exits_held_beside_it_not_armed(
+        account, clock, standin):
+    # The engine journals the market exit it sends before it sends it; a crash may lose its answer,
+    # or come before it leaves. Its entry's exits come back held: not armed beside it (it may have
+    # sold the position), nor dropped (it may never have landed: then they are armed again).
+    entry = buy(1, type=OrderType.MARKET, quantity=0.01, trailing_stop_pct=0.0025, created_ts_ms=candle_ms(60))
+    [bought] = await LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock).execute_signal(entry)
+    sent_exit = Order(f"{PREFIX}1-ts", SYMBOL, Side.SELL, OrderType.MARKET, quantity=0.00999, reason="trailing_stop",
+                      created_ts_ms=candle_ms(61))
+    [armed] = exits_of_entries_past_snapshot([order_to_dict(entry), order_to_dict(sent_exit)],
+                                             [fill_to_dict(bought)], {})
+    restarted = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock)
+    restarted.restore_orders([sent_exit], fill_ids={bought.fill_id})       # the intents, then the exits
+    restarted.restore_orders(armed.exits)
+
+    assert await restarted.catch_up_exits([standin_candle(61)._replace(low=30_000.0)]) == []   # reaches the stop
+
+    assert standin.order_submissions == {f"{PREFIX}1": 1}
+    [trailing] = armed.exits
+    assert [(o.client_order_id, o.stop_price) for o in restarted.open_orders()] == [
+        (f"{PREFIX}1-ts", None), (f"{PREFIX}1-ts2", trailing.stop_price)]

@@ -1,0 +1,60 @@
+"""The exits held while their entry's market exit is out (`execution.live_exits_in_flight`), and
+the ids of the exits armed again after it never reached the exchange (`execution.order_ids`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from execution.live_exits_in_flight import ExitsInFlight
+from execution.models import Order, OrderType, Side
+from execution.order_ids import exit_generation, managed_exit_entry, protected_entry, protective_id, protective_kind
+
+
+def exit_of(order_id: str, reason: str = "stop_loss") -> Order:
+    return Order(order_id, "BTC/USDT", Side.SELL, OrderType.STOP, quantity=1.0, stop_price=95.0, oco_group="br1-4",
+                 reason=reason)
+
+
+def test_an_exit_armed_again_has_a_new_id_that_still_names_its_entry_and_kind():
+    assert [protective_id("br1-4", "sl"), protective_id("br1-4", "ts", 2), protective_id("br1-4", "tp", 12)] == [
+        "br1-4-sl", "br1-4-ts2", "br1-4-tp12"]
+    assert [exit_generation(i) for i in ("br1-4-sl", "br1-4-ts2", "br1-4-tp12", "br1-4")] == [1, 2, 12, 1]
+    assert [managed_exit_entry(i) for i in ("br1-4-sl3", "br1-4-xs", "br1-4", "br1-4-slx")] == [
+        "br1-4", None, None, None]
+    assert protective_kind("br1-4-ts2", "br1-4") == "ts" and protective_kind("br1-4-ts2", "br1-5") is None
+    assert protected_entry("br1-4-xs") == "br1-4"
+
+
+def test_held_exits_come_back_under_the_generation_after_their_exit_when_it_never_landed():
+    held = ExitsInFlight()
+    held.hold("br1-4-sl", [exit_of("br1-4-sl"), exit_of("br1-4-tp", reason="take_profit")])
+
+    assert [o.client_order_id for o in held.orders()] == ["br1-4-sl2", "br1-4-tp2"]
+    assert held.exit_out("br1-4") == "br1-4-sl"
+    assert [o.client_order_id for o in held.release("br1-4-sl")] == ["br1-4-sl2", "br1-4-tp2"]
+    assert not held and held.release("br1-4-sl") == []
+
+
+def test_a_later_exit_of_the_entry_takes_the_held_exits_over_from_the_first():
+    # After a restart both are followed: the first (never landed) and the one sent after it.
+    held = ExitsInFlight()
+    held.hold("br1-4-sl", [exit_of("br1-4-sl")])
+    held.hold("br1-4-sl2", [])
+
+    assert held.release("br1-4-sl") == []                          # the first's outcome arms nothing
+    assert [o.client_order_id for o in held.release("br1-4-sl2")] == ["br1-4-sl3"]
+
+
+def test_naming_a_held_exit_drops_its_entrys_held_exits_and_only_those():
+    held = ExitsInFlight()
+    held.hold("br1-4-sl", [exit_of("br1-4-sl"), exit_of("br1-4-tp", reason="take_profit")])
+    held.hold("br1-5-ts", [Order("br1-5-ts", "BTC/USDT", Side.SELL, OrderType.STOP, quantity=1.0, stop_price=90.0,
+                                 oco_group="br1-5", reason="trailing_stop", trailing_stop_pct=0.05)])
+
+    assert [o.client_order_id for o in held.disarm(["br1-4-tp2"])] == ["br1-4-sl2", "br1-4-tp2"]
+    assert [o.client_order_id for o in held.clear()] == ["br1-5-ts2"]
+
+
+def test_only_a_market_exit_of_a_protective_exit_holds_exits():
+    with pytest.raises(ValueError, match="br1-4-xs is no market exit"):
+        ExitsInFlight().hold("br1-4-xs", [])
