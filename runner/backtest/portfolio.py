@@ -118,7 +118,7 @@ def load_portfolio(folder: Path) -> tuple[DaemonConfig, list[BotConfig]]:
     """The daemon settings and the enabled bots of `folder`. Raises ConfigError naming the file
     and field of every problem (as `botrunner validate` does), and for a bot that is not a sim
     bot (a paper or live bot's candles come from its exchange, which a backtest does not ask)."""
-    valid, problems = validate_paths([folder])
+    valid, problems = validate_paths([folder], read_candles=False)     # run_portfolio reads them, once
     if problems:
         raise ConfigError(problems)
     daemon, bots = load_config_dir(folder)

@@ -21,11 +21,12 @@ from runner.config.daemon import deep_merge, load_config_dir
 __all__ = ["validate_paths"]
 
 
-def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig]] | None = None
-                   ) -> tuple[list[tuple[Path, BotConfig]], list[str]]:
+def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig]] | None = None,
+                   read_candles: bool = True) -> tuple[list[tuple[Path, BotConfig]], list[str]]:
     """(the valid bots with the file or folder they came from, every problem found). A valid
     basket with no symbol yet (a top-volume provider asks its exchange when it runs) has no leg
-    to return: it is added to `unlisted`, with its file, where given."""
+    to return: it is added to `unlisted`, with its file, where given. `read_candles=False`: a
+    candle file must exist, but is not read (a caller that reads it next, and says why not)."""
     valid: list[tuple[Path, BotConfig]] = []
     problems: list[str] = []
     for path in paths:
@@ -53,7 +54,7 @@ def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig
         if (missing := _missing_data(bot)) is not None:
             problems.append(f"{source}: bot {bot.id}: market.path: no such file {missing} (paths are relative to "
                             "the folder botrunner runs in; `botrunner download-data` fetches candles)")
-        elif (unusable := _unusable_data(bot, read)) is not None:
+        elif read_candles and (unusable := _unusable_data(bot, read)) is not None:
             problems.append(f"{source}: bot {bot.id}: market: {unusable}")
         else:
             checked.append((source, bot))
