@@ -14,8 +14,9 @@ a stop-limit order on the exchange instead (Binance spot STOP_LOSS_LIMIT), as fr
   sent (`journal_intent`), it is followed like any resting order (polled each candle, fills
   booked once by trade id, looked up by client order id after an unknown outcome, never sent
   twice) and it is in `open_orders()`, so in the snapshot, with the entry's `oco_group`.
-- **One stop, never two sells.** A stop the exchange refuses (the price already past it: "Stop
-  price would trigger immediately"), one under the minimum notional, and one that never reached
+- **One stop, never two sells.** A stop the exchange refuses (the price already past it: "Order
+  would trigger immediately.", or as Binance's servers also word it "Stop price would trigger
+  immediately."), one under the minimum notional, and one that never reached
   the exchange, becomes the bot-managed stop instead, as does one cancelled or expired outside
   the bot (by hand, or set aside by a limit exit and then put back): the position is always
   protected once. A bot-managed stop-loss restored beside its exchange stop is dropped.
@@ -33,6 +34,10 @@ a stop-limit order on the exchange instead (Binance spot STOP_LOSS_LIMIT), as fr
   (`execution.live_exits_in_flight`): the next candle past it sends a new exit (`-sl2`).
 - **Restarts.** A restored stop is looked up by its client order id; one filled while the
   daemon was down is booked then (or adopted by reconciliation first, never twice).
+- **Filled in part.** A triggered stop on a thin book may sell part of the position and rest for
+  the rest. Its part is booked as any fill; whatever ends it (the gap rule, an exit of the bot's,
+  a kill, a person, before or after a restart), only what it did not sell is sold or protected
+  again, once (tests/integration/test_exchange_stop_partial_live.py).
 """
 
 from __future__ import annotations
