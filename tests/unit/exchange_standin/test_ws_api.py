@@ -85,3 +85,18 @@ def test_replies_echo_the_id_and_carry_rate_limits_unless_asked_not_to(standin):
     assert {r["rateLimitType"] for r in refused["rateLimits"]} == {"REQUEST_WEIGHT", "ORDERS"}
     assert (quiet["id"], quiet["status"]) == (7, 400) and "rateLimits" not in quiet
     assert (unserved["id"], unserved["status"]) == (8, 404)
+
+
+async def test_orders_over_the_websocket_api_count_in_the_rest_limits_and_a_refusal_says_when_to_retry(standin):
+    now = [1_800_000_000_000 - 1_800_000_000_000 % 60_000 + 50_000]       # 10 s before a minute's end
+    standin.rate_limits.clock_ms, standin.rate_limits.request_weight_limit = (lambda: now[0]), 21
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "apiKey": standin.api_key,
+             "timestamp": 1}
+    for _ in range(20):
+        standin.rate_limits.admit(1)                  # REST requests of the same minute
+    placed = standin.ws_api.answer(json.dumps({"id": 1, "method": "order.place", "params": order}))
+    refused = standin.ws_api.answer(json.dumps({"id": 2, "method": "order.place", "params": order}))
+
+    assert placed["status"] == 400 and placed["rateLimits"][0]["count"] == 21      # counted (then refused: unsigned)
+    assert (refused["status"], refused["error"]["code"]) == (429, -1003)
+    assert refused["error"]["data"]["retryAfter"] - refused["error"]["data"]["serverTime"] == 10_000
