@@ -148,7 +148,8 @@ def _message(error: dict[str, Any], field: FieldInfo | None, parent: Any) -> str
         return f"{name} must be one of {ctx.get('expected_tags')}, got {_show(ctx.get('tag'))}"
     if kind == "union_tag_not_found":
         name = str(ctx.get("discriminator")).strip("'")
-        return f"needs {name} to say which kind it is"
+        tags = _tags(field, name)
+        return f"needs {name} to say which kind it is" + (f": {', '.join(tags)}" if tags else "")
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"must be a mapping of fields{got}"
     if kind in ("too_short", "too_long"):
@@ -161,6 +162,15 @@ def _message(error: dict[str, Any], field: FieldInfo | None, parent: Any) -> str
     if kind == "value_error":
         return str(ctx.get("error") or error["msg"].removeprefix("Value error, "))
     return f"{error['msg']}{got}"
+
+
+def _tags(field: FieldInfo | None, name: str) -> list[str]:
+    """The values of discriminator `name` the models of `field` (a union, or a list of one) take."""
+    members = _models_in(field.annotation) if field is not None else None
+    if not isinstance(members, list):
+        return []
+    return [tag for member in members if (info := member.model_fields.get(name)) is not None
+            and typing.get_origin(info.annotation) is Literal for tag in typing.get_args(info.annotation)]
 
 
 def _range_text(field: FieldInfo | None, ctx: dict[str, Any]) -> str:

@@ -51,6 +51,16 @@ def test_a_market_date_that_is_no_date_says_what_one_looks_like(tmp_path):
         f"{path}: market.start: must be a date like 2024-01-01 or a time like 2024-01-01T12:00:00Z, got 'tomorrow'"]
 
 
+def test_a_block_without_its_kind_lists_the_kinds_there_are(tmp_path):
+    # Before: "market: needs source to say which kind it is", with no word of which.
+    path = write(tmp_path, SMALL_BOT.replace("{source: synthetic, seed: 3, bars: 500}", "{path: btc.csv}")
+                 + "model: {url: 'http://127.0.0.1:8780/forecast'}\ntriggers: [{every: 1h}]\n")
+
+    assert problems_of(path, load_bot_or_basket) == [
+        f"{path}: market: needs source to say which kind it is: csv, json, ticks, synthetic",
+        f"{path}: triggers[0]: needs kind to say which kind it is: interval, price_move, volume_spike, volatility_spike"]
+
+
 def test_a_market_path_that_is_a_list_says_it_must_be_a_file_path(tmp_path):
     path = write(tmp_path, SMALL_BOT.replace("{source: synthetic, seed: 3, bars: 500}", "{source: csv, path: [a]}"))
 
