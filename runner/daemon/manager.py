@@ -179,6 +179,9 @@ class BotManager(ManagerRequests):
                     logger.info("Bot running: {} on {} {} from candle {}", slot.config.strategy.name,
                                 slot.config.symbol, slot.config.timeframe, runner.bars)
                     final = await runner.run()
+                    if final is RunnerState.STOPPED and (reruns := self._reruns_of(slot)) is not None and (
+                            slot.id in reruns.pending):
+                        reruns.hold(slot.id)        # stopped mid-re-run: its share of the cash is partial
                     # Its last snapshot after the bots woken by the same candle have stepped: at
                     # the end of a replay every bot finishes on one candle, and ten thousand
                     # snapshots made there were a second that the candle waited; nor before a
@@ -252,7 +255,8 @@ class BotManager(ManagerRequests):
 
     def _rerun_given_up(self, slot: BotSlot) -> None:
         """A leg held since its crash is not restarted after all (out of restarts, stopped,
-        killed or cancelled during its backoff, or failing to build): the other legs stop waiting.
+        killed or cancelled during its backoff, or failing to build), or was stopped by hand
+        mid-re-run: the other legs stop waiting.
         If it crashed mid-re-run, its share of the basket's cash is as of the candle its re-run
         reached, a moment the basket never was at, so the basket enters nothing until the leg
         starts again, as for a leg that cannot start (`BasketGroup.start_failed`). The others

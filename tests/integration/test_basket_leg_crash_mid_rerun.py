@@ -4,9 +4,11 @@ While a leg re-runs its journalled candles, the basket's cash holds its flow as 
 re-run has reached, so the other legs wait at their barrier before deciding anything afresh. A
 leg whose strategy raises mid-re-run is restarted by the supervisor after a backoff; its re-run
 is not done then, and the others keep waiting: through the backoff, until the restarted leg has
-re-run its journal. A leg that stays down mid-re-run (no restart left) leaves its share of the
-cash partial: the others are released, run on managing their positions, and enter nothing until
-it starts again, as for a leg that cannot start (README, Baskets).
+re-run its journal (so too after a crash past the re-run: it re-runs past its last snapshot). A
+leg that stays down mid-re-run (no restart left, stopped by hand) leaves its share of the cash
+partial: the others are released, run on managing their positions, and enter nothing until it
+starts again, as for a leg that cannot start (README, Baskets); started again, it re-runs while
+they wait.
 
 Under the BotManager with a real SQLite journal and snapshot files: the trio basket trades and
 stops; the leg that traded most loses its snapshot (it re-runs from its first candle); the basket
@@ -238,3 +240,25 @@ async def test_a_leg_started_by_hand_after_it_stayed_down_mid_re_run_re_runs_whi
     # Before: once it joined again, the others entered while its re-run had its share of the cash
     # as of a candle before its journal's end.
     assert early == [], f"decided afresh before {rebuilt} had re-run its {journal_ends} candles: {early[:3]}"
+
+
+async def test_a_leg_stopped_by_hand_mid_re_run_leaves_the_others_entering_nothing_until_it_runs_again(tmp_path):
+    rebuilt, journal_ends = await traded_then_one_leg_lost_its_snapshot(tmp_path)
+    others = [leg for leg in LEGS if leg != rebuilt]
+
+    again = services(tmp_path)
+    fresh: list[tuple[str, str]] = []
+    async with ManagerRun(trio(tmp_path, speed=6_000).legs(), again) as run:     # it re-runs 100 candles a second
+        manager = run.manager
+        again.journal.subscribe(lambda e: fresh.append((e.bot_id, e.data["side"])) if e.kind == "order" else None)
+        await eventually(lambda: manager.status(rebuilt).bars >= 20, 30.0, poll_secs=0.005)
+
+        stopped = await manager.stop(rebuilt)
+
+        assert stopped.state == "stopped" and stopped.bars < journal_ends
+        at_stop = {leg: manager.status(leg).bars for leg in others}
+        await eventually(lambda: all(manager.status(leg).bars >= at_stop[leg] + 200 for leg in others), 30.0,
+                         poll_secs=0.01)     # two seconds of candles: their signals, refused
+        assert [order for order in fresh if order[1] == "buy"] == []
+        assert again.risk_groups.baskets.group("trio").refusals > 0
+        assert all(manager.status(leg).state == "running" for leg in others)
