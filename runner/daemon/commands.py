@@ -97,8 +97,8 @@ def journal(
 ) -> None:
     """Print a bot's journal (orders, fills, kill switch, lifecycle); works with or without the daemon."""
     from market.models import iso_utc
-    from runner.state.state_dir import JOURNAL_FILE
     from runner.state.journal import SqliteJournal
+    from runner.state.state_dir import JOURNAL_FILE, StateFileUnreadable
 
     path = state_dir / JOURNAL_FILE
     if postgres_url_env:
@@ -108,7 +108,10 @@ def journal(
     else:
         if not path.exists():
             fail([f"no journal at {path}; is --state-dir the daemon's state folder?"], code=1)
-        store = SqliteJournal(path)
+        try:
+            store = SqliteJournal(path)
+        except StateFileUnreadable as exc:
+            fail([str(exc)], code=1)
         try:
             events = store.events(bot, kinds=tuple(kind) if kind else None)[-limit:]
             if not events and kind:

@@ -22,6 +22,7 @@ from typing import Any, Callable, Protocol
 from loguru import logger
 
 from runner.bot.errors import BotMustStayDown
+from runner.state.state_dir import StateFileUnreadable
 from runner.state.wal_checkpointer import WalCheckpointer
 
 
@@ -199,9 +200,14 @@ class SqliteJournal:
     def __init__(self, path: Path | str, *, durable: bool = False) -> None:
         self.path = Path(path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._db.executescript(_SCHEMA)
+        try:                  # connect() opens any file; the first statement finds out what it holds
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StateFileUnreadable(f"{self.path}: not a journal the daemon can read ({exc}); it holds the bots' "
+                                      "orders, fills and kills: restore it, or move it away to start afresh") from None
         self._db.execute("PRAGMA wal_autocheckpoint=0")      # see `WalCheckpointer`
         self._checkpointer = WalCheckpointer(self.path)
         self._commits = 0

@@ -28,6 +28,11 @@ class StartupError(Exception):
     and the path, for the operator (`botrunner run` exits 2)."""
 
 
+class StateFileUnreadable(StartupError):
+    """A database of the state folder is not one the daemon wrote (damaged, or another file
+    put in its place): said with its path, never mended or replaced, since it holds history."""
+
+
 class StateDirLock:
     """The state folder, made private and locked; `release()` (or process exit) frees it.
 
