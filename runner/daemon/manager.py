@@ -11,7 +11,8 @@ Control requests (`start`, `stop`, `kill`, `resume`, `reload`, and for governed 
 and `demote`) come from the control API; they are in `runner.daemon.control_requests`, and
 what the manager answers (statuses, a basket's, governance) in `runner.daemon.status_queries`.
 A governed bot whose level wants another execution (shadow, paper, live) ends its run once
-flat, and is built again here from its snapshot.
+flat, and is built again here from its snapshot. A sim basket leg's crash, rebuild or stop in
+the middle of its re-run holds or releases its basket's other legs (`runner.daemon.leg_reruns`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from loguru import logger
 
 from runner.assembly.daemon_bots import build_daemon_bot
 from runner.basket.provider import retire_on_start
-from runner.basket.reruns import RerunBarrier
 from runner.basket.retire import leave_when_flat
 from runner.bot.errors import BotMustStayDown
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
@@ -34,6 +34,7 @@ from runner.config.bot import BotConfig
 from runner.config.daemon import SupervisorConfig
 from runner.control.errors import ControlError
 from runner.daemon.control_requests import ManagerRequests
+from runner.daemon.leg_reruns import LegReruns
 from runner.daemon.pacing import PacedTurns
 from runner.daemon.services import DaemonServices
 from runner.daemon.slot_views import SlotsWhere, wait_started
@@ -45,7 +46,7 @@ from runner.state.recovery import RecoveryError, recover
 __all__ = ["BotManager", "DaemonServices", "STATUS_CHUNK_BOTS"]
 
 
-class BotManager(ManagerRequests):
+class BotManager(ManagerRequests, LegReruns):
     """The daemon's bots, each in a task of its own under `_supervise`; see the module's docstring.
     What it answers is in `runner.daemon.status_queries`, what it does when asked in
     `runner.daemon.control_requests`."""
@@ -179,9 +180,8 @@ class BotManager(ManagerRequests):
                     logger.info("Bot running: {} on {} {} from candle {}", slot.config.strategy.name,
                                 slot.config.symbol, slot.config.timeframe, runner.bars)
                     final = await runner.run()
-                    if final is RunnerState.STOPPED and (reruns := self._reruns_of(slot)) is not None and (
-                            slot.id in reruns.pending):
-                        reruns.hold(slot.id)        # stopped mid-re-run: its share of the cash is partial
+                    if final is RunnerState.STOPPED:
+                        self._stopped_mid_rerun(slot)
                     # Its last snapshot after the bots woken by the same candle have stepped: at
                     # the end of a replay every bot finishes on one candle, and ten thousand
                     # snapshots made there were a second that the candle waited; nor before a
@@ -218,62 +218,6 @@ class BotManager(ManagerRequests):
                 finally:
                     if runner is not None:          # its own parts, never the shared ones
                         await runner.aclose()
-
-    def _reruns_of(self, slot: BotSlot) -> RerunBarrier | None:
-        """The re-runs of the basket `slot` is a leg of (`runner.basket.reruns`); None for a plain bot."""
-        basket = slot.config.basket
-        group = self._services.risk_groups.baskets.group(basket.basket) if basket is not None else None
-        return group.reruns if group is not None else None
-
-    def _hold_basket_for_restart(self, slot: BotSlot) -> None:
-        """A sim basket leg crashed: restarted, it re-runs the candles past its last snapshot, and
-        until then the basket's cash holds its share as of that snapshot. Its basket's other legs
-        wait for it (`runner.basket.reruns`) from their next candle, through its backoff."""
-        reruns = self._reruns_of(slot)
-        if reruns is None or slot.config.mode != "sim":
-            return
-        reruns.hold(slot.id)
-        self._others_wait_for_reruns(slot)
-
-    def _rebuilt_in_basket(self, slot: BotSlot) -> None:
-        """A basket leg built: its hold since a crash ends (its new runner re-runs, or has nothing
-        to). One that re-runs while the other legs run (started again by hand after it stayed
-        down, say) has them wait from their next candle, as at a restart of the daemon."""
-        reruns = self._reruns_of(slot)
-        if reruns is None:
-            return
-        reruns.release(slot.id)
-        if slot.id in reruns.pending:
-            self._others_wait_for_reruns(slot)
-
-    def _others_wait_for_reruns(self, slot: BotSlot) -> None:
-        for leg in self._basket_legs(slot.config.basket.basket):
-            runner = leg.runner
-            if leg is not slot and leg.state == BotState.RUNNING and runner is not None and (
-                    runner.state is RunnerState.RUNNING):
-                runner.wait_for_reruns()
-
-    def _rerun_given_up(self, slot: BotSlot) -> None:
-        """A leg held since its crash is not restarted after all (out of restarts, stopped,
-        killed or cancelled during its backoff, or failing to build), or was stopped by hand
-        mid-re-run: the other legs stop waiting.
-        If it crashed mid-re-run, its share of the basket's cash is as of the candle its re-run
-        reached, a moment the basket never was at, so the basket enters nothing until the leg
-        starts again, as for a leg that cannot start (`BasketGroup.start_failed`). The others
-        manage their positions meanwhile: stopping them would leave those positions to nobody,
-        and their own flow is whole. (Crashed past its re-run, its share is as of its crash.)"""
-        reruns = self._reruns_of(slot)
-        if reruns is None or slot.id not in reruns.held:
-            return
-        if not self._stopping and reruns.held_mid_rerun(slot.id):   # the daemon's shutdown: all re-run at the next start
-            group = self._services.risk_groups.baskets.group(slot.config.basket.basket)
-            group.forget(slot.config.symbol)
-            group.start_failed(slot.config.symbol, f"down in the middle of its re-run: {slot.last_error or slot.state}")
-            with logger.contextualize(bot=slot.id):
-                logger.error("Down in the middle of its re-run: the basket's cash holds its share as of the candle "
-                             "its re-run reached, so its other legs enter nothing until it runs again (botrunner "
-                             "start {})", slot.id)
-        reruns.release(slot.id)
 
     async def _crashed(self, slot: BotSlot, exc: Exception) -> bool:
         """Log a crash once and wait out the backoff; False when the bot must stay down."""
