@@ -165,6 +165,7 @@ def governance(
     the state folder holds."""
     from runner.control.client import DaemonNotRunning
     from runner.control.governance_status import format_governance, from_state_folder
+    from runner.state.state_dir import StateFileUnreadable
 
     try:
         statuses = _control(state_dir, url, lambda client: client.governance(bot), not_running=DaemonNotRunning)
@@ -174,6 +175,8 @@ def governance(
         try:
             statuses = from_state_folder(state_dir, bot)
         except FileNotFoundError as exc:
+            fail([f"no botrunner daemon is running, and {exc}"], code=1)
+        except StateFileUnreadable as exc:
             fail([f"no botrunner daemon is running, and {exc}"], code=1)
     if as_json:
         typer.echo(json.dumps([s.model_dump(mode="json") for s in statuses], indent=2))

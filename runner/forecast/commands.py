@@ -45,6 +45,8 @@ def forecasts(
     """How right each model has been, per model and symbol: forecasts, hit rate, errors, mean
     confidence and hit rate by confidence; works with or without the daemon."""
     from runner.state.forecast_report import export_forecasts, format_table, summarize, to_json
+    import sqlite3
+
     from runner.state.forecasts import ForecastStoreMissing
 
     try:
@@ -55,5 +57,9 @@ def forecasts(
         summaries = summarize(state_dir, bot=bot, model=model, symbol=symbol)
     except ForecastStoreMissing as exc:
         typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    except sqlite3.DatabaseError as exc:     # opened read-only: the first query finds out what it holds
+        where = state_dir / "forecasts.sqlite3" if state_dir.is_dir() else state_dir
+        typer.echo(f"{where}: not a forecast store the daemon can read ({exc})", err=True)
         raise typer.Exit(1) from None
     typer.echo(to_json(summaries) if as_json else format_table(summaries))

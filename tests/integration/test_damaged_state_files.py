@@ -41,3 +41,17 @@ def test_journal_of_a_damaged_journal_names_it(tmp_path):
 
     assert result.returncode == 1 and "Traceback" not in result.stderr and "─" not in result.stderr
     assert result.stderr.strip().startswith(f"{tmp_path / 'journal.sqlite3'}: not a journal the daemon can read")
+
+
+@pytest.mark.parametrize("command, name, said", [
+    (("forecasts",), "forecasts.sqlite3", "forecasts.sqlite3: not a forecast store the daemon can read"),
+    (("governance",), "journal.sqlite3", "journal.sqlite3: not a journal the daemon can read"),
+])
+def test_the_commands_reading_a_state_folder_without_the_daemon_name_a_damaged_database(tmp_path, command, name,
+                                                                                          said):
+    (tmp_path / name).write_bytes(GARBAGE)
+
+    result = botrunner(*command, "--state-dir", str(tmp_path), timeout=60)
+
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "─" not in result.stderr
+    assert f"{tmp_path}/{said}" in result.stderr.strip()
