@@ -10,8 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from loguru import logger
+
 from market.factory import load_market
 from market.models import Candle, timeframe_ms
+from market.timeframes import strategy_warmup_candles
 from portfolio.trades import Trade
 from runner.assembly.compose import sim_runner
 from runner.backtest.sharpe import sharpe_ratio
@@ -89,6 +92,7 @@ async def run_backtest(
     with collector_paused():
         candles = load_bot_candles(config, data_path=data_path, start=start, end=end)
         runner = sim_runner(config, candles, journal=MemoryJournal(), record_equity=True)
+    _warn_if_it_cannot_decide(config, runner, len(candles))
     started = time.perf_counter()
     reporter = None if progress is None else asyncio.create_task(
         _report_progress(runner, len(candles), progress, progress_every_secs, started), name="backtest-progress")
@@ -104,6 +108,16 @@ async def run_backtest(
                 await reporter           # a progress callback that raised says so here
     run = candles[:runner.bars]
     return summarize(runner, config, [c.ts_ms for c in run], elapsed_s, closes=[c.close for c in run])
+
+
+def _warn_if_it_cannot_decide(config: BotConfig, runner: StrategyRunner, candles: int) -> None:
+    """A strategy whose warm-up is as long as the data gives no signal at all: said, rather than
+    a report of 0 trades that reads like a strategy that found nothing to do."""
+    needed = strategy_warmup_candles(runner.strategy, config.timeframe)
+    if needed >= candles:
+        logger.warning("{} needs {:,} candles before its first decision and the data has {:,}: it cannot trade "
+                       "(more candles, a wider --from/--to, or shorter periods in strategy.params)",
+                       config.strategy.name, needed, candles)
 
 
 async def _report_progress(runner: StrategyRunner, total: int, progress: Callable[[int, int, float], None],

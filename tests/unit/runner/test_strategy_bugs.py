@@ -134,3 +134,17 @@ async def test_a_plugin_hook_that_calls_sys_exit_is_disabled_and_the_bot_goes_on
 
     assert await runner.run() is RunnerState.FINISHED
     assert runner.plugins.disabled == {"exits": "before_loop: SystemExit: 4"} and runner.orders == 1
+
+
+@pytest.mark.parametrize("params, warned", [({"fast": 5000, "slow": 10000}, True), ({"fast": 5, "slow": 20}, False)])
+def test_a_backtest_whose_strategy_warms_up_longer_than_the_data_says_it_cannot_trade(tmp_path, params, warned):
+    # Before: a report of 0 trades, as of a strategy that found nothing to do.
+    bot = tmp_path / "bot.yaml"
+    bot.write_text("id: slow-warm\nsymbol: BTC/USD\ncapital: 1000\nmarket: {source: synthetic, bars: 300}\n"
+                   f"strategy: {{name: sma_cross, params: {{fast: {params['fast']}, slow: {params['slow']}}}}}\n")
+
+    result = CliRunner().invoke(app, ["backtest", str(bot), "--json"])
+
+    assert result.exit_code == 0
+    said = "sma_cross needs 10,001 candles before its first decision and the data has 300: it cannot trade"
+    assert (said in result.stderr) is warned
