@@ -149,7 +149,7 @@ def protective_exits(entry: Order, symbol: str, *, quantity: float, avg_price: f
     """The exits `entry` asks for (stop-loss, take-profit, trailing stop, in that order), now that
     it is done with `quantity` held at `avg_price`: what `ProtectiveExits.arm` arms, and what a
     restart arms for an entry whose fills the journal holds past the snapshot
-    (`runner.state.exits_past_snapshot`). Sim builds the same in its own loop (`execution.sim`)."""
+    (`runner.state.exits_past_snapshot`), and what sim (and so paper) rests at an entry's fill."""
     exit_side = Side.SELL if entry.side is Side.BUY else Side.BUY
     direction = 1.0 if entry.side is Side.BUY else -1.0
     group = entry.client_order_id

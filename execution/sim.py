@@ -10,8 +10,13 @@
 - A candle with a price that is NaN, infinite or not above 0 fills nothing; the orders rest
   until a candle a market could trade on.
 - An entry carrying `stop_loss_pct` / `take_profit_pct` rests a stop and a take-profit limit as
-  soon as it fills, one cancelling the other; they can fill within the same candle, after its
-  open, because the entry filled at that open.
+  soon as it fills, one cancelling the other, priced off its fill (`protective.protective_exits`,
+  live's too). A market entry filled at the candle's open: they can fill within that candle,
+  after its open. A limit entry filled at the open (the candle opened beyond its price) is the
+  same case. A limit entry filled at its price within the candle: they rest from the next
+  candle on, as live arms them (after the candle's poll finds the entry done), since the
+  candle does not say whether its high or low came before the fill or after it. So the candle
+  that fills such an entry never also fills its stop or take-profit, nor trails its stop.
 - When one candle reaches both a stop and a take-profit, the stop is assumed to fill first: the
   candle does not say which came first, and the cautious answer is the one to report.
 - An entry carrying `trailing_stop_pct` / `trailing_stop_distance` also rests a trailing stop
@@ -30,8 +35,7 @@ from __future__ import annotations
 from typing import Collection, Iterable, Mapping, Sequence
 
 from execution.models import Fill, Order, OrderType, Side
-from execution.order_ids import protective_id
-from execution.protective import by_level, is_trailing_stop, stops_first, trailed, trailing_stop
+from execution.protective import by_level, is_trailing_stop, protective_exits, stops_first, trailed
 from market.models import Candle
 
 _NO_FILLS: tuple[Fill, ...] = ()
@@ -39,7 +43,7 @@ _INFINITY = float("inf")
 # Enum members as module names: on Python 3.11 `Side.BUY` (a member read off its class) costs
 # ten times a module global, and these are read for every order and fill.
 _BUY, _SELL = Side.BUY, Side.SELL
-_MARKET, _LIMIT, _STOP = OrderType.MARKET, OrderType.LIMIT, OrderType.STOP
+_MARKET, _LIMIT = OrderType.MARKET, OrderType.LIMIT
 
 
 class SimExecution:
@@ -164,9 +168,14 @@ class SimExecution:
             if order.type is _MARKET:
                 fill = self._fill(order, self._slipped(order.side, candle.open), candle.ts_ms)
                 fills.append(fill)
-                if (order.stop_loss_pct is not None or order.take_profit_pct is not None
-                        or order.trailing_stop_pct is not None or order.trailing_stop_distance is not None):
-                    resting.extend(self._protective_orders(order, fill))
+                if _asks_for_exits(order):
+                    resting.extend(self._exits_of(order, fill))
+            elif order.oco_group is None and _opens_beyond(order, candle) and _asks_for_exits(order):
+                # A limit entry the candle opens beyond fills at the open, as a market entry
+                # would, and its exits see the rest of the candle as a market entry's do.
+                fill = self._fill(order, candle.open, candle.ts_ms)
+                fills.append(fill)
+                resting.extend(self._exits_of(order, fill))
             else:
                 resting.append(order)
         self._pending = []
@@ -178,6 +187,7 @@ class SimExecution:
         resting.sort(key=by_level if trailing else stops_first)
         filled_groups: set[str] = set()
         still_trailing = False
+        armed: list[Order] | None = None     # exits of entries filled within the candle
         for order in resting:
             if order.oco_group is not None and order.oco_group in filled_groups:
                 continue
@@ -187,14 +197,25 @@ class SimExecution:
                     order, still_trailing = trailed(order, candle), True   # checked first, then trailed
                 self._pending.append(order)
                 continue
-            fills.append(self._fill(order, price, candle.ts_ms))
+            fill = self._fill(order, price, candle.ts_ms)
+            fills.append(fill)
             if order.oco_group is not None:
                 filled_groups.add(order.oco_group)
+            elif _asks_for_exits(order):
+                # Filled within the candle, at its price: its exits rest from the next candle
+                # (the module docstring says why), so this loop does not see them.
+                if armed is None:
+                    armed = []
+                armed.extend(protective_exits(order, order.symbol, quantity=fill.quantity, avg_price=fill.price,
+                                              ts_ms=fill.ts_ms))
         if filled_groups:
             self._pending = [o for o in self._pending if o.oco_group not in filled_groups]
             still_trailing = still_trailing and any(map(is_trailing_stop, self._pending))
         if trailing:
             self._trailing = still_trailing
+        if armed:
+            self._pending.extend(armed)
+            self._trailing = self._trailing or any(map(is_trailing_stop, armed))
         return fills
 
     def _trigger_price(self, order: Order, candle: Candle) -> float | None:
@@ -221,25 +242,22 @@ class SimExecution:
         return Fill(order.client_order_id, order.symbol, order.side, quantity, price,
                     notional * self._fee_rate, ts_ms, order.reason)
 
-    def _protective_orders(self, entry: Order, fill: Fill) -> list[Order]:
-        """The exits `entry` asks for, resting from its fill on (`fill_pending` calls this only
-        for an entry that asks for one)."""
-        exit_side = _SELL if entry.side is _BUY else _BUY
-        direction = 1.0 if entry.side is _BUY else -1.0
-        group = entry.client_order_id
-        orders = []
-        if entry.stop_loss_pct is not None:
-            orders.append(Order(
-                protective_id(group, "sl"), entry.symbol, exit_side, _STOP, quantity=fill.quantity,
-                stop_price=fill.price * (1 - direction * entry.stop_loss_pct), reason="stop_loss",
-                created_ts_ms=fill.ts_ms, oco_group=group))
-        if entry.take_profit_pct is not None:
-            orders.append(Order(
-                protective_id(group, "tp"), entry.symbol, exit_side, _LIMIT, quantity=fill.quantity,
-                price=fill.price * (1 + direction * entry.take_profit_pct), reason="take_profit",
-                created_ts_ms=fill.ts_ms, oco_group=group))
-        trailing = trailing_stop(entry, entry.symbol, quantity=fill.quantity, entry_price=fill.price, ts_ms=fill.ts_ms)
-        if trailing is not None:
-            orders.append(trailing)
+    def _exits_of(self, entry: Order, fill: Fill) -> list[Order]:
+        """The exits `entry` asks for, resting from its fill on, at its price (live's and the
+        restart's rule, `protective.protective_exits`)."""
+        exits = protective_exits(entry, entry.symbol, quantity=fill.quantity, avg_price=fill.price, ts_ms=fill.ts_ms)
+        if entry.trailing_stop_pct is not None or entry.trailing_stop_distance is not None:
             self._trailing = True
-        return orders
+        return exits
+
+
+def _asks_for_exits(order: Order) -> bool:
+    return (order.stop_loss_pct is not None or order.take_profit_pct is not None
+            or order.trailing_stop_pct is not None or order.trailing_stop_distance is not None)
+
+
+def _opens_beyond(order: Order, candle: Candle) -> bool:
+    """`order`, a limit, is filled at `candle`'s open, better than its price (`_trigger_price`)."""
+    if order.type is not _LIMIT:
+        return False
+    return candle.open < order.price if order.side is _BUY else candle.open > order.price
