@@ -28,6 +28,10 @@ MAX_TS_MS = 7_258_118_400_000
 """Candles open before 2200-01-01 UTC: a year-9998 or 1e30 timestamp is a broken row, not data."""
 MAX_CAPITAL = 1e15
 """Largest `capital` a bot may be given, in quote currency."""
+MAX_VOLUME = 1e20
+"""Largest volume a candle (or a trade) may carry, in base units: a day's volume-weighted sums of
+price x volume then stay finite (1e12 x 1e20 x 86,400 one-second candles is 1e37), where a
+volume of 1e308 made a VWAP infinite for the rest of its day."""
 
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 """A config float: a finite number, written as a number. Ints are taken (`capital: 1000`);

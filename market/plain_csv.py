@@ -30,7 +30,7 @@ from pathlib import Path
 
 from market.checked import CleanResult, find_gaps
 from market.files import _EPOCH, COLUMNS
-from market.limits import MAX_PRICE, MAX_TS_MS, MIN_PRICE, MIN_TS_MS
+from market.limits import MAX_PRICE, MAX_TS_MS, MAX_VOLUME, MIN_PRICE, MIN_TS_MS
 from market.models import Candle
 
 # A timestamp is read as its day, `YYYY-MM-DD`, and the rest: `THH:MM:SS` (or a space for the
@@ -185,7 +185,8 @@ def _all_good(open_: list[float], high: list[float], low: list[float], close: li
     # finite volumes: such a file is declined, not misread).
     if not all(isfinite(sum(column)) for column in (*prices, volume)):
         return False
-    if min(map(min, prices)) < MIN_PRICE or max(map(max, prices)) > MAX_PRICE or min(volume) < 0.0:
+    if (min(map(min, prices)) < MIN_PRICE or max(map(max, prices)) > MAX_PRICE or min(volume) < 0.0
+            or max(volume) > MAX_VOLUME):
         return False
     # low <= open <= high also says that high is not below low.
     return (all(map(le, low, open_)) and all(map(le, open_, high))

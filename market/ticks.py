@@ -35,7 +35,7 @@ import numpy as np
 from loguru import logger
 
 from market.errors import MarketDataError
-from market.limits import MAX_PRICE, MAX_TS_MS, MIN_PRICE, MIN_TS_MS
+from market.limits import MAX_PRICE, MAX_TS_MS, MAX_VOLUME, MIN_PRICE, MIN_TS_MS
 from market.models import Candle, iso_utc, timeframe_ms as to_ms
 from market.tick_periods import period_shift_ms
 from market.ticks_read import EXPECTED_TICKS, read_tick_table
@@ -49,6 +49,7 @@ _REASONS = {
     "price_out_of_range": f"price is {{price}}; prices must be within [{MIN_PRICE:g}, {MAX_PRICE:g}]",
     "bad_volume": "volume is missing, not a number or infinite",
     "negative_volume": "volume is {volume}; it must be >= 0",
+    "volume_out_of_range": f"volume is {{volume}}; it must be at most {MAX_VOLUME:g}",
     "late": "datetime {ts} is in the {timeframe} candle of {candle}, which a later trade (line {closer}) had "
             "already closed; late trades are dropped, as the live feed drops them",
 }
@@ -140,6 +141,7 @@ def _check(ts: np.ndarray, price: np.ndarray, volume: np.ndarray, malformed: np.
             (price < MIN_PRICE) | (price > MAX_PRICE),
             ~np.isfinite(volume),
             volume < 0,
+            volume > MAX_VOLUME,
         ]
     for k, mask in enumerate(masks, start=1):
         reason[(reason == 0) & mask] = k

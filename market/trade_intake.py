@@ -19,7 +19,7 @@ from typing import Any
 
 from loguru import logger
 
-from market.limits import MAX_PRICE, MIN_PRICE
+from market.limits import MAX_PRICE, MAX_VOLUME, MIN_PRICE
 
 _MAX_BAD_TRADE_WARNINGS = 10
 
@@ -61,13 +61,13 @@ class TradeIntake:
     def _checked(self, row: dict[str, Any]) -> tuple[int, float, float] | None:
         ts, price, amount = row.get("timestamp"), row.get("price"), row.get("amount")
         if (isinstance(ts, int) and isinstance(price, (int, float)) and isinstance(amount, (int, float))
-                and MIN_PRICE <= price <= MAX_PRICE and math.isfinite(amount) and amount >= 0):
+                and MIN_PRICE <= price <= MAX_PRICE and math.isfinite(amount) and 0 <= amount <= MAX_VOLUME):
             return ts, float(price), float(amount)
         self.bad_trades += 1
         if self.bad_trades <= _MAX_BAD_TRADE_WARNINGS:
             logger.warning("{}: trade {} skipped: time {!r}, price {!r}, amount {!r}; expected a time in ms, a price "
-                           "within [{:g}, {:g}] and an amount >= 0", self._source, row.get("id"), ts, price, amount,
-                           MIN_PRICE, MAX_PRICE)
+                           "within [{:g}, {:g}] and an amount within [0, {:g}]", self._source, row.get("id"), ts, price,
+                           amount, MIN_PRICE, MAX_PRICE, MAX_VOLUME)
         return None
 
 

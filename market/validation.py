@@ -17,7 +17,7 @@ import numpy as np
 from loguru import logger
 
 from market.checked import CleanResult, find_gaps
-from market.limits import MAX_PRICE, MAX_TS_MS, MIN_PRICE, MIN_TS_MS
+from market.limits import MAX_PRICE, MAX_TS_MS, MAX_VOLUME, MIN_PRICE, MIN_TS_MS
 from market.models import Candle, iso_utc
 
 MAX_ROW_WARNINGS = 10
@@ -30,6 +30,7 @@ _REASON_TEXT = {
     "non_positive_price": "{field} is {value}; prices must be > 0",
     "price_out_of_range": f"{{field}} is {{value}}; prices must be within [{MIN_PRICE:g}, {MAX_PRICE:g}]",
     "negative_volume": "volume is {value}; it must be >= 0",
+    "volume_out_of_range": f"volume is {{value}}; it must be at most {MAX_VOLUME:g}",
     "high_below_low": "high {high} is below low {low}",
     "open_outside_range": "open {open} is outside [low, high] = [{low}, {high}]",
     "close_outside_range": "close {close} is outside [low, high] = [{low}, {high}]",
@@ -157,6 +158,7 @@ def _value_checks(ts_ms, open_, high, low, close, volume) -> list[tuple[str, np.
         # 1e-318 is positive, but an order sized from it overflows to infinity.
         ("price_out_of_range", (np.minimum.reduce(prices) < MIN_PRICE) | (np.maximum.reduce(prices) > MAX_PRICE)),
         ("negative_volume", volume < 0),
+        ("volume_out_of_range", volume > MAX_VOLUME),
         ("high_below_low", high < low),
         ("open_outside_range", (open_ < low) | (open_ > high)),
         ("close_outside_range", (close < low) | (close > high)),

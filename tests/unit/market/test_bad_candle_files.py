@@ -154,3 +154,25 @@ def test_a_file_separated_by_something_else_than_commas_says_so(write_file, sepa
     with pytest.raises(MarketDataError) as caught:
         load_candles(path)
     assert str(caught.value).endswith(f"(the header is separated by {separator!r}: save the file with commas)")
+
+
+def test_a_volume_too_large_for_the_sums_is_a_rejected_row(write_file, warnings_logged):
+    # Before: kept, and a VWAP of the day (sum of price x volume) was infinite from that candle on.
+    lines = good_lines(10)
+    lines[4] = lines[4].rsplit(",", 1)[0] + ",1e308"
+
+    result = load_candles(write_file("huge.csv", "\n".join([HEADER, *lines]) + "\n"))
+
+    assert len(result.candles) == 9 and result.rejected == {"volume_out_of_range": 1}
+    assert any("line 6: volume is 1e+308; it must be at most 1e+20" in w for w in warnings_logged())
+
+
+def test_a_tick_with_a_volume_too_large_is_a_rejected_row(write_file):
+    from market.ticks import load_tick_candles
+
+    rows = [f"2024-01-01T00:00:{s:02d}Z,BTCUSDT,100.5,{'1e300' if s == 3 else '0.5'}" for s in range(10)]
+    path = write_file("ticks.csv", "datetime,symbol,price,volume\n" + "\n".join(rows) + "\n")
+
+    result = load_tick_candles(path, symbol="BTC/USDT", timeframe="1m")
+
+    assert result.rejected == {"volume_out_of_range": 1} and result.candles[0].volume == 4.5

@@ -57,3 +57,11 @@ def test_skipping_a_millisecond_leaves_its_untaken_trades_out_and_takes_the_next
     intake.skip_millisecond()
 
     assert intake.take([row(3, T0), row(4, T0 + 1)]) == [(T0 + 1, 100.0, 1.0)]
+
+
+def test_a_trade_with_an_amount_too_large_for_the_sums_is_skipped():
+    # Before: taken, and its candle's volume (and a VWAP of it) overflowed to infinity.
+    intake = TradeIntake("x", T0)
+
+    assert intake.take([row(1, T0, amount=1e300), row(2, T0 + 1, amount=2.0)]) == [(T0 + 1, 100.0, 2.0)]
+    assert intake.bad_trades == 1
