@@ -43,6 +43,7 @@ from runner.plugins.registry import create_plugins
 from runner.state.journal import Journal, MemoryJournal
 from strategies.base import Strategy
 from strategies.features import FeatureHub, SharedFeatures
+from strategies.features.specs import parse_specs
 from strategies.registry import strategy_class
 
 if TYPE_CHECKING:
@@ -61,10 +62,15 @@ def make_strategy(config: BotConfig) -> Strategy:
     cls = strategy_class(name)
     params = cls.Params.model_validate(config.strategy.params)
     try:
-        return cls(params)
+        strategy = cls(params)
     except FAULTS_OF_ITS_OWN as exc:
         raise StrategyError(f"strategy {name!r} could not be made from its params: {type(exc).__name__}: {exc}"
                             ) from exc
+    try:                  # an installed package's strategy may ask for features there are not
+        parse_specs(strategy.features)
+    except (ValueError, TypeError) as exc:
+        raise StrategyError(f"strategy {name!r} asks for features the runner cannot compute: {exc}") from exc
+    return strategy
 
 
 def compose_runner(

@@ -62,6 +62,17 @@ class Broken(Strategy):
         return GO_LONG
 
 
+class AsksForBogusFeatures(Strategy):
+    name = "bogus_features"
+
+    @property
+    def features(self):
+        return ("sma:20", "bogus:1")
+
+    def generate_signal(self, market_data):
+        return None
+
+
 class BrokenPlugin(Plugin):
     name = "broken_plugin"
 
@@ -74,7 +85,8 @@ class BrokenPlugin(Plugin):
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
     site = next(gen := fake_site(tmp_path, monkeypatch))
-    site.install("broken-parts", MODULE, {"botrunner.strategies": {"broken_init": "MODULE:Broken"},
+    site.install("broken-parts", MODULE, {"botrunner.strategies": {"broken_init": "MODULE:Broken",
+                                                                  "bogus_features": "MODULE:AsksForBogusFeatures"},
                                           "botrunner.plugins": {"broken_plugin": "MODULE:BrokenPlugin"}})
     # Each registry reads the installed packages once per process: fresh ones see the test's.
     monkeypatch.setattr(strategy_registry, "OUTSIDE",
@@ -90,6 +102,10 @@ def installed(tmp_path, monkeypatch):
      "buggy: strategy 'broken_init' could not be made from its params: OSError: cannot open model.bin"),
     ("strategy: {name: sma_cross}\nplugins: [{name: broken_plugin}]",
      "buggy: plugin 'broken_plugin' could not be made from its params: KeyError: 'TELEGRAM_CHAT'"),
+    ("strategy: {name: bogus_features}",        # before: ValueError from the feature parser, a traceback
+     "buggy: strategy 'bogus_features' asks for features the runner cannot compute: unknown feature 'bogus:1'; "
+     "allowed: sma:N, ema:N, rsi:N, bb:N:DEV, atr:N, volatility:N, volume_ratio:N, vwap:day (N a whole number "
+     "from 1 to 10,000, 2 or more for volatility; DEV a decimal such as 2 or 2.5)"),
 ])
 def test_a_backtest_of_a_strategy_or_plugin_that_raises_as_it_is_made_says_so_without_a_traceback(
         installed, parts, said):
