@@ -45,7 +45,10 @@ on the core (the candle's path waits on no I/O until its last order is on the wi
 loaded one it leaves out the other processes' slices, which the wall-clock figures cannot.
 In CPU time each further order is also split at the candle's commit: before it, what a deciding
 bot adds to the fan-out (its decision, the intent's JSON and SQLite row); after it, the time
-from one order on the wire to the next, against the same reading of ccxt's own bursts.
+from one order on the wire to the next, against the same reading of ccxt's own bursts. The last
+order of candles with 1-10 orders is split the same way: the fan-out before the commit (every
+bot's turn on the candle), the commit, and the sends after it; and after the runs, each run's
+p99 with the median of the runs.
 
 A run's ratio moves with the machine (other processes' slices, and the caches and cores they
 share): `--runs` (default 5) runs on fresh stand-ins, and the ratios are given as the median of
@@ -71,6 +74,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -84,7 +88,6 @@ from loguru import logger  # noqa: E402
 from execution.exchange import ExchangeAccounts  # noqa: E402
 from execution.rate_limit import BurstThrottler  # noqa: E402
 from market.shared import FeedHub, LiveCandleStream  # noqa: E402
-from market.stream import SharedCandleStream  # noqa: E402
 from runner.config.bot import BotConfig  # noqa: E402
 from runner.daemon.process import freeze_startup_heap  # noqa: E402
 from runner.state.journal import SqliteJournal  # noqa: E402
@@ -190,18 +193,23 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
     fanned: dict[int, tuple[float, float]] = {}     # candle -> arrival -> every bot past it (wall, CPU)
     committed: dict[int, tuple[float, float]] = {}  # candle -> arrival -> its first commit's start, end (CPU)
 
-    original_append, original_acknowledge = LiveCandleStream.append, SharedCandleStream._acknowledge
+    original_append = LiveCandleStream.append
+
+    class FannedOut(deque):
+        """Probe: the stream's release latencies, to which it appends once the last bot is past
+        a candle (one call a candle, where wrapping its acknowledgement cost a call a bot)."""
+
+        def append(self, latency: float) -> None:
+            super().append(latency)
+            if candle_seq[0] not in fanned:
+                fanned[candle_seq[0]] = (time.perf_counter() - arrived[0], time.thread_time() - arrived[1])
 
     def timed_append(self, batch):                    # probe: a closed candle arrives
         arrived[0], arrived[1] = time.perf_counter(), time.thread_time()
         candle_seq[0] += 1
+        if type(self._latencies) is not FannedOut:
+            self._latencies = FannedOut(self._latencies, maxlen=self._latencies.maxlen)
         return original_append(self, batch)
-
-    def timed_acknowledge(self, cursor, position):    # probe: the last bot is past the candle
-        done = len(self._latencies)
-        original_acknowledge(self, cursor, position)
-        if len(self._latencies) > done and candle_seq[0] not in fanned:
-            fanned[candle_seq[0]] = (time.perf_counter() - arrived[0], time.thread_time() - arrived[1])
 
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{base_url}/_standin/stats") as reply:
@@ -214,7 +222,7 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
                                         and services.writer.flush(timeout_secs=0) and ccxt_floor.idle(candle_seq[0]))
         ccxt_floor = InterleavedFloor(bot_config(0, floor_url or base_url), FLOOR_ORDERS, FLOOR_EVERY)
         await ccxt_floor.open()
-        LiveCandleStream.append, SharedCandleStream._acknowledge = timed_append, timed_acknowledge
+        LiveCandleStream.append = timed_append
         with tempfile.TemporaryDirectory() as tmp:
             accounts = ExchangeAccounts(environ=KEYS, clock=clock)
             journal, snapshots = open_store(journal_kind, Path(tmp), postgres_url)
@@ -260,7 +268,7 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
             services.journal.close()
             await clock.aclose()
             await ccxt_floor.aclose()
-        LiveCandleStream.append, SharedCandleStream._acknowledge = original_append, original_acknowledge
+        LiveCandleStream.append = original_append
         async with session.get(f"{base_url}/_standin/stats") as reply:
             stats = await reply.json()
         wire, in_ccxt = [], []
@@ -336,6 +344,13 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
         print(f"    in the loop thread's CPU time: last order of candles with 1-10 orders p99 "
               f"{pct(few_cpu, 0.99) * 1000:.2f} ms against one commit's p99 {pct(commits_cpu, 0.99) * 1000:.2f} ms: "
               f"{(pct(few_cpu, 0.99) - pct(commits_cpu, 0.99)) * 1000:+.2f} ms")
+    last_split = split_last_order(by_candle_cpu, committed)
+    if last_split is not None:
+        (fan, commit, sends, n), (p_fan, p_commit, p_sends, p_n) = last_split
+        print(f"    that last order in CPU time, split at the candle's commit: median {fan * 1000:.2f} ms of fan-out "
+              f"(every bot's turn, the deciders' included) + {commit * 1000:.2f} ms commit + {sends * 1000:.2f} ms of "
+              f"sends ({n} orders); the p99 candle's {p_fan * 1000:.2f} + {p_commit * 1000:.2f} + "
+              f"{p_sends * 1000:.2f} ms ({p_n} orders)")
     print(f"  account requests            {requests:>8}   {requests / candles:,.1f} per minute of exchange time, "
           f"{requests / wall * 60:,.0f} per minute of wall time")
     print("  requests by endpoint        " + ", ".join(f"{p} {n}" for p, n in stats["requests_by_endpoint"].items()))
@@ -348,7 +363,28 @@ async def run(bots: int, candles: int, base_url: str, journal_kind: str = "sqlit
         ratios["CPU, sends"] = split[1] / between
         ratios["CPU, decision us"] = split[0] * 1e6
         ratios["CPU, commit us"] = split[2] * 1e6
-    return {"wire": wire, "commits": commits, "ratios": ratios, "by_candle": by_candle, "by_candle_cpu": by_candle_cpu}
+    last = {"wall": pct(few, 0.99) if few else None, "commit": pct(commits, 0.99) if commits else None,
+            "CPU": pct(few_cpu, 0.99) if few_cpu else None, "commit CPU": pct(commits_cpu, 0.99) if commits_cpu else None,
+            "quiet fan-out CPU per bot": fan_cpu / bots if quiet_candles else None,
+            "p99 split": last_split[1] if last_split is not None else None}
+    return {"wire": wire, "commits": commits, "ratios": ratios, "by_candle": by_candle, "by_candle_cpu": by_candle_cpu,
+            "last order": last}
+
+
+def split_last_order(by_candle_cpu: dict[int, list[float]], committed: dict[int, tuple[float, float]]
+                     ) -> tuple[tuple[float, float, float, int], tuple[float, float, float, int]] | None:
+    """The last order of each candle with 1-10 orders (loop thread CPU seconds from its arrival),
+    split at the candle's commit: arrival -> the commit's start (the fan-out: every bot's turn,
+    the deciders' decisions among them), the commit, and its end -> the last order on the wire
+    (the sends, one after another). Returns the medians of the three (and of the orders), and
+    the three of the candle whose last order is the p99; None without SQLite's commit marks."""
+    rows = sorted((max(v), committed[c][0], committed[c][1] - committed[c][0], max(v) - committed[c][1], len(v))
+                  for c, v in by_candle_cpu.items() if len(v) <= 10 and c in committed)
+    if not rows:
+        return None
+    medians = tuple(statistics.median(r[i] for r in rows) for i in (1, 2, 3))
+    p99 = rows[min(len(rows) - 1, int(0.99 * len(rows)))]
+    return (*medians, round(statistics.median(r[4] for r in rows))), p99[1:]
 
 
 class InterleavedFloor:
@@ -570,10 +606,34 @@ def main() -> None:
             database.stop()
     for kind, figures in runs.items():
         print_ratios(kind, figures)
+        print_last_orders(kind, figures)
     if len(runs) > 1:
         print(f"candle arrival -> order on the wire, {args.bots} live bots, same candles (first run of each):")
         for kind, figures in runs.items():
             print(f"  {kind:<14} orders {ms(figures[0]['wire'])}   one group commit {ms(figures[0]['commits'])}")
+
+
+def print_last_orders(kind: str, figures: list[dict]) -> None:
+    """Issue 15's last-order figure over the runs: each run's p99 of the last order of candles
+    with 1-10 orders and its commit's p99 (wall and CPU), with their medians, and the fan-out
+    of the candles without orders in CPU per bot."""
+    lasts = [f["last order"] for f in figures]
+    print(f"issue 15, last order of candles with 1-10 orders against one commit, p99 of each of {len(lasts)} runs "
+          f"({kind}):")
+    for name, commit in (("wall", "commit"), ("CPU", "commit CPU")):
+        runs = [(r[name], r[commit]) for r in lasts if r[name] is not None and r[commit] is not None]
+        if runs:
+            print(f"  {name:<5} median {statistics.median(a for a, _ in runs) * 1000:.2f} ms against "
+                  f"{statistics.median(b for _, b in runs) * 1000:.2f} ms, {statistics.median(a - b for a, b in runs) * 1000:+.2f} ms"
+                  f"   runs: {' '.join(f'{a * 1000:.2f}/{b * 1000:.2f}' for a, b in runs)}")
+    splits = [r["p99 split"] for r in lasts if r["p99 split"] is not None]
+    if splits:
+        print("  the p99 candles in CPU, fan-out + commit + sends (orders): "
+              + "   ".join(f"{a * 1000:.2f} + {b * 1000:.2f} + {c * 1000:.2f} ({n})" for a, b, c, n in splits))
+    fans = [r["quiet fan-out CPU per bot"] for r in lasts if r["quiet fan-out CPU per bot"] is not None]
+    if fans:
+        print(f"  candles without orders, fan-out CPU per bot: median {statistics.median(fans) * 1e6:.1f} us   "
+              f"runs: {' '.join(f'{x * 1e6:.1f}' for x in fans)}")
 
 
 def print_ratios(kind: str, figures: list[dict]) -> None:

@@ -259,12 +259,13 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
         observe = self.step_latency.observe
         clock = time.perf_counter
         turn = self._turn
+        running = RunnerState.RUNNING      # an enum member read from its class costs a descriptor call
         async for batch in self.feed.stream():
             if not turn.try_take():        # a kill, resume or governance change by hand has it
                 await turn.take()
             self._busy = True
             try:
-                if self.state is not RunnerState.RUNNING and not self.flatten_pending:
+                if self.state is not running and not self.flatten_pending:
                     return                 # killed by hand (`kill_now`) while the batch waited
                 started = clock()
                 if await steps(batch):

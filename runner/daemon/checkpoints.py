@@ -87,7 +87,7 @@ class Checkpoints:
         the module docstring): at once for a bot not between candles now (a kill or resume by hand
         holds its turn). Raises the error of a failed commit, or of a deferred state that could
         not be made, for this bot's previous checkpoint."""
-        if (error := self._failed.pop(bot.bot_id, None)) is not None:
+        if self._failed and (error := self._failed.pop(bot.bot_id, None)) is not None:   # every bot, every candle
             raise error
         if not bot.between_candles:
             self.submit(bot.bot_id, state_of(bot))
