@@ -70,8 +70,11 @@ class SymbolRules:
     ask_multiplier_up: Decimal = Decimal("5")
     ask_multiplier_down: Decimal = Decimal("0.2")
     avg_price_mins: int = 5
+    default_stp_mode: str = DEFAULT_STP_MODE    # the STP mode of an order sent without one (`self_trade`)
 
     def __post_init__(self) -> None:
+        if self.default_stp_mode not in STP_MODES:
+            raise ValueError(f"default_stp_mode must be one of {', '.join(STP_MODES)}; got {self.default_stp_mode!r}")
         # Accept "0.1" or 0.1 too; the filters need exact decimals (0.1 as a float is not).
         for name in ("tick_size", "min_price", "max_price", "step_size", "min_qty", "max_qty", "min_notional",
                      "max_notional", "market_min_qty", "market_max_qty", "market_step_size", "bid_multiplier_up",
@@ -133,7 +136,7 @@ class SpotSymbol:
             ],
             "permissions": [],
             "permissionSets": [["SPOT"]],
-            "defaultSelfTradePreventionMode": DEFAULT_STP_MODE,
+            "defaultSelfTradePreventionMode": r.default_stp_mode,
             "allowedSelfTradePreventionModes": list(STP_MODES),
         }
 

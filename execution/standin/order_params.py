@@ -35,9 +35,11 @@ _CLIENT_ORDER_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 ASSET_PRECISION = 8                  # baseAssetPrecision, quotePrecision: more decimals is -1111
 
 
-def read_new_order(params: dict[str, str], generated_id: Callable[[], str]) -> tuple[NewOrder, str]:
+def read_new_order(params: dict[str, str], generated_id: Callable[[], str], *,
+                   default_stp_mode: str = DEFAULT_STP_MODE) -> tuple[NewOrder, str]:
     """The order `params` ask for and the reply type, or the `BinanceApiError` Binance sends.
-    `generated_id()` makes the client order id of an order sent without one."""
+    `generated_id()` makes the client order id of an order sent without one; `default_stp_mode`
+    is the symbol's `defaultSelfTradePreventionMode`."""
     side, order_type = params.get("side", ""), params.get("type", "")
     if not side:
         raise api_errors.mandatory_param("side")
@@ -79,7 +81,7 @@ def read_new_order(params: dict[str, str], generated_id: Callable[[], str]) -> t
     resp_type = params.get("newOrderRespType") or ("FULL" if order_type in ("MARKET", "LIMIT") else "ACK")
     if resp_type not in ("ACK", "RESULT", "FULL"):
         raise api_errors.BinanceApiError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
-    stp_mode = params.get("selfTradePreventionMode") or DEFAULT_STP_MODE
+    stp_mode = params.get("selfTradePreventionMode") or default_stp_mode
     if stp_mode not in STP_MODES:
         raise api_errors.invalid_parameter("selfTradePreventionMode")
     return NewOrder(side, order_type, client_id, qty, quote_qty, price, tif if takes_tif else None, stop_price,

@@ -281,7 +281,8 @@ class SpotApi:
 
     def new_order(self, params: Params) -> Any:
         self._symbol(params)
-        new, resp_type = read_new_order(params, lambda: f"standin{next(self._generated_ids):015d}")
+        new, resp_type = read_new_order(params, lambda: f"standin{next(self._generated_ids):015d}",
+                                        default_stp_mode=self.symbol.rules.default_stp_mode)
         order = self.engine.submit(
             new, quote=self.quote(), now_ms=self.now_ms,
             avg_price=self.tape.average_price(self.now_ms, self.symbol.rules.avg_price_mins),

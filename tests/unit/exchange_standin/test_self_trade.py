@@ -15,8 +15,11 @@ import pytest
 
 from execution.live import LiveExecution
 from execution.models import Order, OrderType, Side
+from execution.standin import BinanceStandIn, make_ccxt_client
+from execution.standin.exchange_info import SymbolRules
 from tests.integration.test_live_execution import candle
 from tests.standin_exchange import account, accounts, clock
+from tests.unit.exchange_standin.sample_market import NOW_INDEX, candle_ms, make_candles
 
 __all__ = ["account", "accounts", "clock"]      # fixtures of tests/standin_exchange.py: pytest finds them by these names
 
@@ -90,3 +93,22 @@ async def test_a_bots_resting_entry_expired_by_another_bots_order_is_dropped_wit
     assert standin.order_by_client_id("bota-1").status == "EXPIRED_IN_MATCH"
     assert await resting.on_candle(candle(60)) == [] and resting.open_orders() == []      # no position, no stop
     assert sold.price == 30_596.94
+
+
+async def test_a_symbol_whose_default_mode_expires_the_taker_says_so_and_applies_it_to_orders_sent_without_one():
+    async with BinanceStandIn(make_candles(), balances={"USDT": 10_000, "BTC": "0.01"}, start_ms=candle_ms(NOW_INDEX),
+                              spread_bps=2, rules=SymbolRules(default_stp_mode="EXPIRE_TAKER")) as standin:
+        exchange = make_ccxt_client(standin)
+        try:
+            [market] = (await exchange.public_get_exchangeinfo())["symbols"]
+            await _own_sell(exchange, standin)
+            bought = await exchange.create_order("BTC/USDT", "market", "buy", 0.001, None,
+                                                 {"newClientOrderId": "taker"})
+        finally:
+            await exchange.close()
+
+    assert market["defaultSelfTradePreventionMode"] == "EXPIRE_TAKER"
+    assert (bought["info"]["status"], bought["info"]["selfTradePreventionMode"]) == ("EXPIRED_IN_MATCH", "EXPIRE_TAKER")
+    assert standin.trades == [] and standin.order_by_client_id("maker").status == "NEW"
+    with pytest.raises(ValueError, match="default_stp_mode must be one of NONE, EXPIRE_TAKER"):
+        SymbolRules(default_stp_mode="EXPIRE_ALL")
