@@ -35,9 +35,11 @@ own orders: a restart follows it by its client order id, never sends it again. W
 its entry's exits are held (`execution.live_exits_in_flight`); one that provably never reached
 the exchange (as above: not found twice past the grace), or that a rate limit refused, gets
 them armed again under new ids, so the next candle that reaches one sends a new exit: never
-the same order twice, and never a position left unprotected. An exit the exchange refused
-(say, insufficient balance: on an account several bots share, sending it again might sell
-another's coins) leaves its position without exits, with a WARNING to close it.
+the same order twice, and never a position left unprotected. One that reached it and ended
+with a rest (a MARKET order Binance expired: a book it emptied, self-trade prevention) has
+what it sold booked and them armed again, under new ids, for the rest. An exit the exchange
+refused (say, insufficient balance: on an account several bots share, sending it again might
+sell another's coins) leaves its position without exits, with a WARNING to close it.
 
 A fill's `quantity` is what traded; a fee the exchange takes in the base asset (Binance takes a
 buy's fee from the coin received) is its `base_fee`, which the portfolio takes off the position,
@@ -160,15 +162,17 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
         if not await self._markets_ready():
             return self._fills.drain()
         armed = self._exits.orders()       # only exits that existed before this candle
+        held = {o.client_order_id for o in self._in_flight.orders()}
         looked_up = set()
         for tracked in [t for t in self._orders.values() if t.state is _UNKNOWN]:
             looked_up.add(tracked.order.client_order_id)
-            # Exits armed again (their exit never reached the exchange) were armed before this
-            # candle: it is checked against them, not only the next one.
-            armed.extend(await self._resolve(tracked))
+            await self._resolve(tracked)
         for tracked in [t for t in self._orders.values() if t.state is _OPEN]:
             if tracked.order.client_order_id not in looked_up:
                 await self._poll(tracked)
+        # Held exits armed again by now (their exit never reached the exchange, or sold only a
+        # part) were armed before this candle: it is checked against them, not only the next one.
+        armed.extend(o for o in self._exits.orders() if o.client_order_id in held)
         for order in self._exits.take_reached(candle, among=armed):
             logger.info("Order {}: {} reached by the candle of {} (low {}, high {}); sending a market exit",
                         order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high)
@@ -270,8 +274,7 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
             # Cancelled (shutdown) while the request was out: it may have reached the exchange.
             self._orders[cid] = TrackedOrder(order, _UNKNOWN)
             raise
-        self._in_flight.release(cid)      # on the exchange: it sells the position its exits protected
-        tracked = TrackedOrder(order, _OPEN)
+        tracked = TrackedOrder(order, _OPEN)      # an exit's held exits wait for its end (`_done`)
         self._orders[cid] = tracked
         await self._absorb_or_retry_later(tracked, raw)
         logger.info("Order {} {} {} {} {} -> {} (filled {}) in {:.0f}ms", cid, order.side.value, size, self.symbol,
@@ -295,9 +298,8 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
 
     # -- following orders --------------------------------------------------------------------
 
-    async def _resolve(self, tracked: TrackedOrder) -> list[Order]:
-        """One lookup of an order of unknown outcome by its client order id; return the exits
-        armed again for it (an exit found never to have reached the exchange)."""
+    async def _resolve(self, tracked: TrackedOrder) -> None:
+        """One lookup of an order of unknown outcome by its client order id."""
         cid, client = tracked.order.client_order_id, self._account.client
         try:
             exchange_now_ms = await self._account.exchange_time_ms()
@@ -312,22 +314,20 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
                 logger.warning("Order {} never reached the exchange (not found {} times, the last at exchange time "
                                "{}); dropped it, and it is not resent", cid, tracked.not_found, exchange_now_ms)
                 if managed_exit_entry(cid) is not None:   # its entry's exits were held when it was sent
-                    return self._rearm_exits_of(cid, "it never reached the exchange")
+                    self._rearm_exits_of(cid, "it never reached the exchange")
             else:
                 logger.info("Order {} not found yet ({} time(s)); looking again at the next candle", cid,
                             tracked.not_found)
-            return []
+            return
         except TemporaryExchangeError as exc:
             # Unknown still (the exchange may be down): held exits stay held, nothing is sent.
             logger.warning("Order {}: lookup by client order id failed ({}); trying again at the next candle",
                            cid, exc)
-            return []
+            return
         logger.info("Order {} found on the exchange after an unknown outcome: {} (filled {})", cid,
                     raw.get("status"), raw.get("filled"))
-        self._in_flight.release(cid)      # it reached the exchange: its entry's exits go for good
-        tracked.state = _OPEN
+        tracked.state = _OPEN             # an exit's held exits wait for its end (`_done`)
         await self._absorb_or_retry_later(tracked, raw)
-        return []
 
     async def _poll(self, tracked: TrackedOrder) -> None:
         cid, client = tracked.order.client_order_id, self._account.client
@@ -379,5 +379,8 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
         del self._orders[order.client_order_id]
         if status != "closed":
             logger.info("Order {} {} with {} filled", order.client_order_id, status, tracked.filled_qty)
+        if managed_exit_entry(order.client_order_id) is not None:
+            self._exit_done(tracked, status)      # its entry's held exits: gone, or armed for its rest
+            return
         self._exits.arm(order, filled_qty=tracked.filled_qty, notional=tracked.notional, base_fees=tracked.base_fees,
                         ts_ms=int(raw.get("lastTradeTimestamp") or raw.get("timestamp") or 0))

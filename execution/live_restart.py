@@ -7,7 +7,8 @@ and the market exits the engine sent for a bot-managed stop), and orders reconci
 on the exchange. An order is never sent again: each is looked up by its client order id, as
 after an unknown outcome, since the answer may have been lost with the process. An entry whose
 market exit is among them has its exits held, not armed, until the lookup tells whether that
-exit reached the exchange (`execution.live_exits_in_flight`): armed again if it never did.
+exit reached the exchange (`execution.live_exits_in_flight`): armed again if it never did, or
+for the rest it did not sell if it ended with one (found expired in part, say).
 Then the exits go through the candles the bot did not step through (`catch_up_exits`), as
 `on_candle` would have put them.
 """

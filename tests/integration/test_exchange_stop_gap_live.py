@@ -99,3 +99,24 @@ async def test_a_gap_exit_that_never_reached_the_exchange_leaves_a_bot_stop_that
     assert [(f["order_id"], f["reason"]) for f in sells] == [(f"{prefix}1-sl2", "stop_loss")]   # booked once
     assert runner.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
     assert runner.portfolio.quantity < 1e-5 and runner.execution.open_orders() == []
+
+
+async def test_a_gap_exit_the_book_filled_in_part_leaves_a_bot_stop_for_the_rest_that_sells_it_at_the_next_candle(
+        standin, account):
+    journal = MemoryJournal()
+    runner, feed = gap_runner(standin, account, journal)
+    prefix = runner.order_id_prefix
+
+    def thin_book(i: int) -> None:
+        if i == 62:                     # the gap exit finds 40% of itself on the book; Binance expires the rest
+            standin.partial_fill_next("0.4")
+
+    await step_through(runner, feed, standin, range(60, 65), before=thin_book)
+
+    part, rest = standin.order_by_client_id(f"{prefix}1-sl"), standin.order_by_client_id(f"{prefix}1-sl2")
+    assert (part.type, part.status) == ("MARKET", "EXPIRED") and (rest.type, rest.status) == ("MARKET", "FILLED")
+    assert rest.executed_qty == part.orig_qty - part.executed_qty       # the rest, sold once
+    sells = [e.data for e in journal.events if e.kind == "fill" and e.data["side"] == "sell"]
+    assert [f["order_id"] for f in sells] == [f"{prefix}1-sl", f"{prefix}1-sl2"]
+    assert runner.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
+    assert runner.portfolio.quantity < 1e-5 and runner.execution.open_orders() == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from execution.live_exits_in_flight import ExitsInFlight
+from execution.live_exits_in_flight import ExitsInFlight, unsold
 from execution.models import Order, OrderType, Side
 from execution.order_ids import exit_generation, managed_exit_entry, protected_entry, protective_id, protective_kind
 
@@ -58,3 +58,19 @@ def test_naming_a_held_exit_drops_its_entrys_held_exits_and_only_those():
 def test_only_a_market_exit_of_a_protective_exit_holds_exits():
     with pytest.raises(ValueError, match="br1-4-xs is no market exit"):
         ExitsInFlight().hold("br1-4-xs", [])
+
+
+def test_exits_dropped_while_their_exit_is_out_are_handed_over_once_and_release_arms_nothing():
+    held = ExitsInFlight()
+    held.hold("br1-4-sl", [exit_of("br1-4-sl")])
+    held.hold("br1-5-sl", [Order("br1-5-sl", "BTC/USDT", Side.SELL, OrderType.STOP, quantity=1.0, stop_price=90.0,
+                                 oco_group="br1-5", reason="stop_loss")])
+    held.disarm(["br1-5-sl2"])                          # a `cancel` naming them
+    held.clear()                                        # a kill, or the runner's exit
+
+    assert held.release("br1-4-sl") == [] and held.release("br1-5-sl") == []
+    assert [held.handed_over(i) for i in ("br1-4-sl", "br1-4-sl", "br1-5-sl", "br1-6-sl")] == [True, False, True, False]
+
+
+def test_what_an_exit_left_unsold_is_exact_to_the_lot_step():
+    assert unsold(0.3, 0.1) == 0.2 and unsold(0.5, 0.1 + 0.2) == 0.2 and unsold(0.001, 0.002) == 0.0
