@@ -12,6 +12,8 @@ The fill rules are sim's (`execution.sim`), applied to a different price:
   cancelling the other, priced off the paper fill; the stop wins a candle that reaches both. A
   trailing stop (`trailing_stop_pct` / `trailing_stop_distance`) rests with them, starting off
   the paper fill, and trails closed candles by sim's rule (checked, then raised by the high).
+  Market and limit entries alike: a limit filled at a quote has them from then on, one a
+  candle filled at its price from the next candle (sim's rule, `execution.sim`).
 - The fee is `fee_rate` times the notional, in quote currency. Every fill is the whole order,
   with `fill_id` = its client order id.
 

@@ -57,8 +57,8 @@ from execution.order_ids import protective_id
 from market.limits import MIN_PRICE
 from market.models import Candle
 
-__all__ = ["ProtectiveExits", "by_level", "is_trailing_stop", "protective_exits", "stop_reached", "stops_first",
-           "trailed", "trailing_stop"]
+__all__ = ["ProtectiveExits", "by_level", "exits_from_next_candle", "is_trailing_stop", "protective_exits",
+           "stop_reached", "stops_first", "trailed", "trailing_stop"]
 
 
 class ProtectiveExits:
@@ -168,6 +168,17 @@ def protective_exits(entry: Order, symbol: str, *, quantity: float, avg_price: f
     if trailing is not None:
         orders.append(trailing)
     return orders
+
+
+def exits_from_next_candle(entry: Order, fill_price: float) -> bool:
+    """Whether the exits of `entry`, filled at `fill_price` by a candle (sim's rule, so paper's
+    too), see only the candles after that one: a limit entry filled at its price, within the
+    candle, which does not say whether its high or low came before the fill or after it (live
+    arms them after that candle too). Not a market entry, nor a limit the candle opened beyond
+    (filled at the open, better than its price): their exits see the rest of the candle."""
+    if entry.type is not OrderType.LIMIT:
+        return False
+    return not (fill_price < entry.price if entry.side is Side.BUY else fill_price > entry.price)
 
 
 def _reached(order: Order, candle: Candle) -> bool:

@@ -35,7 +35,9 @@ from __future__ import annotations
 from typing import Collection, Iterable, Mapping, Sequence
 
 from execution.models import Fill, Order, OrderType, Side
-from execution.protective import by_level, is_trailing_stop, protective_exits, stops_first, trailed
+from execution.protective import (
+    by_level, exits_from_next_candle, is_trailing_stop, protective_exits, stops_first, trailed,
+)
 from market.models import Candle
 
 _NO_FILLS: tuple[Fill, ...] = ()
@@ -170,10 +172,12 @@ class SimExecution:
                 fills.append(fill)
                 if _asks_for_exits(order):
                     resting.extend(self._exits_of(order, fill))
-            elif order.oco_group is None and _opens_beyond(order, candle) and _asks_for_exits(order):
+            elif (order.type is _LIMIT and order.oco_group is None and _asks_for_exits(order)
+                  and (price := self._trigger_price(order, candle)) is not None
+                  and not exits_from_next_candle(order, price)):
                 # A limit entry the candle opens beyond fills at the open, as a market entry
                 # would, and its exits see the rest of the candle as a market entry's do.
-                fill = self._fill(order, candle.open, candle.ts_ms)
+                fill = self._fill(order, price, candle.ts_ms)
                 fills.append(fill)
                 resting.extend(self._exits_of(order, fill))
             else:
@@ -202,8 +206,8 @@ class SimExecution:
             if order.oco_group is not None:
                 filled_groups.add(order.oco_group)
             elif _asks_for_exits(order):
-                # Filled within the candle, at its price: its exits rest from the next candle
-                # (the module docstring says why), so this loop does not see them.
+                # Filled within the candle, at its price (`exits_from_next_candle`): its exits
+                # rest from the next candle (the module docstring says why), unseen by this loop.
                 if armed is None:
                     armed = []
                 armed.extend(protective_exits(order, order.symbol, quantity=fill.quantity, avg_price=fill.price,
@@ -255,9 +259,3 @@ def _asks_for_exits(order: Order) -> bool:
     return (order.stop_loss_pct is not None or order.take_profit_pct is not None
             or order.trailing_stop_pct is not None or order.trailing_stop_distance is not None)
 
-
-def _opens_beyond(order: Order, candle: Candle) -> bool:
-    """`order`, a limit, is filled at `candle`'s open, better than its price (`_trigger_price`)."""
-    if order.type is not _LIMIT:
-        return False
-    return candle.open < order.price if order.side is _BUY else candle.open > order.price

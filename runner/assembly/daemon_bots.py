@@ -31,7 +31,7 @@ from runner.config.bot import BotConfig
 from runner.governance.saved import GOVERNANCE_KIND, SavedGovernance, fold_unsaved, saved_governance
 from runner.state.journal import BotJournal
 from runner.state.exits_past_snapshot import candles_past_snapshot
-from runner.state.limits_past_snapshot import resting_limit_orders
+from runner.state.limits_past_snapshot import exits_of_limit_entries_filled, resting_limit_orders
 from runner.state.recovery import RecoveredState, RecoveryError
 from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
@@ -109,6 +109,11 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
     # the candles missed (`runner.bot.limits_while_down`): each from the candle it was decided on.
     governed = wiring["governance"]
     kind = governed.running_kind if governed is not None else ExecutionKind(config.mode)
+    if kind is not ExecutionKind.LIVE:
+        # Sim's rule fills an order whole, once: a limit entry whose fill the journal holds past
+        # the snapshot is done, and the exits armed at that fill are in no snapshot.
+        recovered.exits_to_arm = [*recovered.exits_to_arm, *exits_of_limit_entries_filled(
+            recovered.state, recovered.orders_after, recovered.fills_after, recovered.cancelled_after)]
     looked_up = [*(recovered.entries_to_look_up if config.mode == "live" else ()), *(resting_limit_orders(
         recovered.state, recovered.orders_after, recovered.fills_after, recovered.cancelled_after)
         if kind is not ExecutionKind.LIVE else ())]

@@ -14,13 +14,14 @@ the fills are booked and journalled at the candle's close, a resting limit exit'
 stops watch the candle, orders whose expiry is that close are cancelled (journalled
 "expired" at it), and a bot with trading hours cancels a resting entry at the first close
 outside them (`runner.bot.session_flow`). Once no limit order rests, the candles left go to
-the exits' catch-up as before, so an entry filled meanwhile has its exits caught up from its
-fill on (sim's and paper's rule arms none for a limit entry today; if it did, they would rest
-from that candle).
+the exits' catch-up as before, so an entry filled meanwhile has its exits, armed by the engine
+at its fill (from the candle after the fill's, or from its open: sim's rule, `execution.sim`),
+go through the rest of the missed candles.
 
 Nothing fills twice across a second restart: the fills are journalled (and committed) before the
 bot trades, and a restart does not restore an order whose fill the journal holds
-(`PaperExecution.restore_orders`) nor one whose cancel it holds (`runner.state.recovery`).
+(`PaperExecution.restore_orders`) nor one whose cancel it holds (`runner.state.recovery`); the
+exits of an entry whose fill it holds are armed from it (`limits_past_snapshot.exits_of_limit_entries_filled`).
 
 A mixin of `StrategyRunner`, called from `RunnerPersistence.catch_up_exits`; engines without
 `catch_up_resting` (live: the exchange matched them; the restart looks them up) skip it.

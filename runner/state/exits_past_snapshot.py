@@ -41,8 +41,11 @@ live one looked the entry up and armed them at its fill price, trailing only fro
 armed them (`execution.protective.protective_exits`), and the catch-up puts them through the
 candles from their fill's candle on (`ExitsToArm.first_candle_ms`): the candle the entry filled
 in is the first an uninterrupted bot checked them against, and one before it never sees them.
-Only market entries: a limit entry may still rest in part (the engine follows it, and arms its
-exits when it is done), and sim's and paper's rules arm none for a limit entry.
+Market entries; and limit entries too for an engine that fills an order whole, once (sim's
+rule: paper, a shadow bot; `runner.state.limits_past_snapshot.exits_of_limit_entries_filled`),
+from the candle after their fill's when they filled at their price, as the engine armed them
+(`execution.protective.exits_from_next_candle`). A live limit entry may still rest in part:
+the engine follows it, and arms its exits when it is done.
 
 A live bot also follows again, by looking them up, the entries the journal holds no fill of past
 the snapshot: one resting in it (a limit entry), one whose answer was lost before the crash.
@@ -63,7 +66,7 @@ from loguru import logger
 
 from execution.models import Order, OrderType, Side, order_from_dict
 from execution.order_ids import protected_entry, protective_id
-from execution.protective import protective_exits
+from execution.protective import exits_from_next_candle, protective_exits
 from market.models import timeframe_ms
 
 __all__ = ["MAX_CATCH_UP_CANDLES", "ExitsToArm", "asks_for_exits", "candles_past_snapshot", "entries_to_look_up",
@@ -77,23 +80,28 @@ MAX_CATCH_UP_CANDLES = 100_000
 
 @dataclass(frozen=True, slots=True)
 class ExitsToArm:
-    """The protective exits of a market entry whose fills the journal holds past the snapshot."""
+    """The protective exits of an entry whose fills the journal holds past the snapshot."""
 
     entry: Order
     exits: list[Order]
     fill_ts_ms: int           # its last fill's time
+    from_next_candle: bool = False      # a limit entry filled at its price (`exits_from_next_candle`)
 
     def first_candle_ms(self, bar_ms: int) -> int:
-        """The open time of the first candle the exits see: the one the entry filled in, and never
-        one that closed before the entry was decided (its `created_ts_ms`, the close it was
-        decided on; an exchange's clock a little behind the bot's must not reach back)."""
+        """The open time of the first candle the exits see: the one the entry filled in (the one
+        after it, `from_next_candle`), and never one that closed before the entry was decided
+        (its `created_ts_ms`, the close it was decided on; an exchange's clock a little behind
+        the bot's must not reach back)."""
         decided_ms = self.entry.created_ts_ms
-        return max(self.fill_ts_ms - self.fill_ts_ms % bar_ms, decided_ms - decided_ms % bar_ms)
+        first_ms = max(self.fill_ts_ms - self.fill_ts_ms % bar_ms, decided_ms - decided_ms % bar_ms)
+        return first_ms + bar_ms if self.from_next_candle else first_ms
 
 
 def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fills_after: Sequence[Mapping[str, Any]],
-                                   cancelled_after: Mapping[str, str]) -> list[ExitsToArm]:
-    """The exits to arm for the market entries asking for them whose intents (`orders_after`)
+                                   cancelled_after: Mapping[str, str], *,
+                                   entry_type: OrderType = OrderType.MARKET) -> list[ExitsToArm]:
+    """The exits to arm for the entries of `entry_type` (market; limit for an engine that fills
+    an order whole, once) asking for them whose intents (`orders_after`, or the snapshot's)
     and fills (`fills_after`, journal dicts) the journal holds past the snapshot: held quantity
     (what filled less a base-asset fee) at the fills' average price, as the engine armed them.
     None for an entry whose exits were carried out (an exit's fill, `filled_exit_groups`) or
@@ -108,7 +116,7 @@ def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fi
     for data in orders_after:
         group = data["order_id"]
         fills = fills_of.get(group)
-        if not fills or data["type"] != OrderType.MARKET or data["oco_group"] is not None or group in carried_out:
+        if not fills or data["type"] != entry_type or data["oco_group"] is not None or group in carried_out:
             continue
         entry = order_from_dict(data)
         if not asks_for_exits(entry):
@@ -123,7 +131,8 @@ def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fi
         held = quantity - (sum(f.get("base_fee", 0.0) for f in fills) if entry.side is Side.BUY else 0.0)
         fill_ts_ms = max(f["fill_ts_ms"] for f in fills)
         armed.append(ExitsToArm(entry, protective_exits(entry, entry.symbol, quantity=held, avg_price=avg_price,
-                                                        ts_ms=fill_ts_ms), fill_ts_ms))
+                                                        ts_ms=fill_ts_ms), fill_ts_ms,
+                                exits_from_next_candle(entry, avg_price)))
     return armed
 
 

@@ -1,7 +1,9 @@
 """The limit orders a restarted paper bot holds resting, read from its snapshot and journal
 before the bot is built: the feed must hold the candles they catch up on
 (`runner.bot.limits_while_down`), from the snapshot's last candle or from the candle each was
-decided on, whichever is later (`candles_past_snapshot`'s `looked_up` counts them so)."""
+decided on, whichever is later (`candles_past_snapshot`'s `looked_up` counts them so). And the
+protective exits of those the journal holds a fill of past the snapshot, which the engine armed
+at that fill and no snapshot has (`exits_of_limit_entries_filled`)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from execution.models import Order, OrderType, order_from_dict
+from runner.state.exits_past_snapshot import ExitsToArm, exits_of_entries_past_snapshot
 
-__all__ = ["resting_limit_orders"]
+__all__ = ["exits_of_limit_entries_filled", "resting_limit_orders"]
 
 
 def resting_limit_orders(state: Mapping[str, Any] | None, orders_after: Sequence[Mapping[str, Any]],
@@ -20,6 +23,23 @@ def resting_limit_orders(state: Mapping[str, Any] | None, orders_after: Sequence
     journalled past it (`orders_after`, those cancelled since already left out by recovery);
     none with a fill journalled past it (`fills_after`: paper fills an order whole, once)."""
     filled = {f["order_id"] for f in fills_after}
+    return [order_from_dict(d) for d in _limit_orders(state, orders_after, cancelled_after)
+            if d["order_id"] not in filled]
+
+
+def exits_of_limit_entries_filled(state: Mapping[str, Any] | None, orders_after: Sequence[Mapping[str, Any]],
+                                  fills_after: Sequence[Mapping[str, Any]],
+                                  cancelled_after: Mapping[str, str]) -> list[ExitsToArm]:
+    """The protective exits to arm, as a market entry's are (`exits_of_entries_past_snapshot`),
+    for the limit entries of `resting_limit_orders`'s sources whose fill the journal holds past
+    the snapshot (say, filled while the bot was down, then a crash before the next snapshot).
+    For an engine that fills an order whole, once (sim's rule: paper, a shadow bot), so that
+    fill is all of it; a live one may rest in part, and is looked up (`entries_to_look_up`)."""
+    return exits_of_entries_past_snapshot(_limit_orders(state, orders_after, cancelled_after), fills_after,
+                                          cancelled_after, entry_type=OrderType.LIMIT)
+
+
+def _limit_orders(state: Mapping[str, Any] | None, orders_after: Sequence[Mapping[str, Any]],
+                  cancelled_after: Mapping[str, str]) -> list[Mapping[str, Any]]:
     snapshot = [d for d in state["open_orders"] if d["order_id"] not in cancelled_after] if state is not None else []
-    return [order_from_dict(d) for d in (*snapshot, *orders_after)
-            if d.get("oco_group") is None and d["type"] == OrderType.LIMIT and d["order_id"] not in filled]
+    return [d for d in (*snapshot, *orders_after) if d.get("oco_group") is None and d["type"] == OrderType.LIMIT]

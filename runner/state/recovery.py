@@ -76,7 +76,8 @@ class RecoveredState:
     # after the last resume, whatever tripped it; the leg re-runs up to it (`StrategyRunner.follow_journalled_kill`).
     journalled_kill: tuple[int, str, str] | None = None
     # Paper, live: the protective exits of the market entries filled past the snapshot, to arm
-    # and catch up from their fill's candle on (`runner.state.exits_past_snapshot`).
+    # and catch up from their fill's candle on (`runner.state.exits_past_snapshot`); a paper or
+    # shadow bot's limit entries' join them where it is built (`exits_of_limit_entries_filled`).
     exits_to_arm: list[ExitsToArm] = field(default_factory=list)
     # Paper, live: the entries asking for exits that a live bot follows again by looking them up;
     # the feed gives the candles their exits may catch up on (`entries_to_look_up`).

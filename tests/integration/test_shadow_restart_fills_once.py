@@ -12,7 +12,7 @@ import pytest
 
 from runner.state.snapshots import SnapshotStore
 from tests.integration.test_entries_looked_up_after_restart import (
-    FALL, TRAIL_PCT, dip_standin, run_to_the_resting_limit_entry,
+    DIP_LEVEL, DIP_REACHING_MS, FALL, TRAIL_PCT, dip_standin, run_to_the_resting_limit_entry,
 )
 from tests.integration.test_exchange_bots import MIN, T0_MS, bot, journalled
 from tests.integration.test_trailing_entry_past_snapshot import crash_with_the_entry_past_the_snapshot
@@ -51,6 +51,11 @@ async def test_a_paper_limit_order_resting_in_the_snapshot_and_filled_past_it_do
         manager = await run_until(tmp_path, standin, config, hold_at_ms=T0_MS + 130 * MIN)
 
         status = manager.status(config.id)
-        assert (status.state, status.last_error, status.fills) == ("stopped", "", 1)
-        assert journalled(tmp_path, config.id, "fill") == [entry]
-        assert status.position == pytest.approx(entry["quantity"], rel=1e-12)
+        assert (status.state, status.last_error, status.fills) == ("stopped", "", 2)
+        bought, sold = journalled(tmp_path, config.id, "fill")
+        assert bought == entry
+        # Its trailing stop, armed from the journalled fill (the older snapshot has none) and
+        # caught up from the candle after it, sells where a bot that never went down sells.
+        assert (sold["order_id"], sold["price"], sold["fill_ts_ms"]) == (
+            f"{entry['order_id']}-ts", pytest.approx(DIP_LEVEL), DIP_REACHING_MS)
+        assert status.position == pytest.approx(0.0, abs=1e-9)
