@@ -93,13 +93,35 @@ def parse_param(text: str) -> ParamSpec:
     return _spec(name, value)
 
 
+class _RangeLoader(yaml.SafeLoader):
+    """yaml's safe loader, except that an unquoted `5:30` stays the range it was written as:
+    YAML 1.1 reads it as the base-60 number 330, and searching the single value 330 is no search."""
+
+
+def _base60_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    if ":" in node.value:
+        return loader.construct_scalar(node)
+    return loader.construct_yaml_int(node)
+
+
+_RangeLoader.add_constructor("tag:yaml.org,2002:int", _base60_as_text)
+
+
 def load_params_file(path: Path) -> list[ParamSpec]:
     """A YAML mapping of name to range text (`fast: "5:30"`), list of values, or
     `{low, high, step}` mapping."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ParamError(f"{path}: cannot read the parameter file: {exc}") from None
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_RangeLoader)
+    except FileNotFoundError:
+        raise ParamError(f"{path}: no such parameter file") from None
+    except OSError as exc:
+        raise ParamError(f"{path}: cannot read the parameter file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ParamError(f"{path}: not UTF-8 text; expected YAML such as fast: \"5:30\"") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ParamError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(raw, dict) or not raw:
         raise ParamError(f"{path}: expected a mapping of parameter name to range, e.g. fast: \"5:30\"")
     specs = []

@@ -69,3 +69,25 @@ def test_values_are_set_at_their_paths_on_a_copy():
     assert changed["strategy"]["params"] == {"fast": 6, "slow": 30}
     assert changed["risk"] == {"stake_pct": 0.5, "stop_loss_pct": 0.02}
     assert raw["strategy"]["params"]["fast"] == 10 and "stop_loss_pct" not in raw["risk"]
+
+
+def test_an_unquoted_range_in_a_params_file_is_the_range_not_a_base_60_number(tmp_path):
+    # Before: YAML 1.1 read `fast: 5:30` as 330, and the search tried that single value.
+    path = tmp_path / "params.yaml"
+    path.write_text("fast: 5:30\nslow: 20:40:5\ntrend: 30\n")
+
+    assert make_space(load_params_file(path)).describe() == ["fast=5:30:1", "slow=20:40:5", "trend=30"]
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"fast: [5", "invalid YAML at line 1, column 9: expected ',' or ']', but got '<stream end>'"),
+    (b"\xff\xfefast: 5:30", 'not UTF-8 text; expected YAML such as fast: "5:30"'),
+])
+def test_a_params_file_that_cannot_be_read_is_one_line(tmp_path, content, says):
+    # Before: yaml's lines with a caret, and a UnicodeDecodeError as a traceback.
+    path = tmp_path / "params.yaml"
+    path.write_bytes(content)
+
+    with pytest.raises(ParamError) as caught:
+        load_params_file(path)
+    assert str(caught.value) == f"{path}: {says}"
