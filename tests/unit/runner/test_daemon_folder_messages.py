@@ -61,6 +61,15 @@ def test_a_control_socket_path_too_long_to_bind_is_a_config_error(tmp_path):
         "choose a shorter one, e.g. /run/botrunner/botrunner.sock"]
 
 
+def test_a_log_rotation_time_written_without_quotes_says_why_it_is_a_number(tmp_path):
+    # Before: "log.rotation: must be text, got 720", of a file that says 12:00.
+    config_dir = folder(tmp_path, {"a.yaml": SMALL_BOT}, "log: {rotation: 12:00}\n")
+
+    assert problems(config_dir) == [
+        f'{tmp_path / "daemon.yaml"}: log.rotation: must be text such as "50 MB", "1 day" or "12:00" in quotes '
+        "(YAML reads an unquoted 12:00 as the number 720); got 720"]
+
+
 # -- property: daemon.yaml broken at random ------------------------------------------------------
 
 FULL_DAEMON = {
