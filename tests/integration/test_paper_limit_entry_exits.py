@@ -16,7 +16,7 @@ import pytest
 from execution.standin import BinanceStandIn
 from market.models import iso_utc
 from runner.state.snapshots import SnapshotStore
-from tests.integration.test_exchange_bots import MIN, T0_MS
+from tests.integration.test_exchange_bots import MIN, T0_MS, bot
 from tests.integration.test_paper_limits_while_down import (
     BID, DOWN_UNTIL_MS, STOPPED_AT_MS, candle_ms, config_for, events,
 )
@@ -48,6 +48,15 @@ def paper_bid(base_url: str):
     return config_for("bid", base_url, stop_loss_pct=0.02, take_profit_pct=0.05)
 
 
+def shadow_bid(base_url: str):
+    """A governed live bot at L0: sim fills on the exchange's candles, nothing sent."""
+    return bot("shadow-bid", "live", base_url, on_restart="resume",
+               strategy={"name": "test_places_one_limit_order", "params": {"plan": "bid"}},
+               risk={"stake_pct": 0.5, "stop_loss_pct": 0.02, "take_profit_pct": 0.05},
+               governance={"enabled": True, "start_level": 0, "drift": {"enabled": False},
+                           "promotion": {"min_trades": 1_000, "min_win_rate": 0.0, "max_drawdown_pct": 1.0}})
+
+
 async def test_a_paper_limit_entry_is_stopped_out_by_the_stop_armed_at_its_fill(tmp_path):
     async with BinanceStandIn(tape(dip=66, drop=70), balances={"USDT": 10_000, "BTC": 0},
                               start_ms=T0_MS + 60 * MIN) as standin:
@@ -73,10 +82,12 @@ async def test_a_limit_entry_filled_while_the_daemon_was_down_has_its_stop_caugh
         assert manager.status(config.id).position == pytest.approx(0.0, abs=1e-9)
 
 
-async def test_a_limit_entry_whose_fill_the_journal_holds_past_the_snapshot_gets_its_exits_from_the_journal(tmp_path):
+@pytest.mark.parametrize("config_of", [paper_bid, shadow_bid], ids=["paper", "shadow"])
+async def test_a_limit_entry_whose_fill_the_journal_holds_past_the_snapshot_gets_its_exits_from_the_journal(
+        tmp_path, config_of):
     async with BinanceStandIn(tape(dip=75, drop=95), balances={"USDT": 10_000, "BTC": 0},
                               start_ms=T0_MS + 60 * MIN) as standin:
-        config = paper_bid(standin.base_url)
+        config = config_of(standin.base_url)
         await run_until(tmp_path, standin, config, hold_at_ms=STOPPED_AT_MS)
         standin.advance_to(DOWN_UNTIL_MS)
         # Started again, it fills the bid on the missed candle 75 and crashes as soon as the fill
@@ -92,3 +103,4 @@ async def test_a_limit_entry_whose_fill_the_journal_holds_past_the_snapshot_gets
         assert fills == bought_then_stopped(entry, dip=75, drop=95)
         assert manager.status(config.id).position == pytest.approx(0.0, abs=1e-9)
         assert SnapshotStore(tmp_path / "bots").read(config.id)["open_orders"] == []
+        assert not standin.orders                     # neither sends an order
