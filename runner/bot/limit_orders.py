@@ -30,6 +30,11 @@ it; live: the exchange's matching). The rules, decided here:
   without the bot (cancelled by hand on the exchange, expired or rejected there), its fills
   booked and the cancel journalled (why "cancelled outside the bot"), or while the bot was
   down. A set-aside trailing stop that moves owes a checkpoint, as a fill does.
+- **A limit entry's protective exits** (the risk's stop-loss, take-profit, trailing stop) ride
+  on the order, as a market entry's do, and the engine arms them at its fill, from its price:
+  live when it is done, sim and paper from the candle after the one that filled it at its
+  price, or from the open that filled it beyond its price (`execution.sim`). The runner sees
+  them in the open orders (with an `oco_group`: they never block a decision); snapshots keep them.
 - **Expiry**: an order of a signal with `expire_after` N carries `expire_ts_ms`, the close time
   of the Nth candle after the one it was placed on. At that candle, after its fills are booked
   (so the candle can still fill it), the runner cancels it and only it (journal `cancel`, why
