@@ -31,7 +31,7 @@ import sqlite3
 from pathlib import Path
 
 from market.forecast import Forecast
-from runner.state.state_dir import StateFileUnreadable, private_file
+from runner.state.state_dir import open_wal_database, private_file
 
 __all__ = ["FORECAST_COLUMNS", "FORECASTS_FILE", "ForecastStore", "ForecastStoreMissing", "score_values",
            "where_clause"]
@@ -125,15 +125,10 @@ class ForecastStore:
                                        isolation_level=None, check_same_thread=False)
             return
         private_file(self.path)          # 0600 before SQLite opens it; its -wal and -shm files follow
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:                  # connect() opens any file; the first statement finds out what it holds
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise StateFileUnreadable(f"{self.path}: not a forecast store the daemon can read ({exc}); restore it, "
-                                      "or move it away to start afresh (it holds the models' scored forecasts)") from None
+        self._db = open_wal_database(
+            self.path, _SCHEMA, durable=durable,
+            unreadable="{path}: not a forecast store the daemon can read ({error}); restore it, "
+                       "or move it away to start afresh (it holds the models' scored forecasts)")
         for bot, symbol, target in self._db.execute(
                 "SELECT bot, symbol, MIN(target_ts_ms) FROM forecasts WHERE scored_ts_ms IS NULL GROUP BY bot, symbol"):
             self._next_due[(bot, symbol)] = target

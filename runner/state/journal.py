@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -22,7 +21,7 @@ from typing import Any, Callable, Protocol
 from loguru import logger
 
 from runner.bot.errors import BotMustStayDown
-from runner.state.state_dir import StateFileUnreadable
+from runner.state.state_dir import open_wal_database
 from runner.state.wal_checkpointer import WalCheckpointer
 
 
@@ -199,15 +198,10 @@ class SqliteJournal:
 
     def __init__(self, path: Path | str, *, durable: bool = False) -> None:
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:                  # connect() opens any file; the first statement finds out what it holds
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise StateFileUnreadable(f"{self.path}: not a journal the daemon can read ({exc}); it holds the bots' "
-                                      "orders, fills and kills: restore it, or move it away to start afresh") from None
+        self._db = open_wal_database(
+            self.path, _SCHEMA, durable=durable,
+            unreadable="{path}: not a journal the daemon can read ({error}); it holds the bots' "
+                       "orders, fills and kills: restore it, or move it away to start afresh")
         self._db.execute("PRAGMA wal_autocheckpoint=0")      # see `WalCheckpointer`
         self._checkpointer = WalCheckpointer(self.path)
         self._commits = 0

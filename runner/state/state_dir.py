@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -80,6 +81,20 @@ def private_file(path: Path) -> None:
             os.fchmod(fd, PRIVATE_FILE_MODE)
     finally:
         os.close(fd)
+
+
+def open_wal_database(path: Path, schema: str, *, durable: bool, unreadable: str) -> sqlite3.Connection:
+    """Open (or create) a state database in WAL mode with `schema`; a file that is not one the
+    daemon can read raises StateFileUnreadable with `unreadable` (what it is and what to do)."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:                  # connect() opens any file; the first statement finds out what it holds
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        db.executescript(schema)
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise StateFileUnreadable(unreadable.format(path=path, error=exc)) from None
+    return db
 
 
 def _make_private_dir(path: Path, setting: str) -> None:
