@@ -195,3 +195,11 @@ async def _check_candles_unchanged(cursor: StreamCursor | MarketDataProvider, re
             f"the bot's candles changed since its snapshot: candle {recovered.position - 1} was "
             f"{iso_utc(expected)}, the data now has {found} there. Point the bot back at its "
             f"data, or move its state away to start afresh.")
+    # The same times with other prices (a file re-downloaded or edited): the snapshot's position,
+    # cash and stops belong to the candles it saw. Its portfolio was marked at that candle's close.
+    closed_at = (recovered.state.get("portfolio") or {}).get("last_price")
+    if recovered.source == "snapshot" and isinstance(closed_at, float) and closed_at > 0 and before[-1].close != closed_at:
+        raise RecoveryError(
+            f"the bot's candles changed since its snapshot: candle {recovered.position - 1} "
+            f"({iso_utc(expected)}) closed at {closed_at!r}, the data now has {before[-1].close!r}. Point the bot "
+            f"back at its data, or move its state away to start afresh.")
