@@ -31,9 +31,15 @@ a stop-limit order on the exchange instead (Binance spot STOP_LOSS_LIMIT), as fr
   leaves it unfilled. A candle that closes past the limit with the stop still open makes the
   engine cancel it (confirmed) and sell what it did not by market (`<entry id>-sl`). One that
   provably never reaches the exchange leaves a bot-managed stop at the stop's level in its place
-  (`execution.live_exits_in_flight`): the next candle past it sends a new exit (`-sl2`).
+  (`execution.live_exits_in_flight`): the next candle past it sends a new exit (`-sl2`). So
+  does one that sells only part (Binance expires the rest of a MARKET order the book cannot
+  fill), for the rest: its part is booked and `-sl2` sells the rest, once.
 - **Restarts.** A restored stop is looked up by its client order id; one filled while the
-  daemon was down is booked then (or adopted by reconciliation first, never twice).
+  daemon was down is booked then (or adopted by reconciliation first, never twice). A gap exit
+  filled in part before a crash (its fill journalled past the snapshot, or found by the
+  restart's reconciliation) leaves the bot-managed stop for the rest as the running engine
+  did, under the next id, never the old one again
+  (`runner.state.exits_past_snapshot.exits_after_fills`).
 - **Filled in part.** A triggered stop on a thin book may sell part of the position and rest for
   the rest. Its part is booked as any fill; whatever ends it (the gap rule, an exit of the bot's,
   a kill, a person, before or after a restart), only what it did not sell is sold or protected

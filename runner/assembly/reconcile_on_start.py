@@ -26,7 +26,7 @@ from execution.reconcile import ReconcileReport, reconcile
 from runner.bot.clock import Clock
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
-from runner.state.exits_past_snapshot import filled_exit_groups
+from runner.state.exits_past_snapshot import exits_after_fills
 from runner.state.journal import BotJournal
 from runner.state.recovery import RecoveredState, RecoveryError
 
@@ -38,9 +38,18 @@ RECONCILE_LOOKBACK_MS = 7 * _DAY_MS
 
 def restore_from_journal(runner: StrategyRunner, recovered: RecoveredState, journal: BotJournal) -> None:
     """Snapshot, then the kill latch, fills and intents the journal holds past it."""
+    left: list[Order] = []      # the exits an exit filled in part past the snapshot leaves, for its rest
     if recovered.state is not None:
+        # An exit filled past the snapshot: its entry's exits as they stood do not come back; for
+        # the rest, under the next ids, if it sold part of what it was sent for (`exits_after_fills`).
+        after = exits_after_fills([*(order_from_dict(data) for data in recovered.state["open_orders"]
+                                     if data["order_id"] not in recovered.cancelled_after),
+                                   *map(order_from_dict, recovered.orders_after)],
+                                  ((f["order_id"], f["quantity"]) for f in recovered.fills_after),
+                                  closable=runner.execution.closable_quantity)
+        left = after.left
         runner.restore(recovered.state, cancelled_after=recovered.cancelled_after,   # not what was cancelled since,
-                       exits_filled_after=filled_exit_groups(f["order_id"] for f in recovered.fills_after))
+                       exits_filled_after=after.filled)
     if recovered.latch_after is not None:
         # Killed (or resumed) past the snapshot: the latch holds, with its reason, and `run`
         # finishes the flatten, following its order if journalled (restored below), not resending it.
@@ -53,6 +62,8 @@ def restore_from_journal(runner: StrategyRunner, recovered: RecoveredState, jour
     # up and armed them a second time, at its fill price).
     done = {late.entry.client_order_id for late in recovered.exits_to_arm}
     runner.restore_orders([o for o in intents if o.client_order_id not in done], fill_ids=_booked_fill_ids(journal))
+    if left:    # after the intents: held beside the exit they follow, as the engine held them (not a limit exit's)
+        runner.restore_orders(left)
     runner.arm_exits_past_snapshot(recovered.exits_to_arm)
     if recovered.fills_after or recovered.orders_after:
         logger.info("Restored past the snapshot from the journal: {} fills booked, {} orders to look up",
@@ -72,8 +83,9 @@ async def reconcile_on_start(runner: StrategyRunner, config: BotConfig, account:
     # the exchange knows is a difference; one it does not know stays with the engine, which
     # looks it up again and drops it once it cannot land any more. Nor is one it shows filled
     # whole with every trade journalled (a limit entry of the snapshot, filled before the crash,
-    # its fill journalled, halted a bot on nothing); one whose trades the exchange's trade list
-    # does not show yet (it can lag the order) still is.
+    # its fill journalled, halted a bot on nothing), nor one the exchange expired with every
+    # trade journalled (a market exit filled in part: its lookup arms the exits for the rest);
+    # one whose trades the exchange's trade list does not show yet (it can lag the order) still is.
     journalled_qty = _journalled_quantities(journal, {o.client_order_id for o in report.vanished_orders})
     vanished = [o for o in report.vanished_orders
                 if await _exchange_knows(account, config.symbol, o, journalled_qty.get(o.client_order_id, 0.0))]
@@ -92,8 +104,16 @@ async def reconcile_on_start(runner: StrategyRunner, config: BotConfig, account:
     logger.warning("The exchange disagrees with the bot's state: {}; on_restart: {}", summary, config.on_restart)
     runner.adopt_fills(report.missing_fills, clock.now_ms())      # booked first: never bought twice
     # An exit the exchange shows carried out (its answer lost before the crash): armed still, it
-    # would sell what it sold again when a candle reaches it.
-    await runner.disarm_exits_of(filled_exit_groups(f.client_order_id for f in report.missing_fills), clock.now_ms())
+    # would sell what it sold again when a candle reaches it. Only one that sold all its exits
+    # cover: one that sold part (Binance expired the rest) leaves them held beside it, and its
+    # lookup arms them for the rest (`execution.live_exits_in_flight`), or lets dust go.
+    after = exits_after_fills(runner.execution.open_orders(),
+                              ((f.client_order_id, f.quantity) for f in report.missing_fills),
+                              closable=runner.execution.closable_quantity)
+    await runner.disarm_exits_of(after.sold_whole, clock.now_ms())
+    if after.sold_in_part:
+        logger.info("Exits of {} found filled in part on the exchange: their protective exits stay for the rest",
+                    ", ".join(sorted(after.sold_in_part)))
     runner.restore_orders(report.unknown_open_orders, fill_ids={*booked, *(f.key for f in report.missing_fills)})
     if config.on_restart == "flatten":
         await runner.flatten_on_restart("on_restart: flatten")   # owed until done, if it cannot be now
@@ -116,9 +136,9 @@ def _journalled_quantities(journal: BotJournal, order_ids: set[str]) -> dict[str
 
 
 async def _exchange_knows(account: ExchangeAccount, symbol: str, order: Order, journalled_qty: float) -> bool:
-    """Whether the exchange finds `order` by its client order id, other than filled whole with
-    `journalled_qty` (what the journal's fills of it add up to) covering what it filled (a
-    failed lookup: assume so)."""
+    """Whether the exchange finds `order` by its client order id, other than done (filled whole,
+    or expired by the exchange) with `journalled_qty` (what the journal's fills of it add up to)
+    covering what it filled (a failed lookup: assume so)."""
     try:
         raw = await account.call("fetch_order", symbol, account.client.fetch_order, None, symbol,
                                  {"origClientOrderId": order.client_order_id})
@@ -127,7 +147,7 @@ async def _exchange_knows(account: ExchangeAccount, symbol: str, order: Order, j
     except TemporaryExchangeError:
         return True
     filled = float(raw.get("filled") or 0.0)
-    return not (raw.get("status") == "closed" and journalled_qty >= filled * (1 - 1e-9))
+    return not (raw.get("status") in ("closed", "expired") and journalled_qty >= filled * (1 - 1e-9))
 
 
 def _describe(report: ReconcileReport, vanished: list[Order]) -> str:

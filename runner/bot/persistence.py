@@ -189,8 +189,9 @@ class RunnerPersistence:
         a position sold already). Those a limit exit replaced are kept for it (`restore_orders`).
         `exits_filled_after` (paper, live): the entries one of whose protective exits the journal
         holds a fill of past the snapshot; their exits were carried out and are not restored
-        (`runner.state.exits_past_snapshot.filled_exit_groups`; a live exit's intent alone has
-        the engine hold them until its lookup, see `execution.live_exits_in_flight`)."""
+        (`runner.state.exits_past_snapshot.exits_after_fills`: an exit filled in part has those
+        for its rest restored after the intents instead; a live exit's intent alone has the
+        engine hold them until its lookup, see `execution.live_exits_in_flight`)."""
         self.portfolio = self.portfolio.restored(state["portfolio"])
         if self.forecasting is not None and state.get("forecasting") is not None:
             self.forecasting.restore(state["forecasting"])

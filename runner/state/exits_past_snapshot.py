@@ -21,8 +21,15 @@ market exit sent at once).
 
 Checking again a candle the bot had already checked before it died changes nothing: the same
 candle against the same level gives the same answer. The one it may have answered already is a
-reached exit: the fill of an exit journalled past the snapshot means the exit was carried out,
-so its entry's exits are not restored at all (`filled_exit_groups`), and nothing is sold twice.
+reached exit: the fill of an exit journalled past the snapshot means the exit was carried out.
+Filled whole (all it was sent for, a rest too small to sell aside), its entry's exits are not
+restored at all, and nothing is sold twice. Filled in part (Binance expired the rest of the market exit: a book it
+emptied, self-trade prevention), they are restored for the rest only, as the running engine
+armed them again: scaled to what the exit did not sell, under the next ids (`-sl2`, never an
+id sent before; `exits_after_fills`). The same holds for an exit's fills the restart's
+reconciliation finds on the exchange (`runner.assembly.reconcile_on_start`). Before, any fill
+of an exit dropped them, and a crash between a part fill's journal commit and the snapshot
+left the rest of the position unprotected.
 A live exit whose answer was lost before the crash (or that crashed with the process before it
 was sent) has no fill journalled, but its intent is: the engine journals it before it sends it.
 Its entry's exits are restored, and the engine holds them, not armed, beside the exit it follows
@@ -58,19 +65,22 @@ and they see the candles from its fill on, as those armed from the journal do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from loguru import logger
 
 from execution.models import Order, OrderType, Side, order_from_dict
-from execution.order_ids import protected_entry, protective_id
+from execution.live_exits_in_flight import unsold
+from execution.order_ids import (
+    exit_generation, is_exchange_stop, managed_exit_entry, protected_entry, protective_id, protective_kind,
+)
 from execution.protective import exits_from_next_candle, protective_exits
 from market.models import timeframe_ms
 
-__all__ = ["MAX_CATCH_UP_CANDLES", "ExitsToArm", "asks_for_exits", "candles_past_snapshot", "entries_to_look_up",
-           "exits_of_entries_past_snapshot", "filled_exit_groups"]
+__all__ = ["MAX_CATCH_UP_CANDLES", "ExitsAfterFills", "ExitsToArm", "asks_for_exits", "candles_past_snapshot",
+           "entries_to_look_up", "exits_after_fills", "exits_of_entries_past_snapshot"]
 
 # Past this many candles (69 days of 1m, 11 years of 1h) a bot's exits catch up on the latest
 # only: the older ones are 200 requests of history and 28 MB for a stop that long in the past
@@ -104,11 +114,11 @@ def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fi
     an order whole, once) asking for them whose intents (`orders_after`, or the snapshot's)
     and fills (`fills_after`, journal dicts) the journal holds past the snapshot: held quantity
     (what filled less a base-asset fee) at the fills' average price, as the engine armed them.
-    None for an entry whose exits were carried out (an exit's fill, `filled_exit_groups`) or
-    cancelled (replaced by an exit, a kill's flatten: `cancelled_after`) past the snapshot. An
-    exit's intent alone does not count: a live engine holds the exits beside that exit until
+    None for an entry whose exits were carried out (an exit's fill of all they cover) or
+    cancelled (replaced by an exit, a kill's flatten: `cancelled_after`) past the snapshot; for
+    the rest only, under the next ids, when an exit's fills sold part of it (`exits_after_fills`).
+    An exit's intent alone does not count: a live engine holds the exits beside that exit until
     its lookup says whether it reached the exchange (see the module docstring)."""
-    carried_out = filled_exit_groups(f["order_id"] for f in fills_after)
     fills_of: dict[str, list[Mapping[str, Any]]] = {}
     for fill in fills_after:
         fills_of.setdefault(fill["order_id"], []).append(fill)
@@ -116,7 +126,7 @@ def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fi
     for data in orders_after:
         group = data["order_id"]
         fills = fills_of.get(group)
-        if not fills or data["type"] != entry_type or data["oco_group"] is not None or group in carried_out:
+        if not fills or data["type"] != entry_type or data["oco_group"] is not None:
             continue
         entry = order_from_dict(data)
         if not asks_for_exits(entry):
@@ -133,7 +143,12 @@ def exits_of_entries_past_snapshot(orders_after: Sequence[Mapping[str, Any]], fi
         armed.append(ExitsToArm(entry, protective_exits(entry, entry.symbol, quantity=held, avg_price=avg_price,
                                                         ts_ms=fill_ts_ms), fill_ts_ms,
                                 exits_from_next_candle(entry, avg_price)))
-    return armed
+    sent = (order_from_dict(data) for data in orders_after if data["oco_group"] is None)    # market exits among them
+    after = exits_after_fills([*(o for late in armed for o in late.exits), *sent],
+                              ((f["order_id"], f["quantity"]) for f in fills_after))
+    return [late if (group := late.entry.client_order_id) not in after.filled
+            else replace(late, exits=[o for o in after.left if o.oco_group == group])
+            for late in armed if late.entry.client_order_id not in after.sold_whole]
 
 
 def entries_to_look_up(state: dict[str, Any] | None, orders_after: Sequence[Mapping[str, Any]],
@@ -177,11 +192,87 @@ def candles_past_snapshot(state: dict[str, Any] | None, timeframe: str, now_ms: 
     return spans + 1
 
 
-def filled_exit_groups(order_ids: Iterable[str]) -> set[str]:
-    """The entries (`oco_group`s) one of whose protective exits is among `order_ids` (of fills
-    journalled past the snapshot, or found on the exchange): that exit was carried out, and the
-    group's exits, one cancelling the other, are not to be restored, nor left armed."""
-    return {entry for order_id in order_ids if (entry := protected_entry(order_id)) is not None}
+@dataclass(frozen=True, slots=True)
+class ExitsAfterFills:
+    """What fills of protective exits leave of their entries' exits (`exits_after_fills`)."""
+
+    sold_whole: set[str]        # entries whose exit sold all their exits covered: the exits go
+    sold_in_part: set[str]      # entries whose exit sold part of it: their exits are `left`
+    left: list[Order]           # the bot-managed exits of `sold_in_part`, for the rest, under the next ids
+
+    @property
+    def filled(self) -> set[str]:
+        """Every entry one of whose exits filled: its exits as they stood before do not come back."""
+        return self.sold_whole | self.sold_in_part
+
+
+def exits_after_fills(orders: Iterable[Order], fills: Iterable[tuple[str, float]], *,
+                      closable: Callable[[float, float], float] | None = None) -> ExitsAfterFills:
+    """What `fills` ((order id, quantity) of fills journalled past the snapshot, or found on the
+    exchange; those of other orders are passed over) leave of the entries' protective exits
+    among `orders` (as they stood before those fills), with the market exits sent for them
+    (their intents, or those the engine follows: `oco_group` None). An entry whose latest exit
+    filled (`-sl`, `-tp`, `-ts`, of the highest generation) sold all it was sent for (all its
+    exits cover when its market order is not among `orders`; that is rounded down to a lot
+    step, these are not) is `sold_whole`. One that sold less keeps its bot-managed exits for
+    the rest (`left`), as the running engine arms them again (`execution.live_exits_in_flight`):
+    scaled to what that exit did not sell, under the next generation, never an id sent before.
+    A rest too small to sell (`closable`, the engine's `closable_quantity`, says 0 at the filled
+    exit's level) is dust: sold whole. Without `closable` that is the engine's to judge: it holds
+    the exits beside that exit, which it follows, and lets them go at its lookup. The gap exit
+    of a stop resting on the exchange (`-sl` of an entry with an `-xs` among `orders`) leaves a
+    bot-managed stop at that stop's level, as the engine held it. A fill of the `-xs` itself
+    (the engine follows it and acts at its end), or of an entry none of whose exits are among
+    `orders`, counts as sold whole."""
+    sold: dict[str, float] = {}                     # by exit order id
+    latest: dict[str, str] = {}                     # entry -> its exit of the highest generation filled
+    whole: set[str] = set()
+    for order_id, quantity in fills:
+        if (entry := managed_exit_entry(order_id)) is not None:
+            sold[order_id] = sold.get(order_id, 0.0) + quantity
+            if entry not in latest or exit_generation(order_id) > exit_generation(latest[entry]):
+                latest[entry] = order_id
+        elif (entry := protected_entry(order_id)) is not None:
+            whole.add(entry)
+    sent: dict[str, float] = {}                     # market exit id -> its quantity
+    of_entry: dict[str, dict[str, Order]] = {}
+    for order in orders:
+        if order.oco_group is None:
+            if order.client_order_id in sold and order.quantity is not None:
+                sent[order.client_order_id] = order.quantity
+        elif order.oco_group in latest and (kind := protective_kind(order.client_order_id, order.oco_group)):
+            of_entry.setdefault(order.oco_group, {}).setdefault(kind, order)      # one of a kind
+        elif is_exchange_stop(order.client_order_id) and protective_kind(latest.get(order.oco_group, ""),
+                                                                         order.oco_group) == "sl":
+            # The gap exit (`-sl`) of a stop resting on the exchange: the engine held a bot-managed
+            # stop at that stop's level beside it (`execution.exchange_stop`).
+            of_entry.setdefault(order.oco_group, {}).setdefault("sl", Order(
+                protective_id(order.oco_group, "sl"), order.symbol, order.side, OrderType.STOP,
+                quantity=order.quantity, stop_price=order.stop_price, reason="stop_loss",
+                created_ts_ms=order.created_ts_ms, oco_group=order.oco_group))
+    in_part: set[str] = set()
+    left: list[Order] = []
+    for entry, exit_id in latest.items():
+        kept = of_entry.get(entry)
+        if not kept or entry in whole:
+            whole.add(entry)
+            continue
+        if exit_id in sent:
+            rest = unsold(sent[exit_id], sold[exit_id])
+        else:
+            rest = unsold(max(o.quantity or 0.0 for o in kept.values()),
+                          sum(q for i, q in sold.items() if managed_exit_entry(i) == entry))
+        if rest > 0.0 and closable is not None:
+            at = kept.get(protective_kind(exit_id, entry)) or next(iter(kept.values()))
+            rest = closable(rest, at.stop_price or at.price or 0.0)
+        if rest <= 0.0:
+            whole.add(entry)
+            continue
+        in_part.add(entry)
+        generation = exit_generation(exit_id) + 1
+        left.extend(replace(o, quantity=rest, client_order_id=protective_id(entry, kind, generation))
+                    for kind, o in kept.items())
+    return ExitsAfterFills(whole, in_part, left)
 
 
 def asks_for_exits(order: Order) -> bool:

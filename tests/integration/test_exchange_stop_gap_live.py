@@ -18,7 +18,10 @@ from market.models import Candle
 from runner.assembly.compose import compose_runner
 from runner.bot.clock import ManualClock
 from runner.config.bot import BotConfig
-from runner.state.journal import MemoryJournal
+from runner.assembly.reconcile_on_start import restore_from_journal
+from runner.state.journal import MemoryJournal, SqliteJournal
+from runner.state.recovery import recover
+from runner.state.snapshots import SnapshotStore
 from strategies.signal import GO_LONG
 from tests.fakes import QueuedFeed, Scripted, eventually
 from tests.unit.exchange_standin.sample_market import candle_ms
@@ -34,14 +37,15 @@ async def standin():
         yield running
 
 
-def gap_runner(standin, account, journal):
+def gap_runner(standin, account, journal, script=None):
     config = BotConfig.model_validate({
         "id": "gap-bot", "mode": "live", "symbol": "BTC/USDT", "capital": 1_000,
         "exchange": {"id": "binance", "base_url": standin.base_url, "api_key_env": "BR_K", "secret_env": "BR_S"},
         "strategy": {"name": "sma_cross", "params": {"fast": 5, "slow": 20}},
         "risk": {"stake_pct": 0.1, "stop_loss_pct": 0.002}, "execution": {"stop_on_exchange": True}})
     feed = QueuedFeed("BTC/USDT")
-    runner = compose_runner(config, feed, account=account, strategy=Scripted({0: GO_LONG}), journal=journal,
+    strategy = Scripted({0: GO_LONG} if script is None else script)
+    runner = compose_runner(config, feed, account=account, strategy=strategy, journal=journal,
                             clock=ManualClock(candle_ms(61)))
     return runner, feed
 
@@ -120,3 +124,42 @@ async def test_a_gap_exit_the_book_filled_in_part_leaves_a_bot_stop_for_the_rest
     assert [f["order_id"] for f in sells] == [f"{prefix}1-sl", f"{prefix}1-sl2"]
     assert runner.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
     assert runner.portfolio.quantity < 1e-5 and runner.execution.open_orders() == []
+
+
+async def test_a_gap_exit_filled_in_part_before_a_crash_leaves_a_bot_stop_for_the_rest_after_the_restart(
+        standin, account, tmp_path):
+    """The gap exit's part fill is journalled, then the process dies before a snapshot: the one on
+    disk is from candle 61, with the stop resting on the exchange. Before, the restart dropped
+    the entry's exits for that fill, and nothing protected or sold the rest."""
+    journal, snapshots = SqliteJournal(tmp_path / "journal.sqlite3"), SnapshotStore(tmp_path / "bots")
+    try:
+        bot_journal = journal.for_bot("gap-bot")
+        first, feed = gap_runner(standin, account, bot_journal)
+        prefix = first.order_id_prefix
+        await step_through(first, feed, standin, range(60, 62))
+        snapshots.write("gap-bot", {**first.snapshot(), "journal_seq": journal.last_seq("gap-bot")})
+        journal.commit()
+
+        def thin_book(i: int) -> None:
+            standin.partial_fill_next("0.4")        # the gap exit finds 40% of itself on the book
+
+        await step_through(first, feed, standin, range(62, 63), before=thin_book)
+        journal.commit()
+        part = standin.order_by_client_id(f"{prefix}1-sl")
+        assert part.status == "EXPIRED" and 0 < part.executed_qty < part.orig_qty
+
+        second, feed = gap_runner(standin, account, bot_journal, script={})
+        restore_from_journal(second, recover("gap-bot", snapshots, bot_journal), bot_journal)
+        await step_through(second, feed, standin, range(63, 66))
+        sells = [(e.data["order_id"], e.data["quantity"]) for e in bot_journal.events(kinds=("fill",))
+                 if e.data["side"] == "sell"]
+    finally:
+        journal.close()
+
+    rest = standin.order_by_client_id(f"{prefix}1-sl2")
+    assert (rest.type, rest.status) == ("MARKET", "FILLED")                    # before: never sent
+    assert rest.executed_qty == part.orig_qty - part.executed_qty               # the rest, sold once
+    assert sells == [(f"{prefix}1-sl", float(part.executed_qty)), (f"{prefix}1-sl2", float(rest.executed_qty))]
+    assert standin.order_submissions == {f"{prefix}1": 1, f"{prefix}1-xs": 1, f"{prefix}1-sl": 1, f"{prefix}1-sl2": 1}
+    assert second.portfolio.quantity == pytest.approx(float(standin.balances["BTC"].free), abs=1e-12)
+    assert second.portfolio.quantity < 1e-5 and second.execution.open_orders() == []

@@ -13,7 +13,7 @@ from execution.protective import ProtectiveExits, is_trailing_stop, protective_e
 from execution.sim import SimExecution
 from market.models import Candle
 from runner.state.exits_past_snapshot import (
-    MAX_CATCH_UP_CANDLES, ExitsToArm, candles_past_snapshot, exits_of_entries_past_snapshot, filled_exit_groups,
+    MAX_CATCH_UP_CANDLES, ExitsToArm, candles_past_snapshot, exits_after_fills, exits_of_entries_past_snapshot,
 )
 # The Binance stand-in's fixtures and market, for the live engine's catch-up below (named one by
 # one: importing the module's tests too would collect them twice).
@@ -116,11 +116,60 @@ def test_a_restart_after_a_long_time_down_catches_up_on_the_latest_candles_only(
     assert any("catch up on the last" in r["message"] for r in log_records if r["level"].name == "WARNING")
 
 
+def exits_of(entry_id: str, quantity: float = 10.0) -> list[Order]:
+    entry = Order(entry_id, "BTC/USD", Side.BUY, OrderType.MARKET, quantity=quantity, stop_loss_pct=0.05,
+                  take_profit_pct=0.1)
+    return protective_exits(entry, "BTC/USD", quantity=quantity, avg_price=100.0, ts_ms=0)
+
+
 def test_the_entries_whose_exit_filled_past_the_snapshot_are_named_by_the_exit_ids():
-    assert filled_exit_groups(["brabc-3", protective_id("brabc-1", "ts"), protective_id("brabc-2", "tp", 2)]) == {
-        "brabc-1", "brabc-2"}
+    exits = [*exits_of("brabc-1"), *exits_of("brabc-2")]
+    after = exits_after_fills(exits, [("brabc-3", 10.0), (protective_id("brabc-1", "tp"), 10.0),
+                                      (protective_id("brabc-2", "sl", 2), 10.0)])
+    assert (after.sold_whole, after.sold_in_part, after.left) == ({"brabc-1", "brabc-2"}, set(), [])
     assert [protected_entry(i) for i in ("brabc-3", "brabc-3-sl", "brabc-3-sl2", "brabc-3-xs", "ts", "-ts")] == [
         None, "brabc-3", "brabc-3", "brabc-3", None, None]
+
+
+def test_an_exit_filled_in_part_leaves_its_entrys_exits_for_the_rest_under_the_next_ids():
+    # Two fills of the stop's market exit: 2.5 + 1.5 of 10 sold, the rest of it expired.
+    after = exits_after_fills([*exits_of("e-1"), *exits_of("e-2")], [("e-1-sl", 2.5), ("e-1-sl", 1.5)])
+
+    assert (after.sold_whole, after.sold_in_part, after.filled) == (set(), {"e-1"}, {"e-1"})
+    assert [(o.client_order_id, o.quantity, o.stop_price or o.price) for o in after.left] == [
+        ("e-1-sl2", 6.0, pytest.approx(95.0)), ("e-1-tp2", 6.0, pytest.approx(110.0))]
+    # A part of a second exit (-sl2's): what it covered (6) less what it sold, as -sl3 and -tp3.
+    again = exits_after_fills(after.left, [("e-1-sl2", 0.5)])
+    assert [(o.client_order_id, o.quantity) for o in again.left] == [("e-1-sl3", 5.5), ("e-1-tp3", 5.5)]
+
+
+def test_an_exit_that_sold_all_it_was_sent_for_is_whole_though_its_exits_cover_a_hair_more():
+    # The exits cover what the account holds (9.99995); the market exit, rounded down to the lot
+    # step, was sent for 9.9999 and sold it all: the rest is dust, no part fill.
+    market_exit = Order("e-1-sl", "BTC/USD", Side.SELL, OrderType.MARKET, quantity=9.9999)
+    after = exits_after_fills([*exits_of("e-1", 9.99995), market_exit], [("e-1-sl", 9.9999)])
+    assert (after.sold_whole, after.left) == ({"e-1"}, [])
+    # Sold in part, the rest is what it was sent for less what it sold.
+    after = exits_after_fills([*exits_of("e-1", 9.99995), market_exit], [("e-1-sl", 4.0)])
+    assert [(o.client_order_id, o.quantity) for o in after.left] == [("e-1-sl2", 5.9999), ("e-1-tp2", 5.9999)]
+
+
+def test_a_rest_the_engine_cannot_sell_is_dust_and_the_exit_counts_as_sold_whole():
+    def closable(quantity: float, price: float) -> float:       # a 5-unit minimum notional
+        return quantity if quantity * price >= 5.0 else 0.0
+    asked = []
+    after = exits_after_fills(exits_of("e-1"), [("e-1-sl", 9.96)],
+                              closable=lambda q, p: asked.append((q, p)) or closable(q, p))
+    assert (after.sold_whole, after.left) == ({"e-1"}, [])
+    assert asked == [(pytest.approx(0.04), pytest.approx(95.0))]      # at the level of the exit that filled
+    after = exits_after_fills(exits_of("e-1"), [("e-1-sl", 9.9)], closable=closable)
+    assert [(o.client_order_id, o.quantity) for o in after.left] == [("e-1-sl2", pytest.approx(0.1)),
+                                                                      ("e-1-tp2", pytest.approx(0.1))]
+
+
+def test_a_fill_of_a_stop_on_the_exchange_or_of_an_entry_with_no_exits_known_counts_as_sold_whole():
+    after = exits_after_fills(exits_of("e-1"), [("e-1-xs", 2.0), ("e-9-sl", 1.0), ("e-1", 10.0)])
+    assert (after.sold_whole, after.left) == ({"e-1", "e-9"}, [])
 
 
 def test_disarming_a_named_exit_disarms_its_pair_and_leaves_other_entries_exits():
@@ -184,6 +233,16 @@ def test_no_exits_are_armed_for_entries_whose_exits_were_carried_out_or_cancelle
         [filled_exit, cancelled, plain, limit, unfilled],
         filled_exit_fills + cancelled_fills + plain_fills + limit_fills + [exit_fill],
         {"e-3-sl": "replaced by an exit"}) == []
+
+
+def test_an_entry_filled_past_the_snapshot_whose_exit_then_filled_in_part_gets_its_exits_for_the_rest():
+    intent, fills = journalled_entry(stop_loss_pct=0.05, trailing_stop_pct=0.1)
+    exit_fill = fill_to_dict(Fill("e-1-ts", "BTC/USD", Side.SELL, 4.0, 95.0, 0.0, 5 * MIN, fill_id="t9"))
+
+    [armed] = exits_of_entries_past_snapshot([intent], [*fills, exit_fill], {})
+
+    assert [(o.client_order_id, o.quantity) for o in armed.exits] == [("e-1-sl2", 6.0), ("e-1-ts2", 6.0)]
+    assert armed.fill_ts_ms == 2 * MIN + 500            # the entry's: the exits catch up from its candle
 
 
 def test_the_first_candle_an_entrys_exits_see_is_the_one_it_filled_in_never_one_before_it_was_decided():
