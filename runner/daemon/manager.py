@@ -206,7 +206,9 @@ class BotManager(ManagerRequests, LegReruns):
                     self._fail(slot, str(exc))
                     logger.error("Bot cannot start safely: {}", exc)
                     return
-                except Exception as exc:            # CancelledError is a BaseException: it passes
+                # KeyboardInterrupt too: in the daemon SIGINT only sets the stop event, so one raised
+                # in a bot is its own code's, and it would otherwise end the event loop and every bot.
+                except (Exception, KeyboardInterrupt) as exc:   # CancelledError is a BaseException: it passes
                     self._hold_basket_for_restart(slot)
                     self._services.risk_groups.baskets.start_failed(slot.config, exc)
                     if not await self._crashed(slot, exc):
@@ -219,7 +221,7 @@ class BotManager(ManagerRequests, LegReruns):
                     if runner is not None:          # its own parts, never the shared ones
                         await runner.aclose()
 
-    async def _crashed(self, slot: BotSlot, exc: Exception) -> bool:
+    async def _crashed(self, slot: BotSlot, exc: BaseException) -> bool:
         """Log a crash once and wait out the backoff; False when the bot must stay down."""
         logger.exception("Bot crashed: {}; the other bots keep running", exc)
         now = time.monotonic()
