@@ -168,6 +168,8 @@ def load_config_dir(config_dir: Path | str) -> tuple[DaemonConfig, list[BotConfi
 def load_bot_folder(folder: Path, defaults: dict[str, Any]) -> tuple[list[BotConfig], list[str]]:
     """Every bot file in `folder` with `defaults` merged under it, and the problems found."""
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
+    if folder.exists() and not folder.is_dir():
+        return [], [f"{folder}: is a file; expected a folder holding one YAML file per bot"]
     if not files:
         return [], [f"{folder}: no bot configs (*.yaml) found"]
     bots: list[BotConfig] = []

@@ -62,7 +62,8 @@ def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig
 
 
 def _is_daemon_folder(path: Path) -> bool:
-    return path.is_dir() and ((path / "daemon.yaml").is_file() or (path / "bots").is_dir())
+    # A `bots` that is a file still makes a daemon folder: load_config_dir then says what it is.
+    return path.is_dir() and ((path / "daemon.yaml").is_file() or (path / "bots").exists())
 
 
 def _load_files(files: list[Path], problems: list[str], unlisted: list[tuple[Path, BasketConfig]] | None

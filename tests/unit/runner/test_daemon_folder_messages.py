@@ -61,6 +61,18 @@ def test_a_control_socket_path_too_long_to_bind_is_a_config_error(tmp_path):
         "choose a shorter one, e.g. /run/botrunner/botrunner.sock"]
 
 
+def test_a_bots_entry_that_is_a_file_is_named_as_such_by_validate_and_run(tmp_path):
+    # Before: validate took the folder for a folder of bot files ("no *.yaml files in this
+    # folder"), and run said "no bot configs (*.yaml) found".
+    from runner.config.validate import validate_paths
+
+    (tmp_path / "bots").write_text("id: x\n")
+    said = f"{tmp_path / 'bots'}: is a file; expected a folder holding one YAML file per bot"
+
+    assert validate_paths([tmp_path]) == ([], [said])
+    assert problems(tmp_path) == [said]
+
+
 def test_a_log_rotation_time_written_without_quotes_says_why_it_is_a_number(tmp_path):
     # Before: "log.rotation: must be text, got 720", of a file that says 12:00.
     config_dir = folder(tmp_path, {"a.yaml": SMALL_BOT}, "log: {rotation: 12:00}\n")
