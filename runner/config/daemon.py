@@ -170,10 +170,10 @@ def load_bot_folder(folder: Path, defaults: dict[str, Any]) -> tuple[list[BotCon
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
     if folder.exists() and not folder.is_dir():
         return [], [f"{folder}: is a file; expected a folder holding one YAML file per bot"]
+    problems: list[str] = unread_yaml_files(folder)
     if not files:
-        return [], [f"{folder}: no bot configs (*.yaml) found"]
+        return [], [*problems, f"{folder}: no bot configs (*.yaml) found"]
     bots: list[BotConfig] = []
-    problems: list[str] = []
     files_of: dict[str, list[str]] = {}      # bot id -> the files that define it
     for file in files:
         try:
@@ -215,6 +215,16 @@ def _has(mapping: dict[str, Any], keys: list[str]) -> bool:
             return False
         mapping = mapping[key]
     return True
+
+
+def unread_yaml_files(folder: Path) -> list[str]:
+    """A problem for each file of `folder` named like YAML in another case (`BTC.YAML`): only
+    `*.yaml` and `*.yml` are read, and such a bot would be left out without a word."""
+    if not folder.is_dir():
+        return []
+    return [f"{path}: not read: a bot file's name ends in .yaml or .yml, in lower case"
+            for path in sorted(folder.iterdir())
+            if path.suffix.lower() in (".yaml", ".yml") and path.suffix not in (".yaml", ".yml")]
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

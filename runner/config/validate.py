@@ -16,7 +16,7 @@ from market.config import CsvSource, JsonSource, TicksSource
 from market.errors import MarketDataError
 from runner.config.basket import BasketConfig, basket_config_problems, is_basket, load_bot_or_basket
 from runner.config.bot import BotConfig, ConfigError, read_yaml_mapping
-from runner.config.daemon import deep_merge, load_config_dir
+from runner.config.daemon import deep_merge, load_config_dir, unread_yaml_files
 
 __all__ = ["validate_paths"]
 
@@ -41,6 +41,7 @@ def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig
                 unlisted.extend(_baskets_without_legs(path / "bots", daemon.bot_defaults))
         elif path.is_dir():
             files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            problems.extend(unread_yaml_files(path))
             if not files:
                 problems.append(f"{path}: no *.yaml files in this folder")
             valid.extend(_load_files(files, problems, unlisted))

@@ -73,6 +73,15 @@ def test_a_bots_entry_that_is_a_file_is_named_as_such_by_validate_and_run(tmp_pa
     assert problems(tmp_path) == [said]
 
 
+def test_a_bot_file_named_in_upper_case_is_a_problem_not_a_bot_left_out(tmp_path):
+    # Before: only *.yaml and *.yml were read, and BTC.YAML's bot was simply not there.
+    config_dir = folder(tmp_path, {"a.yaml": SMALL_BOT, "Other.YAML": SMALL_BOT.replace("btc-sma", "eth-sma"),
+                                   "notes.txt": "", "a.yaml.bak": ""})
+
+    assert problems(config_dir) == [
+        f"{tmp_path / 'bots' / 'Other.YAML'}: not read: a bot file's name ends in .yaml or .yml, in lower case"]
+
+
 def test_a_log_rotation_time_written_without_quotes_says_why_it_is_a_number(tmp_path):
     # Before: "log.rotation: must be text, got 720", of a file that says 12:00.
     config_dir = folder(tmp_path, {"a.yaml": SMALL_BOT}, "log: {rotation: 12:00}\n")
