@@ -9,6 +9,7 @@ its snapshot plus the journal past it, and a live bot then reconciles with the e
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -25,7 +26,7 @@ from runner.assembly.compose import compose_runner, make_strategy
 from runner.assembly.catch_up_history import candles_to_catch_up, shared_catch_up
 from runner.bot.clock import Clock
 from runner.bot.forecasting import ForecastRecorder
-from runner.bot.errors import ExchangeRefusedBot
+from runner.bot.errors import ExchangeRefusedBot, SymbolNotListed
 from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
 from runner.governance.saved import GOVERNANCE_KIND, SavedGovernance, fold_unsaved, saved_governance
@@ -97,6 +98,7 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
     assert exchange is not None            # BotConfig guarantees it for paper and live
     account = accounts.get(exchange)
     await account.load_markets()
+    _check_symbol_listed(config, account.client.markets or {}, account.name)
     strategy = make_strategy(config)
     # A bot with regimes warms up on enough history for the detector's first fit, rather than
     # making no entry for `regime.window` candles (days on 1m) after every start; one with higher
@@ -142,6 +144,20 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
             if isinstance(exc, RecoveryError):
                 exc.restored = runner          # the status shows its restored state, not an empty one
         raise
+
+
+def _check_symbol_listed(config: BotConfig, markets: dict[str, Any], account_name: str) -> None:
+    """Raise `SymbolNotListed` naming the bot, its symbol, the exchange and the closest listed
+    symbols when the exchange's markets lack the bot's symbol. Checked here, once the markets are
+    loaded: otherwise the first candle request fails with ccxt's BadSymbol, a crash the
+    supervisor restarts `max_restarts` times although no restart can list the symbol."""
+    if config.symbol in markets:
+        return
+    by_upper = {s.upper(): s for s in markets}      # btc/usdt is BTC/USDT's typo, not another market's
+    closest = [by_upper[s] for s in get_close_matches(config.symbol.upper(), by_upper, n=3, cutoff=0.6)]
+    hint = f"closest listed: {', '.join(closest)}" if closest else f"none close among its {len(markets)} symbols"
+    raise SymbolNotListed(f"bot {config.id}: symbol {config.symbol} is not listed on {account_name} "
+                          f"({hint}); fix the bot's symbol")
 
 
 async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub, feature_hub: FeatureHub | None,

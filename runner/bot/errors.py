@@ -21,5 +21,10 @@ class BotMustStayDown(BotError):
     refuses it (revoked keys, say). The message says why."""
 
 
+class SymbolNotListed(BotMustStayDown):
+    """The exchange does not list the bot's symbol (not in its markets, or ccxt's `BadSymbol`):
+    no restart lists it, so the bot stays down at once rather than after `max_restarts`."""
+
+
 class ExchangeRefusedBot(BotMustStayDown):
     """The exchange refused the bot for good (`execution.errors.FatalExchangeError`, chained)."""
