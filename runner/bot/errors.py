@@ -1,5 +1,7 @@
 """Errors a bot's runner raises, grouped by what its supervisor does with them."""
 
+from contextvars import ContextVar
+
 
 class BotError(Exception):
     """Something stopped one bot; the other bots are not affected."""
@@ -7,8 +9,16 @@ class BotError(Exception):
 
 # What a strategy's or a plugin's own code may raise that stops (or, a plugin's hook, disables)
 # only its part. SystemExit too: a `sys.exit()` in a strategy would end the event loop and every
-# bot with it. KeyboardInterrupt is left alone: in a backtest or a search it is the person's Ctrl-C.
+# bot with it. Not KeyboardInterrupt, which in a backtest or a search is the person's Ctrl-C: a
+# plugin's hook catches it where `SIGINT_ONLY_STOPS` is set (the daemon), and the daemon's
+# supervisor takes a strategy's as a crash of that bot.
 FAULTS_OF_ITS_OWN = (Exception, SystemExit)
+
+
+SIGINT_ONLY_STOPS: ContextVar[bool] = ContextVar("sigint_only_stops", default=False)
+"""True in the daemon's tasks, whose SIGINT only sets its stop event (`runner.daemon.process` sets
+it): there a KeyboardInterrupt is raised by a strategy's or a plugin's own code, a fault of its
+own. Elsewhere (a backtest, a search) it may be the person's Ctrl-C, and must go through."""
 
 
 class StrategyError(BotError):

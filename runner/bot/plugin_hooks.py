@@ -10,7 +10,9 @@ A hook that raises is logged once (bot, plugin, hook, exception and traceback), 
 the tables, and `disabled` (shown by status) says why. The bot goes on. A strategy's exception
 stops the bot; a plugin's does not, because a plugin is an observer or a filter the bot can
 trade without (a veto plugin that fails lets signals through: its owner finds out from the log,
-the journal and the status).
+the journal and the status). A KeyboardInterrupt too, in the daemon, where SIGINT only sets the
+stop event so one is the plugin's own (`runner.bot.errors.SIGINT_ONLY_STOPS`); in a backtest it
+is the person's Ctrl-C and stops the run.
 
 `PluginHooks` is a mixin of `StrategyRunner` (it reads the runner's own state), kept in its own
 module so that the loop in `strategy_runner.py` reads alone.
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from loguru import logger
 
 from execution.models import Fill
-from runner.bot.errors import FAULTS_OF_ITS_OWN
+from runner.bot.errors import FAULTS_OF_ITS_OWN, SIGINT_ONLY_STOPS
 from runner.plugins.base import HOOKS, Plugin
 
 if TYPE_CHECKING:
@@ -93,6 +95,10 @@ class PluginHooks:
                 method(self.bot_id, *args)
             except FAULTS_OF_ITS_OWN as exc:
                 self._plugin_failed(plugin, hook, exc)
+            except KeyboardInterrupt as exc:
+                if not SIGINT_ONLY_STOPS.get():    # a backtest's Ctrl-C: the person's, it stops the run
+                    raise
+                self._plugin_failed(plugin, hook, exc)
 
     def _first_veto(self, table: tuple[_Bound, ...], view: Any, signal: Any) -> tuple[str, str] | None:
         for plugin, method in table:
@@ -101,6 +107,11 @@ class PluginHooks:
             try:
                 reason = method(self.bot_id, view, signal)
             except FAULTS_OF_ITS_OWN as exc:
+                self._plugin_failed(plugin, "before_signal", exc)
+                continue
+            except KeyboardInterrupt as exc:
+                if not SIGINT_ONLY_STOPS.get():
+                    raise
                 self._plugin_failed(plugin, "before_signal", exc)
                 continue
             if reason is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from loguru import logger
 
 from market.shared import FeedHub
+from runner.bot.errors import SIGINT_ONLY_STOPS
 from runner.daemon import systemd
 from runner.control.server import serve_control
 from runner.config.daemon import load_config_dir
@@ -66,6 +67,7 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, _on_signal, signum, stop)
+    sigint_only_stops = SIGINT_ONLY_STOPS.set(True)   # the bots' tasks inherit it: a KeyboardInterrupt there is their code's
 
     async with AsyncExitStack() as stack:
         cluster = journal_watch = None
@@ -141,6 +143,7 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         statuses = control.statuses()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(signum)
+    SIGINT_ONLY_STOPS.reset(sigint_only_stops)
     logger.info("Daemon stopped")
     await logger.complete()
     return statuses
