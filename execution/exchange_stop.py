@@ -26,7 +26,12 @@ a stop-limit order on the exchange instead (Binance spot STOP_LOSS_LIMIT), as fr
   cancel the stop and wait for the exchange to confirm it is done, booking the fills it had: a
   stop that filled first wins, and the exit shrinks by what it sold or is not sent at all. A
   cancel that fails leaves the stop resting and the exit unsent; it is tried again at the next
-  candle (a kill's flatten by the kill flow's own retries).
+  candle (a kill's flatten by the kill flow's own retries). A take-profit or trailing exit that
+  sells only part (Binance expires the rest of a MARKET order the book cannot fill), or that
+  provably never reaches the exchange, gives what it did not sell its stop back: on the exchange
+  again, under a new id (`<entry id>-xs2`, its intent journalled first), at the same level;
+  bot-managed there (`-sl2`) if the exchange refuses it (the price already past it), so the next
+  candle past it sells.
 - **A gap.** Once triggered, the stop is a limit order: a price that gapped past its limit
   leaves it unfilled. A candle that closes past the limit with the stop still open makes the
   engine cancel it (confirmed) and sell what it did not by market (`<entry id>-sl`). One that
@@ -58,7 +63,9 @@ from execution.errors import OrderNotFound, TemporaryExchangeError
 from execution.exchange import ExchangeAccount
 from execution.live import JournalIntent, LiveExecution
 from execution.models import Fill, Order, OrderType, Side
-from execution.order_ids import exchange_stop_id, is_exchange_stop, protected_entry, protective_id, protective_kind
+from execution.order_ids import (
+    exchange_stop_id, exit_generation, is_exchange_stop, protected_entry, protective_id, protective_kind,
+)
 from execution.tracked_order import OrderState, TrackedOrder
 from market.models import Candle
 
@@ -85,6 +92,7 @@ class ExchangeStopExecution(LiveExecution):
         self._set_aside: set[str] = set()           # stops `cancel_all` cancelled: a limit exit may put them back
         self._sold_by_stop: dict[str, float] = {}   # entry id -> what its stop sold before its cancel
         self._waiting_exits: list[Order] = []       # exits whose stop's cancel failed: sent at the next candle
+        self._put_back: dict[str, Order] = {}       # exit id -> the stop it cancelled, for its rest (`_arm_again`)
 
     # -- the engine surface --------------------------------------------------------------------
 
@@ -265,6 +273,11 @@ class ExchangeStopExecution(LiveExecution):
                 self._in_flight.release(order.client_order_id)      # nothing left for its exits to protect
                 return
             order = replace(order, quantity=quantity)
+        if group is not None and resting and self._in_flight.exit_out(group) == order.client_order_id:
+            # The entry's stop is off the exchange now. Held beside the exit as a bot stop at its
+            # level: an exit that sells only part, or never lands, puts it back (`_arm_again`).
+            self._in_flight.hold(order.client_order_id, [self._bot_stop(s, order.quantity) for s in resting])
+            self._put_back[order.client_order_id] = resting[0]
         await super()._submit(order)
 
     async def _cancel_stop(self, stop: Order) -> bool:
@@ -315,7 +328,8 @@ class ExchangeStopExecution(LiveExecution):
             others = self._disarm_group(group)
             quantity = self.closable_quantity(stop.quantity - sold, candle.close) if stop.quantity > sold else 0.0
             if quantity > 0.0:
-                gap_exit = Order(protective_id(group, "sl"), self.symbol, stop.side, OrderType.MARKET,
+                gap_exit_id = protective_id(group, "sl", exit_generation(stop.client_order_id))   # -xs2: -sl2
+                gap_exit = Order(gap_exit_id, self.symbol, stop.side, OrderType.MARKET,
                                  quantity=quantity, reason="stop_loss", created_ts_ms=candle.ts_ms)
                 # Held while it is out: one that never reaches the exchange leaves the position
                 # to a bot-managed stop at the stop's level (reached at once) and its other exits.
@@ -336,11 +350,38 @@ class ExchangeStopExecution(LiveExecution):
         else:
             self._exits.restore(bot_stop)
 
+    def _arm_again(self, exit_id: str, exits: list[Order], why: str) -> None:
+        """`LiveExitsInFlight._arm_again`, but the stop `exit_id` cancelled goes back on the
+        exchange, for the rest, under the generation of the other exits (`-xs2`): placed before
+        the engine call returns, bot-managed at its level if the exchange refuses it (the price
+        past it: "would trigger immediately")."""
+        stop = self._put_back.pop(exit_id, None)
+        stand_ins = [o for o in exits if protective_kind(o.client_order_id, o.oco_group) == "sl"] if stop else []
+        for bot_stop in stand_ins:
+            generation = exit_generation(bot_stop.client_order_id)
+            self._to_place.append(replace(stop, client_order_id=exchange_stop_id(stop.oco_group, generation),
+                                          quantity=bot_stop.quantity))
+            logger.warning("Order {}: {}; its stop-loss goes back on the exchange as {} for {:g}", exit_id, why,
+                           exchange_stop_id(stop.oco_group, generation), bot_stop.quantity)
+        others = [o for o in exits if o not in stand_ins]
+        if others:
+            super()._arm_again(exit_id, others, why)
+
+    def _exit_done(self, tracked: TrackedOrder, status: str) -> None:
+        super()._exit_done(tracked, status)
+        self._put_back.pop(tracked.order.client_order_id, None)     # sold whole, or dust: no stop comes back
+
+    def _unprotected_by(self, exit_id: str) -> None:
+        super()._unprotected_by(exit_id)
+        self._put_back.pop(exit_id, None)
+
     def _bot_stop(self, stop: Order, quantity: float) -> Order:
-        """The bot-managed stop-loss that stands in for the exchange stop `stop`, for `quantity`."""
-        return Order(protective_id(stop.oco_group, "sl"), self.symbol, stop.side, OrderType.STOP, quantity=quantity,
-                     stop_price=stop.stop_price, reason="stop_loss", created_ts_ms=stop.created_ts_ms,
-                     oco_group=stop.oco_group)
+        """The bot-managed stop-loss that stands in for the exchange stop `stop`, for `quantity`
+        (`-sl` for `-xs`, `-sl2` for `-xs2`: never the id of an exit sent before)."""
+        generation = exit_generation(stop.client_order_id)
+        return Order(protective_id(stop.oco_group, "sl", generation), self.symbol, stop.side, OrderType.STOP,
+                     quantity=quantity, stop_price=stop.stop_price, reason="stop_loss",
+                     created_ts_ms=stop.created_ts_ms, oco_group=stop.oco_group)
 
     def _drop_bot_stop(self, group: str) -> None:
         def is_bot_stop(order: Order) -> bool:

@@ -13,6 +13,8 @@ An exit sent once and proven never to have reached the exchange has its entry's 
 again under the next generation, `<entry id>-sl2` (then `-sl3`, ...; the first has no number):
 the exit the next candle sends is a new order with a new id, since Binance takes the id of a
 closed order again and the journal keys its intents by id (`execution.live_exits_in_flight`).
+So does a stop resting on the exchange that an exit of the bot's cancelled and puts back for
+what that exit did not sell: `<entry id>-xs2` (`execution.exchange_stop`).
 """
 
 from __future__ import annotations
@@ -65,27 +67,29 @@ def protective_kind(order_id: str, entry_id: str | None) -> ProtectiveKind | Non
 
 
 def exit_generation(order_id: str) -> int:
-    """The generation of the protective exit `order_id` (`protective_id`'s); 1 for any other id."""
-    parsed = _managed_exit(order_id)
-    return parsed[2] if parsed is not None else 1
+    """The generation of the protective exit or exchange stop `order_id` (`protective_id`'s,
+    `exchange_stop_id`'s); 1 for any other id."""
+    parsed = _managed_exit(order_id) or _exchange_stop(order_id)
+    return parsed[-1] if parsed is not None else 1
 
 
-def exchange_stop_id(entry_id: str) -> ClientOrderId:
-    """The id of the stop-loss of the entry `entry_id` that rests on the exchange."""
-    return ClientOrderId(f"{entry_id}-{_EXCHANGE_STOP}")
+def exchange_stop_id(entry_id: str, generation: int = 1) -> ClientOrderId:
+    """The id of the stop-loss of the entry `entry_id` that rests on the exchange; of its
+    `generation`-th placing past the first (see the module docstring)."""
+    return ClientOrderId(f"{entry_id}-{_EXCHANGE_STOP}{'' if generation == 1 else generation}")
 
 
 def is_exchange_stop(order_id: str) -> bool:
-    """`order_id` is a stop-loss resting on the exchange (`exchange_stop_id`)."""
-    return order_id.endswith(f"-{_EXCHANGE_STOP}")
+    """`order_id` is a stop-loss resting on the exchange (`exchange_stop_id`, any generation)."""
+    return order_id.endswith(f"-{_EXCHANGE_STOP}") or _exchange_stop(order_id) is not None
 
 
 def protected_entry(order_id: str) -> str | None:
     """The entry whose protective exit `order_id` is (`protective_id`'s or `exchange_stop_id`'s
     inverse), or None when `order_id` is not one (an entry's own id ends in its sequence number,
     never in a kind)."""
-    if order_id.endswith(f"-{_EXCHANGE_STOP}"):
-        return order_id[:-len(_EXCHANGE_STOP) - 1] or None
+    if (stop := _exchange_stop(order_id)) is not None:
+        return stop[0]
     return managed_exit_entry(order_id)
 
 
@@ -104,3 +108,12 @@ def _managed_exit(order_id: str) -> tuple[str, ProtectiveKind, int] | None:
     if not entry_id or kind not in _PROTECTIVE_KINDS or not (generation == "" or generation.isdigit()):
         return None
     return entry_id, kind, int(generation) if generation else 1
+
+
+def _exchange_stop(order_id: str) -> tuple[str, int] | None:
+    """(entry id, generation) of an `exchange_stop_id`, else None."""
+    entry_id, _, tail = order_id.rpartition("-")
+    generation = tail[len(_EXCHANGE_STOP):]
+    if not entry_id or not tail.startswith(_EXCHANGE_STOP) or not (generation == "" or generation.isdigit()):
+        return None
+    return entry_id, int(generation) if generation else 1

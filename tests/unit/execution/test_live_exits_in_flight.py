@@ -7,7 +7,10 @@ import pytest
 
 from execution.live_exits_in_flight import ExitsInFlight, unsold
 from execution.models import Order, OrderType, Side
-from execution.order_ids import exit_generation, managed_exit_entry, protected_entry, protective_id, protective_kind
+from execution.order_ids import (
+    exchange_stop_id, exit_generation, is_exchange_stop, managed_exit_entry, protected_entry, protective_id,
+    protective_kind,
+)
 
 
 def exit_of(order_id: str, reason: str = "stop_loss") -> Order:
@@ -24,6 +27,14 @@ def test_an_exit_armed_again_has_a_new_id_that_still_names_its_entry_and_kind():
     assert protective_kind("br1-4-ts2", "br1-4") == "ts" and protective_kind("br1-4-ts2", "br1-5") is None
     assert protected_entry("br1-4-xs") == "br1-4"
 
+
+def test_a_stop_put_back_on_the_exchange_has_a_new_id_that_still_names_its_entry():
+    assert [exchange_stop_id("br1-4"), exchange_stop_id("br1-4", 2)] == ["br1-4-xs", "br1-4-xs2"]
+    assert [is_exchange_stop(i) for i in ("br1-4-xs", "br1-4-xs2", "br1-4-xsx", "br1-4-sl2", "br1-4")] == [
+        True, True, False, False, False]
+    assert [protected_entry(i) for i in ("br1-4-xs2", "br1-4-xs13", "br1-4-xsx")] == ["br1-4", "br1-4", None]
+    assert [exit_generation(i) for i in ("br1-4-xs", "br1-4-xs2")] == [1, 2]
+    assert managed_exit_entry("br1-4-xs2") is None           # the engine sends no market exit for it
 
 def test_held_exits_come_back_under_the_generation_after_their_exit_when_it_never_landed():
     held = ExitsInFlight()
