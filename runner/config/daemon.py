@@ -112,6 +112,9 @@ class DaemonConfig(StrictModel):
     stop_grace_secs: Annotated[Number, Field(gt=0, le=3600)] = 10.0
     # At least 0.1 s: a snapshot is a file write and an fsync per bot; 1e-9 would do nothing else.
     snapshot_interval_secs: Annotated[Number, Field(ge=0.1, le=3600)] = 5.0
+    # The event loop not turning for this long (a bot's strategy in an endless loop or a blocking
+    # call holds every bot) is logged as an ERROR naming the bot and its code (runner.daemon.loop_watchdog).
+    loop_blocked_secs: Annotated[Number, Field(ge=0.1, le=3600)] = 10.0
     supervisor: SupervisorConfig = SupervisorConfig()
     bot_defaults: dict[str, Any] = {}
     risk_groups: dict[GroupName, RiskGroupLimits] = {}

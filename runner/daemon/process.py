@@ -21,6 +21,7 @@ from loguru import logger
 from market.shared import FeedHub
 from runner.bot.errors import SIGINT_ONLY_STOPS
 from runner.daemon import systemd
+from runner.daemon.loop_watchdog import LoopWatchdog
 from runner.control.server import serve_control
 from runner.config.daemon import load_config_dir
 from runner.state.forecasts import FORECASTS_FILE, ForecastStore
@@ -128,6 +129,8 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
         if notifications is not None:
             notifications.daemon_started()
         watchdog = _start_watchdog()
+        loop_watchdog = LoopWatchdog(loop, blocked_secs=daemon.loop_blocked_secs)   # a bot holding the loop
+        loop_watchdog.start()
         freeze = asyncio.create_task(freeze_startup_heap(manager), name="daemon:gc-freeze")
         watch = asyncio.create_task(journal_watch.run() if journal_watch else stop.wait(), name="daemon:journal-watch")
         try:
@@ -140,6 +143,7 @@ async def _run_locked(plan: DaemonPlan, stop: asyncio.Event) -> list[BotStatus]:
             watch.cancel()
             if watchdog is not None:
                 watchdog.cancel()
+            loop_watchdog.stop()
         statuses = control.statuses()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(signum)
