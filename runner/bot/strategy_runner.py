@@ -34,7 +34,7 @@ from execution.errors import FatalExchangeError
 from execution.order_ids import BotId
 from execution.order_ids import order_id_prefix as order_id_prefix_for
 from execution.ports import ExecutionEngine
-from market.models import Candle, iso_utc, timeframe_ms
+from market.models import Candle, timeframe_ms
 from market.ports import MarketDataProvider
 from market.view import MarketView
 from portfolio.portfolio import Portfolio
@@ -57,6 +57,7 @@ from runner.bot.plugin_hooks import BotPlugins, PluginHooks
 from runner.bot.risk_checks import RiskChecks
 from runner.bot.session_flow import SessionFlow
 from runner.bot.states import RunnerState
+from runner.bot.strategy_calls import StrategyCalls
 from runner.bot.turn import Turn
 from runner.state.journal import Journal, JournalEvent, MemoryJournal
 from strategies.base import Strategy
@@ -74,13 +75,15 @@ __all__ = ["RunnerState", "StrategyRunner"]
 
 
 class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, RunnerPersistence, GovernanceFlow,
-                     LimitOrderFlow, LimitsWhileDown, PluginHooks, SessionFlow, JournalFollowing, LockstepFlow):
+                     LimitOrderFlow, LimitsWhileDown, PluginHooks, SessionFlow, JournalFollowing, LockstepFlow,
+                     StrategyCalls):
     """Runs one bot until its data ends, it is stopped, or its kill switch trips.
 
     Every collaborator comes in through the constructor; the runner builds none of them, so
     sim, paper and live differ only in what is passed here. Its orders and fills
-    (`runner.bot.order_flow`), the kill switch's flatten (`runner.bot.kill_flow`) and the state
-    in and out (`runner.bot.persistence`) are its methods too, in modules of their own.
+    (`runner.bot.order_flow`), the kill switch's flatten (`runner.bot.kill_flow`), the state
+    in and out (`runner.bot.persistence`) and the strategy's warm-up and faults
+    (`runner.bot.strategy_calls`) are its methods too, in modules of their own.
     """
 
     def __init__(
@@ -233,25 +236,6 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
                 self._finish(RunnerState.FINISHED, "end of data")
         return self.state
 
-    async def _warm_up(self) -> None:
-        """Feed the strategy history so its indicators are ready; signals are ignored."""
-        self._parts = None                   # read again for this run, after any `restore`
-        needed = self.strategy.warmup_bars if self._warmup_bars is None else self._warmup_bars
-        if needed <= 0:
-            return
-        features, forecasting, bar_ms = self._features, self.forecasting, self._bar_ms
-        for candle in await self.feed.history(needed):
-            self.view.push(candle)
-            if self.timeframes is not None:
-                self.timeframes.on_candle(candle)
-            if features is not None:
-                self.view.features = features.values_for(candle)
-            if self.regime is not None:
-                await self._observe_regime(candle)
-            if forecasting is not None:
-                forecasting.observe(candle, candle.ts_ms + bar_ms)
-            self._generate(candle)
-
     async def _loop(self) -> None:
         # A sim basket leg in the daemon hands its batches to its basket's clock (`runner.bot.lockstep_flow`).
         steps = self._steps if self._lockstep is None else self._lockstep_steps
@@ -393,27 +377,6 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
         backtest, `runner.basket.stepping`), without the loop's lock, latency and checkpoint per
         batch. A coroutine; True when the bot must stop (then end its feed and let `run()` finish)."""
         return self._steps(batch)
-
-    async def _observe_regime(self, candle: Candle) -> None:
-        regime = self.regime
-        while not regime.observe(candle, self.view):
-            await regime.shared.fit_done()
-
-    def _generate(self, candle: Candle) -> Signal | None:
-        try:
-            return self.strategy.generate_signal(self.view)
-        except FAULTS_OF_ITS_OWN as exc:
-            raise self._strategy_error(candle, exc) from exc
-
-    def _strategy_error(self, candle: Candle, exc: BaseException) -> StrategyError:
-        return StrategyError(f"strategy {self.strategy.name!r} raised on the candle of {iso_utc(candle.ts_ms)}: "
-                             f"{type(exc).__name__}: {exc}")
-
-    def _not_a_signal(self, candle: Candle, signal: Any) -> StrategyError:
-        got = f"a Signal of direction {signal.direction!r}" if isinstance(signal, Signal) else repr(signal)[:80]
-        return StrategyError(f"strategy {self.strategy.name!r} returned {got} on the candle of "
-                             f"{iso_utc(candle.ts_ms)}: expected None or a Signal whose direction is "
-                             "Direction.LONG, Direction.FLAT or Direction.SHORT")
 
     # -- state -------------------------------------------------------------------------------
 
