@@ -219,9 +219,11 @@ def exits_after_fills(orders: Iterable[Order], fills: Iterable[tuple[str, float]
     scaled to what that exit did not sell, under the next generation, never an id sent before.
     A rest too small to sell (`closable`, the engine's `closable_quantity`, says 0 at the filled
     exit's level) is dust: sold whole. Without `closable` that is the engine's to judge: it holds
-    the exits beside that exit, which it follows, and lets them go at its lookup. The gap exit
-    of a stop resting on the exchange (`-sl` of an entry with an `-xs` among `orders`) leaves a
-    bot-managed stop at that stop's level, as the engine held it. A fill of the `-xs` itself
+    the exits beside that exit, which it follows, and lets them go at its lookup. An exit of an
+    entry whose stop rested on the exchange (an `-xs` among `orders`: the gap exit `-sl`, or a
+    take-profit or trailing exit, which cancelled it first) leaves a bot-managed stop at that
+    stop's level, as the engine held it (one the engine put back on the exchange for the rest,
+    `-xs2`, is followed by its intent, and the bot stop gives way to it). A fill of the `-xs` itself
     (the engine follows it and acts at its end), or of an entry none of whose exits are among
     `orders`, counts as sold whole."""
     sold: dict[str, float] = {}                     # by exit order id
@@ -242,9 +244,9 @@ def exits_after_fills(orders: Iterable[Order], fills: Iterable[tuple[str, float]
                 sent[order.client_order_id] = order.quantity
         elif order.oco_group in latest and (kind := protective_kind(order.client_order_id, order.oco_group)):
             of_entry.setdefault(order.oco_group, {}).setdefault(kind, order)      # one of a kind
-        elif is_exchange_stop(order.client_order_id) and protective_kind(latest.get(order.oco_group, ""),
-                                                                         order.oco_group) == "sl":
-            # The gap exit (`-sl`) of a stop resting on the exchange: the engine held a bot-managed
+        elif is_exchange_stop(order.client_order_id) and order.oco_group in latest:
+            # An exit of an entry whose stop rested on the exchange (its gap exit `-sl`, or a
+            # take-profit or trailing exit, which cancelled it first): the engine held a bot-managed
             # stop at that stop's level beside it (`execution.exchange_stop`).
             of_entry.setdefault(order.oco_group, {}).setdefault("sl", Order(
                 protective_id(order.oco_group, "sl"), order.symbol, order.side, OrderType.STOP,

@@ -172,6 +172,15 @@ def test_a_fill_of_a_stop_on_the_exchange_or_of_an_entry_with_no_exits_known_cou
     assert (after.sold_whole, after.left) == ({"e-1", "e-9"}, [])
 
 
+def test_a_take_profit_filled_in_part_of_an_entry_whose_stop_rested_on_the_exchange_leaves_the_rest_a_stop():
+    # The exit cancelled the stop first: the rest gets a bot-managed stop at its level, as the engine held it.
+    take_profit = next(o for o in exits_of("e-1") if o.reason == "take_profit")
+    stop = Order("e-1-xs", "BTC/USD", Side.SELL, OrderType.STOP, quantity=10.0, price=94.5, stop_price=95.0,
+                 reason="stop_loss", oco_group="e-1")
+    after = exits_after_fills([take_profit, stop], [("e-1-tp", 4.0)])
+    assert [(o.client_order_id, o.type, o.quantity, o.stop_price) for o in after.left] == [
+        ("e-1-tp2", OrderType.LIMIT, 6.0, None), ("e-1-sl2", OrderType.STOP, 6.0, 95.0)]
+
 def test_disarming_a_named_exit_disarms_its_pair_and_leaves_other_entries_exits():
     exits = ProtectiveExits("BTC/USD")
     for entry_id in ("e-1", "e-2"):
