@@ -85,6 +85,11 @@ async def build_daemon_bot(
                                    wiring=wiring)
     except FatalExchangeError as exc:          # keys missing or refused: a person must look
         raise ExchangeRefusedBot(str(exc)) from exc
+    except Exception as exc:
+        if _exchange_says_bad_symbol(exc):     # listed when the markets loaded, refused since (delisted)
+            raise SymbolNotListed(f"bot {config.id}: the exchange refuses symbol {config.symbol} ({exc}); "
+                                  "fix the bot's symbol") from exc
+        raise
 
 
 async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub, accounts: ExchangeAccounts,
@@ -158,6 +163,12 @@ def _check_symbol_listed(config: BotConfig, markets: dict[str, Any], account_nam
     hint = f"closest listed: {', '.join(closest)}" if closest else f"none close among its {len(markets)} symbols"
     raise SymbolNotListed(f"bot {config.id}: symbol {config.symbol} is not listed on {account_name} "
                           f"({hint}); fix the bot's symbol")
+
+
+def _exchange_says_bad_symbol(exc: Exception) -> bool:
+    # ccxt only now: this runs on an exchange bot's failure, when the exchange client is loaded anyway.
+    import ccxt
+    return isinstance(exc, ccxt.BadSymbol)
 
 
 async def _sim_bot(config: BotConfig, recovered: RecoveredState, *, hub: FeedHub, feature_hub: FeatureHub | None,
