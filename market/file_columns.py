@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -240,13 +241,15 @@ def _iso_column_ms(texts: list[str]) -> np.ndarray:
     """ISO 8601 fields as epoch ms; no offset or `Z` means UTC. numpy parses a column of
     UTC times in C; one with an offset or an unreadable field goes value by value."""
     naive = [text[:-1] if text[-1:] in _UTC_DESIGNATORS else text for text in map(str.strip, texts)]
-    # A `Z` left inside a field (a line of `;`-separated values read as one timestamp field)
-    # would make numpy warn too, before it refuses the field: such a column goes value by value.
-    inner_z = any(designator in "".join(naive) for designator in _UTC_DESIGNATORS)
-    if not inner_z and not any("+" in text or "-" in text[10:] for text in naive):   # a date's own dashes end at 10
+    if not any("+" in text or "-" in text[10:] for text in naive):   # a date's own dashes end at 10
         try:
-            parsed = np.array(naive, dtype="datetime64[us]")
-        except ValueError:
+            # numpy warns ("no explicit representation of timezones") on a field it reads as
+            # holding a zone, such as a line of `;`-separated values read as one timestamp
+            # field: taken as a refusal, so the column goes value by value and says which row.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                parsed = np.array(naive, dtype="datetime64[us]")
+        except (ValueError, Warning):
             pass
         else:
             ms = parsed.astype(np.int64) / 1000.0

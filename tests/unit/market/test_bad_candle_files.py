@@ -63,6 +63,15 @@ def test_a_line_separated_by_semicolons_is_a_malformed_row_without_a_python_warn
     assert any("line 6: malformed" in w for w in warnings_logged())
 
 
+def test_a_line_of_semicolons_without_a_zone_letter_is_malformed_too(write_file, warnings_logged):
+    # "2024-01-01 00:01:00;100;..." has no `Z`, yet numpy still reads a zone in it and warns;
+    # hypothesis found it, with the file's only row.
+    result = load_candles(write_file("semi.csv", HEADER + "\n2024-01-01 00:01:00;100;101;99;100.5;10\n"
+                                     + "2024-01-01 00:02:00,100,101,99,100.5,10\n"))
+
+    assert len(result.candles) == 1 and result.rejected == {"malformed": 1}
+
+
 # -- property: any of these breakages, in any mix ------------------------------------------------
 
 _VALUES = ["nan", "", "inf", "-inf", "0", "-1", "1e308", "1e-320", "abc", "1e400", " 5 ", '"5"', "null", "9" * 400]
