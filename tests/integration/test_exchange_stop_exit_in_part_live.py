@@ -12,21 +12,14 @@ then 29,900 from candle 63 on (past the stop, above its limit). The bot buys at 
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from execution.standin import BinanceStandIn
-from market.models import Candle
-from runner.assembly.compose import compose_runner
-from runner.bot.clock import ManualClock
-from runner.config.bot import BotConfig
 from runner.assembly.reconcile_on_start import restore_from_journal
 from runner.state.journal import MemoryJournal, SqliteJournal
 from runner.state.recovery import recover
 from runner.state.snapshots import SnapshotStore
-from strategies.signal import GO_LONG
-from tests.fakes import QueuedFeed, Scripted, eventually
+from tests.integration.exchange_stop_runners import step_candles, stop_on_exchange_runner
 from tests.unit.exchange_standin.sample_market import candle_ms
 
 
@@ -45,33 +38,11 @@ async def standin():
 
 
 def take_profit_runner(standin, account, journal, script=None):
-    config = BotConfig.model_validate({
-        "id": "tp-bot", "mode": "live", "symbol": "BTC/USDT", "capital": 1_000,
-        "exchange": {"id": "binance", "base_url": standin.base_url, "api_key_env": "BR_K", "secret_env": "BR_S"},
-        "strategy": {"name": "sma_cross", "params": {"fast": 5, "slow": 20}},
-        "risk": {"stake_pct": 0.1, "stop_loss_pct": 0.002, "take_profit_pct": 0.003},
-        "execution": {"stop_on_exchange": True}})
-    feed = QueuedFeed("BTC/USDT")
-    strategy = Scripted({0: GO_LONG} if script is None else script)
-    runner = compose_runner(config, feed, account=account, strategy=strategy, journal=journal,
-                            clock=ManualClock(candle_ms(61)))
-    return runner, feed
+    return stop_on_exchange_runner(standin, account, journal, bot_id="tp-bot", risk={"stake_pct": 0.1, "stop_loss_pct": 0.002, "take_profit_pct": 0.003}, script=script)
 
 
 async def step_through(runner, feed, standin, candles: range, before=lambda i: None) -> None:
-    """Hand `runner` the candles of `candles` one by one, each once the stand-in's clock is at its
-    open (`before(i)` first: a fault to arm), and wait for it to be done with each."""
-    task = asyncio.create_task(runner.run())
-    try:
-        for i in candles:
-            standin.advance_to(candle_ms(i))
-            before(i)
-            seen = runner.bars
-            feed.queue.put_nowait(Candle(*CANDLES[i]))
-            await eventually(lambda: runner.bars > seen and not runner.busy, 3.0, poll_secs=0.01)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    await step_candles(CANDLES, runner, feed, standin, candles, before)
 
 
 def sells_booked(journal) -> list[tuple[str, float]]:
