@@ -55,18 +55,19 @@ def paper_engine(account: ExchangeAccount) -> PaperExecution:
 
 @pytest.fixture
 async def pushed_runners(standin) -> AsyncIterator[Callable[..., tuple[StrategyRunner, Push]]]:
-    """Factory: `pushed_runners(bot_id, engine, script, risk, prefix, journal=None, before_run=None)`
+    """Factory: `pushed_runners(bot_id, engine, script, risk, prefix, journal=None, before_run=None,
+    candles=CANDLES)` (`candles`: the market of the test's own stand-in, where it has one)
     -> (runner, push): a `Scripted(script)` bot on `engine` with 1,000 of capital, running; with
     `before_run(runner)` called first (a restart restores it there). Its task ends at teardown."""
     tasks: list[asyncio.Task] = []
 
     def make(bot_id: str, engine: Any, script: dict, risk: RiskConfig, prefix: str, *,
-             journal: Any = None,
-             before_run: Callable[[StrategyRunner], Any] | None = None) -> tuple[StrategyRunner, Push]:
+             journal: Any = None, before_run: Callable[[StrategyRunner], Any] | None = None,
+             candles: list[tuple] = CANDLES) -> tuple[StrategyRunner, Push]:
         feed = QueuedFeed(SYMBOL)
         runner = StrategyRunner(bot_id, feed=feed, strategy=Scripted(script), execution=engine,
                                 risk=RuleRiskEngine.from_config(risk), portfolio=Portfolio(SYMBOL, 1_000.0),
-                                journal=journal or MemoryJournal(), order_id_prefix=prefix)
+                                journal=journal if journal is not None else MemoryJournal(), order_id_prefix=prefix)
         if before_run is not None:
             before_run(runner)
         tasks.append(asyncio.create_task(runner.run()))
@@ -74,7 +75,7 @@ async def pushed_runners(standin) -> AsyncIterator[Callable[..., tuple[StrategyR
         async def push(i: int) -> None:
             standin.advance_to(candle_ms(i))
             seen = runner.bars
-            feed.queue.put_nowait(Candle(*CANDLES[i]))
+            feed.queue.put_nowait(Candle(*candles[i]))
             await eventually(lambda: runner.bars > seen and not runner.busy, 3.0, poll_secs=0.01)
         return runner, push
 

@@ -12,26 +12,19 @@ rests unfilled.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from execution.exchange_stop import ExchangeStopExecution
 from execution.standin import BinanceStandIn
-from market.models import Candle
-from portfolio.portfolio import Portfolio
 from risk.config import RiskConfig
-from risk.engine import RuleRiskEngine
 from runner.assembly.exchange_stop import intent_journal
 from runner.assembly.reconcile_on_start import reconcile_on_start, restore_from_journal
 from runner.bot.clock import ManualClock
-from runner.bot.strategy_runner import StrategyRunner
 from runner.config.bot import BotConfig
 from runner.state.journal import MemoryJournal, SqliteJournal
 from runner.state.recovery import recover
 from runner.state.snapshots import SnapshotStore
 from strategies.signal import GO_FLAT, GO_LONG
-from tests.fakes import QueuedFeed, Scripted, eventually
 from tests.unit.exchange_standin.sample_market import candle_ms
 
 SYMBOL, PREFIX, BOT = "BTC/USDT", "brxpart01-", "xpart-bot"
@@ -52,36 +45,18 @@ async def standin():
 
 
 @pytest.fixture
-async def bot(standin, account):
+def bot(account, pushed_runners):
     """Factory: `bot(script, journal=None, before_run=None)` -> (runner, push): a live bot with a 0.2%
     stop on the exchange, running; `push(i)` opens candle i on the stand-in, hands the bot the
-    closed candle i and returns once it is idle again."""
-    tasks: list[asyncio.Task] = []
-
+    closed candle i and returns once it is idle again (tests/integration/pushed_runners.py)."""
     def make(script, journal=None, before_run=None):
         journal = journal if journal is not None else MemoryJournal()
         engine = ExchangeStopExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=ManualClock(candle_ms(60)),
                                        reconcile_every_candles=0,
                                        journal_intent=intent_journal(BOT, journal, ManualClock(candle_ms(60))))
-        feed = QueuedFeed(SYMBOL)
-        runner = StrategyRunner(BOT, feed=feed, strategy=Scripted(script), execution=engine,
-                                risk=RuleRiskEngine.from_config(RiskConfig(stake_pct=0.1, stop_loss_pct=0.002)),
-                                portfolio=Portfolio(SYMBOL, 1_000.0), journal=journal, order_id_prefix=PREFIX)
-        if before_run is not None:
-            before_run(runner)
-        tasks.append(asyncio.create_task(runner.run()))
-
-        async def push(i: int) -> None:
-            standin.advance_to(candle_ms(i))
-            seen = runner.bars
-            feed.queue.put_nowait(Candle(*CANDLES[i]))
-            await eventually(lambda: runner.bars > seen and not runner.busy, 3.0, poll_secs=0.01)
-        return runner, push
-
-    yield make
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+        return pushed_runners(BOT, engine, script, RiskConfig(stake_pct=0.1, stop_loss_pct=0.002), PREFIX,
+                              journal=journal, before_run=before_run, candles=CANDLES)
+    return make
 
 
 async def stop_filled_in_part(standin, push) -> None:
