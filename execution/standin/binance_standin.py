@@ -41,7 +41,8 @@ from .faults import Fault, FaultPlan
 from .hooks import StandInHooks
 from .http_replies import fault_reply, json_reply
 from .market_data import CandleTape
-from .matching import Balance, FeeAsset, MatchingEngine, Order, Trade
+from .matching import FeeAsset, MatchingEngine
+from .orders import Balance, Order, Trade
 from .rate_limits import RateLimits
 from .routes import SpotApi
 from .streams import KlineStreams

@@ -13,7 +13,7 @@ from . import api_errors
 from .exchange_info import SpotSymbol, SymbolRules
 from .faults import Fault, FaultPlan
 from .market_data import CandleTape
-from .matching import Balance
+from .orders import Balance
 from .routes import SpotApi
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from execution.standin.matching import Trade
+from execution.standin.orders import Trade
 
 
 def base_moved(trades: Iterable[Trade], base: str = "BTC") -> float:

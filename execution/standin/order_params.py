@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 
 from . import api_errors
 from .exchange_info import DEFAULT_STP_MODE, STP_MODES
-from .matching import NewOrder
+from .orders import NewOrder
 from .stop_orders import STOP_LIMIT_TYPES
 
 _NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")

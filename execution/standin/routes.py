@@ -39,7 +39,8 @@ from . import api_errors
 from .exchange_info import RATE_LIMITS, SpotSymbol, exchange_info, fmt
 from .market_data import CandleTape, Quote, depth, quote_from, ticker_24hr
 from .market_trades import MarketTrades, agg_trades, recent_trades
-from .matching import MatchingEngine, Order, Trade
+from .matching import MatchingEngine
+from .orders import Order, Trade
 from .order_params import read_new_order
 from .rate_limits import depth_weight, one_symbol_or_more_weight, ticker_24hr_weight
 

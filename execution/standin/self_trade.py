@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from .market_data import Quote
-    from .matching import Order
+    from .orders import Order
 
 
 class Prevention(NamedTuple):

@@ -32,7 +32,7 @@ from .market_trades import price_path
 
 if TYPE_CHECKING:
     from .market_data import Bar
-    from .matching import Order
+    from .orders import Order
 
 STOP_LIMIT_TYPES = ("STOP_LOSS_LIMIT",)
 """The stop order types the stand-in takes (Binance's `orderTypes` lists them per symbol)."""
