@@ -10,9 +10,32 @@ the stop and the crash, in the same dozen lines.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 
+from market.shared import FeedHub
 from runner.config.bot import BotConfig
 from runner.daemon.manager import BotManager, DaemonServices
+from runner.state.journal import SqliteJournal
+from runner.state.snapshots import SnapshotStore
+
+
+def sim_services(root: Path) -> DaemonServices:
+    """The daemon's services for sim bots, their journal and snapshots in `root`."""
+    return DaemonServices(hub=FeedHub(), journal=SqliteJournal(root / "journal.sqlite3"),
+                          snapshots=SnapshotStore(root / "bots"))
+
+
+def leg_journal(root: Path, leg: str) -> list[tuple[str, int]]:
+    """(kind, bar) of every event `leg` journalled in `root`, in order."""
+    with sqlite3.connect(root / "journal.sqlite3") as db:
+        return db.execute("SELECT kind, bar FROM events WHERE bot_id = ? ORDER BY seq", (leg,)).fetchall()
+
+
+def candles_covered(journalled: list[tuple[str, int]]) -> int:
+    """The candles a journal covers, up to where it stopped: an event is journalled on the
+    candle it is made on (its stop: the last candle it read), a fill on the candle before."""
+    return max(bar + 2 if kind == "fill" else bar + 1 for kind, bar in journalled)
 
 
 async def crash(manager: BotManager, services: DaemonServices) -> None:

@@ -17,22 +17,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from market.shared import FeedHub
 from runner.config.basket import load_bot_or_basket
-from runner.daemon.manager import DaemonServices
-from runner.state.journal import SqliteJournal
-from runner.state.snapshots import SnapshotStore
 from tests.fakes import eventually
-from tests.integration.manager_runs import ManagerRun
+from tests.integration.manager_runs import ManagerRun, sim_services
 from tests.trio_basket import LEGS, write_trio_basket
 
 BARS = 300
 REASON = "by hand: after the last candle"
-
-
-def services(root: Path) -> DaemonServices:
-    return DaemonServices(hub=FeedHub(), journal=SqliteJournal(root / "journal.sqlite3"),
-                          snapshots=SnapshotStore(root / "bots"))
 
 
 def trading_rows(root: Path) -> list[tuple]:
@@ -52,7 +43,7 @@ async def test_a_basket_killed_after_its_last_candle_comes_back_killed_from_a_cr
     legs = load_bot_or_basket(write_trio_basket(tmp_path, bars=BARS, speed=None)).legs()
 
     # Every leg reads its candles to the end; the snapshots then are kept; killed by hand; crashed.
-    async with ManagerRun(legs, services(tmp_path), snapshot_interval_secs=3_600) as run:
+    async with ManagerRun(legs, sim_services(tmp_path), snapshot_interval_secs=3_600) as run:
         manager = run.manager
         await eventually(lambda: settled(manager, "finished"), 30.0, poll_secs=0.01)
         await run.services.checkpoints.aflush()
@@ -66,7 +57,7 @@ async def test_a_basket_killed_after_its_last_candle_comes_back_killed_from_a_cr
     journal = trading_rows(tmp_path)
     assert sorted((row[1], row[4] + 1) for row in journal if row[2] == "kill") == [(leg, BARS) for leg in LEGS]
 
-    async with ManagerRun(legs, services(tmp_path), snapshot_interval_secs=3_600) as run:
+    async with ManagerRun(legs, sim_services(tmp_path), snapshot_interval_secs=3_600) as run:
         manager = run.manager
         await manager.wait_started()
         await eventually(lambda: all(manager.status(leg).state not in ("created", "starting", "running")

@@ -17,23 +17,19 @@ starts again with that leg's strategy raising once, half-way through its re-run.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
-from market.shared import FeedHub
 from runner.basket.backtest import run_basket_backtest
 from runner.config.basket import load_bot_or_basket
 from runner.config.daemon import SupervisorConfig
-from runner.daemon.manager import DaemonServices
-from runner.state.journal import JournalEvent, SqliteJournal
-from runner.state.snapshots import SnapshotStore
+from runner.state.journal import JournalEvent
 from strategies.ema_cross import EmaCross
 from strategies.registry import register
 from tests.fakes import eventually
-from tests.integration.manager_runs import ManagerRun
+from tests.integration.manager_runs import ManagerRun, sim_services, leg_journal, candles_covered
 from tests.trio_basket import LEGS, SYMBOLS, write_trio_basket
 
 STRATEGY = "ema_cross, params: {fast: 5, slow: 20}"
@@ -68,21 +64,6 @@ def disarmed():
     CrashesMidRerun.crash_at, CrashesMidRerun.every_build = {}, False
 
 
-def services(root: Path) -> DaemonServices:
-    return DaemonServices(hub=FeedHub(), journal=SqliteJournal(root / "journal.sqlite3"),
-                          snapshots=SnapshotStore(root / "bots"))
-
-
-def rows(root: Path, leg: str) -> list[tuple[str, int]]:
-    with sqlite3.connect(root / "journal.sqlite3") as db:
-        return db.execute("SELECT kind, bar FROM events WHERE bot_id = ? ORDER BY seq", (leg,)).fetchall()
-
-
-def covered(journalled: list[tuple[str, int]]) -> int:
-    """The candles a leg's journal covers (see test_basket_rerun_fresh_sizes.py)."""
-    return max(bar + 2 if kind == "fill" else bar + 1 for kind, bar in journalled)
-
-
 def trio(root: Path, *, speed: float | None):
     path = write_trio_basket(root, bars=1500, speed=speed)
     path.write_text(path.read_text().replace(STRATEGY, CrashesMidRerun.name))
@@ -92,11 +73,11 @@ def trio(root: Path, *, speed: float | None):
 async def traded_then_one_leg_lost_its_snapshot(root: Path) -> tuple[str, int]:
     """The trio basket trades and stops; the leg that traded most loses its snapshot. That leg
     and the candles its journal covers (it re-runs them from its first)."""
-    async with ManagerRun(trio(root, speed=60_000).legs(), services(root), snapshot_interval_secs=3_600) as run:
+    async with ManagerRun(trio(root, speed=60_000).legs(), sim_services(root), snapshot_interval_secs=3_600) as run:
         await eventually(lambda: sum(run.manager.status(leg).fills for leg in LEGS) >= 10, 30.0, poll_secs=0.01)
-    rebuilt = max(LEGS, key=lambda leg: sum(kind == "order" for kind, _ in rows(root, leg)))
+    rebuilt = max(LEGS, key=lambda leg: sum(kind == "order" for kind, _ in leg_journal(root, leg)))
     (root / "bots" / f"{rebuilt}.json").unlink()
-    journal_ends = covered(rows(root, rebuilt))
+    journal_ends = candles_covered(leg_journal(root, rebuilt))
     assert journal_ends > 40
     return rebuilt, journal_ends
 
@@ -109,7 +90,7 @@ async def test_the_other_legs_wait_through_the_backoff_of_a_leg_crashed_mid_re_r
     rebuilt, journal_ends = await traded_then_one_leg_lost_its_snapshot(tmp_path)
     CrashesMidRerun.crash_at = {symbol_of(rebuilt): journal_ends // 2}
 
-    again = services(tmp_path)
+    again = sim_services(tmp_path)
     fresh: list[tuple[str, str, int, str]] = []       # (leg, side, candles the rebuilt leg had read, its state)
     basket = trio(tmp_path, speed=None)
     supervisor = SupervisorConfig(backoff_initial_secs=0.5, backoff_max_secs=0.5)
@@ -144,7 +125,7 @@ async def test_a_leg_down_for_good_mid_re_run_releases_the_others_to_manage_thei
     CrashesMidRerun.crash_at = {symbol_of(rebuilt): journal_ends // 2}
     others = [leg for leg in LEGS if leg != rebuilt]
 
-    again = services(tmp_path)
+    again = sim_services(tmp_path)
     fresh: list[tuple[str, str]] = []           # (leg, side) of the orders journalled afresh
     async with ManagerRun(trio(tmp_path, speed=None).legs(), again, supervisor=SupervisorConfig(max_restarts=0)) as run:
         manager = run.manager
@@ -165,7 +146,7 @@ async def test_a_leg_stopped_by_hand_in_its_backoff_mid_re_run_releases_the_othe
     CrashesMidRerun.crash_at = {symbol_of(rebuilt): journal_ends // 2}
     others = [leg for leg in LEGS if leg != rebuilt]
 
-    again = services(tmp_path)
+    again = sim_services(tmp_path)
     fresh: list[tuple[str, str]] = []
     supervisor = SupervisorConfig(backoff_initial_secs=30, backoff_max_secs=30)
     async with ManagerRun(trio(tmp_path, speed=None).legs(), again, supervisor=supervisor) as run:
@@ -194,7 +175,7 @@ async def test_a_leg_crashed_mid_run_holds_the_others_until_its_restart_has_re_r
     crashed = LEGS[1]
     CrashesMidRerun.crash_at = {symbol_of(crashed): 700}
 
-    journalled = services(tmp_path)
+    journalled = sim_services(tmp_path)
     fresh: list[tuple[str, str, str]] = []      # (leg, side, the crashed leg's state) of the others' orders
     supervisor = SupervisorConfig(backoff_initial_secs=0.2, backoff_max_secs=0.2)
     async with ManagerRun(basket.legs(), journalled, supervisor=supervisor, snapshot_interval_secs=3_600) as run:
@@ -221,7 +202,7 @@ async def test_a_leg_started_by_hand_after_it_stayed_down_mid_re_run_re_runs_whi
     CrashesMidRerun.crash_at = {symbol_of(rebuilt): journal_ends // 2}
     others = [leg for leg in LEGS if leg != rebuilt]
 
-    again = services(tmp_path)
+    again = sim_services(tmp_path)
     fresh: list[tuple[str, str, int]] = []      # (leg, side, candles the rebuilt leg had read) of the others' orders
     basket = trio(tmp_path, speed=6_000)        # 100 candles a second a leg: the others still run when it is back
     async with ManagerRun(basket.legs(), again, supervisor=SupervisorConfig(max_restarts=0)) as run:
@@ -246,7 +227,7 @@ async def test_a_leg_stopped_by_hand_mid_re_run_leaves_the_others_entering_nothi
     rebuilt, journal_ends = await traded_then_one_leg_lost_its_snapshot(tmp_path)
     others = [leg for leg in LEGS if leg != rebuilt]
 
-    again = services(tmp_path)
+    again = sim_services(tmp_path)
     fresh: list[tuple[str, str]] = []
     async with ManagerRun(trio(tmp_path, speed=6_000).legs(), again) as run:     # it re-runs 100 candles a second
         manager = run.manager

@@ -14,48 +14,27 @@ ones) comes once the rebuilt leg has read every candle its journal covers.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from pathlib import Path
 
-from market.shared import FeedHub
 from runner.config.basket import load_bot_or_basket
-from runner.daemon.manager import DaemonServices
-from runner.state.journal import JournalEvent, SqliteJournal
-from runner.state.snapshots import SnapshotStore
+from runner.state.journal import JournalEvent
 from tests.fakes import eventually
-from tests.integration.manager_runs import ManagerRun
+from tests.integration.manager_runs import ManagerRun, sim_services, leg_journal, candles_covered
 from tests.trio_basket import LEGS, write_trio_basket
 
 STAKE = "stake_amount: 9000"        # of 10,000: one leg's entry leaves room for no other's
 
 
-def services(root: Path) -> DaemonServices:
-    return DaemonServices(hub=FeedHub(), journal=SqliteJournal(root / "journal.sqlite3"),
-                          snapshots=SnapshotStore(root / "bots"))
-
-
-def rows(root: Path, leg: str) -> list[tuple[str, int]]:
-    with sqlite3.connect(root / "journal.sqlite3") as db:
-        return db.execute("SELECT kind, bar FROM events WHERE bot_id = ? ORDER BY seq", (leg,)).fetchall()
-
-
-def covered(journalled: list[tuple[str, int]]) -> int:
-    """The candles a leg's journal covers, up to where it stopped: an event is journalled on the
-    candle it is made on (its stop: the last candle it read), a fill on the candle before."""
-    return max(bar + 2 if kind == "fill" else bar + 1 for kind, bar in journalled)
-
-
 async def test_no_fresh_order_of_a_basket_before_its_rebuilt_leg_has_re_run_its_journal(tmp_path):
     path = write_trio_basket(tmp_path, bars=1500, speed=60_000, stake=STAKE)     # 1,000 candles a second a leg
-    async with ManagerRun(load_bot_or_basket(path).legs(), services(tmp_path), snapshot_interval_secs=3_600) as run:
+    async with ManagerRun(load_bot_or_basket(path).legs(), sim_services(tmp_path), snapshot_interval_secs=3_600) as run:
         await eventually(lambda: sum(run.manager.status(leg).fills for leg in LEGS) >= 10, 30.0, poll_secs=0.01)
-    rebuilt = max(LEGS, key=lambda leg: sum(kind == "order" for kind, _ in rows(tmp_path, leg)))
-    journal_ends = covered(rows(tmp_path, rebuilt))
+    rebuilt = max(LEGS, key=lambda leg: sum(kind == "order" for kind, _ in leg_journal(tmp_path, leg)))
+    journal_ends = candles_covered(leg_journal(tmp_path, rebuilt))
     (tmp_path / "bots" / f"{rebuilt}.json").unlink()     # re-runs from its first candle, as journalled
     assert journal_ends > 20
 
     path = write_trio_basket(tmp_path, bars=1500, speed=None, stake=STAKE)      # the rest at full speed
-    again = services(tmp_path)
+    again = sim_services(tmp_path)
     fresh: list[tuple[str, dict, int, float]] = []      # (leg, order, candles the rebuilt leg had read, cash)
     async with ManagerRun(load_bot_or_basket(path).legs(), again) as run:
         manager = run.manager

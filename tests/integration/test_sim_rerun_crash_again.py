@@ -20,13 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from market.shared import FeedHub
 from runner.config.bot import BotConfig
-from runner.daemon.manager import DaemonServices
-from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore, decode
 from tests.fakes import eventually
-from tests.integration.manager_runs import ManagerRun
+from tests.integration.manager_runs import ManagerRun, sim_services
 
 BOT = "sim-again"
 REASON = "by hand: re-run crash"
@@ -39,11 +36,6 @@ def sim_bot(governed: bool) -> BotConfig:
     if governed:
         fields["governance"] = {"enabled": True, "start_level": 4, "drift": {"enabled": False}}
     return BotConfig.model_validate(fields)
-
-
-def services(root: Path) -> DaemonServices:
-    return DaemonServices(hub=FeedHub(), journal=SqliteJournal(root / "journal.sqlite3"),
-                          snapshots=SnapshotStore(root / "bots"))
 
 
 def journalled(root: Path) -> list[tuple]:
@@ -89,7 +81,7 @@ async def test_a_sim_bot_crashed_again_mid_re_run_comes_back_demoted_and_killed_
     snapshots = SnapshotStore(tmp_path / "bots")
 
     # The first run: a snapshot at candle A; demoted by hand at G, killed by hand at K; crashed.
-    async with ManagerRun([config], services(tmp_path), snapshot_interval_secs=0.001) as run:
+    async with ManagerRun([config], sim_services(tmp_path), snapshot_interval_secs=0.001) as run:
         manager = run.manager
         kept = await snapshot_past(tmp_path, 40)
         at_a = bars_of(kept)
@@ -108,14 +100,14 @@ async def test_a_sim_bot_crashed_again_mid_re_run_comes_back_demoted_and_killed_
     assert kill[2] == str(at_k)
 
     # Restarted: it re-runs from A; a snapshot of a candle before G reaches the disk; crashed again.
-    async with ManagerRun([config], services(tmp_path), snapshot_interval_secs=0.001) as run:
+    async with ManagerRun([config], sim_services(tmp_path), snapshot_interval_secs=0.001) as run:
         rerun = await snapshot_past(tmp_path, at_a + 10)
         await run.crash()
     at_b = put_back(tmp_path, rerun)
     assert at_a < at_b < at_g
 
     # Restarted again: demoted at G and killed at K as journalled, nothing more journalled.
-    async with ManagerRun([config], services(tmp_path), snapshot_interval_secs=3_600) as run:
+    async with ManagerRun([config], sim_services(tmp_path), snapshot_interval_secs=3_600) as run:
         manager = run.manager
         await until(lambda: manager.status(BOT).state in ("killed", "failed", "stopped")
                     or manager.status(BOT).bars > at_k + 5)
