@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from market.limits import Number, WholeNumber
+from market.limits import Flag, Number, WholeNumber
 from market.strict import StrictModel
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$",
@@ -35,7 +35,7 @@ class ExchangeConfig(StrictModel):
     api_key_env: EnvName | None = None
     secret_env: EnvName | None = None
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", description="an http(s) URL")] | None = None
-    websocket: bool = True
+    websocket: Flag = True
     """Read candles by websocket (ccxt.pro's `watch_ohlcv`) where ccxt has one for the exchange;
     REST polling otherwise, and after a websocket error."""
     ws_url: Annotated[str, Field(pattern=r"^wss?://[^\s]+$", description="a ws(s) URL")] | None = None

@@ -38,6 +38,9 @@ Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 `true`, strings ('1e400'), NaN and infinity (`.inf`, `1.0e+309`) are refused."""
 WholeNumber = Annotated[int, Strict()]
 """A config int, written as a whole number: `true` and `5.0` are refused."""
+Flag = Annotated[bool, Strict()]
+"""A config yes/no, written `true` or `false` (YAML 1.1's bare yes/no/on/off are those too):
+lax, pydantic took `1`, `0` and the quoted words 'yes', 'off', 'f' as booleans."""
 
 
 def require_positive_finite(what: str, **values: float | None) -> None:

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, Strict, model_validator
+from pydantic import Field, model_validator
 
-from market.limits import MAX_CAPITAL, Number, WholeNumber
+from market.limits import MAX_CAPITAL, Flag, Number, WholeNumber
 from market.strict import StrictModel
 
 Fraction = Annotated[Number, Field(gt=0, le=1)]
@@ -37,8 +37,6 @@ Candles = Annotated[WholeNumber, Field(ge=1, le=1_000_000)]
 Window = Annotated[WholeNumber, Field(ge=2, le=100_000)]
 """A window of returns: two at least, for a standard deviation."""
 BreakerAction = Literal["pause", "kill"]
-Flag = Annotated[bool, Strict()]
-"""A yes/no setting written as `true` or `false` (not "yes", 1 or "on")."""
 
 MAX_COLLAR_WINDOW = 499
 """The price collar reads its closes from the bot's `MarketView`, which keeps the last 500."""
@@ -128,7 +126,7 @@ class RiskConfig(StrictModel):
     bot's `session` day in its time zone)."""
     max_drawdown_pct: OpenFraction | None = None
     """Trip the kill switch when equity falls this far below its peak."""
-    kill_on_stale_data: bool = False
+    kill_on_stale_data: Flag = False
     """Paper and live: trip the kill switch when the exchange sends no new candle for
     `exchange.stale_after_bars` timeframes."""
     max_order_notional: Annotated[Number, Field(gt=0, le=MAX_CAPITAL)] | None = None

@@ -25,14 +25,15 @@ from typing import Annotated
 
 from pydantic import Field
 
+from market.limits import Number
 from market.view import MarketView
 from strategies.base import Strategy, StrategyParams
 from strategies.params import Period, below
 from strategies.registry import register
 from strategies.signal import GO_FLAT, GO_LONG, Signal
 
-Weight = Annotated[float, Field(ge=0, le=100, strict=False)]
-RsiLevel = Annotated[float, Field(gt=0, lt=100)]
+Weight = Annotated[Number, Field(ge=0, le=100)]
+RsiLevel = Annotated[Number, Field(gt=0, lt=100)]
 
 
 class HybridParams(StrategyParams):
@@ -42,9 +43,9 @@ class HybridParams(StrategyParams):
     rsi_oversold: RsiLevel = 30.0
     rsi_overbought: RsiLevel = 70.0
     bb_period: Period = 20
-    bb_dev: Annotated[float, Field(gt=0, le=10)] = 2.0
-    score_threshold: Annotated[float, Field(gt=0, le=500)] = 1.5
-    model_threshold: Annotated[float, Field(ge=0, le=1)] = 0.005
+    bb_dev: Annotated[Number, Field(gt=0, le=10)] = 2.0
+    score_threshold: Annotated[Number, Field(gt=0, le=500)] = 1.5
+    model_threshold: Annotated[Number, Field(ge=0, le=1)] = 0.005
     ema_weight: Weight = 1.0
     rsi_weight: Weight = 1.0
     bb_weight: Weight = 1.0

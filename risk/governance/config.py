@@ -19,9 +19,9 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from market.limits import Number, WholeNumber
+from market.limits import Flag, Number, WholeNumber
 from market.strict import StrictModel
-from risk.config import Flag, Fraction
+from risk.config import Fraction
 
 __all__ = ["DriftConfig", "GovernanceConfig", "HealthConfig", "PromotionConfig"]
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from market.limits import MAX_CAPITAL, Number, WholeNumber
+from market.limits import MAX_CAPITAL, Flag, Number, WholeNumber
 from market.strict import StrictModel
 
 __all__ = ["BasketLeg", "OnRetire"]
@@ -28,6 +28,6 @@ class BasketLeg(StrictModel):
     stake_fraction: Annotated[Number, Field(gt=0, le=1)] | None = None
     max_open_positions: Annotated[WholeNumber, Field(ge=1, le=10_000)] | None = None
     on_retire: OnRetire = "exit"
-    retiring: bool = False
+    retiring: Flag = False
     """The symbol left the basket's list while the leg held a position (`on_retire: hold`):
     no new entry, its exits as usual, and it leaves once flat."""

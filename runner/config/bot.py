@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError, model_validator
 from execution.config import ExecutionConfig
 from execution.exchange_config import ExchangeConfig
 from market.config import MarketConfig, SyntheticSource
-from market.limits import MAX_CAPITAL, Number
+from market.limits import MAX_CAPITAL, Flag, Number
 from market.models import timeframe_ms
 from market.strict import StrictModel
 from risk.config import RiskConfig
@@ -62,7 +62,7 @@ class BotConfig(StrictModel):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$",
                              description="lower-case letters, digits, '-' and '_', up to 63 characters")]
     mode: Literal["sim", "paper", "live"] = "sim"
-    enabled: bool = True
+    enabled: Flag = True
     symbol: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$",
                                  description="BASE/QUOTE in capitals, e.g. BTC/USDT")]
     timeframe: Timeframe = "1m"

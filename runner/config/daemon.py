@@ -40,7 +40,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from market.limits import Number, WholeNumber
+from market.limits import Flag, Number, WholeNumber
 from market.strict import StrictModel
 from risk.group import RiskGroupLimits
 from runner.config.backoff import BackoffSettings
@@ -78,7 +78,7 @@ class ControlConfig(StrictModel):
 
 class LogConfig(StrictModel):
     level: Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR"] = "INFO"
-    json_lines: Annotated[bool, Field(alias="json")] = False
+    json_lines: Annotated[Flag, Field(alias="json")] = False
     file: Path | None = None
     rotation: str = "50 MB"
     retention: Annotated[WholeNumber, Field(ge=1)] = 10

@@ -26,9 +26,9 @@ from typing import Annotated, Any, Self
 
 from pydantic import BeforeValidator, model_validator
 
+from market.limits import Flag
 from market.session import DAY_NAMES, MINUTES_PER_DAY, TradingSession
 from market.strict import StrictModel
-from risk.config import Flag
 
 __all__ = ["SessionConfig", "TimeZoneName", "session_fits_timeframe"]
 
