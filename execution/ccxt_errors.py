@@ -159,8 +159,9 @@ CCXT_ERROR_TABLE: dict[type[ccxt.BaseError], Disposition] = {
     # a maintenance window; a 503 during it may still follow a processed request
     ccxt.OnMaintenance: Disposition(_Temporary, _Unknown),
     # timestamp outside recvWindow (Binance -1021); Binance refuses before matching, but the table stays cautious
-    ccxt.InvalidNonce: Disposition(_Temporary, _Unknown, "If it repeats, sync this host's clock (NTP) or turn on "
-                                                         "ccxt's adjustForTimeDifference."),
+    # (the account then measures the exchange's clock and signs on it: execution.exchange)
+    ccxt.InvalidNonce: Disposition(_Temporary, _Unknown, "The account now signs on the exchange's clock; if it "
+                                                         "repeats, sync this host's clock (NTP)."),
     # an order book stream failed its checksum: resubscribe
     ccxt.ChecksumError: Disposition(_Temporary, _Unknown),
     # a reply that could not be parsed (an HTML error page): the request may have been processed

@@ -7,6 +7,8 @@ Every request of every bot on the account goes through `ExchangeAccount.call`, w
 - translates ccxt's exceptions once, via `execution.ccxt_errors`;
 - retries reads, lookups and cancels after a temporary failure (`retry_delay_secs`), never an
   order submission: its network failure is an `UnknownOrderOutcome`, looked up, not resent;
+- measures the exchange's clock again when a request is refused for its timestamp (Binance
+  -1021, ccxt's InvalidNonce), so requests are signed on the exchange's clock from then on;
 - runs each attempt under `asyncio.timeout`.
 
 ```python
@@ -40,7 +42,7 @@ from execution import rate_limit
 from execution.accounts import ExchangeAccounts
 from execution.ccxt_client import ClientFactory, MissingCredentials, make_client, websocket_wanted
 from execution.ccxt_errors import ccxt_errors, retry_delay_secs
-from execution.errors import ExchangeError, RateLimited, TemporaryExchangeError
+from execution.errors import ExchangeError, RateLimited, TemporaryExchangeError, UnknownOrderOutcome
 from execution.exchange_config import ExchangeConfig
 from market.clock import SYSTEM_CLOCK, Clock
 
@@ -56,6 +58,9 @@ _WINDOW_MS = 60_000             # `requests_last_minute`
 _DEADLINE_MARGIN_SECS = 1.0     # asyncio.timeout over ccxt's own timeout: catches what ccxt does not
 _READ_DEADLINE_FACTOR = 6       # reads also wait in ccxt's rate limiter: see `_deadline_secs`
 _ROUNDED_AMOUNTS_KEPT = 4_096   # `round_amount`'s answers kept before they are dropped and made again
+# ccxt's class for a request refused for its timestamp (Binance -1021: a host clock 1 s ahead of
+# the exchange's, or more than recvWindow behind it).
+_TIMESTAMP_REFUSED = "InvalidNonce"
 
 
 class ExchangeAccount:
@@ -214,7 +219,13 @@ class ExchangeAccount:
                 self._back_off(exc)
                 if order_submission or attempt + 1 >= self._max_read_attempts:
                     raise
+            except UnknownOrderOutcome as exc:
+                if exc.ccxt_class == _TIMESTAMP_REFUSED:
+                    await self._sync_clock(action)      # the lookup that follows is signed too
+                raise
             except TemporaryExchangeError as exc:
+                if exc.ccxt_class == _TIMESTAMP_REFUSED:
+                    await self._sync_clock(action)
                 if order_submission or attempt + 1 >= self._max_read_attempts:
                     raise
                 delay = retry_delay_secs(attempt, rng=self._rng)
@@ -224,6 +235,30 @@ class ExchangeAccount:
                 self._rate_limit_streak = 0
                 return result
             attempt += 1
+
+    async def _sync_clock(self, refused_action: str) -> None:
+        """Measure the difference between this host's clock and the exchange's (one public
+        request, `GET /api/v3/time` on Binance) and have ccxt sign on the exchange's clock.
+
+        Without it, a host clock 1 s ahead of Binance's (or more than recvWindow behind) has
+        every signed request refused with -1021 before it is processed: the bot cannot reconcile
+        at its start, place an order, or look one up. ccxt measures only when asked
+        (`adjustForTimeDifference`, off by default, and then once, at the first market load), so
+        the account measures when the exchange says the clock is off, however long it has run.
+        Many bots refused at once share one measurement."""
+        client = self._client
+        if not client.has.get("fetchTime") or "timeDifference" not in client.options:
+            return                  # ccxt cannot sign this exchange's requests on another clock
+        try:
+            difference_ms = await self.shared_read("sync_clock", None, client.load_time_difference)
+        except ExchangeError as exc:
+            logger.warning("{}: the exchange refused the timestamp of {}, and its clock could not be read ({}); "
+                           "sync this host's clock (NTP)", self.name, refused_action, exc)
+            return
+        side = "ahead of" if difference_ms >= 0 else "behind"
+        logger.warning("{}: the exchange refused the timestamp of {}: this host's clock is {} ms {} the "
+                       "exchange's; requests are signed on the exchange's clock from now on. Sync this host's "
+                       "clock (NTP)", self.name, refused_action, abs(int(difference_ms)), side)
 
     async def shared_read(self, action: str, symbol: str | None, fn: Callable[..., Awaitable[T]],
                           *args: Any) -> T:
