@@ -65,7 +65,7 @@ def test_unknown_strategy_lists_the_available_ones(tmp_path):
 
 def test_market_source_fields_are_named_without_pydantic_internals(tmp_path):
     path = write(tmp_path, GOOD.replace("{source: synthetic, seed: 3, bars: 500}", "{source: synthetic, bars: 0}"))
-    assert problems_of(path) == [f"{path}: market.bars: must be > 0 and <= 10000000, got 0"]
+    assert problems_of(path) == [f"{path}: market.bars: must be > 0 and <= 1000000, got 0"]
     path = write(tmp_path, GOOD.replace("{source: synthetic, seed: 3, bars: 500}", "{source: ftp}"))
     [problem] = problems_of(path)
     assert problem.startswith(f"{path}: market: source must be one of") and "got 'ftp'" in problem

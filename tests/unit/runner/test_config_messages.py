@@ -90,7 +90,7 @@ markets:
 
     assert problems_of(path, load_bot_or_basket) == [
         f"{path}: markets.BTC/USDT.zz: unknown field; allowed: end, path, source, start",
-        f"{path}: markets.ETH/USDT.bars: must be > 0 and <= 10000000, got -1"]
+        f"{path}: markets.ETH/USDT.bars: must be > 0 and <= 1000000, got -1"]
 
 
 @pytest.mark.parametrize("text, line", [("\tcapital: 5\n", 6), ("risk:\n\tstake_pct: 0.5\n", 7)])
