@@ -1,5 +1,5 @@
-"""Shared fixtures: loguru records (caplog cannot see loguru), a short folder for sockets and the
-real-data folder."""
+"""Shared fixtures: loguru records (caplog cannot see loguru), a fake site-packages, a short folder
+for sockets and the real-data folder."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
+from tests.fake_packages import Site, fake_site
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -22,6 +24,13 @@ def log_records():
     sink_id = logger.add(lambda message: records.append(message.record), level="DEBUG")
     yield records
     logger.remove(sink_id)
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch) -> Iterator[Site]:
+    """A fake site-packages folder on sys.path where a test installs a package with entry points
+    (a strategy or plugin from outside the project)."""
+    yield from fake_site(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -31,6 +31,12 @@ def write_config_folder(folder: Path, daemon_yaml: str, bots: dict[str, str]) ->
     return folder
 
 
+def bot_yaml_on_synthetic(bot_id: str, strategy: str) -> str:
+    """A sim bot's YAML on 400 synthetic candles (seed 5) running `strategy` (a YAML flow mapping)."""
+    return (f"id: {bot_id}\nsymbol: BTC/USDT\ncapital: 1000\nmarket: {{source: synthetic, seed: 5, bars: 400}}\n"
+            f"strategy: {strategy}\n")
+
+
 def start_daemon(config_dir: Path, state_dir: Path, *, env: dict[str, str] | None = None, live: bool = False,
                  log: Path | None = None) -> subprocess.Popen:
     """`botrunner run CONFIG_DIR --state-dir STATE_DIR [--live]` as a child process, with `env`

@@ -4,10 +4,7 @@ one ERROR naming the bot and the strategy's line, and a warning once the loop tu
 
 from __future__ import annotations
 
-import pytest
-
-from tests.daemon_process import botrunner, write_config_folder
-from tests.fake_packages import fake_site
+from tests.daemon_process import bot_yaml_on_synthetic as bot, botrunner, write_config_folder
 
 MODULE = """
 import time
@@ -31,16 +28,6 @@ class Busy(Strategy):
                 pass
         return GO_LONG if self.seen % 7 == 0 else GO_FLAT if self.seen % 11 == 0 else None
 """
-
-
-def bot(bot_id: str, strategy: str) -> str:
-    return (f"id: {bot_id}\nsymbol: BTC/USDT\ncapital: 1000\nmarket: {{source: synthetic, seed: 5, bars: 400}}\n"
-            f"strategy: {strategy}\n")
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    yield from fake_site(tmp_path, monkeypatch)
 
 
 def test_a_strategy_holding_the_event_loop_is_named_once_with_its_line(tmp_path, monkeypatch, site):

@@ -3,10 +3,7 @@ the plugin is disabled, as for any fault of its own, and its bot runs to its end
 
 from __future__ import annotations
 
-import pytest
-
 from tests.daemon_process import botrunner, write_config_folder
-from tests.fake_packages import fake_site
 
 MODULE = """
 from runner.plugins.base import Plugin
@@ -27,11 +24,6 @@ class Interrupts(Plugin):
 
 BOT = ("id: watched\nsymbol: BTC/USDT\ncapital: 1000\nmarket: {source: synthetic, seed: 5, bars: 400}\n"
        "strategy: {name: sma_cross, params: {fast: 5, slow: 20}}\nplugins: [{name: interrupts}]\n")
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    yield from fake_site(tmp_path, monkeypatch)
 
 
 def test_a_plugin_hook_raising_keyboard_interrupt_is_disabled_and_its_bot_finishes(tmp_path, monkeypatch, site):

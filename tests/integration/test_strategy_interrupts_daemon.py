@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.daemon_process import botrunner, write_config_folder
-from tests.fake_packages import fake_site
+from tests.daemon_process import bot_yaml_on_synthetic as bot, botrunner, write_config_folder
 
 MODULE = """
 from strategies.base import Strategy, StrategyParams
@@ -31,16 +30,6 @@ class Interrupts(Strategy):
             raise SystemExit(3) if self.params.kind == "exit" else KeyboardInterrupt()
         return GO_LONG if self.seen % 7 == 0 else GO_FLAT if self.seen % 11 == 0 else None
 """
-
-
-def bot(bot_id: str, strategy: str) -> str:
-    return (f"id: {bot_id}\nsymbol: BTC/USDT\ncapital: 1000\nmarket: {{source: synthetic, seed: 5, bars: 400}}\n"
-            f"strategy: {strategy}\n")
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    yield from fake_site(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("kind", ["exit", "interrupt"])

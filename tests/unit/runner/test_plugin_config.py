@@ -16,7 +16,6 @@ from runner.config.bot import load_bot_config
 from runner.plugins.base import Plugin
 from runner.plugins.registry import ENTRY_POINT_GROUP
 from strategies.entry_points import EntryPointGroup
-from tests.fake_packages import fake_site
 from tests.unit.runner.config_files import problems_of
 
 GUARD = """
@@ -44,11 +43,6 @@ class Guard(Plugin):
     def before_signal(self, bot_id, view, signal):
         return None
 """
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    yield from fake_site(tmp_path, monkeypatch)
 
 
 @pytest.fixture(autouse=True)

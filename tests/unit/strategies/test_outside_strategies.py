@@ -13,7 +13,6 @@ from runner.config.bot import bot_config_problems
 from strategies.base import Strategy
 from strategies.entry_points import EntryPointError, EntryPointGroup
 from strategies.registry import ENTRY_POINT_GROUP, create_strategy, strategy_class, strategy_names
-from tests.fake_packages import fake_site
 
 BREAKOUT = """
 from strategies.base import Strategy, StrategyParams
@@ -40,11 +39,6 @@ class Misnamed(Breakout):
 class NotAStrategy:
     name = "not_a_strategy"
 """
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    yield from fake_site(tmp_path, monkeypatch)
 
 
 @pytest.fixture(autouse=True)
