@@ -22,6 +22,7 @@ from market.shared import FeedHub
 from runner.bot.errors import SIGINT_ONLY_STOPS
 from runner.daemon import systemd
 from runner.daemon.loop_watchdog import LoopWatchdog
+from runner.control.endpoints import check_control_endpoints
 from runner.control.server import serve_control
 from runner.config.daemon import load_config_dir
 from runner.state.forecasts import FORECASTS_FILE, ForecastStore
@@ -53,10 +54,14 @@ async def run_daemon(plan: DaemonPlan, *, stop: asyncio.Event | None = None,
     before importing this module); released at the end either way.
 
     Raises StartupError (`runner.state.state_dir`) when the state folder is unusable or another daemon
-    holds it, ControlEndpointUnusable when the control socket or port cannot be listened on."""
+    holds it, ControlEndpointUnusable or ControlSocketInUse when the control socket or port cannot
+    be listened on: before the journal is opened and any bot built, as `botrunner run` refuses them."""
     stop = stop or asyncio.Event()
     state_lock = state_lock or StateDirLock.acquire(plan.state_dir, setting=plan.state_dir_setting)
     try:
+        # `botrunner run` checked already; a program calling this directly has not. A bind and a
+        # connect: cheap next to building the bots, which a taken port would otherwise follow.
+        check_control_endpoints(plan.socket_path, plan.tcp_address)
         return await _run_locked(plan, stop)
     finally:
         state_lock.release()

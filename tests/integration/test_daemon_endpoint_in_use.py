@@ -8,6 +8,8 @@ import os
 import socket
 import time
 
+import pytest
+
 from tests.daemon_process import botrunner, start_daemon, stop_daemon, write_config_folder
 from tests.imported_modules import refused_command_modules
 from tests.integration.test_daemon_startup_errors import BOT as SIM_BOT
@@ -60,3 +62,46 @@ def test_a_port_or_socket_another_daemon_holds_is_refused_before_the_bots_are_bu
     finally:
         stop_daemon(first)
     assert not os.path.exists(first_socket)                  # the first daemon removed its own file only
+
+
+async def test_run_daemon_from_python_refuses_a_port_in_use_before_the_bots_are_built(tmp_path, monkeypatch):
+    # `botrunner run` checks first (above); run_daemon, called from a program of one's own, did not:
+    # it opened the journal and built every bot, then the control server found the port taken.
+    from runner.control.endpoints import ControlEndpointUnusable
+    from runner.daemon.plan import plan_daemon
+    from runner.daemon.process import run_daemon
+    from runner.state.state_dir import StateDirLock
+
+    monkeypatch.setenv("BOTRUNNER_TOKEN", TOKEN)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        config = write_config_folder(tmp_path / "cfg", f"control: {{tcp: {{port: {port}}}}}\n",
+                                     {"b": SIM_BOT.format(bars=1000, speed="null")})
+        plan = plan_daemon(config, tmp_path / "state")
+        with pytest.raises(ControlEndpointUnusable) as refused:
+            await run_daemon(plan)
+
+    assert str(refused.value) == (
+        f"control.tcp: cannot listen on 127.0.0.1:{port}: Address already in use: another process listens there "
+        "(another botrunner daemon?); stop it, or set another control.tcp.port in daemon.yaml")
+    assert nothing_of_the_bots_in(tmp_path / "state")
+    StateDirLock.acquire(tmp_path / "state").release()          # and the state folder is free again
+
+
+async def test_run_daemon_from_python_refuses_a_socket_another_daemon_answers_on(tmp_path):
+    from runner.control.endpoints import ControlSocketInUse
+    from runner.daemon.plan import plan_daemon
+    from runner.daemon.process import run_daemon
+
+    path = tmp_path / "other.sock"
+    with socket.socket(socket.AF_UNIX) as other:
+        other.bind(str(path))
+        other.listen()
+        config = write_config_folder(tmp_path / "cfg", f"control: {{socket: {path}}}\n",
+                                     {"b": SIM_BOT.format(bars=1000, speed="null")})
+        with pytest.raises(ControlSocketInUse) as refused:
+            await run_daemon(plan_daemon(config, tmp_path / "state"))
+
+    assert str(refused.value) == (f"another botrunner daemon is already listening on {path}; stop it first, or give "
+                                  "this one another state folder (--state-dir) or control.socket")
+    assert nothing_of_the_bots_in(tmp_path / "state")
