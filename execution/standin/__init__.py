@@ -2,8 +2,8 @@
 to with Binance's REST protocol (signed requests, real error payloads, Binance's fee, window and
 filter rules), kline streams, and orders over Binance's WebSocket API (`order.place`). The tests and the benches (`bench/live_latency.py`) use it; it
 lives in the package, beside the engines it stands in for, so both can. It never reaches the
-network. Faults (lost answers, 5xx, bans, fills during a cancel, lagging trade lists, a
-drifting clock) are armed by hooks.
+network. Faults (lost answers, 5xx, orders that land seconds after their 5xx, bans, fills during
+a cancel, lagging trade lists, a drifting clock) are armed by hooks.
 
 Modules: `binance_standin` (server, clock, introspection), `hooks` (the faults and market
 changes a test arms), `http_replies` (fault replies), `rate_limits` (request weights, the weight and

@@ -63,6 +63,15 @@ class RecordedRequest:
     now_ms: int
 
 
+@dataclass(frozen=True)
+class _Landing:
+    """An order a `land_late` fault answered for before the matching engine had it: placed at `due_ms`."""
+
+    due_ms: int
+    route: Any
+    params: dict[str, str]
+
+
 class BinanceStandIn(StandInHooks):
     """A fake Binance spot exchange replaying `candles` ((ts_ms, o, h, l, c, v) tuples) for one symbol.
 
@@ -119,6 +128,7 @@ class BinanceStandIn(StandInHooks):
                                  record=self._record_ws_request, limits=self.rate_limits)
         """The WebSocket API (`/ws-api/v3`): `order.place`, on the same account as REST."""
         self._faults = FaultPlan()
+        self._landings: list[_Landing] = []        # orders a `land_late` fault holds, soonest first
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -178,8 +188,13 @@ class BinanceStandIn(StandInHooks):
 
     def advance_to(self, ts_ms: int) -> None:
         """Move the clock to `ts_ms`; every candle opening on the way may fill resting orders,
-        and every candle closing on the way is pushed to the kline streams subscribed to it."""
+        every order held by a `land_late` fault lands at its time, and every candle closing on
+        the way is pushed to the kline streams subscribed to it."""
         before = self.api.now_ms
+        while self._landings and self._landings[0].due_ms <= ts_ms:
+            landing = self._landings.pop(0)
+            self.api.advance_to(max(landing.due_ms, self.api.now_ms))     # what traded before it comes first
+            self._land(landing)
         self.api.advance_to(ts_ms)
         if ts_ms > before:
             self.streams.clock_moved(before, ts_ms)
@@ -269,7 +284,7 @@ class BinanceStandIn(StandInHooks):
             self.order_submissions[params.get("newClientOrderId", "")] += 1
 
         fault = self._faults.take(method, path)
-        if fault is not None and fault.kind not in ("lose_response", "status_after"):
+        if fault is not None and fault.kind not in ("lose_response", "status_after", "land_late"):
             if fault.kind == "delay":
                 if await self._closing_within(fault.delay_secs):
                     return self._drop(request)
@@ -278,7 +293,8 @@ class BinanceStandIn(StandInHooks):
             else:
                 return fault_reply(fault)
         response = self._reply(method, path, params, raw_query, raw_body, request.headers.get("X-MBX-APIKEY"),
-                               recorded, repeated=repeated)
+                               recorded, repeated=repeated,
+                               late=fault if fault is not None and fault.kind == "land_late" else None)
         if fault is not None and fault.kind == "lose_response":
             return self._drop(request)
         if fault is not None and fault.kind == "status_after":
@@ -292,7 +308,8 @@ class BinanceStandIn(StandInHooks):
             self.order_submissions[params.get("newClientOrderId", "")] += 1
 
     def _reply(self, method: str, path: str, params: dict[str, str], raw_query: str, raw_body: str,
-               api_key: str | None, recorded: RecordedRequest, *, repeated: bool = False) -> web.Response:
+               api_key: str | None, recorded: RecordedRequest, *, repeated: bool = False,
+               late: Fault | None = None) -> web.Response:
         route = self.api.routes.get((method, path))
         if route is None:
             self.unserved.append(recorded)
@@ -309,6 +326,12 @@ class BinanceStandIn(StandInHooks):
                 signing.check_signed_request(api_key=api_key, params=params, raw_query=raw_query, raw_body=raw_body,
                                              known_keys=self._keys, server_ms=self._signing_clock_ms())
             route.check_params(params)
+            if late is not None:        # checked by the API; the engine has not got it when it answers
+                if route.places_order:
+                    self._land_later(route, params, late.land_after_ms)
+                else:
+                    route.handler(params)
+                return fault_reply(late)
             if route.places_order:
                 result, headers = self._placed(route, params, headers)
                 return json_reply(result, headers=headers)
@@ -324,6 +347,19 @@ class BinanceStandIn(StandInHooks):
         if len(self.api.engine.orders) > before:
             headers = headers | self.rate_limits.count_order(self.api.engine.orders[-1])
         return result, headers
+
+    def _land_later(self, route: Any, params: dict[str, str], after_ms: int) -> None:
+        # "Timing security": the API forwards a request only while serverTime - timestamp <=
+        # recvWindow; one that would reach the engine later is refused there, and never lands.
+        if after_ms <= Decimal(params.get("recvWindow", str(signing.DEFAULT_RECV_WINDOW_MS))):
+            self._landings.append(_Landing(self.api.now_ms + after_ms, route, params))
+            self._landings.sort(key=lambda landing: landing.due_ms)
+
+    def _land(self, landing: _Landing) -> None:
+        try:
+            self._placed(landing.route, landing.params, {})
+        except api_errors.BinanceApiError:
+            pass        # refused by the engine (funds, filters): nothing placed, and nobody is told
 
     async def _closing_within(self, secs: float) -> bool:
         try:

@@ -13,6 +13,12 @@ Each copies a failure a real Binance client meets:
 - `status_after`: the request is processed, then answered like `status` (by default Binance's
   503 -1007 "Timeout waiting for response from backend server. Send status unknown; execution
   status unknown.": the backend booked the order but the API gave up waiting for it).
+- `land_late`: answered like `status_after` at once (503 -1007 by default), before the request
+  reached the matching engine, which takes it `land_after_ms` later by the exchange's clock
+  (when the clock is moved past that): the order shows up after the client was told "status
+  unknown", and a lookup before then finds nothing. Binance's timing rule ("Timing security":
+  the API forwards a request to the matching engine only while `serverTime - timestamp <=
+  recvWindow`) bounds the delay: a request that would land later than its recvWindow never lands.
 
 A pattern is `"METHOD /path"` or `"/path"` (any method); the path may use `fnmatch` wildcards,
 e.g. `"GET /api/v3/ticker/*"`.
@@ -24,7 +30,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Literal
 
-FaultKind = Literal["status", "rate_limit", "ban", "delay", "drop", "lose_response", "status_after"]
+FaultKind = Literal["status", "rate_limit", "ban", "delay", "drop", "lose_response", "status_after", "land_late"]
 _METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 
 
@@ -40,6 +46,7 @@ class Fault:
     msg: str | None = None
     retry_after_secs: int = 1
     delay_secs: float = 0.0
+    land_after_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.remaining < 1:

@@ -59,6 +59,18 @@ class StandInHooks:
         msg = api_errors.server_error(code).msg if msg is None else msg
         return self._faults.arm(Fault(pattern, "status_after", times, status=status, code=code, msg=msg))
 
+    def land_late_next(self, pattern: str = "POST /api/v3/order", *, after_ms: int, status: int = 503,
+                       code: int = -1007, msg: str | None = None, times: int = 1) -> Fault:
+        """Answer `status` with Binance's `code`/`msg` at once (by default the 503 -1007 "Send
+        status unknown; execution status unknown."), and book the order `after_ms` later by the
+        exchange's clock, once the test moves it there: an order that appears after its 5xx. One
+        that would arrive past its recvWindow (default 5000 ms) never lands, as on Binance."""
+        if after_ms < 1:
+            raise ValueError(f"land_late_next: after_ms must be >= 1, got {after_ms}")
+        msg = api_errors.server_error(code).msg if msg is None else msg
+        return self._faults.arm(Fault(pattern, "land_late", times, status=status, code=code, msg=msg,
+                                      land_after_ms=after_ms))
+
     def fill_during_cancel_next(self, times: int = 1) -> None:
         """The next `times` cancels of a resting order arrive after a trade filled it: the order
         fills (whole, at its price, as a maker) and the cancel answers -2011 "Unknown order sent.",

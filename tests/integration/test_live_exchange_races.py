@@ -1,6 +1,6 @@
 """`LiveExecution` against the Binance stand-in's races: an order that fills while its cancel is
-on the way, a trade list that lags the order's status, a 5xx after the order was booked, and a
-client order id sent again while its order is open.
+on the way, a trade list that lags the order's status, a 5xx after the order was booked, an order
+booked seconds after its 5xx, and a client order id sent again while its order is open.
 
 The stand-in and its account come from tests/integration/conftest.py. The market: the clock
 starts at candle 60 (close 30600; bid 30596.94, ask 30603.06); closes then fall by 20 a candle and
@@ -96,6 +96,29 @@ async def test_an_order_booked_before_a_5xx_is_looked_up_and_its_fill_reported_n
 
     assert [(f.client_order_id, f.quantity) for f in fills] == [(order.client_order_id, 0.01)]
     assert engine.open_orders() == [] and standin.order_submissions[order.client_order_id] == 1
+    assert_ledger_matches(fills, standin)
+
+
+async def test_an_order_the_exchange_books_seconds_after_its_5xx_is_kept_while_not_found_then_booked_once(
+        engine, standin, log_records):
+    # 503 -1007 at once; the matching engine takes the order 8 s later, within ccxt's recvWindow
+    # (10 s). Not found at the send and 5 s later: both inside the grace (recvWindow + 1 s).
+    standin.land_late_next(after_ms=8_000)
+    order = Order(f"{PREFIX}1", SYMBOL, Side.BUY, quantity=0.01)
+    start_ms = standin.now_ms
+
+    assert await engine.execute_signal(order) == []
+    standin.advance_to(start_ms + 5_000)
+    assert await engine.on_candle(candle(NOW_INDEX)) == []
+    assert engine.open_orders() == [order] and standin.orders == []       # not found twice: pending still
+    standin.advance_to(start_ms + 8_000)                                  # it lands, and fills
+    fills = await engine.on_candle(candle(NOW_INDEX))
+
+    assert [(f.client_order_id, f.quantity) for f in fills] == [(order.client_order_id, 0.01)]
+    assert engine.open_orders() == [] and standin.order_submissions[order.client_order_id] == 1
+    assert [m for m in (r["message"] for r in log_records) if "not found yet" in m][-1].endswith(
+        "(2 time(s)); looking again at the next candle")
+    assert not any("never reached the exchange" in r["message"] for r in log_records)
     assert_ledger_matches(fills, standin)
 
 

@@ -112,6 +112,34 @@ async def test_a_lost_response_leaves_an_order_the_client_can_find_by_client_id(
     assert (found["clientOrderId"], found["status"], found["filled"]) == ("unknown-fate", "closed", 0.001)
 
 
+async def test_an_order_answered_with_a_5xx_may_land_later_within_its_recv_window(exchange, standin):
+    standin.land_late_next(ORDER, after_ms=8_000)           # ccxt sends recvWindow=10000
+
+    with pytest.raises(ccxt.BaseError) as caught:
+        await exchange.create_order("BTC/USDT", "market", "buy", 0.001, params={"newClientOrderId": "late"})
+    with pytest.raises(ccxt.OrderNotFound):                  # not on the exchange yet
+        await exchange.fetch_order(None, "BTC/USDT", params={"origClientOrderId": "late"})
+    standin.advance(7_999)
+    assert standin.orders == []
+    standin.advance(1)
+
+    assert type(caught.value) is ccxt.RequestTimeout and '"code":-1007' in str(caught.value)
+    found = await exchange.fetch_order(None, "BTC/USDT", params={"origClientOrderId": "late"})
+    assert (found["status"], found["filled"], found["timestamp"]) == ("closed", 0.001, standin.now_ms)
+    assert standin.order_submissions["late"] == 1 and standin.pending_faults == []
+
+
+async def test_an_order_that_would_reach_the_engine_past_its_recv_window_never_lands(make_client, standin):
+    exchange = make_client(recvWindow=5_000)
+    standin.land_late_next(ORDER, after_ms=5_001)
+
+    with pytest.raises(ccxt.RequestTimeout):
+        await exchange.create_order("BTC/USDT", "market", "buy", 0.001, params={"newClientOrderId": "too-late"})
+    standin.advance(60_000)
+
+    assert standin.orders == [] and standin.order_submissions["too-late"] == 1
+
+
 async def test_a_lost_cancel_reply_is_retried_by_aiohttp_and_reported_as_order_not_found(exchange, standin):
     order = await exchange.create_order("BTC/USDT", "limit", "buy", 0.001, 30_000)
     standin.lose_response_next("DELETE /api/v3/order")
