@@ -52,11 +52,13 @@ class StandInHooks:
         return self._faults.arm(Fault(pattern, "lose_response", times))
 
     def fail_after_processing_next(self, pattern: str = "POST /api/v3/order", *, status: int = 503,
-                                   code: int = -1007, msg: str | None = None, times: int = 1) -> Fault:
+                                   code: int | None = -1007, msg: str | None = None, times: int = 1) -> Fault:
         """Process the request (book the order, fill what it can), then answer `status` with
         Binance's `code`/`msg` instead of the result: by default the 503 -1007 "Send status
-        unknown; execution status unknown." that Binance sends when its backend was too slow."""
-        msg = api_errors.server_error(code).msg if msg is None else msg
+        unknown; execution status unknown." that Binance sends when its backend was too slow.
+        `code=None`: the gateway's HTML page instead (a CDN edge that gave up on the API)."""
+        if code is not None and msg is None:
+            msg = api_errors.server_error(code).msg
         return self._faults.arm(Fault(pattern, "status_after", times, status=status, code=code, msg=msg))
 
     def land_late_next(self, pattern: str = "POST /api/v3/order", *, after_ms: int, status: int = 503,

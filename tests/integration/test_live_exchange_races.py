@@ -99,6 +99,40 @@ async def test_an_order_booked_before_a_5xx_is_looked_up_and_its_fill_reported_n
     assert_ledger_matches(fills, standin)
 
 
+# Binance: "HTTP 5XX return codes are used for internal errors ... It is important to NOT treat
+# this as a failure operation; the execution status is UNKNOWN and could have been a success."
+SERVER_ERRORS = [(503, -1006), (503, -1007), (500, -1000), (500, -1001), (503, -1008), (500, None), (502, None),
+                 (503, None), (504, None)]
+SERVER_ERROR_IDS = [f"{status}-{'html' if code is None else code}" for status, code in SERVER_ERRORS]
+
+
+@pytest.mark.parametrize(("status", "code"), SERVER_ERRORS, ids=SERVER_ERROR_IDS)
+async def test_an_order_booked_before_any_5xx_is_found_by_its_client_id_and_booked_once(engine, standin, status, code):
+    standin.fail_after_processing_next(status=status, code=code)
+    order = limit_buy(1, 30_700.0)                      # through the ask: it fills at once
+
+    fills = await engine.execute_signal(order)
+
+    assert [(f.client_order_id, f.quantity) for f in fills] == [(order.client_order_id, 0.01)]
+    assert engine.open_orders() == [] and standin.order_submissions[order.client_order_id] == 1
+    assert_ledger_matches(fills, standin)
+
+
+@pytest.mark.parametrize(("status", "code"), SERVER_ERRORS, ids=SERVER_ERROR_IDS)
+async def test_an_order_no_5xx_let_through_is_dropped_only_past_the_grace_and_never_resent(
+        engine, standin, status, code):
+    standin.fail_next("POST /api/v3/order", status=status, code=code)
+    order = limit_buy(1, 30_700.0)
+
+    assert await engine.execute_signal(order) == []
+    assert await engine.on_candle(candle(NOW_INDEX)) == [] and engine.open_orders() == [order]   # within the grace
+    standin.advance_to(candle_ms(NOW_INDEX + 1))
+    assert await engine.on_candle(candle(NOW_INDEX)) == []
+
+    assert engine.open_orders() == [] and standin.orders == []
+    assert standin.order_submissions[order.client_order_id] == 1
+
+
 async def test_an_order_the_exchange_books_seconds_after_its_5xx_is_kept_while_not_found_then_booked_once(
         engine, standin, log_records):
     # 503 -1007 at once; the matching engine takes the order 8 s later, within ccxt's recvWindow
