@@ -9,7 +9,8 @@ ExchangeError ─┬─ TemporaryExchangeError                    retry reads wi
                │    └─ InvalidOrder
                ├─ OrderNotFound                             an answer: the exchange has no such order
                └─ FatalExchangeError                        stop the bot, a person looks
-                    └─ AuthenticationFailed
+                    ├─ AuthenticationFailed
+                    └─ ExitRefused                          a protective exit refused, again and again
 ```
 
 `UnknownOrderOutcome` is deliberately not a `TemporaryExchangeError`: a caller that retries
@@ -31,7 +32,7 @@ import re
 from typing import Any, ClassVar
 
 __all__ = [
-    "AuthenticationFailed", "ExchangeError", "FatalExchangeError", "InsufficientFunds", "InvalidOrder",
+    "AuthenticationFailed", "ExchangeError", "ExitRefused", "FatalExchangeError", "InsufficientFunds", "InvalidOrder",
     "OrderNotFound", "OrderRejected", "RateLimited", "TemporaryExchangeError", "UnknownOrderOutcome",
     "redact",
 ]
@@ -193,3 +194,14 @@ class AuthenticationFailed(FatalExchangeError):
 
     fix = ("Check the API key and secret named in the config, the key's permissions (spot trading enabled) "
            "and its IP whitelist.")
+
+
+class ExitRefused(FatalExchangeError):
+    """The exchange refused the market exit of a protective exit (stop-loss, take-profit, trailing
+    stop) `execution.live_exit_refusals.MAX_EXIT_REFUSALS` times in a row while the account held
+    what it sells: each try went under a new client order id, and the position stays open with
+    its exits armed (in the snapshot) for when the bot starts again."""
+
+    fix = ("The position is open and the exchange refuses to close it: read the refusal, check the symbol's "
+           "trading status and filters and the account on the exchange, close the position by hand if needed, "
+           "then start the bot again.")

@@ -37,9 +37,9 @@ the exchange (as above: not found twice past the grace), or that a rate limit re
 them armed again under new ids, so the next candle that reaches one sends a new exit: never
 the same order twice, and never a position left unprotected. One that reached it and ended
 with a rest (a MARKET order Binance expired: a book it emptied, self-trade prevention) has
-what it sold booked and them armed again, under new ids, for the rest. An exit the exchange
-refused (say, insufficient balance: on an account several bots share, sending it again might
-sell another's coins) leaves its position without exits, with a WARNING to close it.
+what it sold booked and them armed again, under new ids, for the rest. So does one the exchange
+refused, for what the account holds (what it lacks booked as an outside change); after three
+refusals in a row the bot stops (`execution.live_exit_refusals`).
 
 A fill's `quantity` is what traded; a fee the exchange takes in the base asset (Binance takes a
 buy's fee from the coin received) is its `base_fee`, which the portfolio takes off the position,
@@ -62,6 +62,7 @@ from execution.errors import (
 from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order
 from execution.live_cancel import LiveCancels
+from execution.live_exit_refusals import LiveExitRefusals
 from execution.live_exits_in_flight import ExitsInFlight, LiveExitsInFlight
 from execution.live_restart import LiveRestart
 from execution.order_ids import managed_exit_entry, protected_entry
@@ -86,12 +87,13 @@ _NO_FILLS: tuple[Fill, ...] = ()
 _RECONCILE_LOOKBACK_MS = 86_400_000
 
 
-class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
+class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight, LiveExitRefusals):
     """Real orders for one bot (client order ids starting with `order_id_prefix`) on `symbol`.
 
     Implements the `ExecutionEngine` surface; see the module docstring for the rules. Its
-    restart (`execution.live_restart`), its cancels (`execution.live_cancel`) and what an exit's
-    outcome does to the exits held for it (`execution.live_exits_in_flight`) are mixins.
+    restart (`execution.live_restart`), its cancels (`execution.live_cancel`), what an exit's
+    outcome does to the exits held for it (`execution.live_exits_in_flight`) and what a refusal
+    of one does (`execution.live_exit_refusals`) are mixins. `bot_id` names the bot in warnings.
     `journal_intent` makes the intent of an order the engine makes itself (an exit, a stop
     resting on the exchange) durable before it is sent (None: not journalled, for a test of the
     engine alone).
@@ -104,7 +106,7 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
     def __init__(self, account: ExchangeAccount, symbol: str, *, order_id_prefix: str,
                  clock: Clock = SYSTEM_CLOCK, unknown_grace_secs: float | None = None,
                  reconcile_every_candles: int | None = None, timeframe: str = "1m",
-                 journal_intent: JournalIntent | None = None) -> None:
+                 journal_intent: JournalIntent | None = None, bot_id: str = "") -> None:
         if not order_id_prefix:
             raise ValueError("LiveExecution needs an order_id_prefix: it tells this bot's orders from others'")
         self.symbol = symbol
@@ -120,6 +122,10 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
         self._orders: dict[str, TrackedOrder] = {}
         self._exits = ProtectiveExits(symbol)
         self._in_flight = ExitsInFlight()         # exits held while their entry's market exit is out
+        self._missed_while_out: dict[str, list[Sequence[Candle]]] = {}    # exit out -> candles its held exits missed
+        self._exit_refusals: dict[str, int] = {}  # entry id -> refusals in a row of its exits
+        self._refused_for_good: ExchangeError | None = None     # raised at the next on_candle: the bot stops
+        self._bot_name = bot_id or order_id_prefix
         self._sent: set[str] = set()
         self._fills = UnreportedFills()
         self._last_price: float | None = None
@@ -155,6 +161,7 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
     async def on_candle(self, candle: Candle) -> Sequence[Fill]:
         """Resolve unknown outcomes first, then poll open orders, then check protective exits
         against `candle`; return the new fills in exchange time order."""
+        self._raise_if_refused_for_good()
         if not self._orders and not self._exits and not self._fills:
             return self.on_candle_now(candle)
         self._last_price = candle.close
@@ -170,6 +177,8 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
         for tracked in [t for t in self._orders.values() if t.state is _OPEN]:
             if tracked.order.client_order_id not in looked_up:
                 await self._poll(tracked)
+        if self._missed_while_out:                   # held exits armed again go through the candles missed while down
+            await self._catch_up_rearmed()
         # Held exits armed again by now (their exit never reached the exchange, or sold only a
         # part) were armed before this candle: it is checked against them, not only the next one.
         armed.extend(o for o in self._exits.orders() if o.client_order_id in held)
@@ -177,7 +186,10 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
             logger.info("Order {}: {} reached by the candle of {} (low {}, high {}); sending a market exit",
                         order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high)
             await self._send_exit(order, armed, candle)
-        return self._fills.drain()
+        fills = self._fills.drain()
+        if not fills:                                # else they are booked first, and it stops at the next candle
+            self._raise_if_refused_for_good()
+        return fills
 
     @property
     def reconciling(self) -> bool:
@@ -262,7 +274,8 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
             return
         except OrderRejected as exc:
             logger.warning("Order {} dropped, the exchange refused it: {}", cid, exc)
-            self._unprotected_by(cid)
+            if managed_exit_entry(cid) is not None:
+                await self._exit_refused(order, exc)     # its entry's exits armed again (or it stops)
             return
         except FatalExchangeError:
             self._orders[cid] = TrackedOrder(order, _UNKNOWN)     # it may exist: reconcile before trading again
@@ -276,6 +289,8 @@ class LiveExecution(LiveRestart, LiveCancels, LiveExitsInFlight):
             raise
         tracked = TrackedOrder(order, _OPEN)      # an exit's held exits wait for its end (`_done`)
         self._orders[cid] = tracked
+        if self._exit_refusals:
+            self._exit_accepted(cid)
         await self._absorb_or_retry_later(tracked, raw)
         logger.info("Order {} {} {} {} {} -> {} (filled {}) in {:.0f}ms", cid, order.side.value, size, self.symbol,
                     order.type.value, raw.get("status"), raw.get("filled"), (time.perf_counter() - started) * 1000)

@@ -19,8 +19,9 @@ sent (stop, trailing level, take-profit), and then:
   that exit is a new order with a new client order id, never the old one again (Binance takes
   the id of a closed order again, and the journal keys intents by id);
 - **it is unknown** (the lookup fails, the exchange is down): they stay held; nothing is sent;
-- **the exchange refused it** (say, insufficient balance): they go, with a WARNING that the
-  position is unprotected; on an account several bots share, a new exit might sell another's coins.
+- **the exchange refused it** (say, insufficient balance): they are armed again under the next
+  generation of ids, for what the account holds, or stop the bot after repeated refusals
+  (`execution.live_exit_refusals`).
 
 A kill or an exit of the runner's (`cancel_all`, or a `cancel` naming them) drops held exits too:
 the runner closes the position then, so no outcome of the exit arms them again, nor warns that

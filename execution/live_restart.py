@@ -10,7 +10,11 @@ market exit is among them has its exits held, not armed, until the lookup tells 
 exit reached the exchange (`execution.live_exits_in_flight`): armed again if it never did, or
 for the rest it did not sell if it ended with one (found expired in part, say).
 Then the exits go through the candles the bot did not step through (`catch_up_exits`), as
-`on_candle` would have put them.
+`on_candle` would have put them. Exits held then (their entry's market exit is still being
+looked up) go through those candles when they are armed again, after the lookups tell that it
+never landed (or sold only a part): a trailing stop trails their highs, and an exit one of them
+reached is sent then (`_catch_up_rearmed`), as for the others; it does not come back at its
+level from before the downtime.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from loguru import logger
 
 from execution.models import Fill, Order
 from execution.order_ids import managed_exit_entry, protective_kind
+from execution.protective import ProtectiveExits
 from execution.tracked_order import OrderState, TrackedOrder
 from market.models import Candle, iso_utc
 
@@ -75,6 +80,7 @@ class LiveRestart:
         if not (self._exits or self._orders) or not await self._markets_ready():
             return []
         starts = {**(from_ms or {}), **await self._look_up_unknown_outcomes()}
+        self._hold_missed_candles(candles, starts)
         for candle in candles:
             self._last_price = candle.close          # prices the minimum-notional check, as on_candle's
             among = [o for o in self._exits.orders() if starts.get(o.oco_group, candle.ts_ms) <= candle.ts_ms]
@@ -83,6 +89,53 @@ class LiveRestart:
                                "exit now", order.oco_group, order.reason, candle.ts_ms, candle.low, candle.high, why)
                 await self._send_exit(order, among, candle)
         return self._fills.drain()
+
+    def _hold_missed_candles(self, candles: Sequence[Candle], starts: Mapping[str, int]) -> None:
+        """Keep `candles` for the exits held while their entry's exit is out (not done yet):
+        `_catch_up_rearmed` puts them through those of `candles` from `starts[entry]` on, once
+        they are armed again. A reference to `candles`, kept until that exit's outcome is known."""
+        for exit_id in list(self._orders):       # an exit still looked up, or found and not done yet
+            entry = managed_exit_entry(exit_id)
+            if entry is not None and self._in_flight.exit_out(entry) == exit_id and candles:
+                start_ms = starts.get(entry, candles[0].ts_ms)
+                self._missed_while_out.setdefault(exit_id, []).append([c for c in candles if c.ts_ms >= start_ms])
+
+    async def _catch_up_rearmed(self) -> None:
+        """The exits of each entry whose exit's outcome became known (never landed, or ended with
+        a rest) and which are armed again, through the candles they missed while held
+        (`_hold_missed_candles`): as `catch_up_exits` puts the others, the exit a candle reached
+        sent now. Exits still held (their exit's outcome unknown) keep waiting."""
+        for exit_id, missed in list(self._missed_while_out.items()):
+            entry = managed_exit_entry(exit_id)
+            if exit_id in self._orders or self._in_flight.exit_out(entry) == exit_id:
+                continue
+            del self._missed_while_out[exit_id]
+            rearmed = [o for o in self._exits.orders() if o.oco_group == entry]
+            if not rearmed:
+                continue                        # the exit sold the position, or the runner closes it
+            # Its own `ProtectiveExits`: the rule of `take_reached`, on this entry's exits alone.
+            exits = ProtectiveExits(self.symbol)
+            for order in rearmed:
+                exits.restore(order)
+            reached = None
+            for candle in (c for chunk in missed for c in chunk):
+                before = exits.orders()
+                if (taken := exits.take_reached(candle, among=before)):
+                    reached = (taken[0], candle, before)
+                    break
+            self._exits.disarm([o.client_order_id for o in rearmed])
+            if reached is None:
+                for order in exits.orders():
+                    self._exits.restore(order)
+                logger.info("Order {}: its protective exits, armed again, caught up on the candles missed while its "
+                            "exit {} was out: {}", entry, exit_id, ", ".join(
+                                f"{o.client_order_id} at {o.stop_price or o.price:.8g}" for o in exits.orders()))
+                continue
+            order, candle, before = reached
+            logger.warning("Order {}: {} reached by the candle of {} (low {}, high {}), missed while its exit {} was "
+                           "out; sending a market exit now", entry, order.reason, candle.ts_ms, candle.low,
+                           candle.high, exit_id)
+            await self._send_exit(order, before, candle)      # held as they stood before that candle
 
     async def _look_up_unknown_outcomes(self) -> dict[str, int]:
         """Look up the orders of unknown outcome once each; return, by `oco_group`, the first

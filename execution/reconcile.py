@@ -33,7 +33,7 @@ from execution.exchange import ExchangeAccount
 from execution.models import Fill, Order, OrderType, Side
 from execution.order_ids import is_exchange_stop
 
-__all__ = ["ReconcileReport", "fill_from_ccxt", "order_from_ccxt", "reconcile"]
+__all__ = ["ReconcileReport", "base_balance", "fill_from_ccxt", "order_from_ccxt", "reconcile"]
 
 _PAGE = 1000            # Binance's largest myTrades page
 _MAX_PAGES = 200        # requests for trades: 100 days of windows, or about 200,000 trades
@@ -94,15 +94,19 @@ async def reconcile(account: ExchangeAccount, symbol: str, *, prefix: str, known
                                             reasons.get(cid, "reconciled")))
     missing.sort(key=lambda f: f.ts_ms)
 
-    balance = await account.shared_read("fetch_balance", None, client.fetch_balance)
-    base = account.market(symbol)["base"]
-    report = ReconcileReport(symbol, unknown, vanished, missing,
-                             float((balance.get("total") or {}).get(base) or 0.0),
-                             float((balance.get("free") or {}).get(base) or 0.0))
+    report = ReconcileReport(symbol, unknown, vanished, missing, *await base_balance(account, symbol))
     if not report.clean:
         logger.warning("Reconcile {} (prefix {}): {} unknown open order(s), {} vanished, {} fill(s) not journalled",
                        symbol, prefix, len(unknown), len(vanished), len(missing))
     return report
+
+
+async def base_balance(account: ExchangeAccount, symbol: str) -> tuple[float, float]:
+    """The account's base asset of `symbol`, (total, free): all of the account's, not one bot's.
+    Read through `shared_read`, so bots asking at the same moment send one request."""
+    balance = await account.shared_read("fetch_balance", None, account.client.fetch_balance)
+    base = account.market(symbol)["base"]
+    return float((balance.get("total") or {}).get(base) or 0.0), float((balance.get("free") or {}).get(base) or 0.0)
 
 
 def order_from_ccxt(raw: Mapping[str, Any], symbol: str, *, reason: str = "") -> Order:

@@ -185,7 +185,8 @@ def _make_execution(config: BotConfig, account: ExchangeAccount | None, clock: C
 
         return exchange_stop_execution(config, account, clock, journal)
     return LiveExecution(account, config.symbol, order_id_prefix=order_id_prefix(config.id), clock=clock,
-                         timeframe=config.timeframe, journal_intent=intent_journal(config.id, journal, clock))
+                         timeframe=config.timeframe, journal_intent=intent_journal(config.id, journal, clock),
+                         bot_id=config.id)
 
 
 def _features(strategy: Strategy, hub: FeatureHub | None, stream_key: Hashable | None,

@@ -19,4 +19,4 @@ def exchange_stop_execution(config: BotConfig, account: ExchangeAccount, clock: 
     """The live engine of `config` (`execution.stop_on_exchange: true`), journalling into `journal`."""
     return ExchangeStopExecution(account, config.symbol, order_id_prefix=order_id_prefix(config.id), clock=clock,
                                  timeframe=config.timeframe, journal_intent=intent_journal(config.id, journal, clock),
-                                 stop_limit_offset_pct=config.execution.stop_limit_offset_pct)
+                                 stop_limit_offset_pct=config.execution.stop_limit_offset_pct, bot_id=config.id)

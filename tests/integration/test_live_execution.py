@@ -397,22 +397,6 @@ async def test_a_stop_exit_a_rate_limit_refused_gets_its_exits_back_and_the_next
     assert_ledger_matches([bought, sold], standin)
 
 
-async def test_a_stop_exit_the_exchange_refused_is_not_resent_and_warns_that_its_position_is_unprotected(
-        engine, standin, log_records):
-    await engine.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002))
-    standin.advance_to(candle_ms(63))
-    standin.fail_next("POST /api/v3/order", status=400, code=-2010,
-                      msg="Account has insufficient balance for requested action.")
-    assert await engine.on_candle(candle(62)) == []
-    standin.advance_to(candle_ms(64))
-    assert list(await engine.on_candle(candle(63))) == []
-
-    # Refused, not lost: on an account several bots share, sending it again might sell another's
-    # coins. A person, the strategy's exit or a kill closes the position.
-    assert engine.open_orders() == [] and [o.side for o in standin.orders] == ["BUY"]
-    assert any(f"{PREFIX}1 stays open without its protective exits" in m for m in warnings_in(log_records))
-
-
 async def test_protective_exits_survive_a_restart_through_the_snapshot(account, clock, standin):
     before = LiveExecution(account, SYMBOL, order_id_prefix=PREFIX, clock=clock)
     bought = await before.execute_signal(buy(1, quantity=0.01, stop_loss_pct=0.002))
