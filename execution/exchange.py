@@ -3,7 +3,8 @@
 Every request of every bot on the account goes through `ExchangeAccount.call`, which
 
 - waits while the account is backing off (a 429/418 seen by any bot holds back all of them:
-  they share the exchange's limit, and Binance turns repeated 429s into an IP ban);
+  they share the exchange's limit, and Binance turns repeated 429s into an IP ban); so do the
+  requests made on its client directly (the candle feeds'), see `execution.back_off`;
 - translates ccxt's exceptions once, via `execution.ccxt_errors`;
 - retries reads, lookups and cancels after a temporary failure (`retry_delay_secs`), never an
   order submission: its network failure is an `UnknownOrderOutcome`, looked up, not resent;
@@ -40,6 +41,7 @@ from loguru import logger
 
 from execution import rate_limit
 from execution.accounts import ExchangeAccounts
+from execution.back_off import AccountBackOff
 from execution.ccxt_client import ClientFactory, MissingCredentials, make_client, websocket_wanted
 from execution.ccxt_errors import ccxt_errors, retry_delay_secs
 from execution.errors import ExchangeError, RateLimited, TemporaryExchangeError, UnknownOrderOutcome
@@ -52,8 +54,6 @@ __all__ = ["SYSTEM_CLOCK", "ClientFactory", "Clock", "ExchangeAccount", "Exchang
 
 T = TypeVar("T")
 
-_BACKOFF_BASE_SECS = 1.0        # first back-off after a rate limit without Retry-After
-_BACKOFF_CAP_SECS = 60.0
 _WINDOW_MS = 60_000             # `requests_last_minute`
 _DEADLINE_MARGIN_SECS = 1.0     # asyncio.timeout over ccxt's own timeout: catches what ccxt does not
 _READ_DEADLINE_FACTOR = 6       # reads also wait in ccxt's rate limiter: see `_deadline_secs`
@@ -86,11 +86,10 @@ class ExchangeAccount:
         self._client = make_client(config, environ, client_factory)
         self.websocket = websocket_wanted(config) and bool(self._client.has.get("watchOHLCV"))
         """Candles come by websocket on this account (the client is ccxt.pro's and has watch_ohlcv)."""
-        rate_limit.install(self._client)
+        self._back_off = AccountBackOff(self.name, clock)
+        rate_limit.install(self._client, self._back_off)       # the feeds' requests on the client wait too
         self._markets_lock = asyncio.Lock()
         self._markets_loaded = False
-        self._backoff_until_ms = 0
-        self._rate_limit_streak = 0
         self._conversion_cache: dict[tuple[str, str], tuple[int, float]] = {}
         self.requests_total = 0
         self._request_times_ms: deque[int] = deque()
@@ -202,13 +201,14 @@ class ExchangeAccount:
         deadline_secs = self._deadline_secs(order_submission)
         while True:
             now_ms = self._clock.now_ms()
-            if self._backoff_until_ms > now_ms:        # read inline: an order does not pay for a coroutine
-                remaining_secs = (self._backoff_until_ms - now_ms) / 1000
+            back_off = self._back_off
+            if back_off.until_ms > now_ms:        # read inline: an order does not pay for a coroutine
+                remaining_secs = (back_off.until_ms - now_ms) / 1000
                 if order_submission and remaining_secs > self._timeout_secs:
                     # A signal sent minutes late is stale; refuse it before sending anything.
                     raise RateLimited(action, symbol, f"not sent: {self.name} is backing off for another "
                                       f"{remaining_secs:.1f}s", retry_after_secs=remaining_secs)
-                await self._wait_for_backoff()
+                await back_off.wait()
                 now_ms = self._clock.now_ms()
             self._count_request(now_ms)
             try:
@@ -216,7 +216,7 @@ class ExchangeAccount:
                     async with asyncio.timeout(deadline_secs):
                         result = await fn(*args, **kwargs)
             except RateLimited as exc:
-                self._back_off(exc)
+                self._back_off.after_rate_limit(exc)
                 if order_submission or attempt + 1 >= self._max_read_attempts:
                     raise
             except UnknownOrderOutcome as exc:
@@ -232,7 +232,7 @@ class ExchangeAccount:
                 logger.debug("{} retrying {} in {:.2f}s after: {}", self.name, action, delay, exc)
                 await self._clock.sleep(delay)
             else:
-                self._rate_limit_streak = 0
+                self._back_off.succeeded()
                 return result
             attempt += 1
 
@@ -289,26 +289,10 @@ class ExchangeAccount:
             return self._timeout_secs + _DEADLINE_MARGIN_SECS
         return self._timeout_secs * _READ_DEADLINE_FACTOR + _DEADLINE_MARGIN_SECS
 
-    def _back_off(self, exc: RateLimited) -> None:
-        if exc.retry_after_secs is not None:
-            secs = exc.retry_after_secs
-        else:
-            secs = min(_BACKOFF_CAP_SECS, _BACKOFF_BASE_SECS * 2 ** min(self._rate_limit_streak, 16))
-        self._rate_limit_streak += 1
-        until_ms = self._clock.now_ms() + int(secs * 1000)
-        if until_ms > self._backoff_until_ms:
-            self._backoff_until_ms = until_ms
-            logger.warning("{} rate limited ({} {}); every bot on this account waits {:.1f}s",
-                           self.name, exc.action, exc.symbol or "", secs)
-
-    async def _wait_for_backoff(self) -> None:
-        while (remaining_ms := self._backoff_until_ms - self._clock.now_ms()) > 0:
-            await self._clock.sleep(remaining_ms / 1000)
-
     @property
     def backing_off_until_ms(self) -> int:
         """Clock time until which every request waits (in the past when not backing off)."""
-        return self._backoff_until_ms
+        return self._back_off.until_ms
 
     def _count_request(self, now_ms: int) -> None:
         self.requests_total += 1
