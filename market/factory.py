@@ -8,6 +8,7 @@ from pathlib import Path
 
 from market.config import CsvSource, JsonSource, MarketConfig, SyntheticSource, TicksSource
 from market.errors import MarketDataError
+from market.file_kind import special_file_kind
 from market.files import load_candles
 from market.models import Candle, iso_utc, timeframe_ms
 from market.tick_header import is_tick_file
@@ -30,8 +31,12 @@ def load_market(
     is taken from the current working directory. Synthetic candles are the config's series
     (`timeframe` apart from its `start`), cut to [start, end) as a file's are.
 
-    Raises MarketDataError when the data is unusable as a whole (see `market.files`).
+    Raises MarketDataError when the data is unusable as a whole (see `market.files`), or the path
+    names a pipe or device (`market.file_kind`), which is refused before it is opened.
     """
+    named = path_override if path_override is not None else getattr(config, "path", None)
+    if named is not None and (kind := special_file_kind(named)) is not None:
+        raise MarketDataError(f"{_absolute(named)}: is {kind}, not a file; expected a candle file")
     if path_override is not None:
         if is_tick_file(_absolute(path_override)):
             file_symbol = config.symbol if isinstance(config, TicksSource) and config.symbol else symbol

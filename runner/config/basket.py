@@ -31,6 +31,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from market.config import MarketConfig, SyntheticSource
+from market.file_kind import special_file_kind
 from market.limits import MAX_CAPITAL, Number, WholeNumber
 from market.strict import StrictModel
 from runner.config.basket_leg import BasketLeg, OnRetire
@@ -244,6 +245,8 @@ def _basket_rules(template: BotConfig, fields: BasketFields) -> list[str]:
 def read_symbol_file(path: Path) -> list[str]:
     """The symbols in `path`: one a line (blank lines and `#` comments skipped) or a YAML list.
     ConfigError names the file and the line of a symbol that is not BASE/QUOTE."""
+    if (kind := special_file_kind(path)) is not None:     # a pipe would hold the refresher for good
+        raise ConfigError([f"{path}: is {kind}, not a file; expected one symbol a line (BTC/USDT) or a YAML list"])
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

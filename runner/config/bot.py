@@ -18,6 +18,7 @@ execution: {fee_rate: 0.001, slippage_bps: 0}
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, get_args
 
@@ -27,6 +28,7 @@ from pydantic import Field, ValidationError, model_validator
 from execution.config import ExecutionConfig
 from execution.exchange_config import ExchangeConfig
 from market.config import MarketConfig, SyntheticSource
+from market.file_kind import special_file_kind
 from market.limits import MAX_CAPITAL, Flag, Number
 from market.models import timeframe_ms
 from market.strict import StrictModel
@@ -43,6 +45,11 @@ from runner.forecast.triggers import TriggerConfig
 from runner.plugins.config import PluginConfig
 from runner.plugins.registry import plugin_problems
 from strategies.registry import strategy_class
+
+MAX_CONFIG_BYTES = 1_000_000
+"""Largest config file read. A bot's file is some hundreds of bytes, a daemon's or a basket's of a
+thousand symbols some kilobytes, and aliases may expand to 10,000 values at most; a file past a
+megabyte is some other file, and reading it only costs time and memory before saying so."""
 
 # 1s: Binance spot serves one-second klines (ccxt refuses it where an exchange does not).
 Timeframe = Literal["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "1w"]
@@ -212,9 +219,12 @@ def bot_config_problems(path: Path, raw: dict[str, Any]) -> tuple[BotConfig | No
 
 def read_yaml_mapping(path: Path, *, empty_is_defaults: bool = False) -> dict[str, Any]:
     """A YAML file's top-level mapping, or ConfigError saying why there is none. An empty file
-    is an error, or with `empty_is_defaults` an empty mapping (a file whose every key is optional)."""
+    is an error, or with `empty_is_defaults` an empty mapping (a file whose every key is optional).
+    A named pipe or device is refused unopened, a file past MAX_CONFIG_BYTES unread."""
+    if (kind := special_file_kind(path)) is not None:
+        raise ConfigError([f"{path}: is {kind}, not a file; expected a YAML file"])
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_config_text(path)
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
     except IsADirectoryError:
@@ -227,6 +237,10 @@ def read_yaml_mapping(path: Path, *, empty_is_defaults: bool = False) -> dict[st
         raw = yaml.load(text, Loader=StrictSafeLoader)
     except RecursionError:
         raise ConfigError([f"{path}: invalid YAML: nested too deeply"]) from None
+    except yaml.reader.ReaderError as exc:     # a control character; yaml's own text is two lines
+        line, column = _line_and_column(text, exc.position)
+        raise ConfigError([f"{path}: invalid YAML at line {line}, column {column}: control character "
+                           f"#x{exc.character:04x} is not allowed"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -241,6 +255,22 @@ def read_yaml_mapping(path: Path, *, empty_is_defaults: bool = False) -> dict[st
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: expected a mapping of fields at the top level, got {type(raw).__name__}"])
     return raw
+
+
+def _read_config_text(path: Path) -> str:
+    with path.open("rb") as file:
+        data = file.read(MAX_CONFIG_BYTES + 1)      # at most this, whatever the file grows to
+        size = os.fstat(file.fileno()).st_size
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{path}: is {max(size, len(data)) / 1e6:.1f} MB; a config file is at most "
+                           f"{MAX_CONFIG_BYTES // 1_000_000} MB (a bot's is under 2 KB): is this the file you meant?"])
+    return data.decode("utf-8")
+
+
+def _line_and_column(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of character `position` in `text`."""
+    line_start = text.rfind("\n", 0, position) + 1
+    return text.count("\n", 0, position) + 1, position - line_start + 1
 
 
 def _char_at(text: str, line: int, column: int) -> str:
