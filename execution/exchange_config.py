@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from market.limits import Flag, Number, WholeNumber
+from market.limits import Flag, Number, WholeNumber, reachable_url
 from market.strict import StrictModel
 
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$",
@@ -34,11 +34,13 @@ class ExchangeConfig(StrictModel):
     account: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")] = "default"
     api_key_env: EnvName | None = None
     secret_env: EnvName | None = None
-    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", description="an http(s) URL")] | None = None
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", description="an http(s) URL"),
+                        AfterValidator(reachable_url)] | None = None
     websocket: Flag = True
     """Read candles by websocket (ccxt.pro's `watch_ohlcv`) where ccxt has one for the exchange;
     REST polling otherwise, and after a websocket error."""
-    ws_url: Annotated[str, Field(pattern=r"^wss?://[^\s]+$", description="a ws(s) URL")] | None = None
+    ws_url: Annotated[str, Field(pattern=r"^wss?://[^\s]+$", description="a ws(s) URL"),
+                      AfterValidator(reachable_url)] | None = None
     """Replaces the origin of the exchange's websocket URLs (their paths stay). With `base_url`
     set and this unset, candles are polled: a REST root says nothing about where streams are."""
     timeout_secs: Annotated[Number, Field(gt=0, le=120)] = 10.0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, Strict
 
@@ -41,6 +42,24 @@ WholeNumber = Annotated[int, Strict()]
 Flag = Annotated[bool, Strict()]
 """A config yes/no, written `true` or `false` (YAML 1.1's bare yes/no/on/off are those too):
 lax, pydantic took `1`, `0` and the quoted words 'yes', 'off', 'f' as booleans."""
+
+
+MAX_PORT = 65_535
+"""Highest TCP port; 0 is not one a connection can go to."""
+
+
+def reachable_url(url: str) -> str:
+    """`url` as given, or ValueError: it names no host, or a port outside 1..MAX_PORT or no number.
+    For a URL setting (pydantic `AfterValidator`): `urlsplit` takes 'http://h:99999' and raises only
+    when `.port` is read, at the first request, so a bot passed validate and then crashed and restarted."""
+    parts = urlsplit(url)                    # ValueError itself for a broken IPv6 address
+    if not parts.hostname:
+        raise ValueError(f"the URL names no host, e.g. {parts.scheme}://127.0.0.1:8080")
+    # The port is what follows the host's last ':' (past an IPv6 address's ']', and any user@).
+    _, colon, port = parts.netloc.rpartition("@")[2].rpartition("]")[2].rpartition(":")
+    if colon and not (port.isdigit() and 1 <= int(port) <= MAX_PORT):
+        raise ValueError(f"the port must be a number from 1 to {MAX_PORT}, got {int(port) if port.isdigit() else repr(port)}")
+    return url
 
 
 def require_positive_finite(what: str, **values: float | None) -> None:

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from market.limits import Number, WholeNumber
+from market.limits import Number, WholeNumber, reachable_url
 from market.models import timeframe_ms
 from market.strict import StrictModel
 
@@ -65,9 +65,7 @@ class ModelConfig(StrictModel):
             if parts.username is not None or parts.password is not None:
                 # The URL is logged and shown in errors; a secret belongs in headers_env.
                 raise ValueError("the URL must not carry a user or password; put credentials in headers_env")
-            if not parts.hostname:
-                raise ValueError("the URL has no host")
-            parts.port  # noqa: B018 - raises ValueError for a port out of range
+            reachable_url(value)
         return value
 
     @field_validator("horizon")

@@ -108,3 +108,34 @@ def test_every_config_scalar_is_strict():
                  if not any(isinstance(m, Strict) and m.strict for m in metadata)
                  and not model.model_config.get("strict"))
     assert lax == []
+
+
+PAPER_BOT = SMALL_BOT.replace("market: {source: synthetic, seed: 3, bars: 500}\n", "mode: paper\n")
+
+
+@pytest.mark.parametrize("extra, expected", [
+    # Before: validate said ok, and the bot crashed at its first request ('Port out of range 0-65535'),
+    # restarted max_restarts times.
+    ("exchange: {id: binance, base_url: 'http://127.0.0.1:99999'}\n",
+     "exchange.base_url: the port must be a number from 1 to 65535, got 99999"),
+    ("exchange: {id: binance, base_url: 'http://127.0.0.1:0'}\n",
+     "exchange.base_url: the port must be a number from 1 to 65535, got 0"),
+    ("exchange: {id: binance, base_url: 'https://:443/api'}\n",
+     "exchange.base_url: the URL names no host, e.g. https://127.0.0.1:8080"),
+    ("exchange: {id: binance, ws_url: 'wss://stream.example.com:70000'}\n",
+     "exchange.ws_url: the port must be a number from 1 to 65535, got 70000"),
+    ("exchange: {id: binance, ws_url: 'ws://127.0.0.1:port'}\n",
+     "exchange.ws_url: the port must be a number from 1 to 65535, got 'port'"),
+])
+def test_an_exchange_url_names_a_host_and_a_port_that_can_be_reached(tmp_path, extra, expected):
+    path = write(tmp_path, PAPER_BOT + extra)
+    assert problems_of(path) == [f"{path}: {expected}"]
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://127.0.0.1:0/forecast", "model.url: the port must be a number from 1 to 65535, got 0"),   # was taken
+    ("http://127.0.0.1:99999/forecast", "model.url: the port must be a number from 1 to 65535, got 99999"),
+])
+def test_a_model_url_port_is_one_that_can_be_reached(tmp_path, url, expected):
+    path = write(tmp_path, SMALL_BOT + f"model: {{url: '{url}'}}\n")
+    assert problems_of(path) == [f"{path}: {expected}"]
