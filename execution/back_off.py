@@ -9,7 +9,9 @@ client directly (the candle feeds'). Any 429 or 418 reply starts it: the account
 `RateLimited`, `after_rate_limit`) and those the client's replies show (`told_to_wait`).
 
 The wait is the exchange's `Retry-After` when it gives one; else (Binance's -1015 order count
-says none) 1 s, 2 s, 4 s ... up to 60 s for as long as requests keep being refused.
+says none) 1 s, 2 s, 4 s ... up to 60 s for as long as requests sent after a wait keep being
+refused. Refusals that arrive while a wait is under way (the orders of many bots sent together
+at a candle close, refused together) belong to it and do not double it.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ class AccountBackOff:
             await self._clock.sleep(remaining_ms / 1000)
 
     def after_rate_limit(self, exc: RateLimited) -> None:
-        """The account's call `exc` was refused for going too fast: wait as it says, or longer
-        each time in a row when it does not say."""
+        """The account's call `exc` was refused for going too fast: wait as it says, or, when it
+        does not say, longer each time a request sent after the last wait is refused again."""
         if exc.retry_after_secs is not None:
             secs = exc.retry_after_secs
+        elif self.holding():
+            return                  # refused with the others sent before this wait began: no longer
         else:
             secs = min(_CAP_SECS, _BASE_SECS * 2 ** min(self._streak, 16))
         self._streak += 1

@@ -11,6 +11,8 @@ only that feed while the account's orders and lookups went on (banned).
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from execution.standin.rate_limits import RateLimits
@@ -62,3 +64,27 @@ async def test_a_429_met_outside_the_accounts_calls_holds_back_the_account(accou
 
     assert limits.refusals == [429]                                    # no 418: the account waited
     assert account.backing_off_until_ms == candle_ms(NOW_INDEX + 1) and ticker["symbol"] == SYMBOL
+
+
+async def test_orders_refused_together_for_the_order_count_back_off_once_not_once_each(accounts, clock, standin):
+    # Binance's unfilled order count (-1015, a 429 without Retry-After) refuses the orders past
+    # it, sent at one candle close by the account's bots: one episode, a 1 s wait. Each counted
+    # as another refusal in a row doubled the wait up to 60 s, every bot's candles and lookups
+    # held behind it.
+    standin.rate_limits = limits = RateLimits(clock.now_ms, orders_per_10s=2)
+    account = accounts()
+    await account.load_markets()
+    create = account.client.create_order
+
+    async def limit_buy(i: int) -> str:
+        try:
+            await account.call("create_order", SYMBOL, create, SYMBOL, "limit", "buy", 0.001, 29_000 + i,
+                               order_submission=True)
+        except Exception as exc:                                  # noqa: BLE001 - the outcome is the answer
+            return type(exc).__name__
+        return "placed"
+
+    outcomes = await asyncio.gather(*(limit_buy(i) for i in range(8)))
+
+    assert sorted(outcomes) == ["RateLimited"] * 6 + ["placed"] * 2 and limits.refusals == [429] * 6
+    assert account.backing_off_until_ms - clock.now_ms() == 1_000
