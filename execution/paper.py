@@ -22,6 +22,12 @@ pending: `open_orders()` shows it, so the runner makes no new decision, and the 
 tries again and fills it once, at the quote of that moment. Errors that retrying cannot fix
 (`FatalExchangeError`: an unknown symbol, say) propagate and stop the bot.
 
+After a restart, the candles that closed while the bot was down stand in for the quotes it
+missed (`quote_missed_candle`, `runner.bot.limits_while_down`): at each one's close its close
+price is the quote, both sides (a candle has no book), so a pending market order fills at the
+first such candle after it was placed, where `on_candle` would have tried again, and a market
+order the runner decides at that close (a session's flatten) fills at once, at that price.
+
 Sim and paper share the code, not a copy of it: a `SimExecution` holds the resting orders, and
 an order filled at a quote goes through a throwaway `SimExecution` that sees the quote as a
 candle with a single price. A change to sim's rules is a change to paper's.
@@ -72,6 +78,7 @@ class PaperExecution:
         self._now_ms = now_ms
         self._book = SimExecution(fee_rate=fee_rate, slippage_bps=slippage_bps)   # resting orders
         self._unfilled: list[Order] = []     # market orders still waiting for a quote, oldest first
+        self._missed: tuple[float, int] | None = None    # (close, close time) of the missed candle quoted
 
     async def execute_signal(self, order: Order) -> list[Fill]:
         if order.symbol != self.symbol:
@@ -162,7 +169,22 @@ class PaperExecution:
         fills = [_with_fill_id(f) for f in await self._book.catch_up_resting(candle, from_ms=from_ms)]
         for fill in fills:
             _log_fill(fill, f"the candle of {iso_utc(candle.ts_ms)}, while the bot was down, reached it")
+        if self._unfilled and self._missed is not None:
+            # `on_candle` would have tried them again at this candle's close: those placed by then.
+            due = [o for o in self._unfilled if o.created_ts_ms <= candle.ts_ms]
+            if due:
+                self._unfilled = [o for o in self._unfilled if o.created_ts_ms > candle.ts_ms]
+                fills += [fill for order in due for fill in self._fill_at((candle.close, candle.close), order)]
         return fills
+
+    def quote_missed_candle(self, candle: Candle | None, close_ms: int = 0) -> None:
+        """Take `candle`, one that closed at `close_ms` while the bot was down, as the quote and
+        the time until the next call; None: back to live quotes. The runner calls this before
+        `catch_up_resting` on each missed candle (`runner.bot.limits_while_down`), and None once
+        they are done: with a candle quoted, `catch_up_resting` also fills the pending market
+        orders placed before it opened, and `execute_signal` fills a market order at once, both
+        at the candle's close (moved by `slippage_bps`) and time, reading no live quote."""
+        self._missed = None if candle is None else (candle.close, close_ms)
 
     async def aclose(self) -> None:
         self._unfilled.clear()
@@ -172,6 +194,8 @@ class PaperExecution:
 
     async def _quote(self, what: str) -> tuple[float, float] | None:
         """(bid, ask) now, or None when the read failed in a way that may pass."""
+        if self._missed is not None:
+            return self._missed[0], self._missed[0]
         started = time.perf_counter()
         try:
             with ccxt_errors("best_bid_ask", self.symbol):
@@ -191,11 +215,13 @@ class PaperExecution:
         price = ask if order.side is Side.BUY else bid
         at_quote = SimExecution(fee_rate=self._fee_rate, slippage_bps=self._slippage_bps)
         at_quote.restore_orders([order])
-        single_price = Candle(self._now_ms(), price, price, price, price, 0.0)
+        now_ms = self._now_ms() if self._missed is None else self._missed[1]
+        single_price = Candle(now_ms, price, price, price, price, 0.0)
         fills = [_with_fill_id(f) for f in at_quote.fill_pending(single_price)]
         self._rest(at_quote.open_orders())
+        why = f"bid {bid} ask {ask}" if self._missed is None else "the close of a candle missed while the bot was down"
         for fill in fills:
-            _log_fill(fill, f"bid {bid} ask {ask}")
+            _log_fill(fill, why)
         return fills
 
     def _rest(self, orders: list[Order]) -> None:

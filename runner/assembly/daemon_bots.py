@@ -32,7 +32,8 @@ from runner.config.bot import BotConfig
 from runner.governance.saved import GOVERNANCE_KIND, SavedGovernance, fold_unsaved, saved_governance
 from runner.state.journal import BotJournal
 from runner.state.exits_past_snapshot import candles_past_snapshot
-from runner.state.limits_past_snapshot import exits_of_limit_entries_filled, resting_limit_orders
+from runner.state.limits_past_snapshot import exits_of_limit_entries_filled, resting_limit_orders, waiting_market_orders
+from runner.state.session_past_snapshot import candles_to_flatten
 from runner.state.recovery import RecoveredState, RecoveryError
 from risk.governance.ladder import ExecutionKind
 from risk.group import RiskGroup
@@ -112,8 +113,9 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
                  warmup_candles(config.timeframe, strategy_needs(strategy)))
     key, make_feed = exchange_feed(config, account, clock)     # klines, or candles made from trades
     # The history holds the candles past the snapshot too, for its protective exits to catch up on.
-    # Live looks its entries up again; paper and shadow fills put the resting limit orders through
-    # the candles missed (`runner.bot.limits_while_down`): each from the candle it was decided on.
+    # Live looks its entries up again; paper and shadow fills put the resting limit orders and
+    # waiting market orders through the candles missed (`runner.bot.limits_while_down`): each from
+    # the candle it was decided on; and a position their session closed meanwhile, from the snapshot's.
     governed = wiring["governance"]
     kind = governed.running_kind if governed is not None else ExecutionKind(config.mode)
     if kind is not ExecutionKind.LIVE:
@@ -121,11 +123,16 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
         # the snapshot is done, and the exits armed at that fill are in no snapshot.
         recovered.exits_to_arm = [*recovered.exits_to_arm, *exits_of_limit_entries_filled(
             recovered.state, recovered.orders_after, recovered.fills_after, recovered.cancelled_after)]
-    looked_up = [*(recovered.entries_to_look_up if config.mode == "live" else ()), *(resting_limit_orders(
-        recovered.state, recovered.orders_after, recovered.fills_after, recovered.cancelled_after)
-        if kind is not ExecutionKind.LIVE else ())]
+    sources = recovered.state, recovered.orders_after, recovered.fills_after, recovered.cancelled_after
+    looked_up = [*(recovered.entries_to_look_up if config.mode == "live" else ()),
+                 *((*resting_limit_orders(*sources), *waiting_market_orders(*sources))
+                   if kind is not ExecutionKind.LIVE else ())]
     past_snapshot = candles_past_snapshot(recovered.state, config.timeframe, clock.now_ms(), recovered.exits_to_arm,
                                           looked_up)
+    if kind is not ExecutionKind.LIVE and config.session is not None:
+        past_snapshot = max(past_snapshot, candles_to_flatten(recovered.state, recovered.fills_after,
+                                                              config.session.session(), config.timeframe,
+                                                              clock.now_ms()))
     cursor = await hub.subscribe_live(key, make_feed, warmup=max(warmup, shared_catch_up(past_snapshot)))
     runner = None
     try:

@@ -85,13 +85,15 @@ class RunnerPersistence:
         feed's latest) that closed after the snapshot's last candle, and book what they filled
         (paper, live: see `runner.state.exits_past_snapshot`); first those a resting limit exit
         set aside, which cancel it for a stop reached; first of all, a paper bot's resting limit
-        orders (`replay_resting_limits`). Call after `restore`, before `run()`."""
+        orders, waiting market orders and session close (`replay_missed_candles`). Call after
+        `restore`, before `run()`."""
         if self._replaced_exits is not None:            # a limit exit done before the restart gives them back
             self.settle_limit_exits_done_while_down()
         past = [c for c in candles if c.ts_ms > self.last_candle_ts_ms]
-        # Paper: its resting limit orders first, candle by candle, with the exits beside them
-        # (`runner.bot.limits_while_down`); the candles after the last of them go on below.
-        past = await self.replay_resting_limits(past)
+        # Paper: its resting limit orders, waiting market orders and session close first, candle
+        # by candle, with the exits beside them (`runner.bot.limits_while_down`); the candles
+        # after the last of them go on below.
+        past = await self.replay_missed_candles(past)
         if past and self._replaced_exits is not None:   # a resting limit exit's set-aside stops (limit_orders)
             for candle in past:
                 await self._watch_set_aside_exits(candle, self.clock.now_ms())

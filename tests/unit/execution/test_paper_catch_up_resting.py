@@ -83,3 +83,12 @@ def test_the_limit_orders_resting_at_a_restart_are_the_snapshots_and_the_journal
     # The feed gives every candle after the snapshot's last (and two more), whichever order came later.
     assert candles_past_snapshot(state, "1m", 20 * MIN, (), resting) == 17
     assert candles_past_snapshot(None, "1m", 20 * MIN, (), [placed]) == 14           # from candle 7 on
+
+
+async def test_a_missed_candle_quoted_fills_a_market_order_at_its_close_and_time_moved_by_slippage():
+    engine = PaperExecution(NoQuotes(), SYMBOL, fee_rate=0.0, slippage_bps=10, now_ms=lambda: 99 * MIN)
+    engine.quote_missed_candle(bar(MIN, 100, 101, 96, 98), 2 * MIN)
+
+    [fill] = await engine.execute_signal(Order("s-1", SYMBOL, Side.SELL, OrderType.MARKET, quantity=1.0))
+
+    assert (fill.price, fill.ts_ms) == (98 * (1 - 0.001), 2 * MIN)
