@@ -18,6 +18,7 @@ import pytest
 from execution.standin import BinanceStandIn
 from execution.standin.tapes import wavy_candles
 from market.models import iso_utc
+from runner.state.snapshots import SnapshotStore
 from strategies.base import Strategy, StrategyParams
 from strategies.registry import register
 from strategies.signal import GO_LONG
@@ -91,6 +92,30 @@ async def test_a_paper_bot_down_across_the_session_close_flattens_at_the_missed_
     status = manager.status(config.id)
     assert (status.position, status.fills, status.session_open) == (0.0, 2, False)
     assert [o["side"] for o in events(tmp_path, config.id, "order")] == ["buy", "sell"]     # no entry after
+
+
+async def test_a_crash_after_the_restarts_flatten_leaves_it_done_once_with_its_stop_cancelled(tmp_path):
+    async with BinanceStandIn(TAPE, balances={"USDT": 10_000, "BTC": 0}, start_ms=candle_ms(60)) as standin:
+        config = config_for("paper-session-crash", standin.base_url, session=SESSION,
+                            risk={"stake_pct": 0.5, "stop_loss_pct": 0.05})
+        await run_until(tmp_path, standin, config, hold_at_ms=STOPPED_AT_MS)      # its snapshot holds the stop
+        standin.advance_to(DOWN_UNTIL_MS)
+        # Started again, and crashed as soon as the flatten's fill is on disk: before any live
+        # candle, so before any snapshot (the one on disk still holds the position and its stop).
+        await run_until(tmp_path, standin, config, hold_at_ms=DOWN_UNTIL_MS + MIN, then_crash=True,
+                        condition=lambda s: len(events(tmp_path, config.id, "fill")) == 2)
+        standin.advance(5 * MIN)
+        manager = await run_until(tmp_path, standin, config,
+                                  condition=lambda s: (s.last_candle_time or "") >= iso_utc(candle_ms(98)))
+
+    _, sell = events(tmp_path, config.id, "fill")
+    assert (sell["reason"], sell["fill_ts_ms"]) == ("session close", candle_ms(FLATTEN_CANDLE + 1))
+    [cancel] = events(tmp_path, config.id, "cancel")
+    assert (cancel["order_id"].endswith("-sl"), cancel["why"], cancel["at_ms"]) == (
+        True, "session close", candle_ms(FLATTEN_CANDLE + 1))
+    status = manager.status(config.id)
+    assert (status.position, status.fills) == (0.0, 2)
+    assert SnapshotStore(tmp_path / "bots").read(config.id)["open_orders"] == []
 
 
 async def test_a_shadow_bot_down_across_the_session_close_flattens_at_the_candle_after_the_flatten_point(tmp_path):
