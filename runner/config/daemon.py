@@ -177,6 +177,7 @@ def load_bot_folder(folder: Path, defaults: dict[str, Any]) -> tuple[list[BotCon
     if not files:
         return [], [*problems, f"{folder}: no bot configs (*.yaml) found"]
     bots: list[BotConfig] = []
+    ids: list[str] = []                      # each bot's, and each basket's own: `status pair` names one thing
     files_of: dict[str, list[str]] = {}      # bot id -> the files that define it
     for file in files:
         try:
@@ -188,14 +189,18 @@ def load_bot_folder(folder: Path, defaults: dict[str, Any]) -> tuple[list[BotCon
         if is_basket(raw):                   # symbols: [...]: a bot per symbol, its legs (runner.config.basket)
             config, file_problems = basket_config_problems(file, raw)
             found = config.legs() if config is not None else []
+            if config is not None:           # its legs' ids (pair.btc-usdt) cannot be a bot's; its own can
+                ids.append(config.id)
+                files_of.setdefault(config.id, []).append(file.name)
         else:
             config, file_problems = bot_config_problems(file, raw)
             found = [config] if config is not None else []
         problems.extend(_name_defaults(line, file, defaults, own) for line in file_problems)
         for bot in found:
             files_of.setdefault(bot.id, []).append(file.name)
+        ids.extend(bot.id for bot in found)
         bots.extend(found)
-    repeated = sorted(i for i, n in Counter(b.id for b in bots).items() if n > 1)
+    repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
     if repeated:
         where = "; ".join(f"{i} in {', '.join(sorted(set(files_of[i])))}" for i in repeated)
         problems.append(f"{folder}: bot ids must be unique; repeated: {where}")

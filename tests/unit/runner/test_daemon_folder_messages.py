@@ -40,6 +40,22 @@ def test_a_repeated_bot_id_names_the_files_that_repeat_it(tmp_path):
                                     "btc-sma in a.yaml, c.yml; eth-sma in b.yaml, d.yaml"]
 
 
+BASKET = ("id: pair\ncapital: 1000\nmarket: {source: synthetic, seed: 3, bars: 500}\n"
+          "strategy: {name: sma_cross, params: {fast: 5, slow: 20}}\nsymbols: [%s]\n")
+
+
+@pytest.mark.parametrize("other, files", [
+    (SMALL_BOT.replace("id: btc-sma", "id: pair"), "pair in basket.yaml, other.yaml"),      # a bot named as the basket
+    (BASKET % "ETH/USDT", "pair in basket.yaml, other.yaml"),                              # two baskets, other symbols
+])
+def test_a_basket_id_is_unique_among_bot_and_basket_ids(tmp_path, other, files):
+    # Before: validate said ok to both, their legs' ids (pair.btc-usdt) being others; the daemon's
+    # status, stop and risk state of `pair` then meant two things.
+    config_dir = folder(tmp_path, {"basket.yaml": BASKET % "BTC/USDT", "other.yaml": other})
+
+    assert problems(config_dir) == [f"{tmp_path / 'bots'}: bot ids must be unique; repeated: {files}"]
+
+
 def test_a_bad_field_from_bot_defaults_says_it_is_set_there(tmp_path):
     # Before, each bot file was blamed for a typo that is in daemon.yaml, and nothing in it to fix.
     config_dir = folder(tmp_path, {"a.yaml": SMALL_BOT + "risk: {stake_pct: 2}\n"},
