@@ -106,7 +106,7 @@ class LimitsWhileDown:
         quoting = engine if isinstance(engine, QuotesMissedCandles) and (
             self.session is not None and self.session.flatten_at_close
             or any(o.type is _MARKET for o in engine.open_orders())) else None
-        bar_ms, fills_booked, seen, session = self._bar_ms, 0, 0, self.session
+        bar_ms, fills_before, seen, session = self._bar_ms, self.fills, 0, self.session
         try:
             for candle in past:
                 if not self._orders_waiting() and not self._flatten_owed():
@@ -118,7 +118,6 @@ class LimitsWhileDown:
                 fills = await engine.catch_up_resting(candle, from_ms=self._exits_from_ms)
                 if fills:
                     self._apply_fills(fills, close_ms)
-                    fills_booked += len(fills)
                 if self._replaced_exits is not None:   # a limit exit rests; the stops it set aside watch
                     await self._watch_set_aside_exits(candle, close_ms)
                 if self._limit_expiries is not None:
@@ -131,8 +130,8 @@ class LimitsWhileDown:
             if quoting is not None:
                 quoting.quote_missed_candle(None)    # the live quotes again, whatever happened above
         self.journal.commit()                # on disk before the bot goes on: never filled twice
-        logger.info("Order(s) {} and the session put through {} candle(s) closed while the bot was down (from {}): "
-                    "{} fill(s), position {}, still open: {}", ", ".join(waiting) or "none", seen,
-                    iso_utc(past[0].ts_ms), fills_booked, self.portfolio.quantity,
-                    ", ".join(self._orders_waiting()) or "none")
+        logger.info("Replayed {} candle(s) closed while the bot was down (from {}) for order(s) {}{}: {} fill(s), "
+                    "position {}, still open: {}", seen, iso_utc(past[0].ts_ms), ", ".join(waiting) or "none",
+                    " and the session's close" if session is not None and session.flatten_at_close else "",
+                    self.fills - fills_before, self.portfolio.quantity, ", ".join(self._orders_waiting()) or "none")
         return past[seen:]
