@@ -14,7 +14,9 @@ its decision is taken) in UTC; the session converts it to its time zone (`market
   in), and their market order fills at once. From that point to the next open the bot holds
   nothing: no entry, and any position still open (a fill that came late, a restart, a gap in
   the candles) is closed at the first candle seen. The exit is an order with the reason
-  `session close`, cancelling the position's stop and take-profit first.
+  `session close`, cancelling the position's stop and take-profit first. A paper or shadow bot
+  restarted after the daemon was down across that point has it done at the missed candle, as
+  if it had run (`runner.bot.limits_while_down`); a live one at its first live candle.
 - **A resting limit entry** is cancelled once the bot may no longer enter (at the close, or at
   the flatten point), with or without `flatten_at_close`: it would fill outside the hours.
 
