@@ -89,7 +89,10 @@ class BinanceStandIn(StandInHooks):
     `real_time=True` both are the host clock plus the offset; with the stepped replay clock,
     `/api/v3/time` is the replay clock plus the offset while signatures are checked against the
     host clock plus the offset (ccxt signs with the host's clock, and the replay clock jumps), so
-    a drift shows the same in both.
+    a drift shows the same in both. Only with `real_time=True` is `/api/v3/time` the clock
+    signatures are checked against, as on Binance: an `ExchangeAccount` refused with -1021
+    measures the difference there and signs by it (`execution.exchange.ExchangeAccount._sync_clock`),
+    which the stepped clock would send years off.
 
     `request_weight_limit`, `orders_per_10s` and `orders_per_day` are the limits exchangeInfo
     advertises and the stand-in enforces (Binance's by default), by the server's clock
