@@ -93,12 +93,14 @@ class LiveRestart:
     def _hold_missed_candles(self, candles: Sequence[Candle], starts: Mapping[str, int]) -> None:
         """Keep `candles` for the exits held while their entry's exit is out (not done yet):
         `_catch_up_rearmed` puts them through those of `candles` from `starts[entry]` on, once
-        they are armed again. A reference to `candles`, kept until that exit's outcome is known."""
-        for exit_id in list(self._orders):       # an exit still looked up, or found and not done yet
+        they are armed again, but the candle the exit was sent on: it reached them, and the
+        running engine arms them again for the candles after it (and they stood as before it)."""
+        for exit_id, tracked in self._orders.items():       # an exit still looked up, or not done yet
             entry = managed_exit_entry(exit_id)
             if entry is not None and self._in_flight.exit_out(entry) == exit_id and candles:
-                start_ms = starts.get(entry, candles[0].ts_ms)
-                self._missed_while_out.setdefault(exit_id, []).append([c for c in candles if c.ts_ms >= start_ms])
+                start_ms, sent_on_ms = starts.get(entry, candles[0].ts_ms), tracked.order.created_ts_ms
+                self._missed_while_out.setdefault(exit_id, []).append(
+                    [c for c in candles if c.ts_ms >= start_ms and c.ts_ms != sent_on_ms])
 
     async def _catch_up_rearmed(self) -> None:
         """The exits of each entry whose exit's outcome became known (never landed, or ended with
