@@ -60,9 +60,12 @@ def backtest(
     for path, option in ((trades_out, "--trades-out"), (equity_out, "--equity-out"), (report, "--report")):
         check_output_file(path, option)
     if config is not None and config.is_dir():
-        for given, option in ((data, "--data"), (trades_out, "--trades-out"), (equity_out, "--equity-out")):
+        if data is not None:
+            fail(["--data: not for a portfolio backtest of a folder (each bot reads its own market)"])
+        for given, option, what in ((trades_out, "--trades-out", "trades"), (equity_out, "--equity-out", "equity curve")):
             if given is not None:
-                fail([f"{option}: not for a portfolio backtest of a folder (each bot reads its own market)"])
+                fail([f"{option}: writes one bot's {what}, not a folder's: --report writes the portfolio's "
+                      f"(every bot's trades, the summed equity), or backtest one bot's file"])
         _backtest_folder(config, start, end, as_json, report)
         return
     try:

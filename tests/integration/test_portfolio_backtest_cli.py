@@ -69,3 +69,16 @@ def test_backtest_of_a_folder_writes_an_html_report_of_the_whole(tmp_path):
     for key in ("final_equity", "trades", "fees"):
         assert f'data-key="{key}" data-value="{json.dumps(total[key])}"' in html
     assert "portfolio of 2 bots" in html
+
+
+def test_backtest_of_a_folder_refuses_trades_out_pointing_to_the_report_that_has_every_bots_trades(tmp_path):
+    (tmp_path / "cfg").mkdir()
+    root = folder(tmp_path / "cfg")
+    for option in ("--trades-out", "--equity-out"):
+        result = botrunner("backtest", str(root), option, str(tmp_path / "out.csv"))
+        assert result.returncode == 2
+        # Not "each bot reads its own market", which is --data's reason: what the user wanted
+        # (the trades, the equity) is in the folder's --report.
+        assert f"{option}: writes one bot's" in result.stderr, result.stderr
+        assert "--report" in result.stderr and "own market" not in result.stderr
+        assert not (tmp_path / "out.csv").exists()
