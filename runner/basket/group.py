@@ -17,8 +17,10 @@ the others step on, managing their positions, and enter nothing until it starts 
 basket's symbols (its share of the cash is in its snapshot, which nothing has read).
 
 One `BasketKillSwitch` is every leg's latch: a leg tripping it (a drawdown of the basket's
-equity, a kill by hand) makes every other leg close its position: at its next candle in a
-backtest, at once in the daemon, which listens to the latch (`BasketKillSwitch.listen`).
+equity, a kill by hand) makes every other leg close its position as of that moment, in the
+daemon and in a backtest alike, both listening to the latch (`BasketKillSwitch.listen`): a leg
+that has read its candle of the trip's time closes at once, one that steps that candle after the
+tripping leg closes at its close (`runner.bot.kill_flow` says why).
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ class BasketKillSwitch(KillSwitch):
 
     def listen(self, name: str, callback: Callable[[str], None]) -> None:
         """Call `callback(reason)` when the latch trips (once per `name`: a leg rebuilt
-        registers again without adding a call). The daemon closes every leg's position then,
-        rather than at each leg's next candle (an hour away on 1h candles)."""
+        registers again without adding a call). The daemon (and a basket's backtest) closes
+        every leg's position then, rather than at each leg's next candle (an hour away on 1h
+        candles)."""
         self._listeners[name] = callback
 
     def trip(self, reason: str, ts_ms: int) -> bool:

@@ -11,15 +11,21 @@ histogram, checkpoint check: a leg's batch is one candle, so it paid them per ca
 finally ends each feed so that `run()` finishes as it would at the end of its data. The order is
 the clock's (open time, then the leg's place in the basket), so results are the same to the bit;
 a leg that awaits something real (a regime fit in a worker thread) is waited for here.
+
+A leg whose step trips the basket's latch (a rule on the basket's equity) has the other legs close
+their positions as of that candle's close, right after its step, as the daemon asks its legs at
+once: those that read their candle of that time already close now, the others at its close
+(`StrategyRunner.close_with_basket`; `runner.bot.kill_flow` says why).
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
+from bisect import bisect_right
 from typing import AsyncIterator, Iterator, Sequence
 
-from market.models import Candle
+from market.models import Candle, timeframe_ms
 from runner.bot.strategy_runner import RunnerState, StrategyRunner
 
 __all__ = ["SteppedReplay", "step_legs"]
@@ -74,6 +80,10 @@ async def step_legs(runners: Sequence[StrategyRunner], feeds: Sequence[SteppedRe
     A leg that raises ends the others (closed) and the exception propagates."""
     coros = [runner.run() for runner in runners]
     running = [True] * len(coros)
+    tripped: list[str] = []                   # the basket's latch tripped during the step just made
+    latch = runners[0].kill_switch if runners else None
+    if latch is not None and latch.shared:
+        latch.listen("backtest", tripped.append)
     try:
         for place, coro in enumerate(coros):
             running[place] = await _advance(coro)             # started, warmed up, parked at its gate
@@ -93,6 +103,9 @@ async def step_legs(runners: Sequence[StrategyRunner], feeds: Sequence[SteppedRe
                 if stop:
                     feeds[place].ended = True
                     running[place] = await _advance(coros[place])
+                if tripped:
+                    tripped.clear()
+                    await _close_with_basket(place, runners, feeds, coros, running)
             if not count % YIELD_EVERY:
                 await asyncio.sleep(0)
         for place, coro in enumerate(coros):          # the data ended: each leg finishes its run
@@ -102,6 +115,27 @@ async def step_legs(runners: Sequence[StrategyRunner], feeds: Sequence[SteppedRe
     finally:
         for coro in coros:
             coro.close()
+
+
+async def _close_with_basket(tripper: int, runners: Sequence[StrategyRunner], feeds: Sequence[SteppedReplay],
+                             coros: list, running: list[bool]) -> None:
+    """The leg at `tripper` tripped the basket's latch on its candle: every other running leg
+    closes its position as of that candle's close (see the module docstring); a leg done then
+    (flat) ends its run, as one whose step said stop."""
+    for place, runner in enumerate(runners):
+        if place == tripper or not running[place]:
+            continue
+        feed = feeds[place]
+        candles = feed.candles
+        index = bisect_right(candles, runner.last_candle_ts_ms, key=_open_ms)   # its next candle
+        next_close_ms = candles[index].ts_ms + timeframe_ms(feed.timeframe) if index < len(candles) else None
+        if await _step(runner.close_with_basket(next_close_ms)):
+            feed.ended = True
+            running[place] = await _advance(coros[place])
+
+
+def _open_ms(candle: Candle) -> int:
+    return candle.ts_ms
 
 
 def _timeline(feeds: Sequence[SteppedReplay]) -> Iterator[tuple[int, Candle]]:

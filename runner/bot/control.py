@@ -81,15 +81,18 @@ class RunnerControl:
         if self._interrupt is None:
             self._interrupt = ("scheduled", "")
 
-    async def _handle_interrupt(self) -> bool:
-        """Act on a stop or kill before the next candle; True when the loop must end now."""
+    async def _handle_interrupt(self, next_close_ms: int | None = None) -> bool:
+        """Act on a stop or kill before the next candle (closing at `next_close_ms`, when the
+        caller has it in hand); True when the loop must end now."""
         what, reason = self._interrupt
         self._interrupt = None
+        if what == "kill" and self._kill_waits_for_candle(next_close_ms):
+            return False                    # the basket's kill is as of that candle's close (kill_flow)
         if what == "scheduled":
             if self._rerun_until is not None and self.bars >= self._rerun_until:
                 await self._pass_rerun_barrier()    # a basket leg past its journal (`runner.bot.journal_follow`)
                 if self._interrupt is not None:     # a stop or kill asked for while it waited: that first
-                    return await self._handle_interrupt()
+                    return await self._handle_interrupt(next_close_ms)
             if self.bars not in self._scheduled_kills:
                 if self._scheduled_kills or self._rerun_until is not None:
                     self._interrupt = ("scheduled", "")     # keep watching until the bar comes

@@ -21,6 +21,17 @@ restore from snapshots of different moments and re-run at their own paces, so th
 moments) would kill the others candles before their journalled kills, and their flatten orders
 would not be the journalled ones (`JournalConflict`: the legs refused to start).
 
+A basket's legs share one latch, and when one leg trips it (a rule on the basket's equity, at the
+close of its candle t) every leg closes its position as of that moment, at the first price after
+it: a market order filled at the open of its next candle, as a kill does for a single bot. A leg
+that has read its candle t closes now (the daemon asks it at once, `request_kill`; the backtest
+at once too, `close_with_basket`); a leg whose candle t comes after the tripping leg's on the
+clock steps that candle first (its fills, its mark; the latch lets it decide nothing) and closes
+at its close (`_kill_waits_for_candle`). So a backtest and a daemon run end alike, and no leg
+sells at the open of the candle whose close tripped the kill (a price from before the kill),
+cancelling an entry that filled there. (freqtrade's and nautilus's kills also close every
+position at once, at the market.)
+
 A mixin of `StrategyRunner` (it reads and writes the runner's own state), kept in its own
 module so that the loop in `strategy_runner.py` reads alone.
 """
@@ -56,6 +67,24 @@ class KillSwitchFlow:
     def kill_follows_journal(self) -> bool:
         """A journalled kill is still ahead of this leg: the latch does not stop it yet."""
         return self._journalled_kill is not None
+
+    def _kill_waits_for_candle(self, close_ms: int | None) -> bool:
+        """Another leg tripped the basket's latch at `close_ms`, the close of this leg's next
+        candle: this leg steps that candle before closing its position (see the module docstring).
+        Not while a journalled kill is ahead of a re-run: that one decides where it is killed."""
+        switch = self.kill_switch
+        return (close_ms == switch.ts_ms and switch.shared and switch.tripped
+                and self.state is RunnerState.RUNNING and self._journalled_kill is None)
+
+    async def close_with_basket(self, next_close_ms: int | None) -> bool:
+        """A basket backtest's leg, between candles, once another leg tripped the latch they share
+        (`runner.basket.stepping`): close the position now, as the daemon has its legs do; unless
+        its next candle (closing at `next_close_ms`; None: it has none left) closes at the trip,
+        then at that candle's close. True when the leg is done: killed and flat."""
+        if self.state is not RunnerState.RUNNING or self._kill_waits_for_candle(next_close_ms):
+            return False
+        await self._trip(self.kill_switch.reason, self.last_candle_ts_ms + self._bar_ms, source="basket")
+        return self.state is RunnerState.KILLED and not self.flatten_pending
 
     async def kill_now(self, reason: str) -> None:
         """Trip the kill switch at once. Only between candles (`busy` is False): the flatten

@@ -55,6 +55,7 @@ class LockstepFlow:
             if stop:
                 return True
             interrupt = self._interrupt
-            if start < end and interrupt is not None and interrupt[0] != "scheduled" and await self._handle_interrupt():
+            if start < end and interrupt is not None and interrupt[0] != "scheduled" and await self._handle_interrupt(
+                    batch[start].ts_ms + self._bar_ms):
                 return True
         return False

@@ -286,9 +286,9 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
         (execution, view, kill_switch, risk, candle_now, mark, push, generate, curve, bar_ms, watches, risk_group,
          governance, session, plugins, timeframes, features, regime, forecasting, enriched) = parts
         for candle in batch:
-            if self._interrupt is not None and await self._handle_interrupt():
-                return True
             close_ms = candle.ts_ms + bar_ms
+            if self._interrupt is not None and await self._handle_interrupt(close_ms):
+                return True
             fills = candle_now(candle)
             if fills is None:                  # paper, live: the exchange is asked
                 fills = await execution.on_candle(candle)

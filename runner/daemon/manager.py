@@ -283,7 +283,9 @@ class BotManager(ManagerRequests, LegReruns):
         """Kill `bot_id` (a basket: every leg) from a task of its own: a leg tripped its basket's
         latch, and the others close their positions now rather than at their next candle."""
         # A leg whose candle was released in the turn the latch tripped runs before this task
-        # and would step on that candle first; asked here, it acts on the kill before it.
+        # and would step on that candle first; asked here, it acts on the kill before it, unless
+        # that candle closes as the latch tripped (a rule on another leg's candle of the same
+        # time): it steps that one first and closes at its close, as in a backtest (kill_flow).
         for leg in self._basket_legs(bot_id):
             if leg.state == BotState.RUNNING and leg.runner is not None and leg.runner.state is RunnerState.RUNNING:
                 leg.runner.request_kill(reason)

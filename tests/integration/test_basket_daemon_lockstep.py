@@ -100,6 +100,56 @@ async def test_a_legs_log_lines_from_a_candle_the_clock_steps_carry_the_legs_own
     assert sorted(str(r["extra"].get("bot")) for r in tripped) == sorted(LEGS)   # then each leg's kill, in its task
 
 
+def fills(events) -> list[tuple]:
+    """A leg's fills as both runs journal them (not the basket's cash after each: once killed, the
+    legs step each its own candles, and their fills' order among the legs is no longer the clock's)."""
+    return [(e.key, e.bar, e.data["side"], e.data["quantity"], e.data["price"], e.data["fee"], e.data["reason"])
+            for e in events if e.kind == "fill"]
+
+
+@pytest.mark.parametrize("max_drawdown", [0.015, 0.02])
+async def test_a_basket_killed_by_a_legs_rule_ends_in_the_daemon_as_in_its_backtest(tmp_path, max_drawdown):
+    # The drawdown rule trips on SOL's candle (the third leg of four); every leg then closes its
+    # position at the first price after that candle's close, the open of its next candle, as a
+    # kill does for a single bot. Before, the daemon closed XRP (after SOL on that time) before
+    # XRP's own candle of the trip: at its open, cancelling an entry that had filled there (2%:
+    # cash 9,803.82 against the backtest's 9,804.76); and the backtest closed BTC (before SOL),
+    # which holds a position at 1.5%, at its next candle's close, a candle late.
+    path = write_trio_basket(tmp_path, bars=2_000, speed=None, basket_id="quad", symbols=SYMBOLS,
+                             stake="stake_fraction: 0.45")
+    path.write_text(path.read_text().replace(
+        "risk: {stop_loss_pct: 0.01}", f"risk: {{stop_loss_pct: 0.01, max_drawdown_pct: {max_drawdown}}}"))
+    basket = load_bot_or_basket(path)
+    expected = await run_basket_backtest(basket)
+    kills = [e for e in expected.journal.events if e.kind == "kill"]
+    assert kills[0].bot_id == "quad.sol-usdt" and kills[0].data["source"] == "rule"
+
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"))
+    stop = asyncio.Event()
+    try:
+        manager = BotManager(basket.legs(), services)
+        running = asyncio.create_task(manager.run(stop))
+        await eventually(lambda: all(manager.status(leg).state == "killed" and not manager.status(leg).flatten_pending
+                                     for leg in LEGS), 30)
+        stop.set()
+        await asyncio.wait_for(running, 30)
+        group = services.risk_groups.baskets.group("quad")
+        journalled = {leg: journal.events(leg, kinds=("fill", "kill")) for leg in LEGS}
+    finally:
+        services.close()
+        journal.close()
+
+    assert group.ledger.cash == pytest.approx(expected.cash, rel=1e-12)
+    for symbol, leg in zip(SYMBOLS, LEGS):
+        status, want = manager.status(leg), expected.legs[symbol]
+        assert (status.bars, status.fills, status.position) == (want["bars"], want["fills"], want["position"]), leg
+        assert status.realized_pnl == pytest.approx(want["realized_pnl"], rel=1e-12, abs=1e-9), leg
+        assert fills(journalled[leg]) == fills(e for e in expected.journal.events if e.bot_id == leg), leg
+        killed_at = [e.data["bars"] for e in journalled[leg] if e.kind == "kill"]
+        assert killed_at == [e.data["bars"] for e in kills if e.bot_id == leg] == [kills[0].data["bars"]], leg
+
+
 SPANS = """\
 markets:
   ETH/USDT: {source: synthetic, seed: 9, bars: 1500}                                  # ends 8h20 before BTC
