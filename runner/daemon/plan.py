@@ -69,8 +69,9 @@ def check_live_gates(bots: list[BotConfig], *, live_flag: bool, environ: dict[st
     if environ.get(LIVE_ENV, "").lower() != "true":
         missing.append(f"{LIVE_ENV}=true in the environment")
     if missing:
+        who = f"bot {live[0]} trades" if len(live) == 1 else f"bots {', '.join(live)} trade"
         raise LiveTradingNotAllowed(
-            f"refusing to start: {', '.join(live)} trade real money (mode: live). Live trading needs "
+            f"refusing to start: {who} real money (mode: live). Live trading needs "
             f"both --live on the command line and {LIVE_ENV}=true in the environment; missing: "
             f"{' and '.join(missing)}. Use mode: paper to trade on live prices without orders.")
 

@@ -29,6 +29,17 @@ def test_live_bots_need_both_gates_and_the_message_names_what_is_missing(flag, e
     assert "real-money" in str(refused.value) and missing in str(refused.value)
 
 
+def test_the_refusal_names_the_live_bots_in_a_sentence_that_reads_for_one_or_several():
+    # Before: "refusing to start: real-money trade real money" for a single bot.
+    other = BotConfig.model_validate({**LIVE_FILE, "id": "more-money"})
+    with pytest.raises(LiveTradingNotAllowed) as one:
+        check_live_gates([SIM, LIVE], live_flag=False, environ={})
+    with pytest.raises(LiveTradingNotAllowed) as two:
+        check_live_gates([LIVE, other], live_flag=False, environ={})
+    assert str(one.value).startswith("refusing to start: bot real-money trades real money (mode: live).")
+    assert str(two.value).startswith("refusing to start: bots more-money, real-money trade real money (mode: live).")
+
+
 def config_folder(root: Path, *bot_files: dict) -> Path:
     (root / "bots").mkdir(parents=True)
     for bot in bot_files:
