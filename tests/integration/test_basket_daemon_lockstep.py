@@ -107,15 +107,17 @@ def fills(events) -> list[tuple]:
             for e in events if e.kind == "fill"]
 
 
+@pytest.mark.parametrize("speed", [None, 60_000], ids=["full-speed", "paced"])
 @pytest.mark.parametrize("max_drawdown", [0.015, 0.02])
-async def test_a_basket_killed_by_a_legs_rule_ends_in_the_daemon_as_in_its_backtest(tmp_path, max_drawdown):
+async def test_a_basket_killed_by_a_legs_rule_ends_in_the_daemon_as_in_its_backtest(tmp_path, max_drawdown, speed):
     # The drawdown rule trips on SOL's candle (the third leg of four); every leg then closes its
     # position at the first price after that candle's close, the open of its next candle, as a
     # kill does for a single bot. Before, the daemon closed XRP (after SOL on that time) before
     # XRP's own candle of the trip: at its open, cancelling an entry that had filled there (2%:
     # cash 9,803.82 against the backtest's 9,804.76); and the backtest closed BTC (before SOL),
     # which holds a position at 1.5%, at its next candle's close, a candle late.
-    path = write_trio_basket(tmp_path, bars=2_000, speed=None, basket_id="quad", symbols=SYMBOLS,
+    # Paced (1,000 candles a second), each leg hands its candles to the basket's clock one by one.
+    path = write_trio_basket(tmp_path, bars=2_000, speed=speed, basket_id="quad", symbols=SYMBOLS,
                              stake="stake_fraction: 0.45")
     path.write_text(path.read_text().replace(
         "risk: {stop_loss_pct: 0.01}", f"risk: {{stop_loss_pct: 0.01, max_drawdown_pct: {max_drawdown}}}"))
