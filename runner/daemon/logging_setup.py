@@ -15,6 +15,8 @@ from pathlib import Path
 
 from loguru import logger
 
+from market.file_kind import special_file_kind
+
 HUMAN_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level:<7} [{extra[bot]}] {message}"
 
 
@@ -66,6 +68,11 @@ def _check_writable(file: Path) -> None:
     """Open the log file once up front: loguru would raise from deep inside with a traceback."""
     if file.is_dir():
         raise LogSetupError(f"log.file: {file} is a folder; name a file in it, e.g. {file / 'botrunner.log'}")
+    if (kind := special_file_kind(file)) is not None:
+        # A pipe's open waits for a reader (the daemon hung before its first line), and rotation
+        # renames the file: neither works for a pipe or a device such as /dev/stdout.
+        raise LogSetupError(f"log.file: {file} is {kind}, not a file: the daemon rotates its log file, "
+                            "so name a plain one (stderr is logged either way)")
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         with open(file, "a", encoding="utf-8"):

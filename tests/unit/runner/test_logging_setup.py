@@ -82,3 +82,35 @@ def test_the_file_sink_rotates_and_keeps_only_retention_old_files(tmp_path: Path
 
     files = sorted(p.name for p in tmp_path.iterdir())
     assert "botrunner.log" in files and len(files) == 3  # the current one plus two old ones
+
+
+def test_a_log_file_that_is_a_named_pipe_is_refused_without_opening_it(tmp_path: Path):
+    # Before: opening a pipe to append waits for a reader, so `botrunner run` hung before its
+    # first line. Should the code under test open it, a reader comes after 5 s and stays, so
+    # this fails instead of hanging.
+    import os
+    import threading
+
+    from runner.daemon.logging_setup import LogSetupError
+
+    pipe = tmp_path / "log.pipe"
+    os.mkfifo(pipe)
+    done, readers = threading.Event(), []
+
+    def unblock() -> None:
+        if not done.wait(5):
+            readers.append(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
+
+    thread = threading.Thread(target=unblock, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(LogSetupError) as refused:
+            setup_logging(file=pipe)
+    finally:
+        done.set()
+        thread.join()
+        logger.remove()
+        for reader in readers:
+            os.close(reader)
+    assert str(refused.value) == (f"log.file: {pipe} is a named pipe (FIFO), not a file: the daemon rotates its log "
+                                  "file, so name a plain one (stderr is logged either way)")
