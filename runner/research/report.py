@@ -42,7 +42,8 @@ def _repeats(result: OptimizeResult) -> str:
     """TPE's trials that proposed a set already tried: counted as trials, but not in the study
     (200 asked, 151 in the study would otherwise read as trials lost)."""
     repeated = sum(outcome.repeated for outcome in result.searches)
-    return f"; {repeated:,} more trials proposed a set already tried" if repeated else ""
+    trials = "trial" if repeated == 1 else "trials"
+    return f"; {repeated:,} more {trials} proposed a set already tried" if repeated else ""
 
 
 def _why_none(trials: list[TrialRecord]) -> str:

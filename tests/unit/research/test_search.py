@@ -129,6 +129,14 @@ def test_tpe_trials_that_propose_a_set_already_tried_are_counted_in_the_report(p
     assert format_optimize_report(result).splitlines()[3].endswith("; 4 more trials proposed a set already tried")
 
 
+def test_one_repeated_tpe_proposal_reads_as_one_trial(planted_bot, tmp_path):
+    # Before: "; 1 more trials proposed a set already tried".
+    pytest.importorskip("optuna")
+    result = run_optimize(request(planted_bot, tmp_path, method="tpe", params=["fast=7", "slow=14"], trials=2))
+    assert result.searches[0].repeated == 1
+    assert format_optimize_report(result).splitlines()[3].endswith("; 1 more trial proposed a set already tried")
+
+
 def test_a_search_with_no_best_says_why_in_its_report(planted_bot, tmp_path):
     # Before: "No trial met the constraints." and nothing else, no trial being shown.
     invalid = run_optimize(request(planted_bot, tmp_path / "a", params=["fast=30,31", "slow=14"]))
