@@ -90,7 +90,7 @@ def journal(
     bot: Annotated[str, typer.Argument(help="The bot's id.")],
     state_dir: Annotated[Path, typer.Option("--state-dir", help="The daemon's state folder.")] = Path("state"),
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show the last N events.")] = 50,
-    kind: Annotated[Optional[list[str]], typer.Option("--kind", help="Only these kinds: order, fill, cancel, kill, resume, lifecycle, error, risk, governance.")] = None,
+    kind: Annotated[Optional[list[str]], typer.Option("--kind", help="Only these kinds: order, fill, cancel, kill, resume, lifecycle, error, risk, governance, cluster.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     postgres_url_env: Annotated[Optional[str], typer.Option(
         "--postgres-url-env", metavar="NAME", help="A cluster's journal: the variable holding its PostgreSQL URL.")] = None,
