@@ -14,13 +14,14 @@ place. Naive datetimes are UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from market.limits import MAX_PRICE, MIN_PRICE, Number, WholeNumber
+from market.limits import MAX_PRICE, MAX_TS_MS, MIN_PRICE, MIN_TS_MS, Number, WholeNumber
+from market.models import iso_utc, timeframe_ms
 from market.strict import StrictModel
 
 
@@ -89,6 +90,30 @@ class SyntheticSource(StrictModel):
     start_price: Annotated[Number, Field(ge=MIN_PRICE, le=MAX_PRICE)] = 100.0
     volatility: Annotated[Number, Field(gt=0, lt=0.5, description="std dev of one candle's log return")] = 0.002
     start: UtcDatetime = datetime(2024, 1, 1, tzinfo=UTC)
+    """The first candle's open time; the series lies within the candle times a file may hold
+    (`market.limits`: 1970 to 2200), checked against the bot's timeframe by its config."""
+
+    @field_validator("start")
+    @classmethod
+    def _start_within_candle_times(cls, start: datetime) -> datetime:
+        if not MIN_TS_MS <= _epoch_ms(start) < MAX_TS_MS:
+            raise ValueError(f"the series must start from {_FIRST_DAY} and before {_END_DAY}, got {iso_utc(_epoch_ms(start))}")
+        return start
+
+    def series_end_problem(self, timeframe: str) -> str | None:
+        """Why the series, its candles `timeframe` apart, runs past MAX_TS_MS; None when it does not."""
+        last_ms = _epoch_ms(self.start) + (self.bars - 1) * timeframe_ms(timeframe)
+        if last_ms < MAX_TS_MS:
+            return None
+        return (f"{self.bars} {timeframe} candles from {iso_utc(_epoch_ms(self.start))} run to {iso_utc(last_ms)}, "
+                f"past {_END_DAY}, the latest candle time; start earlier or make bars fewer")
+
+
+_FIRST_DAY, _END_DAY = iso_utc(MIN_TS_MS)[:10], iso_utc(MAX_TS_MS)[:10]
+
+
+def _epoch_ms(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 MarketConfig = Annotated[CsvSource | JsonSource | TicksSource | SyntheticSource, Field(discriminator="source")]

@@ -125,6 +125,12 @@ class BotConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _synthetic_series_ends_in_time(self) -> Self:
+        if isinstance(self.market, SyntheticSource) and (problem := self.market.series_end_problem(self.timeframe)):
+            raise ValueError(f"market: {problem}")
+        return self
+
+    @model_validator(mode="after")
     def _session_holds_a_candle(self) -> Self:
         if self.session is not None and (problem := session_fits_timeframe(self.session, timeframe_ms(self.timeframe))):
             raise ValueError(f"{problem} ({self.timeframe}); widen the session or shorten the timeframe")

@@ -50,6 +50,14 @@ def test_capital_must_be_finite_and_bounded(tmp_path, capital, expected):
     # About 580 bytes a candle in a backtest: 10 million (the bound before) was some 6 GB.
     ("{source: synthetic, bars: 1000001}", "market.bars: must be > 0 and <= 1000000, got 1000001"),
     ("{source: synthetic, bars: 10000000}", "market.bars: must be > 0 and <= 1000000, got 10000000"),
+    # Before: taken, and the backtest traded in 1900 and in the year 9999, past the candle files' bounds.
+    ("{source: synthetic, start: 1900-01-01}",
+     "market.start: the series must start from 1970-01-01 and before 2200-01-01, got 1900-01-01T00:00:00Z"),
+    ("{source: synthetic, start: 9999-12-31}",
+     "market.start: the series must start from 1970-01-01 and before 2200-01-01, got 9999-12-31T00:00:00Z"),
+    ("{source: synthetic, start: 2199-12-01, bars: 45000}",
+     "market: 45000 1m candles from 2199-12-01T00:00:00Z run to 2200-01-01T05:59:00Z, past 2200-01-01, the latest "
+     "candle time; start earlier or make bars fewer"),
 ])
 def test_synthetic_market_numbers_are_bounded(tmp_path, market, expected):
     assert bot_problems(tmp_path, f"capital: 1000\nmarket: {market}\n") == [expected]
