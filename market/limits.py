@@ -55,11 +55,19 @@ def reachable_url(url: str) -> str:
     parts = urlsplit(url)                    # ValueError itself for a broken IPv6 address
     if not parts.hostname:
         raise ValueError(f"the URL names no host, e.g. {parts.scheme}://127.0.0.1:8080")
-    # The port is what follows the host's last ':' (past an IPv6 address's ']', and any user@).
-    _, colon, port = parts.netloc.rpartition("@")[2].rpartition("]")[2].rpartition(":")
-    if colon and not (port.isdigit() and 1 <= int(port) <= MAX_PORT):
-        raise ValueError(f"the port must be a number from 1 to {MAX_PORT}, got {int(port) if port.isdigit() else repr(port)}")
+    if (problem := url_port_problem(url)) is not None:
+        raise ValueError(problem)
     return url
+
+
+def url_port_problem(url: str) -> str | None:
+    """Why the port written in `url` is none a connection can go to, or None (also when no port is
+    written). The message never holds the URL, which may carry a password."""
+    # The port is what follows the host's last ':' (past an IPv6 address's ']', and any user@).
+    _, colon, port = urlsplit(url).netloc.rpartition("@")[2].rpartition("]")[2].rpartition(":")
+    if colon and not (port.isdigit() and 1 <= int(port) <= MAX_PORT):
+        return f"the port must be a number from 1 to {MAX_PORT}, got {int(port) if port.isdigit() else repr(port)}"
+    return None
 
 
 def require_positive_finite(what: str, **values: float | None) -> None:

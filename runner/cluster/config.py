@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from market.limits import Number
+from market.limits import Number, url_port_problem
 from market.strict import StrictModel
 
 __all__ = ["ClusterConfig", "LeaseTimings", "cluster_problems", "redacted"]
@@ -104,6 +104,8 @@ def cluster_problems(config: ClusterConfig, environ: Mapping[str, str], where: s
         if scheme not in schemes:
             problems.append(f"{where}: cluster.{field}: {name} must hold a URL starting "
                             f"{' or '.join(s + '://' for s in schemes)}, not {scheme + '://' if scheme else 'no scheme'}")
+        elif (port_problem := url_port_problem(value)) is not None:    # a host may be absent: a socket's path
+            problems.append(f"{where}: cluster.{field}: {name}: {port_problem}")
     return problems
 
 

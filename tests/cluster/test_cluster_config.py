@@ -83,6 +83,17 @@ def test_missing_or_wrong_url_variables_are_named_and_no_url_is_printed(tmp_path
     assert not any("s3cret" in p for p in found)
 
 
+def test_a_url_variable_whose_port_cannot_be_reached_is_named_and_no_url_is_printed(tmp_path):
+    # Before: the node started, and redis's own 'Port out of range 0-65535' was all it said.
+    environ = {"BOTRUNNER_REDIS_URL": "redis://:s3cret@127.0.0.1:99999/0",
+               "BOTRUNNER_POSTGRES_URL": "postgresql://bot:s3cret@127.0.0.1:0/botrunner"}
+    assert problems(tmp_path, {"node": "node-a"}, environ) == [
+        f"{tmp_path / 'daemon.yaml'}: cluster.redis_url_env: BOTRUNNER_REDIS_URL: the port must be a number from 1 "
+        "to 65535, got 99999",
+        f"{tmp_path / 'daemon.yaml'}: cluster.postgres_url_env: BOTRUNNER_POSTGRES_URL: the port must be a number "
+        "from 1 to 65535, got 0"]
+
+
 def test_urls_in_log_lines_have_their_password_masked():
     assert redacted("redis://:s3cret@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
     assert redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
