@@ -72,7 +72,8 @@ class ControlClient:
             raise ValueError("give exactly one of socket_path and url")
         self._socket_path = socket_path
         self._base_url = url.rstrip("/") if url else "http://botrunner"
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # The socket asks for no token: none is sent there, so one that cannot be sent stops nothing.
+        self._headers = {"Authorization": f"Bearer {token}"} if token and url is not None else {}
         self._timeout_secs = timeout_secs
 
     async def __aenter__(self) -> ControlClient:
@@ -202,6 +203,9 @@ class ControlClient:
             # Never the token itself in the message: it would land in a terminal's scrollback.
             raise ControlClientError("the token (BOTRUNNER_TOKEN) holds a line break or a NUL, which an HTTP "
                                      "header cannot carry; set it to the daemon's token")
+        if not all(value.isascii() for value in self._headers.values()):
+            raise ControlClientError("the token (BOTRUNNER_TOKEN) holds a character other than printable ASCII, which "
+                                     "the daemon's token never does; set it to the daemon's token")
         try:
             if self._socket_path is not None:
                 reader, writer = await asyncio.open_unix_connection(str(self._socket_path))

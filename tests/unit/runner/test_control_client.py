@@ -97,6 +97,26 @@ async def test_a_token_that_would_break_the_request_head_is_refused_without_bein
     assert "secret-part" not in str(refused.value) and heads == []
 
 
+async def test_a_token_that_is_not_ascii_is_refused_without_being_shown(answering):
+    # Before: UnicodeEncodeError, a traceback, from writing the request head.
+    path, heads = await answering(reply("HTTP/1.1 200 OK\nContent-Length: 2\n", b"{}"))
+    async with ControlClient(url="http://127.0.0.1:1", token="secret-part-\U0001f511") as client:
+        with pytest.raises(ControlClientError) as refused:
+            await client.health()
+    assert str(refused.value) == ("the token (BOTRUNNER_TOKEN) holds a character other than printable ASCII, which "
+                                  "the daemon's token never does; set it to the daemon's token")
+    assert heads == []
+
+
+async def test_the_socket_sends_no_token_and_ignores_one_it_could_not_send(answering):
+    # Before: status over the socket with BOTRUNNER_TOKEN set to a non-ASCII value raised
+    # UnicodeEncodeError, though the socket asks for no token.
+    path, heads = await answering(reply("HTTP/1.1 200 OK\nContent-Length: 2\n", b"{}"))
+    async with ControlClient(path, token="secret-part-\U0001f511") as client:
+        await client.health()
+    assert "Authorization" not in heads[0]
+
+
 @pytest.mark.parametrize("url", ["https://127.0.0.1:8765", "http://127.0.0.1:port", "127.0.0.1:8765"])
 async def test_a_url_the_control_api_cannot_speak_names_the_form_it_needs(url):
     async with ControlClient(url=url) as client:

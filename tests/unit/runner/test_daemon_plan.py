@@ -76,6 +76,24 @@ def test_a_tcp_token_too_short_to_guard_the_daemon_is_refused_without_being_show
     assert "short-s3cret" not in str(caught.value) + str(in_demo.value)
 
 
+@pytest.mark.parametrize("token", ["s3cret-s3cret-s3cret-\U0001f511", "s3cret-s3cret-s3cret-\u00e9", "s3cret-s3cret-s3cret "])
+def test_a_tcp_token_an_http_header_cannot_carry_as_it_is_is_refused_without_being_shown(tmp_path, token):
+    # Before: the daemon started, and no client could send it: the CLI raised UnicodeEncodeError
+    # (a key), or sent latin-1 bytes the server read otherwise ('é': "wrong token"); the server
+    # strips the header's value, so a space at the end never matched.
+    folder = config_folder(tmp_path / "etc", SIM_FILE)
+    (folder / "daemon.yaml").write_text("control: {tcp: {port: 8765}}\n")
+
+    with pytest.raises(ConfigError) as caught:
+        plan_daemon(folder, tmp_path / "state", environ={"BOTRUNNER_TOKEN": token})
+
+    assert str(caught.value) == (
+        f"{folder / 'daemon.yaml'}: control.tcp: the token in BOTRUNNER_TOKEN must be printable ASCII with no "
+        "space at either end (an HTTP header carries it): make one with python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(24))'")
+    assert "s3cret" not in str(caught.value)
+
+
 def test_the_demo_serves_the_dashboard_on_loopback_only_when_given_a_token(tmp_path):
     with_token = plan_daemon(None, tmp_path / "state", environ={"BOTRUNNER_TOKEN": "t0ken-of-16-chars"})
     without = plan_daemon(None, tmp_path / "state", environ={})
