@@ -144,10 +144,15 @@ class KillSwitchFlow:
             _, reason, source = journalled    # as journalled: a rule's figures differ in the re-run
             self._journalled_kill = None
         # Tripped already: nothing more, unless by another leg of this bot's basket (they share
-        # one latch) while this one still trades: it closes its position too.
+        # one latch) while this one still trades: it closes its position too, a kill of source
+        # "basket" whoever asked (the daemon at once, the leg's own candle, a backtest), as the
+        # journal and a notice then say; a re-run keeps the source its journal has.
         switch = self.kill_switch
-        if not switch.trip(reason, now_ms) and (not switch.shared or self.state is RunnerState.KILLED):
-            return False
+        if not switch.trip(reason, now_ms):
+            if not switch.shared or self.state is RunnerState.KILLED:
+                return False
+            if journalled is None:
+                source = "basket"
         reason = self.kill_switch.reason
         logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
         self._filled = True               # checkpoint at the end of this candle: the latch persists

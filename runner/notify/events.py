@@ -34,10 +34,14 @@ class Notice:
     severity: Severity = "info"
 
 
+_KILLED_HOW = {"manual": "by hand", "rule": "by a rule", "basket": "with its basket (the one latch of its legs)"}
+
+
 def kill(event: JournalEvent) -> Notice:
-    """A `kill` journal event: the bot's kill switch tripped, by a rule or by hand."""
+    """A `kill` journal event: the bot's kill switch tripped, by a rule or by hand, or, for a
+    basket's leg, with its basket (another leg, or a person, latched the latch they share)."""
     bot, reason = event.bot_id, _sentence(event.data.get("reason", ""))
-    how = "by hand" if event.data.get("source") == "manual" else "by a rule"
+    how = _KILLED_HOW.get(event.data.get("source"), "by a rule")
     return Notice("kill", f"{bot}: kill switch tripped",
                   f"The kill switch of {bot} tripped {how}: {reason}. Its orders are cancelled and its "
                   f"position is being closed; it stays stopped until `botrunner resume {bot}`.",

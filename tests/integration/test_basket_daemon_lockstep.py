@@ -148,8 +148,10 @@ async def test_a_basket_killed_by_a_legs_rule_ends_in_the_daemon_as_in_its_backt
         assert (status.bars, status.fills, status.position) == (want["bars"], want["fills"], want["position"]), leg
         assert status.realized_pnl == pytest.approx(want["realized_pnl"], rel=1e-12, abs=1e-9), leg
         assert fills(journalled[leg]) == fills(e for e in expected.journal.events if e.bot_id == leg), leg
-        killed_at = [e.data["bars"] for e in journalled[leg] if e.kind == "kill"]
-        assert killed_at == [e.data["bars"] for e in kills if e.bot_id == leg] == [kills[0].data["bars"]], leg
+        # Where and why: the tripping leg's rule, each other leg's "basket" (its basket's latch).
+        killed = [(e.data["bars"], e.data["source"]) for e in journalled[leg] if e.kind == "kill"]
+        assert killed == [(e.data["bars"], e.data["source"]) for e in kills if e.bot_id == leg], leg
+        assert killed == [(kills[0].data["bars"], "rule" if leg == kills[0].bot_id else "basket")], leg
 
 
 SPANS = """\

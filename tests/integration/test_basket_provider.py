@@ -186,9 +186,10 @@ async def test_one_leg_tripping_the_latch_makes_every_other_leg_close_its_positi
         kills = {leg: e.data for leg in ("fed.btc-usdt", "fed.eth-usdt")
                  for e in services.journal.events(leg, kinds=("kill",))}
         assert set(kills) == {"fed.btc-usdt", "fed.eth-usdt"}
-        # The other leg was killed between candles by the daemon (a leg finding the latch tripped at
-        # its next candle journals "basket"): it did not wait for a candle to close its position.
-        assert kills["fed.eth-usdt"]["source"] == "manual" and kills["fed.eth-usdt"]["reason"] == "one leg by hand"
+        # The leg asked by hand journals "manual"; the other, closed with it by the latch they
+        # share, "basket", with the same reason.
+        assert kills["fed.btc-usdt"]["source"] == "manual"
+        assert kills["fed.eth-usdt"]["source"] == "basket" and kills["fed.eth-usdt"]["reason"] == "one leg by hand"
     finally:
         stop.set()
         await asyncio.wait_for(running, 20)
@@ -231,9 +232,9 @@ async def test_a_leg_whose_candle_is_on_its_way_when_the_latch_trips_closes_befo
         await eventually(lambda: all(s.state == "killed" and s.position == 0 for s in manager.statuses()),
                          timeout_secs=20, poll_secs=0.02)
         kills = {leg: [(e.data["source"], e.data["bars"]) for e in journal.events(leg, kinds=("kill",))] for leg in legs}
-        # Killed by the daemon before the candle released with the trip: at the bars it had read then
-        # (a leg stepping on that candle first finds the latch there and journals "basket", a bar later).
-        assert kills == {leg: [("manual", bars_at_trip[leg])] for leg in legs}
+        # Killed by the daemon before the candle released with the trip: at the bars it had read then,
+        # not a bar later (stepping on that candle first, it would have found the latch there).
+        assert kills == {leg: [("basket", bars_at_trip[leg])] for leg in legs}
     finally:
         stop.set()
         await asyncio.wait_for(running, 20)

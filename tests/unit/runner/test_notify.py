@@ -14,7 +14,7 @@ from runner.config.bot import ConfigError
 from runner.config.daemon import load_config_dir
 from runner.notify.apprise_target import url_problems
 from runner.notify.daily import next_due_ms
-from runner.notify.events import Notice
+from runner.notify.events import Notice, kill
 from runner.notify.sender import NotificationFailed, NotificationSender
 from runner.state.journal import JournalEvent, SqliteJournal
 
@@ -114,6 +114,13 @@ def test_the_journal_tells_its_listeners_each_new_event_once_and_a_failing_liste
     journal.record(JournalEvent("btc", "fill", 2, {"price": 1.0}, key="f-1"))
     journal.close()
     assert heard == ["kill:5", "fill:f-1"]
+
+
+@pytest.mark.parametrize(("source", "how"), [("manual", "tripped by hand: "), ("rule", "tripped by a rule: "),
+                                           ("basket", "tripped with its basket (the one latch of its legs): ")])
+def test_a_kill_notice_says_who_tripped_it_a_basket_legs_own_or_its_baskets(source, how):
+    notice = kill(JournalEvent("b.eth-usdt", "kill", 1, {"reason": "drawdown 2.5%", "source": source, "bars": 5}))
+    assert f"The kill switch of b.eth-usdt {how}drawdown 2.5%." in notice.body
 
 
 @pytest.mark.parametrize(("now", "at_minutes", "zone", "due"), [
