@@ -73,6 +73,10 @@ def _check_writable(file: Path) -> None:
         # renames the file: neither works for a pipe or a device such as /dev/stdout.
         raise LogSetupError(f"log.file: {file} is {kind}, not a file: the daemon rotates its log file, "
                             "so name a plain one (stderr is logged either way)")
+    # A file where a folder of the path should be: mkdir's own words for it ("File exists",
+    # "Not a directory") do not say which part is wrong.
+    if (blocker := next((p for p in file.parents if p.exists()), None)) is not None and not blocker.is_dir():
+        raise LogSetupError(f"log.file: cannot write {file}: {blocker} is a file, not a folder")
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         with open(file, "a", encoding="utf-8"):

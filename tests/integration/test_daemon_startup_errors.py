@@ -54,7 +54,7 @@ def a_file(tmp_path) -> Path:
     ("state_dir: afile/sub\n", (), "cfg/daemon.yaml: state_dir: cannot create the folder afile/sub: Not a directory"),
     ("", ("--state-dir", "afile/sub"), "--state-dir: cannot create the folder afile/sub: Not a directory"),
     ("control: {socket: afile/sub/x.sock}\n", (), "cfg/daemon.yaml: control.socket: cannot use afile/sub/x.sock"),
-    ("log: {file: afile/sub/x.log}\n", (), "cfg/daemon.yaml: log.file: cannot write afile/sub/x.log: Not a directory"),
+    ("log: {file: afile/sub/x.log}\n", (), "cfg/daemon.yaml: log.file: cannot write afile/sub/x.log: afile is a file, not a folder"),
     ("log: {file: sub}\n", (), "cfg/daemon.yaml: log.file: sub is a folder"),
     ("log: {file: x.log, rotation: banana}\n", (), "cfg/daemon.yaml: log.rotation: Cannot parse rotation from: 'banana'"),
 ])

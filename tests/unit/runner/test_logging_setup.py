@@ -114,3 +114,16 @@ def test_a_log_file_that_is_a_named_pipe_is_refused_without_opening_it(tmp_path:
             os.close(reader)
     assert str(refused.value) == (f"log.file: {pipe} is a named pipe (FIFO), not a file: the daemon rotates its log "
                                   "file, so name a plain one (stderr is logged either way)")
+
+
+@pytest.mark.parametrize("under", ["y.log", "sub/y.log"])
+def test_a_log_file_under_a_file_names_that_file_as_not_a_folder(tmp_path: Path, under: str):
+    # Before: "cannot write x/y.log: File exists" (mkdir's error for x) or "Not a directory".
+    from runner.daemon.logging_setup import LogSetupError
+
+    blocker = tmp_path / "x"
+    blocker.write_text("a file\n")
+    with pytest.raises(LogSetupError) as refused:
+        setup_logging(file=blocker / under)
+    assert str(refused.value) == f"log.file: cannot write {blocker / under}: {blocker} is a file, not a folder"
+    assert blocker.read_text() == "a file\n"
