@@ -36,7 +36,8 @@ def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig
             except ConfigError as exc:
                 problems.extend(exc.problems)
                 continue
-            valid.extend((path / "bots", bot) for bot in bots)
+            file_of = _files_by_id(path / "bots", daemon.bot_defaults)
+            valid.extend((file_of.get(_unit_id(bot), path / "bots"), bot) for bot in bots)
             if unlisted is not None:      # each file read again: only for validate's report
                 unlisted.extend(_baskets_without_legs(path / "bots", daemon.bot_defaults))
         elif path.is_dir():
@@ -82,6 +83,21 @@ def _load_files(files: list[Path], problems: list[str], unlisted: list[tuple[Pat
         if not legs and unlisted is not None:
             unlisted.append((file, config))
     return loaded
+
+
+def _files_by_id(folder: Path, defaults: dict) -> dict[str, Path]:
+    """Each id of a daemon's bot folder, already found valid, and the file that sets it, so that
+    a report names the file as it does for a bot file given alone (the loader keeps only bots)."""
+    found = {}
+    for file in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        if isinstance(bot_id := deep_merge(defaults, read_yaml_mapping(file)).get("id"), str):
+            found[bot_id] = file
+    return found
+
+
+def _unit_id(bot: BotConfig) -> str:
+    """The id a bot's file sets: a basket leg's is its basket's."""
+    return bot.basket.basket if bot.basket is not None else bot.id
 
 
 def _baskets_without_legs(folder: Path, defaults: dict) -> list[tuple[Path, BasketConfig]]:

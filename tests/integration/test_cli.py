@@ -223,4 +223,4 @@ def test_validate_reads_a_daemon_folder_as_run_does(tmp_path):
     (tmp_path / "bots" / "b.yaml").unlink()
     result = botrunner("validate", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert f"ok  {tmp_path / 'bots'}  (cli-bot:" in result.stdout            # its capital from bot_defaults
+    assert f"ok  {tmp_path / 'bots' / 'a.yaml'}  (cli-bot:" in result.stdout   # its capital from bot_defaults

@@ -25,3 +25,15 @@ def test_a_top_volume_basket_gets_its_ok_line_as_a_file_and_in_a_daemon_folder(t
     said = "majors: ema_cross on the top 10 USDT symbols by 24h volume on binance (asked when it runs) 1m, paper)"
     assert capsys.readouterr().out.splitlines() == [f"ok  {tmp_path / 'majors.yaml'}  ({said}",
                                                     f"ok  {tmp_path / 'bots' / 'majors.yaml'}  ({said}"]
+
+
+def test_each_bot_of_a_daemon_folder_is_reported_with_its_own_file(tmp_path, capsys):
+    # Before: "ok  <folder>/bots  (a: ...)" for every bot, its file left for the reader to find.
+    (tmp_path / "bots").mkdir()
+    (tmp_path / "daemon.yaml").write_text("bot_defaults: {capital: 500}\n")
+    for name, bot_id in (("first.yaml", "a"), ("second.yaml", "b")):
+        (tmp_path / "bots" / name).write_text(f"id: {bot_id}\nsymbol: BTC/USDT\nstrategy: {{name: sma_cross}}\n")
+    validate([tmp_path])
+    assert capsys.readouterr().out.splitlines() == [
+        f"ok  {tmp_path / 'bots' / 'first.yaml'}  (a: sma_cross on BTC/USDT 1m, sim)",
+        f"ok  {tmp_path / 'bots' / 'second.yaml'}  (b: sma_cross on BTC/USDT 1m, sim)"]
