@@ -49,11 +49,11 @@ def _control(state_dir: Path, url: Optional[str], call, *, not_running: type[Exc
         fail([str(exc)], code=1)
 
 
-def _echo_outcomes(statuses) -> None:
+def _echo_outcomes(statuses, asked: str | None = None) -> None:
     from runner.control.status_table import format_outcome
 
     for bot_status in statuses if isinstance(statuses, list) else [statuses]:
-        typer.echo(format_outcome(bot_status))
+        typer.echo(format_outcome(bot_status, asked))
 
 
 def status(
@@ -82,13 +82,13 @@ def status(
 def start(bot: Annotated[str, typer.Argument(help="The bot's id.")],
           state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
     """Start a stopped bot in the running daemon (a killed bot needs `resume` first)."""
-    _echo_outcomes(_control(state_dir, url, lambda client: client.start(bot)))
+    _echo_outcomes(_control(state_dir, url, lambda client: client.start(bot)), bot)
 
 
 def stop(bot: Annotated[str, typer.Argument(help="The bot's id.")],
          state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
     """Stop a running bot after its current step; `start` runs it again."""
-    _echo_outcomes(_control(state_dir, url, lambda client: client.stop(bot)))
+    _echo_outcomes(_control(state_dir, url, lambda client: client.stop(bot)), bot)
 
 
 def kill(
@@ -104,7 +104,7 @@ def kill(
     if all_bots:
         _echo_outcomes(_control(state_dir, url, lambda client: client.kill_all(reason)))
     else:
-        _echo_outcomes(_control(state_dir, url, lambda client: client.kill(bot, reason)))
+        _echo_outcomes(_control(state_dir, url, lambda client: client.kill(bot, reason)), bot)
 
 
 def resume(bot: Annotated[Optional[str], typer.Argument(help="The bot's id; or use --all.")] = None,
@@ -114,7 +114,7 @@ def resume(bot: Annotated[Optional[str], typer.Argument(help="The bot's id; or u
     if (bot is None) != all_bots:
         fail(["resume: give either a BOT id or --all, not both" if bot else "resume: give a BOT id, or --all"])
     call = (lambda client: client.resume_all()) if all_bots else (lambda client: client.resume(bot))
-    _echo_outcomes(_control(state_dir, url, call))
+    _echo_outcomes(_control(state_dir, url, call), bot)
 
 
 def move(bot: Annotated[str, typer.Argument(help="The bot's id.")],

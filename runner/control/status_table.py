@@ -44,10 +44,13 @@ def format_status_table(statuses: list[BotStatus]) -> str:
     return "\n".join(lines)
 
 
-def format_outcome(status: BotStatus) -> str:
-    """One line after start, stop, kill or resume: `btc-ema: killed (flash crash)`."""
+def format_outcome(status: BotStatus, asked: str | None = None) -> str:
+    """One line after start, stop, kill or resume: `btc-ema: killed (flash crash)`. A basket
+    `asked` by its id is answered with its first leg's status (its legs share one latch): the
+    line names the basket, as asked."""
     note = _note(status)
-    return f"{status.id}: {status.state}" + (f" ({note})" if note else "")
+    name = asked if asked is not None and status.basket == asked else status.id
+    return f"{name}: {status.state}" + (f" ({note})" if note else "")
 
 
 def format_reload(result: ReloadResult) -> str:
