@@ -110,6 +110,7 @@ class ClusterCoordinator(StatusAndKillSwitch, BalanceAndHandOver):
         self._pinned: set[str] = set()         # moved here on request: not handed over to balance
         self.closing = False                   # the daemon is stopping: take nothing more
         self._latch_gone_told = False
+        self._resume_lock = asyncio.Lock()
         self._missing: set[str] = set()        # nodes gone from the live set at the last round
         self._handovers: set[asyncio.Task] = set()
 

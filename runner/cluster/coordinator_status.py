@@ -44,6 +44,7 @@ class StatusAndKillSwitch:
     _unit_of: dict[str, str]
     _all_bots: list[str]
     _latch_gone_told: bool
+    _resume_lock: asyncio.Lock                # see _resume_latch_killed
 
     async def _publish_rows(self) -> list[dict[str, Any]]:
         """Publish the rows of the bots held here; returns them."""
@@ -115,13 +116,20 @@ class StatusAndKillSwitch:
                        if self.holds(row["id"]) and row["kill_reason"].startswith(GLOBAL_KILL_PREFIX)})
 
     async def _resume_latch_killed(self, units: list[str]) -> None:
-        for bot_id in units:
-            if self.kill_latch is not None:
-                return                            # latched again meanwhile: they stay killed
-            try:
-                await self._bots.resume(bot_id)
-            except ControlError as exc:
-                logger.warning("Cluster: bot {} not resumed after resume --all: {}", bot_id, exc)
+        # The answer to `resume --all`, its message and a round can each come here at once, with
+        # the same units: one at a time, and each resumes only what is still killed by a latch
+        # (a bot resumed by another is refused by the manager, and would be logged as not resumed).
+        async with self._resume_lock:
+            still_killed = set(self._latch_killed(await self._bots.status_rows()))
+            for bot_id in units:
+                if self.kill_latch is not None:
+                    return                        # latched again meanwhile: they stay killed
+                if bot_id not in still_killed:
+                    continue                      # resumed meanwhile, by one of the others
+                try:
+                    await self._bots.resume(bot_id)
+                except ControlError as exc:
+                    logger.warning("Cluster: bot {} not resumed after resume --all: {}", bot_id, exc)
 
     async def _kill_held(self, latch: dict[str, Any]) -> dict[str, str]:
         """Kill every bot held here at once (a basket's id kills every leg: one latch), each

@@ -243,6 +243,43 @@ async def test_a_bot_still_being_built_when_resume_all_runs_is_resumed_once_it_c
                      timeout_secs=5, poll_secs=0.02)
 
 
+class ResumeAsTheManagerDoes(RecordingBots):
+    """BotManager's resume: the latch cleared at once, the bot launched after its journal commit
+    (an await); a bot not killed any more is refused, as BotManager refuses it."""
+
+    def __init__(self, node, log):
+        super().__init__(node, log)
+        self.resumed: list[str] = []
+        self.refused: list[str] = []
+
+    async def resume(self, bot_id):
+        if not self.running.get(bot_id):
+            self.refused.append(bot_id)
+            raise BotStateError(f"bot {bot_id} is not killed (it is killed); nothing to resume")
+        self.running[bot_id] = ""
+        await asyncio.sleep(0.05)                               # the resume's journal commit
+        self.resumed.append(bot_id)
+
+
+async def test_resume_all_answered_while_its_message_arrives_resumes_each_bot_once(cluster):
+    """`resume --all` asked on a node releases the latch there (ClusterControl.resume_all) while
+    the release's message reaches the same node's watch: both resume the bots the latch killed.
+    Before, both went through the same list, the second refused on each bot the first had
+    resumed ("bot b2 not resumed after resume --all: bot b2 is not killed (it is killed)"), and
+    the answer showed bots still killed that the other path was resuming."""
+    a = await cluster("node-a", bots=BOTS[:2])
+    a._bots = ResumeAsTheManagerDoes("node-a", cluster.log)
+    await eventually(lambda: len(a.held) == 2, timeout_secs=15, poll_secs=0.05)
+    a._bots.running = {bot_id: "" for bot_id in a.held}
+    switch = GlobalKillSwitch(a._leases._redis, cluster.prefix, "node-a")
+    await a.apply_kill_latch(await switch.trip("exchange outage"))
+    assert all(reason.startswith(GLOBAL_KILL_PREFIX) for reason in a._bots.running.values())
+    await switch.clear()
+    await asyncio.gather(a.apply_kill_latch(None), a.apply_kill_latch(None))    # the answer and the message
+    assert sorted(a._bots.resumed) == sorted(a.held) and a._bots.refused == []
+    assert not any(a._bots.running.values())
+
+
 async def test_a_new_latch_forgets_the_release_before_it_so_only_its_own_release_resumes_its_kills(redis_url, redis_key_prefix):
     client = Redis.from_url(redis_url)
     try:
