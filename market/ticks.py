@@ -81,8 +81,13 @@ def load_tick_candles(path: Path | str, *, symbol: str, timeframe: str, start: d
     tf_ms = to_ms(timeframe)
     table = read_tick_table(path, symbol)
     if not len(table.ts_ms):
-        found = ", ".join(sorted(table.symbols_seen)[:10]) or "none"
-        raise MarketDataError(f"{path}: no trades of {symbol}; symbols in the file: {found}; {EXPECTED_TICKS}")
+        seen = sorted(table.symbols_seen)
+        # Trades of other names: most likely the exchange's name for this one (XBTUSD), which
+        # market.symbol maps; none at all: the file is not what a tick file looks like.
+        hint = (f"where the file names the bot's symbol otherwise, say so in its config: "
+                f"market: {{source: ticks, path: ..., symbol: {seen[0]}}}" if seen else EXPECTED_TICKS)
+        raise MarketDataError(f"{path}: no trades of {symbol}; symbols in the file: {', '.join(seen[:10]) or 'none'}; "
+                              f"{hint}")
     shift = period_shift_ms(tf_ms)
     with np.errstate(invalid="ignore"):
         period = np.floor((table.ts_ms - shift) / tf_ms) * tf_ms + shift    # NaN stays NaN

@@ -138,6 +138,19 @@ def test_an_unusable_tick_file_is_refused_saying_why(tmp_path, text, says):
     assert str(raised.value).startswith(str(tmp_path / "t.csv")) and says in str(raised.value)
 
 
+def test_a_file_naming_the_symbol_otherwise_says_how_to_name_it_not_what_a_header_is(tmp_path):
+    # Before: "...; symbols in the file: XBTUSD; expected a header line datetime,symbol,price,volume
+    # and one trade per line": the header was right, and nothing said that market.symbol maps it.
+    (tmp_path / "t.csv").write_text(HEADER + f"{T0},XBTUSD,1,1\n")
+
+    with pytest.raises(MarketDataError) as raised:
+        load_tick_candles(tmp_path / "t.csv", symbol="BTC/USDT", timeframe="1m")
+
+    assert str(raised.value) == (f"{tmp_path / 't.csv'}: no trades of BTC/USDT; symbols in the file: XBTUSD; "
+                                 "where the file names the bot's symbol otherwise, say so in its config: "
+                                 "market: {source: ticks, path: ..., symbol: XBTUSD}")
+
+
 def test_a_missing_tick_file_is_named(tmp_path):
     with pytest.raises(MarketDataError, match="no such file"):
         load_tick_candles(tmp_path / "absent.csv", symbol="BTC/USDT", timeframe="1m")
