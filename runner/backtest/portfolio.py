@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from market.errors import MarketDataError
 from market.models import Candle, iso_utc, timeframe_ms
 from portfolio.trades import Trade
 from runner.assembly.compose import compose_runner
@@ -143,7 +144,12 @@ async def run_portfolio(daemon: DaemonConfig, bots: list[BotConfig], *, start: d
     """Load every bot's candles (not timed), cut them to the span all bots have, and run the
     bots together on one clock (timed). Raises MarketDataError when a bot's data is unusable,
     ValueError when the bots' data have no span in common."""
-    candles = {b.id: load_bot_candles(b, start=start, end=end) for b in bots}
+    candles = {}
+    for b in bots:
+        try:
+            candles[b.id] = load_bot_candles(b, start=start, end=end)
+        except MarketDataError as exc:          # the folder's error would not say whose candles
+            raise MarketDataError(f"bot {b.id}: {exc}") from None
     first_ms, end_ms = common_span(bots, candles)
     candles = {b.id: [c for c in candles[b.id] if c.ts_ms >= first_ms and c.ts_ms + timeframe_ms(b.timeframe) <= end_ms]
                for b in bots}

@@ -82,3 +82,12 @@ def test_backtest_of_a_folder_refuses_trades_out_pointing_to_the_report_that_has
         assert f"{option}: writes one bot's" in result.stderr, result.stderr
         assert "--report" in result.stderr and "own market" not in result.stderr
         assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_period_a_bots_candles_do_not_reach_names_that_bot(tmp_path):
+    # Before: "<folder>: synthetic market: no candles from 2030-01-01 ...", whichever bot it was.
+    (tmp_path / "cfg").mkdir()
+    root = folder(tmp_path / "cfg")
+    result = botrunner("backtest", str(root), "--from", "2030-01-01")
+    assert result.returncode == 2
+    assert f"{root}: bot bot-a: synthetic market: no candles from 2030-01-01" in result.stderr, result.stderr
