@@ -26,3 +26,13 @@ def special_file_kind(path: Path | str) -> str | None:
     except (OSError, ValueError):        # missing, a loop of links, a NUL in the name: the open says
         return None
     return next((kind for test, kind in _KINDS if test(mode)), None)
+
+
+def not_a_file_kind(mode: int) -> str | None:
+    """What a `stat` mode names when it is no plain file ('a folder' included), else None. For a
+    reader that opened the path already (without blocking: O_NONBLOCK) and asks `fstat`."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return next((kind for test, kind in _KINDS if test(mode)), "not a plain file")

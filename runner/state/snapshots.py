@@ -21,6 +21,8 @@ from typing import Any
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from market.file_kind import not_a_file_kind
+
 SNAPSHOT_VERSION = 1
 
 
@@ -96,10 +98,16 @@ class SnapshotStore:
         # thousand of them showed as a fifth of building the bots in a profile).
         path = os.path.join(self._folder_name, f"{bot_id}.json")
         try:
-            with open(path, "rb") as file:
-                raw = file.read()
+            # O_NONBLOCK: opening a named pipe to read would wait for a writer, the daemon's start
+            # (and its SIGTERM: the loop no longer turns) with it. A plain file reads as ever.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
+        if (kind := not_a_file_kind(os.fstat(fd).st_mode)) is not None:   # before open(): a folder raises there
+            os.close(fd)
+            raise CorruptSnapshot(f"{path}: is {kind}, not a snapshot file")
+        with open(fd, "rb") as file:
+            raw = file.read()
         return decode(bot_id, raw, where=path)
 
     def set_aside(self, bot_id: str) -> str:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from loguru import logger
 
+from market.file_kind import special_file_kind
+
 LOCK_FILE = ".lock"
 JOURNAL_FILE = "journal.sqlite3"      # the daemon's journal, without cluster mode
 SNAPSHOT_FOLDER = "bots"              # one snapshot file a bot
@@ -86,6 +88,8 @@ def private_file(path: Path) -> None:
 def open_wal_database(path: Path, schema: str, *, durable: bool, unreadable: str) -> sqlite3.Connection:
     """Open (or create) a state database in WAL mode with `schema`; a file that is not one the
     daemon can read raises StateFileUnreadable with `unreadable` (what it is and what to do)."""
+    if (kind := special_file_kind(path)) is not None:     # sqlite's own word for a pipe: 'disk I/O error'
+        raise StateFileUnreadable(unreadable.format(path=path, error=f"it is {kind}, not a file"))
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:                  # connect() opens any file; the first statement finds out what it holds
         db.execute("PRAGMA journal_mode=WAL")

@@ -9,9 +9,6 @@ the check ever go, a test must fail, not take the machine's memory.
 
 from __future__ import annotations
 
-import errno
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,29 +20,14 @@ from market.factory import load_market
 from runner.config.basket import load_bot_or_basket, read_symbol_file
 from runner.config.bot import ConfigError, load_bot_config
 from runner.config.daemon import load_config_dir
+from tests.named_pipes import named_pipe
 from tests.unit.runner.config_files import SMALL_BOT, problems_of, write
 
 
 @pytest.fixture
 def fifo(tmp_path) -> Iterator[Path]:
-    """A named pipe nobody writes to. Should the code under test open it for reading (which blocks
-    until a writer comes), a writer opens and closes it after 5 s, so the test fails instead of hanging."""
-    path = tmp_path / "pipe.yaml"
-    os.mkfifo(path)
-    done = threading.Event()
-
-    def unblock() -> None:
-        while not done.wait(5):
-            try:
-                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-            except OSError as exc:      # ENXIO: no reader, nothing to unblock
-                assert exc.errno == errno.ENXIO
-
-    thread = threading.Thread(target=unblock, daemon=True)
-    thread.start()
-    yield path
-    done.set()
-    thread.join()
+    with named_pipe(tmp_path / "pipe.yaml") as path:
+        yield path
 
 
 def test_a_bot_file_that_is_a_named_pipe_is_refused_without_reading_it(fifo):

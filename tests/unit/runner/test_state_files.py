@@ -10,6 +10,8 @@ import pytest
 
 from runner.state.journal import JournalConflict, JournalEvent, SqliteJournal
 from runner.state.snapshots import CorruptSnapshot, SnapshotStore
+from runner.state.state_dir import StateFileUnreadable
+from tests.named_pipes import named_pipe
 
 
 @pytest.fixture
@@ -87,6 +89,33 @@ def test_damaged_snapshot_is_detected_not_trusted(tmp_path, damage, message):
     path.write_bytes(damage(path.read_bytes()))
     with pytest.raises(CorruptSnapshot, match=message):
         store.read("bot-a")
+
+
+def test_a_snapshot_that_is_a_named_pipe_or_a_folder_is_damaged_not_waited_on(tmp_path):
+    # Before: a pipe held the daemon at start for good (SIGTERM too: the loop never turned), and
+    # a folder crashed the bot max_restarts times (IsADirectoryError). As damaged, recovery moves
+    # it aside and rebuilds the bot from the journal.
+    store = SnapshotStore(tmp_path)
+    store.path("folder").mkdir()
+    with named_pipe(store.path("pipe")):
+        with pytest.raises(CorruptSnapshot) as pipe:
+            store.read("pipe")
+    with pytest.raises(CorruptSnapshot) as folder:
+        store.read("folder")
+
+    assert str(pipe.value) == f"{store.path('pipe')}: is a named pipe (FIFO), not a snapshot file"
+    assert str(folder.value) == f"{store.path('folder')}: is a folder, not a snapshot file"
+
+
+def test_a_journal_that_is_a_named_pipe_is_unreadable_in_one_line(tmp_path):
+    # Before: sqlite3's 'disk I/O error', a traceback from botrunner run.
+    with named_pipe(tmp_path / "journal.sqlite3") as path:
+        with pytest.raises(StateFileUnreadable) as refused:
+            SqliteJournal(path)
+
+    assert str(refused.value) == (f"{path}: not a journal the daemon can read (it is a named pipe (FIFO), not a "
+                                  "file); it holds the bots' orders, fills and kills: restore it, or move it away "
+                                  "to start afresh")
 
 
 def test_snapshot_of_another_bot_is_refused(tmp_path):
