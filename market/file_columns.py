@@ -155,8 +155,11 @@ def _columns(text: str, lines: int, width: int, positions: list[int], *, quoted:
         if len(fields) == lines * width:
             return [fields[position::width] for position in positions]
     rows = csv.reader(text.split("\n")) if quoted else (line.split(",") for line in text.split("\n"))
-    padding = [""] * width
-    rows = [row if len(row) == width else (row + padding)[:width] for row in rows]
+    # A short row (malformed, counted elsewhere) is padded to the last field read, not to the
+    # header's width: under a header of ten million columns, that was 80 MB a row.
+    needed = max(positions) + 1
+    padding = [""] * needed
+    rows = [row if len(row) >= needed else (row + padding)[:needed] for row in rows]
     return [[row[position] for row in rows] for position in positions]
 
 

@@ -30,6 +30,8 @@ from market.models import iso_utc
 from market.models import timeframe_ms as timeframe_to_ms
 
 COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+MAX_CSV_COLUMNS = 1_000
+"""Most columns a candle CSV may have: ours, extra ones ignored (an exporter's indicators, say)."""
 _EXPECTED_CSV = f"expected a header line {','.join(COLUMNS)} and one candle per line"
 _EXPECTED_JSON = "expected ccxt OHLCV: a list of [timestamp_ms, open, high, low, close, volume] lists"
 _EPOCH = re.compile(r"\s*\d+(\.0*)?\s*")
@@ -63,6 +65,10 @@ def load_candles(
         raise MarketDataError(f"{path}: end {end} is not after start {start}")
 
     raw = _read_bytes(path)
+    if kind == ".csv" and (columns := raw[:raw.find(b"\n")].count(b",") + 1) > MAX_CSV_COLUMNS:
+        # Both readers split the first line into names: ten million of them were half a gigabyte.
+        raise MarketDataError(f"{path}: the first line has {columns:,} columns; a candle file has six (twelve for "
+                              f"Binance's klines) and at most {MAX_CSV_COLUMNS:,} are read: is this a candle file?")
     timeframe_ms = timeframe_to_ms(timeframe) if timeframe else None
     # A file whose every line is a good candle, in order, is read without numpy (most files, and
     # a backtest process then never imports it); any other goes to the column reader, which

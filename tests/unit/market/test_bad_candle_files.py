@@ -185,3 +185,30 @@ def test_a_tick_with_a_volume_too_large_is_a_rejected_row(write_file):
     result = load_tick_candles(path, symbol="BTC/USDT", timeframe="1m")
 
     assert result.rejected == {"volume_out_of_range": 1} and result.candles[0].volume == 4.5
+
+
+def test_a_header_of_many_columns_over_short_rows_is_read_in_the_memory_of_the_rows(write_file):
+    # Before: each short row was padded to the header's width to be indexed: 200 rows under a
+    # header of 10 million columns (a 20 MB file) took 16.6 GB and 92 s. Here 1,000 columns
+    # (the most a candle file may have) over 20,000 short rows: 160 MB of padding before.
+    import tracemalloc
+
+    path = write_file("wide.csv", HEADER + ",x" * 994 + "\n" + "\n".join(good_lines(20_000)) + "\n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(MarketDataError, match="all 20000 rows were rejected"):
+            load_candles(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 80_000_000, f"{peak / 1e6:.0f} MB"
+
+
+def test_a_first_line_of_more_columns_than_a_candle_file_has_is_refused_unsplit(write_file):
+    path = write_file("wide.csv", HEADER + ",x" * 10_000 + "\n" + "\n".join(good_lines(20)) + "\n")
+
+    with pytest.raises(MarketDataError) as refused:
+        load_candles(path)
+    assert str(refused.value) == (f"{path}: the first line has 10,006 columns; a candle file has six (twelve for "
+                                  "Binance's klines) and at most 1,000 are read: is this a candle file?")
