@@ -23,7 +23,7 @@ import numpy as np
 
 from market.errors import MarketDataError
 from market.file_columns import _check_epoch_unit, _epoch_timestamps, _floats, _iso_column_ms
-from market.files import _read_bytes
+from market.files import MAX_CSV_COLUMNS, _read_bytes
 from market.tick_header import ALIASES as _ALIASES
 from market.tick_header import TICK_COLUMNS
 
@@ -60,6 +60,9 @@ def read_tick_table(path: Path, symbol: str) -> TickTable:
         raw = raw.replace(b"\r", b"\n")
     text = _decode(path, raw).replace("\r\n", "\n")
     header, _, body = text.partition("\n")
+    if (columns := header.count(",") + 1) > MAX_CSV_COLUMNS:      # before the header is split into names
+        raise MarketDataError(f"{path}: the first line has {columns:,} columns; a tick file has four "
+                              f"({','.join(TICK_COLUMNS)}) and at most {MAX_CSV_COLUMNS:,} are read: is this a tick file?")
     try:
         names = [_ALIASES.get(n.strip().lower(), n.strip().lower()) for n in next(csv.reader([header]), [])]
     except csv.Error as exc:
@@ -125,8 +128,11 @@ def _split(chunk: list[str], width: int, positions: list[int], *, regular: bool
         raise csv.Error("a quoted field runs past the end of its line")
     blank = np.fromiter((not "".join(row).strip() for row in rows), dtype=bool, count=len(rows))
     malformed = np.fromiter((len(row) != width for row in rows), dtype=bool, count=len(rows)) & ~blank
-    padding = [""] * width
-    rows = [row if len(row) == width else (row + padding)[:width] for row in rows]
+    # A short row is padded to the last field read, not to the header's width (80 MB a row
+    # under ten million columns).
+    needed = max(positions) + 1
+    padding = [""] * needed
+    rows = [row if len(row) >= needed else (row + padding)[:needed] for row in rows]
     return (*([row[p] for row in rows] for p in positions), malformed, blank)
 
 
