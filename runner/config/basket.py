@@ -23,6 +23,7 @@ and the journal, which is why sessions, timeframes, limit orders and plugins app
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -35,7 +36,7 @@ from market.file_kind import special_file_kind
 from market.limits import MAX_CAPITAL, Number, WholeNumber
 from market.strict import StrictModel
 from runner.config.basket_leg import BasketLeg, OnRetire
-from runner.config.bot import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
+from runner.config.bot import MAX_CONFIG_BYTES, BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config.errors import describe_errors
 
 __all__ = ["BASKET_KEYS", "BasketConfig", "SymbolProviderConfig", "basket_config_problems", "is_basket",
@@ -248,6 +249,10 @@ def read_symbol_file(path: Path) -> list[str]:
     if (kind := special_file_kind(path)) is not None:     # a pipe would hold the refresher for good
         raise ConfigError([f"{path}: is {kind}, not a file; expected one symbol a line (BTC/USDT) or a YAML list"])
     try:
+        if (size := os.stat(path).st_size) > MAX_CONFIG_BYTES:
+            raise ConfigError([f"{path}: is {size / 1e6:.1f} MB; a symbol file is at most "
+                               f"{MAX_CONFIG_BYTES // 1_000_000} MB (a thousand symbols are some 20 KB): is this the "
+                               "file you meant?"])
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
@@ -270,7 +275,8 @@ def read_symbol_file(path: Path) -> list[str]:
         if not symbol:
             continue
         if not _is_symbol(symbol):
-            problems.append(f"{path}: line {number}: {symbol!r} is not a symbol; expected BASE/QUOTE in capitals, "
+            shown = repr(symbol) if len(symbol) <= 60 else repr(symbol[:57] + "...")    # not a 50 MB line
+            problems.append(f"{path}: line {number}: {shown} is not a symbol; expected BASE/QUOTE in capitals, "
                             "e.g. BTC/USDT")
         elif symbol not in symbols:
             symbols.append(symbol)

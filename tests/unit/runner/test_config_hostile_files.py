@@ -86,3 +86,22 @@ def test_a_candle_file_that_is_a_named_pipe_or_device_is_refused_without_reading
         with pytest.raises(MarketDataError) as refused:
             load_market(make_market(path), symbol="BTC/USDT", timeframe="1m")
         assert str(refused.value) == f"{path}: is {kind}, not a file; expected a candle file"
+
+
+def test_a_symbol_file_of_megabytes_is_refused_unread(tmp_path):
+    # Before: a 50 MB line was read and quoted whole in its problem: one line of 50 MB.
+    path = tmp_path / "symbols.txt"
+    path.write_text("A" * 2_000_000 + "/USDT\n")
+    with pytest.raises(ConfigError) as refused:
+        read_symbol_file(path)
+    assert refused.value.problems == [f"{path}: is 2.0 MB; a symbol file is at most 1 MB (a thousand symbols are "
+                                      "some 20 KB): is this the file you meant?"]
+
+
+def test_a_long_line_that_is_no_symbol_is_shown_cut(tmp_path):
+    path = tmp_path / "symbols.txt"
+    path.write_text("BTC/USDT\n" + "A" * 5_000 + "/USDT\n")
+    with pytest.raises(ConfigError) as refused:
+        read_symbol_file(path)
+    [problem] = refused.value.problems
+    assert problem.startswith(f"{path}: line 2: 'AAAA") and len(problem) < len(str(path)) + 200
