@@ -79,13 +79,13 @@ def status(
         typer.echo(format_status_table(statuses))
 
 
-def start(bot: Annotated[str, typer.Argument(help="The bot's id.")],
+def start(bot: Annotated[str, typer.Argument(help="The bot's id; a basket's id starts every leg stopped.")],
           state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
     """Start a stopped bot in the running daemon (a killed bot needs `resume` first)."""
     _echo_outcomes(_control(state_dir, url, lambda client: client.start(bot)), bot)
 
 
-def stop(bot: Annotated[str, typer.Argument(help="The bot's id.")],
+def stop(bot: Annotated[str, typer.Argument(help="The bot's id; a basket's id stops every leg.")],
          state_dir: StateDirOption = DEFAULT_STATE_DIR, url: UrlOption = None) -> None:
     """Stop a running bot after its current step; `start` runs it again."""
     _echo_outcomes(_control(state_dir, url, lambda client: client.stop(bot)), bot)

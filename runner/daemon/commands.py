@@ -87,7 +87,7 @@ def _no_events_of_kind(bot: str, kinds: list[str], has: set[str], path: Path) ->
 
 
 def journal(
-    bot: Annotated[str, typer.Argument(help="The bot's id.")],
+    bot: Annotated[str, typer.Argument(help="The bot's id; a basket's id shows every leg's events.")],
     state_dir: Annotated[Path, typer.Option("--state-dir", help="The daemon's state folder.")] = Path("state"),
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show the last N events.")] = 50,
     kind: Annotated[Optional[list[str]], typer.Option("--kind", help="Only these kinds: order, fill, cancel, kill, resume, lifecycle, error, risk, governance, cluster.")] = None,
@@ -100,7 +100,7 @@ def journal(
     from runner.state.journal import SqliteJournal
     from runner.state.state_dir import JOURNAL_FILE, StateFileUnreadable
 
-    path = state_dir / JOURNAL_FILE
+    path, basket = state_dir / JOURNAL_FILE, False
     if postgres_url_env:
         from runner.cluster.postgres.reader import read_events
         events, path = read_events(bot, postgres_url_env, kinds=tuple(kind) if kind else None, fail=fail)
@@ -113,16 +113,23 @@ def journal(
         except StateFileUnreadable as exc:
             fail([str(exc)], code=1)
         try:
-            events = store.events(bot, kinds=tuple(kind) if kind else None)[-limit:]
+            # A basket's id (no bot of its own, as `kill` and `resume` take it): its legs' events,
+            # each line naming its leg.
+            basket = "." not in bot and not store.last_seq(bot) and bool(store.basket_events(bot, limit=1))
+            read = store.basket_events if basket else store.events
+            events = read(bot, kinds=tuple(kind) if kind else None)[-limit:]
             if not events and kind:
-                fail([_no_events_of_kind(bot, kind, {e.kind for e in store.events(bot)}, path)], code=1)
+                fail([_no_events_of_kind(bot, kind, {e.kind for e in read(bot)}, path)], code=1)
         finally:
             store.close()
     if not events:
         fail([f"no journal events for bot {bot!r} in {path}"], code=1)
+    leg_width = max(len(e.bot_id) for e in events)
     for e in events:
         if as_json:
-            typer.echo(json.dumps({"seq": e.seq, "ts_ms": e.ts_ms, "kind": e.kind, "key": e.key, "bar": e.bar, "data": e.data}))
+            typer.echo(json.dumps({**({"bot": e.bot_id} if basket else {}), "seq": e.seq, "ts_ms": e.ts_ms,
+                                   "kind": e.kind, "key": e.key, "bar": e.bar, "data": e.data}))
         else:
             detail = " ".join(f"{k}={v}" for k, v in e.data.items() if v is not None)
-            typer.echo(f"{e.seq:>7} {iso_utc(e.ts_ms)} {e.kind:<9} {e.key or '-':<16} {detail}")
+            leg = f"{e.bot_id:<{leg_width}} " if basket else ""
+            typer.echo(f"{e.seq:>7} {iso_utc(e.ts_ms)} {leg}{e.kind:<9} {e.key or '-':<16} {detail}")

@@ -61,6 +61,9 @@ class ManagerRequests(ManagerQueries):
         self._services.risk_groups.baskets.dropped(slot.config)   # taken again: its basket's legs wait for it
 
     async def start(self, bot_id: str) -> BotStatus:
+        """Start a stopped bot (a basket's id: every leg stopped, `_start_basket`)."""
+        if legs := self._basket_legs(bot_id):
+            return await self._start_basket(bot_id, legs)
         slot = self._slot(bot_id)
         if slot.alive and slot.run_ended:      # shown stopped while its last snapshot is written: it ends soon
             await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
@@ -78,6 +81,9 @@ class ManagerRequests(ManagerQueries):
         return self._status(slot)
 
     async def stop(self, bot_id: str) -> BotStatus:
+        """Stop a running bot after its current step (a basket's id: every leg running)."""
+        if legs := self._basket_legs(bot_id):
+            return await self._stop_basket(bot_id, legs)
         slot = self._slot(bot_id)
         if not slot.alive:
             raise BotStateError(f"bot {bot_id} is not running (it is {slot.state})")
@@ -89,6 +95,32 @@ class ManagerRequests(ManagerQueries):
         if slot.state != BotState.FAILED:
             slot.state = BotState.STOPPED
         return self._status(slot)
+
+    async def _stop_basket(self, basket_id: str, legs: list[BotSlot]) -> BotStatus:
+        """Stop every running leg of a basket, together; the status is the first one's. One leg
+        stopped alone holds nobody (runner.basket.lockstep) and the others trade on without it:
+        to stop the basket a person had to stop each leg, the first ones trading meanwhile."""
+        running = [slot for slot in legs if slot.alive]
+        if not running:
+            states = ", ".join(sorted({str(slot.state) for slot in legs}))
+            raise BotStateError(f"basket {basket_id} is not running (its legs are {states})")
+        return (await asyncio.gather(*(self.stop(slot.id) for slot in running)))[0]
+
+    async def _start_basket(self, basket_id: str, legs: list[BotSlot]) -> BotStatus:
+        """Start every stopped (or failed) leg of a basket, together, as a restart of the daemon
+        does: each is built from its snapshot and they join the basket at once. Refused while the
+        latch the legs share is tripped (`resume` clears it), as for a bot. The status is the
+        first leg's started."""
+        if latched := next((s.runner.kill_switch for s in legs if s.runner is not None
+                            and s.runner.kill_switch.tripped), None):
+            raise BotStateError(f"basket {basket_id} is killed ({latched.reason}); its kill switch stays "
+                                f"latched until: botrunner resume {basket_id}")
+        # A leg shown stopped while its last snapshot is written is stopped: `start` waits for it.
+        stopped = [s for s in legs if s.state is not BotState.DISABLED and (not s.alive or s.run_ended)]
+        if not stopped:
+            states = ", ".join(sorted({str(slot.shown_state()) for slot in legs}))
+            raise BotStateError(f"basket {basket_id} has no stopped leg to start (its legs are {states})")
+        return (await asyncio.gather(*(self.start(slot.id) for slot in stopped)))[0]
 
     async def kill(self, bot_id: str, reason: str) -> BotStatus:
         """Trip the bot's kill switch: cancel its orders, flatten, stop; latched until resumed.

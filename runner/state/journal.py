@@ -316,6 +316,22 @@ class SqliteJournal:
         return [JournalEvent(bot, kind, ts, json.loads(data), key, bar, seq)
                 for seq, bot, kind, key, bar, ts, data in self._db.execute(sql, args)]
 
+    def basket_events(self, basket_id: str, *, kinds: tuple[str, ...] | None = None,
+                      limit: int | None = None) -> list[JournalEvent]:
+        """Every leg's events of the basket `basket_id`, in journal order (`botrunner journal
+        BASKET`). A leg's id is `<basket>.<base>-<quote>` (runner.config.basket.leg_id) and no
+        bot's id holds a dot, so the legs are the ids from "basket." up to "basket/" ('/'
+        follows '.'): a range the (bot_id, seq) index reads."""
+        sql = "SELECT seq, bot_id, kind, key, bar, ts_ms, data FROM events WHERE bot_id > ? AND bot_id < ?"
+        args: list[Any] = [f"{basket_id}.", f"{basket_id}/"]
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args.extend(kinds)
+        sql += " ORDER BY seq" + (" LIMIT ?" if limit is not None else "")
+        args += [limit] if limit is not None else []
+        return [JournalEvent(bot, kind, ts, json.loads(data), key, bar, seq)
+                for seq, bot, kind, key, bar, ts, data in self._db.execute(sql, args)]
+
     def seq_of(self, bot_id: str, kind: str, key: str) -> int | None:
         """The sequence number of the bot's `kind` event under `key` (None: none journalled),
         through the (bot, kind, key) index: where a read of what followed it starts
