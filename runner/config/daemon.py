@@ -86,12 +86,9 @@ class LogConfig(StrictModel):
     @field_validator("rotation", mode="before")
     @classmethod
     def _rotation_is_text(cls, value: Any) -> Any:
-        # `rotation: 12:00` unquoted is YAML 1.1's base-60 number 720: "must be text, got 720"
-        # would not say why.
+        # A number is loguru's size in bytes; "must be text, got 720" would not say what text.
         if isinstance(value, int) and not isinstance(value, bool):
-            at = f"{value // 60:02d}:{value % 60:02d}"
-            raise ValueError(f'must be text such as "50 MB", "1 day" or "{at}" in quotes (YAML reads an unquoted '
-                             f"{at} as the number {value}); got {value}")
+            raise ValueError(f'must be text such as "50 MB", "1 day" or "12:00"; got {value}')
         return value
 
 

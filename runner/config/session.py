@@ -36,10 +36,8 @@ _CLOCK_TIME = re.compile(r"^(\d\d):(\d\d)$")
 
 
 def _number_hint(value: int) -> str:
-    """What an unquoted time became: `16:00` is read as 960 (base 60), and `1700` is a number
-    as written. Said only where the reading fits a time of day."""
-    if 0 <= value // 60 <= 24 and value >= 0:
-        return f" (YAML reads an unquoted {value // 60}:{value % 60:02d} as the number {value}: write it in quotes)"
+    """What time a number may have meant: `1700` is 17:00 without its colon. (An unquoted `16:00`
+    is text to the config loader, not YAML 1.1's base-60 960.) Said only where it fits a time of day."""
     if 0 <= value // 100 <= 24 and value % 100 < 60:
         return f' (for {value // 100:02d}:{value % 100:02d} write "{value // 100:02d}:{value % 100:02d}")'
     return ""

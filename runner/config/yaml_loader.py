@@ -13,7 +13,9 @@
 
 And one leniency: numbers in exponent notation without a point or an exponent sign, `1e5`,
 `2.5e-3`, `1E6`, are numbers, as YAML 1.2 reads them. yaml (1.1) reads them as text, and
-`capital: 1e5` was refused with "must be a number, got '1e5'". Quoted, they stay text.
+`capital: 1e5` was refused with "must be a number, got '1e5'". Quoted, they stay text. The other
+way, as YAML 1.2 too: base-60 `1:30`, octal `010000` and binary `0b11` are text, not 1.1's 90,
+4096 and 3, so a number field refuses them ("got '1:30'") and `close: 16:00` is the time it says.
 
 `StrictSafeLoader` raises `yaml.constructor.ConstructorError`, whose marks give the line.
 """
@@ -75,6 +77,20 @@ class StrictSafeLoader(_BASE):  # type: ignore[misc, valid-type]
 
 
 StrictSafeLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictSafeLoader.construct_yaml_timestamp)
+# yaml's own int and float patterns (YAML 1.1) without base 60 (1:30 is 90), octal with a leading
+# zero (010000 is 4096) and binary (0b11): YAML 1.2 reads them as text, and so they are refused
+# by a number field ("must be a whole number, got '1:30'") instead of taken as a number no one
+# wrote; an unquoted time (close: 16:00) is then the text it looks like.
+StrictSafeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in StrictSafeLoader.yaml_implicit_resolvers.items()}
+StrictSafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"), list("-+0123456789"))
+StrictSafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                    |[-+]?\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
 # Added to yaml's own float pattern (tried in order of addition, after it), which needs a point
 # and a signed exponent: `1.0e+5`. The safe constructor's float() reads these as they are.
 StrictSafeLoader.add_implicit_resolver(

@@ -98,13 +98,17 @@ def test_a_bot_file_named_in_upper_case_is_a_problem_not_a_bot_left_out(tmp_path
         f"{tmp_path / 'bots' / 'Other.YAML'}: not read: a bot file's name ends in .yaml or .yml, in lower case"]
 
 
-def test_a_log_rotation_time_written_without_quotes_says_why_it_is_a_number(tmp_path):
-    # Before: "log.rotation: must be text, got 720", of a file that says 12:00.
-    config_dir = folder(tmp_path, {"a.yaml": SMALL_BOT}, "log: {rotation: 12:00}\n")
+def test_a_log_rotation_time_written_without_quotes_is_that_time_and_a_number_is_refused(tmp_path):
+    # Before: 12:00 unquoted was YAML 1.1's base-60 number 720, refused with a hint to quote it;
+    # the config loader reads it as YAML 1.2 does, as text. A number written as one says what to write.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    daemon, _ = load_config_dir(folder(tmp_path / "a", {"a.yaml": SMALL_BOT}, "log: {rotation: 12:00}\n"))
+    config_dir = folder(tmp_path / "b", {"a.yaml": SMALL_BOT}, "log: {rotation: 720}\n")
 
+    assert daemon.log.rotation == "12:00"
     assert problems(config_dir) == [
-        f'{tmp_path / "daemon.yaml"}: log.rotation: must be text such as "50 MB", "1 day" or "12:00" in quotes '
-        "(YAML reads an unquoted 12:00 as the number 720); got 720"]
+        f'{tmp_path / "b" / "daemon.yaml"}: log.rotation: must be text such as "50 MB", "1 day" or "12:00"; got 720']
 
 
 # -- property: daemon.yaml broken at random ------------------------------------------------------

@@ -54,9 +54,15 @@ def test_an_unknown_time_zone_is_named_with_close_matches(tmp_path):
     assert "did you mean America/New_York" in found[0]
 
 
+def test_an_unquoted_time_is_the_time_it_looks_like(tmp_path):
+    # Before: YAML 1.1 read 16:00 as the number 960 (base 60), refused with a hint to quote it;
+    # the config loader reads it as YAML 1.2 does, as text (runner.config.yaml_loader).
+    _, config = load(tmp_path, "{time_zone: UTC, open: 09:30, close: 16:00}")
+    session = config.session.session()
+    assert (session.open_minute, session.close_minute) == (570, 960)
+
+
 @pytest.mark.parametrize("value, expected", [
-    ("16:00", 'session.close: must be a time "HH:MM" in quotes, e.g. "09:30" (YAML reads an unquoted 16:00 as '
-              "the number 960: write it in quotes); got 960"),
     ('"25:00"', 'session.close: must be a time "HH:MM" from "00:00" to "24:00", e.g. "09:30"; got \'25:00\''),
     ('"4pm"', 'session.close: must be a time "HH:MM" from "00:00" to "24:00", e.g. "09:30"; got \'4pm\''),
     ('"16:60"', 'session.close: must be a time "HH:MM" from "00:00" to "24:00", e.g. "09:30"; got \'16:60\''),

@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from runner.config.bot import load_bot_config
 from runner.config.errors import _show
 from runner.config.daemon import load_config_dir
@@ -85,3 +87,28 @@ def test_exponent_notation_without_a_point_is_a_number_and_quoted_it_stays_text(
     assert problems_of(path) == [f"{path}: capital: must be > 0 and <= 1e+15, got 1e+16"]
     path.write_text(GOOD.replace("capital: 1000\n", "capital: '1e5'\n"))
     assert problems_of(path) == [f"{path}: capital: must be a number, got '1e5'"]
+
+
+@pytest.mark.parametrize("line, expected", [
+    # YAML 1.1 reads these as numbers no one wrote: 1:30 is 90 (base 60), 010000 is 4096 (octal),
+    # 0b11 is 3. They were taken silently; as YAML 1.2 reads them they are text, and refused.
+    ("market: {source: synthetic, bars: 1:30}\n", "market.bars: must be a whole number, got '1:30'"),
+    ("capital: 010000\n", "capital: must be a number, got '010000'"),
+    ("market: {source: synthetic, seed: 0b11}\n", "market.seed: must be a whole number, got '0b11'"),
+    ("capital: 1:30.5\n", "capital: must be a number, got '1:30.5'"),
+])
+def test_yaml_1_1_base_60_octal_and_binary_numbers_are_text(tmp_path, line, expected):
+    text = SMALL_BOT.replace("capital: 1000\n", "") if line.startswith("capital") else SMALL_BOT
+    if line.startswith("market"):
+        text = text.replace("market: {source: synthetic, seed: 3, bars: 500}\n", "")
+    path = tmp_path / "bot.yaml"
+    path.write_text(text + line)
+    assert problems_of(path) == [f"{path}: {expected}"]
+
+
+def test_decimal_hex_and_underscored_numbers_are_still_numbers(tmp_path):
+    path = tmp_path / "bot.yaml"
+    path.write_text(SMALL_BOT.replace("seed: 3, bars: 500", "seed: 0x10, bars: 1_000").replace("capital: 1000",
+                                                                                              "capital: 1_000.5"))
+    config = load_bot_config(path)
+    assert (config.market.seed, config.market.bars, config.capital) == (16, 1000, 1000.5)
