@@ -10,6 +10,7 @@ here and then a failed bot in the daemon. Its rejected rows are warned about as 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from market.config import CsvSource, JsonSource, TicksSource
@@ -48,6 +49,9 @@ def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig
             valid.extend(_load_files(files, problems, unlisted))
         elif path.exists():
             valid.extend(_load_files([path], problems, unlisted))
+        elif path.is_symlink():          # exists() follows it: a link to a moved file, or a loop
+            problems.append(f"{path}: a symbolic link to {os.readlink(path)}, which leads to no file "
+                            "(it is missing, or the links go round in a loop)")
         else:
             problems.append(f"{path}: no such file or folder")
     checked = []

@@ -37,3 +37,19 @@ def test_each_bot_of_a_daemon_folder_is_reported_with_its_own_file(tmp_path, cap
     assert capsys.readouterr().out.splitlines() == [
         f"ok  {tmp_path / 'bots' / 'first.yaml'}  (a: sma_cross on BTC/USDT 1m, sim)",
         f"ok  {tmp_path / 'bots' / 'second.yaml'}  (b: sma_cross on BTC/USDT 1m, sim)"]
+
+
+def test_a_symbolic_link_that_leads_nowhere_is_named_as_one(tmp_path):
+    # Before: "no such file or folder", of a path `ls` shows (a link to a moved file, or a loop).
+    from runner.config.validate import validate_paths
+
+    (tmp_path / "moved.yaml").symlink_to(tmp_path / "gone.yaml")
+    (tmp_path / "one.yaml").symlink_to(tmp_path / "two.yaml")
+    (tmp_path / "two.yaml").symlink_to(tmp_path / "one.yaml")
+
+    _, problems = validate_paths([tmp_path / "moved.yaml", tmp_path / "one.yaml"])
+    assert problems == [
+        f"{tmp_path / 'moved.yaml'}: a symbolic link to {tmp_path / 'gone.yaml'}, which leads to no file "
+        "(it is missing, or the links go round in a loop)",
+        f"{tmp_path / 'one.yaml'}: a symbolic link to {tmp_path / 'two.yaml'}, which leads to no file "
+        "(it is missing, or the links go round in a loop)"]
