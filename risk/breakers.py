@@ -112,7 +112,8 @@ class VolatilityBreaker:
             return None
         return reject(f"volatility breaker: {'ATR/close' if self.atr else 'volatility'} "
                       f"{self.value:.4%} over {self.window} candles beyond {self.threshold:.4%} "
-                      f"(or cooling down, {self.latch.cooldown_left} candles left)", self.name,
+                      f"(or cooling down, {self.latch.cooldown_left} "
+                      f"{'candle' if self.latch.cooldown_left == 1 else 'candles'} left)", self.name,
                       value=self.value, threshold=self.threshold, cooldown_left=float(self.latch.cooldown_left))
 
     def figures(self) -> dict[str, float | None]:
@@ -164,7 +165,8 @@ class SpreadBreaker:
         if not self.latch.tripped:
             return None
         return reject(f"spread breaker: spread {self.spread_bps:.2f} bps beyond {self.max_bps:.2f} bps "
-                      f"(or cooling down, {self.latch.cooldown_left} candles left)", self.name,
+                      f"(or cooling down, {self.latch.cooldown_left} "
+                      f"{'candle' if self.latch.cooldown_left == 1 else 'candles'} left)", self.name,
                       spread_bps=self.spread_bps, max_bps=self.max_bps,
                       cooldown_left=float(self.latch.cooldown_left))
 

@@ -54,7 +54,8 @@ class CooldownAfterStop:
     def refusal(self) -> RiskDecision | None:
         if not self.pause.left:
             return None
-        return reject(f"cool-down after a stop-loss: {self.pause.left} candles left of {self.candles}", self.name,
+        left = "candle" if self.pause.left == 1 else "candles"
+        return reject(f"cool-down after a stop-loss: {self.pause.left} {left} left of {self.candles}", self.name,
                       candles_left=float(self.pause.left), cooldown_candles=float(self.candles))
 
     def figures(self) -> dict[str, float | None]:

@@ -87,7 +87,7 @@ class DriftDetector:
         trade_gap = abs(bot.trades - backtest.trades) / max(backtest.trades, 1)
         divergence = max(return_gap, trade_gap)
         figures = (f"divergence {divergence:.0%} (return {bot.total_return:+.2%} vs {backtest.total_return:+.2%} "
-                   f"in the backtest, {bot.trades} trades vs {backtest.trades})")
+                   f"in the backtest, {bot.trades} {'trade' if bot.trades == 1 else 'trades'} vs {backtest.trades})")
         if divergence > self.pause_above:
             action, reason = DriftAction.PAUSE, f"{figures} is beyond {self.pause_above:.0%}"
         elif divergence > self.reduce_above:

@@ -206,7 +206,8 @@ class Ladder:
         return "; ".join(missing) if missing else None
 
     def _record_text(self) -> str:
-        return (f"{self.trades} trades at {self.level.label}, win rate {self.wins / self.trades:.2f}, "
+        trades = "trade" if self.trades == 1 else "trades"
+        return (f"{self.trades} {trades} at {self.level.label}, win rate {self.wins / self.trades:.2f}, "
                 f"worst drawdown {self.max_drawdown:.1%}")
 
     def _move(self, action: Action, to: Level, reason: str, by: str, equity: float | None = None) -> Decision:

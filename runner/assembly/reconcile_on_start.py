@@ -153,9 +153,11 @@ async def _exchange_knows(account: ExchangeAccount, symbol: str, order: Order, j
 def _describe(report: ReconcileReport, vanished: list[Order]) -> str:
     parts = []
     if report.missing_fills:
-        parts.append(f"{len(report.missing_fills)} trades not in the journal")
+        parts.append(f"{len(report.missing_fills)} trade{'' if len(report.missing_fills) == 1 else 's'} "
+                     "not in the journal")
     if report.unknown_open_orders:
-        parts.append(f"{len(report.unknown_open_orders)} open orders the bot does not know")
+        parts.append(f"{len(report.unknown_open_orders)} open order{'' if len(report.unknown_open_orders) == 1 else 's'} "
+                     "the bot does not know")
     if vanished:
-        parts.append(f"{len(vanished)} orders no longer open on the exchange")
+        parts.append(f"{len(vanished)} order{'' if len(vanished) == 1 else 's'} no longer open on the exchange")
     return ", ".join(parts)

@@ -12,7 +12,8 @@ _HEADER = (f"{'bot':<28} {'candles':>9} {'trades':>7} {'win %':>6} {'return %':>
 def format_portfolio_report(result: PortfolioResult) -> str:
     """The per-bot table, the whole, and each risk group's refusals; `refused` counts the entries
     the bot's risk group refused."""
-    lines = [f"Portfolio backtest  {len(result.bots)} bots  {iso_utc(result.first_ts_ms)} .. {iso_utc(result.end_ts_ms)}",
+    bots = "1 bot" if len(result.bots) == 1 else f"{len(result.bots)} bots"
+    lines = [f"Portfolio backtest  {bots}  {iso_utc(result.first_ts_ms)} .. {iso_utc(result.end_ts_ms)}",
              _HEADER]
     for bot_id, r in result.bots.items():
         s = r.summary()

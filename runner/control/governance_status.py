@@ -106,7 +106,8 @@ def format_governance(statuses: list[GovernanceStatus]) -> str:
         shortfall = s.figures.get("promotion_shortfall")
         trades = s.figures.get("trades_at_level")
         if trades is not None:
-            lines.append(f"  at this level: {trades} trades; promotion: {shortfall or 'the rule holds'}")
+            counted = f"{trades} trade" if trades == 1 else f"{trades} trades"
+            lines.append(f"  at this level: {counted}; promotion: {shortfall or 'the rule holds'}")
         for d in s.decisions:
             by = f" by {d.by}" if d.by else ""
             lines.append(f"  {d.time}  {d.action}{by}: {d.reason}")

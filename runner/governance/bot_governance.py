@@ -149,7 +149,8 @@ class BotGovernance:
             records.append({"action": "health", "from": round(self.journalled_health, 4), "to": round(score, 4),
                             "level": int(self.ladder.level), "terms": self.health.terms(),
                             "reason": f"health {self.journalled_health:.2f} -> {score:.2f} over the last "
-                                      f"{self.health.trades} trades; entries now x{self.size_multiplier:.3f}"})
+                                      f"{self.health.trades} {'trade' if self.health.trades == 1 else 'trades'}; "
+                                      f"entries now x{self.size_multiplier:.3f}"})
             self.journalled_health = score
 
     # -- drift -------------------------------------------------------------------------------

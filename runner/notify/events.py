@@ -103,13 +103,17 @@ def daily_summary(host: str, when: str, statuses: list[BotStatus],
     lines = []
     for s in statuses[:SUMMARY_MAX_BOTS]:
         before = previous.get(s.id)
-        day = f" (day {s.equity - before.equity:+,.2f}, {s.trades - before.trades} trades)" if before else ""
-        lines.append(f"{s.id}: equity {s.equity:,.2f}, PnL {s.pnl:+,.2f}{day}, {s.trades} trades, {s.state}")
+        day = f" (day {s.equity - before.equity:+,.2f}, {_trades(s.trades - before.trades)})" if before else ""
+        lines.append(f"{s.id}: equity {s.equity:,.2f}, PnL {s.pnl:+,.2f}{day}, {_trades(s.trades)}, {s.state}")
     total_pnl = sum(s.pnl for s in statuses)
     return Notice("daily", f"botrunner daily summary on {host}, {when}",
                   "\n".join([*lines, *_more(len(statuses)),
                              f"All {len(statuses)} bot(s): equity {sum(s.equity for s in statuses):,.2f}, "
-                             f"PnL {total_pnl:+,.2f}, {sum(s.trades for s in statuses)} trades."]))
+                             f"PnL {total_pnl:+,.2f}, {_trades(sum(s.trades for s in statuses))}."]))
+
+
+def _trades(count: int) -> str:
+    return f"{count} trade" if count == 1 else f"{count} trades"
 
 
 def _sentence(text: str) -> str:

@@ -21,7 +21,8 @@ def format_optimize_report(result: OptimizeResult, *, top: int = 10) -> str:
         f"Optimize  {result.bot.id}  ({result.bot.strategy.name} on {result.bot.symbol} {result.bot.timeframe}, "
         f"{result.candles:,} candles)",
         f"  study     {result.study}  ({request.settings.method}, objective {request.objective}"
-        + (f", at least {request.settings.min_trades} trades" if request.settings.min_trades else "") + ")",
+        + (f", at least {request.settings.min_trades} trade{'' if request.settings.min_trades == 1 else 's'}"
+           if request.settings.min_trades else "") + ")",
         f"  params    {'  '.join(request.space.describe())}",
         f"  trials    {_counts(result)}; {result.ran:,} run now on {request.jobs} "
         f"process{'es' if request.jobs > 1 else ''} in {result.elapsed_s:.1f} s ({_per_minute(result):,.0f} a minute)"

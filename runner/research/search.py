@@ -147,7 +147,8 @@ def _judged(number: int, params: dict[str, Any], future: Future, objective: Obje
         return TrialRecord(number, params, TrialState.FAILED, note=f"{type(exc).__name__}: {exc}")
     if summary["trades"] < min_trades:
         return TrialRecord(number, params, TrialState.INFEASIBLE, summary=summary,
-                           note=f"{summary['trades']} trades, fewer than --min-trades {min_trades}")
+                           note=f"{summary['trades']} {'trade' if summary['trades'] == 1 else 'trades'}, "
+                                f"fewer than --min-trades {min_trades}")
     value = score(objective, summary)
     if value is None:
         return TrialRecord(number, params, TrialState.INFEASIBLE, summary=summary,

@@ -159,3 +159,9 @@ def test_a_paper_bot_is_searched_as_a_backtest_and_its_best_config_stays_paper(t
     best = result.best_config()
     assert best["mode"] == "paper" and best["exchange"] == {"id": "binance"}
     assert best["strategy"]["params"] == PLANTED_BEST
+
+
+def test_a_minimum_of_one_trade_reads_as_one_trade(planted_bot, tmp_path):
+    # Before: "(grid, objective ..., at least 1 trades)".
+    result = run_optimize(request(planted_bot, tmp_path, params=["fast=7", "slow=14"], min_trades=1))
+    assert format_optimize_report(result).splitlines()[1].endswith(", at least 1 trade)")
