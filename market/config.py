@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
@@ -42,6 +42,14 @@ class _FileSource(StrictModel):
     path: Path
     start: UtcDatetime | None = None
     end: UtcDatetime | None = None
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path_is_named(cls, value: Any) -> Any:
+        # Checked before conversion: Path("") is ".", the folder botrunner runs in.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must name a candle file, e.g. data/BTC_USDT-1m.csv")
+        return value
 
     @model_validator(mode="after")
     def _end_after_start(self) -> Self:

@@ -63,6 +63,13 @@ def test_synthetic_market_numbers_are_bounded(tmp_path, market, expected):
     assert bot_problems(tmp_path, f"capital: 1000\nmarket: {market}\n") == [expected]
 
 
+@pytest.mark.parametrize("market", ["{source: csv, path: ''}", "{source: ticks, path: '  '}", "{source: json, path: ''}"])
+def test_an_empty_market_path_is_refused_as_naming_no_file(tmp_path, market):
+    # Before: Path('') is '.', and validate said "<cwd>: the market source is 'csv', so expected a .csv file".
+    assert bot_problems(tmp_path, f"capital: 1000\nmarket: {market}\n") == [
+        "market.path: must name a candle file, e.g. data/BTC_USDT-1m.csv"]
+
+
 def daemon_problems(tmp_path, daemon_yaml):
     (tmp_path / "daemon.yaml").write_text(daemon_yaml)
     (tmp_path / "bots").mkdir(exist_ok=True)
