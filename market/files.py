@@ -65,7 +65,8 @@ def load_candles(
         raise MarketDataError(f"{path}: end {end} is not after start {start}")
 
     raw = _read_bytes(path)
-    if kind == ".csv" and (columns := raw[:raw.find(b"\n")].count(b",") + 1) > MAX_CSV_COLUMNS:
+    first_line = raw.split(b"\n", 1)[0].split(b"\r", 1)[0]     # old Mac files end lines with CR alone
+    if kind == ".csv" and (columns := first_line.count(b",") + 1) > MAX_CSV_COLUMNS:
         # Both readers split the first line into names: ten million of them were half a gigabyte.
         raise MarketDataError(f"{path}: the first line has {columns:,} columns; a candle file has six (twelve for "
                               f"Binance's klines) and at most {MAX_CSV_COLUMNS:,} are read: is this a candle file?")
