@@ -13,7 +13,7 @@ import asyncio
 import atexit
 import gc
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -57,6 +57,8 @@ def backtest(
     atexit.register(gc.freeze)
     setup_logging(log_level)
     start, end = parse_date(from_, "--from"), parse_date(to, "--to")
+    if start is not None and end is not None and end <= start:      # said of the options, not of the market
+        fail([f"--to: {end.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} is not after --from {start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"])
     for path, option in ((trades_out, "--trades-out"), (equity_out, "--equity-out"), (report, "--report")):
         check_output_file(path, option)
     if config is not None and config.is_dir():

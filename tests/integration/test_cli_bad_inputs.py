@@ -100,3 +100,12 @@ def test_a_json_timestamp_of_1e30_is_a_clear_error(tmp_path):
 def test_json_nested_100000_deep_is_a_clear_error(tmp_path):
     bot, data = bot_with_data(tmp_path, "deep.json", "[" * 100_000 + "]" * 100_000)
     assert_one_clear_line(botrunner("backtest", str(bot), "--data", str(data)), str(data), "nested too deeply")
+
+
+def test_a_backtest_window_that_ends_before_it_starts_names_the_options(tmp_path):
+    # Before: '<file>: market: synthetic market: end 2024-01-01 00:00:00+00:00 is not after start ...',
+    # of options the config does not hold.
+    (tmp_path / "bot.yaml").write_text(BOT)
+    result = botrunner("backtest", str(tmp_path / "bot.yaml"), "--from", "2024-01-02", "--to", "2024-01-01")
+    assert_one_clear_line(result)
+    assert result.stderr.strip().splitlines()[-1] == "--to: 2024-01-01T00:00:00Z is not after --from 2024-01-02T00:00:00Z"
