@@ -8,7 +8,7 @@ only those this node holds leases of:
 - actions on a bot (start, stop, kill, resume, trigger, promote, demote) are done by the node
   running it; asked here, they are refused with the node to ask instead;
 - `kill_all` trips the global kill switch (every bot on every node) and names the kills still
-  pending on any node, `resume_all` releases it,
+  pending on any node, or else answers with every node's bots it killed; `resume_all` releases it,
   `move` asks for a bot to run on another node;
 - `/metrics` shows this node's bots and its lease figures.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from runner.basket.status import BasketStatus
 from runner.cluster.coordinator import REDIS_ERRORS, ClusterCoordinator
-from runner.cluster.kill_switch import GlobalKillSwitch
+from runner.cluster.kill_switch import GlobalKillSwitch, KillAnswer
 from runner.cluster.leases import REDIS_TIMEOUT_SECS, LeaseView
 from runner.cluster.nodes import MOVE_REQUEST_SECS, NodeRegistry
 from runner.control.errors import BotStateError
@@ -158,7 +158,8 @@ class ClusterControl:
 
     async def kill_all(self, reason: str) -> list[BotStatus]:
         """Latch the global kill switch: every node kills its bots, and the answer waits for every
-        live node's (up to `stop_grace_secs` and two Redis timeouts). As the single daemon's
+        live node's (up to `stop_grace_secs` and two Redis timeouts), then lists the bots killed on
+        every node, each with its lease (`_killed_across`). As the single daemon's
         `kill --all`, BotStateError (409) names each bot whose kill is pending (busy past its
         grace: it trips when it can), with its node, and any node that did not answer. A node
         on older code, which never answers (its heartbeat lacks `answers_kill_all`), is not
@@ -186,11 +187,30 @@ class ClusterControl:
         # in "did not answer". Its heartbeat lacks the mark; it is named at once instead.
         older = [node for node in others if not heartbeats[node].get("answers_kill_all")]
         wait_secs = self._stop_grace_secs + 2 * REDIS_TIMEOUT_SECS     # their kills, and their answer
-        pending.update(await self._kill_switch.answers_to(asked, [n for n in others if n not in older], wait_secs))
+        answers = await self._kill_switch.answers_to(asked, [n for n in others if n not in older], wait_secs)
+        pending.update({node: None if answer is None else answer.pending for node, answer in answers.items()})
         if problems := _pending_kills(pending, older, self._coordinator.views, wait_secs):
             raise BotStateError(f"the global kill switch is latched ({latch['reason']}), but not every kill is: "
                                 + "; ".join(problems))
-        return self.statuses()
+        return await self._killed_across(answers)
+
+    async def _killed_across(self, answers: dict[str, KillAnswer | None]) -> list[BotStatus]:
+        """This node's bots and those each other node answered it killed, sorted by id, each
+        with its lease: as its node published them (with its lease) right before its answer. Before, only this
+        node's bots were listed, and a `kill --all` that killed every node's bots read as if it
+        had killed a few (a bot whose row is gone is shown as this node last saw it)."""
+        here = [s.model_copy(update={"cluster": self._coordinator.lease_row(s.id)}) for s in self.statuses()]
+        views = self._coordinator.views
+        there = sorted({bot for node, answer in answers.items() if answer is not None
+                        for unit in (answer.killed if answer.killed is not None       # a node on older code:
+                                     else [u for u, v in views.items() if v is not None and v.node == node])
+                        for bot in self._coordinator.units.get(unit, [unit])})
+        try:
+            rows = await self._nodes.rows(there)
+        except REDIS_ERRORS:
+            rows = {}
+        remote = [BotStatus.model_validate(rows[bot]) if bot in rows else self.status(bot) for bot in there]
+        return sorted(here + remote, key=lambda status: status.id)
 
     async def resume_all(self) -> list[BotStatus]:
         """Release the global kill switch: every node resumes the bots it killed."""

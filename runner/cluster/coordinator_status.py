@@ -151,7 +151,9 @@ class StatusAndKillSwitch:
                 pending[unit] = f"bot {unit}: its kill failed ({type(outcome).__name__}: {outcome})"
         try:
             if asked is not None:
-                await self._kill_switch.answer(asked, pending)
+                # Rows first: the node asked lists these bots, killed, from them (runner.cluster.control).
+                await self._publish_rows()
+                await self._kill_switch.answer(asked, pending, [unit for unit in units if unit not in pending])
         except (RedisError, OSError, TimeoutError) as exc:      # the asking node says it had no answer
             logger.warning("Cluster: could not answer kill --all in Redis ({}: {})", type(exc).__name__, exc)
         return pending

@@ -14,10 +14,11 @@ when the release came, or its node was down) is resumed at its node's next round
 
 `kill --all` answers for every node, as the single daemon's answers for every bot: each trip is
 numbered (`<prefix>:killall:asked`), and a node that applied the latch answers in
-`<prefix>:killall:answers` with the number it read before its kills and the bots whose kill is
-pending (busy past `stop_grace_secs`: asked, the bot trips when it can). The node asked waits
-for every live node's answer to its number (`answers_to`) and names those bots, and any node
-that did not answer in time. A node announces in its heartbeat that it answers
+`<prefix>:killall:answers` with the number it read before its kills, the bots whose kill is
+pending (busy past `stop_grace_secs`: asked, the bot trips when it can) and those it killed (its
+status rows published first, as they ended). The node asked waits for every live node's answer
+to its number (`answers_to`) and names those bots, and any node that did not answer in time;
+once every kill is latched it answers with every node's bots it killed, not only its own. A node announces in its heartbeat that it answers
 (runner.cluster.nodes); one on older code, whose heartbeat lacks the mark, is not waited for,
 and is named as such (runner.cluster.control).
 """
@@ -28,6 +29,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from loguru import logger
@@ -36,7 +38,7 @@ from redis.exceptions import RedisError
 
 from runner.cluster.leases import REDIS_TIMEOUT_SECS
 
-__all__ = ["GLOBAL_KILL_PREFIX", "GlobalKillSwitch"]
+__all__ = ["GLOBAL_KILL_PREFIX", "GlobalKillSwitch", "KillAnswer"]
 
 GLOBAL_KILL_PREFIX = "kill --all"
 """Every bot killed by the global switch has a kill reason starting so; `resume --all` resumes
@@ -51,6 +53,15 @@ return 0
 
 RECONNECT_SECS = 0.5
 ANSWER_POLL_SECS = 0.02
+
+
+@dataclass(slots=True, frozen=True)
+class KillAnswer:
+    """A node's answer to a `kill --all`: bot (a basket: its id) -> why its kill is pending, and
+    the units it killed (None: a node on code that answered only what was pending)."""
+
+    pending: dict[str, str]
+    killed: list[str] | None
 
 
 class GlobalKillSwitch:
@@ -77,16 +88,17 @@ class GlobalKillSwitch:
         async with asyncio.timeout(REDIS_TIMEOUT_SECS):
             return int(await self._redis.get(f"{self._key}:asked") or 0)
 
-    async def answer(self, asked: int, pending: dict[str, str]) -> None:
+    async def answer(self, asked: int, pending: dict[str, str], killed: list[str]) -> None:
         """This node applied the latch of trip `asked` (or a later one); `pending`: bot -> why its
-        kill is not latched yet."""
+        kill is not latched yet; `killed`: the units whose kill is."""
         async with asyncio.timeout(REDIS_TIMEOUT_SECS):
-            await self._redis.hset(f"{self._key}:answers", self.node, json.dumps({"asked": asked, "pending": pending}))
+            await self._redis.hset(f"{self._key}:answers", self.node,
+                                   json.dumps({"asked": asked, "pending": pending, "killed": killed}))
 
-    async def answers_to(self, asked: int, nodes: list[str], timeout_secs: float) -> dict[str, dict[str, str] | None]:
-        """Each of `nodes`' pending kills (bot -> why) once it answered trip `asked`, polled for up
-        to `timeout_secs`; None for a node that did not answer by then (or Redis out of reach)."""
-        answers: dict[str, dict[str, str] | None] = dict.fromkeys(nodes)
+    async def answers_to(self, asked: int, nodes: list[str], timeout_secs: float) -> dict[str, KillAnswer | None]:
+        """Each of `nodes`' answer once it answered trip `asked`, polled for up to `timeout_secs`;
+        None for a node that did not answer by then (or Redis out of reach)."""
+        answers: dict[str, KillAnswer | None] = dict.fromkeys(nodes)
         deadline = time.monotonic() + timeout_secs
         while nodes:
             try:
@@ -97,7 +109,7 @@ class GlobalKillSwitch:
             for node, value in zip(nodes, values):
                 answer = json.loads(value) if value is not None else None
                 if answer is not None and answer["asked"] >= asked:
-                    answers[node] = answer["pending"]
+                    answers[node] = KillAnswer(answer["pending"], answer.get("killed"))
             if all(a is not None for a in answers.values()) or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(ANSWER_POLL_SECS)

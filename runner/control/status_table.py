@@ -45,12 +45,14 @@ def format_status_table(statuses: list[BotStatus]) -> str:
 
 
 def format_outcome(status: BotStatus, asked: str | None = None) -> str:
-    """One line after start, stop, kill or resume: `btc-ema: killed (flash crash)`. A basket
+    """One line after start, stop, kill or resume: `btc-ema: killed (flash crash)`, and in a
+    cluster, where the bot has its lease: `btc-ema: killed on node-b (...)`. A basket
     `asked` by its id is answered with its first leg's status (its legs share one latch): the
     line names the basket, as asked."""
     note = _note(status)
     name = asked if asked is not None and status.basket == asked else status.id
-    return f"{name}: {status.state}" + (f" ({note})" if note else "")
+    where = f" on {status.cluster['node']}" if status.cluster else ""      # cluster: kill --all lists every node's
+    return f"{name}: {status.state}{where}" + (f" ({note})" if note else "")
 
 
 def format_reload(result: ReloadResult) -> str:

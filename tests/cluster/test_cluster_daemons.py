@@ -196,9 +196,17 @@ async def test_the_global_kill_switch_reaches_every_node_survives_their_restart_
     try:
         for node in names:
             nodes.start(node)
-        await nodes.until(lambda n: held_by(n, "node-a", list(bots)), "every bot running")
+        # Both nodes holding bots (balanced): the answer on node-b must list node-a's too.
+        await nodes.until(lambda n: _rows_if(n, "node-a", lambda rows: all(
+            r.cluster is not None and r.state == "running" for r in rows.values())
+            and {r.cluster["node"] for r in rows.values()} == set(names)), "every bot running, on both nodes")
         killed = nodes.cli("node-b", "kill", "--all", "--reason", "drill")
         assert killed.returncode == 0, killed.stderr
+        # Every node's bots, each with its node (before: node-b's alone, though all were killed).
+        lines = sorted(killed.stdout.splitlines())
+        assert [line.split(": ", 1)[0] for line in lines] == sorted(bots), killed.stdout
+        assert all(": killed on node-" in line and "(reason: kill --all (node-b): drill)" in line for line in lines)
+        assert {line.split(" on ", 1)[1].split()[0] for line in lines} == set(names), killed.stdout
         for node in names:                                   # every node shows every bot killed
             await nodes.until(lambda n: held_by(n, node, list(bots), state="killed"), f"all killed, on {node}")
         assert await nodes.stop_many(list(names)) == [0, 0]

@@ -24,8 +24,9 @@ from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
 from runner.cluster.leases import LeaseStore
 from runner.cluster.nodes import NodeRegistry
 from runner.control.errors import BotStateError
+from runner.control.status_table import format_outcome
 from runner.state.journal import MemoryJournal
-from tests.fakes import eventually
+from tests.fakes import eventually, make_status
 
 BOTS = [f"bot-{i}" for i in range(6)]
 LEASE_SECS = 2.0
@@ -80,7 +81,7 @@ class RecordingBots:
         self.running[bot_id] = self.running.get(bot_id) or reason
 
     def statuses(self):
-        return []
+        return [make_status(**row) for row in self._rows()]
 
     async def resume(self, bot_id):
         self.running[bot_id] = ""
@@ -89,9 +90,15 @@ class RecordingBots:
         if self.rows_delay_secs:
             await asyncio.sleep(self.rows_delay_secs)
         self.rows_served += 1
-        return [{"id": bot_id, "kill_reason": reason, "bars": 0, "equity": 1000.0, "pnl": 0.0} if bot_id in self.unbuilt
-                else {"id": bot_id, "kill_reason": reason, "bars": 1, "equity": 1000 + self.pnl.get(bot_id, 0.0),
-                      "pnl": self.pnl.get(bot_id, 0.0)} for bot_id, reason in sorted(self.running.items())]
+        return [make_status(**row).model_dump(mode="json") for row in self._rows()]
+
+    def _rows(self):
+        """The fields of each running bot's status that the coordinator reads (the rest: make_status's)."""
+        return [{"bot_id": bot_id, "state": "killed" if reason else "running", "kill_switch": bool(reason),
+                 "kill_reason": reason, "bars": 0 if bot_id in self.unbuilt else 1,
+                 "equity": 1000.0 if bot_id in self.unbuilt else 1000 + self.pnl.get(bot_id, 0.0),
+                 "pnl": 0.0 if bot_id in self.unbuilt else self.pnl.get(bot_id, 0.0)}
+                for bot_id, reason in sorted(self.running.items())]
 
 
 class Fences:
@@ -436,7 +443,23 @@ async def test_kill_all_names_the_bots_whose_kill_is_pending_on_any_node_and_ans
                    if bot_id != busy)
     b._bots.busy.clear()                                 # the busy bots are done with their candles
     a._bots.busy.clear()
-    assert await control.kill_all("drill again") == []   # every kill latched: answered, nothing pending
+    again = await control.kill_all("drill again")      # every kill latched: answered, nothing pending
+    assert [(s.id, s.state) for s in again] == [(bot, "killed") for bot in BOTS[:4]]
+
+
+async def test_kill_all_answers_with_every_nodes_bots_as_they_ended_killed_each_with_its_node(cluster):
+    a, b = await cluster("node-a", bots=BOTS[:4]), await cluster("node-b", bots=BOTS[:4])
+    await eventually(lambda: len(a.held) == len(b.held) == 2, timeout_secs=15, poll_secs=0.05)
+    control = ClusterControl(a._bots, a, a._nodes, a._kill_switch, stop_grace_secs=0.3)
+
+    answered = await control.kill_all("drill")
+
+    # Before: node-a's two bots only, though node-b's two were killed too, as its answer said.
+    assert [(s.id, s.state, s.cluster["node"]) for s in answered] == sorted(
+        (bot, "killed", node.node) for node in (a, b) for bot in node.held)
+    there = sorted(b.held)[0]
+    assert format_outcome(next(s for s in answered if s.id == there)) == \
+        f"{there}: killed on node-b (reason: {GLOBAL_KILL_PREFIX} (node-a): drill)"
 
 
 async def test_the_cluster_loss_rule_counts_a_bot_stopped_at_a_loss_with_its_last_figures(cluster):
