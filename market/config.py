@@ -98,8 +98,10 @@ class SyntheticSource(StrictModel):
     start_price: Annotated[Number, Field(ge=MIN_PRICE, le=MAX_PRICE)] = 100.0
     volatility: Annotated[Number, Field(gt=0, lt=0.5, description="std dev of one candle's log return")] = 0.002
     start: UtcDatetime = datetime(2024, 1, 1, tzinfo=UTC)
-    """The first candle's open time; the series lies within the candle times a file may hold
-    (`market.limits`: 1970 to 2200), checked against the bot's timeframe by its config."""
+    """The first candle's open time, within the candle times a file may hold (`market.limits`:
+    1970 to 2200). The series may run on past 2200 (45,000 weekly candles from 2024 reach 2886),
+    not past the year 9999, where a date can no longer be written: checked against the bot's
+    timeframe by its config."""
 
     @field_validator("start")
     @classmethod
@@ -109,12 +111,11 @@ class SyntheticSource(StrictModel):
         return start
 
     def series_end_problem(self, timeframe: str) -> str | None:
-        """Why the series, its candles `timeframe` apart, runs past MAX_TS_MS; None when it does not."""
-        last_ms = _epoch_ms(self.start) + (self.bars - 1) * timeframe_ms(timeframe)
-        if last_ms < MAX_TS_MS:
+        """Why the series, its candles `timeframe` apart, runs past the year 9999; None when it does not."""
+        if _epoch_ms(self.start) + (self.bars - 1) * timeframe_ms(timeframe) < _LAST_WRITABLE_MS:
             return None
-        return (f"{self.bars} {timeframe} candles from {iso_utc(_epoch_ms(self.start))} run to {iso_utc(last_ms)}, "
-                f"past {_END_DAY}, the latest candle time; start earlier or make bars fewer")
+        return (f"{self.bars} {timeframe} candles from {iso_utc(_epoch_ms(self.start))} run past the year 9999, "
+                "where a date can no longer be written; start earlier or make bars fewer")
 
 
 _FIRST_DAY, _END_DAY = iso_utc(MIN_TS_MS)[:10], iso_utc(MAX_TS_MS)[:10]
@@ -122,6 +123,9 @@ _FIRST_DAY, _END_DAY = iso_utc(MIN_TS_MS)[:10], iso_utc(MAX_TS_MS)[:10]
 
 def _epoch_ms(moment: datetime) -> int:
     return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+_LAST_WRITABLE_MS = _epoch_ms(datetime(9999, 1, 1, tzinfo=UTC))     # a year's room for the last candle to close
 
 
 MarketConfig = Annotated[CsvSource | JsonSource | TicksSource | SyntheticSource, Field(discriminator="source")]

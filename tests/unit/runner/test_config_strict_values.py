@@ -55,9 +55,9 @@ def test_capital_must_be_finite_and_bounded(tmp_path, capital, expected):
      "market.start: the series must start from 1970-01-01 and before 2200-01-01, got 1900-01-01T00:00:00Z"),
     ("{source: synthetic, start: 9999-12-31}",
      "market.start: the series must start from 1970-01-01 and before 2200-01-01, got 9999-12-31T00:00:00Z"),
-    ("{source: synthetic, start: 2199-12-01, bars: 45000}",
-     "market: 45000 1m candles from 2199-12-01T00:00:00Z run to 2200-01-01T05:59:00Z, past 2200-01-01, the latest "
-     "candle time; start earlier or make bars fewer"),
+    ("{source: synthetic, start: 2199-12-01, bars: 1000000}\ntimeframe: 1w",
+     "market: 1000000 1w candles from 2199-12-01T00:00:00Z run past the year 9999, where a date can no longer be "
+     "written; start earlier or make bars fewer"),
 ])
 def test_synthetic_market_numbers_are_bounded(tmp_path, market, expected):
     assert bot_problems(tmp_path, f"capital: 1000\nmarket: {market}\n") == [expected]
