@@ -102,14 +102,17 @@ class ClusterControl:
     # -- actions on one bot: where it runs ----------------------------------------------------
 
     def _here(self, bot_id: str, action: str) -> None:
-        self._manager.status(bot_id)                     # UnknownBot first
+        # A basket's id is leased (a unit) but no bot's: the manager acts on every leg by it.
+        basket = bot_id in self._coordinator.units and bot_id not in self._coordinator.units[bot_id]
+        if not basket:
+            self._manager.status(bot_id)                 # UnknownBot first
         if self._coordinator.holds(bot_id):
             return
-        lease = self._coordinator.lease_row(bot_id)
+        lease, what = self._coordinator.lease_row(bot_id), "basket" if basket else "bot"
         if lease is None:
-            raise BotStateError(f"bot {bot_id} runs on no node right now (a node takes it within the lease "
+            raise BotStateError(f"{what} {bot_id} runs on no node right now (a node takes it within the lease "
                                 f"time); ask again in a moment")
-        raise BotStateError(f"bot {bot_id} runs on node {lease['node']}, not on {self.node}: {action} it "
+        raise BotStateError(f"{what} {bot_id} runs on node {lease['node']}, not on {self.node}: {action} it "
                             f"through that node's control socket (botrunner {action} {bot_id} --state-dir ...)")
 
     async def start(self, bot_id: str) -> BotStatus:

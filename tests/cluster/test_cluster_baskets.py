@@ -42,7 +42,7 @@ async def nodes(redis_url, redis_key_prefix):
         timings = LeaseTimings(LEASE_SECS)
         registry, kill_switch = NodeRegistry(client, prefix, name, timings.lease_ms), GlobalKillSwitch(client, prefix, name)
         coordinator = ClusterCoordinator(
-            bots=RecordingBots(name, log), bot_ids=[*PLAIN, *LEGS], baskets=BASKETS,
+            bots=RecordingBots(name, log, [*PLAIN, *LEGS]), bot_ids=[*PLAIN, *LEGS], baskets=BASKETS,
             leases=LeaseStore(client, prefix, name, timings.lease_ms), nodes=registry, kill_switch=kill_switch,
             fencing=fences, timings=timings, events=ClusterEvents(client, prefix, name, timings.lease_ms),
             flush_snapshot=_flushed(log, name))
@@ -151,3 +151,20 @@ async def test_a_basket_moved_away_can_be_asked_back_before_the_nodes_next_round
     answer = await control.move("trio", "node-a")        # was refused: "already runs on node node-a"
     assert (answer["to"], answer["from"]) == ("node-a", None)
     assert await a._nodes.move_requests(["trio"]) == {"trio": "node-a"}
+
+
+async def test_a_baskets_id_is_acted_on_by_the_node_holding_it_and_elsewhere_refused_naming_that_node(nodes):
+    (a, control_a), (b, control_b) = await nodes("node-a"), await nodes("node-b")
+    await eventually(lambda: basket_node(a, b) is not None and None not in (a.lease_row("trio"), b.lease_row("trio")),
+                     timeout_secs=15, poll_secs=0.05)
+    (owner, here), (other, there) = ((a, control_a), (b, control_b)) if basket_node(a, b) is a else \
+        ((b, control_b), (a, control_a))
+
+    # Before: "no bot 'trio'" on every node, though a daemon alone stops, starts, kills and
+    # resumes a basket by its id (every leg).
+    for action, call in (("stop", lambda: there.stop("trio")), ("kill", lambda: there.kill("trio", "drill"))):
+        with pytest.raises(BotStateError, match=f"^basket trio runs on node {owner.node}, not on {other.node}: "
+                                                f"{action} it through that node's control socket"):
+            await call()
+    await here.kill("trio", "drill")
+    assert owner._bots.kills_asked == [("trio", "drill")]          # the manager kills every leg by the id

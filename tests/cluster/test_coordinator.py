@@ -23,7 +23,7 @@ from runner.cluster.events import ClusterEvents
 from runner.cluster.kill_switch import GLOBAL_KILL_PREFIX, GlobalKillSwitch
 from runner.cluster.leases import LeaseStore
 from runner.cluster.nodes import NodeRegistry
-from runner.control.errors import BotStateError
+from runner.control.errors import BotStateError, UnknownBot
 from runner.control.status_table import format_outcome
 from runner.state.journal import MemoryJournal
 from tests.fakes import eventually, make_status
@@ -35,8 +35,9 @@ LEASE_SECS = 2.0
 class RecordingBots:
     """The manager as the coordinator sees it; every call lands in the shared `log`."""
 
-    def __init__(self, node: str, log: list[tuple]) -> None:
+    def __init__(self, node: str, log: list[tuple], configured: list[str] = ()) -> None:
         self.node, self.log = node, log
+        self.configured = set(configured)            # the bots of the folder, as the manager's slots
         self.running: dict[str, str] = {}            # bot -> kill reason ("" while not killed)
         self.pnl: dict[str, float] = {}              # bot -> its PnL on a capital of 1,000
         self.rows_delay_secs = 0.0                   # armed by a test: every round's status step this slow
@@ -82,6 +83,11 @@ class RecordingBots:
 
     def statuses(self):
         return [make_status(**row) for row in self._rows()]
+
+    def status(self, bot_id):
+        if bot_id not in self.configured:                # as BotManager: a basket's id is no bot's
+            raise UnknownBot(f"no bot {bot_id!r}")
+        return make_status(bot_id)
 
     async def resume(self, bot_id):
         self.running[bot_id] = ""
