@@ -13,6 +13,9 @@ snapshot (`runner.daemon.checkpoints`), at the end of a loop turn, which may com
 A kill the bot cannot carry out within `stop_grace_secs` (busy on a slow exchange answer, or still
 starting) is not latched yet: the request says so (409) instead of answering as if it were. Once
 latched, the answer waits `FLATTEN_WAIT_SECS` at most for the bot's flatten (`_until_killed`).
+A resume of a bot still being built, or handed its run latched and not done with it (as every
+killed bot is right after a restart, shown killed already), waits for it, `stop_grace_secs` at
+most, and then resumes it as it finds it (`_until_latch_settled`).
 """
 
 from __future__ import annotations
@@ -201,7 +204,14 @@ class ManagerRequests(ManagerQueries):
         return self.statuses()
 
     async def resume(self, bot_id: str) -> BotStatus:
-        if legs := self._basket_legs(bot_id):
+        """Clear the bot's kill switch (a basket's id: the one its legs share) and start it again,
+        or let it trade on if it is still at work on its flatten. A bot still starting, or handed
+        its run latched and not done with it, is waited for first (`_until_latch_settled`):
+        right after a restart a bot's status shows it killed while it is. BotStateError when it
+        is not killed, or still settling after `stop_grace_secs`."""
+        legs = self._basket_legs(bot_id)
+        await self._until_latch_settled(legs or [self._slot(bot_id)])
+        if legs:
             return await self._resume_basket(legs)
         slot = self._slot(bot_id)
         runner = slot.runner
@@ -230,6 +240,25 @@ class ManagerRequests(ManagerQueries):
         slot.crash_times.clear()
         self._launch(slot)
         return self._status(slot)
+
+    async def _until_latch_settled(self, slots: list[BotSlot]) -> None:
+        """Wait, `stop_grace_secs` at most, until no slot of `slots` is settling its latch
+        (`BotSlot.latch_settling`); then BotStateError naming the first still at it. Without this
+        wait a resume right after a restart was refused as "not killed (it is running)" (or, a
+        basket whose legs were being built, "not killed") while the status showed it killed, and
+        the bot then came up killed, waiting for another resume."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._stop_grace_secs
+        # A latch is restored, and a latched run ends, in the bot's own task: looked at every few
+        # ms, as `_until_killed` does, with the tasks' ends waited on between looks.
+        while settling := [slot for slot in slots if slot.latch_settling]:
+            if (left := deadline - loop.time()) <= 0:
+                slot = settling[0]
+                doing = "being built and restored" if slot.state is BotState.STARTING else "ending its run, killed"
+                raise BotStateError(f"bot {slot.id} is still {doing} after {self._stop_grace_secs:g}s: its kill "
+                                    f"switch can be resumed once it shows killed. See: botrunner status {slot.id}")
+            await asyncio.wait({slot.task for slot in settling}, timeout=min(left, _LATCH_POLL_SECS),
+                               return_when=asyncio.FIRST_COMPLETED)
 
     async def _resume_basket(self, legs: list[BotSlot]) -> BotStatus:
         """Clear a basket's one latch and start every leg it stopped (see `runner.basket.group`)."""

@@ -126,6 +126,25 @@ class BotSlot:
                                            and runner.kill_switch.tripped and runner.portfolio.quantity != 0.0)
 
     @property
+    def latch_settling(self) -> bool:
+        """Its task is still at work before a resume can act on its kill switch: being built and
+        restored (its latch not read yet), or handed its run latched and not done with it (warming
+        up to close what it holds, or ended killed, writing its last snapshot and closing its
+        parts). Its status may show it killed meanwhile (`shown_state`), so a resume waits for it
+        (`ManagerRequests.resume`) rather than call it running. A bot at work on a flatten it owes
+        is not settling: it is resumed in place."""
+        if not self.alive:
+            return False
+        if self.state is BotState.STARTING:
+            return True
+        runner = self.runner
+        if runner is None or not runner.kill_switch.tripped or runner.flatten_pending:
+            return False
+        if self.state is BotState.KILLED:       # its run over: its task closes the runner's parts
+            return True
+        return self.state is _RUNNING and (self._latched_at_start or runner.state is RunnerState.KILLED)
+
+    @property
     def run_ended(self) -> bool:
         """Its status shows its run over (stopped, finished, killed with nothing left to flatten,
         failed), though its task may still be writing its last snapshot and closing its parts."""
