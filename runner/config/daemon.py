@@ -66,6 +66,14 @@ class ControlConfig(StrictModel):
     socket: Path | None = None
     tcp: TcpControl | None = None
 
+    @field_validator("socket", mode="before")
+    @classmethod
+    def _socket_is_named(cls, value: Any) -> Any:
+        # Checked before conversion: Path("") is ".", a folder no socket can be bound at.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must name a socket file, e.g. /run/botrunner/botrunner.sock")
+        return value
+
     @field_validator("socket")
     @classmethod
     def _socket_path_fits(cls, path: Path | None) -> Path | None:

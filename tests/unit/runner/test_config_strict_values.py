@@ -85,6 +85,8 @@ def daemon_problems(tmp_path, daemon_yaml):
     ("supervisor: {backoff_max_secs: .inf}\n", "supervisor.backoff_max_secs: must be a finite number, got inf"),
     ("snapshot_interval_secs: 1.0e-9\n", "snapshot_interval_secs: must be >= 0.1 and <= 3600, got 1e-09"),
     ("state_dir: ''\n", "state_dir: must name a folder, e.g. state or /var/lib/botrunner"),
+    # Before: Path('') is '.', validate said ok, and run: '. exists and is not a socket; refusing to replace it'.
+    ("control: {socket: ''}\n", "control.socket: must name a socket file, e.g. /run/botrunner/botrunner.sock"),
     ("supervisor: {max_restarts: true}\n", "supervisor.max_restarts: must be a whole number, got True"),
 ])
 def test_daemon_settings_that_cannot_work_are_refused(tmp_path, daemon_yaml, expected):
