@@ -20,6 +20,14 @@ whole candles. A bot that has started its next candle by then is told it owes on
 (`checkpoint_owed`) and checkpoints again at the end of that candle, whatever its interval; the
 journal covers it meanwhile.
 
+Those checkpoints are made a batch of about `batch_secs` (1 ms) at a time, one batch a loop turn:
+made in one callback, a hundred bots' snapshots held the loop for milliseconds (a thousand's for
+tens of them), and whatever came meanwhile waited, another stream's candle and the orders of its
+bots. Between two batches the loop runs what is ready. Each bot is still read when it is made and
+only if between candles then, and the commit after the last batch covers them all before they go
+to the writer in one lot (a `submit` meanwhile hands over those made so far, behind a commit
+too). A flush or a close makes what is left at once.
+
 A commit that fails hands nothing over: the snapshots on disk stay the older ones, which the
 journal does cover. The error is logged, and each bot whose snapshot was held gets it raised at
 its next checkpoint (the supervisor restarts it from its last good state), as it got it at once
@@ -29,6 +37,7 @@ when the commit was its own.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -37,6 +46,8 @@ from loguru import logger
 from runner.state.snapshots import SnapshotWriter, encode
 
 __all__ = ["Checkpoints"]
+
+StateOf = Callable[[Any], dict[str, Any]]     # a bot to the state its snapshot holds
 
 
 class Checkpointed(Protocol):
@@ -53,18 +64,24 @@ class Checkpointed(Protocol):
 class Checkpoints:
     """Snapshots held until one commit of `commits` (in order) covers them, then given to `writer`.
     `after_group_commit` (the journal's, see `submit_soon`) defers a bot's checkpoint past the
-    orders of its candle; without it, to the end of the loop turn."""
+    orders of its candle; without it, to the end of the loop turn. Deferred checkpoints are made
+    for about `batch_secs` a loop turn (one at least), the loop free in between."""
 
     def __init__(self, writer: SnapshotWriter, commits: Sequence[Callable[[], None]],
-                 after_group_commit: Callable[[Callable[[], None]], bool] | None = None) -> None:
+                 after_group_commit: Callable[[Callable[[], None]], bool] | None = None, *,
+                 batch_secs: float = 0.001) -> None:
         self._writer = writer
         self._commits = tuple(commits)
         self._after_group_commit = after_group_commit
         self._held: dict[str, bytes] = {}
         self._failed: dict[str, Exception] = {}
         self._scheduled = False
-        self._soon: dict[str, tuple[Checkpointed, Callable[[Any], dict[str, Any]]]] = {}
+        self._soon: dict[str, tuple[Checkpointed, StateOf]] = {}
         self._soon_scheduled = False
+        self._batch_secs = batch_secs
+        # Checkpoints whose candle's orders are on the wire, being made a batch a loop turn.
+        self._making: dict[str, tuple[Checkpointed, StateOf]] = {}
+        self._batch_scheduled = False
 
     def submit(self, bot_id: str, state: dict[str, Any]) -> None:
         """Hold `state` for the end of this loop turn (the latest of a bot's states wins, and a
@@ -76,13 +93,14 @@ class Checkpoints:
         # would read a bot that may have closed its parts meanwhile (a finished sim bot's engine
         # drops its resting stops): `state` replaces it.
         self._soon.pop(bot_id, None)
+        self._making.pop(bot_id, None)
         self._held[bot_id] = encode(bot_id, state)
         if not self._scheduled:
             self._scheduled = True
             # Behind the callbacks already queued: the other bots stepping on the same candle.
             asyncio.get_running_loop().call_soon(self.hand_over)
 
-    def submit_soon(self, bot: Checkpointed, state_of: Callable[[Any], dict[str, Any]]) -> None:
+    def submit_soon(self, bot: Checkpointed, state_of: StateOf) -> None:
         """`submit(bot.bot_id, state_of(bot))` once the orders of the candle are on the wire (see
         the module docstring): at once for a bot not between candles now (a kill or resume by hand
         holds its turn). Raises the error of a failed commit, or of a deferred state that could
@@ -92,6 +110,8 @@ class Checkpoints:
         if not bot.between_candles:
             self.submit(bot.bot_id, state_of(bot))
             return
+        if self._making:                     # an older one not made yet: this one, after this candle's orders
+            self._making.pop(bot.bot_id, None)
         self._soon[bot.bot_id] = (bot, state_of)
         if not self._soon_scheduled:
             self._soon_scheduled = True
@@ -106,23 +126,48 @@ class Checkpoints:
             asyncio.get_running_loop().call_soon(self._submit_deferred)
 
     def _submit_deferred(self) -> None:
-        self._make_deferred()
-        if self._held and not self._scheduled:
+        self._take_soon()
+        if not self._batch_scheduled:        # else the batches under way make these too
+            self._make_batch()
+
+    def _take_soon(self) -> None:
+        self._soon_scheduled = False
+        self._making.update(self._soon)
+        self._soon = {}
+
+    def _make_batch(self) -> None:
+        self._batch_scheduled = False
+        making, make = self._making, self._make
+        deadline = time.perf_counter() + self._batch_secs     # wall time: what waits meanwhile waits in it
+        # The order they are made in does not matter (each bot is read when made, and the commit
+        # after the last covers them all): `popitem` takes the last one in O(1).
+        while making:
+            make(*making.popitem())
+            if time.perf_counter() >= deadline:
+                break
+        if making:
+            self._batch_scheduled = True
+            asyncio.get_running_loop().call_soon(self._make_batch)     # behind what came meanwhile
+        elif self._held and not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.hand_over)
 
     def _make_deferred(self) -> None:
-        self._soon_scheduled = False
-        soon, self._soon = self._soon, {}
-        for bot_id, (bot, state_of) in soon.items():
-            if not bot.between_candles:
-                bot.checkpoint_owed()        # busy again: at the end of its candle (see the docstring)
-                continue
-            try:
-                self._held[bot_id] = encode(bot_id, state_of(bot))
-            except Exception as exc:          # raised to the bot at its next checkpoint, as `submit` would
-                logger.error("Snapshot of {} not made: {}: {}", bot_id, type(exc).__name__, exc)
-                self._failed[bot_id] = exc
+        """Every deferred checkpoint of a bot between candles, now (a flush, a close)."""
+        self._take_soon()
+        while self._making:
+            self._make(*self._making.popitem())
+
+    def _make(self, bot_id: str, deferred: tuple[Checkpointed, StateOf]) -> None:
+        bot, state_of = deferred
+        if not bot.between_candles:
+            bot.checkpoint_owed()            # busy again: at the end of its candle (see the docstring)
+            return
+        try:
+            self._held[bot_id] = encode(bot_id, state_of(bot))
+        except Exception as exc:              # raised to the bot at its next checkpoint, as `submit` would
+            logger.error("Snapshot of {} not made: {}: {}", bot_id, type(exc).__name__, exc)
+            self._failed[bot_id] = exc
 
     def hand_over(self) -> None:
         """Commit, then give every held snapshot to the writer. Safe to call at any time."""

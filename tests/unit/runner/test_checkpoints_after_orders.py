@@ -155,3 +155,70 @@ async def test_a_snapshot_that_cannot_be_made_later_is_raised_to_its_bot_at_its_
     with pytest.raises(ValueError):
         checkpoints.submit_soon(bot, Broken.state)
     assert writer.store.read("broken") is None
+
+
+@pytest.fixture
+def one_a_turn(tmp_path):
+    """`store` with deferred checkpoints made one a loop turn (a batch's time budget of zero)."""
+    journal = SqliteJournal(tmp_path / "journal.sqlite3")
+    writer = SnapshotWriter(SnapshotStore(tmp_path / "bots"))
+    checkpoints = Checkpoints(writer, [journal.commit], journal.after_group_commit, batch_secs=0.0)
+    yield journal, writer, checkpoints
+    checkpoints.close()
+    journal.close()
+
+
+async def test_another_streams_candle_is_handled_between_two_batches_of_a_candles_snapshots(one_a_turn):
+    journal, writer, checkpoints = one_a_turn
+    events: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def state_while_another_candle_arrives(bot: Bot) -> dict:
+        if len(events) == 0:                         # another stream's candle comes in meanwhile
+            loop.call_soon(events.append, "candle of the other stream")
+        return bot.state()
+
+    for name in ("quiet-a", "quiet-b", "quiet-c"):
+        checkpoints.submit_soon(Bot(name, events), state_while_another_candle_arrives)
+    for _ in range(8):
+        await asyncio.sleep(0)
+
+    assert events[1] == "candle of the other stream"     # after the first snapshot, before the others
+    assert sorted(events[:1] + events[2:]) == [f"state quiet-{x} at bar 0" for x in "abc"]
+    await writer.aflush()
+    assert all(writer.store.read(f"quiet-{x}") == {"bars": 0} for x in "abc")   # behind one commit, as before
+
+
+async def test_a_last_snapshot_submitted_while_the_batches_are_made_is_the_one_written(one_a_turn):
+    journal, writer, checkpoints = one_a_turn
+    events: list[str] = []
+    bots = [Bot(name, events) for name in ("finished", "quiet-a", "quiet-b")]
+
+    def state_before_the_last_one_comes(bot: Bot) -> dict:
+        if len(events) == 0:                         # the first batch: "finished" ends its run meanwhile
+            asyncio.get_running_loop().call_soon(checkpoints.submit, "finished", {"bars": 9, "open_orders": ["stop"]})
+        return bot.state()
+
+    for bot in bots:
+        checkpoints.submit_soon(bot, state_before_the_last_one_comes)
+    bots[0].bars = -1                                # its parts closed: a state made now loses its stops
+    for _ in range(8):
+        await asyncio.sleep(0)
+    await checkpoints.aflush()
+
+    assert "state finished at bar -1" not in events
+    assert writer.store.read("finished") == {"bars": 9, "open_orders": ["stop"]}
+
+
+async def test_a_stop_between_two_batches_makes_the_rest_at_once_and_writes_them(one_a_turn):
+    journal, writer, checkpoints = one_a_turn
+    events: list[str] = []
+    for name in ("quiet-a", "quiet-b", "quiet-c"):
+        checkpoints.submit_soon(Bot(name, events), Bot.state)
+    while not events:                                # the first batch made
+        await asyncio.sleep(0)
+
+    checkpoints.close()                              # the daemon's last flush: no loop turn after it
+
+    assert len(events) == 3
+    assert all(writer.store.read(f"quiet-{x}") == {"bars": 0} for x in "abc")
