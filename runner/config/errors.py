@@ -40,6 +40,13 @@ def describe_errors(exc: ValidationError, model: type[BaseModel], prefix: tuple[
             where = ".".join((*prefix, *path)) or "(top level)"
             lines.append(f"{where}: a key must be a field's name (text), got {_show(error.get('input'))}")
             continue
+        if error["loc"][-1:] == ("[key]",) and error["type"] == "string_pattern_mismatch":
+            # A mapping's key (`risk_groups: {Majörs: ...}`): pydantic's loc ends `Majörs.[key]`,
+            # and the rule is the key type's description, not its regular expression.
+            path, field, _ = _resolve(model, error["loc"][:-2])
+            rule = _key_description(field) or f"must match {(error.get('ctx') or {}).get('pattern')}"
+            lines.append(f"{'.'.join((*prefix, *path))}: {_show(error.get('input'))} is not a valid name: {rule}")
+            continue
         path, field, parent = _resolve(model, error["loc"])
         where, message = ".".join((*prefix, *path)), _message(error, field, parent)
         if not where and error["type"] == "value_error":
@@ -81,6 +88,18 @@ def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[str], F
         path.append(str(part))
         current = None
     return path, field, parent
+
+
+def _key_description(field: FieldInfo | None) -> str | None:
+    """The description of a `dict[Key, ...]` field's key type, where it has one."""
+    annotation = field.annotation if field is not None else None
+    while typing.get_origin(annotation) in (Union, types.UnionType):        # `dict[...] | None`
+        annotation = next((a for a in typing.get_args(annotation) if a is not type(None)), None)
+    if typing.get_origin(annotation) is not dict:
+        return None
+    key = typing.get_args(annotation)[0]
+    infos = [extra for extra in typing.get_args(key)[1:] if isinstance(extra, FieldInfo)]
+    return next((info.description for info in infos if info.description), None)
 
 
 def _models_in(annotation: Any) -> Any:

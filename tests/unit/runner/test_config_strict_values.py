@@ -105,3 +105,15 @@ def test_daemon_settings_that_cannot_work_are_refused(tmp_path, daemon_yaml, exp
 ])
 def test_regime_and_trigger_numbers_are_numbers(tmp_path, extra, expected):
     assert expected in bot_problems(tmp_path, extra)
+
+
+@pytest.mark.parametrize("daemon_yaml, expected", [
+    # Before: "risk_groups.Majörs.[key]: must match ^[a-z0-9][a-z0-9_-]{0,62}$, got 'Majörs'".
+    ("risk_groups: {Majörs: {max_open_positions: 2}}\n",
+     "risk_groups: 'Majörs' is not a valid name: lower-case letters, digits, - and _"),
+    ("account_limits: {'binance/x y': {max_open_positions: 1}}\n",
+     "account_limits: 'binance/x y' is not a valid name: "),
+])
+def test_a_bad_key_of_a_mapping_is_named_in_words(tmp_path, daemon_yaml, expected):
+    [problem] = daemon_problems(tmp_path, daemon_yaml)
+    assert problem.startswith(expected) and "[key]" not in problem and "^" not in problem, problem
