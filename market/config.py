@@ -86,6 +86,8 @@ draws come after every close's, so it cannot be streamed and stay the same serie
 Candle tuples: about 580 bytes a candle at the peak of a backtest (1,000,000 candles: 640 MB of
 RSS against 180 MB for 200,000, measured 2026-12-02), so the 10,000,000 allowed before was some
 6 GB for one bot. A million is two years of 1m candles, eleven days of 1s ones."""
+SYNTHETIC_BYTES_PER_CANDLE = 580
+"""Memory a synthetic candle takes at the peak of a backtest (measured, as above)."""
 
 
 class SyntheticSource(StrictModel):

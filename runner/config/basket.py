@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal, Self
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from market.config import MarketConfig, SyntheticSource
+from market.config import SYNTHETIC_BYTES_PER_CANDLE, MarketConfig, SyntheticSource
 from market.file_kind import special_file_kind
 from market.limits import MAX_CAPITAL, Number, WholeNumber
 from market.strict import StrictModel
@@ -47,7 +47,10 @@ Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$",
 BASKET_KEYS = ("symbols", "symbol_provider", "max_open_positions", "stake_amount", "stake_fraction",
                "on_retire", "markets")
 _MAX_SYMBOL_PROBLEMS = 5     # lines of a symbol file named one by one
-_PLACEHOLDER = "BASKET/LEG"     # the symbol the shared fields are checked with, before the legs get theirs
+_PLACEHOLDER = "BASKET/LEG"
+MAX_BASKET_SYNTHETIC_BARS = 5_000_000
+"""Most synthetic candles a sim basket's legs may hold in all: each leg's series is kept whole
+(market.config.MAX_SYNTHETIC_BARS bounds one), so five million is some 3 GB."""     # the symbol the shared fields are checked with, before the legs get theirs
 
 
 class FileSymbols(StrictModel):
@@ -207,6 +210,21 @@ def basket_config_problems(path: Path, raw: dict[str, Any]) -> tuple[BasketConfi
     return basket, []
 
 
+def _synthetic_total_problem(template: BotConfig, fields: BasketFields) -> str | None:
+    """Why the legs' synthetic series are too many candles to hold at once, or None. Each is
+    within `market.bars`' bound; a basket multiplies it by its symbols."""
+    bars = [market.bars for s in fields.symbols or [] if isinstance(market := fields.markets.get(s, template.market),
+                                                                     SyntheticSource)]
+    total = sum(bars)
+    if total <= MAX_BASKET_SYNTHETIC_BARS:
+        return None
+    what = (f"{len(bars)} symbols of {bars[0]:,} synthetic candles" if len(set(bars)) == 1
+            else f"the synthetic series of {len(bars)} symbols")
+    return (f"market.bars: {what} are {total:,} candles, kept in memory at once (some "
+            f"{total * SYNTHETIC_BYTES_PER_CANDLE / 1e9:.1f} GB); a basket holds at most {MAX_BASKET_SYNTHETIC_BARS:,}: "
+            "make bars fewer, or list fewer symbols")
+
+
 def _template_symbol(raw: dict[str, Any]) -> str:
     """The symbol the shared fields are checked with: the first listed (a live bot's safe mode
     names the symbols it allows), else one safe mode allows, else a placeholder."""
@@ -235,6 +253,8 @@ def _basket_rules(template: BotConfig, fields: BasketFields) -> list[str]:
         if unnamed:
             problems.append(f"markets: a sim basket reads a candle file per symbol; name one for {', '.join(unnamed)} "
                             "(markets: {SYMBOL: {source: csv, path: ...}}), or use market: {source: synthetic}")
+    if template.mode == "sim" and fields.symbols is not None and (too_many := _synthetic_total_problem(template, fields)):
+        problems.append(too_many)
     if fields.symbols is not None and (extra := sorted(set(fields.markets) - set(fields.symbols))):
         problems.append(f"markets: {', '.join(extra)} not in symbols")
     if isinstance(fields.symbol_provider, TopVolumeSymbols) and template.exchange is None:

@@ -142,3 +142,17 @@ def test_a_reloaded_basket_holds_its_new_max_open_positions(tmp_path):
     changed = load_bot_or_basket(write(tmp_path, BASKET.replace("max_open_positions: 2", "max_open_positions: 1"),
                                        "changed.yaml")).legs()[0]
     assert baskets.for_leg(changed) is group and group.limits.max_open_positions == 1
+
+
+def test_a_sim_basket_holds_at_most_five_million_synthetic_candles_in_all(tmp_path):
+    # Each leg's series is kept whole, some 580 bytes a candle: six symbols of a million candles
+    # each (each within market.bars' bound) were 3.5 GB, and a thousand symbols of the default
+    # 45,000 some 26 GB. Five legs of a million still load.
+    six = [f"S{i}/USDT" for i in range(6)]
+    path = write(tmp_path, BASKET.replace("symbols: [BTC/USDT, ETH/USDT, SOL/USDT]", f"symbols: [{', '.join(six)}]")
+                 .replace("bars: 500", "bars: 1000000").replace("timeframe: 5m", "timeframe: 1m"))
+    assert problems_of(path) == [
+        f"{path}: market.bars: 6 symbols of 1,000,000 synthetic candles are 6,000,000 candles, kept in memory at "
+        "once (some 3.5 GB); a basket holds at most 5,000,000: make bars fewer, or list fewer symbols"]
+    five = path.read_text().replace(", S5/USDT", "")
+    assert len(load_bot_or_basket(write(tmp_path, five, "five.yaml")).legs()) == 5
