@@ -291,6 +291,9 @@ class BinanceStandIn(StandInHooks):
             if fault.kind == "delay":
                 if await self._closing_within(fault.delay_secs):
                     return self._drop(request)
+            elif fault.kind == "hold":
+                if await self._closing_before(fault.release):
+                    return self._drop(request)
             elif fault.kind == "drop":
                 return self._drop(request)
             else:
@@ -370,6 +373,16 @@ class BinanceStandIn(StandInHooks):
         except TimeoutError:
             return False
         return True
+
+    async def _closing_before(self, release: asyncio.Event) -> bool:
+        """Wait for `release` (a `hold` fault's); True when the stand-in closes first."""
+        closing, released = asyncio.ensure_future(self._closing.wait()), asyncio.ensure_future(release.wait())
+        try:
+            await asyncio.wait({closing, released}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (closing, released):
+                waiter.cancel()
+        return self._closing.is_set() and not release.is_set()
 
     @staticmethod
     def _drop(request: web.Request) -> web.Response:

@@ -8,6 +8,9 @@ Each copies a failure a real Binance client meets:
 - `delay`: the reply comes `delay_secs` late (the request is then processed as usual), so a
   client timeout fires first.
 - `drop`: the connection closes without a reply; the request is not processed.
+- `hold`: the reply waits until the test sets the fault's `release` event (then the request
+  is processed as usual): a request in flight for as long as a test needs, ended by the test,
+  not by a timer.
 - `lose_response`: the request is processed (an order is booked, maybe filled), then the
   connection closes without a reply: the client cannot know the outcome.
 - `status_after`: the request is processed, then answered like `status` (by default Binance's
@@ -26,11 +29,13 @@ e.g. `"GET /api/v3/ticker/*"`.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["status", "rate_limit", "ban", "delay", "drop", "lose_response", "status_after", "land_late"]
+FaultKind = Literal["status", "rate_limit", "ban", "delay", "hold", "drop", "lose_response", "status_after",
+                    "land_late"]
 _METHODS = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"}
 
 
@@ -47,6 +52,7 @@ class Fault:
     retry_after_secs: int = 1
     delay_secs: float = 0.0
     land_after_ms: int = 0
+    release: asyncio.Event | None = field(default=None, repr=False, compare=False)   # `hold`: set to reply
 
     def __post_init__(self) -> None:
         if self.remaining < 1:

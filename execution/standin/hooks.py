@@ -5,6 +5,7 @@ Binance is in `faults`."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -41,6 +42,12 @@ class StandInHooks:
 
     def delay_next(self, pattern: str, secs: float, times: int = 1) -> Fault:
         return self._faults.arm(Fault(pattern, "delay", times, delay_secs=secs))
+
+    def hold_next(self, pattern: str) -> Fault:
+        """Hold the reply to the next request matching `pattern` until `fault.release` is set,
+        then process it as usual; the request is in flight once `fault` has left
+        `pending_faults`. (A stand-in closing meanwhile drops the held connection.)"""
+        return self._faults.arm(Fault(pattern, "hold", release=asyncio.Event()))
 
     def drop_next(self, pattern: str, times: int = 1) -> Fault:
         """Close the connection without a reply. aiohttp retries an idempotent request (GET, DELETE)

@@ -15,7 +15,9 @@ starting) is not latched yet: the request says so (409) instead of answering as 
 latched, the answer waits `FLATTEN_WAIT_SECS` at most for the bot's flatten (`_until_killed`).
 A resume of a bot still being built, or handed its run latched and not done with it (as every
 killed bot is right after a restart, shown killed already), waits for it, `stop_grace_secs` at
-most, and then resumes it as it finds it (`_until_latch_settled`).
+most, and then resumes it as it finds it (`_until_latch_settled`). A killed bot is resumed in
+place while at work on its flatten, or else started again once its run has ended: never a second
+run beside one still ending (`_resume_slot`); a basket's every killed leg the same way.
 """
 
 from __future__ import annotations
@@ -218,28 +220,47 @@ class ManagerRequests(ManagerQueries):
         flattening = slot.alive and runner is not None and runner.flatten_pending
         if runner is None or not runner.kill_switch.tripped or (slot.alive and not flattening):
             raise BotStateError(f"bot {bot_id} is not killed (it is {slot.state}); nothing to resume")
-        reason = runner.kill_switch.reason
-        if flattening:              # still at work on its flatten: it trades on from here
-            if await runner.resume_in_place():
-                slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(),
-                                                 {"cleared": reason}))
+        return await self._resume_slot(slot, runner.kill_switch.reason)
+
+    async def _resume_slot(self, slot: BotSlot, reason: str) -> BotStatus:
+        """Resume one killed bot (or basket leg) whose latch `reason` is cleared: in place while
+        it is still at work on its flatten, otherwise started again once its task has ended.
+        Never a second task beside one still running: two runners on one journal would send
+        every order twice. BotStateError, the latch left as it is, when the run it ends (its
+        flatten completed as the resume came) is still ending after `stop_grace_secs`."""
+        runner = slot.runner
+        if slot.alive and runner.flatten_pending:
+            if await runner.resume_in_place():      # it trades on from here
+                self._record_resume(slot, reason)
                 self._write_snapshot(runner)
                 await slot.journal.group_commit()     # durable before the answer
                 logger.info("Kill switch of {} cleared (was: {}) before its position was closed; it trades on",
-                            bot_id, reason)
+                            slot.id, reason)
                 return self._status(slot)
-            # Its flatten completed meanwhile: the bot is done, killed; resumed as any killed bot.
+        if slot.alive:
+            # Its flatten completed while the resume waited for its candle (or, a basket's leg,
+            # another leg cleared the latch first): its run ends, killed. Started again once ended.
             await asyncio.wait({slot.task}, timeout=self._stop_grace_secs)
-        slot.journal.record(JournalEvent(bot_id, "resume", self._services.clock.now_ms(), {"cleared": reason}))
-        runner.kill_switch.reset()
-        self._write_snapshot(runner)
+            if slot.alive:
+                raise BotStateError(f"bot {slot.id} is still ending its run, killed, after "
+                                    f"{self._stop_grace_secs:g}s: its kill switch can be resumed once it shows "
+                                    f"killed. See: botrunner status {slot.id}")
+        self._record_resume(slot, reason)
+        if runner.kill_switch.tripped:      # a basket's latch is cleared by its first leg resumed
+            runner.kill_switch.reset()
+        self._write_snapshot(runner)        # its latch as cleared, before it is built again
         # Durable before the answer and before the bot trades again. (Lost, it would come back
         # killed with its reason, and wait for another resume: the safe side.)
         await slot.journal.group_commit()
-        logger.info("Kill switch of {} cleared (was: {}); starting it", bot_id, reason)
+        if slot.alive:      # started meanwhile, by a kill asked for during the commit: that run it is
+            return self._status(slot)
+        logger.info("Kill switch of {} cleared (was: {}); starting it", slot.id, reason)
         slot.crash_times.clear()
         self._launch(slot)
         return self._status(slot)
+
+    def _record_resume(self, slot: BotSlot, reason: str) -> None:
+        slot.journal.record(JournalEvent(slot.id, "resume", self._services.clock.now_ms(), {"cleared": reason}))
 
     async def _until_latch_settled(self, slots: list[BotSlot]) -> None:
         """Wait, `stop_grace_secs` at most, until no slot of `slots` is settling its latch
@@ -261,20 +282,25 @@ class ManagerRequests(ManagerQueries):
                                return_when=asyncio.FIRST_COMPLETED)
 
     async def _resume_basket(self, legs: list[BotSlot]) -> BotStatus:
-        """Clear a basket's one latch and start every leg it stopped (see `runner.basket.group`)."""
-        tripped = [s for s in legs if s.runner is not None and s.runner.kill_switch.tripped]
-        if not tripped:
+        """Clear a basket's one latch and bring every killed leg back (see `runner.basket.group`):
+        in place a leg still at work on its flatten, started again one whose run has ended or
+        is ending (`_resume_slot`). The status is the first killed leg's. Before, only the first
+        tripped leg was resumed in place: another leg still closing its position stayed down."""
+        killed = [s for s in legs if s.runner is not None and (
+            s.state is BotState.KILLED or s.runner.state is RunnerState.KILLED
+            or (s.runner.kill_switch.tripped and not s.alive))]
+        if not killed:
             raise BotStateError(f"basket {legs[0].config.basket.basket} is not killed; nothing to resume")
-        first = await self.resume(tripped[0].id)          # clears the latch the legs share
-        for slot in legs:
-            if slot is not tripped[0] and slot.runner is not None and not slot.alive and slot.state == BotState.KILLED:
-                slot.journal.record(JournalEvent(slot.id, "resume", self._services.clock.now_ms(),
-                                                 {"cleared": "the basket's kill switch"}))
-                self._write_snapshot(slot.runner)         # its latch as cleared, before it is built again
-                await slot.journal.group_commit()
-                slot.crash_times.clear()
-                self._launch(slot)
-        return first
+        reason = next((s.runner.kill_switch.reason for s in killed if s.runner.kill_switch.tripped), "")
+        # Those at work on their flatten first, together, each as soon as its candle is done:
+        # once the latch they share is cleared, a leg still flattening would step on, killed,
+        # with nothing tripped.
+        flattening = [s for s in killed if s.alive and s.runner.flatten_pending]
+        await asyncio.gather(*(self._resume_slot(s, reason) for s in flattening))
+        for slot in killed:
+            if slot not in flattening:
+                await self._resume_slot(slot, reason)
+        return self._status(killed[0])
 
     async def trigger(self, bot_id: str) -> BotStatus:
         """Ask the bot's model at its next candle (`botrunner trigger`)."""
