@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from market.shared import FeedHub
@@ -18,6 +20,7 @@ from runner.config.bot import BotConfig
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
+from tests.fakes import eventually
 
 
 def sim_services(root: Path) -> DaemonServices:
@@ -36,6 +39,29 @@ def candles_covered(journalled: list[tuple[str, int]]) -> int:
     """The candles a journal covers, up to where it stopped: an event is journalled on the
     candle it is made on (its stop: the last candle it read), a fill on the candle before."""
     return max(bar + 2 if kind == "fill" else bar + 1 for kind, bar in journalled)
+
+
+@asynccontextmanager
+async def run_until_killed(bots: list, root: Path, killed: Iterable[str], *,
+                           flattened: bool = False) -> AsyncIterator[tuple[BotManager, DaemonServices]]:
+    """Run `bots` (a basket's legs) under a BotManager on `sim_services(root)` until every bot of
+    `killed` shows killed (and, with `flattened`, owes no flatten), then stop it; the block reads
+    the manager and the services before they are closed."""
+    killed = list(killed)
+    services = sim_services(root)
+    stop = asyncio.Event()
+    try:
+        manager = BotManager(bots, services)
+        running = asyncio.create_task(manager.run(stop))
+        await eventually(lambda: all(manager.status(bot).state == "killed"
+                                     and not (flattened and manager.status(bot).flatten_pending)
+                                     for bot in killed), 30)
+        stop.set()
+        await asyncio.wait_for(running, 30)
+        yield manager, services
+    finally:
+        services.close()
+        services.journal.close()
 
 
 async def crash(manager: BotManager, services: DaemonServices) -> None:

@@ -18,7 +18,7 @@ from runner.config.commands import validate
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
-from tests.fakes import eventually
+from tests.integration.manager_runs import run_until_killed
 from tests.trio_basket import write_trio_basket
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -82,18 +82,8 @@ async def test_a_legs_log_lines_from_a_candle_the_clock_steps_carry_the_legs_own
     path.write_text(path.read_text().replace("risk: {stop_loss_pct: 0.01}",
                                              "risk: {stop_loss_pct: 0.01, max_drawdown_pct: 0.01}"))
     basket = load_bot_or_basket(path)
-    journal = SqliteJournal(tmp_path / "journal.sqlite3")
-    services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"))
-    stop = asyncio.Event()
-    try:
-        manager = BotManager(basket.legs(), services)
-        running = asyncio.create_task(manager.run(stop))
-        await eventually(lambda: all(manager.status(leg).state == "killed" for leg in LEGS), 30)
-        stop.set()
-        await asyncio.wait_for(running, 30)
-    finally:
-        services.close()
-        journal.close()
+    async with run_until_killed(basket.legs(), tmp_path, LEGS):
+        pass
 
     tripped = [r for r in log_records if r["message"].startswith("Kill switch tripped")]
     assert "drawdown" in tripped[0]["message"]                         # a rule, on a candle the clock stepped
@@ -126,21 +116,9 @@ async def test_a_basket_killed_by_a_legs_rule_ends_in_the_daemon_as_in_its_backt
     kills = [e for e in expected.journal.events if e.kind == "kill"]
     assert kills[0].bot_id == "quad.sol-usdt" and kills[0].data["source"] == "rule"
 
-    journal = SqliteJournal(tmp_path / "journal.sqlite3")
-    services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"))
-    stop = asyncio.Event()
-    try:
-        manager = BotManager(basket.legs(), services)
-        running = asyncio.create_task(manager.run(stop))
-        await eventually(lambda: all(manager.status(leg).state == "killed" and not manager.status(leg).flatten_pending
-                                     for leg in LEGS), 30)
-        stop.set()
-        await asyncio.wait_for(running, 30)
+    async with run_until_killed(basket.legs(), tmp_path, LEGS, flattened=True) as (manager, services):
         group = services.risk_groups.baskets.group("quad")
-        journalled = {leg: journal.events(leg, kinds=("fill", "kill")) for leg in LEGS}
-    finally:
-        services.close()
-        journal.close()
+        journalled = {leg: services.journal.events(leg, kinds=("fill", "kill")) for leg in LEGS}
 
     assert group.ledger.cash == pytest.approx(expected.cash, rel=1e-12)
     for symbol, leg in zip(SYMBOLS, LEGS):

@@ -12,19 +12,14 @@ daemon killed it at once.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from market.shared import FeedHub
 from runner.basket.backtest import run_basket_backtest
 from runner.config.basket import load_bot_or_basket
-from runner.daemon.manager import BotManager, DaemonServices
-from runner.state.journal import SqliteJournal
-from runner.state.snapshots import SnapshotStore
 from strategies.base import Strategy
 from strategies.registry import register
 from strategies.signal import GO_LONG
-from tests.fakes import eventually
+from tests.integration.manager_runs import run_until_killed
 
 CANDLES = 30
 START_MS = 1_704_067_200_000          # 2024-01-01T00:00:00Z
@@ -81,19 +76,8 @@ async def test_a_rule_tripping_on_the_last_candle_kills_the_legs_that_stepped_it
     assert [(legs[leg]["state"], legs[leg]["bars"]) for leg in LEGS] == [("killed", CANDLES)] * 2
     assert all(legs[leg]["position"] > 0 for leg in LEGS)          # owed: no candle left to fill the flatten
 
-    journal = SqliteJournal(tmp_path / "journal.sqlite3")
-    services = DaemonServices(hub=FeedHub(), journal=journal, snapshots=SnapshotStore(tmp_path / "bots"))
-    stop = asyncio.Event()
-    try:
-        manager = BotManager(basket.legs(), services)
-        running = asyncio.create_task(manager.run(stop))
-        await eventually(lambda: all(manager.status(leg).state == "killed" for leg in LEGS), 30)
-        stop.set()
-        await asyncio.wait_for(running, 30)
+    async with run_until_killed(basket.legs(), tmp_path, LEGS) as (manager, services):
         cash = services.risk_groups.baskets.group("fall").ledger.cash
-    finally:
-        services.close()
-        journal.close()
 
     for leg in LEGS:
         status = manager.status(leg)
