@@ -43,6 +43,16 @@ class BreakerLatch:
                 self.cooldown_left -= 1
         return False
 
+    def candles_to_refuse(self) -> int:
+        """The candles still refused, the one being decided included: what a person counts.
+        `cooldown_left` counts those after it (0 on the last refused one), and while the
+        measure is beyond, the whole cool-down is still ahead."""
+        return min(self.cooldown_left + 1, self.cooldown_candles)
+
+    def refusal_note(self) -> str:
+        left = self.candles_to_refuse()
+        return f"(or cooling down, {left} {'candle' if left == 1 else 'candles'} left)"
+
     def snapshot(self) -> dict[str, Any]:
         return {"tripped": self.tripped, "cooldown_left": self.cooldown_left}
 
@@ -112,9 +122,8 @@ class VolatilityBreaker:
             return None
         return reject(f"volatility breaker: {'ATR/close' if self.atr else 'volatility'} "
                       f"{self.value:.4%} over {self.window} candles beyond {self.threshold:.4%} "
-                      f"(or cooling down, {self.latch.cooldown_left} "
-                      f"{'candle' if self.latch.cooldown_left == 1 else 'candles'} left)", self.name,
-                      value=self.value, threshold=self.threshold, cooldown_left=float(self.latch.cooldown_left))
+                      f"{self.latch.refusal_note()}", self.name,
+                      value=self.value, threshold=self.threshold, cooldown_left=float(self.latch.candles_to_refuse()))
 
     def figures(self) -> dict[str, float | None]:
         return {"volatility": self.value, "volatility_breaker": float(self.latch.tripped)}
@@ -165,10 +174,9 @@ class SpreadBreaker:
         if not self.latch.tripped:
             return None
         return reject(f"spread breaker: spread {self.spread_bps:.2f} bps beyond {self.max_bps:.2f} bps "
-                      f"(or cooling down, {self.latch.cooldown_left} "
-                      f"{'candle' if self.latch.cooldown_left == 1 else 'candles'} left)", self.name,
+                      f"{self.latch.refusal_note()}", self.name,
                       spread_bps=self.spread_bps, max_bps=self.max_bps,
-                      cooldown_left=float(self.latch.cooldown_left))
+                      cooldown_left=float(self.latch.candles_to_refuse()))
 
     def figures(self) -> dict[str, float | None]:
         return {"spread_bps": self.spread_bps, "spread_breaker": float(self.latch.tripped)}

@@ -34,6 +34,17 @@ class _Pause:
         if self.left:
             self.left -= 1
 
+    def closes_to_refuse(self, length: int) -> int:
+        """The candle closes still refused, the one being decided included: what a person counts.
+        Between a fill and its candle's close `left` is one higher (that close has not ticked),
+        and a pause is never longer than its length: a stop in candle t with a pause of 1 has
+        1 close left (t's), not 2."""
+        return min(self.left, length)
+
+
+def _candles(count: int) -> str:
+    return f"{count} candle" if count == 1 else f"{count} candles"
+
 
 class CooldownAfterStop:
     """No new entry at the next `candles` candle closes after a stop-loss exit filled."""
@@ -54,12 +65,12 @@ class CooldownAfterStop:
     def refusal(self) -> RiskDecision | None:
         if not self.pause.left:
             return None
-        left = "candle" if self.pause.left == 1 else "candles"
-        return reject(f"cool-down after a stop-loss: {self.pause.left} {left} left of {self.candles}", self.name,
-                      candles_left=float(self.pause.left), cooldown_candles=float(self.candles))
+        left = self.pause.closes_to_refuse(self.candles)
+        return reject(f"cool-down after a stop-loss: {_candles(left)} left of {self.candles}", self.name,
+                      candles_left=float(left), cooldown_candles=float(self.candles))
 
     def figures(self) -> dict[str, float | None]:
-        return {"cooldown_after_stop_left": float(self.pause.left)}
+        return {"cooldown_after_stop_left": float(self.pause.closes_to_refuse(self.candles))}
 
     def snapshot(self) -> dict[str, Any]:
         return {"left": self.pause.left}
@@ -116,11 +127,13 @@ class LosingStreak:
     def refusal(self) -> RiskDecision | None:
         if not self.pause.left:
             return None
-        return reject(f"{self.max_streak} losing trades in a row: no new entry for {self.pause.left} more candles",
-                      self.name, max_streak=float(self.max_streak), candles_left=float(self.pause.left))
+        left = self.pause.closes_to_refuse(self.pause_candles)
+        return reject(f"{self.max_streak} losing trades in a row: no new entry for {_candles(left)} more",
+                      self.name, max_streak=float(self.max_streak), candles_left=float(left))
 
     def figures(self) -> dict[str, float | None]:
-        return {"losing_streak": float(self.streak), "losing_streak_pause_left": float(self.pause.left)}
+        return {"losing_streak": float(self.streak),
+                "losing_streak_pause_left": float(self.pause.closes_to_refuse(self.pause_candles))}
 
     def snapshot(self) -> dict[str, Any]:
         return {"streak": self.streak, "left": self.pause.left, "position": self._position,
@@ -168,7 +181,7 @@ class LookbackDrawdown:
         if not self.left:
             return None
         return reject(f"drawdown of {self.max_pct:.2%} or more within {self.window_candles} candles: "
-                      f"no new entry for {self.left} more candles", self.name,
+                      f"no new entry for {_candles(self.left)} more", self.name,
                       drawdown=self.drawdown, max_pct=self.max_pct, candles_left=float(self.left))
 
     def figures(self) -> dict[str, float | None]:

@@ -26,6 +26,7 @@ def test_a_breaker_cooling_down_one_more_candle_says_one_candle():
     breaker.observe(30.0)
     breaker.observe(10.0)
     breaker.on_candle(CANDLE, 0.0)
+    breaker.on_candle(CANDLE, 0.0)             # the last candle it refuses
     assert breaker.refusal().reason.endswith("(or cooling down, 1 candle left)")
 
 
