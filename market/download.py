@@ -69,7 +69,8 @@ class DownloadSummary:
         if not self.written:
             return f"{self.path}: up to date, no new closed candles"
         resumed = f", after {iso_utc(self.resumed_after_ms)} already there" if self.resumed_after_ms else ""
-        return (f"{self.path}: wrote {self.written} candles, {iso_utc(self.first_ms)} .. {iso_utc(self.last_ms)}"
+        candles = "candle" if self.written == 1 else "candles"
+        return (f"{self.path}: wrote {self.written} {candles}, {iso_utc(self.first_ms)} .. {iso_utc(self.last_ms)}"
                 f"{resumed}")
 
 

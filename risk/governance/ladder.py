@@ -196,7 +196,8 @@ class Ladder:
         """Why the promotion rule does not hold yet (every unmet part), or None when it does."""
         rule, missing = self.rule, []
         if self.trades < rule.min_trades:
-            missing.append(f"{self.trades} of {rule.min_trades} closed trades at {self.level.label}")
+            trades = "closed trade" if rule.min_trades == 1 else "closed trades"
+            missing.append(f"{self.trades} of {rule.min_trades} {trades} at {self.level.label}")
         win_rate = self.win_rate
         if win_rate is None or win_rate <= rule.min_win_rate:
             shown = "none yet" if win_rate is None else f"{win_rate:.2f}"

@@ -146,7 +146,8 @@ def trades_table(trades: list[Trade]) -> str:
     rows = []
     for t in shown:
         if t is None:
-            rows.append(f'<tr><td class="l" colspan="8">... {len(trades) - 2 * half:,} more trades; '
+            more = len(trades) - 2 * half
+            rows.append(f'<tr><td class="l" colspan="8">... {more:,} more {"trade" if more == 1 else "trades"}; '
                         "--trades-out writes them all ...</td></tr>")
             continue
         rows.append(f'<tr><td class="l">{_when(t.entry_ts_ms)}</td><td class="l">{_when(t.exit_ts_ms)}</td>'

@@ -72,7 +72,8 @@ def format_basket_status(status: BasketStatus) -> str:
     """The basket's figures on three lines, then a line per leg."""
     limit = "no limit" if status.max_open_positions is None else f"max {status.max_open_positions}"
     latch = f"TRIPPED ({status.kill_reason})" if status.kill_switch else "off"
-    lines = [f"basket {status.id}: {status.state}, {len(status.legs)} symbols",
+    symbols = "1 symbol" if len(status.legs) == 1 else f"{len(status.legs)} symbols"
+    lines = [f"basket {status.id}: {status.state}, {symbols}",
              f"  equity {status.equity:,.2f}  cash {status.cash:,.2f}  pnl {status.pnl:+,.2f}  "
              f"(capital {status.capital:,.2f})",
              f"  open positions {status.open_positions} ({limit})  kill switch {latch}"]

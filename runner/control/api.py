@@ -334,7 +334,8 @@ async def _resume_all(request: web.Request) -> web.Response:
     # A daemon alone has no global latch: its `kill --all` latched each bot, released one by one.
     manager = _cluster_only(request.app[_MANAGER], "resume --all", ": resume each bot (botrunner resume BOT)")
     return _json(await _act("resume all", "*", manager.resume_all(),
-                            lambda all_: f"global kill switch released; {len(all_)} bots here"))
+                            lambda all_: f"global kill switch released; {len(all_)} "
+                                         f"{'bot' if len(all_) == 1 else 'bots'} here"))
 
 
 async def _move(request: web.Request) -> web.Response:
