@@ -38,6 +38,7 @@ from market.strict import StrictModel
 from runner.config.basket_leg import BasketLeg, OnRetire
 from runner.config.bot import MAX_CONFIG_BYTES, BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config.errors import describe_errors
+from runner.config.shown_path import config_path
 
 __all__ = ["BASKET_KEYS", "BasketConfig", "SymbolProviderConfig", "basket_config_problems", "is_basket",
            "leg_id", "load_bot_or_basket", "read_symbol_file"]
@@ -315,7 +316,7 @@ def _is_symbol(text: str) -> bool:
 
 def load_bot_or_basket(path: Path | str) -> BotConfig | BasketConfig:
     """A bot file as `botrunner backtest` and `run` read it: one bot, or a basket."""
-    path = Path(path)
+    path = config_path(path)
     raw = read_yaml_mapping(path)
     if not is_basket(raw):
         config, problems = bot_config_problems(path, raw)

@@ -38,6 +38,7 @@ from runner.config.basket_leg import BasketLeg
 from runner.config.errors import describe_errors
 from runner.config.regime import AllowedRegimes, RegimeConfig
 from runner.config.session import SessionConfig, session_fits_timeframe
+from runner.config.shown_path import config_path
 from runner.config.timeframes import higher_timeframe_problems
 from runner.config.yaml_loader import StrictSafeLoader
 from runner.forecast.config import ModelConfig
@@ -191,7 +192,7 @@ class ConfigError(Exception):
 
 def load_bot_config(path: Path | str) -> BotConfig:
     """Read and validate one bot config file, strategy params included."""
-    path = Path(path)
+    path = config_path(path)
     config, problems = bot_config_problems(path, read_yaml_mapping(path))
     if problems:
         raise ConfigError(problems)

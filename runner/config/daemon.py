@@ -47,6 +47,7 @@ from runner.config.backoff import BackoffSettings
 from runner.config.basket import basket_config_problems, is_basket
 from runner.config.bot import BotConfig, ConfigError, bot_config_problems, read_yaml_mapping
 from runner.config.errors import describe_errors
+from runner.config.shown_path import config_path
 from runner.cluster.config import ClusterConfig
 from runner.notify.config import NotificationsConfig
 
@@ -148,7 +149,7 @@ class DaemonConfig(StrictModel):
 
 def load_config_dir(config_dir: Path | str) -> tuple[DaemonConfig, list[BotConfig]]:
     """Read `daemon.yaml` (optional) and `bots/*.yaml`; ConfigError lists every problem."""
-    config_dir = Path(config_dir)
+    config_dir = config_path(config_dir)      # a name with a line break is quoted in messages
     if not config_dir.is_dir():
         raise ConfigError([f"{config_dir}: no such folder; expected a folder with daemon.yaml and bots/*.yaml"])
     problems: list[str] = []
@@ -175,6 +176,7 @@ def load_config_dir(config_dir: Path | str) -> tuple[DaemonConfig, list[BotConfi
 
 def load_bot_folder(folder: Path, defaults: dict[str, Any]) -> tuple[list[BotConfig], list[str]]:
     """Every bot file in `folder` with `defaults` merged under it, and the problems found."""
+    folder = config_path(folder)
     files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
     if folder.exists() and not folder.is_dir():
         return [], [f"{folder}: is a file; expected a folder holding one YAML file per bot"]

@@ -18,6 +18,7 @@ from market.errors import MarketDataError
 from runner.config.basket import BasketConfig, basket_config_problems, is_basket, load_bot_or_basket
 from runner.config.bot import BotConfig, ConfigError, read_yaml_mapping
 from runner.config.daemon import deep_merge, load_config_dir, unread_yaml_files
+from runner.config.shown_path import config_path
 
 __all__ = ["validate_paths"]
 
@@ -30,7 +31,7 @@ def validate_paths(paths: list[Path], *, unlisted: list[tuple[Path, BasketConfig
     candle file must exist, but is not read (a caller that reads it next, and says why not)."""
     valid: list[tuple[Path, BotConfig]] = []
     problems: list[str] = []
-    for path in paths:
+    for path in map(config_path, paths):        # a name with a line break is quoted in messages
         if _is_daemon_folder(path):
             try:
                 daemon, bots = load_config_dir(path)
