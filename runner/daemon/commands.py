@@ -103,7 +103,7 @@ def journal(
     path, basket = state_dir / JOURNAL_FILE, False
     if postgres_url_env:
         from runner.cluster.postgres.reader import read_events
-        events, path = read_events(bot, postgres_url_env, kinds=tuple(kind) if kind else None, fail=fail)
+        events, path, basket = read_events(bot, postgres_url_env, kinds=tuple(kind) if kind else None, fail=fail)
         events = events[-limit:]
     else:
         if not path.exists():

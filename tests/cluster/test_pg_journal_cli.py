@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 import asyncpg
+from typer.testing import CliRunner
 
+from main import app
 from runner.cluster.postgres import PostgresJournal
 from runner.state.journal import JournalEvent
 from tests.daemon_process import botrunner
@@ -46,3 +48,28 @@ def test_an_unset_variable_is_named(monkeypatch):
     printed = botrunner("journal", "btc-ema", "--postgres-url-env", "CLUSTER_PG")
     assert printed.returncode == 1
     assert "--postgres-url-env: the environment variable CLUSTER_PG is not set" in printed.stderr
+
+
+def test_a_baskets_id_lists_every_legs_events_from_the_clusters_database(postgres_url, monkeypatch):
+    journal = PostgresJournal.open(postgres_url)
+    # Numbered per bot here: btc's are 1 and 2, eth's 1 and 2; their times interleave otherwise.
+    for minute, (bot_id, kind) in enumerate([("trio.btc-usdt", "lifecycle"), ("trio-2", "lifecycle"),
+                                             ("trio.eth-usdt", "lifecycle"), ("trio.eth-usdt", "kill"),
+                                             ("trio.btc-usdt", "kill"), ("trio_x.sol-usdt", "kill")]):
+        event = JournalEvent(bot_id, kind, 1_704_067_200_000 + 60_000 * minute, {"state": "running"})
+        journal.for_bot(bot_id).record(event)
+    journal.close()
+    monkeypatch.setenv("CLUSTER_PG", postgres_url)
+
+    # Before: "no journal events for bot 'trio'", exit 1 (as the SQLite journal's reader before c07ab5c).
+    printed = CliRunner().invoke(app, ["journal", "trio", "--postgres-url-env", "CLUSTER_PG"])
+    as_json = CliRunner().invoke(app, ["journal", "trio", "--kind", "kill", "--json", "--postgres-url-env", "CLUSTER_PG"])
+
+    assert printed.exit_code == 0, printed.output
+    assert [(row.split()[2], row.split()[3]) for row in printed.output.splitlines()] == [
+        ("trio.btc-usdt", "lifecycle"), ("trio.eth-usdt", "lifecycle"), ("trio.eth-usdt", "kill"),
+        ("trio.btc-usdt", "kill")]
+    assert as_json.exit_code == 0, as_json.output
+    assert [json.loads(line)["bot"] for line in as_json.output.splitlines()] == ["trio.eth-usdt", "trio.btc-usdt"]
+    alone = CliRunner().invoke(app, ["journal", "trio-2", "--postgres-url-env", "CLUSTER_PG"])
+    assert [row.split()[2] for row in alone.output.splitlines()] == ["lifecycle"]     # a bot's own, as before

@@ -24,8 +24,10 @@ committed, as SQLite's reads on the writing connection do. What differs, and why
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 from concurrent.futures import Future
+from itertools import groupby
 from typing import Callable
 
 import asyncpg
@@ -222,6 +224,23 @@ class PostgresJournal:
             " AND ($3::text[] IS NULL OR kind = ANY($3)) ORDER BY seq LIMIT $4",
             bot_id, after_seq, list(kinds) if kinds else None, limit))
         return [_event(row) for row in rows]
+
+    def basket_events(self, basket_id: str, *, kinds: tuple[str, ...] | None = None,
+                      limit: int | None = None) -> list[JournalEvent]:
+        """Every leg's events of the basket `basket_id` (`botrunner journal BASKET`), as
+        `SqliteJournal.basket_events`: a leg's id is `<basket>.<base>-<quote>` and no bot's id
+        holds a dot. `starts_with`, not the range SQLite reads: a database's collation (en_US,
+        say) need not sort '.' and '/' by their code points.
+
+        Here events are numbered per bot, not across the journal, so there is no one journal
+        order: each leg's events come in its own order, the legs merged by event time."""
+        self.commit()
+        rows = self.db.call(lambda conn: conn.fetch(
+            "SELECT seq, bot_id, kind, key, bar, ts_ms, data FROM events WHERE starts_with(bot_id, $1)"
+            " AND ($2::text[] IS NULL OR kind = ANY($2)) ORDER BY bot_id, seq LIMIT $3",
+            f"{basket_id}.", list(kinds) if kinds else None, limit))
+        legs = [[_event(row) for row in leg] for _, leg in groupby(rows, key=lambda row: row["bot_id"])]
+        return list(heapq.merge(*legs, key=lambda event: event.ts_ms))
 
     def seq_of(self, bot_id: str, kind: str, key: str) -> int | None:
         """The sequence number of the bot's `kind` event under `key` (None: none journalled)."""

@@ -16,16 +16,20 @@ from runner.cluster.postgres.url import url_from_environment
 from runner.state.journal import JournalEvent
 
 
-def read_events(bot_id: str, url_env: str, *, kinds: tuple[str, ...] | None,
-                fail: Callable[..., NoReturn], environ: Mapping[str, str] | None = None) -> tuple[list[JournalEvent], str]:
-    """The bot's events (of `kinds`) and where they were read (the masked URL). A missing
-    variable, an unreachable database or an unknown schema goes to `fail(problems, code=1)`."""
+def read_events(bot_id: str, url_env: str, *, kinds: tuple[str, ...] | None, fail: Callable[..., NoReturn],
+                environ: Mapping[str, str] | None = None) -> tuple[list[JournalEvent], str, bool]:
+    """The bot's events (of `kinds`), where they were read (the masked URL), and whether
+    `bot_id` is a basket's (no bot of its own, as `kill` and `resume` take it): then its legs'
+    events, as the SQLite journal's reader lists them. A missing variable, an unreachable
+    database or an unknown schema goes to `fail(problems, code=1)`."""
     try:
         url = url_from_environment(url_env, os.environ if environ is None else environ, setting="--postgres-url-env")
         journal = PostgresJournal.open(url, max_connections=1, migrate_schema=False)
     except (StorageError, ConnectionError) as exc:
         fail([str(exc)], code=1)
     try:
-        return journal.events(bot_id, kinds=kinds), journal.url
+        basket = "." not in bot_id and not journal.last_seq(bot_id) and bool(journal.basket_events(bot_id, limit=1))
+        read = journal.basket_events if basket else journal.events
+        return read(bot_id, kinds=kinds), journal.url, basket
     finally:
         journal.close()
