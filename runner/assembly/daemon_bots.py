@@ -127,12 +127,13 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
     looked_up = [*(recovered.entries_to_look_up if config.mode == "live" else ()),
                  *((*resting_limit_orders(*sources), *waiting_market_orders(*sources))
                    if kind is not ExecutionKind.LIVE else ())]
-    past_snapshot = candles_past_snapshot(recovered.state, config.timeframe, clock.now_ms(), recovered.exits_to_arm,
+    counted_at_ms = clock.now_ms()      # candles closing later, while the restore runs, are added to them
+    past_snapshot = candles_past_snapshot(recovered.state, config.timeframe, counted_at_ms, recovered.exits_to_arm,
                                           looked_up)
     if kind is not ExecutionKind.LIVE and config.session is not None:
         past_snapshot = max(past_snapshot, candles_to_flatten(recovered.state, recovered.fills_after,
                                                               config.session.session(), config.timeframe,
-                                                              clock.now_ms()))
+                                                              counted_at_ms))
     cursor = await hub.subscribe_live(key, make_feed, warmup=max(warmup, shared_catch_up(past_snapshot)))
     runner = None
     try:
@@ -146,7 +147,8 @@ async def _exchange_bot(config: BotConfig, recovered: RecoveredState, *, hub: Fe
         if config.mode == "live" and (runner.governance is None or runner.governance.running_kind is ExecutionKind.LIVE):
             await reconcile_on_start(runner, config, account, journal, clock)
         if past_snapshot:
-            await runner.catch_up_exits(await candles_to_catch_up(cursor, make_feed, past_snapshot))
+            await runner.catch_up_exits(await candles_to_catch_up(cursor, make_feed, past_snapshot,
+                                                                  counted_at_ms=counted_at_ms, clock=clock))
         return runner
     except BaseException as exc:
         if runner is None:

@@ -14,13 +14,19 @@ from __future__ import annotations
 import asyncio
 import re
 
-from execution.standin import FastForwardClock
+import pytest
+
+from execution.standin import BinanceStandIn, FastForwardClock
 from market.models import iso_utc
+from runner.assembly.catch_up_history import SHARED_CATCH_UP_CANDLES
 from runner.daemon.manager import BotManager
 from runner.state.snapshots import SnapshotStore
 from strategies.registry import register
 from tests.integration.test_exchange_bots import MIN, T0_MS, bot, services_for, until
-from tests.integration.test_trailing_stop_restart import RISE, TRAIL_PCT, BuysOnOneCandle, new_standin, run_until
+from tests.integration.test_exit_catch_up_long_downtime import TAPE as LONG_TAPE
+from tests.integration.test_trailing_stop_restart import (
+    RISE, TOP, TRAIL_PCT, BuysOnOneCandle, config_for, new_standin, run_until,
+)
 
 SEEN: list[int] = []        # open times of the candles the strategy was called on, in order
 CLOSING_MEANWHILE = 5
@@ -97,3 +103,41 @@ async def test_candles_closing_while_a_live_restore_is_held_are_stepped_once_rig
     assert len(meanwhile) >= CLOSING_MEANWHILE
     assert stepped == list(range(warm_up[-1] + MIN, stepped[-1] + MIN, MIN))
     assert stepped[:len(meanwhile)] == meanwhile
+
+
+@pytest.mark.parametrize("mode, down_candles, held", [
+    # The new shared stream's history is two pages: candles closing while the first is in flight
+    # make the second end later (before: the catch-up began 3 candles late).
+    ("paper", 700, "GET /api/v3/klines"),
+    # More than the shared warm-up: the older ones are paged by a feed of the bot's own after the
+    # reconciliation, held here (before: 4 candles late).
+    ("live", SHARED_CATCH_UP_CANDLES + 100, "GET /api/v3/openOrders"),
+])
+async def test_candles_closing_while_the_restore_runs_leave_the_catch_up_starting_after_the_snapshot(
+        tmp_path, log_records, mode, down_candles, held):
+    """However long the restore takes, the exits catch up from the candle after the snapshot's."""
+    async with BinanceStandIn(LONG_TAPE, balances={"USDT": 10_000, "BTC": 0}, start_ms=T0_MS + 60 * MIN) as standin:
+        config = config_for(mode, standin.base_url)
+        await run_until(tmp_path, standin, config, hold_at_ms=T0_MS + (RISE + 8) * MIN, then_crash=True)
+        snapshot_last = SnapshotStore(tmp_path / "bots").read(config.id)["last_candle_ts_ms"]
+        standin.advance(T0_MS + (TOP + down_candles) * MIN - standin.now_ms)
+        held_request = standin.hold_next(held)
+        clock = FastForwardClock(standin)
+        clock.hold_at(standin.now_ms + CLOSING_MEANWHILE * MIN + 1)     # no more than these close
+        services = services_for(tmp_path, clock)
+        manager = BotManager([config], services, exit_when_done=False, snapshot_interval_secs=3_600)
+        stop = asyncio.Event()
+        running = asyncio.create_task(manager.run(stop))
+        try:
+            await until(lambda: held_request not in standin.pending_faults)
+            standin.advance(CLOSING_MEANWHILE * MIN)
+            held_request.release.set()
+            await until(lambda: any(r["message"].startswith("Protective exits caught up") for r in log_records))
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 10)
+            await services.aclose()
+            services.journal.close()
+
+    first_caught_up, _ = caught_up_span(log_records)
+    assert first_caught_up == iso_utc(snapshot_last + MIN)
