@@ -6,7 +6,9 @@ stepped live (exits, then strategy), none skipped between the two and none given
 Under the BotManager on the Binance stand-in through real ccxt (helpers of
 test_trailing_stop_restart.py): the bot buys in the rise with a trailing stop and crashes; at the
 restart its reconciliation's open-orders read is held while the stand-in's clock runs on five
-candles (the shared stream's upstream keeps polling and appending them), then let go.
+candles (the shared stream's upstream keeps polling and appending them), then let go. And the
+other end: the catch-up still starts at the candle after the snapshot's when five candles close
+while the new stream pages its history, or before a long catch-up's own fetch.
 """
 
 from __future__ import annotations
