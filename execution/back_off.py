@@ -43,6 +43,10 @@ class AccountBackOff:
         """A back-off is under way."""
         return self.until_ms > self._clock.now_ms()
 
+    def remaining_secs(self) -> float:
+        """Seconds until the back-off ends (0 when none is under way)."""
+        return max(0, self.until_ms - self._clock.now_ms()) / 1000
+
     async def wait(self) -> None:
         """Until the back-off ends (at once when none is under way)."""
         while (remaining_ms := self.until_ms - self._clock.now_ms()) > 0:

@@ -39,10 +39,18 @@ _TOLD_TO_WAIT = frozenset({418, 429})      # HTTP statuses that come with Binanc
 
 
 class BackOff(Protocol):
-    """An account's back-off (`ExchangeAccount`), shared by every request of its client."""
+    """An account's back-off (`ExchangeAccount`), shared by every request of its client. The
+    candle feeds find it on the client's throttler (`market.feed_retry`): a wait of minutes
+    (a 418 ban) is theirs to wait out before a request, not inside its timeout."""
+
+    until_ms: int
+    """Clock time until which every request waits."""
 
     def holding(self) -> bool:
         """A back-off is under way."""
+
+    def remaining_secs(self) -> float:
+        """Seconds until it ends."""
 
     def wait(self) -> Awaitable[None]:
         """Until it ends."""

@@ -14,6 +14,8 @@ Errors, by what the feed does with them (`market.feed_retry`):
     any other ccxt.ExchangeError, ccxt.OperationFailed  retried with backoff, forever; one WARNING
       (NetworkError, RateLimitExceeded, a 5xx ...)       per failure streak, one INFO when it ends
       and a request that outlives `request_timeout_secs`
+    the account backing off (a 429 or a 418 ban,        waited out before the request, one INFO saying
+      met by any request of the shared client)           until when; not a failure
 
 A ccxt.pro client whose exchange has `watchOHLCV` is read by websocket; at a websocket error the
 feed logs one warning, polls, and tries the websocket again ten timeframes later (at most ten

@@ -15,6 +15,12 @@ A rate limit (429) or a ban (418; `RATE_LIMIT_ERRORS`) is retried no sooner than
 `Retry-After` says: Binance turns requests sent during its wait into an IP ban, which stops
 every bot of the address, orders included.
 
+While the client's exchange account backs off (`execution.back_off`, set on the client's
+throttler by `execution.rate_limit.install`: another request's 429, or a 418 ban of minutes),
+a request would wait in the throttler, inside its timeout: a ban of ten minutes became a
+"TimeoutError" warning every 30 s. The feed waits the back-off out first, saying until when,
+and does not count the wait as a failure.
+
 `market.download` retries a bounded number of times instead, over the same two lists.
 """
 
@@ -28,6 +34,7 @@ import ccxt
 from loguru import logger
 
 from market.feed_clock import FeedClock
+from market.models import iso_utc
 
 # BadRequest covers BadSymbol; ExchangeClosedByUser means the shared client was closed under us.
 FATAL_ERRORS = (ccxt.AuthenticationError, ccxt.BadRequest, ccxt.NotSupported, ccxt.ExchangeClosedByUser)
@@ -44,7 +51,8 @@ class FeedRetry:
     """Runs a feed's requests until they work, waiting on the feed's `clock` between tries.
 
     `what` names what is fetched in the log lines ("candles", "trades"); `on_failure` is called
-    after each failed try (the feed checks whether its candles are overdue).
+    after each failed try, and at most every `max_secs` while an account back-off is waited out
+    (the feed checks whether its candles are overdue).
     """
 
     def __init__(self, source: str, what: str, clock: FeedClock, *, initial_secs: float, max_secs: float,
@@ -54,17 +62,24 @@ class FeedRetry:
         self._on_failure = on_failure
         self._client = client      # the ccxt client asked: its last reply's headers hold Retry-After
         self._failures = 0    # failed requests in a row
+        self._said_until_ms = 0   # the end of the account back-off last logged: one line per back-off
 
     async def __call__(self, request: Callable[[], Awaitable[T]]) -> T | None:
         """`await request()` within the timeout, retried until it works; None when the feed is
         closed meanwhile. Raises the `FATAL_ERRORS`."""
         while not self._clock.closed:
+            if (back_off := self._account_back_off()) is not None:
+                if not await self._wait_out(back_off):
+                    return None
+                continue
             try:
                 async with asyncio.timeout(self._timeout_secs):
                     result = await request()
             except FATAL_ERRORS:
                 raise
             except TEMPORARY_ERRORS as exc:
+                if isinstance(exc, TimeoutError) and self._account_back_off() is not None:
+                    continue           # it waited in a back-off begun meanwhile: waited out above, not a failure
                 # Read now, before another task's request replaces the client's last headers.
                 told = retry_after_secs(self._client) if isinstance(exc, RATE_LIMIT_ERRORS) else None
                 delay_secs = self._failed(exc, told)
@@ -77,6 +92,26 @@ class FeedRetry:
                 self._failures = 0
             return result
         return None
+
+    def _account_back_off(self) -> Any:
+        """The client's account back-off while one is under way, else None. Read off the
+        client's throttler (`execution.rate_limit.BackOff`), where every request of the client
+        waits it out; `market` does not import `execution`."""
+        back_off = getattr(getattr(self._client, "throttler", None), "back_off", None)
+        return back_off if back_off is not None and back_off.holding() else None
+
+    async def _wait_out(self, back_off: Any) -> bool:
+        """Sleep until `back_off` ends, saying once until when; False when the feed is closed meanwhile."""
+        if back_off.until_ms != self._said_until_ms:
+            self._said_until_ms = back_off.until_ms
+            logger.info("{}: waiting out the exchange's ban/back-off until {} (every request of this account "
+                        "waits; not a failure), then fetching {} again", self._source,
+                        iso_utc(back_off.until_ms), self._what)
+        while back_off.holding():
+            if not await self._clock.sleep(min(back_off.remaining_secs(), self._max_secs)):
+                return False
+            self._on_failure()
+        return True
 
     def _failed(self, exc: BaseException, told_secs: float | None = None) -> float:
         """Count a failed request; log the first of a streak. Returns the seconds to wait: the

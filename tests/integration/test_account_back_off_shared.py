@@ -49,7 +49,8 @@ async def test_a_429_an_order_met_holds_back_the_candle_feed_on_the_same_client(
 
     assert limits.refusals == [429]                                    # no 418: the feed waited
     assert told_until_ms == candle_ms(NOW_INDEX + 1) and clock.now_ms() >= told_until_ms
-    assert [c.ts_ms for c in candles] == [candle_ms(i) for i in (57, 58, 59)]
+    # The feed asks once the back-off has ended, at candle 61's open: candle 60 has closed by then.
+    assert [c.ts_ms for c in candles] == [candle_ms(i) for i in (58, 59, 60)]
 
 
 @pytest.mark.parametrize("window_secs", [None, 0], ids=["rolling-window", "leaky-bucket"])
