@@ -54,6 +54,9 @@ class KillSwitchFlow:
     # (candles read, reason, source) of the kill a re-running sim basket leg's journal holds past
     # its snapshot; None for every other bot, and once the leg has reached it.
     _journalled_kill: tuple[int, str, str] | None = None
+    # The reason of this bot's last kill: a basket leg's latch may be cleared, its reason with it,
+    # by another leg's resume while this one still finishes its candle as killed (`_killed_now`).
+    _killed_for = ""
 
     def follow_journalled_kill(self, bars: int, reason: str, source: str) -> None:
         """Before `run()`, for a sim basket leg: trip the kill switch before candle `bars`, as
@@ -133,6 +136,15 @@ class KillSwitchFlow:
             self._record("lifecycle", self.clock.now_ms(), {"state": "running", "detail": "resumed"})
             return True
 
+    @property
+    def _killed_now(self) -> bool:
+        """Killed for the candle under way: the latch is tripped, or this bot is KILLED and no
+        resume has acted on it yet. A basket's legs share one latch, and `resume <basket>`
+        clears it with the first leg it resumes; a leg then inside a candle (waiting on the
+        exchange) finishes that candle as killed, deciding nothing: the resume acts on it between
+        candles (`resume_in_place`), or starts it again once its run has ended."""
+        return self.kill_switch.tripped or self.state is RunnerState.KILLED
+
     async def _trip(self, reason: str, now_ms: int, *, source: str = "rule") -> bool:
         """Latch the kill switch and close the position. The bot is KILLED from here on,
         whatever the flatten's fate: one that does not complete now is retried (see
@@ -153,7 +165,7 @@ class KillSwitchFlow:
                 return False
             if journalled is None:
                 source = "basket"
-        reason = self.kill_switch.reason
+        reason = self._killed_for = self.kill_switch.reason
         logger.warning("Kill switch tripped: {}; cancelling orders and flattening", reason)
         self._filled = True               # checkpoint at the end of this candle: the latch persists
         # Key: the candles read so far. A rule trips while reading candle n-1 and a kill by
@@ -201,7 +213,7 @@ class KillSwitchFlow:
         """Send the flatten owed (the kill's, or the restart's) and set the next retry's candle."""
         self.flatten_attempts += 1
         self._next_flatten_bar = self.bars + min(2 ** (self.flatten_attempts - 1), FLATTEN_RETRY_MAX_BARS)
-        if self.kill_switch.tripped:
+        if self._killed_now:
             await self.close_position("kill_switch", now_ms=now_ms, cancel_why="kill switch")
         else:
             await self.close_position(self._restart_flatten_reason, now_ms=now_ms)
@@ -212,11 +224,12 @@ class KillSwitchFlow:
         flatten` (its fills are booked by now): done once flat; otherwise, with no order of the
         bot in flight, the flatten is sent again after a backoff of 1, 2, 4, ... candles. True
         when the flatten is done (a killed bot is done then; a restarted one trades on)."""
-        killed = self.kill_switch.tripped
-        if killed and self.kill_switch.shared and self.state is not RunnerState.KILLED:
+        switch = self.kill_switch
+        if switch.tripped and switch.shared and self.state is not RunnerState.KILLED:
             # Another leg of this bot's basket tripped the latch they share: this leg's kill.
-            await self._trip(self.kill_switch.reason, now_ms, source="basket")
+            await self._trip(switch.reason, now_ms, source="basket")
             return not self.flatten_pending
+        killed = self._killed_now
         if self._flat():
             if killed:
                 self._killed(self.kill_switch.reason, flat=True)
@@ -239,6 +252,7 @@ class KillSwitchFlow:
 
     def _killed(self, reason: str, *, flat: bool) -> None:
         """The bot is KILLED; `flat` says whether its flatten is complete."""
+        reason = reason or self._killed_for     # the latch cleared by a basket's resume mid-candle
         was_pending = self.flatten_pending
         self.flatten_pending = not flat
         if self.state is not RunnerState.KILLED:

@@ -43,10 +43,11 @@ class LockstepFlow:
         while start < end:
             if not lockstep.on_clock(bot_id):
                 return await self._steps(batch[start:])
-            # One at a time: the re-runs may end within the batch. Killed (the basket's one latch):
-            # no leg decides any more, and each closes what it holds at its own next candle, now,
-            # not when the clock gets there (a paced leg's gap away).
-            if lockstep.holds_nobody or self.kill_switch.tripped:
+            # One at a time: the re-runs may end within the batch. Killed (the basket's one latch,
+            # or this leg's kill that a resume has not acted on yet: `_killed_now`): no leg decides
+            # any more, and each closes what it holds at its own next candle, now, not when the
+            # clock gets there (a paced leg's gap away).
+            if lockstep.holds_nobody or self._killed_now:
                 if await self._steps(batch[start:start + 1]):
                     return True
                 start += 1

@@ -285,6 +285,7 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
             parts = self._parts = self._hot_parts()
         (execution, view, kill_switch, risk, candle_now, mark, push, generate, curve, bar_ms, watches, risk_group,
          governance, session, plugins, timeframes, features, regime, forecasting, enriched) = parts
+        killed = RunnerState.KILLED
         for candle in batch:
             close_ms = candle.ts_ms + bar_ms
             if self._interrupt is not None and await self._handle_interrupt(close_ms):
@@ -307,7 +308,10 @@ class StrategyRunner(OrderFlow, RunnerControl, KillSwitchFlow, RiskChecks, Runne
                 curve.append(equity)
             self.bars += 1
             self.last_candle_ts_ms = candle.ts_ms
-            if kill_switch.tripped and self._journalled_kill is None:   # (a re-run basket leg's is ahead: kill_flow)
+            # Killed: the latch, or a leg's own kill whose shared latch a basket's resume cleared
+            # while this candle waited on the exchange (kill_flow `_killed_now`). (A re-run
+            # basket leg's journalled kill is ahead: not yet.)
+            if (kill_switch.tripped or self.state is killed) and self._journalled_kill is None:
                 if await self._work_on_flatten(close_ms):
                     return True
                 continue
