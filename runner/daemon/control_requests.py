@@ -15,9 +15,11 @@ starting) is not latched yet: the request says so (409) instead of answering as 
 latched, the answer waits `FLATTEN_WAIT_SECS` at most for the bot's flatten (`_until_killed`).
 A resume of a bot still being built, or handed its run latched and not done with it (as every
 killed bot is right after a restart, shown killed already), waits for it, `stop_grace_secs` at
-most, and then resumes it as it finds it (`_until_latch_settled`). A killed bot is resumed in
-place while at work on its flatten, or else started again once its run has ended: never a second
-run beside one still ending (`_resume_slot`); a basket's every killed leg the same way.
+most, and then resumes it as it finds it (`_until_latch_settled`); it waits so for a sim basket
+leg still re-running its candles up to the kill its journal holds, too (`BotSlot.latch_settling`).
+A killed bot is resumed in place while at work on its flatten, or else started again once its
+run has ended: never a second run beside one still ending (`_resume_slot`); a basket's every
+killed leg the same way.
 """
 
 from __future__ import annotations
@@ -275,7 +277,9 @@ class ManagerRequests(ManagerQueries):
         while settling := [slot for slot in slots if slot.latch_settling]:
             if (left := deadline - loop.time()) <= 0:
                 slot = settling[0]
-                doing = "being built and restored" if slot.state is BotState.STARTING else "ending its run, killed"
+                doing = ("being built and restored" if slot.state is BotState.STARTING
+                         else "re-running its candles up to the kill its journal holds"
+                         if slot.runner.kill_follows_journal else "ending its run, killed")
                 raise BotStateError(f"bot {slot.id} is still {doing} after {self._stop_grace_secs:g}s: its kill "
                                     f"switch can be resumed once it shows killed. See: botrunner status {slot.id}")
             await asyncio.wait({slot.task for slot in settling}, timeout=min(left, _LATCH_POLL_SECS),

@@ -131,13 +131,18 @@ class BotSlot:
         restored (its latch not read yet), or handed its run latched and not done with it (warming
         up to close what it holds, or ended killed, writing its last snapshot and closing its
         parts). Its status may show it killed meanwhile (`shown_state`), so a resume waits for it
-        (`ManagerRequests.resume`) rather than call it running. A bot at work on a flatten it owes
-        is not settling: it is resumed in place."""
+        (`ManagerRequests.resume`) rather than call it running. So does a sim basket leg re-running
+        its candles up to the kill its journal holds past its snapshot (`kill_follows_journal`):
+        it shows running until it gets there, and a resume acting on the other legs alone would be
+        undone by it, tripping the basket's latch again. A bot at work on a flatten it owes is
+        not settling: it is resumed in place."""
         if not self.alive:
             return False
         if self.state is BotState.STARTING:
             return True
         runner = self.runner
+        if runner is not None and runner.kill_follows_journal:
+            return True
         if runner is None or not runner.kill_switch.tripped or runner.flatten_pending:
             return False
         if self.state is BotState.KILLED:       # its run over: its task closes the runner's parts
