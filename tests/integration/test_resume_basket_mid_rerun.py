@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from runner.control.errors import BotStateError
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
@@ -30,30 +33,37 @@ SYMBOL, LEG = "SOL/USDT", "trio.sol-usdt"        # the leg held in the middle of
 class HeldRun(Run):
     """`Run` on a hub whose cursors of SYMBOL hold their next batch once `hold_batches()` is true."""
 
-    def __init__(self, root, legs, hub: HeldFeeds) -> None:
+    def __init__(self, root, legs, hub: HeldFeeds, **manager_options) -> None:
         self.root = root
         self.services = DaemonServices(hub=hub, journal=SqliteJournal(root / "journal.sqlite3"),
                                        snapshots=SnapshotStore(root / "bots"))
-        self.manager = BotManager(legs, self.services, exit_when_done=False, snapshot_interval_secs=3_600)
+        self.manager = BotManager(legs, self.services, exit_when_done=False, snapshot_interval_secs=3_600,
+                                  **manager_options)
         self._stop = asyncio.Event()
         self._running = asyncio.create_task(self.manager.run(self._stop))
 
 
-async def test_a_basket_resumed_while_a_leg_re_runs_up_to_its_journalled_kill_waits_for_it_and_stays_resumed(
-        tmp_path):
+async def killed_past_snapshots(root) -> tuple[list, int, int]:
+    """The trio killed some 30 candles past every leg's snapshot, then crashed: its legs, and the
+    candles LEG's snapshot holds (0: none yet) and its kill's bar."""
     legs = basket_legs()
 
-    async def kill(run: Run) -> None:               # some 30 candles past every leg's snapshot
+    async def kill(run: Run) -> None:
         bars = {s.id: s.bars for s in run.statuses().values()}
         await eventually(lambda: all(s.bars > bars[s.id] + 30 for s in run.statuses().values()), 30, poll_secs=0.005)
         await run.manager.kill("trio", "by hand: the basket")
 
-    await crash_after_a_kill(tmp_path, legs, kill)
-    snapshot = SnapshotStore(tmp_path / "bots").read(LEG)
+    await crash_after_a_kill(root, legs, kill)
+    snapshot = SnapshotStore(root / "bots").read(LEG)
     restored = snapshot["bars"] if snapshot is not None else 0      # none yet: it re-runs from its first candle
-    killed_at = next(bar for kind, bar in leg_journal(tmp_path, LEG) if kind == "kill")
+    killed_at = next(bar for kind, bar in leg_journal(root, LEG) if kind == "kill")
     assert killed_at > restored + 2
+    return legs, restored, killed_at
 
+
+async def test_a_basket_resumed_while_a_leg_re_runs_up_to_its_journalled_kill_waits_for_it_and_stays_resumed(
+        tmp_path):
+    legs, restored, killed_at = await killed_past_snapshots(tmp_path)
     held = Hold()
     hub = HeldFeeds(SYMBOL, hold_batch=held)
     run = HeldRun(tmp_path, legs, hub)
@@ -72,6 +82,28 @@ async def test_a_basket_resumed_while_a_leg_re_runs_up_to_its_journalled_kill_wa
         assert {s.id: (s.state, s.kill_switch) for s in run.statuses().values()} == {
             leg.id: ("running", False) for leg in legs}
         assert [e.kind for e in run.services.journal.events(LEG, kinds=("kill", "resume"))][-1] == "resume"
+    finally:
+        held.release.set()
+        await run.stop()
+
+
+async def test_a_basket_resume_whose_leg_still_re_runs_after_the_grace_says_so_and_leaves_the_latch(tmp_path):
+    legs, restored, _ = await killed_past_snapshots(tmp_path)
+    held = Hold()
+    hub = HeldFeeds(SYMBOL, hold_batch=held)
+    run = HeldRun(tmp_path, legs, hub, stop_grace_secs=0.2)
+    hub.hold_batches = lambda: run.manager.status(LEG).bars > restored
+    try:
+        await eventually(lambda: held.held.is_set() and run.manager.basket("trio").kill_switch, 30, poll_secs=0.005)
+        with pytest.raises(BotStateError) as refused:
+            await run.manager.resume("trio")
+        named = str(refused.value).split()[1]        # LEG, or a leg waiting for LEG's re-run before its own kill
+        assert named in {leg.id for leg in legs}
+        assert str(refused.value) == (f"bot {named} is still re-running its candles up to the kill its journal "
+                                      f"holds after 0.2s: its kill switch can be resumed once it shows killed. See: "
+                                      f"botrunner status {named}")
+        assert run.manager.basket("trio").kill_switch
+        assert not any(run.services.journal.events(leg.id, kinds=("resume",)) for leg in legs)
     finally:
         held.release.set()
         await run.stop()
