@@ -48,10 +48,10 @@ Symbol = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$",
 BASKET_KEYS = ("symbols", "symbol_provider", "max_open_positions", "stake_amount", "stake_fraction",
                "on_retire", "markets")
 _MAX_SYMBOL_PROBLEMS = 5     # lines of a symbol file named one by one
-_PLACEHOLDER = "BASKET/LEG"
+_PLACEHOLDER = "BASKET/LEG"     # the symbol the shared fields are checked with, before the legs get theirs
 MAX_BASKET_SYNTHETIC_BARS = 5_000_000
 """Most synthetic candles a sim basket's legs may hold in all: each leg's series is kept whole
-(market.config.MAX_SYNTHETIC_BARS bounds one), so five million is some 3 GB."""     # the symbol the shared fields are checked with, before the legs get theirs
+(market.config.MAX_SYNTHETIC_BARS bounds one), so five million is some 3 GB."""
 
 
 class FileSymbols(StrictModel):
