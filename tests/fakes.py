@@ -50,6 +50,17 @@ class Scripted(Strategy):
         return self.script.get(market_data.bar_index)
 
 
+class Hold:
+    """One held call: `held` is set when it starts waiting, which it does until `release` is set."""
+
+    def __init__(self) -> None:
+        self.held, self.release = asyncio.Event(), asyncio.Event()
+
+    async def wait(self) -> None:
+        self.held.set()
+        await self.release.wait()
+
+
 class QueuedFeed:
     """Hands out the candles the test puts in, one per batch, as a live feed does."""
 

@@ -24,7 +24,7 @@ from runner.daemon.checkpoints import Checkpoints
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
-from tests.fakes import eventually
+from tests.fakes import Hold, eventually
 from tests.trio_basket import LEGS, write_trio_basket
 
 
@@ -34,17 +34,6 @@ def sim_bot(bot_id: str = "latched") -> BotConfig:
         "market": {"source": "synthetic", "seed": 3, "bars": 3_000, "start_price": 20_000},
         "strategy": {"name": "sma_cross", "params": {"fast": 5, "slow": 20}},
         "risk": {"stake_pct": 0.9, "stop_loss_pct": 0.02}, "speed": 60_000})
-
-
-class Hold:
-    """One held call: `held` is set when it starts waiting, which it does until `release` is set."""
-
-    def __init__(self) -> None:
-        self.held, self.release = asyncio.Event(), asyncio.Event()
-
-    async def wait(self) -> None:
-        self.held.set()
-        await self.release.wait()
 
 
 class HeldBuild(Checkpoints):

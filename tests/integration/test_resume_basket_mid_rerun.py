@@ -22,10 +22,10 @@ from runner.control.errors import BotStateError
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
-from tests.fakes import eventually
+from tests.fakes import Hold, eventually
 from tests.integration.manager_runs import leg_journal
 from tests.integration.test_basket_latch_after_crash import Run, basket_legs, crash_after_a_kill
-from tests.integration.test_resume_while_flattening import Hold, HeldFeeds
+from tests.integration.test_resume_while_flattening import HeldFeeds
 
 SYMBOL, LEG = "SOL/USDT", "trio.sol-usdt"        # the leg held in the middle of its re-run
 

@@ -27,20 +27,9 @@ from runner.control.errors import BotStateError
 from runner.daemon.manager import BotManager, DaemonServices
 from runner.state.journal import SqliteJournal
 from runner.state.snapshots import SnapshotStore
-from tests.fakes import eventually
+from tests.fakes import Hold, eventually
 from tests.trio_basket import LEGS, SYMBOLS, write_trio_basket
 from tests.wall_clock_standin import wall_clock_standin
-
-
-class Hold:
-    """One held call: `held` is set when it starts waiting, which it does until `release` is set."""
-
-    def __init__(self) -> None:
-        self.held, self.release = asyncio.Event(), asyncio.Event()
-
-    async def wait(self) -> None:
-        self.held.set()
-        await self.release.wait()
 
 
 class HeldCursor:
