@@ -24,7 +24,7 @@ def resting_limit_orders(state: Mapping[str, Any] | None, orders_after: Sequence
     journalled past it (`orders_after`, those cancelled since already left out by recovery);
     none with a fill journalled past it (`fills_after`: paper fills an order whole, once)."""
     filled = {f["order_id"] for f in fills_after}
-    return [order_from_dict(d) for d in _limit_orders(state, orders_after, cancelled_after)
+    return [order_from_dict(d) for d in _own_orders(state, orders_after, cancelled_after, OrderType.LIMIT)
             if d["order_id"] not in filled]
 
 
@@ -35,9 +35,8 @@ def waiting_market_orders(state: Mapping[str, Any] | None, orders_after: Sequenc
     could be read, or a shadow bot's decided at the last close it saw (sim fills it at the next
     candle's open). For an engine that fills an order whole, once: one with a fill journalled is done."""
     filled = {f["order_id"] for f in fills_after}
-    snapshot = [d for d in state["open_orders"] if d["order_id"] not in cancelled_after] if state is not None else []
-    return [order_from_dict(d) for d in (*snapshot, *orders_after)
-            if d.get("oco_group") is None and d["type"] == OrderType.MARKET and d["order_id"] not in filled]
+    return [order_from_dict(d) for d in _own_orders(state, orders_after, cancelled_after, OrderType.MARKET)
+            if d["order_id"] not in filled]
 
 
 def exits_of_limit_entries_filled(state: Mapping[str, Any] | None, orders_after: Sequence[Mapping[str, Any]],
@@ -48,11 +47,13 @@ def exits_of_limit_entries_filled(state: Mapping[str, Any] | None, orders_after:
     the snapshot (say, filled while the bot was down, then a crash before the next snapshot).
     For an engine that fills an order whole, once (sim's rule: paper, a shadow bot), so that
     fill is all of it; a live one may rest in part, and is looked up (`entries_to_look_up`)."""
-    return exits_of_entries_past_snapshot(_limit_orders(state, orders_after, cancelled_after), fills_after,
-                                          cancelled_after, entry_type=OrderType.LIMIT)
+    limits = _own_orders(state, orders_after, cancelled_after, OrderType.LIMIT)
+    return exits_of_entries_past_snapshot(limits, fills_after, cancelled_after, entry_type=OrderType.LIMIT)
 
 
-def _limit_orders(state: Mapping[str, Any] | None, orders_after: Sequence[Mapping[str, Any]],
-                  cancelled_after: Mapping[str, str]) -> list[Mapping[str, Any]]:
+def _own_orders(state: Mapping[str, Any] | None, orders_after: Sequence[Mapping[str, Any]],
+               cancelled_after: Mapping[str, str], order_type: OrderType) -> list[Mapping[str, Any]]:
+    """The bot's own orders of `order_type` (no `oco_group`): open in the snapshot and not
+    cancelled past it, then those journalled past it."""
     snapshot = [d for d in state["open_orders"] if d["order_id"] not in cancelled_after] if state is not None else []
-    return [d for d in (*snapshot, *orders_after) if d.get("oco_group") is None and d["type"] == OrderType.LIMIT]
+    return [d for d in (*snapshot, *orders_after) if d.get("oco_group") is None and d["type"] == order_type]
