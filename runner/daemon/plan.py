@@ -119,15 +119,14 @@ def plan_daemon(config_dir: Path | None, state_dir: Path | None, *, live_flag: b
             where = config_dir / "daemon.yaml" if config_dir else "daemon.yaml"
             raise ConfigError([f"{where}: control.tcp: set the token in the environment variable "
                                f"{daemon.control.tcp.token_env} (the TCP control API needs one)"])
+        where = f"{config_dir / 'daemon.yaml'}: control.tcp" if config_dir else "the demo's dashboard"
         if not (token.isascii() and token.isprintable() and token == token.strip()):
             # A client cannot send other characters in a header as they are (the CLI's raised
             # UnicodeEncodeError; latin-1 bytes read back otherwise), and the server strips the value.
-            where = f"{config_dir / 'daemon.yaml'}: control.tcp" if config_dir else "the demo's dashboard"
             raise ConfigError([f"{where}: the token in {daemon.control.tcp.token_env} must be printable ASCII with "
                                "no space at either end (an HTTP header carries it): make one with python3 -c "
                                "'import secrets; print(secrets.token_urlsafe(24))'"])
         if len(token) < MIN_TOKEN_CHARS:        # its length only: the token itself is never shown
-            where = f"{config_dir / 'daemon.yaml'}: control.tcp" if config_dir else "the demo's dashboard"
             raise ConfigError([f"{where}: the token in {daemon.control.tcp.token_env} has "
                                f"{len(token)} characters; at least {MIN_TOKEN_CHARS} are needed (it guards kill, "
                                "resume and live orders' bots): make one with python3 -c 'import secrets; "
