@@ -65,8 +65,7 @@ def load_candles(
         raise MarketDataError(f"{path}: end {end} is not after start {start}")
 
     raw = _read_bytes(path)
-    first_line = raw.split(b"\n", 1)[0].split(b"\r", 1)[0]     # old Mac files end lines with CR alone
-    if kind == ".csv" and (columns := first_line.count(b",") + 1) > MAX_CSV_COLUMNS:
+    if kind == ".csv" and (columns := _first_line_columns(raw)) > MAX_CSV_COLUMNS:
         # Both readers split the first line into names: ten million of them were half a gigabyte.
         raise MarketDataError(f"{path}: the first line has {columns:,} columns; a candle file has six (twelve for "
                               f"Binance's klines) and at most {MAX_CSV_COLUMNS:,} are read: is this a candle file?")
@@ -115,6 +114,17 @@ def _read_raw(path: Path) -> bytes:
         raise MarketDataError(f"{path}: is a directory; expected a candle file") from None
     except OSError as exc:
         raise MarketDataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _first_line_columns(raw: bytes) -> int:
+    """Columns of `raw`'s first line, counted in place: splitting off the line copied the whole
+    rest of the file (96 ms and 106 MB more for a 106 MB file)."""
+    line_end = raw.find(b"\n")
+    line_end = len(raw) if line_end < 0 else line_end
+    carriage_return = raw.find(b"\r", 0, line_end)       # old Mac files end lines with CR alone
+    if carriage_return >= 0:
+        line_end = carriage_return
+    return raw.count(b",", 0, line_end) + 1
 
 
 def _ms_or_none(moment: datetime | None) -> int | None:
