@@ -309,12 +309,7 @@ class SqliteJournal:
                 # read as it is built): found through the (bot, kind, key) index and sorted, not
                 # by reading every row of the bot in seq order (7 us against 70 for 600 rows).
                 sql, order = sql.replace(" AND seq > ?", " AND +seq > ?"), " ORDER BY +seq"
-        sql += order
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [JournalEvent(bot, kind, ts, json.loads(data), key, bar, seq)
-                for seq, bot, kind, key, bar, ts, data in self._db.execute(sql, args)]
+        return self._rows(sql + order, args, limit)
 
     def basket_events(self, basket_id: str, *, kinds: tuple[str, ...] | None = None,
                       limit: int | None = None) -> list[JournalEvent]:
@@ -327,8 +322,12 @@ class SqliteJournal:
         if kinds:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             args.extend(kinds)
-        sql += " ORDER BY seq" + (" LIMIT ?" if limit is not None else "")
-        args += [limit] if limit is not None else []
+        return self._rows(sql + " ORDER BY seq", args, limit)
+
+    def _rows(self, sql: str, args: list[Any], limit: int | None) -> list[JournalEvent]:
+        """The events a SELECT of (seq, bot_id, kind, key, bar, ts_ms, data) reads, at most `limit`."""
+        if limit is not None:
+            sql, args = sql + " LIMIT ?", [*args, limit]
         return [JournalEvent(bot, kind, ts, json.loads(data), key, bar, seq)
                 for seq, bot, kind, key, bar, ts, data in self._db.execute(sql, args)]
 
