@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -155,8 +156,13 @@ def _columns(text: str, lines: int, width: int, positions: list[int], *, quoted:
         if len(fields) == lines * width:
             return [fields[position::width] for position in positions]
     rows = csv.reader(text.split("\n")) if quoted else (line.split(",") for line in text.split("\n"))
-    # A short row (malformed, counted elsewhere) is padded to the last field read, not to the
-    # header's width: under a header of ten million columns, that was 80 MB a row.
+    return _fields_at(rows, positions)
+
+
+def _fields_at(rows: Iterable[list[str]], positions: list[int]) -> list[list[str]]:
+    """The fields at `positions` of each row, one list per position; a short row (malformed,
+    counted by the caller) reads "" past its end. It is padded to the last field read, not to
+    the header's width: under a header of ten million columns, that was 80 MB a row."""
     needed = max(positions) + 1
     padding = [""] * needed
     rows = [row if len(row) >= needed else (row + padding)[:needed] for row in rows]

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from market.errors import MarketDataError
-from market.file_columns import _check_epoch_unit, _epoch_timestamps, _floats, _iso_column_ms
+from market.file_columns import _check_epoch_unit, _epoch_timestamps, _fields_at, _floats, _iso_column_ms
 from market.files import MAX_CSV_COLUMNS, _read_bytes
 from market.tick_header import ALIASES as _ALIASES
 from market.tick_header import TICK_COLUMNS
@@ -128,12 +128,7 @@ def _split(chunk: list[str], width: int, positions: list[int], *, regular: bool
         raise csv.Error("a quoted field runs past the end of its line")
     blank = np.fromiter((not "".join(row).strip() for row in rows), dtype=bool, count=len(rows))
     malformed = np.fromiter((len(row) != width for row in rows), dtype=bool, count=len(rows)) & ~blank
-    # A short row is padded to the last field read, not to the header's width (80 MB a row
-    # under ten million columns).
-    needed = max(positions) + 1
-    padding = [""] * needed
-    rows = [row if len(row) >= needed else (row + padding)[:needed] for row in rows]
-    return (*([row[p] for row in rows] for p in positions), malformed, blank)
+    return (*_fields_at(rows, positions), malformed, blank)
 
 
 def _decode(path: Path, raw: bytes) -> str:
